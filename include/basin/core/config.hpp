@@ -1,0 +1,19 @@
+// basin/core/config.hpp — the one place that knows which compiler is looking.
+//
+// BASIN_HD marks every kernel functor's call operator: `__host__ __device__` under nvcc, nothing
+// under a plain C++ compiler. The same functor thus runs through Thrust's OpenMP system in the
+// host tests and through Thrust's CUDA system on a GPU.
+#pragma once
+
+#if defined(__CUDACC__)
+#define BASIN_HD __host__ __device__
+#else
+#define BASIN_HD
+#endif
+
+#include <cstddef>
+#include <cstdint>
+
+namespace basin {
+using index_t = std::int64_t;  // element counts and offsets: batches times images overflow int
+}  // namespace basin

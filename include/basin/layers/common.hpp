@@ -1,0 +1,94 @@
+// basin/layers/common.hpp — what every layer shares: modes, parameter descriptions, weight types.
+//
+// A layer is a small empty struct (`conv<16, 3>`, `relu`) that knows its output shape for a given
+// input shape, `static constexpr dims output(dims)`, and binds to an implementation for one input
+// shape, scalar and backend: `L::template bind<In, T, Backend>`. An implementation ("impl")
+// provides (see layers/concepts.hpp):
+//   in, out                      compile-time shapes
+//   params(), state()            descriptions of its parameter and running-state tensors,
+//                                in storage order (offsets are relative to the layer's start)
+//   n_params, n_state            their total sizes
+//   names(prefix, p, s)          PyTorch state_dict names of those tensors
+//   reserve(n)                   scratch for a batch of n (no allocation afterwards)
+//   init(w, s, seed)             initialization
+//   forward(w, s, x, y, n, mode) y = f(x; w)       x (in.c, n, in.h, in.w), y (out.c, n, ...)
+//   backward(w, gw, x, y, dy, dx, n)
+//                                gw = dL/dw (overwritten), dx = dL/dx (overwritten; may be null
+//                                for the first layer). Backward only reads what forward saved and
+//                                never overwrites x or y, so a forward-mode (R-operator) pass for
+//                                Hessian-vector products can be added beside it.
+#pragma once
+
+#include <array>
+#include <string>
+#include <vector>
+
+#include "basin/core/random.hpp"
+#include "basin/core/shape.hpp"
+
+namespace basin {
+
+enum class mode { train, eval };
+
+// What a parameter tensor is: landscape directions treat weights differently from biases and
+// batch-norm parameters ("ignore biasbn"), so the table records it.
+enum class param_kind : unsigned char { weight, bias, bn_weight, bn_bias, bn_running_mean,
+                                        bn_running_var };
+
+inline constexpr bool is_bias_or_bn(param_kind k) { return k != param_kind::weight; }
+
+// One tensor of a layer: its PyTorch shape (up to 4 axes), its kind and its offset.
+struct tensor_desc {
+  param_kind kind = param_kind::weight;
+  int rank = 1;
+  std::array<int, 4> extent{1, 1, 1, 1};
+  index_t offset = 0;  // into the layer's (later: the model's) flat buffer
+  int layer = 0;       // flat index of the owning weight-bearing layer (set by the network)
+  constexpr index_t size() const {
+    index_t s = 1;
+    for (int i = 0; i < rank; ++i) s *= extent[i];
+    return s;
+  }
+  // Filters: slices along the first axis (a conv's output channels, a dense layer's rows).
+  constexpr int filters() const { return extent[0]; }
+};
+
+template <std::size_t N>
+constexpr index_t total_size(const std::array<tensor_desc, N>& t) {
+  index_t s = 0;
+  for (const auto& d : t) s += d.size();
+  return s;
+}
+// Assigns consecutive offsets in the order given.
+template <std::size_t N>
+constexpr std::array<tensor_desc, N> packed(std::array<tensor_desc, N> t) {
+  index_t off = 0;
+  for (auto& d : t) {
+    d.offset = off;
+    off += d.size();
+  }
+  return t;
+}
+
+// Weight types. `real` stores weights in the model's scalar type; integer and binary weight
+// types (quantized training) add their own traits beside it.
+namespace weights {
+struct real {
+  static constexpr const char* name = "real";
+};
+}  // namespace weights
+
+template <class W>
+struct weight_traits;
+template <>
+struct weight_traits<weights::real> {
+  static constexpr int bits = 0;  // the scalar's own width
+  static constexpr bool quantized = false;
+};
+
+// Joins a PyTorch module path: join("layer1.0", "conv1") == "layer1.0.conv1".
+inline std::string join(const std::string& prefix, const std::string& name) {
+  return prefix.empty() ? name : name.empty() ? prefix : prefix + "." + name;
+}
+
+}  // namespace basin

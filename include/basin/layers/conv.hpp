@@ -1,0 +1,216 @@
+// basin/layers/conv.hpp — 2-D convolution as im2col + GEMM over the whole (chunked) batch.
+//
+// With activations stored (c, n, h, w), one GEMM computes a chunk of images at once:
+//   y (c_out, nb*ho*wo) = W (c_out, c_in*k*k) x col (c_in*k*k, nb*ho*wo)
+// The batch is cut into chunks whose column buffer stays near the last-level cache.
+// A 1x1, stride-1, unpadded convolution skips im2col: x itself is the column matrix.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+
+#include "basin/backend/concepts.hpp"
+#include "basin/layers/common.hpp"
+
+namespace basin {
+
+namespace detail {
+// Column-buffer budget per task, in elements (256 KiB of float: inside a core's L2).
+inline constexpr index_t im2col_budget = index_t(1) << 16;
+
+// col (ci*k*k, nb*ho*wo) <- x (ci, n, h, w) for images [n0, n0+nb); zero outside the image.
+// One call fills one output row segment (row, image, oy): ho*wo/wo runs of wo values, so the
+// index arithmetic is paid per line, not per element.
+template <class T, dims In, dims Out, int K, int S, int P>
+struct im2col_fn {
+  const T* x;
+  T* col;
+  index_t n, n0, nb;
+  BASIN_HD void operator()(index_t line) const {
+    constexpr index_t plane = Out.plane();
+    const int oy = int(line % Out.h);
+    const index_t t = line / Out.h, img = t % nb, row = t / nb;
+    const int kx = int(row % K), ky = int(row / K % K), ci = int(row / (K * K));
+    T* dst = col + row * (nb * plane) + img * plane + index_t(oy) * Out.w;
+    const int iy = oy * S - P + ky;
+    if (iy < 0 || iy >= In.h) {
+      for (int ox = 0; ox < Out.w; ++ox) dst[ox] = T(0);
+      return;
+    }
+    const T* src = x + ((ci * n + n0 + img) * In.h + iy) * In.w;
+    for (int ox = 0; ox < Out.w; ++ox) {
+      const int ix = ox * S - P + kx;
+      dst[ox] = (ix >= 0 && ix < In.w) ? src[ix] : T(0);
+    }
+  }
+};
+
+// dx (ci, n, h, w) for images [n0, n0+nb) <- the sum of the column entries each pixel fed
+// (a gather, so every output is written by one thread: deterministic, no atomics). One call
+// writes one input line (ci, image, iy).
+template <class T, dims In, dims Out, int K, int S, int P>
+struct col2im_fn {
+  const T* col;
+  T* dx;
+  index_t n, n0, nb;
+  BASIN_HD void operator()(index_t line) const {
+    constexpr index_t plane = Out.plane();
+    const index_t cols = nb * plane;
+    const int iy = int(line % In.h);
+    const index_t t = line / In.h, img = t % nb;
+    const int ci = int(t / nb);
+    T* dst = dx + ((ci * n + n0 + img) * In.h + iy) * In.w;
+    for (int ix = 0; ix < In.w; ++ix) dst[ix] = T(0);
+    for (int ky = 0; ky < K; ++ky) {
+      const int ty = iy + P - ky;
+      if (ty < 0 || ty % S != 0 || ty / S >= Out.h) continue;
+      for (int kx = 0; kx < K; ++kx) {
+        const T* src = col + index_t((ci * K + ky) * K + kx) * cols + img * plane + index_t(ty / S) * Out.w;
+        for (int ix = 0; ix < In.w; ++ix) {
+          const int tx = ix + P - kx;
+          if (tx >= 0 && tx % S == 0 && tx / S < Out.w) dst[ix] += src[tx / S];
+        }
+      }
+    }
+  }
+};
+}  // namespace detail
+
+// conv<Out, K, Stride, Pad, Bias, W>: Out filters of size K x K. Defaults: stride 1, "same"
+// padding (K-1)/2, no bias (a conv is usually followed by batch_norm), real weights.
+// Weight (out, in, k, k) as PyTorch's Conv2d; initialized Kaiming-normal, fan-in, gain sqrt(2)
+// as the reference loss-landscape code does; a bias, when present, as PyTorch's default.
+template <int Out, int K, int Stride = 1, int Pad = (K - 1) / 2, bool Bias = false,
+          class W = weights::real>
+struct conv {
+  static_assert(Out > 0 && K > 0 && Stride > 0 && Pad >= 0, "conv<Out,K,Stride,Pad>: bad argument");
+  static constexpr dims output(dims in) {
+    return {Out, (in.h + 2 * Pad - K) / Stride + 1, (in.w + 2 * Pad - K) / Stride + 1};
+  }
+
+  template <dims In, class T, class B>
+  struct bind {
+    static_assert(In.h + 2 * Pad >= K && In.w + 2 * Pad >= K,
+                  "conv: the kernel is larger than the padded input (see In in this message)");
+    static constexpr dims in = In, out = output(In);
+    static constexpr index_t k_dim = index_t(In.c) * K * K;  // GEMM inner size
+    static constexpr bool direct = K == 1 && Stride == 1 && Pad == 0;
+
+    static constexpr auto params() {
+      if constexpr (Bias)
+        return packed(std::array<tensor_desc, 2>{
+            tensor_desc{param_kind::weight, 4, {Out, In.c, K, K}},
+            tensor_desc{param_kind::bias, 1, {Out, 1, 1, 1}}});
+      else
+        return packed(std::array<tensor_desc, 1>{tensor_desc{param_kind::weight, 4, {Out, In.c, K, K}}});
+    }
+    static constexpr auto state() { return std::array<tensor_desc, 0>{}; }
+    static constexpr index_t n_params = total_size(params()), n_state = 0;
+
+    static void names(const std::string& prefix, std::vector<std::string>& p, std::vector<std::string>&) {
+      p.push_back(join(prefix, "weight"));
+      if constexpr (Bias) p.push_back(join(prefix, "bias"));
+    }
+
+    // Work is split into tasks of `group` images; each worker owns a column buffer
+    // (k_dim, group*plane) small enough to stay in its cache, and a partial weight gradient.
+    typename B::template vector<T> col;      // (workers, k_dim, group*plane)
+    typename B::template vector<T> partial;  // (workers, out, k_dim)
+    index_t group = 1;
+    int workers = 1;
+
+    void reserve(index_t n) {
+      group = std::clamp<index_t>(detail::im2col_budget / (k_dim * out.plane()), 1, n);
+      workers = B::concurrency();
+      if (!direct) col.resize(std::size_t(workers * k_dim * group * out.plane()));
+      partial.resize(std::size_t(workers * Out * k_dim));
+    }
+
+    static void init(T* w, T*, std::uint64_t seed, std::uint64_t stream_id) {
+      const counter_rng rng{seed, stream_id};
+      const double std_w = std::sqrt(2.0 / double(k_dim));
+      B::for_each_index(index_t(Out) * k_dim, [=] BASIN_HD(index_t i) { w[i] = T(std_w * rng.normal(i)); });
+      if constexpr (Bias) {
+        const double bound = 1.0 / std::sqrt(double(k_dim));
+        const index_t off = index_t(Out) * k_dim;
+        B::for_each_index(Out, [=] BASIN_HD(index_t i) {
+          w[off + i] = T(bound * (2 * rng.uniform(std::uint64_t(off + i)) - 1));
+        });
+      }
+    }
+
+    void forward(const T* w, T*, const T* x, T* y, index_t n, mode) {
+      constexpr index_t plane = out.plane();
+      B::for_each_task((n + group - 1) / group, [&](index_t task, int worker) {
+        const index_t n0 = task * group, nb = std::min(group, n - n0);
+        index_t ldc;
+        const T* c = columns(x, n, n0, nb, worker, ldc);
+        // (out, k_dim) x (k_dim, nb*plane) -> y[:, n0*plane ...] with row stride n*plane
+        B::gemm(backend::trans::no, backend::trans::no, Out, nb * plane, k_dim, T(1), w, k_dim, c, ldc, T(0),
+                y + n0 * plane, n * plane);
+      });
+      if constexpr (Bias) {
+        const T* b = w + index_t(Out) * k_dim;
+        B::for_each_index(index_t(Out) * n, [=] BASIN_HD(index_t line) {  // one (channel, image) plane
+          T* row = y + line * plane;
+          const T bias = b[line / n];
+          for (index_t p = 0; p < plane; ++p) row[p] += bias;
+        });
+      }
+    }
+
+    void backward(const T* w, T* gw, const T* x, const T*, const T* dy, T* dx, index_t n) {
+      constexpr index_t plane = out.plane();
+      constexpr index_t wsize = index_t(Out) * k_dim;
+      T* part = backend::raw(partial);
+      B::fill(workers * wsize, T(0), part);
+      B::for_each_task((n + group - 1) / group, [&](index_t task, int worker) {
+        const index_t n0 = task * group, nb = std::min(group, n - n0);
+        index_t ldc;
+        const T* c = columns(x, n, n0, nb, worker, ldc);
+        // partial gw (out, k_dim) += dy (out, nb*plane) x col^T (nb*plane, k_dim)
+        B::gemm(backend::trans::no, backend::trans::yes, Out, k_dim, nb * plane, T(1), dy + n0 * plane, n * plane, c,
+                ldc, T(1), part + worker * wsize, k_dim);
+        if (!dx) return;
+        if constexpr (direct) {
+          // dx (in.c, nb*plane) = W^T (in.c, out) x dy (out, nb*plane)
+          B::gemm(backend::trans::yes, backend::trans::no, k_dim, nb * plane, Out, T(1), w, k_dim, dy + n0 * plane,
+                  n * plane, T(0), dx + n0 * plane, n * plane);
+        } else {
+          T* cb = backend::raw(col) + worker * k_dim * group * plane;
+          // dcol (k_dim, nb*plane) = W^T (k_dim, out) x dy (out, nb*plane)
+          B::gemm(backend::trans::yes, backend::trans::no, k_dim, nb * plane, Out, T(1), w, k_dim, dy + n0 * plane,
+                  n * plane, T(0), cb, nb * plane);
+          B::for_each_index(index_t(In.c) * nb * In.h, detail::col2im_fn<T, In, out, K, Stride, Pad>{cb, dx, n, n0, nb});
+        }
+      });
+      const int nw = workers;
+      B::for_each_index(wsize, [=] BASIN_HD(index_t i) {
+        T acc = 0;
+        for (int k = 0; k < nw; ++k) acc += part[k * wsize + i];
+        gw[i] = acc;
+      });
+      if constexpr (Bias) {
+        T* gb = gw + index_t(Out) * k_dim;
+        const index_t len = n * plane;
+        B::segmented_reduce(Out, len, [=] BASIN_HD(index_t c, index_t i) { return double(dy[c * len + i]); }, gb);
+      }
+    }
+
+   private:
+    // The column matrix for images [n0, n0+nb) in the worker's buffer (x itself for a direct
+    // 1x1 conv); ld receives its row stride.
+    const T* columns(const T* x, index_t n, index_t n0, index_t nb, int worker, index_t& ld) {
+      if constexpr (direct) {
+        ld = n * out.plane();
+        return x + n0 * In.plane();
+      }
+      ld = nb * out.plane();
+      T* c = backend::raw(col) + worker * k_dim * group * out.plane();
+      B::for_each_index(k_dim * nb * out.h, detail::im2col_fn<T, In, out, K, Stride, Pad>{x, c, n, n0, nb});
+      return c;
+    }
+  };
+};
+
+}  // namespace basin

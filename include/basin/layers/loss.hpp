@@ -1,0 +1,63 @@
+// basin/layers/loss.hpp — softmax cross-entropy on logits, with accuracy.
+#pragma once
+
+#include <cmath>
+
+#include "basin/backend/concepts.hpp"
+#include "basin/core/error.hpp"
+
+namespace basin {
+
+struct loss_result {
+  double loss = 0;     // mean over the batch
+  index_t correct = 0;  // samples whose largest logit is the label's
+};
+
+// softmax_cross_entropy<T, B>: L = mean_i [ logsumexp(z_i) - z_i[label_i] ], as PyTorch's
+// CrossEntropyLoss with mean reduction; its gradient dL/dz = (softmax(z) - onehot) / n.
+template <class T, class B>
+struct softmax_cross_entropy {
+  typename B::template vector<T> grad;       // (classes, n) dL/d(logits)
+  typename B::template vector<T> per_sample; // (2, n): loss, correct
+  typename B::template vector<double> sums;  // (2)
+
+  // Requires logits (classes, n) and labels (n) in backend memory, labels in [0, classes)
+  // (out-of-range labels throw basin::error). Ensures grad holds dL/dz when want_grad.
+  loss_result operator()(const T* logits, const std::int32_t* labels, int classes, index_t n, bool want_grad) {
+    if (index_t(per_sample.size()) < 2 * n) per_sample.resize(std::size_t(2 * n));
+    if (want_grad && index_t(grad.size()) < classes * n) grad.resize(std::size_t(classes * n));
+    sums.resize(2);
+    T* ps = backend::raw(per_sample);
+    T* g = want_grad ? backend::raw(grad) : nullptr;
+    B::for_each_index(n, [=] BASIN_HD(index_t i) {
+      const std::int32_t label = labels[i];
+      if (label < 0 || label >= classes) {  // reported below as NaN loss
+        ps[i] = T(NAN);
+        ps[n + i] = 0;
+        return;
+      }
+      T top = logits[i];
+      int arg = 0;
+      for (int k = 1; k < classes; ++k)
+        if (logits[k * n + i] > top) top = logits[k * n + i], arg = k;
+      double z = 0;
+      for (int k = 0; k < classes; ++k) z += std::exp(double(logits[k * n + i] - top));
+      ps[i] = T(std::log(z) - double(logits[label * n + i] - top));
+      ps[n + i] = arg == label ? T(1) : T(0);
+      if (g)
+        for (int k = 0; k < classes; ++k)
+          g[k * n + i] = T((std::exp(double(logits[k * n + i] - top)) / z - (k == label ? 1.0 : 0.0)) / double(n));
+    });
+    double* sm = backend::raw(sums);
+    B::segmented_reduce(2, n, [=] BASIN_HD(index_t s, index_t i) { return double(ps[s * n + i]); }, sm);
+    double host[2];
+    B::download(sm, 2, host);
+    if (std::isnan(host[0])) {
+      require(!std::isnan(host[0]), "softmax_cross_entropy: the loss is NaN (a label outside [0, ", classes,
+              ") or non-finite logits)");
+    }
+    return {host[0] / double(n), index_t(host[1] + 0.5)};
+  }
+};
+
+}  // namespace basin

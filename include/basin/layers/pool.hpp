@@ -1,0 +1,140 @@
+// basin/layers/pool.hpp — max, average and global average pooling (no padding).
+#pragma once
+
+#include "basin/layers/activation.hpp"
+
+namespace basin {
+
+namespace detail {
+template <int K, int S>
+struct pool_shape {
+  static_assert(K > 0 && S > 0, "pool<K,S>: kernel and stride must be positive");
+  static constexpr dims output(dims in) { return {in.c, (in.h - K) / S + 1, (in.w - K) / S + 1}; }
+};
+}  // namespace detail
+
+// max_pool<K, S = K>: y = max over each K x K window; the gradient goes to the first maximum.
+template <int K, int S = K>
+struct max_pool : detail::pool_shape<K, S> {
+  template <dims In, class T, class B>
+  struct bind : stateless_impl<In> {
+    static_assert(In.h >= K && In.w >= K, "max_pool: the window is larger than the input");
+    static constexpr dims in = In, out = detail::pool_shape<K, S>::output(In);
+    // Index within the window of the maximum, per output element; written by forward.
+    typename B::template vector<int> arg;
+    void reserve(index_t n) { arg.resize(std::size_t(n * out.size())); }
+    void forward(const T*, T*, const T* x, T* y, index_t n, mode) {
+      int* a = backend::raw(arg);
+      B::for_each_index(n * out.size(), [=] BASIN_HD(index_t i) {
+        const int ox = int(i % out.w), oy = int(i / out.w % out.h);
+        const T* src = x + (i / out.plane()) * In.plane();  // (c, n) row of the input
+        T best = src[(oy * S) * In.w + ox * S];
+        int where = 0;
+        for (int ky = 0; ky < K; ++ky)
+          for (int kx = 0; kx < K; ++kx) {
+            const T v = src[(oy * S + ky) * In.w + ox * S + kx];
+            if (v > best) best = v, where = ky * K + kx;
+          }
+        y[i] = best;
+        a[i] = where;
+      });
+    }
+    void backward(const T*, T*, const T*, const T*, const T* dy, T* dx, index_t n) {
+      if (!dx) return;
+      const int* a = backend::raw(arg);
+      // Gather per input pixel over the windows that cover it (overlapping windows allowed).
+      B::for_each_index(n * In.size(), [=] BASIN_HD(index_t i) {
+        const int ix = int(i % In.w), iy = int(i / In.w % In.h);
+        const index_t row = i / In.plane();
+        T acc = 0;
+        for (int ky = 0; ky < K; ++ky)
+          for (int kx = 0; kx < K; ++kx) {
+            const int ty = iy - ky, tx = ix - kx;
+            if (ty < 0 || tx < 0 || ty % S || tx % S || ty / S >= out.h || tx / S >= out.w) continue;
+            const index_t o = row * out.plane() + (ty / S) * out.w + tx / S;
+            if (a[o] == ky * K + kx) acc += dy[o];
+          }
+        dx[i] = acc;
+      });
+    }
+  };
+};
+
+// avg_pool<K, S = K>: y = mean over each K x K window.
+template <int K, int S = K>
+struct avg_pool : detail::pool_shape<K, S> {
+  template <dims In, class T, class B>
+  struct bind : stateless_impl<In> {
+    static_assert(In.h >= K && In.w >= K, "avg_pool: the window is larger than the input");
+    static constexpr dims in = In, out = detail::pool_shape<K, S>::output(In);
+    void forward(const T*, T*, const T* x, T* y, index_t n, mode) {
+      B::for_each_index(n * out.size(), [=] BASIN_HD(index_t i) {
+        const int ox = int(i % out.w), oy = int(i / out.w % out.h);
+        const T* src = x + (i / out.plane()) * In.plane();
+        T acc = 0;
+        for (int ky = 0; ky < K; ++ky)
+          for (int kx = 0; kx < K; ++kx) acc += src[(oy * S + ky) * In.w + ox * S + kx];
+        y[i] = acc / T(K * K);
+      });
+    }
+    void backward(const T*, T*, const T*, const T*, const T* dy, T* dx, index_t n) {
+      if (!dx) return;
+      B::for_each_index(n * In.size(), [=] BASIN_HD(index_t i) {
+        const int ix = int(i % In.w), iy = int(i / In.w % In.h);
+        const index_t row = i / In.plane();
+        T acc = 0;
+        for (int ky = 0; ky < K; ++ky)
+          for (int kx = 0; kx < K; ++kx) {
+            const int ty = iy - ky, tx = ix - kx;
+            if (ty < 0 || tx < 0 || ty % S || tx % S || ty / S >= out.h || tx / S >= out.w) continue;
+            acc += dy[row * out.plane() + (ty / S) * out.w + tx / S];
+          }
+        dx[i] = acc / T(K * K);
+      });
+    }
+  };
+};
+
+// global_avg_pool: (c, n, h, w) -> (c, n, 1, 1), the mean of each channel's plane.
+struct global_avg_pool {
+  static constexpr dims output(dims in) { return {in.c, 1, 1}; }
+  template <dims In, class T, class B>
+  struct bind : stateless_impl<In> {
+    static constexpr dims in = In, out = {In.c, 1, 1};
+    void forward(const T*, T*, const T* x, T* y, index_t n, mode) {
+      B::segmented_reduce(In.c * n, In.plane(), [=] BASIN_HD(index_t r, index_t i) {
+        return double(x[r * In.plane() + i]) / double(In.plane());
+      }, y);
+    }
+    void backward(const T*, T*, const T*, const T*, const T* dy, T* dx, index_t n) {
+      if (dx)
+        B::for_each_index(n * In.size(), [=] BASIN_HD(index_t i) { dx[i] = dy[i / In.plane()] / T(In.plane()); });
+    }
+  };
+};
+
+// flatten: (c, n, h, w) -> (c*h*w, n), feature index c*h*w + y*w + x as PyTorch's flatten.
+struct flatten {
+  static constexpr dims output(dims in) { return {int(in.size()), 1, 1}; }
+  template <dims In, class T, class B>
+  struct bind : stateless_impl<In> {
+    static constexpr dims in = In, out = {int(In.size()), 1, 1};
+    static constexpr index_t P = In.plane();
+    void forward(const T*, T*, const T* x, T* y, index_t n, mode) {
+      // y (c*P, n) <- x (c, n, P)
+      B::for_each_index(n * In.size(), [=] BASIN_HD(index_t i) {
+        const index_t f = i / n, img = i % n;
+        y[i] = x[((f / P) * n + img) * P + f % P];
+      });
+    }
+    void backward(const T*, T*, const T*, const T*, const T* dy, T* dx, index_t n) {
+      if (!dx) return;
+      B::for_each_index(n * In.size(), [=] BASIN_HD(index_t i) {
+        const index_t p = i % P, img = i / P % n, c = i / (P * n);
+        dx[i] = dy[(c * P + p) * n + img];
+      });
+    }
+  };
+};
+
+}  // namespace basin

@@ -1,0 +1,157 @@
+// basin/layers/residual.hpp — residual blocks: y = branch(x) + shortcut(x).
+//
+// He, Zhang, Ren, Sun 2016. The shortcut is
+//   shortcut::automatic  identity when the branch keeps the shape, else a 1x1 convolution with
+//                        the branch's stride followed by batch_norm (PyTorch module names
+//                        "shortcut.0", "shortcut.1", as the reference loss-landscape ResNets);
+//   shortcut::identity   identity, and a compile error when the branch changes the shape;
+//   shortcut::none       no shortcut at all: y = branch(x), the "plain" nets of Li et al. 2018.
+// An optional activation After (e.g. relu, or void for none) is applied to the sum inside the
+// block, as PyTorch's BasicBlock does, so blocks keep their positions in nn.Sequential names.
+// The branch's own layers are named directly under the block (conv1, bn1, ...).
+#pragma once
+
+#include <type_traits>
+
+#include "basin/layers/activation.hpp"
+#include "basin/layers/batch_norm.hpp"
+#include "basin/layers/conv.hpp"
+#include "basin/net/chain.hpp"
+
+namespace basin {
+
+enum class shortcut { automatic, identity, none };
+
+template <shortcut S, class After, class... L>
+struct residual_block {
+  static constexpr dims output(dims in) { return sequential<L...>::output(in); }
+
+  template <dims In, class T, class B>
+  struct bind {
+    using branch_t = chain<In, T, B, L...>;
+    static constexpr dims in = In, out = branch_t::out;
+    static constexpr bool same = In == out;
+    static_assert(S != shortcut::identity || In.c == out.c,
+                  "residual<identity>: the branch ends with a different channel count than its input "
+                  "(In.c vs out.c in this message); use shortcut::automatic for a projection");
+    static_assert(S != shortcut::identity || (In.h == out.h && In.w == out.w),
+                  "residual<identity>: the branch changes the spatial size of its input");
+    static constexpr bool project = S == shortcut::automatic && !same;
+    static_assert(!project || (In.h % out.h == 0 && In.w % out.w == 0 && In.h / out.h == In.w / out.w),
+                  "residual: a projection shortcut needs the branch to shrink height and width by "
+                  "the same integer stride");
+    static constexpr int stride = project ? In.h / out.h : 1;
+    struct no_projection {
+      static constexpr index_t n_params = 0, n_state = 0, n_leaves = 0;
+      static constexpr auto params() { return std::array<tensor_desc, 0>{}; }
+      static constexpr auto state() { return std::array<tensor_desc, 0>{}; }
+      static void names(const std::string&, std::vector<std::string>&, std::vector<std::string>&) {}
+      static void init(T*, T*, std::uint64_t, std::uint64_t) {}
+      void reserve(index_t) {}
+    };
+    using proj_t = std::conditional_t<project, chain<In, T, B, conv<out.c, 1, stride, 0>, batch_norm>, no_projection>;
+
+    static constexpr index_t n_params = branch_t::n_params + proj_t::n_params;
+    static constexpr index_t n_state = branch_t::n_state + proj_t::n_state;
+    static constexpr index_t n_leaves = branch_t::n_leaves + detail::leaves_of<proj_t>();
+
+    template <std::size_t N1, std::size_t N2>
+    static constexpr auto cat(const std::array<tensor_desc, N1>& a, std::array<tensor_desc, N2> b, index_t off) {
+      std::array<tensor_desc, N1 + N2> t{};
+      for (std::size_t i = 0; i < N1; ++i) t[i] = a[i];
+      for (std::size_t i = 0; i < N2; ++i) {
+        b[i].offset += off;
+        b[i].layer += int(branch_t::n_leaves);
+        t[N1 + i] = b[i];
+      }
+      return t;
+    }
+    static constexpr auto params() { return cat(branch_t::params(), proj_t::params(), branch_t::n_params); }
+    static constexpr auto state() { return cat(branch_t::state(), proj_t::state(), branch_t::n_state); }
+
+    static void names(const std::string& prefix, std::vector<std::string>& p, std::vector<std::string>& s) {
+      branch_t::names(prefix, p, s);
+      proj_t::names(join(prefix, "shortcut"), p, s);
+    }
+    static void init(T* w, T* s, std::uint64_t seed, std::uint64_t stream_id) {
+      branch_t::init(w, s, seed, stream_id);
+      proj_t::init(w + branch_t::n_params, s + branch_t::n_state, seed, stream_id + branch_t::n_leaves);
+    }
+
+    static constexpr bool has_after = !std::is_void_v<After>;
+    struct no_after {
+      void reserve(index_t) {}
+    };
+    using after_t = std::conditional_t<has_after, typename std::conditional_t<has_after, After, relu>::template bind<out, T, B>, no_after>;
+
+    branch_t branch;
+    proj_t proj;
+    after_t after;
+    // (out.c, n, out.h, out.w) each: branch output, projected shortcut, sum before After, its gradient
+    typename B::template vector<T> branch_out, side, sum, sum_grad;
+    typename B::template vector<T> side_grad;  // (in.c, n, in.h, in.w)
+
+    void reserve(index_t n) {
+      branch.reserve(n);
+      proj.reserve(n);
+      after.reserve(n);
+      const auto sz = std::size_t(n * out.size());
+      if (S != shortcut::none || has_after) branch_out.resize(sz);
+      if (S != shortcut::none && has_after) sum.resize(sz);
+      if (has_after) sum_grad.resize(sz);
+      if (project) {
+        side.resize(sz);
+        side_grad.resize(std::size_t(n * In.size()));
+      }
+    }
+
+    // The buffers forward writes: the branch's output and the sum that After reads.
+    T* branch_buffer(T* y) { return S == shortcut::none && !has_after ? y : backend::raw(branch_out); }
+    T* sum_buffer(T* y) {
+      if (!has_after) return y;
+      return S == shortcut::none ? backend::raw(branch_out) : backend::raw(sum);
+    }
+
+    void forward(const T* w, T* s, const T* x, T* y, index_t n, mode m) {
+      T* b = branch_buffer(y);
+      branch.forward(w, s, x, b, n, m);
+      T* z = sum_buffer(y);
+      if constexpr (S != shortcut::none) {
+        const T* sc = x;
+        if constexpr (project) {
+          proj.forward(w + branch_t::n_params, s + branch_t::n_state, x, backend::raw(side), n, m);
+          sc = backend::raw(side);
+        }
+        B::for_each_index(n * out.size(), [=] BASIN_HD(index_t i) { z[i] = b[i] + sc[i]; });
+      }
+      if constexpr (has_after) after.forward(nullptr, nullptr, z, y, n, m);
+    }
+
+    void backward(const T* w, T* gw, const T* x, const T* y, const T* dy, T* dx, index_t n) {
+      const T* g = dy;  // dL/d(sum)
+      if constexpr (has_after) {
+        after.backward(nullptr, nullptr, sum_buffer(const_cast<T*>(y)), y, dy, backend::raw(sum_grad), n);
+        g = backend::raw(sum_grad);
+      }
+      branch.backward(w, gw, x, branch_buffer(const_cast<T*>(y)), g, dx, n);
+      if constexpr (project) {
+        T* sg = dx ? backend::raw(side_grad) : nullptr;
+        proj.backward(w + branch_t::n_params, gw + branch_t::n_params, x, backend::raw(side), g, sg, n);
+        if (dx) B::for_each_index(n * In.size(), [=] BASIN_HD(index_t i) { dx[i] += sg[i]; });
+      } else if constexpr (S != shortcut::none) {
+        if (dx) B::for_each_index(n * In.size(), [=] BASIN_HD(index_t i) { dx[i] += g[i]; });
+      }
+    }
+  };
+};
+
+// residual<layers...>: y = branch(x) + shortcut(x) with the automatic shortcut, no activation.
+template <class... L>
+using residual = residual_block<shortcut::automatic, void, L...>;
+template <class... L>
+using residual_identity = residual_block<shortcut::identity, void, L...>;
+// The same block with its shortcut removed: y = branch(x).
+template <class... L>
+using no_shortcut = residual_block<shortcut::none, void, L...>;
+
+}  // namespace basin

@@ -1,0 +1,226 @@
+// basin/net/chain.hpp — a flat list of layers bound to shapes: the body of every network,
+// residual branch and named group.
+//
+// The items of a list may be layers, `named<"conv1", layer>` and `repeat<N, items...>`; the list
+// is flattened first (a fold over `+` on type lists, no recursive nesting), then every shape is
+// computed by one constexpr fold, then every layer binds to its input shape in one pack
+// expansion. Parameter and state tensors of the children are concatenated in order into one
+// table, and so are their flat buffers: the chain is itself a layer implementation.
+#pragma once
+
+#include <algorithm>
+#include <string_view>
+#include <tuple>
+#include <utility>
+
+#include "basin/backend/concepts.hpp"
+#include "basin/layers/common.hpp"
+
+namespace basin {
+
+// ---- type lists --------------------------------------------------------------------------
+template <class... L>
+struct layers {};
+template <class... A, class... B>
+layers<A..., B...> operator+(layers<A...>, layers<B...>);  // declaration only: used in decltype
+
+// repeat<N, items...>: the items N times over, flattened into the enclosing list.
+template <std::size_t N, class... L>
+struct repeat {};
+
+// A compile-time string usable as a template argument: named<"conv1", conv<16, 3>>.
+template <std::size_t N>
+struct fixed_string {
+  char s[N]{};
+  constexpr fixed_string(const char (&str)[N]) { std::copy_n(str, N, s); }
+  constexpr std::string_view view() const { return {s, N - 1}; }
+};
+
+// named<"bn1", batch_norm>: the layer, with the name PyTorch's module tree gives it. Unnamed
+// layers are named by their position in the (flattened) list, as nn.Sequential names them.
+template <fixed_string Name, class L>
+struct named {
+  using layer = L;
+  static constexpr std::string_view name = Name.view();
+  static constexpr dims output(dims in) { return L::output(in); }
+};
+
+namespace detail {
+template <class X>
+struct expand {
+  using type = layers<X>;
+};
+template <std::size_t, class T>
+struct pick {
+  using type = T;
+};
+template <class T, std::size_t... I>
+auto repeat_list(std::index_sequence<I...>) -> decltype((layers<>{} + ... + typename pick<I, T>::type{}));
+template <std::size_t N, class... L>
+struct expand<repeat<N, L...>> {
+  using once = decltype((layers<>{} + ... + typename expand<L>::type{}));
+  using type = decltype(repeat_list<once>(std::make_index_sequence<N>{}));
+};
+
+template <class X>
+struct unwrap {
+  using layer = X;
+  static constexpr bool has_name = false;
+  static constexpr std::string_view name{};
+};
+template <fixed_string N, class L>
+struct unwrap<named<N, L>> {
+  using layer = L;
+  static constexpr bool has_name = true;
+  static constexpr std::string_view name = N.view();
+};
+
+template <class Impl>
+constexpr index_t leaves_of() {
+  if constexpr (requires { Impl::n_leaves; })
+    return Impl::n_leaves;
+  else
+    return Impl::n_params > 0 ? 1 : 0;
+}
+
+// Output shapes of every prefix of a flat list: shapes[0] = In, shapes[i+1] = L_i(shapes[i]).
+template <dims In, class... L>
+constexpr auto shapes_of() {
+  std::array<dims, sizeof...(L) + 1> d{};
+  d[0] = In;
+  std::size_t i = 0;
+  ((d[i + 1] = unwrap<L>::layer::output(d[i]), ++i), ...);
+  return d;
+}
+
+}  // namespace detail
+
+template <class... Items>
+using flatten_t = decltype((layers<>{} + ... + typename detail::expand<Items>::type{}));
+
+// chain_impl<In, T, B, Seq, L...>: the bound list (Seq is the index sequence of L).
+template <dims In, class T, class B, class Seq, class... L>
+struct chain_impl;
+
+template <dims In, class T, class B, std::size_t... I, class... L>
+struct chain_impl<In, T, B, std::index_sequence<I...>, L...> {
+  static constexpr std::size_t size = sizeof...(L);
+  static_assert(size > 0, "a chain of layers must not be empty");
+  static constexpr auto shapes = detail::shapes_of<In, L...>();
+  using tuple = std::tuple<typename detail::unwrap<L>::layer::template bind<shapes[I], T, B>...>;
+  template <std::size_t K>
+  using child = std::tuple_element_t<K, tuple>;
+
+  static constexpr dims in = In, out = shapes[size];
+  static constexpr std::array<index_t, size + 1> prefix(std::array<index_t, size> v) {
+    std::array<index_t, size + 1> p{};
+    for (std::size_t k = 0; k < size; ++k) p[k + 1] = p[k] + v[k];
+    return p;
+  }
+  static constexpr auto param_off = prefix({child<I>::n_params...});
+  static constexpr auto state_off = prefix({child<I>::n_state...});
+  static constexpr auto leaf_off = prefix({detail::leaves_of<child<I>>()...});
+  static constexpr index_t n_params = param_off[size], n_state = state_off[size];
+  static constexpr index_t n_leaves = leaf_off[size];
+
+  template <bool State>
+  static constexpr auto table() {
+    constexpr std::size_t count = ((State ? child<I>::state().size() : child<I>::params().size()) + ... + 0);
+    std::array<tensor_desc, count> t{};
+    std::size_t j = 0;
+    const auto add = [&](const auto& part, index_t off, index_t leaf) {
+      for (auto d : part) {
+        d.offset += off;
+        d.layer += int(leaf);
+        t[j++] = d;
+      }
+    };
+    if constexpr (State)
+      (add(child<I>::state(), state_off[I], leaf_off[I]), ...);
+    else
+      (add(child<I>::params(), param_off[I], leaf_off[I]), ...);
+    return t;
+  }
+  static constexpr auto params() { return table<false>(); }
+  static constexpr auto state() { return table<true>(); }
+
+  static void names(const std::string& prefix, std::vector<std::string>& p, std::vector<std::string>& s) {
+    (child<I>::names(join(prefix, detail::unwrap<L>::has_name ? std::string(detail::unwrap<L>::name)
+                                                               : std::to_string(I)),
+                     p, s),
+     ...);
+  }
+
+  static void init(T* w, T* s, std::uint64_t seed, std::uint64_t stream_id) {
+    (child<I>::init(w + param_off[I], s + state_off[I], seed, stream_id + std::uint64_t(leaf_off[I])), ...);
+  }
+
+  tuple children;
+  std::array<typename B::template vector<T>, size> acts;  // outputs of children 0..size-2
+  std::array<typename B::template vector<T>, 2> grads;   // ping-pong dL/d(activation)
+  index_t reserved = 0;
+
+  void reserve(index_t n) {
+    if (n <= reserved) return;
+    index_t biggest = 0;
+    ((std::get<I>(children).reserve(n),
+      I + 1 < size ? (acts[I].resize(std::size_t(n * shapes[I + 1].size())),
+                      biggest = std::max(biggest, n * shapes[I + 1].size()))
+                   : 0),
+     ...);
+    for (auto& g : grads) g.resize(std::size_t(biggest));
+    reserved = n;
+  }
+
+  // The activation child k reads and writes: x for k = 0, the caller's y for the last.
+  const T* input_of(std::size_t k, const T* x) { return k == 0 ? x : backend::raw(acts[k - 1]); }
+  T* output_of(std::size_t k, T* y) { return k + 1 == size ? y : backend::raw(acts[k]); }
+
+  void forward(const T* w, T* s, const T* x, T* y, index_t n, mode m) {
+    (std::get<I>(children).forward(w + param_off[I], s + state_off[I], input_of(I, x), output_of(I, y), n, m), ...);
+  }
+
+  void backward(const T* w, T* gw, const T* x, const T* y, const T* dy, T* dx, index_t n) {
+    backward_from<size - 1>(w, gw, x, y, dy, dx, n);
+  }
+
+ private:
+  template <std::size_t K>
+  void backward_from(const T* w, T* gw, const T* x, const T* y, const T* dy, T* dx, index_t n) {
+    // Child K reads dL/d(its output) from grads[(K+1)%2] (or dy) and writes into grads[K%2].
+    const T* dyk = K + 1 == size ? dy : backend::raw(grads[(K + 1) % 2]);
+    T* dxk = K == 0 ? dx : backend::raw(grads[K % 2]);
+    const T* yk = K + 1 == size ? y : backend::raw(acts[K]);
+    std::get<K>(children).backward(w + param_off[K], gw + param_off[K], input_of(K, x), yk, dyk, dxk, n);
+    if constexpr (K > 0) backward_from<K - 1>(w, gw, x, y, dy, dx, n);
+  }
+};
+
+template <dims In, class T, class B, class Flat>
+struct bind_flat;
+template <dims In, class T, class B, class... L>
+struct bind_flat<In, T, B, layers<L...>> {
+  using type = chain_impl<In, T, B, std::index_sequence_for<L...>, L...>;
+};
+
+// chain<In, T, B, items...>: bind a list of items (possibly with repeat<>) to input shape In.
+template <dims In, class T, class B, class... Items>
+using chain = typename bind_flat<In, T, B, flatten_t<Items...>>::type;
+
+// sequential<items...>: a list used as one layer (nn.Sequential): children named by position.
+template <class... Items>
+struct sequential {
+  static constexpr dims output(dims in) {
+    dims d = in;
+    apply_all(d, flatten_t<Items...>{});
+    return d;
+  }
+  template <class... L>
+  static constexpr void apply_all(dims& d, layers<L...>) {
+    ((d = detail::unwrap<L>::layer::output(d)), ...);
+  }
+  template <dims In, class T, class B>
+  using bind = chain<In, T, B, Items...>;
+};
+
+}  // namespace basin

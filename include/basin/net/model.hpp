@@ -1,0 +1,135 @@
+// basin/net/model.hpp — a network bound to a scalar and a backend, with its buffers.
+//
+//   basin::model<basin::resnet20<basin::fashion_input>, float, basin::backend::host> m(seed);
+//
+// All parameters live in one flat buffer `params` described by the compile-time table
+// `param_table` (offset, shape, kind, owning layer of every tensor, in PyTorch state_dict order);
+// the gradient `grads` and every direction, optimizer state or Hessian vector are buffers of
+// the same length. Batch-norm running statistics live in `state`, described by `state_table`.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "basin/backend/host.hpp"
+#include "basin/core/error.hpp"
+#include "basin/net/network.hpp"
+
+namespace basin {
+
+template <class Net, class T = float, class B = backend::host>
+class model {
+ public:
+  using network_type = Net;
+  using scalar = T;
+  using backend_type = B;
+  using body_type = typename Net::template bind<T, B>;
+  template <class U>
+  using vector = typename B::template vector<U>;
+
+  static constexpr dims in = Net::in, out = body_type::out;
+  static_assert(out.h == 1 && out.w == 1,
+                "model: the network must end with flat logits (global_avg_pool or flatten, then dense)");
+  static constexpr int classes = out.c;
+  static constexpr auto param_table = body_type::params();
+  static constexpr auto state_table = body_type::state();
+  static constexpr index_t n_params = body_type::n_params, n_state = body_type::n_state;
+
+  vector<T> params, grads, state;  // (n_params), (n_params), (n_state)
+
+  // Ensures parameters initialized from seed (Kaiming-normal convs, PyTorch-default dense,
+  // batch-norm gamma 1, beta 0, running mean 0, var 1).
+  explicit model(std::uint64_t seed = 0)
+      : params(std::size_t(n_params)), grads(std::size_t(n_params)), state(std::size_t(n_state)) {
+    initialize(seed);
+  }
+  model(const model&) = delete;
+  model& operator=(const model&) = delete;
+
+  void initialize(std::uint64_t seed) {
+    body_type::init(backend::raw(params), backend::raw(state), seed, stream::init << 32);
+    batches_tracked = 0;
+  }
+
+  static std::string architecture() { return Net::name(); }
+
+  // Allocates activations for batches of up to n images; forward calls it as needed.
+  void reserve(index_t n) {
+    body.reserve(n);
+    if (n > reserved) {
+      logits_.resize(std::size_t(classes * n));
+      if constexpr (in.c > 1) x_cnhw.resize(std::size_t(n * in.size()));
+      reserved = n;
+    }
+  }
+
+  // Requires x (n, c, h, w) in backend memory, alive until backward; n >= 1.
+  // Ensures the logits (classes, n) in backend memory are returned; train mode updates the
+  // batch-norm running statistics.
+  const T* forward(const T* x, index_t n, mode m) {
+    require(n >= 1, "model::forward: batch size must be at least 1, got ", n);
+    reserve(n);
+    if constexpr (in.c > 1) {
+      T* t = backend::raw(x_cnhw);
+      constexpr index_t C = in.c, P = in.plane();
+      // (c, n, p) <- (n, c, p)
+      B::for_each_index(n * in.size(), [=] BASIN_HD(index_t i) {
+        const index_t p = i % P, img = i / P % n, c = i / (P * n);
+        t[i] = x[(img * C + c) * P + p];
+      });
+      x = t;
+    }
+    last_x = x;
+    last_n = n;
+    T* y = backend::raw(logits_);
+    body.forward(backend::raw(params), backend::raw(state), x, y, n, m);
+    if (m == mode::train) ++batches_tracked;
+    return y;
+  }
+
+  // Requires a forward pass just before; dlogits (classes, n) in backend memory.
+  // Ensures grads = dL/dparams.
+  void backward(const T* dlogits) {
+    require(last_x != nullptr, "model::backward: call forward first");
+    body.backward(backend::raw(params), backend::raw(grads), last_x, backend::raw(logits_), dlogits, nullptr, last_n);
+  }
+
+  // PyTorch state_dict names of the parameter and state tensors, in table order.
+  static std::vector<std::string> parameter_names() { return names(false); }
+  static std::vector<std::string> state_names() { return names(true); }
+
+  // A hash of the architecture: names, shapes and kinds of all tensors and the input shape.
+  static std::uint64_t fingerprint() {
+    std::uint64_t h = 1469598103934665603ull;
+    const auto mix = [&](std::uint64_t v) {
+      for (int b = 0; b < 8; ++b) h = (h ^ ((v >> (8 * b)) & 0xff)) * 1099511628211ull;
+    };
+    const auto mix_table = [&](const auto& table, const std::vector<std::string>& nm) {
+      for (std::size_t i = 0; i < table.size(); ++i) {
+        for (char c : nm[i]) mix(std::uint64_t(std::uint8_t(c)));
+        mix(std::uint64_t(table[i].kind));
+        for (int a = 0; a < table[i].rank; ++a) mix(std::uint64_t(table[i].extent[a]));
+      }
+    };
+    mix(std::uint64_t(in.c)), mix(std::uint64_t(in.h)), mix(std::uint64_t(in.w));
+    mix_table(param_table, parameter_names());
+    mix_table(state_table, state_names());
+    return h;
+  }
+
+  std::int64_t batches_tracked = 0;  // train-mode forward passes: PyTorch's num_batches_tracked
+
+ private:
+  static std::vector<std::string> names(bool state_names) {
+    std::vector<std::string> p, s;
+    body_type::names("", p, s);
+    return state_names ? s : p;
+  }
+
+  body_type body;
+  vector<T> logits_, x_cnhw;  // (classes, n), (c, n, h, w)
+  const T* last_x = nullptr;
+  index_t last_n = 0, reserved = 0;
+};
+
+}  // namespace basin

@@ -1,0 +1,75 @@
+// basin/train/progress.hpp — a progress bar with rate, ETA and a running value.
+//
+// On a terminal: one line redrawn in place, `label [#####.....] 45% 210/469  loss 0.4123
+// 980 img/s  ETA 0:41`. When stderr is not a terminal (CI, logs): a plain line about every 10%,
+// so logs stay short and readable.
+#pragma once
+
+#include <chrono>
+#include <cstdio>
+#include <string>
+#include <unistd.h>
+
+namespace basin {
+
+class progress {
+ public:
+  // total: work units (e.g. batches); unit_name/items_per_unit turn the rate into items per second.
+  progress(std::string label, long total, std::string item_name = "items", bool enabled = true)
+      : label_(std::move(label)), item_(std::move(item_name)), total_(total), enabled_(enabled),
+        tty_(isatty(fileno(stderr)) != 0), start_(clock::now()) {}
+
+  // Marks `done` units finished, `items` items processed so far in total; value is shown as
+  // `value_name value` when value_name is not empty.
+  void update(long done, double items, const std::string& value_name = "", double value = 0) {
+    if (!enabled_) return;
+    const double secs = seconds();
+    const bool last = done >= total_;
+    if (tty_) {
+      if (!last && secs - last_draw_ < 0.1) return;
+    } else {
+      const long step = std::max(1L, total_ / 10);
+      if (!last && done / step == last_tenth_) return;
+      last_tenth_ = done / step;
+    }
+    last_draw_ = secs;
+    const double frac = total_ > 0 ? double(done) / double(total_) : 1.0;
+    const double rate = secs > 0 ? items / secs : 0;
+    const double eta = frac > 0 ? secs * (1 - frac) / frac : 0;
+    char bar[31];
+    const int filled = int(frac * 30);
+    for (int i = 0; i < 30; ++i) bar[i] = i < filled ? '#' : '.';
+    bar[30] = 0;
+    std::string v = value_name.empty() ? std::string() : "  " + value_name + " " + fmt(value, "%.4f");
+    std::fprintf(stderr, "%s%s [%s] %3d%% %ld/%ld%s  %s %s/s  %s %s%s", tty_ ? "\r" : "", label_.c_str(), bar,
+                 int(frac * 100), done, total_, v.c_str(), fmt(rate, "%.0f").c_str(), item_.c_str(),
+                 last ? "took" : "ETA", clock_text(last ? secs : eta).c_str(), tty_ ? (last ? "\n" : "\033[K") : "\n");
+    std::fflush(stderr);
+  }
+  double seconds() const { return std::chrono::duration<double>(clock::now() - start_).count(); }
+
+ private:
+  using clock = std::chrono::steady_clock;
+  static std::string fmt(double v, const char* f) {
+    char b[64];
+    std::snprintf(b, sizeof b, f, v);
+    return b;
+  }
+  static std::string clock_text(double s) {
+    const long t = long(s + 0.5);
+    char b[32];
+    if (t >= 3600)
+      std::snprintf(b, sizeof b, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+    else
+      std::snprintf(b, sizeof b, "%ld:%02ld", t / 60, t % 60);
+    return b;
+  }
+  std::string label_, item_;
+  long total_;
+  bool enabled_, tty_;
+  clock::time_point start_;
+  double last_draw_ = -1;
+  long last_tenth_ = -1;
+};
+
+}  // namespace basin

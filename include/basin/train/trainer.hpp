@@ -1,0 +1,187 @@
+// basin/train/trainer.hpp — mini-batch training and evaluation on a dataset.
+//
+//   basin::model<basin::resnet20<basin::fashion_input>> m(seed);
+//   basin::optim::optimizer<basin::optim::sgd, float, basin::backend::host> opt({0.9, 5e-4, true}, m.n_params);
+//   basin::train(m, opt, basin::optim::cosine_lr{0.1, 10}, train_set, {.epochs = 10}, &test_set);
+//
+// Every epoch visits the training set in a fresh order drawn from the counter-based generator
+// keyed by (seed, epoch), so a run is reproducible and can resume at any epoch boundary.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <numeric>
+#include <vector>
+
+#include "basin/core/error.hpp"
+#include "basin/core/random.hpp"
+#include "basin/data/dataset.hpp"
+#include "basin/layers/loss.hpp"
+#include "basin/train/progress.hpp"
+
+namespace basin {
+
+struct evaluation {
+  double loss = 0;      // mean cross-entropy
+  double accuracy = 0;  // percent correct
+};
+
+struct epoch_record {
+  int epoch = 0;
+  double train_loss = 0, train_accuracy = 0;  // running averages over the epoch (train mode)
+  evaluation test;                            // when a test set was given
+  double seconds = 0;
+};
+
+struct train_options {
+  int epochs = 1;
+  index_t batch_size = 128;
+  std::uint64_t seed = 0;
+  int first_epoch = 0;   // to resume after a checkpoint at an epoch boundary
+  bool augment = false;  // random horizontal flip and translation by up to 2 pixels
+  bool progress = true;
+  index_t eval_batch_size = 500;
+};
+
+// The order of the training set in one epoch: a Fisher-Yates shuffle keyed by (seed, epoch).
+inline std::vector<index_t> epoch_order(index_t n, std::uint64_t seed, int epoch) {
+  std::vector<index_t> p(static_cast<std::size_t>(n));
+  std::iota(p.begin(), p.end(), index_t(0));
+  const counter_rng rng{seed, (stream::shuffle << 32) + std::uint64_t(epoch)};
+  for (index_t i = n - 1; i > 0; --i) std::swap(p[i], p[rng.below(std::uint64_t(i), std::uint32_t(i + 1))]);
+  return p;
+}
+
+namespace detail {
+// Host-side staging of a batch: images (n, c, h, w) gathered by index, then uploaded.
+template <class Model>
+struct batch_stager {
+  using T = typename Model::scalar;
+  using B = typename Model::backend_type;
+  std::vector<T> host_x;
+  std::vector<std::int32_t> host_y;
+  typename B::template vector<T> x;
+  typename B::template vector<std::int32_t> y;
+
+  void stage(const dataset& d, const index_t* idx, index_t n, const counter_rng* aug, std::uint64_t aug_base) {
+    const index_t sz = d.shape.size();
+    host_x.resize(std::size_t(n * sz));
+    host_y.resize(std::size_t(n));
+    for (index_t b = 0; b < n; ++b) {
+      const float* src = d.images.data() + idx[b] * sz;
+      T* dst = host_x.data() + b * sz;
+      host_y[b] = d.labels[idx[b]];
+      if (!aug) {
+        std::copy(src, src + sz, dst);
+        continue;
+      }
+      const auto bits = aug->bits(aug_base + std::uint64_t(b));
+      const bool flip = bits[0] & 1;
+      const int dy = int(bits[1] % 5) - 2, dx = int(bits[2] % 5) - 2;
+      const int H = d.shape.h, W = d.shape.w;
+      for (int c = 0; c < d.shape.c; ++c)
+        for (int yy = 0; yy < H; ++yy)
+          for (int xx = 0; xx < W; ++xx) {
+            const int sy = yy + dy, sx0 = xx + dx, sx = flip ? W - 1 - sx0 : sx0;
+            const bool inside = sy >= 0 && sy < H && sx0 >= 0 && sx0 < W;
+            dst[(c * H + yy) * W + xx] = inside ? T(src[(c * H + sy) * W + sx]) : T(0);
+          }
+    }
+    if (index_t(x.size()) < n * sz) x.resize(std::size_t(n * sz));
+    if (index_t(y.size()) < n) y.resize(std::size_t(n));
+    B::upload(host_x.data(), n * sz, backend::raw(x));
+    B::upload(host_y.data(), n, backend::raw(y));
+  }
+};
+
+template <class Model>
+void require_matches(const dataset& d, const char* what) {
+  require(d.shape == Model::in, what, ": images are ", d.shape.c, "x", d.shape.h, "x", d.shape.w,
+          " but the network takes ", Model::in.c, "x", Model::in.h, "x", Model::in.w);
+  require(d.size() > 0, what, ": the dataset is empty");
+  require(d.classes <= Model::classes, what, ": ", d.classes, " classes but the network has ",
+          Model::classes, " outputs");
+}
+}  // namespace detail
+
+// Mean loss and accuracy of the model in eval mode (or train-mode batch statistics when
+// m == mode::train, without updating anything but the running statistics).
+template <class Model>
+evaluation evaluate(Model& model, const dataset& data, index_t batch_size = 500, mode m = mode::eval,
+                    bool show_progress = false) {
+  detail::require_matches<Model>(data, "evaluate");
+  require(batch_size >= 1, "evaluate: batch_size must be at least 1, got ", batch_size);
+  using T = typename Model::scalar;
+  using B = typename Model::backend_type;
+  detail::batch_stager<Model> st;
+  softmax_cross_entropy<T, B> ce;
+  std::vector<index_t> idx(static_cast<std::size_t>(batch_size));
+  double loss = 0;
+  index_t correct = 0;
+  const index_t n = data.size(), batches = (n + batch_size - 1) / batch_size;
+  progress bar("evaluate", long(batches), "img", show_progress);
+  for (index_t b0 = 0, k = 0; b0 < n; b0 += batch_size, ++k) {
+    const index_t nb = std::min(batch_size, n - b0);
+    std::iota(idx.begin(), idx.begin() + nb, b0);
+    st.stage(data, idx.data(), nb, nullptr, 0);
+    const T* z = model.forward(backend::raw(st.x), nb, m);
+    const auto r = ce(z, backend::raw(st.y), Model::classes, nb, false);
+    loss += r.loss * double(nb);
+    correct += r.correct;
+    bar.update(long(k + 1), double(b0 + nb));
+  }
+  return {loss / double(n), 100.0 * double(correct) / double(n)};
+}
+
+// Trains for options.epochs epochs. After each epoch `on_epoch(record)` runs (checkpointing
+// goes there); `on_step(epoch, step)` runs after every step when given (for trajectories at
+// chosen steps). Throws basin::error when the loss turns NaN or infinite, naming the epoch and step.
+template <class Model, class Optimizer, class Schedule>
+std::vector<epoch_record> train(Model& model, Optimizer& opt, const Schedule& lr, const dataset& data,
+                                const train_options& o, const dataset* test = nullptr,
+                                const std::function<void(const epoch_record&)>& on_epoch = {},
+                                const std::function<void(int, index_t)>& on_step = {}) {
+  detail::require_matches<Model>(data, "train");
+  if (test) detail::require_matches<Model>(*test, "train (test set)");
+  require(o.batch_size >= 1, "train: batch_size must be at least 1, got ", o.batch_size);
+  require(o.epochs >= 0 && o.first_epoch >= 0, "train: epochs and first_epoch must be >= 0");
+  using T = typename Model::scalar;
+  using B = typename Model::backend_type;
+  detail::batch_stager<Model> st;
+  softmax_cross_entropy<T, B> ce;
+  const index_t n = data.size(), steps = (n + o.batch_size - 1) / o.batch_size;
+  std::vector<epoch_record> history;
+  for (int epoch = o.first_epoch; epoch < o.first_epoch + o.epochs; ++epoch) {
+    const auto order = epoch_order(n, o.seed, epoch);
+    const counter_rng aug{o.seed, (stream::augment << 32) + std::uint64_t(epoch)};
+    progress bar("epoch " + std::to_string(epoch + 1), long(steps), "img", o.progress);
+    double loss_sum = 0;
+    index_t correct = 0;
+    for (index_t s = 0; s < steps; ++s) {
+      const index_t b0 = s * o.batch_size, nb = std::min(o.batch_size, n - b0);
+      st.stage(data, order.data() + b0, nb, o.augment ? &aug : nullptr, std::uint64_t(b0));
+      const T* z = model.forward(backend::raw(st.x), nb, mode::train);
+      const auto r = ce(z, backend::raw(st.y), Model::classes, nb, true);
+      require(std::isfinite(r.loss), "train: the loss is ", r.loss, " at epoch ", epoch + 1, ", step ", s + 1,
+              " (learning rate ", lr(epoch + double(s) / double(steps)), ")");
+      model.backward(backend::raw(ce.grad));
+      opt.step(backend::raw(model.params), backend::raw(model.grads), lr(epoch + double(s) / double(steps)));
+      loss_sum += r.loss * double(nb);
+      correct += r.correct;
+      bar.update(long(s + 1), double(b0 + nb), "loss", loss_sum / double(b0 + nb));
+      if (on_step) on_step(epoch, s);
+    }
+    epoch_record rec;
+    rec.epoch = epoch + 1;
+    rec.train_loss = loss_sum / double(n);
+    rec.train_accuracy = 100.0 * double(correct) / double(n);
+    rec.seconds = bar.seconds();
+    if (test) rec.test = evaluate(model, *test, o.eval_batch_size);
+    history.push_back(rec);
+    if (on_epoch) on_epoch(rec);
+  }
+  return history;
+}
+
+}  // namespace basin

@@ -1,0 +1,516 @@
+// Tests of basin/io/hdf5.hpp: round trips of every element type and shape, type conversion,
+// groups, attributes, in-place range writes, atomic_write, readers fed missing, foreign,
+// truncated and corrupted files, and a cross-check with h5py in both directions.
+#define BOOST_TEST_MODULE io
+#include <boost/mpl/list.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "basin/io/hdf5.hpp"
+
+namespace fs = std::filesystem;
+using basin::h5::file;
+
+namespace {
+
+// A fresh folder per test, removed afterwards.
+struct scratch {
+  fs::path dir;
+  scratch() {
+    static int n = 0;
+    dir = fs::temp_directory_path() /
+          ("basin_test_io_" + std::to_string(::getpid()) + "_" + std::to_string(n++));
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+  }
+  ~scratch() {
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+  }
+  std::string operator/(const std::string& name) const { return (dir / name).string(); }
+};
+
+// Runs `fn` and checks it throws basin::error whose message contains every one of `parts`.
+template <class Fn>
+void check_throws(Fn fn, std::initializer_list<std::string> parts) {
+  try {
+    fn();
+  } catch (const basin::error& e) {
+    const std::string what = e.what();
+    BOOST_TEST_MESSAGE("threw as expected: " << what);
+    for (const auto& p : parts)
+      BOOST_TEST((what.find(p) != std::string::npos), "'" << what << "' should contain '" << p << "'");
+    return;
+  } catch (const std::exception& e) {
+    BOOST_ERROR("threw a non-basin exception: " << e.what());
+    return;
+  }
+  BOOST_ERROR("did not throw");
+}
+
+template <class T>
+std::vector<T> sample(std::size_t n) {  // distinct, sign-mixed, exactly representable values
+  std::vector<T> v(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    if constexpr (std::is_floating_point_v<T>)
+      v[i] = static_cast<T>((static_cast<double>(i) - 7.0) * 0.375);
+    else if constexpr (std::is_signed_v<T>)
+      v[i] = static_cast<T>(static_cast<std::int64_t>(i) * 37 - 100);
+    else
+      v[i] = static_cast<T>((i * 7 + 3) % 256);
+  }
+  return v;
+}
+
+void write_bytes(const std::string& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary) << bytes;
+}
+
+// Runs `fn` with stderr redirected to a file and returns what was printed there.
+template <class Fn>
+std::string captured_stderr(const std::string& path, Fn fn) {
+  std::fflush(stderr);
+  const int saved = ::dup(2);
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  ::dup2(fd, 2);
+  ::close(fd);
+  fn();
+  std::fflush(stderr);
+  ::dup2(saved, 2);
+  ::close(saved);
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+}  // namespace
+
+using element_types = boost::mpl::list<float, double, std::int32_t, std::int64_t, std::uint8_t>;
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(round_trip_every_type_and_shape, T, element_types) {
+  scratch s;
+  const std::string path = s / "round.h5";
+  const std::vector<std::vector<hsize_t>> shapes = {
+      {}, {0}, {1}, {7}, {3, 4}, {2, 0}, {2, 3, 4}, {1, 1, 1, 2, 3}, {300}};
+  {
+    file f = file::create(path);
+    for (std::size_t k = 0; k < shapes.size(); ++k) {
+      const auto n = basin::h5::detail::element_count(shapes[k]);
+      f.write("deep/group/d" + std::to_string(k), sample<T>(n), shapes[k]);
+    }
+    f.write("flat", sample<T>(5));
+    f.write_scalar("scalar", T(42));
+    f.write("pointer", sample<T>(6).data(), {2, 3});
+  }
+  const file f = file::open(path);
+  for (std::size_t k = 0; k < shapes.size(); ++k) {
+    const std::string name = "/deep/group/d" + std::to_string(k);
+    const auto n = basin::h5::detail::element_count(shapes[k]);
+    BOOST_TEST(f.shape(name) == shapes[k], name);
+    const auto got = f.read<T>(name);
+    const auto want = sample<T>(n);
+    BOOST_TEST(got == want, name);
+  }
+  BOOST_TEST(f.shape("flat") == std::vector<hsize_t>{5});
+  BOOST_TEST((f.read<T>("flat") == sample<T>(5)));
+  BOOST_TEST(f.shape("scalar").empty());
+  BOOST_TEST((f.read<T>("scalar") == std::vector<T>{T(42)}));
+  BOOST_TEST((f.shape("pointer") == std::vector<hsize_t>{2, 3}));
+  BOOST_TEST((f.read<T>("pointer") == sample<T>(6)));
+}
+
+BOOST_AUTO_TEST_CASE(read_converts_the_stored_type) {
+  scratch s;
+  const std::string path = s / "conv.h5";
+  {
+    file f = file::create(path);
+    f.write("f32", std::vector<float>{0.5f, -1.25f, 3.0e7f}, {3});
+    f.write("i32", std::vector<std::int32_t>{-3, 0, 70000}, {3});
+    f.write("f64", std::vector<double>{0.1, 1.0 / 3.0}, {2});
+    f.write("u8", std::vector<std::uint8_t>{0, 200, 255}, {3});
+  }
+  const file f = file::open(path);
+  BOOST_TEST((f.read<double>("f32") == std::vector<double>{0.5, -1.25, 3.0e7}));
+  BOOST_TEST((f.read<double>("i32") == std::vector<double>{-3, 0, 70000}));
+  BOOST_TEST((f.read<std::int64_t>("i32") == std::vector<std::int64_t>{-3, 0, 70000}));
+  BOOST_TEST((f.read<float>("f64") == std::vector<float>{0.1f, float(1.0 / 3.0)}));
+  BOOST_TEST((f.read<std::int32_t>("u8") == std::vector<std::int32_t>{0, 200, 255}));
+  BOOST_TEST((f.read<float>("u8") == std::vector<float>{0, 200, 255}));
+}
+
+BOOST_AUTO_TEST_CASE(groups) {
+  scratch s;
+  const std::string path = s / "groups.h5";
+  file f = file::create(path);
+  BOOST_TEST(f.has("/"));
+  BOOST_TEST(f.has(""));
+  BOOST_TEST(f.is_group("/"));
+  BOOST_TEST(!f.has("a"));
+  BOOST_TEST(!f.has("a/b/c"));
+  f.create_group("a/b/c");
+  f.create_group("/a//b/");  // existing groups are kept
+  BOOST_TEST(f.has("a"));
+  BOOST_TEST(f.has("/a/b"));
+  BOOST_TEST(f.is_group("a/b/c"));
+  BOOST_TEST(!f.is_dataset("a/b/c"));
+  f.write("a/d", std::vector<double>{1, 2});
+  BOOST_TEST(f.is_dataset("a/d"));
+  BOOST_TEST(!f.has("a/d/x"));  // a dataset is not a group: no HDF5 error, just false
+  BOOST_TEST(!f.has("a/missing/x"));
+  check_throws([&] { f.create_group("a/d/e"); }, {path, "/a/d/e", "'/a/d' exists and is not a group"});
+  check_throws([&] { f.write("a/d/e", std::vector<double>{1}); }, {path, "/a/d"});
+  f.write("xdirection/0", std::vector<float>{1});
+  f.write("xdirection/1", std::vector<float>{2});
+  f.write("xdirection/10", std::vector<float>{3});
+  f.write("xdirection/2", std::vector<float>{4});
+  BOOST_TEST((f.children("xdirection") == std::vector<std::string>{"0", "1", "10", "2"}));
+  BOOST_TEST((f.children("/") == std::vector<std::string>{"a", "xdirection"}));
+  check_throws([&] { (void)f.children("a/d"); }, {path, "/a/d", "not a group"});
+  check_throws([&] { (void)f.children("nope"); }, {path, "/nope", "no such object"});
+}
+
+BOOST_AUTO_TEST_CASE(attributes) {
+  scratch s;
+  const std::string path = s / "attrs.h5";
+  {
+    file f = file::create(path);
+    f.write("g/d", std::vector<double>{1, 2, 3});
+    f.set_attr("/", "model", "resnet20");
+    f.set_attr("/", "note", std::string("ünïcode ✓"));
+    f.set_attr("/", "lr", 0.1);
+    f.set_attr("/", "epochs", 300);                                   // int -> int64
+    f.set_attr("/", "seed", std::uint64_t(18446744073709551557ull));  // needs uint64
+    f.set_attr("/", "neg", std::int64_t(-5));
+    f.set_attr("g", "kind", "group");
+    f.set_attr("g/d", "scale", 2.5f);
+    f.set_attr("g/d", "kind", "first");
+    f.set_attr("g/d", "kind", "replaced");  // replaces
+    f.set_attr("/", "empty", "");
+    check_throws([&] { f.set_attr("missing", "x", 1.0); }, {path, "/missing", "'x'", "no such object"});
+  }
+  const file f = file::open(path);
+  BOOST_TEST(f.attr_string("/", "model") == "resnet20");
+  BOOST_TEST(f.attr_string("", "note") == "ünïcode ✓");
+  BOOST_TEST(f.attr_string("/", "empty") == "");
+  BOOST_TEST(f.attr_double("/", "lr") == 0.1);
+  BOOST_TEST(f.attr_u64("/", "epochs") == 300u);
+  BOOST_TEST(f.attr_i64("/", "epochs") == 300);
+  BOOST_TEST(f.attr_double("/", "epochs") == 300.0);
+  BOOST_TEST(f.attr_u64("/", "seed") == 18446744073709551557ull);
+  BOOST_TEST(f.attr_i64("/", "neg") == -5);
+  BOOST_TEST(f.attr_string("g", "kind") == "group");
+  BOOST_TEST(f.attr_double("g/d", "scale") == 2.5);
+  BOOST_TEST(f.attr_string("/g/d", "kind") == "replaced");
+  BOOST_TEST(f.has_attr("/", "model"));
+  BOOST_TEST(!f.has_attr("/", "absent"));
+  BOOST_TEST(!f.has_attr("no/such/object", "model"));
+  check_throws([&] { (void)f.attr_string("/", "absent"); }, {path, "'absent'", "no such attribute"});
+  check_throws([&] { (void)f.attr_string("/", "lr"); }, {path, "'lr'", "floating-point"});
+  check_throws([&] { (void)f.attr_double("/", "model"); }, {path, "'model'", "string"});
+  check_throws([&] { (void)f.attr_u64("/", "lr"); }, {path, "'lr'", "integer"});
+  check_throws([&] { (void)f.attr_u64("/", "neg"); }, {path, "'neg'", "-5"});
+  check_throws([&] { (void)f.attr_i64("/", "seed"); }, {path, "'seed'", "int64"});
+  check_throws([&] { (void)f.attr_u64("nope", "x"); }, {path, "/nope", "no such object"});
+}
+
+BOOST_AUTO_TEST_CASE(strings) {
+  scratch s;
+  const std::string path = s / "strings.h5";
+  {
+    file f = file::create(path);
+    f.write_string("meta/name", "resnet20 — fashion-mnist");
+    f.write_string("empty", "");
+    f.write("numbers", std::vector<double>{1});
+    check_throws([&] { f.write_string("meta/name", "again"); }, {path, "/meta/name", "already exists"});
+    check_throws([&] { f.write_string("nul", std::string("a\0b", 3)); }, {path, "/nul", "NUL"});
+  }
+  const file f = file::open(path);
+  BOOST_TEST(f.read_string("meta/name") == "resnet20 — fashion-mnist");
+  BOOST_TEST(f.read_string("empty") == "");
+  BOOST_TEST(f.shape("meta/name").empty());
+  check_throws([&] { (void)f.read_string("numbers"); }, {path, "/numbers", "floating-point"});
+  check_throws([&] { (void)f.read<double>("meta/name"); }, {path, "/meta/name", "string data"});
+  check_throws([&] { (void)f.read_string("meta"); }, {path, "/meta", "not a dataset"});
+}
+
+BOOST_AUTO_TEST_CASE(overwrite_in_place) {
+  scratch s;
+  const std::string path = s / "over.h5";
+  {
+    file f = file::create(path);
+    f.write("w", std::vector<float>(6, 0.0f), {2, 3});
+    f.overwrite("w", std::vector<float>{1, 2, 3, 4, 5, 6});
+    BOOST_TEST((f.read<float>("w") == std::vector<float>{1, 2, 3, 4, 5, 6}));
+    const std::vector<float> v{6, 5, 4, 3, 2, 1};
+    f.overwrite("w", v.data(), {2, 3});
+    check_throws([&] { f.overwrite("w", v.data(), {3, 2}); }, {path, "/w", "(2, 3)", "(3, 2)"});
+    check_throws([&] { f.overwrite("w", std::vector<float>{1, 2}); }, {path, "/w", "2 values"});
+    check_throws([&] { f.overwrite("w", std::vector<double>(6, 1.0)); }, {path, "/w", "float64"});
+    check_throws([&] { f.overwrite("w", std::vector<std::int32_t>(6, 1)); }, {path, "/w", "int32"});
+    check_throws([&] { f.overwrite("missing", std::vector<float>{1}); }, {path, "/missing", "no such object"});
+    check_throws([&] { f.write("w", std::vector<float>(6)); }, {path, "/w", "already exists"});
+  }
+  const file f = file::open(path);
+  BOOST_TEST((f.read<float>("w") == std::vector<float>{6, 5, 4, 3, 2, 1}));
+  check_throws([&] { const_cast<file&>(f).overwrite("w", std::vector<float>(6)); },
+               {path, "/w", "read-only"});
+}
+
+BOOST_AUTO_TEST_CASE(write_range_single_points) {
+  // A surface sweep: a (nx, ny) loss grid filled one point at a time, reopening in between.
+  scratch s;
+  const std::string path = s / "surface.h5";
+  const hsize_t nx = 5, ny = 4;
+  {
+    file f = file::create(path);
+    f.write("train_loss", std::vector<double>(nx * ny, -1.0), {nx, ny});
+    f.write("count", std::vector<std::int64_t>{0});
+  }
+  for (hsize_t i = 0; i < nx; ++i)
+    for (hsize_t j = 0; j < ny; j += 2) {
+      file f = file::open(path, true);
+      const double loss = double(i) + 0.01 * double(j);
+      f.write_range("train_loss", basin::index_t(i * ny + j), &loss, 1);
+      const std::int64_t c = f.read<std::int64_t>("count")[0] + 1;
+      f.write_range("count", 0, &c, 1);
+      f.flush();
+    }
+  const file f = file::open(path);
+  const auto got = f.read<double>("train_loss");
+  for (hsize_t i = 0; i < nx; ++i)
+    for (hsize_t j = 0; j < ny; ++j)
+      BOOST_TEST(got[i * ny + j] == (j % 2 == 0 ? double(i) + 0.01 * double(j) : -1.0));
+  BOOST_TEST(f.read<std::int64_t>("count")[0] == 10);
+}
+
+BOOST_AUTO_TEST_CASE(write_and_read_ranges_match_a_flat_reference) {
+  // Every range [a, b) of a few N-D shapes, written then read back, against a flat vector.
+  scratch s;
+  const std::string path = s / "ranges.h5";
+  file f = file::create(path);
+  const std::vector<std::vector<hsize_t>> shapes = {{7}, {3, 4}, {2, 3, 4}, {2, 1, 3, 2}, {}};
+  for (std::size_t k = 0; k < shapes.size(); ++k) {
+    const std::string name = "r" + std::to_string(k);
+    const auto n = static_cast<basin::index_t>(basin::h5::detail::element_count(shapes[k]));
+    std::vector<std::int32_t> reference(n, 0);
+    f.write(name, reference, shapes[k]);
+    int stamp = 1;
+    for (basin::index_t a = 0; a <= n; ++a)
+      for (basin::index_t b = a; b <= n; ++b) {
+        std::vector<std::int32_t> chunk(b - a);
+        for (auto& x : chunk) x = stamp++;
+        f.write_range(name, a, chunk.data(), b - a);
+        std::copy(chunk.begin(), chunk.end(), reference.begin() + a);
+        BOOST_REQUIRE((f.read<std::int32_t>(name) == reference));
+        std::vector<double> back(b - a, -1.0);
+        f.read_range(name, a, back.data(), b - a);
+        for (basin::index_t i = a; i < b; ++i) BOOST_REQUIRE(back[i - a] == reference[i]);
+      }
+    const std::int32_t one = 1;
+    check_throws([&] { f.write_range(name, n, &one, 1); }, {path, name, "outside"});
+    check_throws([&] { f.write_range(name, -1, &one, 1); }, {path, name, "outside"});
+    double sink = 0;
+    check_throws([&] { f.read_range(name, 0, &sink, n + 1); }, {path, name, "outside"});
+    const float wrong = 1;
+    check_throws([&] { f.write_range(name, 0, &wrong, 1); }, {path, name, "float32"});
+  }
+}
+
+BOOST_AUTO_TEST_CASE(atomic_write_replaces_or_keeps) {
+  scratch s;
+  const std::string path = s / "ckpt.h5";
+  basin::h5::atomic_write(path, [](file& f) { f.write("w", std::vector<double>{1, 2, 3}); });
+  BOOST_TEST((file::open(path).read<double>("w") == std::vector<double>{1, 2, 3}));
+
+  // fn throws: the old file is intact and no temp file is left behind.
+  BOOST_CHECK_THROW(basin::h5::atomic_write(path,
+                                            [](file& f) {
+                                              f.write("w", std::vector<double>{9, 9, 9});
+                                              f.flush();
+                                              throw std::runtime_error("interrupted");
+                                            }),
+                    std::runtime_error);
+  BOOST_TEST((file::open(path).read<double>("w") == std::vector<double>{1, 2, 3}));
+  int entries = 0;
+  for (const auto& e : fs::directory_iterator(s.dir)) entries += 1, BOOST_TEST_MESSAGE(e.path());
+  BOOST_TEST(entries == 1);
+
+  // A basin::error from inside fn propagates unchanged too.
+  check_throws([&] { basin::h5::atomic_write(path, [](file& f) { (void)f.read<double>("nope"); }); },
+               {"/nope", "no such object"});
+  BOOST_TEST((file::open(path).read<double>("w") == std::vector<double>{1, 2, 3}));
+
+  // No old file: nothing is created when fn throws.
+  const std::string fresh = s / "fresh.h5";
+  BOOST_CHECK_THROW(basin::h5::atomic_write(fresh, [](file&) { throw std::runtime_error("x"); }),
+                    std::runtime_error);
+  BOOST_TEST(!fs::exists(fresh));
+
+  // Success replaces the old contents.
+  basin::h5::atomic_write(path, [](file& f) { f.write_scalar("step", std::int64_t(7)); });
+  const file f = file::open(path);
+  BOOST_TEST(!f.has("w"));
+  BOOST_TEST(f.read<std::int64_t>("step")[0] == 7);
+}
+
+BOOST_AUTO_TEST_CASE(bad_files_throw_with_the_path) {
+  scratch s;
+  const std::string missing = s / "missing.h5";
+  check_throws([&] { (void)file::open(missing); }, {"cannot open HDF5 file", missing, "not found"});
+  check_throws([&] { (void)file::open(s.dir); }, {s.dir.string(), "not a regular file"});
+
+  const std::string garbage = s / "garbage.h5";
+  write_bytes(garbage, std::string(4096, 'x') + "not hdf5 at all");
+  check_throws([&] { (void)file::open(garbage); }, {garbage, "not an HDF5 file"});
+  const std::string empty = s / "empty.h5";
+  write_bytes(empty, "");
+  check_throws([&] { (void)file::open(empty); }, {empty, "not an HDF5 file"});
+
+  // A real file cut in half: the signature is there, the rest is not.
+  const std::string good = s / "good.h5";
+  {
+    file f = file::create(good);
+    f.write("w", std::vector<double>(4096, 1.0));
+  }
+  const std::string truncated = s / "truncated.h5";
+  fs::copy_file(good, truncated);
+  fs::resize_file(truncated, fs::file_size(good) / 2);
+  check_throws([&] {
+    const file f = file::open(truncated);
+    (void)f.read<double>("w");
+  }, {truncated});
+
+  // Corrupted: the superblock overwritten after the signature.
+  const std::string corrupted = s / "corrupted.h5";
+  fs::copy_file(good, corrupted);
+  {
+    std::fstream io(corrupted, std::ios::in | std::ios::out | std::ios::binary);
+    io.seekp(8);
+    io << std::string(64, '\xff');
+  }
+  check_throws([&] {
+    const file f = file::open(corrupted);
+    (void)f.read<double>("w");
+  }, {corrupted});
+
+  const file f = file::open(good);
+  check_throws([&] { (void)f.read<double>("nope/w"); }, {good, "read dataset", "/nope/w", "no such object"});
+  check_throws([&] { (void)f.shape("w2"); }, {good, "/w2", "no such object"});
+  check_throws([&] { (void)f.read<double>("/"); }, {good, "not a dataset"});
+
+  check_throws([&] { (void)file::create(s / "no/such/folder/x.h5"); },
+               {"cannot create HDF5 file", "no/such/folder/x.h5", "does not exist"});
+  const file ro = file::open(good);
+  check_throws([&] { const_cast<file&>(ro).write("x", std::vector<double>{1}); }, {good, "/x", "read-only"});
+  check_throws([&] { const_cast<file&>(ro).set_attr("/", "a", 1.0); }, {good, "read-only"});
+
+  file closed = file::open(good);
+  closed.close();
+  closed.close();  // a no-op
+  check_throws([&] { (void)closed.read<double>("w"); }, {good, "/w", "closed"});
+  file moved_to = file::open(good);
+  file moved_from = std::move(moved_to);
+  BOOST_TEST(moved_from.read<double>("w").size() == 4096u);
+}
+
+BOOST_AUTO_TEST_CASE(hdf5_prints_nothing_to_stderr) {
+  scratch s;
+  const std::string garbage = s / "garbage.h5";
+  write_bytes(garbage, "garbage");
+  auto failing = [&] {
+    try { (void)file::open(garbage); } catch (const basin::error&) {}
+    try { (void)file::create(s / "no/such/x.h5"); } catch (const basin::error&) {}
+    file f = file::create(s / "ok.h5");
+    try { (void)f.read<double>("missing"); } catch (const basin::error&) {}
+    try { (void)f.attr_double("/", "missing"); } catch (const basin::error&) {}
+  };
+  BOOST_TEST(captured_stderr(s / "stderr.txt", failing) == "");
+  // The thread-safe libhdf5 keeps error settings per thread: a new thread is silent too.
+  BOOST_TEST(captured_stderr(s / "stderr2.txt", [&] { std::thread(failing).join(); }) == "");
+}
+
+BOOST_AUTO_TEST_CASE(h5py_reads_ours_and_we_read_h5pys) {
+  if (!fs::exists("/usr/bin/python3")) {
+    BOOST_TEST_MESSAGE("skipped: /usr/bin/python3 not found");
+    return;
+  }
+  scratch s;
+  const std::string ours = s / "ours.h5", theirs = s / "theirs.h5";
+  {
+    file f = file::create(ours);
+    f.write("train_loss", std::vector<double>{0.5, 1.5, 2.5, 3.5, 4.5, 5.5}, {2, 3});
+    f.write("xcoordinates", std::vector<float>{-1.0f, 0.0f, 1.0f});
+    f.write("xdirection/0", std::vector<std::int32_t>{1, -2, 3, -4}, {2, 2});
+    f.write("mask", std::vector<std::uint8_t>{0, 255});
+    f.write_scalar("step", std::int64_t(12));
+    f.write_string("name", "résnet");
+    f.set_attr("/", "dir_file", "runs/dir.h5");
+    f.set_attr("/", "epochs", 3);
+    f.set_attr("xdirection", "norm", 0.25);
+  }
+  // Python exits 77 when h5py cannot be imported. No single quotes below: it is shell-quoted.
+  const std::string script = R"PY(
+import sys
+try:
+    import h5py, numpy as np
+except Exception as e:
+    print("h5py unavailable:", e); sys.exit(77)
+ours, theirs = sys.argv[1], sys.argv[2]
+with h5py.File(ours, "r") as f:
+    d = f["train_loss"]
+    assert d.shape == (2, 3) and d.dtype == np.float64, (d.shape, d.dtype)
+    assert (d[...] == np.array([[0.5, 1.5, 2.5], [3.5, 4.5, 5.5]])).all()
+    x = f["xcoordinates"]
+    assert x.dtype == np.float32 and list(x[...]) == [-1.0, 0.0, 1.0]
+    assert f["xdirection/0"].dtype == np.int32 and f["xdirection/0"][...].tolist() == [[1, -2], [3, -4]]
+    assert f["mask"].dtype == np.uint8 and f["mask"][...].tolist() == [0, 255]
+    assert f["step"].shape == () and f["step"][()] == 12 and f["step"].dtype == np.int64
+    assert f["name"][()] == "résnet".encode(), f["name"][()]
+    assert f["name"].asstr()[()] == "résnet"
+    assert f.attrs["dir_file"] == "runs/dir.h5", repr(f.attrs["dir_file"])
+    assert f.attrs["epochs"] == 3
+    assert f["xdirection"].attrs["norm"] == 0.25
+with h5py.File(theirs, "w") as f:
+    f["surface/train_loss"] = np.arange(12, dtype=np.float32).reshape(3, 4)
+    f["ints"] = np.array([1, 2, 3], dtype=np.int64)
+    f["vlen"] = "variable ü"
+    f["fixed"] = np.bytes_(b"fixed bytes")
+    f.attrs["model"] = "resnet56"
+    f.attrs["count"] = 5
+    f.attrs["lr"] = np.float32(0.5)
+print("h5py", h5py.__version__, "ok")
+)PY";
+  const std::string cmd =
+      "/usr/bin/python3 -c '" + script + "' '" + ours + "' '" + theirs + "'";
+  const int status = std::system(cmd.c_str());
+  BOOST_REQUIRE(WIFEXITED(status));
+  if (WEXITSTATUS(status) == 77) {
+    BOOST_TEST_MESSAGE("skipped: h5py cannot be imported by /usr/bin/python3");
+    return;
+  }
+  BOOST_REQUIRE_MESSAGE(WEXITSTATUS(status) == 0, "h5py could not read " << ours);
+
+  const file f = file::open(theirs);
+  BOOST_TEST((f.shape("surface/train_loss") == std::vector<hsize_t>{3, 4}));
+  const auto loss = f.read<double>("surface/train_loss");
+  for (int i = 0; i < 12; ++i) BOOST_TEST(loss[i] == double(i));
+  BOOST_TEST((f.read<std::int32_t>("ints") == std::vector<std::int32_t>{1, 2, 3}));
+  BOOST_TEST(f.read_string("vlen") == "variable ü");
+  BOOST_TEST(f.read_string("fixed") == "fixed bytes");
+  BOOST_TEST(f.attr_string("/", "model") == "resnet56");
+  BOOST_TEST(f.attr_u64("/", "count") == 5u);
+  BOOST_TEST(f.attr_double("/", "lr") == 0.5);
+}

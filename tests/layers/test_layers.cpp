@@ -1,0 +1,145 @@
+// Gradient checks (finite differences, double) for every layer, both batch-norm modes,
+// batches larger than one; plus forward results against hand-computed values.
+#define BOOST_TEST_MODULE layers
+#include <boost/test/unit_test.hpp>
+
+#include "basin/layers/activation.hpp"
+#include "basin/layers/batch_norm.hpp"
+#include "basin/layers/conv.hpp"
+#include "basin/layers/dense.hpp"
+#include "basin/layers/loss.hpp"
+#include "basin/layers/pool.hpp"
+#include "basin/layers/residual.hpp"
+#include "gradcheck.hpp"
+
+using namespace basin;
+using basin::test::check_layer;
+using host = backend::host;
+
+BOOST_AUTO_TEST_SUITE(gradients)
+
+BOOST_AUTO_TEST_CASE(dense_layer) {
+  check_layer<dense<5>, dims{7, 1, 1}>(4, mode::train);
+  check_layer<dense<3, false>, dims{6, 1, 1}>(3, mode::train);
+}
+BOOST_AUTO_TEST_CASE(conv_layer) {
+  check_layer<conv<4, 3>, dims{3, 6, 5}>(3, mode::train);                 // same padding
+  check_layer<conv<3, 3, 2, 1, true>, dims{2, 7, 6}>(2, mode::train);      // stride 2, bias
+  check_layer<conv<2, 2, 1, 0>, dims{3, 5, 5}>(2, mode::train);            // even kernel, no pad
+  check_layer<conv<5, 1, 1, 0, true>, dims{3, 4, 4}>(3, mode::train);      // direct 1x1
+  check_layer<conv<4, 1, 2, 0>, dims{3, 6, 6}>(2, mode::train);            // strided 1x1 (projection)
+  check_layer<conv<2, 5, 3, 2>, dims{2, 9, 8}>(2, mode::train);            // large kernel, stride 3
+}
+BOOST_AUTO_TEST_CASE(conv_chunked) {
+  // Force several im2col chunks: 40 images of 16x28x28 with a 3x3 kernel exceed the budget.
+  using impl = conv<2, 3>::bind<dims{16, 28, 28}, double, host>;
+  impl probe;
+  probe.reserve(40);
+  BOOST_TEST(probe.chunk < 40);
+  const auto r = basin::test::gradcheck<conv<2, 3>::bind<dims{1, 28, 28}, double, host>>(2, mode::train);
+  BOOST_TEST(r.max_rel_dw < 1e-6);
+}
+BOOST_AUTO_TEST_CASE(batch_norm_train_mode) { check_layer<batch_norm, dims{3, 4, 5}>(4, mode::train); }
+BOOST_AUTO_TEST_CASE(batch_norm_eval_mode) { check_layer<batch_norm, dims{3, 4, 5}>(4, mode::eval); }
+BOOST_AUTO_TEST_CASE(batch_norm_flat_input) { check_layer<batch_norm, dims{6, 1, 1}>(5, mode::train); }
+BOOST_AUTO_TEST_CASE(relu_layer) { check_layer<relu, dims{3, 4, 4}>(3, mode::train); }
+BOOST_AUTO_TEST_CASE(pools) {
+  check_layer<max_pool<2>, dims{2, 6, 6}>(3, mode::train);
+  check_layer<max_pool<3, 2>, dims{2, 7, 7}>(2, mode::train);  // overlapping windows
+  check_layer<avg_pool<2>, dims{2, 6, 4}>(3, mode::train);
+  check_layer<avg_pool<3, 2>, dims{2, 7, 7}>(2, mode::train);
+  check_layer<global_avg_pool, dims{3, 5, 4}>(3, mode::train);
+}
+BOOST_AUTO_TEST_CASE(flatten_layer) { check_layer<flatten, dims{3, 2, 4}>(3, mode::train); }
+BOOST_AUTO_TEST_CASE(residual_blocks) {
+  using branch_same = residual<conv<3, 3>, batch_norm, relu, conv<3, 3>>;
+  check_layer<branch_same, dims{3, 5, 5}>(3, mode::train);
+  check_layer<residual_identity<conv<3, 3>, relu>, dims{3, 4, 4}>(2, mode::train);
+  using branch_down = residual<conv<4, 3, 2, 1>, batch_norm, relu, conv<4, 3>, batch_norm>;  // projection
+  check_layer<branch_down, dims{2, 6, 6}>(3, mode::train);
+  check_layer<branch_down, dims{2, 6, 6}>(3, mode::eval);
+  check_layer<no_shortcut<conv<4, 3, 2, 1>, batch_norm>, dims{2, 6, 6}>(3, mode::train);
+  using block = residual_block<shortcut::automatic, relu, conv<3, 3>, batch_norm>;  // relu after the sum
+  check_layer<block, dims{3, 4, 4}>(3, mode::train);
+  check_layer<residual_block<shortcut::none, relu, conv<3, 3>, batch_norm>, dims{3, 4, 4}>(3, mode::eval);
+}
+BOOST_AUTO_TEST_CASE(sequential_with_repeat) {
+  check_layer<sequential<conv<2, 3>, batch_norm, relu, repeat<2, conv<2, 3>, relu>, global_avg_pool, dense<3>>,
+              dims{2, 5, 5}>(3, mode::train);
+}
+
+BOOST_AUTO_TEST_CASE(softmax_cross_entropy_gradient) {
+  const int K = 4;
+  const index_t n = 3;
+  std::vector<double> z(K * n);
+  const counter_rng rng{3, 3};
+  for (std::size_t i = 0; i < z.size(); ++i) z[i] = 2 * rng.normal(i);
+  const std::vector<std::int32_t> labels{2, 0, 3};
+  softmax_cross_entropy<double, host> ce;
+  const auto r = ce(z.data(), labels.data(), K, n, true);
+  const std::vector<double> g(ce.grad.begin(), ce.grad.end());
+  // closed form for the loss
+  double expect = 0;
+  for (index_t i = 0; i < n; ++i) {
+    double s = 0;
+    for (int k = 0; k < K; ++k) s += std::exp(z[k * n + i]);
+    expect += std::log(s) - z[labels[i] * n + i];
+  }
+  BOOST_TEST(r.loss == expect / n, boost::test_tools::tolerance(1e-12));
+  for (std::size_t i = 0; i < z.size(); ++i) {
+    const double keep = z[i], h = 1e-6;
+    z[i] = keep + h;
+    const double lp = ce(z.data(), labels.data(), K, n, false).loss;
+    z[i] = keep - h;
+    const double lm = ce(z.data(), labels.data(), K, n, false).loss;
+    z[i] = keep;
+    BOOST_TEST(basin::test::rel_err((lp - lm) / (2 * h), g[i]) < 1e-6);
+  }
+  const std::vector<std::int32_t> bad{2, 7, 0};
+  BOOST_CHECK_THROW(ce(z.data(), bad.data(), K, n, false), basin::error);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(values)
+
+BOOST_AUTO_TEST_CASE(batch_norm_running_statistics_as_pytorch) {
+  // One train step from running (0, 1): mean' = 0.1 * mean, var' = 0.9 + 0.1 * unbiased var.
+  using impl = batch_norm::bind<dims{1, 1, 2}, double, host>;
+  impl bn;
+  bn.reserve(2);
+  std::vector<double> w{1, 0}, s{0, 1}, x{1, 2, 3, 6}, y(4);
+  bn.forward(w.data(), s.data(), x.data(), y.data(), 2, mode::train);
+  BOOST_TEST(s[0] == 0.1 * 3.0, boost::test_tools::tolerance(1e-12));
+  BOOST_TEST(s[1] == 0.9 + 0.1 * (14.0 / 3.0), boost::test_tools::tolerance(1e-12));  // var 3.5 * 4/3
+  BOOST_TEST(y[0] == (1 - 3) / std::sqrt(3.5 + 1e-5), boost::test_tools::tolerance(1e-12));
+}
+
+BOOST_AUTO_TEST_CASE(conv_matches_direct_sum) {
+  using impl = conv<2, 3, 2, 1, true>::bind<dims{2, 5, 4}, double, host>;
+  impl c;
+  const index_t n = 2;
+  c.reserve(n);
+  std::vector<double> w(impl::n_params), x(n * 2 * 5 * 4), y(n * impl::out.size());
+  const counter_rng rng{1, 1};
+  for (std::size_t i = 0; i < w.size(); ++i) w[i] = rng.normal(i);
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = rng.normal(100 + i);
+  c.forward(w.data(), nullptr, x.data(), y.data(), n, mode::eval);
+  constexpr dims o = impl::out;
+  for (int co = 0; co < 2; ++co)
+    for (int b = 0; b < n; ++b)
+      for (int oy = 0; oy < o.h; ++oy)
+        for (int ox = 0; ox < o.w; ++ox) {
+          double acc = w[2 * 2 * 9 + co];
+          for (int ci = 0; ci < 2; ++ci)
+            for (int ky = 0; ky < 3; ++ky)
+              for (int kx = 0; kx < 3; ++kx) {
+                const int iy = oy * 2 - 1 + ky, ix = ox * 2 - 1 + kx;
+                if (iy < 0 || iy >= 5 || ix < 0 || ix >= 4) continue;
+                acc += w[((co * 2 + ci) * 3 + ky) * 3 + kx] * x[((ci * n + b) * 5 + iy) * 4 + ix];
+              }
+          BOOST_TEST(y[((co * n + b) * o.h + oy) * o.w + ox] == acc, boost::test_tools::tolerance(1e-12));
+        }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
