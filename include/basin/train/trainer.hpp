@@ -17,6 +17,7 @@
 #include "basin/core/error.hpp"
 #include "basin/core/random.hpp"
 #include "basin/data/dataset.hpp"
+#include "basin/layers/common.hpp"
 #include "basin/layers/loss.hpp"
 #include "basin/train/progress.hpp"
 

@@ -1,0 +1,189 @@
+// Networks as types: shapes, the parameter table, names, initialization, whole-model gradients,
+// checkpoints.
+#define BOOST_TEST_MODULE net
+#include <boost/test/unit_test.hpp>
+#include <filesystem>
+#include <fstream>
+#include <omp.h>
+
+#include "../layers/gradcheck.hpp"
+#include "basin/io/checkpoint.hpp"
+#include "basin/layers/loss.hpp"
+#include "basin/net/model.hpp"
+#include "basin/net/zoo.hpp"
+
+using namespace basin;
+using host = backend::host;
+
+namespace {
+std::string temp_path(const std::string& name) {
+  const auto dir = std::filesystem::temp_directory_path() / ("basin_test_net_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  return (dir / name).string();
+}
+using small_net = network<input<3, 6, 6>, conv<4, 3>, batch_norm, relu, residual<conv<5, 3, 2, 1>, batch_norm>,
+                          relu, repeat<2, named<"block", residual<conv<5, 3>, batch_norm, relu>>>, max_pool<2, 1>,
+                          flatten, dense<3>>;
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(shapes_are_inferred_at_compile_time) {
+  static_assert(small_net::out == dims{3, 1, 1});
+  using m20 = model<resnet20<fashion_input>, float>;
+  static_assert(m20::classes == 10);
+  static_assert(resnet20<fashion_input>::template bind<float, host>::shapes[5] == dims{32, 14, 14});  // after layer2
+  static_assert(resnet56<cifar_input>::template bind<float, host>::shapes[7] == dims{64, 1, 1});     // after pooling
+  BOOST_TEST(true);
+}
+
+BOOST_AUTO_TEST_CASE(resnet20_parameter_table) {
+  using m = model<resnet20<fashion_input>, float>;
+  // conv1 1*16*9 + bn1 32 + layer1 3*(2*16*16*9 + 64) + layer2 (16*32*9 + 32*32*9 + 128 + 32*16 + 64)
+  // + 2*(2*32*32*9 + 128) + layer3 (32*64*9 + 64*64*9 + 256 + 64*32 + 128) + 2*(2*64*64*9 + 256)
+  // + linear 64*10 + 10
+  BOOST_TEST(m::n_params == 144 + 32 + 3 * (2 * 2304 + 64) + (4608 + 9216 + 128 + 512 + 64) +
+                                2 * (2 * 9216 + 128) + (18432 + 36864 + 256 + 2048 + 128) + 2 * (2 * 36864 + 256) +
+                                650);
+  BOOST_TEST(m::n_params == 272186);
+  BOOST_TEST(m::n_state == 2 * (16 + 6 * 16 + 6 * 32 + 32 + 6 * 64 + 64));
+  const auto names = m::parameter_names();
+  BOOST_TEST(names.size() == m::param_table.size());
+  BOOST_TEST(names.front() == "conv1.weight");
+  BOOST_TEST(names[3] == "layer1.0.conv1.weight");
+  BOOST_TEST(names.back() == "linear.bias");
+  BOOST_TEST(std::count(names.begin(), names.end(), "layer2.0.shortcut.0.weight") == 1);
+  BOOST_TEST(std::count(names.begin(), names.end(), "layer3.0.shortcut.1.bias") == 1);
+  BOOST_TEST(m::state_names()[0] == "bn1.running_mean");
+  // Offsets are contiguous, filters are the first axis, kinds mark biases and bn parameters.
+  index_t off = 0;
+  for (const auto& d : m::param_table) {
+    BOOST_TEST(d.offset == off);
+    off += d.size();
+  }
+  BOOST_TEST(off == m::n_params);
+  BOOST_TEST(m::param_table[0].filters() == 16);
+  BOOST_TEST((m::param_table[0].kind == param_kind::weight));
+  BOOST_TEST((m::param_table[1].kind == param_kind::bn_weight));
+  BOOST_TEST((m::param_table.back().kind == param_kind::bias));
+  BOOST_TEST(m::param_table.back().layer == m::param_table[m::param_table.size() - 2].layer);
+}
+
+BOOST_AUTO_TEST_CASE(plain_nets_are_resnets_without_shortcuts) {
+  using r = model<resnet56<fashion_input>, float>;
+  using p = model<plain56<fashion_input>, float>;
+  auto rn = r::parameter_names();
+  const auto pn = p::parameter_names();
+  std::erase_if(rn, [](const std::string& s) { return s.find("shortcut") != std::string::npos; });
+  BOOST_TEST(rn == pn, boost::test_tools::per_element());
+  BOOST_TEST(r::architecture() == "resnet56");
+  BOOST_TEST(p::architecture() == "plain56");
+  BOOST_TEST(r::fingerprint() != p::fingerprint());
+}
+
+BOOST_AUTO_TEST_CASE(initialization_is_seeded_and_thread_independent) {
+  using m = model<resnet20<cifar_input>, float>;
+  const int threads = omp_get_max_threads();
+  omp_set_num_threads(1);
+  m a(7);
+  omp_set_num_threads(2);
+  m b(7), c(8);
+  omp_set_num_threads(threads);
+  BOOST_TEST(std::equal(a.params.begin(), a.params.end(), b.params.begin()));
+  BOOST_TEST(!std::equal(a.params.begin(), a.params.end(), c.params.begin()));
+  // Kaiming-normal (fan-in) conv weights: layer3 convs have fan-in 576, std sqrt(2/576).
+  const auto names = m::parameter_names();
+  const auto at = std::find(names.begin(), names.end(), "layer3.1.conv1.weight") - names.begin();
+  BOOST_TEST_REQUIRE(at < std::ptrdiff_t(names.size()));
+  const auto& d = m::param_table[std::size_t(at)];
+  double s2 = 0;
+  for (index_t i = 0; i < d.size(); ++i) s2 += double(a.params[d.offset + i]) * a.params[d.offset + i];
+  // 36864 draws: the sample variance is within 5 sd (sqrt(2/n) relative) of 2/576.
+  BOOST_TEST(std::abs(s2 / double(d.size()) / (2.0 / 576) - 1) < 5 * std::sqrt(2.0 / 36864));
+  BOOST_TEST(a.params[m::param_table[1].offset] == 1.0f);  // bn1.weight
+  BOOST_TEST(a.params[m::param_table[2].offset] == 0.0f);  // bn1.bias
+}
+
+BOOST_AUTO_TEST_CASE(whole_model_gradient_against_finite_differences) {
+  // Through the model: (n, c, h, w) input conversion, residual projection, repeat, pooling,
+  // flatten, dense and the softmax cross-entropy, in train mode, batch of 4, double.
+  using m = model<small_net, double>;
+  m net(3);
+  const index_t n = 4;
+  std::vector<double> x(n * 3 * 36);
+  const counter_rng rng{11, 11};
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = rng.normal(i);
+  for (index_t i = 0; i < m::n_params; ++i) net.params[i] += 0.2 * rng.normal(std::uint64_t(10000 + i));
+  const std::vector<std::int32_t> labels{0, 2, 1, 2};
+  softmax_cross_entropy<double, host> ce;
+  const std::vector<double> state0(net.state.begin(), net.state.end());
+  const auto loss = [&](bool grad) {
+    std::copy(state0.begin(), state0.end(), net.state.begin());
+    const double* z = net.forward(x.data(), n, mode::train);
+    return ce(z, labels.data(), 3, n, grad).loss;
+  };
+  loss(true);
+  net.backward(backend::raw(ce.grad));
+  const std::vector<double> g(net.grads.begin(), net.grads.end());
+  double worst = 0;
+  for (index_t i = 0; i < m::n_params; ++i) {
+    const double keep = net.params[i], h = 1e-5;
+    net.params[i] = keep + h;
+    const double lp = loss(false);
+    net.params[i] = keep - h;
+    const double lm = loss(false);
+    net.params[i] = keep;
+    worst = std::max(worst, basin::test::rel_err((lp - lm) / (2 * h), g[i]));
+  }
+  BOOST_TEST(worst < 1e-6);
+}
+
+BOOST_AUTO_TEST_CASE(checkpoint_round_trip) {
+  using m = model<resnet20<fashion_input>, float>;
+  m a(5), b(6);
+  std::vector<float> x(3 * 784);
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = float(i % 17) / 17;
+  a.forward(x.data(), 3, mode::train);  // moves running statistics away from (0, 1)
+  const auto path = temp_path("rt.h5");
+  save_checkpoint(a, path, 4, 100);
+  const auto info = load_checkpoint(b, path);
+  BOOST_TEST(info.architecture == "resnet20");
+  BOOST_TEST(info.epoch == 4);
+  BOOST_TEST(info.step == 100);
+  BOOST_TEST(std::equal(a.params.begin(), a.params.end(), b.params.begin()));
+  BOOST_TEST(std::equal(a.state.begin(), a.state.end(), b.state.begin()));
+  BOOST_TEST(b.batches_tracked == 1);
+  const std::vector<float> za(a.forward(x.data(), 3, mode::eval), a.forward(x.data(), 3, mode::eval) + 30);
+  const float* zb = b.forward(x.data(), 3, mode::eval);
+  for (int i = 0; i < 30; ++i) BOOST_TEST(za[i] == zb[i]);
+  // PyTorch shapes.
+  auto f = h5::file::open(path);
+  BOOST_TEST((f.shape("layer2.0.shortcut.0.weight") == std::vector<hsize_t>{32, 16, 1, 1}));
+  BOOST_TEST((f.shape("linear.weight") == std::vector<hsize_t>{10, 64}));
+  BOOST_TEST(f.read<std::int64_t>("layer3.2.bn2.num_batches_tracked")[0] == 1);
+}
+
+BOOST_AUTO_TEST_CASE(checkpoint_of_another_architecture_is_refused) {
+  model<resnet20<fashion_input>, float> a(1);
+  model<plain20<fashion_input>, float> p(1);
+  model<resnet20<cifar_input>, float> c(1);
+  const auto path = temp_path("arch.h5");
+  save_checkpoint(a, path);
+  const std::vector<float> before(p.params.begin(), p.params.end());
+  const auto names_both = [&](const basin::error& e) {
+    const std::string w = e.what();
+    return w.find(path) != std::string::npos && w.find("resnet20") != std::string::npos &&
+           w.find("plain20") != std::string::npos;
+  };
+  BOOST_CHECK_EXCEPTION(load_checkpoint(p, path), basin::error, names_both);
+  BOOST_TEST(std::equal(before.begin(), before.end(), p.params.begin()));  // unchanged
+  // Same name, other input shape: the fingerprint tells them apart.
+  BOOST_CHECK_THROW(load_checkpoint(c, path), basin::error);
+  // Not a checkpoint at all, a missing file, a truncated file.
+  const auto junk = temp_path("junk.h5");
+  std::ofstream(junk) << "not hdf5";
+  BOOST_CHECK_THROW(load_checkpoint(a, junk), basin::error);
+  BOOST_CHECK_THROW(load_checkpoint(a, temp_path("missing.h5")), basin::error);
+  const auto cut = temp_path("cut.h5");
+  std::filesystem::copy_file(path, cut, std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::resize_file(cut, std::filesystem::file_size(cut) / 2);
+  BOOST_CHECK_THROW(load_checkpoint(a, cut), basin::error);
+}

@@ -1,0 +1,164 @@
+"""PyTorch twin of basin's zoo networks, and a reader for basin's HDF5 checkpoints.
+
+basin's checkpoints (include/basin/io/checkpoint.hpp) store one dataset per tensor at the file
+root, named and shaped exactly as this module's CifarResNet.state_dict() names and shapes them,
+with the root attribute "architecture" ("resnet20", "plain56", ...). This module therefore lets a
+test or a user load a basin checkpoint into PyTorch and run it there.
+
+Network (the CIFAR ResNet of the loss-landscape reference, Li et al. 2018):
+  conv1 3x3 (in_ch -> 16, pad 1, no bias), bn1, relu
+  layer1, layer2, layer3: n = (depth - 2) / 6 BasicBlocks each, with 16 / 32 / 64 planes; the
+    first block of layer2 and of layer3 has stride 2
+  global average pool over the whole remaining spatial extent, flatten, linear(64, classes)
+BasicBlock: out = relu(bn1(conv1(x))); out = bn2(conv2(out)); out = relu(out + shortcut(x)),
+  with shortcut = Sequential(conv 1x1 stride s no bias, BatchNorm2d) when the stride or the width
+  changes, identity otherwise. A "plain" net has no shortcut at all: out = relu(bn2(conv2(...))).
+
+Only torch (and, for load_basin_checkpoint, h5py and numpy) are needed.
+"""
+
+import re
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+__all__ = ["BasicBlock", "CifarResNet", "parse_architecture", "read_basin_tensors", "load_basin_checkpoint"]
+
+
+class BasicBlock(nn.Module):
+    """Two 3x3 conv + batch-norm stages, with a residual connection unless shortcut=False."""
+
+    def __init__(self, in_planes, planes, stride=1, shortcut=True):
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_planes, planes, kernel_size=3, stride=stride, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.conv2 = nn.Conv2d(planes, planes, kernel_size=3, stride=1, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.residual = shortcut
+        if shortcut:
+            # Registered only for residual nets, so that a plain net's state_dict has no
+            # "shortcut" entries at all; an identity shortcut is an empty Sequential (no tensors).
+            if stride != 1 or in_planes != planes:
+                self.shortcut = nn.Sequential(
+                    nn.Conv2d(in_planes, planes, kernel_size=1, stride=stride, bias=False),
+                    nn.BatchNorm2d(planes),
+                )
+            else:
+                self.shortcut = nn.Sequential()
+
+    def forward(self, x):
+        out = F.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        if self.residual:
+            out = out + self.shortcut(x)
+        return F.relu(out)
+
+
+class CifarResNet(nn.Module):
+    """CIFAR-style ResNet (or plain net) of the given depth (6n + 2)."""
+
+    def __init__(self, depth, in_channels=1, num_classes=10, shortcut=True):
+        super().__init__()
+        if depth < 8 or (depth - 2) % 6 != 0:
+            raise ValueError(f"depth must be 6n + 2 with n >= 1, got {depth}")
+        n = (depth - 2) // 6
+        self.depth = depth
+        self.shortcut = shortcut
+        self.conv1 = nn.Conv2d(in_channels, 16, kernel_size=3, stride=1, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(16)
+        self._in_planes = 16
+        self.layer1 = self._make_layer(16, n, 1, shortcut)
+        self.layer2 = self._make_layer(32, n, 2, shortcut)
+        self.layer3 = self._make_layer(64, n, 2, shortcut)
+        self.linear = nn.Linear(64, num_classes)
+        del self._in_planes
+
+    def _make_layer(self, planes, n, stride, shortcut):
+        blocks = []
+        for s in [stride] + [1] * (n - 1):
+            blocks.append(BasicBlock(self._in_planes, planes, s, shortcut))
+            self._in_planes = planes
+        return nn.Sequential(*blocks)
+
+    def forward(self, x):
+        out = F.relu(self.bn1(self.conv1(x)))
+        out = self.layer3(self.layer2(self.layer1(out)))
+        out = F.adaptive_avg_pool2d(out, 1).flatten(1)
+        return self.linear(out)
+
+    @property
+    def architecture(self):
+        return f"{'resnet' if self.shortcut else 'plain'}{self.depth}"
+
+
+_ARCH = re.compile(r"^(resnet|plain)(\d+)$")
+
+
+def parse_architecture(arch):
+    """'resnet20' -> (20, True); 'plain56' -> (56, False). Raises ValueError otherwise."""
+    if isinstance(arch, bytes):
+        arch = arch.decode("utf-8")
+    m = _ARCH.match(str(arch).strip())
+    if not m:
+        raise ValueError(f"unknown architecture {arch!r} (expected resnet<depth> or plain<depth>)")
+    return int(m.group(2)), m.group(1) == "resnet"
+
+
+def _attr_str(value):
+    if isinstance(value, bytes):
+        return value.decode("utf-8")
+    if hasattr(value, "shape") and getattr(value, "shape", None) == ():  # numpy scalar
+        value = value.item()
+        if isinstance(value, bytes):
+            return value.decode("utf-8")
+    return str(value)
+
+
+def read_basin_tensors(f):
+    """All datasets at the root of an open h5py.File, as {name: torch.Tensor} (groups skipped)."""
+    import h5py
+    import numpy as np
+
+    tensors = {}
+    for name, obj in f.items():
+        if not isinstance(obj, h5py.Dataset):
+            continue
+        a = np.array(obj[()])
+        tensors[name] = torch.from_numpy(np.ascontiguousarray(a))
+    return tensors
+
+
+def load_basin_checkpoint(path, dtype=None, num_classes=None):
+    """Builds the net named by the checkpoint's "architecture" attribute and loads its tensors.
+
+    in_channels and (unless given) num_classes come from conv1.weight's and linear.weight's
+    shapes. Every root dataset is loaded with load_state_dict(strict=True), so a missing or an
+    extra tensor, or a wrong shape, raises. dtype: the model's float dtype (default float32; the
+    checkpoint's values are converted). Returns (model, architecture string); the model is in
+    eval mode.
+    """
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        if "architecture" not in f.attrs:
+            raise ValueError(f"{path}: not a basin checkpoint (no 'architecture' attribute)")
+        arch = _attr_str(f.attrs["architecture"])
+        tensors = read_basin_tensors(f)
+    depth, shortcut = parse_architecture(arch)
+    if "conv1.weight" not in tensors:
+        raise ValueError(f"{path}: no conv1.weight dataset")
+    in_channels = int(tensors["conv1.weight"].shape[1])
+    if num_classes is None:
+        num_classes = int(tensors["linear.weight"].shape[0]) if "linear.weight" in tensors else 10
+    model = CifarResNet(depth, in_channels=in_channels, num_classes=num_classes, shortcut=shortcut)
+    model = model.to(dtype or torch.float32)
+    state = {}
+    for name, t in tensors.items():
+        if name.endswith("num_batches_tracked"):
+            state[name] = t.to(torch.long).reshape(())
+        else:
+            state[name] = t.to(dtype or torch.float32)
+    model.load_state_dict(state, strict=True)
+    model.eval()
+    return model, arch

@@ -1,0 +1,78 @@
+// Optimizers against their formulas, schedules, the epoch order, evaluation.
+#define BOOST_TEST_MODULE train
+#include <boost/test/unit_test.hpp>
+#include <cmath>
+#include <set>
+
+#include "basin/backend/host.hpp"
+#include "basin/optim/optimizers.hpp"
+#include "basin/optim/schedules.hpp"
+#include "basin/train/trainer.hpp"
+
+using namespace basin;
+using host = backend::host;
+namespace tt = boost::test_tools;
+
+BOOST_AUTO_TEST_CASE(sgd_nesterov_weight_decay_by_hand) {
+  // Two steps on one weight, w0 = 1, g = 0.5 both times, mu 0.9, wd 0.1, lr 0.2:
+  // d1 = 0.5 + 0.1 = 0.6, b1 = 0.6, step = 0.6 + 0.9*0.6 = 1.14, w1 = 1 - 0.228 = 0.772
+  // d2 = 0.5 + 0.0772 = 0.5772, b2 = 0.9*0.6 + 0.5772 = 1.1172, step = 0.5772 + 0.9*1.1172, w2 = w1 - 0.2 step
+  optim::optimizer<optim::sgd, double, host> opt({0.9, 0.1, true}, 1);
+  std::vector<double> w{1.0}, g{0.5};
+  opt.step(w.data(), g.data(), 0.2);
+  BOOST_TEST(w[0] == 0.772, tt::tolerance(1e-14));
+  opt.step(w.data(), g.data(), 0.2);
+  BOOST_TEST(w[0] == 0.772 - 0.2 * (0.5772 + 0.9 * 1.1172), tt::tolerance(1e-14));
+  // Plain momentum: w -= lr * b.
+  optim::optimizer<optim::sgd, double, host> heavy({0.9, 0.0, false}, 1);
+  w = {1.0};
+  heavy.step(w.data(), g.data(), 0.1);
+  heavy.step(w.data(), g.data(), 0.1);
+  BOOST_TEST(w[0] == 1.0 - 0.1 * 0.5 - 0.1 * (0.9 * 0.5 + 0.5), tt::tolerance(1e-14));
+  BOOST_CHECK_THROW(heavy.step(w.data(), g.data(), -1.0), basin::error);
+}
+
+BOOST_AUTO_TEST_CASE(adam_by_hand) {
+  // First Adam step moves each weight by lr * sign(g) (bias correction makes m/v^(1/2) = g/|g|).
+  optim::optimizer<optim::adam, double, host> opt({0.9, 0.999, 1e-8, 0.0}, 3);
+  std::vector<double> w{1, 2, 3}, g{0.3, -2, 1e-3};
+  opt.step(w.data(), g.data(), 0.01);
+  BOOST_TEST(w[0] == 0.99, tt::tolerance(1e-6));
+  BOOST_TEST(w[1] == 2.01, tt::tolerance(1e-6));
+  BOOST_TEST(w[2] == 2.99, tt::tolerance(1e-4));
+  // Second step with another gradient, against the formula written out.
+  const double w1 = w[0];
+  std::vector<double> g2{0.1, 0.1, 0.1};
+  const double m = 0.9 * 0.1 * 0.3 + 0.1 * 0.1, v = 0.999 * 0.001 * 0.09 + 0.001 * 0.01;
+  const double expect = w1 - 0.01 * (m / (1 - 0.81)) / (std::sqrt(v / (1 - 0.999 * 0.999)) + 1e-8);
+  opt.step(w.data(), g2.data(), 0.01);
+  BOOST_TEST(w[0] == expect, tt::tolerance(1e-12));
+}
+
+BOOST_AUTO_TEST_CASE(schedules) {
+  const optim::step_lr s{0.1, {2, 4}, 0.1};
+  BOOST_TEST(s(0.0) == 0.1, tt::tolerance(1e-15));
+  BOOST_TEST(s(1.99) == 0.1, tt::tolerance(1e-15));
+  BOOST_TEST(s(2.0) == 0.01, tt::tolerance(1e-15));
+  BOOST_TEST(s(5.5) == 0.001, tt::tolerance(1e-15));
+  const optim::cosine_lr c{0.1, 10, 0.0};
+  BOOST_TEST(c(0) == 0.1, tt::tolerance(1e-15));
+  BOOST_TEST(c(5) == 0.05, tt::tolerance(1e-12));
+  BOOST_TEST(c(10) == 0.0, tt::tolerance(1e-15));
+  BOOST_TEST(c(2.5) == 0.05 * (1 + std::cos(M_PI / 4)), tt::tolerance(1e-12));
+}
+
+BOOST_AUTO_TEST_CASE(epoch_order_is_a_seeded_permutation) {
+  const auto a = epoch_order(1000, 3, 0), b = epoch_order(1000, 3, 0), c = epoch_order(1000, 3, 1);
+  BOOST_TEST(a == b);
+  BOOST_TEST(a != c);
+  BOOST_TEST(std::set<index_t>(a.begin(), a.end()).size() == 1000u);
+  // Position of item 0 is uniform: over 2000 epochs, the mean position is 499.5 with sd
+  // 288.7/sqrt(2000) = 6.5; allow 5 sd.
+  double mean = 0;
+  for (int e = 0; e < 2000; ++e) {
+    const auto p = epoch_order(1000, 9, e);
+    mean += double(std::find(p.begin(), p.end(), 0) - p.begin());
+  }
+  BOOST_TEST(std::abs(mean / 2000 - 499.5) < 5 * 6.5);
+}
