@@ -58,20 +58,22 @@ class BasicBlock(nn.Module):
 class CifarResNet(nn.Module):
     """CIFAR-style ResNet (or plain net) of the given depth (6n + 2)."""
 
-    def __init__(self, depth, in_channels=1, num_classes=10, shortcut=True):
+    def __init__(self, depth, in_channels=1, num_classes=10, shortcut=True, width=1):
         super().__init__()
         if depth < 8 or (depth - 2) % 6 != 0:
             raise ValueError(f"depth must be 6n + 2 with n >= 1, got {depth}")
         n = (depth - 2) // 6
         self.depth = depth
         self.shortcut = shortcut
-        self.conv1 = nn.Conv2d(in_channels, 16, kernel_size=3, stride=1, padding=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(16)
-        self._in_planes = 16
-        self.layer1 = self._make_layer(16, n, 1, shortcut)
-        self.layer2 = self._make_layer(32, n, 2, shortcut)
-        self.layer3 = self._make_layer(64, n, 2, shortcut)
-        self.linear = nn.Linear(64, num_classes)
+        self.width = width
+        w = width
+        self.conv1 = nn.Conv2d(in_channels, 16 * w, kernel_size=3, stride=1, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(16 * w)
+        self._in_planes = 16 * w
+        self.layer1 = self._make_layer(16 * w, n, 1, shortcut)
+        self.layer2 = self._make_layer(32 * w, n, 2, shortcut)
+        self.layer3 = self._make_layer(64 * w, n, 2, shortcut)
+        self.linear = nn.Linear(64 * w, num_classes)
         del self._in_planes
 
     def _make_layer(self, planes, n, stride, shortcut):
@@ -89,20 +91,21 @@ class CifarResNet(nn.Module):
 
     @property
     def architecture(self):
-        return f"{'resnet' if self.shortcut else 'plain'}{self.depth}"
+        suffix = f"_w{self.width}" if self.width > 1 else ""
+        return f"{'resnet' if self.shortcut else 'plain'}{self.depth}{suffix}"
 
 
-_ARCH = re.compile(r"^(resnet|plain)(\d+)$")
+_ARCH = re.compile(r"^(resnet|plain)(\d+)(?:_w(\d+))?$")
 
 
 def parse_architecture(arch):
-    """'resnet20' -> (20, True); 'plain56' -> (56, False). Raises ValueError otherwise."""
+    """'resnet20' -> (20, True, 1); 'plain56_w2' -> (56, False, 2). Raises ValueError otherwise."""
     if isinstance(arch, bytes):
         arch = arch.decode("utf-8")
     m = _ARCH.match(str(arch).strip())
     if not m:
-        raise ValueError(f"unknown architecture {arch!r} (expected resnet<depth> or plain<depth>)")
-    return int(m.group(2)), m.group(1) == "resnet"
+        raise ValueError(f"unknown architecture {arch!r} (expected resnet<depth>[_w<k>] or plain<depth>[_w<k>])")
+    return int(m.group(2)), m.group(1) == "resnet", int(m.group(3) or 1)
 
 
 def _attr_str(value):
@@ -145,13 +148,13 @@ def load_basin_checkpoint(path, dtype=None, num_classes=None):
             raise ValueError(f"{path}: not a basin checkpoint (no 'architecture' attribute)")
         arch = _attr_str(f.attrs["architecture"])
         tensors = read_basin_tensors(f)
-    depth, shortcut = parse_architecture(arch)
+    depth, shortcut, width = parse_architecture(arch)
     if "conv1.weight" not in tensors:
         raise ValueError(f"{path}: no conv1.weight dataset")
     in_channels = int(tensors["conv1.weight"].shape[1])
     if num_classes is None:
         num_classes = int(tensors["linear.weight"].shape[0]) if "linear.weight" in tensors else 10
-    model = CifarResNet(depth, in_channels=in_channels, num_classes=num_classes, shortcut=shortcut)
+    model = CifarResNet(depth, in_channels=in_channels, num_classes=num_classes, shortcut=shortcut, width=width)
     model = model.to(dtype or torch.float32)
     state = {}
     for name, t in tensors.items():

@@ -1,0 +1,70 @@
+// Writes basin checkpoints plus a batch, basin's logits and loss (and, in train mode, the
+// running statistics after the step) for check_forward.py, which evaluates the same weights
+// and data in PyTorch. Usage: export_check <output folder>
+#include <cstdio>
+#include <filesystem>
+
+#include "basin/io/checkpoint.hpp"
+#include "basin/layers/loss.hpp"
+#include "basin/net/model.hpp"
+#include "basin/net/zoo.hpp"
+
+using namespace basin;
+
+template <class Net, class T>
+void export_one(const std::string& path, mode m, std::uint64_t seed) {
+  using model_t = model<Net, T, backend::host>;
+  model_t net(seed);
+  constexpr dims in = model_t::in;
+  const index_t n = 6;
+  std::vector<T> x(static_cast<std::size_t>(n * in.size()));
+  const counter_rng rng{seed, 77};
+  // Move every parameter and running statistic off its initial value: a few train-mode
+  // passes on other data, and random perturbations of gamma and beta.
+  for (index_t i = 0; i < model_t::n_params; ++i) net.params[i] += T(0.05 * rng.normal(std::uint64_t(i)));
+  for (int pass = 0; pass < 3; ++pass) {
+    for (std::size_t i = 0; i < x.size(); ++i) x[i] = T(1.5 * rng.normal(1000000 * (pass + 1) + i) + 0.3);
+    net.forward(x.data(), n, mode::train);
+  }
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = T(rng.normal(9000000 + i));
+  std::vector<std::int32_t> labels(static_cast<std::size_t>(n));
+  for (index_t i = 0; i < n; ++i) labels[i] = std::int32_t(i % model_t::classes);
+  save_checkpoint(net, path);  // the weights PyTorch loads: before this step's statistics update
+
+  const T* z = net.forward(x.data(), n, m);
+  softmax_cross_entropy<T, backend::host> ce;
+  const double loss = ce(z, labels.data(), model_t::classes, n, false).loss;
+  std::vector<T> logits(static_cast<std::size_t>(n * model_t::classes));  // (n, classes)
+  for (index_t i = 0; i < n; ++i)
+    for (int k = 0; k < model_t::classes; ++k) logits[i * model_t::classes + k] = z[k * n + i];
+
+  auto f = h5::file::open(path, true);
+  f.write<T>("check/input", x, {hsize_t(n), hsize_t(in.c), hsize_t(in.h), hsize_t(in.w)});
+  f.write<std::int32_t>("check/labels", labels, {hsize_t(n)});
+  f.write<T>("check/logits", logits, {hsize_t(n), hsize_t(model_t::classes)});
+  f.write_scalar<double>("check/loss", loss);
+  f.set_attr("check", "mode", m == mode::train ? "train" : "eval");
+  if (m == mode::train) {
+    const auto names = model_t::state_names();
+    for (std::size_t i = 0; i < names.size(); ++i) {
+      const auto& d = model_t::state_table[i];
+      f.write<T>("check/running_after/" + names[i], net.state.data().get() + d.offset, {hsize_t(d.size())});
+    }
+  }
+  std::printf("wrote %s (%s, %s mode, loss %.6f)\n", path.c_str(), model_t::architecture().c_str(),
+              m == mode::train ? "train" : "eval", loss);
+}
+
+int main(int argc, char** argv) try {
+  require(argc == 2, "usage: export_check <output folder>");
+  const std::string dir = argv[1];
+  std::filesystem::create_directories(dir);
+  export_one<resnet20<fashion_input>, float>(dir + "/resnet20_fashion_eval_f32.h5", mode::eval, 1);
+  export_one<resnet20<fashion_input>, double>(dir + "/resnet20_fashion_train_f64.h5", mode::train, 2);
+  export_one<plain20<cifar_input>, float>(dir + "/plain20_cifar_eval_f32.h5", mode::eval, 3);
+  export_one<resnet<8, cifar_input, 2>, double>(dir + "/resnet8w2_cifar_train_f64.h5", mode::train, 4);
+  return 0;
+} catch (const std::exception& e) {
+  std::fprintf(stderr, "export_check: %s\n", e.what());
+  return 1;
+}
