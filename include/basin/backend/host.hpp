@@ -7,6 +7,9 @@
 
 #include <Eigen/Core>
 #include <cstring>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <omp.h>
 #include <thrust/execution_policy.h>
 #include <thrust/for_each.h>
@@ -29,6 +32,21 @@ struct host {
     if (n <= 0) return;
     thrust::for_each(thrust::omp::par, thrust::counting_iterator<index_t>(0),
                      thrust::counting_iterator<index_t>(n), f);
+  }
+
+  // Keeps glibc from returning large blocks to the kernel after every free: Eigen's GEMM
+  // allocates its packing buffers per call, and with glibc's defaults each such allocation is a
+  // fresh mmap whose pages the kernel zeroes (11% of a training step measured). Called once by
+  // the first GEMM; define BASIN_NO_MALLOC_TUNING to leave malloc alone.
+  static void tune_malloc() {
+#if !defined(BASIN_NO_MALLOC_TUNING) && defined(__GLIBC__)
+    static const bool once = [] {
+      mallopt(M_MMAP_THRESHOLD, 64 << 20);
+      mallopt(M_TRIM_THRESHOLD, 256 << 20);
+      return true;
+    }();
+    (void)once;
+#endif
   }
 
   // The number of workers for_each_task may use at once.
@@ -58,6 +76,7 @@ struct host {
   template <class T>
   static void gemm(trans ta, trans tb, index_t m, index_t n, index_t k, T alpha, const T* a,
                    index_t lda, const T* b, index_t ldb, T beta, T* c, index_t ldc) {
+    tune_malloc();
     using mat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
     using cmap = Eigen::Map<const mat, 0, Eigen::OuterStride<>>;
     Eigen::Map<mat, 0, Eigen::OuterStride<>> C(c, m, n, Eigen::OuterStride<>(ldc));

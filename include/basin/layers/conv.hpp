@@ -38,10 +38,17 @@ struct im2col_fn {
       return;
     }
     const T* src = x + ((ci * n + n0 + img) * In.h + iy) * In.w;
-    for (int ox = 0; ox < Out.w; ++ox) {
-      const int ix = ox * S - P + kx;
-      dst[ox] = (ix >= 0 && ix < In.w) ? src[ix] : T(0);
+    // Output columns whose input column ox*S - P + kx lies inside the image: [lo, hi).
+    const int lo = kx >= P ? 0 : (P - kx + S - 1) / S;
+    const int hi = In.w - 1 + P - kx < 0 ? 0 : std::min(Out.w, (In.w - 1 + P - kx) / S + 1);
+    for (int ox = 0; ox < lo; ++ox) dst[ox] = T(0);
+    const T* s0 = src + (kx - P);
+    if constexpr (S == 1) {
+      for (int ox = lo; ox < hi; ++ox) dst[ox] = s0[ox];
+    } else {
+      for (int ox = lo; ox < hi; ++ox) dst[ox] = s0[ox * S];
     }
+    for (int ox = std::max(lo, hi); ox < Out.w; ++ox) dst[ox] = T(0);
   }
 };
 
@@ -66,9 +73,16 @@ struct col2im_fn {
       if (ty < 0 || ty % S != 0 || ty / S >= Out.h) continue;
       for (int kx = 0; kx < K; ++kx) {
         const T* src = col + index_t((ci * K + ky) * K + kx) * cols + img * plane + index_t(ty / S) * Out.w;
-        for (int ix = 0; ix < In.w; ++ix) {
-          const int tx = ix + P - kx;
-          if (tx >= 0 && tx % S == 0 && tx / S < Out.w) dst[ix] += src[tx / S];
+        if constexpr (S == 1) {
+          // dst[ix] += src[ix + P - kx] where 0 <= ix + P - kx < Out.w
+          const int lo = std::max(0, kx - P), hi = std::min(In.w, Out.w + kx - P);
+          const T* s0 = src + (P - kx);
+          for (int ix = lo; ix < hi; ++ix) dst[ix] += s0[ix];
+        } else {
+          for (int ix = 0; ix < In.w; ++ix) {
+            const int tx = ix + P - kx;
+            if (tx >= 0 && tx % S == 0 && tx / S < Out.w) dst[ix] += src[tx / S];
+          }
         }
       }
     }
