@@ -1,0 +1,108 @@
+// basin/landscape/direction_file.hpp — direction files in the reference tool's layout.
+//
+// HDF5 groups `xdirection` and (for planes) `ydirection`, each holding one dataset per tensor
+// named "0", "1", ... in the order of PyTorch's parameters() (weights mode) or state_dict()
+// (states mode: each batch_norm's weight, bias, running_mean, running_var and a zero
+// num_batches_tracked), with PyTorch's shapes: the layout of `net_plotter.write_list`, so the
+// reference tool's scripts read basin's directions and the other way round. Root attributes
+// record basin's settings (norm, ignore, dir_type, seed, architecture, fingerprint).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "basin/io/checkpoint.hpp"
+#include "basin/landscape/directions.hpp"
+
+namespace basin {
+
+namespace detail {
+// The tensors of a direction in the file's order: (is_state, index into the table); index -1
+// marks a num_batches_tracked placeholder in states mode.
+template <class Model>
+std::vector<std::pair<bool, int>> direction_order(bool states) {
+  std::vector<std::pair<bool, int>> order;
+  const auto& p = Model::param_table;
+  const auto& s = Model::state_table;
+  std::size_t j = 0;
+  for (std::size_t i = 0; i < p.size(); ++i) {
+    order.push_back({false, int(i)});
+    const bool last_of_layer = i + 1 == p.size() || p[i + 1].layer != p[i].layer;
+    if (!states || !last_of_layer) continue;
+    bool any = false;
+    while (j < s.size() && s[j].layer == p[i].layer) order.push_back({true, int(j++)}), any = true;
+    if (any) order.push_back({true, -1});
+  }
+  return order;
+}
+}  // namespace detail
+
+// Writes the directions (y may be null) to path, atomically.
+template <class Model>
+void save_directions(const std::string& path, direction<Model>& x, std::type_identity_t<direction<Model>>* y,
+                     const direction_options& o,
+                     std::uint64_t seed) {
+  using T = typename Model::scalar;
+  using B = typename Model::backend_type;
+  const auto order = detail::direction_order<Model>(o.states);
+  h5::atomic_write(path, [&](h5::file& f) {
+    f.set_attr("/", "format", "basin-directions-1");
+    f.set_attr("/", "architecture", Model::architecture());
+    f.set_attr("/", "fingerprint", Model::fingerprint());
+    f.set_attr("/", "norm", to_string(o.norm));
+    f.set_attr("/", "ignore", o.ignore_bias_bn ? "biasbn" : "");
+    f.set_attr("/", "dir_type", o.states ? "states" : "weights");
+    f.set_attr("/", "seed", seed);
+    for (auto [group, d] : {std::pair<const char*, direction<Model>*>{"xdirection", &x}, {"ydirection", y}}) {
+      if (!d) continue;
+      std::vector<T> p(d->params.size()), s(d->state.size());
+      B::download(backend::raw(d->params), index_t(p.size()), p.data());
+      B::download(backend::raw(d->state), index_t(s.size()), s.data());
+      for (std::size_t k = 0; k < order.size(); ++k) {
+        const auto name = std::string(group) + "/" + std::to_string(k);
+        const auto [is_state, i] = order[k];
+        if (i < 0) {
+          f.write_scalar<std::int64_t>(name, 0);
+          continue;
+        }
+        const auto& t = is_state ? Model::state_table[std::size_t(i)] : Model::param_table[std::size_t(i)];
+        f.write<T>(name, (is_state ? s.data() : p.data()) + t.offset, detail::torch_shape(t));
+      }
+    }
+  });
+}
+
+// Reads a direction group ("xdirection" or "ydirection") written for this architecture, by
+// basin or by the reference tool (weights or states order, detected from the tensor count).
+// Throws basin::error naming the file for a missing group, a wrong tensor count or shape.
+template <class Model>
+direction<Model> load_direction(const std::string& path, const std::string& group) {
+  using T = typename Model::scalar;
+  using B = typename Model::backend_type;
+  auto f = h5::file::open(path);
+  require(f.is_group(group), "direction file '", path, "': no group '", group, "'");
+  const auto names = f.children(group);
+  const auto weights = detail::direction_order<Model>(false), states = detail::direction_order<Model>(true);
+  const bool is_states = names.size() == states.size() && states.size() != weights.size();
+  require(names.size() == weights.size() || is_states, "direction file '", path, "': group '", group, "' has ",
+          names.size(), " tensors but ", Model::architecture(), " has ", weights.size(), " parameters (or ",
+          states.size(), " state_dict entries)");
+  const auto& order = is_states ? states : weights;
+  std::vector<T> p(static_cast<std::size_t>(Model::n_params)), s(static_cast<std::size_t>(Model::n_state));
+  for (std::size_t k = 0; k < order.size(); ++k) {
+    const auto [is_state, i] = order[k];
+    if (i < 0) continue;
+    const auto name = group + "/" + std::to_string(k);
+    const auto& t = is_state ? Model::state_table[std::size_t(i)] : Model::param_table[std::size_t(i)];
+    require(f.is_dataset(name) && f.shape(name) == detail::torch_shape(t), "direction file '", path, "': tensor '",
+            name, "' is missing or has the wrong shape");
+    const auto v = f.read<T>(name);
+    std::copy(v.begin(), v.end(), (is_state ? s.begin() : p.begin()) + t.offset);
+  }
+  direction<Model> d;
+  B::upload(p.data(), Model::n_params, backend::raw(d.params));
+  B::upload(s.data(), Model::n_state, backend::raw(d.state));
+  return d;
+}
+
+}  // namespace basin

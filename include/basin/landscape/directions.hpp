@@ -1,0 +1,201 @@
+// basin/landscape/directions.hpp — directions in weight space for loss-landscape slices.
+//
+// Li, Xu, Taylor, Studer, Goldstein 2018, "Visualizing the Loss Landscape of Neural Nets",
+// section 4: a random Gaussian direction d with the shape of the parameters, normalized per
+// filter so that every filter of d has the norm of the matching filter of the weights w:
+//     d_{i,j} <- d_{i,j} * ||w_{i,j}|| / (||d_{i,j}|| + 1e-10)          (filter normalization)
+// (filters are slices along the first axis of every tensor with more than one axis). Other
+// normalizations: `layer` (whole tensor), `weight` (d <- d * w elementwise), `none`.
+// One-axis tensors (biases, batch-norm gamma and beta, running statistics) are set to zero by
+// default (`ignore_bias_bn`: basin's default, as `--xignore biasbn` in the reference tool), or
+// copied from the weights as the reference tool does without that flag.
+// `states` directions also move the batch-norm running statistics (the reference tool's
+// `--dir_type states`, needed to interpolate between two trained models).
+#pragma once
+
+#include <cmath>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "basin/backend/concepts.hpp"
+#include "basin/core/error.hpp"
+#include "basin/core/random.hpp"
+#include "basin/layers/common.hpp"
+
+namespace basin {
+
+enum class normalization { filter, layer, weight, none };
+
+inline const char* to_string(normalization n) {
+  switch (n) {
+    case normalization::filter: return "filter";
+    case normalization::layer: return "layer";
+    case normalization::weight: return "weight";
+    case normalization::none: return "none";
+  }
+  return "?";
+}
+inline normalization parse_normalization(const std::string& s) {
+  if (s == "filter") return normalization::filter;
+  if (s == "layer") return normalization::layer;
+  if (s == "weight") return normalization::weight;
+  if (s == "none" || s.empty()) return normalization::none;
+  fail("normalization: expected filter, layer, weight or none, got '", s, "'");
+}
+
+struct direction_options {
+  normalization norm = normalization::filter;
+  bool ignore_bias_bn = true;  // one-axis tensors zero (true) or copied from the weights (false)
+  bool states = false;         // also move batch-norm running statistics
+};
+
+// A direction: one value per parameter (and per running statistic in `states` mode, else the
+// state part is zero), in backend memory, laid out as the model's buffers.
+template <class Model>
+struct direction {
+  using T = typename Model::scalar;
+  using B = typename Model::backend_type;
+  using vector = typename B::template vector<T>;
+  vector params = vector(static_cast<std::size_t>(Model::n_params), T(0));  // (n_params)
+  vector state = vector(static_cast<std::size_t>(Model::n_state), T(0));    // (n_state)
+};
+
+namespace detail {
+// Normalizes d against w tensor by tensor, following the table.
+template <class B, class T, class Table>
+void normalize_against(const Table& table, const T* w, T* d, const direction_options& o) {
+  for (const auto& t : table) {
+    T* dt = d + t.offset;
+    const T* wt = w + t.offset;
+    const index_t len = t.size();
+    if (t.rank <= 1) {
+      if (o.ignore_bias_bn)
+        B::fill(len, T(0), dt);
+      else
+        B::copy(len, wt, dt);
+      continue;
+    }
+    switch (o.norm) {
+      case normalization::none:
+        break;
+      case normalization::weight:
+        B::for_each_index(len, [=] BASIN_HD(index_t i) { dt[i] *= wt[i]; });
+        break;
+      case normalization::filter:
+      case normalization::layer: {
+        const index_t groups = o.norm == normalization::filter ? t.filters() : 1, glen = len / groups;
+        typename B::template vector<double> norms(std::size_t(2 * groups));
+        double* nm = backend::raw(norms);
+        B::segmented_reduce(groups, glen, [=] BASIN_HD(index_t g, index_t i) {
+          const double v = wt[g * glen + i];
+          return v * v;
+        }, nm);
+        B::segmented_reduce(groups, glen, [=] BASIN_HD(index_t g, index_t i) {
+          const double v = dt[g * glen + i];
+          return v * v;
+        }, nm + groups);
+        B::for_each_index(len, [=] BASIN_HD(index_t i) {
+          const index_t g = i / glen;
+          dt[i] = T(double(dt[i]) * std::sqrt(nm[g]) / (std::sqrt(nm[groups + g]) + 1e-10));
+        });
+        break;
+      }
+    }
+  }
+}
+}  // namespace detail
+
+// A random Gaussian direction for the model's current weights, normalized as o says.
+// `which` tells independent directions of one seed apart (0 for x, 1 for y, ...).
+// Ensures: the same (seed, which) gives the same direction on every backend and thread count.
+template <class Model>
+direction<Model> random_direction(Model& m, std::uint64_t seed, std::uint64_t which, const direction_options& o) {
+  using T = typename Model::scalar;
+  using B = typename Model::backend_type;
+  direction<Model> d;
+  const counter_rng rng{seed, (stream::direction << 32) + 2 * which};
+  T* dp = backend::raw(d.params);
+  B::for_each_index(Model::n_params, [=] BASIN_HD(index_t i) { dp[i] = T(rng.normal(std::uint64_t(i))); });
+  detail::normalize_against<B>(Model::param_table, backend::raw(m.params), dp, o);
+  if (o.states) {
+    const counter_rng srng{seed, (stream::direction << 32) + 2 * which + 1};
+    T* ds = backend::raw(d.state);
+    B::for_each_index(Model::n_state, [=] BASIN_HD(index_t i) { ds[i] = T(srng.normal(std::uint64_t(i))); });
+    detail::normalize_against<B>(Model::state_table, backend::raw(m.state), ds, o);
+  }
+  return d;
+}
+
+// The direction from model a to model b: b - a (parameters; running statistics in states mode),
+// for linear interpolation theta(t) = a + t (b - a) (Goodfellow, Vinyals, Saxe 2015).
+template <class Model>
+direction<Model> difference(Model& a, Model& b, bool states = true) {
+  using T = typename Model::scalar;
+  using B = typename Model::backend_type;
+  direction<Model> d;
+  const auto sub = [](index_t n, const T* x, const T* y, T* out) {
+    B::for_each_index(n, [=] BASIN_HD(index_t i) { out[i] = y[i] - x[i]; });
+  };
+  sub(Model::n_params, backend::raw(a.params), backend::raw(b.params), backend::raw(d.params));
+  if (states) sub(Model::n_state, backend::raw(a.state), backend::raw(b.state), backend::raw(d.state));
+  return d;
+}
+
+// <x, y> over parameters and states, accumulated in double.
+template <class Model>
+double dot(direction<Model>& x, direction<Model>& y) {
+  using B = typename Model::backend_type;
+  using T = typename Model::scalar;
+  typename B::template vector<double> out(2);
+  const T *xp = backend::raw(x.params), *yp = backend::raw(y.params), *xs = backend::raw(x.state),
+          *ys = backend::raw(y.state);
+  double* o = backend::raw(out);
+  B::segmented_reduce(1, Model::n_params, [=] BASIN_HD(index_t, index_t i) { return double(xp[i]) * yp[i]; }, o);
+  B::segmented_reduce(1, Model::n_state, [=] BASIN_HD(index_t, index_t i) { return double(xs[i]) * ys[i]; }, o + 1);
+  double h[2];
+  B::download(o, 2, h);
+  return h[0] + h[1];
+}
+
+// The cosine of the angle between two directions.
+template <class Model>
+double cosine(direction<Model>& x, direction<Model>& y) {
+  return dot(x, y) / std::sqrt(dot(x, x) * dot(y, y));
+}
+
+// Gram-Schmidt: y <- y - (<x, y> / <x, x>) x, so that <x, y> = 0 afterwards.
+template <class Model>
+void orthogonalize(direction<Model>& x, direction<Model>& y) {
+  using B = typename Model::backend_type;
+  using T = typename Model::scalar;
+  const double xx = dot(x, x);
+  require(xx > 0, "orthogonalize: the first direction is zero");
+  const T c = T(dot(x, y) / xx);
+  T *yp = backend::raw(y.params), *ys = backend::raw(y.state);
+  const T *xp = backend::raw(x.params), *xs = backend::raw(x.state);
+  B::for_each_index(Model::n_params, [=] BASIN_HD(index_t i) { yp[i] -= c * xp[i]; });
+  B::for_each_index(Model::n_state, [=] BASIN_HD(index_t i) { ys[i] -= c * xs[i]; });
+}
+
+// Sets the model to origin + a x (+ b y): one fused pass over the parameter buffer (and the
+// state buffer). origin_* are the buffers of the point the slice goes through.
+template <class Model, class V>
+void set_point(Model& m, const V& origin_params, const V& origin_state, direction<Model>& x, double a,
+               std::type_identity_t<direction<Model>>* y = nullptr, double b = 0) {
+  using B = typename Model::backend_type;
+  using T = typename Model::scalar;
+  const auto axpby = [&](index_t n, const T* o, const T* dx, const T* dy, T* out) {
+    const T ta = T(a), tb = T(b);
+    if (dy)
+      B::for_each_index(n, [=] BASIN_HD(index_t i) { out[i] = o[i] + ta * dx[i] + tb * dy[i]; });
+    else
+      B::for_each_index(n, [=] BASIN_HD(index_t i) { out[i] = o[i] + ta * dx[i]; });
+  };
+  axpby(Model::n_params, backend::raw(const_cast<V&>(origin_params)), backend::raw(x.params),
+        y ? backend::raw(y->params) : nullptr, backend::raw(m.params));
+  axpby(Model::n_state, backend::raw(const_cast<V&>(origin_state)), backend::raw(x.state),
+        y ? backend::raw(y->state) : nullptr, backend::raw(m.state));
+}
+
+}  // namespace basin

@@ -1,0 +1,195 @@
+// basin/plot/curves.hpp — 1-D pictures: loss and accuracy curves, overlaid weight histograms.
+//
+// Curves serve the 1-D plots of Li et al. 2018 (fig. 2 and 3: loss and accuracy along a
+// direction or an interpolation, on two y axes) and training curves; histograms the weight
+// distributions that the filter-normalization argument compares (Li et al. 2018, fig. 3).
+// Like the surface pictures (plot/surface.hpp), each function writes <stem>.dat, <stem>.gp,
+// <stem>.png and, when style.svg, <stem>.svg, creating the stem's folder when it is missing,
+// and throws basin::error naming the function and the argument for bad input (before writing
+// anything) and from plot::render when gnuplot is missing or fails.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "basin/core/error.hpp"
+#include "basin/plot/gnuplot.hpp"
+#include "basin/plot/grid.hpp"
+
+namespace basin::plot {
+
+namespace detail {
+
+// Checks one group of curves; returns whether some y is finite (positive when positive_only).
+inline bool check_curves(const std::vector<curve>& cs, const char* arg, bool positive_only, const char* fn) {
+  bool any = false;
+  for (std::size_t k = 0; k < cs.size(); ++k) {
+    const auto& c = cs[k];
+    require(!c.x.empty(), fn, ": ", arg, "[", k, "] ('", c.label, "') has no points");
+    require(c.x.size() == c.y.size(), fn, ": ", arg, "[", k, "] ('", c.label, "'): x has ", c.x.size(),
+            " values but y has ", c.y.size());
+    for (std::size_t i = 0; i < c.x.size(); ++i) {
+      require(std::isfinite(c.x[i]), fn, ": ", arg, "[", k, "] ('", c.label, "'): x[", i, "] = ", c.x[i],
+              " is not finite");
+      any = any || (std::isfinite(c.y[i]) && (!positive_only || c.y[i] > 0));
+    }
+  }
+  return any;
+}
+
+}  // namespace detail
+
+// Several curves on one plot: loss curves on the left axis (log scale with style.log_z; values
+// <= 0 are then left out, not an error), accuracy curves in percent (0 to 100, not fractions)
+// on the right axis, and a legend below the plot. Loss curve k and accuracy curve k share a
+// colour (pass them in matching order, e.g. {train, test}); loss lines are solid, accuracy
+// lines dashed. With no loss curves the accuracy curves go on the left axis.
+// The .dat holds one data set per curve (gnuplot `index`): the loss curves first, then the
+// accuracy curves, each "x y" per line in the given order, data sets separated by two blank
+// lines; y exactly as given, "NaN" where not finite.
+// requires: at least one curve; each curve with x.size() == y.size() > 0 and finite x; in each
+//   non-empty group some finite y (positive for the loss group with log_z).
+// ensures: <stem>.dat, <stem>.gp, <stem>.png (and <stem>.svg) written.
+// throws: basin::error naming `loss_curves[k]` / `acc_curves[k]` and what is wrong, the stem, or
+//   gnuplot's failure.
+inline void curves(const std::vector<curve>& loss_curves, const std::vector<curve>& acc_curves,
+                   const std::string& stem, const style& st) {
+  constexpr const char* fn = "plot::curves";
+  require(!loss_curves.empty() || !acc_curves.empty(), fn, ": loss_curves and acc_curves are both empty");
+  const bool loss_ok = detail::check_curves(loss_curves, "loss_curves", st.log_z, fn);
+  const bool acc_ok = detail::check_curves(acc_curves, "acc_curves", false, fn);
+  require(loss_curves.empty() || loss_ok, fn, ": loss_curves have no finite", st.log_z ? " positive" : "",
+          " y value");
+  require(acc_curves.empty() || acc_ok, fn, ": acc_curves have no finite y value");
+  const auto f = detail::files_for(stem, fn);
+
+  std::string dat = "# basin curves: " + std::to_string(loss_curves.size()) + " loss curve(s), then " +
+                    std::to_string(acc_curves.size()) +
+                    " accuracy curve(s) in percent, one data set (gnuplot index) each; columns: x y; NaN = "
+                    "missing\n";
+  std::size_t index = 0;
+  auto add = [&](const curve& c, const char* kind) {
+    if (index > 0) dat += "\n\n";
+    dat += "# index " + std::to_string(index++) + ": " + kind + " '" + detail::one_line(c.label) + "'\n";
+    for (std::size_t i = 0; i < c.x.size(); ++i)
+      dat += detail::number(c.x[i]) + ' ' + detail::number(std::isfinite(c.y[i]) ? c.y[i] : std::nan("")) + '\n';
+  };
+  for (const auto& c : loss_curves) add(c, "loss");
+  for (const auto& c : acc_curves) add(c, "accuracy");
+
+  const bool two_axes = !loss_curves.empty() && !acc_curves.empty();
+  std::string s = detail::preamble(f, st, "curves", st.title.empty() ? std::string("loss and accuracy") : st.title);
+  s += "\nset xlabel " + detail::gp_string(st.xlabel) + "\n";
+  s += "set ylabel " + detail::gp_string(loss_curves.empty() ? st.y2label : st.zlabel) + "\n";
+  s += "set tics out\nset xtics nomirror\n";
+  if (two_axes) s += "set ytics nomirror\nset y2tics\nset y2label " + detail::gp_string(st.y2label) + "\n";
+  else s += "set ytics mirror\n";
+  if (st.log_z && !loss_curves.empty()) s += "set logscale y\n";
+  s += "set grid xtics ytics lt 1 lc rgb \"#e5e5e5\" lw 0.6\n";
+  // The legend below the plot, with room kept for it under the x label (gnuplot's own
+  // reservation lets the two overlap); ~ one row per (width / 220 px) entries.
+  const std::size_t per_row = std::max<std::size_t>(1, std::size_t(st.width) / 220);
+  const std::size_t rows = (loss_curves.size() + acc_curves.size() + per_row - 1) / per_row;
+  s += "set key outside below center horizontal reverse Left samplen 4 spacing 1.2 width 2\n";
+  s += "set bmargin " + detail::number(4 + 1.25 * double(rows)) + "\n";
+  s += "set style data lines\n";
+  const std::string file = detail::gp_string(f.base + ".dat");
+  const std::string loss_col = st.log_z ? "1:($2 > 0 ? $2 : NaN)" : "1:2";
+  std::string cmd;
+  index = 0;
+  auto title = [](const curve& c) { return c.label.empty() ? std::string("notitle") : "title " + detail::gp_string(c.label); };
+  for (std::size_t k = 0; k < loss_curves.size(); ++k, ++index)
+    cmd += (cmd.empty() ? "plot " : ", \\\n     ") + file + " index " + std::to_string(index) + " using " + loss_col +
+           " lw 2 dt 1 lc rgb \"" + detail::line_colour(k) + "\" " + title(loss_curves[k]);
+  for (std::size_t k = 0; k < acc_curves.size(); ++k, ++index)
+    cmd += (cmd.empty() ? "plot " : ", \\\n     ") + file + " index " + std::to_string(index) + " using 1:2" +
+           (two_axes ? " axes x1y2" : "") + " lw 2 dt 2 lc rgb \"" + detail::line_colour(k) + "\" " +
+           title(acc_curves[k]);
+  s += cmd + "\n" + detail::epilogue(f, st);
+  detail::finish(f, st, dat, s, fn);
+}
+
+// Overlaid histograms of several samples (e.g. the weights of two networks), on common bins
+// that basin computes: `bins` equal bins from the smallest to the largest finite value of all
+// samples (a range of width 1 around the value when all are equal), the last bin closed.
+// Values that are not finite are skipped (their number is noted in the .dat). Drawn as
+// translucent boxes with an outline, one colour per sample, legend from `labels`; style.log_z
+// puts the counts on a log scale (empty bins are then left out).
+// The .dat has one line per bin: "left right centre count_0 count_1 ...", exact counts.
+// requires: samples non-empty, each with at least one finite value; labels.size() ==
+//   samples.size(); 1 <= bins <= 1000000.
+// ensures: <stem>.dat, <stem>.gp, <stem>.png (and <stem>.svg) written; the counts of sample k
+//   sum to its number of finite values.
+// throws: basin::error naming `samples[k]`, `labels` or `bins` and what is wrong, the stem, or
+//   gnuplot's failure.
+inline void histograms(const std::vector<std::vector<double>>& samples, const std::vector<std::string>& labels,
+                       const std::string& stem, const style& st, int bins = 100) {
+  constexpr const char* fn = "plot::histograms";
+  require(!samples.empty(), fn, ": samples is empty");
+  require(labels.size() == samples.size(), fn, ": labels has ", labels.size(), " entries but samples has ",
+          samples.size());
+  require(bins >= 1 && bins <= 1000000, fn, ": bins = ", bins, " must lie in [1, 1000000]");
+  double lo = INFINITY, hi = -INFINITY;
+  std::vector<std::size_t> skipped(samples.size(), 0);
+  for (std::size_t k = 0; k < samples.size(); ++k) {
+    for (double v : samples[k]) {
+      if (!std::isfinite(v)) {
+        ++skipped[k];
+        continue;
+      }
+      lo = std::min(lo, v), hi = std::max(hi, v);
+    }
+    require(skipped[k] < samples[k].size(), fn, ": samples[", k, "] ('", labels[k], "') has ",
+            samples[k].empty() ? "no values" : "no finite value");
+  }
+  if (!(hi > lo)) lo -= 0.5, hi += 0.5;
+  const auto f = detail::files_for(stem, fn);
+
+  const std::size_t nb = std::size_t(bins), ns = samples.size();
+  std::vector<index_t> count(nb * ns, 0);  // (bins, samples)
+  const double width = (hi - lo) / double(bins);
+  for (std::size_t k = 0; k < ns; ++k)
+    for (double v : samples[k]) {
+      if (!std::isfinite(v)) continue;
+      auto b = std::size_t(std::clamp((v - lo) / (hi - lo) * double(bins), 0.0, double(bins - 1)));
+      ++count[b * ns + k];
+    }
+  std::string dat = "# basin histograms: " + std::to_string(bins) + " bins over [" + detail::number(lo) + ", " +
+                    detail::number(hi) + "], width " + detail::number(width) + "\n";
+  for (std::size_t k = 0; k < ns; ++k)
+    dat += "# column " + std::to_string(4 + k) + ": sample " + std::to_string(k) + " '" + detail::one_line(labels[k]) + "', " +
+           std::to_string(samples[k].size() - skipped[k]) + " values (" + std::to_string(skipped[k]) +
+           " not finite, skipped)\n";
+  dat += "# columns: left right centre count_0 ... count_" + std::to_string(ns - 1) + "\n";
+  for (std::size_t b = 0; b < nb; ++b) {
+    const double l = lo + width * double(b), r = b + 1 == nb ? hi : lo + width * double(b + 1);
+    dat += detail::number(l) + ' ' + detail::number(r) + ' ' + detail::number(0.5 * (l + r));
+    for (std::size_t k = 0; k < ns; ++k) dat += ' ' + std::to_string(count[b * ns + k]);
+    dat += '\n';
+  }
+
+  std::string s = detail::preamble(f, st, "histograms", st.title.empty() ? std::string("histograms") : st.title);
+  s += "\nset xlabel " + detail::gp_string(st.xlabel) + "\nset ylabel " + detail::gp_string(st.ylabel) + "\n";
+  s += "set tics out nomirror\n";
+  s += "set xrange [" + detail::number(lo) + ":" + detail::number(hi) + "]\n";
+  s += st.log_z ? "set logscale y\n" : "set yrange [0:*]\n";
+  s += "set boxwidth " + detail::number(width) + " absolute\n";
+  s += "set style fill transparent solid 0.35 noborder\n";
+  s += "set key top right reverse Left nobox opaque samplen 2 spacing 1.2\n";
+  const std::string file = detail::gp_string(f.base + ".dat");
+  std::string cmd;
+  for (std::size_t k = 0; k < ns; ++k) {
+    const std::string c = std::to_string(4 + k);
+    const std::string col = st.log_z ? "3:($" + c + " > 0 ? $" + c + " : NaN)" : "3:" + c;
+    const std::string colour = "lc rgb \"" + detail::line_colour(k) + "\"";
+    cmd += (cmd.empty() ? "plot " : ", \\\n     ") + file + " using " + col + " with boxes " + colour + " " +
+           (labels[k].empty() ? std::string("notitle") : "title " + detail::gp_string(labels[k]));
+    cmd += ", \\\n     " + file + " using " + col + " with histeps " + colour + " lw 1.2 notitle";
+  }
+  s += cmd + "\n" + detail::epilogue(f, st);
+  detail::finish(f, st, dat, s, fn);
+}
+
+}  // namespace basin::plot

@@ -1,0 +1,217 @@
+// basin/plot/gnuplot.hpp — running gnuplot on a script that basin wrote, and the house style.
+//
+// Every picture is made the same way: basin writes <stem>.dat (the numbers) and <stem>.gp (a
+// gnuplot script that reads <stem>.dat by its bare name and writes <stem>.png and, when asked,
+// <stem>.svg), then runs gnuplot on the script inside the script's folder. The script and the
+// data stay beside the picture, so a user can restyle it and run `gnuplot <stem>.gp` in that
+// folder, or call plot::render(path_to_gp) again.
+//
+// The gnuplot program is $BASIN_GNUPLOT when that is set and not empty, else `gnuplot` on the
+// PATH; it needs the pngcairo and svg terminals (gnuplot >= 5.0; tested with 5.4). POSIX only
+// (popen / pclose and a POSIX shell).
+#pragma once
+
+#include <sys/wait.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+#include "basin/core/error.hpp"
+#include "basin/plot/grid.hpp"
+
+namespace basin::plot {
+
+// The gnuplot program render() runs: $BASIN_GNUPLOT when set and not empty, else "gnuplot".
+inline std::string gnuplot_program() {
+  const char* env = std::getenv("BASIN_GNUPLOT");
+  return env != nullptr && *env != '\0' ? std::string(env) : std::string("gnuplot");
+}
+
+namespace detail {
+
+// 'text' for a POSIX shell: single quotes, each ' written as '\''.
+inline std::string sh_quote(std::string_view s) {
+  std::string r = "'";
+  for (char c : s) r += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return r + "'";
+}
+
+// "text" for gnuplot: a double-quoted string with \ " and newlines escaped, other control
+// characters dropped. Terminals run `noenhanced`, so _ ^ { } @ & stay literal characters.
+inline std::string gp_string(std::string_view s) {
+  std::string r = "\"";
+  for (char c : s) {
+    if (c == '\\') r += "\\\\";
+    else if (c == '"') r += "\\\"";
+    else if (c == '\n') r += "\\n";
+    else if (c == '\t') r += ' ';
+    else if (static_cast<unsigned char>(c) >= 0x20) r += c;
+  }
+  return r + "\"";
+}
+
+struct run_result {
+  int status = -1;     // the exit status, or 128 + signal, or -1 when the shell did not start
+  std::string output;  // what the program wrote to stdout and stderr
+};
+
+// Runs a shell command, capturing stdout and stderr together.
+inline run_result run_shell(const std::string& command) {
+  run_result r;
+  FILE* p = ::popen((command + " 2>&1").c_str(), "r");
+  if (p == nullptr) return r;
+  char buf[4096];
+  std::size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.output.append(buf, n);
+  const int w = ::pclose(p);
+  if (w == -1) r.status = -1;
+  else if (WIFEXITED(w)) r.status = WEXITSTATUS(w);
+  else if (WIFSIGNALED(w)) r.status = 128 + WTERMSIG(w);
+  return r;
+}
+
+}  // namespace detail
+
+// Whether gnuplot_program() runs (`gnuplot --version` exits 0). Never throws.
+inline bool gnuplot_available() {
+  try {
+    return detail::run_shell(detail::sh_quote(gnuplot_program()) + " --version").status == 0;
+  } catch (...) {
+    return false;
+  }
+}
+
+// Runs gnuplot on a script, in the script's folder (the scripts basin writes name their data
+// and their outputs relative to it).
+// requires: `script` is a gnuplot script.
+// ensures: gnuplot ran on it and exited with status 0.
+// throws: basin::error naming the script, the program, its exit status and what it printed,
+//   when the script is missing, gnuplot is not installed (status 127) or gnuplot fails.
+inline void render(const std::filesystem::path& script) {
+  std::error_code ec;
+  require(std::filesystem::is_regular_file(script, ec), "plot::render: gnuplot script '", script.string(),
+          "' does not exist");
+  const auto dir = script.has_parent_path() ? script.parent_path() : std::filesystem::path(".");
+  const std::string prog = gnuplot_program();
+  const auto r = detail::run_shell("cd " + detail::sh_quote(dir.string()) + " && " + detail::sh_quote(prog) + " " +
+                                   detail::sh_quote(script.filename().string()));
+  if (r.status == 0) return;
+  if (r.status == 127)
+    fail("plot::render: cannot run gnuplot script '", script.string(), "': '", prog,
+         "' not found (exit status 127); install gnuplot (5.x with the pngcairo and svg terminals) or point "
+         "BASIN_GNUPLOT at it",
+         r.output.empty() ? "" : "\n", r.output);
+  fail("plot::render: gnuplot script '", script.string(), "' failed: '", prog, "' exited with status ", r.status,
+       r.output.empty() ? std::string(" and printed nothing") : ":\n" + r.output);
+}
+
+namespace detail {
+
+// The files of one picture: <stem>.dat, <stem>.gp, <stem>.png, <stem>.svg.
+struct picture_files {
+  std::filesystem::path dat, gp, png, svg;
+  std::string base;  // the stem's file name, as the script names its files
+};
+
+// ensures: the stem's folder exists.
+// throws: basin::error naming `fn` when the stem names no file or its folder cannot be created.
+inline picture_files files_for(const std::string& stem, const char* fn) {
+  require(stem.find('\n') == std::string::npos, fn, ": stem '", stem, "' contains a newline");
+  const std::filesystem::path s(stem);
+  prepare_parent(s, fn, "stem");
+  picture_files f;
+  f.base = s.filename().string();
+  f.dat = s;
+  f.dat += ".dat";
+  f.gp = s;
+  f.gp += ".gp";
+  f.png = s;
+  f.png += ".png";
+  f.svg = s;
+  f.svg += ".svg";
+  return f;
+}
+
+// Perceptually uniform, colour-blind safe, prints well in grey: matplotlib's viridis.
+inline constexpr const char* viridis =
+    "set palette defined (0 '#440154', 1 '#482878', 2 '#3e4989', 3 '#31688e', 4 '#26828e', 5 '#1f9e89', "
+    "6 '#35b779', 7 '#6ece58', 8 '#b5de2b', 9 '#fde725')\n";
+
+// Line colours for several curves (Tableau 10, matplotlib's default cycle).
+inline constexpr const char* line_colours[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+                                               "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
+inline std::string line_colour(std::size_t k) { return line_colours[k % 10]; }
+
+// Tics for a log axis over [lo, hi] (positive): 1-2-5 steps when the range spans at most five
+// decades ("(0.1, 0.2, 0.5, 1, 2)"); gnuplot's own tics label only powers of ten, which leaves a
+// range such as [0.12, 3.1] with the single label 1. Empty when gnuplot's own tics do.
+inline std::string log_tics(double lo, double hi) {
+  if (!(lo > 0) || !(hi >= lo) || !std::isfinite(hi)) return {};
+  const int d0 = int(std::floor(std::log10(lo))), d1 = int(std::ceil(std::log10(hi)));
+  if (d1 - d0 > 5) return {};
+  std::string s;
+  for (int d = d0; d <= d1; ++d)
+    for (int m : {1, 2, 5}) {
+      const double t = m * std::pow(10.0, d);
+      if (t >= lo * (1 - 1e-9) && t <= hi * (1 + 1e-9)) s += (s.empty() ? "(" : ", ") + number(t);
+    }
+  return s.empty() ? s : s + ")";
+}
+
+// The head of every script: what it is, the PNG terminal, the house style and the labels.
+inline std::string preamble(const picture_files& f, const style& st, const std::string& what,
+                            const std::string& title) {
+  require(st.width >= 100 && st.height >= 100 && st.width <= 20000 && st.height <= 20000, "plot::", what,
+          ": style.width, style.height must lie in [100, 20000] pixels, got ", st.width, " x ", st.height);
+  std::string s;
+  s += "# basin::plot::" + what + ": reads " + f.base + ".dat, writes " + f.base + ".png" +
+       (st.svg ? " and " + f.base + ".svg" : std::string()) + ".\n";
+  s += "# Restyle freely, then run `gnuplot " + f.base + ".gp` in this folder.\n";
+  s += "set encoding utf8\n";
+  s += "set terminal pngcairo size " + std::to_string(st.width) + "," + std::to_string(st.height) +
+       " noenhanced font \"DejaVu Sans,11\" linewidth 1.2 background \"#ffffff\"\n";
+  s += "set output " + gp_string(f.base + ".png") + "\n";
+  s += "set datafile missing \"NaN\"  # points that were not computed\n";
+  s += "set border lw 0.8 lc rgb \"#333333\"\n";
+  s += "set title " + gp_string(title) + " font \",13\"\n";
+  s += "set style textbox opaque noborder margins 0.5, 0.5\n";
+  s += viridis;
+  return s;
+}
+
+// The tail of every script: the same picture again as SVG when asked.
+inline std::string epilogue(const picture_files& f, const style& st) {
+  std::string s;
+  if (st.svg) {
+    s += "\nset terminal svg size " + std::to_string(st.width) + "," + std::to_string(st.height) +
+         " dynamic noenhanced font \"DejaVu Sans,11\" linewidth 1.2 background \"#ffffff\"\n";
+    s += "set output " + gp_string(f.base + ".svg") + "\n";
+    s += "replot\n";
+  }
+  s += "unset output\n";
+  return s;
+}
+
+// Writes the data and the script, runs gnuplot, and checks the pictures exist.
+// throws: basin::error from write_text and render, or naming a picture gnuplot did not write.
+inline void finish(const picture_files& f, const style& st, const std::string& dat, const std::string& gp,
+                   const char* fn) {
+  write_text(f.dat, dat, fn);
+  write_text(f.gp, gp, fn);
+  std::error_code ec;
+  std::filesystem::remove(f.png, ec);  // a stale picture must not pass for a fresh one
+  if (st.svg) std::filesystem::remove(f.svg, ec);
+  render(f.gp);
+  require(std::filesystem::file_size(f.png, ec) > 0 && !ec, fn, ": gnuplot ran '", f.gp.string(),
+          "' but wrote no '", f.png.string(), "'");
+  if (st.svg)
+    require(std::filesystem::file_size(f.svg, ec) > 0 && !ec, fn, ": gnuplot ran '", f.gp.string(),
+            "' but wrote no '", f.svg.string(), "'");
+}
+
+}  // namespace detail
+}  // namespace basin::plot

@@ -1,0 +1,143 @@
+// basin/plot/grid.hpp — what the landscape code hands to the pictures and to the exporters.
+//
+// A loss-landscape surface is f(alpha, beta) = L(theta* + alpha delta + beta eta) sampled on a
+// rectangular grid (Li, Xu, Taylor, Studer, Goldstein 2018, "Visualizing the Loss Landscape of
+// Neural Nets", eq. 1 and sec. 4). grid2d holds the grid and the values, NaN where a point was
+// not (yet) computed; curve holds a 1-D line such as a loss per epoch or an interpolation.
+//
+// Also here: the checks every picture and exporter makes on its input, and the number format
+// shared by the .dat, .csv and .vtk writers (shortest text that reads back to the same double).
+#pragma once
+
+#include <charconv>
+#include <cmath>
+#include <cstddef>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+#include "basin/core/config.hpp"
+#include "basin/core/error.hpp"
+
+namespace basin::plot {
+
+// A surface over a rectangular grid.
+struct grid2d {
+  std::vector<double> x, y;  // (nx), (ny): coordinates, finite and strictly increasing
+  std::vector<double> z;     // (nx, ny) row-major: z[i*ny + j] is the value at (x[i], y[j]); NaN = not computed
+  std::string name;          // e.g. "train_loss"; names the value column and the colour bar's data
+
+  index_t nx() const { return index_t(x.size()); }
+  index_t ny() const { return index_t(y.size()); }
+  // requires: 0 <= i < nx(), 0 <= j < ny(), z.size() == nx()*ny().
+  double at(index_t i, index_t j) const { return z[std::size_t(i * ny() + j)]; }
+};
+
+// A 1-D line: y[k] at x[k], drawn in the given order. NaN in y marks a missing point.
+struct curve {
+  std::vector<double> x, y;  // (n), (n)
+  std::string label;         // the legend entry
+};
+
+// How a picture looks. Every field has a sensible default, so `style{}` gives a finished picture.
+//   contour, heatmap, surface3d: xlabel and ylabel name the axes, zlabel the value (z axis and
+//     colour bar); log_z puts the value on a log scale.
+//   curves: xlabel names the x axis, zlabel the left (loss) axis, y2label the right (accuracy)
+//     axis; log_z puts the loss axis on a log scale.
+//   histograms: xlabel names the value axis, ylabel the count axis; log_z puts counts on a log scale.
+// An empty title is replaced by the grid's name (surfaces) or a generic title (curves, histograms).
+struct style {
+  std::string title, xlabel = "x", ylabel = "y", zlabel = "loss";
+  std::string y2label = "accuracy (%)";
+  bool log_z = false;
+  bool svg = true;  // also write <stem>.svg beside <stem>.png
+  int width = 900, height = 700;  // pixels of the PNG (and of the SVG's viewport)
+  // contour only: one extra contour drawn dashed in red with its own legend entry, e.g. the
+  // initial loss ln 10 = 2.303 of a 10-class net that separates the basin from the "shattered"
+  // region; NaN draws none.
+  double highlight = std::numeric_limits<double>::quiet_NaN();
+  std::string highlight_label = "initial loss";
+};
+
+namespace detail {
+
+// The shortest decimal text that std::strtod reads back to exactly v (std::to_chars); NaN and
+// infinities as the caller asks (gnuplot wants "NaN", CSV readers "nan", "inf", "-inf").
+inline std::string number(double v, std::string_view nan_text = "NaN") {
+  if (std::isnan(v)) return std::string(nan_text);
+  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+  char buf[32];
+  const auto r = std::to_chars(buf, buf + sizeof buf, v);
+  return std::string(buf, r.ptr);
+}
+
+// Text for one comment line of a data file: control characters (newlines) become spaces.
+inline std::string one_line(std::string s) {
+  for (char& c : s)
+    if (static_cast<unsigned char>(c) < 0x20) c = ' ';
+  return s;
+}
+
+// "grid2d 'train_loss'" for messages.
+inline std::string grid_id(const grid2d& g) { return "grid2d '" + g.name + "'"; }
+
+// requires nothing; throws basin::error, naming `fn` and the offending argument, unless the
+// coordinates v (called `axis`) are finite and strictly increasing.
+inline void check_axis(const std::vector<double>& v, const char* axis, const grid2d& g, const char* fn) {
+  for (std::size_t k = 0; k < v.size(); ++k) {
+    require(std::isfinite(v[k]), fn, ": ", grid_id(g), ": ", axis, "[", k, "] = ", v[k], " is not finite");
+    if (k > 0)
+      require(v[k] > v[k - 1], fn, ": ", grid_id(g), ": ", axis, " must be strictly increasing, but ", axis, "[",
+              k, "] = ", v[k], " <= ", axis, "[", k - 1, "] = ", v[k - 1]);
+  }
+}
+
+// ensures: g has at least 2 x and 2 y coordinates, each finite and strictly increasing, and
+//   nx*ny values; when need_value, at least one finite value (with log_z: one positive value).
+// throws: basin::error naming `fn`, the grid and what is wrong.
+inline void check_grid(const grid2d& g, const char* fn, bool need_value = true, bool log_z = false) {
+  require(g.x.size() >= 2 && g.y.size() >= 2, fn, ": ", grid_id(g),
+          ": needs at least 2 x and 2 y coordinates, got nx = ", g.x.size(), ", ny = ", g.y.size());
+  require(g.z.size() == g.x.size() * g.y.size(), fn, ": ", grid_id(g), ": z has ", g.z.size(),
+          " values, expected nx*ny = ", g.x.size(), "*", g.y.size(), " = ", g.x.size() * g.y.size());
+  check_axis(g.x, "x", g, fn);
+  check_axis(g.y, "y", g, fn);
+  if (!need_value) return;
+  bool any = false, positive = false;
+  for (double v : g.z) {
+    any = any || std::isfinite(v);
+    positive = positive || (std::isfinite(v) && v > 0);
+  }
+  require(any, fn, ": ", grid_id(g), ": z has no finite value (no point was computed)");
+  require(!log_z || positive, fn, ": ", grid_id(g), ": log_z needs at least one positive value, found none");
+}
+
+// ensures: the folder that will hold `path` exists (created with its parents when missing).
+// throws: basin::error naming `fn`, the argument and the folder when it cannot be created or
+//   when `path` names no file (empty, or ending in a separator).
+inline void prepare_parent(const std::filesystem::path& path, const char* fn, const char* arg) {
+  require(!path.empty() && path.has_filename() && path.filename() != "." && path.filename() != "..", fn, ": ",
+          arg, " '", path.string(), "' names no file");
+  const auto dir = path.parent_path();
+  if (dir.empty()) return;
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  require(!ec && std::filesystem::is_directory(dir), fn, ": cannot create the folder '", dir.string(), "' for ", arg,
+          " '", path.string(), "': ", ec ? ec.message() : std::string("not a folder"));
+}
+
+// ensures: `path` holds exactly `text`. throws: basin::error naming `fn` and the file.
+inline void write_text(const std::filesystem::path& path, const std::string& text, const char* fn) {
+  std::ofstream f(path, std::ios::binary | std::ios::trunc);
+  require(bool(f), fn, ": cannot open '", path.string(), "' for writing");
+  f << text;
+  f.close();
+  require(!f.fail(), fn, ": cannot write '", path.string(), "'");
+}
+
+}  // namespace detail
+}  // namespace basin::plot

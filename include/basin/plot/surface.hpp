@@ -1,0 +1,218 @@
+// basin/plot/surface.hpp — pictures of a loss surface: contour lines, a heat map, a 3-D surface.
+//
+// The pictures of Li et al. 2018 ("Visualizing the Loss Landscape of Neural Nets", figs. 1, 5,
+// 6) drawn with gnuplot. Each function writes, beside one another,
+//   <stem>.dat  the grid: one block of ny lines "x y value" per x[i] (x outer, y inner, the
+//               order of grid2d::z), blocks separated by a blank line (gnuplot's grid format);
+//               the values exactly as given (shortest round-trip text), "NaN" where not computed
+//   <stem>.gp   the gnuplot script that made the pictures (run `gnuplot <stem>.gp` in the folder)
+//   <stem>.png  and, when style.svg, <stem>.svg
+// and creates the stem's folder when it is missing.
+//
+// Points not computed (NaN) and, with style.log_z, values <= 0 are drawn as holes: a heat map or
+// surface leaves out the cells around them, a contour line breaks. With log_z such values are
+// not an error; the .gp script masks them (`$3 > 0 ? $3 : NaN`), the .dat keeps them.
+//
+// All three throw basin::error naming the function and the argument for a grid with fewer than
+// 2x2 points, z.size() != nx*ny, coordinates not finite and strictly increasing, no finite value
+// (with log_z: no positive value), a stem naming no file or a folder that cannot be created, and
+// from plot::render when gnuplot is missing or fails. Nothing is written when the input is bad.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "basin/core/error.hpp"
+#include "basin/plot/gnuplot.hpp"
+#include "basin/plot/grid.hpp"
+
+namespace basin::plot {
+
+namespace detail {
+
+// The grid as gnuplot reads it (see the file comment).
+inline std::string grid_dat(const grid2d& g) {
+  const std::string col = g.name.empty() ? "value" : one_line(g.name);
+  index_t missing = 0;
+  for (double v : g.z) missing += std::isfinite(v) ? 0 : 1;
+  std::string s;
+  s += "# basin grid2d '" + one_line(g.name) + "': nx = " + std::to_string(g.nx()) + ", ny = " + std::to_string(g.ny()) +
+       ", " + std::to_string(missing) + " value(s) not finite (written NaN: not computed)\n";
+  s += "# one block of ny lines per x, blocks separated by a blank line; columns: x y " + col + "\n";
+  for (index_t i = 0; i < g.nx(); ++i) {
+    if (i > 0) s += '\n';
+    for (index_t j = 0; j < g.ny(); ++j) {
+      const double v = g.at(i, j);
+      s += number(g.x[std::size_t(i)]) + ' ' + number(g.y[std::size_t(j)]) + ' ' +
+           number(std::isfinite(v) ? v : std::nan("")) + '\n';
+    }
+  }
+  return s;
+}
+
+// The smallest and largest finite value of the grid (positive only when positive_only).
+inline std::pair<double, double> value_range(const grid2d& g, bool positive_only) {
+  double lo = INFINITY, hi = -INFINITY;
+  for (double v : g.z)
+    if (std::isfinite(v) && (!positive_only || v > 0)) lo = std::min(lo, v), hi = std::max(hi, v);
+  return {lo, hi};
+}
+
+inline std::string xy_ranges(const grid2d& g) {
+  return "set xrange [" + number(g.x.front()) + ":" + number(g.x.back()) + "]\nset yrange [" +
+         number(g.y.front()) + ":" + number(g.y.back()) + "]\n";
+}
+
+inline std::string axis_labels(const style& st) {
+  return "set xlabel " + gp_string(st.xlabel) + "\nset ylabel " + gp_string(st.ylabel) + "\n";
+}
+
+inline std::string surface_title(const grid2d& g, const style& st) {
+  return !st.title.empty() ? st.title : !g.name.empty() ? g.name : std::string("surface");
+}
+
+inline std::string cbtics(const std::string& tics) { return tics.empty() ? tics : "set cbtics " + tics + "\n"; }
+
+// `using` columns for the value: masked to NaN when it cannot go on a log axis.
+inline std::string value_column(const style& st) { return st.log_z ? "1:2:($3 > 0 ? $3 : NaN)" : "1:2:3"; }
+
+// Default contour levels. Linear: 0.1, 0.6, ..., 9.6 as the reference tool's plot_2D.py
+// (vmin = 0.1, vmax = 10, vlevel = 0.5, levels = arange(vmin, vmax, vlevel)). Log: 1-2-5 steps
+// from 0.1 to 10. Only levels strictly inside the data's range are kept; when none is, ten evenly
+// (log: geometrically) spaced levels strictly inside the range.
+inline std::vector<double> default_levels(const grid2d& g, bool log_z) {
+  const auto [lo, hi] = value_range(g, log_z);
+  std::vector<double> all, in;
+  if (log_z) all = {0.1, 0.2, 0.5, 1, 2, 5, 10};
+  else
+    for (int k = 0; 0.1 + 0.5 * k < 10; ++k) all.push_back(0.1 + 0.5 * k);
+  for (double l : all)
+    if (l > lo && l < hi) in.push_back(l);
+  if (!in.empty()) return in;
+  if (!(hi > lo)) return {lo};  // a flat surface has no contour lines to draw
+  for (int k = 1; k <= 10; ++k)
+    in.push_back(log_z ? lo * std::pow(hi / lo, k / 11.0) : lo + (hi - lo) * k / 11.0);
+  return in;
+}
+
+}  // namespace detail
+
+// Contour lines of the surface, coloured by level with a colour bar, each level labelled on its
+// line; style.highlight adds one dashed red contour with a legend entry (style.highlight_label).
+// requires: g as in the file comment; levels finite (positive with log_z), or empty for the
+//   defaults (detail::default_levels: 0.1 to 9.6 step 0.5 like the reference tool; 1-2-5 steps
+//   from 0.1 to 10 with log_z); style.highlight NaN or finite (positive with log_z).
+// ensures: <stem>.dat, <stem>.gp, <stem>.png (and <stem>.svg) written; a level that the data
+//   never reaches draws nothing.
+// throws: basin::error as in the file comment, and naming `levels` or `style.highlight`.
+inline void contour(const grid2d& g, const std::string& stem, const style& st, std::vector<double> levels = {}) {
+  constexpr const char* fn = "plot::contour";
+  detail::check_grid(g, fn, true, st.log_z);
+  for (std::size_t k = 0; k < levels.size(); ++k)
+    require(std::isfinite(levels[k]) && (!st.log_z || levels[k] > 0), fn, ": levels[", k, "] = ", levels[k],
+            st.log_z ? " is not a finite positive number (log_z)" : " is not finite");
+  require(std::isnan(st.highlight) || (std::isfinite(st.highlight) && (!st.log_z || st.highlight > 0)), fn,
+          ": style.highlight = ", st.highlight, " must be NaN (none) or finite", st.log_z ? " and positive" : "");
+  if (levels.empty()) levels = detail::default_levels(g, st.log_z);
+  std::sort(levels.begin(), levels.end());
+  levels.erase(std::unique(levels.begin(), levels.end()), levels.end());
+  const bool hl = std::isfinite(st.highlight);
+  const auto f = detail::files_for(stem, fn);
+
+  std::string list;
+  for (double l : levels) list += (list.empty() ? "" : ",") + detail::number(l);
+  double cb_lo = levels.front(), cb_hi = levels.back();
+  if (!(cb_hi > cb_lo)) {
+    if (st.log_z) cb_lo /= 2, cb_hi *= 2;
+    else cb_lo -= 0.5, cb_hi += 0.5;
+  }
+  // Labels: about two or three per closed contour (a contour crosses ~ nx + ny grid lines).
+  const index_t every = std::max<index_t>(8, (g.nx() + g.ny()) / 2);
+
+  std::string s = detail::preamble(f, st, "contour", detail::surface_title(g, st));
+  s += "\n# Contour lines into datablocks: $C the levels, $H the highlighted level.\n";
+  s += "set contour base\nunset surface\nset cntrparam linear\n";
+  s += "set cntrparam levels discrete " + list + "\n";
+  s += "set table $C\nsplot " + detail::gp_string(f.base + ".dat") + " using 1:2:3 notitle\nunset table\n";
+  if (hl) {
+    s += "set cntrparam levels discrete " + detail::number(st.highlight) + "\n";
+    s += "set table $H\nsplot " + detail::gp_string(f.base + ".dat") + " using 1:2:3 notitle\nunset table\n";
+  }
+  s += "unset contour\n\n";
+  s += detail::xy_ranges(g) + detail::axis_labels(st);
+  s += "set tics out nomirror\n";
+  s += "set cblabel " + detail::gp_string(st.zlabel) + "\n";
+  s += "set cbrange [" + detail::number(cb_lo) + ":" + detail::number(cb_hi) + "]\n";
+  if (st.log_z) s += "set logscale cb\n" + detail::cbtics(detail::log_tics(cb_lo, cb_hi));
+  s += hl ? "set key top right reverse Left nobox opaque samplen 3 spacing 1.2\n" : "unset key\n";
+  s += "plot $C using 1:2:3 with lines lc palette lw 1.2 notitle, \\\n";
+  s += "     $C using 1:2:(sprintf(\"%g\", $3)) every " + std::to_string(every) + "::" + std::to_string(every / 3) +
+       " with labels boxed font \",9\" notitle";
+  if (hl) {
+    char v[32];
+    std::snprintf(v, sizeof v, "%.4g", st.highlight);
+    s += ", \\\n     $H using 1:2 with lines lc rgb \"#d62728\" lw 2.5 dt 2 title " +
+         detail::gp_string(st.highlight_label + " (" + v + ")");
+  }
+  s += "\n" + detail::epilogue(f, st);
+  detail::finish(f, st, detail::grid_dat(g), s, fn);
+}
+
+// A filled map of the surface seen from above (gnuplot pm3d map), with a colour bar. Each cell
+// between four grid points takes the mean of its corners' colours; cells touching a point not
+// computed are left white.
+// requires, ensures, throws: as in the file comment.
+inline void heatmap(const grid2d& g, const std::string& stem, const style& st) {
+  constexpr const char* fn = "plot::heatmap";
+  detail::check_grid(g, fn, true, st.log_z);
+  const auto [lo, hi] = detail::value_range(g, true);
+  const auto f = detail::files_for(stem, fn);
+  std::string s = detail::preamble(f, st, "heatmap", detail::surface_title(g, st));
+  s += "\nset view map\nset pm3d corners2color mean\n";
+  s += "set lmargin at screen 0.11\nset rmargin at screen 0.80\nset bmargin at screen 0.11\n"
+       "set tmargin at screen 0.90\n";
+  s += detail::xy_ranges(g) + detail::axis_labels(st);
+  s += "set tics out nomirror\n";
+  s += "set cblabel " + detail::gp_string(st.zlabel) + "\n";
+  if (st.log_z) s += "set logscale cb\n" + detail::cbtics(detail::log_tics(lo, hi));
+  s += "unset key\n";
+  s += "splot " + detail::gp_string(f.base + ".dat") + " using " + detail::value_column(st) +
+       " with pm3d notitle\n";
+  s += detail::epilogue(f, st);
+  detail::finish(f, st, detail::grid_dat(g), s, fn);
+}
+
+// The surface in 3-D (gnuplot pm3d, depth-sorted), coloured by value with a colour bar; the grid
+// lines are drawn on it when both nx and ny are at most 60 (denser meshes would turn black).
+// requires, ensures, throws: as in the file comment.
+inline void surface3d(const grid2d& g, const std::string& stem, const style& st) {
+  constexpr const char* fn = "plot::surface3d";
+  detail::check_grid(g, fn, true, st.log_z);
+  const auto f = detail::files_for(stem, fn);
+  std::string s = detail::preamble(f, st, "surface3d", detail::surface_title(g, st));
+  s += "\nset view 60, 35\nset xyplane 0\n";
+  s += "set pm3d corners2color mean\n";
+  s += g.nx() <= 60 && g.ny() <= 60 ? "set pm3d depthorder border lc rgb \"#303030\" lw 0.4\n"
+                                    : "set pm3d depthorder noborder\n";
+  s += detail::xy_ranges(g) + detail::axis_labels(st);
+  s += "set zlabel " + detail::gp_string(st.zlabel) + " rotate parallel\n";
+  s += "set cblabel " + detail::gp_string(st.zlabel) + "\n";
+  s += "set colorbox vertical user origin 0.88, 0.25 size 0.025, 0.5\n";
+  if (st.log_z) {
+    const auto [lo, hi] = detail::value_range(g, true);
+    const auto tics = detail::log_tics(lo, hi);
+    s += "set logscale z\nset logscale cb\n" + detail::cbtics(tics);
+    if (!tics.empty()) s += "set ztics " + tics + "\n";
+  }
+  s += "unset key\n";
+  s += "splot " + detail::gp_string(f.base + ".dat") + " using " + detail::value_column(st) +
+       " with pm3d notitle\n";
+  s += detail::epilogue(f, st);
+  detail::finish(f, st, detail::grid_dat(g), s, fn);
+}
+
+}  // namespace basin::plot

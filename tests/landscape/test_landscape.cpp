@@ -1,0 +1,239 @@
+// Landscapes: direction normalization, reproducibility, the closed-form surface of a linear
+// model with squared loss, kill-and-resume, refusal of foreign files, direction files.
+#define BOOST_TEST_MODULE landscape
+#include <boost/test/unit_test.hpp>
+#include <filesystem>
+#include <fstream>
+#include <omp.h>
+
+#include "basin/landscape/direction_file.hpp"
+#include "basin/landscape/surface.hpp"
+#include "basin/net/model.hpp"
+#include "basin/net/zoo.hpp"
+
+using namespace basin;
+namespace fs = std::filesystem;
+
+namespace {
+std::string temp_path(const std::string& name) {
+  const auto dir = fs::temp_directory_path() / ("basin_test_landscape_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const auto p = (dir / name).string();
+  fs::remove(p);
+  return p;
+}
+using small_net = network<input<2, 5, 5>, named<"conv", conv<3, 3>>, named<"bn", batch_norm>, relu, global_avg_pool,
+                          named<"fc", dense<4>>>;
+using small = model<small_net, double>;
+
+double norm2(const double* p, index_t n) {
+  double s = 0;
+  for (index_t i = 0; i < n; ++i) s += p[i] * p[i];
+  return std::sqrt(s);
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(filter_normalization) {
+  small m(1);
+  const auto d = random_direction(m, 9, 0, {normalization::filter, true, false});
+  for (const auto& t : small::param_table) {
+    const double* dp = d.params.data().get() + t.offset;
+    const double* wp = m.params.data().get() + t.offset;
+    if (t.rank <= 1) {  // biases and batch-norm parameters are zero under ignore bias_bn
+      for (index_t i = 0; i < t.size(); ++i) BOOST_TEST(dp[i] == 0.0);
+      continue;
+    }
+    const index_t len = t.size() / t.filters();
+    for (int f = 0; f < t.filters(); ++f)
+      BOOST_TEST(norm2(dp + f * len, len) == norm2(wp + f * len, len), boost::test_tools::tolerance(1e-9));
+  }
+  // Without ignore, one-axis tensors copy the weights (the reference tool's default).
+  const auto c = random_direction(m, 9, 0, {normalization::filter, false, false});
+  const auto& bn = small::param_table[1];
+  for (index_t i = 0; i < bn.size(); ++i) BOOST_TEST(c.params[bn.offset + i] == m.params[bn.offset + i]);
+  // Layer normalization: the whole tensor has the weights' norm.
+  const auto l = random_direction(m, 9, 0, {normalization::layer, true, false});
+  const auto& w0 = small::param_table[0];
+  BOOST_TEST(norm2(l.params.data().get() + w0.offset, w0.size()) == norm2(m.params.data().get() + w0.offset, w0.size()),
+             boost::test_tools::tolerance(1e-9));
+}
+
+BOOST_AUTO_TEST_CASE(same_seed_same_direction_on_any_thread_count) {
+  model<resnet20<fashion_input>, float> m(3);
+  const int threads = omp_get_max_threads();
+  omp_set_num_threads(1);
+  const auto a = random_direction(m, 5, 1, {});
+  omp_set_num_threads(2);
+  const auto b = random_direction(m, 5, 1, {});
+  omp_set_num_threads(threads);
+  BOOST_TEST(std::equal(a.params.begin(), a.params.end(), b.params.begin()));
+  const auto c = random_direction(m, 5, 0, {});
+  BOOST_TEST(!std::equal(a.params.begin(), a.params.end(), c.params.begin()));
+}
+
+BOOST_AUTO_TEST_CASE(gram_schmidt) {
+  small m(2);
+  auto x = random_direction(m, 1, 0, {normalization::none, false, false});
+  auto y = random_direction(m, 1, 1, {normalization::none, false, false});
+  for (index_t i = 0; i < small::n_params; ++i) y.params[i] += 0.5 * x.params[i];  // correlate them
+  BOOST_TEST(std::abs(cosine(x, y)) > 0.2);
+  orthogonalize(x, y);
+  BOOST_TEST(std::abs(cosine(x, y)) < 1e-12);
+}
+
+namespace {
+// A linear model y = w.x + b with squared loss: the loss on a plane is a quadratic in (a, b)
+// whose coefficients come from the residuals along w, d1 and d2.
+using linear_net = network<input<4, 1, 1>, dense<1>>;
+using linear = model<linear_net, double>;
+struct squared_loss {
+  std::vector<double> x, t;  // x (n, 4), targets (n)
+  index_t n;
+  point_metrics operator()(linear& m) const {
+    const double* z = m.forward(x.data(), n, mode::eval);
+    double s = 0;
+    for (index_t i = 0; i < n; ++i) s += (z[i] - t[i]) * (z[i] - t[i]);
+    return {s / double(n)};
+  }
+};
+squared_loss make_data(index_t n) {
+  squared_loss l{std::vector<double>(static_cast<std::size_t>(4 * n)), std::vector<double>(static_cast<std::size_t>(n)),
+                 n};
+  const counter_rng rng{4, 4};
+  for (std::size_t i = 0; i < l.x.size(); ++i) l.x[i] = rng.normal(i);
+  for (index_t i = 0; i < n; ++i) l.t[i] = rng.normal(std::uint64_t(1000 + i));
+  return l;
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(closed_form_quadratic_surface) {
+  linear m(1);
+  auto d1 = random_direction(m, 2, 0, {normalization::none, false, false});
+  auto d2 = random_direction(m, 2, 1, {normalization::none, false, false});
+  const auto data = make_data(50);
+  // residual r(a, b) = r0 + a r1 + b r2 with r_k = X w_k + b_k (- t for k = 0)
+  const auto resid = [&](const double* w, bool minus_t, std::vector<double>& r) {
+    r.assign(std::size_t(data.n), 0);
+    for (index_t i = 0; i < data.n; ++i) {
+      double s = w[4];
+      for (int k = 0; k < 4; ++k) s += w[k] * data.x[std::size_t(i * 4 + k)];
+      r[std::size_t(i)] = s - (minus_t ? data.t[std::size_t(i)] : 0);
+    }
+  };
+  std::vector<double> r0, r1, r2;
+  resid(m.params.data().get(), true, r0);
+  resid(d1.params.data().get(), false, r1);
+  resid(d2.params.data().get(), false, r2);
+  surface_options o;
+  o.x = linspace(-1, 1, 7);
+  o.y = linspace(-0.5, 1.5, 5);
+  o.progress = false;
+  const auto path = temp_path("quadratic.h5");
+  sweep(m, d1, &d2, path, o, {"train_loss"}, data);
+  auto f = h5::file::open(path);
+  const auto z = f.read<double>("train_loss");
+  BOOST_TEST((f.shape("train_loss") == std::vector<hsize_t>{7, 5}));
+  for (std::size_t i = 0; i < 7; ++i)
+    for (std::size_t j = 0; j < 5; ++j) {
+      const double a = o.x[i], b = o.y[j];
+      double s = 0;
+      for (std::size_t q = 0; q < r0.size(); ++q) {
+        const double r = r0[q] + a * r1[q] + b * r2[q];
+        s += r * r;
+      }
+      BOOST_TEST(z[i * 5 + j] == s / double(data.n), boost::test_tools::tolerance(1e-9));
+    }
+  // The model is back at the origin.
+  std::vector<double> r_after;
+  resid(m.params.data().get(), true, r_after);
+  BOOST_TEST(r_after == r0);
+}
+
+BOOST_AUTO_TEST_CASE(kill_and_resume_gives_the_same_file) {
+  linear m(1);
+  auto d1 = random_direction(m, 2, 0, {normalization::none, false, false});
+  auto d2 = random_direction(m, 2, 1, {normalization::none, false, false});
+  const auto data = make_data(20);
+  surface_options o;
+  o.x = linspace(-1, 1, 6);
+  o.y = linspace(-1, 1, 4);
+  o.progress = false;
+  o.settings = "test sweep";
+  const auto whole = temp_path("whole.h5"), resumed = temp_path("resumed.h5");
+  sweep(m, d1, &d2, whole, o, {"train_loss"}, data);
+  int calls = 0;
+  const auto crashing = [&](linear& mm) {
+    if (++calls == 10) throw std::runtime_error("simulated crash");
+    return data(mm);
+  };
+  BOOST_CHECK_THROW(sweep(m, d1, &d2, resumed, o, {"train_loss"}, crashing), std::runtime_error);
+  {
+    auto f = h5::file::open(resumed);
+    const auto mask = f.read<std::uint8_t>("computed");
+    BOOST_TEST(std::count(mask.begin(), mask.end(), 1) == 9);
+    BOOST_TEST(f.read<double>("train_loss")[20] == -1.0);  // not yet computed: -1 as the reference tool
+  }
+  calls = 0;
+  const auto counting = [&](linear& mm) {
+    ++calls;
+    return data(mm);
+  };
+  const auto st = sweep(m, d1, &d2, resumed, o, {"train_loss"}, counting);
+  BOOST_TEST(calls == 24 - 9);
+  BOOST_TEST(st.skipped == 9);
+  auto a = h5::file::open(whole), b = h5::file::open(resumed);
+  BOOST_TEST(a.read<double>("train_loss") == b.read<double>("train_loss"));
+  BOOST_TEST(a.read<std::uint8_t>("computed") == b.read<std::uint8_t>("computed"));
+}
+
+BOOST_AUTO_TEST_CASE(foreign_or_corrupted_surface_files_are_refused) {
+  linear m(1);
+  auto d1 = random_direction(m, 2, 0, {normalization::none, false, false});
+  const auto data = make_data(10);
+  surface_options o;
+  o.x = linspace(-1, 1, 5);
+  o.progress = false;
+  o.settings = "A";
+  const auto path = temp_path("line.h5");
+  sweep(m, d1, nullptr, path, o, {"train_loss"}, data);
+  const auto before = fs::last_write_time(path);
+  const auto names_path = [&](const basin::error& e) { return std::string(e.what()).find(path) != std::string::npos; };
+  auto other = o;
+  other.x = linspace(-2, 2, 5);
+  BOOST_CHECK_EXCEPTION(sweep(m, d1, nullptr, path, other, {"train_loss"}, data), basin::error, names_path);
+  other = o;
+  other.settings = "B";
+  BOOST_CHECK_EXCEPTION(sweep(m, d1, nullptr, path, other, {"train_loss"}, data), basin::error, names_path);
+  BOOST_TEST((fs::last_write_time(path) == before));  // never overwritten
+  const auto junk = temp_path("junk.h5");
+  std::ofstream(junk) << "garbage";
+  BOOST_CHECK_THROW(sweep(m, d1, nullptr, junk, o, {"train_loss"}, data), basin::error);
+  BOOST_CHECK_THROW(parse_range("-1:1", "--x"), basin::error);
+  BOOST_TEST(parse_range("-1:1:5", "--x") == linspace(-1, 1, 5));
+}
+
+BOOST_AUTO_TEST_CASE(direction_files_in_the_reference_layout) {
+  using m8 = model<resnet<8, fashion_input>, float>;
+  m8 m(1);
+  auto x = random_direction(m, 3, 0, {normalization::filter, true, false});
+  auto y = random_direction(m, 3, 1, {normalization::filter, true, false});
+  const auto path = temp_path("dirs.h5");
+  save_directions(path, x, &y, {normalization::filter, true, false}, 3);
+  auto f = h5::file::open(path);
+  BOOST_TEST(f.children("xdirection").size() == m8::param_table.size());
+  BOOST_TEST((f.shape("xdirection/0") == std::vector<hsize_t>{16, 1, 3, 3}));  // conv1.weight
+  const auto y2 = load_direction<m8>(path, "ydirection");
+  BOOST_TEST(std::equal(y.params.begin(), y.params.end(), y2.params.begin()));
+  // States mode: state_dict order, batch-norm buffers after each batch_norm's parameters.
+  auto xs = random_direction(m, 3, 0, {normalization::filter, false, true});
+  const auto spath = temp_path("dirs_states.h5");
+  save_directions(spath, xs, nullptr, {normalization::filter, false, true}, 3);
+  auto g = h5::file::open(spath);
+  // conv1.weight, bn1.weight, bn1.bias, bn1.running_mean, bn1.running_var, bn1.num_batches_tracked, ...
+  BOOST_TEST(g.children("xdirection").size() == m8::param_table.size() + m8::state_table.size() / 2 * 3);
+  BOOST_TEST((g.shape("xdirection/5") == std::vector<hsize_t>{}));
+  const auto xs2 = load_direction<m8>(spath, "xdirection");
+  BOOST_TEST(std::equal(xs.state.begin(), xs.state.end(), xs2.state.begin()));
+  using m20 = model<resnet20<fashion_input>, float>;
+  BOOST_CHECK_THROW(load_direction<m20>(path, "xdirection"), basin::error);
+}

@@ -1,0 +1,508 @@
+// Plot and export: every picture writes its .dat, .gp, .png and .svg for an analytic surface,
+// the .dat / .csv / .vtk read back to the inputs, NaN points do not break anything, and bad
+// input, a missing gnuplot and a failing script raise basin::error naming the culprit.
+// Rendering tests are skipped when gnuplot is not installed. Set BASIN_KEEP_PLOTS=1 to keep the
+// pictures (the folder is printed).
+#define BOOST_TEST_MODULE plot
+#include <unistd.h>
+
+#include <boost/test/unit_test.hpp>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "basin/core/error.hpp"
+#include "basin/io/export.hpp"
+#include "basin/plot/curves.hpp"
+#include "basin/plot/gnuplot.hpp"
+#include "basin/plot/surface.hpp"
+
+namespace fs = std::filesystem;
+using basin::plot::curve;
+using basin::plot::grid2d;
+using basin::plot::style;
+
+namespace {
+
+// A plain function, not a functor struct: the struct form trips -Werror=uninitialized in Boost 1.74.
+boost::test_tools::assertion_result gnuplot_present(boost::unit_test::test_unit_id) {
+  boost::test_tools::assertion_result r(basin::plot::gnuplot_available());
+  r.message() << "gnuplot ('" << basin::plot::gnuplot_program() << "') is not installed";
+  return r;
+}
+
+const fs::path& out_dir() {
+  static const fs::path dir = fs::temp_directory_path() / ("basin_test_plot-" + std::to_string(::getpid()));
+  return dir;
+}
+
+struct cleanup {
+  cleanup() { fs::remove_all(out_dir()); }
+  ~cleanup() {
+    const char* keep = std::getenv("BASIN_KEEP_PLOTS");
+    if (keep != nullptr && *keep != '\0' && std::string(keep) != "0") std::cout << "plots kept in " << out_dir() << "\n";
+    else fs::remove_all(out_dir());
+  }
+};
+BOOST_TEST_GLOBAL_FIXTURE(cleanup);
+
+std::string stem(const std::string& name) { return (out_dir() / name).string(); }
+
+// z = x^2 + 2 y^2 + 0.1 on [-1, 1] x [-1, 1], 21 x 17 points.
+grid2d bowl(int nx = 21, int ny = 17) {
+  grid2d g;
+  g.name = "train_loss";
+  for (int i = 0; i < nx; ++i) g.x.push_back(-1 + 2.0 * i / (nx - 1));
+  for (int j = 0; j < ny; ++j) g.y.push_back(-1 + 2.0 * j / (ny - 1));
+  for (double x : g.x)
+    for (double y : g.y) g.z.push_back(x * x + 2 * y * y + 0.1);
+  return g;
+}
+
+std::string slurp(const fs::path& p) {
+  std::ifstream f(p, std::ios::binary);
+  std::ostringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
+bool is_png(const fs::path& p) {
+  const std::string s = slurp(p);
+  return s.size() > 2000 && s.compare(0, 8, "\x89PNG\r\n\x1a\n") == 0;
+}
+
+bool is_svg(const fs::path& p) {
+  const std::string s = slurp(p);
+  return s.size() > 2000 && s.find("<svg") != std::string::npos && s.find("</svg>") != std::string::npos;
+}
+
+// How often `what` occurs in a file: tells a drawn SVG from an empty frame (gnuplot's svg
+// terminal writes one <polygon> per pm3d cell, <text>label</text> per label).
+std::size_t count(const fs::path& p, const std::string& what) {
+  const std::string s = slurp(p);
+  std::size_t n = 0;
+  for (auto at = s.find(what); at != std::string::npos; at = s.find(what, at + 1)) ++n;
+  return n;
+}
+
+// The numbers of every line that is neither blank nor a comment; blank lines counted too.
+struct table {
+  std::vector<std::vector<double>> rows;
+  int blank_lines = 0;
+};
+table read_table(const fs::path& p, char sep = ' ') {
+  table t;
+  std::istringstream in(slurp(p));
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty()) {
+      ++t.blank_lines;
+      continue;
+    }
+    if (line[0] == '#') continue;
+    std::vector<double> row;
+    std::istringstream ls(line);
+    std::string cell;
+    while (std::getline(ls, cell, sep)) row.push_back(std::strtod(cell.c_str(), nullptr));
+    t.rows.push_back(row);
+  }
+  return t;
+}
+
+bool same(double a, double b) { return (std::isnan(a) && std::isnan(b)) || a == b; }
+
+// The .dat of a surface holds x, y, z exactly, in grid order, one blank line between x blocks.
+void check_grid_dat(const fs::path& p, const grid2d& g) {
+  const table t = read_table(p);
+  BOOST_TEST(t.blank_lines == g.nx() - 1);
+  BOOST_TEST_REQUIRE(t.rows.size() == g.z.size());
+  for (std::size_t i = 0; i < g.x.size(); ++i)
+    for (std::size_t j = 0; j < g.y.size(); ++j) {
+      const auto& r = t.rows[i * g.y.size() + j];
+      BOOST_TEST_REQUIRE(r.size() == 3u);
+      BOOST_TEST(r[0] == g.x[i]);
+      BOOST_TEST(r[1] == g.y[j]);
+      BOOST_TEST(same(r[2], g.z[i * g.y.size() + j]), "z at (" << i << ", " << j << "): " << r[2]);
+    }
+}
+
+void check_picture(const std::string& s, bool svg = true) {
+  BOOST_TEST(is_png(s + ".png"), s << ".png is not a PNG");
+  if (svg) BOOST_TEST(is_svg(s + ".svg"), s << ".svg is not an SVG");
+  else BOOST_TEST(!fs::exists(s + ".svg"));
+  BOOST_TEST(fs::exists(s + ".dat"));
+  const std::string gp = slurp(s + ".gp");
+  BOOST_TEST(gp.find("set datafile missing \"NaN\"") != std::string::npos);
+  BOOST_TEST(gp.find(basin::plot::detail::gp_string(fs::path(s).filename().string() + ".dat")) != std::string::npos);
+  BOOST_TEST(gp.find("set title") != std::string::npos);
+}
+
+// Runs f and checks it throws basin::error whose message holds every one of the parts.
+template <class F>
+void check_throws(F&& f, std::initializer_list<const char*> parts) {
+  try {
+    f();
+    BOOST_ERROR("no basin::error thrown (expected one mentioning '" << *parts.begin() << "')");
+  } catch (const basin::error& e) {
+    const std::string m = e.what();
+    for (const char* p : parts) BOOST_TEST(m.find(p) != std::string::npos, "'" << p << "' not in: " << m);
+  }
+}
+
+// Sets an environment variable for one scope.
+struct env_guard {
+  std::string name;
+  env_guard(const char* n, const char* v) : name(n) { ::setenv(n, v, 1); }
+  ~env_guard() { ::unsetenv(name.c_str()); }
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(pictures, *boost::unit_test::precondition(gnuplot_present))
+
+BOOST_AUTO_TEST_CASE(contour_default_levels_and_highlight) {
+  const grid2d g = bowl();
+  style st;
+  st.title = "bowl: x^2 + 2 y^2 + 0.1";
+  st.xlabel = "alpha";
+  st.ylabel = "beta";
+  st.highlight = std::log(10.0);
+  basin::plot::contour(g, stem("contour"), st);
+  check_picture(stem("contour"));
+  check_grid_dat(stem("contour") + ".dat", g);
+  const std::string gp = slurp(stem("contour") + ".gp");
+  // Default levels strictly inside the data range [0.1, 3.1]: 0.6, ..., 2.6 (the reference's arange).
+  BOOST_TEST(gp.find("levels discrete 0.6,1.1,1.6,2.1,2.6\n") != std::string::npos);
+  BOOST_TEST(gp.find("initial loss (2.303)") != std::string::npos);
+  // The picture holds level labels and the legend entry.
+  BOOST_TEST(count(stem("contour") + ".svg", "<text>1.6</text>") >= 1u);
+  BOOST_TEST(count(stem("contour") + ".svg", "<text>initial loss (2.303)</text>") == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(contour_log_and_own_levels_png_only) {
+  const grid2d g = bowl();
+  style st;
+  st.log_z = true;
+  st.svg = false;
+  basin::plot::contour(g, stem("contour_log"), st, {2.0, 0.2, 0.5, 1.0});
+  check_picture(stem("contour_log"), false);
+  const std::string gp = slurp(stem("contour_log") + ".gp");
+  BOOST_TEST(gp.find("levels discrete 0.2,0.5,1,2\n") != std::string::npos);  // sorted
+  BOOST_TEST(gp.find("set logscale cb") != std::string::npos);
+  BOOST_TEST(gp.find("set title \"train_loss\"") != std::string::npos);  // the grid's name by default
+}
+
+BOOST_AUTO_TEST_CASE(heatmap_and_surface) {
+  const grid2d g = bowl();
+  style st;
+  st.title = "train loss";
+  basin::plot::heatmap(g, stem("heatmap"), st);
+  check_picture(stem("heatmap"));
+  check_grid_dat(stem("heatmap") + ".dat", g);
+  BOOST_TEST(count(stem("heatmap") + ".svg", "<polygon") >= 20u * 16u);  // every cell filled
+  basin::plot::surface3d(g, stem("surface"), st);
+  check_picture(stem("surface"));
+  check_grid_dat(stem("surface") + ".dat", g);
+  BOOST_TEST(count(stem("surface") + ".svg", "<polygon") >= 20u * 16u);
+  BOOST_TEST(slurp(stem("surface") + ".gp").find("set cblabel \"loss\"") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(nan_points_and_log_of_non_positive) {
+  grid2d g = bowl();
+  g.z[5 * 17 + 5] = NAN;        // a point not computed
+  g.z[0] = INFINITY;            // a diverged one
+  g.z[10 * 17 + 8] = 0;         // the centre: 0 + 0 + 0.1 -> forced to 0, masked under log_z
+  g.z[10 * 17 + 9] = -0.5;      // and a negative one
+  style st;
+  basin::plot::contour(g, stem("nan_contour"), st);
+  basin::plot::heatmap(g, stem("nan_heatmap"), st);
+  basin::plot::surface3d(g, stem("nan_surface"), st);
+  st.log_z = true;
+  basin::plot::heatmap(g, stem("nan_heatmap_log"), st);
+  basin::plot::surface3d(g, stem("nan_surface_log"), st);
+  basin::plot::contour(g, stem("nan_contour_log"), st);
+  for (const char* s : {"nan_contour", "nan_heatmap", "nan_surface", "nan_heatmap_log", "nan_surface_log",
+                        "nan_contour_log"})
+    check_picture(stem(s));
+  // The holes: 4 cells around the NaN, 1 at the corner, 4 + 2 around the centre pair under log.
+  BOOST_TEST(count(stem("nan_heatmap") + ".svg", "<polygon") >= 20u * 16u - 5u);
+  BOOST_TEST(count(stem("nan_heatmap_log") + ".svg", "<polygon") >= 20u * 16u - 11u);
+  BOOST_TEST(count(stem("nan_surface_log") + ".svg", "<polygon") >= 20u * 16u - 11u);
+  // Non-finite values are written NaN; the rest exactly.
+  grid2d expect = g;
+  expect.z[0] = NAN;
+  check_grid_dat(stem("nan_heatmap_log") + ".dat", expect);
+  BOOST_TEST(slurp(stem("nan_heatmap_log") + ".gp").find("$3 > 0 ? $3 : NaN") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(stem_in_missing_folders) {
+  const std::string s = stem("deep/er dir/it's \"fig\"");  // a space and quotes survive shell and gnuplot
+  BOOST_TEST(!fs::exists(out_dir() / "deep"));
+  style st;
+  st.title = "title with \"quotes\", a back\\slash and\na second line";
+  basin::plot::heatmap(bowl(5, 4), s, st);
+  check_picture(s);
+}
+
+BOOST_AUTO_TEST_CASE(curves_loss_and_accuracy) {
+  std::vector<curve> loss(2), acc(2);
+  const char* names[] = {"train", "test"};
+  for (int k = 0; k < 2; ++k) {
+    loss[k].label = std::string(names[k]) + " loss";
+    acc[k].label = std::string(names[k]) + " accuracy";
+    for (int e = 0; e <= 50; ++e) {
+      const double t = e / 50.0 * 2 - 1;  // alpha in [-1, 1]
+      loss[k].x.push_back(t);
+      acc[k].x.push_back(t);
+      loss[k].y.push_back(0.05 + (k + 1) * t * t * 3);
+      acc[k].y.push_back(100 - (k + 1) * 30 * t * t);
+    }
+  }
+  loss[1].y[7] = NAN;
+  style st;
+  st.title = "1-D interpolation";
+  st.xlabel = "alpha";
+  st.log_z = true;
+  basin::plot::curves(loss, acc, stem("curves"), st);
+  check_picture(stem("curves"));
+  const table t = read_table(stem("curves") + ".dat");
+  BOOST_TEST(t.blank_lines == 3 * 2);  // two blank lines between the four data sets
+  BOOST_TEST_REQUIRE(t.rows.size() == 4u * 51u);
+  for (int k = 0; k < 4; ++k)
+    for (int e = 0; e <= 50; ++e) {
+      const curve& c = k < 2 ? loss[std::size_t(k)] : acc[std::size_t(k - 2)];
+      const auto& r = t.rows[std::size_t(k * 51 + e)];
+      BOOST_TEST(r[0] == c.x[std::size_t(e)]);
+      BOOST_TEST(same(r[1], c.y[std::size_t(e)]));
+    }
+  const std::string gp = slurp(stem("curves") + ".gp");
+  BOOST_TEST(gp.find("axes x1y2") != std::string::npos);
+  BOOST_TEST(gp.find("set logscale y") != std::string::npos);
+  BOOST_TEST(gp.find("\"test accuracy\"") != std::string::npos);
+  for (const char* label : {"train loss", "test loss", "train accuracy", "test accuracy"})
+    BOOST_TEST(count(stem("curves") + ".svg", std::string("<text>") + label + "</text>") == 1u, label);
+  // Accuracy alone goes on the left axis.
+  basin::plot::curves({}, acc, stem("acc_only"), style{});
+  check_picture(stem("acc_only"));
+  BOOST_TEST(slurp(stem("acc_only") + ".gp").find("axes x1y2") == std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(histograms_bins_and_counts) {
+  std::vector<std::vector<double>> w(2);
+  std::mt19937 rng(7);
+  std::normal_distribution<double> normal;
+  for (int i = 0; i < 20000; ++i) {  // two bells: a narrow and a wide one
+    w[0].push_back(0.05 * normal(rng));
+    w[1].push_back(0.1 * normal(rng) + 0.02);
+  }
+  w[1].push_back(NAN);  // skipped
+  style st;
+  st.title = "weights";
+  st.xlabel = "weight";
+  st.ylabel = "count";
+  basin::plot::histograms(w, {"small batch", "large batch"}, stem("hist"), st, 60);
+  check_picture(stem("hist"));
+  const table t = read_table(stem("hist") + ".dat");
+  BOOST_TEST_REQUIRE(t.rows.size() == 60u);
+  double lo = INFINITY, hi = -INFINITY;
+  for (const auto& s : w)
+    for (double v : s)
+      if (std::isfinite(v)) lo = std::min(lo, v), hi = std::max(hi, v);
+  BOOST_TEST(t.rows.front()[0] == lo);
+  BOOST_TEST(t.rows.back()[1] == hi);
+  double n0 = 0, n1 = 0;
+  for (std::size_t b = 0; b < t.rows.size(); ++b) {
+    const auto& r = t.rows[b];
+    BOOST_TEST_REQUIRE(r.size() == 5u);
+    if (b > 0) BOOST_TEST(r[0] == t.rows[b - 1][1]);  // bins tile the range
+    n0 += r[3], n1 += r[4];
+    // Recount bin b of sample 0 directly.
+    double c = 0;
+    for (double v : w[0]) c += (v >= r[0] && (v < r[1] || (b + 1 == t.rows.size() && v <= r[1]))) ? 1 : 0;
+    BOOST_TEST(std::abs(c - r[3]) <= 1, "bin " << b);  // edges may round one value across
+  }
+  BOOST_TEST(n0 == 20000);
+  BOOST_TEST(n1 == 20000);
+  BOOST_TEST(count(stem("hist") + ".svg", "<text>large batch</text>") == 1u);
+  st.log_z = true;
+  basin::plot::histograms({{1.0, 1.0, 1.0}}, {"constant"}, stem("hist_const"), st, 5);  // all equal
+  check_picture(stem("hist_const"));
+}
+
+BOOST_AUTO_TEST_CASE(failing_script_names_script_and_status) {
+  fs::create_directories(out_dir());
+  const fs::path bad = out_dir() / "bad.gp";
+  std::ofstream(bad) << "set terminal pngcairo\nset output 'bad.png'\nplot sin(x) with nonsense\n";
+  check_throws([&] { basin::plot::render(bad); }, {"bad.gp", "exited with status"});
+  check_throws([&] { basin::plot::render(out_dir() / "missing.gp"); }, {"missing.gp", "does not exist"});
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_CASE(missing_gnuplot_is_an_error_naming_the_script) {
+  env_guard env("BASIN_GNUPLOT", "/nonexistent/gnuplot");
+  BOOST_TEST(!basin::plot::gnuplot_available());
+  check_throws([] { basin::plot::heatmap(bowl(), stem("no_gnuplot"), style{}); },
+               {"no_gnuplot.gp", "/nonexistent/gnuplot", "127"});
+  BOOST_TEST(fs::exists(stem("no_gnuplot") + ".dat"));  // data and script are still there
+  BOOST_TEST(fs::exists(stem("no_gnuplot") + ".gp"));
+}
+
+BOOST_AUTO_TEST_CASE(bad_input_is_rejected_before_writing) {
+  using namespace basin::plot;
+  const style st;
+  auto g = bowl();
+  check_throws([&] { contour(grid2d{}, stem("e"), st); }, {"plot::contour", "at least 2", "nx = 0"});
+  g.z.pop_back();
+  check_throws([&] { heatmap(g, stem("e"), st); }, {"plot::heatmap", "train_loss", "z has 356", "357"});
+  g = bowl();
+  g.x[3] = g.x[2];
+  check_throws([&] { surface3d(g, stem("e"), st); }, {"plot::surface3d", "x must be strictly increasing", "x[3]"});
+  g = bowl();
+  std::swap(g.y[0], g.y[1]);
+  check_throws([&] { basin::write_vtk(g, stem("e.vtk")); }, {"write_vtk", "y must be strictly increasing"});
+  g = bowl();
+  g.y[4] = NAN;
+  check_throws([&] { basin::write_csv(g, stem("e.csv")); }, {"write_csv", "y[4]", "not finite"});
+  g = bowl();
+  for (double& v : g.z) v = NAN;
+  check_throws([&] { heatmap(g, stem("e"), st); }, {"no finite value"});
+  g = bowl();
+  for (double& v : g.z) v = -v;
+  style lg;
+  lg.log_z = true;
+  check_throws([&] { surface3d(g, stem("e"), lg); }, {"log_z", "positive"});
+  check_throws([&] { contour(bowl(), stem("e"), lg, {1.0, -1.0}); }, {"levels[1]"});
+  style hl;
+  hl.highlight = INFINITY;
+  check_throws([&] { contour(bowl(), stem("e"), hl); }, {"style.highlight"});
+  style tiny;
+  tiny.width = 10;
+  check_throws([&] { heatmap(bowl(), stem("e"), tiny); }, {"style.width"});
+  check_throws([&] { heatmap(bowl(), "", st); }, {"stem", "names no file"});
+  check_throws([&] { heatmap(bowl(), stem("dir/"), st); }, {"stem", "names no file"});
+  check_throws([&] { basin::write_vtk(bowl(), stem("e.vtk"), false, NAN); }, {"clip_max"});
+
+  curve c{{0, 1, 2}, {1, 2}, "short"};
+  check_throws([&] { curves({c}, {}, stem("e"), st); }, {"loss_curves[0]", "'short'", "x has 3", "y has 2"});
+  check_throws([&] { curves({}, {curve{{}, {}, "empty"}}, stem("e"), st); }, {"acc_curves[0]", "no points"});
+  check_throws([&] { curves({}, {}, stem("e"), st); }, {"both empty"});
+  check_throws([&] { curves({curve{{0, NAN}, {1, 2}, "x"}}, {}, stem("e"), st); }, {"loss_curves[0]", "x[1]"});
+  check_throws([&] { curves({curve{{0, 1}, {0, -1}, "neg"}}, {}, stem("e"), lg); }, {"positive"});
+  check_throws([&] { histograms({{1, 2}}, {"a", "b"}, stem("e"), st); }, {"labels has 2", "samples has 1"});
+  check_throws([&] { histograms({{1, 2}, {}}, {"a", "b"}, stem("e"), st); }, {"samples[1]", "'b'", "no values"});
+  check_throws([&] { histograms({{NAN}}, {"a"}, stem("e"), st); }, {"samples[0]", "no finite value"});
+  check_throws([&] { histograms({{1, 2}}, {"a"}, stem("e"), st, 0); }, {"bins = 0"});
+  check_throws([&] { histograms({}, {}, stem("e"), st); }, {"samples is empty"});
+  // Nothing was written for any of them.
+  BOOST_TEST(!fs::exists(stem("e.dat")));
+  BOOST_TEST(!fs::exists(stem("e.vtk")));
+  BOOST_TEST(!fs::exists(stem("e.csv")));
+}
+
+BOOST_AUTO_TEST_CASE(vtk_layout_counts_clip_and_log) {
+  grid2d g = bowl();
+  const std::string path = stem("vtk/bowl.vtk");  // folder created
+  basin::write_vtk(g, path);
+  std::istringstream in(slurp(path));
+  std::string line;
+  std::getline(in, line);
+  BOOST_TEST(line == "# vtk DataFile Version 3.0");
+  std::getline(in, line);
+  BOOST_TEST(line.find("train_loss") != std::string::npos);
+  std::getline(in, line);
+  BOOST_TEST(line == "ASCII");
+  std::getline(in, line);
+  BOOST_TEST(line == "DATASET POLYDATA");
+  std::string word, type;
+  long n = 0, m = 0, size = 0;
+  in >> word >> n >> type;
+  BOOST_TEST(word == "POINTS");
+  BOOST_TEST(n == 21 * 17);
+  BOOST_TEST(type == "double");
+  std::vector<double> pts(std::size_t(3 * n));
+  for (auto& v : pts) in >> v;
+  for (std::size_t k = 0; k < g.z.size(); ++k) {
+    BOOST_TEST(pts[3 * k + 0] == g.x[k / 17]);
+    BOOST_TEST(pts[3 * k + 1] == g.y[k % 17]);
+    BOOST_TEST(pts[3 * k + 2] == g.z[k]);
+  }
+  in >> word >> m >> size;
+  BOOST_TEST(word == "POLYGONS");
+  BOOST_TEST(m == 20 * 16);
+  BOOST_TEST(size == 5 * m);
+  long four = 0, a = 0, b = 0, c = 0, d = 0;
+  in >> four >> a >> b >> c >> d;  // the first cell: (0,0) (1,0) (1,1) (0,1)
+  BOOST_TEST(four == 4);
+  BOOST_TEST((a == 0 && b == 17 && c == 18 && d == 1));
+  for (long k = 1; k < m; ++k) in >> four >> a >> b >> c >> d;
+  in >> word >> n;
+  BOOST_TEST(word == "POINT_DATA");
+  BOOST_TEST(n == 21 * 17);
+  in >> word >> word >> type >> four;
+  BOOST_TEST(word == "train_loss");
+  std::getline(in, line);
+  std::getline(in, line);
+  BOOST_TEST(line == "LOOKUP_TABLE default");
+  double v = 0;
+  for (long k = 0; k < n; ++k) {
+    in >> v;
+    BOOST_TEST(v == g.z[std::size_t(k)]);
+  }
+  BOOST_TEST(!(in >> v));  // nothing after
+
+  // An interior point not computed drops one point and the four cells around it; clipping
+  // then log as h52vtp: ln(min(v, clip) + 0.1).
+  g.z[5 * 17 + 5] = NAN;
+  basin::write_vtk(g, path, true, 1.0);
+  const std::string s = slurp(path);
+  BOOST_TEST(s.find("POINTS 356 double") != std::string::npos);
+  BOOST_TEST(s.find("POLYGONS 316 1580") != std::string::npos);
+  BOOST_TEST(s.find("POINT_DATA 356") != std::string::npos);
+  BOOST_TEST(s.find("nan") == std::string::npos);
+  const auto at = s.find("LOOKUP_TABLE default\n");
+  std::istringstream vs(s.substr(at + 21));
+  std::size_t k = 0;
+  for (std::size_t p = 0; p < g.z.size(); ++p) {
+    if (std::isnan(g.z[p])) continue;
+    vs >> v;
+    BOOST_TEST(v == std::log(std::min(g.z[p], 1.0) + 0.1), "point " << p);
+    ++k;
+  }
+  BOOST_TEST(k == 356u);
+}
+
+BOOST_AUTO_TEST_CASE(csv_round_trip) {
+  grid2d g = bowl(7, 5);
+  g.name = "test, acc";  // needs quoting
+  g.z[3] = NAN;
+  g.z[4] = INFINITY;
+  g.x[2] = -0.1 / 0.3;  // -0.33333333333333337: the shortest text must read back exactly
+  const std::string path = stem("csv/bowl.csv");
+  basin::write_csv(g, path);
+  std::istringstream in(slurp(path));
+  std::string line;
+  std::getline(in, line);
+  BOOST_TEST(line == "x,y,\"test, acc\"");
+  std::size_t k = 0;
+  while (std::getline(in, line)) {
+    std::vector<double> r;
+    std::istringstream ls(line);
+    std::string cell;
+    while (std::getline(ls, cell, ',')) r.push_back(std::strtod(cell.c_str(), nullptr));
+    BOOST_TEST_REQUIRE(r.size() == 3u);
+    BOOST_TEST(r[0] == g.x[k / 5]);
+    BOOST_TEST(r[1] == g.y[k % 5]);
+    BOOST_TEST(same(r[2], g.z[k]));
+    ++k;
+  }
+  BOOST_TEST(k == 35u);
+  BOOST_TEST(slurp(path).find(",nan\n") != std::string::npos);
+  BOOST_TEST(slurp(path).find(",inf\n") != std::string::npos);
+}
