@@ -1,0 +1,136 @@
+// examples/03_surface.cpp — the 2-D loss landscape of resnet20 trained on Fashion-MNIST.
+//
+// The main job of the README: load the resnet20 checkpoint written by 01_train (or, when there
+// is none, train one epoch here), draw two random filter-normalized directions (Li et al. 2018),
+// evaluate the test loss and accuracy on a plane through the minimizer, and write
+//   <out>/directions.h5   the directions, in the reference tool's layout
+//   <out>/surface.h5      the surface (xcoordinates, ycoordinates, test_loss, test_acc, computed)
+//   <out>/*.png, *.svg    contour map (with the initial-loss contour marked), heat map, 3-D surface
+//   <out>/surface.vtk     for ParaView; <out>/test_loss.csv
+// Each point is written as soon as it is computed: interrupt it and run it again to finish.
+//
+//   03_surface [--checkpoint resnet20_fmnist/final.h5] [--train-epochs 1] [--x -1:1:11] [--y -1:1:11]
+//              [--norm filter] [--keep-biasbn] [--test-subset 500] [--seed 1] [--out landscape]
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+
+#include "basin/data/idx.hpp"
+#include "basin/io/checkpoint.hpp"
+#include "basin/io/export.hpp"
+#include "basin/landscape/direction_file.hpp"
+#include "basin/landscape/surface.hpp"
+#include "basin/net/model.hpp"
+#include "basin/net/zoo.hpp"
+#include "basin/optim/optimizers.hpp"
+#include "basin/optim/schedules.hpp"
+#include "basin/plot/surface.hpp"
+#include "basin/train/trainer.hpp"
+#include "cli.hpp"
+
+using model_t = basin::model<basin::resnet20<basin::fashion_input>, float, basin::backend::host>;
+
+int main(int argc, char** argv) try {
+  basin::examples::cli args(argc, argv);
+  const std::string ckpt = args.get("checkpoint", std::string("resnet20_fmnist/final.h5"));
+  const int train_epochs = args.get("train-epochs", 1);
+  const auto xs = basin::parse_range(args.get("x", std::string("-1:1:11")), "--x");
+  const auto ys = basin::parse_range(args.get("y", std::string("-1:1:11")), "--y");
+  const auto norm = basin::parse_normalization(args.get("norm", std::string("filter")));
+  const bool keep_biasbn = args.flag("keep-biasbn");
+  const long subset = args.get("test-subset", 500L);
+  const auto seed = std::uint64_t(args.get("seed", 1L));
+  const std::string data_dir = args.get("data", std::string("/usr/share/datasets/fashion-mnist"));
+  const std::string out = args.get("out", std::string("landscape"));
+  args.done();
+  basin::require(subset >= 1, "option --test-subset: expected at least 1 image, got ", subset);
+
+  auto train_set = basin::read_fashion_mnist(data_dir, true);
+  auto test_set = basin::read_fashion_mnist(data_dir, false);
+  const auto stats = basin::compute_channel_stats(train_set);
+  basin::normalize(train_set, stats);
+  basin::normalize(test_set, stats);
+  const auto probe = basin::subset(test_set, 0, std::min<basin::index_t>(subset, test_set.size()));
+
+  // The loss of the freshly initialized net (batch statistics, as it starts training): the
+  // "initial loss" contour of the talk, ~ln 10 for 10 classes.
+  double initial_loss = 0;
+  {
+    model_t fresh(seed);
+    initial_loss = basin::evaluate(fresh, probe, 500, basin::mode::train).loss;
+  }
+  model_t model(seed);
+
+  if (std::filesystem::exists(ckpt)) {
+    basin::load_checkpoint(model, ckpt);
+    std::printf("loaded %s\n", ckpt.c_str());
+  } else {
+    std::printf("no checkpoint at %s: training resnet20 for %d epoch(s) first (01_train trains longer)\n",
+                ckpt.c_str(), train_epochs);
+    basin::optim::optimizer<basin::optim::sgd, float, basin::backend::host> opt({0.9, 5e-4, true}, model_t::n_params);
+    basin::train_options o;
+    o.epochs = train_epochs;
+    o.seed = seed;
+    basin::train(model, opt, basin::optim::cosine_lr{0.1, double(train_epochs)}, train_set, o);
+    if (std::filesystem::path(ckpt).has_parent_path()) std::filesystem::create_directories(std::filesystem::path(ckpt).parent_path());
+    basin::save_checkpoint(model, ckpt, train_epochs);
+  }
+  const auto center = basin::evaluate(model, probe);
+  std::printf("minimizer: test loss %.4f, accuracy %.2f%% on %lld test images; initial loss %.4f\n", center.loss,
+              center.accuracy, (long long)probe.size(), initial_loss);
+
+  // Two random directions, normalized as asked, in the reference tool's file layout.
+  std::filesystem::create_directories(out);
+  const basin::direction_options dopt{norm, !keep_biasbn, false};
+  auto dx = basin::random_direction(model, seed, 0, dopt);
+  auto dy = basin::random_direction(model, seed, 1, dopt);
+  std::printf("directions: %s-normalized, biases and batch-norm %s; cosine between them %.4f\n",
+              basin::to_string(norm), keep_biasbn ? "copied" : "ignored", basin::cosine(dx, dy));
+  const auto dir_file = out + "/directions.h5";
+  basin::save_directions(dir_file, dx, &dy, dopt, seed);
+
+  // The plane, one point at a time, written at once.
+  basin::surface_options so;
+  so.x = xs;
+  so.y = ys;
+  so.dir_file = dir_file;
+  so.settings = std::string("checkpoint=") + ckpt + " seed=" + std::to_string(seed) + " norm=" + basin::to_string(norm) +
+                " ignore=" + (keep_biasbn ? "" : "biasbn") + " test_subset=" + std::to_string(probe.size());
+  const auto surf_file = out + "/surface.h5";
+  basin::loss_accuracy metrics{nullptr, &probe, 500};
+  const auto st = basin::sweep(model, dx, &dy, surf_file, so, metrics.names(), metrics);
+  std::printf("surface: %lld points computed now, %lld already in %s (%.1f s, %.2f points/s)\n",
+              (long long)st.computed, (long long)st.skipped, surf_file.c_str(), st.seconds,
+              st.computed / std::max(st.seconds, 1e-9));
+
+  // Pictures and exports from the file.
+  auto f = basin::h5::file::open(surf_file);
+  basin::plot::grid2d loss{xs, ys, f.read<double>("test_loss"), "test_loss"};
+  basin::plot::grid2d acc{xs, ys, f.read<double>("test_acc"), "test_acc"};
+  basin::plot::style s;
+  s.title = "resnet20, Fashion-MNIST test loss (" + std::string(basin::to_string(norm)) + "-normalized directions)";
+  s.xlabel = "direction 1";
+  s.ylabel = "direction 2";
+  s.zlabel = "test loss";
+  s.highlight = initial_loss;
+  s.highlight_label = "initial loss";
+  basin::plot::contour(loss, out + "/test_loss_contour", s);
+  basin::plot::heatmap(loss, out + "/test_loss_heatmap", s);
+  auto s3 = s;
+  s3.log_z = true;
+  basin::plot::surface3d(loss, out + "/test_loss_3d", s3);
+  auto sa = s;
+  sa.title = "resnet20, Fashion-MNIST test accuracy";
+  sa.zlabel = "test accuracy (%)";
+  sa.highlight = NAN;
+  basin::plot::heatmap(acc, out + "/test_acc_heatmap", sa);
+  basin::write_vtk(loss, out + "/surface.vtk", true);
+  basin::write_csv(loss, out + "/test_loss.csv");
+  std::printf("wrote %s/{surface.h5, directions.h5, test_loss_contour.png, test_loss_heatmap.png, test_loss_3d.png, "
+              "test_acc_heatmap.png, surface.vtk, test_loss.csv} (+ .svg, and .dat/.gp beside each picture)\n",
+              out.c_str());
+  return 0;
+} catch (const std::exception& e) {
+  std::fprintf(stderr, "03_surface: %s\n", e.what());
+  return 1;
+}
