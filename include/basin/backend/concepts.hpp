@@ -33,6 +33,7 @@ concept backend = requires(float* p, const float* cp, double* dp, const double* 
   typename B::template vector<float>;
   typename B::template vector<double>;
   { B::name } -> std::convertible_to<const char*>;
+  { B::workspace_budget } -> std::convertible_to<index_t>;
   B::for_each_index(n, index_probe{});
   B::segmented_reduce(n, n, reduce_probe{}, p);
   B::segmented_reduce(n, n, reduce_probe{}, dp);

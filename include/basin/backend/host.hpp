@@ -25,6 +25,8 @@ struct host {
   static constexpr const char* name = "host";
   template <class T>
   using vector = thrust::omp::vector<T>;
+  // Column buffers per convolution task stay within a core's L2 (256 KiB of float).
+  static constexpr index_t workspace_budget = index_t(1) << 16;
 
   // f(i) for every i in [0, n), in parallel, in no particular order.
   template <class F>

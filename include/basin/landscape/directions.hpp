@@ -62,6 +62,20 @@ struct direction {
 };
 
 namespace detail {
+// out = y - x
+template <class B, class T>
+void subtract(index_t n, const T* x, const T* y, T* out) {
+  B::for_each_index(n, [=] BASIN_HD(index_t i) { out[i] = y[i] - x[i]; });
+}
+// out = o + a dx (+ b dy when dy is given)
+template <class B, class T>
+void axpby(index_t n, const T* o, T a, const T* dx, T b, const T* dy, T* out) {
+  if (dy)
+    B::for_each_index(n, [=] BASIN_HD(index_t i) { out[i] = o[i] + a * dx[i] + b * dy[i]; });
+  else
+    B::for_each_index(n, [=] BASIN_HD(index_t i) { out[i] = o[i] + a * dx[i]; });
+}
+
 // Normalizes d against w tensor by tensor, following the table.
 template <class B, class T, class Table>
 void normalize_against(const Table& table, const T* w, T* d, const direction_options& o) {
@@ -134,11 +148,8 @@ direction<Model> difference(Model& a, Model& b, bool states = true) {
   using T = typename Model::scalar;
   using B = typename Model::backend_type;
   direction<Model> d;
-  const auto sub = [](index_t n, const T* x, const T* y, T* out) {
-    B::for_each_index(n, [=] BASIN_HD(index_t i) { out[i] = y[i] - x[i]; });
-  };
-  sub(Model::n_params, backend::raw(a.params), backend::raw(b.params), backend::raw(d.params));
-  if (states) sub(Model::n_state, backend::raw(a.state), backend::raw(b.state), backend::raw(d.state));
+  detail::subtract<B>(Model::n_params, backend::raw(a.params), backend::raw(b.params), backend::raw(d.params));
+  if (states) detail::subtract<B>(Model::n_state, backend::raw(a.state), backend::raw(b.state), backend::raw(d.state));
   return d;
 }
 
@@ -186,11 +197,7 @@ void set_point(Model& m, const V& origin_params, const V& origin_state, directio
   using B = typename Model::backend_type;
   using T = typename Model::scalar;
   const auto axpby = [&](index_t n, const T* o, const T* dx, const T* dy, T* out) {
-    const T ta = T(a), tb = T(b);
-    if (dy)
-      B::for_each_index(n, [=] BASIN_HD(index_t i) { out[i] = o[i] + ta * dx[i] + tb * dy[i]; });
-    else
-      B::for_each_index(n, [=] BASIN_HD(index_t i) { out[i] = o[i] + ta * dx[i]; });
+    detail::axpby<B>(n, o, T(a), dx, T(b), dy, out);
   };
   axpby(Model::n_params, backend::raw(const_cast<V&>(origin_params)), backend::raw(x.params),
         y ? backend::raw(y->params) : nullptr, backend::raw(m.params));

@@ -35,7 +35,8 @@ inline std::vector<double> linspace(double lo, double hi, int n) {
   require(std::isfinite(lo) && std::isfinite(hi) && (n == 1 || hi > lo), "linspace: need finite lo < hi, got ", lo,
           ":", hi);
   std::vector<double> v(static_cast<std::size_t>(n));
-  for (int i = 0; i < n; ++i) v[i] = n == 1 ? lo : lo + (hi - lo) * i / (n - 1);
+  // (lo (n-1-i) + hi i) / (n-1): symmetric ranges hit 0 exactly at their middle.
+  for (int i = 0; i < n; ++i) v[i] = n == 1 ? lo : (lo * (n - 1 - i) + hi * i) / (n - 1);
   return v;
 }
 // Parses "lo:hi:n", e.g. "-1:1:51". Throws basin::error naming the option for bad text.

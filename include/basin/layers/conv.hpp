@@ -15,8 +15,6 @@
 namespace basin {
 
 namespace detail {
-// Column-buffer budget per task, in elements (256 KiB of float: inside a core's L2).
-inline constexpr index_t im2col_budget = index_t(1) << 16;
 
 // col (ci*k*k, nb*ho*wo) <- x (ci, n, h, w) for images [n0, n0+nb); zero outside the image.
 // One call fills one output row segment (row, image, oy): ho*wo/wo runs of wo values, so the
@@ -134,7 +132,7 @@ struct conv {
     int workers = 1;
 
     void reserve(index_t n) {
-      group = std::clamp<index_t>(detail::im2col_budget / (k_dim * out.plane()), 1, n);
+      group = std::clamp<index_t>(B::workspace_budget / (k_dim * out.plane()), 1, n);
       workers = B::concurrency();
       if (!direct) col.resize(std::size_t(workers * k_dim * group * out.plane()));
       partial.resize(std::size_t(workers * Out * k_dim));

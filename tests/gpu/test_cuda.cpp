@@ -1,0 +1,171 @@
+// The CUDA backend against the host backend on fresh random inputs: every layer's forward and
+// backward (batch > 1, both batch-norm modes), whole-model training steps and a sweep.
+// Compiled by nvcc (test_cuda.cu includes this file); skipped, and reported so, without a GPU.
+#define BOOST_TEST_MODULE gpu
+#include <boost/test/unit_test.hpp>
+#include <cuda_runtime.h>
+
+#include "basin/backend/cuda.hpp"
+#include "basin/backend/host.hpp"
+#include "basin/landscape/surface.hpp"
+#include "basin/layers/activation.hpp"
+#include "basin/layers/batch_norm.hpp"
+#include "basin/layers/conv.hpp"
+#include "basin/layers/dense.hpp"
+#include "basin/layers/loss.hpp"
+#include "basin/layers/pool.hpp"
+#include "basin/layers/residual.hpp"
+#include "basin/net/model.hpp"
+#include "basin/net/zoo.hpp"
+#include "basin/optim/optimizers.hpp"
+
+using namespace basin;
+using host = backend::host;
+using gpu = backend::cuda;
+
+namespace {
+boost::test_tools::assertion_result have_gpu(boost::unit_test::test_unit_id) {
+  int count = 0;
+  const bool ok = cudaGetDeviceCount(&count) == cudaSuccess && count > 0;
+  boost::test_tools::assertion_result r(ok);
+  r.message() << "no CUDA device: the GPU comparison is skipped";
+  return r;
+}
+double tolerance() { return std::getenv("BASIN_TF32") ? 1e-2 : 1e-4; }
+
+// max |a - b| / max |b|
+double rel(const std::vector<float>& a, const std::vector<float>& b) {
+  double d = 0, s = 1e-30;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    d = std::max(d, std::abs(double(a[i]) - b[i]));
+    s = std::max(s, std::abs(double(b[i])));
+  }
+  return d / s;
+}
+template <class V>
+std::vector<float> to_host(const V& v) {
+  std::vector<float> h(v.size());
+  thrust::copy(v.begin(), v.end(), h.begin());
+  return h;
+}
+
+template <class L, dims In>
+void compare_layer(index_t n, mode m) {
+  using H = typename L::template bind<In, float, host>;
+  using C = typename L::template bind<In, float, gpu>;
+  constexpr dims out = H::out;
+  const counter_rng rng{17, 17};
+  const auto len = [](index_t k) { return static_cast<std::size_t>(std::max<index_t>(k, 1)); };
+  std::vector<float> x(len(n * In.size())), dy(len(n * out.size())), w(len(H::n_params)), s(len(H::n_state));
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = float(rng.normal(i));
+  for (std::size_t i = 0; i < dy.size(); ++i) dy[i] = float(rng.normal(1000000 + i));
+  H::init(w.data(), s.data(), 3, 3);
+  for (std::size_t i = 0; i < w.size(); ++i) w[i] += float(0.3 * rng.normal(2000000 + i));
+  for (std::size_t i = 0; i < s.size(); ++i) s[i] = float(0.5 + std::abs(rng.normal(3000000 + i)));
+  H h;
+  C c;
+  h.reserve(n);
+  c.reserve(n);
+  std::vector<float> y(len(n * out.size())), dx(x.size()), gw(w.size()), sh = s;
+  gpu::vector<float> xd(x.begin(), x.end()), dyd(dy.begin(), dy.end()), wd(w.begin(), w.end()), sd(s.begin(), s.end()),
+      yd(y.size()), dxd(dx.size()), gwd(gw.size());
+  h.forward(w.data(), sh.data(), x.data(), y.data(), n, m);
+  c.forward(backend::raw(wd), backend::raw(sd), backend::raw(xd), backend::raw(yd), n, m);
+  h.backward(w.data(), gw.data(), x.data(), y.data(), dy.data(), dx.data(), n);
+  c.backward(backend::raw(wd), backend::raw(gwd), backend::raw(xd), backend::raw(yd), backend::raw(dyd),
+             backend::raw(dxd), n);
+  BOOST_TEST(rel(to_host(yd), y) < tolerance());
+  BOOST_TEST(rel(to_host(dxd), dx) < tolerance());
+  if (H::n_params > 0) BOOST_TEST(rel(to_host(gwd), gw) < tolerance());
+  if (H::n_state > 0) BOOST_TEST(rel(to_host(sd), sh) < tolerance());
+}
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(layers, *boost::unit_test::precondition(have_gpu))
+BOOST_AUTO_TEST_CASE(conv_and_dense) {
+  compare_layer<conv<16, 3>, dims{16, 28, 28}>(24, mode::train);
+  compare_layer<conv<32, 3, 2, 1>, dims{16, 28, 28}>(9, mode::train);
+  compare_layer<conv<8, 1, 2, 0>, dims{4, 14, 14}>(7, mode::train);
+  compare_layer<conv<6, 1, 1, 0, true>, dims{5, 9, 9}>(5, mode::train);
+  compare_layer<conv<3, 5, 3, 2, true>, dims{2, 17, 13}>(4, mode::train);
+  compare_layer<dense<10>, dims{64, 1, 1}>(33, mode::train);
+}
+BOOST_AUTO_TEST_CASE(batch_norm_both_modes) {
+  compare_layer<batch_norm, dims{16, 14, 14}>(12, mode::train);
+  compare_layer<batch_norm, dims{16, 14, 14}>(12, mode::eval);
+}
+BOOST_AUTO_TEST_CASE(activations_pools_flatten) {
+  compare_layer<relu, dims{8, 9, 9}>(6, mode::train);
+  compare_layer<max_pool<2>, dims{4, 10, 10}>(6, mode::train);
+  compare_layer<max_pool<3, 2>, dims{4, 11, 11}>(3, mode::train);
+  compare_layer<avg_pool<3, 2>, dims{4, 11, 11}>(3, mode::train);
+  compare_layer<global_avg_pool, dims{64, 7, 7}>(17, mode::train);
+  compare_layer<flatten, dims{3, 4, 5}>(6, mode::train);
+}
+BOOST_AUTO_TEST_CASE(residual_blocks) {
+  compare_layer<zoo::basic_block<32, 2, shortcut::automatic>, dims{16, 14, 14}>(5, mode::train);
+  compare_layer<zoo::basic_block<16, 1, shortcut::automatic>, dims{16, 14, 14}>(5, mode::eval);
+  compare_layer<zoo::basic_block<16, 1, shortcut::none>, dims{16, 8, 8}>(5, mode::train);
+}
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(models, *boost::unit_test::precondition(have_gpu))
+
+BOOST_AUTO_TEST_CASE(resnet20_training_steps) {
+  using net = resnet20<cifar_input>;
+  model<net, float, host> h(5);
+  model<net, float, gpu> c(5);
+  BOOST_TEST(rel(to_host(c.params), std::vector<float>(h.params.begin(), h.params.end())) < 1e-6);  // same init
+  const index_t n = 32;
+  const counter_rng rng{8, 8};
+  std::vector<float> x(static_cast<std::size_t>(n * 3 * 32 * 32));
+  std::vector<std::int32_t> labels(static_cast<std::size_t>(n));
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = float(rng.normal(i));
+  for (index_t i = 0; i < n; ++i) labels[i] = std::int32_t(i % 10);
+  gpu::vector<float> xd(x.begin(), x.end());
+  gpu::vector<std::int32_t> ld(labels.begin(), labels.end());
+  softmax_cross_entropy<float, host> ceh;
+  softmax_cross_entropy<float, gpu> cec;
+  optim::optimizer<optim::sgd, float, host> oh({0.9, 5e-4, true}, h.n_params);
+  optim::optimizer<optim::sgd, float, gpu> oc({0.9, 5e-4, true}, c.n_params);
+  for (int step = 0; step < 3; ++step) {
+    const auto rh = ceh(h.forward(x.data(), n, mode::train), labels.data(), 10, n, true);
+    const auto rc = cec(c.forward(backend::raw(xd), n, mode::train), backend::raw(ld), 10, n, true);
+    BOOST_TEST(std::abs(rh.loss - rc.loss) < tolerance() * std::abs(rh.loss));
+    h.backward(backend::raw(ceh.grad));
+    c.backward(backend::raw(cec.grad));
+    BOOST_TEST(rel(to_host(c.grads), std::vector<float>(h.grads.begin(), h.grads.end())) < 10 * tolerance());
+    oh.step(backend::raw(h.params), backend::raw(h.grads), 0.05);
+    oc.step(backend::raw(c.params), backend::raw(c.grads), 0.05);
+  }
+  BOOST_TEST(rel(to_host(c.params), std::vector<float>(h.params.begin(), h.params.end())) < tolerance());
+  BOOST_TEST(rel(to_host(c.state), std::vector<float>(h.state.begin(), h.state.end())) < tolerance());
+}
+
+BOOST_AUTO_TEST_CASE(surface_points_match) {
+  using net = resnet20<fashion_input>;
+  model<net, float, host> h(6);
+  model<net, float, gpu> c(6);
+  dataset d;
+  d.shape = net::in;
+  const index_t n = 100;
+  const counter_rng rng{9, 9};
+  d.images.resize(static_cast<std::size_t>(n * 784));
+  d.labels.resize(static_cast<std::size_t>(n));
+  for (std::size_t i = 0; i < d.images.size(); ++i) d.images[i] = float(rng.normal(i));
+  for (index_t i = 0; i < n; ++i) d.labels[i] = std::int32_t(rng.below(std::uint64_t(i), 10));
+  auto hx = random_direction(h, 2, 0, {}), hy = random_direction(h, 2, 1, {});
+  auto cx = random_direction(c, 2, 0, {}), cy = random_direction(c, 2, 1, {});
+  BOOST_TEST(rel(to_host(cx.params), std::vector<float>(hx.params.begin(), hx.params.end())) < 1e-5);
+  const auto hp = h.params, hs = h.state;
+  const auto cp = c.params, cs = c.state;
+  for (double a : {-0.5, 0.0, 0.25})
+    for (double b : {-0.25, 0.5}) {
+      set_point(h, hp, hs, hx, a, &hy, b);
+      set_point(c, cp, cs, cx, a, &cy, b);
+      const auto eh = evaluate(h, d, 50), ec = evaluate(c, d, 50);
+      BOOST_TEST(std::abs(eh.loss - ec.loss) < tolerance() * std::abs(eh.loss));
+      BOOST_TEST(std::abs(eh.accuracy - ec.accuracy) <= 1.0);  // at most one near-tie of 100
+    }
+}
+BOOST_AUTO_TEST_SUITE_END()
