@@ -27,8 +27,14 @@ if(NOT TARGET basin::deps)
   add_library(basin::deps INTERFACE IMPORTED GLOBAL)
   target_include_directories(basin::deps SYSTEM INTERFACE ${BASIN_THRUST_INCLUDE_DIR}
                              ${HDF5_C_INCLUDE_DIRS} ${HDF5_INCLUDE_DIRS})
+  # C++ translation units: Thrust's device system is OpenMP (backend::host). CUDA translation
+  # units: the device system is CUDA (backend::cuda) and the host system OpenMP, so both
+  # backends' algorithms are available there.
   target_compile_definitions(basin::deps INTERFACE
-    THRUST_DEVICE_SYSTEM=THRUST_DEVICE_SYSTEM_OMP THRUST_HOST_SYSTEM=THRUST_HOST_SYSTEM_CPP
+    $<$<COMPILE_LANGUAGE:CXX>:THRUST_DEVICE_SYSTEM=THRUST_DEVICE_SYSTEM_OMP>
+    $<$<COMPILE_LANGUAGE:CXX>:THRUST_HOST_SYSTEM=THRUST_HOST_SYSTEM_CPP>
+    $<$<COMPILE_LANGUAGE:CUDA>:THRUST_DEVICE_SYSTEM=THRUST_DEVICE_SYSTEM_CUDA>
+    $<$<COMPILE_LANGUAGE:CUDA>:THRUST_HOST_SYSTEM=THRUST_HOST_SYSTEM_OMP>
     THRUST_IGNORE_CUB_VERSION_CHECK)
   target_link_libraries(basin::deps INTERFACE OpenMP::OpenMP_CXX Eigen3::Eigen ZLIB::ZLIB
                         ${HDF5_C_LIBRARIES})

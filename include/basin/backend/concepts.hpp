@@ -22,6 +22,10 @@ enum class trans { no, yes };
 struct index_probe {
   BASIN_HD void operator()(index_t) const {}
 };
+// The functor a backend runs per task: f(task, worker).
+struct task_probe {
+  void operator()(index_t, int) const {}
+};
 // The functor a segmented reduction sums: f(segment, i).
 struct reduce_probe {
   BASIN_HD double operator()(index_t, index_t) const { return 0; }
@@ -45,7 +49,7 @@ concept backend = requires(float* p, const float* cp, double* dp, const double* 
   B::download(cp, n, p);
   B::synchronize();
   { B::concurrency() } -> std::convertible_to<int>;
-  B::for_each_task(n, [](index_t, int) {});
+  B::for_each_task(n, task_probe{});
 };
 
 // Raw pointer to a backend vector's storage.

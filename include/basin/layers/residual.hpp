@@ -22,6 +22,19 @@ namespace basin {
 
 enum class shortcut { automatic, identity, none };
 
+namespace detail {
+// z = a + b and y += a, elementwise. Kept out of residual_block: nvcc cannot spell, in its host
+// stubs, a device lambda whose enclosing class has named<"..."> among its template arguments.
+template <class B, class T>
+void add(index_t n, const T* a, const T* b, T* z) {
+  B::for_each_index(n, [=] BASIN_HD(index_t i) { z[i] = a[i] + b[i]; });
+}
+template <class B, class T>
+void accumulate(index_t n, const T* a, T* y) {
+  B::for_each_index(n, [=] BASIN_HD(index_t i) { y[i] += a[i]; });
+}
+}  // namespace detail
+
 template <shortcut S, class After, class... L>
 struct residual_block {
   static constexpr dims output(dims in) { return sequential<L...>::output(in); }
@@ -122,7 +135,7 @@ struct residual_block {
           proj.forward(w + branch_t::n_params, s + branch_t::n_state, x, backend::raw(side), n, m);
           sc = backend::raw(side);
         }
-        B::for_each_index(n * out.size(), [=] BASIN_HD(index_t i) { z[i] = b[i] + sc[i]; });
+        detail::add<B>(n * out.size(), b, sc, z);
       }
       if constexpr (has_after) after.forward(nullptr, nullptr, z, y, n, m);
     }
@@ -137,9 +150,9 @@ struct residual_block {
       if constexpr (project) {
         T* sg = dx ? backend::raw(side_grad) : nullptr;
         proj.backward(w + branch_t::n_params, gw + branch_t::n_params, x, backend::raw(side), g, sg, n);
-        if (dx) B::for_each_index(n * In.size(), [=] BASIN_HD(index_t i) { dx[i] += sg[i]; });
+        if (dx) detail::accumulate<B>(n * In.size(), sg, dx);
       } else if constexpr (S != shortcut::none) {
-        if (dx) B::for_each_index(n * In.size(), [=] BASIN_HD(index_t i) { dx[i] += g[i]; });
+        if (dx) detail::accumulate<B>(n * In.size(), g, dx);
       }
     }
   };

@@ -32,6 +32,7 @@ struct repeat {};
 template <std::size_t N>
 struct fixed_string {
   char s[N]{};
+  constexpr fixed_string() = default;
   constexpr fixed_string(const char (&str)[N]) { std::copy_n(str, N, s); }
   constexpr std::string_view view() const { return {s, N - 1}; }
 };
@@ -41,6 +42,7 @@ struct fixed_string {
 template <fixed_string Name, class L>
 struct named {
   using layer = L;
+  static constexpr bool is_named = true;
   static constexpr std::string_view name = Name.view();
   static constexpr dims output(dims in) { return L::output(in); }
 };
@@ -68,11 +70,14 @@ struct unwrap {
   static constexpr bool has_name = false;
   static constexpr std::string_view name{};
 };
-template <fixed_string N, class L>
-struct unwrap<named<N, L>> {
-  using layer = L;
+// (Detected by member rather than by a partial specialization on named<N, L>: nvcc's front end
+// does not match partial specializations on class-type template arguments.)
+template <class X>
+  requires requires { X::is_named; }
+struct unwrap<X> {
+  using layer = typename X::layer;
   static constexpr bool has_name = true;
-  static constexpr std::string_view name = N.view();
+  static constexpr std::string_view name = X::name;
 };
 
 template <class Impl>

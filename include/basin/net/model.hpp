@@ -17,6 +17,17 @@
 
 namespace basin {
 
+namespace detail {
+// t (c, n, p) <- x (n, c, p). (Outside model: see detail::add in layers/residual.hpp.)
+template <class B, class T>
+void nchw_to_cnhw(const T* x, T* t, index_t n, index_t C, index_t P) {
+  B::for_each_index(n * C * P, [=] BASIN_HD(index_t i) {
+    const index_t p = i % P, img = i / P % n, c = i / (P * n);
+    t[i] = x[(img * C + c) * P + p];
+  });
+}
+}  // namespace detail
+
 template <class Net, class T = float, class B = backend::host>
 class model {
  public:
@@ -71,12 +82,7 @@ class model {
     reserve(n);
     if constexpr (in.c > 1) {
       T* t = backend::raw(x_cnhw);
-      constexpr index_t C = in.c, P = in.plane();
-      // (c, n, p) <- (n, c, p)
-      B::for_each_index(n * in.size(), [=] BASIN_HD(index_t i) {
-        const index_t p = i % P, img = i / P % n, c = i / (P * n);
-        t[i] = x[(img * C + c) * P + p];
-      });
+      detail::nchw_to_cnhw<B>(x, t, n, in.c, in.plane());
       x = t;
     }
     last_x = x;

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# bench/gpu/run.sh — on a machine with a GPU: run basin's GPU tests, time basin's GPU training
+# steps and sweeps against PyTorch on the same GPU, and print a short table last.
+#
+# Either builds here (needs CMake, nvcc, Eigen, Boost.Test, HDF5, zlib and Thrust), or, with
+# BASIN_PREBUILT=<dir> holding test_cuda, bench_gpu and a lib/ folder of their shared libraries
+# (built on a CPU machine: see README.md, "GPU"), runs those. Fits in 10 minutes.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+out=${OUT:-/tmp/basin-gpu}
+mkdir -p "$out"
+if [ -n "${BASIN_PREBUILT:-}" ]; then
+  bin=$BASIN_PREBUILT
+  export LD_LIBRARY_PATH="$bin/lib:${LD_LIBRARY_PATH:-}"
+else
+  cmake --preset release -DBASIN_BUILD_EXAMPLES=OFF >/dev/null && cmake --build --preset release --target test_cuda bench_gpu || exit 1
+  bin=build/release
+  [ -x "$bin/tests/gpu/test_cuda" ] && bin_t=$bin/tests/gpu/test_cuda bin_b=$bin/bench/gpu/bench_gpu
+fi
+t=${bin_t:-$bin/test_cuda}
+b=${bin_b:-$bin/bench_gpu}
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1 | tee "$out/gpu.txt"
+echo "== GPU tests (host backend vs CUDA backend)"
+"$t" --color_output=no --log_level=test_suite 2>&1 | tee "$out/test_cuda.log" | grep -E "error|Leaving test module|failure|No errors" 
+echo "== GPU tests with TF32 allowed (tolerance 1e-2)"
+BASIN_TF32=1 "$t" --color_output=no 2>&1 | tail -2
+echo "== basin"
+"$b" 2>&1 | tee "$out/bench_gpu.log"
+echo "== PyTorch peer"
+python3 bench/gpu/torch_peer.py 2>&1 | tee "$out/torch_peer.log"
+echo "== table"
+python3 - "$out/bench_gpu.log" "$out/torch_peer.log" <<'PY'
+import re, sys
+basin = open(sys.argv[1]).read(); torch = open(sys.argv[2]).read()
+def num(pat, text):
+    m = re.search(pat, text)
+    return float(m.group(1)) if m else float("nan")
+gemm = num(r"cuBLAS SGEMM 4096\^3\s+([\d.]+)", basin)
+print(f"{'measurement':44s} {'basin':>10s} {'PyTorch':>10s} {'ratio':>7s}")
+for d, flop in ((20, 0.0), (56, 0.0)):
+    for kind, unit in (("train step", "images/s"), ("sweep", "points/s")):
+        b = num(rf"resnet{d}: {'train step' if kind == 'train step' else 'sweep point'} [\d.]+ ms \(([\d.]+)", basin)
+        t = num(rf"torch resnet{d} {kind}.*?\(([\d.]+)", torch)
+        print(f"resnet{d} {kind} ({unit}){'':{max(0, 26 - len(kind) - len(unit))}s} {b:10.1f} {t:10.1f} {b / t:7.2f}")
+print(f"cuBLAS SGEMM 4096^3: {gemm:.0f} GFLOP/s (sweep target: >= 3x PyTorch's loop for resnet56, >= 50% of this rate)")
+PY

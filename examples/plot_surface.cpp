@@ -1,0 +1,167 @@
+// examples/plot_surface.cpp — the command-line tool for the zoo, with the reference tool's flags
+// (Li et al. 2018, plot_surface.py), so its users' commands carry over:
+//
+//   plot_surface --model resnet20 --dataset fashion --model_file ckpt.h5 --x=-1:1:51 --y=-1:1:51
+//                --xnorm filter --ynorm filter --xignore biasbn --yignore biasbn
+//                --dir_type weights|states [--dir_file dirs.h5] [--surf_file surf.h5]
+//                [--data_split test|train|both] [--subset 2000] [--batch_size 500] [--seed 1]
+//                [--data_dir DIR] [--plot] [--vlevel 0.5 --vmin 0.1 --vmax 10] [--log]
+//
+// --y omitted: a 1-D line. Models: resnet20, resnet56, plain20, plain56 (fashion, 1x28x28) and
+// resnet20, resnet56 (cifar10, 3x32x32, read from --data_dir's CIFAR-10 binary batches).
+// Directions are created (and saved to --dir_file) unless --dir_file names an existing file,
+// which is then read (the reference tool's direction files work too). The surface file is
+// resumed when it holds the same sweep. --xignore/--yignore and --xnorm/--ynorm must agree
+// (basin normalizes both directions alike).
+#include <cstdio>
+#include <filesystem>
+
+#include "basin/data/cifar.hpp"
+#include "basin/data/idx.hpp"
+#include "basin/io/checkpoint.hpp"
+#include "basin/io/export.hpp"
+#include "basin/landscape/direction_file.hpp"
+#include "basin/landscape/surface.hpp"
+#include "basin/net/model.hpp"
+#include "basin/net/zoo.hpp"
+#include "basin/plot/curves.hpp"
+#include "basin/plot/surface.hpp"
+#include "cli.hpp"
+
+namespace {
+struct settings {
+  std::string model, dataset, model_file, dir_file, surf_file, split, data_dir, dir_type;
+  std::vector<double> x, y;
+  basin::direction_options dir;
+  long subset = 0, batch = 500;
+  std::uint64_t seed = 1;
+  bool plot = false, log = false;
+  double vmin = 0.1, vmax = 10, vlevel = 0.5;
+};
+
+template <class Net>
+int run(const settings& s) {
+  using model_t = basin::model<Net, float, basin::backend::host>;
+  basin::dataset train, test;
+  if (s.dataset == "fashion") {
+    const std::string dir = s.data_dir.empty() ? "/usr/share/datasets/fashion-mnist" : s.data_dir;
+    train = basin::read_fashion_mnist(dir, true);
+    test = basin::read_fashion_mnist(dir, false);
+  } else {
+    train = basin::read_cifar10_dir(s.data_dir, true);
+    test = basin::read_cifar10_dir(s.data_dir, false);
+  }
+  const auto stats = basin::compute_channel_stats(train);
+  basin::normalize(train, stats);
+  basin::normalize(test, stats);
+  if (s.subset > 0) {
+    train = basin::subset(train, 0, std::min<basin::index_t>(s.subset, train.size()));
+    test = basin::subset(test, 0, std::min<basin::index_t>(s.subset, test.size()));
+  }
+  model_t m(s.seed);
+  basin::load_checkpoint(m, s.model_file);
+  const bool plane = !s.y.empty();
+  basin::direction<model_t> dx, dy;
+  if (std::filesystem::exists(s.dir_file)) {
+    dx = basin::load_direction<model_t>(s.dir_file, "xdirection");
+    if (plane) dy = basin::load_direction<model_t>(s.dir_file, "ydirection");
+    std::printf("directions read from %s\n", s.dir_file.c_str());
+  } else {
+    dx = basin::random_direction(m, s.seed, 0, s.dir);
+    if (plane) dy = basin::random_direction(m, s.seed, 1, s.dir);
+    basin::save_directions(s.dir_file, dx, plane ? &dy : nullptr, s.dir, s.seed);
+    std::printf("directions written to %s\n", s.dir_file.c_str());
+  }
+  if (plane) std::printf("cosine between the directions: %.4f\n", basin::cosine(dx, dy));
+  basin::loss_accuracy metrics{s.split != "test" ? &train : nullptr, s.split != "train" ? &test : nullptr, s.batch};
+  basin::surface_options so;
+  so.x = s.x;
+  so.y = s.y;
+  so.dir_file = s.dir_file;
+  so.settings = "model_file=" + s.model_file + " dir_file=" + s.dir_file + " split=" + s.split +
+                " subset=" + std::to_string(s.subset);
+  const auto st = basin::sweep(m, dx, plane ? &dy : nullptr, s.surf_file, so, metrics.names(), metrics);
+  std::printf("%s: %lld points computed, %lld were already there (%.1f s)\n", s.surf_file.c_str(),
+              (long long)st.computed, (long long)st.skipped, st.seconds);
+  if (!s.plot) return 0;
+  auto f = basin::h5::file::open(s.surf_file);
+  const auto stem = s.surf_file.substr(0, s.surf_file.rfind(".h5"));
+  for (const auto& name : metrics.names()) {
+    basin::plot::style ps;
+    ps.title = s.model + " " + name;
+    ps.xlabel = "x";
+    ps.ylabel = "y";
+    ps.zlabel = name;
+    ps.log_z = s.log && name.find("loss") != std::string::npos;
+    const auto z = f.read<double>(name);
+    if (plane) {
+      basin::plot::grid2d g{s.x, s.y, z, name};
+      std::vector<double> levels;
+      for (double v = s.vmin; v < s.vmax; v += s.vlevel) levels.push_back(v);
+      basin::plot::contour(g, stem + "_" + name + "_2dcontour", ps, name.find("loss") != std::string::npos ? levels : std::vector<double>{});
+      basin::plot::heatmap(g, stem + "_" + name + "_2dheat", ps);
+      basin::plot::surface3d(g, stem + "_" + name + "_3dsurface", ps);
+      basin::write_vtk(g, stem + "_" + name + ".vtk", s.log);
+    } else {
+      basin::plot::curves({{s.x, z, name}}, {}, stem + "_" + name + "_1d", ps);
+    }
+  }
+  std::printf("pictures: %s_*.png/.svg\n", stem.c_str());
+  return 0;
+}
+}  // namespace
+
+int main(int argc, char** argv) try {
+  basin::examples::cli a(argc, argv);
+  settings s;
+  s.model = a.get("model", std::string("resnet20"));
+  s.dataset = a.get("dataset", std::string("fashion"));
+  s.model_file = a.get("model_file", std::string());
+  s.x = basin::parse_range(a.get("x", std::string("-1:1:51")), "--x");
+  const auto ytext = a.get("y", std::string());
+  if (!ytext.empty()) s.y = basin::parse_range(ytext, "--y");
+  s.dir_type = a.get("dir_type", std::string("weights"));
+  const auto xnorm = a.get("xnorm", std::string("filter")), ynorm = a.get("ynorm", xnorm);
+  const auto xignore = a.get("xignore", std::string("biasbn")), yignore = a.get("yignore", xignore);
+  s.split = a.get("data_split", std::string("test"));
+  s.subset = a.get("subset", 2000L);
+  s.batch = a.get("batch_size", 500L);
+  s.seed = std::uint64_t(a.get("seed", 1L));
+  s.data_dir = a.get("data_dir", std::string());
+  s.plot = a.flag("plot");
+  s.log = a.flag("log");
+  s.vmin = a.get("vmin", 0.1);
+  s.vmax = a.get("vmax", 10.0);
+  s.vlevel = a.get("vlevel", 0.5);
+  const std::string base = s.model_file.substr(0, s.model_file.rfind(".h5"));
+  s.dir_file = a.get("dir_file", base + "_" + s.dir_type + "_" + xnorm + (s.y.empty() ? "_1d" : "_2d") + "_dirs.h5");
+  s.surf_file = a.get("surf_file", s.dir_file.substr(0, s.dir_file.rfind("_dirs.h5")) + "_surface.h5");
+  a.done();
+  basin::require(!s.model_file.empty(), "option --model_file: required (a checkpoint written by basin)");
+  basin::require(xnorm == ynorm && xignore == yignore, "options --xnorm/--ynorm and --xignore/--yignore must agree");
+  basin::require(xignore == "biasbn" || xignore.empty(), "option --xignore: expected biasbn or nothing, got '",
+                 xignore, "'");
+  basin::require(s.dir_type == "weights" || s.dir_type == "states", "option --dir_type: expected weights or states, got '",
+                 s.dir_type, "'");
+  basin::require(s.split == "test" || s.split == "train" || s.split == "both",
+                 "option --data_split: expected test, train or both, got '", s.split, "'");
+  basin::require(s.dataset == "fashion" || s.dataset == "cifar10", "option --dataset: expected fashion or cifar10, got '",
+                 s.dataset, "'");
+  s.dir = {basin::parse_normalization(xnorm), xignore == "biasbn", s.dir_type == "states"};
+  using namespace basin;
+  if (s.dataset == "fashion") {
+    if (s.model == "resnet20") return run<resnet20<fashion_input>>(s);
+    if (s.model == "resnet56") return run<resnet56<fashion_input>>(s);
+    if (s.model == "plain20") return run<plain20<fashion_input>>(s);
+    if (s.model == "plain56") return run<plain56<fashion_input>>(s);
+  } else {
+    basin::require(!s.data_dir.empty(), "option --data_dir: required for cifar10 (the folder of data_batch_1.bin ...)");
+    if (s.model == "resnet20") return run<resnet20<cifar_input>>(s);
+    if (s.model == "resnet56") return run<resnet56<cifar_input>>(s);
+  }
+  basin::fail("option --model: expected resnet20, resnet56, plain20 or plain56 (fashion) or resnet20, resnet56 "
+              "(cifar10), got '", s.model, "'");
+} catch (const std::exception& e) {
+  std::fprintf(stderr, "plot_surface: %s\n", e.what());
+  return 1;
+}
