@@ -145,7 +145,6 @@ direction<Model> random_direction(Model& m, std::uint64_t seed, std::uint64_t wh
 // for linear interpolation theta(t) = a + t (b - a) (Goodfellow, Vinyals, Saxe 2015).
 template <class Model>
 direction<Model> difference(Model& a, Model& b, bool states = true) {
-  using T = typename Model::scalar;
   using B = typename Model::backend_type;
   direction<Model> d;
   detail::subtract<B>(Model::n_params, backend::raw(a.params), backend::raw(b.params), backend::raw(d.params));
