@@ -71,6 +71,20 @@ BOOST_AUTO_TEST_CASE(same_seed_same_direction_on_any_thread_count) {
   BOOST_TEST(!std::equal(a.params.begin(), a.params.end(), c.params.begin()));
 }
 
+BOOST_AUTO_TEST_CASE(interpolation_direction) {
+  // theta(a) = theta_1 + a (theta_2 - theta_1): a = 1 gives the second model, states included.
+  small a(1), b(2);
+  for (index_t i = 0; i < small::n_state; ++i) b.state[i] += 0.5;
+  auto d = difference(a, b, true);
+  const auto p0 = a.params, s0 = a.state;
+  set_point(a, p0, s0, d, 1.0);
+  const auto tol = boost::test_tools::tolerance(1e-12);
+  for (index_t i = 0; i < small::n_params; ++i) BOOST_TEST(double(a.params[i]) == double(b.params[i]), tol);
+  for (index_t i = 0; i < small::n_state; ++i) BOOST_TEST(double(a.state[i]) == double(b.state[i]), tol);
+  set_point(a, p0, s0, d, 0.25);
+  BOOST_TEST(double(a.params[3]) == 0.75 * p0[3] + 0.25 * b.params[3], tol);
+}
+
 BOOST_AUTO_TEST_CASE(gram_schmidt) {
   small m(2);
   auto x = random_direction(m, 1, 0, {normalization::none, false, false});

@@ -71,11 +71,12 @@ struct residual_block {
     template <std::size_t N1, std::size_t N2>
     static constexpr auto cat(const std::array<tensor_desc, N1>& a, std::array<tensor_desc, N2> b, index_t off) {
       std::array<tensor_desc, N1 + N2> t{};
-      for (std::size_t i = 0; i < N1; ++i) t[i] = a[i];
-      for (std::size_t i = 0; i < N2; ++i) {
-        b[i].offset += off;
-        b[i].layer += int(branch_t::n_leaves);
-        t[N1 + i] = b[i];
+      std::size_t j = 0;
+      for (const auto& d : a) t[j++] = d;
+      for (auto d : b) {  // range loops: no "i < 0" comparison for an empty shortcut
+        d.offset += off;
+        d.layer += int(branch_t::n_leaves);
+        t[j++] = d;
       }
       return t;
     }
