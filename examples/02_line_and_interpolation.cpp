@@ -54,7 +54,7 @@ std::pair<basin::plot::curve, basin::plot::curve> line(model_t& m, basin::direct
   so.settings = settings;
   basin::sweep(m, d, nullptr, file, so, metrics.names(), metrics);
   auto f = basin::h5::file::open(file);
-  return {{xs, f.read<double>("test_loss"), label}, {xs, f.read<double>("test_acc"), label}};
+  return {{xs, f.read<double>("test_loss"), label + " loss"}, {xs, f.read<double>("test_acc"), label + " accuracy"}};
 }
 }  // namespace
 
