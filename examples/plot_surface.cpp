@@ -2,12 +2,16 @@
 // (Li et al. 2018, plot_surface.py), so its users' commands carry over:
 //
 //   plot_surface --model resnet20 --dataset fashion --model_file ckpt.h5 --x=-1:1:51 --y=-1:1:51
+//                [--model_file2 b.h5 [--model_file3 c.h5]]
 //                --xnorm filter --ynorm filter --xignore biasbn --yignore biasbn
 //                --dir_type weights|states [--dir_file dirs.h5] [--surf_file surf.h5]
 //                [--data_split test|train|both] [--subset 2000] [--batch_size 500] [--seed 1]
 //                [--data_dir DIR] [--plot] [--vlevel 0.5 --vmin 0.1 --vmax 10] [--log]
 //
-// --y omitted: a 1-D line. Models: resnet20, resnet56, plain20, plain56 (fashion, 1x28x28) and
+// --y omitted: a 1-D line. --model_file2: the x direction is model_file2 - model_file (states
+// included): x = 0 and 1 are the two models (interpolation; the reference tool's --model_file2).
+// --model_file3 as well: the plane through three models, y direction model_file3 - model_file.
+// Models: resnet20, resnet56, plain20, plain56 (fashion, 1x28x28) and
 // resnet20, resnet56 (cifar10, 3x32x32, read from --data_dir's CIFAR-10 binary batches).
 // Directions are created (and saved to --dir_file) unless --dir_file names an existing file,
 // which is then read (the reference tool's direction files work too). The surface file is
@@ -30,7 +34,7 @@
 
 namespace {
 struct settings {
-  std::string model, dataset, model_file, dir_file, surf_file, split, data_dir, dir_type;
+  std::string model, dataset, model_file, model_file2, model_file3, dir_file, surf_file, split, data_dir, dir_type;
   std::vector<double> x, y;
   basin::direction_options dir;
   long subset = 0, batch = 500;
@@ -62,7 +66,21 @@ int run(const settings& s) {
   basin::load_checkpoint(m, s.model_file);
   const bool plane = !s.y.empty();
   basin::direction<model_t> dx, dy;
-  if (std::filesystem::exists(s.dir_file)) {
+  if (!s.model_file2.empty()) {  // directions between checkpoints
+    model_t b(s.seed);
+    basin::load_checkpoint(b, s.model_file2);
+    dx = basin::difference(m, b, true);
+    if (plane) {
+      basin::require(!s.model_file3.empty(), "option --y with --model_file2 needs --model_file3 (the plane through three models)");
+      model_t c(s.seed);
+      basin::load_checkpoint(c, s.model_file3);
+      dy = basin::difference(m, c, true);
+    }
+    basin::direction_options between = s.dir;
+    between.states = true;
+    basin::save_directions(s.dir_file, dx, plane ? &dy : nullptr, between, s.seed);
+    std::printf("directions between checkpoints written to %s\n", s.dir_file.c_str());
+  } else if (std::filesystem::exists(s.dir_file)) {
     dx = basin::load_direction<model_t>(s.dir_file, "xdirection");
     if (plane) dy = basin::load_direction<model_t>(s.dir_file, "ydirection");
     std::printf("directions read from %s\n", s.dir_file.c_str());
@@ -78,7 +96,7 @@ int run(const settings& s) {
   so.x = s.x;
   so.y = s.y;
   so.dir_file = s.dir_file;
-  so.settings = "model_file=" + s.model_file + " dir_file=" + s.dir_file + " split=" + s.split +
+  so.settings = "model_file=" + s.model_file + " model_file2=" + s.model_file2 + " model_file3=" + s.model_file3 + " dir_file=" + s.dir_file + " split=" + s.split +
                 " subset=" + std::to_string(s.subset);
   const auto st = basin::sweep(m, dx, plane ? &dy : nullptr, s.surf_file, so, metrics.names(), metrics);
   std::printf("%s: %lld points computed, %lld were already there (%.1f s)\n", s.surf_file.c_str(),
@@ -117,6 +135,8 @@ int main(int argc, char** argv) try {
   s.model = a.get("model", std::string("resnet20"));
   s.dataset = a.get("dataset", std::string("fashion"));
   s.model_file = a.get("model_file", std::string());
+  s.model_file2 = a.get("model_file2", std::string());
+  s.model_file3 = a.get("model_file3", std::string());
   s.x = basin::parse_range(a.get("x", std::string("-1:1:51")), "--x");
   const auto ytext = a.get("y", std::string());
   if (!ytext.empty()) s.y = basin::parse_range(ytext, "--y");
