@@ -1,0 +1,129 @@
+// basin/optim/quantized.hpp — quantized-training policies over the flat parameter buffer.
+//
+// Li, De, Xu, Studer, Samet, Goldstein 2017 (section 3) and Courbariaux, Bengio, David 2015
+// (BinaryConnect). With Q the rounding onto each weight tensor's grid (weights/quantize.hpp) and
+// g the gradient taken at the model's current (quantized) weights:
+//   rounding R:               w <- Q_d(w - lr g)                    weights stay on the grid
+//   stochastic rounding SR:   w <- Q_s(w - lr g)                    no float copy kept
+//   BinaryConnect BC:         w_r <- clip(w_r - lr g), w <- Q_d(w_r) float shadow weights w_r
+// where "w - lr g" is the wrapped optimizer's update (SGD, or Adam for the -Adam variants).
+// Only weight tensors (conv and dense weights) are quantized; biases and batch-norm parameters
+// stay in full precision, as in both papers. The grid of each tensor is fixed at construction:
+// integer grids with delta = max|w| / (2^(bits-1) - 1) of the initial weights (or a given
+// delta), binary grids with scale s = mean|w| of the initial weights; the model's weights are
+// then moved onto the grid.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "basin/core/error.hpp"
+#include "basin/core/random.hpp"
+#include "basin/layers/common.hpp"
+#include "basin/optim/optimizers.hpp"
+#include "basin/weights/quantize.hpp"
+
+namespace basin::optim {
+
+namespace detail {
+// Kept outside the class (see basin::detail::add): device lambdas in free functions of (B, T).
+template <class B, class T>
+void round_tensor(index_t n, const T* a, T* b, quant::grid g, bool stochastic, counter_rng rng, index_t off) {
+  if (stochastic)
+    B::for_each_index(n, [=] BASIN_HD(index_t i) {
+      b[i] = T(quant::round_stochastic(double(a[i]), g, rng.uniform(std::uint64_t(off + i))));
+    });
+  else
+    B::for_each_index(n, [=] BASIN_HD(index_t i) { b[i] = T(quant::round_nearest(double(a[i]), g)); });
+}
+template <class B, class T>
+void clip_tensor(index_t n, T* a, T lo, T hi) {
+  B::for_each_index(n, [=] BASIN_HD(index_t i) { a[i] = a[i] < lo ? lo : a[i] > hi ? hi : a[i]; });
+}
+}  // namespace detail
+
+enum class rounding { nearest, stochastic, binary_connect };
+
+struct quantization {
+  rounding rule = rounding::stochastic;
+  int bits = 8;         // 1 = binary weights (+-s), else integer grids with this many bits
+  double delta = 0;     // > 0: this spacing for every tensor instead of one from the weights' scale
+  std::uint64_t seed = 0;  // stochastic rounding draws from (seed, stream::rounding, step, index)
+};
+
+template <class Model, policy Base>
+class quantized_optimizer {
+ public:
+  using T = typename Model::scalar;
+  using B = typename Model::backend_type;
+
+  // Requires bits >= 1. Ensures m's weight tensors lie on their grids (for BC: the shadow holds
+  // the float weights and m.params their rounding).
+  quantized_optimizer(Model& m, Base base, quantization q) : q_(q), inner_(base, Model::n_params) {
+    require(q.bits >= 1 && q.bits <= 31, "quantized_optimizer: bits must lie in [1, 31], got ", q.bits);
+    std::vector<T> w(static_cast<std::size_t>(Model::n_params));
+    B::download(backend::raw(m.params), Model::n_params, w.data());
+    for (const auto& t : Model::param_table) {
+      if (t.kind != param_kind::weight) continue;
+      double big = 0, mean = 0;
+      for (index_t i = 0; i < t.size(); ++i) {
+        big = std::max(big, std::fabs(double(w[t.offset + i])));
+        mean += std::fabs(double(w[t.offset + i])) / double(t.size());
+      }
+      const double delta = q.delta > 0 ? q.delta : std::max(big, 1e-12) / (std::ldexp(1.0, q.bits - 1) - 1);
+      grids_.push_back({t.offset, t.size(), q.bits == 1 ? quant::binary_grid(q.delta > 0 ? q.delta : mean)
+                                                             : quant::integer_grid(delta, q.bits)});
+    }
+    if (q.rule == rounding::binary_connect) {
+      shadow_ = m.params;  // w_r: the float weights
+      clip(backend::raw(shadow_));
+      round_into(backend::raw(shadow_), backend::raw(m.params), rounding::nearest);
+    } else {
+      round_into(backend::raw(m.params), backend::raw(m.params), rounding::nearest);
+    }
+  }
+
+  // One step with the gradient in m.grads (taken at m's current, quantized weights).
+  void step(Model& m, double lr) {
+    ++t_;
+    if (q_.rule == rounding::binary_connect) {
+      inner_.step(backend::raw(shadow_), backend::raw(m.grads), lr);
+      clip(backend::raw(shadow_));
+      B::copy(Model::n_params, backend::raw(shadow_), backend::raw(m.params));  // biases, bn: full precision
+      round_into(backend::raw(shadow_), backend::raw(m.params), rounding::nearest);
+    } else {
+      inner_.step(backend::raw(m.params), backend::raw(m.grads), lr);
+      round_into(backend::raw(m.params), backend::raw(m.params), q_.rule);
+    }
+  }
+
+  // The grid of each quantized tensor: (offset, size, grid), in table order.
+  struct tensor_grid {
+    index_t offset, size;
+    quant::grid g;
+  };
+  const std::vector<tensor_grid>& grids() const { return grids_; }
+  // BinaryConnect's float shadow weights (empty for the other rules).
+  const typename B::template vector<T>& shadow() const { return shadow_; }
+
+ private:
+  // out = Q(in) on every quantized tensor (in and out may alias).
+  void round_into(const T* in, T* out, rounding r) {
+    const counter_rng rng{q_.seed, (stream::rounding << 32) + std::uint64_t(t_)};
+    for (const auto& tg : grids_)
+      detail::round_tensor<B>(tg.size, in + tg.offset, out + tg.offset, tg.g, r == rounding::stochastic, rng, tg.offset);
+  }
+  // BinaryConnect keeps its shadow weights inside the grid's range (binary: [-s, s]).
+  void clip(T* w) {
+    for (const auto& tg : grids_) detail::clip_tensor<B>(tg.size, w + tg.offset, T(tg.g.lo), T(tg.g.hi));
+  }
+
+  quantization q_;
+  optimizer<Base, T, B> inner_;
+  std::vector<tensor_grid> grids_;
+  typename B::template vector<T> shadow_;
+  std::int64_t t_ = 0;
+};
+
+}  // namespace basin::optim

@@ -1,0 +1,55 @@
+// basin/weights/quantize.hpp — rounding onto weight grids (Li, De, Xu, Studer, Samet, Goldstein
+// 2017, "Training Quantized Nets: A Deeper Understanding", section 3).
+//
+// An integer grid of spacing delta with `bits` bits holds k * delta for integer k in
+// [-(2^(bits-1) - 1), 2^(bits-1) - 1] (symmetric, saturating at its ends). A binary grid holds
+// {-s, +s}. Two rounding rules:
+//   Q_d(x) (deterministic, "R"):  the nearest grid point (ties away from zero), eq. (2);
+//   Q_s(x) (stochastic, "SR"):    for x between grid points a < b, b with probability
+//                                 (x - a) / (b - a) and a otherwise, so E[Q_s(x)] = x inside the
+//                                 grid and Var[Q_s(x)] = delta^2 p (1 - p), eq. (3).
+// Values outside the grid saturate to its ends under both rules. Functions are BASIN_HD so the
+// same rounding runs on every backend; the uniform draw u in (0, 1) comes from the counter-based
+// generator.
+#pragma once
+
+#include <cmath>
+
+#include "basin/core/config.hpp"
+
+namespace basin::quant {
+
+// A grid: spacing delta > 0 and largest level kmax (binary: kmax = 0.5 with delta = 2 s, so the
+// levels are -s and +s; see binary_grid).
+struct grid {
+  double delta = 1;
+  double lo = -1, hi = 1;  // the end points
+  bool binary = false;
+};
+
+inline grid integer_grid(double delta, int bits) {
+  const double kmax = std::ldexp(1.0, bits - 1) - 1;
+  return {delta, -kmax * delta, kmax * delta, false};
+}
+inline grid binary_grid(double scale) { return {2 * scale, -scale, scale, true}; }
+
+// Q_d: the nearest grid point; binary: sign(x) * s with sign(0) = +1.
+BASIN_HD inline double round_nearest(double x, const grid& g) {
+  if (g.binary) return x >= 0 ? g.hi : g.lo;
+  const double k = std::floor(std::fabs(x) / g.delta + 0.5);
+  const double v = std::copysign(k * g.delta, x);
+  return v < g.lo ? g.lo : v > g.hi ? g.hi : v;
+}
+
+// Q_s with the uniform draw u in (0, 1).
+BASIN_HD inline double round_stochastic(double x, const grid& g, double u) {
+  if (x <= g.lo) return g.lo;
+  if (x >= g.hi) return g.hi;
+  if (g.binary) return u < (x - g.lo) / (g.hi - g.lo) ? g.hi : g.lo;
+  const double f = std::floor(x / g.delta);
+  const double p = x / g.delta - f;
+  const double v = (u < p ? f + 1 : f) * g.delta;
+  return v < g.lo ? g.lo : v > g.hi ? g.hi : v;
+}
+
+}  // namespace basin::quant

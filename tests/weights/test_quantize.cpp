@@ -1,0 +1,109 @@
+// Quantized training: rounding rules against their statistics, and the R / SR / BinaryConnect
+// policies on a model's flat buffer.
+#define BOOST_TEST_MODULE weights
+#include <boost/test/unit_test.hpp>
+#include <cmath>
+
+#include "basin/net/model.hpp"
+#include "basin/optim/quantized.hpp"
+
+using namespace basin;
+namespace tt = boost::test_tools;
+
+BOOST_AUTO_TEST_CASE(stochastic_rounding_is_unbiased_with_the_right_variance) {
+  // x = 0.37 on a grid of spacing 0.1: p = 0.7, E = x, Var = delta^2 p (1 - p) = 0.0021.
+  // N = 200000: the mean's sd is sqrt(0.0021 / N) = 1.02e-4, we allow 5 sd (false alarm ~6e-7);
+  // the sample variance's relative sd is about sqrt((kurtosis - 1) / N) < 0.01 here, we allow 5%.
+  const auto g = quant::integer_grid(0.1, 8);
+  const counter_rng rng{1, stream::rounding};
+  const int n = 200000;
+  const double x = 0.37;
+  double s1 = 0, s2 = 0;
+  for (int i = 0; i < n; ++i) {
+    const double q = quant::round_stochastic(x, g, rng.uniform(std::uint64_t(i)));
+    BOOST_REQUIRE(std::abs(q - 0.3) < 1e-12 || std::abs(q - 0.4) < 1e-12);  // only the neighbours
+    s1 += q;
+    s2 += q * q;
+  }
+  const double mean = s1 / n, var = s2 / n - mean * mean;
+  BOOST_TEST(std::abs(mean - x) < 5 * std::sqrt(0.0021 / n));
+  BOOST_TEST(std::abs(var / 0.0021 - 1) < 0.05);
+  // Negative values and the binary grid: E[Q_s(x)] = x too.
+  double b = 0;
+  const auto bg = quant::binary_grid(0.5);
+  for (int i = 0; i < n; ++i) b += quant::round_stochastic(-0.2, bg, rng.uniform(std::uint64_t(n + i)));
+  BOOST_TEST(std::abs(b / n + 0.2) < 5 * std::sqrt(0.25 / n));
+}
+
+BOOST_AUTO_TEST_CASE(deterministic_rounding_and_saturation) {
+  const auto g = quant::integer_grid(0.25, 3);  // levels -0.75 ... 0.75
+  BOOST_TEST(quant::round_nearest(0.3, g) == 0.25);
+  BOOST_TEST(quant::round_nearest(0.375, g) == 0.5);   // a tie rounds away from zero
+  BOOST_TEST(quant::round_nearest(-0.375, g) == -0.5);
+  BOOST_TEST(quant::round_nearest(7.0, g) == 0.75);    // saturates
+  BOOST_TEST(quant::round_nearest(-7.0, g) == -0.75);
+  BOOST_TEST(quant::round_stochastic(9.0, g, 0.5) == 0.75);
+  const auto b = quant::binary_grid(0.1);
+  BOOST_TEST(quant::round_nearest(0.0, b) == 0.1);  // sign(0) = +1
+  BOOST_TEST(quant::round_nearest(-1e-9, b) == -0.1);
+}
+
+namespace {
+using net = network<input<3, 4, 4>, conv<4, 3>, batch_norm, relu, global_avg_pool, dense<2>>;
+using m_t = model<net, double>;
+bool on_grid(double v, const quant::grid& g) {
+  if (g.binary) return v == g.lo || v == g.hi;
+  const double k = v / g.delta;
+  return std::abs(k - std::round(k)) < 1e-9 && v >= g.lo - 1e-12 && v <= g.hi + 1e-12;
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(rounding_ignores_updates_below_half_a_step) {
+  m_t m(1);
+  optim::quantized_optimizer<m_t, optim::sgd> opt(m, {0.0, 0.0, false}, {optim::rounding::nearest, 4, 0.0, 1});
+  const std::vector<double> before(m.params.begin(), m.params.end());
+  const auto& tg = opt.grids().front();
+  // lr * g = 0.4 delta: every weight stays where it is.
+  for (index_t i = 0; i < m_t::n_params; ++i) m.grads[i] = 0.4 * tg.g.delta;
+  opt.step(m, 1.0);
+  for (index_t i = tg.offset; i < tg.offset + tg.size; ++i) BOOST_TEST(double(m.params[i]) == before[i]);
+  // 0.6 delta: every weight not at the lower end moves one step down.
+  for (index_t i = 0; i < m_t::n_params; ++i) m.grads[i] = 0.6 * tg.g.delta;
+  opt.step(m, 1.0);
+  for (index_t i = tg.offset; i < tg.offset + tg.size; ++i) {
+    const double expect = std::max(before[i] - tg.g.delta, tg.g.lo);
+    BOOST_TEST(double(m.params[i]) == expect, tt::tolerance(1e-9));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(stochastic_rounding_keeps_weights_on_the_grid) {
+  m_t m(2);
+  optim::quantized_optimizer<m_t, optim::sgd> opt(m, {0.9, 0.0, false}, {optim::rounding::stochastic, 3, 0.0, 5});
+  const counter_rng rng{3, 3};
+  for (int step = 0; step < 5; ++step) {
+    for (index_t i = 0; i < m_t::n_params; ++i) m.grads[i] = rng.normal(std::uint64_t(step * 1000 + i));
+    opt.step(m, 0.05);
+    for (const auto& tg : opt.grids())
+      for (index_t i = tg.offset; i < tg.offset + tg.size; ++i) BOOST_TEST(on_grid(double(m.params[i]), tg.g));
+  }
+  BOOST_TEST(opt.shadow().empty());  // no float copy of the weights
+}
+
+BOOST_AUTO_TEST_CASE(binary_connect_moves_shadow_weights_and_shows_only_grid_values) {
+  m_t m(3);
+  optim::quantized_optimizer<m_t, optim::sgd> opt(m, {0.0, 0.0, false}, {optim::rounding::binary_connect, 1, 0.0, 0});
+  const auto& tg = opt.grids().front();
+  BOOST_TEST(tg.g.binary);
+  const std::vector<double> shadow0(opt.shadow().begin(), opt.shadow().end());
+  for (index_t i = 0; i < m_t::n_params; ++i) m.grads[i] = (i % 2 ? 1.0 : -1.0) * 0.01;
+  opt.step(m, 1.0);
+  for (const auto& t : opt.grids())
+    for (index_t i = t.offset; i < t.offset + t.size; ++i) {
+      BOOST_TEST(on_grid(double(m.params[i]), t.g));  // the forward pass sees +-s only
+      const double moved = std::clamp(shadow0[i] - (i % 2 ? 1.0 : -1.0) * 0.01, t.g.lo, t.g.hi);
+      BOOST_TEST(double(opt.shadow()[i]) == moved, tt::tolerance(1e-9));  // the shadow moved, clipped
+    }
+  // Biases and batch-norm parameters follow the shadow in full precision.
+  const auto& bn = m_t::param_table[1];
+  BOOST_TEST(double(m.params[bn.offset]) == double(opt.shadow()[bn.offset]));
+}
