@@ -134,6 +134,7 @@ int main(int argc, char** argv) try {
   basin::plot::style hs;
   hs.title = "Weight histograms";
   hs.xlabel = "weight value";
+  hs.ylabel = "count";
   hs.zlabel = "count";
   basin::plot::histograms(w, {"batch " + std::to_string(small_batch), "batch " + std::to_string(large_batch)},
                           out + "/weights", hs);

@@ -1,0 +1,159 @@
+// examples/04_quantized_toys.cpp — two findings of "Training Quantized Nets: A Deeper
+// Understanding" (Li, De, Xu, Studer, Samet, Goldstein 2017), small enough to run in seconds.
+//
+// 1. The equilibrium distribution (section 5). Many independent chains minimize the tilted
+//    double well f(w) = w^4/4 - w^2/2 + 0.3 w with noisy gradients f'(w) + 0.5 z, once with float
+//    SGD and once with stochastic rounding (SR) onto a grid of spacing 0.05, while the learning
+//    rate falls in steps. Histograms of the chains at the end of each step: float SGD concentrates
+//    on the global minimizer (w ~ -1.13) as the rate falls (its spread shrinks like sqrt(lr));
+//    SR's spread stops shrinking once lr |g| is below the grid spacing, because such an update
+//    becomes a whole-step jump with probability lr |g| / delta.
+// 2. The convex noise floor (section 4). Logistic regression (a dense layer on 20 features, 2000
+//    synthetic samples) trained by SR and by BinaryConnect (BC) on integer grids of several
+//    spacings delta: the final optimality gap f(w) - f* (averaged over the last 200 steps)
+//    against delta. Both show the noise floor that grows with delta (Theorems 1 and 3 of the
+//    paper bound it by O(delta)); on this problem it grows roughly like delta^2.
+//
+//   04_quantized_toys [--chains 2000] [--steps 3000] [--out quantized]
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+
+#include "basin/layers/loss.hpp"
+#include "basin/net/model.hpp"
+#include "basin/optim/quantized.hpp"
+#include "basin/plot/curves.hpp"
+#include "cli.hpp"
+
+namespace {
+double grad_f(double w) { return w * w * w - w + 0.3; }
+
+// Part 1 (noise sd 1.0, chains start at w = 1.5 in the shallower well): histograms of float SGD and SR chains after each learning-rate phase.
+void equilibrium(long chains, long steps, const std::string& out) {
+  const std::vector<double> rates{0.2, 0.05, 0.0125, 0.003};
+  const auto grid = basin::quant::integer_grid(0.05, 8);
+  for (const bool sr : {false, true}) {
+    std::vector<double> w(static_cast<std::size_t>(chains), 1.5);  // all start in the worse well
+    std::vector<std::vector<double>> samples;
+    std::vector<std::string> labels;
+    for (std::size_t phase = 0; phase < rates.size(); ++phase) {
+      const double lr = rates[phase];
+      const basin::counter_rng noise{11, 100 + phase}, round{12, 200 + phase};
+      for (long c = 0; c < chains; ++c) {
+        double x = w[std::size_t(c)];
+        for (long t = 0; t < steps; ++t) {
+          const auto k = std::uint64_t(c) * std::uint64_t(steps) + std::uint64_t(t);
+          const double y = x - lr * (grad_f(x) + 1.0 * noise.normal(k));
+          x = sr ? basin::quant::round_stochastic(y, grid, round.uniform(k)) : y;
+        }
+        w[std::size_t(c)] = x;
+      }
+      samples.push_back(w);
+      char label[64];
+      std::snprintf(label, sizeof label, "lr %g", lr);
+      labels.push_back(label);
+      // Spread around the global minimizer, over the chains in its well (w < 0).
+      double mean = 0, var = 0, inside = 0;
+      for (double v : w)
+        if (v < 0) mean += v, inside += 1;
+      mean /= std::max(inside, 1.0);
+      for (double v : w)
+        if (v < 0) var += (v - mean) * (v - mean) / std::max(inside, 1.0);
+      std::printf("%-5s lr %-6g: %5.1f%% of chains in the global well, their mean %+.3f, sd %.3f\n",
+                  sr ? "SR" : "float", lr, 100 * inside / double(chains), mean, std::sqrt(var));
+    }
+    basin::plot::style s;
+    s.title = sr ? "Stochastic rounding (delta 0.05): iterates do not concentrate"
+                 : "Float SGD: iterates concentrate as the learning rate falls";
+    s.xlabel = "w";
+    s.ylabel = "chains";
+    s.zlabel = "chains";
+    basin::plot::histograms(samples, labels, out + (sr ? "/equilibrium_sr" : "/equilibrium_float"), s, 80);
+  }
+}
+
+// Part 2: logistic regression's optimality gap against the grid spacing.
+using logreg = basin::network<basin::input<20, 1, 1>, basin::dense<2>>;
+using model_t = basin::model<logreg, double, basin::backend::host>;
+
+struct problem {
+  std::vector<double> x;  // (n, 20)
+  std::vector<std::int32_t> y;
+  basin::index_t n = 2000;
+  basin::softmax_cross_entropy<double, basin::backend::host> ce;
+  problem() : x(static_cast<std::size_t>(2000 * 20)), y(2000) {
+    const basin::counter_rng rng{21, 21};
+    for (basin::index_t i = 0; i < n; ++i) {
+      double s = 0;
+      for (int k = 0; k < 20; ++k) {
+        const double v = rng.normal(std::uint64_t(i * 20 + k));
+        x[std::size_t(i * 20 + k)] = v;
+        s += v * (k % 3 == 0 ? 0.5 : -0.2);
+      }
+      y[std::size_t(i)] = rng.uniform(std::uint64_t(1000000 + i)) < 1 / (1 + std::exp(-s)) ? 1 : 0;
+    }
+  }
+  // Full-batch loss and, when asked, its gradient in m.grads.
+  double loss(model_t& m, bool grad) {
+    const double* z = m.forward(x.data(), n, basin::mode::eval);
+    const double l = ce(z, y.data(), 2, n, grad).loss;
+    if (grad) m.backward(basin::backend::raw(ce.grad));
+    return l;
+  }
+};
+
+void noise_floor(const std::string& out) {
+  problem p;
+  // f*: full-precision gradient descent until it stalls.
+  model_t best(1);
+  basin::optim::optimizer<basin::optim::sgd, double, basin::backend::host> gd({0.9, 0.0, false}, model_t::n_params);
+  for (int t = 0; t < 3000; ++t) {
+    p.loss(best, true);
+    gd.step(basin::backend::raw(best.params), basin::backend::raw(best.grads), 0.5);
+  }
+  const double fstar = p.loss(best, false);
+  std::printf("logistic regression: f* = %.6f\n", fstar);
+  const std::vector<double> deltas{0.002, 0.005, 0.01, 0.02, 0.05, 0.1};
+  std::vector<basin::plot::curve> gaps;
+  for (const auto rule : {basin::optim::rounding::stochastic, basin::optim::rounding::binary_connect}) {
+    basin::plot::curve c{{}, {}, rule == basin::optim::rounding::stochastic ? "SR" : "BC"};
+    for (double delta : deltas) {
+      model_t m(1);
+      basin::optim::quantized_optimizer<model_t, basin::optim::sgd> opt(m, {0.0, 0.0, false}, {rule, 16, delta, 3});
+      double tail = 0;
+      const int steps = 2000;
+      for (int t = 0; t < steps; ++t) {
+        p.loss(m, true);
+        opt.step(m, 0.5 / (1 + t / 200.0));  // decaying learning rate
+        if (t >= steps - 200) tail += p.loss(m, false) / 200;  // average over the last steps
+      }
+      c.x.push_back(delta);
+      c.y.push_back(std::max(tail - fstar, 1e-9));
+      std::printf("%s delta %-6g: optimality gap %.2e\n", c.label.c_str(), delta, tail - fstar);
+    }
+    gaps.push_back(c);
+  }
+  basin::plot::style s;
+  s.title = "Convex noise floor: logistic regression on a grid";
+  s.xlabel = "grid spacing delta";
+  s.zlabel = "f(w) - f*";
+  s.log_z = true;
+  basin::plot::curves(gaps, {}, out + "/noise_floor", s);
+}
+}  // namespace
+
+int main(int argc, char** argv) try {
+  basin::examples::cli args(argc, argv);
+  const long chains = args.get("chains", 2000L), steps = args.get("steps", 3000L);
+  const std::string out = args.get("out", std::string("quantized"));
+  args.done();
+  basin::require(chains >= 10 && steps >= 1, "options --chains >= 10 and --steps >= 1 expected");
+  std::filesystem::create_directories(out);
+  equilibrium(chains, steps, out);
+  noise_floor(out);
+  std::printf("wrote %s/{equilibrium_float,equilibrium_sr,noise_floor}.png (+ .svg, .dat, .gp)\n", out.c_str());
+  return 0;
+} catch (const std::exception& e) {
+  std::fprintf(stderr, "04_quantized_toys: %s\n", e.what());
+  return 1;
+}
