@@ -14,6 +14,7 @@
 // A file whose coordinates or settings differ is refused, never overwritten.
 #pragma once
 
+#include <any>
 #include <cmath>
 #include <filesystem>
 #include <functional>
@@ -169,6 +170,7 @@ struct loss_accuracy {
   const dataset* train = nullptr;
   const dataset* test = nullptr;
   index_t batch_size = 500;
+  mutable std::any workspace{};  // evaluation_workspace<Model>, made at the first point
 
   std::vector<std::string> names() const {
     std::vector<std::string> n;
@@ -178,10 +180,13 @@ struct loss_accuracy {
   }
   template <class Model>
   point_metrics operator()(Model& m) const {
+    using W = evaluation_workspace<Model>;
+    if (!std::any_cast<W>(&workspace)) workspace.emplace<W>();
+    W* ws = std::any_cast<W>(&workspace);
     point_metrics v;
     for (const dataset* d : {train, test}) {
       if (!d) continue;
-      const auto e = evaluate(m, *d, batch_size, mode::eval);
+      const auto e = evaluate(m, *d, batch_size, mode::eval, false, ws);
       v.push_back(e.loss);
       v.push_back(e.accuracy);
     }

@@ -108,16 +108,27 @@ void require_matches(const dataset& d, const char* what) {
 
 // Mean loss and accuracy of the model in eval mode (or train-mode batch statistics when
 // m == mode::train, without updating anything but the running statistics).
+// The buffers evaluate() needs. A caller that evaluates many times (a sweep) keeps one, so that
+// after the first call no evaluation allocates.
+template <class Model>
+struct evaluation_workspace {
+  detail::batch_stager<Model> stager;
+  softmax_cross_entropy<typename Model::scalar, typename Model::backend_type> ce;
+  std::vector<index_t> idx;
+};
+
 template <class Model>
 evaluation evaluate(Model& model, const dataset& data, index_t batch_size = 500, mode m = mode::eval,
-                    bool show_progress = false) {
+                    bool show_progress = false, evaluation_workspace<Model>* workspace = nullptr) {
   detail::require_matches<Model>(data, "evaluate");
   require(batch_size >= 1, "evaluate: batch_size must be at least 1, got ", batch_size);
   using T = typename Model::scalar;
-  using B = typename Model::backend_type;
-  detail::batch_stager<Model> st;
-  softmax_cross_entropy<T, B> ce;
-  std::vector<index_t> idx(static_cast<std::size_t>(batch_size));
+  evaluation_workspace<Model> local;
+  auto& ws = workspace ? *workspace : local;
+  auto& st = ws.stager;
+  auto& ce = ws.ce;
+  auto& idx = ws.idx;
+  if (index_t(idx.size()) < batch_size) idx.resize(static_cast<std::size_t>(batch_size));
   double loss = 0;
   index_t correct = 0;
   const index_t n = data.size(), batches = (n + batch_size - 1) / batch_size;
