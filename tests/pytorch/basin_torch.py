@@ -23,7 +23,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-__all__ = ["BasicBlock", "CifarResNet", "parse_architecture", "read_basin_tensors", "load_basin_checkpoint"]
+__all__ = ["BasicBlock", "CifarResNet", "parse_architecture", "read_basin_tensors", "load_basin_checkpoint",
+           "randomize"]
 
 
 class BasicBlock(nn.Module):
@@ -165,3 +166,21 @@ def load_basin_checkpoint(path, dtype=None, num_classes=None):
     model.load_state_dict(state, strict=True)
     model.eval()
     return model, arch
+
+
+def randomize(model, gen):
+    """Test helper: every state_dict tensor of a CifarResNet off its initial value (Kaiming-scaled
+    convs, positive batch-norm scales and variances, num_batches_tracked 3), drawn from gen."""
+    import torch
+
+    with torch.no_grad():
+        for name, t in model.state_dict().items():
+            if name.endswith("num_batches_tracked"):
+                t.fill_(3)
+            elif name.endswith("running_var") or (name.endswith(".weight") and t.dim() == 1):
+                t.copy_(0.5 + torch.rand(t.shape, generator=gen))
+            elif t.dim() == 4:
+                fan_in = t.shape[1] * t.shape[2] * t.shape[3]
+                t.copy_(torch.randn(t.shape, generator=gen) * (2.0 / fan_in) ** 0.5)
+            else:
+                t.copy_(0.2 * torch.randn(t.shape, generator=gen))

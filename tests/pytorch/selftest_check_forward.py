@@ -63,22 +63,6 @@ def write_check_file(path, model, x, labels, mode, perturb=None):
                 g.create_dataset(f"running_after/{k}", data=v)
 
 
-def randomize(model, gen):
-    import torch
-
-    with torch.no_grad():
-        for name, t in model.state_dict().items():
-            if name.endswith("num_batches_tracked"):
-                t.fill_(3)
-            elif name.endswith("running_var") or (name.endswith(".weight") and t.dim() == 1):
-                t.copy_(0.5 + torch.rand(t.shape, generator=gen))
-            elif t.dim() == 4:
-                fan_in = t.shape[1] * t.shape[2] * t.shape[3]
-                t.copy_(torch.randn(t.shape, generator=gen) * (2.0 / fan_in) ** 0.5)
-            else:
-                t.copy_(0.2 * torch.randn(t.shape, generator=gen))
-
-
 def run_check(path):
     r = subprocess.run([sys.executable, os.path.join(HERE, "check_forward.py"), path],
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -94,7 +78,7 @@ def main(argv):
         print(f"SKIP: cannot import torch/h5py/numpy ({e})")
         return 77
     sys.path.insert(0, HERE)
-    from basin_torch import CifarResNet
+    from basin_torch import CifarResNet, randomize
 
     workdir = argv[1] if len(argv) > 1 else tempfile.mkdtemp(prefix="basin_check_")
     os.makedirs(workdir, exist_ok=True)
