@@ -251,3 +251,139 @@ BOOST_AUTO_TEST_CASE(direction_files_in_the_reference_layout) {
   using m20 = model<resnet20<fashion_input>, float>;
   BOOST_CHECK_THROW(load_direction<m20>(path, "xdirection"), basin::error);
 }
+
+// ---- the sweep's fast path -----------------------------------------------------------------
+namespace {
+dataset random_dataset(dims shape, index_t n, std::uint64_t seed) {
+  dataset d;
+  d.shape = shape;
+  d.images.resize(static_cast<std::size_t>(n * shape.size()));
+  d.labels.resize(static_cast<std::size_t>(n));
+  const counter_rng rng{seed, 9};
+  for (std::size_t i = 0; i < d.images.size(); ++i) d.images[i] = float(rng.normal(i));
+  for (index_t i = 0; i < n; ++i) d.labels[std::size_t(i)] = std::int32_t(rng.bits(std::uint64_t(1) << 40 | i)[0] % 10);
+  return d;
+}
+// Batch-norm parameters and running statistics away from their initial 1, 0, 0, 1.
+template <class Model>
+void perturb_batch_norm(Model& m, std::uint64_t seed) {
+  const counter_rng rng{seed, 3};
+  for (const auto& t : Model::param_table)
+    if (t.kind == param_kind::bn_weight || t.kind == param_kind::bn_bias)
+      for (index_t i = 0; i < t.size(); ++i)
+        m.params[std::size_t(t.offset + i)] += typename Model::scalar(0.3 * rng.normal(std::uint64_t(t.offset + i)));
+  for (const auto& t : Model::state_table)
+    for (index_t i = 0; i < t.size(); ++i) {
+      const double r = rng.normal(std::uint64_t(1) << 30 | std::uint64_t(t.offset + i));
+      m.state[std::size_t(t.offset + i)] =
+          typename Model::scalar(t.kind == param_kind::bn_running_var ? 0.5 + 0.4 * std::fabs(r) : 0.2 * r);
+    }
+}
+template <class T>
+double max_rel(const T* a, const T* b, index_t n) {
+  double worst = 0;
+  for (index_t i = 0; i < n; ++i)
+    worst = std::max(worst, std::fabs(double(a[i]) - double(b[i])) / std::max(1.0, std::fabs(double(b[i]))));
+  return worst;
+}
+template <class Net, class T>
+double infer_vs_forward(std::uint64_t seed) {
+  model<Net, T> m(seed);
+  perturb_batch_norm(m, seed);
+  const auto d = random_dataset(Net::in, 7, seed);
+  std::vector<T> x(d.images.begin(), d.images.end());
+  std::vector<T> ref(std::size_t(7 * m.classes));
+  const T* z = m.forward(x.data(), 7, mode::eval);
+  std::copy(z, z + ref.size(), ref.begin());
+  return max_rel(m.infer(x.data(), 7), ref.data(), index_t(ref.size()));
+}
+using tiny_resnet = resnet<8, input<3, 8, 8>, 1, 10>;
+using tiny_plain = plain<8, input<3, 8, 8>, 1, 10>;
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(folded_inference_equals_eval_forward) {
+  // The same arithmetic in fewer passes: conv -> bn -> relu fused, the sum and relu fused.
+  BOOST_TEST((infer_vs_forward<tiny_resnet, double>(1)) < 1e-13);
+  BOOST_TEST((infer_vs_forward<tiny_plain, double>(2)) < 1e-13);
+  BOOST_TEST((infer_vs_forward<tiny_resnet, float>(3)) < 1e-6);
+  BOOST_TEST((infer_vs_forward<small_net, float>(4)) < 1e-6);
+}
+
+namespace {
+// Sweeps the same grid through the block path (points_per_pass points per pass over the data,
+// staged first layer, folded batch norm) and point by point through evaluate(); returns the
+// largest relative difference of the losses and the largest difference of the accuracies.
+template <class T>
+std::pair<double, double> blocks_vs_points(bool recompute, const std::string& tag) {
+  using M = model<tiny_resnet, T>;
+  M m(5);
+  perturb_batch_norm(m, 5);
+  auto dx = random_direction(m, 11, 0, {normalization::filter, true, false});
+  auto dy = random_direction(m, 11, 1, {normalization::layer, false, true});  // moves the statistics too
+  const auto train = random_dataset(tiny_resnet::in, 37, 6), test = random_dataset(tiny_resnet::in, 23, 7);
+  loss_accuracy la{&train, &test, 16, recompute ? &train : nullptr};
+  surface_options o;
+  o.x = linspace(-1, 1, 3);
+  o.y = linspace(-0.5, 1, 4);
+  o.progress = false;
+  o.points_per_pass = 5;  // blocks of 5, 5, 2
+  const auto blocked = temp_path("blocked_" + tag + ".h5"), single = temp_path("single_" + tag + ".h5");
+  const auto st = sweep(m, dx, &dy, blocked, o, la.names(), la);
+  BOOST_TEST(st.computed == 12);
+  loss_accuracy reference{&train, &test, 16, recompute ? &train : nullptr};
+  sweep(m, dx, &dy, single, o, la.names(), [&](M& mm) { return reference(mm); });
+  auto a = h5::file::open(blocked), b = h5::file::open(single);
+  double loss = 0, acc = 0;
+  for (const char* name : {"train_loss", "test_loss"}) {
+    const auto va = a.read<double>(name), vb = b.read<double>(name);
+    loss = std::max(loss, max_rel(va.data(), vb.data(), index_t(va.size())));
+  }
+  for (const char* name : {"train_acc", "test_acc"}) {
+    const auto va = a.read<double>(name), vb = b.read<double>(name);
+    for (std::size_t i = 0; i < va.size(); ++i) acc = std::max(acc, std::fabs(va[i] - vb[i]));
+  }
+  return {loss, acc};
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(grid_batched_sweep_equals_point_by_point) {
+  const auto [loss_d, acc_d] = blocks_vs_points<double>(false, "double");
+  BOOST_TEST(loss_d < 1e-12);
+  BOOST_TEST(acc_d == 0.0);
+  const auto [loss_f, acc_f] = blocks_vs_points<float>(false, "float");
+  BOOST_TEST(loss_f < 1e-5);
+  BOOST_TEST(acc_f <= 100.0 / 23);  // float may flip at most one near-tie image
+  const auto [loss_r, acc_r] = blocks_vs_points<double>(true, "recompute");
+  BOOST_TEST(loss_r < 1e-12);
+  BOOST_TEST(acc_r == 0.0);
+}
+
+BOOST_AUTO_TEST_CASE(recompute_batch_norm_averages_the_batch_statistics) {
+  // batch_norm first: its batch statistics are those of the input itself.
+  using net = network<input<2, 3, 3>, batch_norm, flatten, dense<10>>;
+  model<net, double> m(1);
+  const auto d = random_dataset(net::in, 5, 8);  // batches of 3 and 2
+  m.batches_tracked = 42;
+  recompute_batch_norm(m, d, 3);
+  for (int c = 0; c < 2; ++c) {
+    double mean_sum = 0, var_sum = 0;
+    for (auto [b0, nb] : {std::pair{0, 3}, std::pair{3, 2}}) {
+      std::vector<double> v;
+      for (int i = b0; i < b0 + nb; ++i)
+        for (int p = 0; p < 9; ++p) v.push_back(d.images[std::size_t((i * 2 + c) * 9 + p)]);
+      double mean = 0, ss = 0;
+      for (double e : v) mean += e / double(v.size());
+      for (double e : v) ss += (e - mean) * (e - mean);
+      mean_sum += mean;
+      var_sum += ss / double(v.size() - 1);
+    }
+    BOOST_TEST(double(m.state[std::size_t(c)]) == mean_sum / 2, boost::test_tools::tolerance(1e-12));
+    BOOST_TEST(double(m.state[std::size_t(2 + c)]) == var_sum / 2, boost::test_tools::tolerance(1e-12));
+  }
+  BOOST_TEST(m.batches_tracked == 42);
+  double momentum = 0;
+  m.for_each_layer([&](auto& l) {
+    if constexpr (detail::is_batch_norm_v<std::remove_cvref_t<decltype(l)>>) momentum = l.momentum;
+  });
+  BOOST_TEST(momentum == batch_norm::default_momentum);
+}

@@ -101,6 +101,67 @@ BOOST_AUTO_TEST_CASE(softmax_cross_entropy_gradient) {
   BOOST_CHECK_THROW(ce(z.data(), bad.data(), K, n, false), basin::error);
 }
 
+// A 3x3, stride-1, padding-1 conv runs by Winograd F(4x4, 3x3): it must equal the direct sum
+// (double: to rounding), with tiles overhanging the image's edge, a bias, and the inference
+// epilogue (scale, shift, relu); float within 1e-5 of the im2col + GEMM path.
+template <int Out, dims In, bool Bias>
+void winograd_case(index_t n) {
+  using impl = typename conv<Out, 3, 1, 1, Bias>::template bind<In, double, host>;
+  static_assert(impl::winograd_shape);
+  impl c;
+  c.reserve(n);
+  std::vector<double> w(impl::n_params), x(std::size_t(n * In.size())), y(std::size_t(n * impl::out.size()));
+  std::vector<double> scale(Out), shift(Out), z(y.size());
+  const counter_rng rng{2, 2};
+  for (std::size_t i = 0; i < w.size(); ++i) w[i] = rng.normal(i);
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = rng.normal(1000 + i);
+  for (int i = 0; i < Out; ++i) scale[i] = rng.normal(50000 + i), shift[i] = rng.normal(60000 + i);
+  c.forward(w.data(), nullptr, x.data(), y.data(), n, mode::eval);
+  c.forward_affine(w.data(), x.data(), z.data(), n, scale.data(), shift.data(), true);
+  double worst = 0, worst_affine = 0;
+  for (int co = 0; co < Out; ++co)
+    for (index_t b = 0; b < n; ++b)
+      for (int oy = 0; oy < In.h; ++oy)
+        for (int ox = 0; ox < In.w; ++ox) {
+          double acc = Bias ? w[std::size_t(Out * In.c * 9 + co)] : 0.0;
+          for (int ci = 0; ci < In.c; ++ci)
+            for (int ky = 0; ky < 3; ++ky)
+              for (int kx = 0; kx < 3; ++kx) {
+                const int iy = oy - 1 + ky, ix = ox - 1 + kx;
+                if (iy < 0 || iy >= In.h || ix < 0 || ix >= In.w) continue;
+                acc += w[std::size_t(((co * In.c + ci) * 3 + ky) * 3 + kx)] *
+                       x[std::size_t(((ci * n + b) * In.h + iy) * In.w + ix)];
+              }
+          const std::size_t at = std::size_t(((co * n + b) * In.h + oy) * In.w + ox);
+          worst = std::max(worst, std::fabs(y[at] - acc) / (1 + std::fabs(acc)));
+          const double expect = std::max(0.0, acc * scale[std::size_t(co)] + shift[std::size_t(co)]);
+          worst_affine = std::max(worst_affine, std::fabs(z[at] - expect) / (1 + std::fabs(expect)));
+        }
+  BOOST_TEST(worst < 1e-12);
+  BOOST_TEST(worst_affine < 1e-12);
+
+  using fimpl = typename conv<Out, 3, 1, 1, Bias>::template bind<In, float, host>;
+  fimpl f;
+  f.reserve(n);
+  std::vector<float> wf(w.begin(), w.end()), xf(x.begin(), x.end()), ya(y.size()), yb(y.size());
+  f.forward(wf.data(), nullptr, xf.data(), ya.data(), n, mode::eval);
+  f.use_winograd = false;
+  f.forward(wf.data(), nullptr, xf.data(), yb.data(), n, mode::eval);
+  double worst_f = 0, scale_f = 0;
+  for (std::size_t i = 0; i < ya.size(); ++i) {
+    worst_f = std::max(worst_f, std::fabs(double(ya[i]) - double(yb[i])));
+    scale_f = std::max(scale_f, std::fabs(double(yb[i])));
+  }
+  BOOST_TEST(worst_f < 1e-5 * scale_f);
+}
+
+BOOST_AUTO_TEST_CASE(winograd_matches_direct_sum) {
+  winograd_case<4, dims{3, 6, 5}, false>(3);    // tiles overhang both edges
+  winograd_case<8, dims{5, 7, 7}, true>(2);     // bias, 7 = 2 tiles - 1
+  winograd_case<16, dims{16, 14, 14}, false>(5);  // several tasks, padded tile columns
+  winograd_case<4, dims{2, 4, 4}, true>(1);     // one tile
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(values)

@@ -14,10 +14,13 @@
 // A file whose coordinates or settings differ is refused, never overwritten.
 #pragma once
 
+#include <algorithm>
 #include <any>
+#include <array>
 #include <cmath>
 #include <filesystem>
 #include <functional>
+#include <numeric>
 #include <sstream>
 #include <type_traits>
 #include <string>
@@ -57,6 +60,7 @@ struct surface_options {
   bool progress = true;
   std::string dir_file;      // recorded in the file
   std::string settings;      // what the values depend on besides coordinates (directions, data); must match on resume
+  index_t points_per_pass = 16;  // grid points evaluated per pass over the data (loss_accuracy)
 };
 
 // One point's metrics, in the order of the names given to sweep().
@@ -141,36 +145,67 @@ sweep_stats sweep(Model& m, direction<Model>& dx, std::type_identity_t<direction
   } guard{m, origin_p, origin_s};
 
   sweep_stats st;
-  for (auto v : done) st.skipped += v ? 1 : 0;
-  const index_t todo = index_t(points) - st.skipped;
-  progress bar(plane ? "surface" : "line", long(todo), "points", o.progress);
-  index_t k = 0;
-  for (std::size_t i = 0; i < nx; ++i)
-    for (std::size_t j = 0; j < ny; ++j) {
-      const std::size_t at = i * ny + j;
-      if (done[at]) continue;
-      set_point(m, origin_p, origin_s, dx, o.x[i], dy, plane ? o.y[j] : 0.0);
-      const point_metrics v = eval(m);
+  std::vector<std::size_t> pending;  // flat indices i * ny + j still to compute, in file order
+  for (std::size_t at = 0; at < points; ++at)
+    if (done[at]) ++st.skipped;
+    else pending.push_back(at);
+  progress bar(plane ? "surface" : "line", long(pending.size()), "points", o.progress);
+  // Evaluators that can (loss_accuracy) evaluate a block of points per pass over their data;
+  // others are called point by point. Each point is written as soon as its block is done.
+  constexpr bool blocks = requires(const std::vector<std::array<double, 2>>& pts, const std::function<void(double)>& t) {
+    eval.evaluate_points(m, origin_p, origin_s, dx, dy, pts, t);
+  };
+  const std::size_t per_pass = blocks ? std::size_t(std::max<index_t>(1, o.points_per_pass)) : 1;
+  std::vector<std::array<double, 2>> coords;
+  std::vector<point_metrics> values;
+  for (std::size_t b0 = 0; b0 < pending.size(); b0 += per_pass) {
+    const std::size_t g = std::min(per_pass, pending.size() - b0);
+    coords.clear();
+    for (std::size_t q = 0; q < g; ++q) {
+      const std::size_t at = pending[b0 + q];
+      coords.push_back({o.x[at / ny], plane ? o.y[at % ny] : 0.0});
+    }
+    if constexpr (blocks) {
+      values = eval.evaluate_points(m, origin_p, origin_s, dx, dy, coords, [&](double fraction) {
+        bar.update(long(st.computed), double(st.computed) + fraction * double(g));
+      });
+    } else {
+      set_point(m, origin_p, origin_s, dx, coords[0][0], dy, coords[0][1]);
+      values.assign(1, eval(m));
+    }
+    for (std::size_t q = 0; q < g; ++q) {
+      const std::size_t at = pending[b0 + q];
+      const point_metrics& v = values[q];
       require(v.size() == names.size(), "sweep: the evaluator returned ", v.size(), " metrics, expected ", names.size());
-      for (std::size_t q = 0; q < names.size(); ++q) f.write_range<double>(names[q], index_t(at), &v[q], 1);
+      for (std::size_t k = 0; k < names.size(); ++k) f.write_range<double>(names[k], index_t(at), &v[k], 1);
       const std::uint8_t one = 1;
       f.write_range<std::uint8_t>("computed", index_t(at), &one, 1);  // last: a point counts once its values are in
-      f.flush();
-      ++st.computed;
-      ++k;
-      bar.update(long(k), double(k), names.empty() ? "" : names[0], v.empty() ? 0 : v[0]);
     }
+    f.flush();
+    st.computed += index_t(g);
+    const point_metrics& v = values[g - 1];
+    bar.update(long(st.computed), double(st.computed), names.empty() ? "" : names[0], v.empty() ? 0 : v[0]);
+  }
   st.seconds = bar.seconds();
   return st;
 }
 
 // The usual metrics: mean loss and accuracy (percent) on a training and/or a test set, in eval
 // mode. Names: train_loss, train_acc, test_loss, test_acc (for the sets given).
+//
+// Sweeps call evaluate_points with a block of grid points: every batch of data is staged once
+// for the whole block (grid points as the inner batch dimension), the first layer's output is
+// computed for the origin and the directions only and combined per point (it is linear in the
+// weights), each eval-mode batch norm is folded into the conv before it, and all buffers persist
+// across points: nothing is allocated inside the sweep loop. With recompute_bn, each point's
+// batch-norm running statistics are first recomputed on that data set (a cumulative average over
+// its batches in train mode, as PyTorch's momentum=None) instead of moved or kept.
 struct loss_accuracy {
   const dataset* train = nullptr;
   const dataset* test = nullptr;
   index_t batch_size = 500;
-  mutable std::any workspace{};  // evaluation_workspace<Model>, made at the first point
+  const dataset* recompute_bn = nullptr;  // recompute batch-norm statistics on this set per point
+  mutable std::any workspace{};           // evaluation_workspace<Model>, made at the first point
 
   std::vector<std::string> names() const {
     std::vector<std::string> n;
@@ -178,11 +213,11 @@ struct loss_accuracy {
     if (test) n.insert(n.end(), {"test_loss", "test_acc"});
     return n;
   }
+  // One point, the model's current parameters (point by point; the reference path).
   template <class Model>
   point_metrics operator()(Model& m) const {
-    using W = evaluation_workspace<Model>;
-    if (!std::any_cast<W>(&workspace)) workspace.emplace<W>();
-    W* ws = std::any_cast<W>(&workspace);
+    auto* ws = workspace_for<Model>();
+    if (recompute_bn) recompute_batch_norm(m, *recompute_bn, batch_size, ws);
     point_metrics v;
     for (const dataset* d : {train, test}) {
       if (!d) continue;
@@ -191,6 +226,84 @@ struct loss_accuracy {
       v.push_back(e.accuracy);
     }
     return v;
+  }
+
+  // The points origin + a dx (+ b dy) for (a, b) in pts, one pass over the data for all of them.
+  // tick(fraction of the block done) after every batch. Leaves the model at the last point.
+  template <class Model, class V>
+  std::vector<point_metrics> evaluate_points(Model& m, const V& origin_p, const V& origin_s, direction<Model>& dx,
+                                             direction<Model>* dy, const std::vector<std::array<double, 2>>& pts,
+                                             const std::function<void(double)>& tick) const {
+    using T = typename Model::scalar;
+    using B = typename Model::backend_type;
+    auto* ws = workspace_for<Model>();
+    const std::size_t g = pts.size();
+    std::vector<point_metrics> out(g);
+    if (g == 0) return out;
+    if (recompute_bn) {  // each point's statistics, kept for the passes below
+      if (index_t(ws->states.size()) < index_t(g) * Model::n_state) ws->states.resize(g * std::size_t(Model::n_state));
+      for (std::size_t q = 0; q < g; ++q) {
+        set_point(m, origin_p, origin_s, dx, pts[q][0], dy, pts[q][1]);
+        recompute_batch_norm(m, *recompute_bn, batch_size, ws);
+        B::copy(Model::n_state, backend::raw(m.state), backend::raw(ws->states) + index_t(q) * Model::n_state);
+      }
+    }
+    auto& st = ws->stager;
+    auto& idx = ws->idx;
+    if (index_t(idx.size()) < batch_size) idx.resize(static_cast<std::size_t>(batch_size));
+    const std::array<const dataset*, 2> sets{train, test};
+    index_t total = 0, seen = 0;
+    for (const dataset* d : sets)
+      if (d) total += d->size();
+    std::vector<double> loss(g);
+    std::vector<index_t> correct(g);
+    for (const dataset* d : sets) {
+      if (!d) continue;
+      detail::require_matches<Model>(*d, "sweep");
+      std::fill(loss.begin(), loss.end(), 0.0);
+      std::fill(correct.begin(), correct.end(), 0);
+      const index_t n = d->size();
+      for (index_t b0 = 0; b0 < n; b0 += batch_size) {
+        const index_t nb = std::min(batch_size, n - b0);
+        std::iota(idx.begin(), idx.begin() + nb, b0);
+        st.stage(*d, idx.data(), nb, nullptr, 0);
+        if constexpr (Model::stages_first_layer) {
+          const T* basis[3] = {backend::raw(const_cast<V&>(origin_p)), backend::raw(dx.params),
+                               dy ? backend::raw(dy->params) : nullptr};
+          m.stage_basis(backend::raw(st.x), nb, basis, dy ? 3 : 2);
+        }
+        for (std::size_t q = 0; q < g; ++q) {
+          set_point(m, origin_p, origin_s, dx, pts[q][0], dy, pts[q][1]);
+          if (recompute_bn)
+            B::copy(Model::n_state, backend::raw(ws->states) + index_t(q) * Model::n_state, backend::raw(m.state));
+          const T* z;
+          if constexpr (Model::stages_first_layer) {
+            const T coef[3] = {T(1), T(pts[q][0]), T(pts[q][1])};
+            z = m.infer_staged(coef);
+          } else {
+            z = m.infer(backend::raw(st.x), nb);
+          }
+          const auto r = ws->ce(z, backend::raw(st.y), Model::classes, nb, false);
+          loss[q] += r.loss * double(nb);
+          correct[q] += r.correct;
+        }
+        seen += nb;
+        if (tick) tick(double(seen) / double(total));
+      }
+      for (std::size_t q = 0; q < g; ++q) {
+        out[q].push_back(loss[q] / double(n));
+        out[q].push_back(100.0 * double(correct[q]) / double(n));
+      }
+    }
+    return out;
+  }
+
+ private:
+  template <class Model>
+  evaluation_workspace<Model>* workspace_for() const {
+    using W = evaluation_workspace<Model>;
+    if (!std::any_cast<W>(&workspace)) workspace.emplace<W>();
+    return std::any_cast<W>(&workspace);
   }
 };
 

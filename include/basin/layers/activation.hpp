@@ -24,6 +24,7 @@ struct relu {
   template <dims In, class T, class B>
   struct bind : stateless_impl<In> {
     static constexpr dims in = In, out = In;
+    static constexpr bool is_relu = true;
     void forward(const T*, T*, const T* x, T* y, index_t n, mode) {
       B::for_each_index(n * In.size(), [=] BASIN_HD(index_t i) { y[i] = x[i] > T(0) ? x[i] : T(0); });
     }

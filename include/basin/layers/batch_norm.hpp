@@ -13,13 +13,18 @@
 namespace basin {
 
 struct batch_norm {
-  static constexpr double momentum = 0.1, eps = 1e-5;
+  static constexpr double default_momentum = 0.1, eps = 1e-5;
   static constexpr dims output(dims in) { return in; }
 
   template <dims In, class T, class B>
   struct bind {
     static constexpr dims in = In, out = In;
     static constexpr int C = In.c;
+    static constexpr bool is_batch_norm = true;
+    // Weight of the newest batch in the running statistics (PyTorch's momentum). Recomputing
+    // the statistics of a point sets it to 1/k for the k-th batch: a cumulative average, as
+    // PyTorch's momentum=None.
+    double momentum = default_momentum;
     static constexpr auto params() {
       return packed(std::array<tensor_desc, 2>{tensor_desc{param_kind::bn_weight, 1, {C, 1, 1, 1}},
                                                tensor_desc{param_kind::bn_bias, 1, {C, 1, 1, 1}}});
@@ -65,6 +70,7 @@ struct batch_norm {
           return d * d;
         }, st + C);
         const double unbias = len > 1 ? double(len) / double(len - 1) : 1.0;
+        const double momentum = this->momentum;
         B::for_each_index(C, [=] BASIN_HD(index_t c) {
           const double var = double(st[C + c]) / double(len);
           s[c] = T((1 - momentum) * double(s[c]) + momentum * double(st[c]));
@@ -86,6 +92,18 @@ struct batch_norm {
         for (index_t p = 0; p < P; ++p) yi[p] = xi[p] * scale + shift;
       });
       last_mode = m;
+    }
+
+    // The eval-mode transform as y = x * scale + shift per channel, computed exactly as forward
+    // does, for folding into the preceding conv: returns (scale (C), shift (C)) in backend memory.
+    const T* affine(const T* w, const T* s) {
+      T* st = backend::raw(stats);
+      B::for_each_index(C, [=] BASIN_HD(index_t c) {
+        const T istd = T(1.0 / std::sqrt(double(s[C + c]) + eps)), scale = istd * w[c];
+        st[c] = scale;
+        st[C + c] = w[C + c] - s[c] * scale;
+      });
+      return st;
     }
 
     // Train mode: dx = gamma * istd / M * (M dy - sum(dy) - xhat sum(dy xhat)), M = n*h*w.

@@ -12,6 +12,8 @@
 //   reserve(n)                   scratch for a batch of n (no allocation afterwards)
 //   init(w, s, seed)             initialization
 //   forward(w, s, x, y, n, mode) y = f(x; w)       x (in.c, n, in.h, in.w), y (out.c, n, ...)
+//   infer(w, s, x, y, n)         optional: eval-mode forward with fusions (sweeps use it);
+//                                layers without it are inferred by forward(..., mode::eval)
 //   backward(w, gw, x, y, dy, dx, n)
 //                                gw = dL/dw (overwritten), dx = dL/dx (overwritten; may be null
 //                                for the first layer). Backward only reads what forward saved and
@@ -85,6 +87,48 @@ struct weight_traits<weights::real> {
   static constexpr int bits = 0;  // the scalar's own width
   static constexpr bool quantized = false;
 };
+
+namespace detail {
+// Eval-mode forward of one layer: its fused `infer` when it has one.
+template <class L, class T>
+void infer_layer(L& l, const T* w, T* s, const T* x, T* y, index_t n) {
+  if constexpr (requires { l.infer(w, s, x, y, n); })
+    l.infer(w, s, x, y, n);
+  else
+    l.forward(w, s, x, y, n, mode::eval);
+}
+// Tags the inference path looks for to fuse conv -> batch_norm -> relu into one pass.
+template <class L>
+inline constexpr bool is_conv_v = requires { L::is_conv; };
+template <class L>
+inline constexpr bool is_batch_norm_v = requires { L::is_batch_norm; };
+template <class L>
+inline constexpr bool is_relu_v = requires { L::is_relu; };
+
+// y (c, n, plane) <- act((sum_j coef_j z_j) * scale[c] + shift[c]) over one (channel, image)
+// plane per call; up to three inputs z_j (null when unused), scale/shift null for 1 and 0.
+// The inference path's epilogue: a conv's output, folded batch norm and relu in one pass.
+template <class T>
+struct combine_affine_fn {
+  const T *z0, *z1, *z2;
+  T c0, c1, c2;
+  const T *scale, *shift;
+  bool act;
+  T* y;
+  index_t n, plane;
+  BASIN_HD void operator()(index_t line) const {
+    const index_t c = line / n, at = line * plane;
+    const T s = scale ? scale[c] : T(1), t = shift ? shift[c] : T(0);
+    for (index_t p = 0; p < plane; ++p) {
+      T v = c0 * z0[at + p];
+      if (z1) v += c1 * z1[at + p];
+      if (z2) v += c2 * z2[at + p];
+      v = v * s + t;
+      y[at + p] = act ? (v > T(0) ? v : T(0)) : v;
+    }
+  }
+};
+}  // namespace detail
 
 // Joins a PyTorch module path: join("layer1.0", "conv1") == "layer1.0.conv1".
 inline std::string join(const std::string& prefix, const std::string& name) {

@@ -11,42 +11,44 @@
 
 #include "basin/backend/concepts.hpp"
 #include "basin/layers/common.hpp"
+#include "basin/layers/winograd.hpp"
 
 namespace basin {
 
 namespace detail {
 
 // col (ci*k*k, nb*ho*wo) <- x (ci, n, h, w) for images [n0, n0+nb); zero outside the image.
-// One call fills one output row segment (row, image, oy): ho*wo/wo runs of wo values, so the
-// index arithmetic is paid per line, not per element.
+// One call fills one (row, image) plane of the column matrix: ho runs of wo values, so the index
+// arithmetic is paid per plane and the inner loops have compile-time bounds.
 template <class T, dims In, dims Out, int K, int S, int P>
 struct im2col_fn {
   const T* x;
   T* col;
   index_t n, n0, nb;
-  BASIN_HD void operator()(index_t line) const {
+  BASIN_HD void operator()(index_t at) const {
     constexpr index_t plane = Out.plane();
-    const int oy = int(line % Out.h);
-    const index_t t = line / Out.h, img = t % nb, row = t / nb;
+    const index_t img = at % nb, row = at / nb;
     const int kx = int(row % K), ky = int(row / K % K), ci = int(row / (K * K));
-    T* dst = col + row * (nb * plane) + img * plane + index_t(oy) * Out.w;
-    const int iy = oy * S - P + ky;
-    if (iy < 0 || iy >= In.h) {
-      for (int ox = 0; ox < Out.w; ++ox) dst[ox] = T(0);
-      return;
-    }
-    const T* src = x + ((ci * n + n0 + img) * In.h + iy) * In.w;
+    T* dst = col + row * (nb * plane) + img * plane;
+    const T* src = x + (ci * n + n0 + img) * In.plane();
     // Output columns whose input column ox*S - P + kx lies inside the image: [lo, hi).
     const int lo = kx >= P ? 0 : (P - kx + S - 1) / S;
     const int hi = In.w - 1 + P - kx < 0 ? 0 : std::min(Out.w, (In.w - 1 + P - kx) / S + 1);
-    for (int ox = 0; ox < lo; ++ox) dst[ox] = T(0);
-    const T* s0 = src + (kx - P);
-    if constexpr (S == 1) {
-      for (int ox = lo; ox < hi; ++ox) dst[ox] = s0[ox];
-    } else {
-      for (int ox = lo; ox < hi; ++ox) dst[ox] = s0[ox * S];
+    for (int oy = 0; oy < Out.h; ++oy, dst += Out.w) {
+      const int iy = oy * S - P + ky;
+      if (iy < 0 || iy >= In.h) {
+        for (int ox = 0; ox < Out.w; ++ox) dst[ox] = T(0);
+        continue;
+      }
+      const T* s0 = src + iy * In.w + (kx - P);
+      for (int ox = 0; ox < lo; ++ox) dst[ox] = T(0);
+      if constexpr (S == 1) {
+        for (int ox = lo; ox < hi; ++ox) dst[ox] = s0[ox];
+      } else {
+        for (int ox = lo; ox < hi; ++ox) dst[ox] = s0[ox * S];
+      }
+      for (int ox = std::max(lo, hi); ox < Out.w; ++ox) dst[ox] = T(0);
     }
-    for (int ox = std::max(lo, hi); ox < Out.w; ++ox) dst[ox] = T(0);
   }
 };
 
@@ -86,6 +88,25 @@ struct col2im_fn {
     }
   }
 };
+
+// One (channel, image) plane of a conv task's output rows: v = act((v + bias[c]) * scale[c] +
+// shift[c]), each of bias, scale, shift optional (null).
+template <class T>
+struct conv_epilogue_fn {
+  T* y;  // the task's first image in row 0
+  index_t n, nb, plane;
+  const T *bias, *scale, *shift;
+  bool act;
+  BASIN_HD void operator()(index_t line) const {
+    const index_t c = line / nb, img = line % nb;
+    T* r = y + c * n * plane + img * plane;
+    const T b = bias ? bias[c] : T(0), s = scale ? scale[c] : T(1), t = shift ? shift[c] : T(0);
+    for (index_t p = 0; p < plane; ++p) {
+      const T v = (r[p] + b) * s + t;
+      r[p] = act ? (v > T(0) ? v : T(0)) : v;
+    }
+  }
+};
 }  // namespace detail
 
 // conv<Out, K, Stride, Pad, Bias, W>: Out filters of size K x K. Defaults: stride 1, "same"
@@ -107,6 +128,10 @@ struct conv {
     static constexpr dims in = In, out = output(In);
     static constexpr index_t k_dim = index_t(In.c) * K * K;  // GEMM inner size
     static constexpr bool direct = K == 1 && Stride == 1 && Pad == 0;
+    static constexpr bool is_conv = true;
+    // 3x3, stride 1, padding 1 (and filters in fours): forward by Winograd F(4x4, 3x3).
+    static constexpr bool winograd_shape = K == 3 && Stride == 1 && Pad == 1 && Out % detail::winograd::out_block == 0;
+    bool use_winograd = true;  // false: im2col + GEMM also there (tests compare the two)
 
     static constexpr auto params() {
       if constexpr (Bias)
@@ -131,11 +156,25 @@ struct conv {
     index_t group = 1;
     int workers = 1;
 
+    // Winograd: transformed filters (36, out, in); per worker transformed input and products.
+    typename B::template vector<T> wu, wv, wm;
+    index_t wtiles = 0;  // tile columns per task
+
     void reserve(index_t n) {
       group = std::clamp<index_t>(B::workspace_budget / (k_dim * out.plane()), 1, n);
       workers = B::concurrency();
       if (!direct) col.resize(std::size_t(workers * k_dim * group * out.plane()));
       partial.resize(std::size_t(workers * Out * k_dim));
+      if constexpr (winograd_shape) {
+        // A task transforms, multiplies and transforms back `wtiles` tiles (a multiple of 16)
+        // whose V and M stay in the core's cache (a few hundred KiB at most).
+        constexpr index_t budget = 48 * 1024;  // floats of V + M
+        wtiles = std::max<index_t>(budget / (detail::winograd::positions * (In.c + Out)) / detail::winograd::tile_block, 1) *
+                 detail::winograd::tile_block;
+        wu.resize(std::size_t(detail::winograd::positions * Out * In.c));
+        wv.resize(std::size_t(workers * detail::winograd::positions * (In.c * wtiles + detail::winograd::plane_pad)));
+        wm.resize(std::size_t(workers * detail::winograd::positions * (Out * wtiles + detail::winograd::plane_pad)));
+      }
     }
 
     static void init(T* w, T*, std::uint64_t seed, std::uint64_t stream_id) {
@@ -152,7 +191,19 @@ struct conv {
     }
 
     void forward(const T* w, T*, const T* x, T* y, index_t n, mode) {
+      forward_affine(w, x, y, n, nullptr, nullptr, false);
+    }
+
+    // y = act(conv(x; w) * scale[c] + shift[c]) (scale, shift null: 1 and 0; act: relu): the
+    // inference path folds an eval-mode batch_norm and a relu into the conv's epilogue, applied
+    // to each task's rows while they are still in cache.
+    void forward_affine(const T* w, const T* x, T* y, index_t n, const T* scale, const T* shift, bool act) {
       constexpr index_t plane = out.plane();
+      const T* bias = Bias ? w + index_t(Out) * k_dim : nullptr;
+      if constexpr (winograd_shape) {
+        if (use_winograd) return winograd_forward(w, x, y, n, bias, scale, shift, act);
+      }
+      const bool epilogue = bias || scale || shift || act;
       B::for_each_task((n + group - 1) / group, [&](index_t task, int worker) {
         const index_t n0 = task * group, nb = std::min(group, n - n0);
         index_t ldc;
@@ -160,15 +211,10 @@ struct conv {
         // (out, k_dim) x (k_dim, nb*plane) -> y[:, n0*plane ...] with row stride n*plane
         B::gemm(backend::trans::no, backend::trans::no, Out, nb * plane, k_dim, T(1), w, k_dim, c, ldc, T(0),
                 y + n0 * plane, n * plane);
+        if (epilogue)
+          B::for_each_index(index_t(Out) * nb, detail::conv_epilogue_fn<T>{y + n0 * plane, n, nb, plane, bias, scale,
+                                                                           shift, act});
       });
-      if constexpr (Bias) {
-        const T* b = w + index_t(Out) * k_dim;
-        B::for_each_index(index_t(Out) * n, [=] BASIN_HD(index_t line) {  // one (channel, image) plane
-          T* row = y + line * plane;
-          const T bias = b[line / n];
-          for (index_t p = 0; p < plane; ++p) row[p] += bias;
-        });
-      }
     }
 
     void backward(const T* w, T* gw, const T* x, const T*, const T* dy, T* dx, index_t n) {
@@ -210,6 +256,24 @@ struct conv {
     }
 
    private:
+    void winograd_forward(const T* w, const T* x, T* y, index_t n, const T* bias, const T* scale, const T* shift,
+                          bool act) {
+      namespace wg = detail::winograd;
+      constexpr index_t per_image = wg::input_fn<T, In>::per_image;
+      T* u = backend::raw(wu);
+      B::for_each_index(index_t(Out) * In.c, wg::filter_fn<T>{w, u, Out, In.c});
+      const index_t total = n * per_image, blk = wtiles;
+      B::for_each_task((total + blk - 1) / blk, [&](index_t task, int worker) {
+        const index_t t0 = task * blk, count = std::min(blk, total - t0);
+        T* v = backend::raw(wv) + worker * wg::positions * (In.c * blk + wg::plane_pad);
+        T* mm = backend::raw(wm) + worker * wg::positions * (Out * blk + wg::plane_pad);
+        B::for_each_index(In.c * blk, wg::input_fn<T, In>{x, v, n, t0, count, blk});
+        B::for_each_index(wg::positions * (Out / wg::out_block) * (blk / wg::tile_block),
+                          wg::product_fn<T>{u, v, mm, Out, In.c, blk});
+        B::for_each_index(Out * count, wg::output_fn<T, out>{mm, y, n, t0, count, blk, bias, scale, shift, act});
+      });
+    }
+
     // The column matrix for images [n0, n0+nb) in the worker's buffer (x itself for a direct
     // 1x1 conv); ld receives its row stride.
     const T* columns(const T* x, index_t n, index_t n0, index_t nb, int worker, index_t& ld) {
@@ -219,7 +283,7 @@ struct conv {
       }
       ld = nb * out.plane();
       T* c = backend::raw(col) + worker * k_dim * group * out.plane();
-      B::for_each_index(k_dim * nb * out.h, detail::im2col_fn<T, In, out, K, Stride, Pad>{x, c, n, n0, nb});
+      B::for_each_index(k_dim * nb, detail::im2col_fn<T, In, out, K, Stride, Pad>{x, c, n, n0, nb});
       return c;
     }
   };

@@ -30,6 +30,13 @@ void add(index_t n, const T* a, const T* b, T* z) {
   B::for_each_index(n, [=] BASIN_HD(index_t i) { z[i] = a[i] + b[i]; });
 }
 template <class B, class T>
+void add_relu(index_t n, const T* a, const T* b, T* z) {
+  B::for_each_index(n, [=] BASIN_HD(index_t i) {
+    const T v = a[i] + b[i];
+    z[i] = v > T(0) ? v : T(0);
+  });
+}
+template <class B, class T>
 void accumulate(index_t n, const T* a, T* y) {
   B::for_each_index(n, [=] BASIN_HD(index_t i) { y[i] += a[i]; });
 }
@@ -139,6 +146,37 @@ struct residual_block {
         detail::add<B>(n * out.size(), b, sc, z);
       }
       if constexpr (has_after) after.forward(nullptr, nullptr, z, y, n, m);
+    }
+
+    // Eval-mode forward with fusions: the branch's and the projection's conv -> batch_norm
+    // (-> relu) fused, and the sum with the activation after it in one pass.
+    void infer(const T* w, T* s, const T* x, T* y, index_t n) {
+      T* b = branch_buffer(y);
+      branch.infer(w, s, x, b, n);
+      if constexpr (S != shortcut::none) {
+        const T* sc = x;
+        if constexpr (project) {
+          proj.infer(w + branch_t::n_params, s + branch_t::n_state, x, backend::raw(side), n);
+          sc = backend::raw(side);
+        }
+        if constexpr (has_after && detail::is_relu_v<after_t>) {
+          detail::add_relu<B>(n * out.size(), b, sc, y);
+          return;
+        }
+        detail::add<B>(n * out.size(), b, sc, sum_buffer(y));
+      }
+      if constexpr (has_after) detail::infer_layer(after, static_cast<const T*>(nullptr), static_cast<T*>(nullptr), sum_buffer(y), y, n);
+    }
+
+    template <class F>
+    void for_each_layer(F&& f) {
+      f(branch);
+      branch.for_each_layer(f);
+      if constexpr (project) {
+        f(proj);
+        proj.for_each_layer(f);
+      }
+      if constexpr (has_after) f(after);
     }
 
     void backward(const T* w, T* gw, const T* x, const T* y, const T* dy, T* dx, index_t n) {

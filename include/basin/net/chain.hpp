@@ -189,7 +189,72 @@ struct chain_impl<In, T, B, std::index_sequence<I...>, L...> {
     backward_from<size - 1>(w, gw, x, y, dy, dx, n);
   }
 
+  // Eval-mode forward with fusions, for sweeps: conv -> batch_norm (-> relu) runs as one conv
+  // whose epilogue applies the folded batch norm and the relu; other layers run their own infer
+  // or forward(eval). Equal to forward(..., mode::eval) (the same arithmetic, fewer passes).
+  void infer(const T* w, T* s, const T* x, T* y, index_t n) { infer_from<0>(w, s, x, y, n); }
+
+  // The first layer is linear in its weights when it is a conv: at theta = sum_j c_j basis_j its
+  // output is sum_j c_j first(basis_j). A sweep computes first(basis_j) once per batch of data
+  // (first_output) and then every point of a plane from them (infer_combined).
+  static constexpr bool linear_first = detail::is_conv_v<child<0>>;
+  static constexpr index_t first_size = shapes[1].size();  // per image
+  void first_output(const T* basis, const T* x, T* z, index_t n) {
+    static_assert(linear_first, "first_output: the network's first layer is not a conv");
+    std::get<0>(children).forward(basis + param_off[0], nullptr, x, z, n, mode::eval);
+  }
+  // z: k (1..3) first-layer outputs, coef: their k coefficients; w, s: the point's buffers.
+  void infer_combined(const T* w, T* s, const T* const* z, const T* coef, int k, T* y, index_t n) {
+    static_assert(linear_first, "infer_combined: the network's first layer is not a conv");
+    constexpr bool bn = size > 1 && detail::is_batch_norm_v<child<(size > 1 ? 1 : 0)>>;
+    constexpr bool act = bn && size > 2 && detail::is_relu_v<child<(size > 2 ? 2 : 0)>>;
+    constexpr std::size_t last = act ? 2 : bn ? 1 : 0;
+    const T *scale = nullptr, *shift = nullptr;
+    if constexpr (bn) {
+      const T* st = std::get<1>(children).affine(w + param_off[1], s + state_off[1]);
+      scale = st;
+      shift = st + shapes[1].c;
+    }
+    B::for_each_index(index_t(shapes[1].c) * n,
+                      detail::combine_affine_fn<T>{z[0], k > 1 ? z[1] : nullptr, k > 2 ? z[2] : nullptr, coef[0],
+                                                   k > 1 ? coef[1] : T(0), k > 2 ? coef[2] : T(0), scale, shift, act,
+                                                   output_of(last, y), n, shapes[1].plane()});
+    infer_from<last + 1>(w, s, nullptr, y, n);
+  }
+
+  // f(layer) for every layer implementation inside, depth first (children of groups included).
+  template <class F>
+  void for_each_layer(F&& f) {
+    (visit(std::get<I>(children), f), ...);
+  }
+
  private:
+  template <class C, class F>
+  static void visit(C& c, F& f) {
+    f(c);
+    if constexpr (requires { c.for_each_layer(f); }) c.for_each_layer(f);
+  }
+
+  template <std::size_t K>
+  void infer_from(const T* w, T* s, const T* x, T* y, index_t n) {
+    if constexpr (K < size) {
+      constexpr bool bn = K + 1 < size && detail::is_conv_v<child<K>> &&
+                          detail::is_batch_norm_v<child<(K + 1 < size ? K + 1 : K)>>;
+      if constexpr (bn) {
+        constexpr bool act = K + 2 < size && detail::is_relu_v<child<(K + 2 < size ? K + 2 : K)>>;
+        constexpr std::size_t last = act ? K + 2 : K + 1;
+        const T* st = std::get<K + 1>(children).affine(w + param_off[K + 1], s + state_off[K + 1]);
+        std::get<K>(children).forward_affine(w + param_off[K], input_of(K, x), output_of(last, y), n, st,
+                                             st + shapes[K + 1].c, act);
+        infer_from<last + 1>(w, s, x, y, n);
+      } else {
+        detail::infer_layer(std::get<K>(children), w + param_off[K], s + state_off[K], input_of(K, x),
+                            output_of(K, y), n);
+        infer_from<K + 1>(w, s, x, y, n);
+      }
+    }
+  }
+
   template <std::size_t K>
   void backward_from(const T* w, T* gw, const T* x, const T* y, const T* dy, T* dx, index_t n) {
     // Child K reads dL/d(its output) from grads[(K+1)%2] (or dy) and writes into grads[K%2].

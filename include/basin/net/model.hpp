@@ -9,6 +9,7 @@
 #pragma once
 
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "basin/backend/host.hpp"
@@ -79,18 +80,62 @@ class model {
   // batch-norm running statistics.
   const T* forward(const T* x, index_t n, mode m) {
     require(n >= 1, "model::forward: batch size must be at least 1, got ", n);
-    reserve(n);
-    if constexpr (in.c > 1) {
-      T* t = backend::raw(x_cnhw);
-      detail::nchw_to_cnhw<B>(x, t, n, in.c, in.plane());
-      x = t;
-    }
+    x = entry(x, n);
     last_x = x;
     last_n = n;
     T* y = backend::raw(logits_);
     body.forward(backend::raw(params), backend::raw(state), x, y, n, m);
     if (m == mode::train) ++batches_tracked;
     return y;
+  }
+
+  // Eval-mode forward through the fused inference path (see chain_impl::infer): the same logits
+  // as forward(x, n, mode::eval) with fewer passes over memory. Not followed by backward.
+  const T* infer(const T* x, index_t n) {
+    require(n >= 1, "model::infer: batch size must be at least 1, got ", n);
+    x = entry(x, n);
+    last_x = nullptr;
+    T* y = backend::raw(logits_);
+    body.infer(backend::raw(params), backend::raw(state), x, y, n);
+    return y;
+  }
+
+  // Points of a plane theta = c_0 basis_0 + c_1 basis_1 + c_2 basis_2 (e.g. the origin and two
+  // directions) share the first layer's work: stage_basis computes its output for each basis
+  // vector on batch x (n images) once, then infer_staged(coef) gives the logits at the point
+  // whose buffers are in params and state now, whose parameters must equal sum_j coef_j basis_j.
+  // Requires a network whose first layer is a conv; k in 1..3 params-shaped buffers.
+  static constexpr bool stages_first_layer = body_type::linear_first;
+  void stage_basis(const T* x, index_t n, const T* const* basis, int k) {
+    require(n >= 1 && k >= 1 && k <= 3, "model::stage_basis: need n >= 1 and 1..3 basis vectors, got n = ", n,
+            ", k = ", k);
+    x = entry(x, n);
+    if (index_t(basis_out.size()) < 3 * n * body_type::first_size)
+      basis_out.resize(std::size_t(3 * n * body_type::first_size));
+    for (int j = 0; j < k; ++j) body.first_output(basis[j], x, backend::raw(basis_out) + j * n * body_type::first_size, n);
+    staged_n = n;
+    staged_k = k;
+  }
+  const T* infer_staged(const T* coef) {
+    require(staged_n > 0, "model::infer_staged: call stage_basis first");
+    const index_t n = staged_n;
+    const T* z[3] = {backend::raw(basis_out), backend::raw(basis_out) + n * body_type::first_size,
+                     backend::raw(basis_out) + 2 * n * body_type::first_size};
+    T* y = backend::raw(logits_);
+    body.infer_combined(backend::raw(params), backend::raw(state), z, coef, staged_k, y, n);
+    return y;
+  }
+
+  // f(impl) for every layer implementation of the network (groups and their children).
+  template <class F>
+  void for_each_layer(F&& f) {
+    body.for_each_layer(f);
+  }
+  // Sets the weight of the newest batch in every batch norm's running statistics.
+  void set_batch_norm_momentum(double momentum) {
+    for_each_layer([&](auto& l) {
+      if constexpr (detail::is_batch_norm_v<std::remove_cvref_t<decltype(l)>>) l.momentum = momentum;
+    });
   }
 
   // Requires a forward pass just before; dlogits (classes, n) in backend memory.
@@ -132,8 +177,22 @@ class model {
     return state_names ? s : p;
   }
 
+  // Reserves for n images and returns the input in the body's (c, n, h, w) layout.
+  const T* entry(const T* x, index_t n) {
+    reserve(n);
+    if constexpr (in.c > 1) {
+      T* t = backend::raw(x_cnhw);
+      detail::nchw_to_cnhw<B>(x, t, n, in.c, in.plane());
+      return t;
+    }
+    return x;
+  }
+
   body_type body;
   vector<T> logits_, x_cnhw;  // (classes, n), (c, n, h, w)
+  vector<T> basis_out;        // (k, first layer's output for n images): stage_basis
+  index_t staged_n = 0;
+  int staged_k = 0;
   const T* last_x = nullptr;
   index_t last_n = 0, reserved = 0;
 };

@@ -17,6 +17,7 @@
 #include "basin/core/error.hpp"
 #include "basin/core/random.hpp"
 #include "basin/data/dataset.hpp"
+#include "basin/layers/batch_norm.hpp"
 #include "basin/layers/common.hpp"
 #include "basin/layers/loss.hpp"
 #include "basin/train/progress.hpp"
@@ -115,6 +116,7 @@ struct evaluation_workspace {
   detail::batch_stager<Model> stager;
   softmax_cross_entropy<typename Model::scalar, typename Model::backend_type> ce;
   std::vector<index_t> idx;
+  typename Model::template vector<typename Model::scalar> states;  // per-point statistics (sweeps)
 };
 
 template <class Model>
@@ -144,6 +146,40 @@ evaluation evaluate(Model& model, const dataset& data, index_t batch_size = 500,
     bar.update(long(k + 1), double(b0 + nb));
   }
   return {loss / double(n), 100.0 * double(correct) / double(n)};
+}
+
+// Recomputes every batch norm's running statistics on data: the statistics are reset (mean 0,
+// variance 1), then each batch (in order, no augmentation) runs in train mode with momentum 1/k
+// for the k-th batch, so the running values end as the plain average over batches of the batch
+// means and unbiased variances (PyTorch's momentum=None). Parameters are unchanged.
+template <class Model>
+void recompute_batch_norm(Model& model, const dataset& data, index_t batch_size = 500,
+                          evaluation_workspace<Model>* workspace = nullptr) {
+  detail::require_matches<Model>(data, "recompute_batch_norm");
+  require(batch_size >= 1, "recompute_batch_norm: batch_size must be at least 1, got ", batch_size);
+  using T = typename Model::scalar;
+  using B = typename Model::backend_type;
+  evaluation_workspace<Model> local;
+  auto& ws = workspace ? *workspace : local;
+  if (index_t(ws.idx.size()) < batch_size) ws.idx.resize(static_cast<std::size_t>(batch_size));
+  for (const auto& t : Model::state_table)
+    B::fill(t.size(), T(t.kind == param_kind::bn_running_var ? 1 : 0), backend::raw(model.state) + t.offset);
+  struct restore {
+    Model& m;
+    std::int64_t tracked;
+    ~restore() {
+      m.set_batch_norm_momentum(batch_norm::default_momentum);
+      m.batches_tracked = tracked;
+    }
+  } guard{model, model.batches_tracked};
+  const index_t n = data.size();
+  for (index_t b0 = 0, k = 1; b0 < n; b0 += batch_size, ++k) {
+    const index_t nb = std::min(batch_size, n - b0);
+    std::iota(ws.idx.begin(), ws.idx.begin() + nb, b0);
+    ws.stager.stage(data, ws.idx.data(), nb, nullptr, 0);
+    model.set_batch_norm_momentum(1.0 / double(k));
+    model.forward(backend::raw(ws.stager.x), nb, mode::train);
+  }
 }
 
 // Trains for options.epochs epochs. After each epoch `on_epoch(record)` runs (checkpointing

@@ -1,0 +1,136 @@
+// bench/bench_sweep.cpp — 2-D loss-surface sweeps on the host: grid points per second for
+// resnet20 and resnet56 on Fashion-MNIST test images (2000 by default, as the landscape issue's
+// target is stated), eval mode, loss and accuracy at every point.
+//
+//   sweep/<net>/blocked    basin's sweep path: loss_accuracy::evaluate_points on a block of
+//                          points per pass over the data (staged first layer, folded batch norm)
+//   sweep/<net>/pointwise  the straightforward loop: set the point, evaluate() in eval mode
+//
+// Validates before it times: both paths must agree on a block of points (losses to 1e-5
+// relative). Compare with PyTorch's per-point loop: bench/compare_sweep.py --basin-json FILE.
+// Options (before Google Benchmark's): --images N, --data DIR (else Debian's
+// dataset-fashion-mnist; random images when it is missing, said on stderr).
+#include <benchmark/benchmark.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "basin/data/idx.hpp"
+#include "basin/landscape/surface.hpp"
+#include "basin/net/model.hpp"
+#include "basin/net/zoo.hpp"
+
+using namespace basin;
+
+namespace {
+index_t images = 2000;
+std::string data_dir = "/usr/share/datasets/fashion-mnist";
+constexpr int block = 8;  // points per benchmark iteration (and per pass over the data)
+
+const dataset& probe() {
+  static const dataset d = [] {
+    try {
+      auto train = read_fashion_mnist(data_dir, true);
+      auto test = read_fashion_mnist(data_dir, false);
+      const auto stats = compute_channel_stats(train);
+      normalize(test, stats);
+      std::fprintf(stderr, "data: %lld Fashion-MNIST test images from %s\n", (long long)images, data_dir.c_str());
+      return subset(test, 0, std::min<index_t>(images, test.size()));
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "data: random images (%s)\n", e.what());
+      dataset r;
+      r.shape = {1, 28, 28};
+      r.images.resize(std::size_t(images * 784));
+      r.labels.resize(std::size_t(images));
+      const counter_rng rng{3, 3};
+      for (std::size_t i = 0; i < r.images.size(); ++i) r.images[i] = float(rng.normal(i));
+      for (index_t i = 0; i < images; ++i) r.labels[std::size_t(i)] = std::int32_t(i % 10);
+      return r;
+    }
+  }();
+  return d;
+}
+
+template <class Net>
+struct fixture {
+  using M = model<Net, float>;
+  M m{1};
+  direction<M> dx, dy;
+  typename M::template vector<float> origin_p, origin_s;
+  loss_accuracy la;
+  std::vector<std::array<double, 2>> pts;
+  fixture() {
+    dx = random_direction(m, 1, 0, {});
+    dy = random_direction(m, 1, 1, {});
+    origin_p = m.params;
+    origin_s = m.state;
+    la = loss_accuracy{nullptr, &probe(), 500};
+    for (int i = 0; i < block; ++i) pts.push_back({-1.0 + 2.0 * i / (block - 1), 0.25});
+  }
+  std::vector<point_metrics> blocked() { return la.evaluate_points(m, origin_p, origin_s, dx, &dy, pts, {}); }
+  std::vector<point_metrics> pointwise() {
+    std::vector<point_metrics> v;
+    for (const auto& p : pts) {
+      set_point(m, origin_p, origin_s, dx, p[0], &dy, p[1]);
+      v.push_back(la(m));
+    }
+    return v;
+  }
+};
+
+template <class Net>
+bool validate() {
+  fixture<Net> f;
+  const auto a = f.blocked(), b = f.pointwise();
+  double worst = 0;
+  for (int i = 0; i < block; ++i) worst = std::max(worst, std::fabs(a[i][0] - b[i][0]) / std::fabs(b[i][0]));
+  const bool ok = worst <= 1e-5;
+  std::fprintf(stderr, "validate %s: blocked vs pointwise losses, max rel %.2e %s\n", Net::name().c_str(), worst,
+               ok ? "ok" : "MISMATCH");
+  return ok;
+}
+
+template <class Net, bool Blocked>
+void sweep_points(benchmark::State& st) {
+  fixture<Net> f;
+  for (auto _ : st) benchmark::DoNotOptimize(Blocked ? f.blocked() : f.pointwise());
+  st.counters["points_per_second"] = benchmark::Counter(block, benchmark::Counter::kIsIterationInvariantRate);
+  st.counters["images_per_second"] =
+      benchmark::Counter(double(block) * double(probe().size()), benchmark::Counter::kIsIterationInvariantRate);
+}
+
+using r20 = resnet20<fashion_input>;
+using r56 = resnet56<fashion_input>;
+}  // namespace
+
+BENCHMARK(sweep_points<r20, true>)->Name("sweep/resnet20/blocked")->UseRealTime()->Unit(benchmark::kSecond);
+BENCHMARK(sweep_points<r20, false>)->Name("sweep/resnet20/pointwise")->UseRealTime()->Unit(benchmark::kSecond);
+BENCHMARK(sweep_points<r56, true>)->Name("sweep/resnet56/blocked")->UseRealTime()->Unit(benchmark::kSecond);
+BENCHMARK(sweep_points<r56, false>)->Name("sweep/resnet56/pointwise")->UseRealTime()->Unit(benchmark::kSecond);
+
+int main(int argc, char** argv) {
+  // Our own options first; the rest go to Google Benchmark.
+  int kept = 1;
+  for (int i = 1; i < argc; ++i) {
+    if (!std::strcmp(argv[i], "--images") && i + 1 < argc)
+      images = std::atol(argv[++i]);
+    else if (!std::strcmp(argv[i], "--data") && i + 1 < argc)
+      data_dir = argv[++i];
+    else
+      argv[kept++] = argv[i];
+  }
+  argc = kept;
+  if (images < 1) {
+    std::fprintf(stderr, "bench_sweep: --images must be at least 1\n");
+    return 1;
+  }
+  probe();
+  if (!validate<r20>() || !validate<r56>()) return 1;
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

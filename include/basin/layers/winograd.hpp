@@ -1,0 +1,204 @@
+// basin/layers/winograd.hpp — 3x3, stride-1, padding-1 convolutions by Winograd's minimal
+// filtering F(4x4, 3x3) (Lavin, Gray 2016, "Fast Algorithms for Convolutional Neural Networks").
+//
+// Each 4x4 output tile is computed from a 6x6 input patch d and the 3x3 filter g as
+//   Y = A^T [ (G g G^T) .* (B^T d B) ] A
+// so a tile needs 36 multiplications per (input, output) channel pair instead of 144: the
+// convolution becomes 36 independent products M_xi (out, tiles) = U_xi (out, in) x V_xi (in, tiles),
+// one per position xi of the 6x6 transformed tile, with U = G g G^T (the transformed filters) and
+// V = B^T d B (the transformed input). The matrices (checked against direct correlation in
+// tests/layers):
+//   B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1]
+//   G   = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6; 1/24 1/12 1/6; 1/24 -1/12 1/6; 0 0 1]
+//   A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1]
+// Tiles overhanging the output (14 = 4*4 - 2) read zeros and their extra outputs are dropped.
+// In float the result differs from the direct convolution by rounding only (about 1e-6
+// relative); the backward pass keeps im2col + GEMM.
+#pragma once
+
+#include "basin/core/shape.hpp"
+
+namespace basin::detail::winograd {
+
+inline constexpr int alpha = 6, m = 4, positions = alpha * alpha;  // 6x6 transformed tiles, 4x4 outputs
+inline constexpr int tile_block = 16, out_block = 4;             // the product's register block
+// V and M keep their 36 planes one cache line apart beyond a multiple of the tile block: with
+// power-of-two plane sizes the 36 stores of one tile would all fall into the same few sets of
+// the L1 cache.
+inline constexpr index_t plane_pad = 16;
+
+// The 1-D transforms, one 6- (or 3-) vector at a time, with strides.
+template <class T>
+BASIN_HD inline void input_1d(const T* d, int sd, T* r, int sr) {  // r = B^T d
+  const T d0 = d[0], d1 = d[sd], d2 = d[2 * sd], d3 = d[3 * sd], d4 = d[4 * sd], d5 = d[5 * sd];
+  r[0] = T(4) * d0 - T(5) * d2 + d4;
+  r[sr] = -T(4) * (d1 + d2) + d3 + d4;
+  r[2 * sr] = T(4) * (d1 - d2) - d3 + d4;
+  r[3 * sr] = T(2) * (d3 - d1) - d2 + d4;
+  r[4 * sr] = T(2) * (d1 - d3) - d2 + d4;
+  r[5 * sr] = T(4) * d1 - T(5) * d3 + d5;
+}
+template <class T>
+BASIN_HD inline void filter_1d(const T* g, int sg, T* r, int sr) {  // r = G g
+  const T g0 = g[0], g1 = g[sg], g2 = g[2 * sg];
+  r[0] = g0 / T(4);
+  r[sr] = -(g0 + g1 + g2) / T(6);
+  r[2 * sr] = -(g0 - g1 + g2) / T(6);
+  r[3 * sr] = g0 / T(24) + g1 / T(12) + g2 / T(6);
+  r[4 * sr] = g0 / T(24) - g1 / T(12) + g2 / T(6);
+  r[5 * sr] = g2;
+}
+template <class T>
+BASIN_HD inline void output_1d(const T* s, int ss, T* r, int sr) {  // r = A^T s
+  const T s0 = s[0], s1 = s[ss], s2 = s[2 * ss], s3 = s[3 * ss], s4 = s[4 * ss], s5 = s[5 * ss];
+  const T a = s1 + s2, b = s1 - s2, c = s3 + s4, d = s3 - s4;
+  r[0] = s0 + a + c;
+  r[sr] = b + T(2) * d;
+  r[2 * sr] = a + T(4) * c;
+  r[3 * sr] = b + T(8) * d + s5;
+}
+
+// U (36, out, in) <- G g G^T for every filter g = w[o, i] (out, in, 3, 3). One call per (o, i).
+template <class T>
+struct filter_fn {
+  const T* w;
+  T* u;
+  index_t out, in;
+  BASIN_HD void operator()(index_t oi) const {
+    const T* g = w + oi * 9;
+    T tmp[alpha * 3], r[positions];
+    for (int j = 0; j < 3; ++j) filter_1d(g + j, 3, tmp + j, 3);               // columns: tmp (6, 3)
+    for (int i = 0; i < alpha; ++i) filter_1d(tmp + 3 * i, 1, r + alpha * i, 1);  // rows: r (6, 6)
+    for (int xi = 0; xi < positions; ++xi) u[xi * out * in + oi] = r[xi];
+  }
+};
+
+// V (36, in, blk) (planes padded) <- B^T d B for the tiles [t0, t0 + count) of the whole batch x (in, n, h, w);
+// tile g = image * per_image + ty * tiles_w + tx; columns count..blk are zero. One call per
+// (channel, column).
+template <class T, dims In>
+struct input_fn {
+  static constexpr int tiles_h = (In.h + m - 1) / m, tiles_w = (In.w + m - 1) / m;
+  static constexpr index_t per_image = index_t(tiles_h) * tiles_w;
+  const T* x;
+  T* v;
+  index_t n, t0, count, blk;
+  BASIN_HD void operator()(index_t at) const {
+    const index_t t = at % blk, c = at / blk;
+    T* dst = v + c * blk + t;
+    const index_t stride = index_t(In.c) * blk + plane_pad;
+    if (t >= count) {
+      for (int xi = 0; xi < positions; ++xi) dst[xi * stride] = T(0);
+      return;
+    }
+    const index_t g = t0 + t, img = g / per_image, k = g % per_image;
+    const int y0 = int(k / tiles_w) * m - 1, x0 = int(k % tiles_w) * m - 1;
+    const T* src = x + (c * n + img) * In.plane();
+    T d[positions], tmp[positions];
+    if (y0 >= 0 && x0 >= 0 && y0 + alpha <= In.h && x0 + alpha <= In.w) {  // inside: no checks
+      for (int i = 0; i < alpha; ++i)
+        for (int j = 0; j < alpha; ++j) d[alpha * i + j] = src[(y0 + i) * In.w + x0 + j];
+    } else {
+      for (int i = 0; i < alpha; ++i) {
+        const int yy = y0 + i;
+        const bool row = yy >= 0 && yy < In.h;
+        for (int j = 0; j < alpha; ++j) {
+          const int xx = x0 + j;
+          d[alpha * i + j] = row && xx >= 0 && xx < In.w ? src[yy * In.w + xx] : T(0);
+        }
+      }
+    }
+    for (int j = 0; j < alpha; ++j) input_1d(d + j, alpha, tmp + j, alpha);        // columns
+    for (int i = 0; i < alpha; ++i) input_1d(tmp + alpha * i, 1, d + alpha * i, 1);  // rows
+    for (int xi = 0; xi < positions; ++xi) dst[xi * stride] = d[xi];
+  }
+};
+
+// M (36, out, tiles) = U (36, out, in) x V (36, in, tiles): one call per (xi, 4 output channels,
+// 16 tiles), a register block of accumulators. On the host (GCC, Clang) it is written with vector
+// extensions, 32-byte vectors (AVX) held in registers; device code and other compilers use the
+// plain loops.
+template <class T>
+struct product_fn {
+  const T* u;
+  const T* v;
+  T* mm;
+  index_t out, in, tiles;
+  BASIN_HD void operator()(index_t at) const {
+    const index_t tb = at % (tiles / tile_block), rest = at / (tiles / tile_block);
+    const index_t ob = rest % (out / out_block), xi = rest / (out / out_block);
+    const T* ub = u + (xi * out + ob * out_block) * in;
+    const T* vb = v + xi * (in * tiles + plane_pad) + tb * tile_block;
+    T* mb = mm + xi * (out * tiles + plane_pad) + ob * out_block * tiles + tb * tile_block;
+#if (defined(__GNUC__) || defined(__clang__)) && !defined(__CUDA_ARCH__)
+    typedef T vec __attribute__((vector_size(32), aligned(alignof(T)), may_alias));
+    constexpr int lanes = int(32 / sizeof(T)), nv = tile_block / lanes;
+    static_assert(tile_block % lanes == 0);
+    vec acc[out_block][nv];
+    for (int r = 0; r < out_block; ++r)
+      for (int k = 0; k < nv; ++k) acc[r][k] = vec{};
+    for (index_t c = 0; c < in; ++c) {
+      const vec* vr = reinterpret_cast<const vec*>(vb + c * tiles);
+      vec x[nv];
+      for (int k = 0; k < nv; ++k) x[k] = vr[k];
+      for (int r = 0; r < out_block; ++r) {
+        const T ur = ub[r * in + c];
+        for (int k = 0; k < nv; ++k) acc[r][k] += ur * x[k];
+      }
+    }
+    for (int r = 0; r < out_block; ++r)
+      for (int k = 0; k < nv; ++k) *reinterpret_cast<vec*>(mb + r * tiles + k * lanes) = acc[r][k];
+#else
+    T acc[out_block][tile_block] = {};
+    for (index_t c = 0; c < in; ++c) {
+      const T* vr = vb + c * tiles;
+      for (int r = 0; r < out_block; ++r) {
+        const T ur = ub[r * in + c];
+        for (int j = 0; j < tile_block; ++j) acc[r][j] += ur * vr[j];
+      }
+    }
+    for (int r = 0; r < out_block; ++r)
+      for (int j = 0; j < tile_block; ++j) mb[r * tiles + j] = acc[r][j];
+#endif
+  }
+};
+
+// y (out, n, h, w) <- act((A^T M A + bias) * scale + shift) for the tiles [t0, t0 + count) of
+// the batch, cropped at the image's edge; bias, scale, shift optional (null). One call per
+// (channel, tile).
+template <class T, dims Out>
+struct output_fn {
+  static constexpr int tiles_h = (Out.h + m - 1) / m, tiles_w = (Out.w + m - 1) / m;
+  static constexpr index_t per_image = index_t(tiles_h) * tiles_w;
+  const T* mm;
+  T* y;
+  index_t n, t0, count, blk;
+  const T *bias, *scale, *shift;
+  bool act;
+  BASIN_HD void operator()(index_t at) const {
+    const index_t t = at % count, c = at / count;
+    const index_t g = t0 + t, img = g / per_image, k = g % per_image;
+    const int y0 = int(k / tiles_w) * m, x0 = int(k % tiles_w) * m;
+    const index_t stride = index_t(Out.c) * blk + plane_pad;
+    const T* src = mm + c * blk + t;
+    T s[positions], tmp[m * alpha], r[m * m];
+    for (int xi = 0; xi < positions; ++xi) s[xi] = src[xi * stride];
+    for (int j = 0; j < alpha; ++j) output_1d(s + j, alpha, tmp + j, alpha);  // columns: tmp (4, 6)
+    for (int i = 0; i < m; ++i) output_1d(tmp + alpha * i, 1, r + m * i, 1);  // rows: r (4, 4)
+    const T b = bias ? bias[c] : T(0), sc = scale ? scale[c] : T(1), sh = shift ? shift[c] : T(0);
+    for (int q = 0; q < m * m; ++q) {
+      const T v = (r[q] + b) * sc + sh;
+      r[q] = act ? (v > T(0) ? v : T(0)) : v;
+    }
+    T* dst = y + (c * n + img) * Out.plane() + y0 * Out.w + x0;
+    if (y0 + m <= Out.h && x0 + m <= Out.w) {
+      for (int i = 0; i < m; ++i)
+        for (int j = 0; j < m; ++j) dst[i * Out.w + j] = r[m * i + j];
+    } else {
+      for (int i = 0; i < m && y0 + i < Out.h; ++i)
+        for (int j = 0; j < m && x0 + j < Out.w; ++j) dst[i * Out.w + j] = r[m * i + j];
+    }
+  }
+};
+
+}  // namespace basin::detail::winograd
