@@ -7,6 +7,7 @@
 //                --dir_type weights|states [--dir_file dirs.h5] [--surf_file surf.h5]
 //                [--data_split test|train|both] [--subset 2000] [--batch_size 500] [--seed 1]
 //                [--data_dir DIR] [--plot] [--vlevel 0.5 --vmin 0.1 --vmax 10] [--log]
+//                [--recompute_bn] [--points_per_pass 16]
 //
 // --y omitted: a 1-D line. --model_file2: the x direction is model_file2 - model_file (states
 // included): x = 0 and 1 are the two models (interpolation; the reference tool's --model_file2).
@@ -16,7 +17,10 @@
 // Directions are created (and saved to --dir_file) unless --dir_file names an existing file,
 // which is then read (the reference tool's direction files work too). The surface file is
 // resumed when it holds the same sweep. --xignore/--yignore and --xnorm/--ynorm must agree
-// (basin normalizes both directions alike).
+// (basin normalizes both directions alike). --recompute_bn: at every point the batch-norm
+// statistics are recomputed on the training images (the subset) before evaluation, instead of
+// using the checkpoint's (moved in states mode). --points_per_pass: grid points evaluated per
+// pass over the data.
 #include <cstdio>
 #include <filesystem>
 
@@ -37,9 +41,9 @@ struct settings {
   std::string model, dataset, model_file, model_file2, model_file3, dir_file, surf_file, split, data_dir, dir_type;
   std::vector<double> x, y;
   basin::direction_options dir;
-  long subset = 0, batch = 500;
+  long subset = 0, batch = 500, points_per_pass = 16;
   std::uint64_t seed = 1;
-  bool plot = false, log = false;
+  bool plot = false, log = false, recompute_bn = false;
   double vmin = 0.1, vmax = 10, vlevel = 0.5;
 };
 
@@ -91,13 +95,15 @@ int run(const settings& s) {
     std::printf("directions written to %s\n", s.dir_file.c_str());
   }
   if (plane) std::printf("cosine between the directions: %.4f\n", basin::cosine(dx, dy));
-  basin::loss_accuracy metrics{s.split != "test" ? &train : nullptr, s.split != "train" ? &test : nullptr, s.batch};
+  basin::loss_accuracy metrics{s.split != "test" ? &train : nullptr, s.split != "train" ? &test : nullptr, s.batch,
+                               s.recompute_bn ? &train : nullptr};
   basin::surface_options so;
+  so.points_per_pass = s.points_per_pass;
   so.x = s.x;
   so.y = s.y;
   so.dir_file = s.dir_file;
   so.settings = "model_file=" + s.model_file + " model_file2=" + s.model_file2 + " model_file3=" + s.model_file3 + " dir_file=" + s.dir_file + " split=" + s.split +
-                " subset=" + std::to_string(s.subset);
+                " subset=" + std::to_string(s.subset) + (s.recompute_bn ? " recompute_bn=train" : "");
   const auto st = basin::sweep(m, dx, plane ? &dy : nullptr, s.surf_file, so, metrics.names(), metrics);
   std::printf("%s: %lld points computed, %lld were already there (%.1f s)\n", s.surf_file.c_str(),
               (long long)st.computed, (long long)st.skipped, st.seconds);
@@ -149,6 +155,8 @@ int main(int argc, char** argv) try {
   s.seed = std::uint64_t(a.get("seed", 1L));
   s.data_dir = a.get("data_dir", std::string());
   s.plot = a.flag("plot");
+  s.recompute_bn = a.flag("recompute_bn");
+  s.points_per_pass = a.get("points_per_pass", 16L);
   s.log = a.flag("log");
   s.vmin = a.get("vmin", 0.1);
   s.vmax = a.get("vmax", 10.0);
@@ -157,6 +165,7 @@ int main(int argc, char** argv) try {
   s.dir_file = a.get("dir_file", base + "_" + s.dir_type + "_" + xnorm + (s.y.empty() ? "_1d" : "_2d") + "_dirs.h5");
   s.surf_file = a.get("surf_file", s.dir_file.substr(0, s.dir_file.rfind("_dirs.h5")) + "_surface.h5");
   a.done();
+  basin::require(s.points_per_pass >= 1, "option --points_per_pass: expected at least 1, got ", s.points_per_pass);
   basin::require(!s.model_file.empty(), "option --model_file: required (a checkpoint written by basin)");
   basin::require(xnorm == ynorm && xignore == yignore, "options --xnorm/--ynorm and --xignore/--yignore must agree");
   basin::require(xignore == "biasbn" || xignore.empty(), "option --xignore: expected biasbn or nothing, got '",

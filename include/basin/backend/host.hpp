@@ -23,6 +23,7 @@ namespace basin::backend {
 
 struct host {
   static constexpr const char* name = "host";
+  static constexpr bool host_memory = true;  // kernels may use the CPU's vector extensions
   template <class T>
   using vector = thrust::omp::vector<T>;
   // Column buffers per convolution task stay within a core's L2 (256 KiB of float).

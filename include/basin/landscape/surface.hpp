@@ -205,6 +205,7 @@ struct loss_accuracy {
   const dataset* test = nullptr;
   index_t batch_size = 500;
   const dataset* recompute_bn = nullptr;  // recompute batch-norm statistics on this set per point
+
   mutable std::any workspace{};           // evaluation_workspace<Model>, made at the first point
 
   std::vector<std::string> names() const {
@@ -250,7 +251,8 @@ struct loss_accuracy {
     }
     auto& st = ws->stager;
     auto& idx = ws->idx;
-    if (index_t(idx.size()) < batch_size) idx.resize(static_cast<std::size_t>(batch_size));
+    const index_t bs = batch_size;
+    if (index_t(idx.size()) < bs) idx.resize(static_cast<std::size_t>(bs));
     const std::array<const dataset*, 2> sets{train, test};
     index_t total = 0, seen = 0;
     for (const dataset* d : sets)
@@ -263,8 +265,8 @@ struct loss_accuracy {
       std::fill(loss.begin(), loss.end(), 0.0);
       std::fill(correct.begin(), correct.end(), 0);
       const index_t n = d->size();
-      for (index_t b0 = 0; b0 < n; b0 += batch_size) {
-        const index_t nb = std::min(batch_size, n - b0);
+      for (index_t b0 = 0; b0 < n; b0 += bs) {
+        const index_t nb = std::min(bs, n - b0);
         std::iota(idx.begin(), idx.begin() + nb, b0);
         st.stage(*d, idx.data(), nb, nullptr, 0);
         if constexpr (Model::stages_first_layer) {

@@ -129,8 +129,10 @@ struct conv {
     static constexpr index_t k_dim = index_t(In.c) * K * K;  // GEMM inner size
     static constexpr bool direct = K == 1 && Stride == 1 && Pad == 0;
     static constexpr bool is_conv = true;
-    // 3x3, stride 1, padding 1 (and filters in fours): forward by Winograd F(4x4, 3x3).
-    static constexpr bool winograd_shape = K == 3 && Stride == 1 && Pad == 1 && Out % detail::winograd::out_block == 0;
+    // 3x3, stride 1, padding 1 (and filters in fours) on the host: forward by Winograd F(4x4, 3x3).
+    // (On a GPU, im2col + cuBLAS keeps the device busier than many small transform kernels.)
+    static constexpr bool winograd_shape = K == 3 && Stride == 1 && Pad == 1 &&
+                                           Out % detail::winograd::out_block == 0 && requires { B::host_memory; };
     bool use_winograd = true;  // false: im2col + GEMM also there (tests compare the two)
 
     static constexpr auto params() {
@@ -263,14 +265,25 @@ struct conv {
       T* u = backend::raw(wu);
       B::for_each_index(index_t(Out) * In.c, wg::filter_fn<T>{w, u, Out, In.c});
       const index_t total = n * per_image, blk = wtiles;
+      // The host's vectorized transforms (eight tiles per call) where the compiler has them.
+      constexpr bool lanes = wg::host_vectors;
       B::for_each_task((total + blk - 1) / blk, [&](index_t task, int worker) {
         const index_t t0 = task * blk, count = std::min(blk, total - t0);
         T* v = backend::raw(wv) + worker * wg::positions * (In.c * blk + wg::plane_pad);
         T* mm = backend::raw(wm) + worker * wg::positions * (Out * blk + wg::plane_pad);
-        B::for_each_index(In.c * blk, wg::input_fn<T, In>{x, v, n, t0, count, blk});
+        if constexpr (lanes) {
+          B::for_each_index(In.c * (blk / wg::lanes), wg::input_lanes_fn<T, In>{x, v, n, t0, count, blk});
+        } else {
+          B::for_each_index(In.c * blk, wg::input_fn<T, In>{x, v, n, t0, count, blk});
+        }
         B::for_each_index(wg::positions * (Out / wg::out_block) * (blk / wg::tile_block),
                           wg::product_fn<T>{u, v, mm, Out, In.c, blk});
-        B::for_each_index(Out * count, wg::output_fn<T, out>{mm, y, n, t0, count, blk, bias, scale, shift, act});
+        if constexpr (lanes) {
+          B::for_each_index(Out * ((count + wg::lanes - 1) / wg::lanes),
+                            wg::output_lanes_fn<T, out>{mm, y, n, t0, count, blk, bias, scale, shift, act});
+        } else {
+          B::for_each_index(Out * count, wg::output_fn<T, out>{mm, y, n, t0, count, blk, bias, scale, shift, act});
+        }
       });
     }
 

@@ -28,15 +28,16 @@ inline constexpr int tile_block = 16, out_block = 4;             // the product'
 inline constexpr index_t plane_pad = 16;
 
 // The 1-D transforms, one 6- (or 3-) vector at a time, with strides.
-template <class T>
-BASIN_HD inline void input_1d(const T* d, int sd, T* r, int sr) {  // r = B^T d
-  const T d0 = d[0], d1 = d[sd], d2 = d[2 * sd], d3 = d[3 * sd], d4 = d[4 * sd], d5 = d[5 * sd];
-  r[0] = T(4) * d0 - T(5) * d2 + d4;
-  r[sr] = -T(4) * (d1 + d2) + d3 + d4;
-  r[2 * sr] = T(4) * (d1 - d2) - d3 + d4;
-  r[3 * sr] = T(2) * (d3 - d1) - d2 + d4;
-  r[4 * sr] = T(2) * (d1 - d3) - d2 + d4;
-  r[5 * sr] = T(4) * d1 - T(5) * d3 + d5;
+// S is the scalar type, V the value type: S itself, or a vector of S (several tiles at once).
+template <class S, class V>
+BASIN_HD inline void input_1d(const V* d, int sd, V* r, int sr) {  // r = B^T d
+  const V d0 = d[0], d1 = d[sd], d2 = d[2 * sd], d3 = d[3 * sd], d4 = d[4 * sd], d5 = d[5 * sd];
+  r[0] = S(4) * d0 - S(5) * d2 + d4;
+  r[sr] = S(-4) * (d1 + d2) + d3 + d4;
+  r[2 * sr] = S(4) * (d1 - d2) - d3 + d4;
+  r[3 * sr] = S(2) * (d3 - d1) - d2 + d4;
+  r[4 * sr] = S(2) * (d1 - d3) - d2 + d4;
+  r[5 * sr] = S(4) * d1 - S(5) * d3 + d5;
 }
 template <class T>
 BASIN_HD inline void filter_1d(const T* g, int sg, T* r, int sr) {  // r = G g
@@ -48,14 +49,14 @@ BASIN_HD inline void filter_1d(const T* g, int sg, T* r, int sr) {  // r = G g
   r[4 * sr] = g0 / T(24) - g1 / T(12) + g2 / T(6);
   r[5 * sr] = g2;
 }
-template <class T>
-BASIN_HD inline void output_1d(const T* s, int ss, T* r, int sr) {  // r = A^T s
-  const T s0 = s[0], s1 = s[ss], s2 = s[2 * ss], s3 = s[3 * ss], s4 = s[4 * ss], s5 = s[5 * ss];
-  const T a = s1 + s2, b = s1 - s2, c = s3 + s4, d = s3 - s4;
+template <class S, class V>
+BASIN_HD inline void output_1d(const V* s, int ss, V* r, int sr) {  // r = A^T s
+  const V s0 = s[0], s1 = s[ss], s2 = s[2 * ss], s3 = s[3 * ss], s4 = s[4 * ss], s5 = s[5 * ss];
+  const V a = s1 + s2, b = s1 - s2, c = s3 + s4, d = s3 - s4;
   r[0] = s0 + a + c;
-  r[sr] = b + T(2) * d;
-  r[2 * sr] = a + T(4) * c;
-  r[3 * sr] = b + T(8) * d + s5;
+  r[sr] = b + S(2) * d;
+  r[2 * sr] = a + S(4) * c;
+  r[3 * sr] = b + S(8) * d + s5;
 }
 
 // U (36, out, in) <- G g G^T for every filter g = w[o, i] (out, in, 3, 3). One call per (o, i).
@@ -108,16 +109,16 @@ struct input_fn {
         }
       }
     }
-    for (int j = 0; j < alpha; ++j) input_1d(d + j, alpha, tmp + j, alpha);        // columns
-    for (int i = 0; i < alpha; ++i) input_1d(tmp + alpha * i, 1, d + alpha * i, 1);  // rows
+    for (int j = 0; j < alpha; ++j) input_1d<T>(d + j, alpha, tmp + j, alpha);        // columns
+    for (int i = 0; i < alpha; ++i) input_1d<T>(tmp + alpha * i, 1, d + alpha * i, 1);  // rows
     for (int xi = 0; xi < positions; ++xi) dst[xi * stride] = d[xi];
   }
 };
 
 // M (36, out, tiles) = U (36, out, in) x V (36, in, tiles): one call per (xi, 4 output channels,
-// 16 tiles), a register block of accumulators. On the host (GCC, Clang) it is written with vector
-// extensions, 32-byte vectors (AVX) held in registers; device code and other compilers use the
-// plain loops.
+// 16 tiles), a register block of accumulators. With GCC or Clang it is written with vector
+// extensions, 32-byte vectors (AVX) held in registers; other compilers (nvcc's translation units
+// included) use the plain loops.
 template <class T>
 struct product_fn {
   const T* u;
@@ -130,7 +131,7 @@ struct product_fn {
     const T* ub = u + (xi * out + ob * out_block) * in;
     const T* vb = v + xi * (in * tiles + plane_pad) + tb * tile_block;
     T* mb = mm + xi * (out * tiles + plane_pad) + ob * out_block * tiles + tb * tile_block;
-#if (defined(__GNUC__) || defined(__clang__)) && !defined(__CUDA_ARCH__)
+#if (defined(__GNUC__) || defined(__clang__)) && !defined(__CUDACC__)
     typedef T vec __attribute__((vector_size(32), aligned(alignof(T)), may_alias));
     constexpr int lanes = int(32 / sizeof(T)), nv = tile_block / lanes;
     static_assert(tile_block % lanes == 0);
@@ -183,8 +184,8 @@ struct output_fn {
     const T* src = mm + c * blk + t;
     T s[positions], tmp[m * alpha], r[m * m];
     for (int xi = 0; xi < positions; ++xi) s[xi] = src[xi * stride];
-    for (int j = 0; j < alpha; ++j) output_1d(s + j, alpha, tmp + j, alpha);  // columns: tmp (4, 6)
-    for (int i = 0; i < m; ++i) output_1d(tmp + alpha * i, 1, r + m * i, 1);  // rows: r (4, 4)
+    for (int j = 0; j < alpha; ++j) output_1d<T>(s + j, alpha, tmp + j, alpha);  // columns: tmp (4, 6)
+    for (int i = 0; i < m; ++i) output_1d<T>(tmp + alpha * i, 1, r + m * i, 1);  // rows: r (4, 4)
     const T b = bias ? bias[c] : T(0), sc = scale ? scale[c] : T(1), sh = shift ? shift[c] : T(0);
     for (int q = 0; q < m * m; ++q) {
       const T v = (r[q] + b) * sc + sh;
@@ -200,5 +201,107 @@ struct output_fn {
     }
   }
 };
+
+#if (defined(__GNUC__) || defined(__clang__)) && !defined(__CUDACC__)
+// The host's transforms: eight tiles at once in one vector per transformed position (GCC/Clang
+// vector extensions), so the arithmetic of B^T d B and A^T M A runs in SIMD registers and V and M
+// are read and written in runs of eight. The same results as input_fn and output_fn, which the
+// other backends (and other compilers) use.
+inline constexpr bool host_vectors = true;
+inline constexpr int lanes = 8;
+
+// As input_fn, one call per (channel, group of eight columns).
+template <class T, dims In>
+struct input_lanes_fn {
+  using tiles = input_fn<T, In>;
+  const T* x;
+  T* v;
+  index_t n, t0, count, blk;
+  void operator()(index_t at) const {
+    typedef T vec __attribute__((vector_size(lanes * sizeof(T)), aligned(alignof(T)), may_alias));
+    const index_t groups = blk / lanes, q = at % groups, c = at / groups;
+    alignas(64) T d[positions][lanes];
+    for (int k = 0; k < lanes; ++k) {
+      const index_t t = q * lanes + k;
+      if (t >= count) {
+        for (int xi = 0; xi < positions; ++xi) d[xi][k] = T(0);
+        continue;
+      }
+      const index_t g = t0 + t, img = g / tiles::per_image, kk = g % tiles::per_image;
+      const int y0 = int(kk / tiles::tiles_w) * m - 1, x0 = int(kk % tiles::tiles_w) * m - 1;
+      const T* src = x + (c * n + img) * In.plane();
+      if (y0 >= 0 && x0 >= 0 && y0 + alpha <= In.h && x0 + alpha <= In.w) {
+        for (int i = 0; i < alpha; ++i)
+          for (int j = 0; j < alpha; ++j) d[alpha * i + j][k] = src[(y0 + i) * In.w + x0 + j];
+      } else {
+        for (int i = 0; i < alpha; ++i) {
+          const int yy = y0 + i;
+          const bool row = yy >= 0 && yy < In.h;
+          for (int j = 0; j < alpha; ++j) {
+            const int xx = x0 + j;
+            d[alpha * i + j][k] = row && xx >= 0 && xx < In.w ? src[yy * In.w + xx] : T(0);
+          }
+        }
+      }
+    }
+    vec dv[positions], tmp[positions];
+    for (int xi = 0; xi < positions; ++xi) dv[xi] = *reinterpret_cast<const vec*>(d[xi]);
+    for (int j = 0; j < alpha; ++j) input_1d<T>(dv + j, alpha, tmp + j, alpha);
+    for (int i = 0; i < alpha; ++i) input_1d<T>(tmp + alpha * i, 1, dv + alpha * i, 1);
+    T* dst = v + c * blk + q * lanes;
+    const index_t stride = index_t(In.c) * blk + plane_pad;
+    for (int xi = 0; xi < positions; ++xi) *reinterpret_cast<vec*>(dst + xi * stride) = dv[xi];
+  }
+};
+
+// As output_fn, one call per (channel, group of eight tiles).
+template <class T, dims Out>
+struct output_lanes_fn {
+  using tiles = output_fn<T, Out>;
+  const T* mm;
+  T* y;
+  index_t n, t0, count, blk;
+  const T *bias, *scale, *shift;
+  bool act;
+  void operator()(index_t at) const {
+    typedef T vec __attribute__((vector_size(lanes * sizeof(T)), aligned(alignof(T)), may_alias));
+    const index_t groups = (count + lanes - 1) / lanes, q = at % groups, c = at / groups;
+    const index_t stride = index_t(Out.c) * blk + plane_pad;
+    const T* src = mm + c * blk + q * lanes;
+    vec s[positions], tmp[m * alpha], r[m * m];
+    for (int xi = 0; xi < positions; ++xi) s[xi] = *reinterpret_cast<const vec*>(src + xi * stride);
+    for (int j = 0; j < alpha; ++j) output_1d<T>(s + j, alpha, tmp + j, alpha);
+    for (int i = 0; i < m; ++i) output_1d<T>(tmp + alpha * i, 1, r + m * i, 1);
+    const T b = bias ? bias[c] : T(0), sc = scale ? scale[c] : T(1), sh = shift ? shift[c] : T(0);
+    alignas(64) T out[m * m][lanes];
+    for (int e = 0; e < m * m; ++e) {
+      vec val = (r[e] + b) * sc + sh;
+      if (act) val = val > T(0) ? val : T(0);
+      *reinterpret_cast<vec*>(out[e]) = val;
+    }
+    for (int k = 0; k < lanes; ++k) {
+      const index_t t = q * lanes + k;
+      if (t >= count) break;
+      const index_t g = t0 + t, img = g / tiles::per_image, kk = g % tiles::per_image;
+      const int y0 = int(kk / tiles::tiles_w) * m, x0 = int(kk % tiles::tiles_w) * m;
+      T* dst = y + (c * n + img) * Out.plane() + y0 * Out.w + x0;
+      if (y0 + m <= Out.h && x0 + m <= Out.w) {
+        for (int i = 0; i < m; ++i)
+          for (int j = 0; j < m; ++j) dst[i * Out.w + j] = out[m * i + j][k];
+      } else {
+        for (int i = 0; i < m && y0 + i < Out.h; ++i)
+          for (int j = 0; j < m && x0 + j < Out.w; ++j) dst[i * Out.w + j] = out[m * i + j][k];
+      }
+    }
+  }
+};
+#else
+inline constexpr bool host_vectors = false;
+inline constexpr int lanes = 1;
+template <class T, dims In>
+struct input_lanes_fn;  // not used without vector extensions
+template <class T, dims Out>
+struct output_lanes_fn;
+#endif
 
 }  // namespace basin::detail::winograd
