@@ -59,6 +59,47 @@ BASIN_HD inline void output_1d(const V* s, int ss, V* r, int sr) {  // r = A^T s
   r[3 * sr] = b + S(8) * d + s5;
 }
 
+// Where tile g of a batch lies for activations of shape D: its image and the top-left corner of
+// its 4x4 outputs (tiles run over images, then rows, then columns).
+template <dims D>
+struct tile_grid {
+  static constexpr int tiles_h = (D.h + m - 1) / m, tiles_w = (D.w + m - 1) / m;
+  static constexpr index_t per_image = index_t(tiles_h) * tiles_w;
+  struct place {
+    index_t img;
+    int y, x;
+  };
+  BASIN_HD static place at(index_t g) {
+    const index_t k = g % per_image;
+    return {g / per_image, int(k / tiles_w) * m, int(k % tiles_w) * m};
+  }
+};
+
+// d[(6 i + j) * sd] <- the 6x6 patch of plane src (In.h x In.w) at (y0 + i, x0 + j), zero outside.
+template <class T, dims In>
+BASIN_HD inline void load_patch(const T* src, int y0, int x0, T* d, int sd) {
+  if (y0 >= 0 && x0 >= 0 && y0 + alpha <= In.h && x0 + alpha <= In.w) {  // inside: no checks
+    for (int i = 0; i < alpha; ++i)
+      for (int j = 0; j < alpha; ++j) d[(alpha * i + j) * sd] = src[(y0 + i) * In.w + x0 + j];
+    return;
+  }
+  for (int i = 0; i < alpha; ++i) {
+    const int yy = y0 + i;
+    const bool row = yy >= 0 && yy < In.h;
+    for (int j = 0; j < alpha; ++j) {
+      const int xx = x0 + j;
+      d[(alpha * i + j) * sd] = row && xx >= 0 && xx < In.w ? src[yy * In.w + xx] : T(0);
+    }
+  }
+}
+
+// dst (Out.h x Out.w plane, at the tile's corner (y0, x0)) <- r[(4 i + j) * sr], cropped.
+template <class T, dims Out>
+BASIN_HD inline void store_tile(const T* r, int sr, T* dst, int y0, int x0) {
+  for (int i = 0; i < m && y0 + i < Out.h; ++i)
+    for (int j = 0; j < m && x0 + j < Out.w; ++j) dst[i * Out.w + j] = r[(m * i + j) * sr];
+}
+
 // U (36, out, in) <- G g G^T for every filter g = w[o, i] (out, in, 3, 3). One call per (o, i).
 template <class T>
 struct filter_fn {
@@ -79,8 +120,7 @@ struct filter_fn {
 // (channel, column).
 template <class T, dims In>
 struct input_fn {
-  static constexpr int tiles_h = (In.h + m - 1) / m, tiles_w = (In.w + m - 1) / m;
-  static constexpr index_t per_image = index_t(tiles_h) * tiles_w;
+  static constexpr index_t per_image = tile_grid<In>::per_image;
   const T* x;
   T* v;
   index_t n, t0, count, blk;
@@ -92,23 +132,9 @@ struct input_fn {
       for (int xi = 0; xi < positions; ++xi) dst[xi * stride] = T(0);
       return;
     }
-    const index_t g = t0 + t, img = g / per_image, k = g % per_image;
-    const int y0 = int(k / tiles_w) * m - 1, x0 = int(k % tiles_w) * m - 1;
-    const T* src = x + (c * n + img) * In.plane();
+    const auto p = tile_grid<In>::at(t0 + t);
     T d[positions], tmp[positions];
-    if (y0 >= 0 && x0 >= 0 && y0 + alpha <= In.h && x0 + alpha <= In.w) {  // inside: no checks
-      for (int i = 0; i < alpha; ++i)
-        for (int j = 0; j < alpha; ++j) d[alpha * i + j] = src[(y0 + i) * In.w + x0 + j];
-    } else {
-      for (int i = 0; i < alpha; ++i) {
-        const int yy = y0 + i;
-        const bool row = yy >= 0 && yy < In.h;
-        for (int j = 0; j < alpha; ++j) {
-          const int xx = x0 + j;
-          d[alpha * i + j] = row && xx >= 0 && xx < In.w ? src[yy * In.w + xx] : T(0);
-        }
-      }
-    }
+    load_patch<T, In>(x + (c * n + p.img) * In.plane(), p.y - 1, p.x - 1, d, 1);
     for (int j = 0; j < alpha; ++j) input_1d<T>(d + j, alpha, tmp + j, alpha);        // columns
     for (int i = 0; i < alpha; ++i) input_1d<T>(tmp + alpha * i, 1, d + alpha * i, 1);  // rows
     for (int xi = 0; xi < positions; ++xi) dst[xi * stride] = d[xi];
@@ -169,8 +195,6 @@ struct product_fn {
 // (channel, tile).
 template <class T, dims Out>
 struct output_fn {
-  static constexpr int tiles_h = (Out.h + m - 1) / m, tiles_w = (Out.w + m - 1) / m;
-  static constexpr index_t per_image = index_t(tiles_h) * tiles_w;
   const T* mm;
   T* y;
   index_t n, t0, count, blk;
@@ -178,8 +202,6 @@ struct output_fn {
   bool act;
   BASIN_HD void operator()(index_t at) const {
     const index_t t = at % count, c = at / count;
-    const index_t g = t0 + t, img = g / per_image, k = g % per_image;
-    const int y0 = int(k / tiles_w) * m, x0 = int(k % tiles_w) * m;
     const index_t stride = index_t(Out.c) * blk + plane_pad;
     const T* src = mm + c * blk + t;
     T s[positions], tmp[m * alpha], r[m * m];
@@ -191,14 +213,8 @@ struct output_fn {
       const T v = (r[q] + b) * sc + sh;
       r[q] = act ? (v > T(0) ? v : T(0)) : v;
     }
-    T* dst = y + (c * n + img) * Out.plane() + y0 * Out.w + x0;
-    if (y0 + m <= Out.h && x0 + m <= Out.w) {
-      for (int i = 0; i < m; ++i)
-        for (int j = 0; j < m; ++j) dst[i * Out.w + j] = r[m * i + j];
-    } else {
-      for (int i = 0; i < m && y0 + i < Out.h; ++i)
-        for (int j = 0; j < m && x0 + j < Out.w; ++j) dst[i * Out.w + j] = r[m * i + j];
-    }
+    const auto p = tile_grid<Out>::at(t0 + t);
+    store_tile<T, Out>(r, 1, y + (c * n + p.img) * Out.plane() + p.y * Out.w + p.x, p.y, p.x);
   }
 };
 
@@ -213,7 +229,6 @@ inline constexpr int lanes = 8;
 // As input_fn, one call per (channel, group of eight columns).
 template <class T, dims In>
 struct input_lanes_fn {
-  using tiles = input_fn<T, In>;
   const T* x;
   T* v;
   index_t n, t0, count, blk;
@@ -227,22 +242,8 @@ struct input_lanes_fn {
         for (int xi = 0; xi < positions; ++xi) d[xi][k] = T(0);
         continue;
       }
-      const index_t g = t0 + t, img = g / tiles::per_image, kk = g % tiles::per_image;
-      const int y0 = int(kk / tiles::tiles_w) * m - 1, x0 = int(kk % tiles::tiles_w) * m - 1;
-      const T* src = x + (c * n + img) * In.plane();
-      if (y0 >= 0 && x0 >= 0 && y0 + alpha <= In.h && x0 + alpha <= In.w) {
-        for (int i = 0; i < alpha; ++i)
-          for (int j = 0; j < alpha; ++j) d[alpha * i + j][k] = src[(y0 + i) * In.w + x0 + j];
-      } else {
-        for (int i = 0; i < alpha; ++i) {
-          const int yy = y0 + i;
-          const bool row = yy >= 0 && yy < In.h;
-          for (int j = 0; j < alpha; ++j) {
-            const int xx = x0 + j;
-            d[alpha * i + j][k] = row && xx >= 0 && xx < In.w ? src[yy * In.w + xx] : T(0);
-          }
-        }
-      }
+      const auto p = tile_grid<In>::at(t0 + t);
+      load_patch<T, In>(x + (c * n + p.img) * In.plane(), p.y - 1, p.x - 1, &d[0][k], lanes);
     }
     vec dv[positions], tmp[positions];
     for (int xi = 0; xi < positions; ++xi) dv[xi] = *reinterpret_cast<const vec*>(d[xi]);
@@ -257,7 +258,6 @@ struct input_lanes_fn {
 // As output_fn, one call per (channel, group of eight tiles).
 template <class T, dims Out>
 struct output_lanes_fn {
-  using tiles = output_fn<T, Out>;
   const T* mm;
   T* y;
   index_t n, t0, count, blk;
@@ -282,16 +282,8 @@ struct output_lanes_fn {
     for (int k = 0; k < lanes; ++k) {
       const index_t t = q * lanes + k;
       if (t >= count) break;
-      const index_t g = t0 + t, img = g / tiles::per_image, kk = g % tiles::per_image;
-      const int y0 = int(kk / tiles::tiles_w) * m, x0 = int(kk % tiles::tiles_w) * m;
-      T* dst = y + (c * n + img) * Out.plane() + y0 * Out.w + x0;
-      if (y0 + m <= Out.h && x0 + m <= Out.w) {
-        for (int i = 0; i < m; ++i)
-          for (int j = 0; j < m; ++j) dst[i * Out.w + j] = out[m * i + j][k];
-      } else {
-        for (int i = 0; i < m && y0 + i < Out.h; ++i)
-          for (int j = 0; j < m && x0 + j < Out.w; ++j) dst[i * Out.w + j] = out[m * i + j][k];
-      }
+      const auto p = tile_grid<Out>::at(t0 + t);
+      store_tile<T, Out>(&out[0][k], lanes, y + (c * n + p.img) * Out.plane() + p.y * Out.w + p.x, p.y, p.x);
     }
   }
 };

@@ -1,0 +1,195 @@
+// examples/05_quantized_nets.cpp — quantized nets on real Fashion-MNIST ("Training Quantized Nets:
+// A Deeper Understanding", Li, De, Xu, Studer, Samet, Goldstein 2017; BinaryConnect, Courbariaux
+// et al. 2015).
+//
+// 1. A table of test errors: a small VGG-like conv net trained in full precision (FP) and, with
+//    binary (+-s) and with 4-bit integer weights, by BinaryConnect (BC: float shadow weights,
+//    forward and gradient at the rounded weights), stochastic rounding (SR: weights only ever on
+//    the grid) and deterministic rounding (R), all with Adam (the paper's BC-ADAM, SR-ADAM,
+//    R-ADAM) and the same schedule. The paper's finding: FP < BC < SR, and R worst.
+// 2. The landscape of the binary BC net: a 2-D filter-normalized surface around its shadow
+//    weights w, once in float (the loss at w + a d1 + b d2) and once quantized (the loss at
+//    Q(w + a d1 + b d2), every point's weights rounded onto the net's binary grids before
+//    evaluation), side by side, and the two along the x axis in one plot.
+//
+//   05_quantized_nets [--epochs 3] [--train-subset 10000] [--test-subset 10000]
+//                     [--surface-subset 500] [--grid -1:1:21] [--data DIR] [--out quantized_nets]
+#include <algorithm>
+#include <chrono>
+#include <memory>
+#include <cstdio>
+#include <filesystem>
+
+#include "basin/data/idx.hpp"
+#include "basin/landscape/surface.hpp"
+#include "basin/net/model.hpp"
+#include "basin/net/zoo.hpp"
+#include "basin/optim/quantized.hpp"
+#include "basin/optim/schedules.hpp"
+#include "basin/plot/curves.hpp"
+#include "basin/plot/surface.hpp"
+#include "cli.hpp"
+
+namespace {
+using namespace basin;
+// Three conv blocks (16, 32, 64 filters) and a dense classifier: VGG-like, small enough to train
+// in a few minutes on two cores.
+using vgg_small = network<fashion_input, named<"conv1", conv<16, 3>>, named<"bn1", batch_norm>, relu, max_pool<2>,
+                          named<"conv2", conv<32, 3>>, named<"bn2", batch_norm>, relu, max_pool<2>,
+                          named<"conv3", conv<64, 3>>, named<"bn3", batch_norm>, relu, global_avg_pool,
+                          named<"fc", dense<10>>>;
+using model_t = model<vgg_small, float, backend::host>;
+using adam_q = optim::quantized_optimizer<model_t, optim::adam>;
+
+// train() calls opt.step(w, g, lr); a quantized optimizer steps the model itself.
+struct quantized_step {
+  adam_q& q;
+  model_t& m;
+  void step(float*, const float*, double lr) { q.step(m, lr); }
+};
+
+struct result {
+  std::string name;
+  double test_error = 0, seconds = 0;
+};
+
+result run(const std::string& name, const dataset& train_set, const dataset& test_set, int epochs, bool quantized,
+           optim::quantization q, model_t& m, std::unique_ptr<adam_q>& keep) {
+  const auto t0 = std::chrono::steady_clock::now();
+  train_options o;
+  o.epochs = epochs;
+  o.seed = 1;
+  o.progress = false;
+  const optim::cosine_lr lr{1e-3, double(epochs)};
+  if (quantized) {
+    keep = std::make_unique<adam_q>(m, optim::adam{}, q);
+    quantized_step s{*keep, m};
+    train(m, s, lr, train_set, o);
+  } else {
+    optim::optimizer<optim::adam, float, backend::host> opt({}, model_t::n_params);
+    train(m, opt, lr, train_set, o);
+  }
+  const auto e = evaluate(m, test_set);
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::printf("  %-14s test error %6.2f%%  (%.0f s)\n", name.c_str(), 100.0 - e.accuracy, s);
+  std::fflush(stdout);
+  return {name, 100.0 - e.accuracy, s};
+}
+}  // namespace
+
+int main(int argc, char** argv) try {
+  examples::cli args(argc, argv);
+  const int epochs = args.get("epochs", 3);
+  const long train_n = args.get("train-subset", 10000L), test_n = args.get("test-subset", 10000L);
+  const long surface_n = args.get("surface-subset", 500L);
+  const auto grid = parse_range(args.get("grid", std::string("-1:1:21")), "--grid");
+  const std::string data_dir = args.get("data", std::string("/usr/share/datasets/fashion-mnist"));
+  const std::string out = args.get("out", std::string("quantized_nets"));
+  args.done();
+  require(epochs >= 1, "option --epochs: expected at least 1, got ", epochs);
+  require(train_n >= 1 && test_n >= 1 && surface_n >= 1, "options --train-subset, --test-subset, --surface-subset: expected at least 1");
+  std::filesystem::create_directories(out);
+
+  auto train_all = read_fashion_mnist(data_dir, true);
+  auto test_all = read_fashion_mnist(data_dir, false);
+  const auto stats = compute_channel_stats(train_all);
+  normalize(train_all, stats);
+  normalize(test_all, stats);
+  const auto train_set = subset(train_all, 0, std::min<index_t>(train_n, train_all.size()));
+  const auto test_set = subset(test_all, 0, std::min<index_t>(test_n, test_all.size()));
+
+  // ---- 1. the table ----------------------------------------------------------------------
+  std::printf("VGG-like net (%lld parameters), Fashion-MNIST: %lld training images, %lld test images, %d epoch(s) of "
+              "Adam, cosine learning rate from 1e-3\n",
+              (long long)model_t::n_params, (long long)train_set.size(), (long long)test_set.size(), epochs);
+  std::vector<result> rows;
+  model_t bc_binary(1);
+  std::unique_ptr<adam_q> bc_opt;
+  {
+    model_t m(1);
+    std::unique_ptr<adam_q> none;
+    rows.push_back(run("FP (float)", train_set, test_set, epochs, false, {}, m, none));
+  }
+  for (const int bits : {1, 4}) {
+    const std::string w = bits == 1 ? "binary" : "4-bit";
+    for (const auto rule : {optim::rounding::binary_connect, optim::rounding::stochastic, optim::rounding::nearest}) {
+      const std::string rn = rule == optim::rounding::binary_connect ? "BC" : rule == optim::rounding::stochastic ? "SR" : "R";
+      optim::quantization q{rule, bits, 0, 7};
+      if (bits == 1 && rule == optim::rounding::binary_connect) {
+        rows.push_back(run(rn + " " + w, train_set, test_set, epochs, true, q, bc_binary, bc_opt));
+      } else {
+        model_t m(1);
+        std::unique_ptr<adam_q> keep;
+        rows.push_back(run(rn + " " + w, train_set, test_set, epochs, true, q, m, keep));
+      }
+    }
+  }
+  {
+    const auto table = out + "/test_errors.md";
+    std::FILE* f = std::fopen(table.c_str(), "w");
+    require(f != nullptr, "cannot write '", table, "'");
+    std::fprintf(f, "| training | test error (%%) | seconds |\n|---|---:|---:|\n");
+    for (const auto& r : rows) std::fprintf(f, "| %s | %.2f | %.0f |\n", r.name.c_str(), r.test_error, r.seconds);
+    std::fclose(f);
+    std::printf("table: %s\n", table.c_str());
+  }
+
+  // ---- 2. the landscape of the binary BC net, float and quantized ----------------------------
+  const auto probe = subset(test_all, 0, std::min<index_t>(surface_n, test_all.size()));
+  model_t& m = bc_binary;
+  m.params = bc_opt->shadow();  // the float shadow weights (biases and batch norm as trained)
+  auto dx = random_direction(m, 3, 0, {});
+  auto dy = random_direction(m, 3, 1, {});
+  loss_accuracy la{nullptr, &probe, 500};
+  const auto& grids = bc_opt->grids();
+  const auto quantized_eval = [&](model_t& mm) {
+    for (const auto& g : grids)
+      optim::detail::round_tensor<backend::host>(g.size, backend::raw(mm.params) + g.offset,
+                                                 backend::raw(mm.params) + g.offset, g.g, false, counter_rng{}, 0);
+    return la(mm);
+  };
+  surface_options so;
+  so.x = grid;
+  so.y = grid;
+  so.settings = "05_quantized_nets epochs=" + std::to_string(epochs) + " train=" + std::to_string(train_set.size()) +
+                " probe=" + std::to_string(probe.size());
+  const auto float_file = out + "/bc_binary_float_surface.h5", quant_file = out + "/bc_binary_quantized_surface.h5";
+  const std::string common = so.settings;
+  so.settings = common + " weights=float";
+  sweep(m, dx, &dy, float_file, so, la.names(), la);
+  so.settings = common + " weights=quantized";
+  sweep(m, dx, &dy, quant_file, so, la.names(), quantized_eval);
+
+  auto ff = h5::file::open(float_file), fq = h5::file::open(quant_file);
+  const auto zf = ff.read<double>("test_loss"), zq = fq.read<double>("test_loss");
+  plot::style s;
+  s.xlabel = "direction 1";
+  s.ylabel = "direction 2";
+  s.zlabel = "test loss";
+  s.title = "BC binary net: float weights w + a d1 + b d2";
+  plot::heatmap({grid, grid, zf, "test_loss"}, out + "/float_heatmap", s);
+  plot::contour({grid, grid, zf, "test_loss"}, out + "/float_contour", s);
+  s.title = "BC binary net: quantized weights Q(w + a d1 + b d2)";
+  plot::heatmap({grid, grid, zq, "test_loss"}, out + "/quantized_heatmap", s);
+  plot::contour({grid, grid, zq, "test_loss"}, out + "/quantized_contour", s);
+  std::vector<double> line_f, line_q;
+  const std::size_t ny = grid.size(), mid = ny / 2;
+  for (std::size_t i = 0; i < grid.size(); ++i) {
+    line_f.push_back(zf[i * ny + mid]);
+    line_q.push_back(zq[i * ny + mid]);
+  }
+  plot::style sl;
+  sl.title = "BC binary net along direction 1 (b = " + std::to_string(grid[mid]).substr(0, 5) + ")";
+  sl.xlabel = "a";
+  sl.zlabel = "test loss";
+  plot::curves({{grid, line_f, "float weights"}, {grid, line_q, "quantized weights"}}, {}, out + "/line", sl);
+  std::printf("landscape: float minimum loss %.4f at the center %.4f; quantized at the center %.4f\n",
+              *std::min_element(zf.begin(), zf.end()), zf[mid * ny + mid], zq[mid * ny + mid]);
+  std::printf("wrote %s/{test_errors.md, *_surface.h5, float_heatmap, float_contour, quantized_heatmap, "
+              "quantized_contour, line}.png (+ .svg, .dat, .gp)\n",
+              out.c_str());
+  return 0;
+} catch (const std::exception& e) {
+  std::fprintf(stderr, "05_quantized_nets: %s\n", e.what());
+  return 1;
+}
