@@ -8,7 +8,8 @@
 //
 // Validates before it times: both paths must agree on a block of points (losses to 1e-5
 // relative). Compare with PyTorch's per-point loop: bench/compare_sweep.py --basin-json FILE.
-// Options (before Google Benchmark's): --images N, --data DIR (else Debian's
+// Options (before Google Benchmark's): --images N, --stage-first-layer 0|1
+// (loss_accuracy::stage_first_layer, default 1), --data DIR (else Debian's
 // dataset-fashion-mnist; random images when it is missing, said on stderr).
 #include <benchmark/benchmark.h>
 
@@ -26,6 +27,7 @@ using namespace basin;
 
 namespace {
 index_t images = 2000;
+int stage = 1;  // loss_accuracy::stage_first_layer
 std::string data_dir = "/usr/share/datasets/fashion-mnist";
 constexpr int block = 8;  // points per benchmark iteration (and per pass over the data)
 
@@ -67,6 +69,7 @@ struct fixture {
     origin_p = m.params;
     origin_s = m.state;
     la = loss_accuracy{nullptr, &probe(), 500};
+    la.stage_first_layer = stage != 0;
     for (int i = 0; i < block; ++i) pts.push_back({-1.0 + 2.0 * i / (block - 1), 0.25});
   }
   std::vector<point_metrics> blocked() { return la.evaluate_points(m, origin_p, origin_s, dx, &dy, pts, {}); }
@@ -116,6 +119,8 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--images") && i + 1 < argc)
       images = std::atol(argv[++i]);
+    else if (!std::strcmp(argv[i], "--stage-first-layer") && i + 1 < argc)
+      stage = std::atoi(argv[++i]);
     else if (!std::strcmp(argv[i], "--data") && i + 1 < argc)
       data_dir = argv[++i];
     else

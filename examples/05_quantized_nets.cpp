@@ -11,6 +11,8 @@
 //    weights w, once in float (the loss at w + a d1 + b d2) and once quantized (the loss at
 //    Q(w + a d1 + b d2), every point's weights rounded onto the net's binary grids before
 //    evaluation), side by side, and the two along the x axis in one plot.
+// Between the two: the binary net's size as floats and packed (1 bit per weight), and its packed
+// checkpoint written, reloaded into a float model and evaluated again.
 //
 //   05_quantized_nets [--epochs 3] [--train-subset 10000] [--test-subset 10000]
 //                     [--surface-subset 500] [--grid -1:1:21] [--data DIR] [--out quantized_nets]
@@ -21,6 +23,7 @@
 #include <filesystem>
 
 #include "basin/data/idx.hpp"
+#include "basin/io/checkpoint.hpp"
 #include "basin/landscape/surface.hpp"
 #include "basin/net/model.hpp"
 #include "basin/net/zoo.hpp"
@@ -134,6 +137,22 @@ int main(int argc, char** argv) try {
     std::printf("table: %s\n", table.c_str());
   }
 
+  // ---- model size: the binary BC net packed (1 bit per weight) and as floats -----------------
+  {
+    const auto packed = out + "/bc_binary_packed.h5", plain = out + "/bc_binary_float.h5";
+    save_packed_checkpoint(bc_binary, packed, bc_opt->grids());
+    save_checkpoint(bc_binary, plain);
+    model_t check(2);
+    load_checkpoint(check, packed);  // dequantized exactly: the same predictions
+    const auto a = evaluate(bc_binary, test_set), b = evaluate(check, test_set);
+    std::printf("model size: %lld bytes of parameters as float, %lld packed (%.1fx smaller; weights alone 32x);\n"
+                "  files %s %lld bytes, %s %lld bytes; packed checkpoint reloaded: test accuracy %.2f%% (was %.2f%%)\n",
+                (long long)((model_t::n_params + model_t::n_state) * 4), (long long)stored_bytes<model_t>(bc_opt->grids()),
+                double((model_t::n_params + model_t::n_state) * 4) / double(stored_bytes<model_t>(bc_opt->grids())),
+                plain.c_str(), (long long)std::filesystem::file_size(plain), packed.c_str(),
+                (long long)std::filesystem::file_size(packed), b.accuracy, a.accuracy);
+  }
+
   // ---- 2. the landscape of the binary BC net, float and quantized ----------------------------
   const auto probe = subset(test_all, 0, std::min<index_t>(surface_n, test_all.size()));
   model_t& m = bc_binary;
@@ -185,7 +204,7 @@ int main(int argc, char** argv) try {
   plot::curves({{grid, line_f, "float weights"}, {grid, line_q, "quantized weights"}}, {}, out + "/line", sl);
   std::printf("landscape: float minimum loss %.4f at the center %.4f; quantized at the center %.4f\n",
               *std::min_element(zf.begin(), zf.end()), zf[mid * ny + mid], zq[mid * ny + mid]);
-  std::printf("wrote %s/{test_errors.md, *_surface.h5, float_heatmap, float_contour, quantized_heatmap, "
+  std::printf("wrote %s/{test_errors.md, bc_binary_packed.h5, bc_binary_float.h5, *_surface.h5, float_heatmap, float_contour, quantized_heatmap, "
               "quantized_contour, line}.png (+ .svg, .dat, .gp)\n",
               out.c_str());
   return 0;

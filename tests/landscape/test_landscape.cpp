@@ -314,14 +314,14 @@ namespace {
 // staged first layer, folded batch norm) and point by point through evaluate(); returns the
 // largest relative difference of the losses and the largest difference of the accuracies.
 template <class T>
-std::pair<double, double> blocks_vs_points(bool recompute, const std::string& tag) {
+std::pair<double, double> blocks_vs_points(bool recompute, const std::string& tag, bool stage = true) {
   using M = model<tiny_resnet, T>;
   M m(5);
   perturb_batch_norm(m, 5);
   auto dx = random_direction(m, 11, 0, {normalization::filter, true, false});
   auto dy = random_direction(m, 11, 1, {normalization::layer, false, true});  // moves the statistics too
   const auto train = random_dataset(tiny_resnet::in, 37, 6), test = random_dataset(tiny_resnet::in, 23, 7);
-  loss_accuracy la{&train, &test, 16, recompute ? &train : nullptr};
+  loss_accuracy la{&train, &test, 16, recompute ? &train : nullptr, stage};
   surface_options o;
   o.x = linspace(-1, 1, 3);
   o.y = linspace(-0.5, 1, 4);
@@ -356,6 +356,9 @@ BOOST_AUTO_TEST_CASE(grid_batched_sweep_equals_point_by_point) {
   const auto [loss_r, acc_r] = blocks_vs_points<double>(true, "recompute");
   BOOST_TEST(loss_r < 1e-12);
   BOOST_TEST(acc_r == 0.0);
+  const auto [loss_u, acc_u] = blocks_vs_points<double>(false, "unstaged", false);  // first layer not staged
+  BOOST_TEST(loss_u < 1e-12);
+  BOOST_TEST(acc_u == 0.0);
 }
 
 BOOST_AUTO_TEST_CASE(recompute_batch_norm_averages_the_batch_statistics) {

@@ -5,7 +5,11 @@
 #include <cmath>
 
 #include "basin/net/model.hpp"
+#include "basin/io/checkpoint.hpp"
 #include "basin/optim/quantized.hpp"
+#include "basin/weights/packing.hpp"
+#include <filesystem>
+#include <unistd.h>
 
 using namespace basin;
 namespace tt = boost::test_tools;
@@ -106,4 +110,81 @@ BOOST_AUTO_TEST_CASE(binary_connect_moves_shadow_weights_and_shows_only_grid_val
   // Biases and batch-norm parameters follow the shadow in full precision.
   const auto& bn = m_t::param_table[1];
   BOOST_TEST(double(m.params[bn.offset]) == double(opt.shadow()[bn.offset]));
+}
+
+// ---- packed storage -----------------------------------------------------------------------
+namespace {
+// n values on grid g from the rounding itself (nearest for binary, stochastic otherwise).
+std::vector<float> on_grid(const quant::grid& g, index_t n, std::uint64_t seed) {
+  const counter_rng rng{seed, 5};
+  std::vector<float> w(static_cast<std::size_t>(n));
+  for (index_t i = 0; i < n; ++i) {
+    const double x = 1.3 * g.hi * rng.normal(std::uint64_t(i));
+    w[std::size_t(i)] = float(g.binary ? quant::round_nearest(x, g)
+                                        : quant::round_stochastic(x, g, rng.uniform(std::uint64_t(1) << 40 | i)));
+  }
+  return w;
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(packing_round_trips_exactly) {
+  for (const auto& g : {quant::binary_grid(0.37), quant::integer_grid(0.05, 4), quant::integer_grid(0.01, 3),
+                        quant::integer_grid(0.002, 8)}) {
+    const index_t n = 1001;  // not a multiple of 8: the last byte is partly used
+    const auto w = on_grid(g, n, 3);
+    const auto bytes = quant::pack(w.data(), n, g, "w");
+    BOOST_TEST(index_t(bytes.size()) == (n * quant::bits_of(g) + 7) / 8);
+    std::vector<float> back(w.size(), 99.f);
+    quant::unpack(bytes, n, g, back.data(), "w");
+    BOOST_TEST(back == w, tt::per_element());
+  }
+  BOOST_TEST(quant::bits_of(quant::binary_grid(1)) == 1);
+  BOOST_TEST(quant::bits_of(quant::integer_grid(0.1, 4)) == 4);
+  // Off the grid, or a stream of the wrong length: refused, naming the tensor.
+  const auto g = quant::integer_grid(0.1, 4);
+  const float off[2] = {0.2f, 0.25f};
+  BOOST_CHECK_EXCEPTION(quant::pack(off, 2, g, "conv1.weight"), error, [](const error& e) {
+    return std::string(e.what()).find("conv1.weight[1]") != std::string::npos;
+  });
+  std::vector<float> out(3);
+  BOOST_CHECK_THROW(quant::unpack(std::vector<std::uint8_t>(1), 3, g, out.data(), "t"), error);
+}
+
+BOOST_AUTO_TEST_CASE(packed_binary_checkpoints_are_a_32nd_and_load_exactly) {
+  // 262144 + 2560 weights in two dense layers, binary; 266 biases stay float.
+  using net = network<input<16, 8, 8>, flatten, named<"fc", dense<256>>, relu, named<"out", dense<10>>>;
+  using M = model<net, float>;
+  const auto dir = std::filesystem::temp_directory_path() / ("basin_test_packing_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  for (const int bits : {1, 4}) {
+    M m(1);
+    optim::quantized_optimizer<M, optim::sgd> q(m, optim::sgd{}, {optim::rounding::nearest, bits, 0, 1});
+    const auto plain = (dir / ("plain" + std::to_string(bits) + ".h5")).string();
+    const auto packed = (dir / ("packed" + std::to_string(bits) + ".h5")).string();
+    save_checkpoint(m, plain);
+    save_packed_checkpoint(m, packed, q.grids());
+    const double float_bytes = double(std::filesystem::file_size(plain));
+    const double packed_bytes = double(std::filesystem::file_size(packed));
+    const double weights = 262144 + 2560;
+    // Weight bytes shrink 32x (binary) or 8x (4 bits); the rest (266 float biases, HDF5 headers
+    // and attributes) stays under 16 KiB.
+    BOOST_TEST(float_bytes >= 4 * weights);
+    BOOST_TEST(packed_bytes >= weights * bits / 8);
+    BOOST_TEST(packed_bytes <= weights * bits / 8 + 16384);
+    BOOST_TEST((stored_bytes<M>(q.grids())) == index_t(weights) * bits / 8 + 266 * 4);
+    BOOST_TEST_MESSAGE(bits << " bit(s): float checkpoint " << float_bytes << " bytes, packed " << packed_bytes
+                            << " (" << float_bytes / packed_bytes << "x smaller)");
+    M back(2);  // other weights; loading replaces them all
+    load_checkpoint(back, packed);
+    std::vector<float> a(m.params.begin(), m.params.end()), b(back.params.begin(), back.params.end());
+    BOOST_TEST(a == b, tt::per_element());
+  }
+  // A value off its grid cannot be packed: the tensor is named.
+  M m(1);
+  optim::quantized_optimizer<M, optim::sgd> q(m, optim::sgd{}, {optim::rounding::nearest, 1, 0, 1});
+  m.params[5] = 0.123f;
+  BOOST_CHECK_EXCEPTION(save_packed_checkpoint(m, (dir / "bad.h5").string(), q.grids()), error, [](const error& e) {
+    return std::string(e.what()).find("fc.weight[5]") != std::string::npos;
+  });
+  std::filesystem::remove_all(dir);
 }

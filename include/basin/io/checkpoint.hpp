@@ -7,6 +7,11 @@
 //   fingerprint   a hash of every tensor's name, shape and kind and of the input shape
 //   epoch, step   where in training the checkpoint was taken (-1 when not from training)
 //   format        "basin-checkpoint-1"
+// Packed checkpoints (save_packed_checkpoint) store each quantized weight tensor as its packed
+// levels instead (weights/packing.hpp): a uint8 dataset of ceil(n * bits / 8) bytes under the
+// same name, with attributes packed_bits, grid_delta, grid_lo, grid_hi, grid_binary, numel and
+// shape ("16,1,3,3"); a binary net's file is about 1/32 of the float one. load_checkpoint reads
+// both kinds into any model of the architecture, dequantizing packed tensors exactly.
 // A checkpoint is written to a temporary file and renamed into place, so a crash never leaves
 // a half-written file under the final name. Reading one into a model of another architecture
 // fails with basin::error naming the file, the expected and the found architecture.
@@ -19,6 +24,7 @@
 #include "basin/core/error.hpp"
 #include "basin/io/hdf5.hpp"
 #include "basin/layers/common.hpp"
+#include "basin/weights/packing.hpp"
 
 namespace basin {
 
@@ -37,10 +43,20 @@ std::vector<hsize_t> torch_shape(const Table& d) {
 }
 }  // namespace detail
 
-// Writes the model's parameters and batch-norm statistics to path (atomically).
-// Throws basin::error when the file cannot be written.
-template <class Model>
-void save_checkpoint(const Model& m, const std::string& path, std::int64_t epoch = -1, std::int64_t step = -1) {
+namespace detail {
+inline std::string shape_text(const std::vector<hsize_t>& s) {
+  std::string t;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (i) t += ',';
+    t += std::to_string(s[i]);
+  }
+  return t;
+}
+
+// Writes the checkpoint; packed(i, name, values, file) may write parameter tensor i itself
+// (returning true) instead of the plain dataset.
+template <class Model, class Packed>
+void write_checkpoint(const Model& m, const std::string& path, std::int64_t epoch, std::int64_t step, Packed&& packed) {
   using T = typename Model::scalar;
   using B = typename Model::backend_type;
   std::vector<T> p(static_cast<std::size_t>(Model::n_params)), s(static_cast<std::size_t>(Model::n_state));
@@ -55,7 +71,7 @@ void save_checkpoint(const Model& m, const std::string& path, std::int64_t epoch
     f.set_attr("/", "step", step);
     for (std::size_t i = 0; i < pn.size(); ++i) {
       const auto& d = Model::param_table[i];
-      f.write<T>(pn[i], p.data() + d.offset, detail::torch_shape(d));
+      if (!packed(i, pn[i], p.data() + d.offset, f)) f.write<T>(pn[i], p.data() + d.offset, detail::torch_shape(d));
     }
     for (std::size_t i = 0; i < sn.size(); ++i) {
       const auto& d = Model::state_table[i];
@@ -66,6 +82,53 @@ void save_checkpoint(const Model& m, const std::string& path, std::int64_t epoch
       }
     }
   });
+}
+}  // namespace detail
+
+// Writes the model's parameters and batch-norm statistics to path (atomically).
+// Throws basin::error when the file cannot be written.
+template <class Model>
+void save_checkpoint(const Model& m, const std::string& path, std::int64_t epoch = -1, std::int64_t step = -1) {
+  detail::write_checkpoint(m, path, epoch, step, [](std::size_t, const std::string&, const auto*, h5::file&) {
+    return false;
+  });
+}
+
+// As save_checkpoint, with every weight tensor that has a grid in `grids` (items with offset,
+// size and grid g, such as optim::quantized_optimizer::grids()) stored packed. Requires those
+// tensors' values on their grids; throws basin::error naming the tensor and the value otherwise.
+template <class Model, class Grids>
+void save_packed_checkpoint(const Model& m, const std::string& path, const Grids& grids, std::int64_t epoch = -1,
+                            std::int64_t step = -1) {
+  detail::write_checkpoint(m, path, epoch, step, [&](std::size_t i, const std::string& name, const auto* w, h5::file& f) {
+    const auto& d = Model::param_table[i];
+    for (const auto& tg : grids) {
+      if (tg.offset != d.offset) continue;
+      require(tg.size == d.size(), "save_packed_checkpoint: the grid at offset ", tg.offset, " covers ", tg.size,
+              " values but tensor '", name, "' has ", d.size());
+      const auto bytes = quant::pack(w, d.size(), tg.g, name);
+      f.write<std::uint8_t>(name, bytes.data(), {hsize_t(bytes.size())});
+      f.set_attr(name, "packed_bits", std::int64_t(quant::bits_of(tg.g)));
+      f.set_attr(name, "grid_delta", tg.g.delta);
+      f.set_attr(name, "grid_lo", tg.g.lo);
+      f.set_attr(name, "grid_hi", tg.g.hi);
+      f.set_attr(name, "grid_binary", std::int64_t(tg.g.binary ? 1 : 0));
+      f.set_attr(name, "numel", std::int64_t(d.size()));
+      f.set_attr(name, "shape", detail::shape_text(detail::torch_shape(d)));
+      return true;
+    }
+    return false;
+  });
+}
+
+// Bytes of a model's parameters and statistics as stored: weights with a grid in `grids` at
+// their packed size, everything else at sizeof(scalar) (file headers not counted).
+template <class Model, class Grids>
+index_t stored_bytes(const Grids& grids) {
+  index_t bytes = (Model::n_params + Model::n_state) * index_t(sizeof(typename Model::scalar));
+  for (const auto& tg : grids)
+    bytes += (tg.size * quant::bits_of(tg.g) + 7) / 8 - tg.size * index_t(sizeof(typename Model::scalar));
+  return bytes;
 }
 
 // Reads the root attributes of a checkpoint. Throws basin::error for a missing file, a file
@@ -99,6 +162,21 @@ checkpoint_info load_checkpoint(Model& m, const std::string& path) {
     for (std::size_t i = 0; i < names.size(); ++i) {
       const auto& d = table[i];
       require(f.is_dataset(names[i]), "checkpoint '", path, "': tensor '", names[i], "' is missing");
+      if (f.has_attr(names[i], "packed_bits")) {  // packed levels: dequantized exactly
+        quant::grid g;
+        g.delta = f.attr_double(names[i], "grid_delta");
+        g.lo = f.attr_double(names[i], "grid_lo");
+        g.hi = f.attr_double(names[i], "grid_hi");
+        g.binary = f.attr_i64(names[i], "grid_binary") != 0;
+        require(f.attr_i64(names[i], "numel") == d.size() &&
+                    f.attr_string(names[i], "shape") == detail::shape_text(detail::torch_shape(d)) &&
+                    f.attr_i64(names[i], "packed_bits") == quant::bits_of(g) && g.delta > 0 && g.lo < g.hi,
+                "checkpoint '", path, "': packed tensor '", names[i], "' has the wrong shape or grid (shape ",
+                f.attr_string(names[i], "shape"), ", expected ", detail::shape_text(detail::torch_shape(d)), ")");
+        quant::unpack(f.read<std::uint8_t>(names[i]), d.size(), g, out.data() + d.offset,
+                      "checkpoint '" + path + "' tensor '" + names[i] + "'");
+        continue;
+      }
       const auto shape = f.shape(names[i]);
       require(shape == detail::torch_shape(d), "checkpoint '", path, "': tensor '", names[i],
               "' has the wrong shape");
