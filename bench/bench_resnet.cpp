@@ -15,33 +15,11 @@
 #include "basin/net/model.hpp"
 #include "basin/net/zoo.hpp"
 #include "basin/optim/optimizers.hpp"
+#include "zoo_flops.hpp"
 
 using namespace basin;
 
 namespace {
-// Multiply-adds x 2 of every conv and dense layer for one image, from the parameter table and
-// the shapes: a conv weight (o, i, k, k) applied at every output pixel.
-template <class Net>
-double forward_flops() {
-  using m = model<Net, float>;
-  // Walk the network's output shapes: each conv weight's output plane is found by matching the
-  // filter count against the following shapes in order; for the zoo nets the planes are known.
-  double f = 0;
-  const auto names = m::parameter_names();
-  for (std::size_t i = 0; i < m::param_table.size(); ++i) {
-    const auto& d = m::param_table[i];
-    if (d.kind != param_kind::weight) continue;
-    if (d.rank == 2) {
-      f += 2.0 * d.size();
-      continue;
-    }
-    const std::string& n = names[i];
-    const int side = n.rfind("layer3", 0) == 0 ? 7 : n.rfind("layer2", 0) == 0 ? 14 : 28;
-    f += 2.0 * double(d.size()) * side * side;
-  }
-  return f;
-}
-
 template <class Net>
 struct fixture {
   using m = model<Net, float>;
@@ -82,7 +60,7 @@ void forward(benchmark::State& st) {
   for (auto _ : st) benchmark::DoNotOptimize(f.net.forward(f.x.data(), n, mode::eval));
   st.counters["images_per_second"] = benchmark::Counter(double(n), benchmark::Counter::kIsIterationInvariantRate);
   st.counters["GFLOP_per_second"] =
-      benchmark::Counter(double(n) * forward_flops<Net>() * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+      benchmark::Counter(double(n) * bench::forward_flops<Net>() * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
 template <class Net>
@@ -94,7 +72,7 @@ void backward(benchmark::State& st) {
   for (auto _ : st) f.net.backward(backend::raw(f.ce.grad));
   st.counters["images_per_second"] = benchmark::Counter(double(n), benchmark::Counter::kIsIterationInvariantRate);
   st.counters["GFLOP_per_second"] =
-      benchmark::Counter(double(n) * 2 * forward_flops<Net>() * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+      benchmark::Counter(double(n) * 2 * bench::forward_flops<Net>() * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
 template <class Net>
@@ -110,7 +88,7 @@ void train_step(benchmark::State& st) {
   }
   st.counters["images_per_second"] = benchmark::Counter(double(n), benchmark::Counter::kIsIterationInvariantRate);
   st.counters["GFLOP_per_second"] =
-      benchmark::Counter(double(n) * 3 * forward_flops<Net>() * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+      benchmark::Counter(double(n) * 3 * bench::forward_flops<Net>() * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
 using r20 = resnet20<fashion_input>;
@@ -127,7 +105,7 @@ BENCHMARK(train_step<r56>)->Name("train_step/resnet56")->Arg(128)->UseRealTime()
 int main(int argc, char** argv) {
   if (!validate<r20>() || !validate<r56>()) return 1;
   std::fprintf(stderr, "resnet20: %.1f MFLOP per 28x28 image forward; resnet56: %.1f\n",
-               forward_flops<r20>() * 1e-6, forward_flops<r56>() * 1e-6);
+               bench::forward_flops<r20>() * 1e-6, bench::forward_flops<r56>() * 1e-6);
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();

@@ -6,8 +6,9 @@
 //                          points per pass over the data (staged first layer, folded batch norm)
 //   sweep/<net>/pointwise  the straightforward loop: set the point, evaluate() in eval mode
 //
-// Validates before it times: both paths must agree on a block of points (losses to 1e-5
-// relative). Compare with PyTorch's per-point loop: bench/compare_sweep.py --basin-json FILE.
+// Validates before it times: the blocked float path against a direct double-precision
+// evaluation (losses to 1e-4 relative). Also times the machine's GEMM rate (gemm/1024) and
+// reports GFLOP/s counted as direct convolution (bench/zoo_flops.hpp). Compare with PyTorch's per-point loop: bench/compare_sweep.py --basin-json FILE.
 // Options (before Google Benchmark's): --images N, --stage-first-layer 0|1
 // (loss_accuracy::stage_first_layer, default 1), --data DIR (else Debian's
 // dataset-fashion-mnist; random images when it is missing, said on stderr).
@@ -22,6 +23,7 @@
 #include "basin/landscape/surface.hpp"
 #include "basin/net/model.hpp"
 #include "basin/net/zoo.hpp"
+#include "zoo_flops.hpp"
 
 using namespace basin;
 
@@ -83,15 +85,33 @@ struct fixture {
   }
 };
 
+// The blocked float path against a direct double-precision evaluation (im2col + GEMM, no
+// Winograd, no folding) of the same weights, directions and images: losses to 1e-4 relative.
 template <class Net>
 bool validate() {
   fixture<Net> f;
-  const auto a = f.blocked(), b = f.pointwise();
+  const auto probe_small = subset(probe(), 0, std::min<index_t>(200, probe().size()));
+  f.la = loss_accuracy{nullptr, &probe_small, 100};
+  f.pts.resize(3);
+  const auto a = f.blocked();
+  using D = model<Net, double>;
+  D ref(1);
+  ref.for_each_layer([](auto& l) {
+    if constexpr (requires { l.use_winograd; }) l.use_winograd = false;
+  });
+  std::vector<double> p(f.origin_p.begin(), f.origin_p.end()), s(f.origin_s.begin(), f.origin_s.end());
+  std::vector<double> dx(f.dx.params.begin(), f.dx.params.end()), dy(f.dy.params.begin(), f.dy.params.end());
   double worst = 0;
-  for (int i = 0; i < block; ++i) worst = std::max(worst, std::fabs(a[i][0] - b[i][0]) / std::fabs(b[i][0]));
-  const bool ok = worst <= 1e-5;
-  std::fprintf(stderr, "validate %s: blocked vs pointwise losses, max rel %.2e %s\n", Net::name().c_str(), worst,
-               ok ? "ok" : "MISMATCH");
+  for (std::size_t q = 0; q < f.pts.size(); ++q) {
+    for (std::size_t i = 0; i < p.size(); ++i)
+      ref.params[i] = p[i] + double(float(f.pts[q][0])) * dx[i] + double(float(f.pts[q][1])) * dy[i];
+    for (std::size_t i = 0; i < s.size(); ++i) ref.state[i] = s[i];
+    const double loss = evaluate(ref, probe_small, 100).loss;
+    worst = std::max(worst, std::fabs(a[q][0] - loss) / std::fabs(loss));
+  }
+  const bool ok = worst <= 1e-4;
+  std::fprintf(stderr, "validate %s: blocked float losses vs direct double evaluation, max rel %.2e %s\n",
+               Net::name().c_str(), worst, ok ? "ok" : "MISMATCH");
   return ok;
 }
 
@@ -102,12 +122,32 @@ void sweep_points(benchmark::State& st) {
   st.counters["points_per_second"] = benchmark::Counter(block, benchmark::Counter::kIsIterationInvariantRate);
   st.counters["images_per_second"] =
       benchmark::Counter(double(block) * double(probe().size()), benchmark::Counter::kIsIterationInvariantRate);
+  st.counters["GFLOP_per_second"] = benchmark::Counter(double(block) * double(probe().size()) *
+                                                           bench::forward_flops<Net>() * 1e-9,
+                                                       benchmark::Counter::kIsIterationInvariantRate);
+}
+
+// The machine's GEMM rate as basin's host backend reaches it: one single-threaded 1024^3 SGEMM
+// per worker, all workers at once (GFLOP/s of the whole machine).
+void gemm_rate(benchmark::State& st) {
+  const index_t n = 1024;
+  const int workers = backend::host::concurrency();
+  std::vector<std::vector<float>> a(std::size_t(workers), std::vector<float>(std::size_t(n * n), 0.5f));
+  auto b = a, c = a;
+  for (auto _ : st)
+    backend::host::for_each_task(workers, [&](index_t t, int) {
+      backend::host::gemm(backend::trans::no, backend::trans::no, n, n, n, 1.0f, a[std::size_t(t)].data(), n,
+                          b[std::size_t(t)].data(), n, 0.0f, c[std::size_t(t)].data(), n);
+    });
+  st.counters["GFLOP_per_second"] =
+      benchmark::Counter(2.0 * double(n) * n * n * workers * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
 using r20 = resnet20<fashion_input>;
 using r56 = resnet56<fashion_input>;
 }  // namespace
 
+BENCHMARK(gemm_rate)->Name("gemm/1024")->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(sweep_points<r20, true>)->Name("sweep/resnet20/blocked")->UseRealTime()->Unit(benchmark::kSecond);
 BENCHMARK(sweep_points<r20, false>)->Name("sweep/resnet20/pointwise")->UseRealTime()->Unit(benchmark::kSecond);
 BENCHMARK(sweep_points<r56, true>)->Name("sweep/resnet56/blocked")->UseRealTime()->Unit(benchmark::kSecond);

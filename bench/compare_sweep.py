@@ -2,7 +2,7 @@
 """Peer benchmark for 2-D loss-surface sweeps on the CPU: PyTorch's per-point loop against basin.
 
 usage: compare_sweep.py [--nets resnet20,resnet56] [--images 2000] [--points 8] [--threads 2]
-                        [--batch 500] [--data DIR] [--basin-json FILE]
+                        [--batches 64,128,500] [--data DIR] [--basin-json FILE]
 
 The PyTorch side is the straightforward loop of the reference loss-landscape tool
 (plot_surface.py: set the weights to theta* + a d1 + b d2, then evaluate the whole data set in
@@ -10,12 +10,16 @@ eval mode under torch.no_grad(), loss and accuracy), with the data already in me
 normalized tensor (faster than the reference tool's DataLoader, so the comparison is strict):
 the same nets (tests/pytorch/basin_torch.py), the same Fashion-MNIST test images (the first
 --images of Debian's dataset-fashion-mnist, normalized by the training set's mean and standard
-deviation), --points points per measurement, batches of --batch images.
+deviation), --points points per measurement, at the batch size of --batches that is fastest for
+PyTorch (each is tried on two points first). oneDNN (MKLDNN) is left on, as PyTorch's default,
+and its state is printed. GFLOP/s are counted as direct convolution (2 x multiply-adds of every
+Conv2d and Linear), for both sides.
 
 With --basin-json FILE (the output of
   bench_sweep --benchmark_out=FILE --benchmark_out_format=json, benchmarks sweep/<net>/blocked
   and sweep/<net>/pointwise with counter points_per_second)
-it prints basin's numbers and the ratios basin / PyTorch against the target 1.5x. Run both on an
+it prints basin's numbers, the ratios basin / PyTorch against the target 1.5x, and both sides'
+GFLOP/s next to the machine's GEMM rate that bench_sweep measured (gemm/1024). Run both on an
 otherwise idle machine with the same thread count (OMP_NUM_THREADS for basin) and the same
 GLIBC_TUNABLES (see compare_pytorch.py; this script re-executes itself with them when unset).
 """
@@ -39,7 +43,7 @@ def parse_args(argv):
     p.add_argument("--images", type=int, default=2000)
     p.add_argument("--points", type=int, default=8)
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--batch", type=int, default=500)
+    p.add_argument("--batches", default="64,128,500")
     p.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
     p.add_argument("--basin-json", default=None)
     a = p.parse_args(argv)
@@ -47,8 +51,12 @@ def parse_args(argv):
     for n in a.nets:
         if n not in ("resnet20", "resnet56"):
             p.error(f"--nets: unknown net {n!r} (resnet20, resnet56)")
-    if a.images < 1 or a.points < 1 or a.threads < 1 or a.batch < 1:
-        p.error("--images, --points, --threads and --batch must be positive")
+    try:
+        a.batches = [int(b) for b in a.batches.split(",") if b]
+    except ValueError:
+        p.error(f"--batches: expected comma-separated integers, got {a.batches!r}")
+    if a.images < 1 or a.points < 1 or a.threads < 1 or not a.batches or min(a.batches) < 1:
+        p.error("--images, --points, --threads and --batches must be positive")
     return a
 
 
@@ -124,27 +132,45 @@ def main(argv):
     from basin_torch import CifarResNet
     torch.set_num_threads(a.threads)
     x, y = load_fashion(a.data, a.images)
-    basin = {}
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from compare_pytorch import count_forward_flops
+    basin, basin_gflops, gemm = {}, {}, None
     if a.basin_json:
         with open(a.basin_json) as f:
             for b in json.load(f)["benchmarks"]:
-                basin[b["name"].replace("/real_time", "")] = b.get("points_per_second")
+                name = b["name"].replace("/real_time", "")
+                if b.get("run_type") == "aggregate" and b.get("aggregate_name") != "median":
+                    continue
+                name = name.replace("_median", "")
+                if name == "gemm/1024":
+                    gemm = b.get("GFLOP_per_second")
+                basin[name] = b.get("points_per_second")
+                basin_gflops[name] = b.get("GFLOP_per_second")
     print(f"2-D sweep, {x.shape[0]} Fashion-MNIST test images per point, {a.threads} threads, "
-          f"PyTorch {torch.__version__}")
-    print(f"{'net':10} {'PyTorch pts/s':>14} {'basin blocked':>14} {'basin pointwise':>16} {'ratio':>7}  target")
+          f"PyTorch {torch.__version__}, MKLDNN available {torch.backends.mkldnn.is_available()}, "
+          f"enabled {torch.backends.mkldnn.enabled}")
+    if gemm:
+        print(f"machine GEMM rate (basin's host SGEMM 1024^3 on every worker): {gemm:.1f} GFLOP/s")
+    print(f"{'net':10} {'batch':>5} {'PyTorch pts/s':>14} {'GFLOP/s':>8} {'basin pts/s':>12} {'GFLOP/s':>8} "
+          f"{'pointwise':>10} {'ratio':>7}  target")
     for name in a.nets:
         net = CifarResNet(int(name[6:]), in_channels=1, num_classes=10)
-        pt = torch_points_per_second(net, x, y, a.points, a.batch)
+        flops = count_forward_flops(net, (1, 28, 28))
+        trial = {b: torch_points_per_second(net, x, y, 2, b) for b in a.batches}
+        best = max(trial, key=trial.get)
+        pt = torch_points_per_second(net, x, y, a.points, best)
+        pt_gflops = pt * x.shape[0] * flops * 1e-9
         blocked = basin.get(f"sweep/{name}/blocked")
         pointwise = basin.get(f"sweep/{name}/pointwise")
         if blocked:
             ratio = blocked / pt
             verdict = "met" if ratio >= TARGET else "NOT met"
-            print(f"{name:10} {pt:14.3f} {blocked:14.3f} {pointwise or float('nan'):16.3f} {ratio:6.2f}x  "
-                  f">= {TARGET}x: {verdict}")
+            print(f"{name:10} {best:5d} {pt:14.3f} {pt_gflops:8.1f} {blocked:12.3f} "
+                  f"{basin_gflops.get(f'sweep/{name}/blocked') or float('nan'):8.1f} "
+                  f"{pointwise or float('nan'):10.3f} {ratio:6.2f}x  >= {TARGET}x: {verdict}")
         else:
-            print(f"{name:10} {pt:14.3f} {'-':>14} {'-':>16} {'-':>7}")
-
+            print(f"{name:10} {best:5d} {pt:14.3f} {pt_gflops:8.1f} {'-':>12} {'-':>8} {'-':>10} {'-':>7}")
+        print(f"{'':10} PyTorch points/s by batch: " + ", ".join(f"{b}: {v:.3f}" for b, v in trial.items()))
 
 if __name__ == "__main__":
     main(sys.argv[1:])
