@@ -255,8 +255,7 @@ struct loss_accuracy {
     }
     auto& st = ws->stager;
     auto& idx = ws->idx;
-    const index_t bs = batch_size;
-    if (index_t(idx.size()) < bs) idx.resize(static_cast<std::size_t>(bs));
+    if (index_t(idx.size()) < batch_size) idx.resize(static_cast<std::size_t>(batch_size));
     const std::array<const dataset*, 2> sets{train, test};
     index_t total = 0, seen = 0;
     for (const dataset* d : sets)
@@ -270,8 +269,8 @@ struct loss_accuracy {
       std::fill(loss.begin(), loss.end(), 0.0);
       std::fill(correct.begin(), correct.end(), 0);
       const index_t n = d->size();
-      for (index_t b0 = 0; b0 < n; b0 += bs) {
-        const index_t nb = std::min(bs, n - b0);
+      for (index_t b0 = 0; b0 < n; b0 += batch_size) {
+        const index_t nb = std::min(batch_size, n - b0);
         std::iota(idx.begin(), idx.begin() + nb, b0);
         st.stage(*d, idx.data(), nb, nullptr, 0);
         if constexpr (Model::stages_first_layer) {
