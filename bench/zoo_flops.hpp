@@ -1,4 +1,4 @@
-// bench/zoo_flops.hpp — the FLOPs of one forward pass of a zoo net on 28x28 inputs, counted as a
+// bench/zoo_flops.hpp — the FLOPs of one forward pass of a zoo net, counted as a
 // direct convolution would do them (2 x multiply-adds of every conv and dense layer), so rates
 // of Winograd and im2col paths compare on the same scale.
 #pragma once
@@ -10,7 +10,8 @@
 namespace basin::bench {
 
 // From the parameter table and the zoo's stage names: a conv weight (o, i, k, k) is applied at
-// every output pixel of its stage (conv1 and layer1: 28x28, layer2: 14x14, layer3: 7x7).
+// every output pixel of its stage (conv1 and layer1: the input's size, e.g. 28x28; layer2 half
+// of it, 14x14; layer3 a quarter, 7x7).
 template <class Net>
 double forward_flops() {
   using m = model<Net, float>;
@@ -24,7 +25,8 @@ double forward_flops() {
       continue;
     }
     const std::string& n = names[i];
-    const int side = n.rfind("layer3", 0) == 0 ? 7 : n.rfind("layer2", 0) == 0 ? 14 : 28;
+    const int h = Net::in.h;
+    const int side = n.rfind("layer3", 0) == 0 ? (h + 3) / 4 : n.rfind("layer2", 0) == 0 ? (h + 1) / 2 : h;
     f += 2.0 * double(d.size()) * side * side;
   }
   return f;

@@ -1,6 +1,7 @@
 // bench/gpu/bench_gpu.cpp — basin on a GPU: resnet20/56 training steps and 2-D sweep throughput
 // on CIFAR-shaped inputs, with cuBLAS SGEMM measured in the same run for scale.
-// Validates first: GPU logits against the host backend on the same weights (1e-4 relative).
+// Validates first: GPU logits and sweep-path losses against the host backend on the same
+// weights (1e-4 relative).
 // Prints one line per measurement and a table last. Compiled by nvcc (bench_gpu.cu).
 #include <chrono>
 #include <cstdio>
@@ -10,10 +11,12 @@
 #include "basin/backend/cuda.hpp"
 #include "basin/backend/host.hpp"
 #include "basin/landscape/directions.hpp"
+#include "basin/landscape/surface.hpp"
 #include "basin/layers/loss.hpp"
 #include "basin/net/model.hpp"
 #include "basin/net/zoo.hpp"
 #include "basin/optim/optimizers.hpp"
+#include "../zoo_flops.hpp"
 
 using namespace basin;
 using gpu = backend::cuda;
@@ -71,11 +74,11 @@ bool validate() {
 }
 
 template <class Net>
-void bench_net(std::vector<row>& rows, index_t batch, index_t sweep_images, index_t sweep_batch) {
+void bench_net(std::vector<row>& rows, index_t batch) {
   model<Net, float, gpu> m(1);
   const counter_rng rng{5, 5};
-  std::vector<float> x(std::size_t(std::max(batch, sweep_images) * Net::in.size()));
-  std::vector<std::int32_t> labels(std::size_t(std::max(batch, sweep_images)));
+  std::vector<float> x(std::size_t(batch * Net::in.size()));
+  std::vector<std::int32_t> labels(static_cast<std::size_t>(batch));
   for (std::size_t i = 0; i < x.size(); ++i) x[i] = float(rng.normal(i));
   for (std::size_t i = 0; i < labels.size(); ++i) labels[i] = std::int32_t(i % 10);
   gpu::vector<float> xd(x.begin(), x.end());
@@ -90,21 +93,139 @@ void bench_net(std::vector<row>& rows, index_t batch, index_t sweep_images, inde
   }, 3, 2.0);
   rows.push_back({Net::name() + " train step, batch " + std::to_string(batch), batch / step, "images/s"});
   std::printf("%s: train step %.2f ms (%.0f images/s)\n", Net::name().c_str(), step * 1e3, batch / step);
-  // A sweep point: set w = w* + a d1 + b d2, evaluate loss and accuracy over sweep_images.
+}
+
+// Random CIFAR-shaped images and labels on the host, as a dataset.
+template <class Net>
+dataset random_images(index_t n, std::uint64_t seed) {
+  dataset d;
+  d.shape = Net::in;
+  const counter_rng rng{seed, seed};
+  d.images.resize(std::size_t(n * Net::in.size()));
+  d.labels.resize(std::size_t(n));
+  for (std::size_t i = 0; i < d.images.size(); ++i) d.images[i] = float(rng.normal(i));
+  for (index_t i = 0; i < n; ++i) d.labels[std::size_t(i)] = std::int32_t(rng.below(std::uint64_t(i), 10));
+  return d;
+}
+
+template <class M>
+void set_winograd(M& m, bool on) {
+  m.for_each_layer([on](auto& l) {
+    if constexpr (requires { l.use_winograd; }) l.use_winograd = on;
+  });
+}
+
+// Grid points per second over `images` images per point, batches of `batch`: the sweep path
+// (loss_accuracy::evaluate_points: blocks of points per pass over the data, first layer staged,
+// batch norm folded into the convs) with Winograd and with im2col + GEMM for the 3x3 convs, and
+// the point-by-point loop (set the point, forward in eval mode) as PyTorch's peer does it.
+// Validated first: the GPU sweep path's losses against the host's on 200 of the images.
+template <class Net>
+bool bench_sweep(std::vector<row>& rows, index_t images, index_t batch, index_t per_pass, bool full = true) {
+  model<Net, float, gpu> m(1);
+  const dataset data = random_images<Net>(images, 6);
   auto d1 = random_direction(m, 1, 0, {}), d2 = random_direction(m, 1, 1, {});
   const auto p0 = m.params, s0 = m.state;
+  std::vector<std::array<double, 2>> pts(static_cast<std::size_t>(per_pass));
   double a = -1;
+  const auto next_block = [&] {
+    for (auto& p : pts) p = {a, 0.5}, a += 0.01;
+  };
+  if (full) {  // validation
+    const dataset probe = subset(data, 0, 200);
+    model<Net, float, backend::host> h(1);
+    auto h1 = random_direction(h, 1, 0, {}), h2 = random_direction(h, 1, 1, {});
+    const auto hp = h.params, hs = h.state;
+    const std::vector<std::array<double, 2>> vp{{-0.4, 0.3}, {0.2, -0.1}};
+    loss_accuracy eh{nullptr, &probe, 100}, eg{nullptr, &probe, 100};
+    const auto rh = eh.evaluate_points(h, hp, hs, h1, &h2, vp, {});
+    double worst = 0;
+    for (const bool wino : {true, false}) {
+      set_winograd(m, wino);
+      const auto rg = eg.evaluate_points(m, p0, s0, d1, &d2, vp, {});
+      for (std::size_t q = 0; q < vp.size(); ++q) worst = std::max(worst, std::abs(rg[q][0] - rh[q][0]) / std::abs(rh[q][0]));
+    }
+    std::printf("validate %s sweep path: GPU vs host losses max rel %.2e %s\n", Net::name().c_str(), worst,
+                worst <= 1e-4 ? "ok" : "MISMATCH");
+    if (!(worst <= 1e-4)) return false;
+  }
+  const double gflop = bench::forward_flops<Net>() * double(images) * 1e-9;  // per point, as direct convolution
+  loss_accuracy ev{nullptr, &data, batch};
+  double best = 0;
+  for (const bool wino : {true, false}) {
+    set_winograd(m, wino);
+    const double t = time_it([&] {
+      next_block();
+      ev.evaluate_points(m, p0, s0, d1, &d2, pts, {});
+    }, 1, 3.0) / double(per_pass);
+    best = std::max(best, 1.0 / t);
+    std::printf("%s: sweep path (%s, batch %ld, %ld points per pass) %.2f ms per point (%.2f points/s, %.0f GFLOP/s as direct conv)\n",
+                Net::name().c_str(), wino ? "Winograd" : "im2col + GEMM", long(batch), long(per_pass), t * 1e3, 1.0 / t, gflop / t);
+  }
+  set_winograd(m, true);
+  if (!full) return true;
+  gpu::vector<float> xd(data.images.begin(), data.images.end());
+  gpu::vector<std::int32_t> ld(data.labels.begin(), data.labels.end());
+  softmax_cross_entropy<float, gpu> ce;
   const double point = time_it([&] {
     set_point(m, p0, s0, d1, a, &d2, 0.5);
     a += 0.01;
-    for (index_t b0 = 0; b0 < sweep_images; b0 += sweep_batch) {
-      const index_t nb = std::min(sweep_batch, sweep_images - b0);
+    for (index_t b0 = 0; b0 < images; b0 += batch) {
+      const index_t nb = std::min(batch, images - b0);
       const float* z = m.forward(backend::raw(xd) + b0 * Net::in.size(), nb, mode::eval);
       ce(z, backend::raw(ld) + b0, 10, nb, false);
     }
   }, 2, 2.0);
-  rows.push_back({Net::name() + " sweep, " + std::to_string(sweep_images) + " images/point", 1.0 / point, "points/s"});
-  std::printf("%s: sweep point %.2f ms (%.2f points/s)\n", Net::name().c_str(), point * 1e3, 1.0 / point);
+  std::printf("%s: point by point %.2f ms (%.2f points/s)\n", Net::name().c_str(), point * 1e3, 1.0 / point);
+  std::printf("%s: sweep point %.2f ms (%.2f points/s, %.0f GFLOP/s as direct conv)\n", Net::name().c_str(),
+              1e3 / best, best, gflop * best);
+  rows.push_back({Net::name() + " sweep, " + std::to_string(images) + " images/point", best, "points/s"});
+  rows.push_back({Net::name() + " sweep, as direct convolution", gflop * best, "GFLOP/s"});
+  rows.push_back({Net::name() + " point by point (forward per point)", 1.0 / point, "points/s"});
+  return true;
+}
+
+// Where one 3x3 conv's time goes on this GPU (batch n, the CIFAR resnets' stage shapes): the
+// whole layer by Winograd and by im2col + GEMM, and Winograd's four kernels one by one, with the
+// bytes each moves per second; and the device's copy bandwidth, for scale.
+template <int C, int H>
+void breakdown(index_t n) {
+  namespace wg = detail::winograd;
+  constexpr dims In{C, H, H};
+  using layer = typename conv<C, 3>::template bind<In, float, gpu>;
+  layer c;
+  c.reserve(n);
+  gpu::vector<float> w(std::size_t(C) * C * 9, 0.01f), x(std::size_t(n * In.size()), 1.0f), y(x.size());
+  const auto run = [&] { c.forward_affine(backend::raw(w), backend::raw(x), backend::raw(y), n, nullptr, nullptr, false); };
+  const double t_w = time_it(run, 2, 0.3);
+  c.use_winograd = false;
+  const double t_i = time_it(run, 2, 0.3);
+  const index_t tiles = n * wg::input_fn<float, In>::per_image, blk = (tiles + 15) / 16 * 16;
+  gpu::vector<float> u(std::size_t(36) * C * C), v(std::size_t(36) * (C * blk + wg::plane_pad)),
+      mm(std::size_t(36) * (C * blk + wg::plane_pad));
+  float *pu = backend::raw(u), *pv = backend::raw(v), *pm = backend::raw(mm), *px = backend::raw(x), *py = backend::raw(y);
+  const float* pw = backend::raw(w);
+  const double t_f = time_it([&] { gpu::for_each_index(C * C, wg::filter_fn<float>{pw, pu, C, C}); }, 2, 0.2);
+  const double t_in = time_it([&] { gpu::for_each_index(C * blk, wg::input_fn<float, In>{px, pv, n, 0, tiles, blk}); }, 2, 0.3);
+  const double t_g = time_it([&] {
+    gpu::gemm_batched(backend::trans::no, backend::trans::no, C, blk, C, 1.0f, pu, C, index_t(C) * C, pv, blk,
+                      C * blk + wg::plane_pad, 0.0f, pm, blk, C * blk + wg::plane_pad, index_t(wg::positions));
+  }, 2, 0.3);
+  const double t_out = time_it([&] {
+    gpu::for_each_index(C * tiles, wg::output_fn<float, In>{pm, py, n, 0, tiles, blk, nullptr, nullptr, nullptr, false});
+  }, 2, 0.3);
+  const double xb = 4.0 * double(n * In.size()), vb = 4.0 * 36 * double(C * blk);
+  std::printf("conv %dx%dx%d, batch %ld: Winograd %.3f ms, im2col+GEMM %.3f ms | filter %.3f, input %.3f ms (%.0f GB/s), "
+              "batched GEMM %.3f ms (%.0f GB/s), output %.3f ms (%.0f GB/s)\n",
+              C, H, H, long(n), t_w * 1e3, t_i * 1e3, t_f * 1e3, t_in * 1e3, (xb + vb) / t_in * 1e-9, t_g * 1e3,
+              2 * vb / t_g * 1e-9, t_out * 1e3, (xb + vb) / t_out * 1e-9);
+}
+
+double copy_bandwidth() {
+  const index_t n = index_t(1) << 26;
+  gpu::vector<float> a(static_cast<std::size_t>(n), 1.0f), b(static_cast<std::size_t>(n));
+  const double t = time_it([&] { gpu::copy(n, backend::raw(a), backend::raw(b)); }, 2, 0.3);
+  return 8.0 * double(n) / t * 1e-9;
 }
 }  // namespace
 
@@ -113,8 +234,18 @@ int main() try {
   std::vector<row> rows;
   const double gf = sgemm_gflops(4096);
   rows.push_back({"cuBLAS SGEMM 4096^3", gf, "GFLOP/s"});
-  bench_net<resnet20<cifar_input>>(rows, 128, 2000, 500);
-  bench_net<resnet56<cifar_input>>(rows, 128, 2000, 500);
+  bench_net<resnet20<cifar_input>>(rows, 128);
+  bench_net<resnet56<cifar_input>>(rows, 128);
+  if (!bench_sweep<resnet20<cifar_input>>(rows, 2000, 500, 8) || !bench_sweep<resnet56<cifar_input>>(rows, 2000, 500, 8))
+    return 1;
+  // The whole set in one batch: fewer, larger kernels.
+  bench_sweep<resnet20<cifar_input>>(rows, 2000, 2000, 8, false);
+  bench_sweep<resnet56<cifar_input>>(rows, 2000, 2000, 8, false);
+  std::printf("\ndevice copy bandwidth %.0f GB/s (read + write)\n", copy_bandwidth());
+  breakdown<16, 32>(500);
+  breakdown<32, 16>(500);
+  breakdown<64, 8>(500);
+  breakdown<16, 32>(2000);
   std::printf("\n%-48s %14s\n", "basin on the GPU (float32, TF32 off)", "");
   for (const auto& r : rows) std::printf("%-48s %12.1f %s\n", r.what.c_str(), r.value, r.unit.c_str());
   return 0;

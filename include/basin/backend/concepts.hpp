@@ -22,6 +22,12 @@ enum class trans { no, yes };
 struct index_probe {
   BASIN_HD void operator()(index_t) const {}
 };
+// The functor a backend runs per line of elements: f(line) on the host, f.element(line, p) on
+// devices.
+struct line_probe {
+  BASIN_HD void operator()(index_t) const {}
+  BASIN_HD void element(index_t, index_t) const {}
+};
 // The functor a backend runs per task: f(task, worker).
 struct task_probe {
   void operator()(index_t, int) const {}
@@ -39,10 +45,13 @@ concept backend = requires(float* p, const float* cp, double* dp, const double* 
   { B::name } -> std::convertible_to<const char*>;
   { B::workspace_budget } -> std::convertible_to<index_t>;
   B::for_each_index(n, index_probe{});
+  B::for_each_line(n, n, line_probe{});
   B::segmented_reduce(n, n, reduce_probe{}, p);
   B::segmented_reduce(n, n, reduce_probe{}, dp);
   B::gemm(trans::no, trans::no, n, n, n, 1.0f, cp, n, cp, n, 0.0f, p, n);
   B::gemm(trans::no, trans::no, n, n, n, 1.0, cdp, n, cdp, n, 0.0, dp, n);
+  B::gemm_batched(trans::no, trans::no, n, n, n, 1.0f, cp, n, n, cp, n, n, 0.0f, p, n, n, n);
+  B::gemm_batched(trans::no, trans::no, n, n, n, 1.0, cdp, n, n, cdp, n, n, 0.0, dp, n, n, n);
   B::copy(n, cp, p);
   B::fill(n, 0.0f, p);
   B::upload(cp, n, p);

@@ -3,9 +3,16 @@
 // Only available when compiled by nvcc (with --extended-lambda --expt-relaxed-constexpr).
 // The same BASIN_HD functors the host backend runs through Thrust on OpenMP run here through
 // Thrust on CUDA; GEMMs go to cuBLAS (row-major calls mapped onto column-major cuBLAS by
-// computing C^T = op(B)^T op(A)^T). Everything runs on the legacy default stream, in order, so
-// no synchronization is needed between primitives; only download() (and reading a reduction's
-// result) waits for the device. TF32 tensor-core math is off unless allow_tf32(true).
+// computing C^T = op(B)^T op(A)^T). Every primitive runs on the backend's stream (stream(); a
+// stream of its own, created blocking so that it stays ordered with the legacy default stream on
+// which Thrust's vector constructors and copies run; set_stream() lends it a caller's stream), in
+// order, so no synchronization is needed between primitives; only download() (and reading a
+// reduction's result) waits, for that stream only. TF32 tensor-core math is off unless
+// allow_tf32(true).
+//
+// Element-parallel kernels: on a GPU, neighbouring threads must touch neighbouring addresses, so
+// for_each_line runs one thread per element (f.element(line, p)) where the host walks a whole
+// line per call (f(line)).
 #pragma once
 
 #if !defined(__CUDACC__)
@@ -36,6 +43,13 @@ inline void check(cublasStatus_t s, const char* what) {
 
 // out[s] = sum_i f(s, i): one block per segment, a strided loop per thread, then a tree in
 // shared memory; accumulated in double as the host twin (host::segmented_reduce) does.
+template <class F>
+struct line_elements {
+  F f;
+  index_t len;
+  __device__ void operator()(index_t i) const { f.element(i / len, i % len); }
+};
+
 template <class F, class T>
 __global__ void segmented_reduce_kernel(index_t len, F f, T* out) {
   __shared__ double part[256];
@@ -53,9 +67,18 @@ __global__ void segmented_reduce_kernel(index_t len, F f, T* out) {
 
 struct cublas_state {
   cublasHandle_t handle = nullptr;
+  cudaStream_t stream = nullptr, own = nullptr;
   bool tf32 = false;
-  cublas_state() { check(cublasCreate(&handle), "cublasCreate"); }
-  ~cublas_state() { cublasDestroy(handle); }
+  cublas_state() {
+    check(cudaStreamCreate(&own), "cudaStreamCreate");
+    stream = own;
+    check(cublasCreate(&handle), "cublasCreate");
+    check(cublasSetStream(handle, stream), "cublasSetStream");
+  }
+  ~cublas_state() {
+    cublasDestroy(handle);
+    cudaStreamDestroy(own);
+  }
   static cublas_state& get() {
     static cublas_state s;
     return s;
@@ -78,11 +101,25 @@ struct cuda {
                   "cublasSetMathMode");
   }
 
+  // The stream every primitive runs on; set_stream(s) makes them run on s instead (the caller
+  // keeps s alive; set_stream(nullptr) returns to the backend's own stream).
+  static cudaStream_t stream() { return detail::cublas_state::get().stream; }
+  static void set_stream(cudaStream_t s) {
+    auto& st = detail::cublas_state::get();
+    st.stream = s ? s : st.own;
+    detail::check(cublasSetStream(st.handle, st.stream), "cublasSetStream");
+  }
+
   template <class F>
   static void for_each_index(index_t n, F f) {
     if (n <= 0) return;
-    thrust::for_each(thrust::cuda::par_nosync, thrust::counting_iterator<index_t>(0),
+    thrust::for_each(thrust::cuda::par_nosync.on(stream()), thrust::counting_iterator<index_t>(0),
                      thrust::counting_iterator<index_t>(n), f);
+  }
+  // One thread per element of `lines` lines of `len`: f.element(line, p).
+  template <class F>
+  static void for_each_line(index_t lines, index_t len, F f) {
+    for_each_index(lines * len, detail::line_elements<F>{f, len});
   }
   static int concurrency() { return 1; }
   // Tasks run one after another on the host thread; their primitives queue on the device.
@@ -93,7 +130,7 @@ struct cuda {
   template <class F, class T>
   static void segmented_reduce(index_t segments, index_t len, F f, T* out) {
     if (segments <= 0) return;
-    detail::segmented_reduce_kernel<<<unsigned(segments), 256>>>(len, f, out);
+    detail::segmented_reduce_kernel<<<unsigned(segments), 256, 0, stream()>>>(len, f, out);
     detail::check(cudaGetLastError(), "segmented_reduce launch");
   }
 
@@ -116,23 +153,50 @@ struct cuda {
                     "cublasDgemm");
   }
 
+  // Strided-batched GEMM: C_i = alpha op(A_i) op(B_i) + beta C_i, X_i = x + i * stride_x.
+  template <class T>
+  static void gemm_batched(trans ta, trans tb, index_t m, index_t n, index_t k, T alpha, const T* a, index_t lda,
+                           index_t stride_a, const T* b, index_t ldb, index_t stride_b, T beta, T* c, index_t ldc,
+                           index_t stride_c, index_t batch) {
+    if (m == 0 || n == 0 || batch == 0) return;
+    auto h = detail::cublas_state::get().handle;
+    const auto opa = ta == trans::no ? CUBLAS_OP_N : CUBLAS_OP_T;
+    const auto opb = tb == trans::no ? CUBLAS_OP_N : CUBLAS_OP_T;
+    if constexpr (std::is_same_v<T, float>)
+      detail::check(cublasSgemmStridedBatched(h, opb, opa, int(n), int(m), int(k), &alpha, b, int(ldb), stride_b, a,
+                                              int(lda), stride_a, &beta, c, int(ldc), stride_c, int(batch)),
+                    "cublasSgemmStridedBatched");
+    else
+      detail::check(cublasDgemmStridedBatched(h, opb, opa, int(n), int(m), int(k), &alpha, b, int(ldb), stride_b, a,
+                                              int(lda), stride_a, &beta, c, int(ldc), stride_c, int(batch)),
+                    "cublasDgemmStridedBatched");
+  }
+
   template <class T>
   static void copy(index_t n, const T* src, T* dst) {
-    if (n > 0) detail::check(cudaMemcpyAsync(dst, src, sizeof(T) * std::size_t(n), cudaMemcpyDeviceToDevice), "copy");
+    if (n > 0)
+      detail::check(cudaMemcpyAsync(dst, src, sizeof(T) * std::size_t(n), cudaMemcpyDeviceToDevice, stream()), "copy");
   }
   template <class T>
   static void fill(index_t n, T value, T* dst) {
-    if (n > 0) thrust::fill_n(thrust::cuda::par_nosync, dst, n, value);
+    if (n > 0) thrust::fill_n(thrust::cuda::par_nosync.on(stream()), dst, n, value);
   }
+  // Host to device: queued on the stream (pageable memory is staged before the call returns,
+  // so host_src may be reused at once).
   template <class T>
   static void upload(const T* host_src, index_t n, T* dst) {
-    if (n > 0) detail::check(cudaMemcpy(dst, host_src, sizeof(T) * std::size_t(n), cudaMemcpyHostToDevice), "upload");
+    if (n > 0)
+      detail::check(cudaMemcpyAsync(dst, host_src, sizeof(T) * std::size_t(n), cudaMemcpyHostToDevice, stream()),
+                    "upload");
   }
   template <class T>
   static void download(const T* src, index_t n, T* host_dst) {
-    if (n > 0) detail::check(cudaMemcpy(host_dst, src, sizeof(T) * std::size_t(n), cudaMemcpyDeviceToHost), "download");
+    if (n <= 0) return;
+    detail::check(cudaMemcpyAsync(host_dst, src, sizeof(T) * std::size_t(n), cudaMemcpyDeviceToHost, stream()),
+                  "download");
+    detail::check(cudaStreamSynchronize(stream()), "download");
   }
-  static void synchronize() { detail::check(cudaDeviceSynchronize(), "synchronize"); }
+  static void synchronize() { detail::check(cudaStreamSynchronize(stream()), "synchronize"); }
 };
 
 static_assert(backend<cuda>, "basin::backend::cuda must satisfy the backend concept");

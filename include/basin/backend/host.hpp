@@ -37,6 +37,14 @@ struct host {
                      thrust::counting_iterator<index_t>(n), f);
   }
 
+  // f(line) for every line in [0, lines): a line is `len` consecutive elements (a plane of an
+  // image, a row), walked by one call on the host so per-line setup is paid once and the inner
+  // loop vectorizes. (Devices run f.element(line, p) per element instead: see cuda.hpp.)
+  template <class F>
+  static void for_each_line(index_t lines, index_t, F f) {
+    for_each_index(lines, f);
+  }
+
   // Keeps glibc from returning large blocks to the kernel after every free: Eigen's GEMM
   // allocates its packing buffers per call, and with glibc's defaults each such allocation is a
   // fresh mmap whose pages the kernel zeroes (11% of a training step measured). Called once by
@@ -99,6 +107,17 @@ struct host {
         C.noalias() += alpha * Am * cmap(b, k, n, Eigen::OuterStride<>(ldb));
       else
         C.noalias() += alpha * Am * cmap(b, n, k, Eigen::OuterStride<>(ldb)).transpose();
+    });
+  }
+
+  // C_i = alpha op(A_i) op(B_i) + beta C_i for i in [0, batch), X_i = x + i * stride_x: a
+  // strided-batched GEMM (cuBLAS's on the device); here the batch runs across the workers.
+  template <class T>
+  static void gemm_batched(trans ta, trans tb, index_t m, index_t n, index_t k, T alpha, const T* a, index_t lda,
+                           index_t stride_a, const T* b, index_t ldb, index_t stride_b, T beta, T* c, index_t ldc,
+                           index_t stride_c, index_t batch) {
+    for_each_task(batch, [&](index_t i, int) {
+      gemm(ta, tb, m, n, k, alpha, a + i * stride_a, lda, b + i * stride_b, ldb, beta, c + i * stride_c, ldc);
     });
   }
 

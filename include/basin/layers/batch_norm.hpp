@@ -12,6 +12,53 @@
 
 namespace basin {
 
+namespace detail {
+// y = x * scale[c] + shift[c] for one (channel, image) plane, scale = gamma istd, shift = beta -
+// mean scale, from the statistics st = (mean (C), istd (C)) and w = (gamma (C), beta (C)).
+template <class T>
+struct bn_apply_fn {
+  const T *w, *st, *x;
+  T* y;
+  index_t C, n, P;
+  BASIN_HD void operator()(index_t line) const {
+    const index_t c = line / n;
+    const T scale = st[C + c] * w[c], shift = w[C + c] - st[c] * scale;
+    const T* xi = x + line * P;
+    T* yi = y + line * P;
+    for (index_t p = 0; p < P; ++p) yi[p] = xi[p] * scale + shift;
+  }
+  BASIN_HD void element(index_t line, index_t p) const {
+    const index_t c = line / n;
+    const T scale = st[C + c] * w[c], shift = w[C + c] - st[c] * scale;
+    y[line * P + p] = x[line * P + p] * scale + shift;
+  }
+};
+// train: dx = g (dy - sum(dy)/M - xhat sum(dy xhat)/M); eval: dx = g dy (g = gamma istd), per
+// (channel, image) plane; sm = (sum(dy xhat) (C), sum(dy) (C)), M = len.
+template <class T>
+struct bn_backward_fn {
+  const T *w, *st, *sm, *x, *dy;
+  T* dx;
+  index_t C, n, P, len;
+  bool train;
+  BASIN_HD void operator()(index_t line) const {
+    const index_t c = line / n;
+    const T g = w[c] * st[C + c], mean = st[c], istd = st[C + c];
+    const T a = train ? sm[C + c] / T(len) : T(0), b = train ? sm[c] / T(len) : T(0);
+    const T* xi = x + line * P;
+    const T* dyi = dy + line * P;
+    T* dxi = dx + line * P;
+    for (index_t p = 0; p < P; ++p) dxi[p] = g * (dyi[p] - a - (xi[p] - mean) * istd * b);
+  }
+  BASIN_HD void element(index_t line, index_t p) const {
+    const index_t c = line / n, i = line * P + p;
+    const T g = w[c] * st[C + c], mean = st[c], istd = st[C + c];
+    const T a = train ? sm[C + c] / T(len) : T(0), b = train ? sm[c] / T(len) : T(0);
+    dx[i] = g * (dy[i] - a - (x[i] - mean) * istd * b);
+  }
+};
+}  // namespace detail
+
 struct batch_norm {
   static constexpr double default_momentum = 0.1, eps = 1e-5;
   static constexpr dims output(dims in) { return in; }
@@ -84,13 +131,7 @@ struct batch_norm {
         });
       }
       constexpr index_t P = In.plane();
-      B::for_each_index(C * n, [=] BASIN_HD(index_t line) {  // one (channel, image) plane
-        const index_t c = line / n;
-        const T scale = st[C + c] * w[c], shift = w[C + c] - st[c] * scale;
-        const T* xi = x + line * P;
-        T* yi = y + line * P;
-        for (index_t p = 0; p < P; ++p) yi[p] = xi[p] * scale + shift;
-      });
+      B::for_each_line(C * n, P, detail::bn_apply_fn<T>{w, st, x, y, C, n, P});
       last_mode = m;
     }
 
@@ -121,16 +162,7 @@ struct batch_norm {
       if (!dx) return;
       constexpr index_t P = In.plane();
       const bool train = last_mode == mode::train;
-      B::for_each_index(C * n, [=] BASIN_HD(index_t line) {  // one (channel, image) plane
-        const index_t c = line / n;
-        const T g = w[c] * st[C + c], mean = st[c], istd = st[C + c];
-        // train: dx = g (dy - sum(dy)/M - xhat sum(dy xhat)/M); eval: dx = g dy
-        const T a = train ? sm[C + c] / T(len) : T(0), b = train ? sm[c] / T(len) : T(0);
-        const T* xi = x + line * P;
-        const T* dyi = dy + line * P;
-        T* dxi = dx + line * P;
-        for (index_t p = 0; p < P; ++p) dxi[p] = g * (dyi[p] - a - (xi[p] - mean) * istd * b);
-      });
+      B::for_each_line(C * n, P, detail::bn_backward_fn<T>{w, st, sm, x, dy, dx, C, n, P, len, train});
     }
 
     mode last_mode = mode::train;

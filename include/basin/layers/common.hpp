@@ -72,11 +72,26 @@ constexpr std::array<tensor_desc, N> packed(std::array<tensor_desc, N> t) {
   return t;
 }
 
-// Weight types. `real` stores weights in the model's scalar type; integer and binary weight
-// types (quantized training) add their own traits beside it.
+// Weight types, the last template argument of conv and dense (and of the zoo's nets):
+//   real        weights in the model's scalar type;
+//   binary      +-s, one bit per weight (1 = +s; sign(0) = +1), one scale s per layer;
+//   integer<b>  k delta with |k| <= 2^(b-1) - 1, b bits per weight, one spacing delta per layer,
+//               saturating at the grid's ends.
+// A quantized layer keeps its weights packed in memory (weights/packed_tensor.hpp), rounded
+// onto its grid from the model's parameter buffer at every forward pass; that buffer holds the
+// trainable values (BinaryConnect's float shadow weights, or on-grid values under R and SR), and
+// the gradient with respect to the quantized weights passes straight through to it.
 namespace weights {
 struct real {
   static constexpr const char* name = "real";
+};
+struct binary {
+  static constexpr const char* name = "binary";
+};
+template <int Bits>
+struct integer {
+  static_assert(Bits >= 2 && Bits <= 16, "weights::integer<Bits>: Bits must lie in [2, 16]");
+  static constexpr const char* name = "integer";
 };
 }  // namespace weights
 
@@ -86,9 +101,26 @@ template <>
 struct weight_traits<weights::real> {
   static constexpr int bits = 0;  // the scalar's own width
   static constexpr bool quantized = false;
+  static std::string suffix() { return ""; }
+};
+template <>
+struct weight_traits<weights::binary> {
+  static constexpr int bits = 1;
+  static constexpr bool quantized = true;
+  static std::string suffix() { return "_binary"; }
+};
+template <int Bits>
+struct weight_traits<weights::integer<Bits>> {
+  static constexpr int bits = Bits;
+  static constexpr bool quantized = true;
+  static std::string suffix() { return "_int" + std::to_string(Bits); }
 };
 
 namespace detail {
+// Whether a layer implementation has quantized weights (see weight types above).
+template <class L>
+inline constexpr bool is_quantized_v = requires { requires L::quantized; };
+
 // Eval-mode forward of one layer: its fused `infer` when it has one.
 template <class L, class T>
 void infer_layer(L& l, const T* w, T* s, const T* x, T* y, index_t n) {
@@ -126,6 +158,14 @@ struct combine_affine_fn {
       v = v * s + t;
       y[at + p] = act ? (v > T(0) ? v : T(0)) : v;
     }
+  }
+  BASIN_HD void element(index_t line, index_t p) const {
+    const index_t c = line / n, i = line * plane + p;
+    T v = c0 * z0[i];
+    if (z1) v += c1 * z1[i];
+    if (z2) v += c2 * z2[i];
+    v = v * (scale ? scale[c] : T(1)) + (shift ? shift[c] : T(0));
+    y[i] = act ? (v > T(0) ? v : T(0)) : v;
   }
 };
 }  // namespace detail

@@ -12,6 +12,7 @@
 #include "basin/backend/concepts.hpp"
 #include "basin/layers/common.hpp"
 #include "basin/layers/winograd.hpp"
+#include "basin/weights/packed_tensor.hpp"
 
 namespace basin {
 
@@ -50,6 +51,16 @@ struct im2col_fn {
       for (int ox = std::max(lo, hi); ox < Out.w; ++ox) dst[ox] = T(0);
     }
   }
+  // The same, one element (a device thread each).
+  BASIN_HD void element(index_t at, index_t p) const {
+    constexpr index_t plane = Out.plane();
+    const index_t img = at % nb, row = at / nb;
+    const int kx = int(row % K), ky = int(row / K % K), ci = int(row / (K * K));
+    const int oy = int(p / Out.w), ox = int(p % Out.w);
+    const int iy = oy * S - P + ky, ix = ox * S - P + kx;
+    col[row * (nb * plane) + img * plane + p] =
+        iy >= 0 && iy < In.h && ix >= 0 && ix < In.w ? x[(ci * n + n0 + img) * In.plane() + iy * In.w + ix] : T(0);
+  }
 };
 
 // dx (ci, n, h, w) for images [n0, n0+nb) <- the sum of the column entries each pixel fed
@@ -87,6 +98,25 @@ struct col2im_fn {
       }
     }
   }
+  // The same, one input pixel (a device thread each): the same terms in the same order.
+  BASIN_HD void element(index_t line, index_t p) const {
+    constexpr index_t plane = Out.plane();
+    const index_t cols = nb * plane;
+    const int iy = int(line % In.h), ix = int(p);
+    const index_t t = line / In.h, img = t % nb;
+    const int ci = int(t / nb);
+    T acc = T(0);
+    for (int ky = 0; ky < K; ++ky) {
+      const int ty = iy + P - ky;
+      if (ty < 0 || ty % S != 0 || ty / S >= Out.h) continue;
+      for (int kx = 0; kx < K; ++kx) {
+        const int tx = ix + P - kx;
+        if (tx < 0 || tx % S != 0 || tx / S >= Out.w) continue;
+        acc += col[index_t((ci * K + ky) * K + kx) * cols + img * plane + index_t(ty / S) * Out.w + tx / S];
+      }
+    }
+    dx[((ci * n + n0 + img) * In.h + iy) * In.w + ix] = acc;
+  }
 };
 
 // One (channel, image) plane of a conv task's output rows: v = act((v + bias[c]) * scale[c] +
@@ -105,6 +135,12 @@ struct conv_epilogue_fn {
       const T v = (r[p] + b) * s + t;
       r[p] = act ? (v > T(0) ? v : T(0)) : v;
     }
+  }
+  BASIN_HD void element(index_t line, index_t p) const {
+    const index_t c = line / nb, img = line % nb;
+    T* r = y + c * n * plane + img * plane;
+    const T v = (r[p] + (bias ? bias[c] : T(0))) * (scale ? scale[c] : T(1)) + (shift ? shift[c] : T(0));
+    r[p] = act ? (v > T(0) ? v : T(0)) : v;
   }
 };
 }  // namespace detail
@@ -129,11 +165,31 @@ struct conv {
     static constexpr index_t k_dim = index_t(In.c) * K * K;  // GEMM inner size
     static constexpr bool direct = K == 1 && Stride == 1 && Pad == 0;
     static constexpr bool is_conv = true;
-    // 3x3, stride 1, padding 1 (and filters in fours) on the host: forward by Winograd F(4x4, 3x3).
-    // (On a GPU, im2col + cuBLAS keeps the device busier than many small transform kernels.)
+    // 3x3, stride 1, padding 1 (and filters in fours): forward by Winograd F(4x4, 3x3). On the
+    // host each task transforms, multiplies (register blocks) and transforms back a cache-sized
+    // block of tiles; on a device one chunk of the batch goes through three kernels and one
+    // strided-batched GEMM (36 products U_xi V_xi), with about a quarter of im2col's traffic.
+    static constexpr bool host_memory = requires { B::host_memory; };
     static constexpr bool winograd_shape = K == 3 && Stride == 1 && Pad == 1 &&
-                                           Out % detail::winograd::out_block == 0 && requires { B::host_memory; };
+                                           Out % detail::winograd::out_block == 0;
     bool use_winograd = true;  // false: im2col + GEMM also there (tests compare the two)
+
+    // Quantized weights (W binary or integer<b>): each forward rounds the weights onto the
+    // layer's grid into packed form and runs on those values; backward uses them too and hands
+    // the gradient with respect to them to the trainable values (straight through).
+    using weight_type = W;
+    using store_type = detail::weight_store<W, T, B>;
+    static constexpr bool quantized = store_type::quantized;
+    static constexpr bool binary = std::is_same_v<W, weights::binary>;
+    store_type store;
+    // Binary weights: im2col, then sign selection (+x or -x by each weight's bit, no
+    // multiplications) instead of the float kernels on the +-s values.
+    bool use_sign_select = false;
+    void set_weight_grid(const quant::grid& g)
+      requires quantized
+    {
+      store.packed.set_grid(g, "conv");
+    }
 
     static constexpr auto params() {
       if constexpr (Bias)
@@ -170,9 +226,12 @@ struct conv {
       if constexpr (winograd_shape) {
         // A task transforms, multiplies and transforms back `wtiles` tiles (a multiple of 16)
         // whose V and M stay in the core's cache (a few hundred KiB at most).
-        constexpr index_t budget = 48 * 1024;  // floats of V + M
-        wtiles = std::max<index_t>(budget / (detail::winograd::positions * (In.c + Out)) / detail::winograd::tile_block, 1) *
-                 detail::winograd::tile_block;
+        // On a device: one chunk of at most 2^24 floats of V + M (64 MiB), or the whole batch.
+        constexpr index_t budget = host_memory ? 48 * 1024 : index_t(1) << 24;  // floats of V + M
+        constexpr index_t tb = detail::winograd::tile_block;
+        wtiles = std::max<index_t>(budget / (detail::winograd::positions * (In.c + Out)) / tb, 1) * tb;
+        if constexpr (!host_memory)
+          wtiles = std::min(wtiles, (std::max<index_t>(n, 1) * detail::winograd::input_fn<T, In>::per_image + tb - 1) / tb * tb);
         wu.resize(std::size_t(detail::winograd::positions * Out * In.c));
         wv.resize(std::size_t(workers * detail::winograd::positions * (In.c * wtiles + detail::winograd::plane_pad)));
         wm.resize(std::size_t(workers * detail::winograd::positions * (Out * wtiles + detail::winograd::plane_pad)));
@@ -201,7 +260,11 @@ struct conv {
     // to each task's rows while they are still in cache.
     void forward_affine(const T* w, const T* x, T* y, index_t n, const T* scale, const T* shift, bool act) {
       constexpr index_t plane = out.plane();
+      w = store.use(w, index_t(Out) * k_dim, n_params);
       const T* bias = Bias ? w + index_t(Out) * k_dim : nullptr;
+      if constexpr (binary) {
+        if (use_sign_select) return sign_select_forward(x, y, n, bias, scale, shift, act);
+      }
       if constexpr (winograd_shape) {
         if (use_winograd) return winograd_forward(w, x, y, n, bias, scale, shift, act);
       }
@@ -214,14 +277,15 @@ struct conv {
         B::gemm(backend::trans::no, backend::trans::no, Out, nb * plane, k_dim, T(1), w, k_dim, c, ldc, T(0),
                 y + n0 * plane, n * plane);
         if (epilogue)
-          B::for_each_index(index_t(Out) * nb, detail::conv_epilogue_fn<T>{y + n0 * plane, n, nb, plane, bias, scale,
-                                                                           shift, act});
+          B::for_each_line(index_t(Out) * nb, plane,
+                           detail::conv_epilogue_fn<T>{y + n0 * plane, n, nb, plane, bias, scale, shift, act});
       });
     }
 
     void backward(const T* w, T* gw, const T* x, const T*, const T* dy, T* dx, index_t n) {
       constexpr index_t plane = out.plane();
       constexpr index_t wsize = index_t(Out) * k_dim;
+      w = store.last(w);
       T* part = backend::raw(partial);
       B::fill(workers * wsize, T(0), part);
       B::for_each_task((n + group - 1) / group, [&](index_t task, int worker) {
@@ -241,7 +305,7 @@ struct conv {
           // dcol (k_dim, nb*plane) = W^T (k_dim, out) x dy (out, nb*plane)
           B::gemm(backend::trans::yes, backend::trans::no, k_dim, nb * plane, Out, T(1), w, k_dim, dy + n0 * plane,
                   n * plane, T(0), cb, nb * plane);
-          B::for_each_index(index_t(In.c) * nb * In.h, detail::col2im_fn<T, In, out, K, Stride, Pad>{cb, dx, n, n0, nb});
+          B::for_each_line(index_t(In.c) * nb * In.h, In.w, detail::col2im_fn<T, In, out, K, Stride, Pad>{cb, dx, n, n0, nb});
         }
       });
       const int nw = workers;
@@ -258,6 +322,24 @@ struct conv {
     }
 
    private:
+    void sign_select_forward(const T* x, T* y, index_t n, const T* bias, const T* scale, const T* shift, bool act) {
+      constexpr index_t plane = out.plane();
+      using ss = weights::sign_select_fn<T>;
+      const T s = T(store.packed.grid().hi);
+      const bool epilogue = bias || scale || shift || act;
+      B::for_each_task((n + group - 1) / group, [&](index_t task, int worker) {
+        const index_t n0 = task * group, nb = std::min(group, n - n0);
+        index_t ldc;
+        const T* c = columns(x, n, n0, nb, worker, ldc);
+        const index_t cols = nb * plane;
+        B::for_each_line(Out * ((cols + ss::block - 1) / ss::block), ss::block,
+                         ss{store.packed.words(), c, y + n0 * plane, k_dim, cols, ldc, n * plane, s});
+        if (epilogue)
+          B::for_each_line(index_t(Out) * nb, plane,
+                           detail::conv_epilogue_fn<T>{y + n0 * plane, n, nb, plane, bias, scale, shift, act});
+      });
+    }
+
     void winograd_forward(const T* w, const T* x, T* y, index_t n, const T* bias, const T* scale, const T* shift,
                           bool act) {
       namespace wg = detail::winograd;
@@ -266,7 +348,7 @@ struct conv {
       B::for_each_index(index_t(Out) * In.c, wg::filter_fn<T>{w, u, Out, In.c});
       const index_t total = n * per_image, blk = wtiles;
       // The host's vectorized transforms (eight tiles per call) where the compiler has them.
-      constexpr bool lanes = wg::host_vectors;
+      constexpr bool lanes = wg::host_vectors && host_memory;
       B::for_each_task((total + blk - 1) / blk, [&](index_t task, int worker) {
         const index_t t0 = task * blk, count = std::min(blk, total - t0);
         T* v = backend::raw(wv) + worker * wg::positions * (In.c * blk + wg::plane_pad);
@@ -276,8 +358,13 @@ struct conv {
         } else {
           B::for_each_index(In.c * blk, wg::input_fn<T, In>{x, v, n, t0, count, blk});
         }
-        B::for_each_index(wg::positions * (Out / wg::out_block) * (blk / wg::tile_block),
-                          wg::product_fn<T>{u, v, mm, Out, In.c, blk});
+        if constexpr (host_memory) {
+          B::for_each_index(wg::positions * (Out / wg::out_block) * (blk / wg::tile_block),
+                            wg::product_fn<T>{u, v, mm, Out, In.c, blk});
+        } else {  // M_xi (out, blk) = U_xi (out, in) V_xi (in, blk), xi = 0..35
+          B::gemm_batched(backend::trans::no, backend::trans::no, Out, blk, In.c, T(1), u, In.c, index_t(Out) * In.c, v,
+                          blk, In.c * blk + wg::plane_pad, T(0), mm, blk, Out * blk + wg::plane_pad, wg::positions);
+        }
         if constexpr (lanes) {
           B::for_each_index(Out * ((count + wg::lanes - 1) / wg::lanes),
                             wg::output_lanes_fn<T, out>{mm, y, n, t0, count, blk, bias, scale, shift, act});
@@ -296,7 +383,7 @@ struct conv {
       }
       ld = nb * out.plane();
       T* c = backend::raw(col) + worker * k_dim * group * out.plane();
-      B::for_each_index(k_dim * nb, detail::im2col_fn<T, In, out, K, Stride, Pad>{x, c, n, n0, nb});
+      B::for_each_line(k_dim * nb, out.plane(), detail::im2col_fn<T, In, out, K, Stride, Pad>{x, c, n, n0, nb});
       return c;
     }
   };

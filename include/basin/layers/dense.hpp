@@ -9,8 +9,17 @@
 
 #include "basin/backend/concepts.hpp"
 #include "basin/layers/common.hpp"
+#include "basin/weights/packed_tensor.hpp"
 
 namespace basin {
+
+namespace detail {
+// y (rows, n) += b[row] (a free function: device lambdas stay out of layer classes).
+template <class B, class T>
+void add_row_bias(T* y, const T* b, index_t rows, index_t n) {
+  B::for_each_index(rows * n, [=] BASIN_HD(index_t i) { y[i] += b[i / n]; });
+}
+}  // namespace detail
 
 template <int Out, bool Bias = true, class W = weights::real>
 struct dense {
@@ -38,6 +47,19 @@ struct dense {
     }
     void reserve(index_t) {}
 
+    // Quantized weights: as conv (layers/conv.hpp).
+    using weight_type = W;
+    using store_type = detail::weight_store<W, T, B>;
+    static constexpr bool quantized = store_type::quantized;
+    static constexpr bool binary = std::is_same_v<W, weights::binary>;
+    store_type store;
+    bool use_sign_select = false;  // binary: sign selection instead of the GEMM on +-s values
+    void set_weight_grid(const quant::grid& g)
+      requires quantized
+    {
+      store.packed.set_grid(g, "dense");
+    }
+
     static void init(T* w, T*, std::uint64_t seed, std::uint64_t stream_id) {
       const counter_rng rng{seed, stream_id};
       const double bound = 1.0 / std::sqrt(double(F));
@@ -45,6 +67,16 @@ struct dense {
     }
 
     void forward(const T* w, T*, const T* x, T* y, index_t n, mode) {
+      w = store.use(w, index_t(Out) * F, n_params);
+      if constexpr (binary) {
+        if (use_sign_select) {
+          using ss = weights::sign_select_fn<T>;
+          B::for_each_line(Out * ((n + ss::block - 1) / ss::block), ss::block,
+                           ss{store.packed.words(), x, y, F, n, n, n, T(store.packed.grid().hi)});
+          if constexpr (Bias) detail::add_row_bias<B>(y, w + index_t(Out) * F, Out, n);
+          return;
+        }
+      }
       if constexpr (Bias) {
         const T* b = w + index_t(Out) * F;
         B::for_each_index(index_t(Out) * n, [=] BASIN_HD(index_t i) { y[i] = b[i / n]; });
@@ -53,6 +85,7 @@ struct dense {
       B::gemm(backend::trans::no, backend::trans::no, Out, n, F, T(1), w, F, x, n, Bias ? T(1) : T(0), y, n);
     }
     void backward(const T* w, T* gw, const T* x, const T*, const T* dy, T* dx, index_t n) {
+      w = store.last(w);
       // gW (out, F) = dy (out, n) x x^T (n, F)
       B::gemm(backend::trans::no, backend::trans::yes, Out, F, n, T(1), dy, n, x, n, T(0), gw, F);
       if constexpr (Bias)

@@ -197,7 +197,7 @@ struct chain_impl<In, T, B, std::index_sequence<I...>, L...> {
   // The first layer is linear in its weights when it is a conv: at theta = sum_j c_j basis_j its
   // output is sum_j c_j first(basis_j). A sweep computes first(basis_j) once per batch of data
   // (first_output) and then every point of a plane from them (infer_combined).
-  static constexpr bool linear_first = detail::is_conv_v<child<0>>;
+  static constexpr bool linear_first = detail::is_conv_v<child<0>> && !detail::is_quantized_v<child<0>>;
   static constexpr index_t first_size = shapes[1].size();  // per image
   void first_output(const T* basis, const T* x, T* z, index_t n) {
     static_assert(linear_first, "first_output: the network's first layer is not a conv");
@@ -215,7 +215,7 @@ struct chain_impl<In, T, B, std::index_sequence<I...>, L...> {
       scale = st;
       shift = st + shapes[1].c;
     }
-    B::for_each_index(index_t(shapes[1].c) * n,
+    B::for_each_line(index_t(shapes[1].c) * n, shapes[1].plane(),
                       detail::combine_affine_fn<T>{z[0], k > 1 ? z[1] : nullptr, k > 2 ? z[2] : nullptr, coef[0],
                                                    k > 1 ? coef[1] : T(0), k > 2 ? coef[2] : T(0), scale, shift, act,
                                                    output_of(last, y), n, shapes[1].plane()});

@@ -75,6 +75,7 @@ class quantized_optimizer {
       grids_.push_back({t.offset, t.size(), q.bits == 1 ? quant::binary_grid(q.delta > 0 ? q.delta : mean)
                                                              : quant::integer_grid(delta, q.bits)});
     }
+    publish_grids(m);
     if (q.rule == rounding::binary_connect) {
       shadow_ = m.params;  // w_r: the float weights
       clip(backend::raw(shadow_));
@@ -108,6 +109,27 @@ class quantized_optimizer {
   const typename B::template vector<T>& shadow() const { return shadow_; }
 
  private:
+  // Layers with a quantized weight type (weights::binary, weights::integer<b>) round onto the
+  // optimizer's grids, so their packed weights are exactly the values it keeps. Every conv and
+  // dense layer holds one weight tensor, visited in the parameter table's order.
+  void publish_grids(Model& m) {
+    std::size_t k = 0;
+    m.for_each_layer([&](auto& l) {
+      using L = std::remove_cvref_t<decltype(l)>;
+      if constexpr (requires { typename L::store_type; }) {
+        if constexpr (L::quantized) {
+          const int bits = weight_traits<typename L::weight_type>::bits;
+          require(bits == q_.bits, "quantized_optimizer: the net's ", bits == 1 ? "binary" : "integer",
+                  " layers hold ", bits, "-bit weights, the quantization asks for ", q_.bits, " bit(s)");
+          l.set_weight_grid(grids_[k].g);
+        }
+        ++k;
+      }
+    });
+    require(k == grids_.size(), "quantized_optimizer: the net has ", k, " conv and dense layers but ", grids_.size(),
+            " weight tensors");
+  }
+
   // out = Q(in) on every quantized tensor (in and out may alias).
   void round_into(const T* in, T* out, rounding r) {
     const counter_rng rng{q_.seed, (stream::rounding << 32) + std::uint64_t(t_)};

@@ -1,0 +1,190 @@
+// The device code paths, run on the host: `as_device` is the host backend without host_memory,
+// with for_each_line calling f.element(line, p) per element, tasks one after another and one
+// worker, and a device-sized workspace budget, exactly as backend::cuda drives the same functors.
+// So every kernel the GPU runs (element-parallel im2col, col2im, epilogues and batch norm,
+// Winograd by strided-batched GEMM, the staged first layer) is checked here, on every CI run,
+// against the host's own paths to double rounding.
+#include <boost/test/unit_test.hpp>
+
+#include "../layers/gradcheck.hpp"
+#include "../random_data.hpp"
+#include "basin/landscape/surface.hpp"
+#include "basin/layers/loss.hpp"
+#include "basin/net/model.hpp"
+#include "basin/net/zoo.hpp"
+
+using namespace basin;
+using host = backend::host;
+
+namespace {
+struct as_device {
+  static constexpr const char* name = "host-as-device";
+  template <class T>
+  using vector = host::vector<T>;
+  static constexpr index_t workspace_budget = index_t(1) << 26;
+  template <class F>
+  static void for_each_index(index_t n, F f) {
+    host::for_each_index(n, f);
+  }
+  template <class F>
+  static void for_each_line(index_t lines, index_t len, F f) {
+    host::for_each_index(lines * len, [=](index_t i) { f.element(i / len, i % len); });
+  }
+  static int concurrency() { return 1; }
+  template <class F>
+  static void for_each_task(index_t tasks, F f) {
+    for (index_t t = 0; t < tasks; ++t) f(t, 0);
+  }
+  template <class F, class T>
+  static void segmented_reduce(index_t segments, index_t len, F f, T* out) {
+    host::segmented_reduce(segments, len, f, out);
+  }
+  template <class T>
+  static void gemm(backend::trans ta, backend::trans tb, index_t m, index_t n, index_t k, T alpha, const T* a,
+                   index_t lda, const T* b, index_t ldb, T beta, T* c, index_t ldc) {
+    host::gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  }
+  template <class T>
+  static void gemm_batched(backend::trans ta, backend::trans tb, index_t m, index_t n, index_t k, T alpha, const T* a,
+                           index_t lda, index_t sa, const T* b, index_t ldb, index_t sb, T beta, T* c, index_t ldc,
+                           index_t sc, index_t batch) {
+    host::gemm_batched(ta, tb, m, n, k, alpha, a, lda, sa, b, ldb, sb, beta, c, ldc, sc, batch);
+  }
+  template <class T>
+  static void copy(index_t n, const T* src, T* dst) {
+    host::copy(n, src, dst);
+  }
+  template <class T>
+  static void fill(index_t n, T v, T* dst) {
+    host::fill(n, v, dst);
+  }
+  template <class T>
+  static void upload(const T* s, index_t n, T* d) {
+    host::upload(s, n, d);
+  }
+  template <class T>
+  static void download(const T* s, index_t n, T* d) {
+    host::download(s, n, d);
+  }
+  static void synchronize() {}
+};
+static_assert(backend::backend<as_device>);
+
+template <class V>
+double max_rel(const V& a, const V& b) {
+  double d = 0, s = 1e-300;
+  for (std::size_t i = 0; i < std::size_t(a.size()); ++i) {
+    d = std::max(d, std::abs(double(a[i]) - double(b[i])));
+    s = std::max(s, std::abs(double(b[i])));
+  }
+  return d / s;
+}
+
+// A net with every layer kind a device runs: Winograd convs, a strided conv with a bias, 1x1
+// projections, pools, a plain residual.
+using mixed_net = network<input<2, 11, 12>, conv<8, 3>, batch_norm, relu, residual<conv<8, 3>, batch_norm, relu>,
+                          conv<12, 3, 2, 1, true>, batch_norm, relu, zoo::basic_block<16, 2, shortcut::automatic>,
+                          max_pool<2>, conv<6, 1, 1, 0>, relu, global_avg_pool, dense<5>>;
+
+template <class M>
+void for_each_sign_select(M& m, bool on) {
+  m.for_each_layer([on](auto& l) {
+    if constexpr (requires { l.use_sign_select; }) l.use_sign_select = on;
+  });
+}
+
+// Train and eval forward, backward and the fused inference of one net on both backends.
+template <class Net>
+void compare_model(index_t n, bool sign_select = false) {
+  model<Net, double, host> h(7);
+  model<Net, double, as_device> d(7);
+  for_each_sign_select(h, sign_select);
+  for_each_sign_select(d, sign_select);
+  const counter_rng rng{31, 31};
+  for (index_t i = 0; i < h.n_params; ++i) h.params[i] = d.params[i] = h.params[i] + 0.1 * rng.normal(std::uint64_t(i));
+  for (index_t i = 0; i < h.n_state; ++i)
+    h.state[i] = d.state[i] = 0.5 + std::abs(rng.normal(std::uint64_t(1000000 + i)));
+  std::vector<double> x(std::size_t(n * Net::in.size()));
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = rng.normal(2000000 + i);
+  std::vector<std::int32_t> labels(static_cast<std::size_t>(n));
+  for (index_t i = 0; i < n; ++i) labels[std::size_t(i)] = std::int32_t(i % h.classes);
+  for (const mode m : {mode::train, mode::eval}) {
+    const double* zh = h.forward(x.data(), n, m);
+    const double* zd = d.forward(x.data(), n, m);
+    BOOST_TEST(max_rel(std::vector<double>(zd, zd + n * h.classes), std::vector<double>(zh, zh + n * h.classes)) < 1e-12);
+    softmax_cross_entropy<double, host> ch;
+    softmax_cross_entropy<double, as_device> cd;
+    ch(zh, labels.data(), h.classes, n, true);
+    cd(zd, labels.data(), h.classes, n, true);
+    h.backward(backend::raw(ch.grad));
+    d.backward(backend::raw(cd.grad));
+    BOOST_TEST(max_rel(d.grads, h.grads) < 1e-11);
+    BOOST_TEST(max_rel(d.state, h.state) < 1e-12);
+  }
+  const double* ih = h.infer(x.data(), n);
+  const double* id = d.infer(x.data(), n);
+  BOOST_TEST(max_rel(std::vector<double>(id, id + n * h.classes), std::vector<double>(ih, ih + n * h.classes)) < 1e-12);
+}
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(device_paths)
+
+BOOST_AUTO_TEST_CASE(batched_gemm_equals_one_gemm_per_matrix) {
+  const index_t m = 5, n = 7, k = 3, batch = 4, sa = m * k + 2, sb = k * n + 3, sc = m * n + 1;
+  std::vector<double> a(std::size_t(sa * batch)), b(std::size_t(sb * batch)), c(std::size_t(sc * batch), 1.0);
+  const counter_rng rng{3, 3};
+  for (std::size_t i = 0; i < a.size(); ++i) a[i] = rng.normal(i);
+  for (std::size_t i = 0; i < b.size(); ++i) b[i] = rng.normal(1000 + i);
+  for (const auto tb : {backend::trans::no, backend::trans::yes}) {
+    auto got = c;
+    // op(B) (k, n): stored (k, n) with ld n, or (n, k) with ld k.
+    const index_t ldb = tb == backend::trans::no ? n : k;
+    host::gemm_batched(backend::trans::no, tb, m, n, k, 2.0, a.data(), k, sa, b.data(), ldb, sb, 0.5, got.data(), n, sc,
+                       batch);
+    double worst = 0;
+    for (index_t q = 0; q < batch; ++q)
+      for (index_t i = 0; i < m; ++i)
+        for (index_t j = 0; j < n; ++j) {
+          double acc = 0;
+          for (index_t l = 0; l < k; ++l)
+            acc += a[std::size_t(q * sa + i * k + l)] *
+                   b[std::size_t(q * sb + (tb == backend::trans::no ? l * n + j : j * k + l))];
+          const double expect = 2.0 * acc + 0.5 * c[std::size_t(q * sc + i * n + j)];
+          worst = std::max(worst, std::abs(got[std::size_t(q * sc + i * n + j)] - expect));
+        }
+    BOOST_TEST(worst < 1e-13);
+    BOOST_TEST(got[std::size_t(sc - 1)] == 1.0);  // the gap between matrices is left alone
+  }
+}
+
+BOOST_AUTO_TEST_CASE(device_kernels_equal_host_kernels) {
+  compare_model<mixed_net>(5);
+  compare_model<resnet20<fashion_input>>(3);
+  // Quantized weights: packing, unpacking and sign selection as a device runs them.
+  compare_model<resnet20<fashion_input, weights::integer<4>>>(2);
+  compare_model<resnet20<fashion_input, weights::binary>>(2, true);
+}
+
+BOOST_AUTO_TEST_CASE(device_sweep_path_equals_host) {
+  // evaluate_points (staged first layer, folded batch norm, Winograd by batched GEMM, element
+  // kernels) on both backends, float, 60 images in batches of 25.
+  using net = resnet20<fashion_input>;
+  model<net, float, host> h(9);
+  model<net, float, as_device> d(9);
+  const index_t n = 60;
+  const dataset data = test::random_dataset(net::in, n, 12);
+  auto hx = random_direction(h, 2, 0, {}), hy = random_direction(h, 2, 1, {});
+  auto dx = random_direction(d, 2, 0, {}), dy = random_direction(d, 2, 1, {});
+  const auto hp = h.params, hs = h.state;
+  const auto dp = d.params, ds = d.state;
+  const std::vector<std::array<double, 2>> pts{{-0.5, 0.25}, {0.0, 0.0}, {0.3, -0.2}};
+  loss_accuracy eh{nullptr, &data, 25}, ed{nullptr, &data, 25};
+  const auto rh = eh.evaluate_points(h, hp, hs, hx, &hy, pts, {});
+  const auto rd = ed.evaluate_points(d, dp, ds, dx, &dy, pts, {});
+  for (std::size_t q = 0; q < pts.size(); ++q) {
+    BOOST_TEST(std::abs(rd[q][0] - rh[q][0]) < 1e-5 * std::abs(rh[q][0]));
+    BOOST_TEST(std::abs(rd[q][1] - rh[q][1]) <= 100.0 / double(n));  // at most one near-tie
+  }
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,220 @@
+// Quantized weight types in layers: packed in memory exactly as checkpoints store them; binary
+// and integer kernels equal the float kernels on the dequantized weights; the straight-through
+// gradient; grids shared with the quantized optimizer; a whole binary resnet.
+#include <boost/test/unit_test.hpp>
+#include <cmath>
+
+#include "../layers/gradcheck.hpp"
+#include "basin/layers/conv.hpp"
+#include "basin/layers/dense.hpp"
+#include "basin/layers/loss.hpp"
+#include "basin/net/model.hpp"
+#include "basin/net/zoo.hpp"
+#include "basin/optim/quantized.hpp"
+
+using namespace basin;
+using host = backend::host;
+
+namespace {
+template <class T>
+std::vector<T> normal(std::size_t n, std::uint64_t seed, double scale = 1) {
+  const counter_rng rng{seed, seed};
+  std::vector<T> v(n);
+  for (std::size_t i = 0; i < n; ++i) v[i] = T(scale * rng.normal(i));
+  return v;
+}
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(quantized_layers)
+
+BOOST_AUTO_TEST_CASE(packed_tensors_hold_the_checkpoint_bytes_and_unpack_exactly) {
+  // 1, 3 (levels straddle words), 4 and 8 bits; float and double.
+  for (const int bits : {1, 3, 4, 8}) {
+    const index_t n = 1003;
+    const auto w = normal<float>(std::size_t(n), 40 + std::uint64_t(bits), 0.3);
+    weights::packed_tensor<float, host> p(bits);
+    p.pack(w.data(), n);
+    const quant::grid g = p.grid();
+    BOOST_TEST(quant::bits_of(g) == bits);
+    std::vector<float> rounded(w.size()), back(w.size());
+    for (std::size_t i = 0; i < w.size(); ++i) rounded[i] = float(quant::round_nearest(double(w[i]), g));
+    p.unpack(back.data());
+    BOOST_TEST(back == rounded);  // exactly the rounding, every weight
+    const auto bytes = quant::pack(rounded.data(), n, g, "w");
+    BOOST_TEST(p.bytes() == index_t(bytes.size()));
+    BOOST_TEST(std::memcmp(p.words(), bytes.data(), bytes.size()) == 0);  // the checkpoint's bit stream
+    // Grid from the weights' scale, as the quantized optimizer picks it.
+    double big = 0, mean = 0;
+    for (const float v : w) big = std::max(big, std::fabs(double(v))), mean += std::fabs(double(v)) / double(n);
+    if (bits == 1)
+      BOOST_TEST(g.hi == mean, boost::test_tools::tolerance(1e-12));
+    else
+      BOOST_TEST(g.delta == big / (std::ldexp(1.0, bits - 1) - 1), boost::test_tools::tolerance(1e-12));
+  }
+  weights::packed_tensor<double, host> p(4);
+  BOOST_CHECK_THROW(p.set_grid(quant::binary_grid(0.5), "conv"), basin::error);           // binary grid, 4 bits
+  BOOST_CHECK_THROW(p.set_grid(quant::integer_grid(0.1, 8), "conv"), basin::error);       // 8-bit grid
+  BOOST_CHECK_THROW(p.set_grid(quant::integer_grid(-0.1, 4), "conv"), basin::error);      // negative spacing
+  BOOST_CHECK_NO_THROW(p.set_grid(quant::integer_grid(0.1, 4), "conv"));
+}
+
+// A quantized conv (and dense) equals the real one run on the dequantized weights; backward
+// gives the real layer's gradients at those weights (straight through); sign selection gives the
+// same outputs.
+template <class Q, class R, dims In>
+void quantized_equals_real_on_dequantized(index_t n) {
+  using q_t = typename Q::template bind<In, double, host>;
+  using r_t = typename R::template bind<In, double, host>;
+  static_assert(q_t::quantized && !r_t::quantized && q_t::n_params == r_t::n_params);
+  q_t q;
+  r_t r;
+  q.reserve(n);
+  r.reserve(n);
+  const index_t nw = q_t::params()[0].size();
+  auto w = normal<double>(std::size_t(q_t::n_params), 5, 0.2);
+  const auto x = normal<double>(std::size_t(n * In.size()), 6);
+  const auto dy = normal<double>(std::size_t(n * q_t::out.size()), 7);
+  std::vector<double> yq(dy.size()), yr(dy.size()), ys(dy.size()), gq(w.size()), gr(w.size()), dxq(x.size()),
+      dxr(x.size());
+  q.forward(w.data(), nullptr, x.data(), yq.data(), n, mode::train);
+  auto wr = w;  // the dequantized weights, the bias unchanged
+  for (index_t i = 0; i < nw; ++i) wr[std::size_t(i)] = quant::round_nearest(w[std::size_t(i)], q.store.packed.grid());
+  BOOST_TEST(wr != w);
+  r.forward(wr.data(), nullptr, x.data(), yr.data(), n, mode::train);
+  BOOST_TEST(yq == yr);  // the same kernel on the same values: identical
+  q.backward(w.data(), gq.data(), x.data(), yq.data(), dy.data(), dxq.data(), n);
+  r.backward(wr.data(), gr.data(), x.data(), yr.data(), dy.data(), dxr.data(), n);
+  BOOST_TEST(gq == gr);
+  BOOST_TEST(dxq == dxr);
+  if constexpr (q_t::binary) {
+    q.use_sign_select = true;
+    q.forward(w.data(), nullptr, x.data(), ys.data(), n, mode::train);
+    double worst = 0, scale = 0;
+    for (std::size_t i = 0; i < ys.size(); ++i)
+      worst = std::max(worst, std::fabs(ys[i] - yr[i])), scale = std::max(scale, std::fabs(yr[i]));
+    BOOST_TEST(worst <= 1e-13 * scale);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(quantized_kernels_equal_float_kernels_on_dequantized_weights) {
+  using weights::binary;
+  using weights::integer;
+  // Winograd 3x3, strided im2col, 1x1 direct, with and without bias; dense.
+  quantized_equals_real_on_dequantized<conv<8, 3, 1, 1, false, binary>, conv<8, 3>, dims{3, 9, 7}>(3);
+  quantized_equals_real_on_dequantized<conv<6, 3, 2, 1, true, binary>, conv<6, 3, 2, 1, true>, dims{4, 9, 9}>(2);
+  quantized_equals_real_on_dequantized<conv<5, 1, 1, 0, false, binary>, conv<5, 1, 1, 0>, dims{7, 4, 5}>(3);
+  quantized_equals_real_on_dequantized<conv<8, 3, 1, 1, false, integer<4>>, conv<8, 3>, dims{3, 9, 7}>(3);
+  quantized_equals_real_on_dequantized<conv<6, 3, 2, 1, true, integer<8>>, conv<6, 3, 2, 1, true>, dims{4, 9, 9}>(2);
+  quantized_equals_real_on_dequantized<dense<7, true, binary>, dense<7>, dims{37, 1, 1}>(19);
+  quantized_equals_real_on_dequantized<dense<7, false, integer<3>>, dense<7, false>, dims{37, 1, 1}>(19);
+}
+
+BOOST_AUTO_TEST_CASE(sign_selection_in_float_equals_a_sequential_sum) {
+  // The host's vectorized form (float), a power-of-two scale: each output is exactly
+  // s * (the sum of +-x in k order), which a sequential loop reproduces bit for bit.
+  const index_t rows = 5, depth = 70, cols = 37;
+  const auto c = normal<float>(std::size_t(depth * cols), 8);
+  std::vector<float> wf(std::size_t(rows * depth));
+  const auto signs = normal<float>(wf.size(), 9);
+  for (std::size_t i = 0; i < wf.size(); ++i) wf[i] = signs[i] >= 0 ? 0.25f : -0.25f;
+  weights::packed_tensor<float, host> p(1);
+  p.set_grid(quant::binary_grid(0.25), "test");
+  p.pack(wf.data(), rows * depth);
+  std::vector<float> y(std::size_t(rows * cols));
+  using ss = weights::sign_select_fn<float>;
+  host::for_each_line(rows * ((cols + ss::block - 1) / ss::block), ss::block,
+                      ss{p.words(), c.data(), y.data(), depth, cols, cols, cols, 0.25f});
+  bool same = true;
+  for (index_t r = 0; r < rows; ++r)
+    for (index_t j = 0; j < cols; ++j) {
+      float acc = 0;
+      for (index_t k = 0; k < depth; ++k) {
+        const float v = c[std::size_t(k * cols + j)];
+        acc += wf[std::size_t(r * depth + k)] > 0 ? v : -v;
+      }
+      same = same && y[std::size_t(r * cols + j)] == 0.25f * acc;
+    }
+  BOOST_TEST(same);
+}
+
+BOOST_AUTO_TEST_CASE(straight_through_gradient_checks) {
+  // dx of a binary and an integer conv against central differences (x is continuous); the
+  // weight gradient is the real layer's at the dequantized weights (checked above), which the
+  // real layer's own gradient check covers.
+  using bq = conv<4, 3, 1, 1, true, weights::binary>::bind<dims{2, 6, 5}, double, host>;
+  using iq = conv<4, 3, 2, 1, false, weights::integer<4>>::bind<dims{3, 7, 7}, double, host>;
+  // (gradcheck's weight differences are not used: the rounding is piecewise constant in w. The
+  // layers are linear in x, so a large step h = 0.01 has no truncation error and little rounding.)
+  BOOST_TEST(test::gradcheck<bq>(2, mode::train, 7, 1e-2).max_rel_dx < 1e-8);
+  BOOST_TEST(test::gradcheck<iq>(2, mode::train, 7, 1e-2).max_rel_dx < 1e-8);
+}
+
+BOOST_AUTO_TEST_CASE(a_binary_resnet_is_a_real_resnet_on_binarized_weights) {
+  using bnet = resnet20<fashion_input, weights::binary>;
+  using rnet = resnet20<fashion_input>;
+  BOOST_TEST(bnet::name() == "resnet20_binary");
+  model<bnet, double> b(3);
+  model<rnet, double> r(3);
+  BOOST_TEST(b.n_params == r.n_params);
+  static_assert(!model<bnet, double>::stages_first_layer);  // Q is not linear in the weights
+  const index_t n = 4;
+  const auto x = normal<double>(std::size_t(n * 784), 10);
+  // The real net gets each conv and dense weight binarized with s = mean |w| of that tensor,
+  // except the two 1x1 projection shortcuts, which stay real in both.
+  const auto names = model<rnet, double>::parameter_names();
+  for (std::size_t t = 0; t < r.param_table.size(); ++t) {
+    const auto& d = r.param_table[t];
+    if (d.kind != param_kind::weight || names[t].find("shortcut") != std::string::npos) continue;
+    double mean = 0;
+    for (index_t i = 0; i < d.size(); ++i) mean += std::fabs(r.params[d.offset + i]) / double(d.size());
+    for (index_t i = 0; i < d.size(); ++i) r.params[d.offset + i] = r.params[d.offset + i] >= 0 ? mean : -mean;
+  }
+  const std::vector<std::int32_t> labels{0, 3, 9, 4};
+  softmax_cross_entropy<double, host> cb, cr;
+  const auto lb = cb(b.forward(x.data(), n, mode::train), labels.data(), 10, n, true);
+  const auto lr = cr(r.forward(x.data(), n, mode::train), labels.data(), 10, n, true);
+  BOOST_TEST(lb.loss == lr.loss, boost::test_tools::tolerance(1e-12));
+  b.backward(backend::raw(cb.grad));
+  r.backward(backend::raw(cr.grad));
+  double worst = 0, scale = 0;
+  for (index_t i = 0; i < b.n_params; ++i)
+    worst = std::max(worst, std::fabs(b.grads[i] - r.grads[i])), scale = std::max(scale, std::fabs(r.grads[i]));
+  BOOST_TEST(worst <= 1e-11 * scale);  // straight through: the real net's gradient at the binarized weights
+  // Inference (folded batch norm) agrees too.
+  const double* zb = b.infer(x.data(), n);
+  const double* zr = r.infer(x.data(), n);
+  for (index_t i = 0; i < n * 10; ++i) BOOST_TEST(zb[i] == zr[i], boost::test_tools::tolerance(1e-12));
+}
+
+BOOST_AUTO_TEST_CASE(the_quantized_optimizer_publishes_its_grids_to_the_layers) {
+  using net = network<input<1, 6, 6>, conv<4, 3, 1, 1, false, weights::integer<4>>, relu, flatten,
+                      dense<3, true, weights::integer<4>>>;
+  model<net, double> m(2);
+  optim::quantized_optimizer<model<net, double>, optim::sgd> opt(m, {0.0, 0.0, false},
+                                                                 {optim::rounding::stochastic, 4, 0, 1});
+  std::size_t k = 0;
+  m.for_each_layer([&](auto& l) {
+    if constexpr (requires { l.set_weight_grid(quant::grid{}); }) {
+      BOOST_TEST(l.store.packed.has_grid());
+      BOOST_TEST(l.store.packed.grid().delta == opt.grids()[k].g.delta);
+      ++k;
+    }
+  });
+  BOOST_TEST(k == 2u);
+  // On-grid weights are fixed points of the layers' rounding: the quantized net computes
+  // exactly what a real net computes on m.params.
+  using real_net = network<input<1, 6, 6>, conv<4, 3>, relu, flatten, dense<3>>;
+  model<real_net, double> r(2);
+  for (index_t i = 0; i < m.n_params; ++i) r.params[i] = m.params[i];
+  const auto x = normal<double>(36, 11);
+  const double* zq = m.forward(x.data(), 1, mode::eval);
+  const std::vector<double> z1(zq, zq + 3);
+  const double* zr = r.forward(x.data(), 1, mode::eval);
+  BOOST_TEST(z1 == std::vector<double>(zr, zr + 3));
+  model<net, double> bad(2);
+  BOOST_CHECK_THROW((optim::quantized_optimizer<model<net, double>, optim::sgd>(bad, {0.0, 0.0, false},
+                                                                               {optim::rounding::nearest, 8, 0, 1})),
+                    basin::error);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
