@@ -2,7 +2,8 @@
 // A Deeper Understanding", Li, De, Xu, Studer, Samet, Goldstein 2017; BinaryConnect, Courbariaux
 // et al. 2015).
 //
-// 1. A table of test errors: a small VGG-like conv net trained in full precision (FP) and, with
+// 1. A table of test errors: a small VGG-like conv net (and, with --resnet20 1, resnet20) trained
+//    in full precision (FP) and, with
 //    binary (+-s) and with 4-bit integer weights, by BinaryConnect (BC: float shadow weights,
 //    forward and gradient at the rounded weights), stochastic rounding (SR: weights only ever on
 //    the grid) and deterministic rounding (R), all with Adam (the paper's BC-ADAM, SR-ADAM,
@@ -14,8 +15,10 @@
 // Between the two: the binary net's size as floats and packed (1 bit per weight), and its packed
 // checkpoint written, reloaded into a float model and evaluated again.
 //
-//   05_quantized_nets [--epochs 3] [--train-subset 10000] [--test-subset 10000]
+//   05_quantized_nets [--epochs 3] [--train-subset 10000] [--test-subset 10000] [--resnet20 1]
 //                     [--surface-subset 500] [--grid -1:1:21] [--data DIR] [--out quantized_nets]
+// --resnet20 1 adds resnet20 to the table (FP, and BC/SR/R with nets of binary and 4-bit weight
+// types, their weights packed in memory): about 15 minutes more on two cores with the defaults.
 #include <algorithm>
 #include <chrono>
 #include <memory>
@@ -45,19 +48,29 @@ using model_t = model<vgg_small, float, backend::host>;
 using adam_q = optim::quantized_optimizer<model_t, optim::adam>;
 
 // train() calls opt.step(w, g, lr); a quantized optimizer steps the model itself.
+template <class Model>
 struct quantized_step {
-  adam_q& q;
-  model_t& m;
+  optim::quantized_optimizer<Model, optim::adam>& q;
+  Model& m;
   void step(float*, const float*, double lr) { q.step(m, lr); }
 };
+
+template <class Model>
+index_t stored_weights() {
+  index_t n = 0;
+  for (const auto& d : Model::param_table)
+    if (d.kind == param_kind::weight) n += d.size();
+  return n;
+}
 
 struct result {
   std::string name;
   double test_error = 0, seconds = 0;
 };
 
+template <class Model>
 result run(const std::string& name, const dataset& train_set, const dataset& test_set, int epochs, bool quantized,
-           optim::quantization q, model_t& m, std::unique_ptr<adam_q>& keep) {
+           optim::quantization q, Model& m, std::unique_ptr<optim::quantized_optimizer<Model, optim::adam>>& keep) {
   const auto t0 = std::chrono::steady_clock::now();
   train_options o;
   o.epochs = epochs;
@@ -65,18 +78,40 @@ result run(const std::string& name, const dataset& train_set, const dataset& tes
   o.progress = false;
   const optim::cosine_lr lr{1e-3, double(epochs)};
   if (quantized) {
-    keep = std::make_unique<adam_q>(m, optim::adam{}, q);
-    quantized_step s{*keep, m};
+    keep = std::make_unique<optim::quantized_optimizer<Model, optim::adam>>(m, optim::adam{}, q);
+    quantized_step<Model> s{*keep, m};
     train(m, s, lr, train_set, o);
   } else {
-    optim::optimizer<optim::adam, float, backend::host> opt({}, model_t::n_params);
+    optim::optimizer<optim::adam, float, backend::host> opt({}, Model::n_params);
     train(m, opt, lr, train_set, o);
   }
   const auto e = evaluate(m, test_set);
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::printf("  %-14s test error %6.2f%%  (%.0f s)\n", name.c_str(), 100.0 - e.accuracy, s);
+  std::printf("  %-24s test error %6.2f%%  (%.0f s)\n", name.c_str(), 100.0 - e.accuracy, s);
   std::fflush(stdout);
   return {name, 100.0 - e.accuracy, s};
+}
+
+// resnet20's rows: nets whose weight type is binary or 4-bit integer (their layers keep the
+// weights packed, 1 or 4 bits each, rounded onto the optimizer's grids), trained by BC, SR, R.
+template <class W>
+void resnet20_rows(const std::string& w, int bits, const dataset& train_set, const dataset& test_set, int epochs,
+                   std::vector<result>& rows) {
+  using qm = model<resnet20<fashion_input, W>, float, backend::host>;
+  for (const auto rule : {optim::rounding::binary_connect, optim::rounding::stochastic, optim::rounding::nearest}) {
+    const std::string rn = rule == optim::rounding::binary_connect ? "BC" : rule == optim::rounding::stochastic ? "SR" : "R";
+    qm m(1);
+    std::unique_ptr<optim::quantized_optimizer<qm, optim::adam>> keep;
+    rows.push_back(run("resnet20 " + rn + " " + w, train_set, test_set, epochs, true, {rule, bits, 0, 7}, m, keep));
+    if (rule == optim::rounding::binary_connect) {
+      double packed = 0;
+      m.for_each_layer([&](auto& l) {
+        if constexpr (requires { l.store.packed; }) packed += double(l.store.packed.bytes());
+      });
+      std::printf("  (resnet20 %s: weights packed in memory %.0f bytes, as float %.0f)\n", w.c_str(), packed,
+                  4.0 * double(stored_weights<qm>()));
+    }
+  }
 }
 }  // namespace
 
@@ -88,6 +123,7 @@ int main(int argc, char** argv) try {
   const auto grid = parse_range(args.get("grid", std::string("-1:1:21")), "--grid");
   const std::string data_dir = args.get("data", std::string("/usr/share/datasets/fashion-mnist"));
   const std::string out = args.get("out", std::string("quantized_nets"));
+  const bool with_resnet = args.get("resnet20", 0) != 0;
   args.done();
   require(epochs >= 1, "option --epochs: expected at least 1, got ", epochs);
   require(train_n >= 1 && test_n >= 1 && surface_n >= 1, "options --train-subset, --test-subset, --surface-subset: expected at least 1");
@@ -111,7 +147,7 @@ int main(int argc, char** argv) try {
   {
     model_t m(1);
     std::unique_ptr<adam_q> none;
-    rows.push_back(run("FP (float)", train_set, test_set, epochs, false, {}, m, none));
+    rows.push_back(run("VGG-like FP (float)", train_set, test_set, epochs, false, {}, m, none));
   }
   for (const int bits : {1, 4}) {
     const std::string w = bits == 1 ? "binary" : "4-bit";
@@ -119,13 +155,24 @@ int main(int argc, char** argv) try {
       const std::string rn = rule == optim::rounding::binary_connect ? "BC" : rule == optim::rounding::stochastic ? "SR" : "R";
       optim::quantization q{rule, bits, 0, 7};
       if (bits == 1 && rule == optim::rounding::binary_connect) {
-        rows.push_back(run(rn + " " + w, train_set, test_set, epochs, true, q, bc_binary, bc_opt));
+        rows.push_back(run("VGG-like " + rn + " " + w, train_set, test_set, epochs, true, q, bc_binary, bc_opt));
       } else {
         model_t m(1);
         std::unique_ptr<adam_q> keep;
-        rows.push_back(run(rn + " " + w, train_set, test_set, epochs, true, q, m, keep));
+        rows.push_back(run("VGG-like " + rn + " " + w, train_set, test_set, epochs, true, q, m, keep));
       }
     }
+  }
+  if (with_resnet) {
+    std::printf("resnet20 (%lld parameters), the same data and schedule\n",
+                (long long)model<resnet20<fashion_input>, float>::n_params);
+    {
+      model<resnet20<fashion_input>, float, backend::host> m(1);
+      std::unique_ptr<optim::quantized_optimizer<model<resnet20<fashion_input>, float, backend::host>, optim::adam>> none;
+      rows.push_back(run("resnet20 FP (float)", train_set, test_set, epochs, false, {}, m, none));
+    }
+    resnet20_rows<weights::binary>("binary", 1, train_set, test_set, epochs, rows);
+    resnet20_rows<weights::integer<4>>("4-bit", 4, train_set, test_set, epochs, rows);
   }
   {
     const auto table = out + "/test_errors.md";

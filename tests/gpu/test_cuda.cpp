@@ -91,6 +91,27 @@ BOOST_AUTO_TEST_CASE(conv_and_dense) {
   compare_layer<conv<3, 5, 3, 2, true>, dims{2, 17, 13}>(4, mode::train);
   compare_layer<dense<10>, dims{64, 1, 1}>(33, mode::train);
 }
+BOOST_AUTO_TEST_CASE(batched_gemm) {
+  // cuBLAS's strided-batched GEMM through the backend's row-major mapping: Winograd's small
+  // shapes (filters x channels times channels x tiles), odd sizes, and a larger one.
+  struct shape {
+    index_t m, n, k;
+  };
+  for (const shape sh : {shape{16, 1000, 16}, shape{5, 77, 3}, shape{64, 300, 64}, shape{40, 129, 33}, shape{100, 50, 70}}) {
+    const index_t batch = 7, sa = sh.m * sh.k + 3, sb = sh.k * sh.n + 5, sc = sh.m * sh.n + 2;
+    std::vector<float> a(std::size_t(sa * batch)), b(std::size_t(sb * batch)), c(std::size_t(sc * batch));
+    const counter_rng rng{21, 21};
+    for (std::size_t i = 0; i < a.size(); ++i) a[i] = float(rng.normal(i));
+    for (std::size_t i = 0; i < b.size(); ++i) b[i] = float(rng.normal(100000 + i));
+    for (std::size_t i = 0; i < c.size(); ++i) c[i] = float(rng.normal(200000 + i));
+    gpu::vector<float> ad(a.begin(), a.end()), bd(b.begin(), b.end()), cd(c.begin(), c.end());
+    host::gemm_batched(backend::trans::no, backend::trans::no, sh.m, sh.n, sh.k, 1.5f, a.data(), sh.k, sa, b.data(),
+                       sh.n, sb, 0.5f, c.data(), sh.n, sc, batch);
+    gpu::gemm_batched(backend::trans::no, backend::trans::no, sh.m, sh.n, sh.k, 1.5f, backend::raw(ad), sh.k, sa,
+                      backend::raw(bd), sh.n, sb, 0.5f, backend::raw(cd), sh.n, sc, batch);
+    BOOST_TEST(rel(to_host(cd), c) < tolerance());
+  }
+}
 BOOST_AUTO_TEST_CASE(batch_norm_both_modes) {
   compare_layer<batch_norm, dims{16, 14, 14}>(12, mode::train);
   compare_layer<batch_norm, dims{16, 14, 14}>(12, mode::eval);

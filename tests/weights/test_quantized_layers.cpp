@@ -5,6 +5,10 @@
 #include <cmath>
 
 #include "../layers/gradcheck.hpp"
+#include <filesystem>
+#include <unistd.h>
+
+#include "basin/io/checkpoint.hpp"
 #include "basin/layers/conv.hpp"
 #include "basin/layers/dense.hpp"
 #include "basin/layers/loss.hpp"
@@ -159,12 +163,11 @@ BOOST_AUTO_TEST_CASE(a_binary_resnet_is_a_real_resnet_on_binarized_weights) {
   static_assert(!model<bnet, double>::stages_first_layer);  // Q is not linear in the weights
   const index_t n = 4;
   const auto x = normal<double>(std::size_t(n * 784), 10);
-  // The real net gets each conv and dense weight binarized with s = mean |w| of that tensor,
-  // except the two 1x1 projection shortcuts, which stay real in both.
-  const auto names = model<rnet, double>::parameter_names();
+  // The real net gets each conv and dense weight (projection shortcuts included) binarized with
+  // s = mean |w| of that tensor.
   for (std::size_t t = 0; t < r.param_table.size(); ++t) {
     const auto& d = r.param_table[t];
-    if (d.kind != param_kind::weight || names[t].find("shortcut") != std::string::npos) continue;
+    if (d.kind != param_kind::weight) continue;
     double mean = 0;
     for (index_t i = 0; i < d.size(); ++i) mean += std::fabs(r.params[d.offset + i]) / double(d.size());
     for (index_t i = 0; i < d.size(); ++i) r.params[d.offset + i] = r.params[d.offset + i] >= 0 ? mean : -mean;
@@ -184,6 +187,31 @@ BOOST_AUTO_TEST_CASE(a_binary_resnet_is_a_real_resnet_on_binarized_weights) {
   const double* zb = b.infer(x.data(), n);
   const double* zr = r.infer(x.data(), n);
   for (index_t i = 0; i < n * 10; ++i) BOOST_TEST(zb[i] == zr[i], boost::test_tools::tolerance(1e-12));
+}
+
+BOOST_AUTO_TEST_CASE(a_trained_binary_net_saves_packed_and_reloads_into_a_real_net) {
+  using bnet = resnet20<fashion_input, weights::binary>;
+  using bm = model<bnet, float>;
+  bm b(4);
+  BOOST_CHECK_THROW(layer_grids(b), basin::error);  // no grids before a forward or an optimizer
+  optim::quantized_optimizer<bm, optim::sgd> opt(b, {0.9, 0.0, false}, {optim::rounding::binary_connect, 1, 0, 1});
+  const auto grids = layer_grids(b);
+  BOOST_TEST(grids.size() == opt.grids().size());
+  for (std::size_t i = 0; i < grids.size(); ++i) {
+    BOOST_TEST(grids[i].offset == opt.grids()[i].offset);
+    BOOST_TEST(grids[i].g.hi == opt.grids()[i].g.hi);
+  }
+  const auto path = (std::filesystem::temp_directory_path() / ("basin_binary_" + std::to_string(::getpid()) + ".h5")).string();
+  save_packed_checkpoint(b, path, grids);
+  model<resnet20<fashion_input>, float> r(9);
+  load_checkpoint(r, path);
+  std::filesystem::remove(path);
+  const auto x = normal<float>(784 * 3, 12);
+  const float* zb = b.forward(x.data(), 3, mode::eval);
+  const std::vector<float> lb(zb, zb + 30);
+  const float* zr = r.forward(x.data(), 3, mode::eval);
+  BOOST_TEST(lb == std::vector<float>(zr, zr + 30));  // the same values: the same logits, bit for bit
+  BOOST_TEST(stored_bytes<bm>(grids) < (bm::n_params + bm::n_state) * 4 / 20);
 }
 
 BOOST_AUTO_TEST_CASE(the_quantized_optimizer_publishes_its_grids_to_the_layers) {

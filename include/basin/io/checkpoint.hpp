@@ -18,6 +18,7 @@
 #pragma once
 
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "basin/backend/concepts.hpp"
@@ -121,6 +122,37 @@ void save_packed_checkpoint(const Model& m, const std::string& path, const Grids
   });
 }
 
+// One quantized weight tensor: where it lies in the parameter buffer and its grid.
+struct weight_grid {
+  index_t offset, size;
+  quant::grid g;
+};
+
+// The grids of a model's layers of quantized weight types (weights::binary, weights::integer<b>),
+// in the form save_packed_checkpoint and stored_bytes take: save_packed_checkpoint(m, path,
+// layer_grids(m)) stores such a net packed. Requires the grids fixed (a forward pass, or a
+// quantized optimizer, which also keeps m.params on them); throws basin::error otherwise.
+template <class Model>
+std::vector<weight_grid> layer_grids(Model& m) {
+  std::vector<index_t> offsets;
+  for (const auto& d : Model::param_table)
+    if (d.kind == param_kind::weight) offsets.push_back(d.offset);
+  std::vector<weight_grid> out;
+  std::size_t k = 0;
+  m.for_each_layer([&](auto& l) {
+    using L = std::remove_cvref_t<decltype(l)>;
+    if constexpr (requires { typename L::store_type; }) {
+      if constexpr (L::quantized) {
+        require(l.store.packed.has_grid(), "layer_grids: the quantized layer holding weight tensor ", k,
+                " has no grid yet; run a forward pass or construct a quantized optimizer first");
+        out.push_back({offsets.at(k), L::params()[0].size(), l.store.packed.grid()});
+      }
+      ++k;
+    }
+  });
+  return out;
+}
+
 // Bytes of a model's parameters and statistics as stored: weights with a grid in `grids` at
 // their packed size, everything else at sizeof(scalar) (file headers not counted).
 template <class Model, class Grids>
@@ -145,15 +177,31 @@ inline checkpoint_info read_checkpoint_info(const std::string& path) {
   return info;
 }
 
-// Loads a checkpoint into m. Requires a checkpoint of the same architecture (name and
-// fingerprint); ensures params, state and batches_tracked are those of the file; throws
-// basin::error naming the file and the mismatch otherwise (m is then left unchanged).
+namespace detail {
+// An architecture's name without its weight type ("resnet20_binary", "resnet20_int4" ->
+// "resnet20"): the weight type does not change the parameter layout.
+inline std::string without_weight_type(const std::string& name) {
+  if (name.size() > 7 && name.compare(name.size() - 7, 7, "_binary") == 0) return name.substr(0, name.size() - 7);
+  const auto at = name.rfind("_int");
+  if (at != std::string::npos && at + 4 < name.size() &&
+      name.find_first_not_of("0123456789", at + 4) == std::string::npos)
+    return name.substr(0, at);
+  return name;
+}
+}  // namespace detail
+
+// Loads a checkpoint into m. Requires a checkpoint of the same architecture (name, up to the
+// weight type, and fingerprint: a binary resnet20's checkpoint loads into a real resnet20 and
+// back); ensures params, state and batches_tracked are those of the file; throws basin::error
+// naming the file and the mismatch otherwise (m is then left unchanged).
 template <class Model>
 checkpoint_info load_checkpoint(Model& m, const std::string& path) {
   using T = typename Model::scalar;
   using B = typename Model::backend_type;
   const auto info = read_checkpoint_info(path);
-  require(info.architecture == Model::architecture() && info.fingerprint == Model::fingerprint(), "checkpoint '",
+  require(detail::without_weight_type(info.architecture) == detail::without_weight_type(Model::architecture()) &&
+              info.fingerprint == Model::fingerprint(),
+          "checkpoint '",
           path, "': holds architecture '", info.architecture, "' (fingerprint ", info.fingerprint,
           ") but the model is '", Model::architecture(), "' (fingerprint ", Model::fingerprint(), ")");
   auto f = h5::file::open(path);

@@ -153,6 +153,7 @@ template <int Out, int K, int Stride = 1, int Pad = (K - 1) / 2, bool Bias = fal
           class W = weights::real>
 struct conv {
   static_assert(Out > 0 && K > 0 && Stride > 0 && Pad >= 0, "conv<Out,K,Stride,Pad>: bad argument");
+  using weight_type = W;
   static constexpr dims output(dims in) {
     return {Out, (in.h + 2 * Pad - K) / Stride + 1, (in.w + 2 * Pad - K) / Stride + 1};
   }

@@ -24,6 +24,7 @@ void add_row_bias(T* y, const T* b, index_t rows, index_t n) {
 template <int Out, bool Bias = true, class W = weights::real>
 struct dense {
   static_assert(Out > 0, "dense<Out>: Out must be positive");
+  using weight_type = W;
   static constexpr dims output(dims) { return {Out, 1, 1}; }
 
   template <dims In, class T, class B>

@@ -2,8 +2,9 @@
 //
 // He, Zhang, Ren, Sun 2016. The shortcut is
 //   shortcut::automatic  identity when the branch keeps the shape, else a 1x1 convolution with
-//                        the branch's stride followed by batch_norm (PyTorch module names
-//                        "shortcut.0", "shortcut.1", as the reference loss-landscape ResNets);
+//                        the branch's stride (and the weight type of the branch's first conv)
+//                        followed by batch_norm (PyTorch module names "shortcut.0",
+//                        "shortcut.1", as the reference loss-landscape ResNets);
 //   shortcut::identity   identity, and a compile error when the branch changes the shape;
 //   shortcut::none       no shortcut at all: y = branch(x), the "plain" nets of Li et al. 2018.
 // An optional activation After (e.g. relu, or void for none) is applied to the sum inside the
@@ -40,6 +41,30 @@ template <class B, class T>
 void accumulate(index_t n, const T* a, T* y) {
   B::for_each_index(n, [=] BASIN_HD(index_t i) { y[i] += a[i]; });
 }
+
+// The weight type of a layer (conv, dense; through named<>), void for others.
+template <class L>
+struct weights_of {
+  using type = void;
+};
+template <class L>
+  requires requires { typename L::layer; L::is_named; }
+struct weights_of<L> : weights_of<typename L::layer> {};
+template <class L>
+  requires requires { typename L::weight_type; }
+struct weights_of<L> {
+  using type = typename L::weight_type;
+};
+// The weight type of the first of L... that has one (weights::real when none has).
+template <class... L>
+struct first_weights {
+  using type = weights::real;
+};
+template <class L0, class... L>
+struct first_weights<L0, L...> {
+  using type = std::conditional_t<std::is_void_v<typename weights_of<L0>::type>, typename first_weights<L...>::type,
+                                  typename weights_of<L0>::type>;
+};
 }  // namespace detail
 
 template <shortcut S, class After, class... L>
@@ -69,7 +94,10 @@ struct residual_block {
       static void init(T*, T*, std::uint64_t, std::uint64_t) {}
       void reserve(index_t) {}
     };
-    using proj_t = std::conditional_t<project, chain<In, T, B, conv<out.c, 1, stride, 0>, batch_norm>, no_projection>;
+    // The projection's weights are of the branch's (first conv's) weight type.
+    using proj_weights = typename detail::first_weights<L...>::type;
+    using proj_t = std::conditional_t<project, chain<In, T, B, conv<out.c, 1, stride, 0, false, proj_weights>, batch_norm>,
+                                      no_projection>;
 
     static constexpr index_t n_params = branch_t::n_params + proj_t::n_params;
     static constexpr index_t n_state = branch_t::n_state + proj_t::n_state;

@@ -33,8 +33,8 @@ using cifar_resnet_base =
 }  // namespace zoo
 
 // resnet<Depth, Input, Width, Classes, W>: Depth = 6n+2. W: the weight type of every conv and
-// dense layer (weights::real, weights::binary, weights::integer<b>) except the 1x1 projection
-// shortcuts, which stay real (0.5% of resnet20's weights).
+// dense layer, projection shortcuts included (weights::real, weights::binary,
+// weights::integer<b>).
 template <int Depth, class Input = input<3, 32, 32>, int Width = 1, int Classes = 10, class W = weights::real>
 struct resnet : zoo::cifar_resnet_base<Input, (Depth - 2) / 6, Width, shortcut::automatic, Classes, W> {
   static_assert(Depth >= 8 && (Depth - 2) % 6 == 0, "resnet<Depth>: Depth must be 6n+2 (20, 32, 44, 56, 110)");

@@ -29,8 +29,9 @@
 namespace basin::weights {
 
 namespace detail {
-// words[wi] <- the 32 stream bits of word wi of Q_d(w[0..n)) on grid g. One call per word, so
-// no two calls write the same word.
+// words[wi] <- the 32 stream bits of word wi of Q_d(w[0..n)) on grid g: the levels of the
+// weights whose bits fall in the word (the first and last may straddle its ends). One call per
+// word, so no two calls write the same word.
 template <class T>
 struct pack_words_fn {
   const T* w;
@@ -40,13 +41,13 @@ struct pack_words_fn {
   quant::grid g;
   double kmax;
   BASIN_HD void operator()(index_t wi) const {
+    const index_t b0 = wi * 32, i0 = b0 / bits, end = (b0 + 32 + bits - 1) / bits, i1 = end < n ? end : n;
     std::uint32_t word = 0;
-    for (int j = 0; j < 32; ++j) {
-      const index_t bit = wi * 32 + j, i = bit / bits;
-      if (i >= n) break;
+    for (index_t i = i0; i < i1; ++i) {
       const double v = quant::round_nearest(double(w[i]), g);
       const std::uint32_t code = g.binary ? (v > 0 ? 1u : 0u) : std::uint32_t(std::round(v / g.delta) + kmax);
-      word |= (code >> (bit % bits) & 1u) << j;
+      const index_t off = i * bits - b0;  // where the level's lowest bit lies, relative to the word
+      word |= off >= 0 ? std::uint32_t(std::uint64_t(code) << off) : code >> -off;
     }
     words[wi] = word;
   }
