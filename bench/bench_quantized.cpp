@@ -8,8 +8,10 @@
 // dequantized weights (1e-5 relative). Prints the ratio to float for each weight type last.
 //
 //   OMP_NUM_THREADS=2 ./build/release/bench/bench_quantized --benchmark_min_time=1
+//       --benchmark_repetitions=5 --benchmark_enable_random_interleaving=true  (one line)
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <map>
@@ -110,33 +112,46 @@ BENCHMARK_TEMPLATE(forward, weights::binary)->Arg(0)->Arg(1)->Unit(benchmark::kM
 BENCHMARK_TEMPLATE(forward, weights::integer<8>)->Arg(0)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_TEMPLATE(forward, weights::integer<4>)->Arg(0)->Unit(benchmark::kMillisecond)->UseRealTime();
 
-// Prints, after the runs, each weight type's forward rate and weight bytes relative to float.
+// Prints, after the runs, each weight type's forward rate (the median of its repetitions: run with
+// --benchmark_repetitions=3 --benchmark_enable_random_interleaving=true on a noisy machine) and
+// weight bytes relative to float.
 class ratio_reporter : public benchmark::ConsoleReporter {
  public:
   void ReportRuns(const std::vector<Run>& runs) override {
     ConsoleReporter::ReportRuns(runs);
-    for (const auto& r : runs)
-      if (r.run_type == Run::RT_Iteration) rows_.push_back({r.report_label, r.counters.at("images/s"), r.counters.at("weight_bytes")});
+    for (const auto& r : runs) {
+      if (r.run_type != Run::RT_Iteration) continue;
+      auto& row = rows_[r.report_label];
+      row.rates.push_back(r.counters.at("images/s"));
+      row.bytes = r.counters.at("weight_bytes");
+      if (std::find(order_.begin(), order_.end(), r.report_label) == order_.end()) order_.push_back(r.report_label);
+    }
   }
   void Finalize() override {
     ConsoleReporter::Finalize();
-    double f_rate = 0, f_bytes = 0;
-    for (const auto& r : rows_)
-      if (r.label == "resnet20") f_rate = r.rate, f_bytes = r.bytes;
-    std::printf("\n%-32s %12s %10s %14s %10s\n", "forward, batch 128", "images/s", "vs float", "weight bytes",
+    const auto median = [](std::vector<double> v) {
+      std::sort(v.begin(), v.end());
+      return v.empty() ? 0.0 : v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
+    };
+    std::sort(order_.begin(), order_.end());
+    const double f_rate = median(rows_["resnet20"].rates), f_bytes = rows_["resnet20"].bytes;
+    std::printf("\n%-32s %12s %10s %14s %10s\n", "forward, batch 128 (median)", "images/s", "vs float", "weight bytes",
                 "smaller");
-    for (const auto& r : rows_)
-      std::printf("%-32s %12.0f %9.2fx %14.0f %9.1fx\n", r.label.c_str(), r.rate, r.rate / f_rate, r.bytes,
-                  f_bytes / r.bytes);
+    for (const auto& label : order_) {
+      const auto& r = rows_[label];
+      std::printf("%-32s %12.0f %9.2fx %14.0f %9.1fx\n", label.c_str(), median(r.rates), median(r.rates) / f_rate,
+                  r.bytes, f_bytes / r.bytes);
+    }
     std::printf("(target: binary forward no slower than float, binary weights 32x smaller)\n");
   }
 
  private:
   struct row {
-    std::string label;
-    double rate, bytes;
+    std::vector<double> rates;
+    double bytes = 0;
   };
-  std::vector<row> rows_;
+  std::map<std::string, row> rows_;
+  std::vector<std::string> order_;
 };
 
 int main(int argc, char** argv) {
