@@ -33,13 +33,6 @@ std::vector<float> images(index_t n) {
   return x;
 }
 
-template <class M>
-void set_sign_select(M& m, bool on) {
-  m.for_each_layer([on](auto& l) {
-    if constexpr (requires { l.use_sign_select; }) l.use_sign_select = on;
-  });
-}
-
 // Bytes of weights: the packed words of every quantized layer, the float values of the rest.
 template <class M>
 double weight_bytes(M& m) {
@@ -80,7 +73,7 @@ bool validate() {
   const float* zr = r.forward(x.data(), 4, mode::eval);
   double worst = 0, scale = 0;
   for (int i = 0; i < 40; ++i) worst = std::max(worst, double(std::fabs(lq[i] - zr[i]))), scale = std::max(scale, double(std::fabs(zr[i])));
-  set_sign_select(q, true);
+  q.set_sign_select(true);
   const float* zs = q.forward(x.data(), 4, mode::eval);
   for (int i = 0; i < 40; ++i) worst = std::max(worst, double(std::fabs(zs[i] - zr[i])));
   const bool ok = worst <= 1e-5 * scale && k == values.size();
@@ -96,7 +89,7 @@ void forward(benchmark::State& st) {
   using net = resnet20<fashion_input, W>;
   model<net, float> m(1);
   const bool sign_select = st.range(0) != 0;
-  set_sign_select(m, sign_select);
+  m.set_sign_select(sign_select);
   const auto x = images(batch);
   m.forward(x.data(), batch, mode::eval);  // buffers for this batch size, outside the timing
   for (auto _ : st) benchmark::DoNotOptimize(m.forward(x.data(), batch, mode::eval));

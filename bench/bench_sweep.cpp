@@ -96,9 +96,7 @@ bool validate() {
   const auto a = f.blocked();
   using D = model<Net, double>;
   D ref(1);
-  ref.for_each_layer([](auto& l) {
-    if constexpr (requires { l.use_winograd; }) l.use_winograd = false;
-  });
+  ref.set_winograd(false);
   std::vector<double> p(f.origin_p.begin(), f.origin_p.end()), s(f.origin_s.begin(), f.origin_s.end());
   std::vector<double> dx(f.dx.params.begin(), f.dx.params.end()), dy(f.dy.params.begin(), f.dy.params.end());
   double worst = 0;

@@ -108,13 +108,6 @@ dataset random_images(index_t n, std::uint64_t seed) {
   return d;
 }
 
-template <class M>
-void set_winograd(M& m, bool on) {
-  m.for_each_layer([on](auto& l) {
-    if constexpr (requires { l.use_winograd; }) l.use_winograd = on;
-  });
-}
-
 // Grid points per second over `images` images per point, batches of `batch`: the sweep path
 // (loss_accuracy::evaluate_points: blocks of points per pass over the data, first layer staged,
 // batch norm folded into the convs) with Winograd and with im2col + GEMM for the 3x3 convs, and
@@ -141,7 +134,7 @@ bool bench_sweep(std::vector<row>& rows, index_t images, index_t batch, index_t 
     const auto rh = eh.evaluate_points(h, hp, hs, h1, &h2, vp, {});
     double worst = 0;
     for (const bool wino : {true, false}) {
-      set_winograd(m, wino);
+      m.set_winograd(wino);
       const auto rg = eg.evaluate_points(m, p0, s0, d1, &d2, vp, {});
       for (std::size_t q = 0; q < vp.size(); ++q) worst = std::max(worst, std::abs(rg[q][0] - rh[q][0]) / std::abs(rh[q][0]));
     }
@@ -153,7 +146,7 @@ bool bench_sweep(std::vector<row>& rows, index_t images, index_t batch, index_t 
   loss_accuracy ev{nullptr, &data, batch};
   double best = 0;
   for (const bool wino : {true, false}) {
-    set_winograd(m, wino);
+    m.set_winograd(wino);
     const double t = time_it([&] {
       next_block();
       ev.evaluate_points(m, p0, s0, d1, &d2, pts, {});
@@ -162,7 +155,7 @@ bool bench_sweep(std::vector<row>& rows, index_t images, index_t batch, index_t 
     std::printf("%s: sweep path (%s, batch %ld, %ld points per pass) %.2f ms per point (%.2f points/s, %.0f GFLOP/s as direct conv)\n",
                 Net::name().c_str(), wino ? "Winograd" : "im2col + GEMM", long(batch), long(per_pass), t * 1e3, 1.0 / t, gflop / t);
   }
-  set_winograd(m, true);
+  m.set_winograd(true);
   if (!full) return true;
   gpu::vector<float> xd(data.images.begin(), data.images.end());
   gpu::vector<std::int32_t> ld(data.labels.begin(), data.labels.end());

@@ -238,14 +238,9 @@ BOOST_AUTO_TEST_CASE(quantized_nets_match_host) {
     model<net, float, host> h(5);
     model<net, float, gpu> c(5);
     model<net, double, host> r(5);
-    const auto set = [sign_select](auto& m) {
-      m.for_each_layer([sign_select](auto& l) {
-        if constexpr (requires { l.use_sign_select; }) l.use_sign_select = sign_select;
-      });
-    };
-    set(h);
-    set(c);
-    set(r);
+    h.set_sign_select(sign_select);
+    c.set_sign_select(sign_select);
+    r.set_sign_select(sign_select);
     for (index_t i = 0; i < r.n_params; ++i) r.params[i] = h.params[i];
     const index_t n = 16;
     const dataset d = test::random_dataset(net::in, n, 13);
@@ -295,9 +290,7 @@ BOOST_AUTO_TEST_CASE(sweep_path_matches_host) {
   loss_accuracy eh{nullptr, &d, 50}, ec{nullptr, &d, 50};
   const auto rh = eh.evaluate_points(h, hp, hs, hx, &hy, pts, {});
   for (const bool wino : {true, false}) {
-    c.for_each_layer([wino](auto& l) {
-      if constexpr (requires { l.use_winograd; }) l.use_winograd = wino;
-    });
+    c.set_winograd(wino);
     const auto rc = ec.evaluate_points(c, cp, cs, cx, &cy, pts, {});
     for (std::size_t q = 0; q < pts.size(); ++q) {
       BOOST_TEST_MESSAGE("winograd " << wino << " point " << q << ": loss GPU " << rc[q][0] << " host " << rh[q][0]);

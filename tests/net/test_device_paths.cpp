@@ -86,20 +86,13 @@ using mixed_net = network<input<2, 11, 12>, conv<8, 3>, batch_norm, relu, residu
                           conv<12, 3, 2, 1, true>, batch_norm, relu, zoo::basic_block<16, 2, shortcut::automatic>,
                           max_pool<2>, conv<6, 1, 1, 0>, relu, global_avg_pool, dense<5>>;
 
-template <class M>
-void for_each_sign_select(M& m, bool on) {
-  m.for_each_layer([on](auto& l) {
-    if constexpr (requires { l.use_sign_select; }) l.use_sign_select = on;
-  });
-}
-
 // Train and eval forward, backward and the fused inference of one net on both backends.
 template <class Net>
 void compare_model(index_t n, bool sign_select = false) {
   model<Net, double, host> h(7);
   model<Net, double, as_device> d(7);
-  for_each_sign_select(h, sign_select);
-  for_each_sign_select(d, sign_select);
+  h.set_sign_select(sign_select);
+  d.set_sign_select(sign_select);
   const counter_rng rng{31, 31};
   for (index_t i = 0; i < h.n_params; ++i) h.params[i] = d.params[i] = h.params[i] + 0.1 * rng.normal(std::uint64_t(i));
   for (index_t i = 0; i < h.n_state; ++i)

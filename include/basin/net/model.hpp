@@ -138,6 +138,21 @@ class model {
     });
   }
 
+  // Every 3x3, stride-1 conv: forward by Winograd (on, the default) or im2col + GEMM (off,
+  // more precise in float; see layers/winograd.hpp).
+  void set_winograd(bool on) {
+    for_each_layer([on](auto& l) {
+      if constexpr (requires { l.use_winograd; }) l.use_winograd = on;
+    });
+  }
+  // Every layer with binary weights: accumulation by sign selection (on) or the float kernels on
+  // the +-s values (off, the default).
+  void set_sign_select(bool on) {
+    for_each_layer([on](auto& l) {
+      if constexpr (requires { l.use_sign_select; }) l.use_sign_select = on;
+    });
+  }
+
   // Requires a forward pass just before; dlogits (classes, n) in backend memory.
   // Ensures grads = dL/dparams.
   void backward(const T* dlogits) {
