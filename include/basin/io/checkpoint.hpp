@@ -122,32 +122,22 @@ void save_packed_checkpoint(const Model& m, const std::string& path, const Grids
   });
 }
 
-// One quantized weight tensor: where it lies in the parameter buffer and its grid.
-struct weight_grid {
-  index_t offset, size;
-  quant::grid g;
-};
-
 // The grids of a model's layers of quantized weight types (weights::binary, weights::integer<b>),
 // in the form save_packed_checkpoint and stored_bytes take: save_packed_checkpoint(m, path,
 // layer_grids(m)) stores such a net packed. Requires the grids fixed (a forward pass, or a
 // quantized optimizer, which also keeps m.params on them); throws basin::error otherwise.
 template <class Model>
-std::vector<weight_grid> layer_grids(Model& m) {
+std::vector<quant::tensor_grid> layer_grids(Model& m) {
   std::vector<index_t> offsets;
   for (const auto& d : Model::param_table)
     if (d.kind == param_kind::weight) offsets.push_back(d.offset);
-  std::vector<weight_grid> out;
-  std::size_t k = 0;
-  m.for_each_layer([&](auto& l) {
+  std::vector<quant::tensor_grid> out;
+  m.for_each_weight_layer([&](auto& l, std::size_t k) {
     using L = std::remove_cvref_t<decltype(l)>;
-    if constexpr (requires { typename L::store_type; }) {
-      if constexpr (L::quantized) {
-        require(l.store.packed.has_grid(), "layer_grids: the quantized layer holding weight tensor ", k,
-                " has no grid yet; run a forward pass or construct a quantized optimizer first");
-        out.push_back({offsets.at(k), L::params()[0].size(), l.store.packed.grid()});
-      }
-      ++k;
+    if constexpr (L::quantized) {
+      require(l.store.packed.has_grid(), "layer_grids: the quantized layer holding weight tensor ", k,
+              " has no grid yet; run a forward pass or construct a quantized optimizer first");
+      out.push_back({offsets.at(k), L::params()[0].size(), l.store.packed.grid()});
     }
   });
   return out;

@@ -138,6 +138,15 @@ class model {
     });
   }
 
+  // f(layer, k) for every weight-bearing layer (conv, dense), k the index of its weight tensor
+  // among the parameter table's weight tensors (the same depth-first order).
+  template <class F>
+  void for_each_weight_layer(F&& f) {
+    std::size_t k = 0;
+    for_each_layer([&](auto& l) {
+      if constexpr (requires { typename std::remove_cvref_t<decltype(l)>::store_type; }) f(l, k++);
+    });
+  }
   // Every 3x3, stride-1 conv: forward by Winograd (on, the default) or im2col + GEMM (off,
   // more precise in float; see layers/winograd.hpp).
   void set_winograd(bool on) {

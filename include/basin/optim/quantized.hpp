@@ -100,10 +100,7 @@ class quantized_optimizer {
   }
 
   // The grid of each quantized tensor: (offset, size, grid), in table order.
-  struct tensor_grid {
-    index_t offset, size;
-    quant::grid g;
-  };
+  using tensor_grid = quant::tensor_grid;
   const std::vector<tensor_grid>& grids() const { return grids_; }
   // BinaryConnect's float shadow weights (empty for the other rules).
   const typename B::template vector<T>& shadow() const { return shadow_; }
@@ -113,21 +110,19 @@ class quantized_optimizer {
   // optimizer's grids, so their packed weights are exactly the values it keeps. Every conv and
   // dense layer holds one weight tensor, visited in the parameter table's order.
   void publish_grids(Model& m) {
-    std::size_t k = 0;
-    m.for_each_layer([&](auto& l) {
+    std::size_t count = 0;
+    m.for_each_weight_layer([&](auto& l, std::size_t k) {
       using L = std::remove_cvref_t<decltype(l)>;
-      if constexpr (requires { typename L::store_type; }) {
-        if constexpr (L::quantized) {
-          const int bits = weight_traits<typename L::weight_type>::bits;
-          require(bits == q_.bits, "quantized_optimizer: the net's ", bits == 1 ? "binary" : "integer",
-                  " layers hold ", bits, "-bit weights, the quantization asks for ", q_.bits, " bit(s)");
-          l.set_weight_grid(grids_[k].g);
-        }
-        ++k;
+      if constexpr (L::quantized) {
+        const int bits = weight_traits<typename L::weight_type>::bits;
+        require(bits == q_.bits, "quantized_optimizer: the net's ", bits == 1 ? "binary" : "integer",
+                " layers hold ", bits, "-bit weights, the quantization asks for ", q_.bits, " bit(s)");
+        l.set_weight_grid(grids_[k].g);
       }
+      count = k + 1;
     });
-    require(k == grids_.size(), "quantized_optimizer: the net has ", k, " conv and dense layers but ", grids_.size(),
-            " weight tensors");
+    require(count == grids_.size(), "quantized_optimizer: the net has ", count, " conv and dense layers but ",
+            grids_.size(), " weight tensors");
   }
 
   // out = Q(in) on every quantized tensor (in and out may alias).

@@ -27,6 +27,12 @@ struct grid {
   bool binary = false;
 };
 
+// One quantized weight tensor: where it lies in a model's parameter buffer, and its grid.
+struct tensor_grid {
+  index_t offset, size;
+  grid g;
+};
+
 inline grid integer_grid(double delta, int bits) {
   const double kmax = std::ldexp(1.0, bits - 1) - 1;
   return {delta, -kmax * delta, kmax * delta, false};
