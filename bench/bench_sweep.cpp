@@ -9,7 +9,10 @@
 // Validates before it times: the blocked float path against a direct double-precision
 // evaluation (losses to 1e-4 relative). Also times the machine's GEMM rate (gemm/1024) and
 // reports GFLOP/s counted as direct convolution (bench/zoo_flops.hpp). Compare with PyTorch's per-point loop: bench/compare_sweep.py --basin-json FILE.
-// Options (before Google Benchmark's): --images N, --stage-first-layer 0|1
+// Options (before Google Benchmark's): --images N, --batch N[,N...] (images per batch, default
+// the library's loss_accuracy::batch_size; with several, each is a benchmark named
+// .../batch:N, to be compared with --benchmark_repetitions and
+// --benchmark_enable_random_interleaving=true), --stage-first-layer 0|1
 // (loss_accuracy::stage_first_layer, default 1), --data DIR (else Debian's
 // dataset-fashion-mnist; random images when it is missing, said on stderr).
 #include <benchmark/benchmark.h>
@@ -18,6 +21,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "basin/data/idx.hpp"
 #include "basin/landscape/surface.hpp"
@@ -30,6 +34,7 @@ using namespace basin;
 namespace {
 index_t images = 2000;
 int stage = 1;  // loss_accuracy::stage_first_layer
+std::vector<index_t> batches{loss_accuracy{}.batch_size};
 std::string data_dir = "/usr/share/datasets/fashion-mnist";
 constexpr int block = 8;  // points per benchmark iteration (and per pass over the data)
 
@@ -65,14 +70,24 @@ struct fixture {
   typename M::template vector<float> origin_p, origin_s;
   loss_accuracy la;
   std::vector<std::array<double, 2>> pts;
-  fixture() {
+  explicit fixture(index_t batch = loss_accuracy{}.batch_size) {
     dx = random_direction(m, 1, 0, {});
     dy = random_direction(m, 1, 1, {});
     origin_p = m.params;
     origin_s = m.state;
-    la = loss_accuracy{nullptr, &probe(), 500};
+    la = loss_accuracy{nullptr, &probe(), batch};
     la.stage_first_layer = stage != 0;
     for (int i = 0; i < block; ++i) pts.push_back({-1.0 + 2.0 * i / (block - 1), 0.25});
+  }
+  // One point first, outside the timed loop: a sweep allocates its buffers once, at its first
+  // block, and then evaluates many blocks.
+  void warm_up() {
+    const auto keep = pts;
+    pts.resize(1);
+    blocked();
+    set_point(m, origin_p, origin_s, dx, pts[0][0], &dy, pts[0][1]);
+    la(m);
+    pts = keep;
   }
   std::vector<point_metrics> blocked() { return la.evaluate_points(m, origin_p, origin_s, dx, &dy, pts, {}); }
   std::vector<point_metrics> pointwise() {
@@ -114,8 +129,9 @@ bool validate() {
 }
 
 template <class Net, bool Blocked>
-void sweep_points(benchmark::State& st) {
-  fixture<Net> f;
+void sweep_points(benchmark::State& st, index_t batch) {
+  fixture<Net> f(batch);
+  f.warm_up();
   for (auto _ : st) benchmark::DoNotOptimize(Blocked ? f.blocked() : f.pointwise());
   st.counters["points_per_second"] = benchmark::Counter(block, benchmark::Counter::kIsIterationInvariantRate);
   st.counters["images_per_second"] =
@@ -146,10 +162,20 @@ using r56 = resnet56<fashion_input>;
 }  // namespace
 
 BENCHMARK(gemm_rate)->Name("gemm/1024")->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK(sweep_points<r20, true>)->Name("sweep/resnet20/blocked")->UseRealTime()->Unit(benchmark::kSecond);
-BENCHMARK(sweep_points<r20, false>)->Name("sweep/resnet20/pointwise")->UseRealTime()->Unit(benchmark::kSecond);
-BENCHMARK(sweep_points<r56, true>)->Name("sweep/resnet56/blocked")->UseRealTime()->Unit(benchmark::kSecond);
-BENCHMARK(sweep_points<r56, false>)->Name("sweep/resnet56/pointwise")->UseRealTime()->Unit(benchmark::kSecond);
+
+void register_sweeps() {
+  const auto add = [](const char* net, const char* kind, auto fn) {
+    for (const index_t b : batches) {
+      std::string name = std::string("sweep/") + net + "/" + kind;
+      if (batches.size() > 1) name += "/batch:" + std::to_string(b);
+      benchmark::RegisterBenchmark(name.c_str(), fn, b)->UseRealTime()->Unit(benchmark::kSecond);
+    }
+  };
+  add("resnet20", "blocked", sweep_points<r20, true>);
+  add("resnet20", "pointwise", sweep_points<r20, false>);
+  add("resnet56", "blocked", sweep_points<r56, true>);
+  add("resnet56", "pointwise", sweep_points<r56, false>);
+}
 
 int main(int argc, char** argv) {
   // Our own options first; the rest go to Google Benchmark.
@@ -157,6 +183,19 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--images") && i + 1 < argc)
       images = std::atol(argv[++i]);
+    else if (!std::strcmp(argv[i], "--batch") && i + 1 < argc) {
+      batches.clear();
+      for (const char* p = argv[++i]; *p;) {
+        char* end = nullptr;
+        const long b = std::strtol(p, &end, 10);
+        if (end == p || b < 1) {
+          std::fprintf(stderr, "bench_sweep: --batch expects positive integers separated by commas, got %s\n", argv[i]);
+          return 1;
+        }
+        batches.push_back(b);
+        p = *end == ',' ? end + 1 : end;
+      }
+    }
     else if (!std::strcmp(argv[i], "--stage-first-layer") && i + 1 < argc)
       stage = std::atoi(argv[++i]);
     else if (!std::strcmp(argv[i], "--data") && i + 1 < argc)
@@ -165,12 +204,13 @@ int main(int argc, char** argv) {
       argv[kept++] = argv[i];
   }
   argc = kept;
-  if (images < 1) {
-    std::fprintf(stderr, "bench_sweep: --images must be at least 1\n");
+  if (images < 1 || batches.empty()) {
+    std::fprintf(stderr, "bench_sweep: --images must be at least 1 and --batch given\n");
     return 1;
   }
   probe();
   if (!validate<r20>() || !validate<r56>()) return 1;
+  register_sweeps();
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();

@@ -118,7 +118,11 @@ void winograd_case(index_t n) {
   for (int i = 0; i < Out; ++i) scale[i] = rng.normal(50000 + i), shift[i] = rng.normal(60000 + i);
   c.forward(w.data(), nullptr, x.data(), y.data(), n, mode::eval);
   c.forward_affine(w.data(), x.data(), z.data(), n, scale.data(), shift.data(), true);
-  double worst = 0, worst_affine = 0;
+  std::vector<double> res(y.size()), zr(y.size()), zs(y.size());  // a residual sum in the epilogue
+  for (std::size_t i = 0; i < res.size(); ++i) res[i] = rng.normal(90000 + i);
+  c.forward_affine(w.data(), x.data(), zr.data(), n, scale.data(), shift.data(), true, res.data());
+  c.forward_affine(w.data(), x.data(), zs.data(), n, nullptr, nullptr, false, res.data());
+  double worst = 0, worst_affine = 0, worst_res = 0;
   for (int co = 0; co < Out; ++co)
     for (index_t b = 0; b < n; ++b)
       for (int oy = 0; oy < In.h; ++oy)
@@ -136,9 +140,18 @@ void winograd_case(index_t n) {
           worst = std::max(worst, std::fabs(y[at] - acc) / (1 + std::fabs(acc)));
           const double expect = std::max(0.0, acc * scale[std::size_t(co)] + shift[std::size_t(co)]);
           worst_affine = std::max(worst_affine, std::fabs(z[at] - expect) / (1 + std::fabs(expect)));
+          const double with_res = std::max(0.0, acc * scale[std::size_t(co)] + shift[std::size_t(co)] + res[at]);
+          worst_res = std::max(worst_res, std::fabs(zr[at] - with_res) / (1 + std::fabs(with_res)));
+          worst_res = std::max(worst_res, std::fabs(zs[at] - (acc + res[at])) / (1 + std::fabs(acc + res[at])));
         }
   BOOST_TEST(worst < 1e-12);
   BOOST_TEST(worst_affine < 1e-12);
+  BOOST_TEST(worst_res < 1e-12);
+  c.use_winograd = false;  // im2col + GEMM: the same epilogue
+  c.forward_affine(w.data(), x.data(), zs.data(), n, scale.data(), shift.data(), true, res.data());
+  double worst_im2col = 0;
+  for (std::size_t i = 0; i < zs.size(); ++i) worst_im2col = std::max(worst_im2col, std::fabs(zs[i] - zr[i]) / (1 + std::fabs(zr[i])));
+  BOOST_TEST(worst_im2col < 1e-12);
 
   using fimpl = typename conv<Out, 3, 1, 1, Bias>::template bind<In, float, host>;
   fimpl f;
@@ -160,6 +173,8 @@ BOOST_AUTO_TEST_CASE(winograd_matches_direct_sum) {
   winograd_case<8, dims{5, 7, 7}, true>(2);     // bias, 7 = 2 tiles - 1
   winograd_case<16, dims{16, 14, 14}, false>(5);  // several tasks, padded tile columns
   winograd_case<4, dims{2, 4, 4}, true>(1);     // one tile
+  winograd_case<8, dims{3, 28, 28}, true>(3);   // tasks start and end inside an image
+  winograd_case<4, dims{1, 9, 13}, false>(7);   // rows and columns cropped, images per task
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -120,27 +120,30 @@ struct col2im_fn {
 };
 
 // One (channel, image) plane of a conv task's output rows: v = act((v + bias[c]) * scale[c] +
-// shift[c]), each of bias, scale, shift optional (null).
+// shift[c] + res), each of bias, scale, shift and res optional (null); res (a residual block's
+// shortcut) has the layout of y.
 template <class T>
 struct conv_epilogue_fn {
   T* y;  // the task's first image in row 0
   index_t n, nb, plane;
   const T *bias, *scale, *shift;
   bool act;
+  const T* res = nullptr;  // at the task's first image, as y
   BASIN_HD void operator()(index_t line) const {
     const index_t c = line / nb, img = line % nb;
     T* r = y + c * n * plane + img * plane;
+    const T* a = res ? res + c * n * plane + img * plane : nullptr;
     const T b = bias ? bias[c] : T(0), s = scale ? scale[c] : T(1), t = shift ? shift[c] : T(0);
     for (index_t p = 0; p < plane; ++p) {
-      const T v = (r[p] + b) * s + t;
+      const T v = (r[p] + b) * s + t + (a ? a[p] : T(0));
       r[p] = act ? (v > T(0) ? v : T(0)) : v;
     }
   }
   BASIN_HD void element(index_t line, index_t p) const {
-    const index_t c = line / nb, img = line % nb;
-    T* r = y + c * n * plane + img * plane;
-    const T v = (r[p] + (bias ? bias[c] : T(0))) * (scale ? scale[c] : T(1)) + (shift ? shift[c] : T(0));
-    r[p] = act ? (v > T(0) ? v : T(0)) : v;
+    const index_t c = line / nb, img = line % nb, at = c * n * plane + img * plane + p;
+    const T v = (y[at] + (bias ? bias[c] : T(0))) * (scale ? scale[c] : T(1)) + (shift ? shift[c] : T(0)) +
+                (res ? res[at] : T(0));
+    y[at] = act ? (v > T(0) ? v : T(0)) : v;
   }
 };
 }  // namespace detail
@@ -216,7 +219,7 @@ struct conv {
     int workers = 1;
 
     // Winograd: transformed filters (36, out, in); per worker transformed input and products.
-    typename B::template vector<T> wu, wv, wm;
+    typename B::template vector<T> wu, wv, wm, wpad;  // wpad: the host's padded input rows
     index_t wtiles = 0;  // tile columns per task
 
     void reserve(index_t n) {
@@ -236,6 +239,8 @@ struct conv {
         wu.resize(std::size_t(detail::winograd::positions * Out * In.c));
         wv.resize(std::size_t(workers * detail::winograd::positions * (In.c * wtiles + detail::winograd::plane_pad)));
         wm.resize(std::size_t(workers * detail::winograd::positions * (Out * wtiles + detail::winograd::plane_pad)));
+        if constexpr (host_memory && detail::winograd::host_vectors)
+          wpad.resize(std::size_t(workers * detail::winograd::padded<In>::floats(wtiles)));
       }
     }
 
@@ -256,20 +261,22 @@ struct conv {
       forward_affine(w, x, y, n, nullptr, nullptr, false);
     }
 
-    // y = act(conv(x; w) * scale[c] + shift[c]) (scale, shift null: 1 and 0; act: relu): the
-    // inference path folds an eval-mode batch_norm and a relu into the conv's epilogue, applied
-    // to each task's rows while they are still in cache.
-    void forward_affine(const T* w, const T* x, T* y, index_t n, const T* scale, const T* shift, bool act) {
+    // y = act(conv(x; w) * scale[c] + shift[c] + res) (scale, shift null: 1 and 0; res null: 0;
+    // act: relu): the inference path folds an eval-mode batch_norm, a residual block's sum (res:
+    // its shortcut, laid out as y) and a relu into the conv's epilogue, applied to each task's
+    // rows while they are still in cache.
+    void forward_affine(const T* w, const T* x, T* y, index_t n, const T* scale, const T* shift, bool act,
+                        const T* res = nullptr) {
       constexpr index_t plane = out.plane();
       w = store.use(w, index_t(Out) * k_dim, n_params);
       const T* bias = Bias ? w + index_t(Out) * k_dim : nullptr;
       if constexpr (binary) {
-        if (use_sign_select) return sign_select_forward(x, y, n, bias, scale, shift, act);
+        if (use_sign_select) return sign_select_forward(x, y, n, bias, scale, shift, act, res);
       }
       if constexpr (winograd_shape) {
-        if (use_winograd) return winograd_forward(w, x, y, n, bias, scale, shift, act);
+        if (use_winograd) return winograd_forward(w, x, y, n, bias, scale, shift, act, res);
       }
-      const bool epilogue = bias || scale || shift || act;
+      const bool epilogue = bias || scale || shift || act || res;
       B::for_each_task((n + group - 1) / group, [&](index_t task, int worker) {
         const index_t n0 = task * group, nb = std::min(group, n - n0);
         index_t ldc;
@@ -279,7 +286,8 @@ struct conv {
                 y + n0 * plane, n * plane);
         if (epilogue)
           B::for_each_line(index_t(Out) * nb, plane,
-                           detail::conv_epilogue_fn<T>{y + n0 * plane, n, nb, plane, bias, scale, shift, act});
+                           detail::conv_epilogue_fn<T>{y + n0 * plane, n, nb, plane, bias, scale, shift, act,
+                                                       res ? res + n0 * plane : nullptr});
       });
     }
 
@@ -323,11 +331,12 @@ struct conv {
     }
 
    private:
-    void sign_select_forward(const T* x, T* y, index_t n, const T* bias, const T* scale, const T* shift, bool act) {
+    void sign_select_forward(const T* x, T* y, index_t n, const T* bias, const T* scale, const T* shift, bool act,
+                             const T* res) {
       constexpr index_t plane = out.plane();
       using ss = weights::sign_select_fn<T>;
       const T s = T(store.packed.grid().hi);
-      const bool epilogue = bias || scale || shift || act;
+      const bool epilogue = bias || scale || shift || act || res;
       B::for_each_task((n + group - 1) / group, [&](index_t task, int worker) {
         const index_t n0 = task * group, nb = std::min(group, n - n0);
         index_t ldc;
@@ -337,12 +346,13 @@ struct conv {
                          ss{store.packed.words(), c, y + n0 * plane, k_dim, cols, ldc, n * plane, s});
         if (epilogue)
           B::for_each_line(index_t(Out) * nb, plane,
-                           detail::conv_epilogue_fn<T>{y + n0 * plane, n, nb, plane, bias, scale, shift, act});
+                           detail::conv_epilogue_fn<T>{y + n0 * plane, n, nb, plane, bias, scale, shift, act,
+                                                       res ? res + n0 * plane : nullptr});
       });
     }
 
     void winograd_forward(const T* w, const T* x, T* y, index_t n, const T* bias, const T* scale, const T* shift,
-                          bool act) {
+                          bool act, const T* res) {
       namespace wg = detail::winograd;
       constexpr index_t per_image = wg::input_fn<T, In>::per_image;
       T* u = backend::raw(wu);
@@ -355,7 +365,7 @@ struct conv {
         T* v = backend::raw(wv) + worker * wg::positions * (In.c * blk + wg::plane_pad);
         T* mm = backend::raw(wm) + worker * wg::positions * (Out * blk + wg::plane_pad);
         if constexpr (lanes) {
-          B::for_each_index(In.c * (blk / wg::lanes), wg::input_lanes_fn<T, In>{x, v, n, t0, count, blk});
+          wg::input_host<T, In>(x, v, backend::raw(wpad) + worker * wg::padded<In>::floats(blk), n, t0, count, blk);
         } else {
           B::for_each_index(In.c * blk, wg::input_fn<T, In>{x, v, n, t0, count, blk});
         }
@@ -367,10 +377,9 @@ struct conv {
                           blk, In.c * blk + wg::plane_pad, T(0), mm, blk, Out * blk + wg::plane_pad, wg::positions);
         }
         if constexpr (lanes) {
-          B::for_each_index(Out * ((count + wg::lanes - 1) / wg::lanes),
-                            wg::output_lanes_fn<T, out>{mm, y, n, t0, count, blk, bias, scale, shift, act});
+          wg::output_host<T, out>(mm, y, n, t0, count, blk, bias, scale, shift, act, res);
         } else {
-          B::for_each_index(Out * count, wg::output_fn<T, out>{mm, y, n, t0, count, blk, bias, scale, shift, act});
+          B::for_each_index(Out * count, wg::output_fn<T, out>{mm, y, n, t0, count, blk, bias, scale, shift, act, res});
         }
       });
     }

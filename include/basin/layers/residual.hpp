@@ -179,6 +179,17 @@ struct residual_block {
     // Eval-mode forward with fusions: the branch's and the projection's conv -> batch_norm
     // (-> relu) fused, and the sum with the activation after it in one pass.
     void infer(const T* w, T* s, const T* x, T* y, index_t n) {
+      // A branch ending in conv -> batch_norm takes the shortcut (and the relu after the sum)
+      // into that conv's epilogue: one pass over y instead of a separate sum.
+      if constexpr (S != shortcut::none && branch_t::ends_in_conv_bn && (!has_after || detail::is_relu_v<after_t>)) {
+        const T* sc = x;
+        if constexpr (project) {
+          proj.infer(w + branch_t::n_params, s + branch_t::n_state, x, backend::raw(side), n);
+          sc = backend::raw(side);
+        }
+        branch.infer_residual(w, s, x, y, n, sc, has_after);
+        return;
+      }
       T* b = branch_buffer(y);
       branch.infer(w, s, x, b, n);
       if constexpr (S != shortcut::none) {

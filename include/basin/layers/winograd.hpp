@@ -19,12 +19,14 @@
 // The backward pass keeps im2col + GEMM.
 #pragma once
 
+#include <algorithm>
+
 #include "basin/core/shape.hpp"
 
 namespace basin::detail::winograd {
 
 inline constexpr int alpha = 6, m = 4, positions = alpha * alpha;  // 6x6 transformed tiles, 4x4 outputs
-inline constexpr int tile_block = 16, out_block = 4;             // the product's register block
+inline constexpr int tile_block = 24, out_block = 4;             // the product's register block
 // V and M keep their 36 planes one cache line apart beyond a multiple of the tile block: with
 // power-of-two plane sizes the 36 stores of one tile would all fall into the same few sets of
 // the L1 cache.
@@ -94,13 +96,6 @@ BASIN_HD inline void load_patch(const T* src, int y0, int x0, T* d, int sd) {
       d[(alpha * i + j) * sd] = row && xx >= 0 && xx < In.w ? src[yy * In.w + xx] : T(0);
     }
   }
-}
-
-// dst (Out.h x Out.w plane, at the tile's corner (y0, x0)) <- r[(4 i + j) * sr], cropped.
-template <class T, dims Out>
-BASIN_HD inline void store_tile(const T* r, int sr, T* dst, int y0, int x0) {
-  for (int i = 0; i < m && y0 + i < Out.h; ++i)
-    for (int j = 0; j < m && x0 + j < Out.w; ++j) dst[i * Out.w + j] = r[(m * i + j) * sr];
 }
 
 // U (36, out, in) <- G g G^T for every filter g = w[o, i] (out, in, 3, 3). One call per (o, i).
@@ -193,9 +188,9 @@ struct product_fn {
   }
 };
 
-// y (out, n, h, w) <- act((A^T M A + bias) * scale + shift) for the tiles [t0, t0 + count) of
-// the batch, cropped at the image's edge; bias, scale, shift optional (null). One call per
-// (channel, tile).
+// y (out, n, h, w) <- act((A^T M A + bias) * scale + shift + res) for the tiles [t0, t0 + count)
+// of the batch, cropped at the image's edge; bias, scale, shift, res optional (null; res, a
+// residual block's shortcut, is laid out as y). One call per (channel, tile).
 template <class T, dims Out>
 struct output_fn {
   const T* mm;
@@ -203,6 +198,7 @@ struct output_fn {
   index_t n, t0, count, blk;
   const T *bias, *scale, *shift;
   bool act;
+  const T* res = nullptr;
   BASIN_HD void operator()(index_t at) const {
     const index_t t = at % count, c = at / count;
     const index_t stride = index_t(Out.c) * blk + plane_pad;
@@ -212,91 +208,236 @@ struct output_fn {
     for (int j = 0; j < alpha; ++j) output_1d<T>(s + j, alpha, tmp + j, alpha);  // columns: tmp (4, 6)
     for (int i = 0; i < m; ++i) output_1d<T>(tmp + alpha * i, 1, r + m * i, 1);  // rows: r (4, 4)
     const T b = bias ? bias[c] : T(0), sc = scale ? scale[c] : T(1), sh = shift ? shift[c] : T(0);
-    for (int q = 0; q < m * m; ++q) {
-      const T v = (r[q] + b) * sc + sh;
-      r[q] = act ? (v > T(0) ? v : T(0)) : v;
-    }
     const auto p = tile_grid<Out>::at(t0 + t);
-    store_tile<T, Out>(r, 1, y + (c * n + p.img) * Out.plane() + p.y * Out.w + p.x, p.y, p.x);
+    const index_t corner = (c * n + p.img) * Out.plane() + p.y * Out.w + p.x;
+    for (int i = 0; i < m && p.y + i < Out.h; ++i)
+      for (int j = 0; j < m && p.x + j < Out.w; ++j) {
+        const index_t o = corner + i * Out.w + j;
+        const T v = (r[m * i + j] + b) * sc + sh + (res ? res[o] : T(0));
+        y[o] = act ? (v > T(0) ? v : T(0)) : v;
+      }
   }
 };
 
 #if (defined(__GNUC__) || defined(__clang__)) && !defined(__CUDACC__)
-// The host's transforms: eight tiles at once in one vector per transformed position (GCC/Clang
-// vector extensions), so the arithmetic of B^T d B and A^T M A runs in SIMD registers and V and M
-// are read and written in runs of eight. The same results as input_fn and output_fn, which the
-// other backends (and other compilers) use.
+// The host's transforms, eight tiles at a time in SIMD registers (GCC/Clang vector extensions):
+// the same results as input_fn and output_fn, which the other backends (and other compilers) use.
+//
+// Input: the task first copies the rows its tiles read into a zero-bordered buffer (padded
+// planes of hp x wp), so every tile's 6x6 patch is six unconditional 8-wide row loads. Each
+// tile's rows go through B^T (the vertical pass, lanes = columns of the patch), an 8x8 transpose
+// turns eight tiles' results into vectors across tiles, and the horizontal pass and the stores
+// into V run across tiles. Output: A^T M A across tiles, the epilogue, then a 4x8 transpose
+// gives each tile's output rows as four-element vectors, stored whole where they fit.
+// (The earlier version gathered each tile's patch element by element into lanes, which cost
+// 3-5x more than the arithmetic; measured in README.md, "Architecture".)
 inline constexpr bool host_vectors = true;
 inline constexpr int lanes = 8;
 
-// As input_fn, one call per (channel, group of eight columns).
-template <class T, dims In>
-struct input_lanes_fn {
-  const T* x;
-  T* v;
-  index_t n, t0, count, blk;
-  void operator()(index_t at) const {
-    typedef T vec __attribute__((vector_size(lanes * sizeof(T)), aligned(alignof(T)), may_alias));
-    const index_t groups = blk / lanes, q = at % groups, c = at / groups;
-    alignas(64) T d[positions][lanes];
-    for (int k = 0; k < lanes; ++k) {
-      const index_t t = q * lanes + k;
-      if (t >= count) {
-        for (int xi = 0; xi < positions; ++xi) d[xi][k] = T(0);
-        continue;
-      }
-      const auto p = tile_grid<In>::at(t0 + t);
-      load_patch<T, In>(x + (c * n + p.img) * In.plane(), p.y - 1, p.x - 1, &d[0][k], lanes);
-    }
-    vec dv[positions], tmp[positions];
-    for (int xi = 0; xi < positions; ++xi) dv[xi] = *reinterpret_cast<const vec*>(d[xi]);
-    for (int j = 0; j < alpha; ++j) input_1d<T>(dv + j, alpha, tmp + j, alpha);
-    for (int i = 0; i < alpha; ++i) input_1d<T>(tmp + alpha * i, 1, dv + alpha * i, 1);
-    T* dst = v + c * blk + q * lanes;
-    const index_t stride = index_t(In.c) * blk + plane_pad;
-    for (int xi = 0; xi < positions; ++xi) *reinterpret_cast<vec*>(dst + xi * stride) = dv[xi];
+template <class T>
+struct simd {
+  typedef T lane __attribute__((vector_size(lanes * sizeof(T)), aligned(alignof(T)), may_alias));  // 8 tiles
+  typedef T row __attribute__((vector_size(m * sizeof(T)), aligned(alignof(T)), may_alias));    // 4 outputs
+};
+template <class T>
+using lane_vec = typename simd<T>::lane;
+template <class T>
+using row_vec = typename simd<T>::row;
+
+// t[j][k] = a[k][j] for 8x8 (unpack, shuffle, 128-bit permute: 24 shuffles with AVX).
+template <class T>
+inline void transpose8(const lane_vec<T>* a, lane_vec<T>* t) {
+  lane_vec<T> u[8], w[8];
+  for (int p = 0; p < 8; p += 2) {
+    u[p] = __builtin_shufflevector(a[p], a[p + 1], 0, 8, 1, 9, 4, 12, 5, 13);
+    u[p + 1] = __builtin_shufflevector(a[p], a[p + 1], 2, 10, 3, 11, 6, 14, 7, 15);
   }
+  for (int p = 0; p < 8; p += 4)
+    for (int h = 0; h < 2; ++h) {
+      w[p + 2 * h] = __builtin_shufflevector(u[p + h], u[p + h + 2], 0, 1, 8, 9, 4, 5, 12, 13);
+      w[p + 2 * h + 1] = __builtin_shufflevector(u[p + h], u[p + h + 2], 2, 3, 10, 11, 6, 7, 14, 15);
+    }
+  for (int j = 0; j < 4; ++j) {
+    t[j] = __builtin_shufflevector(w[j], w[j + 4], 0, 1, 2, 3, 8, 9, 10, 11);
+    t[j + 4] = __builtin_shufflevector(w[j], w[j + 4], 4, 5, 6, 7, 12, 13, 14, 15);
+  }
+}
+
+// The padded copy of a task's input: planes (channel, image of the task) of hp x wp, the image at
+// row 1, column 1, zeros around; wide enough for an 8-wide load at every tile's left edge. After
+// the planes, one zero patch that the lanes of missing tiles read.
+template <dims In>
+struct padded {
+  using grid = tile_grid<In>;
+  static constexpr index_t hp = index_t(grid::tiles_h) * m + 2, wp = index_t(grid::tiles_w) * m + lanes - m;
+  static_assert(wp >= In.w + 2);
+  // images a chunk of `blk` tiles can touch, and the buffer's size per worker
+  static constexpr index_t images(index_t blk) { return (blk - 1) / grid::per_image + 2; }
+  static constexpr index_t floats(index_t blk) { return index_t(In.c) * images(blk) * hp * wp + alpha * wp; }
 };
 
-// As output_fn, one call per (channel, group of eight tiles).
-template <class T, dims Out>
-struct output_lanes_fn {
-  const T* mm;
-  T* y;
-  index_t n, t0, count, blk;
-  const T *bias, *scale, *shift;
-  bool act;
-  void operator()(index_t at) const {
-    typedef T vec __attribute__((vector_size(lanes * sizeof(T)), aligned(alignof(T)), may_alias));
-    const index_t groups = (count + lanes - 1) / lanes, q = at % groups, c = at / groups;
-    const index_t stride = index_t(Out.c) * blk + plane_pad;
-    const T* src = mm + c * blk + q * lanes;
-    vec s[positions], tmp[m * alpha], r[m * m];
-    for (int xi = 0; xi < positions; ++xi) s[xi] = *reinterpret_cast<const vec*>(src + xi * stride);
-    for (int j = 0; j < alpha; ++j) output_1d<T>(s + j, alpha, tmp + j, alpha);
-    for (int i = 0; i < m; ++i) output_1d<T>(tmp + alpha * i, 1, r + m * i, 1);
-    const T b = bias ? bias[c] : T(0), sc = scale ? scale[c] : T(1), sh = shift ? shift[c] : T(0);
-    alignas(64) T out[m * m][lanes];
-    for (int e = 0; e < m * m; ++e) {
-      vec val = (r[e] + b) * sc + sh;
-      if (act) val = val > T(0) ? val : T(0);
-      *reinterpret_cast<vec*>(out[e]) = val;
-    }
-    for (int k = 0; k < lanes; ++k) {
-      const index_t t = q * lanes + k;
-      if (t >= count) break;
-      const auto p = tile_grid<Out>::at(t0 + t);
-      store_tile<T, Out>(&out[0][k], lanes, y + (c * n + p.img) * Out.plane() + p.y * Out.w + p.x, p.y, p.x);
+// V (36, in, blk) (planes padded) <- B^T d B for the tiles [t0, t0 + count) of x (in, n, h, w);
+// columns count..blk zero. pad: scratch of padded<In>::floats(blk).
+template <class T, dims In>
+void input_host(const T* x, T* v, T* pad, index_t n, index_t t0, index_t count, index_t blk) {
+  using vec = lane_vec<T>;
+  using grid = tile_grid<In>;
+  using P = padded<In>;
+  constexpr index_t hp = P::hp, wp = P::wp, plane = hp * wp;
+  const index_t first = t0 / grid::per_image, imgs = (t0 + count - 1) / grid::per_image - first + 1;
+  const index_t zero = In.c * imgs * plane;  // the zero patch, read by missing tiles
+  std::fill_n(pad + zero, alpha * wp, T(0));
+  // Copy the rows the chunk's tiles read (padded rows 4 ty .. 4 ty + 5) and zero their borders.
+  for (index_t i = 0; i < imgs; ++i) {
+    const index_t img = first + i, lo = std::max(t0, img * grid::per_image) - img * grid::per_image,
+                  hi = std::min(t0 + count, (img + 1) * grid::per_image) - img * grid::per_image;
+    const index_t r0 = lo / grid::tiles_w * m, r1 = (hi - 1) / grid::tiles_w * m + alpha;
+    for (index_t c = 0; c < In.c; ++c) {
+      const T* src = x + (c * n + img) * In.plane();
+      T* dst = pad + (c * imgs + i) * plane;
+      for (index_t r = r0; r < r1; ++r) {
+        T* row = dst + r * wp;
+        if (r >= 1 && r <= In.h) {
+          const T* s = src + (r - 1) * In.w;
+          row[0] = T(0);
+          for (index_t j = 0; j < In.w; ++j) row[1 + j] = s[j];
+          for (index_t j = In.w + 1; j < wp; ++j) row[j] = T(0);
+        } else {
+          for (index_t j = 0; j < wp; ++j) row[j] = T(0);
+        }
+      }
     }
   }
-};
+  const index_t stride = index_t(In.c) * blk + plane_pad, cplane = imgs * plane;
+  for (index_t q = 0; q < blk / lanes; ++q) {
+    index_t off[lanes];  // each tile's patch in channel 0's planes (missing tiles: the zero patch)
+    for (int k = 0; k < lanes; ++k) {
+      const index_t t = q * lanes + k;
+      if (t < count) {
+        const auto p = grid::at(t0 + t);
+        off[k] = (p.img - first) * plane + index_t(p.y) * wp + p.x;
+      } else {
+        off[k] = -1;
+      }
+    }
+    for (index_t c = 0; c < In.c; ++c) {
+      const T* base = pad + c * cplane;
+      vec tv[alpha][lanes];  // [row of B^T d][tile], lanes: columns of the patch
+      for (int k = 0; k < lanes; ++k) {
+        const T* patch = off[k] < 0 ? pad + zero : base + off[k];
+        vec d[alpha], r6[alpha];
+        for (int i = 0; i < alpha; ++i) d[i] = *reinterpret_cast<const vec*>(patch + i * wp);
+        input_1d<T>(d, 1, r6, 1);
+        for (int r = 0; r < alpha; ++r) tv[r][k] = r6[r];
+      }
+      T* dst = v + c * blk + q * lanes;
+      for (int r = 0; r < alpha; ++r) {
+        vec col[lanes], out[alpha];
+        transpose8<T>(tv[r], col);  // col[j]: column j of row r, across the tiles
+        input_1d<T>(col, 1, out, 1);
+        for (int l = 0; l < alpha; ++l, dst += stride) *reinterpret_cast<vec*>(dst) = out[l];
+      }
+    }
+  }
+}
+
+// y (out, n, h, w) <- act((A^T M A + bias) * scale + shift + res) for the tiles [t0, t0 + count),
+// cropped at the image's edge; bias, scale, shift, res optional (null).
+template <class T, dims Out>
+void output_host(const T* mm, T* y, index_t n, index_t t0, index_t count, index_t blk, const T* bias, const T* scale,
+                 const T* shift, bool act, const T* res = nullptr) {
+  using vec = lane_vec<T>;
+  using rvec = row_vec<T>;
+  using grid = tile_grid<Out>;
+  const index_t stride = index_t(Out.c) * blk + plane_pad;
+  for (index_t q = 0; q < (count + lanes - 1) / lanes; ++q) {
+    index_t off[lanes];
+    int rows[lanes], cols[lanes];  // of each tile's 4x4 outputs inside the image (0: no tile)
+    bool whole = true;
+    for (int k = 0; k < lanes; ++k) {
+      const index_t t = q * lanes + k;
+      off[k] = 0, rows[k] = 0, cols[k] = 0;
+      if (t < count) {
+        const auto p = grid::at(t0 + t);
+        off[k] = p.img * Out.plane() + index_t(p.y) * Out.w + p.x;
+        rows[k] = std::min(m, Out.h - p.y), cols[k] = std::min(m, Out.w - p.x);
+      }
+      whole = whole && rows[k] == m && cols[k] == m;
+    }
+    for (index_t c = 0; c < Out.c; ++c) {
+      vec t[m][alpha];  // A^T s, columns of the 6x6 across tiles
+      for (int j = 0; j < alpha; ++j) {
+        const T* src = mm + c * blk + q * lanes + j * stride;
+        vec col[alpha], o[m];
+        for (int i = 0; i < alpha; ++i) col[i] = *reinterpret_cast<const vec*>(src + i * alpha * stride);
+        output_1d<T>(col, 1, o, 1);
+        for (int i = 0; i < m; ++i) t[i][j] = o[i];
+      }
+      const T b = bias ? bias[c] : T(0), sc = scale ? scale[c] : T(1), sh = shift ? shift[c] : T(0);
+      T* yc = y + c * n * Out.plane();
+      const T* rc = res ? res + c * n * Out.plane() : nullptr;
+      const bool early = act && !rc;  // relu across tiles now, or after the residual sum per row
+      for (int i = 0; i < m; ++i) {
+        vec a[m];
+        output_1d<T>(t[i], 1, a, 1);  // output row i, columns 0..3, across tiles
+        for (int j = 0; j < m; ++j) {
+          const vec val = (a[j] + b) * sc + sh;
+          a[j] = early ? (val > T(0) ? val : T(0)) : val;
+        }
+        // 4x8 transpose: w[k % 4] holds tile k's row i in its low (k < 4) or high half
+        const vec u0 = __builtin_shufflevector(a[0], a[1], 0, 8, 1, 9, 4, 12, 5, 13),
+                  u1 = __builtin_shufflevector(a[0], a[1], 2, 10, 3, 11, 6, 14, 7, 15),
+                  u2 = __builtin_shufflevector(a[2], a[3], 0, 8, 1, 9, 4, 12, 5, 13),
+                  u3 = __builtin_shufflevector(a[2], a[3], 2, 10, 3, 11, 6, 14, 7, 15);
+        const vec w[4] = {__builtin_shufflevector(u0, u2, 0, 1, 8, 9, 4, 5, 12, 13),
+                          __builtin_shufflevector(u0, u2, 2, 3, 10, 11, 6, 7, 14, 15),
+                          __builtin_shufflevector(u1, u3, 0, 1, 8, 9, 4, 5, 12, 13),
+                          __builtin_shufflevector(u1, u3, 2, 3, 10, 11, 6, 7, 14, 15)};
+        rvec row[lanes];
+        for (int k = 0; k < 4; ++k) {
+          row[k] = __builtin_shufflevector(w[k], w[k], 0, 1, 2, 3);
+          row[k + 4] = __builtin_shufflevector(w[k], w[k], 4, 5, 6, 7);
+        }
+        T* yi = yc + index_t(i) * Out.w;
+        if (rc) {
+          const T* ri = rc + index_t(i) * Out.w;
+          for (int k = 0; k < lanes; ++k) {
+            if (i >= rows[k]) continue;
+            if (cols[k] == m) {
+              const rvec v = row[k] + *reinterpret_cast<const rvec*>(ri + off[k]);
+              *reinterpret_cast<rvec*>(yi + off[k]) = act ? (v > T(0) ? v : T(0)) : v;
+              continue;
+            }
+            for (int j = 0; j < cols[k]; ++j) {
+              const T v = row[k][j] + ri[off[k] + j];
+              yi[off[k] + j] = act ? (v > T(0) ? v : T(0)) : v;
+            }
+          }
+          continue;
+        }
+        if (whole) {
+          for (int k = 0; k < lanes; ++k) *reinterpret_cast<rvec*>(yi + off[k]) = row[k];
+          continue;
+        }
+        for (int k = 0; k < lanes; ++k) {
+          if (i >= rows[k]) continue;
+          if (cols[k] == m) {
+            *reinterpret_cast<rvec*>(yi + off[k]) = row[k];
+          } else {
+            for (int j = 0; j < cols[k]; ++j) yi[off[k] + j] = row[k][j];
+          }
+        }
+      }
+    }
+  }
+}
 #else
 inline constexpr bool host_vectors = false;
 inline constexpr int lanes = 1;
-template <class T, dims In>
-struct input_lanes_fn;  // not used without vector extensions
-template <class T, dims Out>
-struct output_lanes_fn;
+template <dims In>
+struct padded {
+  static constexpr index_t floats(index_t) { return 0; }
+};
 #endif
 
 }  // namespace basin::detail::winograd

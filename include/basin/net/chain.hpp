@@ -194,6 +194,17 @@ struct chain_impl<In, T, B, std::index_sequence<I...>, L...> {
   // or forward(eval). Equal to forward(..., mode::eval) (the same arithmetic, fewer passes).
   void infer(const T* w, T* s, const T* x, T* y, index_t n) { infer_from<0>(w, s, x, y, n); }
 
+  // Whether the chain ends in conv -> batch_norm, so that a residual block's sum (and the relu
+  // after it) can join that conv's epilogue: infer_residual(..., res, act) gives
+  // act(chain(x) + res) in one pass over y.
+  static constexpr bool ends_in_conv_bn = size >= 2 && detail::is_conv_v<child<(size >= 2 ? size - 2 : 0)>> &&
+                                          detail::is_batch_norm_v<child<size - 1>>;
+  void infer_residual(const T* w, T* s, const T* x, T* y, index_t n, const T* res, bool act)
+    requires ends_in_conv_bn
+  {
+    infer_from<0>(w, s, x, y, n, res, act);
+  }
+
   // The first layer is linear in its weights when it is a conv: at theta = sum_j c_j basis_j its
   // output is sum_j c_j first(basis_j). A sweep computes first(basis_j) once per batch of data
   // (first_output) and then every point of a plane from them (infer_combined).
@@ -235,22 +246,25 @@ struct chain_impl<In, T, B, std::index_sequence<I...>, L...> {
     if constexpr (requires { c.for_each_layer(f); }) c.for_each_layer(f);
   }
 
+  // res, res_act: added (then relu) in the epilogue of the chain's final conv -> batch_norm
+  // (infer_residual); null elsewhere.
   template <std::size_t K>
-  void infer_from(const T* w, T* s, const T* x, T* y, index_t n) {
+  void infer_from(const T* w, T* s, const T* x, T* y, index_t n, const T* res = nullptr, bool res_act = false) {
     if constexpr (K < size) {
       constexpr bool bn = K + 1 < size && detail::is_conv_v<child<K>> &&
                           detail::is_batch_norm_v<child<(K + 1 < size ? K + 1 : K)>>;
       if constexpr (bn) {
         constexpr bool act = K + 2 < size && detail::is_relu_v<child<(K + 2 < size ? K + 2 : K)>>;
         constexpr std::size_t last = act ? K + 2 : K + 1;
+        constexpr bool tail = last + 1 == size && !act;  // where a residual sum joins
         const T* st = std::get<K + 1>(children).affine(w + param_off[K + 1], s + state_off[K + 1]);
         std::get<K>(children).forward_affine(w + param_off[K], input_of(K, x), output_of(last, y), n, st,
-                                             st + shapes[K + 1].c, act);
-        infer_from<last + 1>(w, s, x, y, n);
+                                             st + shapes[K + 1].c, tail ? res_act : act, tail ? res : nullptr);
+        infer_from<last + 1>(w, s, x, y, n, res, res_act);
       } else {
         detail::infer_layer(std::get<K>(children), w + param_off[K], s + state_off[K], input_of(K, x),
                             output_of(K, y), n);
-        infer_from<K + 1>(w, s, x, y, n);
+        infer_from<K + 1>(w, s, x, y, n, res, res_act);
       }
     }
   }
