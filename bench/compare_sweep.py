@@ -3,6 +3,7 @@
 
 usage: compare_sweep.py [--nets resnet20,resnet56] [--images 2000] [--points 8] [--threads 2]
                         [--batches 64,128,500] [--data DIR] [--basin-json FILE]
+                        [--basin-bench PATH --rounds R]
 
 The PyTorch side is the straightforward loop of the reference loss-landscape tool
 (plot_surface.py: set the weights to theta* + a d1 + b d2, then evaluate the whole data set in
@@ -19,7 +20,12 @@ With --basin-json FILE (the output of
   bench_sweep --benchmark_out=FILE --benchmark_out_format=json, benchmarks sweep/<net>/blocked
   and sweep/<net>/pointwise with counter points_per_second)
 it prints basin's numbers, the ratios basin / PyTorch against the target 1.5x, and both sides'
-GFLOP/s next to the machine's GEMM rate that bench_sweep measured (gemm/1024). Run both on an
+GFLOP/s next to the machine's GEMM rate that bench_sweep measured (gemm/1024).
+
+With --basin-bench PATH (the bench_sweep program) it instead runs basin and PyTorch alternately,
+--rounds times per net (basin's blocked sweep, then PyTorch's loop at its best batch), and prints
+each round's ratio and the median: on a machine whose speed drifts (this one's does by 20-30%
+within minutes) only ratios taken side by side in time compare. Run both on an
 otherwise idle machine with the same thread count (OMP_NUM_THREADS for basin) and the same
 GLIBC_TUNABLES (see compare_pytorch.py; this script re-executes itself with them when unset).
 """
@@ -46,6 +52,8 @@ def parse_args(argv):
     p.add_argument("--batches", default="64,128,500")
     p.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
     p.add_argument("--basin-json", default=None)
+    p.add_argument("--basin-bench", default=None)
+    p.add_argument("--rounds", type=int, default=3)
     a = p.parse_args(argv)
     a.nets = [n for n in a.nets.split(",") if n]
     for n in a.nets:
@@ -55,8 +63,10 @@ def parse_args(argv):
         a.batches = [int(b) for b in a.batches.split(",") if b]
     except ValueError:
         p.error(f"--batches: expected comma-separated integers, got {a.batches!r}")
-    if a.images < 1 or a.points < 1 or a.threads < 1 or not a.batches or min(a.batches) < 1:
-        p.error("--images, --points, --threads and --batches must be positive")
+    if a.images < 1 or a.points < 1 or a.threads < 1 or not a.batches or min(a.batches) < 1 or a.rounds < 1:
+        p.error("--images, --points, --threads, --batches and --rounds must be positive")
+    if a.basin_bench and not os.access(a.basin_bench, os.X_OK):
+        p.error(f"--basin-bench: {a.basin_bench!r} is not an executable file")
     return a
 
 
@@ -122,6 +132,37 @@ def torch_points_per_second(net, x, y, points, batch):
     return points / (time.perf_counter() - t0)
 
 
+def basin_blocked(a, name):
+    """basin's blocked sweep of net `name` (points/s, GFLOP/s), one run of the bench_sweep program."""
+    import subprocess
+    cmd = [a.basin_bench, "--images", str(a.images), "--data", a.data,
+           f"--benchmark_filter=^sweep/{name}/blocked$", "--benchmark_format=json"]
+    env = dict(os.environ, OMP_NUM_THREADS=str(a.threads))
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if r.returncode != 0:
+        raise RuntimeError(f"{a.basin_bench} failed (exit {r.returncode}): {r.stderr.strip()[-2000:]}")
+    for b in json.loads(r.stdout)["benchmarks"]:
+        if b["name"].startswith(f"sweep/{name}/blocked"):
+            return b["points_per_second"], b["GFLOP_per_second"]
+    raise RuntimeError(f"{a.basin_bench}: no sweep/{name}/blocked in its output")
+
+
+def alternate(a, name, net, x, y, flops, best):
+    """Rounds of basin then PyTorch; prints each round and the median ratio."""
+    ratios = []
+    for r in range(a.rounds):
+        bp, bg = basin_blocked(a, name)
+        pt = torch_points_per_second(net, x, y, a.points, best)
+        ratios.append(bp / pt)
+        print(f"{name:10} {best:5d} {pt:14.3f} {pt * x.shape[0] * flops * 1e-9:8.1f} {bp:12.3f} {bg:8.1f} "
+              f"{'-':>10} {bp / pt:6.2f}x  round {r + 1}", flush=True)
+    ratios.sort()
+    mid = ratios[len(ratios) // 2] if len(ratios) % 2 else 0.5 * (ratios[len(ratios) // 2 - 1] + ratios[len(ratios) // 2])
+    verdict = "met" if mid >= TARGET else "NOT met"
+    print(f"{name:10} median ratio of {a.rounds} rounds {mid:.2f}x (min {ratios[0]:.2f}x, max {ratios[-1]:.2f}x)"
+          f"  >= {TARGET}x: {verdict}", flush=True)
+
+
 def main(argv):
     a = parse_args(argv)
     if not os.environ.get("GLIBC_TUNABLES") and not os.environ.get(MARK):
@@ -158,6 +199,10 @@ def main(argv):
         flops = count_forward_flops(net, (1, 28, 28))
         trial = {b: torch_points_per_second(net, x, y, 2, b) for b in a.batches}
         best = max(trial, key=trial.get)
+        if a.basin_bench:
+            print(f"{'':10} PyTorch points/s by batch: " + ", ".join(f"{b}: {v:.3f}" for b, v in trial.items()))
+            alternate(a, name, net, x, y, flops, best)
+            continue
         pt = torch_points_per_second(net, x, y, a.points, best)
         pt_gflops = pt * x.shape[0] * flops * 1e-9
         blocked = basin.get(f"sweep/{name}/blocked")

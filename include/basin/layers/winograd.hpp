@@ -229,8 +229,9 @@ struct output_fn {
 // turns eight tiles' results into vectors across tiles, and the horizontal pass and the stores
 // into V run across tiles. Output: A^T M A across tiles, the epilogue, then a 4x8 transpose
 // gives each tile's output rows as four-element vectors, stored whole where they fit.
-// (The earlier version gathered each tile's patch element by element into lanes, which cost
-// 3-5x more than the arithmetic; measured in README.md, "Architecture".)
+// (An earlier version gathered each tile's patch element by element into lanes and scattered
+// outputs element by element: on 16-channel 28x28 layers its input transform took 1.4x and its
+// output transform 2.3x the time of these, measured one layer at a time on one core.)
 inline constexpr bool host_vectors = true;
 inline constexpr int lanes = 8;
 
@@ -292,9 +293,17 @@ void input_host(const T* x, T* v, T* pad, index_t n, index_t t0, index_t count, 
     const index_t img = first + i, lo = std::max(t0, img * grid::per_image) - img * grid::per_image,
                   hi = std::min(t0 + count, (img + 1) * grid::per_image) - img * grid::per_image;
     const index_t r0 = lo / grid::tiles_w * m, r1 = (hi - 1) / grid::tiles_w * m + alpha;
+    // The rows read, and a prefetch of the same rows two channels ahead: each channel's rows
+    // are a short run far from the last one, too short for the hardware prefetcher to learn.
+    const index_t first_row = std::max<index_t>(r0 - 1, 0), end_row = std::min<index_t>(r1 - 1, In.h);
+    const index_t run = (end_row - first_row) * In.w * index_t(sizeof(T));
     for (index_t c = 0; c < In.c; ++c) {
       const T* src = x + (c * n + img) * In.plane();
       T* dst = pad + (c * imgs + i) * plane;
+      if (c + 2 < In.c) {
+        const char* ahead = reinterpret_cast<const char*>(src + 2 * n * In.plane() + first_row * In.w);
+        for (index_t b = 0; b < run; b += 64) __builtin_prefetch(ahead + b, 0, 3);
+      }
       for (index_t r = r0; r < r1; ++r) {
         T* row = dst + r * wp;
         if (r >= 1 && r <= In.h) {
@@ -354,6 +363,7 @@ void output_host(const T* mm, T* y, index_t n, index_t t0, index_t count, index_
     index_t off[lanes];
     int rows[lanes], cols[lanes];  // of each tile's 4x4 outputs inside the image (0: no tile)
     bool whole = true;
+    index_t band[2] = {-1, -1};  // the image rows of the first and the last tile (prefetched)
     for (int k = 0; k < lanes; ++k) {
       const index_t t = q * lanes + k;
       off[k] = 0, rows[k] = 0, cols[k] = 0;
@@ -361,10 +371,21 @@ void output_host(const T* mm, T* y, index_t n, index_t t0, index_t count, index_
         const auto p = grid::at(t0 + t);
         off[k] = p.img * Out.plane() + index_t(p.y) * Out.w + p.x;
         rows[k] = std::min(m, Out.h - p.y), cols[k] = std::min(m, Out.w - p.x);
+        band[k == 0 ? 0 : 1] = off[k] - p.x;
       }
       whole = whole && rows[k] == m && cols[k] == m;
     }
     for (index_t c = 0; c < Out.c; ++c) {
+      if (c + 2 < Out.c) {  // this group's rows of y (and res) two channels ahead
+        for (const index_t at : band) {
+          if (at < 0) continue;
+          const index_t o = (c + 2) * n * Out.plane() + at, bytes = index_t(m) * Out.w * index_t(sizeof(T));
+          for (index_t b = 0; b < bytes; b += 64) {
+            __builtin_prefetch(reinterpret_cast<const char*>(y + o) + b, 1, 3);
+            if (res) __builtin_prefetch(reinterpret_cast<const char*>(res + o) + b, 0, 3);
+          }
+        }
+      }
       vec t[m][alpha];  // A^T s, columns of the 6x6 across tiles
       for (int j = 0; j < alpha; ++j) {
         const T* src = mm + c * blk + q * lanes + j * stride;
