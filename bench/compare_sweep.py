@@ -136,12 +136,17 @@ def basin_blocked(a, name):
     """basin's blocked sweep of net `name` (points/s, GFLOP/s), one run of the bench_sweep program."""
     import subprocess
     cmd = [a.basin_bench, "--images", str(a.images), "--data", a.data,
-           f"--benchmark_filter=^sweep/{name}/blocked$", "--benchmark_format=json"]
+           f"--benchmark_filter=^sweep/{name}/blocked(/real_time)?$", "--benchmark_format=json"]
     env = dict(os.environ, OMP_NUM_THREADS=str(a.threads))
     r = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if r.returncode != 0:
         raise RuntimeError(f"{a.basin_bench} failed (exit {r.returncode}): {r.stderr.strip()[-2000:]}")
-    for b in json.loads(r.stdout)["benchmarks"]:
+    try:
+        runs = json.loads(r.stdout)["benchmarks"]
+    except (ValueError, KeyError) as e:
+        raise RuntimeError(f"{a.basin_bench}: expected Google Benchmark JSON on stdout ({e}), got "
+                           f"{r.stdout.strip()[:200]!r}; stderr: {r.stderr.strip()[-500:]}") from None
+    for b in runs:
         if b["name"].startswith(f"sweep/{name}/blocked"):
             return b["points_per_second"], b["GFLOP_per_second"]
     raise RuntimeError(f"{a.basin_bench}: no sweep/{name}/blocked in its output")
