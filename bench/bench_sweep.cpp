@@ -5,26 +5,33 @@
 //   sweep/<net>/blocked    basin's sweep path: loss_accuracy::evaluate_points on a block of
 //                          points per pass over the data (staged first layer, folded batch norm)
 //   sweep/<net>/pointwise  the straightforward loop: set the point, evaluate() in eval mode
+//   layer/<c>x<h>x<w>/<kind>  one 3x3 conv of each resnet stage as the sweep runs it (batch
+//                          500, folded batch norm, the residual sum and relu in its epilogue),
+//                          Winograd or im2col + GEMM: where a sweep's time goes, layer by layer
 //
 // Validates before it times: the blocked float path against a direct double-precision
 // evaluation (losses to 1e-4 relative). Also times the machine's GEMM rate (gemm/1024) and
-// reports GFLOP/s counted as direct convolution (bench/zoo_flops.hpp). Compare with PyTorch's per-point loop: bench/compare_sweep.py --basin-json FILE.
-// Options (before Google Benchmark's): --images N, --batch N[,N...] (images per batch, default
-// the library's loss_accuracy::batch_size; with several, each is a benchmark named
+// reports GFLOP/s counted as direct convolution (bench/zoo_flops.hpp). Compare with PyTorch's per-point loop:
+// bench/compare_sweep.py --basin-json FILE. Options (before Google Benchmark's): --images N, --batch N[,N...] (images
+// per batch, default the library's loss_accuracy::batch_size; with several, each is a benchmark named
 // .../batch:N, to be compared with --benchmark_repetitions and
 // --benchmark_enable_random_interleaving=true), --stage-first-layer 0|1
 // (loss_accuracy::stage_first_layer, default 1), --data DIR (else Debian's
 // dataset-fashion-mnist; random images when it is missing, said on stderr).
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "basin/data/idx.hpp"
 #include "basin/landscape/surface.hpp"
+#include "basin/layers/conv.hpp"
 #include "basin/net/model.hpp"
 #include "basin/net/zoo.hpp"
 #include "zoo_flops.hpp"
@@ -157,6 +164,45 @@ void gemm_rate(benchmark::State& st) {
       benchmark::Counter(2.0 * double(n) * n * n * workers * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
+// One inference-path conv layer (3x3, stride 1, In.c -> In.c, batch 500): forward_affine with a
+// per-channel scale and shift, the residual added and relu, as a resnet block's second conv.
+// Checks Winograd against im2col + GEMM first (1e-4 of the largest output).
+template <dims In, bool Winograd>
+void layer(benchmark::State& st) {
+  using impl = typename conv<In.c, 3, 1, 1, false>::template bind<In, float, backend::host>;
+  const index_t n = 500;
+  impl c;
+  c.reserve(n);
+  const counter_rng rng{7, 7};
+  std::vector<float> w(impl::n_params), x(std::size_t(n * In.size())), res(x.size()), y(x.size()), ref(x.size());
+  std::vector<float> scale(In.c), shift(In.c);
+  for (std::size_t i = 0; i < w.size(); ++i) w[i] = float(rng.normal(i) / 12.0);
+  for (std::size_t i = 0; i < x.size(); ++i)
+    x[i] = float(rng.normal(1000000 + i)), res[i] = float(rng.normal(9000000 + i));
+  for (int i = 0; i < In.c; ++i)
+    scale[std::size_t(i)] = 1.0f + 0.1f * float(i % 3), shift[std::size_t(i)] = 0.01f * float(i);
+  const auto run = [&](std::vector<float>& out) {
+    c.forward_affine(w.data(), x.data(), out.data(), n, scale.data(), shift.data(), true, res.data());
+  };
+  c.use_winograd = false;
+  run(ref);
+  c.use_winograd = Winograd;
+  run(y);
+  double worst = 0, top = 0;
+  for (std::size_t i = 0; i < y.size(); ++i) {
+    worst = std::max(worst, double(std::fabs(y[i] - ref[i])));
+    top = std::max(top, double(std::fabs(ref[i])));
+  }
+  if (worst > 1e-4 * top) {
+    st.SkipWithError("Winograd and im2col outputs differ by more than 1e-4 of the largest");
+    return;
+  }
+  for (auto _ : st) run(y);
+  st.counters["images_per_second"] = benchmark::Counter(double(n), benchmark::Counter::kIsIterationInvariantRate);
+  st.counters["GFLOP_per_second"] = benchmark::Counter(2.0 * 9 * In.c * In.c * double(In.plane()) * double(n) * 1e-9,
+                                                       benchmark::Counter::kIsIterationInvariantRate);
+}
+
 using r20 = resnet20<fashion_input>;
 using r56 = resnet56<fashion_input>;
 }  // namespace
@@ -175,6 +221,18 @@ void register_sweeps() {
   add("resnet20", "pointwise", sweep_points<r20, false>);
   add("resnet56", "blocked", sweep_points<r56, true>);
   add("resnet56", "pointwise", sweep_points<r56, false>);
+  const auto layers = [](auto in, const std::string& name) {
+    constexpr dims In = decltype(in)::value;
+    benchmark::RegisterBenchmark(("layer/" + name + "/winograd").c_str(), layer<In, true>)
+        ->UseRealTime()
+        ->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark(("layer/" + name + "/im2col").c_str(), layer<In, false>)
+        ->UseRealTime()
+        ->Unit(benchmark::kMillisecond);
+  };
+  layers(std::integral_constant<dims, dims{16, 28, 28}>{}, "16x28x28");
+  layers(std::integral_constant<dims, dims{32, 14, 14}>{}, "32x14x14");
+  layers(std::integral_constant<dims, dims{64, 7, 7}>{}, "64x7x7");
 }
 
 int main(int argc, char** argv) {
@@ -195,8 +253,7 @@ int main(int argc, char** argv) {
         batches.push_back(b);
         p = *end == ',' ? end + 1 : end;
       }
-    }
-    else if (!std::strcmp(argv[i], "--stage-first-layer") && i + 1 < argc)
+    } else if (!std::strcmp(argv[i], "--stage-first-layer") && i + 1 < argc)
       stage = std::atoi(argv[++i]);
     else if (!std::strcmp(argv[i], "--data") && i + 1 < argc)
       data_dir = argv[++i];

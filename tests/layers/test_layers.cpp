@@ -150,7 +150,8 @@ void winograd_case(index_t n) {
   c.use_winograd = false;  // im2col + GEMM: the same epilogue
   c.forward_affine(w.data(), x.data(), zs.data(), n, scale.data(), shift.data(), true, res.data());
   double worst_im2col = 0;
-  for (std::size_t i = 0; i < zs.size(); ++i) worst_im2col = std::max(worst_im2col, std::fabs(zs[i] - zr[i]) / (1 + std::fabs(zr[i])));
+  for (std::size_t i = 0; i < zs.size(); ++i)
+    worst_im2col = std::max(worst_im2col, std::fabs(zs[i] - zr[i]) / (1 + std::fabs(zr[i])));
   BOOST_TEST(worst_im2col < 1e-12);
 
   using fimpl = typename conv<Out, 3, 1, 1, Bias>::template bind<In, float, host>;

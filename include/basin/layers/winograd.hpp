@@ -462,7 +462,8 @@ struct padded {
 template <class T, dims In>  // not used without vector extensions
 void input_host(const T*, T*, T*, index_t, index_t, index_t, index_t);
 template <class T, dims Out>
-void output_host(const T*, T*, index_t, index_t, index_t, index_t, const T*, const T*, const T*, bool, const T* = nullptr);
+void output_host(const T*, T*, index_t, index_t, index_t, index_t, const T*, const T*, const T*, bool,
+                 const T* = nullptr);
 #endif
 
 }  // namespace basin::detail::winograd

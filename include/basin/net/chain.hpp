@@ -197,8 +197,8 @@ struct chain_impl<In, T, B, std::index_sequence<I...>, L...> {
   // Whether the chain ends in conv -> batch_norm, so that a residual block's sum (and the relu
   // after it) can join that conv's epilogue: infer_residual(..., res, act) gives
   // act(chain(x) + res) in one pass over y.
-  static constexpr bool ends_in_conv_bn = size >= 2 && detail::is_conv_v<child<(size >= 2 ? size - 2 : 0)>> &&
-                                          detail::is_batch_norm_v<child<size - 1>>;
+  static constexpr bool ends_in_conv_bn =
+      size >= 2 && detail::is_conv_v<child<(size >= 2 ? size - 2 : 0)>> && detail::is_batch_norm_v<child<size - 1>>;
   void infer_residual(const T* w, T* s, const T* x, T* y, index_t n, const T* res, bool act)
     requires ends_in_conv_bn
   {
