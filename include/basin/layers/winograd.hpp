@@ -420,21 +420,19 @@ void output_host(const T* mm, T* y, index_t n, index_t t0, index_t count, index_
           row[k + 4] = __builtin_shufflevector(w[k], w[k], 4, 5, 6, 7);
         }
         T* yi = yc + index_t(i) * Out.w;
-        if (rc) {
+        if (rc) {  // the residual sum (and relu) on each tile's row, then the same stores
           const T* ri = rc + index_t(i) * Out.w;
           for (int k = 0; k < lanes; ++k) {
             if (i >= rows[k]) continue;
+            rvec r{};
             if (cols[k] == m) {
-              const rvec v = row[k] + *reinterpret_cast<const rvec*>(ri + off[k]);
-              *reinterpret_cast<rvec*>(yi + off[k]) = act ? (v > T(0) ? v : T(0)) : v;
-              continue;
+              r = *reinterpret_cast<const rvec*>(ri + off[k]);
+            } else {
+              for (int j = 0; j < cols[k]; ++j) r[j] = ri[off[k] + j];
             }
-            for (int j = 0; j < cols[k]; ++j) {
-              const T v = row[k][j] + ri[off[k] + j];
-              yi[off[k] + j] = act ? (v > T(0) ? v : T(0)) : v;
-            }
+            const rvec v = row[k] + r;
+            row[k] = act ? (v > T(0) ? v : T(0)) : v;
           }
-          continue;
         }
         if (whole) {
           for (int k = 0; k < lanes; ++k) *reinterpret_cast<rvec*>(yi + off[k]) = row[k];
