@@ -133,10 +133,15 @@ bool bench_sweep(std::vector<row>& rows, index_t images, index_t batch, index_t 
     loss_accuracy eh{nullptr, &probe, 100}, eg{nullptr, &probe, 100};
     const auto rh = eh.evaluate_points(h, hp, hs, h1, &h2, vp, {});
     double worst = 0;
-    for (const bool wino : {true, false}) {
-      m.set_winograd(wino);
+    for (const int way : {0, 1, 2}) {  // Winograd fused, Winograd in separate kernels, im2col + GEMM
+      m.set_winograd(way < 2);
+      m.set_fused_winograd(way == 0);
       const auto rg = eg.evaluate_points(m, p0, s0, d1, &d2, vp, {});
-      for (std::size_t q = 0; q < vp.size(); ++q) worst = std::max(worst, std::abs(rg[q][0] - rh[q][0]) / std::abs(rh[q][0]));
+      for (std::size_t q = 0; q < vp.size(); ++q) {
+        const double e = std::abs(rg[q][0] - rh[q][0]) / std::abs(rh[q][0]);
+        worst = std::max(worst, e);
+        if (!(e <= 1e-4)) std::printf("  way %d point %zu: GPU %.7g host %.7g\n", way, q, rg[q][0], rh[q][0]);
+      }
     }
     std::printf("validate %s sweep path: GPU vs host losses max rel %.2e %s\n", Net::name().c_str(), worst,
                 worst <= 1e-4 ? "ok" : "MISMATCH");
@@ -145,17 +150,20 @@ bool bench_sweep(std::vector<row>& rows, index_t images, index_t batch, index_t 
   const double gflop = bench::forward_flops<Net>() * double(images) * 1e-9;  // per point, as direct convolution
   loss_accuracy ev{nullptr, &data, batch};
   double best = 0;
-  for (const bool wino : {true, false}) {
-    m.set_winograd(wino);
+  const char* way_name[] = {"Winograd, one kernel", "Winograd, separate kernels", "im2col + GEMM"};
+  for (const int way : {0, 1, 2}) {
+    m.set_winograd(way < 2);
+    m.set_fused_winograd(way == 0);
     const double t = time_it([&] {
       next_block();
       ev.evaluate_points(m, p0, s0, d1, &d2, pts, {});
-    }, 1, 3.0) / double(per_pass);
+    }, 1, full ? 2.0 : 1.0) / double(per_pass);
     best = std::max(best, 1.0 / t);
     std::printf("%s: sweep path (%s, batch %ld, %ld points per pass) %.2f ms per point (%.2f points/s, %.0f GFLOP/s as direct conv)\n",
-                Net::name().c_str(), wino ? "Winograd" : "im2col + GEMM", long(batch), long(per_pass), t * 1e3, 1.0 / t, gflop / t);
+                Net::name().c_str(), way_name[way], long(batch), long(per_pass), t * 1e3, 1.0 / t, gflop / t);
   }
   m.set_winograd(true);
+  m.set_fused_winograd(true);
   if (!full) return true;
   gpu::vector<float> xd(data.images.begin(), data.images.end());
   gpu::vector<std::int32_t> ld(data.labels.begin(), data.labels.end());
@@ -191,6 +199,22 @@ void breakdown(index_t n) {
   gpu::vector<float> w(std::size_t(C) * C * 9, 0.01f), x(std::size_t(n * In.size()), 1.0f), y(x.size());
   const auto run = [&] { c.forward_affine(backend::raw(w), backend::raw(x), backend::raw(y), n, nullptr, nullptr, false); };
   const double t_w = time_it(run, 2, 0.3);
+  // The one-kernel Winograd alone (transformed filters ready): 2 filters x 4 tiles per thread and
+  // position (256 threads, 2 blocks per multiprocessor: the default), and 4 x 4 (288 threads) with
+  // 2 blocks per multiprocessor or 1 (more registers).
+  const float* pw0 = backend::raw(w);
+  float *px0 = backend::raw(x), *py0 = backend::raw(y), *pu0 = backend::raw(c.wu);
+  gpu::for_each_index(index_t(C) * C, wg::filter_fn<float>{pw0, pu0, C, C, true});
+  const wg::fused_fn<float, In, In, 2, 2> f22{pu0, px0, py0, n, nullptr, nullptr, nullptr, false, nullptr, true};
+  const wg::fused_fn<float, In, In, 4, 2> f42{pu0, px0, py0, n, nullptr, nullptr, nullptr, false, nullptr, true};
+  const wg::fused_fn<float, In, In, 4, 1> f41{pu0, px0, py0, n, nullptr, nullptr, nullptr, false, nullptr, true};
+  const double t_22 = time_it([&] { gpu::for_each_block(f22.blocks(), f22); }, 2, 0.3);
+  const double t_42 = time_it([&] { gpu::for_each_block(f42.blocks(), f42); }, 2, 0.3);
+  const double t_41 = time_it([&] { gpu::for_each_block(f41.blocks(), f41); }, 2, 0.3);
+  const double t_filter =
+      time_it([&] { gpu::for_each_index(index_t(C) * C, wg::filter_fn<float>{pw0, pu0, C, C, true}); }, 2, 0.2);
+  c.use_fused = false;
+  const double t_s = time_it(run, 2, 0.3);
   c.use_winograd = false;
   const double t_i = time_it(run, 2, 0.3);
   const index_t tiles = n * wg::input_fn<float, In>::per_image, blk = (tiles + 15) / 16 * 16;
@@ -208,9 +232,16 @@ void breakdown(index_t n) {
     gpu::for_each_index(C * tiles, wg::output_fn<float, In>{pm, py, n, 0, tiles, blk, nullptr, nullptr, nullptr, false});
   }, 2, 0.3);
   const double xb = 4.0 * double(n * In.size()), vb = 4.0 * 36 * double(C * blk);
-  std::printf("conv %dx%dx%d, batch %ld: Winograd %.3f ms, im2col+GEMM %.3f ms | filter %.3f, input %.3f ms (%.0f GB/s), "
+  const double direct = 2.0 * 9 * C * double(n * In.size()) * 1e-9;  // GFLOP as direct convolution
+  std::printf("conv %dx%dx%d, batch %ld: one kernel alone: 2x4 per thread, 2 blocks/SM %.3f ms (%.0f GFLOP/s); "
+              "4x4, 2 blocks/SM %.3f ms (%.0f); 4x4, 1 block/SM %.3f ms (%.0f); filter transform (in, out) %.3f ms\n",
+              C, H, H, long(n), t_22 * 1e3, direct / t_22, t_42 * 1e3, direct / t_42, t_41 * 1e3, direct / t_41,
+              t_filter * 1e3);
+  std::printf("conv %dx%dx%d, batch %ld: Winograd one kernel %.3f ms (%.0f GFLOP/s as direct conv), separate kernels "
+              "%.3f ms, im2col+GEMM %.3f ms | filter %.3f, input %.3f ms (%.0f GB/s), "
               "batched GEMM %.3f ms (%.0f GB/s), output %.3f ms (%.0f GB/s)\n",
-              C, H, H, long(n), t_w * 1e3, t_i * 1e3, t_f * 1e3, t_in * 1e3, (xb + vb) / t_in * 1e-9, t_g * 1e3,
+              C, H, H, long(n), t_w * 1e3, direct / t_w, t_s * 1e3, t_i * 1e3, t_f * 1e3, t_in * 1e3,
+              (xb + vb) / t_in * 1e-9, t_g * 1e3,
               2 * vb / t_g * 1e-9, t_out * 1e3, (xb + vb) / t_out * 1e-9);
 }
 
@@ -222,7 +253,21 @@ double copy_bandwidth() {
 }
 }  // namespace
 
-int main() try {
+// One sweep pass of resnet56 (one point, 2000 images in one batch), for a profiler:
+// `ncu --metrics gpu__time_duration.sum --print-summary per-kernel bench_gpu --profile`.
+void profile_pass() {
+  using net = resnet56<cifar_input>;
+  model<net, float, gpu> m(1);
+  const dataset data = random_images<net>(2000, 6);
+  auto d1 = random_direction(m, 1, 0, {}), d2 = random_direction(m, 1, 1, {});
+  const auto p0 = m.params, s0 = m.state;
+  loss_accuracy ev{nullptr, &data, 2000};
+  const auto r = ev.evaluate_points(m, p0, s0, d1, &d2, {{0.1, 0.2}}, {});
+  std::printf("profile pass: loss %.4f\n", r[0][0]);
+}
+
+int main(int argc, char** argv) try {
+  if (argc > 1 && std::string(argv[1]) == "--profile") return profile_pass(), 0;
   if (!validate<resnet20<cifar_input>>() || !validate<resnet56<cifar_input>>()) return 1;
   std::vector<row> rows;
   const double gf = sgemm_gflops(4096);
@@ -239,6 +284,8 @@ int main() try {
   breakdown<32, 16>(500);
   breakdown<64, 8>(500);
   breakdown<16, 32>(2000);
+  breakdown<32, 16>(2000);
+  breakdown<64, 8>(2000);
   std::printf("\n%-48s %14s\n", "basin on the GPU (float32, TF32 off)", "");
   for (const auto& r : rows) std::printf("%-48s %12.1f %s\n", r.what.c_str(), r.value, r.unit.c_str());
   return 0;

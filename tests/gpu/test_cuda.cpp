@@ -80,9 +80,45 @@ void compare_layer(index_t n, mode m) {
   if (H::n_params > 0) BOOST_TEST(rel(to_host(gwd), gw) < tolerance());
   if (H::n_state > 0) BOOST_TEST(rel(to_host(sd), sh) < tolerance());
 }
+
+// One 3x3 conv's inference path with folded batch norm, residual and relu in the epilogue:
+// Winograd in one kernel and in separate kernels on the GPU against the host's.
+template <int Out, dims In>
+void compare_winograd_epilogue(index_t n) {
+  using H = typename conv<Out, 3>::template bind<In, float, host>;
+  using C = typename conv<Out, 3>::template bind<In, float, gpu>;
+  static_assert(C::fused_shape);
+  const counter_rng rng{23, 23};
+  const auto fill = [&](std::vector<float>& v, std::uint64_t at) {
+    for (std::size_t i = 0; i < v.size(); ++i) v[i] = float(rng.normal(at + i));
+  };
+  std::vector<float> w(std::size_t(H::n_params)), x(std::size_t(n * In.size())), res(std::size_t(n * H::out.size())),
+      sc(static_cast<std::size_t>(Out)), sf(static_cast<std::size_t>(Out)), y(res.size());
+  fill(w, 0), fill(x, 100000), fill(res, 200000), fill(sc, 300000), fill(sf, 400000);
+  H h;
+  C c;
+  h.reserve(n);
+  c.reserve(n);
+  h.forward_affine(w.data(), x.data(), y.data(), n, sc.data(), sf.data(), true, res.data());
+  gpu::vector<float> wd(w.begin(), w.end()), xd(x.begin(), x.end()), rd(res.begin(), res.end()),
+      scd(sc.begin(), sc.end()), sfd(sf.begin(), sf.end()), yd(y.size());
+  for (const bool fused : {true, false}) {
+    c.use_fused = fused;
+    c.forward_affine(backend::raw(wd), backend::raw(xd), backend::raw(yd), n, backend::raw(scd), backend::raw(sfd),
+                     true, backend::raw(rd));
+    BOOST_TEST_MESSAGE("conv " << Out << " on " << In.c << "x" << In.h << "x" << In.w << " fused " << fused);
+    BOOST_TEST(rel(to_host(yd), y) < tolerance());
+  }
+}
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(layers, *boost::unit_test::precondition(have_gpu))
+BOOST_AUTO_TEST_CASE(winograd_one_kernel_and_separate) {
+  compare_winograd_epilogue<16, dims{16, 9, 13}>(3);     // cropped tiles, a partial block
+  compare_winograd_epilogue<32, dims{8, 28, 28}>(5);     // two filter blocks, blocks ending inside images
+  compare_winograd_epilogue<64, dims{64, 8, 8}>(300);    // resnet56's last stage
+  compare_winograd_epilogue<16, dims{16, 32, 32}>(257);  // its first
+}
 BOOST_AUTO_TEST_CASE(conv_and_dense) {
   compare_layer<conv<16, 3>, dims{16, 28, 28}>(24, mode::train);
   compare_layer<conv<32, 3, 2, 1>, dims{16, 28, 28}>(9, mode::train);
@@ -289,8 +325,9 @@ BOOST_AUTO_TEST_CASE(sweep_path_matches_host) {
   const std::vector<std::array<double, 2>> pts{{-0.5, 0.25}, {0.0, 0.0}, {0.3, -0.2}, {1.0, 1.0}, {-0.1, 0.6}};
   loss_accuracy eh{nullptr, &d, 50}, ec{nullptr, &d, 50};
   const auto rh = eh.evaluate_points(h, hp, hs, hx, &hy, pts, {});
-  for (const bool wino : {true, false}) {
-    c.set_winograd(wino);
+  for (const int wino : {2, 1, 0}) {  // 2: Winograd in one kernel, 1: in separate kernels, 0: im2col
+    c.set_winograd(wino > 0);
+    c.set_fused_winograd(wino == 2);
     const auto rc = ec.evaluate_points(c, cp, cs, cx, &cy, pts, {});
     for (std::size_t q = 0; q < pts.size(); ++q) {
       BOOST_TEST_MESSAGE("winograd " << wino << " point " << q << ": loss GPU " << rc[q][0] << " host " << rh[q][0]);

@@ -30,6 +30,17 @@ struct as_device {
   static void for_each_line(index_t lines, index_t len, F f) {
     host::for_each_index(lines * len, [=](index_t i) { f.element(i / len, i % len); });
   }
+  // Block kernels as a GPU runs them, each block's threads one after another within a step.
+  static constexpr bool block_kernels = true;
+  template <class F>
+  static void for_each_block(index_t blocks, F f) {
+    host::for_each_index(blocks, [=](index_t b) {
+      std::vector<unsigned char> shared(F::shared_bytes);
+      std::vector<typename F::state> st(F::threads);
+      for (int s = 0; s < F::steps(); ++s)
+        for (int t = 0; t < F::threads; ++t) f.step(s, b, t, shared.data(), st[std::size_t(t)]);
+    });
+  }
   static int concurrency() { return 1; }
   template <class F>
   static void for_each_task(index_t tasks, F f) {
@@ -78,6 +89,54 @@ double max_rel(const V& a, const V& b) {
     s = std::max(s, std::abs(double(b[i])));
   }
   return d / s;
+}
+
+// One 3x3 conv's inference path (scale, shift, residual, relu in the epilogue; bias when B) on
+// the device path, with the fused Winograd kernel and with the separate kernels, against the
+// host's, in double: blocks of tiles that end inside an image, cropped tiles, a partial last block.
+template <int Out, dims In, bool Bias = false>
+void compare_fused(index_t n) {
+  using H = typename conv<Out, 3, 1, 1, Bias>::template bind<In, double, host>;
+  using D = typename conv<Out, 3, 1, 1, Bias>::template bind<In, double, as_device>;
+  static_assert(D::fused_shape && !H::fused_shape);
+  const counter_rng rng{41, 41};
+  const auto fill = [&](std::vector<double>& v, std::uint64_t at) {
+    for (std::size_t i = 0; i < v.size(); ++i) v[i] = rng.normal(at + i);
+  };
+  std::vector<double> w(std::size_t(H::n_params)), x(std::size_t(n * In.size())), res(std::size_t(n * H::out.size())),
+      scale(static_cast<std::size_t>(Out)), shift(static_cast<std::size_t>(Out));
+  fill(w, 0), fill(x, 100000), fill(res, 200000), fill(scale, 300000), fill(shift, 400000);
+  H h;
+  D d;
+  h.reserve(n);
+  d.reserve(n);
+  for (const bool full : {true, false}) {
+    const double* sc = full ? scale.data() : nullptr;
+    const double* sf = full ? shift.data() : nullptr;
+    const double* r = full ? res.data() : nullptr;
+    std::vector<double> yh(res.size()), yf(res.size()), ys(res.size());
+    h.forward_affine(w.data(), x.data(), yh.data(), n, sc, sf, full, r);
+    d.use_fused = true;
+    d.forward_affine(w.data(), x.data(), yf.data(), n, sc, sf, full, r);
+    d.use_fused = false;
+    d.forward_affine(w.data(), x.data(), ys.data(), n, sc, sf, full, r);
+    BOOST_TEST(max_rel(yf, yh) < 1e-12);
+    BOOST_TEST(max_rel(ys, yh) < 1e-12);
+    // The kernel's other register blocks (4 filters x 4 tiles per thread, 288 threads; two
+    // blocks or one per multiprocessor) on the transformed filters the fused call left in wu.
+    const double* bias = Bias ? w.data() + Out * D::k_dim : nullptr;
+    std::vector<double> y2(res.size()), y3(res.size());
+    const detail::winograd::fused_fn<double, In, H::out, 4, 2> f2{backend::raw(d.wu), x.data(), y2.data(), n,
+                                                                  bias, sc, sf, full, r, false};
+    const detail::winograd::fused_fn<double, In, H::out, 4, 1> f3{backend::raw(d.wu), x.data(), y3.data(), n,
+                                                                  bias, sc, sf, full, r, true};
+    d.use_fused = true;
+    d.forward_affine(w.data(), x.data(), yf.data(), n, sc, sf, full, r);
+    as_device::for_each_block(f2.blocks(), f2);
+    as_device::for_each_block(f3.blocks(), f3);
+    BOOST_TEST(max_rel(y2, yh) < 1e-12);
+    BOOST_TEST(max_rel(y3, yh) < 1e-12);
+  }
 }
 
 // A net with every layer kind a device runs: Winograd convs, a strided conv with a bias, 1x1
@@ -148,6 +207,12 @@ BOOST_AUTO_TEST_CASE(batched_gemm_equals_one_gemm_per_matrix) {
     BOOST_TEST(worst < 1e-13);
     BOOST_TEST(got[std::size_t(sc - 1)] == 1.0);  // the gap between matrices is left alone
   }
+}
+
+BOOST_AUTO_TEST_CASE(fused_winograd_equals_host) {
+  compare_fused<16, dims{16, 9, 13}>(3);        // 36 tiles: a full block and a partial one; cropped tiles
+  compare_fused<32, dims{8, 28, 28}>(2);        // two output-channel blocks; blocks end inside images
+  compare_fused<16, dims{24, 6, 5}, true>(11);  // three channel chunks, a bias, many images per block
 }
 
 BOOST_AUTO_TEST_CASE(device_kernels_equal_host_kernels) {

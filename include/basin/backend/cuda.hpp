@@ -65,6 +65,18 @@ __global__ void segmented_reduce_kernel(index_t len, F f, T* out) {
   if (threadIdx.x == 0) out[s] = T(part[0]);
 }
 
+// A block kernel (for_each_block): the functor's steps, a barrier after each; per-thread state
+// in registers, the functor's shared memory dynamic.
+template <class F>
+__global__ void __launch_bounds__(F::threads, F::min_blocks) block_kernel(F f) {
+  extern __shared__ __align__(16) unsigned char shared[];
+  typename F::state st;
+  for (int s = 0; s < F::steps(); ++s) {
+    f.step(s, blockIdx.x, int(threadIdx.x), shared, st);
+    __syncthreads();
+  }
+}
+
 struct cublas_state {
   cublasHandle_t handle = nullptr;
   cudaStream_t stream = nullptr, own = nullptr;
@@ -120,6 +132,23 @@ struct cuda {
   template <class F>
   static void for_each_line(index_t lines, index_t len, F f) {
     for_each_index(lines * len, detail::line_elements<F>{f, len});
+  }
+  // Block kernels: `blocks` thread blocks of F::threads threads with F::shared_bytes of shared
+  // memory each run F::steps() steps, f.step(s, block, thread, shared, state), with a barrier
+  // after each step (the host can run the same steps thread by thread; see layers/winograd.hpp).
+  static constexpr bool block_kernels = true;
+  template <class F>
+  static void for_each_block(index_t blocks, F f) {
+    if (blocks <= 0) return;
+    static const bool sized = [] {  // more than 48 KiB of dynamic shared memory must be asked for
+      detail::check(cudaFuncSetAttribute(detail::block_kernel<F>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                         int(F::shared_bytes)),
+                    "cudaFuncSetAttribute");
+      return true;
+    }();
+    (void)sized;
+    detail::block_kernel<F><<<unsigned(blocks), F::threads, F::shared_bytes, stream()>>>(f);
+    detail::check(cudaGetLastError(), "block kernel launch");
   }
   static int concurrency() { return 1; }
   // Tasks run one after another on the host thread; their primitives queue on the device.

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 
 #include "basin/backend/concepts.hpp"
 #include "basin/layers/common.hpp"
@@ -177,6 +178,12 @@ struct conv {
     static constexpr bool winograd_shape = K == 3 && Stride == 1 && Pad == 1 &&
                                            Out % detail::winograd::out_block == 0;
     bool use_winograd = true;  // false: im2col + GEMM also there (tests compare the two)
+    // On backends with block kernels (a GPU): the whole Winograd convolution in one kernel
+    // (detail::winograd::fused_fn; channels in eights, filters in sixteens), or (false) the
+    // transforms and a strided-batched GEMM as separate kernels through device memory.
+    static constexpr bool fused_shape = winograd_shape && requires { B::block_kernels; } && In.c % 8 == 0 &&
+                                        Out % 16 == 0;
+    bool use_fused = true;
 
     // Quantized weights (W binary or integer<b>): each forward rounds the weights onto the
     // layer's grid into packed form and runs on those values; backward uses them too and hands
@@ -237,6 +244,7 @@ struct conv {
         if constexpr (!host_memory)
           wtiles = std::min(wtiles, (std::max<index_t>(n, 1) * detail::winograd::input_fn<T, In>::per_image + tb - 1) / tb * tb);
         wu.resize(std::size_t(detail::winograd::positions * Out * In.c));
+        if constexpr (fused_shape) return;  // V and M of the separate kernels: allocated if used
         wv.resize(std::size_t(workers * detail::winograd::positions * (In.c * wtiles + detail::winograd::plane_pad)));
         wm.resize(std::size_t(workers * detail::winograd::positions * (Out * wtiles + detail::winograd::plane_pad)));
         if constexpr (host_memory && detail::winograd::host_vectors)
@@ -356,6 +364,21 @@ struct conv {
       namespace wg = detail::winograd;
       constexpr index_t per_image = wg::input_fn<T, In>::per_image;
       T* u = backend::raw(wu);
+      if constexpr (fused_shape) {
+        if (use_fused) {
+          B::for_each_index(index_t(Out) * In.c, wg::filter_fn<T>{w, u, Out, In.c, true});
+          const bool aligned = out.w % 4 == 0 && reinterpret_cast<std::uintptr_t>(y) % 16 == 0 &&
+                               reinterpret_cast<std::uintptr_t>(res) % 16 == 0;
+          const wg::fused_fn<T, In, out> f{u, x, y, n, bias, scale, shift, act, res, aligned};
+          B::for_each_block(f.blocks(), f);
+          return;
+        }
+        const auto need = std::size_t(wg::positions * (In.c * wtiles + wg::plane_pad));  // first unfused call
+        if (wv.size() < need) {
+          wv.resize(need);
+          wm.resize(std::size_t(wg::positions * (Out * wtiles + wg::plane_pad)));
+        }
+      }
       B::for_each_index(index_t(Out) * In.c, wg::filter_fn<T>{w, u, Out, In.c});
       const index_t total = n * per_image, blk = wtiles;
       // The host's vectorized transforms (eight tiles per call) where the compiler has them.

@@ -20,6 +20,7 @@
 #pragma once
 
 #include <algorithm>
+#include <type_traits>
 
 #include "basin/core/shape.hpp"
 
@@ -98,18 +99,21 @@ BASIN_HD inline void load_patch(const T* src, int y0, int x0, T* d, int sd) {
   }
 }
 
-// U (36, out, in) <- G g G^T for every filter g = w[o, i] (out, in, 3, 3). One call per (o, i).
+// U (36, out, in) <- G g G^T for every filter g = w[o, i] (out, in, 3, 3). One call per (o, i),
+// call at = o * in + i; with by_input U (36, in, out) (fused_fn's layout), call at = i * out + o
+// (neighbouring calls store to neighbouring addresses).
 template <class T>
 struct filter_fn {
   const T* w;
   T* u;
   index_t out, in;
-  BASIN_HD void operator()(index_t oi) const {
-    const T* g = w + oi * 9;
+  bool by_input = false;
+  BASIN_HD void operator()(index_t at) const {
+    const T* g = w + (by_input ? (at % out) * in + at / out : at) * 9;
     T tmp[alpha * 3], r[positions];
     for (int j = 0; j < 3; ++j) filter_1d(g + j, 3, tmp + j, 3);               // columns: tmp (6, 3)
     for (int i = 0; i < alpha; ++i) filter_1d(tmp + 3 * i, 1, r + alpha * i, 1);  // rows: r (6, 6)
-    for (int xi = 0; xi < positions; ++xi) u[xi * out * in + oi] = r[xi];
+    for (int xi = 0; xi < positions; ++xi) u[xi * out * in + at] = r[xi];
   }
 };
 
@@ -216,6 +220,291 @@ struct output_fn {
         const T v = (r[m * i + j] + b) * sc + sh + (res ? res[o] : T(0));
         y[o] = act ? (v > T(0) ? v : T(0)) : v;
       }
+  }
+};
+
+// A whole 3x3 convolution in one kernel on a device (backends with block kernels, see
+// backend/cuda.hpp's for_each_block): each thread block takes 32 tiles and 16 output channels.
+// For each chunk of 8 input channels, its tiles' 6x6 patches (raw) and the chunk's transformed
+// filters U (36, 8, 16) are copied into shared memory, asynchronously (cp.async on sm_80 and
+// later) while the previous chunk is multiplied; each of 256 threads transforms one (channel,
+// tile) patch into V (36, 8, 32); then every thread adds its part of the 36 products
+// M_xi (16, 32) += U_xi^T V_xi into registers: positions x KPer output channels x 4 tiles, 9 x 2
+// x 4 with 256 threads (the default), or 4 x 4 x 4 with 288 threads (KPer = 4: less shared
+// memory read per multiply-add, fewer registers to spare; compiled and checked on the host, not
+// yet timed on a GPU). At the end M goes through shared memory and each thread transforms back
+// (channel, tile) pairs, applies the epilogue and stores the 4x4 outputs.
+// V and M never leave the chip: the separate kernels (input_fn, a strided-batched GEMM,
+// output_fn) move V and M, each 2.25x the activations, through device memory four times.
+// The step functions are the kernel's phases between barriers, so a host can run them too,
+// thread by thread (tests/net/test_device_paths.cpp does).
+// u: the transformed filters (36, in, out) (filter_fn with by_input).
+// Measured on an H100 (README.md, "GPU"): 16-channel 32x32 convs of 2000 images in 0.25 ms, 3.1x
+// the separate kernels; the async copies made it 1.11-1.37x faster than loading each chunk's
+// patches when transforming them, and two blocks per multiprocessor (128 registers a thread)
+// 1.07-1.19x faster than one block with all the registers it asks for.
+template <class T, dims In, dims Out, int KPer = 2, int MinBlocks = 2>
+struct fused_fn {
+  static constexpr int tiles = 32, outs = 16, chunk = 8, chunks = In.c / chunk;
+  static constexpr int stagers = chunk * tiles;  // threads that transform a patch: one (channel, tile) each
+  static constexpr int kgroups = outs / KPer, tquads = tiles / 4;
+  // min_blocks: resident per multiprocessor, which bounds the registers a thread may use.
+  static constexpr int threads = KPer == 2 ? 256 : 288, min_blocks = MinBlocks;
+  static constexpr int groups = threads / (kgroups * tquads), per_group = positions / groups;
+  static_assert(KPer == 2 || KPer == 4);
+  static_assert(In.c % chunk == 0 && Out.c % outs == 0, "fused_fn: channels in eights, filters in sixteens");
+  static_assert(groups * kgroups * tquads == threads && groups * per_group == positions && stagers <= threads);
+  static_assert(In.h == Out.h && In.w == Out.w, "fused_fn: 3x3, stride 1, padding 1");
+  static constexpr index_t v_floats = index_t(positions) * chunk * tiles;
+  static constexpr index_t u_floats = index_t(positions) * chunk * outs;
+  static constexpr index_t m_floats = index_t(positions) * outs * tiles;
+  // Shared memory: raw patches (36, stagers), V, two U buffers; M over them at the end.
+  static constexpr index_t raw_floats = index_t(positions) * stagers;
+  static constexpr index_t v_at = raw_floats, u_at = raw_floats + v_floats;
+  static constexpr std::size_t shared_bytes = sizeof(T) * std::size_t(std::max(u_at + 2 * u_floats, m_floats));
+  static constexpr index_t per_image = tile_grid<In>::per_image;
+  static constexpr index_t kblocks = Out.c / outs;
+  struct state {
+    T acc[per_group][KPer][4];
+  };
+
+  const T* u;
+  const T* x;
+  T* y;
+  index_t n;
+  const T *bias, *scale, *shift;
+  bool act;
+  const T* res;
+  bool aligned;  // y and res 16-byte aligned and Out.w % 4 == 0: whole rows as vectors
+
+  index_t blocks() const { return (n * per_image + tiles - 1) / tiles * kblocks; }
+  BASIN_HD static constexpr int steps() { return 2 * chunks + 2; }
+  // Step s of thread `thread` of block `block`: stage chunk s/2 (s even: wait for its copies,
+  // transform), multiply it (s odd, after starting the next chunk's copies), then spill the
+  // products, then transform back and store.
+  BASIN_HD void step(int s, index_t block, int thread, unsigned char* shared, state& st) const {
+    T* sh = reinterpret_cast<T*>(shared);
+    const index_t tb = block / kblocks, kb = block % kblocks;
+    const int c = s / 2;  // the chunk
+    if (s < 2 * chunks && s % 2 == 0) {
+      if (s == 0) {
+        zero(st);
+        fetch(tb, kb, 0, thread, sh);
+      }
+      wait_copies();
+      if (thread < stagers) stage(tb, thread, sh);
+    } else if (s < 2 * chunks) {
+      if (c + 1 < chunks) fetch(tb, kb, c + 1, thread, sh);
+      multiply(thread, sh + v_at, sh + u_at + (c % 2) * u_floats, st);
+    } else if (s == 2 * chunks) {
+      spill(thread, sh, st);
+    } else {
+      finish(tb, kb, thread, sh);
+    }
+  }
+
+ private:
+  BASIN_HD static void zero(state& st) {
+    BASIN_UNROLL
+    for (int j = 0; j < per_group; ++j)
+      BASIN_UNROLL
+      for (int k = 0; k < KPer; ++k)
+        BASIN_UNROLL
+        for (int q = 0; q < 4; ++q) st.acc[j][k][q] = T(0);
+  }
+  // Start copying chunk c's patch of this thread's (channel, tile) into its raw slots
+  // (raw[e * stagers + thread], e = 6 i + j; zeros outside the image) and chunk c's filters
+  // into U buffer c % 2, 16 bytes a copy.
+  BASIN_HD void fetch(index_t tb, index_t kb, int c, int thread, T* sh) const {
+    if (thread < stagers) {
+      const int cl = thread / tiles, t = thread % tiles;
+      const index_t g = tb * tiles + t;
+      T* raw = sh + thread;
+      if (g < n * per_image) {
+        const auto p = tile_grid<In>::at(g);
+        const T* src = x + ((c * chunk + cl) * n + p.img) * In.plane();
+        const int y0 = p.y - 1, x0 = p.x - 1;
+        BASIN_NO_UNROLL
+        for (int i = 0; i < alpha; ++i)
+          BASIN_UNROLL
+          for (int j = 0; j < alpha; ++j) {
+            const int yy = y0 + i, xx = x0 + j;
+            const bool in = yy >= 0 && yy < In.h && xx >= 0 && xx < In.w;
+            copy_async<1>(raw + (alpha * i + j) * stagers, in ? src + yy * In.w + xx : src, in);
+          }
+      } else {
+        BASIN_UNROLL
+        for (int e = 0; e < positions; ++e) copy_async<1>(raw + e * stagers, x, false);
+      }
+    }
+    constexpr int per = int(16 / sizeof(T)), rows = positions * chunk;  // rows of outs filters
+    static_assert(outs % per == 0);
+    T* us = sh + u_at + (c % 2) * u_floats;
+    BASIN_NO_UNROLL
+    for (int i = thread; i < rows * (outs / per); i += threads) {
+      const int r = i / (outs / per), q = i % (outs / per);  // r = xi * chunk + cl
+      const index_t from = (index_t(r / chunk) * In.c + c * chunk + r % chunk) * Out.c + kb * outs + q * per;
+      copy_async<per>(us + r * outs + q * per, u + from, true);
+    }
+    commit_copies();
+  }
+  // V (36, chunk, tiles) <- B^T d B of this thread's (channel, tile) from its raw slots (zeros
+  // for tiles past the batch): a column at a time into the thread's own slots of V, then a row
+  // at a time in place (the products' accumulators are live meanwhile: a 6x6 intermediate in
+  // registers would spill).
+  BASIN_HD static void stage(index_t, int thread, T* sh) {
+    constexpr int sx = chunk * tiles;  // between positions in V
+    T* vt = sh + v_at + thread;        // thread = cl * tiles + t
+    BASIN_NO_UNROLL
+    for (int j = 0; j < alpha; ++j) {
+      T col[alpha], r[alpha];
+      BASIN_UNROLL
+      for (int i = 0; i < alpha; ++i) col[i] = sh[(alpha * i + j) * stagers + thread];
+      input_1d<T>(col, 1, r, 1);
+      BASIN_UNROLL
+      for (int i = 0; i < alpha; ++i) vt[(alpha * i + j) * sx] = r[i];
+    }
+    BASIN_UNROLL
+    for (int i = 0; i < alpha; ++i) {
+      T row[alpha], r[alpha];
+      BASIN_UNROLL
+      for (int j = 0; j < alpha; ++j) row[j] = vt[(alpha * i + j) * sx];
+      input_1d<T>(row, 1, r, 1);
+      BASIN_UNROLL
+      for (int j = 0; j < alpha; ++j) vt[(alpha * i + j) * sx] = r[j];
+    }
+  }
+  // The thread's place in the products: positions xg * per_group.., filters KPer * kg..,
+  // tiles 4 * tq.. (a warp: one position group, all filter groups and tile quads).
+  BASIN_HD static void place(int thread, int& xg, int& kg, int& tq) {
+    xg = thread / (kgroups * tquads), kg = (thread / tquads) % kgroups, tq = thread % tquads;
+  }
+  BASIN_HD static void multiply(int thread, const T* v, const T* us, state& st) {
+    int xg, kg, tq;
+    place(thread, xg, kg, tq);
+    BASIN_UNROLL
+    for (int cl = 0; cl < chunk; ++cl)
+      BASIN_UNROLL
+      for (int j = 0; j < per_group; ++j) {
+        const int xi = xg * per_group + j;
+        T a[KPer], b[4];
+        load<KPer>(us + (xi * chunk + cl) * outs + KPer * kg, a);
+        load<4>(v + (xi * chunk + cl) * tiles + 4 * tq, b);
+        BASIN_UNROLL
+        for (int k = 0; k < KPer; ++k)
+          BASIN_UNROLL
+          for (int q = 0; q < 4; ++q) st.acc[j][k][q] += a[k] * b[q];
+      }
+  }
+  // M (36, outs, tiles) in shared memory (over the rest, which is no longer read).
+  BASIN_HD static void spill(int thread, T* sh, const state& st) {
+    int xg, kg, tq;
+    place(thread, xg, kg, tq);
+    BASIN_UNROLL
+    for (int j = 0; j < per_group; ++j)
+      BASIN_UNROLL
+      for (int k = 0; k < KPer; ++k)
+        store<4>(sh + ((xg * per_group + j) * outs + KPer * kg + k) * tiles + 4 * tq, st.acc[j][k]);
+  }
+  // y <- act((A^T M A + bias) * scale + shift + res) for the (channel, tile) pairs thread,
+  // thread + threads, ...
+  BASIN_HD void finish(index_t tb, index_t kb, int thread, const T* sh) const {
+    for (int i = thread; i < outs * tiles; i += threads) {
+      const int k = i / tiles, t = i % tiles;
+      const index_t g = tb * tiles + t;
+      if (g >= n * per_image) continue;
+      T s[positions], tmp[m * alpha], r[m * m];
+      BASIN_UNROLL
+      for (int xi = 0; xi < positions; ++xi) s[xi] = sh[(xi * outs + k) * tiles + t];
+      BASIN_UNROLL
+      for (int j = 0; j < alpha; ++j) output_1d<T>(s + j, alpha, tmp + j, alpha);
+      BASIN_UNROLL
+      for (int ii = 0; ii < m; ++ii) output_1d<T>(tmp + alpha * ii, 1, r + m * ii, 1);
+      const index_t c = kb * outs + k;
+      const T b = bias ? bias[c] : T(0), sc = scale ? scale[c] : T(1), shf = shift ? shift[c] : T(0);
+      const auto p = tile_grid<Out>::at(g);
+      const index_t corner = (c * n + p.img) * Out.plane() + p.y * Out.w + p.x;
+      const bool whole = p.y + m <= Out.h && p.x + m <= Out.w;
+      BASIN_UNROLL
+      for (int ii = 0; ii < m; ++ii) {
+        if (!whole && p.y + ii >= Out.h) break;
+        const index_t o = corner + ii * Out.w;
+        T row[m];
+        if (res && whole && aligned) {
+          load<m>(res + o, row);
+        } else {
+          BASIN_UNROLL
+          for (int j = 0; j < m; ++j) row[j] = res && (whole || p.x + j < Out.w) ? res[o + j] : T(0);
+        }
+        BASIN_UNROLL
+        for (int j = 0; j < m; ++j) {
+          const T val = (r[m * ii + j] + b) * sc + shf + row[j];
+          row[j] = act ? (val > T(0) ? val : T(0)) : val;
+        }
+        if (whole && aligned) {
+          store<m>(y + o, row);
+        } else {
+          for (int j = 0; j < m && p.x + j < Out.w; ++j) y[o + j] = row[j];
+        }
+      }
+    }
+  }
+  // N values (16 bytes when N > 1) from global src to shared dst, asynchronously on sm_80 and
+  // later (zeros when !valid; src must still be a valid address); at once elsewhere.
+  template <int N>
+  BASIN_HD static void copy_async(T* dst, const T* src, bool valid) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    const auto d = static_cast<unsigned>(__cvta_generic_to_shared(dst));
+    if constexpr (N * sizeof(T) == 16)
+      asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(d), "l"(src), "r"(valid ? 16 : 0)
+                   : "memory");
+    else if constexpr (N * sizeof(T) == 8)
+      asm volatile("cp.async.ca.shared.global [%0], [%1], 8, %2;\n" ::"r"(d), "l"(src), "r"(valid ? 8 : 0) : "memory");
+    else
+      asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"(d), "l"(src), "r"(valid ? 4 : 0) : "memory");
+#else
+    BASIN_UNROLL
+    for (int i = 0; i < N; ++i) dst[i] = valid ? src[i] : T(0);
+#endif
+  }
+  BASIN_HD static void commit_copies() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    asm volatile("cp.async.commit_group;\n" ::: "memory");
+#endif
+  }
+  BASIN_HD static void wait_copies() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    asm volatile("cp.async.wait_group 0;\n" ::: "memory");
+#endif
+  }
+  // N consecutive values at p (aligned to N values): one vector access on a device in float.
+  template <int N>
+  BASIN_HD static void load(const T* p, T (&r)[N]) {
+#if defined(__CUDA_ARCH__)
+    if constexpr (std::is_same_v<T, float> && N == 4) {
+      const float4 q = *reinterpret_cast<const float4*>(p);
+      r[0] = q.x, r[1] = q.y, r[2] = q.z, r[3] = q.w;
+    } else if constexpr (std::is_same_v<T, float> && N == 2) {
+      const float2 q = *reinterpret_cast<const float2*>(p);
+      r[0] = q.x, r[1] = q.y;
+    } else
+#endif
+    {
+      BASIN_UNROLL
+      for (int i = 0; i < N; ++i) r[i] = p[i];
+    }
+  }
+  template <int N>
+  BASIN_HD static void store(T* p, const T (&r)[N]) {
+#if defined(__CUDA_ARCH__)
+    if constexpr (std::is_same_v<T, float> && N == 4)
+      *reinterpret_cast<float4*>(p) = float4{r[0], r[1], r[2], r[3]};
+    else
+#endif
+    {
+      BASIN_UNROLL
+      for (int i = 0; i < N; ++i) p[i] = r[i];
+    }
   }
 };
 

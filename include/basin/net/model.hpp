@@ -154,6 +154,13 @@ class model {
       if constexpr (requires { l.use_winograd; }) l.use_winograd = on;
     });
   }
+  // On a GPU: every 3x3 conv's Winograd in one kernel (on, the default, where the channels allow)
+  // or as separate transform kernels around a strided-batched cuBLAS GEMM (off).
+  void set_fused_winograd(bool on) {
+    for_each_layer([on](auto& l) {
+      if constexpr (requires { l.use_fused; }) l.use_fused = on;
+    });
+  }
   // Every layer with binary weights: accumulation by sign selection (on) or the float kernels on
   // the +-s values (off, the default).
   void set_sign_select(bool on) {
