@@ -32,6 +32,7 @@ struct as_device {
   }
   // Block kernels as a GPU runs them, each block's threads one after another within a step.
   static constexpr bool block_kernels = true;
+  static std::size_t block_shared_limit() { return std::size_t(1) << 30; }
   template <class F>
   static void for_each_block(index_t blocks, F f) {
     host::for_each_index(blocks, [=](index_t b) {
@@ -80,6 +81,10 @@ struct as_device {
   static void synchronize() {}
 };
 static_assert(backend::backend<as_device>);
+// A device that gives a block 64 KiB of shared memory: too little for the one-kernel Winograd.
+struct as_small_device : as_device {
+  static std::size_t block_shared_limit() { return std::size_t(64) << 10; }
+};
 
 template <class V>
 double max_rel(const V& a, const V& b) {
@@ -213,6 +218,28 @@ BOOST_AUTO_TEST_CASE(fused_winograd_equals_host) {
   compare_fused<16, dims{16, 9, 13}>(3);        // 36 tiles: a full block and a partial one; cropped tiles
   compare_fused<32, dims{8, 28, 28}>(2);        // two output-channel blocks; blocks end inside images
   compare_fused<16, dims{24, 6, 5}, true>(11);  // three channel chunks, a bias, many images per block
+}
+
+BOOST_AUTO_TEST_CASE(fused_winograd_falls_back_without_the_shared_memory) {
+  constexpr dims In{16, 9, 13};
+  using H = conv<16, 3>::bind<In, double, host>;
+  using D = conv<16, 3>::bind<In, double, as_small_device>;
+  static_assert(D::fused_shape);
+  const index_t n = 2;
+  const counter_rng rng{43, 43};
+  std::vector<double> w(std::size_t(H::n_params)), x(std::size_t(n * In.size())), yh(std::size_t(n * H::out.size())),
+      yd(yh.size());
+  for (std::size_t i = 0; i < w.size(); ++i) w[i] = rng.normal(i);
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = rng.normal(100000 + i);
+  H h;
+  D d;
+  h.reserve(n);
+  d.reserve(n);
+  BOOST_TEST(d.wv.empty());
+  h.forward_affine(w.data(), x.data(), yh.data(), n, nullptr, nullptr, true);
+  d.forward_affine(w.data(), x.data(), yd.data(), n, nullptr, nullptr, true);
+  BOOST_TEST(!d.wv.empty());  // the separate kernels' workspace: they ran
+  BOOST_TEST(max_rel(yd, yh) < 1e-12);
 }
 
 BOOST_AUTO_TEST_CASE(device_kernels_equal_host_kernels) {

@@ -137,6 +137,15 @@ struct cuda {
   // memory each run F::steps() steps, f.step(s, block, thread, shared, state), with a barrier
   // after each step (the host can run the same steps thread by thread; see layers/winograd.hpp).
   static constexpr bool block_kernels = true;
+  // The most shared memory one block may ask for on the current device (99 KiB on many consumer
+  // GPUs, 163 KiB on an A100, 227 KiB on an H100): kernels that need more take another path.
+  static std::size_t block_shared_limit() {
+    int device = 0, bytes = 0;
+    detail::check(cudaGetDevice(&device), "cudaGetDevice");
+    detail::check(cudaDeviceGetAttribute(&bytes, cudaDevAttrMaxSharedMemoryPerBlockOptin, device),
+                  "cudaDeviceGetAttribute");
+    return std::size_t(bytes);
+  }
   template <class F>
   static void for_each_block(index_t blocks, F f) {
     if (blocks <= 0) return;

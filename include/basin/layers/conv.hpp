@@ -365,7 +365,9 @@ struct conv {
       constexpr index_t per_image = wg::input_fn<T, In>::per_image;
       T* u = backend::raw(wu);
       if constexpr (fused_shape) {
-        if (use_fused) {
+        // The one kernel where the device gives a block its shared memory (else the separate ones).
+        static const bool fits = B::block_shared_limit() >= wg::fused_fn<T, In, out>::shared_bytes;
+        if (use_fused && fits) {
           B::for_each_index(index_t(Out) * In.c, wg::filter_fn<T>{w, u, Out, In.c, true});
           const bool aligned = out.w % 4 == 0 && reinterpret_cast<std::uintptr_t>(y) % 16 == 0 &&
                                reinterpret_cast<std::uintptr_t>(res) % 16 == 0;
@@ -373,10 +375,10 @@ struct conv {
           B::for_each_block(f.blocks(), f);
           return;
         }
-        const auto need = std::size_t(wg::positions * (In.c * wtiles + wg::plane_pad));  // first unfused call
+        const auto need = std::size_t(workers * wg::positions * (In.c * wtiles + wg::plane_pad));  // first unfused call
         if (wv.size() < need) {
           wv.resize(need);
-          wm.resize(std::size_t(wg::positions * (Out * wtiles + wg::plane_pad)));
+          wm.resize(std::size_t(workers * wg::positions * (Out * wtiles + wg::plane_pad)));
         }
       }
       B::for_each_index(index_t(Out) * In.c, wg::filter_fn<T>{w, u, Out, In.c});
