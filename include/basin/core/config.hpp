@@ -12,9 +12,9 @@
 #define BASIN_UNROLL _Pragma("unroll")
 #define BASIN_NO_UNROLL _Pragma("unroll 1")
 #else
-#define BASIN_NO_UNROLL
 #define BASIN_HD
 #define BASIN_UNROLL
+#define BASIN_NO_UNROLL
 #endif
 
 #include <cstddef>

@@ -244,12 +244,20 @@ struct conv {
         if constexpr (!host_memory)
           wtiles = std::min(wtiles, (std::max<index_t>(n, 1) * detail::winograd::input_fn<T, In>::per_image + tb - 1) / tb * tb);
         wu.resize(std::size_t(detail::winograd::positions * Out * In.c));
-        if constexpr (fused_shape) return;  // V and M of the separate kernels: allocated if used
-        wv.resize(std::size_t(workers * detail::winograd::positions * (In.c * wtiles + detail::winograd::plane_pad)));
-        wm.resize(std::size_t(workers * detail::winograd::positions * (Out * wtiles + detail::winograd::plane_pad)));
+        // V and M of the separate kernels; with the one kernel, made at their first use instead.
+        if constexpr (!fused_shape) separate_workspace();
         if constexpr (host_memory && detail::winograd::host_vectors)
           wpad.resize(std::size_t(workers * detail::winograd::padded<In>::floats(wtiles)));
       }
+    }
+
+    // Sizes V and M (each worker's) for tasks of wtiles tiles; allocates only when they grow.
+    void separate_workspace() {
+      namespace wg = detail::winograd;
+      const auto v = std::size_t(workers * wg::positions * (In.c * wtiles + wg::plane_pad));
+      if (wv.size() < v) wv.resize(v);
+      const auto m = std::size_t(workers * wg::positions * (Out * wtiles + wg::plane_pad));
+      if (wm.size() < m) wm.resize(m);
     }
 
     static void init(T* w, T*, std::uint64_t seed, std::uint64_t stream_id) {
@@ -375,11 +383,7 @@ struct conv {
           B::for_each_block(f.blocks(), f);
           return;
         }
-        const auto need = std::size_t(workers * wg::positions * (In.c * wtiles + wg::plane_pad));  // first unfused call
-        if (wv.size() < need) {
-          wv.resize(need);
-          wm.resize(std::size_t(workers * wg::positions * (Out * wtiles + wg::plane_pad)));
-        }
+        separate_workspace();  // allocates at the first call without the one kernel only
       }
       B::for_each_index(index_t(Out) * In.c, wg::filter_fn<T>{w, u, Out, In.c});
       const index_t total = n * per_image, blk = wtiles;

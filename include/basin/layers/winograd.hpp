@@ -192,9 +192,80 @@ struct product_fn {
   }
 };
 
-// y (out, n, h, w) <- act((A^T M A + bias) * scale + shift + res) for the tiles [t0, t0 + count)
-// of the batch, cropped at the image's edge; bias, scale, shift, res optional (null; res, a
-// residual block's shortcut, is laid out as y). One call per (channel, tile).
+// N consecutive values at p (aligned to N values): one vector access on a device in float.
+template <int N, class T>
+BASIN_HD inline void load_n(const T* p, T (&r)[N]) {
+#if defined(__CUDA_ARCH__)
+  if constexpr (std::is_same_v<T, float> && N == 4) {
+    const float4 q = *reinterpret_cast<const float4*>(p);
+    r[0] = q.x, r[1] = q.y, r[2] = q.z, r[3] = q.w;
+  } else if constexpr (std::is_same_v<T, float> && N == 2) {
+    const float2 q = *reinterpret_cast<const float2*>(p);
+    r[0] = q.x, r[1] = q.y;
+  } else
+#endif
+  {
+    BASIN_UNROLL
+    for (int i = 0; i < N; ++i) r[i] = p[i];
+  }
+}
+template <int N, class T>
+BASIN_HD inline void store_n(T* p, const T (&r)[N]) {
+#if defined(__CUDA_ARCH__)
+  if constexpr (std::is_same_v<T, float> && N == 4)
+    *reinterpret_cast<float4*>(p) = float4{r[0], r[1], r[2], r[3]};
+  else
+#endif
+  {
+    BASIN_UNROLL
+    for (int i = 0; i < N; ++i) p[i] = r[i];
+  }
+}
+
+// Tile g of channel c of y (out, n, h, w) <- act((A^T M A + bias) * scale + shift + res), M the
+// tile's 36 products at src[xi * stride], cropped at the image's edge; bias, scale, shift, res
+// optional (null; res, a residual block's shortcut, laid out as y). `aligned` (y and res 16-byte
+// aligned, Out.w % 4 == 0): whole rows as vector accesses.
+template <class T, dims Out>
+BASIN_HD inline void output_tile(const T* src, index_t stride, T* y, index_t n, index_t g, index_t c, const T* bias,
+                                 const T* scale, const T* shift, bool act, const T* res, bool aligned) {
+  T s[positions], tmp[m * alpha], r[m * m];
+  BASIN_UNROLL
+  for (int xi = 0; xi < positions; ++xi) s[xi] = src[xi * stride];
+  BASIN_UNROLL
+  for (int j = 0; j < alpha; ++j) output_1d<T>(s + j, alpha, tmp + j, alpha);  // columns: tmp (4, 6)
+  BASIN_UNROLL
+  for (int i = 0; i < m; ++i) output_1d<T>(tmp + alpha * i, 1, r + m * i, 1);  // rows: r (4, 4)
+  const T b = bias ? bias[c] : T(0), sc = scale ? scale[c] : T(1), sh = shift ? shift[c] : T(0);
+  const auto p = tile_grid<Out>::at(g);
+  const index_t corner = (c * n + p.img) * Out.plane() + p.y * Out.w + p.x;
+  const bool whole = p.y + m <= Out.h && p.x + m <= Out.w;
+  BASIN_UNROLL
+  for (int i = 0; i < m; ++i) {
+    if (!whole && p.y + i >= Out.h) break;
+    const index_t o = corner + i * Out.w;
+    T row[m];
+    if (res && whole && aligned) {
+      load_n<m>(res + o, row);
+    } else {
+      BASIN_UNROLL
+      for (int j = 0; j < m; ++j) row[j] = res && (whole || p.x + j < Out.w) ? res[o + j] : T(0);
+    }
+    BASIN_UNROLL
+    for (int j = 0; j < m; ++j) {
+      const T v = (r[m * i + j] + b) * sc + sh + row[j];
+      row[j] = act ? (v > T(0) ? v : T(0)) : v;
+    }
+    if (whole && aligned) {
+      store_n<m>(y + o, row);
+    } else {
+      for (int j = 0; j < m && p.x + j < Out.w; ++j) y[o + j] = row[j];
+    }
+  }
+}
+
+// y (out, n, h, w) <- output_tile for the tiles [t0, t0 + count) of the batch, M (36, out, blk)
+// (planes padded). One call per (channel, tile).
 template <class T, dims Out>
 struct output_fn {
   const T* mm;
@@ -205,21 +276,8 @@ struct output_fn {
   const T* res = nullptr;
   BASIN_HD void operator()(index_t at) const {
     const index_t t = at % count, c = at / count;
-    const index_t stride = index_t(Out.c) * blk + plane_pad;
-    const T* src = mm + c * blk + t;
-    T s[positions], tmp[m * alpha], r[m * m];
-    for (int xi = 0; xi < positions; ++xi) s[xi] = src[xi * stride];
-    for (int j = 0; j < alpha; ++j) output_1d<T>(s + j, alpha, tmp + j, alpha);  // columns: tmp (4, 6)
-    for (int i = 0; i < m; ++i) output_1d<T>(tmp + alpha * i, 1, r + m * i, 1);  // rows: r (4, 4)
-    const T b = bias ? bias[c] : T(0), sc = scale ? scale[c] : T(1), sh = shift ? shift[c] : T(0);
-    const auto p = tile_grid<Out>::at(t0 + t);
-    const index_t corner = (c * n + p.img) * Out.plane() + p.y * Out.w + p.x;
-    for (int i = 0; i < m && p.y + i < Out.h; ++i)
-      for (int j = 0; j < m && p.x + j < Out.w; ++j) {
-        const index_t o = corner + i * Out.w + j;
-        const T v = (r[m * i + j] + b) * sc + sh + (res ? res[o] : T(0));
-        y[o] = act ? (v > T(0) ? v : T(0)) : v;
-      }
+    output_tile<T, Out>(mm + c * blk + t, index_t(Out.c) * blk + plane_pad, y, n, t0 + t, c, bias, scale, shift, act,
+                        res, false);
   }
 };
 
@@ -292,7 +350,7 @@ struct fused_fn {
         fetch(tb, kb, 0, thread, sh);
       }
       wait_copies();
-      if (thread < stagers) stage(tb, thread, sh);
+      if (thread < stagers) stage(thread, sh);
     } else if (s < 2 * chunks) {
       if (c + 1 < chunks) fetch(tb, kb, c + 1, thread, sh);
       multiply(thread, sh + v_at, sh + u_at + (c % 2) * u_floats, st);
@@ -352,7 +410,7 @@ struct fused_fn {
   // for tiles past the batch): a column at a time into the thread's own slots of V, then a row
   // at a time in place (the products' accumulators are live meanwhile: a 6x6 intermediate in
   // registers would spill).
-  BASIN_HD static void stage(index_t, int thread, T* sh) {
+  BASIN_HD static void stage(int thread, T* sh) {
     constexpr int sx = chunk * tiles;  // between positions in V
     T* vt = sh + v_at + thread;        // thread = cl * tiles + t
     BASIN_NO_UNROLL
@@ -388,8 +446,8 @@ struct fused_fn {
       for (int j = 0; j < per_group; ++j) {
         const int xi = xg * per_group + j;
         T a[KPer], b[4];
-        load<KPer>(us + (xi * chunk + cl) * outs + KPer * kg, a);
-        load<4>(v + (xi * chunk + cl) * tiles + 4 * tq, b);
+        load_n<KPer>(us + (xi * chunk + cl) * outs + KPer * kg, a);
+        load_n<4>(v + (xi * chunk + cl) * tiles + 4 * tq, b);
         BASIN_UNROLL
         for (int k = 0; k < KPer; ++k)
           BASIN_UNROLL
@@ -404,49 +462,16 @@ struct fused_fn {
     for (int j = 0; j < per_group; ++j)
       BASIN_UNROLL
       for (int k = 0; k < KPer; ++k)
-        store<4>(sh + ((xg * per_group + j) * outs + KPer * kg + k) * tiles + 4 * tq, st.acc[j][k]);
+        store_n<4>(sh + ((xg * per_group + j) * outs + KPer * kg + k) * tiles + 4 * tq, st.acc[j][k]);
   }
-  // y <- act((A^T M A + bias) * scale + shift + res) for the (channel, tile) pairs thread,
-  // thread + threads, ...
+  // y <- output_tile for the (channel, tile) pairs thread, thread + threads, ...
   BASIN_HD void finish(index_t tb, index_t kb, int thread, const T* sh) const {
     for (int i = thread; i < outs * tiles; i += threads) {
       const int k = i / tiles, t = i % tiles;
       const index_t g = tb * tiles + t;
-      if (g >= n * per_image) continue;
-      T s[positions], tmp[m * alpha], r[m * m];
-      BASIN_UNROLL
-      for (int xi = 0; xi < positions; ++xi) s[xi] = sh[(xi * outs + k) * tiles + t];
-      BASIN_UNROLL
-      for (int j = 0; j < alpha; ++j) output_1d<T>(s + j, alpha, tmp + j, alpha);
-      BASIN_UNROLL
-      for (int ii = 0; ii < m; ++ii) output_1d<T>(tmp + alpha * ii, 1, r + m * ii, 1);
-      const index_t c = kb * outs + k;
-      const T b = bias ? bias[c] : T(0), sc = scale ? scale[c] : T(1), shf = shift ? shift[c] : T(0);
-      const auto p = tile_grid<Out>::at(g);
-      const index_t corner = (c * n + p.img) * Out.plane() + p.y * Out.w + p.x;
-      const bool whole = p.y + m <= Out.h && p.x + m <= Out.w;
-      BASIN_UNROLL
-      for (int ii = 0; ii < m; ++ii) {
-        if (!whole && p.y + ii >= Out.h) break;
-        const index_t o = corner + ii * Out.w;
-        T row[m];
-        if (res && whole && aligned) {
-          load<m>(res + o, row);
-        } else {
-          BASIN_UNROLL
-          for (int j = 0; j < m; ++j) row[j] = res && (whole || p.x + j < Out.w) ? res[o + j] : T(0);
-        }
-        BASIN_UNROLL
-        for (int j = 0; j < m; ++j) {
-          const T val = (r[m * ii + j] + b) * sc + shf + row[j];
-          row[j] = act ? (val > T(0) ? val : T(0)) : val;
-        }
-        if (whole && aligned) {
-          store<m>(y + o, row);
-        } else {
-          for (int j = 0; j < m && p.x + j < Out.w; ++j) y[o + j] = row[j];
-        }
-      }
+      if (g < n * per_image)
+        output_tile<T, Out>(sh + k * tiles + t, outs * tiles, y, n, g, kb * outs + k, bias, scale, shift, act, res,
+                            aligned);
     }
   }
   // N values (16 bytes when N > 1) from global src to shared dst, asynchronously on sm_80 and
@@ -476,35 +501,6 @@ struct fused_fn {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
     asm volatile("cp.async.wait_group 0;\n" ::: "memory");
 #endif
-  }
-  // N consecutive values at p (aligned to N values): one vector access on a device in float.
-  template <int N>
-  BASIN_HD static void load(const T* p, T (&r)[N]) {
-#if defined(__CUDA_ARCH__)
-    if constexpr (std::is_same_v<T, float> && N == 4) {
-      const float4 q = *reinterpret_cast<const float4*>(p);
-      r[0] = q.x, r[1] = q.y, r[2] = q.z, r[3] = q.w;
-    } else if constexpr (std::is_same_v<T, float> && N == 2) {
-      const float2 q = *reinterpret_cast<const float2*>(p);
-      r[0] = q.x, r[1] = q.y;
-    } else
-#endif
-    {
-      BASIN_UNROLL
-      for (int i = 0; i < N; ++i) r[i] = p[i];
-    }
-  }
-  template <int N>
-  BASIN_HD static void store(T* p, const T (&r)[N]) {
-#if defined(__CUDA_ARCH__)
-    if constexpr (std::is_same_v<T, float> && N == 4)
-      *reinterpret_cast<float4*>(p) = float4{r[0], r[1], r[2], r[3]};
-    else
-#endif
-    {
-      BASIN_UNROLL
-      for (int i = 0; i < N; ++i) p[i] = r[i];
-    }
   }
 };
 
