@@ -398,7 +398,9 @@ struct conv {
         } else {
           B::for_each_index(In.c * blk, wg::input_fn<T, In>{x, v, n, t0, count, blk});
         }
-        if constexpr (host_memory) {
+        if constexpr (lanes) {
+          wg::product_host<T>(u, v, mm, Out, In.c, blk);
+        } else if constexpr (host_memory) {
           B::for_each_index(wg::positions * (Out / wg::out_block) * (blk / wg::tile_block),
                             wg::product_fn<T>{u, v, mm, Out, In.c, blk});
         } else {  // M_xi (out, blk) = U_xi (out, in) V_xi (in, blk), xi = 0..35
