@@ -752,30 +752,38 @@ void output_host(const T* mm, T* y, index_t n, index_t t0, index_t count, index_
           row[k + 4] = __builtin_shufflevector(w[k], w[k], 4, 5, 6, 7);
         }
         T* yi = yc + index_t(i) * Out.w;
-        if (rc) {  // the residual sum (and relu) on each tile's row, then the same stores
-          const T* ri = rc + index_t(i) * Out.w;
+        const T* ri = rc ? rc + index_t(i) * Out.w : nullptr;
+        if (whole) {  // eight whole tiles: every row a 4-vector
           for (int k = 0; k < lanes; ++k) {
-            if (i >= rows[k]) continue;
-            rvec r{};
-            if (cols[k] == m) {
-              r = *reinterpret_cast<const rvec*>(ri + off[k]);
-            } else {
-              for (int j = 0; j < cols[k]; ++j) r[j] = ri[off[k] + j];
+            rvec v = row[k];
+            if (ri) {  // the residual sum (and relu) on each tile's row
+              v += *reinterpret_cast<const rvec*>(ri + off[k]);
+              if (act) v = v > T(0) ? v : T(0);
             }
-            const rvec v = row[k] + r;
-            row[k] = act ? (v > T(0) ? v : T(0)) : v;
+            *reinterpret_cast<rvec*>(yi + off[k]) = v;
           }
-        }
-        if (whole) {
-          for (int k = 0; k < lanes; ++k) *reinterpret_cast<rvec*>(yi + off[k]) = row[k];
           continue;
         }
+        // Tiles of the last column are cw wide (a constant: the loops below unroll), those of the
+        // last row have fewer rows, missing tiles none.
+        constexpr int cw = Out.w % m;
         for (int k = 0; k < lanes; ++k) {
           if (i >= rows[k]) continue;
+          rvec v = row[k];
           if (cols[k] == m) {
-            *reinterpret_cast<rvec*>(yi + off[k]) = row[k];
-          } else {
-            for (int j = 0; j < cols[k]; ++j) yi[off[k] + j] = row[k][j];
+            if (ri) {
+              v += *reinterpret_cast<const rvec*>(ri + off[k]);
+              if (act) v = v > T(0) ? v : T(0);
+            }
+            *reinterpret_cast<rvec*>(yi + off[k]) = v;
+          } else if constexpr (cw > 0) {
+            if (ri) {
+              rvec r{};
+              for (int j = 0; j < cw; ++j) r[j] = ri[off[k] + j];
+              v += r;
+              if (act) v = v > T(0) ? v : T(0);
+            }
+            for (int j = 0; j < cw; ++j) yi[off[k] + j] = v[j];
           }
         }
       }
