@@ -175,6 +175,10 @@ BOOST_AUTO_TEST_CASE(winograd_matches_direct_sum) {
   winograd_case<16, dims{16, 14, 14}, false>(5);  // several tasks, padded tile columns
   winograd_case<4, dims{2, 4, 4}, true>(1);     // one tile
   winograd_case<8, dims{3, 28, 28}, true>(3);   // tasks start and end inside an image
+  // The host's groups of 8 images: a partial group, rows of 11 (an 8-wide block and 3 more),
+  // two tile rows per task with the second task's second row past the image (10 = 3 tile rows)
+  winograd_case<4, dims{3, 9, 11}, false>(9);
+  winograd_case<8, dims{4, 10, 7}, true>(17);
   winograd_case<4, dims{1, 9, 13}, false>(7);   // rows and columns cropped, images per task
 }
 

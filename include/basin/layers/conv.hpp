@@ -226,7 +226,7 @@ struct conv {
     int workers = 1;
 
     // Winograd: transformed filters (36, out, in); per worker transformed input and products.
-    typename B::template vector<T> wu, wv, wm, wpad;  // wpad: the host's padded input rows
+    typename B::template vector<T> wu, wv, wm;
     index_t wtiles = 0;  // tile columns per task
 
     void reserve(index_t n) {
@@ -235,19 +235,21 @@ struct conv {
       if (!direct) col.resize(std::size_t(workers * k_dim * group * out.plane()));
       partial.resize(std::size_t(workers * Out * k_dim));
       if constexpr (winograd_shape) {
-        // A task transforms, multiplies and transforms back `wtiles` tiles (a multiple of 16)
-        // whose V and M stay in the core's cache (a few hundred KiB at most).
-        // On a device: one chunk of at most 2^24 floats of V + M (64 MiB), or the whole batch.
+        // A task transforms, multiplies and transforms back `wtiles` tiles whose V and M stay in
+        // the core's cache (a few hundred KiB at most): with the host's vector code one task of
+        // detail::winograd::group_grid (tile rows of 8 images), else a multiple of the products'
+        // register block. On a device: one chunk of at most 2^24 floats of V + M (64 MiB), or
+        // the whole batch.
         constexpr index_t budget = host_memory ? 48 * 1024 : index_t(1) << 24;  // floats of V + M
         constexpr index_t tb = detail::winograd::tile_block;
         wtiles = std::max<index_t>(budget / (detail::winograd::positions * (In.c + Out)) / tb, 1) * tb;
         if constexpr (!host_memory)
           wtiles = std::min(wtiles, (std::max<index_t>(n, 1) * detail::winograd::input_fn<T, In>::per_image + tb - 1) / tb * tb);
+        if constexpr (host_memory && detail::winograd::host_vectors)
+          wtiles = detail::winograd::group_grid<In>::blk;  // the host's tasks: a tile row of 8 images
         wu.resize(std::size_t(detail::winograd::positions * Out * In.c));
         // V and M of the separate kernels; with the one kernel, made at their first use instead.
         if constexpr (!fused_shape) separate_workspace();
-        if constexpr (host_memory && detail::winograd::host_vectors)
-          wpad.resize(std::size_t(workers * detail::winograd::padded<In>::floats(wtiles)));
       }
     }
 
@@ -386,32 +388,33 @@ struct conv {
         separate_workspace();  // allocates at the first call without the one kernel only
       }
       B::for_each_index(index_t(Out) * In.c, wg::filter_fn<T>{w, u, Out, In.c});
+      if constexpr (wg::host_vectors && host_memory) {
+        // The host's vectorized transforms where the compiler has them: lanes are eight images
+        // (wg::group_grid), a task is a tile row of a group.
+        constexpr index_t blk = wg::group_grid<In>::blk;
+        B::for_each_task(wg::group_grid<In>::tasks(n), [&](index_t task, int worker) {
+          T* v = backend::raw(wv) + worker * wg::positions * (In.c * blk + wg::plane_pad);
+          T* mm = backend::raw(wm) + worker * wg::positions * (Out * blk + wg::plane_pad);
+          wg::input_group<T, In>(x, v, n, task);
+          wg::product_host<T>(u, v, mm, Out, In.c, blk);
+          wg::output_group<T, out>(mm, y, n, task, bias, scale, shift, act, res);
+        });
+        return;
+      }
       const index_t total = n * per_image, blk = wtiles;
-      // The host's vectorized transforms (eight tiles per call) where the compiler has them.
-      constexpr bool lanes = wg::host_vectors && host_memory;
       B::for_each_task((total + blk - 1) / blk, [&](index_t task, int worker) {
         const index_t t0 = task * blk, count = std::min(blk, total - t0);
         T* v = backend::raw(wv) + worker * wg::positions * (In.c * blk + wg::plane_pad);
         T* mm = backend::raw(wm) + worker * wg::positions * (Out * blk + wg::plane_pad);
-        if constexpr (lanes) {
-          wg::input_host<T, In>(x, v, backend::raw(wpad) + worker * wg::padded<In>::floats(blk), n, t0, count, blk);
-        } else {
-          B::for_each_index(In.c * blk, wg::input_fn<T, In>{x, v, n, t0, count, blk});
-        }
-        if constexpr (lanes) {
-          wg::product_host<T>(u, v, mm, Out, In.c, blk);
-        } else if constexpr (host_memory) {
+        B::for_each_index(In.c * blk, wg::input_fn<T, In>{x, v, n, t0, count, blk});
+        if constexpr (host_memory) {
           B::for_each_index(wg::positions * (Out / wg::out_block) * (blk / wg::tile_block),
                             wg::product_fn<T>{u, v, mm, Out, In.c, blk});
         } else {  // M_xi (out, blk) = U_xi (out, in) V_xi (in, blk), xi = 0..35
           B::gemm_batched(backend::trans::no, backend::trans::no, Out, blk, In.c, T(1), u, In.c, index_t(Out) * In.c, v,
                           blk, In.c * blk + wg::plane_pad, T(0), mm, blk, Out * blk + wg::plane_pad, wg::positions);
         }
-        if constexpr (lanes) {
-          wg::output_host<T, out>(mm, y, n, t0, count, blk, bias, scale, shift, act, res);
-        } else {
-          B::for_each_index(Out * count, wg::output_fn<T, out>{mm, y, n, t0, count, blk, bias, scale, shift, act, res});
-        }
+        B::for_each_index(Out * count, wg::output_fn<T, out>{mm, y, n, t0, count, blk, bias, scale, shift, act, res});
       });
     }
 

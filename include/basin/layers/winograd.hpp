@@ -505,24 +505,15 @@ struct fused_fn {
 };
 
 #if (defined(__GNUC__) || defined(__clang__)) && !defined(__CUDACC__)
-// The host's transforms, eight tiles at a time in SIMD registers (GCC/Clang vector extensions):
-// the same results as input_fn and output_fn, which the other backends (and other compilers) use.
-//
-// Input: the task first copies the rows its tiles read into a zero-bordered buffer (padded
-// planes of hp x wp), so every tile's 6x6 patch is six unconditional 8-wide row loads. Each
-// tile's rows go through B^T (the vertical pass, lanes = columns of the patch), an 8x8 transpose
-// turns eight tiles' results into vectors across tiles, and the horizontal pass and the stores
-// into V run across tiles. Output: A^T M A across tiles, the epilogue, then a 4x8 transpose
-// gives each tile's output rows as four-element vectors, stored whole where they fit.
-// (An earlier version gathered each tile's patch element by element into lanes and scattered
-// outputs element by element: on 16-channel 28x28 layers its input transform took 1.4x and its
-// output transform 2.3x the time of these, measured one layer at a time on one core.)
+// The host's transforms in SIMD registers (GCC/Clang vector extensions): the same results as
+// input_fn and output_fn, which the other backends (and other compilers) use; see group_grid
+// below for the layout of a task.
 inline constexpr bool host_vectors = true;
 inline constexpr int lanes = 8;
 
 template <class T>
 struct simd {
-  typedef T lane __attribute__((vector_size(lanes * sizeof(T)), aligned(alignof(T)), may_alias));  // 8 tiles
+  typedef T lane __attribute__((vector_size(lanes * sizeof(T)), aligned(alignof(T)), may_alias));  // 8 images
   typedef T row __attribute__((vector_size(m * sizeof(T)), aligned(alignof(T)), may_alias));    // 4 outputs
 };
 template <class T>
@@ -549,243 +540,265 @@ inline void transpose8(const lane_vec<T>* a, lane_vec<T>* t) {
   }
 }
 
-// The padded copy of a task's input: planes (channel, image of the task) of hp x wp, the image at
-// row 1, column 1, zeros around; wide enough for an 8-wide load at every tile's left edge. After
-// the planes, one zero patch that the lanes of missing tiles read.
-template <dims In>
-struct padded {
-  using grid = tile_grid<In>;
-  static constexpr index_t hp = index_t(grid::tiles_h) * m + 2, wp = index_t(grid::tiles_w) * m + lanes - m;
-  static_assert(wp >= In.w + 2);
-  // images a chunk of `blk` tiles can touch, and the buffer's size per worker
-  static constexpr index_t images(index_t blk) { return (blk - 1) / grid::per_image + 2; }
-  static constexpr index_t floats(index_t blk) { return index_t(In.c) * images(blk) * hp * wp + alpha * wp; }
-};
-
-// V (36, in, blk) (planes padded) <- B^T d B for the tiles [t0, t0 + count) of x (in, n, h, w);
-// columns count..blk zero. pad: scratch of padded<In>::floats(blk).
-template <class T, dims In>
-void input_host(const T* x, T* v, T* pad, index_t n, index_t t0, index_t count, index_t blk) {
-  using vec = lane_vec<T>;
-  using grid = tile_grid<In>;
-  using P = padded<In>;
-  constexpr index_t hp = P::hp, wp = P::wp, plane = hp * wp;
-  const index_t first = t0 / grid::per_image, imgs = (t0 + count - 1) / grid::per_image - first + 1;
-  const index_t zero = In.c * imgs * plane;  // the zero patch, read by missing tiles
-  std::fill_n(pad + zero, alpha * wp, T(0));
-  // Copy the rows the chunk's tiles read (padded rows 4 ty .. 4 ty + 5) and zero their borders.
-  for (index_t i = 0; i < imgs; ++i) {
-    const index_t img = first + i, lo = std::max(t0, img * grid::per_image) - img * grid::per_image,
-                  hi = std::min(t0 + count, (img + 1) * grid::per_image) - img * grid::per_image;
-    const index_t r0 = lo / grid::tiles_w * m, r1 = (hi - 1) / grid::tiles_w * m + alpha;
-    // The rows read, and a prefetch of the same rows two channels ahead: each channel's rows
-    // are a short run far from the last one, too short for the hardware prefetcher to learn.
-    const index_t first_row = std::max<index_t>(r0 - 1, 0), end_row = std::min<index_t>(r1 - 1, In.h);
-    const index_t run = (end_row - first_row) * In.w * index_t(sizeof(T));
-    for (index_t c = 0; c < In.c; ++c) {
-      const T* src = x + (c * n + img) * In.plane();
-      T* dst = pad + (c * imgs + i) * plane;
-      if (c + 2 < In.c) {
-        const char* ahead = reinterpret_cast<const char*>(src + 2 * n * In.plane() + first_row * In.w);
-        for (index_t b = 0; b < run; b += 64) __builtin_prefetch(ahead + b, 0, 3);
-      }
-      for (index_t r = r0; r < r1; ++r) {
-        T* row = dst + r * wp;
-        if (r >= 1 && r <= In.h) {
-          const T* s = src + (r - 1) * In.w;
-          row[0] = T(0);
-          for (index_t j = 0; j < In.w; ++j) row[1 + j] = s[j];
-          for (index_t j = In.w + 1; j < wp; ++j) row[j] = T(0);
-        } else {
-          for (index_t j = 0; j < wp; ++j) row[j] = T(0);
-        }
-      }
-    }
-  }
-  const index_t stride = index_t(In.c) * blk + plane_pad, cplane = imgs * plane;
-  for (index_t q = 0; q < blk / lanes; ++q) {
-    index_t off[lanes];  // each tile's patch in channel 0's planes (missing tiles: the zero patch)
-    for (int k = 0; k < lanes; ++k) {
-      const index_t t = q * lanes + k;
-      if (t < count) {
-        const auto p = grid::at(t0 + t);
-        off[k] = (p.img - first) * plane + index_t(p.y) * wp + p.x;
-      } else {
-        off[k] = -1;
-      }
-    }
-    for (index_t c = 0; c < In.c; ++c) {
-      const T* base = pad + c * cplane;
-      vec tv[alpha][lanes];  // [row of B^T d][tile], lanes: columns of the patch
-      for (int k = 0; k < lanes; ++k) {
-        const T* patch = off[k] < 0 ? pad + zero : base + off[k];
-        vec d[alpha], r6[alpha];
-        for (int i = 0; i < alpha; ++i) d[i] = *reinterpret_cast<const vec*>(patch + i * wp);
-        input_1d<T>(d, 1, r6, 1);
-        for (int r = 0; r < alpha; ++r) tv[r][k] = r6[r];
-      }
-      T* dst = v + c * blk + q * lanes;
-      for (int r = 0; r < alpha; ++r) {
-        vec col[lanes], out[alpha];
-        transpose8<T>(tv[r], col);  // col[j]: column j of row r, across the tiles
-        input_1d<T>(col, 1, out, 1);
-        for (int l = 0; l < alpha; ++l, dst += stride) *reinterpret_cast<vec*>(dst) = out[l];
-      }
-    }
-  }
-}
-
-// M (36, out, blk) = U (36, out, in) x V (36, in, blk) for one task, planes padded as product_fn's:
-// the same register block (4 output channels x 24 tiles, 12 AVX accumulators), but the loops over
+// M (36, out, blk) = U (36, out, in) x V (36, in, blk) for one task, planes padded as product_fn's,
+// blk a multiple of 8 floats (32 bytes): product_fn's register block (4 output channels x 24
+// tiles, 12 AVX accumulators; the last 8 or 16 tiles of a row with 4 or 8), but the loops over
 // positions, filter groups and tile groups run here instead of one call per block through the
 // backend (whose index arithmetic, zeroed accumulators in memory and per-call parallel region
 // cost a quarter of the products' time with 16 input channels: the inner loop is 16 steps long).
+template <int OB, int NV, class T>
+inline void product_block(const T* ub, const T* vb, T* mb, index_t in, index_t blk) {
+  typedef T vec __attribute__((vector_size(32), aligned(alignof(T)), may_alias));
+  constexpr int step = int(32 / sizeof(T));
+  vec acc[OB][NV], x[NV];
+#pragma GCC unroll 8
+  for (int k = 0; k < NV; ++k) x[k] = *reinterpret_cast<const vec*>(vb + k * step);
+#pragma GCC unroll 8
+  for (int r = 0; r < OB; ++r) {
+    const T ur = ub[r * in];
+#pragma GCC unroll 8
+    for (int k = 0; k < NV; ++k) acc[r][k] = ur * x[k];
+  }
+  for (index_t c = 1; c < in; ++c) {
+#pragma GCC unroll 8
+    for (int k = 0; k < NV; ++k) x[k] = *reinterpret_cast<const vec*>(vb + c * blk + k * step);
+#pragma GCC unroll 8
+    for (int r = 0; r < OB; ++r) {
+      const T ur = ub[r * in + c];
+#pragma GCC unroll 8
+      for (int k = 0; k < NV; ++k) acc[r][k] += ur * x[k];
+    }
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < OB; ++r)
+#pragma GCC unroll 8
+    for (int k = 0; k < NV; ++k) *reinterpret_cast<vec*>(mb + r * blk + k * step) = acc[r][k];
+}
 template <class T>
 void product_host(const T* u, const T* v, T* mm, index_t out, index_t in, index_t blk) {
-  typedef T vec __attribute__((vector_size(32), aligned(alignof(T)), may_alias));
-  constexpr int lanes8 = int(32 / sizeof(T)), nv = tile_block / lanes8;
-  static_assert(tile_block % lanes8 == 0);
+  constexpr int step = int(32 / sizeof(T)), full = tile_block / step, group = lanes / step;
+  static_assert(tile_block % step == 0 && lanes % step == 0);
+  const index_t main = blk / tile_block * tile_block, rest = (blk - main) / lanes;  // blk: a multiple of 8
   for (int xi = 0; xi < positions; ++xi) {
     const T* ux = u + index_t(xi) * out * in;
     const T* vx = v + xi * (in * blk + plane_pad);
     T* mx = mm + xi * (out * blk + plane_pad);
-    for (index_t o = 0; o < out; o += out_block) {
-      const T* ub = ux + o * in;
-      for (index_t t = 0; t < blk; t += tile_block) {
-        const T* vb = vx + t;
-        vec acc[out_block][nv], x[nv];
-#pragma GCC unroll 8
-        for (int k = 0; k < nv; ++k) x[k] = *reinterpret_cast<const vec*>(vb + k * lanes8);
-#pragma GCC unroll 8
-        for (int r = 0; r < out_block; ++r) {
-          const T ur = ub[r * in];
-#pragma GCC unroll 8
-          for (int k = 0; k < nv; ++k) acc[r][k] = ur * x[k];
+    for (index_t o = 0; o < out; o += out_block)
+      for (index_t t = 0; t < main; t += tile_block)
+        product_block<out_block, full>(ux + o * in, vx + t, mx + o * blk + t, in, blk);
+    // The last 8 or 16 tiles: 8 accumulators (8 filters x 8 tiles, or 4 x 16)
+    if (rest == 1 && out % (2 * out_block) == 0) {
+      for (index_t o = 0; o < out; o += 2 * out_block)
+        product_block<2 * out_block, group>(ux + o * in, vx + main, mx + o * blk + main, in, blk);
+    } else if (rest == 1) {
+      for (index_t o = 0; o < out; o += out_block)
+        product_block<out_block, group>(ux + o * in, vx + main, mx + o * blk + main, in, blk);
+    } else if (rest == 2) {
+      for (index_t o = 0; o < out; o += out_block)
+        product_block<out_block, 2 * group>(ux + o * in, vx + main, mx + o * blk + main, in, blk);
+    }
+  }
+}
+
+// ---- Tiles of eight images side by side (the host's path) ----
+// The host orders a batch's tiles as (group of 8 images, tile row, tile column, image in the
+// group): the lanes of every vector are the eight images of a group at the same tile, so a tile's
+// 2-D transforms are plain vector arithmetic (no per-tile gathers or transposes), every tile of
+// a vector has the same border, and a task is one tile row of one group (blk = tiles_w * 8
+// columns of V and M). Each input row is transposed into lanes once per task (the 6-row band its
+// tiles read, 8x8 transposes) and each output row once back (with the residual sum, relu and the
+// stores as 8-wide image rows). Compared with eight consecutive tiles per vector (gathering each
+// tile's patch from a zero-bordered copy, transposing per tile), this halves the transforms'
+// instructions.
+template <dims D>
+struct group_grid {
+  static constexpr int tiles_h = tile_grid<D>::tiles_h, tiles_w = tile_grid<D>::tiles_w;
+  // tile rows per task: at least the products' 24-tile register block (small images)
+  static constexpr int rows = std::min(tiles_h, (tile_block / lanes + tiles_w - 1) / tiles_w);
+  static constexpr index_t blk = index_t(tiles_w) * rows * lanes;  // tiles (columns of V, M) per task
+  static constexpr int in_blocks = (tiles_w * m + 2 + lanes - 1) / lanes;  // 8-column blocks of a band row
+  static constexpr int out_blocks = (D.w + lanes - 1) / lanes;
+  static constexpr index_t row_tasks = (tiles_h + rows - 1) / rows;  // per group
+  static index_t tasks(index_t n) { return (n + lanes - 1) / lanes * row_tasks; }
+};
+
+// Columns [S, S + 8) of an image row of W values, zero outside [0, W): loads that stay inside the
+// row, the edges shifted in with zeros (S and W are constants, so are the shuffles' indices).
+template <int W, int S>
+constexpr int segment_lane(int j) {  // where lane j comes from: 0..7 the load, 8 a zero
+  const int col = S + j;
+  if (col < 0 || col >= W) return lanes;
+  if constexpr (W >= lanes) {
+    constexpr int at = S < 0 ? 0 : (S > W - lanes ? W - lanes : S);
+    return col - at;
+  } else {
+    return col < 4 ? col : 4 + col - (W - 4);  // two 4-loads: columns 0..3 and W-4..W-1
+  }
+}
+template <class T, int W, int S, std::size_t... J>
+inline void row_segment(const T* row, lane_vec<T>& out, std::index_sequence<J...>) {  // out, not a return:
+  using vec = lane_vec<T>;                                                             // the ABI of 64-byte values
+  using rvec = row_vec<T>;
+  const vec zero{};
+  if constexpr (S >= W || S + lanes <= 0) {
+    out = zero;
+  } else if constexpr (S >= 0 && S + lanes <= W) {
+    out = *reinterpret_cast<const vec*>(row + S);
+  } else if constexpr (W >= lanes) {
+    constexpr int at = S < 0 ? 0 : (S > W - lanes ? W - lanes : S);
+    out = __builtin_shufflevector(*reinterpret_cast<const vec*>(row + at), zero, segment_lane<W, S>(int(J))...);
+  } else if constexpr (W >= 4) {
+    const vec both = __builtin_shufflevector(*reinterpret_cast<const rvec*>(row),
+                                             *reinterpret_cast<const rvec*>(row + W - 4), 0, 1, 2, 3, 4, 5, 6, 7);
+    out = __builtin_shufflevector(both, zero, segment_lane<W, S>(int(J))...);
+  } else {
+    out = zero;
+    for (int j = 0; j < lanes; ++j)
+      if (S + j >= 0 && S + j < W) out[j] = row[S + j];
+  }
+}
+
+// The first R values of v (or all eight) to p; v += the first R values at p (R a constant; from
+// R = 4 on whole 4-vectors, overlapping where R is not 4 or 8).
+template <int R, class T>
+inline void store_first(T* p, const lane_vec<T>& v) {
+  if constexpr (R == lanes) {
+    *reinterpret_cast<lane_vec<T>*>(p) = v;
+  } else if constexpr (R >= 4) {
+    *reinterpret_cast<row_vec<T>*>(p) = __builtin_shufflevector(v, v, 0, 1, 2, 3);
+    *reinterpret_cast<row_vec<T>*>(p + R - 4) = __builtin_shufflevector(v, v, R - 4, R - 3, R - 2, R - 1);
+  } else {
+    for (int j = 0; j < R; ++j) p[j] = v[j];
+  }
+}
+template <int R, class T>
+inline void add_first(const T* p, lane_vec<T>& v) {
+  lane_vec<T> r;
+  row_segment<T, R, 0>(p, r, std::make_index_sequence<lanes>{});
+  v += r;
+}
+
+// V (36, in, blk) (planes padded) <- B^T d B for task `task` (group g, tile rows ty0 .. ty0 +
+// rows - 1; columns of rows past the image zero) of x (in, n, h, w).
+template <class T, dims In>
+void input_group(const T* x, T* v, index_t n, index_t task) {
+  using vec = lane_vec<T>;
+  using G = group_grid<In>;
+  constexpr index_t blk = G::blk, stride = index_t(In.c) * blk + plane_pad;
+  constexpr int nb = G::in_blocks;
+  const index_t g = task / G::row_tasks, img0 = g * lanes;
+  const int ty0 = int(task % G::row_tasks) * G::rows;
+  const int imgs = int(std::min<index_t>(lanes, n - img0));
+  for (index_t c = 0; c < In.c; ++c) {
+    const T* src = x + (c * n + img0) * In.plane();
+    for (int rr = 0; rr < G::rows; ++rr) {
+      const int ty = ty0 + rr;
+      T* dst = v + c * blk + index_t(rr) * G::tiles_w * lanes;
+      if (ty >= G::tiles_h) {
+        for (int xi = 0; xi < positions; ++xi)
+          for (int j = 0; j < G::tiles_w * lanes; ++j) dst[xi * stride + j] = T(0);
+        continue;
+      }
+      vec band[alpha][nb * lanes];  // [row of the tiles' patches][column + 1], lanes: the images
+      for (int i = 0; i < alpha; ++i) {
+        const int yy = ty * m - 1 + i;
+        if (yy < 0 || yy >= In.h) {
+          for (int j = 0; j < nb * lanes; ++j) band[i][j] = vec{};
+          continue;
         }
-        for (index_t c = 1; c < in; ++c) {
-#pragma GCC unroll 8
-          for (int k = 0; k < nv; ++k) x[k] = *reinterpret_cast<const vec*>(vb + c * blk + k * lanes8);
-#pragma GCC unroll 8
-          for (int r = 0; r < out_block; ++r) {
-            const T ur = ub[r * in + c];
-#pragma GCC unroll 8
-            for (int k = 0; k < nv; ++k) acc[r][k] += ur * x[k];
-          }
+        [&]<std::size_t... B>(std::index_sequence<B...>) {
+          (
+              [&] {
+                vec seg[lanes];
+                for (int k = 0; k < lanes; ++k) {
+                  if (k < imgs) {
+                    row_segment<T, In.w, int(B) * lanes - 1>(src + k * In.plane() + yy * In.w, seg[k],
+                                                             std::make_index_sequence<lanes>{});
+                  } else {
+                    seg[k] = vec{};
+                  }
+                }
+                transpose8<T>(seg, band[i] + B * lanes);
+              }(),
+              ...);
+        }(std::make_index_sequence<nb>{});
+      }
+      for (int tx = 0; tx < G::tiles_w; ++tx) {
+        vec r[alpha][alpha];
+        for (int i = 0; i < alpha; ++i) input_1d<T>(band[i] + tx * m, 1, r[i], 1);  // along the rows
+        for (int j = 0; j < alpha; ++j) {
+          vec col[alpha], out[alpha];
+          for (int i = 0; i < alpha; ++i) col[i] = r[i][j];
+          input_1d<T>(col, 1, out, 1);  // along the columns
+          for (int i = 0; i < alpha; ++i)
+            *reinterpret_cast<vec*>(dst + (alpha * i + j) * stride + tx * lanes) = out[i];
         }
-        T* mb = mx + o * blk + t;
-#pragma GCC unroll 8
-        for (int r = 0; r < out_block; ++r)
-#pragma GCC unroll 8
-          for (int k = 0; k < nv; ++k) *reinterpret_cast<vec*>(mb + r * blk + k * lanes8) = acc[r][k];
       }
     }
   }
 }
 
-// y (out, n, h, w) <- act((A^T M A + bias) * scale + shift + res) for the tiles [t0, t0 + count),
-// cropped at the image's edge; bias, scale, shift, res optional (null).
+// y (out, n, h, w) <- act((A^T M A + bias) * scale + shift + res) for task `task`; bias, scale,
+// shift, res optional (null).
 template <class T, dims Out>
-void output_host(const T* mm, T* y, index_t n, index_t t0, index_t count, index_t blk, const T* bias, const T* scale,
-                 const T* shift, bool act, const T* res = nullptr) {
+void output_group(const T* mm, T* y, index_t n, index_t task, const T* bias, const T* scale, const T* shift, bool act,
+                  const T* res) {
   using vec = lane_vec<T>;
-  using rvec = row_vec<T>;
-  using grid = tile_grid<Out>;
-  const index_t stride = index_t(Out.c) * blk + plane_pad;
-  for (index_t q = 0; q < (count + lanes - 1) / lanes; ++q) {
-    index_t off[lanes];
-    int rows[lanes], cols[lanes];  // of each tile's 4x4 outputs inside the image (0: no tile)
-    bool whole = true;
-    index_t band[2] = {-1, -1};  // the image rows of the first and the last tile (prefetched)
-    for (int k = 0; k < lanes; ++k) {
-      const index_t t = q * lanes + k;
-      off[k] = 0, rows[k] = 0, cols[k] = 0;
-      if (t < count) {
-        const auto p = grid::at(t0 + t);
-        off[k] = p.img * Out.plane() + index_t(p.y) * Out.w + p.x;
-        rows[k] = std::min(m, Out.h - p.y), cols[k] = std::min(m, Out.w - p.x);
-        band[k == 0 ? 0 : 1] = off[k] - p.x;
-      }
-      whole = whole && rows[k] == m && cols[k] == m;
-    }
-    for (index_t c = 0; c < Out.c; ++c) {
-      if (c + 2 < Out.c) {  // this group's rows of y (and res) two channels ahead
-        for (const index_t at : band) {
-          if (at < 0) continue;
-          const index_t o = (c + 2) * n * Out.plane() + at, bytes = index_t(m) * Out.w * index_t(sizeof(T));
-          for (index_t b = 0; b < bytes; b += 64) {
-            __builtin_prefetch(reinterpret_cast<const char*>(y + o) + b, 1, 3);
-            if (res) __builtin_prefetch(reinterpret_cast<const char*>(res + o) + b, 0, 3);
+  using G = group_grid<Out>;
+  constexpr index_t blk = G::blk, stride = index_t(Out.c) * blk + plane_pad;
+  constexpr int nb = G::out_blocks;
+  const index_t g = task / G::row_tasks, img0 = g * lanes;
+  const int ty0 = int(task % G::row_tasks) * G::rows;
+  const int imgs = int(std::min<index_t>(lanes, n - img0));
+  const bool early = act && !res;  // relu now, or after the residual sum
+  vec band[m][nb * lanes];  // [output row][column], lanes: the images; columns from tiles_w * 4 on unused
+  for (int i = 0; i < m; ++i)
+    for (int j = G::tiles_w * m; j < nb * lanes; ++j) band[i][j] = vec{};
+  for (index_t c = 0; c < Out.c; ++c) {
+    const T b = bias ? bias[c] : T(0), sc = scale ? scale[c] : T(1), sh = shift ? shift[c] : T(0);
+    T* yc = y + (c * n + img0) * Out.plane();
+    const T* rc = res ? res + (c * n + img0) * Out.plane() : nullptr;
+    for (int rr = 0; rr < G::rows && ty0 + rr < G::tiles_h; ++rr) {
+      const int ty = ty0 + rr;
+      const T* src = mm + c * blk + index_t(rr) * G::tiles_w * lanes;
+      for (int tx = 0; tx < G::tiles_w; ++tx) {
+        vec t[m][alpha];
+        for (int j = 0; j < alpha; ++j) {
+          vec col[alpha], o[m];
+          for (int i = 0; i < alpha; ++i)
+            col[i] = *reinterpret_cast<const vec*>(src + (alpha * i + j) * stride + tx * lanes);
+          output_1d<T>(col, 1, o, 1);
+          for (int i = 0; i < m; ++i) t[i][j] = o[i];
+        }
+        for (int i = 0; i < m; ++i) {
+          vec o[m];
+          output_1d<T>(t[i], 1, o, 1);
+          for (int j = 0; j < m; ++j) {
+            const vec val = (o[j] + b) * sc + sh;
+            band[i][tx * m + j] = early ? (val > T(0) ? val : T(0)) : val;
           }
         }
       }
-      vec t[m][alpha];  // A^T s, columns of the 6x6 across tiles
-      for (int j = 0; j < alpha; ++j) {
-        const T* src = mm + c * blk + q * lanes + j * stride;
-        vec col[alpha], o[m];
-        for (int i = 0; i < alpha; ++i) col[i] = *reinterpret_cast<const vec*>(src + i * alpha * stride);
-        output_1d<T>(col, 1, o, 1);
-        for (int i = 0; i < m; ++i) t[i][j] = o[i];
-      }
-      const T b = bias ? bias[c] : T(0), sc = scale ? scale[c] : T(1), sh = shift ? shift[c] : T(0);
-      T* yc = y + c * n * Out.plane();
-      const T* rc = res ? res + c * n * Out.plane() : nullptr;
-      const bool early = act && !rc;  // relu across tiles now, or after the residual sum per row
-      for (int i = 0; i < m; ++i) {
-        vec a[m];
-        output_1d<T>(t[i], 1, a, 1);  // output row i, columns 0..3, across tiles
-        for (int j = 0; j < m; ++j) {
-          const vec val = (a[j] + b) * sc + sh;
-          a[j] = early ? (val > T(0) ? val : T(0)) : val;
-        }
-        // 4x8 transpose: w[k % 4] holds tile k's row i in its low (k < 4) or high half
-        const vec u0 = __builtin_shufflevector(a[0], a[1], 0, 8, 1, 9, 4, 12, 5, 13),
-                  u1 = __builtin_shufflevector(a[0], a[1], 2, 10, 3, 11, 6, 14, 7, 15),
-                  u2 = __builtin_shufflevector(a[2], a[3], 0, 8, 1, 9, 4, 12, 5, 13),
-                  u3 = __builtin_shufflevector(a[2], a[3], 2, 10, 3, 11, 6, 14, 7, 15);
-        const vec w[4] = {__builtin_shufflevector(u0, u2, 0, 1, 8, 9, 4, 5, 12, 13),
-                          __builtin_shufflevector(u0, u2, 2, 3, 10, 11, 6, 7, 14, 15),
-                          __builtin_shufflevector(u1, u3, 0, 1, 8, 9, 4, 5, 12, 13),
-                          __builtin_shufflevector(u1, u3, 2, 3, 10, 11, 6, 7, 14, 15)};
-        rvec row[lanes];
-        for (int k = 0; k < 4; ++k) {
-          row[k] = __builtin_shufflevector(w[k], w[k], 0, 1, 2, 3);
-          row[k + 4] = __builtin_shufflevector(w[k], w[k], 4, 5, 6, 7);
-        }
-        T* yi = yc + index_t(i) * Out.w;
-        const T* ri = rc ? rc + index_t(i) * Out.w : nullptr;
-        if (whole) {  // eight whole tiles: every row a 4-vector
-          for (int k = 0; k < lanes; ++k) {
-            rvec v = row[k];
-            if (ri) {  // the residual sum (and relu) on each tile's row
-              v += *reinterpret_cast<const rvec*>(ri + off[k]);
-              if (act) v = v > T(0) ? v : T(0);
-            }
-            *reinterpret_cast<rvec*>(yi + off[k]) = v;
-          }
-          continue;
-        }
-        // Tiles of the last column are cw wide (a constant: the loops below unroll), those of the
-        // last row have fewer rows, missing tiles none.
-        constexpr int cw = Out.w % m;
-        for (int k = 0; k < lanes; ++k) {
-          if (i >= rows[k]) continue;
-          rvec v = row[k];
-          if (cols[k] == m) {
-            if (ri) {
-              v += *reinterpret_cast<const rvec*>(ri + off[k]);
-              if (act) v = v > T(0) ? v : T(0);
-            }
-            *reinterpret_cast<rvec*>(yi + off[k]) = v;
-          } else if constexpr (cw > 0) {
-            if (ri) {
-              rvec r{};
-              for (int j = 0; j < cw; ++j) r[j] = ri[off[k] + j];
-              v += r;
-              if (act) v = v > T(0) ? v : T(0);
-            }
-            for (int j = 0; j < cw; ++j) yi[off[k] + j] = v[j];
-          }
-        }
+      const int rows = std::min(m, Out.h - ty * m);
+      for (int i = 0; i < rows; ++i) {
+        const index_t at = index_t(ty * m + i) * Out.w;
+        [&]<std::size_t... B>(std::index_sequence<B...>) {
+          (
+              [&] {
+                constexpr int r = std::min<int>(lanes, Out.w - int(B) * lanes);  // columns of this block
+                vec rowv[lanes];
+                transpose8<T>(band[i] + B * lanes, rowv);
+                for (int k = 0; k < imgs; ++k) {
+                  vec val = rowv[k];
+                  if (rc) {
+                    add_first<r>(rc + k * Out.plane() + at + B * lanes, val);
+                    if (act) val = val > T(0) ? val : T(0);
+                  }
+                  store_first<r>(yc + k * Out.plane() + at + B * lanes, val);
+                }
+              }(),
+              ...);
+        }(std::make_index_sequence<nb>{});
       }
     }
   }
@@ -793,17 +806,18 @@ void output_host(const T* mm, T* y, index_t n, index_t t0, index_t count, index_
 #else
 inline constexpr bool host_vectors = false;
 inline constexpr int lanes = 1;
-template <dims In>
-struct padded {
-  static constexpr index_t floats(index_t) { return 0; }
-};
-template <class T, dims In>  // not used without vector extensions
-void input_host(const T*, T*, T*, index_t, index_t, index_t, index_t);
-template <class T, dims Out>
-void output_host(const T*, T*, index_t, index_t, index_t, index_t, const T*, const T*, const T*, bool,
-                 const T* = nullptr);
+// not used without vector extensions
 template <class T>
 void product_host(const T*, const T*, T*, index_t, index_t, index_t);
+template <dims D>
+struct group_grid {
+  static constexpr index_t blk = 0;
+  static index_t tasks(index_t) { return 0; }
+};
+template <class T, dims In>
+void input_group(const T*, T*, index_t, index_t);
+template <class T, dims Out>
+void output_group(const T*, T*, index_t, index_t, const T*, const T*, const T*, bool, const T*);
 #endif
 
 }  // namespace basin::detail::winograd
