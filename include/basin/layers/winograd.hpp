@@ -619,7 +619,14 @@ struct group_grid {
   static constexpr int in_blocks = (tiles_w * m + 2 + lanes - 1) / lanes;  // 8-column blocks of a band row
   static constexpr int out_blocks = (D.w + lanes - 1) / lanes;
   static constexpr index_t row_tasks = (tiles_h + rows - 1) / rows;  // per group
+  static constexpr index_t stride = index_t(D.c) * blk + plane_pad;  // between V's (or M's) planes
   static index_t tasks(index_t n) { return (n + lanes - 1) / lanes * row_tasks; }
+  struct task {  // the first image of its group, the images there (1..8), its first tile row
+    index_t img0;
+    int imgs, ty0;
+    task(index_t n, index_t t)
+        : img0(t / row_tasks * lanes), imgs(int(std::min<index_t>(lanes, n - img0))), ty0(int(t % row_tasks) * rows) {}
+  };
 };
 
 // Columns [S, S + 8) of an image row of W values, zero outside [0, W): loads that stay inside the
@@ -684,11 +691,11 @@ template <class T, dims In>
 void input_group(const T* x, T* v, index_t n, index_t task) {
   using vec = lane_vec<T>;
   using G = group_grid<In>;
-  constexpr index_t blk = G::blk, stride = index_t(In.c) * blk + plane_pad;
+  constexpr index_t blk = G::blk, stride = G::stride;
   constexpr int nb = G::in_blocks;
-  const index_t g = task / G::row_tasks, img0 = g * lanes;
-  const int ty0 = int(task % G::row_tasks) * G::rows;
-  const int imgs = int(std::min<index_t>(lanes, n - img0));
+  const typename G::task tk(n, task);
+  const index_t img0 = tk.img0;
+  const int ty0 = tk.ty0, imgs = tk.imgs;
   for (index_t c = 0; c < In.c; ++c) {
     const T* src = x + (c * n + img0) * In.plane();
     for (int rr = 0; rr < G::rows; ++rr) {
@@ -745,11 +752,11 @@ void output_group(const T* mm, T* y, index_t n, index_t task, const T* bias, con
                   const T* res) {
   using vec = lane_vec<T>;
   using G = group_grid<Out>;
-  constexpr index_t blk = G::blk, stride = index_t(Out.c) * blk + plane_pad;
+  constexpr index_t blk = G::blk, stride = G::stride;
   constexpr int nb = G::out_blocks;
-  const index_t g = task / G::row_tasks, img0 = g * lanes;
-  const int ty0 = int(task % G::row_tasks) * G::rows;
-  const int imgs = int(std::min<index_t>(lanes, n - img0));
+  const typename G::task tk(n, task);
+  const index_t img0 = tk.img0;
+  const int ty0 = tk.ty0, imgs = tk.imgs;
   const bool early = act && !res;  // relu now, or after the residual sum
   vec band[m][nb * lanes];  // [output row][column], lanes: the images; columns from tiles_w * 4 on unused
   for (int i = 0; i < m; ++i)
