@@ -604,12 +604,12 @@ void product_host(const T* u, const T* v, T* mm, index_t out, index_t in, index_
 // The host orders a batch's tiles as (group of 8 images, tile row, tile column, image in the
 // group): the lanes of every vector are the eight images of a group at the same tile, so a tile's
 // 2-D transforms are plain vector arithmetic (no per-tile gathers or transposes), every tile of
-// a vector has the same border, and a task is one tile row of one group (blk = tiles_w * 8
-// columns of V and M). Each input row is transposed into lanes once per task (the 6-row band its
-// tiles read, 8x8 transposes) and each output row once back (with the residual sum, relu and the
-// stores as 8-wide image rows). Compared with eight consecutive tiles per vector (gathering each
-// tile's patch from a zero-bordered copy, transposing per tile), this halves the transforms'
-// instructions.
+// a vector has the same border, and a task is `rows` tile rows of one group (blk = tiles_w *
+// rows * 8 columns of V and M). Each input row is transposed into lanes once per task (the 6-row
+// band its tiles read, 8x8 transposes) and each output row once back (with the residual sum, relu
+// and the stores as 8-wide image rows). The earlier host path put eight consecutive tiles in a
+// vector (each tile's patch gathered from a zero-bordered copy and transposed): a 16x28x28 conv of
+// 500 images took 22 ms on 2 threads with it and 9.6 ms with this (README.md, Benchmarks).
 template <dims D>
 struct group_grid {
   static constexpr int tiles_h = tile_grid<D>::tiles_h, tiles_w = tile_grid<D>::tiles_w;
@@ -673,7 +673,8 @@ inline void store_first(T* p, const lane_vec<T>& v) {
     *reinterpret_cast<lane_vec<T>*>(p) = v;
   } else if constexpr (R >= 4) {
     *reinterpret_cast<row_vec<T>*>(p) = __builtin_shufflevector(v, v, 0, 1, 2, 3);
-    *reinterpret_cast<row_vec<T>*>(p + R - 4) = __builtin_shufflevector(v, v, R - 4, R - 3, R - 2, R - 1);
+    if constexpr (R > 4)
+      *reinterpret_cast<row_vec<T>*>(p + R - 4) = __builtin_shufflevector(v, v, R - 4, R - 3, R - 2, R - 1);
   } else {
     for (int j = 0; j < R; ++j) p[j] = v[j];
   }
