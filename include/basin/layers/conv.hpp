@@ -240,13 +240,15 @@ struct conv {
         // detail::winograd::group_grid (tile rows of 8 images), else a multiple of the products'
         // register block. On a device: one chunk of at most 2^24 floats of V + M (64 MiB), or
         // the whole batch.
-        constexpr index_t budget = host_memory ? 48 * 1024 : index_t(1) << 24;  // floats of V + M
-        constexpr index_t tb = detail::winograd::tile_block;
-        wtiles = std::max<index_t>(budget / (detail::winograd::positions * (In.c + Out)) / tb, 1) * tb;
-        if constexpr (!host_memory)
-          wtiles = std::min(wtiles, (std::max<index_t>(n, 1) * detail::winograd::input_fn<T, In>::per_image + tb - 1) / tb * tb);
-        if constexpr (host_memory && detail::winograd::host_vectors)
-          wtiles = detail::winograd::group_grid<In>::blk;  // the host's tasks: a tile row of 8 images
+        if constexpr (host_memory && detail::winograd::host_vectors) {
+          wtiles = detail::winograd::group_grid<In>::blk;
+        } else {
+          constexpr index_t budget = host_memory ? 48 * 1024 : index_t(1) << 24;  // floats of V + M
+          constexpr index_t tb = detail::winograd::tile_block;
+          wtiles = std::max<index_t>(budget / (detail::winograd::positions * (In.c + Out)) / tb, 1) * tb;
+          if constexpr (!host_memory)
+            wtiles = std::min(wtiles, (std::max<index_t>(n, 1) * detail::winograd::input_fn<T, In>::per_image + tb - 1) / tb * tb);
+        }
         wu.resize(std::size_t(detail::winograd::positions * Out * In.c));
         // V and M of the separate kernels; with the one kernel, made at their first use instead.
         if constexpr (!fused_shape) separate_workspace();
@@ -390,7 +392,7 @@ struct conv {
       B::for_each_index(index_t(Out) * In.c, wg::filter_fn<T>{w, u, Out, In.c});
       if constexpr (wg::host_vectors && host_memory) {
         // The host's vectorized transforms where the compiler has them: lanes are eight images
-        // (wg::group_grid), a task is a tile row of a group.
+        // (wg::group_grid), a task is group_grid::rows tile rows of one group.
         constexpr index_t blk = wg::group_grid<In>::blk;
         B::for_each_task(wg::group_grid<In>::tasks(n), [&](index_t task, int worker) {
           T* v = backend::raw(wv) + worker * wg::positions * (In.c * blk + wg::plane_pad);

@@ -694,9 +694,7 @@ void input_group(const T* x, T* v, index_t n, index_t task) {
   using G = group_grid<In>;
   constexpr index_t blk = G::blk, stride = G::stride;
   constexpr int nb = G::in_blocks;
-  const typename G::task tk(n, task);
-  const index_t img0 = tk.img0;
-  const int ty0 = tk.ty0, imgs = tk.imgs;
+  const auto [img0, imgs, ty0] = typename G::task(n, task);
   for (index_t c = 0; c < In.c; ++c) {
     const T* src = x + (c * n + img0) * In.plane();
     for (int rr = 0; rr < G::rows; ++rr) {
@@ -755,9 +753,7 @@ void output_group(const T* mm, T* y, index_t n, index_t task, const T* bias, con
   using G = group_grid<Out>;
   constexpr index_t blk = G::blk, stride = G::stride;
   constexpr int nb = G::out_blocks;
-  const typename G::task tk(n, task);
-  const index_t img0 = tk.img0;
-  const int ty0 = tk.ty0, imgs = tk.imgs;
+  const auto [img0, imgs, ty0] = typename G::task(n, task);
   const bool early = act && !res;  // relu now, or after the residual sum
   vec band[m][nb * lanes];  // [output row][column], lanes: the images; columns from tiles_w * 4 on unused
   for (int i = 0; i < m; ++i)
