@@ -6,6 +6,8 @@
 #include <chrono>
 #include <cstdio>
 #include <string>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "basin/backend/cuda.hpp"
@@ -108,6 +110,20 @@ dataset random_images(index_t n, std::uint64_t seed) {
   return d;
 }
 
+// The ways a sweep can run the 3x3 convs: the one-kernel Winograd with each register block
+// (detail::winograd::fused_variants), Winograd in separate kernels, im2col + GEMM.
+constexpr int ways = detail::winograd::n_fused_variants + 2;
+std::string way_name(int way) {
+  if (way < detail::winograd::n_fused_variants) return "Winograd, one kernel, variant " + std::to_string(way);
+  return way == ways - 2 ? "Winograd, separate kernels" : "im2col + GEMM";
+}
+template <class M>
+void set_way(M& m, int way) {
+  m.set_winograd(way < ways - 1);
+  m.set_fused_winograd(way < ways - 2);
+  m.set_fused_variant(way < ways - 2 ? way : 0);
+}
+
 // Grid points per second over `images` images per point, batches of `batch`: the sweep path
 // (loss_accuracy::evaluate_points: blocks of points per pass over the data, first layer staged,
 // batch norm folded into the convs) with Winograd and with im2col + GEMM for the 3x3 convs, and
@@ -133,9 +149,8 @@ bool bench_sweep(std::vector<row>& rows, index_t images, index_t batch, index_t 
     loss_accuracy eh{nullptr, &probe, 100}, eg{nullptr, &probe, 100};
     const auto rh = eh.evaluate_points(h, hp, hs, h1, &h2, vp, {});
     double worst = 0;
-    for (const int way : {0, 1, 2}) {  // Winograd fused, Winograd in separate kernels, im2col + GEMM
-      m.set_winograd(way < 2);
-      m.set_fused_winograd(way == 0);
+    for (int way = 0; way < ways; ++way) {
+      set_way(m, way);
       const auto rg = eg.evaluate_points(m, p0, s0, d1, &d2, vp, {});
       for (std::size_t q = 0; q < vp.size(); ++q) {
         const double e = std::abs(rg[q][0] - rh[q][0]) / std::abs(rh[q][0]);
@@ -149,21 +164,20 @@ bool bench_sweep(std::vector<row>& rows, index_t images, index_t batch, index_t 
   }
   const double gflop = bench::forward_flops<Net>() * double(images) * 1e-9;  // per point, as direct convolution
   loss_accuracy ev{nullptr, &data, batch};
-  double best = 0;
-  const char* way_name[] = {"Winograd, one kernel", "Winograd, separate kernels", "im2col + GEMM"};
-  for (const int way : {0, 1, 2}) {
-    m.set_winograd(way < 2);
-    m.set_fused_winograd(way == 0);
+  double best = 0, default_rate = 0;
+  int best_way = 0;
+  for (int way = 0; way < ways; ++way) {
+    set_way(m, way);
     const double t = time_it([&] {
       next_block();
       ev.evaluate_points(m, p0, s0, d1, &d2, pts, {});
     }, 1, full ? 2.0 : 1.0) / double(per_pass);
-    best = std::max(best, 1.0 / t);
+    if (way == 0) default_rate = 1.0 / t;
+    if (1.0 / t > best) best = 1.0 / t, best_way = way;
     std::printf("%s: sweep path (%s, batch %ld, %ld points per pass) %.2f ms per point (%.2f points/s, %.0f GFLOP/s as direct conv)\n",
-                Net::name().c_str(), way_name[way], long(batch), long(per_pass), t * 1e3, 1.0 / t, gflop / t);
+                Net::name().c_str(), way_name(way).c_str(), long(batch), long(per_pass), t * 1e3, 1.0 / t, gflop / t);
   }
-  m.set_winograd(true);
-  m.set_fused_winograd(true);
+  set_way(m, best_way);
   if (!full) return true;
   gpu::vector<float> xd(data.images.begin(), data.images.end());
   gpu::vector<std::int32_t> ld(data.labels.begin(), data.labels.end());
@@ -178,12 +192,38 @@ bool bench_sweep(std::vector<row>& rows, index_t images, index_t batch, index_t 
     }
   }, 2, 2.0);
   std::printf("%s: point by point %.2f ms (%.2f points/s)\n", Net::name().c_str(), point * 1e3, 1.0 / point);
-  std::printf("%s: sweep point %.2f ms (%.2f points/s, %.0f GFLOP/s as direct conv)\n", Net::name().c_str(),
-              1e3 / best, best, gflop * best);
+  std::printf("%s: sweep point %.2f ms (%.2f points/s, %.0f GFLOP/s as direct conv; %s)\n", Net::name().c_str(),
+              1e3 / best, best, gflop * best, way_name(best_way).c_str());
   rows.push_back({Net::name() + " sweep, " + std::to_string(images) + " images/point", best, "points/s"});
+  rows.push_back({Net::name() + " sweep, default way (variant 0)", default_rate, "points/s"});
   rows.push_back({Net::name() + " sweep, as direct convolution", gflop * best, "GFLOP/s"});
   rows.push_back({Net::name() + " point by point (forward per point)", 1.0 / point, "points/s"});
   return true;
+}
+
+// The one-kernel Winograd of a C -> C conv alone with register block V (fused_config), where it
+// suits C filters: " variant V (KxT at P positions, F filters a block, N threads) t ms (GFLOP/s);".
+template <dims In, class Cfg>
+std::string time_variant(int v, const float* u, const float* x, float* y, index_t n, double direct) {
+  namespace wg = detail::winograd;
+  if constexpr (In.c % Cfg::outs != 0) {
+    return "";
+  } else {
+    using F = wg::fused_fn<float, In, In, Cfg>;
+    const F f{u, x, y, n, nullptr, nullptr, nullptr, false, nullptr, true};
+    const double t = time_it([&] { gpu::for_each_block(f.blocks(), f); }, 2, 0.3);
+    char line[200];
+    std::snprintf(line, sizeof line, " variant %d (%dx%d at %d positions, %d filters a block, %d threads, %d/SM) %.3f ms "
+                  "(%.0f GFLOP/s);", v, Cfg::kper, Cfg::tper, F::per_group, Cfg::outs, F::threads, Cfg::min_blocks,
+                  t * 1e3, direct / t);
+    return line;
+  }
+}
+template <dims In, std::size_t... V>
+std::string time_variants(std::index_sequence<V...>, const float* u, const float* x, float* y, index_t n,
+                          double direct) {
+  return (std::string() + ... +
+          time_variant<In, std::tuple_element_t<V, detail::winograd::fused_variants>>(int(V), u, x, y, n, direct));
 }
 
 // Where one 3x3 conv's time goes on this GPU (batch n, the CIFAR resnets' stage shapes): the
@@ -199,18 +239,14 @@ void breakdown(index_t n) {
   gpu::vector<float> w(std::size_t(C) * C * 9, 0.01f), x(std::size_t(n * In.size()), 1.0f), y(x.size());
   const auto run = [&] { c.forward_affine(backend::raw(w), backend::raw(x), backend::raw(y), n, nullptr, nullptr, false); };
   const double t_w = time_it(run, 2, 0.3);
-  // The one-kernel Winograd alone (transformed filters ready): 2 filters x 4 tiles per thread and
-  // position (256 threads, 2 blocks per multiprocessor: the default), and 4 x 4 (288 threads) with
-  // 2 blocks per multiprocessor or 1 (more registers).
+  // The one-kernel Winograd alone (transformed filters ready), with each register block that
+  // suits C filters.
   const float* pw0 = backend::raw(w);
   float *px0 = backend::raw(x), *py0 = backend::raw(y), *pu0 = backend::raw(c.wu);
   gpu::for_each_index(index_t(C) * C, wg::filter_fn<float>{pw0, pu0, C, C, true});
-  const wg::fused_fn<float, In, In, 2, 2> f22{pu0, px0, py0, n, nullptr, nullptr, nullptr, false, nullptr, true};
-  const wg::fused_fn<float, In, In, 4, 2> f42{pu0, px0, py0, n, nullptr, nullptr, nullptr, false, nullptr, true};
-  const wg::fused_fn<float, In, In, 4, 1> f41{pu0, px0, py0, n, nullptr, nullptr, nullptr, false, nullptr, true};
-  const double t_22 = time_it([&] { gpu::for_each_block(f22.blocks(), f22); }, 2, 0.3);
-  const double t_42 = time_it([&] { gpu::for_each_block(f42.blocks(), f42); }, 2, 0.3);
-  const double t_41 = time_it([&] { gpu::for_each_block(f41.blocks(), f41); }, 2, 0.3);
+  const double direct = 2.0 * 9 * C * double(n * In.size()) * 1e-9;  // GFLOP as direct convolution
+  const std::string alone =
+      time_variants<In>(std::make_index_sequence<wg::n_fused_variants>{}, pu0, px0, py0, n, direct);
   const double t_filter =
       time_it([&] { gpu::for_each_index(index_t(C) * C, wg::filter_fn<float>{pw0, pu0, C, C, true}); }, 2, 0.2);
   c.use_fused = false;
@@ -232,11 +268,8 @@ void breakdown(index_t n) {
     gpu::for_each_index(C * tiles, wg::output_fn<float, In>{pm, py, n, 0, tiles, blk, nullptr, nullptr, nullptr, false});
   }, 2, 0.3);
   const double xb = 4.0 * double(n * In.size()), vb = 4.0 * 36 * double(C * blk);
-  const double direct = 2.0 * 9 * C * double(n * In.size()) * 1e-9;  // GFLOP as direct convolution
-  std::printf("conv %dx%dx%d, batch %ld: one kernel alone: 2x4 per thread, 2 blocks/SM %.3f ms (%.0f GFLOP/s); "
-              "4x4, 2 blocks/SM %.3f ms (%.0f); 4x4, 1 block/SM %.3f ms (%.0f); filter transform (in, out) %.3f ms\n",
-              C, H, H, long(n), t_22 * 1e3, direct / t_22, t_42 * 1e3, direct / t_42, t_41 * 1e3, direct / t_41,
-              t_filter * 1e3);
+  std::printf("conv %dx%dx%d, batch %ld: one kernel alone:%s filter transform (in, out) %.3f ms\n", C, H, H, long(n),
+              alone.c_str(), t_filter * 1e3);
   std::printf("conv %dx%dx%d, batch %ld: Winograd one kernel %.3f ms (%.0f GFLOP/s as direct conv), separate kernels "
               "%.3f ms, im2col+GEMM %.3f ms | filter %.3f, input %.3f ms (%.0f GB/s), "
               "batched GEMM %.3f ms (%.0f GB/s), output %.3f ms (%.0f GB/s)\n",

@@ -102,12 +102,14 @@ void compare_winograd_epilogue(index_t n) {
   h.forward_affine(w.data(), x.data(), y.data(), n, sc.data(), sf.data(), true, res.data());
   gpu::vector<float> wd(w.begin(), w.end()), xd(x.begin(), x.end()), rd(res.begin(), res.end()),
       scd(sc.begin(), sc.end()), sfd(sf.begin(), sf.end()), yd(y.size());
-  for (const bool fused : {true, false}) {
-    c.use_fused = fused;
+  // way < n_fused_variants: one kernel with that register block; the last: separate kernels.
+  for (int way = 0; way <= detail::winograd::n_fused_variants; ++way) {
+    c.use_fused = way < detail::winograd::n_fused_variants;
+    c.fused_variant = c.use_fused ? way : 0;
     c.forward_affine(backend::raw(wd), backend::raw(xd), backend::raw(yd), n, backend::raw(scd), backend::raw(sfd),
                      true, backend::raw(rd));
-    BOOST_TEST_MESSAGE("conv " << Out << " on " << In.c << "x" << In.h << "x" << In.w << " fused " << fused);
-    BOOST_TEST(rel(to_host(yd), y) < tolerance());
+    BOOST_TEST_MESSAGE("conv " << Out << " on " << In.c << "x" << In.h << "x" << In.w << " way " << way);
+    BOOST_TEST(rel(to_host(yd), y) < tolerance(), "way " << way);
   }
 }
 }  // namespace

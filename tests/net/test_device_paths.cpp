@@ -127,20 +127,16 @@ void compare_fused(index_t n) {
     d.forward_affine(w.data(), x.data(), ys.data(), n, sc, sf, full, r);
     BOOST_TEST(max_rel(yf, yh) < 1e-12);
     BOOST_TEST(max_rel(ys, yh) < 1e-12);
-    // The kernel's other register blocks (4 filters x 4 tiles per thread, 288 threads; two
-    // blocks or one per multiprocessor) on the transformed filters the fused call left in wu.
-    const double* bias = Bias ? w.data() + Out * D::k_dim : nullptr;
-    std::vector<double> y2(res.size()), y3(res.size());
-    const detail::winograd::fused_fn<double, In, H::out, 4, 2> f2{backend::raw(d.wu), x.data(), y2.data(), n,
-                                                                  bias, sc, sf, full, r, false};
-    const detail::winograd::fused_fn<double, In, H::out, 4, 1> f3{backend::raw(d.wu), x.data(), y3.data(), n,
-                                                                  bias, sc, sf, full, r, true};
+    // The kernel's other register blocks (detail::winograd::fused_variants; the one with 32
+    // filters a block falls back to the default for 16 filters).
     d.use_fused = true;
-    d.forward_affine(w.data(), x.data(), yf.data(), n, sc, sf, full, r);
-    as_device::for_each_block(f2.blocks(), f2);
-    as_device::for_each_block(f3.blocks(), f3);
-    BOOST_TEST(max_rel(y2, yh) < 1e-12);
-    BOOST_TEST(max_rel(y3, yh) < 1e-12);
+    for (int v = 1; v < detail::winograd::n_fused_variants; ++v) {
+      std::vector<double> yv(res.size());
+      d.fused_variant = v;
+      d.forward_affine(w.data(), x.data(), yv.data(), n, sc, sf, full, r);
+      BOOST_TEST(max_rel(yv, yh) < 1e-12, "variant " << v);
+    }
+    d.fused_variant = 0;
   }
 }
 
@@ -179,8 +175,14 @@ void compare_model(index_t n, bool sign_select = false) {
     BOOST_TEST(max_rel(d.state, h.state) < 1e-12);
   }
   const double* ih = h.infer(x.data(), n);
-  const double* id = d.infer(x.data(), n);
-  BOOST_TEST(max_rel(std::vector<double>(id, id + n * h.classes), std::vector<double>(ih, ih + n * h.classes)) < 1e-12);
+  for (int v = 0; v < detail::winograd::n_fused_variants; ++v) {
+    d.set_fused_variant(v);
+    const double* id = d.infer(x.data(), n);
+    BOOST_TEST(max_rel(std::vector<double>(id, id + n * h.classes), std::vector<double>(ih, ih + n * h.classes)) < 1e-12,
+               "fused variant " << v);
+  }
+  BOOST_CHECK_THROW(d.set_fused_variant(-1), basin::error);
+  BOOST_CHECK_THROW(d.set_fused_variant(detail::winograd::n_fused_variants), basin::error);
 }
 }  // namespace
 
@@ -218,6 +220,7 @@ BOOST_AUTO_TEST_CASE(fused_winograd_equals_host) {
   compare_fused<16, dims{16, 9, 13}>(3);        // 36 tiles: a full block and a partial one; cropped tiles
   compare_fused<32, dims{8, 28, 28}>(2);        // two output-channel blocks; blocks end inside images
   compare_fused<16, dims{24, 6, 5}, true>(11);  // three channel chunks, a bias, many images per block
+  compare_fused<64, dims{16, 8, 8}>(9);         // two blocks of 32 filters; a partial last block of tiles
 }
 
 BOOST_AUTO_TEST_CASE(fused_winograd_falls_back_without_the_shared_memory) {

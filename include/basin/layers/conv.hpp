@@ -9,6 +9,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <tuple>
+#include <utility>
 
 #include "basin/backend/concepts.hpp"
 #include "basin/layers/common.hpp"
@@ -184,6 +186,10 @@ struct conv {
     static constexpr bool fused_shape = winograd_shape && requires { B::block_kernels; } && In.c % 8 == 0 &&
                                         Out % 16 == 0;
     bool use_fused = true;
+    // The one kernel's register block (detail::winograd::fused_variants; 0 is the default). One
+    // that does not apply to this conv's filters or does not get its shared memory on this
+    // device falls back to 0.
+    int fused_variant = 0;
 
     // Quantized weights (W binary or integer<b>): each forward rounds the weights onto the
     // layer's grid into packed form and runs on those values; backward uses them too and hands
@@ -378,15 +384,9 @@ struct conv {
       T* u = backend::raw(wu);
       if constexpr (fused_shape) {
         // The one kernel where the device gives a block its shared memory (else the separate ones).
-        static const bool fits = B::block_shared_limit() >= wg::fused_fn<T, In, out>::shared_bytes;
-        if (use_fused && fits) {
-          B::for_each_index(index_t(Out) * In.c, wg::filter_fn<T>{w, u, Out, In.c, true});
-          const bool aligned = out.w % 4 == 0 && reinterpret_cast<std::uintptr_t>(y) % 16 == 0 &&
-                               reinterpret_cast<std::uintptr_t>(res) % 16 == 0;
-          const wg::fused_fn<T, In, out> f{u, x, y, n, bias, scale, shift, act, res, aligned};
-          B::for_each_block(f.blocks(), f);
+        if (use_fused && fused_forward(std::make_index_sequence<wg::n_fused_variants>{}, w, x, y, n, bias, scale, shift,
+                                       act, res))
           return;
-        }
         separate_workspace();  // allocates at the first call without the one kernel only
       }
       B::for_each_index(index_t(Out) * In.c, wg::filter_fn<T>{w, u, Out, In.c});
@@ -418,6 +418,38 @@ struct conv {
         }
         B::for_each_index(Out * count, wg::output_fn<T, out>{mm, y, n, t0, count, blk, bias, scale, shift, act, res});
       });
+    }
+
+    // The one kernel with register block fused_variant, or with the default where that one does
+    // not apply or fit; false where not even the default gets its shared memory.
+    template <std::size_t... V>
+    bool fused_forward(std::index_sequence<V...>, const T* w, const T* x, T* y, index_t n, const T* bias,
+                       const T* scale, const T* shift, bool act, const T* res) {
+      using variants = detail::winograd::fused_variants;
+      bool done = false;
+      ((done = done || (int(V) == fused_variant &&
+                        fused_with<std::tuple_element_t<V, variants>>(w, x, y, n, bias, scale, shift, act, res))),
+       ...);
+      return done || fused_with<std::tuple_element_t<0, variants>>(w, x, y, n, bias, scale, shift, act, res);
+    }
+    template <class Cfg>
+    bool fused_with(const T* w, const T* x, T* y, index_t n, const T* bias, const T* scale, const T* shift, bool act,
+                    const T* res) {
+      namespace wg = detail::winograd;
+      if constexpr (Out % Cfg::outs != 0) {
+        return false;
+      } else {
+        using F = wg::fused_fn<T, In, out, Cfg>;
+        static const bool fits = B::block_shared_limit() >= F::shared_bytes;
+        if (!fits) return false;
+        T* u = backend::raw(wu);
+        B::for_each_index(index_t(Out) * In.c, wg::filter_fn<T>{w, u, Out, In.c, true});
+        const bool aligned = out.w % 4 == 0 && reinterpret_cast<std::uintptr_t>(y) % 16 == 0 &&
+                             reinterpret_cast<std::uintptr_t>(res) % 16 == 0;
+        const F f{u, x, y, n, bias, scale, shift, act, res, aligned};
+        B::for_each_block(f.blocks(), f);
+        return true;
+      }
     }
 
     // The column matrix for images [n0, n0+nb) in the worker's buffer (x itself for a direct

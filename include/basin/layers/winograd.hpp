@@ -20,6 +20,7 @@
 #pragma once
 
 #include <algorithm>
+#include <tuple>
 #include <type_traits>
 
 #include "basin/core/shape.hpp"
@@ -192,13 +193,17 @@ struct product_fn {
   }
 };
 
-// N consecutive values at p (aligned to N values): one vector access on a device in float.
+// N consecutive values at p (aligned to N values, or to 4 when N is a multiple of 4): vector
+// accesses on a device in float.
 template <int N, class T>
 BASIN_HD inline void load_n(const T* p, T (&r)[N]) {
 #if defined(__CUDA_ARCH__)
-  if constexpr (std::is_same_v<T, float> && N == 4) {
-    const float4 q = *reinterpret_cast<const float4*>(p);
-    r[0] = q.x, r[1] = q.y, r[2] = q.z, r[3] = q.w;
+  if constexpr (std::is_same_v<T, float> && N % 4 == 0) {
+    BASIN_UNROLL
+    for (int i = 0; i < N; i += 4) {
+      const float4 q = *reinterpret_cast<const float4*>(p + i);
+      r[i] = q.x, r[i + 1] = q.y, r[i + 2] = q.z, r[i + 3] = q.w;
+    }
   } else if constexpr (std::is_same_v<T, float> && N == 2) {
     const float2 q = *reinterpret_cast<const float2*>(p);
     r[0] = q.x, r[1] = q.y;
@@ -212,9 +217,10 @@ BASIN_HD inline void load_n(const T* p, T (&r)[N]) {
 template <int N, class T>
 BASIN_HD inline void store_n(T* p, const T (&r)[N]) {
 #if defined(__CUDA_ARCH__)
-  if constexpr (std::is_same_v<T, float> && N == 4)
-    *reinterpret_cast<float4*>(p) = float4{r[0], r[1], r[2], r[3]};
-  else
+  if constexpr (std::is_same_v<T, float> && N % 4 == 0) {
+    BASIN_UNROLL
+    for (int i = 0; i < N; i += 4) *reinterpret_cast<float4*>(p + i) = float4{r[i], r[i + 1], r[i + 2], r[i + 3]};
+  } else
 #endif
   {
     BASIN_UNROLL
@@ -281,37 +287,55 @@ struct output_fn {
   }
 };
 
+// How the one-kernel Winograd (fused_fn below) shares out a block's products: Outs filters a
+// block; each thread KPer filters x TPer tiles at 36 / Groups positions (its accumulators:
+// 36 / Groups * KPer * TPer registers); Groups * (Outs / KPer) * (32 / TPer) threads a block,
+// MinBlocks blocks resident per multiprocessor (which bounds the registers a thread may use).
+// A thread's multiply-adds per value it reads from shared memory grow with its register block:
+// KPer * TPer / (KPer + TPer), 1.33 for 2 x 4, 2 for 4 x 4, 4 for 8 x 8.
+template <int Outs, int KPer, int TPer, int Groups, int MinBlocks>
+struct fused_config {
+  static constexpr int outs = Outs, kper = KPer, tper = TPer, groups = Groups, min_blocks = MinBlocks;
+};
+// The register blocks a model can choose (model::set_fused_variant), in this order: 0, the
+// default, 2 filters x 4 tiles at 9 positions (256 threads, 72 accumulators); 1, 4 x 4 at 4
+// positions (288 threads, 64); 2, 8 x 8 at one position (288 threads, 64); 3, 8 x 8 at one
+// position with 32 filters a block (576 threads, one block per multiprocessor: each staged
+// patch serves twice the filters), for convs with filters in 32s.
+using fused_variants = std::tuple<fused_config<16, 2, 4, 4, 2>, fused_config<16, 4, 4, 9, 2>,
+                                  fused_config<16, 8, 8, 36, 2>, fused_config<32, 8, 8, 36, 1>>;
+inline constexpr int n_fused_variants = int(std::tuple_size_v<fused_variants>);
+
 // A whole 3x3 convolution in one kernel on a device (backends with block kernels, see
-// backend/cuda.hpp's for_each_block): each thread block takes 32 tiles and 16 output channels.
-// For each chunk of 8 input channels, its tiles' 6x6 patches (raw) and the chunk's transformed
-// filters U (36, 8, 16) are copied into shared memory, asynchronously (cp.async on sm_80 and
-// later) while the previous chunk is multiplied; each of 256 threads transforms one (channel,
-// tile) patch into V (36, 8, 32); then every thread adds its part of the 36 products
-// M_xi (16, 32) += U_xi^T V_xi into registers: positions x KPer output channels x 4 tiles, 9 x 2
-// x 4 with 256 threads (the default), or 4 x 4 x 4 with 288 threads (KPer = 4: less shared
-// memory read per multiply-add, fewer registers to spare; compiled and checked on the host, not
-// yet timed on a GPU). At the end M goes through shared memory and each thread transforms back
-// (channel, tile) pairs, applies the epilogue and stores the 4x4 outputs.
+// backend/cuda.hpp's for_each_block): each thread block takes 32 tiles and Cfg::outs output
+// channels. For each chunk of 8 input channels, its tiles' 6x6 patches (raw) and the chunk's
+// transformed filters U (36, 8, outs) are copied into shared memory, asynchronously (cp.async on
+// sm_80 and later) while the previous chunk is multiplied; each of 256 threads transforms one
+// (channel, tile) patch into V (36, 8, 32); then every thread adds its part of the 36 products
+// M_xi (outs, 32) += U_xi^T V_xi into registers (positions x filters x tiles: fused_config). At
+// the end M goes through shared memory and each thread transforms back (channel, tile) pairs,
+// applies the epilogue and stores the 4x4 outputs.
 // V and M never leave the chip: the separate kernels (input_fn, a strided-batched GEMM,
 // output_fn) move V and M, each 2.25x the activations, through device memory four times.
 // The step functions are the kernel's phases between barriers, so a host can run them too,
 // thread by thread (tests/net/test_device_paths.cpp does).
 // u: the transformed filters (36, in, out) (filter_fn with by_input).
-// Measured on an H100 (README.md, "GPU"): 16-channel 32x32 convs of 2000 images in 0.25 ms, 3.1x
-// the separate kernels; the async copies made it 1.11-1.37x faster than loading each chunk's
-// patches when transforming them, and two blocks per multiprocessor (128 registers a thread)
-// 1.07-1.19x faster than one block with all the registers it asks for.
-template <class T, dims In, dims Out, int KPer = 2, int MinBlocks = 2>
+// Measured on an H100 (README.md, "GPU"), the default register block: 16-channel 32x32 convs of
+// 2000 images in 0.25 ms, 3.1x the separate kernels; the async copies made it 1.11-1.37x faster
+// than loading each chunk's patches when transforming them, and two blocks per multiprocessor
+// (128 registers a thread) 1.07-1.19x faster than one block with all the registers it asks for.
+// Nsight Compute showed it bound by the shared-memory pipe (85-92% busy, arithmetic 36-55%),
+// which the larger register blocks are for.
+template <class T, dims In, dims Out, class Cfg = std::tuple_element_t<0, fused_variants>>
 struct fused_fn {
-  static constexpr int tiles = 32, outs = 16, chunk = 8, chunks = In.c / chunk;
+  static constexpr int tiles = 32, outs = Cfg::outs, chunk = 8, chunks = In.c / chunk;
   static constexpr int stagers = chunk * tiles;  // threads that transform a patch: one (channel, tile) each
-  static constexpr int kgroups = outs / KPer, tquads = tiles / 4;
-  // min_blocks: resident per multiprocessor, which bounds the registers a thread may use.
-  static constexpr int threads = KPer == 2 ? 256 : 288, min_blocks = MinBlocks;
-  static constexpr int groups = threads / (kgroups * tquads), per_group = positions / groups;
-  static_assert(KPer == 2 || KPer == 4);
-  static_assert(In.c % chunk == 0 && Out.c % outs == 0, "fused_fn: channels in eights, filters in sixteens");
-  static_assert(groups * kgroups * tquads == threads && groups * per_group == positions && stagers <= threads);
+  static constexpr int kper = Cfg::kper, tper = Cfg::tper, kgroups = outs / kper, tgroups = tiles / tper;
+  static constexpr int groups = Cfg::groups, per_group = positions / groups;
+  static constexpr int threads = groups * kgroups * tgroups, min_blocks = Cfg::min_blocks;
+  static_assert(outs % kper == 0 && tiles % tper == 0 && positions % groups == 0 && stagers <= threads &&
+                threads <= 1024);
+  static_assert(In.c % chunk == 0 && Out.c % outs == 0, "fused_fn: channels in eights, filters in blocks of outs");
   static_assert(In.h == Out.h && In.w == Out.w, "fused_fn: 3x3, stride 1, padding 1");
   static constexpr index_t v_floats = index_t(positions) * chunk * tiles;
   static constexpr index_t u_floats = index_t(positions) * chunk * outs;
@@ -323,7 +347,7 @@ struct fused_fn {
   static constexpr index_t per_image = tile_grid<In>::per_image;
   static constexpr index_t kblocks = Out.c / outs;
   struct state {
-    T acc[per_group][KPer][4];
+    T acc[per_group][kper][tper];
   };
 
   const T* u;
@@ -366,9 +390,9 @@ struct fused_fn {
     BASIN_UNROLL
     for (int j = 0; j < per_group; ++j)
       BASIN_UNROLL
-      for (int k = 0; k < KPer; ++k)
+      for (int k = 0; k < kper; ++k)
         BASIN_UNROLL
-        for (int q = 0; q < 4; ++q) st.acc[j][k][q] = T(0);
+        for (int q = 0; q < tper; ++q) st.acc[j][k][q] = T(0);
   }
   // Start copying chunk c's patch of this thread's (channel, tile) into its raw slots
   // (raw[e * stagers + thread], e = 6 i + j; zeros outside the image) and chunk c's filters
@@ -432,37 +456,37 @@ struct fused_fn {
       for (int j = 0; j < alpha; ++j) vt[(alpha * i + j) * sx] = r[j];
     }
   }
-  // The thread's place in the products: positions xg * per_group.., filters KPer * kg..,
-  // tiles 4 * tq.. (a warp: one position group, all filter groups and tile quads).
-  BASIN_HD static void place(int thread, int& xg, int& kg, int& tq) {
-    xg = thread / (kgroups * tquads), kg = (thread / tquads) % kgroups, tq = thread % tquads;
+  // The thread's place in the products: positions xg * per_group.., filters kper * kg.., tiles
+  // tper * tg.. (neighbouring threads: neighbouring tiles, then filters, then positions).
+  BASIN_HD static void place(int thread, int& xg, int& kg, int& tg) {
+    xg = thread / (kgroups * tgroups), kg = (thread / tgroups) % kgroups, tg = thread % tgroups;
   }
   BASIN_HD static void multiply(int thread, const T* v, const T* us, state& st) {
-    int xg, kg, tq;
-    place(thread, xg, kg, tq);
+    int xg, kg, tg;
+    place(thread, xg, kg, tg);
     BASIN_UNROLL
     for (int cl = 0; cl < chunk; ++cl)
       BASIN_UNROLL
       for (int j = 0; j < per_group; ++j) {
         const int xi = xg * per_group + j;
-        T a[KPer], b[4];
-        load_n<KPer>(us + (xi * chunk + cl) * outs + KPer * kg, a);
-        load_n<4>(v + (xi * chunk + cl) * tiles + 4 * tq, b);
+        T a[kper], b[tper];
+        load_n<kper>(us + (xi * chunk + cl) * outs + kper * kg, a);
+        load_n<tper>(v + (xi * chunk + cl) * tiles + tper * tg, b);
         BASIN_UNROLL
-        for (int k = 0; k < KPer; ++k)
+        for (int k = 0; k < kper; ++k)
           BASIN_UNROLL
-          for (int q = 0; q < 4; ++q) st.acc[j][k][q] += a[k] * b[q];
+          for (int q = 0; q < tper; ++q) st.acc[j][k][q] += a[k] * b[q];
       }
   }
   // M (36, outs, tiles) in shared memory (over the rest, which is no longer read).
   BASIN_HD static void spill(int thread, T* sh, const state& st) {
-    int xg, kg, tq;
-    place(thread, xg, kg, tq);
+    int xg, kg, tg;
+    place(thread, xg, kg, tg);
     BASIN_UNROLL
     for (int j = 0; j < per_group; ++j)
       BASIN_UNROLL
-      for (int k = 0; k < KPer; ++k)
-        store_n<4>(sh + ((xg * per_group + j) * outs + KPer * kg + k) * tiles + 4 * tq, st.acc[j][k]);
+      for (int k = 0; k < kper; ++k)
+        store_n<tper>(sh + ((xg * per_group + j) * outs + kper * kg + k) * tiles + tper * tg, st.acc[j][k]);
   }
   // y <- output_tile for the (channel, tile) pairs thread, thread + threads, ...
   BASIN_HD void finish(index_t tb, index_t kb, int thread, const T* sh) const {

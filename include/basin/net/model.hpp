@@ -161,6 +161,16 @@ class model {
       if constexpr (requires { l.use_fused; }) l.use_fused = on;
     });
   }
+  // On a GPU: the one-kernel Winograd's register block, an index into
+  // detail::winograd::fused_variants (0, the default: 2 filters x 4 tiles a thread; 1: 4 x 4;
+  // 2: 8 x 8; 3: 8 x 8 with 32 filters a block). Convs a variant does not suit keep the default.
+  void set_fused_variant(int v) {
+    if (v < 0 || v >= detail::winograd::n_fused_variants)
+      fail("model::set_fused_variant: expected a variant in [0, ", detail::winograd::n_fused_variants, "), got ", v);
+    for_each_layer([v](auto& l) {
+      if constexpr (requires { l.fused_variant; }) l.fused_variant = v;
+    });
+  }
   // Every layer with binary weights: accumulation by sign selection (on) or the float kernels on
   // the +-s values (off, the default).
   void set_sign_select(bool on) {
