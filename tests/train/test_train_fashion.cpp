@@ -1,6 +1,7 @@
 // A short training run on real Fashion-MNIST (a subset) whose loss must drop below a bound.
 #define BOOST_TEST_MODULE train_fashion
 #include <boost/test/unit_test.hpp>
+#include <cstring>
 #include <filesystem>
 
 #include "basin/data/idx.hpp"
@@ -52,4 +53,38 @@ BOOST_AUTO_TEST_CASE(loss_drops_on_a_fashion_subset, *boost::unit_test::precondi
   BOOST_TEST(h.back().test.loss < 1.2);
   BOOST_TEST(h.back().test.accuracy > 55.0);
   BOOST_TEST(h.back().train_loss < h.front().train_loss);
+}
+
+// Two runs from the same seed on the same data end in the same bits (for a given number of
+// threads): the order of every sum, the conv's per-worker weight gradients included, does not
+// depend on which thread happens to take which part of a batch.
+BOOST_AUTO_TEST_CASE(training_is_bit_reproducible) {
+  dataset d;
+  d.shape = small_cnn::in;
+  const index_t n = 512;
+  const counter_rng rng{77, 77};
+  d.images.resize(std::size_t(n * d.shape.size()));
+  d.labels.resize(std::size_t(n));
+  for (std::size_t i = 0; i < d.images.size(); ++i) d.images[i] = float(rng.normal(i));
+  for (index_t i = 0; i < n; ++i) d.labels[std::size_t(i)] = std::int32_t(rng.below(std::uint64_t(i), 10));
+  const auto run = [&] {
+    model<small_cnn, float> m(3);
+    optim::optimizer<optim::sgd, float, backend::host> opt({0.9, 5e-4, true}, m.n_params);
+    train_options o;
+    o.epochs = 2;
+    o.batch_size = 128;
+    o.progress = false;
+    train(m, opt, optim::constant_lr{0.05}, d, o);
+    std::vector<float> all(m.params.begin(), m.params.end());
+    all.insert(all.end(), m.state.begin(), m.state.end());
+    return all;
+  };
+  const auto a = run();
+  for (int again = 0; again < 3; ++again) {
+    const auto b = run();
+    BOOST_TEST_REQUIRE(b.size() == a.size());
+    std::size_t differ = 0;
+    for (std::size_t i = 0; i < a.size(); ++i) differ += std::memcmp(&a[i], &b[i], sizeof(float)) != 0;
+    BOOST_TEST(differ == 0u, "run " << again + 1 << ": " << differ << " of " << a.size() << " values differ");
+  }
 }

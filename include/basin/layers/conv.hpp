@@ -322,14 +322,18 @@ struct conv {
       constexpr index_t wsize = index_t(Out) * k_dim;
       w = store.last(w);
       T* part = backend::raw(partial);
-      B::fill(workers * wsize, T(0), part);
-      B::for_each_task((n + group - 1) / group, [&](index_t task, int worker) {
+      // The weight gradient in `parts` partial sums, part p adding the groups of images of its own
+      // contiguous range in order, whichever worker runs it: the order of every sum, and so the
+      // result's bits, does not depend on how the threads happen to share the batch.
+      const index_t groups = (n + group - 1) / group, parts = std::min<index_t>(workers, groups);
+      B::fill(parts * wsize, T(0), part);
+      const auto one_group = [&](index_t task, index_t p, int worker) {
         const index_t n0 = task * group, nb = std::min(group, n - n0);
         index_t ldc;
         const T* c = columns(x, n, n0, nb, worker, ldc);
         // partial gw (out, k_dim) += dy (out, nb*plane) x col^T (nb*plane, k_dim)
         B::gemm(backend::trans::no, backend::trans::yes, Out, k_dim, nb * plane, T(1), dy + n0 * plane, n * plane, c,
-                ldc, T(1), part + worker * wsize, k_dim);
+                ldc, T(1), part + p * wsize, k_dim);
         if (!dx) return;
         if constexpr (direct) {
           // dx (in.c, nb*plane) = W^T (in.c, out) x dy (out, nb*plane)
@@ -342,11 +346,14 @@ struct conv {
                   n * plane, T(0), cb, nb * plane);
           B::for_each_line(index_t(In.c) * nb * In.h, In.w, detail::col2im_fn<T, In, out, K, Stride, Pad>{cb, dx, n, n0, nb});
         }
+      };
+      B::for_each_task(parts, [&](index_t p, int worker) {
+        for (index_t task = p * groups / parts; task < (p + 1) * groups / parts; ++task) one_group(task, p, worker);
       });
-      const int nw = workers;
+      const index_t nw = parts;
       B::for_each_index(wsize, [=] BASIN_HD(index_t i) {
         T acc = 0;
-        for (int k = 0; k < nw; ++k) acc += part[k * wsize + i];
+        for (index_t k = 0; k < nw; ++k) acc += part[k * wsize + i];
         gw[i] = acc;
       });
       if constexpr (Bias) {

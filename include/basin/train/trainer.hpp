@@ -5,7 +5,9 @@
 //   basin::train(m, opt, basin::optim::cosine_lr{0.1, 10}, train_set, {.epochs = 10}, &test_set);
 //
 // Every epoch visits the training set in a fresh order drawn from the counter-based generator
-// keyed by (seed, epoch), so a run is reproducible and can resume at any epoch boundary.
+// keyed by (seed, epoch), so a run is reproducible and can resume at any epoch boundary: on the
+// host two runs with the same seed, data and number of threads end in the same bits (no sum's
+// order depends on the threads' timing; tests/train checks it).
 #pragma once
 
 #include <algorithm>
