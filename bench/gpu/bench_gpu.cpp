@@ -202,7 +202,8 @@ bool bench_sweep(std::vector<row>& rows, index_t images, index_t batch, index_t 
 }
 
 // The one-kernel Winograd of a C -> C conv alone with register block V (fused_config), where it
-// suits C filters: " variant V (KxT at P positions, F filters a block, N threads) t ms (GFLOP/s);".
+// suits C filters: " variant V (KxT at P positions, F filters a block, N threads, B/SM) t ms
+// (GFLOP/s);" ("bench-only V" past the model's variants).
 template <dims In, class Cfg>
 std::string time_variant(int v, const float* u, const float* x, float* y, index_t n, double direct) {
   namespace wg = detail::winograd;
@@ -213,17 +214,23 @@ std::string time_variant(int v, const float* u, const float* x, float* y, index_
     const F f{u, x, y, n, nullptr, nullptr, nullptr, false, nullptr, true};
     const double t = time_it([&] { gpu::for_each_block(f.blocks(), f); }, 2, 0.3);
     char line[200];
-    std::snprintf(line, sizeof line, " variant %d (%dx%d at %d positions, %d filters a block, %d threads, %d/SM) %.3f ms "
-                  "(%.0f GFLOP/s);", v, Cfg::kper, Cfg::tper, F::per_group, Cfg::outs, F::threads, Cfg::min_blocks,
-                  t * 1e3, direct / t);
+    std::snprintf(line, sizeof line, " %s %d (%dx%d at %d positions, %d filters a block, %d threads, %d/SM) %.3f ms "
+                  "(%.0f GFLOP/s);", v < wg::n_fused_variants ? "variant" : "bench-only", v, Cfg::kper, Cfg::tper,
+                  F::per_group, Cfg::outs, F::threads, Cfg::min_blocks, t * 1e3, direct / t);
     return line;
   }
 }
+// The model's variants, then two timed here only: 4x4 and 8x8 with one block per multiprocessor.
+// A block of 9 warps, two per multiprocessor, leaves a thread 96 registers (5 warps on one of
+// the 4 schedulers' register files); one such block leaves it 168 (no spills), at a quarter of
+// the warps of the default.
+using timed_variants = decltype(std::tuple_cat(std::declval<detail::winograd::fused_variants>(),
+                                               std::declval<std::tuple<detail::winograd::fused_config<16, 4, 4, 9, 1>,
+                                                                       detail::winograd::fused_config<16, 8, 8, 36, 1>>>()));
 template <dims In, std::size_t... V>
 std::string time_variants(std::index_sequence<V...>, const float* u, const float* x, float* y, index_t n,
                           double direct) {
-  return (std::string() + ... +
-          time_variant<In, std::tuple_element_t<V, detail::winograd::fused_variants>>(int(V), u, x, y, n, direct));
+  return (std::string() + ... + time_variant<In, std::tuple_element_t<V, timed_variants>>(int(V), u, x, y, n, direct));
 }
 
 // Where one 3x3 conv's time goes on this GPU (batch n, the CIFAR resnets' stage shapes): the
@@ -246,7 +253,7 @@ void breakdown(index_t n) {
   gpu::for_each_index(index_t(C) * C, wg::filter_fn<float>{pw0, pu0, C, C, true});
   const double direct = 2.0 * 9 * C * double(n * In.size()) * 1e-9;  // GFLOP as direct convolution
   const std::string alone =
-      time_variants<In>(std::make_index_sequence<wg::n_fused_variants>{}, pu0, px0, py0, n, direct);
+      time_variants<In>(std::make_index_sequence<std::tuple_size_v<timed_variants>>{}, pu0, px0, py0, n, direct);
   const double t_filter =
       time_it([&] { gpu::for_each_index(index_t(C) * C, wg::filter_fn<float>{pw0, pu0, C, C, true}); }, 2, 0.2);
   c.use_fused = false;
