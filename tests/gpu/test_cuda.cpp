@@ -120,6 +120,7 @@ BOOST_AUTO_TEST_CASE(winograd_one_kernel_and_separate) {
   compare_winograd_epilogue<32, dims{8, 28, 28}>(5);     // two filter blocks, blocks ending inside images
   compare_winograd_epilogue<64, dims{64, 8, 8}>(300);    // resnet56's last stage
   compare_winograd_epilogue<16, dims{16, 32, 32}>(257);  // its first
+  compare_winograd_epilogue<32, dims{32, 16, 16}>(501);  // and middle (a partial block of tiles)
 }
 BOOST_AUTO_TEST_CASE(conv_and_dense) {
   compare_layer<conv<16, 3>, dims{16, 28, 28}>(24, mode::train);

@@ -36,7 +36,7 @@ struct as_device {
   template <class F>
   static void for_each_block(index_t blocks, F f) {
     host::for_each_index(blocks, [=](index_t b) {
-      std::vector<unsigned char> shared(F::shared_bytes);
+      std::vector<unsigned char> shared(F::shared_bytes, 0xff);  // garbage (NaN) until written, as on a device
       std::vector<typename F::state> st(F::threads);
       for (int s = 0; s < F::steps(); ++s)
         for (int t = 0; t < F::threads; ++t) f.step(s, b, t, shared.data(), st[std::size_t(t)]);
@@ -130,11 +130,19 @@ void compare_fused(index_t n) {
     // The kernel's other register blocks (detail::winograd::fused_variants; the one with 32
     // filters a block falls back to the default for 16 filters).
     d.use_fused = true;
+    // Those staging by rows also with the input one value off 16-byte alignment (rows then
+    // copied value by value).
+    std::vector<double> xb(x.size() + 1);
+    std::copy(x.begin(), x.end(), xb.begin() + 1);
     for (int v = 1; v < detail::winograd::n_fused_variants; ++v) {
       std::vector<double> yv(res.size());
       d.fused_variant = v;
       d.forward_affine(w.data(), x.data(), yv.data(), n, sc, sf, full, r);
       BOOST_TEST(max_rel(yv, yh) < 1e-12, "variant " << v);
+      if (v >= 4) {
+        d.forward_affine(w.data(), xb.data() + 1, yv.data(), n, sc, sf, full, r);
+        BOOST_TEST(max_rel(yv, yh) < 1e-12, "variant " << v << ", input off alignment");
+      }
     }
     d.fused_variant = 0;
   }
@@ -217,10 +225,23 @@ BOOST_AUTO_TEST_CASE(batched_gemm_equals_one_gemm_per_matrix) {
 }
 
 BOOST_AUTO_TEST_CASE(fused_winograd_equals_host) {
+  namespace wg = detail::winograd;
+  using rows = std::tuple_element_t<4, wg::fused_variants>;
+  static_assert(wg::fused_fn<double, dims{8, 32, 32}, dims{16, 32, 32}, rows>::by_rows &&
+                wg::fused_fn<double, dims{16, 16, 16}, dims{32, 16, 16}, rows>::by_rows &&
+                wg::fused_fn<double, dims{8, 6, 16}, dims{16, 6, 16}, rows>::by_rows &&
+                !wg::fused_fn<double, dims{16, 9, 13}, dims{16, 9, 13}, rows>::by_rows &&
+                !wg::fused_fn<double, dims{8, 28, 28}, dims{32, 28, 28}, rows>::by_rows);
   compare_fused<16, dims{16, 9, 13}>(3);        // 36 tiles: a full block and a partial one; cropped tiles
   compare_fused<32, dims{8, 28, 28}>(2);        // two output-channel blocks; blocks end inside images
   compare_fused<16, dims{24, 6, 5}, true>(11);  // three channel chunks, a bias, many images per block
   compare_fused<64, dims{16, 8, 8}>(9);         // two blocks of 32 filters; a partial last block of tiles
+  // Shapes whose blocks are whole tile rows or images (staged by rows in variants 4 and 5): 8
+  // images a block, then 4 tile rows of an image (rows above and below from the image), 2
+  // images with a partial last block, 4 images whose last tile row is cropped.
+  compare_fused<16, dims{8, 32, 32}>(2);
+  compare_fused<32, dims{16, 16, 16}>(3);
+  compare_fused<16, dims{8, 6, 16}>(5);
 }
 
 BOOST_AUTO_TEST_CASE(fused_winograd_falls_back_without_the_shared_memory) {

@@ -20,6 +20,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cstdint>
 #include <tuple>
 #include <type_traits>
 
@@ -293,23 +294,29 @@ struct output_fn {
 // MinBlocks blocks resident per multiprocessor (which bounds the registers a thread may use).
 // A thread's multiply-adds per value it reads from shared memory grow with its register block:
 // KPer * TPer / (KPer + TPer), 1.33 for 2 x 4, 2 for 4 x 4, 4 for 8 x 8.
-template <int Outs, int KPer, int TPer, int Groups, int MinBlocks>
+// Rows: stage the input by rows where the shape allows (fused_fn::by_rows) instead of as raw
+// patches.
+template <int Outs, int KPer, int TPer, int Groups, int MinBlocks, bool Rows = false>
 struct fused_config {
   static constexpr int outs = Outs, kper = KPer, tper = TPer, groups = Groups, min_blocks = MinBlocks;
+  static constexpr bool rows = Rows;
 };
 // The register blocks a model can choose (model::set_fused_variant), in this order: 0, the
 // default, 2 filters x 4 tiles at 9 positions (256 threads, 72 accumulators); 1, 4 x 4 at 4
 // positions (288 threads, 64); 2, 8 x 8 at one position (288 threads, 64); 3, 8 x 8 at one
 // position with 32 filters a block (576 threads, one block per multiprocessor: each staged
-// patch serves twice the filters), for convs with filters in 32s.
-using fused_variants = std::tuple<fused_config<16, 2, 4, 4, 2>, fused_config<16, 4, 4, 9, 2>,
-                                  fused_config<16, 8, 8, 36, 2>, fused_config<32, 8, 8, 36, 1>>;
+// patch serves twice the filters), for convs with filters in 32s; 4 and 5: 0 and 2 with the
+// input staged by rows.
+using fused_variants =
+    std::tuple<fused_config<16, 2, 4, 4, 2>, fused_config<16, 4, 4, 9, 2>, fused_config<16, 8, 8, 36, 2>,
+               fused_config<32, 8, 8, 36, 1>, fused_config<16, 2, 4, 4, 2, true>, fused_config<16, 8, 8, 36, 2, true>>;
 inline constexpr int n_fused_variants = int(std::tuple_size_v<fused_variants>);
 
 // A whole 3x3 convolution in one kernel on a device (backends with block kernels, see
 // backend/cuda.hpp's for_each_block): each thread block takes 32 tiles and Cfg::outs output
-// channels. For each chunk of 8 input channels, its tiles' 6x6 patches (raw) and the chunk's
-// transformed filters U (36, 8, outs) are copied into shared memory, asynchronously (cp.async on
+// channels. For each chunk of 8 input channels, its tiles' 6x6 patches (raw, or the image rows
+// they cover: by_rows) and the chunk's transformed filters U (36, 8, outs) are copied into shared
+// memory, asynchronously (cp.async on
 // sm_80 and later) while the previous chunk is multiplied; each of 256 threads transforms one
 // (channel, tile) patch into V (36, 8, 32); then every thread adds its part of the 36 products
 // M_xi (outs, 32) += U_xi^T V_xi into registers (positions x filters x tiles: fused_config). At
@@ -340,8 +347,28 @@ struct fused_fn {
   static constexpr index_t v_floats = index_t(positions) * chunk * tiles;
   static constexpr index_t u_floats = index_t(positions) * chunk * outs;
   static constexpr index_t m_floats = index_t(positions) * outs * tiles;
-  // Shared memory: raw patches (36, stagers), V, two U buffers; M over them at the end.
-  static constexpr index_t raw_floats = index_t(positions) * stagers;
+  // The input of a chunk in shared memory, raw patches or rows. Raw: each stager copies its own
+  // (channel, tile) patch, 36 values scattered over device memory (raw[e * stagers + thread],
+  // e = 6 i + j). By rows, where a block's 32 tiles are whole tile rows of one image or whole
+  // images and rows are whole vectors (the CIFAR resnets' 32x32: 4 tile rows of an image;
+  // 16x16: 2 images; 8x8: 8 images): for each channel and image, the 4 r + 2 rows its r tile
+  // rows read (zeros above and below the image), each In.w values then 4 zeros that are also the
+  // next row's left border, copied 16 bytes at a time by all the threads; a stager then reads a
+  // patch row as a value, a vector and a value. That moves 5-20x fewer transactions through the
+  // L1 than the raw copies (whose 32 tiles of a warp touch 4 to 16 cache lines per value, the
+  // more the smaller the images), at the price of 4-way bank conflicts on the two single values.
+  using grid = tile_grid<In>;
+  static constexpr bool by_rows =
+      Cfg::rows && In.w % 4 == 0 &&
+      (grid::per_image >= tiles ? grid::per_image % tiles == 0 && tiles % grid::tiles_w == 0
+                                : tiles % grid::per_image == 0);
+  static constexpr int r_imgs = grid::per_image >= tiles ? 1 : int(tiles / grid::per_image);
+  static constexpr int r_rows = m * (grid::per_image >= tiles ? tiles / grid::tiles_w : grid::tiles_h) + 2;
+  static constexpr int r_stride = In.w + 4;  // a row and its 4 zeros
+  static constexpr index_t r_plane = index_t(r_rows) * r_stride;
+  // Shared memory: the input (raw patches, or 4 zeros and the rows), V, two U buffers; M over
+  // them at the end.
+  static constexpr index_t raw_floats = by_rows ? 4 + chunk * r_imgs * r_plane : index_t(positions) * stagers;
   static constexpr index_t v_at = raw_floats, u_at = raw_floats + v_floats;
   static constexpr std::size_t shared_bytes = sizeof(T) * std::size_t(std::max(u_at + 2 * u_floats, m_floats));
   static constexpr index_t per_image = tile_grid<In>::per_image;
@@ -360,25 +387,28 @@ struct fused_fn {
   bool aligned;  // y and res 16-byte aligned and Out.w % 4 == 0: whole rows as vectors
 
   index_t blocks() const { return (n * per_image + tiles - 1) / tiles * kblocks; }
-  BASIN_HD static constexpr int steps() { return 2 * chunks + 2; }
-  // Step s of thread `thread` of block `block`: stage chunk s/2 (s even: wait for its copies,
-  // transform), multiply it (s odd, after starting the next chunk's copies), then spill the
-  // products, then transform back and store.
+  BASIN_HD static constexpr int steps() { return 2 * chunks + 3; }
+  // Step s of thread `thread` of block `block`: step 0 zeroes the accumulators (and the rows'
+  // borders), copies chunk 0 and waits for its copies; then for chunk c, step 1 + 2c transforms
+  // it and step 2 + 2c starts the next chunk's copies, multiplies and waits for those copies
+  // (before the barrier: a stager may read what other threads copied); then the products are
+  // spilled and transformed back and stored.
   BASIN_HD void step(int s, index_t block, int thread, unsigned char* shared, state& st) const {
     T* sh = reinterpret_cast<T*>(shared);
     const index_t tb = block / kblocks, kb = block % kblocks;
-    const int c = s / 2;  // the chunk
-    if (s < 2 * chunks && s % 2 == 0) {
-      if (s == 0) {
-        zero(st);
-        fetch(tb, kb, 0, thread, sh);
-      }
+    const int c = (s - 1) / 2;  // the chunk
+    if (s == 0) {
+      zero(st);
+      if constexpr (by_rows) clear_borders(thread, sh);
+      fetch(tb, kb, 0, thread, sh);
       wait_copies();
-      if (thread < stagers) stage(thread, sh);
-    } else if (s < 2 * chunks) {
+    } else if (s <= 2 * chunks && s % 2 == 1) {
+      if (thread < stagers) stage(tb, thread, sh);
+    } else if (s <= 2 * chunks) {
       if (c + 1 < chunks) fetch(tb, kb, c + 1, thread, sh);
       multiply(thread, sh + v_at, sh + u_at + (c % 2) * u_floats, st);
-    } else if (s == 2 * chunks) {
+      wait_copies();
+    } else if (s == 2 * chunks + 1) {
       spill(thread, sh, st);
     } else {
       finish(tb, kb, thread, sh);
@@ -394,11 +424,36 @@ struct fused_fn {
         BASIN_UNROLL
         for (int q = 0; q < tper; ++q) st.acc[j][k][q] = T(0);
   }
-  // Start copying chunk c's patch of this thread's (channel, tile) into its raw slots
-  // (raw[e * stagers + thread], e = 6 i + j; zeros outside the image) and chunk c's filters
-  // into U buffer c % 2, 16 bytes a copy.
+  // By rows: the 4 zeros before the first row and the 4 after each row (never copied over).
+  BASIN_HD static void clear_borders(int thread, T* sh) {
+    for (int i = thread; i < 4 * (1 + chunk * r_imgs * r_rows); i += threads)
+      sh[i < 4 ? i : 4 + (i / 4 - 1) * r_stride + In.w + i % 4] = T(0);
+  }
+  // Start copying chunk c's input (raw patches or rows, zeros outside the images; see
+  // raw_floats) and its filters into U buffer c % 2, 16 bytes a copy.
   BASIN_HD void fetch(index_t tb, index_t kb, int c, int thread, T* sh) const {
-    if (thread < stagers) {
+    constexpr int per = int(16 / sizeof(T));
+    if constexpr (by_rows) {
+      const auto p0 = grid::at(tb * tiles);  // the block's first tile: image p0.img, rows from p0.y
+      constexpr int vecs = In.w / per, per_channel = r_imgs * r_rows * vecs;
+      const bool vector = reinterpret_cast<std::uintptr_t>(x) % 16 == 0;
+      BASIN_NO_UNROLL
+      for (int i = thread; i < chunk * per_channel; i += threads) {
+        const int cl = i / per_channel, k = i % per_channel;
+        const int ii = k / (r_rows * vecs), q = (k / vecs) % r_rows, v = k % vecs;
+        const index_t img = p0.img + ii;
+        const int yy = p0.y - 1 + q;
+        const bool in = img < n && yy >= 0 && yy < In.h;
+        T* dst = sh + 4 + (cl * r_imgs + ii) * r_plane + q * r_stride + per * v;
+        const T* src = in ? x + ((c * chunk + cl) * n + img) * In.plane() + yy * In.w + per * v : x;
+        if (vector) {
+          copy_async<per>(dst, src, in);
+        } else {
+          BASIN_UNROLL
+          for (int e = 0; e < per; ++e) copy_async<1>(dst + e, in ? src + e : x, in);
+        }
+      }
+    } else if (thread < stagers) {
       const int cl = thread / tiles, t = thread % tiles;
       const index_t g = tb * tiles + t;
       T* raw = sh + thread;
@@ -419,7 +474,7 @@ struct fused_fn {
         for (int e = 0; e < positions; ++e) copy_async<1>(raw + e * stagers, x, false);
       }
     }
-    constexpr int per = int(16 / sizeof(T)), rows = positions * chunk;  // rows of outs filters
+    constexpr int rows = positions * chunk;  // rows of outs filters
     static_assert(outs % per == 0);
     T* us = sh + u_at + (c % 2) * u_floats;
     BASIN_NO_UNROLL
@@ -430,30 +485,59 @@ struct fused_fn {
     }
     commit_copies();
   }
-  // V (36, chunk, tiles) <- B^T d B of this thread's (channel, tile) from its raw slots (zeros
-  // for tiles past the batch): a column at a time into the thread's own slots of V, then a row
-  // at a time in place (the products' accumulators are live meanwhile: a 6x6 intermediate in
-  // registers would spill).
-  BASIN_HD static void stage(int thread, T* sh) {
+  // V (36, chunk, tiles) <- B^T d B of this thread's (channel, tile) (zeros for tiles past the
+  // batch): in one direction into the thread's own slots of V, then in the other in place (the
+  // products' accumulators are live meanwhile: a 6x6 intermediate in registers would spill).
+  // Raw patches go a column at a time, rows a row at a time.
+  BASIN_HD void stage(index_t tb, int thread, T* sh) const {
     constexpr int sx = chunk * tiles;  // between positions in V
     T* vt = sh + v_at + thread;        // thread = cl * tiles + t
-    BASIN_NO_UNROLL
-    for (int j = 0; j < alpha; ++j) {
-      T col[alpha], r[alpha];
+    (void)tb;
+    if constexpr (by_rows) {
+      const int cl = thread / tiles, t = thread % tiles;
+      const auto p0 = grid::at(tb * tiles), p = grid::at(tb * tiles + t);
+      // The patch's top-left value: the region's row p.y - p0.y (image row p.y - 1), column p.x - 1.
+      const T* d = sh + 4 + (cl * r_imgs + (p.img - p0.img)) * r_plane + (p.y - p0.y) * r_stride + p.x - 1;
+      BASIN_NO_UNROLL
+      for (int i = 0; i < alpha; ++i) {
+        T row[alpha], mid[4], r[alpha];
+        row[0] = d[i * r_stride];
+        load_n<4>(d + i * r_stride + 1, mid);  // 16-byte aligned: p.x is a multiple of 4
+        BASIN_UNROLL
+        for (int j = 0; j < 4; ++j) row[j + 1] = mid[j];
+        row[5] = d[i * r_stride + 5];
+        input_1d<T>(row, 1, r, 1);
+        BASIN_UNROLL
+        for (int j = 0; j < alpha; ++j) vt[(alpha * i + j) * sx] = r[j];
+      }
       BASIN_UNROLL
-      for (int i = 0; i < alpha; ++i) col[i] = sh[(alpha * i + j) * stagers + thread];
-      input_1d<T>(col, 1, r, 1);
+      for (int j = 0; j < alpha; ++j) {
+        T col[alpha], r[alpha];
+        BASIN_UNROLL
+        for (int i = 0; i < alpha; ++i) col[i] = vt[(alpha * i + j) * sx];
+        input_1d<T>(col, 1, r, 1);
+        BASIN_UNROLL
+        for (int i = 0; i < alpha; ++i) vt[(alpha * i + j) * sx] = r[i];
+      }
+    } else {
+      BASIN_NO_UNROLL
+      for (int j = 0; j < alpha; ++j) {
+        T col[alpha], r[alpha];
+        BASIN_UNROLL
+        for (int i = 0; i < alpha; ++i) col[i] = sh[(alpha * i + j) * stagers + thread];
+        input_1d<T>(col, 1, r, 1);
+        BASIN_UNROLL
+        for (int i = 0; i < alpha; ++i) vt[(alpha * i + j) * sx] = r[i];
+      }
       BASIN_UNROLL
-      for (int i = 0; i < alpha; ++i) vt[(alpha * i + j) * sx] = r[i];
-    }
-    BASIN_UNROLL
-    for (int i = 0; i < alpha; ++i) {
-      T row[alpha], r[alpha];
-      BASIN_UNROLL
-      for (int j = 0; j < alpha; ++j) row[j] = vt[(alpha * i + j) * sx];
-      input_1d<T>(row, 1, r, 1);
-      BASIN_UNROLL
-      for (int j = 0; j < alpha; ++j) vt[(alpha * i + j) * sx] = r[j];
+      for (int i = 0; i < alpha; ++i) {
+        T row[alpha], r[alpha];
+        BASIN_UNROLL
+        for (int j = 0; j < alpha; ++j) row[j] = vt[(alpha * i + j) * sx];
+        input_1d<T>(row, 1, r, 1);
+        BASIN_UNROLL
+        for (int j = 0; j < alpha; ++j) vt[(alpha * i + j) * sx] = r[j];
+      }
     }
   }
   // The thread's place in the products: positions xg * per_group.., filters kper * kg.., tiles

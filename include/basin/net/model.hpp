@@ -163,7 +163,8 @@ class model {
   }
   // On a GPU: the one-kernel Winograd's register block, an index into
   // detail::winograd::fused_variants (0, the default: 2 filters x 4 tiles a thread; 1: 4 x 4;
-  // 2: 8 x 8; 3: 8 x 8 with 32 filters a block). Convs a variant does not suit keep the default.
+  // 2: 8 x 8; 3: 8 x 8 with 32 filters a block; 4 and 5: 0 and 2 with the input staged by rows
+  // where the shape allows). Convs a variant does not suit keep the default.
   void set_fused_variant(int v) {
     if (v < 0 || v >= detail::winograd::n_fused_variants)
       fail("model::set_fused_variant: expected a variant in [0, ", detail::winograd::n_fused_variants, "), got ", v);
