@@ -510,15 +510,7 @@ struct fused_fn {
         BASIN_UNROLL
         for (int j = 0; j < alpha; ++j) vt[(alpha * i + j) * sx] = r[j];
       }
-      BASIN_UNROLL
-      for (int j = 0; j < alpha; ++j) {
-        T col[alpha], r[alpha];
-        BASIN_UNROLL
-        for (int i = 0; i < alpha; ++i) col[i] = vt[(alpha * i + j) * sx];
-        input_1d<T>(col, 1, r, 1);
-        BASIN_UNROLL
-        for (int i = 0; i < alpha; ++i) vt[(alpha * i + j) * sx] = r[i];
-      }
+      in_place(vt, 1, alpha);  // then the columns
     } else {
       BASIN_NO_UNROLL
       for (int j = 0; j < alpha; ++j) {
@@ -529,15 +521,21 @@ struct fused_fn {
         BASIN_UNROLL
         for (int i = 0; i < alpha; ++i) vt[(alpha * i + j) * sx] = r[i];
       }
+      in_place(vt, alpha, 1);  // then the rows
+    }
+  }
+  // stage's second direction in the thread's slots of V: line k is the values at
+  // (k * across + e * along) * sx, e = 0..5.
+  BASIN_HD static void in_place(T* vt, int across, int along) {
+    constexpr int sx = chunk * tiles;
+    BASIN_UNROLL
+    for (int k = 0; k < alpha; ++k) {
+      T line[alpha], r[alpha];
       BASIN_UNROLL
-      for (int i = 0; i < alpha; ++i) {
-        T row[alpha], r[alpha];
-        BASIN_UNROLL
-        for (int j = 0; j < alpha; ++j) row[j] = vt[(alpha * i + j) * sx];
-        input_1d<T>(row, 1, r, 1);
-        BASIN_UNROLL
-        for (int j = 0; j < alpha; ++j) vt[(alpha * i + j) * sx] = r[j];
-      }
+      for (int e = 0; e < alpha; ++e) line[e] = vt[(k * across + e * along) * sx];
+      input_1d<T>(line, 1, r, 1);
+      BASIN_UNROLL
+      for (int e = 0; e < alpha; ++e) vt[(k * across + e * along) * sx] = r[e];
     }
   }
   // The thread's place in the products: positions xg * per_group.., filters kper * kg.., tiles
