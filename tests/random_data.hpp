@@ -11,6 +11,7 @@ namespace basin::test {
 inline dataset random_dataset(dims shape, index_t n, std::uint64_t seed, int classes = 10) {
   dataset d;
   d.shape = shape;
+  d.classes = classes;
   const counter_rng rng{seed, seed};
   d.images.resize(static_cast<std::size_t>(n * shape.size()));
   d.labels.resize(static_cast<std::size_t>(n));

@@ -111,17 +111,46 @@ dataset random_images(index_t n, std::uint64_t seed) {
 }
 
 // The ways a sweep can run the 3x3 convs: the one-kernel Winograd with each register block
-// (detail::winograd::fused_variants), Winograd in separate kernels, im2col + GEMM.
-constexpr int ways = detail::winograd::n_fused_variants + 2;
+// (detail::winograd::fused_variants), with the fastest of them per conv (tuned: what sweeps do
+// by default), Winograd in separate kernels, im2col + GEMM.
+constexpr int variants = detail::winograd::n_fused_variants, tuned = variants, separate = variants + 1,
+              im2col = variants + 2, ways = variants + 3;
 std::string way_name(int way) {
-  if (way < detail::winograd::n_fused_variants) return "Winograd, one kernel, variant " + std::to_string(way);
-  return way == ways - 2 ? "Winograd, separate kernels" : "im2col + GEMM";
+  if (way < variants) return "Winograd, one kernel, variant " + std::to_string(way);
+  if (way == tuned) return "Winograd, one kernel, tuned per conv";
+  return way == separate ? "Winograd, separate kernels" : "im2col + GEMM";
 }
 template <class M>
 void set_way(M& m, int way) {
-  m.set_winograd(way < ways - 1);
-  m.set_fused_winograd(way < ways - 2);
-  m.set_fused_variant(way < ways - 2 ? way : 0);
+  m.set_winograd(way != im2col);
+  m.set_fused_winograd(way < separate);
+  m.set_fused_variant(way < variants ? way : 0);
+  if (way == tuned) m.tune_fused_variants();  // at the next pass
+}
+// The tuned variants of a model's convs, a line per conv shape: how many convs chose each
+// variant, and each variant's mean time per call.
+template <class M>
+void print_choices(M& m) {
+  const auto all = m.fused_choices();
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    const auto& c = all[i];
+    bool seen = false;
+    for (std::size_t j = 0; j < i; ++j) seen = seen || (all[j].in == c.in && all[j].out == c.out);
+    if (seen || c.ms.empty()) continue;
+    std::vector<int> chose(std::size_t(variants), 0);
+    std::vector<double> sum(std::size_t(variants), 0.0);
+    int convs = 0;
+    for (const auto& o : all)
+      if (o.in == c.in && o.out == c.out && o.ms.size() == std::size_t(variants)) {
+        ++convs, ++chose[std::size_t(o.variant)];
+        for (int v = 0; v < variants; ++v) sum[std::size_t(v)] += o.ms[std::size_t(v)];
+      }
+    std::printf("  tuned conv %dx%dx%d -> %d (%d convs):", c.in.c, c.in.h, c.in.w, c.out.c, convs);
+    for (int v = 0; v < variants; ++v)
+      if (sum[std::size_t(v)] >= 0)
+        std::printf(" v%d %.3f ms x%d;", v, sum[std::size_t(v)] / convs, chose[std::size_t(v)]);
+    std::printf("\n");
+  }
 }
 
 // Grid points per second over `images` images per point, batches of `batch`: the sweep path
@@ -147,6 +176,7 @@ bool bench_sweep(std::vector<row>& rows, index_t images, index_t batch, index_t 
     const auto hp = h.params, hs = h.state;
     const std::vector<std::array<double, 2>> vp{{-0.4, 0.3}, {0.2, -0.1}};
     loss_accuracy eh{nullptr, &probe, 100}, eg{nullptr, &probe, 100};
+    eg.tune_kernels = false;  // set_way tunes
     const auto rh = eh.evaluate_points(h, hp, hs, h1, &h2, vp, {});
     double worst = 0;
     for (int way = 0; way < ways; ++way) {
@@ -164,6 +194,7 @@ bool bench_sweep(std::vector<row>& rows, index_t images, index_t batch, index_t 
   }
   const double gflop = bench::forward_flops<Net>() * double(images) * 1e-9;  // per point, as direct convolution
   loss_accuracy ev{nullptr, &data, batch};
+  ev.tune_kernels = false;  // set_way tunes
   double best = 0, default_rate = 0;
   int best_way = 0;
   for (int way = 0; way < ways; ++way) {
@@ -172,10 +203,11 @@ bool bench_sweep(std::vector<row>& rows, index_t images, index_t batch, index_t 
       next_block();
       ev.evaluate_points(m, p0, s0, d1, &d2, pts, {});
     }, 1, full ? 2.0 : 1.0) / double(per_pass);
-    if (way == 0) default_rate = 1.0 / t;
+    if (way == tuned) default_rate = 1.0 / t;
     if (1.0 / t > best) best = 1.0 / t, best_way = way;
     std::printf("%s: sweep path (%s, batch %ld, %ld points per pass) %.2f ms per point (%.2f points/s, %.0f GFLOP/s as direct conv)\n",
                 Net::name().c_str(), way_name(way).c_str(), long(batch), long(per_pass), t * 1e3, 1.0 / t, gflop / t);
+    if (way == tuned) print_choices(m);
   }
   set_way(m, best_way);
   if (!full) return true;
@@ -195,7 +227,7 @@ bool bench_sweep(std::vector<row>& rows, index_t images, index_t batch, index_t 
   std::printf("%s: sweep point %.2f ms (%.2f points/s, %.0f GFLOP/s as direct conv; %s)\n", Net::name().c_str(),
               1e3 / best, best, gflop * best, way_name(best_way).c_str());
   rows.push_back({Net::name() + " sweep, " + std::to_string(images) + " images/point", best, "points/s"});
-  rows.push_back({Net::name() + " sweep, default way (variant 0)", default_rate, "points/s"});
+  rows.push_back({Net::name() + " sweep, default way (tuned per conv)", default_rate, "points/s"});
   rows.push_back({Net::name() + " sweep, as direct convolution", gflop * best, "GFLOP/s"});
   rows.push_back({Net::name() + " point by point (forward per point)", 1.0 / point, "points/s"});
   return true;

@@ -45,11 +45,15 @@ for d in (20, 56):
         if kind == "train step":
             b = num(rf"resnet{d}: train step [\d.]+ ms \(([\d.]+)", basin)
             t = num(rf"torch resnet{d} train step.*?\(([\d.]+)", torch)
-        else:  # each at its faster batch (500 or 2000 images)
-            b = best(rf"resnet{d}: sweep path \(Winograd[^)]*\) [\d.]+ ms per point \(([\d.]+)", basin)
+        else:  # each at its faster batch (500 or 2000 images); basin as sweeps run by default
+            b = best(rf"resnet{d}: sweep path \(Winograd, one kernel, tuned per conv[^)]*\) [\d.]+ ms per point \(([\d.]+)",
+                     basin)
             t = best(rf"torch resnet{d} sweep[^(]*\(([\d.]+)", torch)
         print(f"resnet{d} {kind} ({unit}){'':{max(0, 26 - len(kind) - len(unit))}s} {b:10.1f} {t:10.1f} {b / t:7.2f}")
-rate = best(r"resnet56: sweep path \(Winograd[^)]*\) [\d.]+ ms per point \([\d.]+ points/s, ([\d.]+) GFLOP/s", basin)
+rate = best(r"resnet56: sweep path \(Winograd, one kernel, tuned per conv[^)]*\) [\d.]+ ms per point \([\d.]+ points/s, "
+            r"([\d.]+) GFLOP/s", basin)
+top = best(r"resnet56: sweep path \([^)]*\) [\d.]+ ms per point \(([\d.]+)", basin)
+print(f"resnet56 sweep, fastest single way (every conv alike): {top:.1f} points/s")
 print(f"cuBLAS SGEMM 4096^3: {gemm:.0f} GFLOP/s; resnet56 sweep {rate:.0f} GFLOP/s as direct convolution = "
       f"{100 * rate / gemm:.0f}% of it (targets: >= 3x PyTorch's loop for resnet56, >= 50% of SGEMM)")
 PY

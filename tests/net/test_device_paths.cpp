@@ -288,12 +288,64 @@ BOOST_AUTO_TEST_CASE(device_sweep_path_equals_host) {
   const auto dp = d.params, ds = d.state;
   const std::vector<std::array<double, 2>> pts{{-0.5, 0.25}, {0.0, 0.0}, {0.3, -0.2}};
   loss_accuracy eh{nullptr, &data, 25}, ed{nullptr, &data, 25};
+  ed.tune_kernels = false;  // tuning: fused_variants_tuned
   const auto rh = eh.evaluate_points(h, hp, hs, hx, &hy, pts, {});
   const auto rd = ed.evaluate_points(d, dp, ds, dx, &dy, pts, {});
   for (std::size_t q = 0; q < pts.size(); ++q) {
     BOOST_TEST(std::abs(rd[q][0] - rh[q][0]) < 1e-5 * std::abs(rh[q][0]));
     BOOST_TEST(std::abs(rd[q][1] - rh[q][1]) <= 100.0 / double(n));  // at most one near-tie
   }
+}
+
+// Two convs that run the one kernel: 8 -> 16 filters (too few for the variant with 32 filters a
+// block) and 16 -> 32 (every variant).
+using tune_net = network<input<8, 8, 8>, conv<16, 3>, batch_norm, relu, conv<32, 3>, batch_norm, relu, global_avg_pool,
+                         dense<4>>;
+
+BOOST_AUTO_TEST_CASE(fused_variants_tuned) {
+  namespace wg = detail::winograd;
+  model<tune_net, double, host> h(3);
+  model<tune_net, double, as_device> d(3);
+  const index_t n = 3;
+  std::vector<double> x(std::size_t(n * tune_net::in.size()));
+  const counter_rng rng{44, 44};
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = rng.normal(i);
+  for (const auto& c : d.fused_choices()) BOOST_TEST(c.ms.empty());
+  d.tune_fused_variants();
+  const double* zd = d.infer(x.data(), n);
+  const std::vector<double> tuned(zd, zd + n * d.classes);
+  const double* zh = h.infer(x.data(), n);
+  BOOST_TEST(max_rel(tuned, std::vector<double>(zh, zh + n * h.classes)) < 1e-12);
+  const auto choices = d.fused_choices();
+  BOOST_TEST_REQUIRE(choices.size() == 2u);
+  for (const auto& c : choices) {
+    BOOST_TEST_REQUIRE(c.ms.size() == std::size_t(wg::n_fused_variants));
+    const bool few = c.out.c % std::tuple_element_t<3, wg::fused_variants>::outs != 0;
+    BOOST_TEST(c.variant != (few ? 3 : -1));
+    for (int v = 0; v < wg::n_fused_variants; ++v) {
+      BOOST_TEST((c.ms[std::size_t(v)] < 0) == (few && v == 3), "variant " << v << " of the conv to " << c.out.c);
+      if (c.ms[std::size_t(v)] >= 0) BOOST_TEST(c.ms[std::size_t(c.variant)] <= c.ms[std::size_t(v)]);
+    }
+  }
+  d.for_each_layer([](auto& l) {
+    if constexpr (requires { l.tune_fused; }) BOOST_TEST(!l.tune_fused);  // tuned once
+  });
+  // The chosen variants stay: the same logits, bit for bit.
+  const double* again = d.infer(x.data(), n);
+  BOOST_TEST(std::equal(tuned.begin(), tuned.end(), again));
+  // A sweep tunes at its first pass unless told not to.
+  model<tune_net, double, as_device> s(3);
+  const dataset data = test::random_dataset(tune_net::in, 4, 13, 4);
+  auto sx = random_direction(s, 2, 0, {});
+  const auto sp = s.params, ss = s.state;
+  const std::vector<std::array<double, 2>> at{{0.5, 0.0}};
+  loss_accuracy fixed{nullptr, &data, 4};
+  fixed.tune_kernels = false;
+  fixed.evaluate_points(s, sp, ss, sx, nullptr, at, {});
+  for (const auto& c : s.fused_choices()) BOOST_TEST(c.ms.empty());
+  loss_accuracy tuning{nullptr, &data, 4};
+  tuning.evaluate_points(s, sp, ss, sx, nullptr, at, {});
+  for (const auto& c : s.fused_choices()) BOOST_TEST(c.ms.size() == std::size_t(wg::n_fused_variants));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -209,6 +209,9 @@ struct loss_accuracy {
   // true by default when the first layer is a conv (measured on resnet20, Fashion-MNIST, 1000
   // images, 2 threads: median 1970 images/s staged, 1442 not); false evaluates it per point.
   bool stage_first_layer = true;
+  // On a GPU: the first pass times each 3x3 conv's one-kernel variants on its own input and
+  // keeps the fastest (model::tune_fused_variants); false keeps the model's choice.
+  bool tune_kernels = true;
 
   mutable std::any workspace{};           // evaluation_workspace<Model>, made at the first point
 
@@ -237,7 +240,8 @@ struct loss_accuracy {
   // tick(fraction of the block done) after every batch. Leaves the model at the last point.
   template <class Model, class V>
   std::vector<point_metrics> evaluate_points(Model& m, const V& origin_p, const V& origin_s, direction<Model>& dx,
-                                             direction<Model>* dy, const std::vector<std::array<double, 2>>& pts,
+                                             std::type_identity_t<direction<Model>>* dy,
+                                             const std::vector<std::array<double, 2>>& pts,
                                              const std::function<void(double)>& tick) const {
     using T = typename Model::scalar;
     using B = typename Model::backend_type;
@@ -261,6 +265,12 @@ struct loss_accuracy {
     for (const dataset* d : sets)
       if (d) total += d->size();
     const bool staged = Model::stages_first_layer && stage_first_layer;
+    if constexpr (requires { B::block_kernels; }) {
+      if (tune_kernels && ws->tuned_for != &m) {
+        m.tune_fused_variants();
+        ws->tuned_for = &m;
+      }
+    }
     std::vector<double> loss(g);
     std::vector<index_t> correct(g);
     for (const dataset* d : sets) {

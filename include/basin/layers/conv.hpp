@@ -7,10 +7,12 @@
 #pragma once
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <tuple>
 #include <utility>
+#include <vector>
 
 #include "basin/backend/concepts.hpp"
 #include "basin/layers/common.hpp"
@@ -190,6 +192,13 @@ struct conv {
     // that does not apply to this conv's filters or does not get its shared memory on this
     // device falls back to 0.
     int fused_variant = 0;
+    // Tuning (model::tune_fused_variants, as PyTorch's cudnn.benchmark): when set, the next
+    // forward through the one kernel times every variant that applies on its own input and
+    // batch (one warm-up call, then the fastest of three calls, each waited for), keeps the
+    // fastest in fused_variant and clears the flag. tuned_ms: each variant's time per call (a
+    // negative value where the variant does not apply); empty until tuned.
+    bool tune_fused = false;
+    std::vector<double> tuned_ms;
 
     // Quantized weights (W binary or integer<b>): each forward rounds the weights onto the
     // layer's grid into packed form and runs on those values; backward uses them too and hands
@@ -391,9 +400,9 @@ struct conv {
       T* u = backend::raw(wu);
       if constexpr (fused_shape) {
         // The one kernel where the device gives a block its shared memory (else the separate ones).
-        if (use_fused && fused_forward(std::make_index_sequence<wg::n_fused_variants>{}, w, x, y, n, bias, scale, shift,
-                                       act, res))
-          return;
+        constexpr auto variants = std::make_index_sequence<wg::n_fused_variants>{};
+        if (use_fused && tune_fused && res != y) tune(variants, w, x, y, n, bias, scale, shift, act, res);
+        if (use_fused && fused_forward(variants, w, x, y, n, bias, scale, shift, act, res)) return;
         separate_workspace();  // allocates at the first call without the one kernel only
       }
       B::for_each_index(index_t(Out) * In.c, wg::filter_fn<T>{w, u, Out, In.c});
@@ -439,6 +448,43 @@ struct conv {
        ...);
       return done || fused_with<std::tuple_element_t<0, variants>>(w, x, y, n, bias, scale, shift, act, res);
     }
+    // Times each variant that applies (see tune_fused); y is written and rewritten, so it must
+    // not be the residual input. Leaves fused_variant at the fastest.
+    template <std::size_t... V>
+    void tune(std::index_sequence<V...> all, const T* w, const T* x, T* y, index_t n, const T* bias, const T* scale,
+              const T* shift, bool act, const T* res) {
+      tuned_ms.assign(sizeof...(V), -1.0);
+      int fastest = -1;
+      const auto time = [&](int v) {
+        fused_variant = v;
+        fused_forward(all, w, x, y, n, bias, scale, shift, act, res);  // warm-up
+        double best = 0;
+        for (int rep = 0; rep < 3; ++rep) {
+          B::synchronize();
+          const auto t0 = std::chrono::steady_clock::now();
+          fused_forward(all, w, x, y, n, bias, scale, shift, act, res);
+          B::synchronize();
+          const double t = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+          best = rep == 0 ? t : std::min(best, t);
+        }
+        tuned_ms[std::size_t(v)] = best;
+        if (fastest < 0 || best < tuned_ms[std::size_t(fastest)]) fastest = v;
+      };
+      ((applies<std::tuple_element_t<V, detail::winograd::fused_variants>>() ? time(int(V)) : void()), ...);
+      fused_variant = std::max(fastest, 0);
+      tune_fused = false;
+    }
+    // Whether variant Cfg runs as itself here (else fused_forward falls back to the default).
+    template <class Cfg>
+    static bool applies() {
+      if constexpr (Out % Cfg::outs != 0) {
+        return false;
+      } else {
+        static const bool fits =
+            B::block_shared_limit() >= detail::winograd::fused_fn<T, In, out, Cfg>::shared_bytes;
+        return fits;
+      }
+    }
     template <class Cfg>
     bool fused_with(const T* w, const T* x, T* y, index_t n, const T* bias, const T* scale, const T* shift, bool act,
                     const T* res) {
@@ -447,8 +493,7 @@ struct conv {
         return false;
       } else {
         using F = wg::fused_fn<T, In, out, Cfg>;
-        static const bool fits = B::block_shared_limit() >= F::shared_bytes;
-        if (!fits) return false;
+        if (!applies<Cfg>()) return false;
         T* u = backend::raw(wu);
         B::for_each_index(index_t(Out) * In.c, wg::filter_fn<T>{w, u, Out, In.c, true});
         const bool aligned = out.w % 4 == 0 && reinterpret_cast<std::uintptr_t>(y) % 16 == 0 &&

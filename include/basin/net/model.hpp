@@ -172,6 +172,34 @@ class model {
       if constexpr (requires { l.fused_variant; }) l.fused_variant = v;
     });
   }
+  // On a GPU: the next forward (or infer, infer_staged) times every register block of the one
+  // kernel for each 3x3 conv, on that conv's own input and batch, and keeps the fastest for it,
+  // as PyTorch's cudnn.benchmark does; variants differ only in rounding. Sweeps (loss_accuracy)
+  // tune at their first pass. A no-op on backends without block kernels (the host).
+  void tune_fused_variants() {
+    for_each_layer([](auto& l) {
+      if constexpr (requires { l.tune_fused; }) {
+        if constexpr (std::remove_cvref_t<decltype(l)>::fused_shape) l.tune_fused = true;
+      }
+    });
+  }
+  // Every conv that runs the one kernel: its input and output shapes, the variant it uses, and
+  // each variant's time per call in milliseconds where tuned (negative: does not apply).
+  struct fused_choice {
+    dims in, out;
+    int variant;
+    std::vector<double> ms;
+  };
+  std::vector<fused_choice> fused_choices() {
+    std::vector<fused_choice> c;
+    for_each_layer([&](auto& l) {
+      using L = std::remove_cvref_t<decltype(l)>;
+      if constexpr (requires { l.tune_fused; }) {
+        if constexpr (L::fused_shape) c.push_back({L::in, L::out, l.fused_variant, l.tuned_ms});
+      }
+    });
+    return c;
+  }
   // Every layer with binary weights: accumulation by sign selection (on) or the float kernels on
   // the +-s values (off, the default).
   void set_sign_select(bool on) {

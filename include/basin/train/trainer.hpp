@@ -119,6 +119,7 @@ struct evaluation_workspace {
   softmax_cross_entropy<typename Model::scalar, typename Model::backend_type> ce;
   std::vector<index_t> idx;
   typename Model::template vector<typename Model::scalar> states;  // per-point statistics (sweeps)
+  const void* tuned_for = nullptr;  // the model whose one-kernel variants a sweep has tuned
 };
 
 template <class Model>
