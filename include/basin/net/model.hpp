@@ -172,15 +172,16 @@ class model {
       if constexpr (requires { l.fused_variant; }) l.fused_variant = v;
     });
   }
+  // Whether layer L is a conv that runs the one-kernel Winograd on this backend.
+  template <class L>
+  static constexpr bool runs_fused = requires { requires std::remove_cvref_t<L>::fused_shape; };
   // On a GPU: the next forward (or infer, infer_staged) times every register block of the one
   // kernel for each 3x3 conv, on that conv's own input and batch, and keeps the fastest for it,
   // as PyTorch's cudnn.benchmark does; variants differ only in rounding. Sweeps (loss_accuracy)
   // tune at their first pass. A no-op on backends without block kernels (the host).
   void tune_fused_variants() {
     for_each_layer([](auto& l) {
-      if constexpr (requires { l.tune_fused; }) {
-        if constexpr (std::remove_cvref_t<decltype(l)>::fused_shape) l.tune_fused = true;
-      }
+      if constexpr (runs_fused<decltype(l)>) l.tune_fused = true;
     });
   }
   // Every conv that runs the one kernel: its input and output shapes, the variant it uses, and
@@ -194,9 +195,7 @@ class model {
     std::vector<fused_choice> c;
     for_each_layer([&](auto& l) {
       using L = std::remove_cvref_t<decltype(l)>;
-      if constexpr (requires { l.tune_fused; }) {
-        if constexpr (L::fused_shape) c.push_back({L::in, L::out, l.fused_variant, l.tuned_ms});
-      }
+      if constexpr (runs_fused<L>) c.push_back({L::in, L::out, l.fused_variant, l.tuned_ms});
     });
     return c;
   }
