@@ -112,20 +112,23 @@ dataset random_images(index_t n, std::uint64_t seed) {
 
 // The ways a sweep can run the 3x3 convs: the one-kernel Winograd with each register block
 // (detail::winograd::fused_variants), with the fastest of them per conv (tuned: what sweeps do
-// by default), Winograd in separate kernels, im2col + GEMM.
+// by default), Winograd in separate kernels, im2col + GEMM; the strided convs (stride-2 3x3 and
+// 1x1 projections) by the direct kernel, except in the last way (tuned, strided by im2col).
 constexpr int variants = detail::winograd::n_fused_variants, tuned = variants, separate = variants + 1,
-              im2col = variants + 2, ways = variants + 3;
+              im2col = variants + 2, strided_im2col = variants + 3, ways = variants + 4;
 std::string way_name(int way) {
   if (way < variants) return "Winograd, one kernel, variant " + std::to_string(way);
   if (way == tuned) return "Winograd, one kernel, tuned per conv";
+  if (way == strided_im2col) return "strided convs by im2col + GEMM, 3x3 by the one kernel tuned";
   return way == separate ? "Winograd, separate kernels" : "im2col + GEMM";
 }
 template <class M>
 void set_way(M& m, int way) {
   m.set_winograd(way != im2col);
-  m.set_fused_winograd(way < separate);
+  m.set_fused_winograd(way < separate || way == strided_im2col);
   m.set_fused_variant(way < variants ? way : 0);
-  if (way == tuned) m.tune_fused_variants();  // at the next pass
+  m.set_direct_kernels(way != strided_im2col && way != im2col);
+  if (way == tuned || way == strided_im2col) m.tune_fused_variants();  // at the next pass
 }
 // The tuned variants of a model's convs, a line per conv shape: how many convs chose each
 // variant, and each variant's mean time per call.
@@ -317,6 +320,36 @@ void breakdown(index_t n) {
               2 * vb / t_g * 1e-9, t_out * 1e3, (xb + vb) / t_out * 1e-9);
 }
 
+// A stage's first conv (C -> 2C filters, stride 2, the CIFAR resnets' second and third stages)
+// and its 1x1 projection, batch n, each with a folded batch norm (and relu) in the epilogue: the
+// direct kernel (layers/direct_conv.hpp) against im2col + GEMM + epilogue.
+template <int C, int H>
+void strided(index_t n) {
+  constexpr dims In{C, H, H};
+  using conv3 = typename conv<2 * C, 3, 2, 1>::template bind<In, float, gpu>;
+  using conv1 = typename conv<2 * C, 1, 2, 0>::template bind<In, float, gpu>;
+  conv3 a;
+  conv1 b;
+  a.reserve(n);
+  b.reserve(n);
+  gpu::vector<float> w(std::size_t(2 * C) * C * 9, 0.01f), x(std::size_t(n * In.size()), 1.0f),
+      y(std::size_t(n * conv3::out.size())), scale(std::size_t(2 * C), 0.5f), shift(std::size_t(2 * C), 0.1f);
+  const auto run = [&](auto& c) {
+    return time_it([&] {
+      c.forward_affine(backend::raw(w), backend::raw(x), backend::raw(y), n, backend::raw(scale), backend::raw(shift),
+                       true);
+    }, 2, 0.3);
+  };
+  const double t3 = run(a), t1 = run(b);
+  a.use_direct_kernel = b.use_direct_kernel = false;
+  const double i3 = run(a), i1 = run(b);
+  const double f3 = 2.0 * 9 * C * double(n * conv3::out.size()) * 1e-9, f1 = f3 / 9;
+  std::printf("strided conv %dx%dx%d -> %d, stride 2, batch %ld: 3x3 direct kernel %.3f ms (%.0f GFLOP/s), im2col + "
+              "GEMM + epilogue %.3f ms (%.2fx); 1x1 projection direct %.3f ms, im2col + GEMM + epilogue %.3f ms "
+              "(%.2fx)\n",
+              C, H, H, 2 * C, long(n), t3 * 1e3, f3 / t3, i3 * 1e3, i3 / t3, t1 * 1e3, i1 * 1e3, i1 / t1);
+}
+
 double copy_bandwidth() {
   const index_t n = index_t(1) << 26;
   gpu::vector<float> a(static_cast<std::size_t>(n), 1.0f), b(static_cast<std::size_t>(n));
@@ -358,6 +391,8 @@ int main(int argc, char** argv) try {
   breakdown<16, 32>(2000);
   breakdown<32, 16>(2000);
   breakdown<64, 8>(2000);
+  strided<16, 32>(2000);
+  strided<32, 16>(2000);
   std::printf("\n%-48s %14s\n", "basin on the GPU (float32, TF32 off)", "");
   for (const auto& r : rows) std::printf("%-48s %12.1f %s\n", r.what.c_str(), r.value, r.unit.c_str());
   return 0;

@@ -33,8 +33,10 @@ struct as_device {
   // Block kernels as a GPU runs them, each block's threads one after another within a step.
   static constexpr bool block_kernels = true;
   static std::size_t block_shared_limit() { return std::size_t(1) << 30; }
+  static inline long blocks_run = 0;  // block kernels run so far (tests check which path ran)
   template <class F>
   static void for_each_block(index_t blocks, F f) {
+    ++blocks_run;
     host::for_each_index(blocks, [=](index_t b) {
       std::vector<unsigned char> shared(F::shared_bytes, 0xff);  // garbage (NaN) until written, as on a device
       std::vector<typename F::state> st(F::threads);
@@ -96,6 +98,39 @@ double max_rel(const V& a, const V& b) {
   return d / s;
 }
 
+// One conv layer on the host (H) and on the device path (D), n images: random weights, input,
+// residual and epilogue; run(l, y, full) runs l's inference path with the whole epilogue
+// (scale, shift, residual, relu) or none, on x (or on xin).
+template <class H, class D>
+struct conv_case {
+  index_t n;
+  std::vector<double> w, x, res, scale, shift;
+  H h;
+  D d;
+  conv_case(index_t images, std::uint64_t seed)
+      : n(images), w(std::size_t(H::n_params)), x(std::size_t(n * H::in.size())), res(std::size_t(n * H::out.size())),
+        scale(static_cast<std::size_t>(H::out.c)), shift(static_cast<std::size_t>(H::out.c)) {
+    const counter_rng rng{seed, seed};
+    std::uint64_t at = 0;
+    for (auto* v : {&w, &x, &res, &scale, &shift}) {
+      for (std::size_t i = 0; i < v->size(); ++i) (*v)[i] = rng.normal(at + i);
+      at += 100000;
+    }
+    h.reserve(n);
+    d.reserve(n);
+  }
+  template <class L>
+  void run(L& l, double* y, bool full, const double* xin = nullptr) {
+    l.forward_affine(w.data(), xin ? xin : x.data(), y, n, full ? scale.data() : nullptr,
+                     full ? shift.data() : nullptr, full, full ? res.data() : nullptr);
+  }
+  std::vector<double> host(bool full) {
+    std::vector<double> y(res.size());
+    run(h, y.data(), full);
+    return y;
+  }
+};
+
 // One 3x3 conv's inference path (scale, shift, residual, relu in the epilogue; bias when B) on
 // the device path, with the fused Winograd kernel and with the separate kernels, against the
 // host's, in double: blocks of tiles that end inside an image, cropped tiles, a partial last block.
@@ -104,27 +139,15 @@ void compare_fused(index_t n) {
   using H = typename conv<Out, 3, 1, 1, Bias>::template bind<In, double, host>;
   using D = typename conv<Out, 3, 1, 1, Bias>::template bind<In, double, as_device>;
   static_assert(D::fused_shape && !H::fused_shape);
-  const counter_rng rng{41, 41};
-  const auto fill = [&](std::vector<double>& v, std::uint64_t at) {
-    for (std::size_t i = 0; i < v.size(); ++i) v[i] = rng.normal(at + i);
-  };
-  std::vector<double> w(std::size_t(H::n_params)), x(std::size_t(n * In.size())), res(std::size_t(n * H::out.size())),
-      scale(static_cast<std::size_t>(Out)), shift(static_cast<std::size_t>(Out));
-  fill(w, 0), fill(x, 100000), fill(res, 200000), fill(scale, 300000), fill(shift, 400000);
-  H h;
-  D d;
-  h.reserve(n);
-  d.reserve(n);
+  conv_case<H, D> cc(n, 41);
+  D& d = cc.d;
   for (const bool full : {true, false}) {
-    const double* sc = full ? scale.data() : nullptr;
-    const double* sf = full ? shift.data() : nullptr;
-    const double* r = full ? res.data() : nullptr;
-    std::vector<double> yh(res.size()), yf(res.size()), ys(res.size());
-    h.forward_affine(w.data(), x.data(), yh.data(), n, sc, sf, full, r);
+    const std::vector<double> yh = cc.host(full);
+    std::vector<double> yf(yh.size()), ys(yh.size());
     d.use_fused = true;
-    d.forward_affine(w.data(), x.data(), yf.data(), n, sc, sf, full, r);
+    cc.run(d, yf.data(), full);
     d.use_fused = false;
-    d.forward_affine(w.data(), x.data(), ys.data(), n, sc, sf, full, r);
+    cc.run(d, ys.data(), full);
     BOOST_TEST(max_rel(yf, yh) < 1e-12);
     BOOST_TEST(max_rel(ys, yh) < 1e-12);
     // The kernel's other register blocks (detail::winograd::fused_variants; the one with 32
@@ -132,19 +155,46 @@ void compare_fused(index_t n) {
     d.use_fused = true;
     // Those staging by rows also with the input one value off 16-byte alignment (rows then
     // copied value by value).
-    std::vector<double> xb(x.size() + 1);
-    std::copy(x.begin(), x.end(), xb.begin() + 1);
+    std::vector<double> xb(cc.x.size() + 1);
+    std::copy(cc.x.begin(), cc.x.end(), xb.begin() + 1);
     for (int v = 1; v < detail::winograd::n_fused_variants; ++v) {
-      std::vector<double> yv(res.size());
+      std::vector<double> yv(yh.size());
       d.fused_variant = v;
-      d.forward_affine(w.data(), x.data(), yv.data(), n, sc, sf, full, r);
+      cc.run(d, yv.data(), full);
       BOOST_TEST(max_rel(yv, yh) < 1e-12, "variant " << v);
       if (v >= 4) {
-        d.forward_affine(w.data(), xb.data() + 1, yv.data(), n, sc, sf, full, r);
+        cc.run(d, yv.data(), full, xb.data() + 1);
         BOOST_TEST(max_rel(yv, yh) < 1e-12, "variant " << v << ", input off alignment");
       }
     }
     d.fused_variant = 0;
+  }
+}
+
+// One conv that Winograd does not take, through the direct kernel (detail::direct_conv_fn)
+// and through im2col + GEMM on the device path, against the host's, in double, with and without
+// the epilogue (scale, shift, residual, relu; bias when B), y also off 16-byte alignment.
+template <int Out, int K, int S, int P, dims In, bool Bias = false>
+void compare_direct(index_t n) {
+  using H = typename conv<Out, K, S, P, Bias>::template bind<In, double, host>;
+  using D = typename conv<Out, K, S, P, Bias>::template bind<In, double, as_device>;
+  static_assert(D::direct_kernel_shape && !H::direct_kernel_shape);
+  conv_case<H, D> cc(n, 47);
+  D& d = cc.d;
+  for (const bool full : {true, false}) {
+    const std::vector<double> yh = cc.host(full);
+    std::vector<double> yd(yh.size()), yi(yh.size()), yo(yh.size() + 1);
+    const long before = as_device::blocks_run;
+    cc.run(d, yd.data(), full);
+    BOOST_TEST(as_device::blocks_run == before + 1);  // the direct kernel ran
+    BOOST_TEST(max_rel(yd, yh) < 1e-12);
+    cc.run(d, yo.data() + 1, full);
+    BOOST_TEST(max_rel(std::vector<double>(yo.begin() + 1, yo.end()), yh) < 1e-12, "y off alignment");
+    d.use_direct_kernel = false;
+    cc.run(d, yi.data(), full);
+    d.use_direct_kernel = true;
+    BOOST_TEST(as_device::blocks_run == before + 2);  // im2col + GEMM ran no block kernel
+    BOOST_TEST(max_rel(yi, yh) < 1e-12);
   }
 }
 
@@ -249,21 +299,36 @@ BOOST_AUTO_TEST_CASE(fused_winograd_falls_back_without_the_shared_memory) {
   using H = conv<16, 3>::bind<In, double, host>;
   using D = conv<16, 3>::bind<In, double, as_small_device>;
   static_assert(D::fused_shape);
-  const index_t n = 2;
-  const counter_rng rng{43, 43};
-  std::vector<double> w(std::size_t(H::n_params)), x(std::size_t(n * In.size())), yh(std::size_t(n * H::out.size())),
-      yd(yh.size());
-  for (std::size_t i = 0; i < w.size(); ++i) w[i] = rng.normal(i);
-  for (std::size_t i = 0; i < x.size(); ++i) x[i] = rng.normal(100000 + i);
-  H h;
-  D d;
-  h.reserve(n);
-  d.reserve(n);
-  BOOST_TEST(d.wv.empty());
-  h.forward_affine(w.data(), x.data(), yh.data(), n, nullptr, nullptr, true);
-  d.forward_affine(w.data(), x.data(), yd.data(), n, nullptr, nullptr, true);
-  BOOST_TEST(!d.wv.empty());  // the separate kernels' workspace: they ran
-  BOOST_TEST(max_rel(yd, yh) < 1e-12);
+  conv_case<H, D> cc(2, 43);
+  BOOST_TEST(cc.d.wv.empty());
+  std::vector<double> yd(cc.res.size());
+  cc.run(cc.d, yd.data(), true);
+  BOOST_TEST(!cc.d.wv.empty());  // the separate kernels' workspace: they ran
+  BOOST_TEST(max_rel(yd, cc.host(true)) < 1e-12);
+}
+
+BOOST_AUTO_TEST_CASE(direct_kernel_equals_host) {
+  compare_direct<32, 3, 2, 1, dims{16, 16, 16}>(3);       // a stride-2 conv: one image a block, 4-pixel vectors
+  compare_direct<64, 3, 2, 1, dims{32, 14, 14}>(2);       // 7x7 outputs (blocks across images), two filter blocks
+  compare_direct<16, 3, 2, 1, dims{8, 9, 11}, true>(4);   // 5x6 outputs, a bias, a partial last block
+  compare_direct<32, 1, 2, 0, dims{16, 8, 8}>(5);         // a 1x1 stride-2 projection, four images a block
+  compare_direct<16, 5, 1, 2, dims{8, 7, 7}>(3);          // 5x5, stride 1
+  compare_direct<16, 3, 1, 0, dims{16, 10, 10}, true>(2);  // 3x3 unpadded: not Winograd's shape
+}
+
+BOOST_AUTO_TEST_CASE(direct_kernel_falls_back_without_the_shared_memory) {
+  constexpr dims In{16, 16, 16};
+  using C = conv<32, 3, 2, 1>;
+  using H = C::bind<In, double, host>;
+  using D = C::bind<In, double, as_small_device>;
+  static_assert(D::direct_kernel_shape &&
+                detail::direct_conv_fn<double, In, D::out, 3, 2, 1>::shared_bytes > (std::size_t(64) << 10));
+  conv_case<H, D> cc(2, 45);
+  std::vector<double> yd(cc.res.size());
+  const long before = as_device::blocks_run;
+  cc.run(cc.d, yd.data(), true);
+  BOOST_TEST(as_device::blocks_run == before);  // im2col + GEMM instead
+  BOOST_TEST(max_rel(yd, cc.host(true)) < 1e-12);
 }
 
 BOOST_AUTO_TEST_CASE(device_kernels_equal_host_kernels) {

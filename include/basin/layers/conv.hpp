@@ -16,6 +16,7 @@
 
 #include "basin/backend/concepts.hpp"
 #include "basin/layers/common.hpp"
+#include "basin/layers/direct_conv.hpp"
 #include "basin/layers/winograd.hpp"
 #include "basin/weights/packed_tensor.hpp"
 
@@ -199,6 +200,13 @@ struct conv {
     // negative value where the variant does not apply); empty until tuned.
     bool tune_fused = false;
     std::vector<double> tuned_ms;
+    // On backends with block kernels: the other convs (other sizes or strides; not 1x1 stride 1,
+    // which is one GEMM on x itself) with channels in eights and filters in sixteens, such as the
+    // CIFAR resnets' stride-2 convs and projections, as one kernel (detail::direct_conv_fn:
+    // im2col in shared memory, the epilogue in registers), or (false) im2col + GEMM + epilogue.
+    static constexpr bool direct_kernel_shape = requires { B::block_kernels; } && !winograd_shape && !direct &&
+                                                In.c % 8 == 0 && Out % 16 == 0;
+    bool use_direct_kernel = true;
 
     // Quantized weights (W binary or integer<b>): each forward rounds the weights onto the
     // layer's grid into packed form and runs on those values; backward uses them too and hands
@@ -243,6 +251,7 @@ struct conv {
     // Winograd: transformed filters (36, out, in); per worker transformed input and products.
     typename B::template vector<T> wu, wv, wm;
     index_t wtiles = 0;  // tile columns per task
+    typename B::template vector<T> wt;  // the direct kernel's transposed filters (k_dim, out)
 
     void reserve(index_t n) {
       group = std::clamp<index_t>(B::workspace_budget / (k_dim * out.plane()), 1, n);
@@ -268,6 +277,7 @@ struct conv {
         // V and M of the separate kernels; with the one kernel, made at their first use instead.
         if constexpr (!fused_shape) separate_workspace();
       }
+      if constexpr (direct_kernel_shape) wt.resize(std::size_t(Out * k_dim));
     }
 
     // Sizes V and M (each worker's) for tasks of wtiles tiles; allocates only when they grow.
@@ -310,6 +320,9 @@ struct conv {
       }
       if constexpr (winograd_shape) {
         if (use_winograd) return winograd_forward(w, x, y, n, bias, scale, shift, act, res);
+      }
+      if constexpr (direct_kernel_shape) {
+        if (use_direct_kernel && direct_kernel_forward(w, x, y, n, bias, scale, shift, act, res)) return;
       }
       const bool epilogue = bias || scale || shift || act || res;
       B::for_each_task((n + group - 1) / group, [&](index_t task, int worker) {
@@ -502,6 +515,22 @@ struct conv {
         B::for_each_block(f.blocks(), f);
         return true;
       }
+    }
+
+    // The direct kernel, where the device gives a block its shared memory (false: it does not).
+    bool direct_kernel_forward(const T* w, const T* x, T* y, index_t n, const T* bias, const T* scale,
+                               const T* shift, bool act, const T* res) {
+      using F = detail::direct_conv_fn<T, In, out, K, Stride, Pad>;
+      static const bool fits = B::block_shared_limit() >= F::shared_bytes;
+      if (!fits) return false;
+      if (wt.size() < std::size_t(Out * k_dim)) wt.resize(std::size_t(Out * k_dim));
+      T* t = backend::raw(wt);
+      B::for_each_index(index_t(Out) * k_dim, detail::transpose_filters_fn<T>{w, t, Out, k_dim});
+      const bool aligned =
+          reinterpret_cast<std::uintptr_t>(y) % 16 == 0 && reinterpret_cast<std::uintptr_t>(res) % 16 == 0;
+      const F f{t, x, y, n, bias, scale, shift, act, res, aligned};
+      B::for_each_block(f.blocks(), f);
+      return true;
     }
 
     // The column matrix for images [n0, n0+nb) in the worker's buffer (x itself for a direct

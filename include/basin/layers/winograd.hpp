@@ -288,6 +288,35 @@ struct output_fn {
   }
 };
 
+// N values (16 bytes when N > 1) from global src to shared dst, asynchronously on sm_80 and
+// later (zeros when !valid; src must still be a valid address); at once elsewhere.
+template <int N, class T>
+BASIN_HD inline void copy_async(T* dst, const T* src, bool valid) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  const auto d = static_cast<unsigned>(__cvta_generic_to_shared(dst));
+  if constexpr (N * sizeof(T) == 16)
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(d), "l"(src), "r"(valid ? 16 : 0)
+                 : "memory");
+  else if constexpr (N * sizeof(T) == 8)
+    asm volatile("cp.async.ca.shared.global [%0], [%1], 8, %2;\n" ::"r"(d), "l"(src), "r"(valid ? 8 : 0) : "memory");
+  else
+    asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"(d), "l"(src), "r"(valid ? 4 : 0) : "memory");
+#else
+  BASIN_UNROLL
+  for (int i = 0; i < N; ++i) dst[i] = valid ? src[i] : T(0);
+#endif
+}
+BASIN_HD inline void commit_copies() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  asm volatile("cp.async.commit_group;\n" ::: "memory");
+#endif
+}
+BASIN_HD inline void wait_copies() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  asm volatile("cp.async.wait_group 0;\n" ::: "memory");
+#endif
+}
+
 // How the one-kernel Winograd (fused_fn below) shares out a block's products: Outs filters a
 // block; each thread KPer filters x TPer tiles at 36 / Groups positions (its accumulators:
 // 36 / Groups * KPer * TPer registers); Groups * (Outs / KPer) * (32 / TPer) threads a block,
@@ -580,34 +609,6 @@ struct fused_fn {
         output_tile<T, Out>(sh + k * tiles + t, outs * tiles, y, n, g, kb * outs + k, bias, scale, shift, act, res,
                             aligned);
     }
-  }
-  // N values (16 bytes when N > 1) from global src to shared dst, asynchronously on sm_80 and
-  // later (zeros when !valid; src must still be a valid address); at once elsewhere.
-  template <int N>
-  BASIN_HD static void copy_async(T* dst, const T* src, bool valid) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-    const auto d = static_cast<unsigned>(__cvta_generic_to_shared(dst));
-    if constexpr (N * sizeof(T) == 16)
-      asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(d), "l"(src), "r"(valid ? 16 : 0)
-                   : "memory");
-    else if constexpr (N * sizeof(T) == 8)
-      asm volatile("cp.async.ca.shared.global [%0], [%1], 8, %2;\n" ::"r"(d), "l"(src), "r"(valid ? 8 : 0) : "memory");
-    else
-      asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"(d), "l"(src), "r"(valid ? 4 : 0) : "memory");
-#else
-    BASIN_UNROLL
-    for (int i = 0; i < N; ++i) dst[i] = valid ? src[i] : T(0);
-#endif
-  }
-  BASIN_HD static void commit_copies() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-    asm volatile("cp.async.commit_group;\n" ::: "memory");
-#endif
-  }
-  BASIN_HD static void wait_copies() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-    asm volatile("cp.async.wait_group 0;\n" ::: "memory");
-#endif
   }
 };
 

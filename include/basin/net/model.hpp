@@ -161,6 +161,14 @@ class model {
       if constexpr (requires { l.use_fused; }) l.use_fused = on;
     });
   }
+  // On a GPU: every other conv with channels in eights and filters in sixteens (the resnets'
+  // stride-2 convs and projections) as one direct kernel (on, the default) or as im2col + a cuBLAS
+  // GEMM + an epilogue (off); see layers/direct_conv.hpp.
+  void set_direct_kernels(bool on) {
+    for_each_layer([on](auto& l) {
+      if constexpr (requires { l.use_direct_kernel; }) l.use_direct_kernel = on;
+    });
+  }
   // On a GPU: the one-kernel Winograd's register block, an index into
   // detail::winograd::fused_variants (0, the default: 2 filters x 4 tiles a thread; 1: 4 x 4;
   // 2: 8 x 8; 3: 8 x 8 with 32 filters a block; 4 and 5: 0 and 2 with the input staged by rows
