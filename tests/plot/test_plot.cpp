@@ -9,7 +9,9 @@
 #include <boost/test/unit_test.hpp>
 #include <cmath>
 #include <cstdlib>
+#include <algorithm>
 #include <filesystem>
+#include <map>
 #include <fstream>
 #include <iostream>
 #include <random>
@@ -505,4 +507,82 @@ BOOST_AUTO_TEST_CASE(csv_round_trip) {
   BOOST_TEST(k == 35u);
   BOOST_TEST(slurp(path).find(",nan\n") != std::string::npos);
   BOOST_TEST(slurp(path).find(",inf\n") != std::string::npos);
+}
+
+namespace {
+// Checks the contour labels of g: each on its level (on a grid line, where the linear
+// interpolation along it gives the level), inside the margin, at most per_level per level, and
+// every two at least `spacing` apart (in fractions of the axes' spans).
+void check_labels(const grid2d& g, const std::vector<basin::plot::detail::contour_label>& labels, double spacing,
+                  int per_level, double margin) {
+  const double xs = g.x.back() - g.x.front(), ys = g.y.back() - g.y.front();
+  std::map<double, int> per;
+  for (std::size_t a = 0; a < labels.size(); ++a) {
+    const auto& l = labels[a];
+    ++per[l.level];
+    const double u = (l.x - g.x.front()) / xs, v = (l.y - g.y.front()) / ys;
+    BOOST_TEST((u >= margin && u <= 1 - margin && v >= margin && v <= 1 - margin));
+    // On the grid line x = x[i] (between y[j] and y[j+1]) or y = y[j].
+    double on = INFINITY;
+    for (basin::index_t i = 0; i < g.nx(); ++i)
+      for (basin::index_t j = 0; j + 1 < g.ny(); ++j)
+        if (l.x == g.x[std::size_t(i)] && l.y >= g.y[std::size_t(j)] && l.y <= g.y[std::size_t(j + 1)]) {
+          const double t = (l.y - g.y[std::size_t(j)]) / (g.y[std::size_t(j + 1)] - g.y[std::size_t(j)]);
+          on = std::min(on, std::abs(g.at(i, j) + t * (g.at(i, j + 1) - g.at(i, j)) - l.level));
+        }
+    for (basin::index_t j = 0; j < g.ny(); ++j)
+      for (basin::index_t i = 0; i + 1 < g.nx(); ++i)
+        if (l.y == g.y[std::size_t(j)] && l.x >= g.x[std::size_t(i)] && l.x <= g.x[std::size_t(i + 1)]) {
+          const double t = (l.x - g.x[std::size_t(i)]) / (g.x[std::size_t(i + 1)] - g.x[std::size_t(i)]);
+          on = std::min(on, std::abs(g.at(i, j) + t * (g.at(i + 1, j) - g.at(i, j)) - l.level));
+        }
+    BOOST_TEST(on < 1e-12, "label " << a << " at (" << l.x << ", " << l.y << ") is not on level " << l.level);
+    for (std::size_t b = 0; b < a; ++b)
+      BOOST_TEST(std::hypot((l.x - labels[b].x) / xs, (l.y - labels[b].y) / ys) >= spacing);
+  }
+  for (const auto& [level, k] : per) BOOST_TEST(k <= per_level, "level " << level);
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(contour_labels_on_their_lines_and_spaced) {
+  using basin::plot::detail::contour_labels;
+  // The bowl's default levels are nested ellipses with room between them: each gets a label, the
+  // larger ones more than one, except 2.6, whose arcs lie in the corners, within the margin.
+  const grid2d g = bowl(41, 33);
+  const std::vector<double> levels{0.6, 1.1, 1.6, 2.1, 2.6};
+  const auto labels = contour_labels(g, levels, false);
+  check_labels(g, labels, 0.12, 3, 0.05);
+  const auto on = [](const auto& ls, double l) {
+    return std::count_if(ls.begin(), ls.end(), [&](const auto& c) { return c.level == l; });
+  };
+  for (double l : {0.6, 1.1, 1.6, 2.1}) BOOST_TEST(on(labels, l) >= 1, "level " << l << " has no label");
+  BOOST_TEST(on(labels, 2.6) == 0);
+  BOOST_TEST(labels.size() > levels.size());
+  // A steep wall: z = exp(10 x) puts 19 levels (100 to 1000) on parallel lines within 0.12 of the
+  // x span. Labels stay apart, so the wall holds fewer labels than it has levels.
+  grid2d w = bowl(51, 51);
+  for (basin::index_t i = 0; i < w.nx(); ++i)
+    for (basin::index_t j = 0; j < w.ny(); ++j) w.z[std::size_t(i * w.ny() + j)] = std::exp(10 * w.x[std::size_t(i)]);
+  std::vector<double> many;
+  for (int k = 0; k < 19; ++k) many.push_back(100 + 50 * k);
+  const auto crowded = contour_labels(w, many, false);
+  check_labels(w, crowded, 0.12, 3, 0.05);
+  BOOST_TEST(crowded.size() >= 4u);
+  BOOST_TEST(crowded.size() < many.size());
+  // Holes (NaN; with log_z also values <= 0) break the lines: no label comes from an edge that
+  // touches one. A level the data never reaches gets none.
+  grid2d h = bowl(41, 33);
+  for (basin::index_t j = 0; j < h.ny(); ++j) h.z[std::size_t(20 * h.ny() + j)] = (j % 2) ? NAN : -1.0;
+  for (const bool log_z : {false, true}) {
+    const auto holes = contour_labels(h, {1.1, 50.0}, log_z);
+    check_labels(h, holes, 0.12, 3, 0.05);
+    BOOST_TEST(!holes.empty());
+    for (const auto& c : holes) {
+      BOOST_TEST(c.level == 1.1);
+      BOOST_TEST(c.x != h.x[20]);  // every edge along x = 0 touches a NaN
+      for (std::size_t j = 0; j < h.y.size(); ++j)
+        if (c.y == h.y[j] && c.x > h.x[19] && c.x < h.x[21])  // an edge into the column x = 0: to a -1
+          BOOST_TEST((!log_z && j % 2 == 0), "label on an edge to a hole at y = " << c.y);
+    }
+  }
 }

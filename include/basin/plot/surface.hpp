@@ -99,6 +99,59 @@ inline std::vector<double> default_levels(const grid2d& g, bool log_z) {
   return in;
 }
 
+// Where the contour plot writes its level labels: points on the contour lines (where a level
+// crosses a grid line, interpolated linearly along it as gnuplot's `cntrparam linear` contours
+// are), in plot coordinates. Chosen in rounds: each round gives every level, in order, the
+// candidate at least `spacing` away from all labels placed so far (distances in fractions of
+// the axes' spans) that lies farthest from them and from the frame, if any, so bunched contours
+// (a steep wall) are not crowded with labels while isolated ones get up to `per_level`. Candidates within `margin` of
+// the frame are left out (a label there would be cut). Values not finite (log_z: not positive)
+// break the lines, as in the picture.
+struct contour_label {
+  double x, y, level;
+};
+inline std::vector<contour_label> contour_labels(const grid2d& g, const std::vector<double>& levels, bool log_z,
+                                                 double spacing = 0.12, int per_level = 3, double margin = 0.05) {
+  const double x0 = g.x.front(), xs = g.x.back() - x0, y0 = g.y.front(), ys = g.y.back() - y0;
+  const auto usable = [&](double v) { return std::isfinite(v) && (!log_z || v > 0); };
+  std::vector<std::vector<contour_label>> cand(levels.size());
+  for (std::size_t k = 0; k < levels.size(); ++k) {
+    const double l = levels[k];
+    const auto edge = [&](index_t i, index_t j, index_t i2, index_t j2) {
+      const double a = g.at(i, j), b = g.at(i2, j2);
+      if (!usable(a) || !usable(b) || !((a < l && l < b) || (b < l && l < a))) return;
+      const double t = (l - a) / (b - a);
+      const double px = g.x[std::size_t(i)] + t * (g.x[std::size_t(i2)] - g.x[std::size_t(i)]);
+      const double py = g.y[std::size_t(j)] + t * (g.y[std::size_t(j2)] - g.y[std::size_t(j)]);
+      const double u = (px - x0) / xs, v = (py - y0) / ys;
+      if (u >= margin && u <= 1 - margin && v >= margin && v <= 1 - margin) cand[k].push_back({px, py, l});
+    };
+    for (index_t i = 0; i < g.nx(); ++i)
+      for (index_t j = 0; j < g.ny(); ++j) {
+        if (i + 1 < g.nx()) edge(i, j, i + 1, j);
+        if (j + 1 < g.ny()) edge(i, j, i, j + 1);
+      }
+  }
+  std::vector<contour_label> placed;
+  const auto gap = [&](const contour_label& c) {  // to the nearest label placed
+    double d = INFINITY;
+    for (const auto& p : placed) d = std::min(d, std::hypot((c.x - p.x) / xs, (c.y - p.y) / ys));
+    return d;
+  };
+  for (int round = 0; round < per_level; ++round)
+    for (const auto& cs : cand) {
+      const contour_label* best = nullptr;
+      double score = -1;
+      for (const auto& c : cs) {
+        const double u = (c.x - x0) / xs, v = (c.y - y0) / ys, d = gap(c);
+        const double sc = std::min(d, 2 * std::min({u, 1 - u, v, 1 - v}));  // away from labels and the frame
+        if (d >= spacing && sc > score) score = sc, best = &c;
+      }
+      if (best) placed.push_back(*best);
+    }
+  return placed;
+}
+
 }  // namespace detail
 
 // Contour lines of the surface, coloured by level with a colour bar, each level labelled on its
@@ -130,8 +183,7 @@ inline void contour(const grid2d& g, const std::string& stem, const style& st, s
     if (st.log_z) cb_lo /= 2, cb_hi *= 2;
     else cb_lo -= 0.5, cb_hi += 0.5;
   }
-  // Labels: about two or three per closed contour (a contour crosses ~ nx + ny grid lines).
-  const index_t every = std::max<index_t>(8, (g.nx() + g.ny()) / 2);
+  const auto labels = detail::contour_labels(g, levels, st.log_z);
 
   std::string s = detail::preamble(f, st, "contour", detail::surface_title(g, st));
   s += "\n# Contour lines into datablocks: $C the levels, $H the highlighted level.\n";
@@ -142,16 +194,22 @@ inline void contour(const grid2d& g, const std::string& stem, const style& st, s
     s += "set cntrparam levels discrete " + detail::number(st.highlight) + "\n";
     s += "set table $H\nsplot " + detail::gp_string(f.base + ".dat") + " using 1:2:3 notitle\nunset table\n";
   }
-  s += "unset contour\n\n";
+  s += "unset contour\n";
+  s += "# The level labels (detail::contour_labels: spaced apart, on the lines).\n$L << EOD\n";
+  for (const auto& l : labels) {
+    char line[96];
+    std::snprintf(line, sizeof line, "%.17g %.17g \"%g\"\n", l.x, l.y, l.level);
+    s += line;
+  }
+  s += "EOD\n\n";
   s += detail::xy_ranges(g) + detail::axis_labels(st);
   s += "set tics out nomirror\n";
   s += "set cblabel " + detail::gp_string(st.zlabel) + "\n";
   s += "set cbrange [" + detail::number(cb_lo) + ":" + detail::number(cb_hi) + "]\n";
   if (st.log_z) s += "set logscale cb\n" + detail::cbtics(detail::log_tics(cb_lo, cb_hi));
   s += hl ? "set key top right reverse Left nobox opaque samplen 3 spacing 1.2\n" : "unset key\n";
-  s += "plot $C using 1:2:3 with lines lc palette lw 1.2 notitle, \\\n";
-  s += "     $C using 1:2:(sprintf(\"%g\", $3)) every " + std::to_string(every) + "::" + std::to_string(every / 3) +
-       " with labels boxed font \",9\" notitle";
+  s += "plot $C using 1:2:3 with lines lc palette lw 1.2 notitle";
+  if (!labels.empty()) s += ", \\\n     $L using 1:2:3 with labels boxed font \",9\" notitle";
   if (hl) {
     char v[32];
     std::snprintf(v, sizeof v, "%.4g", st.highlight);
