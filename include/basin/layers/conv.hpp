@@ -242,9 +242,16 @@ struct conv {
     }
 
     // Work is split into tasks of `group` images; each worker owns a column buffer
-    // (k_dim, group*plane) small enough to stay in its cache, and a partial weight gradient.
+    // (k_dim, group*plane) small enough to stay in its cache. The weight gradient is summed from
+    // weight_parts(n) partial sums over fixed ranges of the groups: at least min_parts of them
+    // (or one per group), so that up to min_parts threads the result's bits do not depend on the
+    // thread count.
+    static constexpr index_t min_parts = 16;
     typename B::template vector<T> col;      // (workers, k_dim, group*plane)
-    typename B::template vector<T> partial;  // (workers, out, k_dim)
+    typename B::template vector<T> partial;  // (weight_parts(n), out, k_dim)
+    index_t weight_parts(index_t n) const {
+      return std::min<index_t>(std::max<index_t>(workers, min_parts), (n + group - 1) / group);
+    }
     index_t group = 1;
     int workers = 1;
 
@@ -257,7 +264,7 @@ struct conv {
       group = std::clamp<index_t>(B::workspace_budget / (k_dim * out.plane()), 1, n);
       workers = B::concurrency();
       if (!direct) col.resize(std::size_t(workers * k_dim * group * out.plane()));
-      partial.resize(std::size_t(workers * Out * k_dim));
+      partial.resize(std::size_t(weight_parts(n) * Out * k_dim));
       if constexpr (winograd_shape) {
         // A task transforms, multiplies and transforms back `wtiles` tiles whose V and M stay in
         // the core's cache (a few hundred KiB at most): with the host's vector code one task of
@@ -343,19 +350,22 @@ struct conv {
       constexpr index_t plane = out.plane();
       constexpr index_t wsize = index_t(Out) * k_dim;
       w = store.last(w);
-      T* part = backend::raw(partial);
       // The weight gradient in `parts` partial sums, part p adding the groups of images of its own
       // contiguous range in order, whichever worker runs it: the order of every sum, and so the
-      // result's bits, does not depend on how the threads happen to share the batch.
-      const index_t groups = (n + group - 1) / group, parts = std::min<index_t>(workers, groups);
-      B::fill(parts * wsize, T(0), part);
+      // result's bits, does not depend on how the threads share the batch, nor (up to min_parts
+      // threads) on how many there are.
+      const index_t groups = (n + group - 1) / group, parts = weight_parts(n);
+      if (partial.size() < std::size_t(parts * wsize)) partial.resize(std::size_t(parts * wsize));
+      T* part = backend::raw(partial);
       const auto one_group = [&](index_t task, index_t p, int worker) {
         const index_t n0 = task * group, nb = std::min(group, n - n0);
         index_t ldc;
         const T* c = columns(x, n, n0, nb, worker, ldc);
-        // partial gw (out, k_dim) += dy (out, nb*plane) x col^T (nb*plane, k_dim)
+        // partial gw (out, k_dim) += dy (out, nb*plane) x col^T (nb*plane, k_dim); the part's
+        // first group sets it (every part has one: parts <= groups)
+        const T beta = task == p * groups / parts ? T(0) : T(1);
         B::gemm(backend::trans::no, backend::trans::yes, Out, k_dim, nb * plane, T(1), dy + n0 * plane, n * plane, c,
-                ldc, T(1), part + p * wsize, k_dim);
+                ldc, beta, part + p * wsize, k_dim);
         if (!dx) return;
         if constexpr (direct) {
           // dx (in.c, nb*plane) = W^T (in.c, out) x dy (out, nb*plane)
