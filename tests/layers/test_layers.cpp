@@ -30,6 +30,12 @@ BOOST_AUTO_TEST_CASE(conv_layer) {
   check_layer<conv<4, 1, 2, 0>, dims{3, 6, 6}>(2, mode::train);            // strided 1x1 (projection)
   check_layer<conv<2, 5, 3, 2>, dims{2, 9, 8}>(2, mode::train);            // large kernel, stride 3
 }
+BOOST_AUTO_TEST_CASE(conv_input_gradient_by_winograd) {
+  // Input channels in fours: the host's input gradient by Winograd (winograd_input_gradient_matches_col2im
+  // compares it with col2im on larger shapes, where central differences lose digits).
+  check_layer<conv<4, 3>, dims{4, 6, 5}>(3, mode::train);
+  check_layer<conv<8, 3, 1, 1, true>, dims{8, 5, 6}>(2, mode::train);
+}
 BOOST_AUTO_TEST_CASE(conv_split_into_tasks) {
   // 8x12x12 input, 5x5 kernel: 200 x 144 columns per image, so tasks of 2 images; a batch of 5
   // runs as 3 tasks whose weight-gradient partials are summed. Every 7th input is checked.
@@ -167,6 +173,54 @@ void winograd_case(index_t n) {
     scale_f = std::max(scale_f, std::fabs(double(yb[i])));
   }
   BOOST_TEST(worst_f < 1e-5 * scale_f);
+}
+
+// The host's input gradient of a 3x3, stride-1 conv by Winograd (the forward's transforms on
+// dy with the transposed, rotated filters) against col2im of W^T dy: double to rounding, float
+// within 1e-5 of the largest value; the weight gradient does not change.
+template <int Out, dims In>
+void winograd_dx_case(index_t n) {
+  using impl = typename conv<Out, 3>::template bind<In, double, host>;
+  static_assert(impl::winograd_backward);
+  const counter_rng rng{5, 5};
+  std::vector<double> w(impl::n_params), x(std::size_t(n * In.size())), dy(std::size_t(n * impl::out.size()));
+  for (std::size_t i = 0; i < w.size(); ++i) w[i] = rng.normal(i);
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = rng.normal(100000 + i);
+  for (std::size_t i = 0; i < dy.size(); ++i) dy[i] = rng.normal(200000 + i);
+  const auto run = [&](auto& c, const auto& wv, const auto& xv, const auto& dyv, bool winograd) {
+    using V = std::remove_cvref_t<decltype(wv)>;
+    V gw(wv.size()), dx(xv.size(), typename V::value_type(7));  // dx fully overwritten
+    c.use_winograd = winograd;
+    c.backward(wv.data(), gw.data(), xv.data(), nullptr, dyv.data(), dx.data(), n);
+    return std::pair{gw, dx};
+  };
+  const auto rel = [](const auto& a, const auto& b) {
+    double d = 0, m = 1e-300;
+    for (std::size_t i = 0; i < a.size(); ++i)
+      d = std::max(d, std::fabs(double(a[i]) - double(b[i]))), m = std::max(m, std::fabs(double(b[i])));
+    return d / m;
+  };
+  impl c;
+  c.reserve(n);
+  const auto [gw_w, dx_w] = run(c, w, x, dy, true);
+  const auto [gw_i, dx_i] = run(c, w, x, dy, false);
+  BOOST_TEST(rel(dx_w, dx_i) < 1e-13);
+  BOOST_TEST(rel(gw_w, gw_i) == 0.0);
+  using fimpl = typename conv<Out, 3>::template bind<In, float, host>;
+  fimpl f;
+  f.reserve(n);
+  const std::vector<float> wf(w.begin(), w.end()), xf(x.begin(), x.end()), dyf(dy.begin(), dy.end());
+  const auto [fgw_w, fdx_w] = run(f, wf, xf, dyf, true);
+  const auto [fgw_i, fdx_i] = run(f, wf, xf, dyf, false);
+  BOOST_TEST(rel(fdx_w, fdx_i) < 1e-5);
+  BOOST_TEST(rel(fdx_i, dx_i) < 1e-6);
+}
+
+BOOST_AUTO_TEST_CASE(winograd_input_gradient_matches_col2im) {
+  winograd_dx_case<8, dims{4, 9, 11}>(9);     // a partial group of 8 images, rows of 11
+  winograd_dx_case<4, dims{8, 10, 7}>(17);    // fewer filters than channels, cropped tiles
+  winograd_dx_case<16, dims{16, 14, 14}>(5);  // several tasks
+  winograd_dx_case<12, dims{4, 4, 4}>(1);     // one tile
 }
 
 BOOST_AUTO_TEST_CASE(winograd_matches_direct_sum) {

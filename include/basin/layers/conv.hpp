@@ -183,6 +183,11 @@ struct conv {
     static constexpr bool winograd_shape = K == 3 && Stride == 1 && Pad == 1 &&
                                            Out % detail::winograd::out_block == 0;
     bool use_winograd = true;  // false: im2col + GEMM also there (tests compare the two)
+    // On the host, the input gradient of such a conv (input channels in fours) by the same
+    // Winograd: dx is the convolution of dy with the filters transposed (in <-> out) and rotated
+    // by 180 degrees, a 3x3 stride-1 conv from out to In (use_winograd false: col2im of W^T dy).
+    static constexpr bool winograd_backward = winograd_shape && host_memory && detail::winograd::host_vectors &&
+                                              In.c % detail::winograd::out_block == 0;
     // On backends with block kernels (a GPU): the whole Winograd convolution in one kernel
     // (detail::winograd::fused_fn; channels in eights, filters in sixteens), or (false) the
     // transforms and a strided-batched GEMM as separate kernels through device memory.
@@ -354,6 +359,8 @@ struct conv {
       // contiguous range in order, whichever worker runs it: the order of every sum, and so the
       // result's bits, does not depend on how the threads share the batch, nor (up to min_parts
       // threads) on how many there are.
+      const bool winograd_dx = winograd_backward && use_winograd && dx;
+      if (winograd_dx) winograd_data_gradient(w, dy, dx, n);
       const index_t groups = (n + group - 1) / group, parts = weight_parts(n);
       if (partial.size() < std::size_t(parts * wsize)) partial.resize(std::size_t(parts * wsize));
       T* part = backend::raw(partial);
@@ -366,7 +373,7 @@ struct conv {
         const T beta = task == p * groups / parts ? T(0) : T(1);
         B::gemm(backend::trans::no, backend::trans::yes, Out, k_dim, nb * plane, T(1), dy + n0 * plane, n * plane, c,
                 ldc, beta, part + p * wsize, k_dim);
-        if (!dx) return;
+        if (!dx || winograd_dx) return;
         if constexpr (direct) {
           // dx (in.c, nb*plane) = W^T (in.c, out) x dy (out, nb*plane)
           B::gemm(backend::trans::yes, backend::trans::no, k_dim, nb * plane, Out, T(1), w, k_dim, dy + n0 * plane,
@@ -457,6 +464,26 @@ struct conv {
         }
         B::for_each_index(Out * count, wg::output_fn<T, out>{mm, y, n, t0, count, blk, bias, scale, shift, act, res});
       });
+    }
+
+    // dx (In) = the Winograd forward of dy (out) with the transposed, rotated filters (see
+    // winograd_backward), through the forward's buffers: U in wu (the forward's filters are no
+    // longer needed), dy's V in a worker's M buffer and dx's M in its V buffer.
+    void winograd_data_gradient(const T* w, const T* dy, T* dx, index_t n) {
+      if constexpr (winograd_backward) {
+        namespace wg = detail::winograd;
+        constexpr index_t blk = wg::group_grid<In>::blk;
+        static_assert(wg::group_grid<out>::blk == blk);
+        T* u = backend::raw(wu);
+        B::for_each_index(index_t(Out) * In.c, wg::filter_fn<T>{w, u, In.c, Out, false, true});
+        B::for_each_task(wg::group_grid<out>::tasks(n), [&](index_t task, int worker) {
+          T* v = backend::raw(wm) + worker * wg::positions * (Out * blk + wg::plane_pad);
+          T* mm = backend::raw(wv) + worker * wg::positions * (In.c * blk + wg::plane_pad);
+          wg::input_group<T, out>(dy, v, n, task);
+          wg::product_host<T>(u, v, mm, In.c, Out, blk);
+          wg::output_group<T, In>(mm, dx, n, task, nullptr, nullptr, nullptr, false, nullptr);
+        });
+      }
     }
 
     // The one kernel with register block fused_variant, or with the default where that one does

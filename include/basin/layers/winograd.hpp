@@ -103,15 +103,24 @@ BASIN_HD inline void load_patch(const T* src, int y0, int x0, T* d, int sd) {
 
 // U (36, out, in) <- G g G^T for every filter g = w[o, i] (out, in, 3, 3). One call per (o, i),
 // call at = o * in + i; with by_input U (36, in, out) (fused_fn's layout), call at = i * out + o
-// (neighbouring calls store to neighbouring addresses).
+// (neighbouring calls store to neighbouring addresses). With transposed, g is w[i, o] (w: (in,
+// out, 3, 3)) rotated by 180 degrees: the filters whose convolution of a conv's output gradient
+// is its input gradient.
 template <class T>
 struct filter_fn {
   const T* w;
   T* u;
   index_t out, in;
   bool by_input = false;
+  bool transposed = false;
   BASIN_HD void operator()(index_t at) const {
-    const T* g = w + (by_input ? (at % out) * in + at / out : at) * 9;
+    const index_t o = by_input ? at % out : at / in, i = by_input ? at / out : at % in;
+    const T* g = w + (transposed ? i * out + o : o * in + i) * 9;
+    T rotated[9];
+    if (transposed) {
+      for (int k = 0; k < 9; ++k) rotated[k] = g[8 - k];
+      g = rotated;
+    }
     T tmp[alpha * 3], r[positions];
     for (int j = 0; j < 3; ++j) filter_1d(g + j, 3, tmp + j, 3);               // columns: tmp (6, 3)
     for (int i = 0; i < alpha; ++i) filter_1d(tmp + 3 * i, 1, r + alpha * i, 1);  // rows: r (6, 6)
