@@ -198,6 +198,32 @@ void compare_direct(index_t n) {
   }
 }
 
+// One 3x3 conv's backward on the device path, the input gradient by the one-kernel Winograd of
+// the transposed conv and by col2im, against the host's (Winograd too), in double.
+template <int Out, dims In>
+void compare_fused_backward(index_t n) {
+  using H = typename conv<Out, 3>::template bind<In, double, host>;
+  using D = typename conv<Out, 3>::template bind<In, double, as_device>;
+  static_assert(D::fused_backward && H::winograd_backward);
+  conv_case<H, D> cc(n, 49);  // res: the output gradient
+  const auto backward = [&](auto& l) {
+    std::vector<double> gw(cc.w.size()), dx(cc.x.size(), 7.0);
+    l.backward(cc.w.data(), gw.data(), cc.x.data(), nullptr, cc.res.data(), dx.data(), n);
+    return std::pair{gw, dx};
+  };
+  const auto [gh, dh] = backward(cc.h);
+  const long before = as_device::blocks_run;
+  const auto [gf, df] = backward(cc.d);
+  BOOST_TEST(as_device::blocks_run == before + 1);  // the one kernel ran
+  cc.d.use_fused = false;
+  const auto [gs, ds] = backward(cc.d);
+  BOOST_TEST(as_device::blocks_run == before + 1);  // col2im
+  BOOST_TEST(max_rel(df, dh) < 1e-12);
+  BOOST_TEST(max_rel(ds, dh) < 1e-12);
+  BOOST_TEST(max_rel(gf, gh) < 1e-12);
+  BOOST_TEST(max_rel(gs, gh) < 1e-12);
+}
+
 // A net with every layer kind a device runs: Winograd convs, a strided conv with a bias, 1x1
 // projections, pools, a plain residual.
 using mixed_net = network<input<2, 11, 12>, conv<8, 3>, batch_norm, relu, residual<conv<8, 3>, batch_norm, relu>,
@@ -305,6 +331,11 @@ BOOST_AUTO_TEST_CASE(fused_winograd_falls_back_without_the_shared_memory) {
   cc.run(cc.d, yd.data(), true);
   BOOST_TEST(!cc.d.wv.empty());  // the separate kernels' workspace: they ran
   BOOST_TEST(max_rel(yd, cc.host(true)) < 1e-12);
+}
+
+BOOST_AUTO_TEST_CASE(fused_input_gradient_equals_host) {
+  compare_fused_backward<32, dims{16, 9, 13}>(3);  // cropped tiles, a partial block
+  compare_fused_backward<16, dims{32, 8, 8}>(9);   // transposed: 2 chunks of 8 channels, 2 blocks of 16 filters
 }
 
 BOOST_AUTO_TEST_CASE(direct_kernel_equals_host) {

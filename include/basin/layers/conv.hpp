@@ -194,6 +194,10 @@ struct conv {
     static constexpr bool fused_shape = winograd_shape && requires { B::block_kernels; } && In.c % 8 == 0 &&
                                         Out % 16 == 0;
     bool use_fused = true;
+    // On backends with block kernels, the input gradient by the one kernel too, where the
+    // transposed conv's channels allow (Out in eights, In.c in sixteens; use_fused false: col2im).
+    static constexpr bool fused_backward = winograd_shape && requires { B::block_kernels; } && Out % 8 == 0 &&
+                                           In.c % 16 == 0;
     // The one kernel's register block (detail::winograd::fused_variants; 0 is the default). One
     // that does not apply to this conv's filters or does not get its shared memory on this
     // device falls back to 0.
@@ -359,8 +363,15 @@ struct conv {
       // contiguous range in order, whichever worker runs it: the order of every sum, and so the
       // result's bits, does not depend on how the threads share the batch, nor (up to min_parts
       // threads) on how many there are.
-      const bool winograd_dx = winograd_backward && use_winograd && dx;
-      if (winograd_dx) winograd_data_gradient(w, dy, dx, n);
+      bool winograd_dx = false;
+      if (dx && use_winograd) {
+        if constexpr (winograd_backward) {
+          winograd_data_gradient(w, dy, dx, n);
+          winograd_dx = true;
+        } else if constexpr (fused_backward) {
+          winograd_dx = use_fused && fused_data_gradient(w, dy, dx, n);
+        }
+      }
       const index_t groups = (n + group - 1) / group, parts = weight_parts(n);
       if (partial.size() < std::size_t(parts * wsize)) partial.resize(std::size_t(parts * wsize));
       T* part = backend::raw(partial);
@@ -483,6 +494,26 @@ struct conv {
           wg::product_host<T>(u, v, mm, In.c, Out, blk);
           wg::output_group<T, In>(mm, dx, n, task, nullptr, nullptr, nullptr, false, nullptr);
         });
+      }
+    }
+
+    // On a device: dx by the one-kernel Winograd (its default register block) of the transposed
+    // conv, out -> In, with the transposed, rotated filters in wu; false where the device does not
+    // give a block its shared memory.
+    bool fused_data_gradient(const T* w, const T* dy, T* dx, index_t n) {
+      if constexpr (fused_backward) {
+        namespace wg = detail::winograd;
+        using F = wg::fused_fn<T, out, In, std::tuple_element_t<0, wg::fused_variants>>;
+        static const bool fits = B::block_shared_limit() >= F::shared_bytes;
+        if (!fits) return false;
+        T* u = backend::raw(wu);
+        B::for_each_index(index_t(Out) * In.c, wg::filter_fn<T>{w, u, In.c, Out, true, true});
+        const bool aligned = In.w % 4 == 0 && reinterpret_cast<std::uintptr_t>(dx) % 16 == 0;
+        const F f{u, dy, dx, n, nullptr, nullptr, nullptr, false, nullptr, aligned};
+        B::for_each_block(f.blocks(), f);
+        return true;
+      } else {
+        return false;
       }
     }
 
