@@ -52,8 +52,13 @@ for d in (20, 56):
         print(f"resnet{d} {kind} ({unit}){'':{max(0, 26 - len(kind) - len(unit))}s} {b:10.1f} {t:10.1f} {b / t:7.2f}")
 rate = best(r"resnet56: sweep path \(Winograd, one kernel, tuned per conv[^)]*\) [\d.]+ ms per point \([\d.]+ points/s, "
             r"([\d.]+) GFLOP/s", basin)
-top = best(r"resnet56: sweep path \([^)]*\) [\d.]+ ms per point \(([\d.]+)", basin)
+top = best(r"resnet56: sweep path \((?:Winograd, one kernel, variant \d|Winograd, separate kernels|im2col \+ GEMM)"
+           r"[^)]*\) [\d.]+ ms per point \(([\d.]+)", basin)
 print(f"resnet56 sweep, fastest single way (every conv alike): {top:.1f} points/s")
+tuned = best(r"resnet56: sweep path \(Winograd, one kernel, tuned per conv[^)]*\) [\d.]+ ms per point \(([\d.]+)", basin)
+strided = best(r"resnet56: sweep path \(strided convs by im2col[^)]*\) [\d.]+ ms per point \(([\d.]+)", basin)
+print(f"resnet56 sweep, strided convs by the direct kernel / by im2col + GEMM: {tuned:.1f} / {strided:.1f} points/s "
+      f"= {tuned / strided:.2f}x")
 print(f"cuBLAS SGEMM 4096^3: {gemm:.0f} GFLOP/s; resnet56 sweep {rate:.0f} GFLOP/s as direct convolution = "
       f"{100 * rate / gemm:.0f}% of it (targets: >= 3x PyTorch's loop for resnet56, >= 50% of SGEMM)")
 PY

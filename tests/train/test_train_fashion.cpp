@@ -91,6 +91,7 @@ BOOST_AUTO_TEST_CASE(training_is_bit_reproducible) {
     BOOST_TEST_REQUIRE(b.size() == a.size());
     std::size_t differ = 0;
     for (std::size_t i = 0; i < a.size(); ++i) differ += std::memcmp(&a[i], &b[i], sizeof(float)) != 0;
-    BOOST_TEST(differ == 0u, "run on " << again + 1 << " thread(s): " << differ << " of " << a.size() << " values differ");
+    BOOST_TEST(differ == 0u,
+               "run on " << again + 1 << " thread(s): " << differ << " of " << a.size() << " values differ");
   }
 }
