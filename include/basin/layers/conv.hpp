@@ -140,16 +140,12 @@ struct conv_epilogue_fn {
     T* r = y + c * n * plane + img * plane;
     const T* a = res ? res + c * n * plane + img * plane : nullptr;
     const T b = bias ? bias[c] : T(0), s = scale ? scale[c] : T(1), t = shift ? shift[c] : T(0);
-    for (index_t p = 0; p < plane; ++p) {
-      const T v = (r[p] + b) * s + t + (a ? a[p] : T(0));
-      r[p] = act ? (v > T(0) ? v : T(0)) : v;
-    }
+    for (index_t p = 0; p < plane; ++p) r[p] = epilogue_value(r[p], b, s, t, a ? a[p] : T(0), act);
   }
   BASIN_HD void element(index_t line, index_t p) const {
     const index_t c = line / nb, img = line % nb, at = c * n * plane + img * plane + p;
-    const T v = (y[at] + (bias ? bias[c] : T(0))) * (scale ? scale[c] : T(1)) + (shift ? shift[c] : T(0)) +
-                (res ? res[at] : T(0));
-    y[at] = act ? (v > T(0) ? v : T(0)) : v;
+    y[at] = epilogue_value(y[at], bias ? bias[c] : T(0), scale ? scale[c] : T(1), shift ? shift[c] : T(0),
+                           res ? res[at] : T(0), act);
   }
 };
 }  // namespace detail

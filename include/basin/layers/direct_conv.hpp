@@ -130,10 +130,6 @@ struct direct_conv_fn {
         for (int e = 0; e < pper; ++e) st.acc[k][e] += a[k] * b[e];
     }
   }
-  BASIN_HD static T epilogue(T acc, T b, T s, T t, T r, bool act) {
-    const T v = (acc + b) * s + t + r;
-    return act ? (v > T(0) ? v : T(0)) : v;
-  }
   BASIN_HD void store(index_t pb, index_t kb, int thread, const state& st) const {
     const int kg = thread / pgroups, pg = thread % pgroups;
     const index_t g0 = pb * pix + pper * pg, total = n * plane;
@@ -152,7 +148,7 @@ struct direct_conv_fn {
           for (int e = 0; e < pper; ++e) r[e] = res[at + e];
         }
         BASIN_UNROLL
-        for (int e = 0; e < pper; ++e) v[e] = epilogue(st.acc[k][e], b, s, t, r[e], act);
+        for (int e = 0; e < pper; ++e) v[e] = epilogue_value(st.acc[k][e], b, s, t, r[e], act);
         if (aligned) {
           winograd::store_n<pper>(y + at, v);
         } else {
@@ -165,7 +161,7 @@ struct direct_conv_fn {
           const index_t g = g0 + e;
           if (g >= total) break;
           const index_t at = (o * n + g / plane) * plane + g % plane;
-          y[at] = epilogue(st.acc[k][e], b, s, t, res ? res[at] : T(0), act);
+          y[at] = epilogue_value(st.acc[k][e], b, s, t, res ? res[at] : T(0), act);
         }
       }
     }

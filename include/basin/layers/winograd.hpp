@@ -26,6 +26,16 @@
 
 #include "basin/core/shape.hpp"
 
+namespace basin::detail {
+// A conv's epilogue on one value: act((v + bias) * scale + shift + res), act a relu. Every
+// conv path applies it in this order, so they round alike.
+template <class T>
+BASIN_HD inline T epilogue_value(T v, T bias, T scale, T shift, T res, bool act) {
+  const T u = (v + bias) * scale + shift + res;
+  return act ? (u > T(0) ? u : T(0)) : u;
+}
+}  // namespace basin::detail
+
 namespace basin::detail::winograd {
 
 inline constexpr int alpha = 6, m = 4, positions = alpha * alpha;  // 6x6 transformed tiles, 4x4 outputs
@@ -268,10 +278,7 @@ BASIN_HD inline void output_tile(const T* src, index_t stride, T* y, index_t n, 
       for (int j = 0; j < m; ++j) row[j] = res && (whole || p.x + j < Out.w) ? res[o + j] : T(0);
     }
     BASIN_UNROLL
-    for (int j = 0; j < m; ++j) {
-      const T v = (r[m * i + j] + b) * sc + sh + row[j];
-      row[j] = act ? (v > T(0) ? v : T(0)) : v;
-    }
+    for (int j = 0; j < m; ++j) row[j] = epilogue_value(r[m * i + j], b, sc, sh, row[j], act);
     if (whole && aligned) {
       store_n<m>(y + o, row);
     } else {
