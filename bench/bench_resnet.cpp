@@ -91,6 +91,25 @@ void train_step(benchmark::State& st) {
       benchmark::Counter(double(n) * 3 * bench::forward_flops<Net>() * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
+// One 3x3 conv layer's backward (both gradients) on the resnets' three stages, batch 128: arg 1
+// by Winograd (the default), arg 0 by im2col + GEMM and col2im. The ratio of the two lines is
+// what the Winograd gradients save on this machine.
+template <int C, int H>
+void conv_backward(benchmark::State& st) {
+  const index_t n = 128;
+  using layer = typename conv<C, 3>::template bind<dims{C, H, H}, float, backend::host>;
+  layer c;
+  c.reserve(n);
+  c.use_winograd = st.range(0) != 0;
+  const counter_rng rng{7, 7};
+  std::vector<float> w(layer::n_params), gw(layer::n_params), x(std::size_t(n * C * H * H)), dx(x.size()), dy(x.size());
+  for (std::size_t i = 0; i < w.size(); ++i) w[i] = float(rng.normal(i));
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = float(rng.normal(1000000 + i)), dy[i] = float(rng.normal(i));
+  for (auto _ : st) c.backward(w.data(), gw.data(), x.data(), nullptr, dy.data(), dx.data(), n);
+  st.counters["GFLOP_per_second"] = benchmark::Counter(4.0 * n * C * C * 9 * H * H * 1e-9,
+                                                       benchmark::Counter::kIsIterationInvariantRate);
+}
+
 using r20 = resnet20<fashion_input>;
 using r56 = resnet56<fashion_input>;
 }  // namespace
@@ -100,6 +119,9 @@ BENCHMARK(forward<r56>)->Name("forward/resnet56")->Arg(128)->UseRealTime()->Unit
 BENCHMARK(backward<r20>)->Name("backward/resnet20")->Arg(128)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(backward<r56>)->Name("backward/resnet56")->Arg(128)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(train_step<r20>)->Name("train_step/resnet20")->Arg(128)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(conv_backward<16, 28>)->Name("conv_backward/16x28x28")->Arg(1)->Arg(0)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(conv_backward<32, 14>)->Name("conv_backward/32x14x14")->Arg(1)->Arg(0)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(conv_backward<64, 7>)->Name("conv_backward/64x7x7")->Arg(1)->Arg(0)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(train_step<r56>)->Name("train_step/resnet56")->Arg(128)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 int main(int argc, char** argv) {

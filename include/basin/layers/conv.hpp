@@ -179,9 +179,10 @@ struct conv {
     static constexpr bool winograd_shape = K == 3 && Stride == 1 && Pad == 1 &&
                                            Out % detail::winograd::out_block == 0;
     bool use_winograd = true;  // false: im2col + GEMM also there (tests compare the two)
-    // On the host, the input gradient of such a conv (input channels in fours) by the same
-    // Winograd: dx is the convolution of dy with the filters transposed (in <-> out) and rotated
-    // by 180 degrees, a 3x3 stride-1 conv from out to In (use_winograd false: col2im of W^T dy).
+    // On the host, both gradients of such a conv (input channels in fours) by the same Winograd:
+    // dx is the convolution of dy with the filters transposed (in <-> out) and rotated by 180
+    // degrees, a 3x3 stride-1 conv from out to In; dW sums the products of transformed dy and x
+    // tiles (winograd_weight_gradient). use_winograd false: col2im of W^T dy and dy col^T.
     static constexpr bool winograd_backward = winograd_shape && host_memory && detail::winograd::host_vectors &&
                                               In.c % detail::winograd::out_block == 0;
     // On backends with block kernels (a GPU): the whole Winograd convolution in one kernel
@@ -355,19 +356,20 @@ struct conv {
       constexpr index_t plane = out.plane();
       constexpr index_t wsize = index_t(Out) * k_dim;
       w = store.last(w);
+      if constexpr (winograd_backward) {
+        if (use_winograd) {  // both gradients by Winograd
+          if (dx) winograd_data_gradient(w, dy, dx, n);
+          winograd_weight_gradient(dy, x, gw, n);
+          bias_gradient(gw, dy, n);
+          return;
+        }
+      }
       // The weight gradient in `parts` partial sums, part p adding the groups of images of its own
       // contiguous range in order, whichever worker runs it: the order of every sum, and so the
       // result's bits, does not depend on how the threads share the batch, nor (up to min_parts
       // threads) on how many there are.
       bool winograd_dx = false;
-      if (dx && use_winograd) {
-        if constexpr (winograd_backward) {
-          winograd_data_gradient(w, dy, dx, n);
-          winograd_dx = true;
-        } else if constexpr (fused_backward) {
-          winograd_dx = use_fused && fused_data_gradient(w, dy, dx, n);
-        }
-      }
+      if constexpr (fused_backward) winograd_dx = dx && use_winograd && use_fused && fused_data_gradient(w, dy, dx, n);
       const index_t groups = (n + group - 1) / group, parts = weight_parts(n);
       if (partial.size() < std::size_t(parts * wsize)) partial.resize(std::size_t(parts * wsize));
       T* part = backend::raw(partial);
@@ -402,9 +404,14 @@ struct conv {
         for (index_t k = 0; k < nw; ++k) acc += part[k * wsize + i];
         gw[i] = acc;
       });
+      bias_gradient(gw, dy, n);
+    }
+
+    // (Public: nvcc refuses device lambdas in private member functions.)
+    void bias_gradient(T* gw, const T* dy, index_t n) {
       if constexpr (Bias) {
         T* gb = gw + index_t(Out) * k_dim;
-        const index_t len = n * plane;
+        const index_t len = n * out.plane();
         B::segmented_reduce(Out, len, [=] BASIN_HD(index_t c, index_t i) { return double(dy[c * len + i]); }, gb);
       }
     }
@@ -489,6 +496,48 @@ struct conv {
           wg::input_group<T, out>(dy, v, n, task);
           wg::product_host<T>(u, v, mm, In.c, Out, blk);
           wg::output_group<T, In>(mm, dx, n, task, nullptr, nullptr, nullptr, false, nullptr);
+        });
+      }
+    }
+
+    // dW = G^T [sum over tiles (A dy A^T) * (B^T x B)] G (the forward's bilinear algorithm
+    // transposed): a quarter of im2col's multiplications. The batch's tasks (tile rows of a group
+    // of 8 images, as the forward's) go in chunks of at least 256 tile columns (more while their
+    // transforms fit 2 MiB; a multiple of 4 tasks): the workers transform a chunk's x
+    // (input_group) and dy (grad_group), then each of the 36 positions' products D_xi V_xi^T over
+    // the whole chunk is added to the sum (36, out, in) by one worker; last, G^T . G per filter.
+    // Every sum runs in an order fixed by the shapes and the batch size, so the bits do not
+    // depend on the thread count.
+    void winograd_weight_gradient(const T* dy, const T* x, T* gw, index_t n) {
+      if constexpr (winograd_backward) {
+        namespace wg = detail::winograd;
+        constexpr index_t blk = wg::group_grid<In>::blk, psize = index_t(wg::positions) * Out * In.c;
+        constexpr index_t vplanes = wg::positions * (In.c * blk + wg::plane_pad);
+        constexpr index_t dplanes = wg::positions * (Out * blk + wg::plane_pad);
+        constexpr index_t cols =
+            std::max<index_t>(256, (index_t(2) << 20) / index_t(wg::positions * (In.c + Out) * sizeof(T)));
+        constexpr index_t chunk = (cols + 4 * blk - 1) / (4 * blk) * 4;
+        if (wv.size() < std::size_t(chunk * vplanes)) wv.resize(std::size_t(chunk * vplanes));
+        if (wm.size() < std::size_t(chunk * dplanes)) wm.resize(std::size_t(chunk * dplanes));
+        if (partial.size() < std::size_t(psize)) partial.resize(std::size_t(psize));
+        T *v = backend::raw(wv), *d = backend::raw(wm), *acc = backend::raw(partial);
+        B::fill(psize, T(0), acc);
+        const index_t tasks = wg::group_grid<In>::tasks(n);
+        for (index_t t0 = 0; t0 < tasks; t0 += chunk) {
+          const index_t count = std::min(chunk, tasks - t0);
+          B::for_each_task(count, [&](index_t t, int) {
+            wg::input_group<T, In>(x, v + t * vplanes, n, t0 + t);
+            wg::grad_group<T, out>(dy, d + t * dplanes, n, t0 + t);
+          });
+          B::for_each_task(wg::positions, [&](index_t xi, int) {
+            wg::weight_product<T>(d, v, acc, Out, In.c, blk, count, int(xi));
+          });
+        }
+        B::for_each_index(index_t(Out) * In.c, [=](index_t at) {
+          T mm[wg::positions], u[wg::alpha * 3];
+          for (int xi = 0; xi < wg::positions; ++xi) mm[xi] = acc[xi * index_t(Out) * In.c + at];
+          for (int a = 0; a < wg::alpha; ++a) wg::filter_grad_1d<T>(mm + a * wg::alpha, 1, u + 3 * a, 1);  // rows
+          for (int l = 0; l < 3; ++l) wg::filter_grad_1d<T>(u + l, 3, gw + at * 9 + l, 3);  // columns
         });
       }
     }

@@ -77,6 +77,29 @@ BASIN_HD inline void output_1d(const V* s, int ss, V* r, int sr) {  // r = A^T s
   r[3 * sr] = b + S(8) * d + s5;
 }
 
+// The weight gradient's 1-D transforms (the forward's bilinear algorithm transposed: dW = G^T
+// [sum over tiles (A dy A^T) * (B^T x B)] G): dy's 4-vectors to 6 by A (output_1d's A^T
+// transposed), and the 6-vectors of the summed products back to 3 by G^T (filter_1d's G
+// transposed).
+template <class S, class V>
+BASIN_HD inline void grad_1d(const V* d, int sd, V* r, int sr) {  // r = A d
+  const V d0 = d[0], d1 = d[sd], d2 = d[2 * sd], d3 = d[3 * sd];
+  const V e = d0 + d2, o = d1 + d3, e4 = d0 + S(4) * d2, o2 = S(2) * d1 + S(8) * d3;
+  r[0] = d0;
+  r[sr] = e + o;
+  r[2 * sr] = e - o;
+  r[3 * sr] = e4 + o2;
+  r[4 * sr] = e4 - o2;
+  r[5 * sr] = d3;
+}
+template <class T>
+BASIN_HD inline void filter_grad_1d(const T* s, int ss, T* r, int sr) {  // r = G^T s
+  const T s0 = s[0], s1 = s[ss], s2 = s[2 * ss], s3 = s[3 * ss], s4 = s[4 * ss], s5 = s[5 * ss];
+  r[0] = s0 / T(4) - (s1 + s2) / T(6) + (s3 + s4) / T(24);
+  r[sr] = (s2 - s1) / T(6) + (s3 - s4) / T(12);
+  r[2 * sr] = (s3 + s4 - s1 - s2) / T(6) + s5;
+}
+
 // Where tile g of a batch lies for activations of shape D: its image and the top-left corner of
 // its 4x4 outputs (tiles run over images, then rows, then columns).
 template <dims D>
@@ -740,7 +763,6 @@ struct group_grid {
   // tile rows per task: at least the products' 24-tile register block (small images)
   static constexpr int rows = std::min(tiles_h, (tile_block / lanes + tiles_w - 1) / tiles_w);
   static constexpr index_t blk = index_t(tiles_w) * rows * lanes;  // tiles (columns of V, M) per task
-  static constexpr int in_blocks = (tiles_w * m + 2 + lanes - 1) / lanes;  // 8-column blocks of a band row
   static constexpr int out_blocks = (D.w + lanes - 1) / lanes;
   static constexpr index_t row_tasks = (tiles_h + rows - 1) / rows;  // per group
   static constexpr index_t stride = index_t(D.c) * blk + plane_pad;  // between V's (or M's) planes
@@ -810,17 +832,28 @@ inline void add_first(const T* p, lane_vec<T>& v) {
   v += r;
 }
 
-// V (36, in, blk) (planes padded) <- B^T d B for task `task` (group g, tile rows ty0 .. ty0 +
-// rows - 1; columns of rows past the image zero) of x (in, n, h, w).
-template <class T, dims In>
-void input_group(const T* x, T* v, index_t n, index_t task) {
+// The 36 transformed planes (36, D.c, blk) (padded) of task `task` (group g, tile rows ty0 ..
+// ty0 + rows - 1; columns of rows past the image zero) of z (D.c, n, h, w): each tile's R x R
+// patch at rows and columns 4 t + Off .. 4 t + Off + R - 1 (zero outside the image) taken to 6x6
+// by a 1-D transform along its rows and then its columns. Grad false: V = B^T x B (R 6, Off -1,
+// the forward's input tiles); true: D = A dy A^T (R 4, Off 0, the output gradient's tiles, for
+// the weight gradient).
+template <class T, dims D, bool Grad>
+void transform_group(const T* z, T* v, index_t n, index_t task) {
   using vec = lane_vec<T>;
-  using G = group_grid<In>;
+  using G = group_grid<D>;
+  constexpr int R = Grad ? m : alpha, Off = Grad ? 0 : -1;
   constexpr index_t blk = G::blk, stride = G::stride;
-  constexpr int nb = G::in_blocks;
+  constexpr int nb = (G::tiles_w * m + R - m + lanes - 1) / lanes;  // 8-column blocks of a band row
+  const auto tr = [](const vec* in, vec* out) {  // 6 values from R
+    if constexpr (Grad)
+      grad_1d<T>(in, 1, out, 1);
+    else
+      input_1d<T>(in, 1, out, 1);
+  };
   const auto [img0, imgs, ty0] = typename G::task(n, task);
-  for (index_t c = 0; c < In.c; ++c) {
-    const T* src = x + (c * n + img0) * In.plane();
+  for (index_t c = 0; c < D.c; ++c) {
+    const T* src = z + (c * n + img0) * D.plane();
     for (int rr = 0; rr < G::rows; ++rr) {
       const int ty = ty0 + rr;
       T* dst = v + c * blk + index_t(rr) * G::tiles_w * lanes;
@@ -829,10 +862,10 @@ void input_group(const T* x, T* v, index_t n, index_t task) {
           for (int j = 0; j < G::tiles_w * lanes; ++j) dst[xi * stride + j] = T(0);
         continue;
       }
-      vec band[alpha][nb * lanes];  // [row of the tiles' patches][column + 1], lanes: the images
-      for (int i = 0; i < alpha; ++i) {
-        const int yy = ty * m - 1 + i;
-        if (yy < 0 || yy >= In.h) {
+      vec band[R][nb * lanes];  // [row of the tiles' patches][column - Off], lanes: the images
+      for (int i = 0; i < R; ++i) {
+        const int yy = ty * m + Off + i;
+        if ((Off < 0 && yy < 0) || yy >= D.h) {
           for (int j = 0; j < nb * lanes; ++j) band[i][j] = vec{};
           continue;
         }
@@ -842,8 +875,8 @@ void input_group(const T* x, T* v, index_t n, index_t task) {
                 vec seg[lanes];
                 for (int k = 0; k < lanes; ++k) {
                   if (k < imgs) {
-                    row_segment<T, In.w, int(B) * lanes - 1>(src + k * In.plane() + yy * In.w, seg[k],
-                                                             std::make_index_sequence<lanes>{});
+                    row_segment<T, D.w, int(B) * lanes + Off>(src + k * D.plane() + yy * D.w, seg[k],
+                                                              std::make_index_sequence<lanes>{});
                   } else {
                     seg[k] = vec{};
                   }
@@ -854,18 +887,29 @@ void input_group(const T* x, T* v, index_t n, index_t task) {
         }(std::make_index_sequence<nb>{});
       }
       for (int tx = 0; tx < G::tiles_w; ++tx) {
-        vec r[alpha][alpha];
-        for (int i = 0; i < alpha; ++i) input_1d<T>(band[i] + tx * m, 1, r[i], 1);  // along the rows
+        vec r[R][alpha];
+        for (int i = 0; i < R; ++i) tr(band[i] + tx * m, r[i]);  // along the rows
         for (int j = 0; j < alpha; ++j) {
-          vec col[alpha], out[alpha];
-          for (int i = 0; i < alpha; ++i) col[i] = r[i][j];
-          input_1d<T>(col, 1, out, 1);  // along the columns
+          vec col[R], out[alpha];
+          for (int i = 0; i < R; ++i) col[i] = r[i][j];
+          tr(col, out);  // along the columns
           for (int i = 0; i < alpha; ++i)
             *reinterpret_cast<vec*>(dst + (alpha * i + j) * stride + tx * lanes) = out[i];
         }
       }
     }
   }
+}
+// V (36, in, blk) (planes padded) <- B^T d B for task `task` of x (in, n, h, w).
+template <class T, dims In>
+void input_group(const T* x, T* v, index_t n, index_t task) {
+  transform_group<T, In, false>(x, v, n, task);
+}
+// D (36, out, blk) (planes padded as M) <- A dy A^T for the 4x4 output tiles of task `task` of dy
+// (out, n, h, w), in input_group's column order: the weight gradient's transformed output gradient.
+template <class T, dims Out>
+void grad_group(const T* dy, T* d, index_t n, index_t task) {
+  transform_group<T, Out, true>(dy, d, n, task);
 }
 
 // y (out, n, h, w) <- act((A^T M A + bias) * scale + shift + res) for task `task`; bias, scale,
@@ -931,6 +975,44 @@ void output_group(const T* mm, T* y, index_t n, index_t task, const T* bias, con
     }
   }
 }
+
+// acc_xi (out, in) += sum over `tasks` consecutive tasks of D_xi (out, blk) V_xi (in, blk)^T, for
+// one position xi (D, V: each task's 36 planes padded as M's, V's, the tasks one after another):
+// register blocks of 4 output x 2 input channels, 8 accumulators over all the tasks' columns,
+// whose lanes are added at the end by one 8x8 transpose, in the same order every time.
+template <class T>
+void weight_product(const T* d, const T* v, T* acc, index_t out, index_t in, index_t blk, index_t tasks, int xi) {
+  using vec = lane_vec<T>;
+  const index_t dplane = out * blk + plane_pad, vplane = in * blk + plane_pad;
+  const T* dx = d + xi * dplane;
+  const T* vx = v + xi * vplane;
+  T* ax = acc + index_t(xi) * out * in;
+  for (index_t o = 0; o < out; o += 4)
+    for (index_t c = 0; c < in; c += 2) {
+      vec a[8] = {};
+      for (index_t t = 0; t < tasks; ++t) {
+        const T* dt = dx + t * positions * dplane + o * blk;
+        const T* vt = vx + t * positions * vplane + c * blk;
+        for (index_t k = 0; k < blk; k += lanes) {
+          const vec v0 = *reinterpret_cast<const vec*>(vt + k);
+          const vec v1 = *reinterpret_cast<const vec*>(vt + blk + k);
+#pragma GCC unroll 4
+          for (int r = 0; r < 4; ++r) {
+            const vec dr = *reinterpret_cast<const vec*>(dt + r * blk + k);
+            a[2 * r] += dr * v0;
+            a[2 * r + 1] += dr * v1;
+          }
+        }
+      }
+      vec tr[8];
+      transpose8<T>(a, tr);
+      const vec sum = ((tr[0] + tr[1]) + (tr[2] + tr[3])) + ((tr[4] + tr[5]) + (tr[6] + tr[7]));
+      for (int r = 0; r < 4; ++r) {
+        ax[(o + r) * in + c] += sum[2 * r];
+        ax[(o + r) * in + c + 1] += sum[2 * r + 1];
+      }
+    }
+}
 #else
 inline constexpr bool host_vectors = false;
 inline constexpr int lanes = 1;
@@ -946,6 +1028,10 @@ template <class T, dims In>
 void input_group(const T*, T*, index_t, index_t);
 template <class T, dims Out>
 void output_group(const T*, T*, index_t, index_t, const T*, const T*, const T*, bool, const T*);
+template <class T, dims Out>
+void grad_group(const T*, T*, index_t, index_t);
+template <class T>
+void weight_product(const T*, const T*, T*, index_t, index_t, index_t, index_t, int);
 #endif
 
 }  // namespace basin::detail::winograd
