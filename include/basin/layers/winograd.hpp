@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <tuple>
 #include <type_traits>
+#include <vector>
 
 #include "basin/core/shape.hpp"
 
@@ -1013,6 +1014,14 @@ void weight_product(const T* d, const T* v, T* acc, index_t out, index_t in, ind
       }
     }
 }
+// The weight gradient's chunk buffers (x's and dy's transformed tiles), one per calling thread,
+// shared by every conv (layers run one after another): a net holds the largest layer's buffers
+// rather than each layer its own (resnet56: a few MB instead of about 165).
+template <class T>
+std::vector<T>& weight_gradient_scratch() {
+  thread_local std::vector<T> s;
+  return s;
+}
 #else
 inline constexpr bool host_vectors = false;
 inline constexpr int lanes = 1;
@@ -1032,6 +1041,8 @@ template <class T, dims Out>
 void grad_group(const T*, T*, index_t, index_t);
 template <class T>
 void weight_product(const T*, const T*, T*, index_t, index_t, index_t, index_t, int);
+template <class T>
+std::vector<T>& weight_gradient_scratch();
 #endif
 
 }  // namespace basin::detail::winograd
