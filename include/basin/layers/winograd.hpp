@@ -985,15 +985,15 @@ template <class T>
 void weight_product(const T* d, const T* v, T* acc, index_t out, index_t in, index_t blk, index_t tasks, int xi) {
   using vec = lane_vec<T>;
   const index_t dplane = out * blk + plane_pad, vplane = in * blk + plane_pad;
-  const T* dx = d + xi * dplane;
-  const T* vx = v + xi * vplane;
-  T* ax = acc + index_t(xi) * out * in;
+  const T* dp = d + xi * dplane;  // position xi's planes of the first task
+  const T* vp = v + xi * vplane;
+  T* ap = acc + index_t(xi) * out * in;
   for (index_t o = 0; o < out; o += 4)
     for (index_t c = 0; c < in; c += 2) {
       vec a[8] = {};
       for (index_t t = 0; t < tasks; ++t) {
-        const T* dt = dx + t * positions * dplane + o * blk;
-        const T* vt = vx + t * positions * vplane + c * blk;
+        const T* dt = dp + t * positions * dplane + o * blk;
+        const T* vt = vp + t * positions * vplane + c * blk;
         for (index_t k = 0; k < blk; k += lanes) {
           const vec v0 = *reinterpret_cast<const vec*>(vt + k);
           const vec v1 = *reinterpret_cast<const vec*>(vt + blk + k);
@@ -1009,14 +1009,14 @@ void weight_product(const T* d, const T* v, T* acc, index_t out, index_t in, ind
       transpose8<T>(a, tr);
       const vec sum = ((tr[0] + tr[1]) + (tr[2] + tr[3])) + ((tr[4] + tr[5]) + (tr[6] + tr[7]));
       for (int r = 0; r < 4; ++r) {
-        ax[(o + r) * in + c] += sum[2 * r];
-        ax[(o + r) * in + c + 1] += sum[2 * r + 1];
+        ap[(o + r) * in + c] += sum[2 * r];
+        ap[(o + r) * in + c + 1] += sum[2 * r + 1];
       }
     }
 }
 // The weight gradient's chunk buffers (x's and dy's transformed tiles), one per calling thread,
 // shared by every conv (layers run one after another): a net holds the largest layer's buffers
-// rather than each layer its own (resnet56: a few MB instead of about 165).
+// rather than each layer its own (resnet56's training: a few MB instead of about 170).
 template <class T>
 std::vector<T>& weight_gradient_scratch() {
   thread_local std::vector<T> s;
