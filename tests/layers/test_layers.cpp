@@ -180,7 +180,7 @@ void winograd_case(index_t n) {
 // (A dy A^T) * (B^T x B)] G) against im2col + GEMM (col2im of W^T dy; dy col^T): double to
 // rounding, float within 1e-5 of the largest value (both about 3e-6; im2col's 2e-7 and 7e-7).
 template <int Out, dims In>
-void winograd_dx_case(index_t n) {
+void winograd_gradient_case(index_t n) {
   using impl = typename conv<Out, 3>::template bind<In, double, host>;
   static_assert(impl::winograd_backward);
   const counter_rng rng{5, 5};
@@ -223,12 +223,12 @@ void winograd_dx_case(index_t n) {
 }
 
 BOOST_AUTO_TEST_CASE(winograd_gradients_match_im2col) {
-  winograd_dx_case<8, dims{4, 9, 11}>(9);     // a partial group of 8 images, rows of 11
-  winograd_dx_case<4, dims{8, 10, 7}>(17);    // fewer filters than channels, cropped tiles
-  winograd_dx_case<16, dims{16, 14, 14}>(5);  // several tasks
-  winograd_dx_case<12, dims{4, 4, 4}>(1);     // one tile
-  winograd_dx_case<16, dims{8, 7, 7}>(20);    // two groups of 8 images and a partial one, 2x2 tiles
-  winograd_dx_case<16, dims{16, 16, 16}>(40);  // the weight gradient in 3 chunks of tasks (double), 2 (float)
+  winograd_gradient_case<8, dims{4, 9, 11}>(9);     // a partial group of 8 images, rows of 11
+  winograd_gradient_case<4, dims{8, 10, 7}>(17);    // fewer filters than channels, cropped tiles
+  winograd_gradient_case<16, dims{16, 14, 14}>(5);  // several tasks
+  winograd_gradient_case<12, dims{4, 4, 4}>(1);     // one tile
+  winograd_gradient_case<16, dims{8, 7, 7}>(20);    // two groups of 8 images and a partial one, 2x2 tiles
+  winograd_gradient_case<16, dims{16, 16, 16}>(40);  // the weight gradient in 3 chunks of tasks (double), 2 (float)
 }
 
 BOOST_AUTO_TEST_CASE(winograd_matches_direct_sum) {

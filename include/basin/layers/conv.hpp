@@ -254,7 +254,7 @@ struct conv {
     // thread count.
     static constexpr index_t min_parts = 16;
     typename B::template vector<T> col;      // (workers, k_dim, group*plane)
-    typename B::template vector<T> partial;  // (weight_parts(n), out, k_dim)
+    typename B::template vector<T> partial;  // (weight_parts(n), out, k_dim); Winograd's: (36, out, in)
     index_t weight_parts(index_t n) const {
       return std::min<index_t>(std::max<index_t>(workers, min_parts), (n + group - 1) / group);
     }
