@@ -187,6 +187,22 @@ BOOST_AUTO_TEST_CASE(contour_default_levels_and_highlight) {
   BOOST_TEST(count(stem("contour") + ".svg", "<text>initial loss (2.303)</text>") == 1u);
 }
 
+BOOST_AUTO_TEST_CASE(contour_with_a_path) {
+  const grid2d g = bowl();
+  style st;
+  st.path = {{-0.8, 0.9}, {-0.5, 0.4}, {-0.1, 0.1}, {0.0, 0.0}};
+  st.path_label = "SGD path";
+  basin::plot::contour(g, stem("contour_path"), st);
+  check_picture(stem("contour_path"));
+  const std::string gp = slurp(stem("contour_path") + ".gp");
+  BOOST_TEST(gp.find("$P << EOD\n-0.8 0.9\n-0.5 0.4\n-0.1 0.1\n0 0\nEOD\n") != std::string::npos);
+  BOOST_TEST(gp.find("every ::3::3") != std::string::npos);  // the end: the last point
+  BOOST_TEST(count(stem("contour_path") + ".svg", "<text>SGD path</text>") == 1u);
+  BOOST_TEST(count(stem("contour_path") + ".svg", "<text>start</text>") == 1u);
+  st.path[2][1] = NAN;
+  check_throws([&] { contour(g, stem("e"), st); }, {"plot::contour", "style.path[2]", "not finite"});
+}
+
 BOOST_AUTO_TEST_CASE(contour_log_and_own_levels_png_only) {
   const grid2d g = bowl();
   style st;

@@ -8,6 +8,7 @@
 // record basin's settings (norm, ignore, dir_type, seed, architecture, fingerprint).
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -37,11 +38,12 @@ std::vector<std::pair<bool, int>> direction_order(bool states) {
 }
 }  // namespace detail
 
-// Writes the directions (y may be null) to path, atomically.
+// Writes the directions (y may be null) to path, atomically; `more` may add to the file before
+// it is renamed into place (the principal directions' variances: trajectory.hpp).
 template <class Model>
 void save_directions(const std::string& path, direction<Model>& x, std::type_identity_t<direction<Model>>* y,
-                     const direction_options& o,
-                     std::uint64_t seed) {
+                     const direction_options& o, std::uint64_t seed,
+                     const std::function<void(h5::file&)>& more = {}) {
   using T = typename Model::scalar;
   using B = typename Model::backend_type;
   const auto order = detail::direction_order<Model>(o.states);
@@ -69,6 +71,7 @@ void save_directions(const std::string& path, direction<Model>& x, std::type_ide
         f.write<T>(name, (is_state ? s.data() : p.data()) + t.offset, detail::torch_shape(t));
       }
     }
+    if (more) more(f);
   });
 }
 

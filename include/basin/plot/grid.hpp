@@ -9,6 +9,7 @@
 // shared by the .dat, .csv and .vtk writers (shortest text that reads back to the same double).
 #pragma once
 
+#include <array>
 #include <charconv>
 #include <cmath>
 #include <cstddef>
@@ -61,6 +62,11 @@ struct style {
   // region; NaN draws none.
   double highlight = std::numeric_limits<double>::quiet_NaN();
   std::string highlight_label = "initial loss";
+  // contour only: a path drawn over the map as a line through its points, the first one circled
+  // ("start") and the last one starred, e.g. a training trajectory projected on the plane
+  // (landscape/trajectory.hpp); empty draws none. Points must be finite.
+  std::vector<std::array<double, 2>> path;
+  std::string path_label = "training path";
 };
 
 namespace detail {

@@ -155,13 +155,15 @@ inline std::vector<contour_label> contour_labels(const grid2d& g, const std::vec
 }  // namespace detail
 
 // Contour lines of the surface, coloured by level with a colour bar, each level labelled on its
-// line; style.highlight adds one dashed red contour with a legend entry (style.highlight_label).
+// line; style.highlight adds one dashed red contour with a legend entry (style.highlight_label),
+// style.path a path over the map (its start circled, its end starred; style.path_label).
 // requires: g as in the file comment; levels finite (positive with log_z), or empty for the
 //   defaults (detail::default_levels: 0.1 to 9.6 step 0.5 like the reference tool; 1-2-5 steps
-//   from 0.1 to 10 with log_z); style.highlight NaN or finite (positive with log_z).
+//   from 0.1 to 10 with log_z); style.highlight NaN or finite (positive with log_z); style.path's
+//   points finite (outside the grid's range they are clipped).
 // ensures: <stem>.dat, <stem>.gp, <stem>.png (and <stem>.svg) written; a level that the data
 //   never reaches draws nothing.
-// throws: basin::error as in the file comment, and naming `levels` or `style.highlight`.
+// throws: basin::error as in the file comment, and naming `levels`, `style.highlight` or `style.path`.
 inline void contour(const grid2d& g, const std::string& stem, const style& st, std::vector<double> levels = {}) {
   constexpr const char* fn = "plot::contour";
   detail::check_grid(g, fn, true, st.log_z);
@@ -173,7 +175,10 @@ inline void contour(const grid2d& g, const std::string& stem, const style& st, s
   if (levels.empty()) levels = detail::default_levels(g, st.log_z);
   std::sort(levels.begin(), levels.end());
   levels.erase(std::unique(levels.begin(), levels.end()), levels.end());
-  const bool hl = std::isfinite(st.highlight);
+  for (std::size_t k = 0; k < st.path.size(); ++k)
+    require(std::isfinite(st.path[k][0]) && std::isfinite(st.path[k][1]), fn, ": style.path[", k, "] = (",
+            st.path[k][0], ", ", st.path[k][1], ") is not finite");
+  const bool hl = std::isfinite(st.highlight), path = !st.path.empty();
   const auto f = detail::files_for(stem, fn);
 
   std::string list;
@@ -201,13 +206,18 @@ inline void contour(const grid2d& g, const std::string& stem, const style& st, s
     std::snprintf(line, sizeof line, "%.17g %.17g \"%g\"\n", l.x, l.y, l.level);
     s += line;
   }
-  s += "EOD\n\n";
-  s += detail::xy_ranges(g) + detail::axis_labels(st);
+  s += "EOD\n";
+  if (path) {
+    s += "# The path: x y per point, in order.\n$P << EOD\n";
+    for (const auto& q : st.path) s += detail::number(q[0]) + ' ' + detail::number(q[1]) + '\n';
+    s += "EOD\n";
+  }
+  s += "\n" + detail::xy_ranges(g) + detail::axis_labels(st);
   s += "set tics out nomirror\n";
   s += "set cblabel " + detail::gp_string(st.zlabel) + "\n";
   s += "set cbrange [" + detail::number(cb_lo) + ":" + detail::number(cb_hi) + "]\n";
   if (st.log_z) s += "set logscale cb\n" + detail::cbtics(detail::log_tics(cb_lo, cb_hi));
-  s += hl ? "set key top right reverse Left nobox opaque samplen 3 spacing 1.2\n" : "unset key\n";
+  s += hl || path ? "set key top right reverse Left nobox opaque samplen 3 spacing 1.2\n" : "unset key\n";
   s += "plot $C using 1:2:3 with lines lc palette lw 1.2 notitle";
   if (!labels.empty()) s += ", \\\n     $L using 1:2:3 with labels boxed font \",9\" notitle";
   if (hl) {
@@ -215,6 +225,14 @@ inline void contour(const grid2d& g, const std::string& stem, const style& st, s
     std::snprintf(v, sizeof v, "%.4g", st.highlight);
     s += ", \\\n     $H using 1:2 with lines lc rgb \"#d62728\" lw 2.5 dt 2 title " +
          detail::gp_string(st.highlight_label + " (" + v + ")");
+  }
+  if (path) {
+    const std::string last = std::to_string(st.path.size() - 1);
+    s += ", \\\n     $P using 1:2 with linespoints lc rgb \"#1a1a1a\" lw 1.5 pt 7 ps 0.5 title " +
+         detail::gp_string(st.path_label);
+    s += ", \\\n     $P every ::0::0 using 1:2 with points lc rgb \"#c51b7d\" pt 6 ps 2 lw 2 title \"start\"";
+    s += ", \\\n     $P every ::" + last + "::" + last +
+         " using 1:2 with points lc rgb \"#c51b7d\" pt 3 ps 2.5 lw 2 title \"end\"";
   }
   s += "\n" + detail::epilogue(f, st);
   detail::finish(f, st, detail::grid_dat(g), s, fn);

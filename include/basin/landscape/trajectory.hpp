@@ -1,0 +1,394 @@
+// basin/landscape/trajectory.hpp — training paths, seen along their principal directions.
+//
+// Li, Xu, Taylor, Studer, Goldstein 2018, section 7: two random directions in a space of 10^5
+// or more dimensions are nearly orthogonal to any given path (two random unit vectors in n
+// dimensions have |cosine| ~ sqrt(2 / (pi n))), so a training path drawn on a random plane barely
+// moves. Instead, take the snapshots w_0 .. w_{n-1} of a run relative to the final weights w*:
+//     d_i = w_i - w*          (biases and batch-norm parameters zero with ignore_bias_bn)
+// the rows of a matrix M (n, P). The first two principal components of M (rows centered, then
+// the right singular vectors of the two largest singular values) span the plane through w* that
+// holds more of the path's variance than any other plane; each snapshot projects on it as
+//     x_i = <d_i, pc1> / |pc1|,  y_i = <d_i, pc2> / |pc2|        ("cos", the reference tool's default)
+// or as the least-squares (x_i, y_i) with d_i ~ x_i pc1 + y_i pc2 ("lstsq"; the same for
+// orthogonal directions). A sweep over that plane (surface.hpp, no normalization: the components
+// are unit vectors, the coordinates are distances in weight space) with the projected path drawn
+// on its contour map shows where the optimizer went.
+//
+// Computed as the reference tool's projection.py computes it (sklearn's PCA on M), but without
+// the (n, P) matrix on the host: the centered Gram matrix K = (M - 1 m^T)(M - 1 m^T)^T (n, n) is
+// summed in double on the backend, its eigenpairs K u_k = s_k^2 u_k are found on the host, and
+//     pc_k = (M - 1 m^T)^T u_k / s_k = M^T u_k / s_k     (u_k is orthogonal to 1 since K 1 = 0)
+// explained_variance_k = s_k^2 / (n - 1), explained_variance_ratio_k = s_k^2 / trace K. Signs as
+// sklearn's svd_flip with u_based_decision (its PCA until version 1.4): the largest |entry| of
+// each u_k is positive, i.e. the snapshot farthest from the mean along pc_k has a positive
+// centered coordinate.
+//
+// Files, laid out as the reference tool's (projection.py, setup_PCA_directions and
+// project_trajectory), so its plot_2D.plot_contour_trajectory reads basin's and the other way:
+//   the directions file   xdirection/, ydirection/ (direction_file.hpp), explained_variance_ratio_,
+//                         singular_values_, explained_variance_ (float64, 2 values each)
+//   the projection file   <directions file>_proj_<method>.h5: proj_xcoord, proj_ycoord (float64, n)
+#pragma once
+
+#include <Eigen/Core>
+#include <Eigen/Eigenvalues>
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "basin/core/error.hpp"
+#include "basin/io/checkpoint.hpp"
+#include "basin/io/hdf5.hpp"
+#include "basin/landscape/direction_file.hpp"
+#include "basin/landscape/directions.hpp"
+#include "basin/landscape/surface.hpp"
+
+namespace basin {
+
+// What the differences d_i = w_i - w* hold (the reference tool's --ignore and --dir_type).
+struct pca_options {
+  bool ignore_bias_bn = true;  // one-axis tensors (biases, batch-norm gamma, beta) zero (--ignore biasbn)
+  bool states = false;         // also the batch-norm running statistics (--dir_type states)
+};
+
+// The snapshots of a run, in order: copies of the parameters and running statistics in backend
+// memory (one direction<Model> each: (n_params) + (n_state) scalars).
+template <class Model>
+class trajectory {
+ public:
+  // Appends a copy of m's parameters and running statistics; label says what it is ("epoch 3").
+  void add(const Model& m, std::string label = {}) {
+    direction<Model> d;
+    d.params = m.params;
+    d.state = m.state;
+    points_.push_back(std::move(d));
+    labels_.push_back(label.empty() ? "snapshot " + std::to_string(points_.size() - 1) : std::move(label));
+  }
+  // Appends the checkpoint at path (labelled by its path). Throws basin::error naming the file for
+  // a missing file, another architecture or a damaged tensor (load_checkpoint).
+  void add_checkpoint(const std::string& path) {
+    if (!scratch_) scratch_ = std::make_unique<Model>(0);
+    load_checkpoint(*scratch_, path);
+    add(*scratch_, path);
+  }
+  index_t size() const { return index_t(points_.size()); }
+  // requires 0 <= i < size().
+  direction<Model>& operator[](index_t i) { return points_[std::size_t(i)]; }
+  const std::string& label(index_t i) const { return labels_[std::size_t(i)]; }
+
+ private:
+  std::vector<direction<Model>> points_;
+  std::vector<std::string> labels_;
+  std::unique_ptr<Model> scratch_;
+};
+
+// The first two principal components of a trajectory and how much of it they hold.
+template <class Model>
+struct pca_directions {
+  direction<Model> x, y;  // pc1 and pc2: unit vectors, orthogonal (up to rounding)
+  std::array<double, 2> explained_variance_ratio{}, singular_values{}, explained_variance{};
+  double total_variance = 0;  // trace K / (n - 1): the variance of the whole path, all components
+};
+
+namespace detail {
+// Calls f(n, table, a, b, ...) for the parameter part and, when with_state, the state part of
+// the directions given, so that one lambda handles both halves of a direction.
+template <class Model, class F, class... D>
+void for_parts(bool with_state, F&& f, D&... d) {
+  f(Model::n_params, Model::param_table, backend::raw(d.params)...);
+  if (with_state) f(Model::n_state, Model::state_table, backend::raw(d.state)...);
+}
+
+// out = w - origin, with one-axis tensors zero when o.ignore_bias_bn and the state part zero
+// unless o.states: d_i of the file comment.
+template <class Model, class V>
+void path_difference(direction<Model>& w, const V& origin_p, const V& origin_s, const pca_options& o,
+                     direction<Model>& out) {
+  using B = typename Model::backend_type;
+  using T = typename Model::scalar;
+  const auto part = [&](index_t n, const auto& table, const T* a, const T* origin, T* d) {
+    subtract<B>(n, origin, a, d);
+    if (o.ignore_bias_bn)
+      for (const auto& t : table)
+        if (t.rank <= 1) B::fill(t.size(), T(0), d + t.offset);
+  };
+  part(Model::n_params, Model::param_table, backend::raw(w.params), backend::raw(const_cast<V&>(origin_p)),
+       backend::raw(out.params));
+  if (o.states)
+    part(Model::n_state, Model::state_table, backend::raw(w.state), backend::raw(const_cast<V&>(origin_s)),
+         backend::raw(out.state));
+  else
+    B::fill(Model::n_state, T(0), backend::raw(out.state));
+}
+
+// <a - m, b - m> over both parts of two directions, m a double vector per part (or none), in double.
+template <class Model>
+double centered_dot(direction<Model>& a, direction<Model>& b, const double* mean_p, const double* mean_s) {
+  using B = typename Model::backend_type;
+  using T = typename Model::scalar;
+  typename B::template vector<double> out(2, 0.0);
+  double* o = backend::raw(out);
+  const auto part = [&](index_t n, const T* x, const T* y, const double* m, double* to) {
+    if (n == 0) return;
+    if (m)
+      B::segmented_reduce(
+          1, n, [=] BASIN_HD(index_t, index_t i) { return (double(x[i]) - m[i]) * (double(y[i]) - m[i]); }, to);
+    else
+      B::segmented_reduce(
+          1, n, [=] BASIN_HD(index_t, index_t i) { return double(x[i]) * double(y[i]); }, to);
+  };
+  part(Model::n_params, backend::raw(a.params), backend::raw(b.params), mean_p, o);
+  part(Model::n_state, backend::raw(a.state), backend::raw(b.state), mean_s, o + 1);
+  double h[2];
+  B::download(o, 2, h);
+  return h[0] + h[1];
+}
+}  // namespace detail
+
+// The principal components of the path's snapshots relative to final_model (normally its last
+// snapshot, the weights the plane goes through): see the file comment.
+// Requires at least 3 snapshots; throws basin::error when there are fewer, or when the
+// differences span fewer than two dimensions (all snapshots on one line through w*, or equal).
+template <class Model>
+pca_directions<Model> principal_directions(trajectory<Model>& path, Model& final_model, const pca_options& o = {}) {
+  using B = typename Model::backend_type;
+  using T = typename Model::scalar;
+  using dvec = typename B::template vector<double>;
+  const index_t n = path.size();
+  require(n >= 3, "principal_directions: the trajectory has ", n,
+          " snapshot(s); two principal components need at least 3");
+  // d_i, and their mean (per part, in double).
+  std::vector<direction<Model>> d(static_cast<std::size_t>(n));
+  for (index_t i = 0; i < n; ++i)
+    detail::path_difference(path[i], final_model.params, final_model.state, o, d[std::size_t(i)]);
+  dvec mean_p(std::size_t(Model::n_params), 0.0), mean_s(std::size_t(Model::n_state), 0.0);
+  for (auto& di : d) {
+    const double w = 1.0 / double(n);
+    const auto add = [&](index_t len, const T* x, double* m) {
+      B::for_each_index(len, [=] BASIN_HD(index_t i) { m[i] += w * double(x[i]); });
+    };
+    add(Model::n_params, backend::raw(di.params), backend::raw(mean_p));
+    add(Model::n_state, backend::raw(di.state), backend::raw(mean_s));
+  }
+  // K (n, n), summed in double.
+  Eigen::MatrixXd K(n, n);
+  for (index_t i = 0; i < n; ++i)
+    for (index_t j = 0; j <= i; ++j)
+      K(i, j) = K(j, i) =
+          detail::centered_dot(d[std::size_t(i)], d[std::size_t(j)], backend::raw(mean_p), backend::raw(mean_s));
+  const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(K);
+  require(eig.info() == Eigen::Success, "principal_directions: the eigensolver failed on the ", n, "x", n,
+          " Gram matrix of the trajectory");
+  const Eigen::VectorXd lambda = eig.eigenvalues();  // ascending
+  const double trace = K.trace(), l1 = lambda(n - 1), l2 = lambda(n - 2);
+  require(std::isfinite(trace), "principal_directions: the trajectory holds non-finite weights");
+  require(l1 > 0 && l2 > 1e-12 * l1, "principal_directions: the ", n, " snapshots (relative to the final weights) ",
+          "span fewer than 2 dimensions (largest eigenvalues of their centered Gram matrix ", l1, " and ", l2, ")");
+
+  pca_directions<Model> r;
+  r.total_variance = trace / double(n - 1);
+  for (int k = 0; k < 2; ++k) {
+    Eigen::VectorXd u = eig.eigenvectors().col(n - 1 - k);
+    Eigen::Index at = 0;
+    u.cwiseAbs().maxCoeff(&at);
+    if (u(at) < 0) u = -u;  // svd_flip, u-based
+    const double lam = lambda(n - 1 - k), s = std::sqrt(lam);
+    r.singular_values[k] = s;
+    r.explained_variance[k] = lam / double(n - 1);
+    r.explained_variance_ratio[k] = lam / trace;
+    // pc_k = sum_i u_i d_i / s, accumulated in double.
+    dvec acc_p(std::size_t(Model::n_params), 0.0), acc_s(std::size_t(Model::n_state), 0.0);
+    for (index_t i = 0; i < n; ++i) {
+      const double c = u(i) / s;
+      const auto add = [&](index_t len, const T* x, double* a) {
+        B::for_each_index(len, [=] BASIN_HD(index_t p) { a[p] += c * double(x[p]); });
+      };
+      add(Model::n_params, backend::raw(d[std::size_t(i)].params), backend::raw(acc_p));
+      add(Model::n_state, backend::raw(d[std::size_t(i)].state), backend::raw(acc_s));
+    }
+    direction<Model>& out = k == 0 ? r.x : r.y;
+    const auto store = [&](index_t len, const double* a, T* to) {
+      B::for_each_index(len, [=] BASIN_HD(index_t p) { to[p] = T(a[p]); });
+    };
+    store(Model::n_params, backend::raw(acc_p), backend::raw(out.params));
+    store(Model::n_state, backend::raw(acc_s), backend::raw(out.state));
+  }
+  return r;
+}
+
+enum class projection_method { cos, lstsq };
+
+inline const char* to_string(projection_method m) {
+  return m == projection_method::cos ? "cos" : "lstsq";
+}
+inline projection_method parse_projection_method(const std::string& s) {
+  if (s == "cos") return projection_method::cos;
+  if (s == "lstsq") return projection_method::lstsq;
+  fail("projection method: expected cos or lstsq, got '", s, "'");
+}
+
+// Each snapshot's coordinates on the plane through final_model spanned by x and y (any two
+// directions: principal, random, or an interpolation's), as the file comment says:
+//   cos    x_i = <d_i, x> / |x|, y_i = <d_i, y> / |y|
+//   lstsq  the (x_i, y_i) minimizing |d_i - x_i x - y_i y|
+// with d_i = w_i - w* over the parameters, and the running statistics when o.states (biases and
+// batch-norm parameters count as the directions hold them: the reference tool's projection).
+// Throws basin::error for a zero direction, or (lstsq) two parallel ones.
+template <class Model>
+std::vector<std::array<double, 2>> project(trajectory<Model>& path, Model& final_model, direction<Model>& x,
+                                           direction<Model>& y, projection_method method = projection_method::cos,
+                                           const pca_options& o = {false, false}) {
+  const double xx = detail::centered_dot(x, x, nullptr, nullptr), yy = detail::centered_dot(y, y, nullptr, nullptr),
+               xy = detail::centered_dot(x, y, nullptr, nullptr);
+  require(xx > 0 && yy > 0, "project: the ", xx > 0 ? "y" : "x", " direction is zero");
+  const double det = xx * yy - xy * xy;
+  require(method == projection_method::cos || det > 1e-12 * xx * yy,
+          "project (lstsq): the two directions are parallel (cosine ", xy / std::sqrt(xx * yy), ")");
+  std::vector<std::array<double, 2>> out;
+  direction<Model> d;
+  for (index_t i = 0; i < path.size(); ++i) {
+    detail::path_difference(path[i], final_model.params, final_model.state, o, d);
+    const double dx = detail::centered_dot(d, x, nullptr, nullptr), dy = detail::centered_dot(d, y, nullptr, nullptr);
+    if (method == projection_method::cos)
+      out.push_back({dx / std::sqrt(xx), dy / std::sqrt(yy)});
+    else  // the 2x2 normal equations [xx xy; xy yy] c = [dx; dy]
+      out.push_back({(yy * dx - xy * dy) / det, (xx * dy - xy * dx) / det});
+  }
+  return out;
+}
+
+// The fraction of the path's variance (the centered snapshots d_i - mean, as PCA sees them) that
+// lies in the plane spanned by x and y: explained_variance_ratio[0] + [1] for the principal
+// directions, about 2/P for two random ones. Throws basin::error for parallel or zero directions
+// and for a path without variance.
+template <class Model>
+double variance_in_plane(trajectory<Model>& path, Model& final_model, direction<Model>& x, direction<Model>& y,
+                         const pca_options& o = {}) {
+  using B = typename Model::backend_type;
+  using T = typename Model::scalar;
+  const index_t n = path.size();
+  require(n >= 2, "variance_in_plane: the trajectory has ", n, " snapshot(s); a variance needs at least 2");
+  // An orthonormal basis (e1, e2) of span{x, y} (with o's mask applied: what PCA sees).
+  direction<Model> e1, e2;
+  const auto masked = [&](direction<Model>& from, direction<Model>& to) {
+    direction<Model> zero;
+    B::fill(Model::n_params, T(0), backend::raw(zero.params));
+    B::fill(Model::n_state, T(0), backend::raw(zero.state));
+    detail::path_difference(from, zero.params, zero.state, o, to);
+  };
+  masked(x, e1);
+  masked(y, e2);
+  const double n1 = detail::centered_dot(e1, e1, nullptr, nullptr);
+  require(n1 > 0, "variance_in_plane: the x direction is zero (after leaving out what the options leave out)");
+  orthogonalize(e1, e2);
+  const double n2 = detail::centered_dot(e2, e2, nullptr, nullptr);
+  require(n2 > 1e-12 * detail::centered_dot(y, y, nullptr, nullptr), "variance_in_plane: the directions are parallel");
+  std::vector<double> c1, c2;
+  double total = 0;
+  std::vector<direction<Model>> d(static_cast<std::size_t>(n));
+  for (index_t i = 0; i < n; ++i) {
+    detail::path_difference(path[i], final_model.params, final_model.state, o, d[std::size_t(i)]);
+    c1.push_back(detail::centered_dot(d[std::size_t(i)], e1, nullptr, nullptr) / std::sqrt(n1));
+    c2.push_back(detail::centered_dot(d[std::size_t(i)], e2, nullptr, nullptr) / std::sqrt(n2));
+  }
+  // total variance = sum_i |d_i|^2 - n |mean|^2 = sum_i |d_i|^2 - (1/n) sum_ij <d_i, d_j>
+  double sq = 0, cross = 0;
+  for (index_t i = 0; i < n; ++i)
+    for (index_t j = 0; j <= i; ++j) {
+      const double v = detail::centered_dot(d[std::size_t(i)], d[std::size_t(j)], nullptr, nullptr);
+      cross += i == j ? v : 2 * v;
+      if (i == j) sq += v;
+    }
+  total = sq - cross / double(n);
+  require(total > 0, "variance_in_plane: the snapshots do not vary (after leaving out what the options leave out)");
+  const auto centered_sq = [&](const std::vector<double>& c) {
+    double m = 0, s = 0;
+    for (double v : c) m += v / double(n);
+    for (double v : c) s += (v - m) * (v - m);
+    return s;
+  };
+  return (centered_sq(c1) + centered_sq(c2)) / total;
+}
+
+// Writes the principal directions to path in the reference layout (see the file comment),
+// atomically; root attributes as save_directions writes them, with norm "none",
+// dir_source "pca" and n_snapshots.
+template <class Model>
+void save_pca_directions(const std::string& path, pca_directions<Model>& pca, const pca_options& o,
+                         index_t n_snapshots) {
+  save_directions<Model>(path, pca.x, &pca.y, direction_options{normalization::none, o.ignore_bias_bn, o.states}, 0,
+                         [&](h5::file& f) {
+                           f.set_attr("/", "dir_source", "pca");
+                           f.set_attr("/", "n_snapshots", std::int64_t(n_snapshots));
+                           const std::vector<hsize_t> two{2};
+                           f.write<double>("explained_variance_ratio_", pca.explained_variance_ratio.data(), two);
+                           f.write<double>("singular_values_", pca.singular_values.data(), two);
+                           f.write<double>("explained_variance_", pca.explained_variance.data(), two);
+                         });
+}
+
+// The projection file's name for a directions file, as the reference tool names it.
+inline std::string projection_file(const std::string& dir_file, projection_method m) {
+  return dir_file + "_proj_" + to_string(m) + ".h5";
+}
+
+// Writes the projected path (proj_xcoord, proj_ycoord) to path atomically, with the method and
+// the snapshots' labels. Throws basin::error for non-finite coordinates.
+inline void save_projection(const std::string& path, const std::vector<std::array<double, 2>>& coords,
+                            projection_method m, const std::vector<std::string>& labels = {}) {
+  std::vector<double> x, y;
+  for (std::size_t i = 0; i < coords.size(); ++i) {
+    require(std::isfinite(coords[i][0]) && std::isfinite(coords[i][1]), "save_projection '", path, "': point ", i,
+            " is (", coords[i][0], ", ", coords[i][1], "), not finite");
+    x.push_back(coords[i][0]);
+    y.push_back(coords[i][1]);
+  }
+  require(labels.empty() || labels.size() == coords.size(), "save_projection '", path, "': ", labels.size(),
+          " labels for ", coords.size(), " points");
+  h5::atomic_write(path, [&](h5::file& f) {
+    f.set_attr("/", "format", "basin-projection-1");
+    f.set_attr("/", "proj_method", to_string(m));
+    f.write<double>("proj_xcoord", x, {x.size()});
+    f.write<double>("proj_ycoord", y, {y.size()});
+    for (std::size_t i = 0; i < labels.size(); ++i) f.set_attr("/", "label_" + std::to_string(i), labels[i]);
+  });
+}
+
+// Reads proj_xcoord and proj_ycoord (basin's files and the reference tool's). Throws
+// basin::error naming the file when either is missing, they differ in length, or a value is not
+// finite.
+inline std::vector<std::array<double, 2>> load_projection(const std::string& path) {
+  auto f = h5::file::open(path);
+  require(f.is_dataset("proj_xcoord") && f.is_dataset("proj_ycoord"), "projection file '", path,
+          "': expected datasets proj_xcoord and proj_ycoord");
+  const auto x = f.read<double>("proj_xcoord"), y = f.read<double>("proj_ycoord");
+  require(x.size() == y.size(), "projection file '", path, "': proj_xcoord has ", x.size(), " values, proj_ycoord ",
+          y.size());
+  std::vector<std::array<double, 2>> out;
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    require(std::isfinite(x[i]) && std::isfinite(y[i]), "projection file '", path, "': point ", i, " is (", x[i], ", ",
+            y[i], "), not finite");
+    out.push_back({x[i], y[i]});
+  }
+  return out;
+}
+
+// Grid coordinates covering v (and 0, where the plane's origin w* is) with a margin of the given
+// fraction of the span on each side: n values for a sweep around a projected path.
+inline std::vector<double> covering_range(const std::vector<double>& v, int n, double margin = 0.3) {
+  require(n >= 2, "covering_range: need at least 2 points, got ", n);
+  require(margin >= 0 && std::isfinite(margin), "covering_range: margin must be finite and >= 0, got ", margin);
+  double lo = 0, hi = 0;
+  for (double a : v) {
+    require(std::isfinite(a), "covering_range: value ", a, " is not finite");
+    lo = std::min(lo, a), hi = std::max(hi, a);
+  }
+  const double span = hi > lo ? hi - lo : 1.0;
+  return linspace(lo - margin * span, hi + margin * span, n);
+}
+
+}  // namespace basin
