@@ -1,7 +1,11 @@
 // basin/layers/activation.hpp — elementwise activations (parameter-free, shape-preserving).
 #pragma once
 
+#include <cstdint>
+#include <deque>
+
 #include "basin/backend/concepts.hpp"
+#include "basin/core/error.hpp"
 #include "basin/layers/common.hpp"
 
 namespace basin {
@@ -18,24 +22,68 @@ struct stateless_impl {
   void reserve(index_t) {}
 };
 
-// relu: y = max(x, 0); dx = dy where y > 0 (derivative 0 at 0, as PyTorch).
+// Activation patterns, for curvature as autograd sees it (landscape/hessian.hpp). A ReLU net's
+// loss has kinks wherever a unit's input crosses 0; autograd's Hessian-vector product ignores
+// them (the derivative of the step is taken as 0), which is the Hessian of the same net with every
+// relu's on/off pattern frozen at the point. While a pattern store is active on the calling
+// thread, each relu's forward records which of its inputs are positive (recording) or, in the
+// same call order, applies the recorded pattern instead of its input's sign (replaying), and its
+// backward uses that pattern: the net is then smooth in its weights around the recorded point,
+// and differences of gradients converge to autograd's H v. One byte per unit per image.
+template <class B>
+struct activation_patterns {
+  std::deque<typename B::template vector<std::uint8_t>> masks;  // one per relu call, in call order
+  std::size_t next = 0;
+  bool replaying = false;
+
+  // The pattern buffer of the next relu call, of len units. Throws basin::error when a replay
+  // does not follow the recorded calls (another data set, batch size or network).
+  std::uint8_t* claim(index_t len) {
+    if (!replaying) masks.emplace_back(static_cast<std::size_t>(len));
+    require(next < masks.size() && index_t(masks[next].size()) == len, "activation patterns: relu call ", next,
+            " of ", len, " units does not match the recording (", masks.size(), " calls)");
+    return backend::raw(masks[next++]);
+  }
+  void replay() { replaying = true, next = 0; }
+};
+// The calling thread's active store, or null (patterns off: the plain relu).
+template <class B>
+inline thread_local activation_patterns<B>* active_patterns = nullptr;
+
+// relu: y = max(x, 0); dx = dy where y > 0 (derivative 0 at 0, as PyTorch). With activation
+// patterns active: y = x where the pattern is on, dx = dy there.
 struct relu {
   static constexpr dims output(dims in) { return in; }
   template <dims In, class T, class B>
   struct bind : stateless_impl<In> {
     static constexpr dims in = In, out = In;
     static constexpr bool is_relu = true;
+    const std::uint8_t* pattern = nullptr;  // of the last forward, when patterns were active
+
     void forward(const T*, T*, const T* x, T* y, index_t n, mode) {
-      B::for_each_index(n * In.size(), [=] BASIN_HD(index_t i) { y[i] = x[i] > T(0) ? x[i] : T(0); });
+      const index_t len = n * In.size();
+      pattern = nullptr;
+      if (auto* store = active_patterns<B>) {
+        std::uint8_t* p = store->claim(len);
+        if (!store->replaying) B::for_each_index(len, [=] BASIN_HD(index_t i) { p[i] = x[i] > T(0); });
+        B::for_each_index(len, [=] BASIN_HD(index_t i) { y[i] = p[i] ? x[i] : T(0); });
+        pattern = p;
+        return;
+      }
+      B::for_each_index(len, [=] BASIN_HD(index_t i) { y[i] = x[i] > T(0) ? x[i] : T(0); });
     }
     void backward(const T*, T*, const T*, const T* y, const T* dy, T* dx, index_t n) {
+      if (!dx) return;
+      if (const std::uint8_t* p = pattern) {
+        B::for_each_index(n * In.size(), [=] BASIN_HD(index_t i) { dx[i] = p[i] ? dy[i] : T(0); });
+        return;
+      }
       // Both loads unconditional, so the host loop is a vector select rather than a branch on
       // the sign of every element (half of them mispredicted).
-      if (dx)
-        B::for_each_index(n * In.size(), [=] BASIN_HD(index_t i) {
-          const T g = dy[i];
-          dx[i] = y[i] > T(0) ? g : T(0);
-        });
+      B::for_each_index(n * In.size(), [=] BASIN_HD(index_t i) {
+        const T g = dy[i];
+        dx[i] = y[i] > T(0) ? g : T(0);
+      });
     }
   };
 };

@@ -41,8 +41,9 @@ class progress {
     for (int i = 0; i < 30; ++i) bar[i] = i < filled ? '#' : '.';
     bar[30] = 0;
     std::string v = value_name.empty() ? std::string() : "  " + value_name + " " + fmt(value, "%.4f");
+    const std::string r = fmt(rate, rate < 10 ? "%.2g" : "%.0f");  // "0.31 points/s" for slow work
     std::fprintf(stderr, "%s%s [%s] %3d%% %ld/%ld%s  %s %s/s  %s %s%s", tty_ ? "\r" : "", label_.c_str(), bar,
-                 int(frac * 100), done, total_, v.c_str(), fmt(rate, "%.0f").c_str(), item_.c_str(),
+                 int(frac * 100), done, total_, v.c_str(), r.c_str(), item_.c_str(),
                  last ? "took" : "ETA", clock_text(last ? secs : eta).c_str(), tty_ ? (last ? "\n" : "\033[K") : "\n");
     std::fflush(stderr);
   }

@@ -1,0 +1,156 @@
+// examples/07_hessian.cpp — is the basin convex? The Hessian's extreme eigenvalues over a plane.
+//
+// The talk's convexity maps (Li et al. 2018, section 6, fig. 7): a 2-D filter-normalized slice
+// can look convex while the loss curves downward in one of the 10^5 directions not drawn. At
+// every point of the plane this computes the largest and the most negative eigenvalue of the
+// Hessian (Lanczos on Hessian-vector products; landscape/hessian.hpp) and maps
+// |lambda_min / lambda_max|: near 0 (dark) the loss is convex there in every direction, large
+// (bright) it is not. Skip connections keep the region around a ResNet's minimizer convex; the
+// same net without them (--net plain20) shows non-convex regions nearby (the paper's effect
+// grows with depth: plain56 and plain110 in the paper).
+// Writes into <out>:
+//   <net>.h5                        the trained checkpoint (reused when present)
+//   <net>_directions.h5             the two filter-normalized directions
+//   <net>_hessian.h5                max_eig, min_eig on the grid (the reference tool's names)
+//   <net>_eig_ratio.{png,svg}       the map of |min_eig / max_eig|
+//   <net>_max_eig.{png,svg}         the map of max_eig (sharpness)
+// Each point is written as soon as it is computed: interrupt it and run it again to finish.
+//
+//   07_hessian [--net resnet8|plain8|resnet20|plain20] [--train-epochs 2] [--train-subset 10000]
+//              [--grid 7] [--range 1] [--hessian-subset 256] [--iterations 30] [--tolerance 1e-2]
+//              [--seed 1] [--out hessian]
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+
+#include "basin/data/idx.hpp"
+#include "basin/io/checkpoint.hpp"
+#include "basin/landscape/direction_file.hpp"
+#include "basin/landscape/hessian.hpp"
+#include "basin/landscape/surface.hpp"
+#include "basin/net/model.hpp"
+#include "basin/net/zoo.hpp"
+#include "basin/optim/optimizers.hpp"
+#include "basin/optim/schedules.hpp"
+#include "basin/plot/surface.hpp"
+#include "basin/train/trainer.hpp"
+#include "cli.hpp"
+
+namespace fs = std::filesystem;
+
+struct settings {
+  std::string net, out;
+  int train_epochs = 2, grid = 7;
+  double range = 1;
+  basin::hessian_options hessian;
+  std::uint64_t seed = 1;
+};
+
+template <class Net>
+void run(const settings& s, const basin::dataset& train_set, const basin::dataset& probe) {
+  using model_t = basin::model<Net, float, basin::backend::host>;
+  model_t model(s.seed);
+  const auto ckpt = s.out + "/" + s.net + ".h5";
+  if (fs::exists(ckpt)) {
+    basin::load_checkpoint(model, ckpt);
+    std::printf("loaded %s\n", ckpt.c_str());
+  } else {
+    std::printf("training %s on %lld Fashion-MNIST images for %d epoch(s)\n", s.net.c_str(),
+                (long long)train_set.size(), s.train_epochs);
+    basin::optim::optimizer<basin::optim::sgd, float, basin::backend::host> opt({0.9, 5e-4, true}, model_t::n_params);
+    basin::train_options o;
+    o.epochs = s.train_epochs;
+    o.seed = s.seed;
+    basin::train(model, opt, basin::optim::cosine_lr{0.1, double(s.train_epochs)}, train_set, o);
+    basin::save_checkpoint(model, ckpt, s.train_epochs);
+  }
+  // The minimizer's own curvature first: what the map is centred on.
+  const auto center = basin::hessian_extremes(model, probe, s.hessian);
+  std::printf(
+      "at the minimizer (%lld images): loss %.4f, lambda_max %.4g, lambda_min %.4g, |min/max| %.4f "
+      "(%d Hessian-vector products%s)\n",
+      (long long)probe.size(), center.loss, center.max_eig, center.min_eig, std::fabs(center.min_eig / center.max_eig),
+      center.iterations, center.converged ? "" : ", not converged");
+
+  const basin::direction_options dopt{basin::normalization::filter, true, false};
+  auto dx = basin::random_direction(model, s.seed, 0, dopt);
+  auto dy = basin::random_direction(model, s.seed, 1, dopt);
+  const auto dir_file = s.out + "/" + s.net + "_directions.h5";
+  basin::save_directions(dir_file, dx, &dy, dopt, s.seed);
+  basin::surface_options so;
+  so.x = basin::linspace(-s.range, s.range, s.grid);
+  so.y = so.x;
+  so.dir_file = dir_file;
+  so.settings = "hessian checkpoint=" + ckpt + " seed=" + std::to_string(s.seed) +
+                " images=" + std::to_string(probe.size()) + " iterations=" + std::to_string(s.hessian.max_iterations) +
+                " tolerance=" + std::to_string(s.hessian.tolerance);
+  const auto file = s.out + "/" + s.net + "_hessian.h5";
+  const basin::hessian_eigenvalues eig{&probe, s.hessian};
+  const auto st = basin::sweep(model, dx, &dy, file, so, eig.names(), eig);
+  std::printf("hessian map: %lld points computed now, %lld already in %s (%.1f s)\n", (long long)st.computed,
+              (long long)st.skipped, file.c_str(), st.seconds);
+
+  auto f = basin::h5::file::open(file);
+  const auto mx = f.read<double>("max_eig"), mn = f.read<double>("min_eig");
+  const auto ratio = basin::eigenvalue_ratio(mn, mx);
+  int convex = 0;
+  for (double r : ratio) convex += r < 0.05;
+  std::printf("|min/max| < 0.05 (nearly convex) at %d of %zu points; largest |min/max| %.3f\n", convex, ratio.size(),
+              *std::max_element(ratio.begin(), ratio.end()));
+  basin::plot::style ps;
+  ps.xlabel = "direction 1";
+  ps.ylabel = "direction 2";
+  ps.title = s.net + " on Fashion-MNIST: |lambda_min / lambda_max| of the Hessian";
+  ps.zlabel = "|lambda_min / lambda_max|";
+  basin::plot::heatmap({so.x, so.y, ratio, "eig_ratio"}, s.out + "/" + s.net + "_eig_ratio", ps);
+  ps.title = s.net + " on Fashion-MNIST: lambda_max of the Hessian (sharpness)";
+  ps.zlabel = "lambda_max";
+  basin::plot::heatmap({so.x, so.y, mx, "max_eig"}, s.out + "/" + s.net + "_max_eig", ps);
+  std::printf("wrote %s/%s{.h5, _directions.h5, _hessian.h5, _eig_ratio.png, _max_eig.png} (+ .svg)\n", s.out.c_str(),
+              s.net.c_str());
+}
+
+int main(int argc, char** argv) try {
+  basin::examples::cli args(argc, argv);
+  settings s;
+  s.net = args.get("net", std::string("resnet8"));
+  s.train_epochs = args.get("train-epochs", 2);
+  const long train_subset = args.get("train-subset", 10000L);
+  s.grid = args.get("grid", 7);
+  s.range = args.get("range", 1.0);
+  const long hessian_subset = args.get("hessian-subset", 256L);
+  s.hessian.max_iterations = args.get("iterations", 30);
+  s.hessian.tolerance = args.get("tolerance", 1e-2);
+  s.seed = std::uint64_t(args.get("seed", 1L));
+  s.hessian.seed = s.seed;
+  const std::string data_dir = args.get("data", std::string("/usr/share/datasets/fashion-mnist"));
+  s.out = args.get("out", std::string("hessian"));
+  args.done();
+  basin::require(train_subset >= 1 && hessian_subset >= 1,
+                 "options --train-subset and --hessian-subset must be "
+                 "at least 1");
+  basin::require(s.grid >= 2, "option --grid: expected at least 2 points per axis, got ", s.grid);
+  basin::require(s.range > 0 && std::isfinite(s.range), "option --range: expected a positive number, got ", s.range);
+  basin::require(s.train_epochs >= 1, "option --train-epochs: expected at least 1, got ", s.train_epochs);
+
+  auto train_all = basin::read_fashion_mnist(data_dir, true);
+  basin::normalize(train_all, basin::compute_channel_stats(train_all));
+  const auto train_set = basin::subset(train_all, 0, std::min<basin::index_t>(train_subset, train_all.size()));
+  const auto probe = basin::subset(train_set, 0, std::min<basin::index_t>(hessian_subset, train_set.size()));
+  fs::create_directories(s.out);
+  using basin::fashion_input;
+  if (s.net == "resnet8")
+    run<basin::resnet<8, fashion_input>>(s, train_set, probe);
+  else if (s.net == "plain8")
+    run<basin::plain<8, fashion_input>>(s, train_set, probe);
+  else if (s.net == "resnet20")
+    run<basin::resnet20<fashion_input>>(s, train_set, probe);
+  else if (s.net == "plain20")
+    run<basin::plain20<fashion_input>>(s, train_set, probe);
+  else
+    basin::fail("option --net: expected resnet8, plain8, resnet20 or plain20, got '", s.net, "'");
+  return 0;
+} catch (const std::exception& e) {
+  std::fprintf(stderr, "07_hessian: %s\n", e.what());
+  return 1;
+}

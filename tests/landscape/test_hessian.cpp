@@ -1,0 +1,180 @@
+// Curvature: H v against the closed-form Hessian of softmax regression, Lanczos's extremes against
+// a dense eigensolver (convex and indefinite cases), Ritz vectors, float against double, the
+// eigenvalue sweep's file, and the errors.
+#include <unistd.h>
+
+#include <Eigen/Eigenvalues>
+#include <boost/test/unit_test.hpp>
+#include <filesystem>
+
+#include "basin/landscape/hessian.hpp"
+#include "basin/net/model.hpp"
+
+using namespace basin;
+namespace fs = std::filesystem;
+
+namespace {
+// Softmax regression: 4 inputs, 3 classes; parameters W (3, 4) then b (3).
+using softmax_net = network<input<1, 2, 2>, flatten, named<"fc", dense<3>>>;
+// A small ReLU net, whose Hessian is indefinite.
+using mlp_net = network<input<1, 2, 2>, flatten, named<"fc1", dense<4>>, relu, named<"fc2", dense<3>>>;
+
+dataset random_points(index_t n, std::uint64_t seed) {
+  dataset d;
+  d.shape = {1, 2, 2};
+  d.classes = 3;
+  const counter_rng rng{seed, 3};
+  for (index_t i = 0; i < n * 4; ++i) d.images.push_back(float(rng.normal(std::uint64_t(i))));
+  for (index_t i = 0; i < n; ++i) d.labels.push_back(std::int32_t(rng.below(std::uint64_t(1000 + i), 3)));
+  return d;
+}
+
+// The Hessian of the mean cross-entropy of softmax regression: mean over samples of
+// (diag(p) - p p^T) (x) (x~ x~^T), x~ = (x, 1), in basin's parameter order (W row-major, then b).
+Eigen::MatrixXd softmax_hessian(model<softmax_net, double>& m, const dataset& d) {
+  const index_t n = d.size();
+  Eigen::MatrixXd H = Eigen::MatrixXd::Zero(15, 15);
+  const auto idx = [](int o, int i) { return i < 4 ? o * 4 + i : 12 + o; };
+  for (index_t s = 0; s < n; ++s) {
+    double xt[5] = {d.images[std::size_t(s * 4)], d.images[std::size_t(s * 4 + 1)], d.images[std::size_t(s * 4 + 2)],
+                    d.images[std::size_t(s * 4 + 3)], 1.0};
+    double z[3], p[3], zmax = -1e300, sum = 0;
+    for (int o = 0; o < 3; ++o) {
+      z[o] = m.params[std::size_t(12 + o)];
+      for (int i = 0; i < 4; ++i) z[o] += m.params[std::size_t(o * 4 + i)] * xt[i];
+      zmax = std::max(zmax, z[o]);
+    }
+    for (int o = 0; o < 3; ++o) sum += p[o] = std::exp(z[o] - zmax);
+    for (double& v : p) v /= sum;
+    for (int o = 0; o < 3; ++o)
+      for (int o2 = 0; o2 < 3; ++o2)
+        for (int i = 0; i < 5; ++i)
+          for (int i2 = 0; i2 < 5; ++i2)
+            H(idx(o, i), idx(o2, i2)) += ((o == o2 ? p[o] : 0.0) - p[o] * p[o2]) * xt[i] * xt[i2] / double(n);
+  }
+  return H;
+}
+
+template <class Model>
+std::vector<double> apply_to(hessian_operator<Model>& H, const std::vector<double>& v) {
+  std::vector<double> out(v.size());
+  H.apply(v.data(), out.data());
+  return out;
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(hessian_vector_products_match_the_closed_form) {
+  model<softmax_net, double> m(4);
+  for (std::size_t i = 0; i < 15; ++i) m.params[i] = 2 * m.params[i];  // away from the uniform prediction
+  const auto d = random_points(40, 1);
+  const Eigen::MatrixXd Hx = softmax_hessian(m, d);
+  hessian_operator<model<softmax_net, double>> H(m, d, {.batch_size = 16, .ignore_bias_bn = false});
+  const std::vector<double> before(m.params.begin(), m.params.end());
+  const counter_rng rng{7, 1};
+  for (int t = 0; t < 3; ++t) {
+    std::vector<double> v(15);
+    for (int i = 0; i < 15; ++i) v[std::size_t(i)] = rng.normal(std::uint64_t(100 * t + i));
+    const auto hv = apply_to(H, v);
+    const Eigen::VectorXd ref = Hx * Eigen::Map<const Eigen::VectorXd>(v.data(), 15);
+    double worst = 0;
+    for (int i = 0; i < 15; ++i) worst = std::max(worst, std::fabs(hv[std::size_t(i)] - ref(i)));
+    BOOST_TEST(worst < 1e-8 * ref.norm());
+  }
+  BOOST_TEST((std::vector<double>(m.params.begin(), m.params.end()) == before));  // the parameters are restored
+
+  // Lanczos's extremes against the dense eigenvalues: the whole Hessian, then the weights' block.
+  const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> all(Hx);
+  auto r = hessian_extremes(
+      m, d, {.batch_size = 16, .ignore_bias_bn = false, .max_iterations = 15, .tolerance = 1e-9, .vectors = true});
+  BOOST_TEST(r.converged);
+  BOOST_TEST(r.max_eig == all.eigenvalues()(14), boost::test_tools::tolerance(1e-8));
+  BOOST_TEST(std::fabs(r.min_eig - all.eigenvalues()(0)) < 1e-8 * r.max_eig);  // 0: softmax's shift invariance
+  // The Ritz vector is an eigenvector: |H u - max u| within the residual bound.
+  std::vector<double> u(r.max_vector.params.begin(), r.max_vector.params.end());
+  const Eigen::VectorXd Hu = Hx * Eigen::Map<const Eigen::VectorXd>(u.data(), 15);
+  double res = 0;
+  for (int i = 0; i < 15; ++i) res += std::pow(Hu(i) - r.max_eig * u[std::size_t(i)], 2);
+  BOOST_TEST(std::sqrt(res) < 1e-7 * r.max_eig);
+  const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> block(Hx.topLeftCorner(12, 12));
+  const auto w = hessian_extremes(m, d, {.batch_size = 16, .max_iterations = 12, .tolerance = 1e-9});
+  BOOST_TEST(w.max_eig == block.eigenvalues()(11), boost::test_tools::tolerance(1e-8));
+  BOOST_TEST(std::fabs(w.min_eig - block.eigenvalues()(0)) < 1e-8 * w.max_eig);
+  BOOST_TEST(w.min_eig > -1e-8 * w.max_eig);  // softmax regression is convex
+
+  // A float model: the same extremes to float's finite-difference accuracy.
+  model<softmax_net, float> mf(4);
+  for (std::size_t i = 0; i < 15; ++i) mf.params[i] = float(m.params[i]);
+  const auto f = hessian_extremes(mf, d, {.batch_size = 16, .max_iterations = 12, .tolerance = 1e-6});
+  BOOST_TEST(f.max_eig == block.eigenvalues()(11), boost::test_tools::tolerance(1e-3));
+}
+
+BOOST_AUTO_TEST_CASE(lanczos_finds_both_ends_of_an_indefinite_hessian) {
+  using M = model<mlp_net, double>;
+  M m(2);
+  const auto d = random_points(30, 5);
+  // The operator's dense matrix, column by column (P = 4*4 + 4 + 3*4 + 3 = 35).
+  hessian_operator<M> H(m, d, {.ignore_bias_bn = false});
+  constexpr int P = int(M::n_params);
+  Eigen::MatrixXd A(P, P);
+  for (int k = 0; k < P; ++k) {
+    std::vector<double> e(P, 0.0);
+    e[std::size_t(k)] = 1;
+    const auto col = apply_to(H, e);
+    for (int i = 0; i < P; ++i) A(i, k) = col[std::size_t(i)];
+  }
+  BOOST_TEST((A - A.transpose()).cwiseAbs().maxCoeff() < 1e-6 * A.cwiseAbs().maxCoeff());  // symmetric
+  const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> dense(0.5 * (A + A.transpose()));
+  const double lmin = dense.eigenvalues()(0), lmax = dense.eigenvalues()(P - 1);
+  BOOST_TEST(lmin < -1e-3 * lmax);  // indefinite: the test means something
+  const auto r = hessian_extremes(m, d, {.ignore_bias_bn = false, .max_iterations = P, .tolerance = 1e-8, .seed = 3});
+  BOOST_TEST(r.converged);
+  BOOST_TEST(r.max_eig == lmax, boost::test_tools::tolerance(1e-6));
+  BOOST_TEST(std::fabs(r.min_eig - lmin) < 1e-6 * lmax);
+  BOOST_TEST(r.iterations <= P);
+  // Fewer steps, looser tolerance: each extreme within its residual bound of the true one.
+  const auto q = hessian_extremes(m, d, {.ignore_bias_bn = false, .max_iterations = 6, .tolerance = 1e-2});
+  BOOST_TEST(std::fabs(q.max_eig - lmax) <= q.max_residual * (1 + 1e-9) + 1e-12);
+  BOOST_TEST(q.min_eig >= lmin - 1e-9);  // Ritz values lie inside the spectrum
+}
+
+BOOST_AUTO_TEST_CASE(eigenvalue_maps_and_errors) {
+  using M = model<mlp_net, double>;
+  M m(2);
+  const auto d = random_points(30, 5);
+  auto x = random_direction(m, 1, 0, {normalization::filter, true, false});
+  auto y = random_direction(m, 1, 1, {normalization::filter, true, false});
+  const auto dir = fs::temp_directory_path() / ("basin_test_hessian_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const auto file = (dir / "eig.h5").string();
+  surface_options so;
+  so.x = linspace(-0.5, 0.5, 2);
+  so.y = linspace(-0.5, 0.5, 3);
+  so.progress = false;
+  hessian_eigenvalues ev{&d, {.max_iterations = 20, .tolerance = 1e-6}};
+  BOOST_TEST((ev.names() == std::vector<std::string>{"max_eig", "min_eig"}));
+  sweep(m, x, &y, file, so, ev.names(), ev);
+  auto f = h5::file::open(file);
+  const auto mx = f.read<double>("max_eig"), mn = f.read<double>("min_eig");
+  // Each point's values are those of hessian_extremes at that point.
+  set_point(m, M(2).params, M(2).state, x, 0.5, &y, -0.5);
+  const auto at = hessian_extremes(m, d, ev.options);
+  BOOST_TEST(mx[3] == at.max_eig, boost::test_tools::tolerance(1e-12));  // (x[1], y[0])
+  BOOST_TEST(mn[3] == at.min_eig, boost::test_tools::tolerance(1e-12));
+  const auto ratio = eigenvalue_ratio(mn, mx);
+  BOOST_TEST(ratio[3] == std::fabs(at.min_eig / at.max_eig), boost::test_tools::tolerance(1e-12));
+  BOOST_TEST(std::isnan(eigenvalue_ratio({1.0}, {0.0})[0]));
+  fs::remove_all(dir);
+
+  // Bad options and data name what is wrong.
+  BOOST_CHECK_THROW(hessian_extremes(m, d, {.max_iterations = 1}), basin::error);
+  BOOST_CHECK_THROW(hessian_extremes(m, d, {.tolerance = 0}), basin::error);
+  BOOST_CHECK_THROW(hessian_extremes(m, d, {.batch_size = 0}), basin::error);
+  BOOST_CHECK_THROW(hessian_extremes(m, d, {.step = -1}), basin::error);
+  dataset wrong = d;
+  wrong.shape = {1, 4, 1};
+  BOOST_CHECK_EXCEPTION(hessian_extremes(m, wrong), basin::error, [](const basin::error& e) {
+    return std::string(e.what()).find("hessian") != std::string::npos;
+  });
+  BOOST_CHECK_THROW(hessian_eigenvalues{}(m), basin::error);
+  BOOST_CHECK_THROW(eigenvalue_ratio({1.0}, {}), basin::error);
+}

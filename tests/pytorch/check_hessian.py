@@ -1,0 +1,125 @@
+#!/usr/bin/env python3
+"""Checks basin's Hessian-vector product and extreme eigenvalues with PyTorch's double backward.
+
+usage: check_hessian.py DIR
+
+DIR holds what export_hessian wrote (model.h5, data.h5, hvp.h5, eigen.h5; see there). The net
+(basin_torch.py, float64, eval mode: running statistics) gives the mean cross-entropy L over all
+samples; H v is autograd.grad(<grad L, v>) over the parameters of more than one axis, as the
+reference tool's hess_vec_prod.py computes it (params = those with len(p.size()) > 1).
+Checks, each of which fails on a wrong sign, scale or layout:
+  - basin's H v (central differences of gradients, step 1e-5 |w|) against PyTorch's, within
+    1e-5 of |H v|;
+  - basin's largest and most negative eigenvalue: each its Ritz vector u's Rayleigh quotient
+    u^T H u (PyTorch) within 1e-6 of |lambda_max|, and |H u - lambda u| (PyTorch's H) no more than
+    basin's reported residual plus 1e-5 |lambda_max| (so each is within that of a true eigenvalue);
+  - lambda_min < 0 < lambda_max (a ReLU net away from a minimum is not convex).
+
+exit status: 0 agree; 1 a mismatch; 2 a file is missing or malformed; 77 torch, h5py or numpy
+cannot be imported (CTest SKIP_RETURN_CODE).
+"""
+
+import os
+import sys
+
+EXIT_OK, EXIT_MISMATCH, EXIT_BAD_INPUT, EXIT_SKIP = 0, 1, 2, 77
+
+
+def read_pair(path, shapes):
+    """xdirection and ydirection of a basin direction file, as lists of float64 tensors."""
+    import h5py
+    import numpy as np
+    import torch
+
+    with h5py.File(path, "r") as f:
+        out = []
+        for g in ("xdirection", "ydirection"):
+            if g not in f or len(f[g]) != len(shapes):
+                raise ValueError(f"{path}: group {g} missing or not {len(shapes)} tensors")
+            ts = []
+            for k, s in enumerate(shapes):
+                a = np.array(f[g][str(k)][()], dtype=np.float64)
+                if tuple(a.shape) != tuple(s):
+                    raise ValueError(f"{path}: {g}/{k} has shape {a.shape}, expected {tuple(s)}")
+                ts.append(torch.from_numpy(a))
+            out.append(ts)
+        attrs = {k: f.attrs[k] for k in f.attrs}
+    return out[0], out[1], attrs
+
+
+def main(argv):
+    if len(argv) != 2:
+        print(__doc__, file=sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        import h5py
+        import numpy as np
+        import torch
+        import torch.nn.functional as F
+    except ImportError as e:
+        print(f"skipped: {e}")
+        return EXIT_SKIP
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from basin_torch import load_basin_checkpoint
+
+    folder = argv[1]
+    try:
+        net, arch = load_basin_checkpoint(os.path.join(folder, "model.h5"), dtype=torch.float64)
+        with h5py.File(os.path.join(folder, "data.h5"), "r") as f:
+            x = torch.from_numpy(np.array(f["input"][()], dtype=np.float64))
+            y = torch.from_numpy(np.array(f["labels"][()]).astype(np.int64))
+        shapes = [tuple(p.shape) for p in net.parameters()]
+        v, basin_hv, _ = read_pair(os.path.join(folder, "hvp.h5"), shapes)
+        umax, umin, attrs = read_pair(os.path.join(folder, "eigen.h5"), shapes)
+        lmax, lmin = float(attrs["max_eig"]), float(attrs["min_eig"])
+        rmax, rmin = float(attrs["max_residual"]), float(attrs["min_residual"])
+    except (OSError, ValueError, KeyError, RuntimeError) as e:
+        print(f"bad input: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+    net.eval()
+    params = list(net.parameters())
+    weights = [i for i, p in enumerate(params) if p.dim() > 1]
+
+    def hvp(vec):
+        loss = F.cross_entropy(net(x), y)
+        grads = torch.autograd.grad(loss, [params[i] for i in weights], create_graph=True)
+        prod = sum((g * vec[i]).sum() for g, i in zip(grads, weights))
+        hv = torch.autograd.grad(prod, [params[i] for i in weights])
+        out = [torch.zeros_like(p) for p in params]
+        for h, i in zip(hv, weights):
+            out[i] = h.detach()
+        return out
+
+    def flat(ts):
+        return torch.cat([t.reshape(-1) for t in ts])
+
+    bad = []
+    ref = flat(hvp(v))
+    err = (flat(basin_hv) - ref).norm().item() / ref.norm().item()
+    print(f"{arch}, {x.shape[0]} samples: |H v| = {ref.norm().item():.6g}; basin's H v off by {err:.3g} of it")
+    if not err <= 1e-5:
+        bad.append(f"H v: relative error {err:.3g} > 1e-5")
+    for name, lam, res, u in (("lambda_max", lmax, rmax, umax), ("lambda_min", lmin, rmin, umin)):
+        uf = flat(u)
+        hu = flat(hvp(u))
+        rq = (uf @ hu).item() / (uf @ uf).item()
+        resid = (hu - lam * uf).norm().item() / uf.norm().item()
+        print(f"{name}: basin {lam:.8g} (residual {res:.3g}); "
+              f"PyTorch u^T H u = {rq:.8g}, |H u - lambda u| = {resid:.3g}")
+        if not abs(rq - lam) <= 1e-6 * abs(lmax):
+            bad.append(f"{name}: Rayleigh quotient {rq} against basin's {lam}")
+        if not resid <= res + 1e-5 * abs(lmax):
+            bad.append(f"{name}: residual {resid:.3g} with PyTorch's H, basin reported {res:.3g}")
+    if not (lmin < 0 < lmax):
+        bad.append(f"expected lambda_min < 0 < lambda_max, got {lmin}, {lmax}")
+    for b in bad:
+        print("MISMATCH", b)
+    if bad:
+        return EXIT_MISMATCH
+    print("basin's H v and extreme eigenvalues agree with PyTorch's double backward")
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,69 @@
+// Writes a resnet8's curvature on 64 Fashion-MNIST-shaped random images, in double, for
+// check_hessian.py to recompute with PyTorch's double backward:
+//   model.h5   the checkpoint (weights and running statistics off their initial values)
+//   data.h5    input (64, 1, 28, 28) float32, labels (64,) int32
+//   hvp.h5     xdirection: a random v (zero on biases and batch norm), ydirection: basin's H v
+//   eigen.h5   xdirection, ydirection: the Ritz vectors of the largest and the most negative
+//              eigenvalue; root attributes max_eig, min_eig, max_residual, min_residual
+// Usage: export_hessian <output folder>
+#include <cstdio>
+#include <filesystem>
+
+#include "basin/io/checkpoint.hpp"
+#include "basin/landscape/direction_file.hpp"
+#include "basin/landscape/hessian.hpp"
+#include "basin/net/model.hpp"
+#include "basin/net/zoo.hpp"
+
+using namespace basin;
+
+int main(int argc, char** argv) try {
+  require(argc == 2, "usage: export_hessian <output folder>");
+  const std::string dir = argv[1];
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  using model_t = model<resnet<8, fashion_input>, double>;
+  model_t net(8);
+  const counter_rng rng{8, 5};
+  for (index_t i = 0; i < model_t::n_params; ++i) net.params[i] += 0.05 * rng.normal(std::uint64_t(i));
+  dataset data;
+  data.shape = model_t::in;
+  const index_t n = 64;
+  std::vector<double> x(static_cast<std::size_t>(n * data.shape.size()));
+  for (int pass = 0; pass < 3; ++pass) {  // running statistics from three train-mode batches
+    for (std::size_t i = 0; i < x.size(); ++i) x[i] = rng.normal(1000000 * (pass + 1) + i);
+    net.forward(x.data(), n, mode::train);
+  }
+  data.images.resize(x.size());
+  data.labels.resize(static_cast<std::size_t>(n));
+  for (std::size_t i = 0; i < x.size(); ++i) data.images[i] = float(rng.normal(9000000 + i));
+  for (index_t i = 0; i < n; ++i) data.labels[std::size_t(i)] = std::int32_t(rng.below(std::uint64_t(i), 10));
+  save_checkpoint(net, dir + "/model.h5");
+  h5::atomic_write(dir + "/data.h5", [&](h5::file& f) {
+    f.write<float>("input", data.images, {hsize_t(n), 1, 28, 28});
+    f.write<std::int32_t>("labels", data.labels, {hsize_t(n)});
+  });
+  const hessian_options o{.batch_size = 32, .max_iterations = 40, .tolerance = 1e-3, .seed = 2, .vectors = true};
+  hessian_operator<model_t> H(net, data, o);
+  direction<model_t> v, hv;
+  for (index_t i = 0; i < model_t::n_params; ++i) v.params[i] = rng.normal(std::uint64_t(1) << 40 | std::uint64_t(i));
+  H.mask(backend::raw(v.params));
+  H.apply(backend::raw(v.params), backend::raw(hv.params));
+  const direction_options weights{normalization::none, true, false};
+  save_directions(dir + "/hvp.h5", v, &hv, weights, 0);
+  auto r = hessian_extremes(net, data, o);
+  save_directions(dir + "/eigen.h5", r.max_vector, &r.min_vector, weights, 0, [&](h5::file& f) {
+    f.set_attr("/", "max_eig", r.max_eig);
+    f.set_attr("/", "min_eig", r.min_eig);
+    f.set_attr("/", "max_residual", r.max_residual);
+    f.set_attr("/", "min_residual", r.min_residual);
+  });
+  std::printf(
+      "wrote %s/{model,data,hvp,eigen}.h5: lambda_max %.6g (residual %.2g), lambda_min %.6g (residual %.2g), "
+      "%d products, converged %d\n",
+      dir.c_str(), r.max_eig, r.max_residual, r.min_eig, r.min_residual, r.iterations, int(r.converged));
+  return 0;
+} catch (const std::exception& e) {
+  std::fprintf(stderr, "export_hessian: %s\n", e.what());
+  return 1;
+}
