@@ -203,6 +203,21 @@ BOOST_AUTO_TEST_CASE(contour_with_a_path) {
   check_throws([&] { contour(g, stem("e"), st); }, {"plot::contour", "style.path[2]", "not finite"});
 }
 
+BOOST_AUTO_TEST_CASE(scatter_of_points_and_marks) {
+  style st;
+  st.title = "samples";
+  const std::vector<basin::plot::curve> sets{{{0.0, 1.0, 2.0}, {0.5, -1.0, 0.25}, "real"}, {{1.5}, {1.5}, "fake"}};
+  basin::plot::scatter(sets, stem("scatter"), st, {{0.0, 0.0}, {2.0, 2.0}});
+  check_picture(stem("scatter"));
+  const std::string dat = slurp(stem("scatter") + ".dat");
+  BOOST_TEST(dat.find("# index 0: 'real'\n0 0.5\n1 -1\n2 0.25\n\n\n# index 1: 'fake'\n1.5 1.5\n") != std::string::npos);
+  BOOST_TEST(dat.find("# index 2: marks\n0 0\n2 2\n") != std::string::npos);
+  BOOST_TEST(count(stem("scatter") + ".svg", "<text>fake</text>") == 1u);
+  check_throws([&] { scatter({}, stem("e"), st); }, {"plot::scatter", "sets is empty"});
+  check_throws([&] { scatter({{{1.0}, {NAN}, "x"}}, stem("e"), st); }, {"sets[0]", "y[0]"});
+  check_throws([&] { scatter(sets, stem("e"), st, {{0.0, INFINITY}}); }, {"marks[0]"});
+}
+
 BOOST_AUTO_TEST_CASE(contour_log_and_own_levels_png_only) {
   const grid2d g = bowl();
   style st;

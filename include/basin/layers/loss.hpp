@@ -1,4 +1,5 @@
-// basin/layers/loss.hpp — softmax cross-entropy on logits, with accuracy.
+// basin/layers/loss.hpp — softmax cross-entropy on logits, with accuracy; the GANs' binary
+// cross-entropy on one logit per sample.
 #pragma once
 
 #include <cmath>
@@ -56,6 +57,43 @@ struct softmax_cross_entropy {
       require(!std::isnan(host[0]), "softmax_cross_entropy: the loss is NaN (a label outside [0, ", classes,
               ") or non-finite logits)");
     }
+    return {host[0] / double(n), index_t(host[1] + 0.5)};
+  }
+};
+
+// sigmoid_cross_entropy<T, B>: L = mean_i [ softplus(z_i) - t_i z_i ] with one logit z_i per
+// sample and a target t_i in [0, 1] (the same for the whole batch: 1 "real", 0 "fake"), as
+// PyTorch's BCEWithLogitsLoss (mean reduction); dL/dz_i = (sigmoid(z_i) - t_i) / n. The GAN
+// losses: a discriminator's BCE(D(x), 1) + BCE(D(G(z)), 0), the generator's non-saturating
+// BCE(D(G(z)), 1) (Goodfellow et al. 2014, section 3).
+template <class T, class B>
+struct sigmoid_cross_entropy {
+  typename B::template vector<T> grad;        // (1, n) dL/dz
+  typename B::template vector<T> per_sample;  // (2, n): loss, D(x) > 1/2 agrees with the target
+  typename B::template vector<double> sums;   // (2)
+
+  // Requires logits (1, n) in backend memory and 0 <= target <= 1. Ensures grad holds dL/dz when
+  // want_grad; `correct` counts the samples whose sigmoid lies on the target's side of 1/2.
+  // Throws basin::error for a target outside [0, 1] or a non-finite loss.
+  loss_result operator()(const T* logits, double target, index_t n, bool want_grad) {
+    require(target >= 0 && target <= 1, "sigmoid_cross_entropy: target must lie in [0, 1], got ", target);
+    if (index_t(per_sample.size()) < 2 * n) per_sample.resize(std::size_t(2 * n));
+    if (want_grad && index_t(grad.size()) < n) grad.resize(std::size_t(n));
+    sums.resize(2);
+    T* ps = backend::raw(per_sample);
+    T* g = want_grad ? backend::raw(grad) : nullptr;
+    B::for_each_index(n, [=] BASIN_HD(index_t i) {
+      const double z = logits[i];
+      // softplus(z) = max(z, 0) + log1p(exp(-|z|)): no overflow for large |z|
+      ps[i] = T((z > 0 ? z : 0.0) + std::log1p(std::exp(-std::fabs(z))) - target * z);
+      ps[n + i] = (z > 0) == (target > 0.5) ? T(1) : T(0);
+      if (g) g[i] = T((1 / (1 + std::exp(-z)) - target) / double(n));
+    });
+    double* sm = backend::raw(sums);
+    B::segmented_reduce(2, n, [=] BASIN_HD(index_t s, index_t i) { return double(ps[s * n + i]); }, sm);
+    double host[2];
+    B::download(sm, 2, host);
+    require(std::isfinite(host[0]), "sigmoid_cross_entropy: the loss is ", host[0], " (non-finite logits)");
     return {host[0] / double(n), index_t(host[1] + 0.5)};
   }
 };

@@ -27,6 +27,14 @@ void nchw_to_cnhw(const T* x, T* t, index_t n, index_t C, index_t P) {
     t[i] = x[(img * C + c) * P + p];
   });
 }
+// x (n, c, p) <- t (c, n, p).
+template <class B, class T>
+void cnhw_to_nchw(const T* t, T* x, index_t n, index_t C, index_t P) {
+  B::for_each_index(n * C * P, [=] BASIN_HD(index_t i) {
+    const index_t p = i % P, c = i / P % C, img = i / (P * C);
+    x[i] = t[(c * n + img) * P + p];
+  });
+}
 }  // namespace detail
 
 template <class Net, class T = float, class B = backend::host>
@@ -216,10 +224,22 @@ class model {
   }
 
   // Requires a forward pass just before; dlogits (classes, n) in backend memory.
-  // Ensures grads = dL/dparams.
-  void backward(const T* dlogits) {
+  // Ensures grads = dL/dparams and, when dx is given, dx = dL/dx (n, c, h, w): the gradient with
+  // respect to the input, e.g. a GAN discriminator's, through which the generator learns.
+  void backward(const T* dlogits, T* dx = nullptr) {
     require(last_x != nullptr, "model::backward: call forward first");
-    body.backward(backend::raw(params), backend::raw(grads), last_x, backend::raw(logits_), dlogits, nullptr, last_n);
+    T* dxb = nullptr;
+    if (dx) {
+      if constexpr (in.c > 1) {
+        if (index_t(dx_cnhw.size()) < last_n * in.size()) dx_cnhw.resize(std::size_t(last_n * in.size()));
+        dxb = backend::raw(dx_cnhw);
+      } else {
+        dxb = dx;
+      }
+    }
+    body.backward(backend::raw(params), backend::raw(grads), last_x, backend::raw(logits_), dlogits, dxb, last_n);
+    if constexpr (in.c > 1)
+      if (dx) detail::cnhw_to_nchw<B>(dxb, dx, last_n, in.c, in.plane());
   }
 
   // PyTorch state_dict names of the parameter and state tensors, in table order.
@@ -266,7 +286,7 @@ class model {
   }
 
   body_type body;
-  vector<T> logits_, x_cnhw;  // (classes, n), (c, n, h, w)
+  vector<T> logits_, x_cnhw, dx_cnhw;  // (classes, n), (c, n, h, w), (c, n, h, w)
   vector<T> basis_out;        // (k, first layer's output for n images): stage_basis
   index_t staged_n = 0;
   int staged_k = 0;

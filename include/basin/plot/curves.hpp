@@ -1,4 +1,5 @@
-// basin/plot/curves.hpp — 1-D pictures: loss and accuracy curves, overlaid weight histograms.
+// basin/plot/curves.hpp — 1-D pictures: loss and accuracy curves, overlaid weight histograms;
+// and scatter plots of points in the plane (a GAN's samples).
 //
 // Curves serve the 1-D plots of Li et al. 2018 (fig. 2 and 3: loss and accuracy along a
 // direction or an interpolation, on two y axes) and training curves; histograms the weight
@@ -10,6 +11,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -107,6 +109,55 @@ inline void curves(const std::vector<curve>& loss_curves, const std::vector<curv
     cmd += (cmd.empty() ? "plot " : ", \\\n     ") + file + " index " + std::to_string(index) + " using 1:2" +
            (two_axes ? " axes x1y2" : "") + " lw 2 dt 2 lc rgb \"" + detail::line_colour(k) + "\" " +
            title(acc_curves[k]);
+  s += cmd + "\n" + detail::epilogue(f, st);
+  detail::finish(f, st, dat, s, fn);
+}
+
+// Sets of points in the plane as dots, one colour per set (curve k: x[i], y[i], legend label),
+// and marks (e.g. a mixture's means) as black crosses; equal scales on both axes. The .dat holds
+// one data set per curve (gnuplot `index`), then the marks.
+// requires: at least one set, each with x.size() == y.size() > 0, all coordinates finite; marks
+//   finite.
+// ensures: <stem>.dat, <stem>.gp, <stem>.png (and <stem>.svg) written.
+// throws: basin::error naming `sets[k]` or `marks[k]` and what is wrong, the stem, or gnuplot's
+//   failure.
+inline void scatter(const std::vector<curve>& sets, const std::string& stem, const style& st,
+                    const std::vector<std::array<double, 2>>& marks = {}) {
+  constexpr const char* fn = "plot::scatter";
+  require(!sets.empty(), fn, ": sets is empty");
+  detail::check_curves(sets, "sets", false, fn);
+  for (std::size_t k = 0; k < sets.size(); ++k)
+    for (std::size_t i = 0; i < sets[k].y.size(); ++i)
+      require(std::isfinite(sets[k].y[i]), fn, ": sets[", k, "] ('", sets[k].label, "'): y[", i, "] = ", sets[k].y[i],
+              " is not finite");
+  for (std::size_t k = 0; k < marks.size(); ++k)
+    require(std::isfinite(marks[k][0]) && std::isfinite(marks[k][1]), fn, ": marks[", k, "] is not finite");
+  const auto f = detail::files_for(stem, fn);
+  std::string dat = "# basin scatter: " + std::to_string(sets.size()) + " set(s), then " +
+                    std::to_string(marks.size()) + " mark(s); one data set (gnuplot index) each; columns: x y\n";
+  for (std::size_t k = 0; k < sets.size(); ++k) {
+    if (k > 0) dat += "\n\n";
+    dat += "# index " + std::to_string(k) + ": '" + detail::one_line(sets[k].label) + "'\n";
+    for (std::size_t i = 0; i < sets[k].x.size(); ++i)
+      dat += detail::number(sets[k].x[i]) + ' ' + detail::number(sets[k].y[i]) + '\n';
+  }
+  if (!marks.empty()) {
+    dat += "\n\n# index " + std::to_string(sets.size()) + ": marks\n";
+    for (const auto& m : marks) dat += detail::number(m[0]) + ' ' + detail::number(m[1]) + '\n';
+  }
+  std::string s = detail::preamble(f, st, "scatter", st.title.empty() ? std::string("points") : st.title);
+  s += "\nset xlabel " + detail::gp_string(st.xlabel) + "\nset ylabel " + detail::gp_string(st.ylabel) + "\n";
+  s += "set size ratio -1\nset tics out nomirror\nset grid lt 1 lc rgb \"#e5e5e5\" lw 0.6\n";
+  s += "set key outside below center horizontal samplen 1 spacing 1.2\n";
+  const std::string file = detail::gp_string(f.base + ".dat");
+  std::string cmd;
+  for (std::size_t k = 0; k < sets.size(); ++k)
+    cmd += (cmd.empty() ? "plot " : ", \\\n     ") + file + " index " + std::to_string(k) +
+           " using 1:2 with points pt 7 ps 0.3 lc rgb \"" + detail::line_colour(k) + "\" " +
+           (sets[k].label.empty() ? std::string("notitle") : "title " + detail::gp_string(sets[k].label));
+  if (!marks.empty())
+    cmd += ", \\\n     " + file + " index " + std::to_string(sets.size()) +
+           " using 1:2 with points pt 2 ps 1.5 lw 2 lc rgb \"#000000\" title \"modes\"";
   s += cmd + "\n" + detail::epilogue(f, st);
   detail::finish(f, st, dat, s, fn);
 }
