@@ -5,13 +5,13 @@
 // 1. The simplest saddle, L(u, v) = u v: alternating steps orbit the origin forever; with the
 //    prediction step they spiral into it (printed with the closed-form rates, and drawn).
 // 2. A GAN on a ring of 8 Gaussians: the same MLP generator and discriminator, the same seeds,
-//    trained with and without prediction; every few thousand steps it prints how many of the 8
-//    modes the generator covers and how many of its samples are near a mode, and it draws the
-//    final samples.
+//    trained with and without prediction, several runs each (one run is a coin toss); at 8
+//    points of training it prints, averaged over the runs, how many of the 8 modes the generator
+//    covers and how many of its samples lie near a mode, and it draws the first run's samples.
 // Writes into <out>: bilinear.{png,svg}, gan_alternating.{png,svg}, gan_prediction.{png,svg}
 // (each with its .dat and .gp).
 //
-//   08_gan_prediction [--steps 8000] [--batch 256] [--lr 1e-3] [--seed 1] [--out gan]
+//   08_gan_prediction [--steps 8000] [--batch 256] [--lr 1e-3] [--runs 4] [--seed 1] [--out gan]
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -39,10 +39,11 @@ int main(int argc, char** argv) try {
   const long steps = args.get("steps", 8000L);
   const long batch = args.get("batch", 256L);
   const double lr = args.get("lr", 1e-3);
+  const long runs = args.get("runs", 4L);
   const auto seed = std::uint64_t(args.get("seed", 1L));
   const std::string out = args.get("out", std::string("gan"));
   args.done();
-  basin::require(steps >= 1 && batch >= 1, "options --steps and --batch must be at least 1");
+  basin::require(steps >= 1 && batch >= 1 && runs >= 1, "options --steps, --batch and --runs must be at least 1");
   basin::require(lr > 0 && lr < 1, "option --lr: expected a learning rate in (0, 1), got ", lr);
   std::filesystem::create_directories(out);
 
@@ -65,40 +66,55 @@ int main(int argc, char** argv) try {
   bs.zlabel = "v";
   basin::plot::curves(paths, {}, out + "/bilinear", bs);
 
-  // 2. The GAN on 8 Gaussians.
+  // 2. The GAN on 8 Gaussians, over several seeds: one run is a coin toss, the average is not.
   const auto ring = basin::gan::mixture::ring(8, 2.0, 0.02);
   const auto real = ring.sample(seed, 1u << 30, 2000);
-  for (bool predict : {false, true}) {
-    generator_t g(seed);
-    discriminator_t d(seed + 1);
-    adam_t og({0.5, 0.999, 1e-8, 0}, generator_t::n_params), od({0.5, 0.999, 1e-8, 0}, discriminator_t::n_params);
-    basin::gan::gan_options o;
-    o.steps = steps;
-    o.batch_size = batch;
-    o.prediction = predict;
-    o.seed = seed;
+  const long every = std::max<long>(1, steps / 8);
+  std::vector<std::vector<double>> modes(2), quality(2);  // [method][checkpoint], summed over seeds
+  for (int method = 0; method < 2; ++method) {
+    const bool predict = method == 1;
     const char* name = predict ? "prediction" : "alternating";
-    std::printf("GAN on 8 Gaussians, %s steps (Adam, lr %g, batch %ld):\n", name, lr, batch);
-    const auto report = [&](basin::index_t s) {
-      if (s % std::max<long>(1, steps / 8) != 0 && s != steps) return;
-      const auto c = basin::gan::mode_coverage(ring, basin::gan::generate_points(g, seed, 0, 2000));
-      std::fprintf(stderr, "\n");
-      std::printf("  step %6lld: %d of 8 modes covered, %5.1f%% of samples within 3 sigma of a mode\n", (long long)s,
-                  c.modes, 100 * c.high_quality);
+    modes[method].assign(std::size_t(steps / every + 1), 0.0);
+    quality[method] = modes[method];
+    for (long r = 0; r < runs; ++r) {
+      const std::uint64_t run_seed = seed + std::uint64_t(r) * 1000;
+      generator_t g(run_seed);
+      discriminator_t d(run_seed + 1);
+      adam_t og({0.5, 0.999, 1e-8, 0}, generator_t::n_params), od({0.5, 0.999, 1e-8, 0}, discriminator_t::n_params);
+      basin::gan::gan_options o;
+      o.steps = steps;
+      o.batch_size = batch;
+      o.prediction = predict;
+      o.seed = run_seed;
+      o.progress = false;
+      std::printf("GAN on 8 Gaussians, %s steps, run %ld of %ld (Adam, lr %g, batch %ld)\n", name, r + 1, runs, lr,
+                  batch);
       std::fflush(stdout);
-    };
-    const auto rate = [lr](basin::index_t) { return lr; };
-    basin::gan::train_gan(g, d, og, od, rate, rate, ring, o, report);
-    const auto pts = basin::gan::generate_points(g, seed, 0, 2000);
-    basin::plot::curve r{{}, {}, "real"}, f{{}, {}, "generated"};
-    for (std::size_t i = 0; i < real.size(); i += 2) r.x.push_back(real[i]), r.y.push_back(real[i + 1]);
-    for (std::size_t i = 0; i < pts.size(); i += 2) f.x.push_back(pts[i]), f.y.push_back(pts[i + 1]);
-    basin::plot::style ss;
-    ss.title = std::string("GAN on 8 Gaussians after ") + std::to_string(steps) + " steps: " + name;
-    ss.xlabel = "x";
-    ss.ylabel = "y";
-    basin::plot::scatter({r, f}, out + "/gan_" + name, ss, ring.means);
+      const auto check = [&](basin::index_t s) {
+        if (s % every != 0) return;
+        const auto c = basin::gan::mode_coverage(ring, basin::gan::generate_points(g, run_seed, 0, 2000));
+        modes[method][std::size_t(s / every)] += c.modes;
+        quality[method][std::size_t(s / every)] += c.high_quality;
+      };
+      const auto rate = [lr](basin::index_t) { return lr; };
+      basin::gan::train_gan(g, d, og, od, rate, rate, ring, o, check);
+      if (r > 0) continue;
+      const auto pts = basin::gan::generate_points(g, run_seed, 0, 2000);
+      basin::plot::curve re{{}, {}, "real"}, f{{}, {}, "generated"};
+      for (std::size_t i = 0; i < real.size(); i += 2) re.x.push_back(real[i]), re.y.push_back(real[i + 1]);
+      for (std::size_t i = 0; i < pts.size(); i += 2) f.x.push_back(pts[i]), f.y.push_back(pts[i + 1]);
+      basin::plot::style ss;
+      ss.title = std::string("GAN on 8 Gaussians after ") + std::to_string(steps) + " steps: " + name + " (run 1)";
+      ss.xlabel = "x";
+      ss.ylabel = "y";
+      basin::plot::scatter({re, f}, out + "/gan_" + name, ss, ring.means);
+    }
   }
+  std::printf("\nmean over %ld runs: modes covered (of 8) and %% of samples within 3 sigma of a mode\n", runs);
+  std::printf("   step   alternating          prediction\n");
+  for (std::size_t k = 1; k < modes[0].size(); ++k)
+    std::printf("  %6ld   %4.1f modes %5.1f%%   %4.1f modes %5.1f%%\n", long(k) * every, modes[0][k] / runs,
+                100 * quality[0][k] / runs, modes[1][k] / runs, 100 * quality[1][k] / runs);
   std::printf("wrote %s/{bilinear, gan_alternating, gan_prediction}.png (+ .svg, .dat, .gp)\n", out.c_str());
   return 0;
 } catch (const std::exception& e) {
