@@ -1,5 +1,6 @@
 // The CUDA backend against the host backend on fresh random inputs: every layer's forward and
-// backward (batch > 1, both batch-norm modes), whole-model training steps and a sweep.
+// backward (batch > 1, both batch-norm modes), whole-model training steps, a sweep, a training
+// path's principal directions, Hessian-vector products and extreme eigenvalues, a GAN's gradients.
 // Compiled by nvcc (test_cuda.cu includes this file); skipped, and reported so, without a GPU:
 // the program then exits with 77, which CTest reports as a skipped test (SKIP_RETURN_CODE).
 #define BOOST_TEST_MODULE gpu
@@ -12,7 +13,10 @@
 #include "../random_data.hpp"
 #include "basin/backend/cuda.hpp"
 #include "basin/backend/host.hpp"
+#include "basin/gan/gan.hpp"
+#include "basin/landscape/hessian.hpp"
 #include "basin/landscape/surface.hpp"
+#include "basin/landscape/trajectory.hpp"
 #include "basin/layers/activation.hpp"
 #include "basin/layers/batch_norm.hpp"
 #include "basin/layers/conv.hpp"
@@ -348,6 +352,76 @@ BOOST_AUTO_TEST_CASE(sweep_path_matches_host) {
       BOOST_TEST(std::abs(rc[q][1] - rh[q][1]) <= 100.0 / double(n));  // at most one near-tie
     }
   }
+}
+BOOST_AUTO_TEST_CASE(trajectory_hessian_and_gan_match_host) {
+  using net = resnet<8, fashion_input>;
+  model<net, float, host> h(7);
+  model<net, float, gpu> c(7);
+  // A path of 4 snapshots: the same perturbations on both backends.
+  trajectory<model<net, float, host>> th;
+  trajectory<model<net, float, gpu>> tc;
+  const std::vector<float> w0(h.params.begin(), h.params.end());
+  for (int s = 0; s < 4; ++s) {
+    const counter_rng rng{30 + std::uint64_t(s), 1};
+    std::vector<float> w(w0);
+    for (std::size_t i = 0; i < w.size(); ++i) w[i] += float(0.01 * (4 - s) * rng.normal(i));
+    thrust::copy(w.begin(), w.end(), h.params.begin());
+    thrust::copy(w.begin(), w.end(), c.params.begin());
+    th.add(h);
+    tc.add(c);
+  }
+  thrust::copy(w0.begin(), w0.end(), h.params.begin());
+  thrust::copy(w0.begin(), w0.end(), c.params.begin());
+  auto ph = principal_directions(th, h);
+  auto pc = principal_directions(tc, c);
+  for (int k = 0; k < 2; ++k)
+    BOOST_TEST(std::abs(pc.explained_variance_ratio[k] - ph.explained_variance_ratio[k]) < 1e-5);
+  BOOST_TEST(rel(to_host(pc.x.params), std::vector<float>(ph.x.params.begin(), ph.x.params.end())) < 1e-4);
+  const auto xh = project(th, h, ph.x, ph.y);
+  const auto xc = project(tc, c, pc.x, pc.y);
+  for (std::size_t i = 0; i < xh.size(); ++i) BOOST_TEST(std::abs(xc[i][0] - xh[i][0]) < 1e-4 * std::abs(xh[0][0]));
+
+  // Hessian: H v for the same v, and the extreme eigenvalues (float differences: 1e-2).
+  const dataset d = test::random_dataset(net::in, 32, 12);
+  hessian_options o{.batch_size = 16, .max_iterations = 20, .tolerance = 1e-3, .seed = 1};
+  hessian_operator<model<net, float, host>> Hh(h, d, o);
+  hessian_operator<model<net, float, gpu>> Hc(c, d, o);
+  BOOST_TEST(std::abs(Hc.loss() - Hh.loss()) < tolerance() * Hh.loss());
+  std::vector<double> v(std::size_t(h.n_params)), hv(v.size()), cv(v.size());
+  const counter_rng vr{5, 5};
+  for (std::size_t i = 0; i < v.size(); ++i) v[i] = vr.normal(i);
+  Hh.mask(v.data());
+  Hh.apply(v.data(), hv.data());
+  gpu::vector<double> vd(v.begin(), v.end()), od(v.size());
+  Hc.apply(backend::raw(vd), backend::raw(od));
+  thrust::copy(od.begin(), od.end(), cv.begin());
+  double diff = 0, norm = 0;
+  for (std::size_t i = 0; i < v.size(); ++i) diff += (cv[i] - hv[i]) * (cv[i] - hv[i]), norm += hv[i] * hv[i];
+  BOOST_TEST_MESSAGE("H v: GPU against host " << std::sqrt(diff / norm));
+  BOOST_TEST(std::sqrt(diff / norm) < 1e-2);
+  const auto eh = hessian_extremes(h, d, o);
+  const auto ec = hessian_extremes(c, d, o);
+  BOOST_TEST_MESSAGE("lambda_max GPU " << ec.max_eig << " host " << eh.max_eig << "; lambda_min GPU " << ec.min_eig
+                                       << " host " << eh.min_eig);
+  BOOST_TEST(std::abs(ec.max_eig - eh.max_eig) < 1e-2 * std::abs(eh.max_eig));
+
+  // GAN: the generator's gradient through the discriminator, and the discriminator's.
+  using gnet = network<input<4, 1, 1>, dense<16>, relu, dense<2>>;
+  using dnet = network<input<2, 1, 1>, dense<16>, relu, dense<1>>;
+  model<gnet, float, host> gh(3);
+  model<gnet, float, gpu> gc(3);
+  model<dnet, float, host> dh(4);
+  model<dnet, float, gpu> dc(4);
+  gan::gan_workspace<model<gnet, float, host>, model<dnet, float, host>> wh;
+  gan::gan_workspace<model<gnet, float, gpu>, model<dnet, float, gpu>> wc;
+  const double lh = gan::generator_loss(gh, dh, wh, 1, 2, 64), lc = gan::generator_loss(gc, dc, wc, 1, 2, 64);
+  BOOST_TEST(std::abs(lc - lh) < tolerance() * lh);
+  BOOST_TEST(rel(to_host(gc.grads), std::vector<float>(gh.grads.begin(), gh.grads.end())) < tolerance());
+  const auto real = gan::mixture::ring().sample(1, 0, 64);
+  gpu::vector<float> real_d(real.begin(), real.end());
+  gan::discriminator_loss(gh, dh, wh, real.data(), 1, 3, 64);
+  gan::discriminator_loss(gc, dc, wc, backend::raw(real_d), 1, 3, 64);
+  BOOST_TEST(rel(to_host(dc.grads), std::vector<float>(dh.grads.begin(), dh.grads.end())) < tolerance());
 }
 BOOST_AUTO_TEST_SUITE_END()
 

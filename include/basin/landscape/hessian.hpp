@@ -73,6 +73,35 @@ struct hessian_extremes_result {
   direction<Model> max_vector, min_vector;    // unit Ritz vectors, when asked for (else zero)
 };
 
+namespace detail {
+// out[i] += w mask[i] g[i] (mask may be null: 1). (Free functions: nvcc takes device lambdas
+// neither in private member functions nor inside other lambdas.)
+template <class B, class T>
+void add_masked(index_t n, double w, const T* g, const T* mask, double* out) {
+  B::for_each_index(n, [=] BASIN_HD(index_t i) { out[i] += w * double(mask ? mask[i] * g[i] : g[i]); });
+}
+// sum_i (mask[i] w[i])^2 in double.
+template <class B, class T>
+double masked_norm2(index_t n, const T* w, const T* mask) {
+  typename B::template vector<double> r(1, 0.0);
+  B::segmented_reduce(
+      1, n,
+      [=] BASIN_HD(index_t, index_t i) {
+        const double x = mask ? double(mask[i]) * w[i] : double(w[i]);
+        return x * x;
+      },
+      backend::raw(r));
+  double h = 0;
+  B::download(backend::raw(r), 1, &h);
+  return h;
+}
+// y[i] += a x[i].
+template <class B>
+void axpy(index_t n, double a, const double* x, double* y) {
+  B::for_each_index(n, [=] BASIN_HD(index_t i) { y[i] += a * x[i]; });
+}
+}  // namespace detail
+
 // The Hessian of the mean eval-mode loss of a model on a data set at the model's current
 // parameters (where the constructor records the activation patterns: one forward pass), as an
 // operator on vectors of the parameter length in backend memory (double). Holds the model: its
@@ -183,28 +212,15 @@ class hessian_operator {
       loss += r.loss * double(nb);
       if (!out) continue;
       m_.backward(backend::raw(ws_.ce.grad));
-      const double w = double(nb) / double(n);
-      const T* g = backend::raw(m_.grads);
-      const T* mk = mask_.empty() ? nullptr : backend::raw(mask_);
-      B::for_each_index(Model::n_params, [=] BASIN_HD(index_t i) { out[i] += w * double(mk ? mk[i] * g[i] : g[i]); });
+      detail::add_masked<B>(Model::n_params, double(nb) / double(n), backend::raw(m_.grads),
+                            mask_.empty() ? nullptr : backend::raw(mask_), out);
     }
     return loss / double(n);
   }
 
   double norm2_params() {
-    typename B::template vector<double> r(1, 0.0);
-    const T* w = backend::raw(m_.params);
-    const T* mk = mask_.empty() ? nullptr : backend::raw(mask_);
-    B::segmented_reduce(
-        1, Model::n_params,
-        [=] BASIN_HD(index_t, index_t i) {
-          const double x = mk ? double(mk[i]) * w[i] : double(w[i]);
-          return x * x;
-        },
-        backend::raw(r));
-    double h = 0;
-    B::download(backend::raw(r), 1, &h);
-    return h;
+    return detail::masked_norm2<B>(Model::n_params, backend::raw(m_.params),
+                                   mask_.empty() ? nullptr : backend::raw(mask_));
   }
 
   Model& m_;
@@ -230,9 +246,6 @@ hessian_extremes_result<Model> hessian_extremes(Model& m, const dataset& data, c
           o.tolerance);
   hessian_operator<Model> H(m, data, o);
   const index_t P = Model::n_params;
-  const auto axpy = [](index_t n, double a, const double* x, double* y) {
-    B::for_each_index(n, [=] BASIN_HD(index_t i) { y[i] += a * x[i]; });
-  };
   hessian_extremes_result<Model> r;
   r.loss = H.loss();
   // q_1: a random unit vector (masked).
@@ -259,7 +272,7 @@ hessian_extremes_result<Model> hessian_extremes(Model& m, const dataset& data, c
     alpha.push_back(a);
     // Full reorthogonalization against every q so far, twice (classical Gram-Schmidt).
     for (int pass = 0; pass < 2; ++pass)
-      for (std::size_t i = 0; i < q.size(); ++i) axpy(P, -H.dot(backend::raw(q[i]), zp), backend::raw(q[i]), zp);
+      for (std::size_t i = 0; i < q.size(); ++i) detail::axpy<B>(P, -H.dot(backend::raw(q[i]), zp), backend::raw(q[i]), zp);
     const double b = std::sqrt(H.dot(zp, zp));
     // Ritz values of the (j+1) x (j+1) tridiagonal matrix and their residuals b |s_last|.
     const int k = j + 1;
@@ -294,7 +307,7 @@ hessian_extremes_result<Model> hessian_extremes(Model& m, const dataset& data, c
     for (int which = 0; which < 2; ++which) {
       dvec u(std::size_t(P), 0.0);
       const int col = which == 0 ? k - 1 : 0;
-      for (int i = 0; i < k; ++i) axpy(P, eig.eigenvectors()(i, col), backend::raw(q[std::size_t(i)]), backend::raw(u));
+      for (int i = 0; i < k; ++i) detail::axpy<B>(P, eig.eigenvectors()(i, col), backend::raw(q[std::size_t(i)]), backend::raw(u));
       direction<Model>& d = which == 0 ? r.max_vector : r.min_vector;
       const double* up = backend::raw(u);
       T* dp = backend::raw(d.params);

@@ -95,14 +95,6 @@ struct pca_directions {
 };
 
 namespace detail {
-// Calls f(n, table, a, b, ...) for the parameter part and, when with_state, the state part of
-// the directions given, so that one lambda handles both halves of a direction.
-template <class Model, class F, class... D>
-void for_parts(bool with_state, F&& f, D&... d) {
-  f(Model::n_params, Model::param_table, backend::raw(d.params)...);
-  if (with_state) f(Model::n_state, Model::state_table, backend::raw(d.state)...);
-}
-
 // out = w - origin, with one-axis tensors zero when o.ignore_bias_bn and the state part zero
 // unless o.states: d_i of the file comment.
 template <class Model, class V>
@@ -125,24 +117,36 @@ void path_difference(direction<Model>& w, const V& origin_p, const V& origin_s, 
     B::fill(Model::n_state, T(0), backend::raw(out.state));
 }
 
+// to[0] = sum_i (x_i - m_i)(y_i - m_i) over n values (m may be null: 0), in double. (A function
+// rather than a lambda: nvcc takes no device lambda inside another lambda.)
+template <class B, class T>
+void centered_dot_part(index_t n, const T* x, const T* y, const double* m, double* to) {
+  if (n == 0) return;
+  if (m)
+    B::segmented_reduce(
+        1, n, [=] BASIN_HD(index_t, index_t i) { return (double(x[i]) - m[i]) * (double(y[i]) - m[i]); }, to);
+  else
+    B::segmented_reduce(1, n, [=] BASIN_HD(index_t, index_t i) { return double(x[i]) * double(y[i]); }, to);
+}
+// acc[i] += c x[i] (acc in double).
+template <class B, class T>
+void add_scaled(index_t n, double c, const T* x, double* acc) {
+  B::for_each_index(n, [=] BASIN_HD(index_t i) { acc[i] += c * double(x[i]); });
+}
+// to[i] = T(a[i]).
+template <class B, class T>
+void narrow(index_t n, const double* a, T* to) {
+  B::for_each_index(n, [=] BASIN_HD(index_t i) { to[i] = T(a[i]); });
+}
+
 // <a - m, b - m> over both parts of two directions, m a double vector per part (or none), in double.
 template <class Model>
 double centered_dot(direction<Model>& a, direction<Model>& b, const double* mean_p, const double* mean_s) {
   using B = typename Model::backend_type;
-  using T = typename Model::scalar;
   typename B::template vector<double> out(2, 0.0);
   double* o = backend::raw(out);
-  const auto part = [&](index_t n, const T* x, const T* y, const double* m, double* to) {
-    if (n == 0) return;
-    if (m)
-      B::segmented_reduce(
-          1, n, [=] BASIN_HD(index_t, index_t i) { return (double(x[i]) - m[i]) * (double(y[i]) - m[i]); }, to);
-    else
-      B::segmented_reduce(
-          1, n, [=] BASIN_HD(index_t, index_t i) { return double(x[i]) * double(y[i]); }, to);
-  };
-  part(Model::n_params, backend::raw(a.params), backend::raw(b.params), mean_p, o);
-  part(Model::n_state, backend::raw(a.state), backend::raw(b.state), mean_s, o + 1);
+  centered_dot_part<B>(Model::n_params, backend::raw(a.params), backend::raw(b.params), mean_p, o);
+  centered_dot_part<B>(Model::n_state, backend::raw(a.state), backend::raw(b.state), mean_s, o + 1);
   double h[2];
   B::download(o, 2, h);
   return h[0] + h[1];
@@ -156,7 +160,6 @@ double centered_dot(direction<Model>& a, direction<Model>& b, const double* mean
 template <class Model>
 pca_directions<Model> principal_directions(trajectory<Model>& path, Model& final_model, const pca_options& o = {}) {
   using B = typename Model::backend_type;
-  using T = typename Model::scalar;
   using dvec = typename B::template vector<double>;
   const index_t n = path.size();
   require(n >= 3, "principal_directions: the trajectory has ", n,
@@ -167,12 +170,8 @@ pca_directions<Model> principal_directions(trajectory<Model>& path, Model& final
     detail::path_difference(path[i], final_model.params, final_model.state, o, d[std::size_t(i)]);
   dvec mean_p(std::size_t(Model::n_params), 0.0), mean_s(std::size_t(Model::n_state), 0.0);
   for (auto& di : d) {
-    const double w = 1.0 / double(n);
-    const auto add = [&](index_t len, const T* x, double* m) {
-      B::for_each_index(len, [=] BASIN_HD(index_t i) { m[i] += w * double(x[i]); });
-    };
-    add(Model::n_params, backend::raw(di.params), backend::raw(mean_p));
-    add(Model::n_state, backend::raw(di.state), backend::raw(mean_s));
+    detail::add_scaled<B>(Model::n_params, 1.0 / double(n), backend::raw(di.params), backend::raw(mean_p));
+    detail::add_scaled<B>(Model::n_state, 1.0 / double(n), backend::raw(di.state), backend::raw(mean_s));
   }
   // K (n, n), summed in double.
   Eigen::MatrixXd K(n, n);
@@ -203,19 +202,12 @@ pca_directions<Model> principal_directions(trajectory<Model>& path, Model& final
     // pc_k = sum_i u_i d_i / s, accumulated in double.
     dvec acc_p(std::size_t(Model::n_params), 0.0), acc_s(std::size_t(Model::n_state), 0.0);
     for (index_t i = 0; i < n; ++i) {
-      const double c = u(i) / s;
-      const auto add = [&](index_t len, const T* x, double* a) {
-        B::for_each_index(len, [=] BASIN_HD(index_t p) { a[p] += c * double(x[p]); });
-      };
-      add(Model::n_params, backend::raw(d[std::size_t(i)].params), backend::raw(acc_p));
-      add(Model::n_state, backend::raw(d[std::size_t(i)].state), backend::raw(acc_s));
+      detail::add_scaled<B>(Model::n_params, u(i) / s, backend::raw(d[std::size_t(i)].params), backend::raw(acc_p));
+      detail::add_scaled<B>(Model::n_state, u(i) / s, backend::raw(d[std::size_t(i)].state), backend::raw(acc_s));
     }
     direction<Model>& out = k == 0 ? r.x : r.y;
-    const auto store = [&](index_t len, const double* a, T* to) {
-      B::for_each_index(len, [=] BASIN_HD(index_t p) { to[p] = T(a[p]); });
-    };
-    store(Model::n_params, backend::raw(acc_p), backend::raw(out.params));
-    store(Model::n_state, backend::raw(acc_s), backend::raw(out.state));
+    detail::narrow<B>(Model::n_params, backend::raw(acc_p), backend::raw(out.params));
+    detail::narrow<B>(Model::n_state, backend::raw(acc_s), backend::raw(out.state));
   }
   return r;
 }
