@@ -272,7 +272,8 @@ hessian_extremes_result<Model> hessian_extremes(Model& m, const dataset& data, c
     alpha.push_back(a);
     // Full reorthogonalization against every q so far, twice (classical Gram-Schmidt).
     for (int pass = 0; pass < 2; ++pass)
-      for (std::size_t i = 0; i < q.size(); ++i) detail::axpy<B>(P, -H.dot(backend::raw(q[i]), zp), backend::raw(q[i]), zp);
+      for (std::size_t i = 0; i < q.size(); ++i)
+        detail::axpy<B>(P, -H.dot(backend::raw(q[i]), zp), backend::raw(q[i]), zp);
     const double b = std::sqrt(H.dot(zp, zp));
     // Ritz values of the (j+1) x (j+1) tridiagonal matrix and their residuals b |s_last|.
     const int k = j + 1;
@@ -307,7 +308,8 @@ hessian_extremes_result<Model> hessian_extremes(Model& m, const dataset& data, c
     for (int which = 0; which < 2; ++which) {
       dvec u(std::size_t(P), 0.0);
       const int col = which == 0 ? k - 1 : 0;
-      for (int i = 0; i < k; ++i) detail::axpy<B>(P, eig.eigenvectors()(i, col), backend::raw(q[std::size_t(i)]), backend::raw(u));
+      for (int i = 0; i < k; ++i)
+        detail::axpy<B>(P, eig.eigenvectors()(i, col), backend::raw(q[std::size_t(i)]), backend::raw(u));
       direction<Model>& d = which == 0 ? r.max_vector : r.min_vector;
       const double* up = backend::raw(u);
       T* dp = backend::raw(d.params);

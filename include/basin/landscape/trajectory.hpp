@@ -126,7 +126,8 @@ void centered_dot_part(index_t n, const T* x, const T* y, const double* m, doubl
     B::segmented_reduce(
         1, n, [=] BASIN_HD(index_t, index_t i) { return (double(x[i]) - m[i]) * (double(y[i]) - m[i]); }, to);
   else
-    B::segmented_reduce(1, n, [=] BASIN_HD(index_t, index_t i) { return double(x[i]) * double(y[i]); }, to);
+    B::segmented_reduce(
+        1, n, [=] BASIN_HD(index_t, index_t i) { return double(x[i]) * double(y[i]); }, to);
 }
 // acc[i] += c x[i] (acc in double).
 template <class B, class T>
