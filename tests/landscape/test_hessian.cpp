@@ -165,6 +165,17 @@ BOOST_AUTO_TEST_CASE(eigenvalue_maps_and_errors) {
   BOOST_TEST(std::isnan(eigenvalue_ratio({1.0}, {0.0})[0]));
   fs::remove_all(dir);
 
+  // A Hessian that is exactly 0 on the weights (all inputs 0: softmax regression's weights get
+  // no curvature): the first step finds the invariant subspace and ends, no division by 0.
+  model<softmax_net, double> sm(1);
+  auto zero = random_points(10, 2);
+  std::fill(zero.images.begin(), zero.images.end(), 0.0f);
+  const auto z = hessian_extremes(sm, zero, {.max_iterations = 5});
+  BOOST_TEST(z.max_eig == 0.0);
+  BOOST_TEST(z.min_eig == 0.0);
+  BOOST_TEST(z.converged);
+  BOOST_TEST(z.iterations == 1);
+
   // Bad options and data name what is wrong.
   BOOST_CHECK_THROW(hessian_extremes(m, d, {.max_iterations = 1}), basin::error);
   BOOST_CHECK_THROW(hessian_extremes(m, d, {.tolerance = 0}), basin::error);

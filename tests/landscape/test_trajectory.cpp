@@ -140,6 +140,15 @@ BOOST_AUTO_TEST_CASE(projection_on_oblique_directions) {
     BOOST_TEST(cs[i][0] == p.a[i], boost::test_tools::tolerance(1e-9));
     BOOST_TEST(cs[i][1] == (p.a[i] + p.b[i]) / std::sqrt(2.0), boost::test_tools::tolerance(1e-9));
   }
+  // Directions with a state part project as without it unless the options include the state.
+  direction<path_model> xs = p.e1, ys = y;
+  for (index_t i = 0; i < path_model::n_state; ++i) xs.state[std::size_t(i)] = 5.0, ys.state[std::size_t(i)] = -3.0;
+  const auto ls2 = project(p.path, p.final_model, xs, ys, projection_method::lstsq);
+  const auto cs2 = project(p.path, p.final_model, xs, ys, projection_method::cos);
+  for (std::size_t i = 0; i < p.a.size(); ++i) {
+    BOOST_TEST(ls2[i][0] == ls[i][0], boost::test_tools::tolerance(1e-9));
+    BOOST_TEST(cs2[i][1] == cs[i][1], boost::test_tools::tolerance(1e-9));
+  }
   BOOST_CHECK_THROW(project(p.path, p.final_model, p.e1, p.e1, projection_method::lstsq), basin::error);
   direction<path_model> zero;
   BOOST_CHECK_THROW(project(p.path, p.final_model, zero, y), basin::error);

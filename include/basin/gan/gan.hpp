@@ -191,7 +191,8 @@ void generate(Gen& g, gan_workspace<Gen, Disc>& ws, std::uint64_t seed, std::uin
 
 // The generator's non-saturating loss BCE(D(G(z)), 1) for noise draw `draw`, and (with
 // want_grad) its gradient in g.grads, through the discriminator's input gradient (d.grads is
-// overwritten, d unchanged otherwise).
+// overwritten, d unchanged otherwise). Both nets run in train mode: nets with batch norm would
+// update their running statistics here and in the prediction pass (the toys have none).
 template <class Gen, class Disc>
 double generator_loss(Gen& g, Disc& d, gan_workspace<Gen, Disc>& ws, std::uint64_t seed, std::uint64_t draw, index_t n,
                       bool want_grad = true) {

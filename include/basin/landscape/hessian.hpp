@@ -15,16 +15,15 @@
 //
 // H v is the central difference of two gradients, each one pass over the data (forward and
 // backward per batch, summed in double):
-//     H v ~ (g(w + h v) - g(w - h v)) / (2 h),   h = step |w| / |v|
+//     H v ~ (g(w + h v) - g(w - h v)) / (2 h),   h = step max(|w|, 1) / |v|
 // with every relu's on/off pattern frozen at w (activation_patterns, layers/activation.hpp):
 // the Hessian autograd computes (PyTorch's double backward takes the step function's derivative
 // as 0), of a function that is smooth around w, so the error is O(h^2). Without the freeze, the
 // thousands of kinks any step crosses would dominate (measured on a resnet8: an error of 14.5
-// times autograd's |H v|, and lambda_min -69 instead of -17). Default step 1e-5 for double models, 1e-3 for float (the gradients' rounding
-// ~1e-7 |g| over h); checked against PyTorch's double backward in tests/pytorch
-// (check_hessian.py). Max-pooling's argmax is not frozen (the zoo's nets have none).
-// The patterns take one byte per relu unit per image of the data set, kept while the operator
-// lives (a resnet20 on 1000 Fashion-MNIST images: 144 MB).
+// times autograd's |H v|, and lambda_min -69 instead of -17). Default step 1e-5 for double models, 1e-3 for float (the
+// gradients' rounding ~1e-7 |g| over h); checked against PyTorch's double backward in tests/pytorch (check_hessian.py).
+// Max-pooling's argmax is not frozen (the zoo's nets have none). The patterns take one byte per relu unit per image of
+// the data set, kept while the operator lives (a resnet20 on 1000 Fashion-MNIST images: 144 MB).
 //
 // The extreme eigenvalues come from one Lanczos run (full reorthogonalization, in double) on H:
 // after k products the Ritz values of the k x k tridiagonal matrix approximate both ends of the
@@ -56,9 +55,9 @@ namespace basin {
 struct hessian_options {
   index_t batch_size = 500;
   bool ignore_bias_bn = true;  // the Hessian over the multi-axis tensors only (the reference's)
-  double step = 0;             // finite-difference step relative to |w| / |v|; 0: 1e-5 (double), 1e-3 (float)
+  double step = 0;             // h = step max(|w|, 1) / |v|; 0: 1e-5 (double models), 1e-3 (float)
   int max_iterations = 50;     // Lanczos steps (Hessian-vector products) at most
-  double tolerance = 1e-2;     // residual bound, relative to |lambda_max|, for both extremes
+  double tolerance = 1e-2;     // residual bound for both extremes, relative to max(|lambda_max|, |lambda_min|)
   std::uint64_t seed = 0;      // Lanczos's random start vector
   bool vectors = false;        // also return the two Ritz vectors
 };
@@ -129,6 +128,16 @@ class hessian_operator {
     }
     loss_ = pass(nullptr);  // records the activation patterns of the point
   }
+
+  // The relus forget the patterns, which die with this operator (a later backward without a new
+  // forward must not read them).
+  ~hessian_operator() {
+    m_.for_each_layer([](auto& l) {
+      if constexpr (requires { l.pattern; }) l.pattern = nullptr;
+    });
+  }
+  hessian_operator(const hessian_operator&) = delete;
+  hessian_operator& operator=(const hessian_operator&) = delete;
 
   static constexpr index_t size() { return Model::n_params; }
 
@@ -292,8 +301,10 @@ hessian_extremes_result<Model> hessian_extremes(Model& m, const dataset& data, c
     require(std::isfinite(r.max_eig) && std::isfinite(r.min_eig), "hessian_extremes: non-finite curvature (", r.max_eig,
             ", ", r.min_eig, ") at step ", k, ": the loss is not finite near this point");
     const double scale = std::max(std::fabs(r.max_eig), std::fabs(r.min_eig));
-    const bool invariant = b <= 1e-10 * std::max(scale, 1e-300);
-    if (k >= 2 && (invariant || (r.max_residual <= o.tolerance * scale && r.min_residual <= o.tolerance * scale))) {
+    // An invariant subspace (b ~ 0: H is 0, or q_1 an eigenvector, ...) ends the run at any step:
+    // its Ritz values are eigenvalues, and there is no next vector to normalize.
+    const bool invariant = b == 0 || b <= 1e-10 * scale;
+    if (invariant || (k >= 2 && r.max_residual <= o.tolerance * scale && r.min_residual <= o.tolerance * scale)) {
       r.converged = true;
       break;
     }

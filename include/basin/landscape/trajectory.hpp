@@ -140,6 +140,18 @@ void narrow(index_t n, const double* a, T* to) {
   B::for_each_index(n, [=] BASIN_HD(index_t i) { to[i] = T(a[i]); });
 }
 
+// to = from with o's mask: one-axis tensors zero when o.ignore_bias_bn, the state zero unless
+// o.states (what path_difference leaves of a difference).
+template <class Model>
+void masked_copy(direction<Model>& from, const pca_options& o, direction<Model>& to) {
+  using B = typename Model::backend_type;
+  using T = typename Model::scalar;
+  direction<Model> zero;
+  B::fill(Model::n_params, T(0), backend::raw(zero.params));
+  B::fill(Model::n_state, T(0), backend::raw(zero.state));
+  path_difference(from, zero.params, zero.state, o, to);
+}
+
 // <a - m, b - m> over both parts of two directions, m a double vector per part (or none), in double.
 template <class Model>
 double centered_dot(direction<Model>& a, direction<Model>& b, const double* mean_p, const double* mean_s) {
@@ -206,6 +218,9 @@ pca_directions<Model> principal_directions(trajectory<Model>& path, Model& final
       detail::add_scaled<B>(Model::n_params, u(i) / s, backend::raw(d[std::size_t(i)].params), backend::raw(acc_p));
       detail::add_scaled<B>(Model::n_state, u(i) / s, backend::raw(d[std::size_t(i)].state), backend::raw(acc_s));
     }
+    // sum_i u_i = 0 in exact arithmetic; its rounding is taken out with the mean: (M - 1 m^T)^T u / s.
+    detail::add_scaled<B>(Model::n_params, -u.sum() / s, backend::raw(mean_p), backend::raw(acc_p));
+    detail::add_scaled<B>(Model::n_state, -u.sum() / s, backend::raw(mean_s), backend::raw(acc_s));
     direction<Model>& out = k == 0 ? r.x : r.y;
     detail::narrow<B>(Model::n_params, backend::raw(acc_p), backend::raw(out.params));
     detail::narrow<B>(Model::n_state, backend::raw(acc_s), backend::raw(out.state));
@@ -235,8 +250,13 @@ template <class Model>
 std::vector<std::array<double, 2>> project(trajectory<Model>& path, Model& final_model, direction<Model>& x,
                                            direction<Model>& y, projection_method method = projection_method::cos,
                                            const pca_options& o = {false, false}) {
-  const double xx = detail::centered_dot(x, x, nullptr, nullptr), yy = detail::centered_dot(y, y, nullptr, nullptr),
-               xy = detail::centered_dot(x, y, nullptr, nullptr);
+  // The directions over what the differences hold (o's mask), so that both sides of every dot
+  // product cover the same entries.
+  direction<Model> mx, my;
+  detail::masked_copy(x, o, mx);
+  detail::masked_copy(y, o, my);
+  const double xx = detail::centered_dot(mx, mx, nullptr, nullptr), yy = detail::centered_dot(my, my, nullptr, nullptr),
+               xy = detail::centered_dot(mx, my, nullptr, nullptr);
   require(xx > 0 && yy > 0, "project: the ", xx > 0 ? "y" : "x", " direction is zero");
   const double det = xx * yy - xy * xy;
   require(method == projection_method::cos || det > 1e-12 * xx * yy,
@@ -245,7 +265,7 @@ std::vector<std::array<double, 2>> project(trajectory<Model>& path, Model& final
   direction<Model> d;
   for (index_t i = 0; i < path.size(); ++i) {
     detail::path_difference(path[i], final_model.params, final_model.state, o, d);
-    const double dx = detail::centered_dot(d, x, nullptr, nullptr), dy = detail::centered_dot(d, y, nullptr, nullptr);
+    const double dx = detail::centered_dot(d, mx, nullptr, nullptr), dy = detail::centered_dot(d, my, nullptr, nullptr);
     if (method == projection_method::cos)
       out.push_back({dx / std::sqrt(xx), dy / std::sqrt(yy)});
     else  // the 2x2 normal equations [xx xy; xy yy] c = [dx; dy]
@@ -261,25 +281,18 @@ std::vector<std::array<double, 2>> project(trajectory<Model>& path, Model& final
 template <class Model>
 double variance_in_plane(trajectory<Model>& path, Model& final_model, direction<Model>& x, direction<Model>& y,
                          const pca_options& o = {}) {
-  using B = typename Model::backend_type;
-  using T = typename Model::scalar;
   const index_t n = path.size();
   require(n >= 2, "variance_in_plane: the trajectory has ", n, " snapshot(s); a variance needs at least 2");
   // An orthonormal basis (e1, e2) of span{x, y} (with o's mask applied: what PCA sees).
   direction<Model> e1, e2;
-  const auto masked = [&](direction<Model>& from, direction<Model>& to) {
-    direction<Model> zero;
-    B::fill(Model::n_params, T(0), backend::raw(zero.params));
-    B::fill(Model::n_state, T(0), backend::raw(zero.state));
-    detail::path_difference(from, zero.params, zero.state, o, to);
-  };
-  masked(x, e1);
-  masked(y, e2);
-  const double n1 = detail::centered_dot(e1, e1, nullptr, nullptr);
-  require(n1 > 0, "variance_in_plane: the x direction is zero (after leaving out what the options leave out)");
+  detail::masked_copy(x, o, e1);
+  detail::masked_copy(y, o, e2);
+  const double n1 = detail::centered_dot(e1, e1, nullptr, nullptr), y2 = detail::centered_dot(e2, e2, nullptr, nullptr);
+  require(n1 > 0 && y2 > 0, "variance_in_plane: the ", n1 > 0 ? "y" : "x",
+          " direction is zero (after leaving out what the options leave out)");
   orthogonalize(e1, e2);
   const double n2 = detail::centered_dot(e2, e2, nullptr, nullptr);
-  require(n2 > 1e-12 * detail::centered_dot(y, y, nullptr, nullptr), "variance_in_plane: the directions are parallel");
+  require(n2 > 1e-12 * y2, "variance_in_plane: the directions are parallel");
   std::vector<double> c1, c2;
   double total = 0;
   std::vector<direction<Model>> d(static_cast<std::size_t>(n));
