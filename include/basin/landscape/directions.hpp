@@ -76,6 +76,12 @@ void axpby(index_t n, const T* o, T a, const T* dx, T b, const T* dy, T* out) {
     B::for_each_index(n, [=] BASIN_HD(index_t i) { out[i] = o[i] + a * dx[i]; });
 }
 
+// acc[i] += c x[i] (acc in double: PCA components, Lanczos vectors).
+template <class B, class T>
+void add_scaled(index_t n, double c, const T* x, double* acc) {
+  B::for_each_index(n, [=] BASIN_HD(index_t i) { acc[i] += c * double(x[i]); });
+}
+
 // Normalizes d against w tensor by tensor, following the table.
 template <class B, class T, class Table>
 void normalize_against(const Table& table, const T* w, T* d, const direction_options& o) {

@@ -95,11 +95,6 @@ double masked_norm2(index_t n, const T* w, const T* mask) {
   B::download(backend::raw(r), 1, &h);
   return h;
 }
-// y[i] += a x[i].
-template <class B>
-void axpy(index_t n, double a, const double* x, double* y) {
-  B::for_each_index(n, [=] BASIN_HD(index_t i) { y[i] += a * x[i]; });
-}
 }  // namespace detail
 
 // The Hessian of the mean eval-mode loss of a model on a data set at the model's current
@@ -283,7 +278,7 @@ hessian_extremes_result<Model> hessian_extremes(Model& m, const dataset& data, c
     // Full reorthogonalization against every q so far, twice (classical Gram-Schmidt).
     for (int pass = 0; pass < 2; ++pass)
       for (std::size_t i = 0; i < q.size(); ++i)
-        detail::axpy<B>(P, -H.dot(backend::raw(q[i]), zp), backend::raw(q[i]), zp);
+        detail::add_scaled<B>(P, -H.dot(backend::raw(q[i]), zp), backend::raw(q[i]), zp);
     const double b = std::sqrt(H.dot(zp, zp));
     // Ritz values of the (j+1) x (j+1) tridiagonal matrix and their residuals b |s_last|.
     const int k = j + 1;
@@ -321,7 +316,7 @@ hessian_extremes_result<Model> hessian_extremes(Model& m, const dataset& data, c
       dvec u(std::size_t(P), 0.0);
       const int col = which == 0 ? k - 1 : 0;
       for (int i = 0; i < k; ++i)
-        detail::axpy<B>(P, eig.eigenvectors()(i, col), backend::raw(q[std::size_t(i)]), backend::raw(u));
+        detail::add_scaled<B>(P, eig.eigenvectors()(i, col), backend::raw(q[std::size_t(i)]), backend::raw(u));
       direction<Model>& d = which == 0 ? r.max_vector : r.min_vector;
       const double* up = backend::raw(u);
       T* dp = backend::raw(d.params);

@@ -117,22 +117,13 @@ void path_difference(direction<Model>& w, const V& origin_p, const V& origin_s, 
     B::fill(Model::n_state, T(0), backend::raw(out.state));
 }
 
-// to[0] = sum_i (x_i - m_i)(y_i - m_i) over n values (m may be null: 0), in double. (A function
-// rather than a lambda: nvcc takes no device lambda inside another lambda.)
+// to[0] = sum_i (x_i - m_i)(y_i - m_i) over n values, in double. (A function rather than a
+// lambda: nvcc takes no device lambda inside another lambda.)
 template <class B, class T>
 void centered_dot_part(index_t n, const T* x, const T* y, const double* m, double* to) {
   if (n == 0) return;
-  if (m)
-    B::segmented_reduce(
-        1, n, [=] BASIN_HD(index_t, index_t i) { return (double(x[i]) - m[i]) * (double(y[i]) - m[i]); }, to);
-  else
-    B::segmented_reduce(
-        1, n, [=] BASIN_HD(index_t, index_t i) { return double(x[i]) * double(y[i]); }, to);
-}
-// acc[i] += c x[i] (acc in double).
-template <class B, class T>
-void add_scaled(index_t n, double c, const T* x, double* acc) {
-  B::for_each_index(n, [=] BASIN_HD(index_t i) { acc[i] += c * double(x[i]); });
+  B::segmented_reduce(
+      1, n, [=] BASIN_HD(index_t, index_t i) { return (double(x[i]) - m[i]) * (double(y[i]) - m[i]); }, to);
 }
 // to[i] = T(a[i]).
 template <class B, class T>
@@ -152,7 +143,7 @@ void masked_copy(direction<Model>& from, const pca_options& o, direction<Model>&
   path_difference(from, zero.params, zero.state, o, to);
 }
 
-// <a - m, b - m> over both parts of two directions, m a double vector per part (or none), in double.
+// <a - m, b - m> over both parts of two directions, m a double vector per part, in double.
 template <class Model>
 double centered_dot(direction<Model>& a, direction<Model>& b, const double* mean_p, const double* mean_s) {
   using B = typename Model::backend_type;
@@ -255,8 +246,7 @@ std::vector<std::array<double, 2>> project(trajectory<Model>& path, Model& final
   direction<Model> mx, my;
   detail::masked_copy(x, o, mx);
   detail::masked_copy(y, o, my);
-  const double xx = detail::centered_dot(mx, mx, nullptr, nullptr), yy = detail::centered_dot(my, my, nullptr, nullptr),
-               xy = detail::centered_dot(mx, my, nullptr, nullptr);
+  const double xx = dot(mx, mx), yy = dot(my, my), xy = dot(mx, my);
   require(xx > 0 && yy > 0, "project: the ", xx > 0 ? "y" : "x", " direction is zero");
   const double det = xx * yy - xy * xy;
   require(method == projection_method::cos || det > 1e-12 * xx * yy,
@@ -265,7 +255,7 @@ std::vector<std::array<double, 2>> project(trajectory<Model>& path, Model& final
   direction<Model> d;
   for (index_t i = 0; i < path.size(); ++i) {
     detail::path_difference(path[i], final_model.params, final_model.state, o, d);
-    const double dx = detail::centered_dot(d, mx, nullptr, nullptr), dy = detail::centered_dot(d, my, nullptr, nullptr);
+    const double dx = dot(d, mx), dy = dot(d, my);
     if (method == projection_method::cos)
       out.push_back({dx / std::sqrt(xx), dy / std::sqrt(yy)});
     else  // the 2x2 normal equations [xx xy; xy yy] c = [dx; dy]
@@ -287,25 +277,25 @@ double variance_in_plane(trajectory<Model>& path, Model& final_model, direction<
   direction<Model> e1, e2;
   detail::masked_copy(x, o, e1);
   detail::masked_copy(y, o, e2);
-  const double n1 = detail::centered_dot(e1, e1, nullptr, nullptr), y2 = detail::centered_dot(e2, e2, nullptr, nullptr);
+  const double n1 = dot(e1, e1), y2 = dot(e2, e2);
   require(n1 > 0 && y2 > 0, "variance_in_plane: the ", n1 > 0 ? "y" : "x",
           " direction is zero (after leaving out what the options leave out)");
   orthogonalize(e1, e2);
-  const double n2 = detail::centered_dot(e2, e2, nullptr, nullptr);
+  const double n2 = dot(e2, e2);
   require(n2 > 1e-12 * y2, "variance_in_plane: the directions are parallel");
   std::vector<double> c1, c2;
   double total = 0;
   std::vector<direction<Model>> d(static_cast<std::size_t>(n));
   for (index_t i = 0; i < n; ++i) {
     detail::path_difference(path[i], final_model.params, final_model.state, o, d[std::size_t(i)]);
-    c1.push_back(detail::centered_dot(d[std::size_t(i)], e1, nullptr, nullptr) / std::sqrt(n1));
-    c2.push_back(detail::centered_dot(d[std::size_t(i)], e2, nullptr, nullptr) / std::sqrt(n2));
+    c1.push_back(dot(d[std::size_t(i)], e1) / std::sqrt(n1));
+    c2.push_back(dot(d[std::size_t(i)], e2) / std::sqrt(n2));
   }
   // total variance = sum_i |d_i|^2 - n |mean|^2 = sum_i |d_i|^2 - (1/n) sum_ij <d_i, d_j>
   double sq = 0, cross = 0;
   for (index_t i = 0; i < n; ++i)
     for (index_t j = 0; j <= i; ++j) {
-      const double v = detail::centered_dot(d[std::size_t(i)], d[std::size_t(j)], nullptr, nullptr);
+      const double v = dot(d[std::size_t(i)], d[std::size_t(j)]);
       cross += i == j ? v : 2 * v;
       if (i == j) sq += v;
     }
