@@ -176,14 +176,14 @@ class hessian_operator {
   }
 
   // <a, b> over the parameter length (masked entries count as zero when a or b is masked).
-  double dot(const double* a, const double* b) const {
-    typename B::template vector<double> r(1, 0.0);
-    const T* mk = mask_.empty() ? nullptr : backend::raw(const_cast<typename B::template vector<T>&>(mask_));
+  // (Lanczos takes ~2k of these per step: the result's buffer is kept, not allocated per call.)
+  double dot(const double* a, const double* b) {
+    const T* mk = mask_.empty() ? nullptr : backend::raw(mask_);
     B::segmented_reduce(
         1, Model::n_params, [=] BASIN_HD(index_t, index_t i) { return mk ? double(mk[i]) * a[i] * b[i] : a[i] * b[i]; },
-        backend::raw(r));
+        backend::raw(dot_out_));
     double h = 0;
-    B::download(backend::raw(r), 1, &h);
+    B::download(backend::raw(dot_out_), 1, &h);
     return h;
   }
   // Zeroes the entries outside the mask.
@@ -234,7 +234,7 @@ class hessian_operator {
   double step_ = 0, loss_ = 0;
   activation_patterns<B> patterns_;
   typename B::template vector<T> mask_, origin_;
-  dvec plus_;
+  dvec plus_, dot_out_ = dvec(1, 0.0);
   evaluation_workspace<Model> ws_;
 };
 
