@@ -5,6 +5,7 @@
 
 #include "basin/layers/activation.hpp"
 #include "basin/layers/batch_norm.hpp"
+#include "basin/layers/concat.hpp"
 #include "basin/layers/conv.hpp"
 #include "basin/layers/dense.hpp"
 #include "basin/layers/loss.hpp"
@@ -70,6 +71,33 @@ BOOST_AUTO_TEST_CASE(residual_blocks) {
   using block = residual_block<shortcut::automatic, relu, conv<3, 3>, batch_norm>;  // relu after the sum
   check_layer<block, dims{3, 4, 4}>(3, mode::train);
   check_layer<residual_block<shortcut::none, relu, conv<3, 3>, batch_norm>, dims{3, 4, 4}>(3, mode::eval);
+}
+BOOST_AUTO_TEST_CASE(concat_blocks) {
+  // DenseNet layers: the branch's features in front of the input, dL/dx through both paths.
+  check_layer<concat<batch_norm, relu, conv<3, 3>>, dims{2, 5, 5}>(3, mode::train);
+  check_layer<concat<conv<2, 1, 1, 0>>, dims{3, 4, 4}>(2, mode::eval);
+  check_layer<sequential<concat<conv<2, 3>>, concat<batch_norm, relu, conv<2, 3>>, avg_pool<2>>, dims{2, 6, 6}>(
+      2, mode::train);
+}
+BOOST_AUTO_TEST_CASE(concat_puts_the_branch_first) {
+  // y = cat(branch(x), x) over channels, as torch.cat([out, x], 1): 2 branch channels, then x.
+  using impl = concat<conv<2, 1, 1, 0, true>>::bind<dims{3, 2, 2}, double, host>;
+  static_assert(impl::out == dims{5, 2, 2});
+  impl l;
+  const index_t n = 2;
+  l.reserve(n);
+  std::vector<double> w(impl::n_params), x(n * 12), y(n * 20);
+  for (std::size_t i = 0; i < w.size(); ++i) w[i] = 0.1 * double(i + 1);  // (2, 3) weights, then 2 biases
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = double(i) - 7;
+  l.forward(w.data(), nullptr, x.data(), y.data(), n, mode::train);
+  for (int o = 0; o < 2; ++o)
+    for (index_t img = 0; img < n; ++img)
+      for (int p = 0; p < 4; ++p) {
+        double v = w[6 + o];
+        for (int c = 0; c < 3; ++c) v += w[o * 3 + c] * x[(c * n + img) * 4 + p];
+        BOOST_TEST(y[(o * n + img) * 4 + p] == v, boost::test_tools::tolerance(1e-12));
+      }
+  for (std::size_t i = 0; i < x.size(); ++i) BOOST_TEST(y[2 * n * 4 + i] == x[i]);
 }
 BOOST_AUTO_TEST_CASE(sequential_with_repeat) {
   check_layer<sequential<conv<2, 3>, batch_norm, relu, repeat<2, conv<2, 3>, relu>, global_avg_pool, dense<3>>,

@@ -14,6 +14,12 @@ BasicBlock: out = relu(bn1(conv1(x))); out = bn2(conv2(out)); out = relu(out + s
   with shortcut = Sequential(conv 1x1 stride s no bias, BatchNorm2d) when the stride or the width
   changes, identity otherwise. A "plain" net has no shortcut at all: out = relu(bn2(conv2(...))).
 
+DenseNet (DenseNet-BC of the reference tool's cifar10/models/densenet.py): conv1 3x3 to 2k
+  channels; dense blocks of Bottlenecks (bn1, relu, conv1 1x1 to 4k, bn2, relu, conv2 3x3 to k,
+  then torch.cat([out, x], 1)), a Transition between blocks (bn, relu, conv 1x1 to half the
+  channels rounded down, avg_pool2d 2); bn, relu, global average pool, linear. Architectures
+  "densenet121" (k 32; 6, 12, 24, 16), "densenet_cifar" (k 12, same blocks), "densenet_k<k>_<a>-<b>-...".
+
 Only torch (and, for load_basin_checkpoint, h5py and numpy) are needed.
 """
 
@@ -23,7 +29,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-__all__ = ["BasicBlock", "CifarResNet", "parse_architecture", "read_basin_tensors", "load_basin_checkpoint",
+__all__ = ["BasicBlock", "CifarResNet", "Bottleneck", "Transition", "DenseNet", "parse_architecture", "read_basin_tensors", "load_basin_checkpoint",
            "randomize"]
 
 
@@ -96,14 +102,96 @@ class CifarResNet(nn.Module):
         return f"{'resnet' if self.shortcut else 'plain'}{self.depth}{suffix}"
 
 
+class Bottleneck(nn.Module):
+    """DenseNet-BC layer: k new features from bn-relu-conv1x1(4k)-bn-relu-conv3x3(k), put in front of x."""
+
+    def __init__(self, in_planes, growth_rate):
+        super().__init__()
+        self.bn1 = nn.BatchNorm2d(in_planes)
+        self.conv1 = nn.Conv2d(in_planes, 4 * growth_rate, kernel_size=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(4 * growth_rate)
+        self.conv2 = nn.Conv2d(4 * growth_rate, growth_rate, kernel_size=3, padding=1, bias=False)
+
+    def forward(self, x):
+        out = self.conv1(F.relu(self.bn1(x)))
+        out = self.conv2(F.relu(self.bn2(out)))
+        return torch.cat([out, x], 1)
+
+
+class Transition(nn.Module):
+    """Between dense blocks: bn-relu-conv1x1 then 2x2 average pooling."""
+
+    def __init__(self, in_planes, out_planes):
+        super().__init__()
+        self.bn = nn.BatchNorm2d(in_planes)
+        self.conv = nn.Conv2d(in_planes, out_planes, kernel_size=1, bias=False)
+
+    def forward(self, x):
+        return F.avg_pool2d(self.conv(F.relu(self.bn(x))), 2)
+
+
+class DenseNet(nn.Module):
+    """DenseNet-BC with growth rate k and the given numbers of layers per dense block."""
+
+    def __init__(self, blocks, growth_rate, in_channels=3, num_classes=10):
+        super().__init__()
+        self.blocks = list(blocks)
+        self.growth_rate = growth_rate
+        planes = 2 * growth_rate
+        self.conv1 = nn.Conv2d(in_channels, planes, kernel_size=3, padding=1, bias=False)
+        for i, n in enumerate(self.blocks, start=1):
+            layers = []
+            for _ in range(n):
+                layers.append(Bottleneck(planes, growth_rate))
+                planes += growth_rate
+            setattr(self, f"dense{i}", nn.Sequential(*layers))
+            if i < len(self.blocks):
+                out_planes = planes // 2
+                setattr(self, f"trans{i}", Transition(planes, out_planes))
+                planes = out_planes
+        self.bn = nn.BatchNorm2d(planes)
+        self.linear = nn.Linear(planes, num_classes)
+
+    def forward(self, x):
+        out = self.conv1(x)
+        for i in range(1, len(self.blocks) + 1):
+            out = getattr(self, f"dense{i}")(out)
+            if i < len(self.blocks):
+                out = getattr(self, f"trans{i}")(out)
+        out = F.adaptive_avg_pool2d(F.relu(self.bn(out)), 1).flatten(1)
+        return self.linear(out)
+
+    @property
+    def architecture(self):
+        if self.blocks == [6, 12, 24, 16] and self.growth_rate in (32, 12):
+            return "densenet121" if self.growth_rate == 32 else "densenet_cifar"
+        return f"densenet_k{self.growth_rate}_" + "-".join(str(b) for b in self.blocks)
+
+
+_DENSE = re.compile(r"^densenet(?:(121)|(_cifar)|_k(\d+)_(\d+(?:-\d+)*))$")
+
+
+def _match(pattern, arch):
+    """pattern's match of an architecture name (str or bytes, surrounding blanks ignored), or None."""
+    return pattern.match((arch.decode("utf-8") if isinstance(arch, bytes) else str(arch)).strip())
+
+
+def parse_densenet(arch):
+    """'densenet121' -> ([6, 12, 24, 16], 32); 'densenet_k12_3-3-3' -> ([3, 3, 3], 12); None otherwise."""
+    m = _match(_DENSE, arch)
+    if not m:
+        return None
+    if m.group(1) or m.group(2):
+        return [6, 12, 24, 16], 32 if m.group(1) else 12
+    return [int(b) for b in m.group(4).split("-")], int(m.group(3))
+
+
 _ARCH = re.compile(r"^(resnet|plain)(\d+)(?:_w(\d+))?$")
 
 
 def parse_architecture(arch):
     """'resnet20' -> (20, True, 1); 'plain56_w2' -> (56, False, 2). Raises ValueError otherwise."""
-    if isinstance(arch, bytes):
-        arch = arch.decode("utf-8")
-    m = _ARCH.match(str(arch).strip())
+    m = _match(_ARCH, arch)
     if not m:
         raise ValueError(f"unknown architecture {arch!r} (expected resnet<depth>[_w<k>] or plain<depth>[_w<k>])")
     return int(m.group(2)), m.group(1) == "resnet", int(m.group(3) or 1)
@@ -149,13 +237,18 @@ def load_basin_checkpoint(path, dtype=None, num_classes=None):
             raise ValueError(f"{path}: not a basin checkpoint (no 'architecture' attribute)")
         arch = _attr_str(f.attrs["architecture"])
         tensors = read_basin_tensors(f)
-    depth, shortcut, width = parse_architecture(arch)
     if "conv1.weight" not in tensors:
         raise ValueError(f"{path}: no conv1.weight dataset")
     in_channels = int(tensors["conv1.weight"].shape[1])
     if num_classes is None:
         num_classes = int(tensors["linear.weight"].shape[0]) if "linear.weight" in tensors else 10
-    model = CifarResNet(depth, in_channels=in_channels, num_classes=num_classes, shortcut=shortcut, width=width)
+    dense = parse_densenet(arch)
+    if dense is not None:
+        model = DenseNet(dense[0], dense[1], in_channels=in_channels, num_classes=num_classes)
+    else:
+        depth, shortcut, width = parse_architecture(arch)
+        model = CifarResNet(depth, in_channels=in_channels, num_classes=num_classes, shortcut=shortcut,
+                            width=width)
     model = model.to(dtype or torch.float32)
     state = {}
     for name, t in tensors.items():

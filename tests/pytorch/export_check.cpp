@@ -63,6 +63,11 @@ int main(int argc, char** argv) try {
   export_one<resnet20<fashion_input>, double>(dir + "/resnet20_fashion_train_f64.h5", mode::train, 2);
   export_one<plain20<cifar_input>, float>(dir + "/plain20_cifar_eval_f32.h5", mode::eval, 3);
   export_one<resnet<8, cifar_input, 2>, double>(dir + "/resnet8w2_cifar_train_f64.h5", mode::train, 4);
+  // DenseNets: the reference tool's densenet_cifar (k = 12; 6, 12, 24, 16 layers) and a small one
+  // with 28x28 inputs (7x7 after two transitions, 3x3 after a third: odd sizes pooled down).
+  export_one<densenet_cifar<cifar_input>, float>(dir + "/densenet_cifar_eval_f32.h5", mode::eval, 5);
+  export_one<densenet<fashion_input, 4, 10, weights::real, 2, 1, 2, 1>, double>(
+      dir + "/densenet_k4_fashion_train_f64.h5", mode::train, 6);
   return 0;
 } catch (const std::exception& e) {
   std::fprintf(stderr, "export_check: %s\n", e.what());
