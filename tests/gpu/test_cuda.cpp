@@ -24,6 +24,7 @@
 #include "basin/layers/loss.hpp"
 #include "basin/layers/pool.hpp"
 #include "basin/layers/residual.hpp"
+#include "basin/layers/transposed_conv.hpp"
 #include "basin/net/model.hpp"
 #include "basin/net/zoo.hpp"
 #include "basin/optim/optimizers.hpp"
@@ -170,6 +171,16 @@ BOOST_AUTO_TEST_CASE(activations_pools_flatten) {
   compare_layer<avg_pool<3, 2>, dims{4, 11, 11}>(3, mode::train);
   compare_layer<global_avg_pool, dims{64, 7, 7}>(17, mode::train);
   compare_layer<flatten, dims{3, 4, 5}>(6, mode::train);
+}
+BOOST_AUTO_TEST_CASE(dcgan_and_densenet_layers) {
+  compare_layer<leaky_relu<0.2>, dims{8, 9, 9}>(6, mode::train);
+  compare_layer<tanh_layer, dims{4, 9, 9}>(6, mode::train);
+  compare_layer<sigmoid, dims{5, 1, 1}>(33, mode::train);
+  compare_layer<transposed_conv<32, 4, 1, 0>, dims{64, 1, 1}>(16, mode::train);  // DCGAN's 1x1 -> 4x4
+  compare_layer<transposed_conv<16, 4, 2, 1, false>, dims{32, 7, 7}>(8, mode::train);
+  compare_layer<transposed_conv<16, 3, 1, 1>, dims{32, 8, 8}>(4, mode::train);  // its conv by Winograd
+  compare_layer<zoo::dense_layer<12>, dims{24, 14, 14}>(5, mode::train);
+  compare_layer<zoo::transition<18>, dims{36, 14, 14}>(5, mode::eval);
 }
 BOOST_AUTO_TEST_CASE(residual_blocks) {
   compare_layer<zoo::basic_block<32, 2, shortcut::automatic>, dims{16, 14, 14}>(5, mode::train);

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <omp.h>
 
+#include "basin/landscape/convexity.hpp"
 #include "basin/landscape/direction_file.hpp"
 #include "basin/landscape/surface.hpp"
 #include "basin/net/model.hpp"
@@ -390,3 +391,70 @@ BOOST_AUTO_TEST_CASE(recompute_batch_norm_averages_the_batch_statistics) {
   });
   BOOST_TEST(momentum == batch_norm::default_momentum);
 }
+
+BOOST_AUTO_TEST_SUITE(slice_convexity_of_surfaces)
+
+// f on the grid x (outer) by y (inner), as surface files hold it.
+template <class F>
+plot::grid2d tabulate(const std::vector<double>& x, const std::vector<double>& y, F f) {
+  plot::grid2d g{x, y, {}, "f"};
+  for (double a : x)
+    for (double b : y) g.z.push_back(f(a, b));
+  return g;
+}
+std::vector<double> axis(double lo, double hi, int n) {
+  std::vector<double> v;
+  for (int i = 0; i < n; ++i) v.push_back(lo + (hi - lo) * i / (n - 1));
+  return v;
+}
+
+BOOST_AUTO_TEST_CASE(convex_bowls_saddles_and_double_wells) {
+  const auto x = axis(-1, 1, 21);
+  // A tilted convex bowl: convex everywhere, one minimum (at the origin).
+  const auto bowl = slice_convexity(tabulate(x, x, [](double a, double b) { return a * a + 2 * b * b + 0.3 * a * b; }), 2);
+  BOOST_TEST(bowl.points == 19 * 19);
+  BOOST_TEST(bowl.nonconvex == 0);
+  BOOST_TEST(bowl.local_minima == 1);
+  // A saddle curves down everywhere and has no minimum.
+  const auto saddle = slice_convexity(tabulate(x, x, [](double a, double b) { return a * a - b * b; }), 2);
+  BOOST_TEST(saddle.share == 1.0);
+  BOOST_TEST(saddle.local_minima == 0);
+  // Within radius 0.5 only: interior points with x^2 + y^2 <= 0.25.
+  index_t inside = 0;
+  for (int i = 1; i < 20; ++i)
+    for (int j = 1; j < 20; ++j) inside += x[i] * x[i] + x[j] * x[j] <= 0.25;
+  BOOST_TEST(slice_convexity(tabulate(x, x, [](double a, double b) { return a * a - b * b; }), 0.5).points == inside);
+
+  // x^4 - x^2 + y^2: two wells at x = +-1/sqrt(2), concave in x for 12 x^2 < 2. The second
+  // difference of x^4 with step h is 12 x^2 + 2 h^2 exactly, so the expected count is known.
+  const auto xw = axis(-1.5, 1.5, 31);
+  const auto wells = slice_convexity(tabulate(xw, x, [](double a, double b) { return a * a * a * a - a * a + b * b; }), 10);
+  index_t expected = 0;
+  for (int i = 1; i < 30; ++i) {
+    const double fxx = 12 * xw[i] * xw[i] + 2 * 0.01 - 2;
+    expected += 19 * (fxx < -0.01 * std::max(std::abs(fxx), 2.0));
+  }
+  BOOST_TEST(expected > 0);
+  BOOST_TEST(wells.nonconvex == expected);
+  BOOST_TEST(wells.points == 29 * 19);
+  BOOST_TEST(wells.local_minima == 2);
+}
+
+BOOST_AUTO_TEST_CASE(uneven_spacing_and_missing_points) {
+  // Three-point formulas are exact for quadratics on any spacing: a narrow convex bowl stays
+  // convex, a saddle stays a saddle.
+  const std::vector<double> x{-1, -0.7, -0.55, -0.1, 0, 0.05, 0.4, 0.9, 1};
+  const auto bowl = [](double a, double b) { return 3 * a * a + b * b - 1.7 * a * b + a; };
+  BOOST_TEST(slice_convexity(tabulate(x, x, bowl), 5, 0).nonconvex == 0);
+  BOOST_TEST(slice_convexity(tabulate(x, x, [](double a, double b) { return a * b; }), 5, 0).share == 1.0);
+  // A point not computed (NaN) removes itself and its interior neighbours from the count.
+  auto g = tabulate(x, x, bowl);
+  g.z[4 * 9 + 4] = std::nan("");
+  BOOST_TEST(slice_convexity(g, 5).points == 7 * 7 - 9);
+  BOOST_CHECK_THROW(slice_convexity(g, 0), basin::error);
+  BOOST_CHECK_THROW(slice_convexity(g, 1, 1.0), basin::error);
+  g.z.pop_back();
+  BOOST_CHECK_THROW(slice_convexity(g, 1), basin::error);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -11,6 +11,7 @@
 #include "basin/layers/loss.hpp"
 #include "basin/layers/pool.hpp"
 #include "basin/layers/residual.hpp"
+#include "basin/layers/transposed_conv.hpp"
 #include "gradcheck.hpp"
 
 using namespace basin;
@@ -52,6 +53,23 @@ BOOST_AUTO_TEST_CASE(batch_norm_train_mode) { check_layer<batch_norm, dims{3, 4,
 BOOST_AUTO_TEST_CASE(batch_norm_eval_mode) { check_layer<batch_norm, dims{3, 4, 5}>(4, mode::eval); }
 BOOST_AUTO_TEST_CASE(batch_norm_flat_input) { check_layer<batch_norm, dims{6, 1, 1}>(5, mode::train); }
 BOOST_AUTO_TEST_CASE(relu_layer) { check_layer<relu, dims{3, 4, 4}>(3, mode::train); }
+BOOST_AUTO_TEST_CASE(leaky_relu_layer) {
+  // Piecewise linear, so the central differences are exact but for the rounding of the summed
+  // loss (~1e-10 absolute), which an element with a small cotangent times 0.2 feels at ~2e-6.
+  check_layer<leaky_relu<0.2>, dims{3, 4, 4}>(3, mode::train, 1e-5);
+  check_layer<leaky_relu<>, dims{2, 3, 1}>(2, mode::train, 1e-5);
+}
+BOOST_AUTO_TEST_CASE(tanh_layer_gradient) { check_layer<tanh_layer, dims{3, 4, 4}>(3, mode::train); }
+BOOST_AUTO_TEST_CASE(sigmoid_layer_gradient) { check_layer<sigmoid, dims{5, 1, 1}>(4, mode::train); }
+BOOST_AUTO_TEST_CASE(transposed_convs) {
+  // DCGAN's shapes: 1x1 -> 4x4 (K 4, stride 1, pad 0), doubling (K 4, stride 2, pad 1); odd
+  // kernels, a bias, a 3x3 stride-1 one whose conv runs by Winograd (channels in fours).
+  check_layer<transposed_conv<3, 4, 1, 0>, dims{4, 1, 1}>(3, mode::train);
+  check_layer<transposed_conv<2, 4, 2, 1, false>, dims{3, 3, 4}>(2, mode::train);
+  check_layer<transposed_conv<3, 3, 2, 0>, dims{2, 3, 3}>(2, mode::train);
+  check_layer<transposed_conv<4, 3, 1, 1>, dims{4, 5, 5}>(2, mode::train);
+  check_layer<transposed_conv<2, 1, 1, 0>, dims{3, 4, 4}>(3, mode::train);  // 1x1: one GEMM
+}
 BOOST_AUTO_TEST_CASE(pools) {
   check_layer<max_pool<2>, dims{2, 6, 6}>(3, mode::train);
   check_layer<max_pool<3, 2>, dims{2, 7, 7}>(2, mode::train);  // overlapping windows
@@ -78,6 +96,51 @@ BOOST_AUTO_TEST_CASE(concat_blocks) {
   check_layer<concat<conv<2, 1, 1, 0>>, dims{3, 4, 4}>(2, mode::eval);
   check_layer<sequential<concat<conv<2, 3>>, concat<batch_norm, relu, conv<2, 3>>, avg_pool<2>>, dims{2, 6, 6}>(
       2, mode::train);
+}
+BOOST_AUTO_TEST_CASE(transposed_conv_matches_direct_sum) {
+  // y[o, oy, ox] = b[o] + sum over c, iy, ix, ky, kx with oy = iy S - P + ky, ox = ix S - P + kx
+  // of x[c, iy, ix] w[c, o, ky, kx] (PyTorch's ConvTranspose2d, weights (in, out, K, K)).
+  constexpr int C = 3, O = 2, K = 4, S = 2, P = 1;
+  constexpr dims in{C, 3, 4};
+  using impl = transposed_conv<O, K, S, P>::bind<in, double, host>;
+  static_assert(impl::out == dims{O, 6, 8});
+  impl l;
+  const index_t n = 2;
+  l.reserve(n);
+  std::vector<double> w(impl::n_params), x(n * in.size()), y(n * impl::out.size());
+  for (std::size_t i = 0; i < w.size(); ++i) w[i] = std::sin(1.7 * double(i) + 0.3);
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = std::cos(0.9 * double(i));
+  l.forward(w.data(), nullptr, x.data(), y.data(), n, mode::train);
+  constexpr dims out = impl::out;
+  for (int o = 0; o < O; ++o)
+    for (index_t img = 0; img < n; ++img)
+      for (int oy = 0; oy < out.h; ++oy)
+        for (int ox = 0; ox < out.w; ++ox) {
+          double v = w[C * O * K * K + o];
+          for (int c = 0; c < C; ++c)
+            for (int iy = 0; iy < in.h; ++iy)
+              for (int ix = 0; ix < in.w; ++ix) {
+                const int ky = oy - iy * S + P, kx = ox - ix * S + P;
+                if (ky < 0 || ky >= K || kx < 0 || kx >= K) continue;
+                v += x[((c * n + img) * in.h + iy) * in.w + ix] * w[((c * O + o) * K + ky) * K + kx];
+              }
+          BOOST_TEST(y[((o * n + img) * out.h + oy) * out.w + ox] == v, boost::test_tools::tolerance(1e-12));
+        }
+}
+BOOST_AUTO_TEST_CASE(sigmoid_and_tanh_values) {
+  using sg = sigmoid::bind<dims{5, 1, 1}, double, host>;
+  using th = tanh_layer::bind<dims{5, 1, 1}, double, host>;
+  using lr = leaky_relu<0.2>::bind<dims{5, 1, 1}, double, host>;
+  const std::vector<double> x{-800, -2, 0, 3, 800};
+  std::vector<double> y(5);
+  sg{}.forward(nullptr, nullptr, x.data(), y.data(), 1, mode::eval);
+  for (int i = 0; i < 5; ++i) BOOST_TEST(y[i] == 1 / (1 + std::exp(-x[i])), boost::test_tools::tolerance(1e-15));
+  BOOST_TEST(y[0] == 0.0);  // no overflow to NaN at either end
+  BOOST_TEST(y[4] == 1.0);
+  th{}.forward(nullptr, nullptr, x.data(), y.data(), 1, mode::eval);
+  for (int i = 0; i < 5; ++i) BOOST_TEST(y[i] == std::tanh(x[i]));
+  lr{}.forward(nullptr, nullptr, x.data(), y.data(), 1, mode::eval);
+  for (int i = 0; i < 5; ++i) BOOST_TEST(y[i] == (x[i] > 0 ? x[i] : 0.2 * x[i]));
 }
 BOOST_AUTO_TEST_CASE(concat_puts_the_branch_first) {
   // y = cat(branch(x), x) over channels, as torch.cat([out, x], 1): 2 branch channels, then x.

@@ -1,6 +1,9 @@
-// basin/layers/activation.hpp — elementwise activations (parameter-free, shape-preserving).
+// basin/layers/activation.hpp — elementwise activations (parameter-free, shape-preserving):
+// relu, leaky_relu<slope>, tanh_layer and sigmoid (DCGAN's generator ends in tanh, its
+// discriminator uses leaky relus with slope 0.2).
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <deque>
 
@@ -84,6 +87,83 @@ struct relu {
         const T g = dy[i];
         dx[i] = y[i] > T(0) ? g : T(0);
       });
+    }
+  };
+};
+
+// leaky_relu<Slope>: y = x for x > 0, Slope x otherwise (PyTorch's LeakyReLU; Slope >= 0). Its
+// kink is frozen by activation patterns like relu's.
+template <double Slope = 0.01>
+struct leaky_relu {
+  static_assert(Slope >= 0, "leaky_relu<Slope>: the slope must not be negative");
+  static constexpr dims output(dims in) { return in; }
+  template <dims In, class T, class B>
+  struct bind : stateless_impl<In> {
+    static constexpr dims in = In, out = In;
+    const std::uint8_t* pattern = nullptr;  // of the last forward, when patterns were active
+
+    void forward(const T*, T*, const T* x, T* y, index_t n, mode) {
+      const index_t len = n * In.size();
+      const T a = T(Slope);
+      pattern = nullptr;
+      if (auto* store = active_patterns<B>) {
+        std::uint8_t* p = store->claim(len);
+        if (!store->replaying) B::for_each_index(len, [=] BASIN_HD(index_t i) { p[i] = x[i] > T(0); });
+        B::for_each_index(len, [=] BASIN_HD(index_t i) { y[i] = p[i] ? x[i] : a * x[i]; });
+        pattern = p;
+        return;
+      }
+      B::for_each_index(len, [=] BASIN_HD(index_t i) { y[i] = x[i] > T(0) ? x[i] : a * x[i]; });
+    }
+    void backward(const T*, T*, const T* x, const T*, const T* dy, T* dx, index_t n) {
+      if (!dx) return;
+      const T a = T(Slope);
+      if (const std::uint8_t* p = pattern) {
+        B::for_each_index(n * In.size(), [=] BASIN_HD(index_t i) { dx[i] = p[i] ? dy[i] : a * dy[i]; });
+        return;
+      }
+      B::for_each_index(n * In.size(), [=] BASIN_HD(index_t i) {
+        const T g = dy[i];
+        dx[i] = x[i] > T(0) ? g : a * g;
+      });
+    }
+  };
+};
+
+// tanh_layer: y = tanh(x); dx = dy (1 - y^2). (Named so that it does not hide std::tanh.)
+struct tanh_layer {
+  static constexpr dims output(dims in) { return in; }
+  template <dims In, class T, class B>
+  struct bind : stateless_impl<In> {
+    static constexpr dims in = In, out = In;
+    void forward(const T*, T*, const T* x, T* y, index_t n, mode) {
+      B::for_each_index(n * In.size(), [=] BASIN_HD(index_t i) { y[i] = std::tanh(x[i]); });
+    }
+    void backward(const T*, T*, const T*, const T* y, const T* dy, T* dx, index_t n) {
+      if (dx) B::for_each_index(n * In.size(), [=] BASIN_HD(index_t i) { dx[i] = dy[i] * (T(1) - y[i] * y[i]); });
+    }
+  };
+};
+
+// sigmoid: y = 1 / (1 + exp(-x)), computed without overflow for either sign; dx = dy y (1 - y).
+struct sigmoid {
+  static constexpr dims output(dims in) { return in; }
+  template <dims In, class T, class B>
+  struct bind : stateless_impl<In> {
+    static constexpr dims in = In, out = In;
+    void forward(const T*, T*, const T* x, T* y, index_t n, mode) {
+      B::for_each_index(n * In.size(), [=] BASIN_HD(index_t i) {
+        const T v = x[i];
+        if (v >= T(0)) {
+          y[i] = T(1) / (T(1) + std::exp(-v));
+        } else {
+          const T e = std::exp(v);
+          y[i] = e / (T(1) + e);
+        }
+      });
+    }
+    void backward(const T*, T*, const T*, const T* y, const T* dy, T* dx, index_t n) {
+      if (dx) B::for_each_index(n * In.size(), [=] BASIN_HD(index_t i) { dx[i] = dy[i] * y[i] * (T(1) - y[i]); });
     }
   };
 };

@@ -353,36 +353,24 @@ struct conv {
     }
 
     void backward(const T* w, T* gw, const T* x, const T*, const T* dy, T* dx, index_t n) {
-      constexpr index_t plane = out.plane();
-      constexpr index_t wsize = index_t(Out) * k_dim;
       w = store.last(w);
+      if (dx) data_gradient(w, dy, dx, n);
+      weight_gradient(x, dy, gw, n);
+      bias_gradient(gw, dy, n);
+    }
+
+    // dx = dL/dx from dy alone: the transposed convolution of dy with w (the weights as given,
+    // already on their grid for quantized layers). transposed_conv's forward pass.
+    void data_gradient(const T* w, const T* dy, T* dx, index_t n) {
+      constexpr index_t plane = out.plane();
       if constexpr (winograd_backward) {
-        if (use_winograd) {  // both gradients by Winograd
-          if (dx) winograd_data_gradient(w, dy, dx, n);
-          winograd_weight_gradient(dy, x, gw, n);
-          bias_gradient(gw, dy, n);
-          return;
-        }
+        if (use_winograd) return winograd_data_gradient(w, dy, dx, n);  // by Winograd, like forward
       }
-      // The weight gradient in `parts` partial sums, part p adding the groups of images of its own
-      // contiguous range in order, whichever worker runs it: the order of every sum, and so the
-      // result's bits, does not depend on how the threads share the batch, nor (up to min_parts
-      // threads) on how many there are.
-      bool winograd_dx = false;
-      if constexpr (fused_backward) winograd_dx = dx && use_winograd && use_fused && fused_data_gradient(w, dy, dx, n);
-      const index_t groups = (n + group - 1) / group, parts = weight_parts(n);
-      if (partial.size() < std::size_t(parts * wsize)) partial.resize(std::size_t(parts * wsize));
-      T* part = backend::raw(partial);
-      const auto one_group = [&](index_t task, index_t p, int worker) {
+      if constexpr (fused_backward) {
+        if (use_winograd && use_fused && fused_data_gradient(w, dy, dx, n)) return;
+      }
+      B::for_each_task((n + group - 1) / group, [&](index_t task, int worker) {
         const index_t n0 = task * group, nb = std::min(group, n - n0);
-        index_t ldc;
-        const T* c = columns(x, n, n0, nb, worker, ldc);
-        // partial gw (out, k_dim) += dy (out, nb*plane) x col^T (nb*plane, k_dim); the part's
-        // first group sets it (every part has one: parts <= groups)
-        const T beta = task == p * groups / parts ? T(0) : T(1);
-        B::gemm(backend::trans::no, backend::trans::yes, Out, k_dim, nb * plane, T(1), dy + n0 * plane, n * plane, c,
-                ldc, beta, part + p * wsize, k_dim);
-        if (!dx || winograd_dx) return;
         if constexpr (direct) {
           // dx (in.c, nb*plane) = W^T (in.c, out) x dy (out, nb*plane)
           B::gemm(backend::trans::yes, backend::trans::no, k_dim, nb * plane, Out, T(1), w, k_dim, dy + n0 * plane,
@@ -392,11 +380,37 @@ struct conv {
           // dcol (k_dim, nb*plane) = W^T (k_dim, out) x dy (out, nb*plane)
           B::gemm(backend::trans::yes, backend::trans::no, k_dim, nb * plane, Out, T(1), w, k_dim, dy + n0 * plane,
                   n * plane, T(0), cb, nb * plane);
-          B::for_each_line(index_t(In.c) * nb * In.h, In.w, detail::col2im_fn<T, In, out, K, Stride, Pad>{cb, dx, n, n0, nb});
+          B::for_each_line(index_t(In.c) * nb * In.h, In.w,
+                           detail::col2im_fn<T, In, out, K, Stride, Pad>{cb, dx, n, n0, nb});
         }
-      };
+      });
+    }
+
+    // gw = dL/dw (the weights only; bias_gradient adds the bias part) from x and dy.
+    void weight_gradient(const T* x, const T* dy, T* gw, index_t n) {
+      constexpr index_t plane = out.plane();
+      constexpr index_t wsize = index_t(Out) * k_dim;
+      if constexpr (winograd_backward) {
+        if (use_winograd) return winograd_weight_gradient(dy, x, gw, n);
+      }
+      // The weight gradient in `parts` partial sums, part p adding the groups of images of its own
+      // contiguous range in order, whichever worker runs it: the order of every sum, and so the
+      // result's bits, does not depend on how the threads share the batch, nor (up to min_parts
+      // threads) on how many there are.
+      const index_t groups = (n + group - 1) / group, parts = weight_parts(n);
+      if (partial.size() < std::size_t(parts * wsize)) partial.resize(std::size_t(parts * wsize));
+      T* part = backend::raw(partial);
       B::for_each_task(parts, [&](index_t p, int worker) {
-        for (index_t task = p * groups / parts; task < (p + 1) * groups / parts; ++task) one_group(task, p, worker);
+        for (index_t task = p * groups / parts; task < (p + 1) * groups / parts; ++task) {
+          const index_t n0 = task * group, nb = std::min(group, n - n0);
+          index_t ldc;
+          const T* c = columns(x, n, n0, nb, worker, ldc);
+          // partial gw (out, k_dim) += dy (out, nb*plane) x col^T (nb*plane, k_dim); the part's
+          // first group sets it (every part has one: parts <= groups)
+          const T beta = task == p * groups / parts ? T(0) : T(1);
+          B::gemm(backend::trans::no, backend::trans::yes, Out, k_dim, nb * plane, T(1), dy + n0 * plane, n * plane, c,
+                  ldc, beta, part + p * wsize, k_dim);
+        }
       });
       const index_t nw = parts;
       B::for_each_index(wsize, [=] BASIN_HD(index_t i) {
@@ -404,7 +418,6 @@ struct conv {
         for (index_t k = 0; k < nw; ++k) acc += part[k * wsize + i];
         gw[i] = acc;
       });
-      bias_gradient(gw, dy, n);
     }
 
     // (Public: nvcc refuses device lambdas in private member functions.)

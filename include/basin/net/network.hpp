@@ -16,6 +16,7 @@
 #include "basin/layers/dense.hpp"
 #include "basin/layers/pool.hpp"
 #include "basin/layers/residual.hpp"
+#include "basin/layers/transposed_conv.hpp"
 #include "basin/net/chain.hpp"
 
 namespace basin {

@@ -1,0 +1,209 @@
+// examples/09_architectures.cpp — how architecture shapes the landscape: skip connections, depth
+// and DenseNet's dense connections (Li et al. 2018, figs. 5 and 6; the talk's "DenseNet ... is
+// basically a parabola").
+//
+// Each net is trained with the same recipe on Fashion-MNIST (SGD, momentum 0.9, Nesterov, weight
+// decay 5e-4, cosine learning rate from 0.1), then the training loss is swept over the same
+// filter-normalized plane through its minimizer (biases and batch norm left out, as the paper).
+// The contour pictures share their levels; one more picture puts the slices along direction 1
+// side by side. A table gives test accuracy, the loss at the centre and how convex the plane
+// looks (landscape/convexity.hpp): the share of points within radius 0.5 and 1 where the slice
+// curves down in some direction, and the number of local minima on the grid.
+//
+//   09_architectures [--nets resnet20,plain20,densenet22] [--epochs 2] [--train-subset 20000]
+//                    [--grid 17] [--range 1] [--probe 500] [--test-subset 2000] [--seed 1]
+//                    [--data /usr/share/datasets/fashion-mnist] [--out architectures]
+// Nets: resnet20, plain20, resnet56, plain56, densenet22 (DenseNet-BC, k = 12, 3 blocks of 3).
+// `--nets resnet56,plain56` is the paper's depth comparison (about 3x the time per net).
+//
+// Writes <out>/<net>.h5 (the trained checkpoint: a rerun loads it instead of training again),
+// <net>_directions.h5, <net>_surface.h5 (resumed when interrupted), <net>_contour.png,
+// <net>_3d.png, slices.png and summary.csv.
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "basin/data/idx.hpp"
+#include "basin/io/checkpoint.hpp"
+#include "basin/landscape/convexity.hpp"
+#include "basin/landscape/direction_file.hpp"
+#include "basin/landscape/surface.hpp"
+#include "basin/net/model.hpp"
+#include "basin/net/zoo.hpp"
+#include "basin/optim/optimizers.hpp"
+#include "basin/optim/schedules.hpp"
+#include "basin/plot/curves.hpp"
+#include "basin/plot/surface.hpp"
+#include "basin/train/trainer.hpp"
+#include "cli.hpp"
+
+namespace fs = std::filesystem;
+
+namespace {
+struct settings {
+  int epochs = 2, grid = 17;
+  long train_subset = 20000, probe = 500, test_subset = 2000;
+  double range = 1;
+  std::uint64_t seed = 1;
+  std::string out;
+};
+struct result {
+  std::string net;
+  long params = 0;
+  double accuracy = 0, center_loss = 0, seconds_train = 0, seconds_sweep = 0;
+  basin::slice_convexity_result inner, outer;
+  basin::plot::grid2d surface;
+};
+
+template <class Net>
+result run(const std::string& name, const settings& s, const basin::dataset& train_set, const basin::dataset& probe,
+           const basin::dataset& test_probe) {
+  using model_t = basin::model<Net, float, basin::backend::host>;
+  result r;
+  r.net = name;
+  r.params = long(model_t::n_params);
+  model_t model(s.seed);
+  const std::string ckpt = s.out + "/" + name + ".h5";
+  if (fs::exists(ckpt)) {
+    basin::load_checkpoint(model, ckpt);
+    std::printf("%s: loaded %s\n", name.c_str(), ckpt.c_str());
+  } else {
+    std::printf("%s: %ld parameters, training %d epoch(s) on %lld images\n", name.c_str(), r.params, s.epochs,
+                (long long)train_set.size());
+    basin::optim::optimizer<basin::optim::sgd, float, basin::backend::host> opt({0.9, 5e-4, true}, model_t::n_params);
+    basin::train_options o;
+    o.epochs = s.epochs;
+    o.seed = s.seed;
+    const auto t0 = std::chrono::steady_clock::now();
+    basin::train(model, opt, basin::optim::cosine_lr{0.1, double(s.epochs)}, train_set, o);
+    r.seconds_train = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    basin::save_checkpoint(model, ckpt, s.epochs);
+  }
+  r.accuracy = basin::evaluate(model, test_probe).accuracy;
+
+  const basin::direction_options dopt{basin::normalization::filter, true, false};
+  auto dx = basin::random_direction(model, s.seed, 0, dopt);
+  auto dy = basin::random_direction(model, s.seed, 1, dopt);
+  const auto dir_file = s.out + "/" + name + "_directions.h5";
+  basin::save_directions(dir_file, dx, &dy, dopt, s.seed);
+  basin::surface_options so;
+  so.x = so.y = basin::parse_range(
+      std::to_string(-s.range) + ":" + std::to_string(s.range) + ":" + std::to_string(s.grid), "--range/--grid");
+  so.dir_file = dir_file;
+  so.settings = "net=" + name + " epochs=" + std::to_string(s.epochs) + " seed=" + std::to_string(s.seed) +
+                " probe=" + std::to_string(probe.size()) + " norm=filter ignore=biasbn";
+  const auto surf_file = s.out + "/" + name + "_surface.h5";
+  basin::loss_accuracy metrics{&probe, nullptr, 500};
+  const auto st = basin::sweep(model, dx, &dy, surf_file, so, metrics.names(), metrics);
+  r.seconds_sweep = st.seconds;
+
+  auto f = basin::h5::file::open(surf_file);
+  r.surface = basin::plot::grid2d{so.x, so.y, f.read<double>("train_loss"), "train_loss"};
+  r.center_loss = r.surface.at(r.surface.nx() / 2, r.surface.ny() / 2);
+  r.inner = basin::slice_convexity(r.surface, 0.5 * s.range);
+  r.outer = basin::slice_convexity(r.surface, s.range);
+
+  basin::plot::style ps;
+  ps.title = name + ": Fashion-MNIST training loss (filter-normalized directions)";
+  ps.xlabel = "direction 1";
+  ps.ylabel = "direction 2";
+  ps.zlabel = "training loss";
+  basin::plot::contour(r.surface, s.out + "/" + name + "_contour", ps);  // the reference tool's levels
+  ps.log_z = true;
+  basin::plot::surface3d(r.surface, s.out + "/" + name + "_3d", ps);
+  return r;
+}
+
+result run_named(const std::string& name, const settings& s, const basin::dataset& train_set,
+                 const basin::dataset& probe, const basin::dataset& test_probe) {
+  using namespace basin;
+  if (name == "resnet20") return run<resnet20<fashion_input>>(name, s, train_set, probe, test_probe);
+  if (name == "plain20") return run<plain20<fashion_input>>(name, s, train_set, probe, test_probe);
+  if (name == "resnet56") return run<resnet56<fashion_input>>(name, s, train_set, probe, test_probe);
+  if (name == "plain56") return run<plain56<fashion_input>>(name, s, train_set, probe, test_probe);
+  if (name == "densenet22") return run<densenet22<fashion_input>>(name, s, train_set, probe, test_probe);
+  fail("option --nets: unknown net '", name, "' (expected resnet20, plain20, resnet56, plain56 or densenet22)");
+}
+}  // namespace
+
+int main(int argc, char** argv) try {
+  basin::examples::cli args(argc, argv);
+  settings s;
+  const std::string nets = args.get("nets", std::string("resnet20,plain20,densenet22"));
+  s.epochs = args.get("epochs", 2);
+  s.train_subset = args.get("train-subset", 20000L);
+  s.grid = args.get("grid", 17);
+  s.range = args.get("range", 1.0);
+  s.probe = args.get("probe", 500L);
+  s.test_subset = args.get("test-subset", 2000L);
+  s.seed = std::uint64_t(args.get("seed", 1L));
+  const std::string data_dir = args.get("data", std::string("/usr/share/datasets/fashion-mnist"));
+  s.out = args.get("out", std::string("architectures"));
+  args.done();
+  basin::require(s.epochs >= 1, "option --epochs: expected at least 1, got ", s.epochs);
+  basin::require(s.grid >= 3 && s.grid % 2 == 1, "option --grid: expected an odd number of points (3 or more) ",
+                 "so that the minimizer is a grid point, got ", s.grid);
+  basin::require(s.range > 0 && std::isfinite(s.range), "option --range: expected a positive number, got ", s.range);
+  basin::require(s.train_subset >= 1 && s.probe >= 1 && s.test_subset >= 1,
+                 "options --train-subset, --probe and --test-subset must be at least 1");
+  std::vector<std::string> names;
+  {
+    std::stringstream list(nets);
+    for (std::string n; std::getline(list, n, ',');)
+      if (!n.empty()) names.push_back(n);
+    basin::require(!names.empty(), "option --nets: expected a comma-separated list of nets, got '", nets, "'");
+  }
+
+  auto train_all = basin::read_fashion_mnist(data_dir, true);
+  auto test_all = basin::read_fashion_mnist(data_dir, false);
+  const auto stats = basin::compute_channel_stats(train_all);
+  basin::normalize(train_all, stats);
+  basin::normalize(test_all, stats);
+  const auto train_set = basin::subset(train_all, 0, std::min<basin::index_t>(s.train_subset, train_all.size()));
+  const auto probe = basin::subset(train_set, 0, std::min<basin::index_t>(s.probe, train_set.size()));
+  const auto test_probe = basin::subset(test_all, 0, std::min<basin::index_t>(s.test_subset, test_all.size()));
+  fs::create_directories(s.out);
+
+  std::vector<result> results;
+  for (const auto& n : names) results.push_back(run_named(n, s, train_set, probe, test_probe));
+
+  // The slices along direction 1 (direction 2 = 0) of every net in one picture.
+  std::vector<basin::plot::curve> slices;
+  for (const auto& r : results) {
+    basin::plot::curve c{r.surface.x, {}, r.net};
+    for (basin::index_t i = 0; i < r.surface.nx(); ++i) c.y.push_back(r.surface.at(i, r.surface.ny() / 2));
+    slices.push_back(c);
+  }
+  basin::plot::style cs;
+  cs.title = "Training loss along direction 1 (filter-normalized) through each minimizer";
+  cs.xlabel = "direction 1";
+  cs.ylabel = "training loss";
+  cs.log_z = true;
+  basin::plot::curves(slices, {}, s.out + "/slices", cs);
+
+  std::ofstream csv(s.out + "/summary.csv");
+  csv << "net,parameters,test_accuracy,center_loss,nonconvex_share_r0.5,nonconvex_share_r1,local_minima,"
+         "train_seconds,sweep_seconds\n";
+  std::printf("\n%-11s %10s %9s %8s %17s %15s %7s\n", "net", "params", "test acc", "loss(0)", "non-convex r<=0.5",
+              "non-convex r<=1", "minima");
+  for (const auto& r : results) {
+    std::printf("%-11s %10ld %8.2f%% %8.4f %16.1f%% %14.1f%% %7lld\n", r.net.c_str(), r.params, r.accuracy,
+                r.center_loss, 100 * r.inner.share, 100 * r.outer.share, (long long)r.outer.local_minima);
+    csv << r.net << ',' << r.params << ',' << r.accuracy << ',' << r.center_loss << ',' << r.inner.share << ','
+        << r.outer.share << ',' << r.outer.local_minima << ',' << r.seconds_train << ',' << r.seconds_sweep << '\n';
+  }
+  std::printf(
+      "(test accuracy on %lld test images; loss and shape on %lld training images; radius in units of "
+      "the filter-normalized directions, range %g)\n",
+      (long long)test_probe.size(), (long long)probe.size(), s.range);
+  std::printf("wrote %s/{<net>.h5, <net>_surface.h5, <net>_contour.png, <net>_3d.png, slices.png, summary.csv}\n",
+              s.out.c_str());
+  return 0;
+} catch (const std::exception& e) {
+  std::fprintf(stderr, "09_architectures: %s\n", e.what());
+  return 1;
+}
