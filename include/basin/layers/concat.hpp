@@ -11,18 +11,10 @@
 // the second to dL/dx. The branch's layers are named directly under the block (bn1, conv1, ...).
 #pragma once
 
+#include "basin/layers/residual.hpp"  // detail::accumulate
 #include "basin/net/chain.hpp"
 
 namespace basin {
-
-namespace detail {
-// dx += g over n elements (kept out of the class: nvcc's host stubs cannot spell a device lambda
-// inside a class with named<"..."> among its template arguments).
-template <class B, class T>
-void add_into(index_t n, const T* g, T* dx) {
-  B::for_each_index(n, [=] BASIN_HD(index_t i) { dx[i] += g[i]; });
-}
-}  // namespace detail
 
 // concat<items...>: y = cat(branch(x), x) along channels; the branch (a list of items) must keep
 // the input's height and width.
@@ -63,7 +55,7 @@ struct concat {
     }
     void backward(const T* w, T* gw, const T* x, const T* y, const T* dy, T* dx, index_t n) {
       branch.backward(w, gw, x, y, dy, dx, n);
-      if (dx) detail::add_into<B>(n * In.size(), dy + n * branch_size, dx);
+      if (dx) detail::accumulate<B>(n * In.size(), dy + n * branch_size, dx);
     }
     template <class F>
     void for_each_layer(F&& f) {
