@@ -1,10 +1,14 @@
 // GANs: the bilinear game against its closed form (with and without prediction), binary
 // cross-entropy, a model's input gradient and the generator's gradient through the
 // discriminator against central differences (double), mixtures and mode coverage, and a
-// training run's reproducibility.
+// training run's reproducibility; the same for DCGAN-shaped nets on images (transposed convs,
+// batch norm, tanh, leaky relu), the image source, the classifier score against its closed
+// forms, DCGAN's initialization and a collapse that ends a run without losing its records.
 #define BOOST_TEST_MODULE gan
 #include <boost/test/unit_test.hpp>
+#include <array>
 #include <cmath>
+#include <functional>
 
 #include "basin/gan/gan.hpp"
 #include "basin/optim/optimizers.hpp"
@@ -16,6 +20,15 @@ using gen_net = network<input<3, 1, 1>, named<"fc1", dense<8>>, relu, named<"fc2
 using disc_net = network<input<2, 1, 1>, named<"fc1", dense<8>>, relu, named<"fc2", dense<1>>>;
 using gen_d = model<gen_net, double>;
 using disc_d = model<disc_net, double>;
+using adam_f = optim::optimizer<optim::adam, float, backend::host>;
+gan::gan_options quiet_options(index_t steps, index_t batch, bool predict) {
+  gan::gan_options o;
+  o.steps = steps;
+  o.batch_size = batch;
+  o.prediction = predict;
+  o.progress = false;
+  return o;
+}
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(bilinear_game_matches_the_closed_form) {
@@ -152,13 +165,8 @@ BOOST_AUTO_TEST_CASE(training_is_reproducible_and_prediction_changes_it) {
   const auto run = [](bool predict) {
     model<gen_net, float> g(1);
     model<disc_net, float> d(2);
-    optim::optimizer<optim::adam, float, backend::host> og({0.5, 0.999, 1e-8, 0}, g.n_params);
-    optim::optimizer<optim::adam, float, backend::host> od({0.5, 0.999, 1e-8, 0}, d.n_params);
-    gan::gan_options o;
-    o.steps = 30;
-    o.batch_size = 64;
-    o.prediction = predict;
-    o.progress = false;
+    adam_f og({0.5, 0.999, 1e-8, 0}, g.n_params), od({0.5, 0.999, 1e-8, 0}, d.n_params);
+    const auto o = quiet_options(30, 64, predict);
     const auto lr = [](index_t) { return 1e-3; };
     const auto h = gan::train_gan(g, d, og, od, lr, lr, gan::mixture::ring(), o);
     BOOST_TEST(h.size() == 30u);
@@ -167,4 +175,200 @@ BOOST_AUTO_TEST_CASE(training_is_reproducible_and_prediction_changes_it) {
   const auto a = run(true), b = run(true), c = run(false);
   BOOST_TEST((a == b));
   BOOST_TEST((a != c));
+}
+
+// DCGAN-shaped nets in double: a generator of transposed convs with batch norm and tanh, 2
+// channels (the layout conversions between the nets), and a conv discriminator with leaky relus.
+namespace {
+using image_gen = network<input<3, 1, 1>, transposed_conv<4, 3, 1, 0, false>, batch_norm, relu,
+                          transposed_conv<2, 4, 2, 1, false>, tanh_layer>;  // 1x1 -> 3x3 -> 6x6
+using image_disc = network<input<2, 6, 6>, conv<4, 4, 2, 1, true>, leaky_relu<0.2>, conv<4, 3, 1, 1>, batch_norm,
+                           leaky_relu<0.2>, conv<1, 3, 1, 0, true>>;  // 6x6 -> 3x3 -> 1x1
+template <class M>
+double worst_difference(M& m, const std::vector<double>& grad, const std::function<double()>& loss, double& scale) {
+  double worst = 0;
+  scale = 0;
+  for (index_t i = 0; i < M::n_params; ++i) {
+    const double w = m.params[std::size_t(i)];
+    m.params[std::size_t(i)] = w + 1e-6;
+    const double lp = loss();
+    m.params[std::size_t(i)] = w - 1e-6;
+    const double lm = loss();
+    m.params[std::size_t(i)] = w;
+    worst = std::max(worst, std::fabs(grad[std::size_t(i)] - (lp - lm) / 2e-6));
+    scale = std::max(scale, std::fabs(grad[std::size_t(i)]));
+  }
+  return worst;
+}
+dataset random_images(dims shape, index_t n, std::uint64_t seed) {
+  dataset d;
+  d.shape = shape;
+  const counter_rng rng{seed, 3};
+  for (index_t i = 0; i < n * shape.size(); ++i) d.images.push_back(float(rng.uniform(std::uint64_t(i))));
+  d.labels.assign(std::size_t(n), 0);
+  return d;
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(image_gan_gradients_match_central_differences) {
+  model<image_gen, double> g(5);
+  model<image_disc, double> d(6);
+  static_assert(!model<image_gen, double>::flat_output && model<image_gen, double>::out.size() == 72);
+  gan::gan_workspace<model<image_gen, double>, model<image_disc, double>> ws;
+  const index_t n = 5;
+  gan::generator_loss(g, d, ws, 9, 4, n);
+  double scale = 0;
+  const double worst = worst_difference(g, std::vector<double>(g.grads.begin(), g.grads.end()),
+                                        [&] { return gan::generator_loss(g, d, ws, 9, 4, n, false); }, scale);
+  BOOST_TEST(scale > 1e-3);
+  BOOST_TEST(worst < 1e-7 * std::max(1.0, scale));
+
+  const auto data = random_images({2, 6, 6}, 20, 1);
+  const gan::image_source source(data);
+  const auto real_f = source.sample(3, 0, n);
+  const std::vector<double> real(real_f.begin(), real_f.end());
+  gan::discriminator_loss(g, d, ws, real.data(), 9, 5, n);
+  const auto d_loss = [&] { return gan::discriminator_loss(g, d, ws, real.data(), 9, 5, n, false); };
+  const double worst_d = worst_difference(d, std::vector<double>(d.grads.begin(), d.grads.end()), d_loss, scale);
+  BOOST_TEST(scale > 1e-3);
+  BOOST_TEST(worst_d < 1e-7 * std::max(1.0, scale));
+}
+
+BOOST_AUTO_TEST_CASE(image_source_scales_and_draws_uniformly) {
+  dataset d;
+  d.shape = {1, 1, 2};
+  d.images = {0.0f, 1.0f, 0.25f, 0.5f, 1.0f, 1.0f};
+  d.labels = {0, 1, 2};
+  const gan::image_source source(d);
+  BOOST_TEST((source.shape() == dims{1, 1, 2}));
+  const index_t n = 3000;
+  const auto s = source.sample(7, 2, n);
+  BOOST_TEST((s == source.sample(7, 2, n)));
+  BOOST_TEST((s != source.sample(7, 3, n)));
+  std::array<index_t, 3> hits{};
+  for (index_t i = 0; i < n; ++i) {
+    int which = -1;
+    for (int k = 0; k < 3; ++k)
+      if (s[std::size_t(2 * i)] == 2 * d.images[std::size_t(2 * k)] - 1 &&
+          s[std::size_t(2 * i + 1)] == 2 * d.images[std::size_t(2 * k + 1)] - 1)
+        which = k;
+    BOOST_TEST_REQUIRE(which >= 0, "sample " << i << " is no image scaled to [-1, 1]");
+    ++hits[std::size_t(which)];
+  }
+  // Binomial(3000, 1/3): standard deviation 25.8; within 5 of them.
+  for (index_t h : hits) BOOST_TEST(std::fabs(double(h) - 1000.0) < 5 * 25.8);
+  d.images[3] = 1.5f;
+  try {
+    gan::image_source bad(d);
+    BOOST_ERROR("pixels outside [0, 1] were accepted");
+  } catch (const basin::error& e) {
+    const std::string m = e.what();
+    BOOST_TEST(m.find("image 1 at value 1") != std::string::npos, m);
+    BOOST_TEST(m.find("[0, 1]") != std::string::npos, m);
+  }
+  BOOST_CHECK_THROW(gan::image_source(dataset{}), basin::error);
+}
+
+BOOST_AUTO_TEST_CASE(classifier_score_closed_forms) {
+  // The classifier's logits are its input: a dense layer with weight I and bias 0.
+  using identity_net = network<input<3, 1, 1>, dense<3>>;
+  model<identity_net, double> c;
+  std::fill(c.params.begin(), c.params.end(), 0.0);
+  for (int k = 0; k < 3; ++k) c.params[std::size_t(4 * k)] = 1.0;  // weight (3, 3) row-major, then bias
+  // Certain and balanced: score = K = 3; certain and one class: 1.
+  std::vector<float> balanced, one;
+  for (int i = 0; i < 30; ++i)
+    for (int k = 0; k < 3; ++k) balanced.push_back(k == i % 3 ? 200.0f : 0.0f), one.push_back(k == 0 ? 200.0f : 0.0f);
+  const auto b = gan::classifier_score(c, balanced, 7);
+  BOOST_TEST(b.score == 3.0, boost::test_tools::tolerance(1e-12));
+  BOOST_TEST(b.classes_covered == 3);
+  BOOST_TEST(b.mean_confidence == 1.0, boost::test_tools::tolerance(1e-12));
+  const auto o = gan::classifier_score(c, one);
+  BOOST_TEST(o.score == 1.0, boost::test_tools::tolerance(1e-12));
+  BOOST_TEST(o.classes_covered == 1);
+  BOOST_TEST(o.per_class[0] == 30);
+  // Random logits against the formula written out.
+  std::vector<float> x;
+  const counter_rng rng{1, 1};
+  for (int i = 0; i < 3 * 50; ++i) x.push_back(float(2 * rng.normal(std::uint64_t(i))));
+  std::vector<std::array<double, 3>> p(50);
+  std::array<double, 3> marginal{};
+  for (std::size_t i = 0; i < 50; ++i) {
+    double z = 0;
+    for (std::size_t k = 0; k < 3; ++k) z += std::exp(double(x[3 * i + k]));
+    for (std::size_t k = 0; k < 3; ++k) p[i][k] = std::exp(double(x[3 * i + k])) / z, marginal[k] += p[i][k] / 50;
+  }
+  double kl = 0;
+  for (const auto& q : p)
+    for (std::size_t k = 0; k < 3; ++k) kl += q[k] * std::log(q[k] / marginal[k]);
+  BOOST_TEST(gan::classifier_score(c, x, 16).score == std::exp(kl / 50), boost::test_tools::tolerance(1e-12));
+  BOOST_CHECK_THROW(gan::classifier_score(c, {1.0f, 2.0f}), basin::error);
+  BOOST_CHECK_THROW(gan::classifier_score(c, x, 0), basin::error);
+}
+
+BOOST_AUTO_TEST_CASE(dcgan_training_is_reproducible_and_checks_its_data) {
+  using gen_f = model<image_gen, float>;
+  using disc_f = model<image_disc, float>;
+  const auto data = random_images({2, 6, 6}, 50, 2);
+  const gan::image_source source(data);
+  const auto run = [&](bool predict, bool poison) {
+    gen_f g(1);
+    disc_f d(2);
+    if (poison) d.params[0] = NAN;
+    adam_f og({0.5, 0.999, 1e-8, 0}, g.n_params), od({0.5, 0.999, 1e-8, 0}, d.n_params);
+    auto o = quiet_options(6, 8, predict);
+    o.stop_when_not_finite = poison;
+    const auto lr = [](index_t) { return 2e-3; };
+    const auto h = gan::train_gan(g, d, og, od, lr, lr, source, o);
+    BOOST_TEST(h.size() == (poison ? 1u : 6u));
+    if (poison) BOOST_TEST(!std::isfinite(h.back().d_loss));
+    return gan::generate_samples(g, 3, 0, 4, mode::train);
+  };
+  const auto a = run(true, false), b = run(true, false), c = run(false, false);
+  BOOST_TEST(a.size() == 4u * 72u);
+  BOOST_TEST((a == b));
+  BOOST_TEST((a != c));
+  for (float v : a) BOOST_TEST((v >= -1 && v <= 1));  // tanh
+  run(true, true);  // a collapse is a result: the records up to it come back
+  // The data must have the discriminator's input shape; without stop_when_not_finite NaN throws.
+  gen_f g(1);
+  disc_f d(2);
+  adam_f og({0.5, 0.999, 1e-8, 0}, g.n_params), od({0.5, 0.999, 1e-8, 0}, d.n_params);
+  const auto other = random_images({1, 6, 6}, 5, 1);
+  const auto o = quiet_options(1, 2, false);
+  const auto lr = [](index_t) { return 1e-3; };
+  try {
+    gan::train_gan(g, d, og, od, lr, lr, gan::image_source(other), o);
+    BOOST_ERROR("a data set of the wrong shape was accepted");
+  } catch (const basin::error& e) {
+    BOOST_TEST(std::string(e.what()).find("1x6x6 but the discriminator takes 2x6x6") != std::string::npos, e.what());
+  }
+  d.params[0] = NAN;
+  BOOST_CHECK_THROW(gan::train_gan(g, d, og, od, lr, lr, source, o), basin::error);
+}
+
+BOOST_AUTO_TEST_CASE(dcgan_initialization) {
+  model<image_gen, double> g(1);
+  gan::dcgan_init(g, 3);
+  std::vector<double> w, gamma;
+  for (const auto& t : decltype(g)::param_table)
+    for (index_t i = 0; i < t.size(); ++i) {
+      const double v = g.params[std::size_t(t.offset + i)];
+      if (t.kind == param_kind::weight) w.push_back(v);
+      else if (t.kind == param_kind::bn_weight) gamma.push_back(v);
+      else BOOST_TEST(v == 0.0);
+    }
+  // N(0, 0.02) over 3*4*9 + 4*2*16 = 236 weights: the mean within 4 standard errors of 0, the
+  // standard deviation within 20% (its relative standard error is 1/sqrt(2 * 236) = 4.6%).
+  double mean = 0, sq = 0;
+  for (double v : w) mean += v / double(w.size());
+  for (double v : w) sq += (v - mean) * (v - mean) / double(w.size() - 1);
+  BOOST_TEST(w.size() == 236u);
+  BOOST_TEST(std::fabs(mean) < 4 * 0.02 / std::sqrt(236.0));
+  BOOST_TEST(std::fabs(std::sqrt(sq) / 0.02 - 1) < 0.2);
+  for (double v : gamma) BOOST_TEST(std::fabs(v - 1) < 0.1);  // 5 standard deviations
+  model<image_gen, double> h(2);
+  gan::dcgan_init(h, 3);
+  BOOST_TEST((std::vector<double>(g.params.begin(), g.params.end()) ==
+              std::vector<double>(h.params.begin(), h.params.end())));
 }

@@ -434,6 +434,46 @@ BOOST_AUTO_TEST_CASE(trajectory_hessian_and_gan_match_host) {
   gan::discriminator_loss(gc, dc, wc, backend::raw(real_d), 1, 3, 64);
   BOOST_TEST(rel(to_host(dc.grads), std::vector<float>(dh.grads.begin(), dh.grads.end())) < tolerance());
 }
+BOOST_AUTO_TEST_CASE(dcgan_steps_match_host) {
+  // A narrow DCGAN on 28x28 images: 3 steps of train_gan with prediction on both backends from
+  // the same nets and draws, then samples and their classifier score.
+  using gnet = network<input<8, 1, 1>, transposed_conv<16, 7, 1, 0, false>, batch_norm, relu,
+                       transposed_conv<8, 4, 2, 1, false>, batch_norm, relu, transposed_conv<1, 4, 2, 1, false>,
+                       tanh_layer>;
+  using dnet = network<input<1, 28, 28>, conv<8, 4, 2, 1, false>, leaky_relu<0.2>, conv<16, 4, 2, 1, false>,
+                       batch_norm, leaky_relu<0.2>, conv<1, 7, 1, 0, false>>;
+  dataset d = test::random_dataset({1, 28, 28}, 64, 3);
+  for (float& v : d.images) v = 1 / (1 + std::exp(-v));  // pixels in [0, 1]
+  const gan::image_source source(d);
+  const auto run = [&](auto& g, auto& dis) {
+    gan::dcgan_init(g, 1);
+    gan::dcgan_init(dis, 2);
+    using G = std::remove_reference_t<decltype(g)>;
+    using D = std::remove_reference_t<decltype(dis)>;
+    optim::optimizer<optim::sgd, float, typename G::backend_type> og({0.5, 0, false}, G::n_params);
+    optim::optimizer<optim::sgd, float, typename D::backend_type> od({0.5, 0, false}, D::n_params);
+    gan::gan_options o;
+    o.steps = 3, o.batch_size = 32, o.seed = 5, o.progress = false;
+    const auto lr = [](index_t) { return 0.02; };
+    return gan::train_gan(g, dis, og, od, lr, lr, source, o);
+  };
+  model<gnet, float, host> gh;
+  model<gnet, float, gpu> gc;
+  model<dnet, float, host> dh;
+  model<dnet, float, gpu> dc;
+  const auto hh = run(gh, dh), hc = run(gc, dc);
+  for (std::size_t s = 0; s < hh.size(); ++s) {
+    BOOST_TEST(std::abs(hc[s].d_loss - hh[s].d_loss) < 10 * tolerance() * hh[s].d_loss);
+    BOOST_TEST(std::abs(hc[s].g_loss - hh[s].g_loss) < 10 * tolerance() * hh[s].g_loss);
+  }
+  const double eg = rel(to_host(gc.params), std::vector<float>(gh.params.begin(), gh.params.end()));
+  const double ed = rel(to_host(dc.params), std::vector<float>(dh.params.begin(), dh.params.end()));
+  BOOST_TEST_MESSAGE("DCGAN after 3 steps: generator " << eg << ", discriminator " << ed);
+  BOOST_TEST(eg < 10 * tolerance());
+  BOOST_TEST(ed < 10 * tolerance());
+  const auto sh = gan::generate_samples(gh, 1, 0, 16), sc = gan::generate_samples(gc, 1, 0, 16);
+  BOOST_TEST(rel(sc, sh) < 10 * tolerance());
+}
 BOOST_AUTO_TEST_SUITE_END()
 
 int main(int argc, char* argv[]) {

@@ -23,6 +23,7 @@
 #include "basin/io/export.hpp"
 #include "basin/plot/curves.hpp"
 #include "basin/plot/gnuplot.hpp"
+#include "basin/plot/images.hpp"
 #include "basin/plot/surface.hpp"
 
 namespace fs = std::filesystem;
@@ -366,6 +367,45 @@ BOOST_AUTO_TEST_CASE(histograms_bins_and_counts) {
   st.log_z = true;
   basin::plot::histograms({{1.0, 1.0, 1.0}}, {"constant"}, stem("hist_const"), st, 5);  // all equal
   check_picture(stem("hist_const"));
+}
+
+BOOST_AUTO_TEST_CASE(image_grid_pixels_and_picture) {
+  // Three grey 2x2 images in rows of two: a 5x5 mosaic, white gaps, [-1, 1] -> 0..255, clipped.
+  const std::vector<float> imgs{-1, 1, 0, 0.5f,  // image 0
+                                2, -3, -1, -1,   // image 1 (clipped to 255, 0)
+                                0, 0, 0, 1};     // image 2
+  const auto m = basin::plot::make_mosaic(imgs, {1, 2, 2}, 2, -1, 1);
+  BOOST_TEST(m.width == 5);
+  BOOST_TEST(m.height == 5);
+  const std::vector<int> want{0,   255, 255, 255, 0,    //
+                              128, 191, 255, 0,   0,    //
+                              255, 255, 255, 255, 255,  //
+                              128, 128, 255, 255, 255,  //
+                              128, 255, 255, 255, 255};
+  BOOST_TEST_REQUIRE(m.pixels.size() == want.size());
+  for (std::size_t i = 0; i < want.size(); ++i) BOOST_TEST(int(m.pixels[i]) == want[i], "pixel " << i);
+  style st;
+  st.title = "samples";
+  st.svg = false;
+  basin::plot::image_grid(imgs, {1, 2, 2}, 2, stem("grid"), st);
+  check_picture(stem("grid"), false);
+  const std::string pgm = slurp(stem("grid") + ".pgm");
+  BOOST_TEST(pgm.substr(0, 11) == "P5\n5 5\n255\n");
+  BOOST_TEST_REQUIRE(pgm.size() == 11u + 25u);
+  for (std::size_t i = 0; i < want.size(); ++i) BOOST_TEST(int(std::uint8_t(pgm[11 + i])) == want[i]);
+  BOOST_TEST(read_table(stem("grid") + ".dat").rows.size() == 25u);
+  // RGB: one 1x1 image, channel planes (c, h, w) -> interleaved bytes.
+  basin::plot::image_grid({0.0f, 1.0f, 0.5f}, {3, 1, 1}, 4, stem("rgb"), st, 0, 1);
+  const std::string ppm = slurp(stem("rgb") + ".ppm");
+  BOOST_TEST(ppm == std::string("P6\n1 1\n255\n") + char(0) + char(255) + char(128));
+  check_throws([&] { basin::plot::image_grid(imgs, {2, 2, 2}, 2, stem("e"), st); }, {"plot::image_grid", "shape", "2"});
+  check_throws([&] { basin::plot::image_grid({1, 2, 3}, {1, 2, 2}, 2, stem("e"), st); }, {"images", "4", "got 3"});
+  check_throws([&] { basin::plot::image_grid(imgs, {1, 2, 2}, 0, stem("e"), st); }, {"columns"});
+  check_throws([&] { basin::plot::image_grid(imgs, {1, 2, 2}, 2, stem("e"), st, 1, 1); }, {"lo, hi"});
+  auto bad = imgs;
+  bad[5] = NAN;
+  check_throws([&] { basin::plot::image_grid(bad, {1, 2, 2}, 2, stem("e"), st); }, {"value 1 of image 1"});
+  BOOST_TEST(!fs::exists(stem("e") + ".pgm"));
 }
 
 BOOST_AUTO_TEST_CASE(failing_script_names_script_and_status) {

@@ -10,21 +10,29 @@
 // so D answers the generator it is about to face. On u v with step a = b this turns the
 // iteration's eigenvalues of modulus 1 into sqrt(1 - a^2) < 1: the orbit becomes a spiral into
 // the saddle (`bilinear_game`, tested against the closed form). Here G and D are any basin models
-// (MLPs on 2-D points for the toys), trained with any optimizer policies; the losses are the
-// non-saturating ones (sigmoid_cross_entropy, layers/loss.hpp).
-// Data: a ring of K Gaussians (8 in the papers) or a grid of them; quality as in the unrolled-GAN
-// and prediction papers: the modes that hold generated samples, and the share of samples within
-// 3 sigma of a mode.
+// whose shapes meet (G's output shape is D's input shape; D ends with one logit), trained with any
+// optimizer policies; the losses are the non-saturating ones (sigmoid_cross_entropy,
+// layers/loss.hpp).
+// Data, any `sample_source`:
+// - a ring of K Gaussians (8 in the papers) or a grid of them, for MLPs on points; quality as in
+//   the unrolled-GAN and prediction papers: the modes that hold generated samples, and the share
+//   of samples within 3 sigma of a mode (`mode_coverage`);
+// - a data set's images (`image_source`, scaled to DCGAN's [-1, 1]), for DCGANs of transposed
+//   convs; quality by a classifier trained on the real images (`classifier_score`: the Inception
+//   score with that classifier in Inception's place, and the classes the samples cover).
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cmath>
+#include <concepts>
 #include <functional>
 #include <string>
 #include <vector>
 
 #include "basin/core/error.hpp"
 #include "basin/core/random.hpp"
+#include "basin/data/dataset.hpp"
 #include "basin/layers/loss.hpp"
 #include "basin/net/model.hpp"
 #include "basin/train/progress.hpp"
@@ -72,6 +80,47 @@ struct mixture {
     }
     return out;
   }
+  dims shape() const { return {2, 1, 1}; }
+};
+
+// Real samples for train_gan: shape() is one sample's (c, h, w); sample(seed, draw, n) gives n
+// samples (n, c, h, w) row-major, the same for the same (seed, draw).
+template <class S>
+concept sample_source = requires(const S& s, std::uint64_t u, index_t n) {
+  { s.sample(u, u, n) } -> std::same_as<std::vector<float>>;
+  { s.shape() } -> std::same_as<dims>;
+};
+
+// A data set's images as a GAN's real samples, scaled from [0, 1] to [-1, 1] (a DCGAN generator
+// ends with tanh): each draw takes n images uniformly at random, with replacement (counter_rng,
+// stream data_stream), so that step s of a run sees the same images whatever ran before it.
+// The data set must outlive the source.
+class image_source {
+ public:
+  // Requires d non-empty with pixels in [0, 1] (as read_idx, read_cifar10 give them: before
+  // normalize). Throws basin::error naming the first pixel outside [0, 1] otherwise.
+  explicit image_source(const dataset& d) : data_(&d) {
+    basin::detail::check_layout(d, "gan::image_source");
+    for (std::size_t i = 0; i < d.images.size(); ++i)
+      require(d.images[i] >= 0.0f && d.images[i] <= 1.0f, "gan::image_source: expected pixels in [0, 1] (as the "
+              "readers give them, before normalize), found ", d.images[i], " in image ",
+              i / std::size_t(d.shape.size()), " at value ", i % std::size_t(d.shape.size()));
+  }
+  dims shape() const { return data_->shape; }
+  std::vector<float> sample(std::uint64_t seed, std::uint64_t draw, index_t n) const {
+    require(n >= 1, "gan::image_source::sample: n must be at least 1, got ", n);
+    const counter_rng rng{seed, (data_stream << 32) + draw};
+    const index_t size = data_->shape.size();
+    std::vector<float> out(std::size_t(n * size));
+    for (index_t i = 0; i < n; ++i) {
+      const float* x = data_->image(index_t(rng.below(std::uint64_t(i), std::uint32_t(data_->size()))));
+      for (index_t j = 0; j < size; ++j) out[std::size_t(i * size + j)] = 2 * x[j] - 1;
+    }
+    return out;
+  }
+
+ private:
+  const dataset* data_;
 };
 
 struct coverage {
@@ -101,6 +150,29 @@ inline coverage mode_coverage(const mixture& m, const std::vector<float>& points
   for (index_t v : c.per_mode) c.modes += double(v) >= min_share * double(n) / double(k) && v > 0;
   c.high_quality = double(good) / double(n);
   return c;
+}
+
+// PyTorch's DCGAN example's weights_init (Radford et al. 2016): every weight (conv, transposed
+// conv, dense) N(0, 0.02), batch-norm weights N(1, 0.02), biases and batch-norm biases 0; the
+// batch-norm running statistics are left as they are. Draws from counter_rng stream
+// (stream::init << 32) + 1000 + tensor index, so the same seed gives the same nets.
+template <class Model>
+void dcgan_init(Model& m, std::uint64_t seed) {
+  using T = typename Model::scalar;
+  using B = typename Model::backend_type;
+  std::vector<T> p(std::size_t(Model::n_params));
+  B::download(backend::raw(m.params), Model::n_params, p.data());
+  for (std::size_t t = 0; t < Model::param_table.size(); ++t) {
+    const auto& d = Model::param_table[t];
+    const counter_rng rng{seed, (stream::init << 32) + 1000 + t};
+    for (index_t i = 0; i < d.size(); ++i) {
+      T& v = p[std::size_t(d.offset + i)];
+      if (d.kind == param_kind::weight) v = T(0.02 * rng.normal(std::uint64_t(i)));
+      else if (d.kind == param_kind::bn_weight) v = T(1 + 0.02 * rng.normal(std::uint64_t(i)));
+      else v = T(0);
+    }
+  }
+  B::upload(p.data(), Model::n_params, backend::raw(m.params));
 }
 
 // The prediction step's memory: the parameters before a step, and 2 w_new - w_old after it.
@@ -149,34 +221,35 @@ std::vector<std::array<double, 2>> bilinear_game(double u0, double v0, double a,
   return path;
 }
 
-// The buffers of one GAN: noise, generated points in the discriminator's (n, 2) layout, the
-// discriminator's input gradient back in the generator's (2, n) layout, real points, and the
-// discriminator's accumulated gradient.
+// The buffers of one GAN: noise, generated samples in the discriminator's (n, c, h, w) layout,
+// the discriminator's input gradient back in the generator's (c, n, h, w) layout, real samples,
+// and the discriminator's accumulated gradient.
 template <class Gen, class Disc>
 struct gan_workspace {
   using T = typename Gen::scalar;
   using B = typename Gen::backend_type;
+  static constexpr index_t sample_size = Disc::in.size();
   typename B::template vector<T> z, fake, dfake, dfake_cn, real, dgrad;
   sigmoid_cross_entropy<T, B> bce;
   void reserve(index_t n) {
+    const auto m = std::size_t(n * sample_size);
     z.resize(std::size_t(n * Gen::in.size()));
-    fake.resize(std::size_t(2 * n)), dfake.resize(std::size_t(2 * n)), dfake_cn.resize(std::size_t(2 * n));
-    real.resize(std::size_t(2 * n)), dgrad.resize(std::size_t(Disc::n_params));
+    fake.resize(m), dfake.resize(m), dfake_cn.resize(m), real.resize(m);
+    dgrad.resize(std::size_t(Disc::n_params));
   }
 };
 
 namespace detail {
 template <class Gen, class Disc>
 constexpr void check_pair() {
-  static_assert(Gen::classes == 2, "gan: the generator must output 2 values per sample (a point in the plane)");
-  static_assert(Disc::in.c == 2 && Disc::in.h == 1 && Disc::in.w == 1,
-                "gan: the discriminator must take input<2, 1, 1> (a point in the plane)");
-  static_assert(Disc::classes == 1, "gan: the discriminator must output one logit per sample");
+  static_assert(Gen::out.c == Disc::in.c && Gen::out.h == Disc::in.h && Gen::out.w == Disc::in.w,
+                "gan: the generator's output shape must be the discriminator's input shape");
+  static_assert(Disc::flat_output && Disc::classes == 1, "gan: the discriminator must output one logit per sample");
   static_assert(std::is_same_v<typename Gen::scalar, typename Disc::scalar> &&
                     std::is_same_v<typename Gen::backend_type, typename Disc::backend_type>,
                 "gan: generator and discriminator need the same scalar type and backend");
 }
-// ws.fake (n, 2) <- G(z) for noise draw `draw`: z ~ N(0, 1) (n, Z).
+// ws.fake (n, c, h, w) <- G(z) for noise draw `draw`: z ~ N(0, 1) (n, Z).
 template <class Gen, class Disc>
 void generate(Gen& g, gan_workspace<Gen, Disc>& ws, std::uint64_t seed, std::uint64_t draw, index_t n) {
   using T = typename Gen::scalar;
@@ -184,15 +257,16 @@ void generate(Gen& g, gan_workspace<Gen, Disc>& ws, std::uint64_t seed, std::uin
   const counter_rng rng{seed, (noise_stream << 32) + draw};
   T* z = backend::raw(ws.z);
   B::for_each_index(n * Gen::in.size(), [=] BASIN_HD(index_t i) { z[i] = T(rng.normal(std::uint64_t(i))); });
-  const T* y = g.forward(z, n, mode::train);  // (2, n)
-  basin::detail::cnhw_to_nchw<B>(y, backend::raw(ws.fake), n, 2, 1);
+  const T* y = g.forward(z, n, mode::train);  // (c, n, h, w)
+  basin::detail::cnhw_to_nchw<B>(y, backend::raw(ws.fake), n, Gen::out.c, Gen::out.plane());
 }
 }  // namespace detail
 
 // The generator's non-saturating loss BCE(D(G(z)), 1) for noise draw `draw`, and (with
 // want_grad) its gradient in g.grads, through the discriminator's input gradient (d.grads is
-// overwritten, d unchanged otherwise). Both nets run in train mode: nets with batch norm would
-// update their running statistics here and in the prediction pass (the toys have none).
+// overwritten, d unchanged otherwise). Both nets run in train mode (batch statistics), as in
+// PyTorch's DCGAN example: nets with batch norm update their running statistics here and in the
+// prediction pass.
 template <class Gen, class Disc>
 double generator_loss(Gen& g, Disc& d, gan_workspace<Gen, Disc>& ws, std::uint64_t seed, std::uint64_t draw, index_t n,
                       bool want_grad = true) {
@@ -202,14 +276,15 @@ double generator_loss(Gen& g, Disc& d, gan_workspace<Gen, Disc>& ws, std::uint64
   detail::generate(g, ws, seed, draw, n);
   const auto r = ws.bce(d.forward(backend::raw(ws.fake), n, mode::train), 1.0, n, want_grad);
   if (want_grad) {
-    d.backward(backend::raw(ws.bce.grad), backend::raw(ws.dfake));  // dL/d(points) (n, 2)
-    basin::detail::nchw_to_cnhw<B>(backend::raw(ws.dfake), backend::raw(ws.dfake_cn), n, 2, 1);
+    d.backward(backend::raw(ws.bce.grad), backend::raw(ws.dfake));  // dL/d(samples) (n, c, h, w)
+    basin::detail::nchw_to_cnhw<B>(backend::raw(ws.dfake), backend::raw(ws.dfake_cn), n, Gen::out.c,
+                                   Gen::out.plane());
     g.backward(backend::raw(ws.dfake_cn));
   }
   return r.loss;
 }
 
-// The discriminator's loss BCE(D(x), 1) + BCE(D(G(z)), 0) on real points (n, 2) (backend
+// The discriminator's loss BCE(D(x), 1) + BCE(D(G(z)), 0) on real samples (n, c, h, w) (backend
 // memory) and noise draw `draw`, and (with want_grad) its gradient in d.grads (g.grads untouched).
 template <class Gen, class Disc>
 double discriminator_loss(Gen& g, Disc& d, gan_workspace<Gen, Disc>& ws, const typename Gen::scalar* real,
@@ -239,6 +314,10 @@ struct gan_options {
   bool prediction = true;  // D's step sees the predicted generator
   std::uint64_t seed = 0;
   bool progress = true;
+  // A loss that is not finite ends training: with stop_when_not_finite the run stops there and
+  // returns the records so far (the last one holds the loss that is not finite: a collapse is a
+  // result), otherwise train_gan throws.
+  bool stop_when_not_finite = false;
 };
 
 struct gan_record {
@@ -246,21 +325,27 @@ struct gan_record {
   double d_loss = 0, g_loss = 0;
 };
 
-// Trains g against d on the mixture: per step one generator step, then (o.prediction) the
-// generator's prediction, then one discriminator step against the predicted generator (the
-// generator's parameters are back at their stepped values afterwards). lr_g and lr_d: functions
-// of the step. on_step(step) after every step (snapshots, samples). Returns the losses of every
-// step. Throws basin::error when a loss turns non-finite, naming the step.
-template <class Gen, class Disc, class OptG, class OptD>
+// Trains g against d on real samples from `data` (a mixture, image_source): per step one generator
+// step, then (o.prediction) the generator's prediction, then one discriminator step against the
+// predicted generator (the generator's parameters are back at their stepped values afterwards).
+// lr_g and lr_d: functions of the step. on_step(step) after every step (snapshots, samples).
+// Returns the losses of every step. Throws basin::error when a loss turns non-finite, naming the
+// step (unless o.stop_when_not_finite), and when data's sample shape is not the discriminator's
+// input shape.
+template <class Gen, class Disc, class OptG, class OptD, sample_source Source>
 std::vector<gan_record> train_gan(Gen& g, Disc& d, OptG& og, OptD& od, const std::function<double(index_t)>& lr_g,
-                                  const std::function<double(index_t)>& lr_d, const mixture& data, const gan_options& o,
+                                  const std::function<double(index_t)>& lr_d, const Source& data, const gan_options& o,
                                   const std::function<void(index_t)>& on_step = {}) {
   using T = typename Gen::scalar;
   using B = typename Gen::backend_type;
   detail::check_pair<Gen, Disc>();
-  require(o.batch_size >= 1 && o.steps >= 0, "train_gan: need batch_size >= 1 and steps >= 0");
+  require(o.batch_size >= 1 && o.steps >= 0, "train_gan: need batch_size >= 1 and steps >= 0, got ", o.batch_size,
+          " and ", o.steps);
+  require(data.shape() == Disc::in, "train_gan: the data's samples are ", data.shape().c, "x", data.shape().h, "x",
+          data.shape().w, " but the discriminator takes ", Disc::in.c, "x", Disc::in.h, "x", Disc::in.w);
   gan_workspace<Gen, Disc> ws;
   ws.reserve(o.batch_size);
+  ws.bce.allow_not_finite = o.stop_when_not_finite;
   prediction<T, B> pg(Gen::n_params);
   typename B::template vector<T> stepped(std::size_t(Gen::n_params));
   std::vector<T> real;
@@ -282,10 +367,14 @@ std::vector<gan_record> train_gan(Gen& g, Disc& d, OptG& og, OptD& od, const std
     }
     const auto points = data.sample(o.seed, std::uint64_t(s), n);
     real.assign(points.begin(), points.end());
-    B::upload(real.data(), 2 * n, backend::raw(ws.real));
+    B::upload(real.data(), n * ws.sample_size, backend::raw(ws.real));
     rec.d_loss = discriminator_loss(g, d, ws, backend::raw(ws.real), o.seed, std::uint64_t(2 * s + 1), n);
     if (o.prediction) B::copy(Gen::n_params, backend::raw(stepped), backend::raw(g.params));
     od.step(backend::raw(d.params), backend::raw(d.grads), lr_d(s));
+    if (!(std::isfinite(rec.d_loss) && std::isfinite(rec.g_loss)) && o.stop_when_not_finite) {
+      history.push_back(rec);
+      break;
+    }
     require(std::isfinite(rec.d_loss) && std::isfinite(rec.g_loss), "train_gan: a loss is not finite at step ", s + 1,
             " (discriminator ", rec.d_loss, ", generator ", rec.g_loss, ")");
     history.push_back(rec);
@@ -295,22 +384,106 @@ std::vector<gan_record> train_gan(Gen& g, Disc& d, OptG& og, OptD& od, const std
   return history;
 }
 
-// n generated points (n, 2) row-major on the host, from noise draw `draw` (eval use: samples
-// for pictures and mode coverage).
+// n generated samples (n, c, h, w) row-major on the host, from noise draw `draw` (the noise of
+// these draws is not any training step's). m: eval uses batch norm's running statistics; train
+// uses the batch's (as PyTorch's DCGAN example draws its samples; it updates the running
+// statistics).
 template <class Gen>
-std::vector<float> generate_points(Gen& g, std::uint64_t seed, std::uint64_t draw, index_t n) {
+std::vector<float> generate_samples(Gen& g, std::uint64_t seed, std::uint64_t draw, index_t n, mode m = mode::eval) {
   using T = typename Gen::scalar;
   using B = typename Gen::backend_type;
-  static_assert(Gen::classes == 2, "generate_points: the generator must output 2 values per sample");
-  typename B::template vector<T> z(std::size_t(n * Gen::in.size())), pts(std::size_t(2 * n));
+  require(n >= 1, "gan::generate_samples: n must be at least 1, got ", n);
+  constexpr index_t size = Gen::out.size();
+  typename B::template vector<T> z(std::size_t(n * Gen::in.size())), out(std::size_t(size * n));
   const counter_rng rng{seed, (noise_stream << 32) + (std::uint64_t(1) << 31) + draw};
   T* zp = backend::raw(z);
   B::for_each_index(n * Gen::in.size(), [=] BASIN_HD(index_t i) { zp[i] = T(rng.normal(std::uint64_t(i))); });
-  const T* y = g.forward(zp, n, mode::eval);
-  basin::detail::cnhw_to_nchw<B>(y, backend::raw(pts), n, 2, 1);
-  std::vector<T> h(std::size_t(2 * n));
-  B::download(backend::raw(pts), 2 * n, h.data());
+  const T* y = g.forward(zp, n, m);
+  basin::detail::cnhw_to_nchw<B>(y, backend::raw(out), n, Gen::out.c, Gen::out.plane());
+  std::vector<T> h(std::size_t(size * n));
+  B::download(backend::raw(out), size * n, h.data());
   return std::vector<float>(h.begin(), h.end());
+}
+
+// n generated points (n, 2) row-major on the host (eval mode): samples for pictures and
+// mode_coverage.
+template <class Gen>
+std::vector<float> generate_points(Gen& g, std::uint64_t seed, std::uint64_t draw, index_t n) {
+  static_assert(Gen::flat_output && Gen::classes == 2,
+                "generate_points: the generator must output 2 values per sample");
+  return generate_samples(g, seed, draw, n, mode::eval);
+}
+
+// How well generated images fill the classes of the data, judged by a classifier trained on the
+// real images (the Inception score of Salimans et al. 2016 with that classifier in Inception's
+// place, as the "MNIST score" of GAN papers): score = exp(mean_x KL(p(y|x) || p(y))), p(y) the
+// mean of p(y|x) over the samples. It lies in [1, classes]: 1 when every sample gets the same
+// class distribution (a collapsed generator, or noise the classifier cannot place), `classes`
+// when each sample is classified with certainty and the classes are chosen equally often.
+struct sample_score {
+  double score = 0;
+  int classes_covered = 0;         // classes chosen (argmax) for at least min_share n / K samples
+  std::vector<index_t> per_class;  // samples per chosen class
+  double mean_confidence = 0;      // mean over samples of max_y p(y|x)
+};
+// Requires images (n, c, h, w) row-major on the host, n >= 1, in the classifier's input shape
+// and scale; batch >= 1. The classifier runs in eval mode (infer), batch images at a time.
+// Throws basin::error naming the argument when a requirement fails or a logit is not finite.
+template <class Classifier>
+sample_score classifier_score(Classifier& c, const std::vector<float>& images, index_t batch = 500,
+                              double min_share = 0.1) {
+  using T = typename Classifier::scalar;
+  using B = typename Classifier::backend_type;
+  static_assert(Classifier::flat_output, "classifier_score: the classifier must end with flat logits");
+  constexpr index_t size = Classifier::in.size();
+  constexpr int K = Classifier::classes;
+  require(!images.empty() && images.size() % std::size_t(size) == 0, "gan::classifier_score: images: expected ",
+          "a multiple of ", Classifier::in.c, "x", Classifier::in.h, "x", Classifier::in.w, " = ", size,
+          " values (one per image), got ", images.size());
+  require(batch >= 1, "gan::classifier_score: batch must be at least 1, got ", batch);
+  const index_t n = index_t(images.size()) / size;
+  std::vector<double> p(std::size_t(n * K));  // p(y|x) (n, K)
+  typename B::template vector<T> x(std::size_t(std::min(batch, n) * size));
+  std::vector<T> stage(x.size()), logits(std::size_t(std::min(batch, n) * K));
+  for (index_t b0 = 0; b0 < n; b0 += batch) {
+    const index_t nb = std::min(batch, n - b0);
+    for (index_t i = 0; i < nb * size; ++i) stage[std::size_t(i)] = T(images[std::size_t(b0 * size + i)]);
+    B::upload(stage.data(), nb * size, backend::raw(x));
+    B::download(c.infer(backend::raw(x), nb), nb * K, logits.data());  // (K, nb)
+    for (index_t i = 0; i < nb; ++i) {
+      double top = -INFINITY, z = 0;
+      for (int k = 0; k < K; ++k) {
+        const double v = double(logits[std::size_t(k * nb + i)]);
+        require(std::isfinite(v), "gan::classifier_score: the classifier's logit ", k, " of image ", b0 + i,
+                " is not finite (", v, ")");
+        top = std::max(top, v);
+      }
+      for (int k = 0; k < K; ++k) z += std::exp(double(logits[std::size_t(k * nb + i)]) - top);
+      for (int k = 0; k < K; ++k)
+        p[std::size_t((b0 + i) * K + k)] = std::exp(double(logits[std::size_t(k * nb + i)]) - top) / z;
+    }
+  }
+  std::vector<double> marginal(std::size_t(K), 0.0);
+  sample_score r;
+  r.per_class.assign(std::size_t(K), 0);
+  for (index_t i = 0; i < n; ++i) {
+    int best = 0;
+    for (int k = 0; k < K; ++k) {
+      marginal[std::size_t(k)] += p[std::size_t(i * K + k)] / double(n);
+      if (p[std::size_t(i * K + k)] > p[std::size_t(i * K + best)]) best = k;
+    }
+    ++r.per_class[std::size_t(best)];
+    r.mean_confidence += p[std::size_t(i * K + best)] / double(n);
+  }
+  double kl = 0;
+  for (index_t i = 0; i < n; ++i)
+    for (int k = 0; k < K; ++k) {
+      const double q = p[std::size_t(i * K + k)];
+      if (q > 0) kl += q * (std::log(q) - std::log(marginal[std::size_t(k)]));
+    }
+  r.score = std::exp(kl / double(n));
+  for (index_t v : r.per_class) r.classes_covered += v > 0 && double(v) >= min_share * double(n) / double(K);
+  return r;
 }
 
 }  // namespace basin::gan

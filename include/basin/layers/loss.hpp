@@ -71,10 +71,12 @@ struct sigmoid_cross_entropy {
   typename B::template vector<T> grad;        // (1, n) dL/dz
   typename B::template vector<T> per_sample;  // (2, n): loss, D(x) > 1/2 agrees with the target
   typename B::template vector<double> sums;   // (2)
+  bool allow_not_finite = false;  // return a loss that is not finite instead of throwing (a GAN's collapse)
 
   // Requires logits (1, n) in backend memory and 0 <= target <= 1. Ensures grad holds dL/dz when
   // want_grad; `correct` counts the samples whose sigmoid lies on the target's side of 1/2.
-  // Throws basin::error for a target outside [0, 1] or a non-finite loss.
+  // Throws basin::error for a target outside [0, 1] or (unless allow_not_finite) a loss that is
+  // not finite.
   loss_result operator()(const T* logits, double target, index_t n, bool want_grad) {
     require(target >= 0 && target <= 1, "sigmoid_cross_entropy: target must lie in [0, 1], got ", target);
     if (index_t(per_sample.size()) < 2 * n) per_sample.resize(std::size_t(2 * n));
@@ -93,7 +95,8 @@ struct sigmoid_cross_entropy {
     B::segmented_reduce(2, n, [=] BASIN_HD(index_t s, index_t i) { return double(ps[s * n + i]); }, sm);
     double host[2];
     B::download(sm, 2, host);
-    require(std::isfinite(host[0]), "sigmoid_cross_entropy: the loss is ", host[0], " (non-finite logits)");
+    require(allow_not_finite || std::isfinite(host[0]), "sigmoid_cross_entropy: the loss is ", host[0],
+            " (non-finite logits)");
     return {host[0] / double(n), index_t(host[1] + 0.5)};
   }
 };

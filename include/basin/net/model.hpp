@@ -48,8 +48,10 @@ class model {
   using vector = typename B::template vector<U>;
 
   static constexpr dims in = Net::in, out = body_type::out;
-  static_assert(out.h == 1 && out.w == 1,
-                "model: the network must end with flat logits (global_avg_pool or flatten, then dense)");
+  // A classifier ends with flat logits (out.h == out.w == 1): `classes` of them per image, which
+  // train, evaluate, sweep and the Hessian require (they static_assert flat_output). A GAN's
+  // generator ends with an image instead (transposed convs, tanh): its output is (c, n, h, w).
+  static constexpr bool flat_output = out.h == 1 && out.w == 1;
   static constexpr int classes = out.c;
   static constexpr auto param_table = body_type::params();
   static constexpr auto state_table = body_type::state();
@@ -77,15 +79,15 @@ class model {
   void reserve(index_t n) {
     body.reserve(n);
     if (n > reserved) {
-      logits_.resize(std::size_t(classes * n));
+      logits_.resize(std::size_t(out.size() * n));
       if constexpr (in.c > 1) x_cnhw.resize(std::size_t(n * in.size()));
       reserved = n;
     }
   }
 
   // Requires x (n, c, h, w) in backend memory, alive until backward; n >= 1.
-  // Ensures the logits (classes, n) in backend memory are returned; train mode updates the
-  // batch-norm running statistics.
+  // Ensures the logits (classes, n) in backend memory are returned (an image output: (c, n, h, w));
+  // train mode updates the batch-norm running statistics.
   const T* forward(const T* x, index_t n, mode m) {
     require(n >= 1, "model::forward: batch size must be at least 1, got ", n);
     x = entry(x, n);
@@ -223,7 +225,8 @@ class model {
     });
   }
 
-  // Requires a forward pass just before; dlogits (classes, n) in backend memory.
+  // Requires a forward pass just before; dlogits (classes, n) in backend memory (an image output:
+  // dL/dy (c, n, h, w)).
   // Ensures grads = dL/dparams and, when dx is given, dx = dL/dx (n, c, h, w): the gradient with
   // respect to the input, e.g. a GAN discriminator's, through which the generator learns.
   void backward(const T* dlogits, T* dx = nullptr) {
@@ -286,7 +289,7 @@ class model {
   }
 
   body_type body;
-  vector<T> logits_, x_cnhw, dx_cnhw;  // (classes, n), (c, n, h, w), (c, n, h, w)
+  vector<T> logits_, x_cnhw, dx_cnhw;  // the output (out.c, n, out.h, out.w), (c, n, h, w), (c, n, h, w)
   vector<T> basis_out;        // (k, first layer's output for n images): stage_basis
   index_t staged_n = 0;
   int staged_k = 0;

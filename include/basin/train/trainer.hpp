@@ -101,6 +101,9 @@ struct batch_stager {
 
 template <class Model>
 void require_matches(const dataset& d, const char* what) {
+  static_assert(Model::flat_output,
+                "train, evaluate, sweep and hessian need a classifier: the network must end with flat logits "
+                "(global_avg_pool or flatten, then dense)");
   require(d.shape == Model::in, what, ": images are ", d.shape.c, "x", d.shape.h, "x", d.shape.w,
           " but the network takes ", Model::in.c, "x", Model::in.h, "x", Model::in.w);
   require(d.size() > 0, what, ": the dataset is empty");
