@@ -9,8 +9,9 @@
 // for a collapsed generator to 10; and the classes its samples cover); real test images give the
 // ceiling. A run whose loss stops being finite has collapsed and ends there.
 //
-//   10_dcgan [--steps 1500] [--batch 64] [--lr 2e-4] [--factors 1,10] [--every 150] [--seed 1]
-//            [--data /usr/share/datasets/fashion-mnist] [--out dcgan]
+//   10_dcgan [--steps 3000] [--batch 64] [--lr 2e-4] [--factors 1,10] [--beta1 0.5] [--every 250]
+//            [--seed 1] [--data /usr/share/datasets/fashion-mnist] [--out dcgan]
+// --beta1 is Adam's momentum (the talk: prediction also widens the range of momentum that trains).
 //
 // Writes into <out>: classifier.h5 (trained once, loaded by later runs); per run (e.g.
 // "lr10x_prediction") <run>.h5 (losses and scores per step, the generator's and discriminator's
@@ -77,17 +78,36 @@ dataset scaled(const dataset& d) {  // [0, 1] -> [-1, 1]
   return s;
 }
 
-run_result run_one(double factor, bool predict, double base_lr, long steps, long batch, long every, std::uint64_t seed,
-                   const gan::image_source& source, classifier_t& judge, const std::string& out) {
+struct settings {
+  double lr = 2e-4, beta1 = 0.5;
+  long steps = 3000, batch = 64, every = 250;
+  std::uint64_t seed = 1;
+  std::string out;
+};
+
+run_result run_one(double factor, bool predict, const settings& st, const gan::image_source& source,
+                   classifier_t& judge) {
+  const long steps = st.steps, batch = st.batch, every = st.every;
+  const std::uint64_t seed = st.seed;
+  const std::string& out = st.out;
   run_result r;
   r.factor = factor;
   r.prediction = predict;
   std::ostringstream name;
-  name << "lr" << factor << "x_" << (predict ? "prediction" : "alternating");
+  name << "lr" << factor << "x_";
+  if (st.beta1 != 0.5) name << "beta" << st.beta1 << "_";
+  name << (predict ? "prediction" : "alternating");
   r.name = name.str();
   const std::string file = out + "/" + r.name + ".h5";
+  const double lr = st.lr * factor;
+  const std::vector<double> recipe{lr, st.beta1, double(steps), double(batch), double(every), double(seed)};
   if (fs::exists(file)) {
     auto f = h5::file::open(file);
+    const auto was = f.has("recipe") ? f.read<double>("recipe") : std::vector<double>{};
+    require(was == recipe, "'", file, "' holds a run with another recipe (learning rate, beta1, steps, batch, every, ",
+            "seed = ", was.size() == 6 ? was[0] : NAN, ", ", was.size() == 6 ? was[1] : NAN, ", ",
+            was.size() == 6 ? was[2] : NAN, ", ...) than this one asks (", lr, ", ", st.beta1, ", ", steps,
+            ", ...): remove it or choose another --out");
     r.d_loss = f.read<double>("d_loss"), r.g_loss = f.read<double>("g_loss");
     r.score_step = f.read<double>("score_step"), r.score = f.read<double>("score"),
     r.classes = f.read<double>("classes");
@@ -99,15 +119,15 @@ run_result run_one(double factor, bool predict, double base_lr, long steps, long
   discriminator_t d(seed + 1);
   gan::dcgan_init(g, seed);
   gan::dcgan_init(d, seed + 1);
-  adam_t og({0.5, 0.999, 1e-8, 0}, generator_t::n_params), od({0.5, 0.999, 1e-8, 0}, discriminator_t::n_params);
+  adam_t og({st.beta1, 0.999, 1e-8, 0}, generator_t::n_params),
+      od({st.beta1, 0.999, 1e-8, 0}, discriminator_t::n_params);
   gan::gan_options o;
   o.steps = steps;
   o.batch_size = batch;
   o.prediction = predict;
   o.seed = seed;
   o.stop_when_not_finite = true;
-  const double lr = base_lr * factor;
-  std::printf("%s: Adam lr %g, batch %ld, %ld steps, %s\n", r.name.c_str(), lr, batch, steps,
+  std::printf("%s: Adam lr %g, beta1 %g, batch %ld, %ld steps, %s\n", r.name.c_str(), lr, st.beta1, batch, steps,
               predict ? "discriminator steps against the predicted generator" : "alternating steps");
   std::fflush(stdout);
   const auto judge_now = [&](index_t s) {
@@ -143,6 +163,7 @@ run_result run_one(double factor, bool predict, double base_lr, long steps, long
     f.write("d_loss", r.d_loss), f.write("g_loss", r.g_loss);
     f.write("score_step", r.score_step), f.write("score", r.score), f.write("classes", r.classes);
     f.write("seconds", std::vector<double>{r.seconds});
+    f.write("recipe", recipe);
     std::vector<float> gp(g.params.begin(), g.params.end()), dp(d.params.begin(), d.params.end());
     f.write("generator_params", gp), f.write("discriminator_params", dp);
   }
@@ -165,17 +186,24 @@ std::vector<double> smooth(const std::vector<double>& v, std::size_t k) {
 
 int main(int argc, char** argv) try {
   examples::cli args(argc, argv);
-  const long steps = args.get("steps", 1500L);
-  const long batch = args.get("batch", 64L);
-  const double lr = args.get("lr", 2e-4);
+  settings st;
+  st.steps = args.get("steps", 3000L);
+  st.batch = args.get("batch", 64L);
+  st.lr = args.get("lr", 2e-4);
   const std::string factor_list = args.get("factors", std::string("1,10"));
-  const long every = args.get("every", 150L);
-  const auto seed = std::uint64_t(args.get("seed", 1L));
+  st.beta1 = args.get("beta1", 0.5);
+  st.every = args.get("every", 250L);
+  st.seed = std::uint64_t(args.get("seed", 1L));
   const std::string data_dir = args.get("data", std::string("/usr/share/datasets/fashion-mnist"));
-  const std::string out = args.get("out", std::string("dcgan"));
+  st.out = args.get("out", std::string("dcgan"));
   args.done();
-  require(steps >= 1 && batch >= 1 && every >= 1, "options --steps, --batch and --every must be at least 1");
-  require(lr > 0 && lr < 1, "option --lr: expected a learning rate in (0, 1), got ", lr);
+  require(st.steps >= 1 && st.batch >= 1 && st.every >= 1, "options --steps, --batch and --every must be at least 1");
+  require(st.lr > 0 && st.lr < 1, "option --lr: expected a learning rate in (0, 1), got ", st.lr);
+  require(st.beta1 >= 0 && st.beta1 < 1, "option --beta1: expected Adam's momentum in [0, 1), got ", st.beta1);
+  const long steps = st.steps;
+  const double lr = st.lr;
+  const auto seed = st.seed;
+  const std::string& out = st.out;
   std::vector<double> factors;
   {
     std::stringstream list(factor_list);
@@ -224,8 +252,7 @@ int main(int argc, char** argv) try {
   const gan::image_source source(train_set);
   std::vector<run_result> runs;
   for (double f : factors)
-    for (bool predict : {false, true})
-      runs.push_back(run_one(f, predict, lr, steps, batch, every, seed, source, judge, out));
+    for (bool predict : {false, true}) runs.push_back(run_one(f, predict, st, source, judge));
 
   // Pictures: the losses per learning rate, the scores of all runs.
   for (double f : factors) {
