@@ -8,6 +8,7 @@ pkgs=(
   libhdf5-dev hdf5-tools zlib1g-dev
   dataset-fashion-mnist gnuplot-nox
   python3-torch python3-h5py python3-numpy libopenblas0-pthread
+  libopenmpi-dev openmpi-bin
 )
 # Thrust: the CUDA toolkit's CCCL headers when present, else Debian's host-only Thrust.
 if [ ! -d /usr/local/cuda/include/cccl/thrust ] && [ ! -d /usr/local/cuda/include/thrust ]; then

@@ -21,6 +21,10 @@
 // statistics are recomputed on the training images (the subset) before evaluation, instead of
 // using the checkpoint's (moved in states mode). --points_per_pass: grid points evaluated per
 // pass over the data.
+//
+// Built with MPI (where CMake finds it), `mpirun -np 4 plot_surface ...` shares the sweep among 4
+// processes as the reference tool's --mpi: rank 0 writes the directions, the surface file and the
+// pictures; every rank computes its share of the points (distributed/mpi.hpp).
 #include <cstdio>
 #include <filesystem>
 
@@ -35,6 +39,9 @@
 #include "basin/plot/curves.hpp"
 #include "basin/plot/surface.hpp"
 #include "cli.hpp"
+#ifdef BASIN_WITH_MPI
+#include "basin/distributed/mpi.hpp"
+#endif
 
 namespace {
 struct settings {
@@ -45,6 +52,7 @@ struct settings {
   std::uint64_t seed = 1;
   bool plot = false, log = false, recompute_bn = false;
   double vmin = 0.1, vmax = 10, vlevel = 0.5;
+  basin::sweep_team* team = nullptr;  // with MPI and more than one process
 };
 
 template <class Net>
@@ -70,6 +78,13 @@ int run(const settings& s) {
   basin::load_checkpoint(m, s.model_file);
   const bool plane = !s.y.empty();
   basin::direction<model_t> dx, dy;
+  // Rank 0 alone writes files and prints; every rank decides alike whether directions exist.
+  const bool root = s.team == nullptr || s.team->rank() == 0;
+  const bool have_dirs = std::filesystem::exists(s.dir_file);
+  if (s.team) s.team->barrier();
+  const auto say = [root](const char* what, const std::string& file) {
+    if (root) std::printf("%s %s\n", what, file.c_str());
+  };
   if (!s.model_file2.empty()) {  // directions between checkpoints
     model_t b(s.seed);
     basin::load_checkpoint(b, s.model_file2);
@@ -82,19 +97,19 @@ int run(const settings& s) {
     }
     basin::direction_options between = s.dir;
     between.states = true;
-    basin::save_directions(s.dir_file, dx, plane ? &dy : nullptr, between, s.seed);
-    std::printf("directions between checkpoints written to %s\n", s.dir_file.c_str());
-  } else if (std::filesystem::exists(s.dir_file)) {
+    if (root) basin::save_directions(s.dir_file, dx, plane ? &dy : nullptr, between, s.seed);
+    say("directions between checkpoints written to", s.dir_file);
+  } else if (have_dirs) {
     dx = basin::load_direction<model_t>(s.dir_file, "xdirection");
     if (plane) dy = basin::load_direction<model_t>(s.dir_file, "ydirection");
-    std::printf("directions read from %s\n", s.dir_file.c_str());
+    say("directions read from", s.dir_file);
   } else {
     dx = basin::random_direction(m, s.seed, 0, s.dir);
     if (plane) dy = basin::random_direction(m, s.seed, 1, s.dir);
-    basin::save_directions(s.dir_file, dx, plane ? &dy : nullptr, s.dir, s.seed);
-    std::printf("directions written to %s\n", s.dir_file.c_str());
+    if (root) basin::save_directions(s.dir_file, dx, plane ? &dy : nullptr, s.dir, s.seed);
+    say("directions written to", s.dir_file);
   }
-  if (plane) std::printf("cosine between the directions: %.4f\n", basin::cosine(dx, dy));
+  if (plane && root) std::printf("cosine between the directions: %.4f\n", basin::cosine(dx, dy));
   basin::loss_accuracy metrics{s.split != "test" ? &train : nullptr, s.split != "train" ? &test : nullptr, s.batch,
                                s.recompute_bn ? &train : nullptr};
   basin::surface_options so;
@@ -102,11 +117,15 @@ int run(const settings& s) {
   so.x = s.x;
   so.y = s.y;
   so.dir_file = s.dir_file;
+  so.team = s.team;
   so.settings = "model_file=" + s.model_file + " model_file2=" + s.model_file2 + " model_file3=" + s.model_file3 + " dir_file=" + s.dir_file + " split=" + s.split +
                 " subset=" + std::to_string(s.subset) + (s.recompute_bn ? " recompute_bn=train" : "");
   const auto st = basin::sweep(m, dx, plane ? &dy : nullptr, s.surf_file, so, metrics.names(), metrics);
-  std::printf("%s: %lld points computed, %lld were already there (%.1f s)\n", s.surf_file.c_str(),
-              (long long)st.computed, (long long)st.skipped, st.seconds);
+  if (!root) return 0;
+  std::printf("%s: %lld points computed%s, %lld were already there (%.1f s)\n", s.surf_file.c_str(),
+              (long long)st.computed,
+              s.team ? (" by " + std::to_string(s.team->size()) + " processes").c_str() : "", (long long)st.skipped,
+              st.seconds);
   if (!s.plot) return 0;
   auto f = basin::h5::file::open(s.surf_file);
   const auto stem = s.surf_file.substr(0, s.surf_file.rfind(".h5"));
@@ -135,9 +154,10 @@ int run(const settings& s) {
 }
 }  // namespace
 
-int main(int argc, char** argv) try {
+static int run_main(int argc, char** argv, basin::sweep_team* team) {
   basin::examples::cli a(argc, argv);
   settings s;
+  s.team = team;
   s.model = a.get("model", std::string("resnet20"));
   s.dataset = a.get("dataset", std::string("fashion"));
   s.model_file = a.get("model_file", std::string());
@@ -190,7 +210,23 @@ int main(int argc, char** argv) try {
   }
   basin::fail("option --model: expected resnet20, resnet56, plain20 or plain56 (fashion) or resnet20, resnet56 "
               "(cifar10), got '", s.model, "'");
-} catch (const std::exception& e) {
-  std::fprintf(stderr, "plot_surface: %s\n", e.what());
-  return 1;
+}
+
+int main(int argc, char** argv) {
+#ifdef BASIN_WITH_MPI
+  basin::mpi::environment env(argc, argv);
+  basin::mpi::team world;
+  basin::sweep_team* team = world.size() > 1 ? &world : nullptr;
+#else
+  basin::sweep_team* team = nullptr;
+#endif
+  try {
+    return run_main(argc, argv, team);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "plot_surface: %s\n", e.what());
+#ifdef BASIN_WITH_MPI
+    if (team) basin::mpi::abort_all(1);  // the other ranks may wait in a collective call
+#endif
+    return 1;
+  }
 }

@@ -18,9 +18,11 @@
 #include <any>
 #include <array>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <functional>
 #include <numeric>
+#include <optional>
 #include <sstream>
 #include <type_traits>
 #include <string>
@@ -55,12 +57,47 @@ inline std::vector<double> parse_range(const std::string& text, const std::strin
   return linspace(lo, hi, n);
 }
 
+// Processes that share one sweep, the reference tool's MPI mode (distributed/mpi.hpp gives one
+// over an MPI communicator; the sweep itself needs no MPI). Rank 0 owns the surface file: it
+// creates or checks it and writes every point; the other ranks only compute. Every rank calls
+// sweep() with the same arguments; the grid's blocks of points are dealt out in turn, and after
+// each round rank 0 gathers and writes the round's points, so a killed run loses at most one
+// round. The origin and the directions are rank 0's: they are broadcast before the sweep.
+struct sweep_team {
+  virtual ~sweep_team() = default;
+  virtual int rank() const = 0;
+  virtual int size() const = 0;
+  // bytes from rank 0 to every rank (resized on the others).
+  virtual void broadcast(std::vector<std::uint8_t>& bytes) = 0;
+  // At rank 0, all[r * mine.size() + k] = rank r's mine[k]; every rank gives the same count.
+  virtual void gather(const std::vector<double>& mine, std::vector<double>& all) = 0;
+  virtual void barrier() = 0;
+};
+
+namespace detail {
+// A backend buffer from rank 0 to every rank of the team.
+template <class B, class V>
+void broadcast_buffer(sweep_team& team, V& v) {
+  using T = typename V::value_type;
+  std::vector<T> h(v.size());
+  if (team.rank() == 0) B::download(backend::raw(v), index_t(v.size()), h.data());
+  std::vector<std::uint8_t> bytes(h.size() * sizeof(T));
+  std::memcpy(bytes.data(), h.data(), bytes.size());
+  team.broadcast(bytes);
+  require(bytes.size() == h.size() * sizeof(T), "sweep: rank ", team.rank(), " holds a buffer of ", h.size(),
+          " values, rank 0 one of ", bytes.size() / sizeof(T));
+  std::memcpy(h.data(), bytes.data(), bytes.size());
+  if (team.rank() != 0) B::upload(h.data(), index_t(h.size()), backend::raw(v));
+}
+}  // namespace detail
+
 struct surface_options {
   std::vector<double> x, y;  // coordinates; y empty for a 1-D slice
   bool progress = true;
   std::string dir_file;      // recorded in the file
   std::string settings;      // what the values depend on besides coordinates (directions, data); must match on resume
   index_t points_per_pass = 16;  // grid points evaluated per pass over the data (loss_accuracy)
+  sweep_team* team = nullptr;    // several processes share the sweep (see sweep_team); null: this one alone
 };
 
 // One point's metrics, in the order of the names given to sweep().
@@ -74,7 +111,9 @@ struct sweep_stats {
 // Sweeps the model over the grid, writing each point at once to path (created if missing,
 // resumed if it holds the same sweep). eval(model) returns the metrics named by `names`.
 // Requires a model at the slice's origin (restored at the end, also after an exception).
-// Throws basin::error for a file of another sweep, a non-HDF5 file or non-finite coordinates.
+// Throws basin::error for a file of another sweep, a non-HDF5 file or non-finite coordinates
+// (with o.team: on every rank, with rank 0's message). The returned stats count the points of
+// the whole team.
 template <class Model, class Eval>
 sweep_stats sweep(Model& m, direction<Model>& dx, std::type_identity_t<direction<Model>>* dy, const std::string& path,
                   const surface_options& o, const std::vector<std::string>& names, Eval&& eval) {
@@ -90,47 +129,84 @@ sweep_stats sweep(Model& m, direction<Model>& dx, std::type_identity_t<direction
   const std::string axis_order =
       plane ? "value[i, j] is at (xcoordinates[i], ycoordinates[j]); shape (len(x), len(y))" : "value[i] is at xcoordinates[i]";
 
-  if (!std::filesystem::exists(path)) {
-    h5::atomic_write(path, [&](h5::file& f) {
-      f.set_attr("/", "format", "basin-surface-1");
-      f.set_attr("/", "axis_order", axis_order);
-      f.set_attr("/", "architecture", Model::architecture());
-      f.set_attr("/", "fingerprint", Model::fingerprint());
-      f.set_attr("/", "settings", o.settings);
-      f.write_string("dir_file", o.dir_file);
-      f.write<double>("xcoordinates", o.x, {nx});
-      if (plane) f.write<double>("ycoordinates", o.y, {ny});
-      const std::vector<double> unset(points, -1.0);
-      for (const auto& n : names) f.write<double>(n, unset.data(), shape);
-      const std::vector<std::uint8_t> none(points, 0);
-      f.write<std::uint8_t>("computed", none.data(), shape);
-    });
-  }
-  // Checked read-only first: a refused file is left exactly as it was.
-  auto f = h5::file::open(path, false);
-  // Refuse a file of another sweep: every check names what differs.
-  const auto same = [&](const char* what, bool ok, const std::string& expected, const std::string& found) {
-    require(ok, "surface file '", path, "' belongs to another sweep: its ", what, " is ", found, ", this sweep's is ",
-            expected, " (use another file name or remove it)");
+  sweep_team* team = o.team;
+  const bool root = team == nullptr || team->rank() == 0;
+  std::vector<std::uint8_t> done;
+  std::optional<h5::file> file;
+  const auto prepare = [&] {
+    if (!std::filesystem::exists(path)) {
+      h5::atomic_write(path, [&](h5::file& f) {
+        f.set_attr("/", "format", "basin-surface-1");
+        f.set_attr("/", "axis_order", axis_order);
+        f.set_attr("/", "architecture", Model::architecture());
+        f.set_attr("/", "fingerprint", Model::fingerprint());
+        f.set_attr("/", "settings", o.settings);
+        f.write_string("dir_file", o.dir_file);
+        f.write<double>("xcoordinates", o.x, {nx});
+        if (plane) f.write<double>("ycoordinates", o.y, {ny});
+        const std::vector<double> unset(points, -1.0);
+        for (const auto& n : names) f.write<double>(n, unset.data(), shape);
+        const std::vector<std::uint8_t> none(points, 0);
+        f.write<std::uint8_t>("computed", none.data(), shape);
+      });
+    }
+    // Checked read-only first: a refused file is left exactly as it was.
+    auto f = h5::file::open(path, false);
+    // Refuse a file of another sweep: every check names what differs.
+    const auto same = [&](const char* what, bool ok, const std::string& expected, const std::string& found) {
+      require(ok, "surface file '", path, "' belongs to another sweep: its ", what, " is ", found, ", this sweep's is ",
+              expected, " (use another file name or remove it)");
+    };
+    require(f.has_attr("/", "format") && f.attr_string("/", "format") == "basin-surface-1", "surface file '", path,
+            "' is not a basin surface file (no format attribute 'basin-surface-1')");
+    same("architecture", f.attr_string("/", "architecture") == Model::architecture() &&
+                             f.attr_u64("/", "fingerprint") == Model::fingerprint(),
+         Model::architecture(), f.attr_string("/", "architecture"));
+    same("settings", f.attr_string("/", "settings") == o.settings, "'" + o.settings + "'",
+         "'" + f.attr_string("/", "settings") + "'");
+    same("x coordinates", f.read<double>("xcoordinates") == o.x, std::to_string(nx) + " values",
+         std::to_string(f.read<double>("xcoordinates").size()) + " (or other) values");
+    if (plane)
+      same("y coordinates", f.is_dataset("ycoordinates") && f.read<double>("ycoordinates") == o.y,
+           std::to_string(ny) + " values", "different values");
+    for (const auto& n : names)
+      same("metrics", f.is_dataset(n) && f.shape(n) == shape, n, "missing or of another shape");
+    require(f.is_dataset("computed") && f.shape("computed") == shape, "surface file '", path,
+            "': the 'computed' mask is missing or has the wrong shape");
+    done = f.read<std::uint8_t>("computed");
+    f.close();
+    file.emplace(h5::file::open(path, true));
   };
-  require(f.has_attr("/", "format") && f.attr_string("/", "format") == "basin-surface-1", "surface file '", path,
-          "' is not a basin surface file (no format attribute 'basin-surface-1')");
-  same("architecture", f.attr_string("/", "architecture") == Model::architecture() &&
-                           f.attr_u64("/", "fingerprint") == Model::fingerprint(),
-       Model::architecture(), f.attr_string("/", "architecture"));
-  same("settings", f.attr_string("/", "settings") == o.settings, "'" + o.settings + "'",
-       "'" + f.attr_string("/", "settings") + "'");
-  same("x coordinates", f.read<double>("xcoordinates") == o.x, std::to_string(nx) + " values",
-       std::to_string(f.read<double>("xcoordinates").size()) + " (or other) values");
-  if (plane)
-    same("y coordinates", f.is_dataset("ycoordinates") && f.read<double>("ycoordinates") == o.y,
-         std::to_string(ny) + " values", "different values");
-  for (const auto& n : names) same("metrics", f.is_dataset(n) && f.shape(n) == shape, n, "missing or of another shape");
-  require(f.is_dataset("computed") && f.shape("computed") == shape, "surface file '", path,
-          "': the 'computed' mask is missing or has the wrong shape");
-  const auto done = f.read<std::uint8_t>("computed");
-  f.close();
-  f = h5::file::open(path, true);
+  if (team == nullptr) {
+    prepare();
+  } else {
+    // Rank 0 checks the file; its verdict (1 and the mask, or 0 and the message) goes to all.
+    std::vector<std::uint8_t> verdict;
+    if (root) {
+      try {
+        prepare();
+        verdict.push_back(1);
+        verdict.insert(verdict.end(), done.begin(), done.end());
+      } catch (const std::exception& e) {
+        const std::string why = e.what();
+        verdict.assign(1, 0);
+        verdict.insert(verdict.end(), why.begin(), why.end());
+        team->broadcast(verdict);
+        throw;
+      }
+    }
+    team->broadcast(verdict);
+    require(!verdict.empty() && verdict[0] == 1,
+            std::string(verdict.begin() + (verdict.empty() ? 0 : 1), verdict.end()), " (rank 0's error, seen by rank ",
+            team->rank(), ")");
+    done.assign(verdict.begin() + 1, verdict.end());
+    require(done.size() == points, "sweep: rank ", team->rank(), " has ", points, " grid points, rank 0 ", done.size());
+    detail::broadcast_buffer<B>(*team, m.params);
+    detail::broadcast_buffer<B>(*team, m.state);
+    detail::broadcast_buffer<B>(*team, dx.params);
+    detail::broadcast_buffer<B>(*team, dx.state);
+    if (dy) detail::broadcast_buffer<B>(*team, dy->params), detail::broadcast_buffer<B>(*team, dy->state);
+  }
 
   // The origin, restored whatever happens.
   const typename B::template vector<T> origin_p = m.params, origin_s = m.state;
@@ -149,7 +225,7 @@ sweep_stats sweep(Model& m, direction<Model>& dx, std::type_identity_t<direction
   for (std::size_t at = 0; at < points; ++at)
     if (done[at]) ++st.skipped;
     else pending.push_back(at);
-  progress bar(plane ? "surface" : "line", long(pending.size()), "points", o.progress);
+  progress bar(plane ? "surface" : "line", long(pending.size()), "points", o.progress && root);
   // Evaluators that can (loss_accuracy) evaluate a block of points per pass over their data;
   // others are called point by point. Each point is written as soon as its block is done.
   constexpr bool blocks = requires(const std::vector<std::array<double, 2>>& pts, const std::function<void(double)>& t) {
@@ -158,8 +234,8 @@ sweep_stats sweep(Model& m, direction<Model>& dx, std::type_identity_t<direction
   const std::size_t per_pass = blocks ? std::size_t(std::max<index_t>(1, o.points_per_pass)) : 1;
   std::vector<std::array<double, 2>> coords;
   std::vector<point_metrics> values;
-  for (std::size_t b0 = 0; b0 < pending.size(); b0 += per_pass) {
-    const std::size_t g = std::min(per_pass, pending.size() - b0);
+  // Evaluates the block of pending points [b0, b0 + g) into values.
+  const auto compute = [&](std::size_t b0, std::size_t g, bool show) {
     coords.clear();
     for (std::size_t q = 0; q < g; ++q) {
       const std::size_t at = pending[b0 + q];
@@ -167,24 +243,58 @@ sweep_stats sweep(Model& m, direction<Model>& dx, std::type_identity_t<direction
     }
     if constexpr (blocks) {
       values = eval.evaluate_points(m, origin_p, origin_s, dx, dy, coords, [&](double fraction) {
-        bar.update(long(st.computed), double(st.computed) + fraction * double(g));
+        if (show) bar.update(long(st.computed), double(st.computed) + fraction * double(g));
       });
     } else {
       set_point(m, origin_p, origin_s, dx, coords[0][0], dy, coords[0][1]);
       values.assign(1, eval(m));
     }
-    for (std::size_t q = 0; q < g; ++q) {
-      const std::size_t at = pending[b0 + q];
-      const point_metrics& v = values[q];
-      require(v.size() == names.size(), "sweep: the evaluator returned ", v.size(), " metrics, expected ", names.size());
-      for (std::size_t k = 0; k < names.size(); ++k) f.write_range<double>(names[k], index_t(at), &v[k], 1);
-      const std::uint8_t one = 1;
-      f.write_range<std::uint8_t>("computed", index_t(at), &one, 1);  // last: a point counts once its values are in
+    for (const auto& v : values)
+      require(v.size() == names.size(), "sweep: the evaluator returned ", v.size(), " metrics, expected ",
+              names.size());
+  };
+  // Writes one point's metrics; the mask last: a point counts once its values are in.
+  const auto write_point = [&](std::size_t at, const double* v) {
+    for (std::size_t k = 0; k < names.size(); ++k) file->write_range<double>(names[k], index_t(at), v + k, 1);
+    const std::uint8_t one = 1;
+    file->write_range<std::uint8_t>("computed", index_t(at), &one, 1);
+  };
+  const std::size_t blocks_total = (pending.size() + per_pass - 1) / per_pass;
+  const std::size_t ranks = team ? std::size_t(team->size()) : 1, me = team ? std::size_t(team->rank()) : 0;
+  // A round: every rank computes block round * ranks + rank (if any); rank 0 writes them all.
+  // Each rank's share is packed as [points, then per point: flat index, metrics...].
+  const std::size_t record = 1 + names.size(), share = 1 + per_pass * record;
+  std::vector<double> mine, all;
+  for (std::size_t round = 0; round * ranks < blocks_total; ++round) {
+    const std::size_t block = round * ranks + me;
+    mine.assign(share, 0.0);
+    if (block < blocks_total) {
+      const std::size_t b0 = block * per_pass, g = std::min(per_pass, pending.size() - b0);
+      compute(b0, g, team == nullptr);
+      mine[0] = double(g);
+      for (std::size_t q = 0; q < g; ++q) {
+        mine[1 + q * record] = double(pending[b0 + q]);
+        std::copy(values[q].begin(), values[q].end(), mine.begin() + std::ptrdiff_t(2 + q * record));
+      }
     }
-    f.flush();
-    st.computed += index_t(g);
-    const point_metrics& v = values[g - 1];
-    bar.update(long(st.computed), double(st.computed), names.empty() ? "" : names[0], v.empty() ? 0 : v[0]);
+    if (team) team->gather(mine, all);
+    else all = mine;
+    double last = 0;
+    if (root) {
+      for (std::size_t r = 0; r < ranks; ++r) {
+        const double* part = all.data() + r * share;
+        for (std::size_t q = 0; q < std::size_t(part[0]); ++q) {
+          write_point(std::size_t(part[1 + q * record]), part + 2 + q * record);
+          ++st.computed;
+          if (!names.empty()) last = part[2 + q * record];
+        }
+      }
+      file->flush();
+    } else {
+      for (std::size_t r = round * ranks; r < std::min(blocks_total, (round + 1) * ranks); ++r)
+        st.computed += index_t(std::min(per_pass, pending.size() - r * per_pass));
+    }
+    bar.update(long(st.computed), double(st.computed), names.empty() ? "" : names[0], last);
   }
   st.seconds = bar.seconds();
   return st;
