@@ -1,5 +1,6 @@
-// Builds a small net from the installed headers and runs one forward pass.
-#include <basin/net/model.hpp>
+// Builds a small net from the installed headers and runs one forward pass; including all of the
+// host library checks that every header is installed and compiles on its own terms.
+#include <basin/basin.hpp>
 #include <cstdio>
 #include <vector>
 

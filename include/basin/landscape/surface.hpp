@@ -82,11 +82,11 @@ void broadcast_buffer(sweep_team& team, V& v) {
   std::vector<T> h(v.size());
   if (team.rank() == 0) B::download(backend::raw(v), index_t(v.size()), h.data());
   std::vector<std::uint8_t> bytes(h.size() * sizeof(T));
-  std::memcpy(bytes.data(), h.data(), bytes.size());
+  if (!bytes.empty()) std::memcpy(bytes.data(), h.data(), bytes.size());
   team.broadcast(bytes);
   require(bytes.size() == h.size() * sizeof(T), "sweep: rank ", team.rank(), " holds a buffer of ", h.size(),
           " values, rank 0 one of ", bytes.size() / sizeof(T));
-  std::memcpy(h.data(), bytes.data(), bytes.size());
+  if (!bytes.empty()) std::memcpy(h.data(), bytes.data(), bytes.size());
   if (team.rank() != 0) B::upload(h.data(), index_t(h.size()), backend::raw(v));
 }
 }  // namespace detail
