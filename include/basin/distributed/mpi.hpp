@@ -7,9 +7,11 @@
 //
 // Only this header needs MPI (link MPI::MPI_CXX; CMake: basin::mpi). Every rank runs the whole
 // program; rank 0 alone should write files other than through sweep (directions, pictures):
-// `team.rank() == 0`. An exception on one rank while the others wait in a collective call would
-// leave them waiting: catch at main, report, and call abort_all() (plot_surface does; sweep
-// itself throws on every rank alike when rank 0 refuses the surface file).
+// `team.rank() == 0`. Inside sweep() an error ends the sweep on every rank: rank 0 refusing the
+// surface file (every rank throws rank 0's message), or an evaluator throwing on some rank (that
+// rank rethrows its error, the others throw one naming it, after rank 0 has written the round's
+// other points). An exception outside sweep() on one rank while the others wait in a collective
+// call would leave them waiting: catch at main, report, and call abort_all() (plot_surface does).
 #pragma once
 
 #include <mpi.h>

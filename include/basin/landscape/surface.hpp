@@ -19,13 +19,14 @@
 #include <array>
 #include <cmath>
 #include <cstring>
+#include <exception>
 #include <filesystem>
 #include <functional>
 #include <numeric>
 #include <optional>
 #include <sstream>
-#include <type_traits>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "basin/io/hdf5.hpp"
@@ -264,35 +265,68 @@ sweep_stats sweep(Model& m, direction<Model>& dx, std::type_identity_t<direction
   // A round: every rank computes block round * ranks + rank (if any); rank 0 writes them all.
   // Each rank's share is packed as [points, then per point: flat index, metrics...].
   const std::size_t record = 1 + names.size(), share = 1 + per_pass * record;
+  // In a team an error on one rank must not leave the others waiting in a collective call: a
+  // rank whose block throws sends a share of -1 points, rank 0 still writes the other ranks'
+  // points of the round, and its verdict (which ranks failed) ends the sweep on every rank: the
+  // failing ranks rethrow their own error, the others throw one that names them.
   std::vector<double> mine, all;
   for (std::size_t round = 0; round * ranks < blocks_total; ++round) {
     const std::size_t block = round * ranks + me;
     mine.assign(share, 0.0);
+    std::exception_ptr failure;
     if (block < blocks_total) {
       const std::size_t b0 = block * per_pass, g = std::min(per_pass, pending.size() - b0);
-      compute(b0, g, team == nullptr);
-      mine[0] = double(g);
-      for (std::size_t q = 0; q < g; ++q) {
-        mine[1 + q * record] = double(pending[b0 + q]);
-        std::copy(values[q].begin(), values[q].end(), mine.begin() + std::ptrdiff_t(2 + q * record));
+      try {
+        compute(b0, g, team == nullptr);
+        mine[0] = double(g);
+        for (std::size_t q = 0; q < g; ++q) {
+          mine[1 + q * record] = double(pending[b0 + q]);
+          std::copy(values[q].begin(), values[q].end(), mine.begin() + std::ptrdiff_t(2 + q * record));
+        }
+      } catch (...) {
+        if (team == nullptr) throw;
+        failure = std::current_exception();
+        mine.assign(share, 0.0);
+        mine[0] = -1;
       }
     }
     if (team) team->gather(mine, all);
     else all = mine;
     double last = 0;
+    std::string failed;  // rank 0: the ranks whose block threw, or why writing failed
     if (root) {
-      for (std::size_t r = 0; r < ranks; ++r) {
-        const double* part = all.data() + r * share;
-        for (std::size_t q = 0; q < std::size_t(part[0]); ++q) {
-          write_point(std::size_t(part[1 + q * record]), part + 2 + q * record);
-          ++st.computed;
-          if (!names.empty()) last = part[2 + q * record];
+      try {
+        for (std::size_t r = 0; r < ranks; ++r) {
+          const double* part = all.data() + r * share;
+          if (part[0] < 0) {
+            failed += (failed.empty() ? "" : ", ") + std::to_string(r);
+            continue;
+          }
+          for (std::size_t q = 0; q < std::size_t(part[0]); ++q) {
+            write_point(std::size_t(part[1 + q * record]), part + 2 + q * record);
+            ++st.computed;
+            if (!names.empty()) last = part[2 + q * record];
+          }
         }
+        file->flush();
+        if (!failed.empty()) failed = "rank(s) " + failed + " failed";
+      } catch (const std::exception& e) {
+        if (team == nullptr) throw;
+        failed = std::string("rank 0 could not write the round: ") + e.what();
       }
-      file->flush();
     } else {
       for (std::size_t r = round * ranks; r < std::min(blocks_total, (round + 1) * ranks); ++r)
         st.computed += index_t(std::min(per_pass, pending.size() - r * per_pass));
+    }
+    if (team) {
+      std::vector<std::uint8_t> verdict(failed.begin(), failed.end());
+      team->broadcast(verdict);
+      if (!verdict.empty()) {
+        if (failure) std::rethrow_exception(failure);
+        const std::string why(verdict.begin(), verdict.end());
+        fail("sweep: stopped in round ", round, " of the team sweep of '", path, "': ", why,
+             " (their errors are reported there; the points finished so far are written, and a rerun resumes)");
+      }
     }
     bar.update(long(st.computed), double(st.computed), names.empty() ? "" : names[0], last);
   }
