@@ -6,14 +6,15 @@
 #define BOOST_TEST_MODULE plot
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/test/unit_test.hpp>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
-#include <algorithm>
 #include <filesystem>
-#include <map>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <random>
 #include <sstream>
 #include <string>
@@ -217,6 +218,48 @@ BOOST_AUTO_TEST_CASE(scatter_of_points_and_marks) {
   check_throws([&] { scatter({}, stem("e"), st); }, {"plot::scatter", "sets is empty"});
   check_throws([&] { scatter({{{1.0}, {NAN}, "x"}}, stem("e"), st); }, {"sets[0]", "y[0]"});
   check_throws([&] { scatter(sets, stem("e"), st, {{0.0, INFINITY}}); }, {"marks[0]"});
+}
+
+BOOST_AUTO_TEST_CASE(scatter_panels_share_ranges) {
+  style st;
+  st.title = "samples over training";
+  st.width = 1200;
+  st.height = 500;
+  using panel = basin::plot::scatter_panel;
+  const std::vector<panel> panels{{{{{0.0, 1.0}, {0.0, -1.0}, "real"}, {{3.0}, {0.5}, "fake"}}, "step 10"},
+                                  {{{{0.0}, {2.0}, "real"}, {{-1.0}, {0.0}, "fake"}}, "step 20"},
+                                  {{{{0.5}, {0.5}, "real"}}, "step 30"}};
+  basin::plot::scatter_panels(panels, 2, stem("panels"), st, {{0.0, 0.0}});
+  check_picture(stem("panels"));
+  const std::string dat = slurp(stem("panels") + ".dat");
+  BOOST_TEST(dat.find("# index 0: panel 0 'step 10', set 'real'\n0 0\n1 -1\n\n\n# index 1: panel 0 'step 10', set "
+                      "'fake'\n3 0.5\n") != std::string::npos);
+  BOOST_TEST(dat.find("# index 4: panel 2 'step 30', set 'real'\n0.5 0.5\n\n\n# index 5: marks\n0 0\n") !=
+             std::string::npos);
+  const std::string gp = slurp(stem("panels") + ".gp");
+  // x from -1 to 3, y from -1 to 2, each padded by 5% of its extent; 3 panels in 2 columns.
+  double r[4] = {};
+  const auto at = gp.find("set xrange [");
+  BOOST_TEST_REQUIRE(at != std::string::npos);
+  BOOST_TEST_REQUIRE(
+      std::sscanf(gp.c_str() + at, "set xrange [%lf:%lf]\nset yrange [%lf:%lf]", r, r + 1, r + 2, r + 3) == 4);
+  BOOST_TEST(r[0] == -1.2, boost::test_tools::tolerance(1e-12));
+  BOOST_TEST(r[1] == 3.2, boost::test_tools::tolerance(1e-12));
+  BOOST_TEST(r[2] == -1.15, boost::test_tools::tolerance(1e-12));
+  BOOST_TEST(r[3] == 2.15, boost::test_tools::tolerance(1e-12));
+  BOOST_TEST(gp.find("set multiplot layout 2,2") != std::string::npos);
+  BOOST_TEST(gp.find("index 5 using 1:2") != std::string::npos);
+  BOOST_TEST(count(stem("panels") + ".svg", "<text>step 30</text>") == 1u);
+  using basin::plot::scatter_panels;
+  check_throws([&] { scatter_panels({}, 2, stem("e"), st); }, {"plot::scatter_panels", "panels is empty"});
+  check_throws([&] { scatter_panels(panels, 0, stem("e"), st); }, {"columns", "[1, 16]", "got 0"});
+  check_throws([&] { scatter_panels({{{}, "t"}}, 1, stem("e"), st); }, {"panels[0].sets is empty"});
+  check_throws(
+      [&] {
+        scatter_panels({panels[0], {{{{1.0}, {NAN}, "x"}}, "t"}}, 1, stem("e"), st);
+      },
+      {"panels[1].sets[0]", "y[0]"});
+  check_throws([&] { scatter_panels(panels, 1, stem("e"), st, {{NAN, 0.0}}); }, {"marks[0]"});
 }
 
 BOOST_AUTO_TEST_CASE(contour_log_and_own_levels_png_only) {

@@ -162,6 +162,103 @@ inline void scatter(const std::vector<curve>& sets, const std::string& stem, con
   detail::finish(f, st, dat, s, fn);
 }
 
+// Small multiples of scatter plots: panel p is drawn like `scatter` (one colour per set, the
+// marks as black crosses) in a grid of `columns` panels per row, all on the same axis ranges
+// (the extent of every point and mark, padded by 5%) so that panels compare at a glance, e.g. a
+// GAN's samples at several points of training. Panel titles above each panel, style.title above
+// all, each panel's legend below it. The .dat holds one data set (gnuplot `index`) per panel and set in order, then the
+// marks.
+// requires: at least one panel, 1 <= columns <= 16, and every panel as `scatter` requires of its
+//   sets; marks finite.
+// ensures: <stem>.dat, <stem>.gp, <stem>.png (and <stem>.svg) written.
+// throws: basin::error naming `panels[p].sets[k]`, `marks[k]` or `columns` and what is wrong, the
+//   stem, or gnuplot's failure.
+struct scatter_panel {
+  std::vector<curve> sets;
+  std::string title;
+};
+inline void scatter_panels(const std::vector<scatter_panel>& panels, int columns, const std::string& stem,
+                           const style& st, const std::vector<std::array<double, 2>>& marks = {}) {
+  constexpr const char* fn = "plot::scatter_panels";
+  require(!panels.empty(), fn, ": panels is empty");
+  require(columns >= 1 && columns <= 16, fn, ": columns must lie in [1, 16], got ", columns);
+  double lo[2] = {INFINITY, INFINITY}, hi[2] = {-INFINITY, -INFINITY};
+  const auto extend = [&](double x, double y) {
+    lo[0] = std::min(lo[0], x), hi[0] = std::max(hi[0], x), lo[1] = std::min(lo[1], y), hi[1] = std::max(hi[1], y);
+  };
+  for (std::size_t p = 0; p < panels.size(); ++p) {
+    const std::string arg = "panels[" + std::to_string(p) + "].sets";
+    require(!panels[p].sets.empty(), fn, ": ", arg, " is empty");
+    detail::check_curves(panels[p].sets, arg.c_str(), false, fn);
+    for (std::size_t k = 0; k < panels[p].sets.size(); ++k) {
+      const auto& c = panels[p].sets[k];
+      for (std::size_t i = 0; i < c.y.size(); ++i) {
+        require(std::isfinite(c.y[i]), fn, ": ", arg, "[", k, "] ('", c.label, "'): y[", i, "] = ", c.y[i],
+                " is not finite");
+        extend(c.x[i], c.y[i]);
+      }
+    }
+  }
+  for (std::size_t k = 0; k < marks.size(); ++k) {
+    require(std::isfinite(marks[k][0]) && std::isfinite(marks[k][1]), fn, ": marks[", k, "] is not finite");
+    extend(marks[k][0], marks[k][1]);
+  }
+  for (int a = 0; a < 2; ++a) {
+    const double pad = hi[a] > lo[a] ? 0.05 * (hi[a] - lo[a]) : 0.5;
+    lo[a] -= pad, hi[a] += pad;
+  }
+  const auto f = detail::files_for(stem, fn);
+  std::string dat = "# basin scatter_panels: " + std::to_string(panels.size()) + " panel(s), then " +
+                    std::to_string(marks.size()) + " mark(s); one data set (gnuplot index) per panel and set; x y\n";
+  int index = 0;
+  for (std::size_t p = 0; p < panels.size(); ++p)
+    for (const auto& c : panels[p].sets) {
+      if (index++ > 0) dat += "\n\n";
+      dat += "# index " + std::to_string(index - 1) + ": panel " + std::to_string(p) + " '" +
+             detail::one_line(panels[p].title) + "', set '" + detail::one_line(c.label) + "'\n";
+      for (std::size_t i = 0; i < c.x.size(); ++i) dat += detail::number(c.x[i]) + ' ' + detail::number(c.y[i]) + '\n';
+    }
+  const int marks_index = index;
+  if (!marks.empty()) {
+    dat += "\n\n# index " + std::to_string(marks_index) + ": marks\n";
+    for (const auto& m : marks) dat += detail::number(m[0]) + ' ' + detail::number(m[1]) + '\n';
+  }
+  const int n = int(panels.size()), cols = std::min(columns, n), rows = (n + cols - 1) / cols;
+  std::string s = detail::preamble(f, st, "scatter_panels", st.title.empty() ? std::string("points") : st.title);
+  s +=
+      "unset title\nset xlabel " + detail::gp_string(st.xlabel) + "\nset ylabel " + detail::gp_string(st.ylabel) + "\n";
+  s += "set xrange [" + detail::number(lo[0]) + ":" + detail::number(hi[0]) + "]\nset yrange [" +
+       detail::number(lo[1]) + ":" + detail::number(hi[1]) + "]\n";
+  s += "set size ratio -1\nset tics out nomirror font \",9\"\nset grid lt 1 lc rgb \"#e5e5e5\" lw 0.6\n";
+  s += "set key outside below center horizontal samplen 1 font \",9\"\n";
+  s += "set multiplot layout " + std::to_string(rows) + "," + std::to_string(cols) + " title " +
+       detail::gp_string(st.title.empty() ? std::string("points") : st.title) + " font \",13\"\n";
+  const std::string file = detail::gp_string(f.base + ".dat");
+  index = 0;
+  for (std::size_t p = 0; p < panels.size(); ++p) {
+    s += "set title " + detail::gp_string(panels[p].title) + " font \",11\"\n";
+    std::string cmd;
+    for (std::size_t k = 0; k < panels[p].sets.size(); ++k, ++index)
+      cmd += (cmd.empty() ? "plot " : ", \\\n     ") + file + " index " + std::to_string(index) +
+             " using 1:2 with points pt 7 ps 0.25 lc rgb \"" + detail::line_colour(k) + "\" " +
+             (panels[p].sets[k].label.empty() ? std::string("notitle")
+                                              : "title " + detail::gp_string(panels[p].sets[k].label));
+    if (!marks.empty())
+      cmd += ", \\\n     " + file + " index " + std::to_string(marks_index) +
+             " using 1:2 with points pt 2 ps 0.8 lw 1 lc rgb \"#000000\" title \"modes\"";
+    s += cmd + "\n";
+  }
+  s += "unset multiplot\n";
+  if (st.svg) {  // multiplot cannot be replotted: the same script again for the SVG terminal
+    const auto body = s.substr(s.find("unset title"));
+    s += "\nset terminal svg size " + std::to_string(st.width) + "," + std::to_string(st.height) +
+         " dynamic noenhanced font \"DejaVu Sans,11\" linewidth 1.2 background \"#ffffff\"\n";
+    s += "set output " + detail::gp_string(f.base + ".svg") + "\n" + body;
+  }
+  s += "unset output\n";
+  detail::finish(f, st, dat, s, fn);
+}
+
 // Overlaid histograms of several samples (e.g. the weights of two networks), on common bins
 // that basin computes: `bins` equal bins from the smallest to the largest finite value of all
 // samples (a range of width 1 around the value when all are equal), the last bin closed.
