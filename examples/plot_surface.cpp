@@ -12,8 +12,8 @@
 // --y omitted: a 1-D line. --model_file2: the x direction is model_file2 - model_file (states
 // included): x = 0 and 1 are the two models (interpolation; the reference tool's --model_file2).
 // --model_file3 as well: the plane through three models, y direction model_file3 - model_file.
-// Models: resnet20, resnet56, plain20, plain56, densenet22 (fashion, 1x28x28) and
-// resnet20, resnet56 (cifar10, 3x32x32, read from --data_dir's CIFAR-10 binary batches).
+// Models: resnet20, resnet56, plain20, plain56, densenet22, vgg9 (fashion, 1x28x28) and
+// resnet20, resnet56, vgg9 (cifar10, 3x32x32, read from --data_dir's CIFAR-10 binary batches).
 // Directions are created (and saved to --dir_file) unless --dir_file names an existing file,
 // which is then read (the reference tool's direction files work too). The surface file is
 // resumed when it holds the same sweep. --xignore/--yignore and --xnorm/--ynorm must agree
@@ -204,13 +204,17 @@ static int run_main(int argc, char** argv, basin::sweep_team* team) {
     if (s.model == "plain20") return run<plain20<fashion_input>>(s);
     if (s.model == "plain56") return run<plain56<fashion_input>>(s);
     if (s.model == "densenet22") return run<densenet22<fashion_input>>(s);
+    if (s.model == "vgg9") return run<vgg9<fashion_input>>(s);
   } else {
     basin::require(!s.data_dir.empty(), "option --data_dir: required for cifar10 (the folder of data_batch_1.bin ...)");
     if (s.model == "resnet20") return run<resnet20<cifar_input>>(s);
     if (s.model == "resnet56") return run<resnet56<cifar_input>>(s);
+    if (s.model == "vgg9") return run<vgg9<cifar_input>>(s);
   }
-  basin::fail("option --model: expected resnet20, resnet56, plain20, plain56 or densenet22 (fashion) or resnet20, "
-              "resnet56 (cifar10), got '", s.model, "'");
+  basin::fail(
+      "option --model: expected resnet20, resnet56, plain20, plain56, densenet22 or vgg9 (fashion) or "
+      "resnet20, resnet56 or vgg9 (cifar10), got '",
+      s.model, "'");
 }
 
 int main(int argc, char** argv) {

@@ -20,6 +20,15 @@ DenseNet (DenseNet-BC of the reference tool's cifar10/models/densenet.py): conv1
   channels rounded down, avg_pool2d 2); bn, relu, global average pool, linear. Architectures
   "densenet121" (k 32; 6, 12, 24, 16), "densenet_cifar" (k 12, same blocks), "densenet_k<k>_<a>-<b>-...".
 
+VGG-9 (the reference tool's cifar10/models/vgg.py): features = convs 64, 64, M, 128, 128, M, 256,
+  256, 256, M (3x3, pad 1, bias, each with BatchNorm2d and relu; M a 2x2 max pool), flatten,
+  fc = Linear(256 * s * s, 256), BatchNorm1d, relu; classifier Linear(256, classes). Architecture
+  "vgg9". The reference pools with ceil_mode=True; basin rounds down. Both agree for 32x32 inputs;
+  for 28x28 this twin pools as basin does (ceil_mode=False, 3x3 at the end).
+
+MLP: flatten, then layers = Sequential(Linear, ReLU, ..., Linear). Architecture "mlp_<h>-<h>-..."
+  (hidden widths; "mlp" for none).
+
 Only torch (and, for load_basin_checkpoint, h5py and numpy) are needed.
 """
 
@@ -29,8 +38,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-__all__ = ["BasicBlock", "CifarResNet", "Bottleneck", "Transition", "DenseNet", "parse_architecture", "read_basin_tensors", "load_basin_checkpoint",
-           "randomize"]
+__all__ = ["BasicBlock", "CifarResNet", "Bottleneck", "Transition", "DenseNet", "VGG9", "MLP", "parse_architecture",
+           "read_basin_tensors", "load_basin_checkpoint", "randomize"]
 
 
 class BasicBlock(nn.Module):
@@ -168,6 +177,65 @@ class DenseNet(nn.Module):
         return f"densenet_k{self.growth_rate}_" + "-".join(str(b) for b in self.blocks)
 
 
+class VGG9(nn.Module):
+    """The reference tool's VGG-9, pooling as basin does (floor; the reference's ceil_mode agrees on 32x32)."""
+
+    def __init__(self, in_channels=3, input_size=32, num_classes=10, pooled_size=None):
+        """pooled_size: the side after the three poolings, when known (a checkpoint's fc.0 gives it)."""
+        super().__init__()
+        layers, size, ch = [], input_size, in_channels
+        for x in [64, 64, "M", 128, 128, "M", 256, 256, 256, "M"]:
+            if x == "M":
+                layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
+                size //= 2
+            else:
+                layers += [nn.Conv2d(ch, x, kernel_size=3, padding=1), nn.BatchNorm2d(x), nn.ReLU(inplace=True)]
+                ch = x
+        self.features = nn.Sequential(*layers)
+        size = pooled_size or size
+        self.fc = nn.Sequential(nn.Linear(256 * size * size, 256), nn.BatchNorm1d(256), nn.ReLU(inplace=True))
+        self.classifier = nn.Linear(256, num_classes)
+
+    def forward(self, x):
+        return self.classifier(self.fc(self.features(x).flatten(1)))
+
+    @property
+    def architecture(self):
+        return "vgg9"
+
+
+class MLP(nn.Module):
+    """flatten, then Linear-ReLU pairs of the hidden widths and a last Linear, as nn.Sequential `layers`."""
+
+    def __init__(self, in_features, hidden, num_classes=10):
+        super().__init__()
+        layers, n = [], in_features
+        for h in hidden:
+            layers += [nn.Linear(n, h), nn.ReLU()]
+            n = h
+        layers.append(nn.Linear(n, num_classes))
+        self.hidden = list(hidden)
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.layers(x.flatten(1))
+
+    @property
+    def architecture(self):
+        return "mlp" + ("_" + "-".join(str(h) for h in self.hidden) if self.hidden else "")
+
+
+_MLP = re.compile(r"^mlp(?:_(\d+(?:-\d+)*))?$")
+
+
+def parse_mlp(arch):
+    """'mlp_256-128' -> [256, 128]; 'mlp' -> []; None for other names."""
+    m = _match(_MLP, arch)
+    if not m:
+        return None
+    return [int(h) for h in m.group(1).split("-")] if m.group(1) else []
+
+
 _DENSE = re.compile(r"^densenet(?:(121)|(_cifar)|_k(\d+)_(\d+(?:-\d+)*))$")
 
 
@@ -237,13 +305,25 @@ def load_basin_checkpoint(path, dtype=None, num_classes=None):
             raise ValueError(f"{path}: not a basin checkpoint (no 'architecture' attribute)")
         arch = _attr_str(f.attrs["architecture"])
         tensors = read_basin_tensors(f)
-    if "conv1.weight" not in tensors:
-        raise ValueError(f"{path}: no conv1.weight dataset")
-    in_channels = int(tensors["conv1.weight"].shape[1])
+    hidden = parse_mlp(arch)
+    if arch == "vgg9":
+        first, last = "features.0.weight", "classifier.weight"
+    elif hidden is not None:
+        first, last = "layers.0.weight", f"layers.{2 * len(hidden)}.weight"
+    else:
+        first, last = "conv1.weight", "linear.weight"
+    if first not in tensors:
+        raise ValueError(f"{path}: no {first} dataset")
+    in_channels = int(tensors[first].shape[1])
     if num_classes is None:
-        num_classes = int(tensors["linear.weight"].shape[0]) if "linear.weight" in tensors else 10
+        num_classes = int(tensors[last].shape[0]) if last in tensors else 10
     dense = parse_densenet(arch)
-    if dense is not None:
+    if arch == "vgg9":
+        side = round((int(tensors["fc.0.weight"].shape[1]) // 256) ** 0.5)  # after three poolings
+        model = VGG9(in_channels=in_channels, num_classes=num_classes, pooled_size=side)
+    elif hidden is not None:
+        model = MLP(in_channels, hidden, num_classes=num_classes)
+    elif dense is not None:
         model = DenseNet(dense[0], dense[1], in_channels=in_channels, num_classes=num_classes)
     else:
         depth, shortcut, width = parse_architecture(arch)

@@ -68,6 +68,11 @@ int main(int argc, char** argv) try {
   export_one<densenet_cifar<cifar_input>, float>(dir + "/densenet_cifar_eval_f32.h5", mode::eval, 5);
   export_one<densenet<fashion_input, 4, 10, weights::real, 2, 1, 2, 1>, double>(
       dir + "/densenet_k4_fashion_train_f64.h5", mode::train, 6);
+  // The reference tool's VGG-9 (with bias, BatchNorm1d after its fc layer; 28x28 pools to 3x3)
+  // and an MLP.
+  export_one<vgg9<cifar_input>, float>(dir + "/vgg9_cifar_eval_f32.h5", mode::eval, 7);
+  export_one<vgg9<fashion_input>, double>(dir + "/vgg9_fashion_train_f64.h5", mode::train, 8);
+  export_one<mlp<fashion_input, 10, 32, 16>, double>(dir + "/mlp_fashion_train_f64.h5", mode::train, 9);
   return 0;
 } catch (const std::exception& e) {
   std::fprintf(stderr, "export_check: %s\n", e.what());

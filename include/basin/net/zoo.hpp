@@ -17,6 +17,17 @@
 // Module names as there: conv1, dense1.0.bn1, ..., trans1.conv, bn, linear. The reference pools
 // with avg_pool2d(4) after the last block, which is the global average for 32x32 inputs; basin
 // pools globally, so 28x28 inputs work too.
+//
+// VGG-9 as the reference tool's cifar10/models/vgg.py builds it (the net of Li et al. 2018's
+// batch-size and weight-decay figures): convs 64, 64, pool, 128, 128, pool, 256, 256, 256, pool
+// (3x3, padding 1, with bias, each followed by batch_norm and relu; 2x2 max pooling), then
+// fc = dense to 256, batch_norm (BatchNorm1d), relu, and the classifier. Module names as there:
+// features.0, features.1, features.3, ..., features.21, fc.0, fc.1, classifier. The reference
+// pools with ceil_mode=True: the same for 32x32 inputs (to 4x4); basin rounds down, so a 28x28
+// input ends at 3x3 (the reference: 4x4, windows clipped at the border).
+//
+// MLPs: flatten, then dense layers with relu between them, named as an nn.Sequential called
+// `layers` (layers.0, layers.2, ...): mlp<Input, Classes, Hidden...>.
 #pragma once
 
 #include "basin/layers/concat.hpp"
@@ -94,7 +105,53 @@ using densenet_base = typename network_of<
     Input, decltype(layers<named<"conv1", conv<2 * Growth, 3, 1, 1, false, W>>>{} +
                     typename dense_stages<1, 2 * Growth, Growth, W, Blocks...>::type{} +
                     layers<named<"bn", batch_norm>, relu, global_avg_pool, named<"linear", dense<Classes, true, W>>>{})>::type;
+
+// A sequential over a layers<...> list.
+template <class List>
+struct sequential_of;
+template <class... L>
+struct sequential_of<layers<L...>> {
+  using type = sequential<L...>;
+};
+
+// conv 3x3 (padding 1, bias) - batch_norm - relu, as the reference VGG's features.
+template <int Out, class W>
+using vgg_conv = layers<conv<Out, 3, 1, 1, true, W>, batch_norm, relu>;
+
+template <class Input, int Classes, class W>
+using vgg9_base =
+    network<Input,
+            named<"features", typename sequential_of<decltype(
+                                  vgg_conv<64, W>{} + vgg_conv<64, W>{} + layers<max_pool<2>>{} + vgg_conv<128, W>{} +
+                                  vgg_conv<128, W>{} + layers<max_pool<2>>{} + vgg_conv<256, W>{} + vgg_conv<256, W>{} +
+                                  vgg_conv<256, W>{} + layers<max_pool<2>>{})>::type>,
+            flatten, named<"fc", sequential<dense<256, true, W>, batch_norm, relu>>,
+            named<"classifier", dense<Classes, true, W>>>;
+
+template <class Input, int Classes, class W, int... Hidden>
+using mlp_base = network<
+    Input, flatten,
+    named<"layers", typename sequential_of<decltype((layers<>{} + ... + layers<dense<Hidden, true, W>, relu>{}) +
+                                                    layers<dense<Classes, true, W>>{})>::type>>;
 }  // namespace zoo
+
+// vgg9<Input, W, Classes>: the reference tool's VGG-9 (see above), 7 convs and 2 dense layers.
+template <class Input = input<3, 32, 32>, class W = weights::real, int Classes = 10>
+struct vgg9 : zoo::vgg9_base<Input, Classes, W> {
+  static std::string name() { return "vgg9" + weight_traits<W>::suffix(); }
+};
+
+// mlp<Input, Classes, Hidden...>: a multilayer perceptron with relu hidden layers of the given
+// widths; named "mlp_<hidden>-<hidden>-..." ("mlp" with none: logistic regression).
+template <class Input, int Classes, int... Hidden>
+struct mlp : zoo::mlp_base<Input, Classes, weights::real, Hidden...> {
+  static_assert(((Hidden >= 1) && ...), "mlp: every hidden layer needs at least one unit");
+  static std::string name() {
+    std::string s = "mlp";
+    ((s += s.size() == 3 ? '_' : '-', s += std::to_string(Hidden)), ...);  // not "_" + ...: GCC 12's -Wrestrict
+    return s;
+  }
+};
 
 // resnet<Depth, Input, Width, Classes, W>: Depth = 6n+2. W: the weight type of every conv and
 // dense layer, projection shortcuts included (weights::real, weights::binary,
