@@ -1,18 +1,30 @@
 // examples/02_line_and_interpolation.cpp — the talk's 1-D pictures (Li et al. 2018, sec. 3-4).
 //
-// Trains the same net twice, with small batches and with large batches, then draws
-//   1. the linear interpolation between the two minimizers, theta(a) = (1-a) theta_s + a theta_l,
+// Trains the same net twice from the same initialization, then draws
+//   1. the linear interpolation between the two minimizers, theta(a) = (1-a) theta_1 + a theta_2,
 //      a in [-0.5, 1.5] (Goodfellow et al. 2015; "states" mode: batch-norm statistics move too);
 //   2. random 1-D lines through each minimizer WITHOUT normalization: the large-batch minimizer
 //      looks sharper, but its weights are also smaller (see the histograms);
 //   3. the same lines with FILTER-NORMALIZED directions, which factor the weight scale out;
 //   4. the weight histograms of both minimizers.
+// `--compare batch` (the default) trains with small and with large batches (SGD); `--compare
+// optimizer` trains with SGD and with Adam at the same batch size (the talk: "this Adam minimizer
+// is visually sharper than this SGD minimizer and it also has worse generalization error").
+// For each line it prints the basin's half-width, the distance from the minimizer at which the
+// test loss passes chance level (ln 10), the number the pictures show.
 // Each curve is a 1-D sweep written to its own HDF5 file (resumable), then drawn with gnuplot.
 //
-//   02_line_and_interpolation [--train-subset 12000] [--epochs 3] [--small-batch 128]
-//       [--large-batch 2048] [--lr 0.1] [--wd 0] [--points 21] [--eval-subset 1000] [--out lines]
+// `--net vgg9` trains the paper's VGG-9 (Li et al. 2018 figs. 1-4) in place of resnet20 (about
+// 4.5x the work per image).
+//
+//   02_line_and_interpolation [--net resnet20|vgg9] [--compare batch|optimizer] [--train-subset 12000] [--epochs 6]
+//       [--small-batch 128] [--large-batch 1024] [--lr 0.1] [--adam-lr 1e-3] [--wd 0]
+//       [--points 21] [--eval-subset 1000] [--out lines]
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <string>
 
 #include "basin/data/idx.hpp"
 #include "basin/io/checkpoint.hpp"
@@ -24,31 +36,69 @@
 #include "basin/plot/curves.hpp"
 #include "cli.hpp"
 
-using model_t = basin::model<basin::resnet20<basin::fashion_input>, float, basin::backend::host>;
+template <class Net>
+using model_of = basin::model<Net, float, basin::backend::host>;
 
 namespace {
+// One way to train: SGD (momentum 0.9) or Adam, batch size, peak learning rate (cosine decay).
+struct recipe {
+  bool adam = false;
+  long batch = 128;
+  double lr = 0.1;
+  std::string label;  // legend and file names' words
+};
+
 // Trains (or loads, when the checkpoint exists) one minimizer.
-void minimizer(model_t& m, const basin::dataset& train, long batch, int epochs, double lr, double wd,
+template <class model_t>
+void minimizer(model_t& m, const basin::dataset& train, const recipe& r, int epochs, double wd,
                const std::string& ckpt) {
   if (std::filesystem::exists(ckpt)) {
     basin::load_checkpoint(m, ckpt);
     std::printf("loaded %s\n", ckpt.c_str());
     return;
   }
-  basin::optim::optimizer<basin::optim::sgd, float, basin::backend::host> opt({0.9, wd, false}, model_t::n_params);
+  std::printf("training %s: %d epochs on %lld images\n", r.label.c_str(), epochs, (long long)train.size());
   basin::train_options o;
   o.epochs = epochs;
-  o.batch_size = batch;
+  o.batch_size = r.batch;
   o.seed = 7;
-  basin::train(m, opt, basin::optim::cosine_lr{lr, double(epochs)}, train, o);
+  if (r.adam) {
+    basin::optim::optimizer<basin::optim::adam, float, basin::backend::host> opt({0.9, 0.999, 1e-8, wd},
+                                                                                 model_t::n_params);
+    basin::train(m, opt, basin::optim::cosine_lr{r.lr, double(epochs)}, train, o);
+  } else {
+    basin::optim::optimizer<basin::optim::sgd, float, basin::backend::host> opt({0.9, wd, false}, model_t::n_params);
+    basin::train(m, opt, basin::optim::cosine_lr{r.lr, double(epochs)}, train, o);
+  }
   basin::save_checkpoint(m, ckpt, epochs);
 }
 
+// The basin's half-width along a line: from alpha = 0 outwards on each side, the |alpha| where
+// the loss first exceeds `level` (linearly interpolated between grid points; the line's end when
+// it never does), the mean of both sides. Needs alpha = 0 on the grid.
+double half_width(const basin::plot::curve& c, double level) {
+  std::size_t mid = 0;
+  for (std::size_t i = 1; i < c.x.size(); ++i)
+    if (std::abs(c.x[i]) < std::abs(c.x[mid])) mid = i;
+  const auto side = [&](int step) {
+    for (std::ptrdiff_t i = std::ptrdiff_t(mid) + step; i >= 0 && i < std::ptrdiff_t(c.x.size()); i += step) {
+      const std::size_t a = std::size_t(i - step), b = std::size_t(i);
+      if (!(c.y[b] <= level)) {  // NaN counts as above
+        const double t = std::isfinite(c.y[b]) && c.y[b] != c.y[a] ? (level - c.y[a]) / (c.y[b] - c.y[a]) : 0.0;
+        return std::abs(c.x[a] + std::clamp(t, 0.0, 1.0) * (c.x[b] - c.x[a]));
+      }
+    }
+    return std::abs(step > 0 ? c.x.back() : c.x.front());
+  };
+  return c.y[mid] > level ? 0.0 : 0.5 * (side(-1) + side(1));
+}
+
 // A 1-D sweep along d from m's current weights into file; returns loss and accuracy curves.
+template <class model_t>
 std::pair<basin::plot::curve, basin::plot::curve> line(model_t& m, basin::direction<model_t>& d,
-                                                      const std::vector<double>& xs, const std::string& file,
-                                                      const basin::loss_accuracy& metrics, const std::string& label,
-                                                      const std::string& settings) {
+                                                       const std::vector<double>& xs, const std::string& file,
+                                                       const basin::loss_accuracy& metrics, const std::string& label,
+                                                       const std::string& settings) {
   basin::surface_options so;
   so.x = xs;
   so.settings = settings;
@@ -56,70 +106,76 @@ std::pair<basin::plot::curve, basin::plot::curve> line(model_t& m, basin::direct
   auto f = basin::h5::file::open(file);
   return {{xs, f.read<double>("test_loss"), label + " loss"}, {xs, f.read<double>("test_acc"), label + " accuracy"}};
 }
-}  // namespace
 
-int main(int argc, char** argv) try {
-  basin::examples::cli args(argc, argv);
-  const long subset = args.get("train-subset", 12000L);
-  const int epochs = args.get("epochs", 3);
-  const long small_batch = args.get("small-batch", 128L), large_batch = args.get("large-batch", 2048L);
-  const double lr = args.get("lr", 0.1), wd = args.get("wd", 0.0);
-  const int points = args.get("points", 21);
-  const long eval_subset = args.get("eval-subset", 1000L);
-  const std::string data_dir = args.get("data", std::string("/usr/share/datasets/fashion-mnist"));
-  const std::string out = args.get("out", std::string("lines"));
-  args.done();
+// What main parsed, for the net-specific part.
+struct settings {
+  bool by_batch = true;
+  recipe ra, rb;
+  std::string fa, fb, out;
+  long subset = 0;
+  int epochs = 0, points = 0;
+  double wd = 0, adam_lr = 0;
+};
 
-  auto train = basin::read_fashion_mnist(data_dir, true);
-  auto test = basin::read_fashion_mnist(data_dir, false);
-  const auto stats = basin::compute_channel_stats(train);
-  basin::normalize(train, stats);
-  basin::normalize(test, stats);
-  train = basin::subset(train, 0, std::min<basin::index_t>(subset, train.size()));
-  const auto probe = basin::subset(test, 0, std::min<basin::index_t>(eval_subset, test.size()));
-  std::filesystem::create_directories(out);
-
-  model_t small(1), large(1);  // the same initialization
-  minimizer(small, train, small_batch, epochs, lr, wd, out + "/small_batch.h5");
-  minimizer(large, train, large_batch, epochs, lr, wd, out + "/large_batch.h5");
+// Trains both minimizers of Net and draws the pictures.
+template <class Net>
+void compare_minimizers(const settings& st, const basin::dataset& train, const basin::dataset& probe) {
+  using model_t = model_of<Net>;
+  const auto& [by_batch, ra, rb, fa, fb, out, subset, epochs, points, wd, adam_lr] = st;
+  model_t small(1), large(1);  // the same initialization; "small" is the first recipe, "large" the second
+  const std::string wd_tag = wd > 0 ? "_wd" : "";
+  // Files of resnet20 keep the names of earlier versions; other nets' names start with the net's.
+  const std::string net_tag = Net::name() == "resnet20" ? "" : Net::name() + "_";
+  minimizer(small, train, ra, epochs, wd, out + "/" + net_tag + fa + (by_batch ? "_batch" : "") + wd_tag + ".h5");
+  minimizer(large, train, rb, epochs, wd, out + "/" + net_tag + fb + (by_batch ? "_batch" : "") + wd_tag + ".h5");
   const auto es = basin::evaluate(small, probe), el = basin::evaluate(large, probe);
-  std::printf("small batch (%ld): test loss %.4f, accuracy %.2f%%\nlarge batch (%ld): test loss %.4f, accuracy %.2f%%\n",
-              small_batch, es.loss, es.accuracy, large_batch, el.loss, el.accuracy);
+  std::printf("%s: test loss %.4f, accuracy %.2f%%\n%s: test loss %.4f, accuracy %.2f%%\n", ra.label.c_str(), es.loss,
+              es.accuracy, rb.label.c_str(), el.loss, el.accuracy);
 
   const basin::loss_accuracy metrics{nullptr, &probe, 500};
   const std::string cfg = " subset=" + std::to_string(subset) + " epochs=" + std::to_string(epochs) +
-                          " eval=" + std::to_string(probe.size());
+                          " eval=" + std::to_string(probe.size()) + " net=" + Net::name() +
+                          " wd=" + basin::plot::detail::number(wd) + " " + ra.label + " / " + rb.label +
+                          (rb.adam ? " adam_lr=" + basin::plot::detail::number(adam_lr) : "");
+  const std::string pre = out + "/" + net_tag + (by_batch ? "" : "optimizer_") + (wd > 0 ? "wd_" : "");
 
   // 1. Interpolation (states mode: running statistics interpolate too).
   auto between = basin::difference(small, large, true);
   const auto ia = basin::linspace(-0.5, 1.5, 2 * points - 1);
-  const auto [il, iacc] = line(small, between, ia, out + "/interpolation.h5", metrics, "test", "interpolation" + cfg);
+  const auto [il, iacc] = line(small, between, ia, pre + "interpolation.h5", metrics, "test", "interpolation" + cfg);
   basin::plot::style s;
-  s.title = "Interpolation: batch " + std::to_string(small_batch) + " (a = 0) to batch " + std::to_string(large_batch) +
-            " (a = 1)";
+  s.title = "Interpolation: " + ra.label + " (a = 0) to " + rb.label + " (a = 1)";
   s.xlabel = "a";
   s.zlabel = "test loss";
   s.log_z = true;
-  basin::plot::curves({il}, {iacc}, out + "/interpolation", s);
+  basin::plot::curves({il}, {iacc}, pre + "interpolation", s);
 
   // 2.-3. Lines through each minimizer, without and with filter normalization.
   const auto xs = basin::linspace(-1, 1, points);
+  // Chance level: a 10-class net that guesses uniformly has loss ln 10; beyond it the net has
+  // lost what it learned.
+  const double chance = std::log(10.0);
+  std::printf(
+      "basin half-width: |alpha| where the test loss first exceeds ln 10 = %.3f (chance), mean of both "
+      "sides:\n",
+      chance);
   for (auto norm : {basin::normalization::none, basin::normalization::filter}) {
     std::vector<basin::plot::curve> losses, accs;
     for (auto* m : {&small, &large}) {
       const bool is_small = m == &small;
       auto d = basin::random_direction(*m, 11, 0, {norm, true, false});
-      const std::string tag = std::string(is_small ? "small" : "large") + "_" + basin::to_string(norm);
-      const auto [l, a] = line(*m, d, xs, out + "/line_" + tag + ".h5", metrics,
-                               is_small ? "batch " + std::to_string(small_batch) : "batch " + std::to_string(large_batch),
+      const std::string tag = (is_small ? fa : fb) + "_" + basin::to_string(norm);
+      const auto [l, a] = line(*m, d, xs, pre + "line_" + tag + ".h5", metrics, is_small ? ra.label : rb.label,
                                std::string("line ") + tag + cfg);
+      std::printf("  %-18s %-7s %8.3f\n", (is_small ? ra.label : rb.label).c_str(), basin::to_string(norm),
+                  half_width(l, chance));
       losses.push_back(l);
       accs.push_back(a);
     }
     basin::plot::style ls = s;
     ls.xlabel = "alpha";
     ls.title = norm == basin::normalization::none ? "Random direction, no normalization" : "Random direction, filter-normalized";
-    basin::plot::curves(losses, accs, out + "/line_" + basin::to_string(norm), ls);
+    basin::plot::curves(losses, accs, pre + "line_" + basin::to_string(norm), ls);
   }
 
   // 4. Weight histograms (weights only; biases and batch-norm parameters left out).
@@ -136,10 +192,54 @@ int main(int argc, char** argv) try {
   hs.xlabel = "weight value";
   hs.ylabel = "count";
   hs.zlabel = "count";
-  basin::plot::histograms(w, {"batch " + std::to_string(small_batch), "batch " + std::to_string(large_batch)},
-                          out + "/weights", hs);
-  std::printf("wrote %s/{interpolation,line_none,line_filter,weights}.png (+ .svg, .dat, .gp) and the sweeps' .h5 files\n",
-              out.c_str());
+  basin::plot::histograms(w, {ra.label, rb.label}, pre + "weights", hs);
+  std::printf(
+      "wrote %s{interpolation,line_none,line_filter,weights}.png (+ .svg, .dat, .gp) and the sweeps' .h5 files\n",
+      pre.c_str());
+}
+}  // namespace
+
+int main(int argc, char** argv) try {
+  basin::examples::cli args(argc, argv);
+  const std::string compare = args.get("compare", std::string("batch"));
+  const std::string net = args.get("net", std::string("resnet20"));
+  const long subset = args.get("train-subset", 12000L);
+  const int epochs = args.get("epochs", 6);
+  const long small_batch = args.get("small-batch", 128L), large_batch = args.get("large-batch", 1024L);
+  const double lr = args.get("lr", 0.1), adam_lr = args.get("adam-lr", 1e-3), wd = args.get("wd", 0.0);
+  const int points = args.get("points", 21);
+  const long eval_subset = args.get("eval-subset", 1000L);
+  const std::string data_dir = args.get("data", std::string("/usr/share/datasets/fashion-mnist"));
+  const std::string out = args.get("out", std::string("lines"));
+  args.done();
+  basin::require(compare == "batch" || compare == "optimizer",
+                 "option --compare: expected 'batch' or 'optimizer', got '", compare, "'");
+  basin::require(small_batch >= 1 && large_batch >= 1, "options --small-batch, --large-batch: expected at least 1");
+  basin::require(lr > 0 && adam_lr > 0 && wd >= 0,
+                 "options --lr, --adam-lr, --wd: expected positive rates and wd >= 0");
+  basin::require(points >= 3, "option --points: expected at least 3 points, got ", points);
+  basin::require(net == "resnet20" || net == "vgg9", "option --net: expected 'resnet20' or 'vgg9', got '", net, "'");
+  const bool by_batch = compare == "batch";
+  const recipe ra{false, small_batch, lr, "SGD, batch " + std::to_string(small_batch)};
+  const recipe rb = by_batch ? recipe{false, large_batch, lr, "SGD, batch " + std::to_string(large_batch)}
+                             : recipe{true, small_batch, adam_lr, "Adam, batch " + std::to_string(small_batch)};
+  // File names of the two minimizers: those of earlier versions for the batch comparison.
+  const std::string fa = by_batch ? "small" : "sgd", fb = by_batch ? "large" : "adam";
+
+  auto train = basin::read_fashion_mnist(data_dir, true);
+  auto test = basin::read_fashion_mnist(data_dir, false);
+  const auto stats = basin::compute_channel_stats(train);
+  basin::normalize(train, stats);
+  basin::normalize(test, stats);
+  train = basin::subset(train, 0, std::min<basin::index_t>(subset, train.size()));
+  const auto probe = basin::subset(test, 0, std::min<basin::index_t>(eval_subset, test.size()));
+  std::filesystem::create_directories(out);
+
+  settings st{by_batch, ra, rb, fa, fb, out, subset, epochs, points, wd, adam_lr};
+  if (net == "resnet20")
+    compare_minimizers<basin::resnet20<basin::fashion_input>>(st, train, probe);
+  else
+    compare_minimizers<basin::vgg9<basin::fashion_input>>(st, train, probe);
   return 0;
 } catch (const std::exception& e) {
   std::fprintf(stderr, "02_line_and_interpolation: %s\n", e.what());
