@@ -8,13 +8,20 @@
 // The contour pictures share their levels; one more picture puts the slices along direction 1
 // side by side. A table gives test accuracy, the loss at the centre and how convex the plane
 // looks (landscape/convexity.hpp): the share of points within radius 0.5 and 1 where the slice
-// curves down in some direction, and the number of local minima on the grid.
+// curves down in some direction, and the number of local minima on the grid. The contour maps
+// draw the loss at the random initialization (the talk's "shattering contour", about ln 10 for
+// 10 classes): where the chaotic region sinks below it, training from a random start fails; the
+// table gives that loss and the share of the plane below it.
 //
 //   09_architectures [--nets resnet20,plain20,densenet22] [--epochs 2] [--train-subset 20000]
 //                    [--grid 17] [--range 1] [--probe 500] [--test-subset 2000] [--seed 1]
 //                    [--data /usr/share/datasets/fashion-mnist] [--out architectures]
-// Nets: resnet20, plain20, resnet56, plain56, densenet22 (DenseNet-BC, k = 12, 3 blocks of 3).
-// `--nets resnet56,plain56` is the paper's depth comparison (about 3x the time per net).
+// Nets: resnet20, plain20, resnet56, plain56, densenet22 (DenseNet-BC, k = 12, 3 blocks of 3),
+// plain56_w2 and plain56_w4 (plain56 with 2x and 4x the channels in every layer).
+// `--nets resnet56,plain56` is the paper's depth comparison (about 3x the time per net);
+// `--nets plain56,plain56_w2,plain56_w4` its width comparison (the talk: "if we double the width
+// you'll see that we go from a fairly chaotic landscape back to a fairly well-behaved one"; each
+// doubling costs about 4x the time: on two cores, try --train-subset 5000 --grid 11 --probe 200).
 //
 // Writes <out>/<net>.h5 (the trained checkpoint: a rerun loads it instead of training again),
 // <net>_directions.h5, <net>_surface.h5 (resumed when interrupted), <net>_contour.png,
@@ -54,7 +61,7 @@ struct settings {
 struct result {
   std::string net;
   long params = 0;
-  double accuracy = 0, center_loss = 0, seconds_train = 0, seconds_sweep = 0;
+  double accuracy = 0, center_loss = 0, initial_loss = 0, below_initial = 0, seconds_train = 0, seconds_sweep = 0;
   basin::slice_convexity_result inner, outer;
   basin::plot::grid2d surface;
 };
@@ -67,6 +74,9 @@ result run(const std::string& name, const settings& s, const basin::dataset& tra
   r.net = name;
   r.params = long(model_t::n_params);
   model_t model(s.seed);
+  // The talk's "shattering contour": the loss at the random initialization (about ln 10 = 2.30 for
+  // 10 classes), drawn on the contour map; the share of the plane below it.
+  r.initial_loss = basin::evaluate(model, probe).loss;
   const std::string ckpt = s.out + "/" + name + ".h5";
   if (fs::exists(ckpt)) {
     basin::load_checkpoint(model, ckpt);
@@ -104,6 +114,10 @@ result run(const std::string& name, const settings& s, const basin::dataset& tra
   auto f = basin::h5::file::open(surf_file);
   r.surface = basin::plot::grid2d{so.x, so.y, f.read<double>("train_loss"), "train_loss"};
   r.center_loss = r.surface.at(r.surface.nx() / 2, r.surface.ny() / 2);
+  basin::index_t below = 0;
+  for (basin::index_t i = 0; i < r.surface.nx(); ++i)
+    for (basin::index_t j = 0; j < r.surface.ny(); ++j) below += r.surface.at(i, j) < r.initial_loss;
+  r.below_initial = double(below) / double(r.surface.nx() * r.surface.ny());
   r.inner = basin::slice_convexity(r.surface, 0.5 * s.range);
   r.outer = basin::slice_convexity(r.surface, s.range);
 
@@ -112,8 +126,11 @@ result run(const std::string& name, const settings& s, const basin::dataset& tra
   ps.xlabel = "direction 1";
   ps.ylabel = "direction 2";
   ps.zlabel = "training loss";
+  ps.highlight = r.initial_loss;
+  ps.highlight_label = "loss at initialization";                         // the picture adds the value
   basin::plot::contour(r.surface, s.out + "/" + name + "_contour", ps);  // the reference tool's levels
   ps.log_z = true;
+  ps.highlight = NAN;
   basin::plot::surface3d(r.surface, s.out + "/" + name + "_3d", ps);
   return r;
 }
@@ -126,7 +143,10 @@ result run_named(const std::string& name, const settings& s, const basin::datase
   if (name == "resnet56") return run<resnet56<fashion_input>>(name, s, train_set, probe, test_probe);
   if (name == "plain56") return run<plain56<fashion_input>>(name, s, train_set, probe, test_probe);
   if (name == "densenet22") return run<densenet22<fashion_input>>(name, s, train_set, probe, test_probe);
-  fail("option --nets: unknown net '", name, "' (expected resnet20, plain20, resnet56, plain56 or densenet22)");
+  if (name == "plain56_w2") return run<plain<56, fashion_input, 2>>(name, s, train_set, probe, test_probe);
+  if (name == "plain56_w4") return run<plain<56, fashion_input, 4>>(name, s, train_set, probe, test_probe);
+  fail("option --nets: unknown net '", name,
+       "' (expected resnet20, plain20, resnet56, plain56, plain56_w2, plain56_w4 or densenet22)");
 }
 }  // namespace
 
@@ -186,15 +206,17 @@ int main(int argc, char** argv) try {
   basin::plot::curves(slices, {}, s.out + "/slices", cs);
 
   std::ofstream csv(s.out + "/summary.csv");
-  csv << "net,parameters,test_accuracy,center_loss,nonconvex_share_r0.5,nonconvex_share_r1,local_minima,"
-         "train_seconds,sweep_seconds\n";
-  std::printf("\n%-11s %10s %9s %8s %17s %15s %7s\n", "net", "params", "test acc", "loss(0)", "non-convex r<=0.5",
-              "non-convex r<=1", "minima");
+  csv << "net,parameters,test_accuracy,center_loss,initial_loss,below_initial_share,nonconvex_share_r0.5,"
+         "nonconvex_share_r1,local_minima,train_seconds,sweep_seconds\n";
+  std::printf("\n%-11s %10s %9s %8s %8s %9s %17s %15s %7s\n", "net", "params", "test acc", "loss(0)", "initial",
+              "< initial", "non-convex r<=0.5", "non-convex r<=1", "minima");
   for (const auto& r : results) {
-    std::printf("%-11s %10ld %8.2f%% %8.4f %16.1f%% %14.1f%% %7lld\n", r.net.c_str(), r.params, r.accuracy,
-                r.center_loss, 100 * r.inner.share, 100 * r.outer.share, (long long)r.outer.local_minima);
-    csv << r.net << ',' << r.params << ',' << r.accuracy << ',' << r.center_loss << ',' << r.inner.share << ','
-        << r.outer.share << ',' << r.outer.local_minima << ',' << r.seconds_train << ',' << r.seconds_sweep << '\n';
+    std::printf("%-11s %10ld %8.2f%% %8.4f %8.4f %8.1f%% %16.1f%% %14.1f%% %7lld\n", r.net.c_str(), r.params,
+                r.accuracy, r.center_loss, r.initial_loss, 100 * r.below_initial, 100 * r.inner.share,
+                100 * r.outer.share, (long long)r.outer.local_minima);
+    csv << r.net << ',' << r.params << ',' << r.accuracy << ',' << r.center_loss << ',' << r.initial_loss << ','
+        << r.below_initial << ',' << r.inner.share << ',' << r.outer.share << ',' << r.outer.local_minima << ','
+        << r.seconds_train << ',' << r.seconds_sweep << '\n';
   }
   std::printf(
       "(test accuracy on %lld test images; loss and shape on %lld training images; radius in units of "
