@@ -41,6 +41,15 @@ inline bool check_curves(const std::vector<curve>& cs, const char* arg, bool pos
   return any;
 }
 
+// Checks sets of points (scatter plots): as check_curves, and every y finite too.
+inline void check_points(const std::vector<curve>& cs, const std::string& arg, const char* fn) {
+  check_curves(cs, arg.c_str(), false, fn);
+  for (std::size_t k = 0; k < cs.size(); ++k)
+    for (std::size_t i = 0; i < cs[k].y.size(); ++i)
+      require(std::isfinite(cs[k].y[i]), fn, ": ", arg, "[", k, "] ('", cs[k].label, "'): y[", i, "] = ", cs[k].y[i],
+              " is not finite");
+}
+
 }  // namespace detail
 
 // Several curves on one plot: loss curves on the left axis (log scale with style.log_z; values
@@ -125,11 +134,7 @@ inline void scatter(const std::vector<curve>& sets, const std::string& stem, con
                     const std::vector<std::array<double, 2>>& marks = {}) {
   constexpr const char* fn = "plot::scatter";
   require(!sets.empty(), fn, ": sets is empty");
-  detail::check_curves(sets, "sets", false, fn);
-  for (std::size_t k = 0; k < sets.size(); ++k)
-    for (std::size_t i = 0; i < sets[k].y.size(); ++i)
-      require(std::isfinite(sets[k].y[i]), fn, ": sets[", k, "] ('", sets[k].label, "'): y[", i, "] = ", sets[k].y[i],
-              " is not finite");
+  detail::check_points(sets, "sets", fn);
   for (std::size_t k = 0; k < marks.size(); ++k)
     require(std::isfinite(marks[k][0]) && std::isfinite(marks[k][1]), fn, ": marks[", k, "] is not finite");
   const auto f = detail::files_for(stem, fn);
@@ -166,8 +171,8 @@ inline void scatter(const std::vector<curve>& sets, const std::string& stem, con
 // marks as black crosses) in a grid of `columns` panels per row, all on the same axis ranges
 // (the extent of every point and mark, padded by 5%) so that panels compare at a glance, e.g. a
 // GAN's samples at several points of training. Panel titles above each panel, style.title above
-// all, each panel's legend below it. The .dat holds one data set (gnuplot `index`) per panel and set in order, then the
-// marks.
+// all, each panel's legend below it. The .dat holds one data set (gnuplot `index`) per panel and
+// set in order, then the marks.
 // requires: at least one panel, 1 <= columns <= 16, and every panel as `scatter` requires of its
 //   sets; marks finite.
 // ensures: <stem>.dat, <stem>.gp, <stem>.png (and <stem>.svg) written.
@@ -189,15 +194,9 @@ inline void scatter_panels(const std::vector<scatter_panel>& panels, int columns
   for (std::size_t p = 0; p < panels.size(); ++p) {
     const std::string arg = "panels[" + std::to_string(p) + "].sets";
     require(!panels[p].sets.empty(), fn, ": ", arg, " is empty");
-    detail::check_curves(panels[p].sets, arg.c_str(), false, fn);
-    for (std::size_t k = 0; k < panels[p].sets.size(); ++k) {
-      const auto& c = panels[p].sets[k];
-      for (std::size_t i = 0; i < c.y.size(); ++i) {
-        require(std::isfinite(c.y[i]), fn, ": ", arg, "[", k, "] ('", c.label, "'): y[", i, "] = ", c.y[i],
-                " is not finite");
-        extend(c.x[i], c.y[i]);
-      }
-    }
+    detail::check_points(panels[p].sets, arg, fn);
+    for (const auto& c : panels[p].sets)
+      for (std::size_t i = 0; i < c.x.size(); ++i) extend(c.x[i], c.y[i]);
   }
   for (std::size_t k = 0; k < marks.size(); ++k) {
     require(std::isfinite(marks[k][0]) && std::isfinite(marks[k][1]), fn, ": marks[", k, "] is not finite");
@@ -224,8 +223,9 @@ inline void scatter_panels(const std::vector<scatter_panel>& panels, int columns
     for (const auto& m : marks) dat += detail::number(m[0]) + ' ' + detail::number(m[1]) + '\n';
   }
   const int n = int(panels.size()), cols = std::min(columns, n), rows = (n + cols - 1) / cols;
-  std::string s = detail::preamble(f, st, "scatter_panels", st.title.empty() ? std::string("points") : st.title);
-  s +=
+  // The commands after the preamble, run once for the PNG and again for the SVG (a multiplot
+  // cannot be replotted).
+  std::string s =
       "unset title\nset xlabel " + detail::gp_string(st.xlabel) + "\nset ylabel " + detail::gp_string(st.ylabel) + "\n";
   s += "set xrange [" + detail::number(lo[0]) + ":" + detail::number(hi[0]) + "]\nset yrange [" +
        detail::number(lo[1]) + ":" + detail::number(hi[1]) + "]\n";
@@ -249,12 +249,12 @@ inline void scatter_panels(const std::vector<scatter_panel>& panels, int columns
     s += cmd + "\n";
   }
   s += "unset multiplot\n";
-  if (st.svg) {  // multiplot cannot be replotted: the same script again for the SVG terminal
-    const auto body = s.substr(s.find("unset title"));
+  const std::string body = s;
+  s = detail::preamble(f, st, "scatter_panels", st.title.empty() ? std::string("points") : st.title) + body;
+  if (st.svg)
     s += "\nset terminal svg size " + std::to_string(st.width) + "," + std::to_string(st.height) +
-         " dynamic noenhanced font \"DejaVu Sans,11\" linewidth 1.2 background \"#ffffff\"\n";
-    s += "set output " + detail::gp_string(f.base + ".svg") + "\n" + body;
-  }
+         " dynamic noenhanced font \"DejaVu Sans,11\" linewidth 1.2 background \"#ffffff\"\nset output " +
+         detail::gp_string(f.base + ".svg") + "\n" + body;
   s += "unset output\n";
   detail::finish(f, st, dat, s, fn);
 }
