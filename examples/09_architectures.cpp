@@ -75,8 +75,12 @@ result run(const std::string& name, const settings& s, const basin::dataset& tra
   r.params = long(model_t::n_params);
   model_t model(s.seed);
   // The talk's "shattering contour": the loss at the random initialization (about ln 10 = 2.30 for
-  // 10 classes), drawn on the contour map; the share of the plane below it.
-  r.initial_loss = basin::evaluate(model, probe).loss;
+  // 10 classes), drawn on the contour map; the share of the plane below it. As 03_surface: batch
+  // statistics (train mode) on a fresh copy, whose running statistics it may move.
+  {
+    model_t fresh(s.seed);
+    r.initial_loss = basin::evaluate(fresh, probe, 500, basin::mode::train).loss;
+  }
   const std::string ckpt = s.out + "/" + name + ".h5";
   if (fs::exists(ckpt)) {
     basin::load_checkpoint(model, ckpt);
