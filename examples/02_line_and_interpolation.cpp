@@ -111,17 +111,26 @@ std::pair<basin::plot::curve, basin::plot::curve> line(model_t& m, basin::direct
 struct settings {
   bool by_batch = true;
   recipe ra, rb;
-  std::string fa, fb, out;
+  std::string out;
   long subset = 0;
   int epochs = 0, points = 0;
-  double wd = 0, adam_lr = 0;
+  double wd = 0;
 };
+
+// A number as settings text, exactly enough to tell runs apart.
+std::string text(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  return buf;
+}
 
 // Trains both minimizers of Net and draws the pictures.
 template <class Net>
 void compare_minimizers(const settings& st, const basin::dataset& train, const basin::dataset& probe) {
   using model_t = model_of<Net>;
-  const auto& [by_batch, ra, rb, fa, fb, out, subset, epochs, points, wd, adam_lr] = st;
+  const auto& [by_batch, ra, rb, out, subset, epochs, points, wd] = st;
+  // File names of the two minimizers: those of earlier versions for the batch comparison.
+  const std::string fa = by_batch ? "small" : "sgd", fb = by_batch ? "large" : "adam";
   model_t small(1), large(1);  // the same initialization; "small" is the first recipe, "large" the second
   const std::string wd_tag = wd > 0 ? "_wd" : "";
   // Files of resnet20 keep the names of earlier versions; other nets' names start with the net's.
@@ -134,9 +143,8 @@ void compare_minimizers(const settings& st, const basin::dataset& train, const b
 
   const basin::loss_accuracy metrics{nullptr, &probe, 500};
   const std::string cfg = " subset=" + std::to_string(subset) + " epochs=" + std::to_string(epochs) +
-                          " eval=" + std::to_string(probe.size()) + " net=" + Net::name() +
-                          " wd=" + basin::plot::detail::number(wd) + " " + ra.label + " / " + rb.label +
-                          (rb.adam ? " adam_lr=" + basin::plot::detail::number(adam_lr) : "");
+                          " eval=" + std::to_string(probe.size()) + " net=" + Net::name() + " wd=" + text(wd) + " " +
+                          ra.label + " lr=" + text(ra.lr) + " / " + rb.label + " lr=" + text(rb.lr);
   const std::string pre = out + "/" + net_tag + (by_batch ? "" : "optimizer_") + (wd > 0 ? "wd_" : "");
 
   // 1. Interpolation (states mode: running statistics interpolate too).
@@ -223,9 +231,6 @@ int main(int argc, char** argv) try {
   const recipe ra{false, small_batch, lr, "SGD, batch " + std::to_string(small_batch)};
   const recipe rb = by_batch ? recipe{false, large_batch, lr, "SGD, batch " + std::to_string(large_batch)}
                              : recipe{true, small_batch, adam_lr, "Adam, batch " + std::to_string(small_batch)};
-  // File names of the two minimizers: those of earlier versions for the batch comparison.
-  const std::string fa = by_batch ? "small" : "sgd", fb = by_batch ? "large" : "adam";
-
   auto train = basin::read_fashion_mnist(data_dir, true);
   auto test = basin::read_fashion_mnist(data_dir, false);
   const auto stats = basin::compute_channel_stats(train);
@@ -235,7 +240,7 @@ int main(int argc, char** argv) try {
   const auto probe = basin::subset(test, 0, std::min<basin::index_t>(eval_subset, test.size()));
   std::filesystem::create_directories(out);
 
-  settings st{by_batch, ra, rb, fa, fb, out, subset, epochs, points, wd, adam_lr};
+  settings st{by_batch, ra, rb, out, subset, epochs, points, wd};
   if (net == "resnet20")
     compare_minimizers<basin::resnet20<basin::fashion_input>>(st, train, probe);
   else
