@@ -73,6 +73,9 @@ BOOST_AUTO_TEST_CASE(transposed_convs) {
 BOOST_AUTO_TEST_CASE(pools) {
   check_layer<max_pool<2>, dims{2, 6, 6}>(3, mode::train);
   check_layer<max_pool<3, 2>, dims{2, 7, 7}>(2, mode::train);  // overlapping windows
+  // ceil rounding: the last window of each row and column clipped at the border
+  check_layer<max_pool<2, 2, pool_rounding::ceil>, dims{2, 7, 5}>(3, mode::train);
+  check_layer<max_pool<3, 2, pool_rounding::ceil>, dims{2, 8, 6}>(2, mode::train);
   check_layer<avg_pool<2>, dims{2, 6, 4}>(3, mode::train);
   check_layer<avg_pool<3, 2>, dims{2, 7, 7}>(2, mode::train);
   check_layer<global_avg_pool, dims{3, 5, 4}>(3, mode::train);
@@ -349,6 +352,32 @@ BOOST_AUTO_TEST_CASE(batch_norm_running_statistics_as_pytorch) {
   BOOST_TEST(s[0] == 0.1 * 3.0, boost::test_tools::tolerance(1e-12));
   BOOST_TEST(s[1] == 0.9 + 0.1 * (14.0 / 3.0), boost::test_tools::tolerance(1e-12));  // var 3.5 * 4/3
   BOOST_TEST(y[0] == (1 - 3) / std::sqrt(3.5 + 1e-5), boost::test_tools::tolerance(1e-12));
+}
+
+BOOST_AUTO_TEST_CASE(max_pool_ceil_mode_as_pytorch) {
+  // PyTorch's output sizes for MaxPool2d(K, S, ceil_mode=True), no padding: a last window that
+  // would start outside the input is dropped (6 with K 2, S 3: windows at 0 and 3, none at 6).
+  using P22 = max_pool<2, 2, pool_rounding::ceil>;
+  static_assert(P22::output(dims{1, 28, 28}) == dims{1, 14, 14} && P22::output(dims{1, 7, 7}) == dims{1, 4, 4});
+  static_assert(P22::output(dims{3, 32, 5}) == dims{3, 16, 3} && max_pool<2>::output(dims{1, 7, 7}) == dims{1, 3, 3});
+  static_assert(max_pool<2, 3, pool_rounding::ceil>::output(dims{1, 6, 7}) == dims{1, 2, 3});
+  static_assert(max_pool<3, 2, pool_rounding::ceil>::output(dims{1, 8, 7}) == dims{1, 4, 3});
+  // Values: a 3x3 plane pools to 2x2; the clipped windows hold 2, 1 and 1 pixels.
+  using impl = P22::bind<dims{1, 3, 3}, double, host>;
+  impl p;
+  p.reserve(2);
+  const std::vector<double> x{1,  5,  -2, 3,  0,  7,  -4, 9,  -1,  // image 0
+                              -1, -2, -3, -4, -5, -6, -7, -8, -9};
+  std::vector<double> y(8);
+  p.forward(nullptr, nullptr, x.data(), y.data(), 2, mode::eval);
+  const std::vector<double> expect{5, 7, 9, -1, -1, -3, -7, -9};
+  BOOST_TEST(y == expect, boost::test_tools::per_element());
+  // The gradient goes to each window's maximum, clipped windows included.
+  const std::vector<double> dy{1, 2, 3, 4, 10, 20, 30, 40};
+  std::vector<double> dx(18);
+  p.backward(nullptr, nullptr, x.data(), y.data(), dy.data(), dx.data(), 2);
+  const std::vector<double> dx_expect{0, 1, 0, 0, 0, 2, 0, 3, 4, 10, 0, 20, 0, 0, 0, 30, 0, 40};
+  BOOST_TEST(dx == dx_expect, boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(conv_matches_direct_sum) {

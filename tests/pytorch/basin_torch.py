@@ -23,8 +23,7 @@ DenseNet (DenseNet-BC of the reference tool's cifar10/models/densenet.py): conv1
 VGG-9 (the reference tool's cifar10/models/vgg.py): features = convs 64, 64, M, 128, 128, M, 256,
   256, 256, M (3x3, pad 1, bias, each with BatchNorm2d and relu; M a 2x2 max pool), flatten,
   fc = Linear(256 * s * s, 256), BatchNorm1d, relu; classifier Linear(256, classes). Architecture
-  "vgg9". The reference pools with ceil_mode=True; basin rounds down. Both agree for 32x32 inputs;
-  for 28x28 this twin pools as basin does (ceil_mode=False, 3x3 at the end).
+  "vgg9". Pooling with ceil_mode=True as the reference: 32x32 and 28x28 inputs both end at 4x4.
 
 MLP: flatten, then layers = Sequential(Linear, ReLU, ..., Linear). Architecture "mlp_<h>-<h>-..."
   (hidden widths; "mlp" for none).
@@ -178,7 +177,7 @@ class DenseNet(nn.Module):
 
 
 class VGG9(nn.Module):
-    """The reference tool's VGG-9, pooling as basin does (floor; the reference's ceil_mode agrees on 32x32)."""
+    """The reference tool's VGG-9 (max pooling with ceil_mode=True, as there and in basin)."""
 
     def __init__(self, in_channels=3, input_size=32, num_classes=10, pooled_size=None):
         """pooled_size: the side after the three poolings, when known (a checkpoint's fc.0 gives it)."""
@@ -186,8 +185,8 @@ class VGG9(nn.Module):
         layers, size, ch = [], input_size, in_channels
         for x in [64, 64, "M", 128, 128, "M", 256, 256, 256, "M"]:
             if x == "M":
-                layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
-                size //= 2
+                layers.append(nn.MaxPool2d(kernel_size=2, stride=2, ceil_mode=True))
+                size = (size + 1) // 2
             else:
                 layers += [nn.Conv2d(ch, x, kernel_size=3, padding=1), nn.BatchNorm2d(x), nn.ReLU(inplace=True)]
                 ch = x

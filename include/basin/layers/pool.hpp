@@ -5,21 +5,33 @@
 
 namespace basin {
 
+// How many windows a pooling layer places along a side of n pixels. floor (PyTorch's default):
+// only whole windows, (n - K) / S + 1. ceil (PyTorch's ceil_mode=True, which the reference
+// tool's VGG uses): one more window where pixels are left over, clipped at the border, but
+// never one that would start outside the input: 28 -> 14 -> 7 -> 4 with 2x2 windows.
+enum class pool_rounding { floor, ceil };
+
 namespace detail {
-template <int K, int S>
+template <int K, int S, pool_rounding R = pool_rounding::floor>
 struct pool_shape {
   static_assert(K > 0 && S > 0, "pool<K,S>: kernel and stride must be positive");
-  static constexpr dims output(dims in) { return {in.c, (in.h - K) / S + 1, (in.w - K) / S + 1}; }
+  static constexpr int windows(int n) {
+    if constexpr (R == pool_rounding::floor) return (n - K) / S + 1;
+    const int w = (n - K + S - 1) / S + 1;
+    return (w - 1) * S >= n ? w - 1 : w;  // PyTorch's rule for the last window (no padding)
+  }
+  static constexpr dims output(dims in) { return {in.c, windows(in.h), windows(in.w)}; }
 };
 }  // namespace detail
 
-// max_pool<K, S = K>: y = max over each K x K window; the gradient goes to the first maximum.
-template <int K, int S = K>
-struct max_pool : detail::pool_shape<K, S> {
+// max_pool<K, S = K, R = floor>: y = max over each K x K window (with R = ceil the last window
+// of a row or column may be clipped at the border); the gradient goes to the first maximum.
+template <int K, int S = K, pool_rounding R = pool_rounding::floor>
+struct max_pool : detail::pool_shape<K, S, R> {
   template <dims In, class T, class B>
   struct bind : stateless_impl<In> {
     static_assert(In.h >= K && In.w >= K, "max_pool: the window is larger than the input");
-    static constexpr dims in = In, out = detail::pool_shape<K, S>::output(In);
+    static constexpr dims in = In, out = detail::pool_shape<K, S, R>::output(In);
     // Index within the window of the maximum, per output element; written by forward.
     typename B::template vector<int> arg;
     void reserve(index_t n) { arg.resize(std::size_t(n * out.size())); }
@@ -30,8 +42,12 @@ struct max_pool : detail::pool_shape<K, S> {
         const T* src = x + (i / out.plane()) * In.plane();  // (c, n) row of the input
         T best = src[(oy * S) * In.w + ox * S];
         int where = 0;
-        for (int ky = 0; ky < K; ++ky)
-          for (int kx = 0; kx < K; ++kx) {
+        // Clipped windows (ceil rounding) stop at the border; with floor rounding every window
+        // is whole and the loops keep their constant bounds.
+        const int ky_end = R == pool_rounding::floor || oy * S + K <= In.h ? K : In.h - oy * S;
+        const int kx_end = R == pool_rounding::floor || ox * S + K <= In.w ? K : In.w - ox * S;
+        for (int ky = 0; ky < ky_end; ++ky)
+          for (int kx = 0; kx < kx_end; ++kx) {
             const T v = src[(oy * S + ky) * In.w + ox * S + kx];
             if (v > best) best = v, where = ky * K + kx;
           }

@@ -22,9 +22,9 @@
 // batch-size and weight-decay figures): convs 64, 64, pool, 128, 128, pool, 256, 256, 256, pool
 // (3x3, padding 1, with bias, each followed by batch_norm and relu; 2x2 max pooling), then
 // fc = dense to 256, batch_norm (BatchNorm1d), relu, and the classifier. Module names as there:
-// features.0, features.1, features.3, ..., features.21, fc.0, fc.1, classifier. The reference
-// pools with ceil_mode=True: the same for 32x32 inputs (to 4x4); basin rounds down, so a 28x28
-// input ends at 3x3 (the reference: 4x4, windows clipped at the border).
+// features.0, features.1, features.3, ..., features.21, fc.0, fc.1, classifier. Pooling rounds up
+// as the reference's ceil_mode=True: 32x32 inputs pool to 4x4, and so do 28x28 ones (28 -> 14 ->
+// 7 -> 4, the last window of each row and column clipped at the border).
 //
 // MLPs: flatten, then dense layers with relu between them, named as an nn.Sequential called
 // `layers` (layers.0, layers.2, ...): mlp<Input, Classes, Hidden...>.
@@ -117,14 +117,15 @@ struct sequential_of<layers<L...>> {
 // conv 3x3 (padding 1, bias) - batch_norm - relu, as the reference VGG's features.
 template <int Out, class W>
 using vgg_conv = layers<conv<Out, 3, 1, 1, true, W>, batch_norm, relu>;
+using vgg_pool = layers<max_pool<2, 2, pool_rounding::ceil>>;
 
 template <class Input, int Classes, class W>
 using vgg9_base =
     network<Input,
-            named<"features", typename sequential_of<decltype(
-                                  vgg_conv<64, W>{} + vgg_conv<64, W>{} + layers<max_pool<2>>{} + vgg_conv<128, W>{} +
-                                  vgg_conv<128, W>{} + layers<max_pool<2>>{} + vgg_conv<256, W>{} + vgg_conv<256, W>{} +
-                                  vgg_conv<256, W>{} + layers<max_pool<2>>{})>::type>,
+            named<"features",
+                  typename sequential_of<decltype(
+                      vgg_conv<64, W>{} + vgg_conv<64, W>{} + vgg_pool{} + vgg_conv<128, W>{} + vgg_conv<128, W>{} +
+                      vgg_pool{} + vgg_conv<256, W>{} + vgg_conv<256, W>{} + vgg_conv<256, W>{} + vgg_pool{})>::type>,
             flatten, named<"fc", sequential<dense<256, true, W>, batch_norm, relu>>,
             named<"classifier", dense<Classes, true, W>>>;
 
