@@ -7,7 +7,7 @@
 //                --dir_type weights|states [--dir_file dirs.h5] [--surf_file surf.h5]
 //                [--data_split test|train|both] [--subset 2000] [--batch_size 500] [--seed 1]
 //                [--data_dir DIR] [--plot] [--vlevel 0.5 --vmin 0.1 --vmax 10] [--log]
-//                [--recompute_bn] [--points_per_pass 16]
+//                [--recompute_bn] [--points_per_pass 16] [--loss_name crossentropy|mse]
 //
 // --y omitted: a 1-D line. --model_file2: the x direction is model_file2 - model_file (states
 // included): x = 0 and 1 are the two models (interpolation; the reference tool's --model_file2).
@@ -20,7 +20,10 @@
 // (basin normalizes both directions alike). --recompute_bn: at every point the batch-norm
 // statistics are recomputed on the training images (the subset) before evaluation, instead of
 // using the checkpoint's (moved in states mode). --points_per_pass: grid points evaluated per
-// pass over the data.
+// pass over the data. --loss_name mse: the loss at every point is the reference tool's MSE of the
+// softmax against the one-hot label (recorded in the surface file; the default file name gets
+// "_mse"; contour levels default to --vmin 0.01 --vmax 0.2 --vlevel 0.01), instead of the
+// cross-entropy.
 //
 // Built with MPI (where CMake finds it), `mpirun -np 4 plot_surface ...` shares the sweep among 4
 // processes as the reference tool's --mpi: rank 0 writes the directions, the surface file and the
@@ -51,6 +54,7 @@ struct settings {
   long subset = 0, batch = 500, points_per_pass = 16;
   std::uint64_t seed = 1;
   bool plot = false, log = false, recompute_bn = false;
+  basin::criterion loss = basin::criterion::cross_entropy;
   double vmin = 0.1, vmax = 10, vlevel = 0.5;
   basin::sweep_team* team = nullptr;  // with MPI and more than one process
 };
@@ -112,6 +116,7 @@ int run(const settings& s) {
   if (plane && root) std::printf("cosine between the directions: %.4f\n", basin::cosine(dx, dy));
   basin::loss_accuracy metrics{s.split != "test" ? &train : nullptr, s.split != "train" ? &test : nullptr, s.batch,
                                s.recompute_bn ? &train : nullptr};
+  metrics.loss = s.loss;
   basin::surface_options so;
   so.points_per_pass = s.points_per_pass;
   so.x = s.x;
@@ -131,7 +136,8 @@ int run(const settings& s) {
   const auto stem = s.surf_file.substr(0, s.surf_file.rfind(".h5"));
   for (const auto& name : metrics.names()) {
     basin::plot::style ps;
-    ps.title = s.model + " " + name;
+    ps.title = s.model + " " + name +
+               (s.loss == basin::criterion::mse && name.find("loss") != std::string::npos ? " (MSE)" : "");
     ps.xlabel = "x";
     ps.ylabel = "y";
     ps.zlabel = name;
@@ -178,12 +184,16 @@ static int run_main(int argc, char** argv, basin::sweep_team* team) {
   s.recompute_bn = a.flag("recompute_bn");
   s.points_per_pass = a.get("points_per_pass", 16L);
   s.log = a.flag("log");
-  s.vmin = a.get("vmin", 0.1);
-  s.vmax = a.get("vmax", 10.0);
-  s.vlevel = a.get("vlevel", 0.5);
+  s.loss = basin::criterion_from_name(a.get("loss_name", std::string("crossentropy")), "option --loss_name");
+  // Contour levels: the reference tool's for the cross-entropy; the MSE lies in [0, 2/classes].
+  const bool mse = s.loss == basin::criterion::mse;
+  s.vmin = a.get("vmin", mse ? 0.01 : 0.1);
+  s.vmax = a.get("vmax", mse ? 0.2 : 10.0);
+  s.vlevel = a.get("vlevel", mse ? 0.01 : 0.5);
   const std::string base = s.model_file.substr(0, s.model_file.rfind(".h5"));
   s.dir_file = a.get("dir_file", base + "_" + s.dir_type + "_" + xnorm + (s.y.empty() ? "_1d" : "_2d") + "_dirs.h5");
-  s.surf_file = a.get("surf_file", s.dir_file.substr(0, s.dir_file.rfind("_dirs.h5")) + "_surface.h5");
+  s.surf_file = a.get("surf_file", s.dir_file.substr(0, s.dir_file.rfind("_dirs.h5")) +
+                                       (s.loss == basin::criterion::mse ? "_mse" : "") + "_surface.h5");
   a.done();
   basin::require(s.points_per_pass >= 1, "option --points_per_pass: expected at least 1, got ", s.points_per_pass);
   basin::require(!s.model_file.empty(), "option --model_file: required (a checkpoint written by basin)");

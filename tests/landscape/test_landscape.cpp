@@ -315,7 +315,8 @@ namespace {
 // staged first layer, folded batch norm) and point by point through evaluate(); returns the
 // largest relative difference of the losses and the largest difference of the accuracies.
 template <class T>
-std::pair<double, double> blocks_vs_points(bool recompute, const std::string& tag, bool stage = true) {
+std::pair<double, double> blocks_vs_points(bool recompute, const std::string& tag, bool stage = true,
+                                           criterion kind = criterion::cross_entropy) {
   using M = model<tiny_resnet, T>;
   M m(5);
   perturb_batch_norm(m, 5);
@@ -323,6 +324,7 @@ std::pair<double, double> blocks_vs_points(bool recompute, const std::string& ta
   auto dy = random_direction(m, 11, 1, {normalization::layer, false, true});  // moves the statistics too
   const auto train = random_dataset(tiny_resnet::in, 37, 6), test = random_dataset(tiny_resnet::in, 23, 7);
   loss_accuracy la{&train, &test, 16, recompute ? &train : nullptr, stage};
+  la.loss = kind;
   surface_options o;
   o.x = linspace(-1, 1, 3);
   o.y = linspace(-0.5, 1, 4);
@@ -332,8 +334,10 @@ std::pair<double, double> blocks_vs_points(bool recompute, const std::string& ta
   const auto st = sweep(m, dx, &dy, blocked, o, la.names(), la);
   BOOST_TEST(st.computed == 12);
   loss_accuracy reference{&train, &test, 16, recompute ? &train : nullptr};
+  reference.loss = kind;
   sweep(m, dx, &dy, single, o, la.names(), [&](M& mm) { return reference(mm); });
   auto a = h5::file::open(blocked), b = h5::file::open(single);
+  BOOST_TEST(a.attr_string("/", "loss_name") == criterion_name(kind));  // recorded by the sweep
   double loss = 0, acc = 0;
   for (const char* name : {"train_loss", "test_loss"}) {
     const auto va = a.read<double>(name), vb = b.read<double>(name);
@@ -360,6 +364,51 @@ BOOST_AUTO_TEST_CASE(grid_batched_sweep_equals_point_by_point) {
   const auto [loss_u, acc_u] = blocks_vs_points<double>(false, "unstaged", false);  // first layer not staged
   BOOST_TEST(loss_u < 1e-12);
   BOOST_TEST(acc_u == 0.0);
+  const auto [loss_m, acc_m] = blocks_vs_points<double>(false, "mse", true, criterion::mse);
+  BOOST_TEST(loss_m < 1e-12);
+  BOOST_TEST(acc_m == 0.0);
+}
+
+BOOST_AUTO_TEST_CASE(mse_surface_is_the_softmax_squared_error_and_not_resumed_as_cross_entropy) {
+  // A line of the MSE loss: every point equals (1/n) sum_i (1/K) sum_k (p_ik - y_ik)^2 computed
+  // here from the model's logits; a cross-entropy sweep does not resume the MSE file.
+  using M = model<small_net, double>;
+  M m(3);
+  auto dx = random_direction(m, 4, 0, {normalization::filter, true, false});
+  auto test = random_dataset(small_net::in, 9, 8);
+  test.classes = 4;
+  for (auto& l : test.labels) l %= 4;
+  loss_accuracy la{nullptr, &test, 4};
+  la.loss = criterion::mse;
+  surface_options o;
+  o.x = linspace(-1, 1, 3);
+  o.progress = false;
+  const auto path = temp_path("mse_line.h5");
+  sweep(m, dx, nullptr, path, o, la.names(), la);
+  const auto got = h5::file::open(path).read<double>("test_loss");
+  const typename M::vector<double> origin = m.params;
+  for (std::size_t q = 0; q < o.x.size(); ++q) {
+    for (index_t i = 0; i < M::n_params; ++i) m.params[i] = origin[i] + o.x[q] * dx.params[i];
+    const std::vector<double> x(test.images.begin(), test.images.end());
+    const double* z = m.forward(x.data(), test.size(), mode::eval);
+    double expect = 0;
+    for (index_t i = 0; i < test.size(); ++i) {
+      double s = 0;
+      for (int k = 0; k < 4; ++k) s += std::exp(z[k * test.size() + i]);
+      for (int k = 0; k < 4; ++k) {
+        const double d = std::exp(z[k * test.size() + i]) / s - (k == test.labels[i] ? 1 : 0);
+        expect += d * d / (4.0 * double(test.size()));
+      }
+    }
+    BOOST_TEST(got[q] == expect, boost::test_tools::tolerance(1e-12));
+  }
+  m.params = origin;
+  loss_accuracy ce{nullptr, &test, 4};
+  BOOST_CHECK_EXCEPTION(sweep(m, dx, nullptr, path, o, ce.names(), ce), basin::error, [&](const basin::error& e) {
+    const std::string w = e.what();
+    return w.find(path) != std::string::npos &&
+           w.find("loss (loss_name) is mse, this sweep's is crossentropy") != std::string::npos;
+  });
 }
 
 BOOST_AUTO_TEST_CASE(recompute_batch_norm_averages_the_batch_statistics) {

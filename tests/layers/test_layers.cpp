@@ -201,6 +201,54 @@ BOOST_AUTO_TEST_CASE(softmax_cross_entropy_gradient) {
   BOOST_CHECK_THROW(ce(z.data(), bad.data(), K, n, false), basin::error);
 }
 
+BOOST_AUTO_TEST_CASE(softmax_mse_gradient) {
+  // L = mean_i (1/K) sum_k (softmax(z_i)_k - onehot_k)^2 (MSELoss of the softmax, mean over
+  // n x K elements); logits large enough that some softmax entries are near 0 and 1.
+  const int K = 5;
+  const index_t n = 4;
+  std::vector<double> z(K * n);
+  const counter_rng rng{4, 4};
+  for (std::size_t i = 0; i < z.size(); ++i) z[i] = 3 * rng.normal(i);
+  const std::vector<std::int32_t> labels{1, 4, 0, 4};
+  softmax_mse<double, host> mse;
+  BOOST_TEST((mse.kind == criterion::mse));
+  const auto r = mse(z.data(), labels.data(), K, n, true);
+  const std::vector<double> g(mse.grad.begin(), mse.grad.end());
+  double expect = 0;
+  index_t correct = 0;
+  for (index_t i = 0; i < n; ++i) {
+    double s = 0;
+    int arg = 0;
+    for (int k = 0; k < K; ++k) {
+      s += std::exp(z[k * n + i]);
+      if (z[k * n + i] > z[arg * n + i]) arg = k;
+    }
+    for (int k = 0; k < K; ++k) {
+      const double d = std::exp(z[k * n + i]) / s - (k == labels[i] ? 1 : 0);
+      expect += d * d / (K * n);
+    }
+    correct += arg == labels[i];
+  }
+  BOOST_TEST(r.loss == expect, boost::test_tools::tolerance(1e-12));
+  BOOST_TEST(r.correct == correct);
+  for (std::size_t i = 0; i < z.size(); ++i) {
+    const double keep = z[i], h = 1e-6;
+    z[i] = keep + h;
+    const double lp = mse(z.data(), labels.data(), K, n, false).loss;
+    z[i] = keep - h;
+    const double lm = mse(z.data(), labels.data(), K, n, false).loss;
+    z[i] = keep;
+    BOOST_TEST(basin::test::rel_err((lp - lm) / (2 * h), g[i]) < 1e-6);
+  }
+  const std::vector<std::int32_t> bad{2, 7, 0, 1};
+  BOOST_CHECK_THROW(mse(z.data(), bad.data(), K, n, false), basin::error);
+  BOOST_TEST((criterion_from_name("mse") == criterion::mse));
+  BOOST_TEST((criterion_from_name("crossentropy") == criterion::cross_entropy));
+  BOOST_CHECK_EXCEPTION(criterion_from_name("l2", "--loss_name"), basin::error, [](const basin::error& e) {
+    return std::string(e.what()).find("--loss_name: expected 'crossentropy' or 'mse', got 'l2'") != std::string::npos;
+  });
+}
+
 // A 3x3, stride-1, padding-1 conv runs by Winograd F(4x4, 3x3): it must equal the direct sum
 // (double: to rounding), with tiles overhanging the image's edge, a bias, and the inference
 // epilogue (scale, shift, relu); float within 1e-5 of the im2col + GEMM path.

@@ -17,7 +17,9 @@ DIR holds what basin's surface program wrote:
                      surface was evaluated on
 At every computed point the parameters (states mode: the float state_dict entries) are set to
 w + x[i] dx + y[j] dy, the net runs in eval mode (running statistics) on all n samples, and the
-mean cross-entropy and the accuracy (100 correct / n) are compared with basin's: the loss to
+mean loss (cross-entropy; for "mse" the reference tool's evaluation.py: MSELoss(softmax(logits),
+one-hot labels), the mean over samples and classes) and the accuracy (100 correct / n) are
+compared with basin's: the loss to
 |a - b| <= 1e-4 max(|b|, 1e-3) (a = basin, b = PyTorch); the accuracy exactly, except that one
 sample of difference is accepted (and reported) when a sample whose label is among its top two
 logits has a top-2 margin below 1e-4 of its largest |logit| (a tie that rounding may break
@@ -84,8 +86,8 @@ def read_directions(path, group_names, targets):
     return dir_type, (weights if dir_type == "weights" else states), out, attrs
 
 
-def evaluate(model, x, labels, dtype):
-    """Mean cross-entropy (accumulated in float64), correct count, and the count of near ties:
+def evaluate(model, x, labels, dtype, loss_name="crossentropy"):
+    """Mean loss (accumulated in float64), correct count, and the count of near ties:
     samples whose label is among the top two logits, with a top-2 margin below TIE_RTOL of the
     largest |logit|."""
     import torch
@@ -98,7 +100,12 @@ def evaluate(model, x, labels, dtype):
             xb = x[s:s + BATCH].to(dtype)
             yb = labels[s:s + BATCH]
             logits = model(xb)
-            loss_sum += float(F.cross_entropy(logits, yb, reduction="sum").double())
+            if loss_name == "mse":  # per sample: the mean over the classes
+                onehot = F.one_hot(yb, logits.shape[1]).to(logits.dtype)
+                sq = F.mse_loss(F.softmax(logits, dim=1), onehot, reduction="sum")
+                loss_sum += float(sq.double()) / logits.shape[1]
+            else:
+                loss_sum += float(F.cross_entropy(logits, yb, reduction="sum").double())
             correct += int((logits.argmax(1) == yb).sum())
             if logits.shape[1] >= 2:
                 top, idx = logits.double().topk(2, dim=1)
@@ -122,7 +129,7 @@ def main(argv):
         print(f"SKIP: cannot import torch/h5py/numpy ({type(e).__name__}: {e})")
         return EXIT_SKIP
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from basin_torch import load_basin_checkpoint
+    from basin_torch import _attr_str, load_basin_checkpoint
 
     # Reading, building and matching shapes: any failure here is malformed input, not a mismatch.
     try:
@@ -157,6 +164,9 @@ def main(argv):
             surf_loss = np.array(f["test_loss"][()], dtype=np.float64)
             surf_acc = np.array(f["test_acc"][()], dtype=np.float64) if "test_acc" in f else None
             computed = np.array(f["computed"][()]) if "computed" in f else None
+            loss_name = _attr_str(f.attrs["loss_name"]).strip() if "loss_name" in f.attrs else "crossentropy"
+        if loss_name not in ("crossentropy", "mse"):
+            raise ValueError(f"{paths['surface']}: loss_name {loss_name!r}, expected 'crossentropy' or 'mse'")
         for name, a in (("test_loss", surf_loss), ("test_acc", surf_acc), ("computed", computed)):
             if a is not None and a.size != shape[0] * shape[1]:
                 raise ValueError(f"{paths['surface']}: {name} has shape {a.shape}, expected "
@@ -182,7 +192,7 @@ def main(argv):
     n = x.shape[0]
     print(f"check_surface: {d}")
     print(f"  architecture {arch}, data {tuple(x.shape)} {x.dtype}, dir_type {dir_type} "
-          f"({len(targets)} tensors), grid {shape[0]} x {shape[1] if plane else '-'}, "
+          f"({len(targets)} tensors), loss {loss_name}, grid {shape[0]} x {shape[1] if plane else '-'}, "
           f"{int(computed.sum())} of {computed.size} points computed, PyTorch {torch.__version__} in "
           f"{str(dtype).replace('torch.', '')}")
     if surf_acc is None:
@@ -211,7 +221,7 @@ def main(argv):
                     if dy is not None:
                         p = p + b * dy[k]
                     t.copy_(p.to(t.dtype))
-            loss, correct, ties = evaluate(model, xt, yt, dtype)
+            loss, correct, ties = evaluate(model, xt, yt, dtype, loss_name)
             bl = float(surf_loss[i, j])
             notes = []
             if np.isfinite(bl) and np.isfinite(loss):

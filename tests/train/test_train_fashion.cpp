@@ -57,6 +57,38 @@ BOOST_AUTO_TEST_CASE(loss_drops_on_a_fashion_subset, *boost::unit_test::precondi
   BOOST_TEST(h.back().train_loss < h.front().train_loss);
 }
 
+// The reference tool's --loss_name mse: training on the softmax's squared error against the
+// one-hot label, and the epoch records report that loss.
+BOOST_AUTO_TEST_CASE(mse_loss_drops_on_a_fashion_subset, *boost::unit_test::precondition(needs_fashion)) {
+  auto train_set = read_fashion_mnist(fashion_dir(), true);
+  auto test_set = read_fashion_mnist(fashion_dir(), false);
+  const auto stats = compute_channel_stats(train_set);
+  normalize(train_set, stats);
+  normalize(test_set, stats);
+  train_set = subset(train_set, 0, 3000);
+  test_set = subset(test_set, 0, 1000);
+  model<small_cnn, float> m(1);
+  const auto before = evaluate(m, test_set, 500, mode::eval, false, nullptr, criterion::mse);
+  optim::optimizer<optim::adam, float, backend::host> opt({}, m.n_params);
+  train_options o;
+  o.epochs = 3;
+  o.batch_size = 50;
+  o.progress = false;
+  o.loss = criterion::mse;
+  const auto h = train(m, opt, optim::constant_lr{0.01}, train_set, o, &test_set);
+  const auto after = evaluate(m, test_set, 500, mode::eval, false, nullptr, criterion::mse);
+  BOOST_TEST_MESSAGE("test MSE " << before.loss << " -> " << h.back().test.loss << ", accuracy " << before.accuracy
+                                 << "% -> " << h.back().test.accuracy << "%");
+  // An untrained net's softmax is near uniform: MSE near (0.9^2 + 9 * 0.1^2) / 10 = 0.09.
+  BOOST_TEST(before.loss > 0.07);
+  BOOST_TEST(before.loss < 0.2);
+  BOOST_TEST(h.back().test.loss == after.loss, boost::test_tools::tolerance(1e-9));  // records the MSE
+  BOOST_TEST(h.back().train_loss < 0.05);
+  BOOST_TEST(after.loss < 0.06);
+  BOOST_TEST(h.back().test.accuracy > 55.0);
+  BOOST_TEST(h.back().train_loss < h.front().train_loss);
+}
+
 // Runs from the same seed on the same data end in the same bits, on 1, 2 or 3 threads: the
 // order of every sum, the conv's partial weight gradients included, depends neither on which
 // thread happens to take which part of a batch nor (up to conv's min_parts) on how many threads

@@ -8,7 +8,8 @@
 //   train_loss, train_acc, test_loss, test_acc       float64 (nx, ny) or (nx); -1 = not yet computed;
 //                                                    value[i, j] is at (xcoordinates[i], ycoordinates[j])
 //   computed                                         uint8, same shape: basin's explicit mask
-//   attributes: format, axis_order, architecture, fingerprint, settings (directions, data), dir_file
+//   attributes: format, axis_order, architecture, fingerprint, settings (directions, data),
+//               loss_name ("crossentropy" or "mse", when the evaluator says); dataset dir_file
 // A point is written and flushed as soon as it is finished; rerunning the same sweep on the same
 // file computes only the missing points, so a killed sweep loses at most the point in flight.
 // A file whose coordinates or settings differ is refused, never overwritten.
@@ -132,6 +133,10 @@ sweep_stats sweep(Model& m, direction<Model>& dx, std::type_identity_t<direction
 
   sweep_team* team = o.team;
   const bool root = team == nullptr || team->rank() == 0;
+  // An evaluator that names its loss (loss_accuracy) has it recorded as the attribute loss_name
+  // ("crossentropy" or "mse", the reference tool's --loss_name), checked on resume.
+  std::string loss_name;
+  if constexpr (requires { criterion_name(eval.loss); }) loss_name = criterion_name(eval.loss);
   std::vector<std::uint8_t> done;
   std::optional<h5::file> file;
   const auto prepare = [&] {
@@ -142,6 +147,7 @@ sweep_stats sweep(Model& m, direction<Model>& dx, std::type_identity_t<direction
         f.set_attr("/", "architecture", Model::architecture());
         f.set_attr("/", "fingerprint", Model::fingerprint());
         f.set_attr("/", "settings", o.settings);
+        if (!loss_name.empty()) f.set_attr("/", "loss_name", loss_name);
         f.write_string("dir_file", o.dir_file);
         f.write<double>("xcoordinates", o.x, {nx});
         if (plane) f.write<double>("ycoordinates", o.y, {ny});
@@ -165,6 +171,10 @@ sweep_stats sweep(Model& m, direction<Model>& dx, std::type_identity_t<direction
          Model::architecture(), f.attr_string("/", "architecture"));
     same("settings", f.attr_string("/", "settings") == o.settings, "'" + o.settings + "'",
          "'" + f.attr_string("/", "settings") + "'");
+    if (!loss_name.empty()) {  // files written before basin recorded it hold cross-entropy
+      const std::string found = f.has_attr("/", "loss_name") ? f.attr_string("/", "loss_name") : "crossentropy";
+      same("loss (loss_name)", found == loss_name, loss_name, found);
+    }
     same("x coordinates", f.read<double>("xcoordinates") == o.x, std::to_string(nx) + " values",
          std::to_string(f.read<double>("xcoordinates").size()) + " (or other) values");
     if (plane)
@@ -356,6 +366,9 @@ struct loss_accuracy {
   // On a GPU: the first pass times each 3x3 conv's one-kernel variants on its own input and
   // keeps the fastest (model::tune_fused_variants); false keeps the model's choice.
   bool tune_kernels = true;
+  // The loss at every point: cross-entropy, or the MSE of the softmax against the one-hot label
+  // (the reference tool's --loss_name mse).
+  criterion loss = criterion::cross_entropy;
 
   mutable std::any workspace{};           // evaluation_workspace<Model>, made at the first point
 
@@ -373,7 +386,7 @@ struct loss_accuracy {
     point_metrics v;
     for (const dataset* d : {train, test}) {
       if (!d) continue;
-      const auto e = evaluate(m, *d, batch_size, mode::eval, false, ws);
+      const auto e = evaluate(m, *d, batch_size, mode::eval, false, ws, loss);
       v.push_back(e.loss);
       v.push_back(e.accuracy);
     }
@@ -415,12 +428,13 @@ struct loss_accuracy {
         ws->tuned_for = &m;
       }
     }
-    std::vector<double> loss(g);
+    ws->ce.kind = loss;
+    std::vector<double> sums(g);
     std::vector<index_t> correct(g);
     for (const dataset* d : sets) {
       if (!d) continue;
       detail::require_matches<Model>(*d, "sweep");
-      std::fill(loss.begin(), loss.end(), 0.0);
+      std::fill(sums.begin(), sums.end(), 0.0);
       std::fill(correct.begin(), correct.end(), 0);
       const index_t n = d->size();
       for (index_t b0 = 0; b0 < n; b0 += batch_size) {
@@ -447,14 +461,14 @@ struct loss_accuracy {
           }
           if (!z) z = m.infer(backend::raw(st.x), nb);
           const auto r = ws->ce(z, backend::raw(st.y), Model::classes, nb, false);
-          loss[q] += r.loss * double(nb);
+          sums[q] += r.loss * double(nb);
           correct[q] += r.correct;
         }
         seen += nb;
         if (tick) tick(double(seen) / double(total));
       }
       for (std::size_t q = 0; q < g; ++q) {
-        out[q].push_back(loss[q] / double(n));
+        out[q].push_back(sums[q] / double(n));
         out[q].push_back(100.0 * double(correct[q]) / double(n));
       }
     }

@@ -1,8 +1,9 @@
-// basin/layers/loss.hpp — softmax cross-entropy on logits, with accuracy; the GANs' binary
-// cross-entropy on one logit per sample.
+// basin/layers/loss.hpp — softmax cross-entropy and the softmax's mean squared error on logits,
+// with accuracy; the GANs' binary cross-entropy on one logit per sample.
 #pragma once
 
 #include <cmath>
+#include <string>
 
 #include "basin/backend/concepts.hpp"
 #include "basin/core/error.hpp"
@@ -14,10 +15,31 @@ struct loss_result {
   index_t correct = 0;  // samples whose largest logit is the label's
 };
 
-// softmax_cross_entropy<T, B>: L = mean_i [ logsumexp(z_i) - z_i[label_i] ], as PyTorch's
-// CrossEntropyLoss with mean reduction; its gradient dL/dz = (softmax(z) - onehot) / n.
+// The classification losses on logits, as the reference tool's --loss_name picks them.
+enum class criterion {
+  cross_entropy,  // "crossentropy": PyTorch's CrossEntropyLoss, logsumexp(z) - z[label]
+  mse,            // "mse": MSELoss(softmax(z), onehot(label)), the squared differences averaged
+                  // over the classes (the reference tool's evaluation.py and main.py)
+};
+
+// "crossentropy" or "mse" (the reference tool's spellings) for what.
+inline criterion criterion_from_name(const std::string& name, const char* what = "loss_name") {
+  if (name == "crossentropy") return criterion::cross_entropy;
+  require(name == "mse", what, ": expected 'crossentropy' or 'mse', got '", name, "'");
+  return criterion::mse;
+}
+inline const char* criterion_name(criterion c) {
+  return c == criterion::mse ? "mse" : "crossentropy";
+}
+
+// classification_loss<T, B>: the mean over the batch of a per-sample loss on the logits, by kind:
+//   cross_entropy: L_i = logsumexp(z_i) - z_i[label_i]; dL/dz = (softmax(z) - onehot) / n
+//   mse:           L_i = (1/K) sum_k (p_ik - y_ik)^2, p_i = softmax(z_i), y_i = onehot(label_i);
+//                  dL/dz_ij = p_ij (g_ij - sum_k g_ik p_ik) / n with g_ik = 2 (p_ik - y_ik) / K
+// (the means of PyTorch's CrossEntropyLoss and MSELoss with mean reduction), with accuracy.
 template <class T, class B>
-struct softmax_cross_entropy {
+struct classification_loss {
+  criterion kind = criterion::cross_entropy;
   typename B::template vector<T> grad;       // (classes, n) dL/d(logits)
   typename B::template vector<T> per_sample; // (2, n): loss, correct
   typename B::template vector<double> sums;  // (2)
@@ -30,6 +52,7 @@ struct softmax_cross_entropy {
     sums.resize(2);
     T* ps = backend::raw(per_sample);
     T* g = want_grad ? backend::raw(grad) : nullptr;
+    const bool mse = kind == criterion::mse;
     B::for_each_index(n, [=] BASIN_HD(index_t i) {
       const std::int32_t label = labels[i];
       if (label < 0 || label >= classes) {  // reported below as NaN loss
@@ -43,22 +66,45 @@ struct softmax_cross_entropy {
         if (logits[k * n + i] > top) top = logits[k * n + i], arg = k;
       double z = 0;
       for (int k = 0; k < classes; ++k) z += std::exp(double(logits[k * n + i] - top));
-      ps[i] = T(std::log(z) - double(logits[label * n + i] - top));
       ps[n + i] = arg == label ? T(1) : T(0);
+      if (!mse) {
+        ps[i] = T(std::log(z) - double(logits[label * n + i] - top));
+        if (g)
+          for (int k = 0; k < classes; ++k)
+            g[k * n + i] = T((std::exp(double(logits[k * n + i] - top)) / z - (k == label ? 1.0 : 0.0)) / double(n));
+        return;
+      }
+      double sq = 0, gp = 0;  // sum_k (p_k - y_k)^2, sum_k g_k p_k
+      for (int k = 0; k < classes; ++k) {
+        const double p = std::exp(double(logits[k * n + i] - top)) / z, d = p - (k == label ? 1.0 : 0.0);
+        sq += d * d;
+        gp += 2 * d / classes * p;
+      }
+      ps[i] = T(sq / classes);
       if (g)
-        for (int k = 0; k < classes; ++k)
-          g[k * n + i] = T((std::exp(double(logits[k * n + i] - top)) / z - (k == label ? 1.0 : 0.0)) / double(n));
+        for (int k = 0; k < classes; ++k) {
+          const double p = std::exp(double(logits[k * n + i] - top)) / z, d = p - (k == label ? 1.0 : 0.0);
+          g[k * n + i] = T(p * (2 * d / classes - gp) / double(n));
+        }
     });
     double* sm = backend::raw(sums);
     B::segmented_reduce(2, n, [=] BASIN_HD(index_t s, index_t i) { return double(ps[s * n + i]); }, sm);
     double host[2];
     B::download(sm, 2, host);
     if (std::isnan(host[0])) {
-      require(!std::isnan(host[0]), "softmax_cross_entropy: the loss is NaN (a label outside [0, ", classes,
-              ") or non-finite logits)");
+      require(!std::isnan(host[0]), mse ? "softmax_mse" : "softmax_cross_entropy",
+              ": the loss is NaN (a label outside [0, ", classes, ") or non-finite logits)");
     }
     return {host[0] / double(n), index_t(host[1] + 0.5)};
   }
+};
+
+// The two kinds by name: softmax_cross_entropy<T, B> and softmax_mse<T, B>.
+template <class T, class B>
+struct softmax_cross_entropy : classification_loss<T, B> {};
+template <class T, class B>
+struct softmax_mse : classification_loss<T, B> {
+  softmax_mse() { this->kind = criterion::mse; }
 };
 
 // sigmoid_cross_entropy<T, B>: L = mean_i [ softplus(z_i) - t_i z_i ] with one logit z_i per

@@ -14,6 +14,7 @@
 #include <cmath>
 #include <functional>
 #include <numeric>
+#include <type_traits>
 #include <vector>
 
 #include "basin/core/error.hpp"
@@ -46,6 +47,7 @@ struct train_options {
   bool augment = false;  // random horizontal flip and translation by up to 2 pixels
   bool progress = true;
   index_t eval_batch_size = 500;
+  criterion loss = criterion::cross_entropy;  // what is minimized and reported (--loss_name)
 };
 
 // The order of the training set in one epoch: a Fisher-Yates shuffle keyed by (seed, epoch).
@@ -112,22 +114,24 @@ void require_matches(const dataset& d, const char* what) {
 }
 }  // namespace detail
 
-// Mean loss and accuracy of the model in eval mode (or train-mode batch statistics when
-// m == mode::train, without updating anything but the running statistics).
 // The buffers evaluate() needs. A caller that evaluates many times (a sweep) keeps one, so that
 // after the first call no evaluation allocates.
 template <class Model>
 struct evaluation_workspace {
   detail::batch_stager<Model> stager;
-  softmax_cross_entropy<typename Model::scalar, typename Model::backend_type> ce;
+  classification_loss<typename Model::scalar, typename Model::backend_type> ce;  // of the kind asked for
   std::vector<index_t> idx;
   typename Model::template vector<typename Model::scalar> states;  // per-point statistics (sweeps)
   const void* tuned_for = nullptr;  // the model whose one-kernel variants a sweep has tuned
 };
 
+// Mean loss (cross-entropy, or with loss_kind mse the softmax's squared error) and accuracy of the
+// model in eval mode (or train-mode batch statistics when m == mode::train, without updating
+// anything but the running statistics).
 template <class Model>
 evaluation evaluate(Model& model, const dataset& data, index_t batch_size = 500, mode m = mode::eval,
-                    bool show_progress = false, evaluation_workspace<Model>* workspace = nullptr) {
+                    bool show_progress = false, std::type_identity_t<evaluation_workspace<Model>>* workspace = nullptr,
+                    criterion loss_kind = criterion::cross_entropy) {
   detail::require_matches<Model>(data, "evaluate");
   require(batch_size >= 1, "evaluate: batch_size must be at least 1, got ", batch_size);
   using T = typename Model::scalar;
@@ -135,6 +139,7 @@ evaluation evaluate(Model& model, const dataset& data, index_t batch_size = 500,
   auto& ws = workspace ? *workspace : local;
   auto& st = ws.stager;
   auto& ce = ws.ce;
+  ce.kind = loss_kind;
   auto& idx = ws.idx;
   if (index_t(idx.size()) < batch_size) idx.resize(static_cast<std::size_t>(batch_size));
   double loss = 0;
@@ -203,7 +208,8 @@ std::vector<epoch_record> train(Model& model, Optimizer& opt, const Schedule& lr
   using T = typename Model::scalar;
   using B = typename Model::backend_type;
   detail::batch_stager<Model> st;
-  softmax_cross_entropy<T, B> ce;
+  classification_loss<T, B> ce;
+  ce.kind = o.loss;
   const index_t n = data.size(), steps = (n + o.batch_size - 1) / o.batch_size;
   std::vector<epoch_record> history;
   for (int epoch = o.first_epoch; epoch < o.first_epoch + o.epochs; ++epoch) {
@@ -231,7 +237,7 @@ std::vector<epoch_record> train(Model& model, Optimizer& opt, const Schedule& lr
     rec.train_loss = loss_sum / double(n);
     rec.train_accuracy = 100.0 * double(correct) / double(n);
     rec.seconds = bar.seconds();
-    if (test) rec.test = evaluate(model, *test, o.eval_batch_size);
+    if (test) rec.test = evaluate(model, *test, o.eval_batch_size, mode::eval, false, nullptr, o.loss);
     history.push_back(rec);
     if (on_epoch) on_epoch(rec);
   }
