@@ -170,6 +170,22 @@ BOOST_AUTO_TEST_CASE(sequential_with_repeat) {
               dims{2, 5, 5}>(3, mode::train);
 }
 
+// dL/dz of a classification loss against central differences of its value, every logit.
+template <class Loss>
+void check_loss_gradient(Loss& loss, std::vector<double> z, const std::vector<std::int32_t>& labels, int classes,
+                         const std::vector<double>& g) {
+  const index_t n = index_t(labels.size());
+  for (std::size_t i = 0; i < z.size(); ++i) {
+    const double keep = z[i], h = 1e-6;
+    z[i] = keep + h;
+    const double lp = loss(z.data(), labels.data(), classes, n, false).loss;
+    z[i] = keep - h;
+    const double lm = loss(z.data(), labels.data(), classes, n, false).loss;
+    z[i] = keep;
+    BOOST_TEST(basin::test::rel_err((lp - lm) / (2 * h), g[i]) < 1e-6);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(softmax_cross_entropy_gradient) {
   const int K = 4;
   const index_t n = 3;
@@ -188,15 +204,7 @@ BOOST_AUTO_TEST_CASE(softmax_cross_entropy_gradient) {
     expect += std::log(s) - z[labels[i] * n + i];
   }
   BOOST_TEST(r.loss == expect / n, boost::test_tools::tolerance(1e-12));
-  for (std::size_t i = 0; i < z.size(); ++i) {
-    const double keep = z[i], h = 1e-6;
-    z[i] = keep + h;
-    const double lp = ce(z.data(), labels.data(), K, n, false).loss;
-    z[i] = keep - h;
-    const double lm = ce(z.data(), labels.data(), K, n, false).loss;
-    z[i] = keep;
-    BOOST_TEST(basin::test::rel_err((lp - lm) / (2 * h), g[i]) < 1e-6);
-  }
+  check_loss_gradient(ce, z, labels, K, g);
   const std::vector<std::int32_t> bad{2, 7, 0};
   BOOST_CHECK_THROW(ce(z.data(), bad.data(), K, n, false), basin::error);
 }
@@ -231,15 +239,7 @@ BOOST_AUTO_TEST_CASE(softmax_mse_gradient) {
   }
   BOOST_TEST(r.loss == expect, boost::test_tools::tolerance(1e-12));
   BOOST_TEST(r.correct == correct);
-  for (std::size_t i = 0; i < z.size(); ++i) {
-    const double keep = z[i], h = 1e-6;
-    z[i] = keep + h;
-    const double lp = mse(z.data(), labels.data(), K, n, false).loss;
-    z[i] = keep - h;
-    const double lm = mse(z.data(), labels.data(), K, n, false).loss;
-    z[i] = keep;
-    BOOST_TEST(basin::test::rel_err((lp - lm) / (2 * h), g[i]) < 1e-6);
-  }
+  check_loss_gradient(mse, z, labels, K, g);
   const std::vector<std::int32_t> bad{2, 7, 0, 1};
   BOOST_CHECK_THROW(mse(z.data(), bad.data(), K, n, false), basin::error);
   BOOST_TEST((criterion_from_name("mse") == criterion::mse));

@@ -28,16 +28,19 @@ boost::test_tools::assertion_result needs_fashion(boost::unit_test::test_unit_id
 using small_cnn = network<input<1, 28, 28>, conv<8, 3, 2, 1>, batch_norm, relu, conv<16, 3, 2, 1>, batch_norm, relu,
                           residual<conv<16, 3>, batch_norm, relu, conv<16, 3>, batch_norm>, relu, global_avg_pool,
                           dense<10>>;
-}  // namespace
-
-BOOST_AUTO_TEST_CASE(loss_drops_on_a_fashion_subset, *boost::unit_test::precondition(needs_fashion)) {
+// The first 3000 training and 1000 test images, normalized by the training set's statistics.
+std::pair<dataset, dataset> fashion_subsets() {
   auto train_set = read_fashion_mnist(fashion_dir(), true);
   auto test_set = read_fashion_mnist(fashion_dir(), false);
   const auto stats = compute_channel_stats(train_set);
   normalize(train_set, stats);
   normalize(test_set, stats);
-  train_set = subset(train_set, 0, 3000);
-  test_set = subset(test_set, 0, 1000);
+  return {subset(train_set, 0, 3000), subset(test_set, 0, 1000)};
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(loss_drops_on_a_fashion_subset, *boost::unit_test::precondition(needs_fashion)) {
+  const auto [train_set, test_set] = fashion_subsets();
   model<small_cnn, float> m(1);
   const auto before = evaluate(m, test_set);
   optim::optimizer<optim::adam, float, backend::host> opt({}, m.n_params);
@@ -60,13 +63,7 @@ BOOST_AUTO_TEST_CASE(loss_drops_on_a_fashion_subset, *boost::unit_test::precondi
 // The reference tool's --loss_name mse: training on the softmax's squared error against the
 // one-hot label, and the epoch records report that loss.
 BOOST_AUTO_TEST_CASE(mse_loss_drops_on_a_fashion_subset, *boost::unit_test::precondition(needs_fashion)) {
-  auto train_set = read_fashion_mnist(fashion_dir(), true);
-  auto test_set = read_fashion_mnist(fashion_dir(), false);
-  const auto stats = compute_channel_stats(train_set);
-  normalize(train_set, stats);
-  normalize(test_set, stats);
-  train_set = subset(train_set, 0, 3000);
-  test_set = subset(test_set, 0, 1000);
+  const auto [train_set, test_set] = fashion_subsets();
   model<small_cnn, float> m(1);
   const auto before = evaluate(m, test_set, 500, mode::eval, false, nullptr, criterion::mse);
   optim::optimizer<optim::adam, float, backend::host> opt({}, m.n_params);
