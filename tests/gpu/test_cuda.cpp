@@ -168,6 +168,7 @@ BOOST_AUTO_TEST_CASE(activations_pools_flatten) {
   compare_layer<relu, dims{8, 9, 9}>(6, mode::train);
   compare_layer<max_pool<2>, dims{4, 10, 10}>(6, mode::train);
   compare_layer<max_pool<3, 2>, dims{4, 11, 11}>(3, mode::train);
+  compare_layer<max_pool<2, 2, pool_rounding::ceil>, dims{4, 7, 9}>(5, mode::train);  // VGG-9's clipped windows
   compare_layer<avg_pool<3, 2>, dims{4, 11, 11}>(3, mode::train);
   compare_layer<global_avg_pool, dims{64, 7, 7}>(17, mode::train);
   compare_layer<flatten, dims{3, 4, 5}>(6, mode::train);
@@ -181,6 +182,27 @@ BOOST_AUTO_TEST_CASE(dcgan_and_densenet_layers) {
   compare_layer<transposed_conv<16, 3, 1, 1>, dims{32, 8, 8}>(4, mode::train);  // its conv by Winograd
   compare_layer<zoo::dense_layer<12>, dims{24, 14, 14}>(5, mode::train);
   compare_layer<zoo::transition<18>, dims{36, 14, 14}>(5, mode::eval);
+}
+BOOST_AUTO_TEST_CASE(classification_losses) {
+  // Cross-entropy and the softmax's MSE: loss, accuracy and dL/dz on the GPU as on the host.
+  const index_t n = 300;
+  const counter_rng rng{19, 19};
+  std::vector<float> z(static_cast<std::size_t>(10 * n));
+  std::vector<std::int32_t> labels(static_cast<std::size_t>(n));
+  for (std::size_t i = 0; i < z.size(); ++i) z[i] = float(3 * rng.normal(i));
+  for (index_t i = 0; i < n; ++i) labels[i] = std::int32_t(rng.below(std::uint64_t(i), 10));
+  gpu::vector<float> zd(z.begin(), z.end());
+  gpu::vector<std::int32_t> ld(labels.begin(), labels.end());
+  for (const criterion kind : {criterion::cross_entropy, criterion::mse}) {
+    classification_loss<float, host> h;
+    classification_loss<float, gpu> c;
+    h.kind = c.kind = kind;
+    const auto rh = h(z.data(), labels.data(), 10, n, true);
+    const auto rc = c(backend::raw(zd), backend::raw(ld), 10, n, true);
+    BOOST_TEST(std::abs(rc.loss - rh.loss) < 1e-6 * std::abs(rh.loss), criterion_name(kind));
+    BOOST_TEST(rc.correct == rh.correct, criterion_name(kind));
+    BOOST_TEST(rel(to_host(c.grad), std::vector<float>(h.grad.begin(), h.grad.end())) < 1e-5, criterion_name(kind));
+  }
 }
 BOOST_AUTO_TEST_CASE(residual_blocks) {
   compare_layer<zoo::basic_block<32, 2, shortcut::automatic>, dims{16, 14, 14}>(5, mode::train);
