@@ -189,3 +189,42 @@ BOOST_AUTO_TEST_CASE(eigenvalue_maps_and_errors) {
   BOOST_CHECK_THROW(hessian_eigenvalues{}(m), basin::error);
   BOOST_CHECK_THROW(eigenvalue_ratio({1.0}, {}), basin::error);
 }
+
+BOOST_AUTO_TEST_CASE(max_pool_ties_are_frozen_as_autograd_sees_them) {
+  // A 1x1 conv (weights c1 = c2 = 1) over two channels a = (t, 0, -5, -5), b = (0, t, -5, -5),
+  // then one 2x2 max pool and a dense layer: pixels 0 and 1 tie at the point, and any step with
+  // v_c1 != v_c2 decides the tie one way for +h and the other for -h. Frozen at the recorded
+  // winner (the first maximum, as PyTorch's max_pool2d takes it), H v equals its limit as pixel
+  // 0's lead goes to 0 (linear extrapolation from leads of 1e-3 and 2e-3, far beyond what the
+  // step moves a pixel: ~1e-5); a gradient difference across the tie would be off by ~1/h.
+  using tie_net =
+      network<input<2, 2, 2>, named<"conv", conv<1, 1, 1, 0, false>>, max_pool<2>, flatten, named<"fc", dense<3>>>;
+  using M = model<tie_net, double>;
+  const auto points = [](double lead) {
+    dataset d;
+    d.shape = {2, 2, 2};
+    d.classes = 3;
+    for (int s = 0; s < 6; ++s) {
+      const double t = 0.5 + 0.25 * s;
+      for (double v : {t + lead, 0.0, -5.0, -5.0, 0.0, t, -5.0, -5.0}) d.images.push_back(float(v));
+      d.labels.push_back(std::int32_t(s % 3));
+    }
+    return d;
+  };
+  M m(2);
+  m.params[0] = m.params[1] = 1;  // c1 = c2 = 1
+  const std::vector<double> v{0.7, -0.4, 0.3, -0.2, 0.5, 0.1, -0.3, 0.2};
+  const auto hv = [&](double lead) {
+    const auto d = points(lead);  // the operator keeps a reference to its data
+    hessian_operator<M> H(m, d, {.batch_size = 4, .ignore_bias_bn = false});
+    return apply_to(H, v);
+  };
+  const auto a = hv(0), b1 = hv(1e-3), b2 = hv(2e-3);
+  double diff = 0, scale = 0;
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    const double limit = 2 * b1[i] - b2[i];
+    diff = std::max(diff, std::fabs(a[i] - limit)), scale += limit * limit;
+  }
+  BOOST_TEST_MESSAGE("H v at the tie against the limit: max difference " << diff << ", |H v| " << std::sqrt(scale));
+  BOOST_TEST(diff < 1e-4 * std::sqrt(scale));
+}

@@ -428,6 +428,31 @@ BOOST_AUTO_TEST_CASE(max_pool_ceil_mode_as_pytorch) {
   BOOST_TEST(dx == dx_expect, boost::test_tools::per_element());
 }
 
+BOOST_AUTO_TEST_CASE(max_pool_winners_frozen_by_activation_patterns) {
+  // Recording keeps each window's winner; replaying on other inputs takes the recorded pixel,
+  // not the new maximum, forward and backward (the Hessian's frozen kinks).
+  using impl = max_pool<2, 2, pool_rounding::ceil>::bind<dims{1, 3, 3}, double, host>;
+  impl p;
+  p.reserve(1);
+  std::vector<double> x{1, 5, -2, 3, 0, 7, -4, 9, -1}, y(4), dx(9);
+  activation_patterns<host> store;
+  active_patterns<host> = &store;
+  p.forward(nullptr, nullptr, x.data(), y.data(), 1, mode::eval);
+  BOOST_TEST(store.masks.size() == 1u);
+  store.replay();
+  x = {6, 5, -2, 3, 0, 7, 10, 9, -1};  // new winners in windows 0 (6) and 2 (10)
+  p.forward(nullptr, nullptr, x.data(), y.data(), 1, mode::eval);
+  const std::vector<double> dy{1, 2, 3, 4};
+  p.backward(nullptr, nullptr, x.data(), y.data(), dy.data(), dx.data(), 1);
+  active_patterns<host> = nullptr;
+  const std::vector<double> frozen{5, 7, 9, -1}, dx_frozen{0, 1, 0, 0, 0, 2, 0, 3, 4};
+  BOOST_TEST(y == frozen, boost::test_tools::per_element());
+  BOOST_TEST(dx == dx_frozen, boost::test_tools::per_element());
+  p.forward(nullptr, nullptr, x.data(), y.data(), 1, mode::eval);  // patterns off: the new maxima
+  const std::vector<double> fresh{6, 7, 10, -1};
+  BOOST_TEST(y == fresh, boost::test_tools::per_element());
+}
+
 BOOST_AUTO_TEST_CASE(conv_matches_direct_sum) {
   using impl = conv<2, 3, 2, 1, true>::bind<dims{2, 5, 4}, double, host>;
   impl c;

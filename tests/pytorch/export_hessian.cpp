@@ -5,6 +5,7 @@
 //   hvp.h5     xdirection: a random v (zero on biases and batch norm), ydirection: basin's H v
 //   eigen.h5   xdirection, ydirection: the Ritz vectors of the largest and the most negative
 //              eigenvalue; root attributes max_eig, min_eig, max_residual, min_residual
+// and in <output folder>/vgg9 model.h5, data.h5 and hvp.h5 of a VGG-9 on 6 images (max pooling).
 // Usage: export_hessian <output folder>
 #include <cstdio>
 #include <filesystem>
@@ -17,18 +18,18 @@
 
 using namespace basin;
 
-int main(int argc, char** argv) try {
-  require(argc == 2, "usage: export_hessian <output folder>");
-  const std::string dir = argv[1];
-  std::filesystem::remove_all(dir);
+namespace {
+// A net of type Net in double (weights and running statistics off their initial values), n
+// random images, H v for a random v, and with eigen the extreme eigenpairs, written to dir.
+template <class Net>
+void write_curvature(const std::string& dir, std::uint64_t seed, index_t n, bool eigen) {
   std::filesystem::create_directories(dir);
-  using model_t = model<resnet<8, fashion_input>, double>;
-  model_t net(8);
-  const counter_rng rng{8, 5};
+  using model_t = model<Net, double>;
+  model_t net(seed);
+  const counter_rng rng{seed, 5};
   for (index_t i = 0; i < model_t::n_params; ++i) net.params[i] += 0.05 * rng.normal(std::uint64_t(i));
   dataset data;
   data.shape = model_t::in;
-  const index_t n = 64;
   std::vector<double> x(static_cast<std::size_t>(n * data.shape.size()));
   for (int pass = 0; pass < 3; ++pass) {  // running statistics from three train-mode batches
     for (std::size_t i = 0; i < x.size(); ++i) x[i] = rng.normal(1000000 * (pass + 1) + i);
@@ -51,6 +52,9 @@ int main(int argc, char** argv) try {
   H.apply(backend::raw(v.params), backend::raw(hv.params));
   const direction_options weights{normalization::none, true, false};
   save_directions(dir + "/hvp.h5", v, &hv, weights, 0);
+  std::printf("wrote %s/{model,data,hvp}.h5 (%s, %lld images)\n", dir.c_str(), model_t::architecture().c_str(),
+              (long long)n);
+  if (!eigen) return;
   auto r = hessian_extremes(net, data, o);
   save_directions(dir + "/eigen.h5", r.max_vector, &r.min_vector, weights, 0, [&](h5::file& f) {
     f.set_attr("/", "max_eig", r.max_eig);
@@ -59,9 +63,19 @@ int main(int argc, char** argv) try {
     f.set_attr("/", "min_residual", r.min_residual);
   });
   std::printf(
-      "wrote %s/{model,data,hvp,eigen}.h5: lambda_max %.6g (residual %.2g), lambda_min %.6g (residual %.2g), "
-      "%d products, converged %d\n",
+      "wrote %s/eigen.h5: lambda_max %.6g (residual %.2g), lambda_min %.6g (residual %.2g), %d products, "
+      "converged %d\n",
       dir.c_str(), r.max_eig, r.max_residual, r.min_eig, r.min_residual, r.iterations, int(r.converged));
+}
+}  // namespace
+
+int main(int argc, char** argv) try {
+  require(argc == 2, "usage: export_hessian <output folder>");
+  const std::string dir = argv[1];
+  std::filesystem::remove_all(dir);
+  write_curvature<resnet<8, fashion_input>>(dir, 8, 64, true);
+  // VGG-9: max pooling (with clipped windows on 28x28), whose winners the Hessian freezes.
+  write_curvature<vgg9<fashion_input>>(dir + "/vgg9", 9, 6, false);
   return 0;
 } catch (const std::exception& e) {
   std::fprintf(stderr, "export_hessian: %s\n", e.what());

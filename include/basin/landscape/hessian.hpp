@@ -22,8 +22,9 @@
 // thousands of kinks any step crosses would dominate (measured on a resnet8: an error of 14.5
 // times autograd's |H v|, and lambda_min -69 instead of -17). Default step 1e-5 for double models, 1e-3 for float (the
 // gradients' rounding ~1e-7 |g| over h); checked against PyTorch's double backward in tests/pytorch (check_hessian.py).
-// Max-pooling's argmax is not frozen (the zoo's nets have none). The patterns take one byte per relu unit per image of
-// the data set, kept while the operator lives (a resnet20 on 1000 Fashion-MNIST images: 144 MB).
+// Max pooling's winners are frozen the same way (VGG-9; checked against PyTorch too). The patterns take one byte per
+// relu unit (and pooled output) per image of the data set, kept while the operator lives (a resnet20 on 1000
+// Fashion-MNIST images: 144 MB).
 //
 // The extreme eigenvalues come from one Lanczos run (full reorthogonalization, in double) on H:
 // after k products the Ritz values of the k x k tridiagonal matrix approximate both ends of the

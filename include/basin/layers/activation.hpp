@@ -32,19 +32,20 @@ struct stateless_impl {
 // thread, each relu's forward records which of its inputs are positive (recording) or, in the
 // same call order, applies the recorded pattern instead of its input's sign (replaying), and its
 // backward uses that pattern: the net is then smooth in its weights around the recorded point,
-// and differences of gradients converge to autograd's H v. One byte per unit per image.
+// and differences of gradients converge to autograd's H v. One byte per unit per image. Leaky
+// relus and max pooling (its windows' winners, layers/pool.hpp) take part the same way.
 template <class B>
 struct activation_patterns {
-  std::deque<typename B::template vector<std::uint8_t>> masks;  // one per relu call, in call order
+  std::deque<typename B::template vector<std::uint8_t>> masks;  // one per relu (or pool) call, in call order
   std::size_t next = 0;
   bool replaying = false;
 
-  // The pattern buffer of the next relu call, of len units. Throws basin::error when a replay
+  // The pattern buffer of the next relu (or pool) call, of len units. Throws basin::error when a replay
   // does not follow the recorded calls (another data set, batch size or network).
   std::uint8_t* claim(index_t len) {
     if (!replaying) masks.emplace_back(static_cast<std::size_t>(len));
-    require(next < masks.size() && index_t(masks[next].size()) == len, "activation patterns: relu call ", next,
-            " of ", len, " units does not match the recording (", masks.size(), " calls)");
+    require(next < masks.size() && index_t(masks[next].size()) == len, "activation patterns: call ", next, " of ", len,
+            " units does not match the recording (", masks.size(), " calls)");
     return backend::raw(masks[next++]);
   }
   void replay() { replaying = true, next = 0; }

@@ -26,17 +26,39 @@ struct pool_shape {
 
 // max_pool<K, S = K, R = floor>: y = max over each K x K window (with R = ceil the last window
 // of a row or column may be clipped at the border); the gradient goes to the first maximum.
+// Under activation patterns (layers/activation.hpp; the Hessian) the window's winner is frozen
+// like a relu's on/off state: recorded at the point, then reused, so a near tie that a small step
+// would flip does not put a jump into differences of gradients (autograd's H v keeps it too).
 template <int K, int S = K, pool_rounding R = pool_rounding::floor>
 struct max_pool : detail::pool_shape<K, S, R> {
   template <dims In, class T, class B>
   struct bind : stateless_impl<In> {
     static_assert(In.h >= K && In.w >= K, "max_pool: the window is larger than the input");
+    static_assert(K * K <= 256, "max_pool: windows of at most 16 x 16 (a winner's index is kept in a byte)");
     static constexpr dims in = In, out = detail::pool_shape<K, S, R>::output(In);
     // Index within the window of the maximum, per output element; written by forward.
     typename B::template vector<int> arg;
     void reserve(index_t n) { arg.resize(std::size_t(n * out.size())); }
     void forward(const T*, T*, const T* x, T* y, index_t n, mode) {
       int* a = backend::raw(arg);
+      if (auto* store = active_patterns<B>) {
+        std::uint8_t* p = store->claim(n * out.size());
+        if (store->replaying) {  // the recorded winners
+          B::for_each_index(n * out.size(), [=] BASIN_HD(index_t i) {
+            const int ox = int(i % out.w), oy = int(i / out.w % out.h), where = p[i];
+            const T* src = x + (i / out.plane()) * In.plane();
+            y[i] = src[(oy * S + where / K) * In.w + ox * S + where % K];
+            a[i] = where;
+          });
+          return;
+        }
+        forward_max(x, y, a, n);
+        B::for_each_index(n * out.size(), [=] BASIN_HD(index_t i) { p[i] = std::uint8_t(a[i]); });
+        return;
+      }
+      forward_max(x, y, a, n);
+    }
+    void forward_max(const T* x, T* y, int* a, index_t n) {
       B::for_each_index(n * out.size(), [=] BASIN_HD(index_t i) {
         const int ox = int(i % out.w), oy = int(i / out.w % out.h);
         const T* src = x + (i / out.plane()) * In.plane();  // (c, n) row of the input
