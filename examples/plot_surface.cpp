@@ -6,6 +6,7 @@
 //                --xnorm filter --ynorm filter --xignore biasbn --yignore biasbn
 //                --dir_type weights|states [--dir_file dirs.h5] [--surf_file surf.h5]
 //                [--data_split test|train|both] [--subset 2000] [--batch_size 500] [--seed 1]
+//                [--data_split N --split_idx i] [--raw_data]
 //                [--data_dir DIR] [--plot] [--vlevel 0.5 --vmin 0.1 --vmax 10] [--log]
 //                [--recompute_bn] [--points_per_pass 16] [--loss_name crossentropy|mse]
 //
@@ -23,7 +24,11 @@
 // pass over the data. --loss_name mse: the loss at every point is the reference tool's MSE of the
 // softmax against the one-hot label (recorded in the surface file; the default file name gets
 // "_mse"; contour levels default to --vmin 0.01 --vmax 0.2 --vlevel 0.01), instead of the
-// cross-entropy.
+// cross-entropy. --data_split N (a number, the reference tool's meaning) with --split_idx i: the
+// training loss and accuracy on the i-th of N equal consecutive parts of the training set (the
+// reference evaluates its training loader, split so that jobs can share a data set); --subset
+// then defaults to 0 (the whole part). --raw_data: pixels in [0, 1], not normalized by the
+// training set's mean and deviation (only right for a net trained that way).
 //
 // Built with MPI (where CMake finds it), `mpirun -np 4 plot_surface ...` shares the sweep among 4
 // processes as the reference tool's --mpi: rank 0 writes the directions, the surface file and the
@@ -52,6 +57,8 @@ struct settings {
   std::vector<double> x, y;
   basin::direction_options dir;
   long subset = 0, batch = 500, points_per_pass = 16;
+  long parts = 0, part = 0;  // --data_split N --split_idx i: the i-th of N parts of the training set
+  bool raw_data = false;
   std::uint64_t seed = 1;
   bool plot = false, log = false, recompute_bn = false;
   basin::criterion loss = basin::criterion::cross_entropy;
@@ -71,9 +78,15 @@ int run(const settings& s) {
     train = basin::read_cifar10_dir(s.data_dir, true);
     test = basin::read_cifar10_dir(s.data_dir, false);
   }
-  const auto stats = basin::compute_channel_stats(train);
-  basin::normalize(train, stats);
-  basin::normalize(test, stats);
+  if (!s.raw_data) {
+    const auto stats = basin::compute_channel_stats(train);
+    basin::normalize(train, stats);
+    basin::normalize(test, stats);
+  }
+  if (s.parts > 0) {  // the reference's split: images [i n / N, (i + 1) n / N) of the training set
+    const basin::index_t len = train.size() / s.parts;
+    train = basin::subset(train, s.part * len, len);
+  }
   if (s.subset > 0) {
     train = basin::subset(train, 0, std::min<basin::index_t>(s.subset, train.size()));
     test = basin::subset(test, 0, std::min<basin::index_t>(s.subset, test.size()));
@@ -123,8 +136,11 @@ int run(const settings& s) {
   so.y = s.y;
   so.dir_file = s.dir_file;
   so.team = s.team;
-  so.settings = "model_file=" + s.model_file + " model_file2=" + s.model_file2 + " model_file3=" + s.model_file3 + " dir_file=" + s.dir_file + " split=" + s.split +
-                " subset=" + std::to_string(s.subset) + (s.recompute_bn ? " recompute_bn=train" : "");
+  so.settings = "model_file=" + s.model_file + " model_file2=" + s.model_file2 + " model_file3=" + s.model_file3 +
+                " dir_file=" + s.dir_file + " split=" + s.split +
+                (s.parts > 0 ? " part=" + std::to_string(s.part) + "/" + std::to_string(s.parts) : "") +
+                (s.raw_data ? " raw_data" : "") + " subset=" + std::to_string(s.subset) +
+                (s.recompute_bn ? " recompute_bn=train" : "");
   const auto st = basin::sweep(m, dx, plane ? &dy : nullptr, s.surf_file, so, metrics.names(), metrics);
   if (!root) return 0;
   std::printf("%s: %lld points computed%s, %lld were already there (%.1f s)\n", s.surf_file.c_str(),
@@ -176,7 +192,22 @@ static int run_main(int argc, char** argv, basin::sweep_team* team) {
   const auto xnorm = a.get("xnorm", std::string("filter")), ynorm = a.get("ynorm", xnorm);
   const auto xignore = a.get("xignore", std::string("biasbn")), yignore = a.get("yignore", xignore);
   s.split = a.get("data_split", std::string("test"));
-  s.subset = a.get("subset", 2000L);
+  // A number is the reference tool's --data_split: that many parts of the training set.
+  if (!s.split.empty() && s.split.find_first_not_of("0123456789") == std::string::npos) {
+    basin::require(s.split.size() <= 6, "option --data_split: expected at most 999999 parts, got ", s.split);
+    s.parts = std::stol(s.split);
+    basin::require(s.parts >= 1, "option --data_split: expected at least 1 part, got ", s.parts);
+    s.part = a.get("split_idx", 0L);
+    basin::require(s.part >= 0 && s.part < s.parts, "option --split_idx: expected 0 to ", s.parts - 1,
+                   " (the parts of --data_split ", s.parts, "), got ", s.part);
+    s.split = "train";
+  } else {
+    basin::require(!a.flag("split_idx"), "option --split_idx: only with a number of parts in --data_split (got '",
+                   s.split, "')");
+  }
+  const bool subset_given = a.flag("subset");
+  s.raw_data = a.flag("raw_data");
+  s.subset = a.get("subset", s.parts > 0 && !subset_given ? 0L : 2000L);
   s.batch = a.get("batch_size", 500L);
   s.seed = std::uint64_t(a.get("seed", 1L));
   s.data_dir = a.get("data_dir", std::string());
@@ -192,8 +223,10 @@ static int run_main(int argc, char** argv, basin::sweep_team* team) {
   s.vlevel = a.get("vlevel", mse ? 0.01 : 0.5);
   const std::string base = s.model_file.substr(0, s.model_file.rfind(".h5"));
   s.dir_file = a.get("dir_file", base + "_" + s.dir_type + "_" + xnorm + (s.y.empty() ? "_1d" : "_2d") + "_dirs.h5");
-  s.surf_file = a.get("surf_file", s.dir_file.substr(0, s.dir_file.rfind("_dirs.h5")) +
-                                       (s.loss == basin::criterion::mse ? "_mse" : "") + "_surface.h5");
+  s.surf_file = a.get(
+      "surf_file",
+      s.dir_file.substr(0, s.dir_file.rfind("_dirs.h5")) + (s.loss == basin::criterion::mse ? "_mse" : "") +
+          (s.parts > 0 ? "_split" + std::to_string(s.part) + "of" + std::to_string(s.parts) : "") + "_surface.h5");
   a.done();
   basin::require(s.points_per_pass >= 1, "option --points_per_pass: expected at least 1, got ", s.points_per_pass);
   basin::require(!s.model_file.empty(), "option --model_file: required (a checkpoint written by basin)");
@@ -203,7 +236,7 @@ static int run_main(int argc, char** argv, basin::sweep_team* team) {
   basin::require(s.dir_type == "weights" || s.dir_type == "states", "option --dir_type: expected weights or states, got '",
                  s.dir_type, "'");
   basin::require(s.split == "test" || s.split == "train" || s.split == "both",
-                 "option --data_split: expected test, train or both, got '", s.split, "'");
+                 "option --data_split: expected test, train, both or a number of parts, got '", s.split, "'");
   basin::require(s.dataset == "fashion" || s.dataset == "cifar10", "option --dataset: expected fashion or cifar10, got '",
                  s.dataset, "'");
   s.dir = {basin::parse_normalization(xnorm), xignore == "biasbn", s.dir_type == "states"};
