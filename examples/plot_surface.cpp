@@ -7,7 +7,7 @@
 //                --dir_type weights|states [--dir_file dirs.h5] [--surf_file surf.h5]
 //                [--data_split test|train|both] [--subset 2000] [--batch_size 500] [--seed 1]
 //                [--data_split N --split_idx i] [--raw_data]
-//                [--data_dir DIR] [--plot] [--vlevel 0.5 --vmin 0.1 --vmax 10] [--log]
+//                [--data_dir DIR] [--plot] [--vlevel 0.5 --vmin 0.1 --vmax 10] [--log] [--zmax Z]
 //                [--recompute_bn] [--points_per_pass 16] [--loss_name crossentropy|mse]
 //
 // --y omitted: a 1-D line. --model_file2: the x direction is model_file2 - model_file (states
@@ -33,6 +33,7 @@
 // Built with MPI (where CMake finds it), `mpirun -np 4 plot_surface ...` shares the sweep among 4
 // processes as the reference tool's --mpi: rank 0 writes the directions, the surface file and the
 // pictures; every rank computes its share of the points (distributed/mpi.hpp).
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 
@@ -63,6 +64,7 @@ struct settings {
   bool plot = false, log = false, recompute_bn = false;
   basin::criterion loss = basin::criterion::cross_entropy;
   double vmin = 0.1, vmax = 10, vlevel = 0.5;
+  double zmax = -1;                   // the .vtk files' clipping (h52vtp.py's --zmax; <= 0: none)
   basin::sweep_team* team = nullptr;  // with MPI and more than one process
 };
 
@@ -166,7 +168,7 @@ int run(const settings& s) {
       basin::plot::contour(g, stem + "_" + name + "_2dcontour", ps, name.find("loss") != std::string::npos ? levels : std::vector<double>{});
       basin::plot::heatmap(g, stem + "_" + name + "_2dheat", ps);
       basin::plot::surface3d(g, stem + "_" + name + "_3dsurface", ps);
-      basin::write_vtk(g, stem + "_" + name + ".vtk", s.log);
+      basin::write_vtk(g, stem + "_" + name + ".vtk", s.log, s.zmax > 0 ? s.zmax : INFINITY);
     } else {
       basin::plot::curves({{s.x, z, name}}, {}, stem + "_" + name + "_1d", ps);
     }
@@ -221,6 +223,7 @@ static int run_main(int argc, char** argv, basin::sweep_team* team) {
   s.vmin = a.get("vmin", mse ? 0.01 : 0.1);
   s.vmax = a.get("vmax", mse ? 0.2 : 10.0);
   s.vlevel = a.get("vlevel", mse ? 0.01 : 0.5);
+  s.zmax = a.get("zmax", -1.0);
   const std::string base = s.model_file.substr(0, s.model_file.rfind(".h5"));
   s.dir_file = a.get("dir_file", base + "_" + s.dir_type + "_" + xnorm + (s.y.empty() ? "_1d" : "_2d") + "_dirs.h5");
   s.surf_file = a.get(
