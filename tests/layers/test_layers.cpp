@@ -170,6 +170,14 @@ BOOST_AUTO_TEST_CASE(sequential_with_repeat) {
               dims{2, 5, 5}>(3, mode::train);
 }
 
+// classes x n logits, normal with standard deviation scale.
+std::vector<double> random_logits(int classes, index_t n, std::uint64_t seed, double scale) {
+  std::vector<double> z(std::size_t(classes * n));
+  const counter_rng rng{seed, seed};
+  for (std::size_t i = 0; i < z.size(); ++i) z[i] = scale * rng.normal(i);
+  return z;
+}
+
 // dL/dz of a classification loss against central differences of its value, every logit.
 template <class Loss>
 void check_loss_gradient(Loss& loss, std::vector<double> z, const std::vector<std::int32_t>& labels, int classes,
@@ -189,9 +197,7 @@ void check_loss_gradient(Loss& loss, std::vector<double> z, const std::vector<st
 BOOST_AUTO_TEST_CASE(softmax_cross_entropy_gradient) {
   const int K = 4;
   const index_t n = 3;
-  std::vector<double> z(K * n);
-  const counter_rng rng{3, 3};
-  for (std::size_t i = 0; i < z.size(); ++i) z[i] = 2 * rng.normal(i);
+  const auto z = random_logits(K, n, 3, 2.0);
   const std::vector<std::int32_t> labels{2, 0, 3};
   softmax_cross_entropy<double, host> ce;
   const auto r = ce(z.data(), labels.data(), K, n, true);
@@ -214,9 +220,7 @@ BOOST_AUTO_TEST_CASE(softmax_mse_gradient) {
   // n x K elements); logits large enough that some softmax entries are near 0 and 1.
   const int K = 5;
   const index_t n = 4;
-  std::vector<double> z(K * n);
-  const counter_rng rng{4, 4};
-  for (std::size_t i = 0; i < z.size(); ++i) z[i] = 3 * rng.normal(i);
+  const auto z = random_logits(K, n, 4, 3.0);
   const std::vector<std::int32_t> labels{1, 4, 0, 4};
   softmax_mse<double, host> mse;
   BOOST_TEST((mse.kind == criterion::mse));
