@@ -6,17 +6,21 @@
 // the multiples of it in --factors, each with and without prediction, from the same seeds. Every
 // --every steps 1000 samples are judged by a classifier trained on the real images
 // (gan::classifier_score: the Inception score with that classifier in Inception's place, from 1
-// for a collapsed generator to 10; and the classes its samples cover); real test images give the
-// ceiling. A run whose loss stops being finite has collapsed and ends there.
+// for a collapsed generator to 10; and the classes its samples cover) and by the Frechet distance
+// between their features and 10000 real training images' (gan::frechet_distance: the FID with the
+// judge's 64 channel means after its second conv block in Inception's place; 0 = the same
+// Gaussian); real test images give the ceiling and the floor. A run whose loss stops being finite
+// has collapsed and ends there.
 //
 //   10_dcgan [--steps 3000] [--batch 64] [--lr 2e-4] [--factors 1,10] [--beta1 0.5] [--every 250]
 //            [--seed 1] [--data /usr/share/datasets/fashion-mnist] [--out dcgan]
 // --beta1 is Adam's momentum (the talk: prediction also widens the range of momentum that trains).
 //
 // Writes into <out>: classifier.h5 (trained once, loaded by later runs); per run (e.g.
-// "lr10x_prediction") <run>.h5 (losses and scores per step, the generator's and discriminator's
-// parameters), <run>_samples.{png,pgm} (64 samples); then losses_lr<f>x.png (discriminator and
-// generator losses of both methods), scores.png (score against step, all runs) and summary.csv.
+// "lr10x_prediction") <run>.h5 (losses per step, scores and Frechet distances per check, the
+// generator's and discriminator's parameters), <run>_samples.{png,pgm} (64 samples); then
+// losses_lr<f>x.png (discriminator and generator losses of both methods), scores.png and
+// frechet.png (against step, all runs) and summary.csv.
 // A finished run is read back instead of trained again, so an interrupted example goes on with
 // the next run.
 #include <chrono>
@@ -55,9 +59,14 @@ using discriminator_net = network<input<1, 28, 28>, named<"main.0", conv<32, 4, 
 using classifier_net =
     network<input<1, 28, 28>, named<"conv1", conv<32, 3>>, named<"bn1", batch_norm>, relu, max_pool<2>,
             named<"conv2", conv<64, 3>>, named<"bn2", batch_norm>, relu, max_pool<2>, flatten, named<"fc", dense<10>>>;
+// The judge's features for the Frechet distance: its layers up to the second pooling (the same
+// names, so gan::copy_prefix shares the weights), then the mean of each of the 64 channels.
+using features_net = network<input<1, 28, 28>, named<"conv1", conv<32, 3>>, named<"bn1", batch_norm>, relu, max_pool<2>,
+                             named<"conv2", conv<64, 3>>, named<"bn2", batch_norm>, relu, max_pool<2>, global_avg_pool>;
 using generator_t = model<generator_net, float, backend::host>;
 using discriminator_t = model<discriminator_net, float, backend::host>;
 using classifier_t = model<classifier_net, float, backend::host>;
+using features_t = model<features_net, float, backend::host>;
 using adam_t = optim::optimizer<optim::adam, float, backend::host>;
 
 namespace {
@@ -68,6 +77,7 @@ struct run_result {
   bool prediction = false;
   std::vector<double> d_loss, g_loss;              // per step
   std::vector<double> score_step, score, classes;  // per check
+  std::vector<double> frechet;                     // per check (empty in files of older runs)
   double seconds = 0;
   bool collapsed() const { return !d_loss.empty() && !(std::isfinite(d_loss.back()) && std::isfinite(g_loss.back())); }
 };
@@ -85,8 +95,15 @@ struct settings {
   std::string out;
 };
 
+// The judge: the classifier, its features and the real images' feature moments.
+struct judge_t {
+  classifier_t& classifier;
+  features_t& features;
+  const gan::gaussian_moments& real;
+};
+
 run_result run_one(double factor, bool predict, const settings& st, const gan::image_source& source,
-                   classifier_t& judge) {
+                   const judge_t& judge) {
   const long steps = st.steps, batch = st.batch, every = st.every;
   const std::uint64_t seed = st.seed;
   const std::string& out = st.out;
@@ -111,6 +128,7 @@ run_result run_one(double factor, bool predict, const settings& st, const gan::i
     r.d_loss = f.read<double>("d_loss"), r.g_loss = f.read<double>("g_loss");
     r.score_step = f.read<double>("score_step"), r.score = f.read<double>("score"),
     r.classes = f.read<double>("classes");
+    if (f.has("frechet")) r.frechet = f.read<double>("frechet");
     r.seconds = f.read<double>("seconds").at(0);
     std::printf("%s: read back %s (%zu steps)\n", r.name.c_str(), file.c_str(), r.d_loss.size());
     return r;
@@ -131,8 +149,10 @@ run_result run_one(double factor, bool predict, const settings& st, const gan::i
               predict ? "discriminator steps against the predicted generator" : "alternating steps");
   std::fflush(stdout);
   const auto judge_now = [&](index_t s) {
-    const auto c = gan::classifier_score(judge, gan::generate_samples(g, seed, 0, 1000, mode::train));
+    const auto samples = gan::generate_samples(g, seed, 0, 1000, mode::train);
+    const auto c = gan::classifier_score(judge.classifier, samples);
     r.score_step.push_back(double(s)), r.score.push_back(c.score), r.classes.push_back(c.classes_covered);
+    r.frechet.push_back(gan::frechet_distance(gan::feature_moments(judge.features, samples), judge.real));
   };
   const auto t0 = std::chrono::steady_clock::now();
   judge_now(0);
@@ -162,6 +182,7 @@ run_result run_one(double factor, bool predict, const settings& st, const gan::i
     auto f = h5::file::create(part);
     f.write("d_loss", r.d_loss), f.write("g_loss", r.g_loss);
     f.write("score_step", r.score_step), f.write("score", r.score), f.write("classes", r.classes);
+    f.write("frechet", r.frechet);
     f.write("seconds", std::vector<double>{r.seconds});
     f.write("recipe", recipe);
     std::vector<float> gp(g.params.begin(), g.params.end()), dp(d.params.begin(), d.params.end());
@@ -238,8 +259,14 @@ int main(int argc, char** argv) try {
   }
   const auto judged = evaluate(judge, test_scaled);
   const auto ceiling = gan::classifier_score(judge, test_scaled.images);
-  std::printf("judge: %.2f%% on %lld test images; their score %.2f, %d of 10 classes\n", judged.accuracy,
-              (long long)test_scaled.size(), ceiling.score, ceiling.classes_covered);
+  features_t features(seed);
+  gan::copy_prefix(features, judge);
+  const auto real = gan::feature_moments(features, scaled(subset(train_set, 0, 10000)).images);
+  const double floor_fd = gan::frechet_distance(gan::feature_moments(features, test_scaled.images), real);
+  std::printf(
+      "judge: %.2f%% on %lld test images; their score %.2f, %d of 10 classes, Frechet distance %.3g to "
+      "10000 training images\n",
+      judged.accuracy, (long long)test_scaled.size(), ceiling.score, ceiling.classes_covered, floor_fd);
   {
     plot::style rs;
     rs.title = "Fashion-MNIST: 64 real test images";
@@ -252,7 +279,7 @@ int main(int argc, char** argv) try {
   const gan::image_source source(train_set);
   std::vector<run_result> runs;
   for (double f : factors)
-    for (bool predict : {false, true}) runs.push_back(run_one(f, predict, st, source, judge));
+    for (bool predict : {false, true}) runs.push_back(run_one(f, predict, st, source, {judge, features, real}));
 
   // Pictures: the losses per learning rate, the scores of all runs.
   for (double f : factors) {
@@ -286,24 +313,43 @@ int main(int argc, char** argv) try {
   ps.xlabel = "step";
   ps.zlabel = "score";
   plot::curves(sc, {}, out + "/scores", ps);
+  std::vector<plot::curve> fc;
+  for (const auto& r : runs)
+    if (r.frechet.size() == r.score_step.size()) fc.push_back(plot::curve{r.score_step, r.frechet, r.name});
+  fc.push_back(plot::curve{{0.0, double(steps)}, {floor_fd, floor_fd}, "real test images"});
+  plot::style fs_style;
+  fs_style.title = "Frechet distance of 1000 samples' judge features to the real images' (0 = same Gaussian)";
+  fs_style.xlabel = "step";
+  fs_style.zlabel = "Frechet distance";
+  fs_style.log_z = true;
+  plot::curves(fc, {}, out + "/frechet", fs_style);
 
   std::ofstream csv(out + "/summary.csv");
-  csv << "run,learning_rate,prediction,steps_done,collapsed,final_score,final_classes,best_score,seconds\n";
-  std::printf("\n%-22s %9s %6s %9s %12s %8s %10s %8s\n", "run", "lr", "steps", "collapsed", "final score", "classes",
-              "best score", "seconds");
+  csv << "run,learning_rate,prediction,steps_done,collapsed,final_score,final_classes,best_score,final_frechet,"
+         "best_frechet,seconds\n";
+  std::printf("\n%-22s %9s %6s %9s %12s %8s %10s %10s %10s %8s\n", "run", "lr", "steps", "collapsed", "final score",
+              "classes", "best score", "final FD", "best FD", "seconds");
   for (const auto& r : runs) {
     double best = 0;
     for (double s : r.score) best = std::max(best, s);
     const double final_score = r.collapsed() ? NAN : r.score.back();
     const double final_classes = r.collapsed() ? NAN : r.classes.back();
-    std::printf("%-22s %9.2g %6zu %9s %12.2f %8.0f %10.2f %8.0f\n", r.name.c_str(), lr * r.factor, r.d_loss.size(),
-                r.collapsed() ? "yes" : "no", final_score, final_classes, best, r.seconds);
+    const double final_fd = r.collapsed() || r.frechet.empty() ? NAN : r.frechet.back();
+    double best_fd = NAN;
+    for (double v : r.frechet)
+      if (std::isfinite(v) && (std::isnan(best_fd) || v < best_fd)) best_fd = v;
+    std::printf("%-22s %9.2g %6zu %9s %12.2f %8.0f %10.2f %10.3g %10.3g %8.0f\n", r.name.c_str(), lr * r.factor,
+                r.d_loss.size(), r.collapsed() ? "yes" : "no", final_score, final_classes, best, final_fd, best_fd,
+                r.seconds);
     csv << r.name << ',' << lr * r.factor << ',' << r.prediction << ',' << r.d_loss.size() << ',' << r.collapsed()
-        << ',' << final_score << ',' << final_classes << ',' << best << ',' << r.seconds << '\n';
+        << ',' << final_score << ',' << final_classes << ',' << best << ',' << final_fd << ',' << best_fd << ','
+        << r.seconds << '\n';
   }
-  std::printf("(real test images: score %.2f, %d classes; a run whose loss stopped being finite has no final score)\n",
-              ceiling.score, ceiling.classes_covered);
-  std::printf("wrote %s/{losses_lr*x, scores, *_samples, real_samples}.png and summary.csv\n", out.c_str());
+  std::printf(
+      "(real test images: score %.2f, %d classes, Frechet distance %.3g; a run whose loss stopped being "
+      "finite has no final score)\n",
+      ceiling.score, ceiling.classes_covered, floor_fd);
+  std::printf("wrote %s/{losses_lr*x, scores, frechet, *_samples, real_samples}.png and summary.csv\n", out.c_str());
   return 0;
 } catch (const std::exception& e) {
   std::fprintf(stderr, "10_dcgan: %s\n", e.what());

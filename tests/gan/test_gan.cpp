@@ -372,3 +372,77 @@ BOOST_AUTO_TEST_CASE(dcgan_initialization) {
   BOOST_TEST((std::vector<double>(g.params.begin(), g.params.end()) ==
               std::vector<double>(h.params.begin(), h.params.end())));
 }
+
+BOOST_AUTO_TEST_CASE(frechet_distance_closed_forms) {
+  // Covariances with the same eigenvectors: tr((C1 C2)^(1/2)) = sum sqrt(a_k b_k), so the distance
+  // is |m1 - m2|^2 + sum (sqrt(a_k) - sqrt(b_k))^2.
+  const int d = 3;
+  const double c = std::cos(0.4), s = std::sin(0.4);
+  const double R[3][3] = {{c, -s, 0}, {s, c, 0}, {0, 0, 1}};
+  const auto make = [&](std::array<double, 3> ev, std::array<double, 3> mean) {
+    gan::gaussian_moments m{d, 100, std::vector<double>(mean.begin(), mean.end()), std::vector<double>(9)};
+    for (int i = 0; i < d; ++i)
+      for (int j = 0; j < d; ++j)
+        for (int k = 0; k < d; ++k) m.cov[std::size_t(i * d + j)] += R[i][k] * ev[std::size_t(k)] * R[j][k];
+    return m;
+  };
+  const auto a = make({4.0, 1.0, 0.25}, {1, 2, 3}), b = make({1.0, 9.0, 0.0}, {0, 2, 5});
+  const double expect = 1 + 0 + 4 + std::pow(2.0 - 1, 2) + std::pow(1.0 - 3, 2) + std::pow(0.5 - 0, 2);
+  BOOST_TEST(gan::frechet_distance(a, b) == expect, boost::test_tools::tolerance(1e-10));
+  BOOST_TEST(gan::frechet_distance(b, a) == expect, boost::test_tools::tolerance(1e-10));
+  BOOST_TEST(std::abs(gan::frechet_distance(a, a)) < 1e-10);
+  // Covariances that do not commute: against the eigenvalues of C1 C2 (real, non-negative).
+  auto e = make({2.0, 0.5, 1.0}, {0, 0, 0});
+  e.cov[2] = e.cov[6] = 0.3;
+  const Eigen::Map<const Eigen::Matrix3d> A(a.cov.data()), E(e.cov.data());
+  const Eigen::EigenSolver<Eigen::Matrix3d> prod(A * E);
+  double cross = 0;
+  for (int k = 0; k < 3; ++k) cross += std::sqrt(prod.eigenvalues()(k).real());
+  BOOST_TEST(gan::frechet_distance(a, e) == 14 + A.trace() + E.trace() - 2 * cross, boost::test_tools::tolerance(1e-9));
+  BOOST_CHECK_THROW(gan::frechet_distance(a, gan::gaussian_moments{2, 10, {0, 0}, {1, 0, 0, 1}}), basin::error);
+  // Moments of samples laid out as a model's output (feature k of sample i at k n + i).
+  const std::vector<double> f{1, 2, 3, 6,   // feature 0 of samples 0..3
+                              0, 0, 1, 3};  // feature 1
+  const auto m = gan::moments_of(f, 2, 4);
+  BOOST_TEST(m.mean[0] == 3.0);
+  BOOST_TEST(m.mean[1] == 1.0);
+  BOOST_TEST(m.cov[0] == 14.0 / 3, boost::test_tools::tolerance(1e-12));  // (4 + 1 + 0 + 9) / 3
+  BOOST_TEST(m.cov[1] == 3.0, boost::test_tools::tolerance(1e-12));       // (2 + 1 + 0 + 6) / 3
+  BOOST_TEST(m.cov[1] == m.cov[2]);
+  BOOST_TEST(m.cov[3] == 2.0, boost::test_tools::tolerance(1e-12));  // (1 + 1 + 0 + 4) / 3
+  BOOST_CHECK_THROW(gan::moments_of(f, 3, 4), basin::error);
+}
+
+BOOST_AUTO_TEST_CASE(feature_models_share_a_classifiers_first_layers) {
+  using classifier = network<input<1, 6, 6>, named<"conv1", conv<4, 3>>, named<"bn1", batch_norm>, relu, max_pool<2>,
+                             flatten, named<"fc", dense<3>>>;
+  using features =
+      network<input<1, 6, 6>, named<"conv1", conv<4, 3>>, named<"bn1", batch_norm>, relu, max_pool<2>, global_avg_pool>;
+  using other = network<input<1, 6, 6>, named<"conv1", conv<5, 3>>, named<"bn1", batch_norm>, relu, global_avg_pool>;
+  model<classifier, double> c(3);
+  for (index_t i = 0; i < c.n_params; ++i) c.params[std::size_t(i)] += 0.1 * double(i % 7);
+  for (index_t i = 0; i < c.n_state; ++i) c.state[std::size_t(i)] = 0.5 + 0.01 * double(i);
+  model<features, double> f(9);
+  gan::copy_prefix(f, c);
+  for (index_t i = 0; i < f.n_params; ++i) BOOST_TEST(f.params[std::size_t(i)] == c.params[std::size_t(i)]);
+  for (index_t i = 0; i < f.n_state; ++i) BOOST_TEST(f.state[std::size_t(i)] == c.state[std::size_t(i)]);
+  model<other, double> o(1);
+  BOOST_CHECK_EXCEPTION(gan::copy_prefix(o, c), basin::error, [](const basin::error& e) {
+    return std::string(e.what()).find("conv1.weight") != std::string::npos;
+  });
+  // feature_moments: the features' mean is the mean of f's outputs image by image.
+  const counter_rng rng{5, 5};
+  std::vector<float> images(36 * 7);
+  for (std::size_t i = 0; i < images.size(); ++i) images[i] = float(rng.normal(i));
+  const auto mom = gan::feature_moments(f, images, 3);  // batches of 3, 3, 1
+  BOOST_TEST(mom.count == 7);
+  BOOST_TEST(mom.dim == 4);
+  std::vector<double> x(images.begin(), images.end());
+  const double* y = f.infer(x.data(), 7);
+  for (int k = 0; k < 4; ++k) {
+    double mean = 0;
+    for (int i = 0; i < 7; ++i) mean += y[k * 7 + i] / 7;
+    BOOST_TEST(mom.mean[std::size_t(k)] == mean, boost::test_tools::tolerance(1e-12));
+  }
+  BOOST_CHECK_THROW(gan::feature_moments(f, std::vector<float>(36), 3), basin::error);  // one image: no covariance
+}

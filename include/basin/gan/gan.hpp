@@ -22,6 +22,8 @@
 //   score with that classifier in Inception's place, and the classes the samples cover).
 #pragma once
 
+#include <Eigen/Core>
+#include <Eigen/Eigenvalues>
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -484,6 +486,106 @@ sample_score classifier_score(Classifier& c, const std::vector<float>& images, i
   r.score = std::exp(kl / double(n));
   for (index_t v : r.per_class) r.classes_covered += v > 0 && double(v) >= min_share * double(n) / double(K);
   return r;
+}
+
+// ---- Frechet distance between feature distributions (FID with other features) -------------
+
+// Mean and covariance of `count` feature vectors of `dim` values.
+struct gaussian_moments {
+  int dim = 0;
+  index_t count = 0;
+  std::vector<double> mean;  // (dim)
+  std::vector<double> cov;   // (dim, dim), row-major, with the unbiased 1 / (count - 1)
+};
+
+// The moments of n feature vectors laid out as a flat model's output: feature k of sample i at
+// f[k n + i]. Requires n >= 2 and f.size() == dim * n.
+inline gaussian_moments moments_of(const std::vector<double>& f, int dim, index_t n) {
+  require(dim >= 1 && n >= 2 && f.size() == std::size_t(dim) * std::size_t(n), "gan::moments_of: expected ", dim,
+          " x n features with n >= 2, got ", f.size(), " values for n = ", n);
+  gaussian_moments m{dim, n, std::vector<double>(std::size_t(dim)), std::vector<double>(std::size_t(dim * dim))};
+  const Eigen::Map<const Eigen::MatrixXd> F(f.data(), n, dim);  // column k: feature k of all samples
+  const Eigen::RowVectorXd mu = F.colwise().mean();
+  const Eigen::MatrixXd C = F.rowwise() - mu;
+  Eigen::Map<Eigen::MatrixXd>(m.cov.data(), dim, dim) = C.transpose() * C / double(n - 1);
+  Eigen::Map<Eigen::RowVectorXd>(m.mean.data(), dim) = mu;
+  return m;
+}
+
+// Frechet distance between the Gaussians of two moments (Heusel et al. 2017, the FID when the
+// features are Inception's): |m1 - m2|^2 + tr(C1 + C2 - 2 (C1 C2)^(1/2)), where
+// tr((C1 C2)^(1/2)) is the sum of the square roots of the eigenvalues of C1^(1/2) C2 C1^(1/2)
+// (symmetric, so a symmetric eigensolver; rounding's tiny negative eigenvalues count as 0).
+inline double frechet_distance(const gaussian_moments& a, const gaussian_moments& b) {
+  require(a.dim >= 1 && a.dim == b.dim && a.mean.size() == std::size_t(a.dim) && b.mean.size() == std::size_t(b.dim) &&
+              a.cov.size() == std::size_t(a.dim * a.dim) && b.cov.size() == std::size_t(b.dim * b.dim),
+          "gan::frechet_distance: moments of ", a.dim, " and ", b.dim, " features (or malformed)");
+  const int d = a.dim;
+  const Eigen::Map<const Eigen::MatrixXd> C1(a.cov.data(), d, d), C2(b.cov.data(), d, d);
+  const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> e1(C1);
+  const Eigen::VectorXd r1 = e1.eigenvalues().cwiseMax(0.0).cwiseSqrt();
+  const Eigen::MatrixXd S1 = e1.eigenvectors() * r1.asDiagonal() * e1.eigenvectors().transpose();
+  const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> e(S1 * C2 * S1, Eigen::EigenvaluesOnly);
+  const double cross = e.eigenvalues().cwiseMax(0.0).cwiseSqrt().sum();
+  double dm = 0;
+  for (int k = 0; k < d; ++k)
+    dm += (a.mean[std::size_t(k)] - b.mean[std::size_t(k)]) * (a.mean[std::size_t(k)] - b.mean[std::size_t(k)]);
+  return dm + C1.trace() + C2.trace() - 2 * cross;
+}
+
+// The moments of a feature model's outputs (flat, eval mode) on images (each Features::in),
+// in batches.
+template <class Features>
+gaussian_moments feature_moments(Features& f, const std::vector<float>& images, index_t batch = 500) {
+  using T = typename Features::scalar;
+  using B = typename Features::backend_type;
+  static_assert(Features::flat_output, "feature_moments: the feature model must end with flat features");
+  constexpr index_t size = Features::in.size();
+  constexpr int dim = Features::classes;
+  require(images.size() >= 2 * std::size_t(size) && images.size() % std::size_t(size) == 0,
+          "gan::feature_moments: images: expected at least two images of ", size, " values, got ", images.size(),
+          " values");
+  require(batch >= 1, "gan::feature_moments: batch must be at least 1, got ", batch);
+  const index_t n = index_t(images.size()) / size;
+  std::vector<double> feats(std::size_t(dim * n));  // (dim, n)
+  typename B::template vector<T> x(std::size_t(std::min(batch, n) * size));
+  std::vector<T> stage(x.size()), out(std::size_t(std::min(batch, n) * dim));
+  for (index_t b0 = 0; b0 < n; b0 += batch) {
+    const index_t nb = std::min(batch, n - b0);
+    for (index_t i = 0; i < nb * size; ++i) stage[std::size_t(i)] = T(images[std::size_t(b0 * size + i)]);
+    B::upload(stage.data(), nb * size, backend::raw(x));
+    B::download(f.infer(backend::raw(x), nb), nb * dim, out.data());  // (dim, nb)
+    for (int k = 0; k < dim; ++k)
+      for (index_t i = 0; i < nb; ++i) feats[std::size_t(k * n + b0 + i)] = double(out[std::size_t(k * nb + i)]);
+  }
+  return moments_of(feats, dim, n);
+}
+
+// Copies into `to` the parameters and running statistics it shares with `from` as a prefix: a
+// feature model made of a classifier's first layers (the same names and shapes, then its own
+// ending, e.g. global average pooling where the classifier flattens into its dense layer).
+// Throws basin::error naming the first tensor that differs.
+template <class To, class From>
+void copy_prefix(To& to, const From& from) {
+  const auto tn = To::parameter_names(), fn = From::parameter_names();
+  const auto ts = To::state_names(), fs = From::state_names();
+  const auto same = [](const auto& a, const auto& b) {
+    if (a.rank != b.rank || a.offset != b.offset) return false;
+    for (int k = 0; k < a.rank; ++k)
+      if (a.extent[k] != b.extent[k]) return false;
+    return true;
+  };
+  require(To::param_table.size() <= From::param_table.size() && To::state_table.size() <= From::state_table.size(),
+          "gan::copy_prefix: ", To::architecture(), " has more tensors than ", From::architecture());
+  for (std::size_t i = 0; i < To::param_table.size(); ++i)
+    require(tn[i] == fn[i] && same(To::param_table[i], From::param_table[i]), "gan::copy_prefix: parameter ", i,
+            " is '", tn[i], "' in the feature model, '", fn[i], "' (or of another shape) in ", From::architecture());
+  for (std::size_t i = 0; i < To::state_table.size(); ++i)
+    require(ts[i] == fs[i] && same(To::state_table[i], From::state_table[i]), "gan::copy_prefix: state ", i, " is '",
+            ts[i], "' in the feature model, '", fs[i], "' (or of another shape) in ", From::architecture());
+  using T = typename To::scalar;
+  for (index_t i = 0; i < To::n_params; ++i) to.params[std::size_t(i)] = T(from.params[std::size_t(i)]);
+  for (index_t i = 0; i < To::n_state; ++i) to.state[std::size_t(i)] = T(from.state[std::size_t(i)]);
 }
 
 }  // namespace basin::gan
