@@ -422,6 +422,27 @@ std::vector<float> generate_points(Gen& g, std::uint64_t seed, std::uint64_t dra
 // mean of p(y|x) over the samples. It lies in [1, classes]: 1 when every sample gets the same
 // class distribution (a collapsed generator, or noise the classifier cannot place), `classes`
 // when each sample is classified with certainty and the classes are chosen equally often.
+namespace detail {
+// Runs m.infer (eval mode) over host images of m's input shape, batch at a time; visit(b0, nb,
+// out) sees each batch's flat outputs (Model::classes, nb), copied to the host.
+template <class Model, class Visit>
+void infer_batches(Model& m, const std::vector<float>& images, index_t batch, Visit&& visit) {
+  using T = typename Model::scalar;
+  using B = typename Model::backend_type;
+  constexpr index_t size = Model::in.size();
+  const index_t n = index_t(images.size()) / size;
+  typename B::template vector<T> x(std::size_t(std::min(batch, n) * size));
+  std::vector<T> stage(x.size()), out(std::size_t(std::min(batch, n) * Model::classes));
+  for (index_t b0 = 0; b0 < n; b0 += batch) {
+    const index_t nb = std::min(batch, n - b0);
+    for (index_t i = 0; i < nb * size; ++i) stage[std::size_t(i)] = T(images[std::size_t(b0 * size + i)]);
+    B::upload(stage.data(), nb * size, backend::raw(x));
+    B::download(m.infer(backend::raw(x), nb), nb * Model::classes, out.data());
+    visit(b0, nb, static_cast<const T*>(out.data()));
+  }
+}
+}  // namespace detail
+
 struct sample_score {
   double score = 0;
   int classes_covered = 0;         // classes chosen (argmax) for at least min_share n / K samples
@@ -435,7 +456,6 @@ template <class Classifier>
 sample_score classifier_score(Classifier& c, const std::vector<float>& images, index_t batch = 500,
                               double min_share = 0.1) {
   using T = typename Classifier::scalar;
-  using B = typename Classifier::backend_type;
   static_assert(Classifier::flat_output, "classifier_score: the classifier must end with flat logits");
   constexpr index_t size = Classifier::in.size();
   constexpr int K = Classifier::classes;
@@ -445,13 +465,7 @@ sample_score classifier_score(Classifier& c, const std::vector<float>& images, i
   require(batch >= 1, "gan::classifier_score: batch must be at least 1, got ", batch);
   const index_t n = index_t(images.size()) / size;
   std::vector<double> p(std::size_t(n * K));  // p(y|x) (n, K)
-  typename B::template vector<T> x(std::size_t(std::min(batch, n) * size));
-  std::vector<T> stage(x.size()), logits(std::size_t(std::min(batch, n) * K));
-  for (index_t b0 = 0; b0 < n; b0 += batch) {
-    const index_t nb = std::min(batch, n - b0);
-    for (index_t i = 0; i < nb * size; ++i) stage[std::size_t(i)] = T(images[std::size_t(b0 * size + i)]);
-    B::upload(stage.data(), nb * size, backend::raw(x));
-    B::download(c.infer(backend::raw(x), nb), nb * K, logits.data());  // (K, nb)
+  detail::infer_batches(c, images, batch, [&](index_t b0, index_t nb, const T* logits) {  // (K, nb)
     for (index_t i = 0; i < nb; ++i) {
       double top = -INFINITY, z = 0;
       for (int k = 0; k < K; ++k) {
@@ -464,7 +478,7 @@ sample_score classifier_score(Classifier& c, const std::vector<float>& images, i
       for (int k = 0; k < K; ++k)
         p[std::size_t((b0 + i) * K + k)] = std::exp(double(logits[std::size_t(k * nb + i)]) - top) / z;
     }
-  }
+  });
   std::vector<double> marginal(std::size_t(K), 0.0);
   sample_score r;
   r.per_class.assign(std::size_t(K), 0);
@@ -538,7 +552,6 @@ inline double frechet_distance(const gaussian_moments& a, const gaussian_moments
 template <class Features>
 gaussian_moments feature_moments(Features& f, const std::vector<float>& images, index_t batch = 500) {
   using T = typename Features::scalar;
-  using B = typename Features::backend_type;
   static_assert(Features::flat_output, "feature_moments: the feature model must end with flat features");
   constexpr index_t size = Features::in.size();
   constexpr int dim = Features::classes;
@@ -548,16 +561,10 @@ gaussian_moments feature_moments(Features& f, const std::vector<float>& images, 
   require(batch >= 1, "gan::feature_moments: batch must be at least 1, got ", batch);
   const index_t n = index_t(images.size()) / size;
   std::vector<double> feats(std::size_t(dim * n));  // (dim, n)
-  typename B::template vector<T> x(std::size_t(std::min(batch, n) * size));
-  std::vector<T> stage(x.size()), out(std::size_t(std::min(batch, n) * dim));
-  for (index_t b0 = 0; b0 < n; b0 += batch) {
-    const index_t nb = std::min(batch, n - b0);
-    for (index_t i = 0; i < nb * size; ++i) stage[std::size_t(i)] = T(images[std::size_t(b0 * size + i)]);
-    B::upload(stage.data(), nb * size, backend::raw(x));
-    B::download(f.infer(backend::raw(x), nb), nb * dim, out.data());  // (dim, nb)
+  detail::infer_batches(f, images, batch, [&](index_t b0, index_t nb, const T* out) {  // (dim, nb)
     for (int k = 0; k < dim; ++k)
       for (index_t i = 0; i < nb; ++i) feats[std::size_t(k * n + b0 + i)] = double(out[std::size_t(k * nb + i)]);
-  }
+  });
   return moments_of(feats, dim, n);
 }
 
