@@ -541,10 +541,11 @@ inline double frechet_distance(const gaussian_moments& a, const gaussian_moments
   const Eigen::MatrixXd S1 = e1.eigenvectors() * r1.asDiagonal() * e1.eigenvectors().transpose();
   const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> e(S1 * C2 * S1, Eigen::EigenvaluesOnly);
   const double cross = e.eigenvalues().cwiseMax(0.0).cwiseSqrt().sum();
-  double dm = 0;
-  for (int k = 0; k < d; ++k)
-    dm += (a.mean[std::size_t(k)] - b.mean[std::size_t(k)]) * (a.mean[std::size_t(k)] - b.mean[std::size_t(k)]);
-  return dm + C1.trace() + C2.trace() - 2 * cross;
+  const double dm =
+      (Eigen::Map<const Eigen::VectorXd>(a.mean.data(), d) - Eigen::Map<const Eigen::VectorXd>(b.mean.data(), d))
+          .squaredNorm();
+  // Equal distributions can round to a tiny negative value: 0 then (a distance, and log plots).
+  return std::max(0.0, dm + C1.trace() + C2.trace() - 2 * cross);
 }
 
 // The moments of a feature model's outputs (flat, eval mode) on images (each Features::in),
