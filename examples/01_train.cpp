@@ -12,8 +12,8 @@
 // --loss_name mse trains on the mean squared error of the softmax against the one-hot label, as
 // the reference tool's cifar10/main.py does with that flag (default --out resnet20_fmnist_mse).
 //
-// Writes <out>/epoch_<k>.h5 after each epoch and <out>/final.h5 at the end; rerunning with the
-// same --out resumes after the last finished epoch.
+// Writes <out>/epoch_<k>.h5 after each epoch (with the optimizer's momentum) and <out>/final.h5
+// at the end; rerunning with the same --out resumes after the last finished epoch, exactly.
 #include <cstdio>
 #include <filesystem>
 #include <string>
@@ -24,6 +24,7 @@
 #include "basin/net/zoo.hpp"
 #include "basin/optim/optimizers.hpp"
 #include "basin/optim/schedules.hpp"
+#include "basin/train/resume.hpp"
 #include "basin/train/trainer.hpp"
 #include "cli.hpp"
 
@@ -63,30 +64,20 @@ int main(int argc, char** argv) try {
   basin::optim::optimizer<basin::optim::sgd, float, basin::backend::host> opt({0.9, wd, true}, model_t::n_params);
   const basin::optim::cosine_lr schedule{lr, double(epochs)};
 
-  // Resume after the last finished epoch, if this output folder holds one.
+  // One training checkpoint (model and momentum) per epoch; a rerun with the same --out resumes
+  // after the last finished epoch and ends in the same bits as a run that never stopped.
   std::filesystem::create_directories(out);
-  int first = 0;
-  for (int e = epochs; e >= 1; --e) {
-    const auto path = out + "/epoch_" + std::to_string(e) + ".h5";
-    if (std::filesystem::exists(path)) {
-      basin::load_checkpoint(model, path);
-      first = e;
-      std::printf("resuming after epoch %d from %s (optimizer momentum restarts)\n", e, path.c_str());
-      break;
-    }
-  }
-
   basin::train_options o;
-  o.epochs = epochs - first;
-  o.first_epoch = first;
+  o.epochs = epochs;
   o.batch_size = batch;
   o.seed = seed;
   o.augment = augment;
   o.loss = loss;
+  const basin::resume_options resume{[&](int e) { return out + "/epoch_" + std::to_string(e) + ".h5"; },
+                                     basin::text("resnet20, SGD lr ", lr, " cosine, Nesterov, wd ", wd)};
   double total = 0;
-  basin::train(model, opt, schedule, train_set, o, &test_set, [&](const basin::epoch_record& r) {
+  basin::train_resumable(model, opt, schedule, train_set, o, resume, &test_set, [&](const basin::epoch_record& r) {
     total += r.seconds;
-    basin::save_checkpoint(model, out + "/epoch_" + std::to_string(r.epoch) + ".h5", r.epoch);
     std::printf("epoch %d: train %s %.4f, train accuracy %.2f%%, test %s %.4f, test accuracy %.2f%% (%.0f s)\n",
                 r.epoch, mse ? "MSE" : "loss", r.train_loss, r.train_accuracy, mse ? "MSE" : "loss", r.test.loss,
                 r.test.accuracy, r.seconds);

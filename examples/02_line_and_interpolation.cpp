@@ -34,6 +34,7 @@
 #include "basin/optim/optimizers.hpp"
 #include "basin/optim/schedules.hpp"
 #include "basin/plot/curves.hpp"
+#include "basin/train/resume.hpp"
 #include "cli.hpp"
 
 template <class Net>
@@ -48,29 +49,27 @@ struct recipe {
   std::string label;  // legend and file names' words
 };
 
-// Trains (or loads, when the checkpoint exists) one minimizer.
+// Trains (or loads, when the checkpoint exists) one minimizer; an interrupted training resumes
+// at its last finished epoch.
 template <class model_t>
 void minimizer(model_t& m, const basin::dataset& train, const recipe& r, int epochs, double wd,
                const std::string& ckpt) {
-  if (std::filesystem::exists(ckpt)) {
-    basin::load_checkpoint(m, ckpt);
-    std::printf("loaded %s\n", ckpt.c_str());
-    return;
-  }
-  std::printf("training %s: %d epochs on %lld images\n", r.label.c_str(), epochs, (long long)train.size());
+  if (!std::filesystem::exists(ckpt))
+    std::printf("training %s: %d epochs on %lld images\n", r.label.c_str(), epochs, (long long)train.size());
   basin::train_options o;
   o.epochs = epochs;
   o.batch_size = r.batch;
   o.seed = 7;
+  const basin::optim::cosine_lr lr{r.lr, double(epochs)};
+  const auto recipe = basin::text(r.label, ", lr ", r.lr, " cosine, wd ", wd);
   if (r.adam) {
     basin::optim::optimizer<basin::optim::adam, float, basin::backend::host> opt({0.9, 0.999, 1e-8, wd},
                                                                                  model_t::n_params);
-    basin::train(m, opt, basin::optim::cosine_lr{r.lr, double(epochs)}, train, o);
+    basin::load_or_train(m, opt, lr, train, o, ckpt, recipe);
   } else {
     basin::optim::optimizer<basin::optim::sgd, float, basin::backend::host> opt({0.9, wd, false}, model_t::n_params);
-    basin::train(m, opt, basin::optim::cosine_lr{r.lr, double(epochs)}, train, o);
+    basin::load_or_train(m, opt, lr, train, o, ckpt, recipe);
   }
-  basin::save_checkpoint(m, ckpt, epochs);
 }
 
 // The basin's half-width along a line: from alpha = 0 outwards on each side, the |alpha| where

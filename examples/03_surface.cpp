@@ -25,6 +25,7 @@
 #include "basin/optim/optimizers.hpp"
 #include "basin/optim/schedules.hpp"
 #include "basin/plot/surface.hpp"
+#include "basin/train/resume.hpp"
 #include "basin/train/trainer.hpp"
 #include "cli.hpp"
 
@@ -61,19 +62,16 @@ int main(int argc, char** argv) try {
   }
   model_t model(seed);
 
-  if (std::filesystem::exists(ckpt)) {
-    basin::load_checkpoint(model, ckpt);
-    std::printf("loaded %s\n", ckpt.c_str());
-  } else {
+  if (!std::filesystem::exists(ckpt))
     std::printf("no checkpoint at %s: training resnet20 for %d epoch(s) first (01_train trains longer)\n",
                 ckpt.c_str(), train_epochs);
+  {
     basin::optim::optimizer<basin::optim::sgd, float, basin::backend::host> opt({0.9, 5e-4, true}, model_t::n_params);
     basin::train_options o;
     o.epochs = train_epochs;
     o.seed = seed;
-    basin::train(model, opt, basin::optim::cosine_lr{0.1, double(train_epochs)}, train_set, o);
-    if (std::filesystem::path(ckpt).has_parent_path()) std::filesystem::create_directories(std::filesystem::path(ckpt).parent_path());
-    basin::save_checkpoint(model, ckpt, train_epochs);
+    basin::load_or_train(model, opt, basin::optim::cosine_lr{0.1, double(train_epochs)}, train_set, o, ckpt,
+                         "resnet20, SGD lr 0.1 cosine, Nesterov, wd 0.0005");
   }
   const auto center = basin::evaluate(model, probe);
   std::printf("minimizer: test loss %.4f, accuracy %.2f%% on %lld test images; initial loss %.4f\n", center.loss,

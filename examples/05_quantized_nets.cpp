@@ -14,16 +14,20 @@
 //    evaluation), side by side, and the two along the x axis in one plot.
 // Between the two: the binary net's size as floats and packed (1 bit per weight), and its packed
 // checkpoint written, reloaded into a float model and evaluated again.
+// Each row's net is written to <out>/<row>.h5 (e.g. vgg-like_bc_binary.h5, with its optimizer's
+// state: moments, grids, shadow weights) once trained; a rerun loads it instead of training again,
+// and an interrupted training resumes at its last finished epoch.
 //
 //   05_quantized_nets [--epochs 3] [--train-subset 10000] [--test-subset 10000] [--resnet20 1]
 //                     [--surface-subset 500] [--grid -1:1:21] [--data DIR] [--out quantized_nets]
 // --resnet20 1 adds resnet20 to the table (FP, and BC/SR/R with nets of binary and 4-bit weight
 // types, their weights packed in memory): about 15 minutes more on two cores with the defaults.
 #include <algorithm>
+#include <cctype>
 #include <chrono>
-#include <memory>
 #include <cstdio>
 #include <filesystem>
+#include <memory>
 
 #include "basin/data/idx.hpp"
 #include "basin/io/checkpoint.hpp"
@@ -34,6 +38,7 @@
 #include "basin/optim/schedules.hpp"
 #include "basin/plot/curves.hpp"
 #include "basin/plot/surface.hpp"
+#include "basin/train/resume.hpp"
 #include "cli.hpp"
 
 namespace {
@@ -46,14 +51,6 @@ using vgg_small = network<fashion_input, named<"conv1", conv<16, 3>>, named<"bn1
                           named<"fc", dense<10>>>;
 using model_t = model<vgg_small, float, backend::host>;
 using adam_q = optim::quantized_optimizer<model_t, optim::adam>;
-
-// train() calls opt.step(w, g, lr); a quantized optimizer steps the model itself.
-template <class Model>
-struct quantized_step {
-  optim::quantized_optimizer<Model, optim::adam>& q;
-  Model& m;
-  void step(float*, const float*, double lr) { q.step(m, lr); }
-};
 
 template <class Model>
 index_t stored_weights() {
@@ -68,41 +65,57 @@ struct result {
   double test_error = 0, seconds = 0;
 };
 
+// Trains one row's net (or loads it: each finished run is written to <out>/<file>.h5 with its
+// optimizer's state, and a rerun loads it; an interrupted run resumes at its last epoch).
 template <class Model>
 result run(const std::string& name, const dataset& train_set, const dataset& test_set, int epochs, bool quantized,
-           optim::quantization q, Model& m, std::unique_ptr<optim::quantized_optimizer<Model, optim::adam>>& keep) {
+           optim::quantization q, Model& m, std::unique_ptr<optim::quantized_optimizer<Model, optim::adam>>& keep,
+           const std::string& file) {
   const auto t0 = std::chrono::steady_clock::now();
   train_options o;
   o.epochs = epochs;
   o.seed = 1;
   o.progress = false;
   const optim::cosine_lr lr{1e-3, double(epochs)};
+  const auto recipe = text(Model::architecture(), ", ", name, ", Adam lr 0.001 cosine");
+  resumed_training r;
   if (quantized) {
     keep = std::make_unique<optim::quantized_optimizer<Model, optim::adam>>(m, optim::adam{}, q);
-    quantized_step<Model> s{*keep, m};
-    train(m, s, lr, train_set, o);
+    r = load_or_train(m, keep->bind(m), lr, train_set, o, file, recipe, nullptr, false);
   } else {
     optim::optimizer<optim::adam, float, backend::host> opt({}, Model::n_params);
-    train(m, opt, lr, train_set, o);
+    r = load_or_train(m, opt, lr, train_set, o, file, recipe, nullptr, false);
   }
   const auto e = evaluate(m, test_set);
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::printf("  %-24s test error %6.2f%%  (%.0f s)\n", name.c_str(), 100.0 - e.accuracy, s);
+  const bool loaded = r.history.empty();
+  std::printf("  %-24s test error %6.2f%%  (%.0f s%s)\n", name.c_str(), 100.0 - e.accuracy, s,
+              loaded ? ", loaded from " : "");
+  if (loaded) std::printf("    %s\n", file.c_str());
   std::fflush(stdout);
   return {name, 100.0 - e.accuracy, s};
+}
+
+// The file name of a row: "VGG-like BC binary" -> "vgg-like_bc_binary".
+inline std::string file_name(const std::string& out, std::string name) {
+  for (auto& c : name) c = c == ' ' ? '_' : char(std::tolower(static_cast<unsigned char>(c)));
+  for (const char* drop : {"_(float)"})
+    if (const auto at = name.find(drop); at != std::string::npos) name.erase(at, std::string(drop).size());
+  return out + "/" + name + ".h5";
 }
 
 // resnet20's rows: nets whose weight type is binary or 4-bit integer (their layers keep the
 // weights packed, 1 or 4 bits each, rounded onto the optimizer's grids), trained by BC, SR, R.
 template <class W>
 void resnet20_rows(const std::string& w, int bits, const dataset& train_set, const dataset& test_set, int epochs,
-                   std::vector<result>& rows) {
+                   std::vector<result>& rows, const std::string& out) {
   using qm = model<resnet20<fashion_input, W>, float, backend::host>;
   for (const auto rule : {optim::rounding::binary_connect, optim::rounding::stochastic, optim::rounding::nearest}) {
     const std::string rn = rule == optim::rounding::binary_connect ? "BC" : rule == optim::rounding::stochastic ? "SR" : "R";
     qm m(1);
     std::unique_ptr<optim::quantized_optimizer<qm, optim::adam>> keep;
-    rows.push_back(run("resnet20 " + rn + " " + w, train_set, test_set, epochs, true, {rule, bits, 0, 7}, m, keep));
+    const auto name = "resnet20 " + rn + " " + w;
+    rows.push_back(run(name, train_set, test_set, epochs, true, {rule, bits, 0, 7}, m, keep, file_name(out, name)));
     if (rule == optim::rounding::binary_connect) {
       double packed = 0;
       m.for_each_layer([&](auto& l) {
@@ -147,19 +160,21 @@ int main(int argc, char** argv) try {
   {
     model_t m(1);
     std::unique_ptr<adam_q> none;
-    rows.push_back(run("VGG-like FP (float)", train_set, test_set, epochs, false, {}, m, none));
+    rows.push_back(run("VGG-like FP (float)", train_set, test_set, epochs, false, {}, m, none,
+                       file_name(out, "VGG-like FP (float)")));
   }
   for (const int bits : {1, 4}) {
     const std::string w = bits == 1 ? "binary" : "4-bit";
     for (const auto rule : {optim::rounding::binary_connect, optim::rounding::stochastic, optim::rounding::nearest}) {
       const std::string rn = rule == optim::rounding::binary_connect ? "BC" : rule == optim::rounding::stochastic ? "SR" : "R";
       optim::quantization q{rule, bits, 0, 7};
+      const auto name = "VGG-like " + rn + " " + w;
       if (bits == 1 && rule == optim::rounding::binary_connect) {
-        rows.push_back(run("VGG-like " + rn + " " + w, train_set, test_set, epochs, true, q, bc_binary, bc_opt));
+        rows.push_back(run(name, train_set, test_set, epochs, true, q, bc_binary, bc_opt, file_name(out, name)));
       } else {
         model_t m(1);
         std::unique_ptr<adam_q> keep;
-        rows.push_back(run("VGG-like " + rn + " " + w, train_set, test_set, epochs, true, q, m, keep));
+        rows.push_back(run(name, train_set, test_set, epochs, true, q, m, keep, file_name(out, name)));
       }
     }
   }
@@ -169,10 +184,11 @@ int main(int argc, char** argv) try {
     {
       model<resnet20<fashion_input>, float, backend::host> m(1);
       std::unique_ptr<optim::quantized_optimizer<model<resnet20<fashion_input>, float, backend::host>, optim::adam>> none;
-      rows.push_back(run("resnet20 FP (float)", train_set, test_set, epochs, false, {}, m, none));
+      rows.push_back(run("resnet20 FP (float)", train_set, test_set, epochs, false, {}, m, none,
+                         file_name(out, "resnet20 FP (float)")));
     }
-    resnet20_rows<weights::binary>("binary", 1, train_set, test_set, epochs, rows);
-    resnet20_rows<weights::integer<4>>("4-bit", 4, train_set, test_set, epochs, rows);
+    resnet20_rows<weights::binary>("binary", 1, train_set, test_set, epochs, rows, out);
+    resnet20_rows<weights::integer<4>>("4-bit", 4, train_set, test_set, epochs, rows, out);
   }
   {
     const auto table = out + "/test_errors.md";

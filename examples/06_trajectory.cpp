@@ -11,8 +11,9 @@
 //   <out>/directions.h5_proj_cos.h5          the projected path (proj_xcoord, proj_ycoord)
 //   <out>/surface.h5                         the loss over the plane (train_loss, train_acc)
 //   <out>/train_loss_contour.{png,svg}       the contour map with the path
-// Training is skipped when the final checkpoint exists, and restarts from the last checkpoint
-// (momentum from zero) when an earlier run stopped part-way; the sweep resumes point by point.
+// Training is skipped when the final checkpoint exists, and resumes exactly after the last
+// checkpoint (model and optimizer state) when an earlier run stopped part-way; the sweep
+// resumes point by point.
 //
 //   06_trajectory [--epochs 10] [--train-subset 10000] [--batch-size 128] [--optimizer sgd|adam]
 //                 [--lr 0.1 (sgd) or 0.001 (adam)] [--weight-decay 5e-4] [--grid 21]
@@ -30,6 +31,7 @@
 #include "basin/optim/optimizers.hpp"
 #include "basin/optim/schedules.hpp"
 #include "basin/plot/surface.hpp"
+#include "basin/train/resume.hpp"
 #include "basin/train/trainer.hpp"
 #include "cli.hpp"
 
@@ -68,37 +70,26 @@ int main(int argc, char** argv) try {
 
   // 1. Train, one checkpoint per epoch (the reference tool's --save_epoch 1).
   model_t model(seed);
-  int first = 0;
-  while (first < epochs && fs::exists(ckpt(first + 1))) ++first;
-  if (first == epochs) {
-    std::printf("found %s: training skipped (remove %s to train again)\n", ckpt(epochs).c_str(), out.c_str());
+  if (!fs::exists(ckpt(0))) basin::save_checkpoint(model, ckpt(0), 0);
+  std::printf(
+      "training resnet8 on %lld Fashion-MNIST images for %d epochs with %s (lr %g, weight decay %g, "
+      "batch %ld), the learning rate / 10 at 50%% and 75%%\n",
+      (long long)train_set.size(), epochs, opt_name.c_str(), lr, wd, batch);
+  basin::train_options o;
+  o.epochs = epochs;
+  o.seed = seed;
+  o.batch_size = batch;
+  const basin::optim::step_lr schedule{lr, {epochs / 2, epochs * 3 / 4}, 0.1};
+  // Model and optimizer state after every epoch: a rerun resumes exactly where this one stopped
+  // (or trains nothing when the last epoch is on disk).
+  const basin::resume_options resume{ckpt, basin::text("resnet8, ", opt_name, " lr ", lr, " / 10 at 50% and 75%")};
+  if (opt_name == "adam") {
+    basin::optim::optimizer<basin::optim::adam, float, basin::backend::host> opt({0.9, 0.999, 1e-8, wd},
+                                                                                 model_t::n_params);
+    basin::train_resumable(model, opt, schedule, train_set, o, resume);
   } else {
-    if (first > 0) {
-      basin::load_checkpoint(model, ckpt(first));
-      std::printf("resuming after epoch %d from %s (the optimizer's state starts from zero)\n", first,
-                  ckpt(first).c_str());
-    } else {
-      basin::save_checkpoint(model, ckpt(0), 0);
-    }
-    std::printf(
-        "training resnet8 on %lld Fashion-MNIST images for %d epochs with %s (lr %g, weight decay %g, "
-        "batch %ld), the learning rate / 10 at 50%% and 75%%\n",
-        (long long)train_set.size(), epochs, opt_name.c_str(), lr, wd, batch);
-    basin::train_options o;
-    o.epochs = epochs - first;
-    o.first_epoch = first;
-    o.seed = seed;
-    o.batch_size = batch;
-    const basin::optim::step_lr schedule{lr, {epochs / 2, epochs * 3 / 4}, 0.1};
-    const auto on_epoch = [&](const basin::epoch_record& r) { basin::save_checkpoint(model, ckpt(r.epoch), r.epoch); };
-    if (opt_name == "adam") {
-      basin::optim::optimizer<basin::optim::adam, float, basin::backend::host> opt({0.9, 0.999, 1e-8, wd},
-                                                                                   model_t::n_params);
-      basin::train(model, opt, schedule, train_set, o, nullptr, on_epoch);
-    } else {
-      basin::optim::optimizer<basin::optim::sgd, float, basin::backend::host> opt({0.9, wd, false}, model_t::n_params);
-      basin::train(model, opt, schedule, train_set, o, nullptr, on_epoch);
-    }
+    basin::optim::optimizer<basin::optim::sgd, float, basin::backend::host> opt({0.9, wd, false}, model_t::n_params);
+    basin::train_resumable(model, opt, schedule, train_set, o, resume);
   }
   basin::load_checkpoint(model, ckpt(epochs));
   const auto final_eval = basin::evaluate(model, probe);

@@ -33,6 +33,7 @@
 #include "basin/optim/optimizers.hpp"
 #include "basin/optim/schedules.hpp"
 #include "basin/plot/surface.hpp"
+#include "basin/train/resume.hpp"
 #include "basin/train/trainer.hpp"
 #include "cli.hpp"
 
@@ -51,18 +52,16 @@ void run(const settings& s, const basin::dataset& train_set, const basin::datase
   using model_t = basin::model<Net, float, basin::backend::host>;
   model_t model(s.seed);
   const auto ckpt = s.out + "/" + s.net + ".h5";
-  if (fs::exists(ckpt)) {
-    basin::load_checkpoint(model, ckpt);
-    std::printf("loaded %s\n", ckpt.c_str());
-  } else {
+  if (!fs::exists(ckpt))
     std::printf("training %s on %lld Fashion-MNIST images for %d epoch(s)\n", s.net.c_str(),
                 (long long)train_set.size(), s.train_epochs);
+  {
     basin::optim::optimizer<basin::optim::sgd, float, basin::backend::host> opt({0.9, 5e-4, true}, model_t::n_params);
     basin::train_options o;
     o.epochs = s.train_epochs;
     o.seed = s.seed;
-    basin::train(model, opt, basin::optim::cosine_lr{0.1, double(s.train_epochs)}, train_set, o);
-    basin::save_checkpoint(model, ckpt, s.train_epochs);
+    basin::load_or_train(model, opt, basin::optim::cosine_lr{0.1, double(s.train_epochs)}, train_set, o, ckpt,
+                         s.net + ", SGD lr 0.1 cosine, Nesterov, wd 0.0005");
   }
   // The minimizer's own curvature first: what the map is centred on.
   const auto center = basin::hessian_extremes(model, probe, s.hessian);

@@ -45,6 +45,7 @@
 #include "basin/optim/schedules.hpp"
 #include "basin/plot/curves.hpp"
 #include "basin/plot/surface.hpp"
+#include "basin/train/resume.hpp"
 #include "basin/train/trainer.hpp"
 #include "cli.hpp"
 
@@ -82,20 +83,19 @@ result run(const std::string& name, const settings& s, const basin::dataset& tra
     r.initial_loss = basin::evaluate(fresh, probe, 500, basin::mode::train).loss;
   }
   const std::string ckpt = s.out + "/" + name + ".h5";
-  if (fs::exists(ckpt)) {
-    basin::load_checkpoint(model, ckpt);
-    std::printf("%s: loaded %s\n", name.c_str(), ckpt.c_str());
-  } else {
+  if (!fs::exists(ckpt))
     std::printf("%s: %ld parameters, training %d epoch(s) on %lld images\n", name.c_str(), r.params, s.epochs,
                 (long long)train_set.size());
+  {
     basin::optim::optimizer<basin::optim::sgd, float, basin::backend::host> opt({0.9, 5e-4, true}, model_t::n_params);
     basin::train_options o;
     o.epochs = s.epochs;
     o.seed = s.seed;
     const auto t0 = std::chrono::steady_clock::now();
-    basin::train(model, opt, basin::optim::cosine_lr{0.1, double(s.epochs)}, train_set, o);
-    r.seconds_train = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    basin::save_checkpoint(model, ckpt, s.epochs);
+    const auto run = basin::load_or_train(model, opt, basin::optim::cosine_lr{0.1, double(s.epochs)}, train_set, o,
+                                          ckpt, name + ", SGD lr 0.1 cosine, Nesterov, wd 0.0005");
+    if (!run.history.empty())
+      r.seconds_train = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   }
   r.accuracy = basin::evaluate(model, test_probe).accuracy;
 

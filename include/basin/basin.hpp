@@ -50,6 +50,7 @@
 #include "basin/plot/images.hpp"
 #include "basin/plot/surface.hpp"
 #include "basin/train/progress.hpp"
+#include "basin/train/resume.hpp"
 #include "basin/train/trainer.hpp"
 #include "basin/weights/packed_tensor.hpp"
 #include "basin/weights/packing.hpp"

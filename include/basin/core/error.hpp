@@ -25,6 +25,13 @@ std::string concat(Parts&&... parts) {
 }
 }  // namespace detail
 
+// The parts streamed together into one string, as fail() formats its message (numbers with six
+// significant digits: 5e-4 gives "0.0005").
+template <class... Parts>
+std::string text(Parts&&... parts) {
+  return detail::concat(std::forward<Parts>(parts)...);
+}
+
 // Throws basin::error with the parts streamed together: fail("file '", f, "': expected ...").
 template <class... Parts>
 [[noreturn]] void fail(Parts&&... parts) {

@@ -12,19 +12,34 @@
 // same name, with attributes packed_bits, grid_delta, grid_lo, grid_hi, grid_binary, numel and
 // shape ("16,1,3,3"); a binary net's file is about 1/32 of the float one. load_checkpoint reads
 // both kinds into any model of the architecture, dequantizing packed tensors exactly.
+// Training checkpoints (save_training_checkpoint) add the optimizer's state in the group
+// "optimizer", laid out as PyTorch's optimizer state_dict per parameter:
+//   optimizer/<slot>/<parameter name>   one tensor per parameter and slot (momentum_buffer;
+//                                       exp_avg, exp_avg_sq; a BinaryConnect net's shadow)
+//   optimizer/grids                     float64 (k, 6): offset, size, delta, lo, hi, binary of
+//                                       each quantized tensor's grid (quantized optimizers)
+// with attributes format ("basin-optimizer-1"), kind ("sgd", "adam", "quantized sgd", ...),
+// steps, slots and settings (names, comma-separated, in order) and one float64 attribute per
+// setting; the root attribute "recipe" (when given) describes the run, so that a resumed run
+// with other settings is refused. Readers of plain checkpoints ignore the group.
 // A checkpoint is written to a temporary file and renamed into place, so a crash never leaves
 // a half-written file under the final name. Reading one into a model of another architecture
 // fails with basin::error naming the file, the expected and the found architecture.
 #pragma once
 
+#include <algorithm>
+#include <cmath>
+#include <optional>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "basin/backend/concepts.hpp"
 #include "basin/core/error.hpp"
 #include "basin/io/hdf5.hpp"
 #include "basin/layers/common.hpp"
+#include "basin/optim/optimizers.hpp"
 #include "basin/weights/packing.hpp"
 
 namespace basin {
@@ -55,9 +70,11 @@ inline std::string shape_text(const std::vector<hsize_t>& s) {
 }
 
 // Writes the checkpoint; packed(i, name, values, file) may write parameter tensor i itself
-// (returning true) instead of the plain dataset.
-template <class Model, class Packed>
-void write_checkpoint(const Model& m, const std::string& path, std::int64_t epoch, std::int64_t step, Packed&& packed) {
+// (returning true) instead of the plain dataset; extra(file) adds to the file before it is closed.
+template <class Model, class Packed, class Extra = void (*)(h5::file&)>
+void write_checkpoint(
+    const Model& m, const std::string& path, std::int64_t epoch, std::int64_t step, Packed&& packed,
+    Extra&& extra = [](h5::file&) {}) {
   using T = typename Model::scalar;
   using B = typename Model::backend_type;
   std::vector<T> p(static_cast<std::size_t>(Model::n_params)), s(static_cast<std::size_t>(Model::n_state));
@@ -82,6 +99,7 @@ void write_checkpoint(const Model& m, const std::string& path, std::int64_t epoc
         f.write_scalar<std::int64_t>(stem + "num_batches_tracked", m.batches_tracked);
       }
     }
+    extra(f);
   });
 }
 }  // namespace detail
@@ -178,6 +196,14 @@ inline std::string without_weight_type(const std::string& name) {
     return name.substr(0, at);
   return name;
 }
+
+template <class Model>
+void require_architecture(const checkpoint_info& info, const std::string& path) {
+  require(without_weight_type(info.architecture) == without_weight_type(Model::architecture()) &&
+              info.fingerprint == Model::fingerprint(),
+          "checkpoint '", path, "': holds architecture '", info.architecture, "' (fingerprint ", info.fingerprint,
+          ") but the model is '", Model::architecture(), "' (fingerprint ", Model::fingerprint(), ")");
+}
 }  // namespace detail
 
 // Loads a checkpoint into m. Requires a checkpoint of the same architecture (name, up to the
@@ -189,11 +215,7 @@ checkpoint_info load_checkpoint(Model& m, const std::string& path) {
   using T = typename Model::scalar;
   using B = typename Model::backend_type;
   const auto info = read_checkpoint_info(path);
-  require(detail::without_weight_type(info.architecture) == detail::without_weight_type(Model::architecture()) &&
-              info.fingerprint == Model::fingerprint(),
-          "checkpoint '",
-          path, "': holds architecture '", info.architecture, "' (fingerprint ", info.fingerprint,
-          ") but the model is '", Model::architecture(), "' (fingerprint ", Model::fingerprint(), ")");
+  detail::require_architecture<Model>(info, path);
   auto f = h5::file::open(path);
   std::vector<T> p(static_cast<std::size_t>(Model::n_params)), s(static_cast<std::size_t>(Model::n_state));
   const auto load = [&](const std::vector<std::string>& names, const auto& table, std::vector<T>& out) {
@@ -234,6 +256,172 @@ checkpoint_info load_checkpoint(Model& m, const std::string& path) {
   B::upload(s.data(), Model::n_state, backend::raw(m.state));
   m.batches_tracked = tracked;
   return info;
+}
+
+namespace detail {
+template <class Opt>
+using optimizer_scalar =
+    typename decltype(std::declval<const Opt&>().save_state().slots)::value_type::second_type::value_type;
+
+inline std::string joined_names(const auto& pairs) {
+  std::string t;
+  for (const auto& p : pairs) t += (t.empty() ? "" : ",") + p.first;
+  return t;
+}
+inline std::vector<std::string> split_names(const std::string& s) {
+  std::vector<std::string> out;
+  std::size_t a = 0;
+  while (a < s.size()) {
+    const auto b = std::min(s.find(',', a), s.size());
+    out.push_back(s.substr(a, b - a));
+    a = b + 1;
+  }
+  return out;
+}
+
+// Writes an optimizer's state under "optimizer" (see the header comment).
+template <class Model, class T>
+void write_optimizer_state(h5::file& f, const optim::optimizer_state<T>& st) {
+  f.create_group("optimizer");
+  f.set_attr("optimizer", "format", "basin-optimizer-1");
+  f.set_attr("optimizer", "kind", st.kind);
+  f.set_attr("optimizer", "steps", st.steps);
+  f.set_attr("optimizer", "settings", joined_names(st.settings));
+  f.set_attr("optimizer", "slots", joined_names(st.slots));
+  for (const auto& [name, value] : st.settings) f.set_attr("optimizer", name, value);
+  const auto pn = Model::parameter_names();
+  for (const auto& [slot, values] : st.slots) {
+    require(index_t(values.size()) == Model::n_params, "save_training_checkpoint: optimizer slot '", slot, "' holds ",
+            values.size(), " values, the model ", Model::n_params, " parameters");
+    for (std::size_t i = 0; i < pn.size(); ++i) {
+      const auto& d = Model::param_table[i];
+      f.write<T>("optimizer/" + slot + "/" + pn[i], values.data() + d.offset, torch_shape(d));
+    }
+  }
+  if (!st.grids.empty()) {
+    std::vector<double> g;
+    for (const auto& tg : st.grids)
+      g.insert(g.end(), {double(tg.offset), double(tg.size), tg.g.delta, tg.g.lo, tg.g.hi, tg.g.binary ? 1.0 : 0.0});
+    f.write<double>("optimizer/grids", g, {hsize_t(st.grids.size()), 6});
+  }
+}
+
+// Reads the state written by write_optimizer_state; throws basin::error naming the file and what
+// is missing or malformed.
+template <class Model, class T>
+optim::optimizer_state<T> read_optimizer_state(const h5::file& f, const std::string& path) {
+  const auto bad = [&](const auto&... why) { fail("training checkpoint '", path, "': optimizer state ", why...); };
+  for (const char* a : {"format", "kind", "steps", "settings", "slots"})
+    if (!f.has_attr("optimizer", a)) bad("has no attribute '", a, "'");
+  if (f.attr_string("optimizer", "format") != "basin-optimizer-1")
+    bad("has format '", f.attr_string("optimizer", "format"), "', expected 'basin-optimizer-1'");
+  optim::optimizer_state<T> st;
+  st.kind = f.attr_string("optimizer", "kind");
+  st.steps = f.attr_i64("optimizer", "steps");
+  if (st.steps < 0) bad("has ", st.steps, " steps");
+  for (const auto& name : split_names(f.attr_string("optimizer", "settings"))) {
+    if (!f.has_attr("optimizer", name)) bad("lists setting '", name, "' but has no such attribute");
+    st.settings.emplace_back(name, f.attr_double("optimizer", name));
+  }
+  const auto pn = Model::parameter_names();
+  for (const auto& slot : split_names(f.attr_string("optimizer", "slots"))) {
+    std::vector<T> values(static_cast<std::size_t>(Model::n_params));
+    for (std::size_t i = 0; i < pn.size(); ++i) {
+      const auto& d = Model::param_table[i];
+      const auto name = "optimizer/" + slot + "/" + pn[i];
+      if (!f.is_dataset(name)) bad("has no tensor '", name, "'");
+      if (f.shape(name) != torch_shape(d))
+        bad("tensor '", name, "' has shape (", shape_text(f.shape(name)), "), expected (", shape_text(torch_shape(d)),
+            ")");
+      const auto v = f.read<T>(name);
+      std::copy(v.begin(), v.end(), values.begin() + d.offset);
+    }
+    st.slots.emplace_back(slot, std::move(values));
+  }
+  if (f.is_dataset("optimizer/grids")) {
+    const auto shape = f.shape("optimizer/grids");
+    if (shape.size() != 2 || shape[1] != 6) bad("grids have shape (", shape_text(shape), "), expected (k,6)");
+    const auto g = f.read<double>("optimizer/grids");
+    for (std::size_t k = 0; k < shape[0]; ++k) {
+      const double* r = g.data() + 6 * k;
+      if (!(r[0] >= 0 && r[1] >= 1 && r[0] + r[1] <= double(Model::n_params) && r[0] == std::floor(r[0]) &&
+            r[1] == std::floor(r[1])))
+        bad("grid ", k, " covers values [", r[0], ", ", r[0] + r[1], "), outside the model's ", Model::n_params);
+      st.grids.push_back({index_t(r[0]), index_t(r[1]), quant::grid{r[2], r[3], r[4], r[5] != 0}});
+    }
+  }
+  return st;
+}
+}  // namespace detail
+
+// What load_training_checkpoint found.
+struct training_checkpoint_info : checkpoint_info {
+  bool optimizer_restored = false;  // false: the file holds no optimizer state (a plain checkpoint)
+  std::string recipe;               // the run's description, when one was saved
+};
+
+// A checkpoint (as save_checkpoint) plus the optimizer's state: opt is optim::optimizer<...> or
+// optim::quantized_optimizer<...>. `recipe` (optional) describes the run (schedule, epochs, batch,
+// seed, ...) so that load_training_checkpoint can refuse to continue a different one. Written
+// atomically. Throws basin::error when the file cannot be written.
+template <class Model, class Opt>
+void save_training_checkpoint(const Model& m, const Opt& opt, const std::string& path, std::int64_t epoch,
+                              std::int64_t step = -1, const std::string& recipe = {}) {
+  const auto st = opt.save_state();
+  detail::write_checkpoint(
+      m, path, epoch, step, [](std::size_t, const std::string&, const auto*, h5::file&) { return false; },
+      [&](h5::file& f) {
+        detail::write_optimizer_state<Model>(f, st);
+        if (!recipe.empty()) f.set_attr("/", "recipe", recipe);
+      });
+}
+
+// Loads a checkpoint into m and, when the file holds one, the optimizer's state into opt, so
+// that training continues exactly as if it had not stopped (same steps, momentum, moments,
+// grids, shadow weights). Requires the model's architecture, the optimizer's kind and settings,
+// and (when both are given) the recipe to be the file's; throws basin::error naming the file and
+// the difference otherwise, leaving m and opt unchanged. A plain checkpoint loads the model only
+// (optimizer_restored false: the optimizer keeps its state).
+template <class Model, class Opt>
+training_checkpoint_info load_training_checkpoint(Model& m, Opt& opt, const std::string& path,
+                                                  const std::string& recipe = {}) {
+  using T = detail::optimizer_scalar<Opt>;
+  training_checkpoint_info out;
+  std::optional<optim::optimizer_state<T>> st;
+  {
+    static_cast<checkpoint_info&>(out) = read_checkpoint_info(path);
+    detail::require_architecture<Model>(out, path);
+    auto f = h5::file::open(path);
+    if (f.has_attr("/", "recipe")) out.recipe = f.attr_string("/", "recipe");
+    require(recipe.empty() || out.recipe.empty() || recipe == out.recipe, "training checkpoint '", path,
+            "' was written by another run:\n  the file's run: ", out.recipe, "\n  this run:       ", recipe,
+            "\n(use another output folder, or remove the file to start again)");
+    if (f.is_group("optimizer")) st = detail::read_optimizer_state<Model, T>(f, path);
+  }
+  if (!st) {
+    static_cast<checkpoint_info&>(out) = load_checkpoint(m, path);
+    return out;
+  }
+  const auto before = opt.save_state();
+  const auto restore = [&](const optim::optimizer_state<T>& s) {
+    if constexpr (requires { opt.load_state(m, s); })
+      opt.load_state(m, s);
+    else
+      opt.load_state(s);
+  };
+  try {
+    restore(*st);
+  } catch (const error& e) {
+    fail("training checkpoint '", path, "': ", e.what());
+  }
+  try {
+    static_cast<checkpoint_info&>(out) = load_checkpoint(m, path);
+  } catch (...) {
+    restore(before);
+    throw;
+  }
+  out.optimizer_restored = true;
+  return out;
 }
 
 }  // namespace basin

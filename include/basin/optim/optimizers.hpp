@@ -8,12 +8,20 @@
 //   adam: g = g + wd w;  m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2;
 //         w -= lr (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps)   (Kingma, Ba 2015, Algorithm 1)
 // Quantized-training policies (stochastic rounding, BinaryConnect) wrap these.
+//
+// An optimizer's state (step count and slot buffers, under PyTorch's names: momentum_buffer;
+// exp_avg, exp_avg_sq) travels in training checkpoints (io/checkpoint.hpp:
+// save_training_checkpoint), so a run resumed from one continues exactly as if never stopped.
 #pragma once
 
 #include <cmath>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "basin/backend/concepts.hpp"
 #include "basin/core/error.hpp"
+#include "basin/weights/quantize.hpp"
 
 namespace basin::optim {
 
@@ -22,6 +30,11 @@ struct sgd {
   double weight_decay = 0;
   bool nesterov = false;
   static constexpr int slots = 1;
+  static constexpr const char* name = "sgd";
+  static constexpr const char* slot_names[slots] = {"momentum_buffer"};
+  std::vector<std::pair<std::string, double>> settings() const {
+    return {{"momentum", momentum}, {"weight_decay", weight_decay}, {"nesterov", nesterov ? 1.0 : 0.0}};
+  }
 
   template <class B, class T>
   void step(index_t n, T* w, const T* g, T* state, double lr, std::int64_t t) const {
@@ -45,6 +58,11 @@ struct adam {
   double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
   double weight_decay = 0;
   static constexpr int slots = 2;
+  static constexpr const char* name = "adam";
+  static constexpr const char* slot_names[slots] = {"exp_avg", "exp_avg_sq"};
+  std::vector<std::pair<std::string, double>> settings() const {
+    return {{"beta1", beta1}, {"beta2", beta2}, {"eps", eps}, {"weight_decay", weight_decay}};
+  }
 
   template <class B, class T>
   void step(index_t n, T* w, const T* g, T* state, double lr, std::int64_t t) const {
@@ -67,6 +85,16 @@ struct adam {
 template <class P>
 concept policy = requires { P::slots; };
 
+// An optimizer's state as host values: what a training checkpoint stores and restores.
+template <class T>
+struct optimizer_state {
+  std::string kind;                                           // "sgd", "adam", "quantized sgd", ...
+  std::vector<std::pair<std::string, double>> settings;       // the hyper-parameters, by name
+  std::int64_t steps = 0;                                     // steps taken
+  std::vector<std::pair<std::string, std::vector<T>>> slots;  // per parameter, the model's order
+  std::vector<quant::tensor_grid> grids;                      // quantized optimizers: each tensor's grid
+};
+
 // The policy plus its state buffers (slots x n), zero at the start.
 template <policy P, class T, class B>
 class optimizer {
@@ -79,6 +107,39 @@ class optimizer {
   void reset() {
     B::fill(index_t(state_.size()), T(0), backend::raw(state_));
     t_ = 0;
+  }
+  index_t size() const { return n_; }
+
+  // The state as host values (one slot of n values per policy slot).
+  optimizer_state<T> save_state() const {
+    optimizer_state<T> s{P::name, policy.settings(), t_, {}, {}};
+    for (int k = 0; k < P::slots; ++k) {
+      std::vector<T> v(static_cast<std::size_t>(n_));
+      B::download(backend::raw(state_) + k * n_, n_, v.data());
+      s.slots.emplace_back(P::slot_names[k], std::move(v));
+    }
+    return s;
+  }
+  // Restores a state saved by save_state. Requires the same kind, settings and slots of n values;
+  // throws basin::error naming the difference otherwise (the optimizer is then unchanged).
+  void load_state(const optimizer_state<T>& s) {
+    require(s.kind == P::name, "optimizer: a state of '", s.kind, "' cannot be loaded into '", P::name, "'");
+    require(s.steps >= 0, "optimizer: a state with ", s.steps, " steps");
+    const auto mine = policy.settings();
+    require(s.settings.size() == mine.size(), "optimizer '", P::name, "': the state has ", s.settings.size(),
+            " settings, expected ", mine.size());
+    for (std::size_t i = 0; i < mine.size(); ++i)
+      require(s.settings[i].first == mine[i].first && s.settings[i].second == mine[i].second, "optimizer '", P::name,
+              "': the state was saved with ", s.settings[i].first, " = ", s.settings[i].second, ", this optimizer has ",
+              mine[i].first, " = ", mine[i].second);
+    require(s.slots.size() == std::size_t(P::slots), "optimizer '", P::name, "': the state has ", s.slots.size(),
+            " slots, expected ", P::slots);
+    for (int k = 0; k < P::slots; ++k)
+      require(s.slots[k].first == P::slot_names[k] && index_t(s.slots[k].second.size()) == n_, "optimizer '", P::name,
+              "': slot ", k, " is '", s.slots[k].first, "' of ", s.slots[k].second.size(), " values, expected '",
+              P::slot_names[k], "' of ", n_);
+    for (int k = 0; k < P::slots; ++k) B::upload(s.slots[k].second.data(), n_, backend::raw(state_) + k * n_);
+    t_ = s.steps;
   }
 
  private:

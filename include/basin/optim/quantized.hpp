@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <string>
 #include <vector>
 
 #include "basin/core/error.hpp"
@@ -99,6 +100,71 @@ class quantized_optimizer {
     }
   }
 
+  // The state as host values: the wrapped optimizer's slots, BinaryConnect's shadow weights
+  // ("shadow"), the grids and the step count (which keys stochastic rounding's draws).
+  optimizer_state<T> save_state() const {
+    auto s = inner_.save_state();
+    const auto own = save_state_header();
+    s.kind = own.kind;
+    s.settings.insert(s.settings.begin(), own.settings.begin(), own.settings.end());
+    s.steps = t_;
+    if (q_.rule == rounding::binary_connect) {
+      std::vector<T> v(static_cast<std::size_t>(Model::n_params));
+      B::download(backend::raw(const_cast<quantized_optimizer&>(*this).shadow_), Model::n_params, v.data());
+      s.slots.emplace_back("shadow", std::move(v));
+    }
+    s.grids = grids_;
+    return s;
+  }
+  // Restores a state saved by save_state into this optimizer and m's quantized layers (m's
+  // weights are those saved with it: load them first). Requires the same rule, bits, wrapped
+  // optimizer and settings, and grids for the same tensors; throws basin::error naming the
+  // difference otherwise (nothing is changed then).
+  void load_state(Model& m, const optimizer_state<T>& s) {
+    const auto mine = save_state_header();
+    require(s.kind == mine.kind, "quantized_optimizer: a state of '", s.kind, "' cannot be loaded into '", mine.kind,
+            "'");
+    require(s.settings.size() >= 5, "quantized_optimizer: the state has ", s.settings.size(), " settings");
+    for (std::size_t i = 0; i < 5; ++i)
+      require(s.settings[i] == mine.settings[i], "quantized_optimizer: the state was saved with ", s.settings[i].first,
+              " = ", s.settings[i].second, ", this optimizer has ", mine.settings[i].first, " = ",
+              mine.settings[i].second);
+    require(s.grids.size() == grids_.size(), "quantized_optimizer: the state has ", s.grids.size(), " grids, the net ",
+            grids_.size(), " quantized tensors");
+    for (std::size_t k = 0; k < grids_.size(); ++k)
+      require(s.grids[k].offset == grids_[k].offset && s.grids[k].size == grids_[k].size &&
+                  (s.grids[k].g.binary == (q_.bits == 1)) && s.grids[k].g.delta > 0 &&
+                  s.grids[k].g.lo < s.grids[k].g.hi,
+              "quantized_optimizer: grid ", k, " of the state (offset ", s.grids[k].offset, ", ", s.grids[k].size,
+              " values, delta ", s.grids[k].g.delta, ") does not fit the tensor at offset ", grids_[k].offset, " of ",
+              grids_[k].size, " values");
+    const bool bc = q_.rule == rounding::binary_connect;
+    require(s.slots.size() >= (bc ? 1u : 0u) &&
+                (!bc || (s.slots.back().first == "shadow" && index_t(s.slots.back().second.size()) == Model::n_params)),
+            "quantized_optimizer: a BinaryConnect state needs the shadow weights (", Model::n_params, " values)");
+    optimizer_state<T> inner = s;
+    inner.kind = s.kind.substr(std::string("quantized ").size());
+    inner.settings.erase(inner.settings.begin(), inner.settings.begin() + 5);
+    if (bc) inner.slots.pop_back();
+    inner.grids.clear();
+    inner_.load_state(inner);  // checks the wrapped optimizer's settings and slots
+    grids_ = s.grids;
+    publish_grids(m);
+    if (bc) B::upload(s.slots.back().second.data(), Model::n_params, backend::raw(shadow_));
+    t_ = s.steps;
+  }
+
+  // This optimizer bound to m, in the form train() and train_resumable() take:
+  //   basin::train(m, q.bind(m), lr, data, options);
+  struct bound {
+    quantized_optimizer& q;
+    Model& m;
+    void step(T*, const T*, double lr) { q.step(m, lr); }
+    optimizer_state<T> save_state() const { return q.save_state(); }
+    void load_state(const optimizer_state<T>& s) { q.load_state(m, s); }
+  };
+  bound bind(Model& m) { return {*this, m}; }
+
   // The grid of each quantized tensor: (offset, size, grid), in table order.
   using tensor_grid = quant::tensor_grid;
   const std::vector<tensor_grid>& grids() const { return grids_; }
@@ -123,6 +189,18 @@ class quantized_optimizer {
     });
     require(count == grids_.size(), "quantized_optimizer: the net has ", count, " conv and dense layers but ",
             grids_.size(), " weight tensors");
+  }
+
+  // The kind and this optimizer's own settings, as save_state writes them.
+  optimizer_state<T> save_state_header() const {
+    optimizer_state<T> s;
+    s.kind = std::string("quantized ") + Base::name;
+    s.settings = {{"rule", double(int(q_.rule))},
+                  {"bits", double(q_.bits)},
+                  {"delta", q_.delta},
+                  {"seed_high", double(q_.seed >> 32)},
+                  {"seed_low", double(q_.seed & 0xffffffffu)}};
+    return s;
   }
 
   // out = Q(in) on every quantized tensor (in and out may alias).

@@ -197,7 +197,7 @@ void recompute_batch_norm(Model& model, const dataset& data, index_t batch_size 
 // goes there); `on_step(epoch, step)` runs after every step when given (for trajectories at
 // chosen steps). Throws basin::error when the loss turns NaN or infinite, naming the epoch and step.
 template <class Model, class Optimizer, class Schedule>
-std::vector<epoch_record> train(Model& model, Optimizer& opt, const Schedule& lr, const dataset& data,
+std::vector<epoch_record> train(Model& model, Optimizer&& opt, const Schedule& lr, const dataset& data,
                                 const train_options& o, const dataset* test = nullptr,
                                 const std::function<void(const epoch_record&)>& on_epoch = {},
                                 const std::function<void(int, index_t)>& on_step = {}) {

@@ -1,0 +1,133 @@
+// basin/train/resume.hpp — training that writes each finished epoch at once and resumes after a
+// crash exactly where it stopped.
+//
+//   basin::resume_options r{[&](int e) { return out + "/epoch_" + std::to_string(e) + ".h5"; }, "cosine lr 0.1"};
+//   const auto run = basin::train_resumable(m, opt, basin::optim::cosine_lr{0.1, 10}, train_set,
+//                                           {.epochs = 10}, r, &test_set);
+//
+// After every epoch the model and the optimizer's state go into r.path(epoch) (a training
+// checkpoint, io/checkpoint.hpp). A rerun finds the last epoch on disk, loads the model and the
+// optimizer's state and trains the remaining epochs: since each epoch's order, augmentation and
+// learning rate are functions of (seed, epoch), the resumed run ends in the same bits as one
+// that never stopped (on the host; tests/train checks it). A run whose last epoch is on disk
+// trains nothing. The recipe (r.recipe plus the epochs, batch size, seed, augmentation, loss and
+// number of images) is stored in each file; a rerun with another recipe is refused, naming
+// both, rather than continuing a different run.
+#pragma once
+
+#include <cstdio>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "basin/core/error.hpp"
+#include "basin/io/checkpoint.hpp"
+#include "basin/train/trainer.hpp"
+
+namespace basin {
+
+struct resume_options {
+  std::function<std::string(int)> path;  // the checkpoint written after epoch e (1..epochs)
+  std::string recipe;                    // what else defines the run (schedule, optimizer, net)
+  bool keep_epochs = true;               // false: an epoch's file is removed once the next one is written
+  bool verbose = true;                   // prints what was resumed to stdout
+};
+
+struct resumed_training {
+  int resumed_after = 0;              // epochs found finished on disk (0: trained from the start)
+  bool optimizer_restored = false;    // the file held the optimizer's state (older files do not)
+  std::vector<epoch_record> history;  // the epochs trained in this call
+};
+
+// The recipe stored in (and checked against) each checkpoint of train_resumable.
+inline std::string training_recipe(const std::string& caller, const train_options& o, index_t images) {
+  return text(caller, caller.empty() ? "" : "; ", "epochs ", o.epochs, ", batch ", o.batch_size, ", seed ", o.seed,
+              o.augment ? ", augmented" : "", ", loss ", criterion_name(o.loss), ", ", images, " images");
+}
+
+// Trains o.epochs epochs as train() does, with a training checkpoint after each and resuming
+// after the last one found (see the header comment). Requires r.path and o.first_epoch == 0;
+// throws basin::error for a checkpoint of another recipe, architecture or optimizer, naming the
+// file. on_epoch and on_step run for the epochs trained now.
+template <class Model, class Optimizer, class Schedule>
+resumed_training train_resumable(Model& model, Optimizer&& opt, const Schedule& lr, const dataset& data,
+                                 train_options o, const resume_options& r, const dataset* test = nullptr,
+                                 const std::function<void(const epoch_record&)>& on_epoch = {},
+                                 const std::function<void(int, index_t)>& on_step = {}) {
+  require(bool(r.path), "train_resumable: resume_options::path is not set");
+  require(o.first_epoch == 0, "train_resumable: first_epoch must be 0 (it finds where to resume), got ", o.first_epoch);
+  require(o.epochs >= 0, "train_resumable: epochs must be >= 0, got ", o.epochs);
+  const std::string recipe = training_recipe(r.recipe, o, data.size());
+  resumed_training out;
+  for (int e = o.epochs; e >= 1; --e) {
+    const auto file = r.path(e);
+    if (!std::filesystem::exists(file)) continue;
+    const auto info = load_training_checkpoint(model, opt, file, recipe);
+    require(info.epoch == e, "train_resumable: checkpoint '", file, "' was written after epoch ", info.epoch,
+            ", expected ", e);
+    out.resumed_after = e;
+    out.optimizer_restored = info.optimizer_restored;
+    if (r.verbose)
+      std::printf("resuming after epoch %d of %d from %s%s\n", e, o.epochs, file.c_str(),
+                  info.optimizer_restored ? "" : " (no optimizer state in the file: the optimizer starts afresh)");
+    break;
+  }
+  if (out.resumed_after == o.epochs) return out;
+  train_options rest = o;
+  rest.first_epoch = out.resumed_after;
+  rest.epochs = o.epochs - out.resumed_after;
+  out.history = train(
+      model, opt, lr, data, rest, test,
+      [&](const epoch_record& rec) {
+        save_training_checkpoint(model, opt, r.path(rec.epoch), rec.epoch, -1, recipe);
+        if (!r.keep_epochs && rec.epoch > 1) {
+          std::error_code ignored;
+          std::filesystem::remove(r.path(rec.epoch - 1), ignored);
+        }
+        if (on_epoch) on_epoch(rec);
+      },
+      on_step);
+  return out;
+}
+
+// The model of a checkpoint file, trained when the file does not exist yet: `final_path` holding
+// any checkpoint of the architecture is loaded (with the optimizer's state when the file was
+// written by this recipe, else the model only: a plain checkpoint of another program will do);
+// otherwise train_resumable trains o.epochs epochs, writing each epoch's
+// training checkpoint to "<final_path>.epoch<e>.h5" (removed once the next is written) and the
+// last to final_path itself, so an interrupted run resumes at its last finished epoch. Returns
+// what train_resumable did (resumed_after == o.epochs and no history when the file was loaded).
+template <class Model, class Optimizer, class Schedule>
+resumed_training load_or_train(Model& model, Optimizer&& opt, const Schedule& lr, const dataset& data,
+                               const train_options& o, const std::string& final_path, const std::string& recipe,
+                               const dataset* test = nullptr, bool verbose = true) {
+  require(!final_path.empty(), "load_or_train: the checkpoint path is empty");
+  resumed_training out;
+  if (std::filesystem::exists(final_path)) {
+    // The optimizer's state too when this very recipe wrote the file (a quantized net's grids
+    // and shadow weights are part of what it trained); the model alone from any other checkpoint.
+    const auto full = training_recipe(recipe, o, data.size());
+    std::string theirs;
+    {
+      const auto f = h5::file::open(final_path);
+      if (f.has_attr("/", "recipe")) theirs = f.attr_string("/", "recipe");
+    }
+    if (theirs == full)
+      out.optimizer_restored = load_training_checkpoint(model, opt, final_path, full).optimizer_restored;
+    else
+      load_checkpoint(model, final_path);
+    if (verbose) std::printf("loaded %s\n", final_path.c_str());
+    out.resumed_after = o.epochs;
+    return out;
+  }
+  const auto parent = std::filesystem::path(final_path).parent_path();
+  if (!parent.empty()) std::filesystem::create_directories(parent);
+  const resume_options r{[&, epochs = o.epochs](int e) {
+                           return e == epochs ? final_path : final_path + ".epoch" + std::to_string(e) + ".h5";
+                         },
+                         recipe, false, verbose};
+  return train_resumable(model, opt, lr, data, o, r, test);
+}
+
+}  // namespace basin

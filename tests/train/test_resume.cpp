@@ -1,0 +1,333 @@
+// Training checkpoints and train_resumable: a run stopped after an epoch and resumed ends in the
+// same bits as one that never stopped (SGD with Nesterov momentum, Adam, quantized SR and
+// BinaryConnect); a model-only resume does not (the check can fail); files of another run,
+// optimizer or architecture, and malformed optimizer groups, are refused by name.
+#include <unistd.h>
+
+#include <boost/test/unit_test.hpp>
+#include <cstring>
+#include <filesystem>
+#include <string>
+
+#include "../random_data.hpp"
+#include "basin/backend/host.hpp"
+#include "basin/io/checkpoint.hpp"
+#include "basin/net/model.hpp"
+#include "basin/optim/optimizers.hpp"
+#include "basin/optim/quantized.hpp"
+#include "basin/optim/schedules.hpp"
+#include "basin/train/resume.hpp"
+
+using namespace basin;
+namespace fs = std::filesystem;
+
+namespace {
+using tiny = network<input<1, 8, 8>, conv<4, 3>, batch_norm, relu, conv<6, 3, 2, 1>, batch_norm, relu, global_avg_pool,
+                     dense<10>>;
+using tiny_binary = network<input<1, 8, 8>, conv<4, 3, 1, 1, false, weights::binary>, batch_norm, relu, global_avg_pool,
+                            dense<10, true, weights::binary>>;
+using tiny_other = network<input<1, 8, 8>, conv<5, 3>, batch_norm, relu, global_avg_pool, dense<10>>;
+
+struct scratch {
+  fs::path dir;
+  scratch() {
+    dir = fs::temp_directory_path() / ("basin_resume_" + std::to_string(::getpid()) + "_" +
+                                       boost::unit_test::framework::current_test_case().p_name.get());
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+  }
+  ~scratch() { fs::remove_all(dir); }
+  std::string file(int e) const { return (dir / ("epoch_" + std::to_string(e) + ".h5")).string(); }
+};
+
+// Every parameter and statistic, as bits.
+template <class M>
+std::vector<float> values(const M& m) {
+  std::vector<float> v(m.params.begin(), m.params.end());
+  v.insert(v.end(), m.state.begin(), m.state.end());
+  return v;
+}
+std::size_t differing(const std::vector<float>& a, const std::vector<float>& b) {
+  BOOST_TEST_REQUIRE(a.size() == b.size());
+  std::size_t n = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) n += std::memcmp(&a[i], &b[i], sizeof(float)) != 0;
+  return n;
+}
+template <class T>
+std::size_t differing_state(const optim::optimizer_state<T>& a, const optim::optimizer_state<T>& b) {
+  BOOST_TEST_REQUIRE(a.slots.size() == b.slots.size());
+  std::size_t n = a.steps != b.steps;
+  for (std::size_t k = 0; k < a.slots.size(); ++k) n += differing(a.slots[k].second, b.slots[k].second);
+  return n;
+}
+
+train_options options(int epochs) {
+  train_options o;
+  o.epochs = epochs;
+  o.batch_size = 32;
+  o.seed = 9;
+  o.progress = false;
+  return o;
+}
+
+struct stop_here {};
+
+// Trains `epochs` straight, then again in a fresh model and optimizer stopped (by an exception)
+// after epoch `stop` and resumed in another fresh pair; returns the differing values.
+template <class M, class MakeOpt>
+std::pair<std::size_t, std::size_t> stopped_and_resumed(MakeOpt make, int epochs, int stop) {
+  const auto data = test::random_dataset(M::in, 200, 4);
+  const optim::cosine_lr lr{0.05, double(epochs)};
+  M straight(3);
+  auto o1 = make(straight);
+  train(straight, o1.bind(straight), lr, data, options(epochs));
+
+  scratch s;
+  const resume_options r{[&](int e) { return s.file(e); }, "test recipe", true, false};
+  {
+    M first(3);
+    auto o2 = make(first);
+    BOOST_CHECK_THROW(train_resumable(first, o2.bind(first), lr, data, options(epochs), r, nullptr,
+                                      [&](const epoch_record& rec) {
+                                        if (rec.epoch == stop) throw stop_here{};
+                                      }),
+                      stop_here);
+  }
+  M resumed(77);  // another initialization: everything must come from the file
+  auto o3 = make(resumed);
+  const auto run = train_resumable(resumed, o3.bind(resumed), lr, data, options(epochs), r);
+  BOOST_TEST(run.resumed_after == stop);
+  BOOST_TEST(run.optimizer_restored);
+  BOOST_TEST(run.history.size() == std::size_t(epochs - stop));
+  BOOST_TEST(fs::exists(s.file(epochs)));
+  return {differing(values(straight), values(resumed)), differing_state(o1.save_state(), o3.save_state())};
+}
+
+// A plain optimizer in the form the helper above binds.
+template <class P>
+struct plain {
+  optim::optimizer<P, float, backend::host> o;
+  plain(P p, index_t n) : o(p, n) {}
+  template <class M>
+  optim::optimizer<P, float, backend::host>& bind(M&) {
+    return o;
+  }
+  optim::optimizer_state<float> save_state() const { return o.save_state(); }
+};
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(resume)
+
+BOOST_AUTO_TEST_CASE(sgd_resumes_in_the_same_bits) {
+  using M = model<tiny, float, backend::host>;
+  const auto [params, state] = stopped_and_resumed<M>(
+      [](M&) {
+        return plain<optim::sgd>(optim::sgd{0.9, 5e-4, true}, M::n_params);
+      },
+      3, 2);
+  BOOST_TEST(params == 0u, params << " parameters or statistics differ from the uninterrupted run");
+  BOOST_TEST(state == 0u, state << " momentum values differ");
+}
+
+BOOST_AUTO_TEST_CASE(adam_resumes_in_the_same_bits) {
+  using M = model<tiny, float, backend::host>;
+  const auto [params, state] = stopped_and_resumed<M>(
+      [](M&) {
+        return plain<optim::adam>(optim::adam{0.9, 0.99, 1e-8, 1e-4}, M::n_params);
+      },
+      3, 1);
+  BOOST_TEST(params == 0u);
+  BOOST_TEST(state == 0u);
+}
+
+// Stochastic rounding (4-bit grids from the initial weights: a fresh optimizer on another
+// initialization derives other grids, which the file's replace) and BinaryConnect on a net of
+// binary weight types (shadow weights, the layers' grids).
+BOOST_AUTO_TEST_CASE(quantized_optimizers_resume_in_the_same_bits) {
+  {
+    using M = model<tiny, float, backend::host>;
+    using Q = optim::quantized_optimizer<M, optim::sgd>;
+    const auto [params, state] = stopped_and_resumed<M>(
+        [](M& m) {
+          return Q(m, optim::sgd{0.9, 0, false}, {optim::rounding::stochastic, 4, 0.0, 11});
+        },
+        3, 2);
+    BOOST_TEST(params == 0u, "SR: " << params << " values differ");
+    BOOST_TEST(state == 0u);
+  }
+  {
+    using M = model<tiny_binary, float, backend::host>;
+    using Q = optim::quantized_optimizer<M, optim::adam>;
+    const auto [params, state] = stopped_and_resumed<M>(
+        [](M& m) {
+          return Q(m, optim::adam{}, {optim::rounding::binary_connect, 1, 0.0, 0});
+        },
+        3, 1);
+    BOOST_TEST(params == 0u, "BC: " << params << " values differ");
+    BOOST_TEST(state == 0u, "BC: " << state << " optimizer values (moments, shadow weights) differ");
+  }
+}
+
+// The control: resuming the model alone (momentum from zero, the old behaviour) ends elsewhere,
+// so the checks above can fail.
+BOOST_AUTO_TEST_CASE(a_model_only_resume_differs) {
+  using M = model<tiny, float, backend::host>;
+  const auto data = test::random_dataset(M::in, 200, 4);
+  const optim::cosine_lr lr{0.05, 3.0};
+  M straight(3);
+  optim::optimizer<optim::sgd, float, backend::host> o1({0.9, 5e-4, true}, M::n_params);
+  train(straight, o1, lr, data, options(3));
+
+  scratch s;
+  M first(3);
+  optim::optimizer<optim::sgd, float, backend::host> o2({0.9, 5e-4, true}, M::n_params);
+  train(first, o2, lr, data, options(2));
+  save_checkpoint(first, s.file(2), 2);  // no optimizer state
+  M resumed(3);
+  optim::optimizer<optim::sgd, float, backend::host> o3({0.9, 5e-4, true}, M::n_params);
+  const auto run =
+      train_resumable(resumed, o3, lr, data, options(3), {[&](int e) { return s.file(e); }, "", true, false});
+  BOOST_TEST(run.resumed_after == 2);
+  BOOST_TEST(!run.optimizer_restored);
+  BOOST_TEST(differing(values(straight), values(resumed)) > values(straight).size() / 2);
+}
+
+BOOST_AUTO_TEST_CASE(a_finished_run_trains_nothing_and_old_epochs_can_go) {
+  using M = model<tiny, float, backend::host>;
+  const auto data = test::random_dataset(M::in, 100, 5);
+  scratch s;
+  const resume_options r{[&](int e) { return s.file(e); }, "", false, false};
+  M a(1);
+  optim::optimizer<optim::sgd, float, backend::host> oa({}, M::n_params);
+  const auto first = train_resumable(a, oa, optim::constant_lr{0.01}, data, options(2), r);
+  BOOST_TEST(first.history.size() == 2u);
+  BOOST_TEST(!fs::exists(s.file(1)));  // keep_epochs = false
+  M b(2);
+  optim::optimizer<optim::sgd, float, backend::host> ob({}, M::n_params);
+  const auto again = train_resumable(b, ob, optim::constant_lr{0.01}, data, options(2), r);
+  BOOST_TEST(again.resumed_after == 2);
+  BOOST_TEST(again.history.empty());
+  BOOST_TEST(differing(values(a), values(b)) == 0u);
+  BOOST_TEST(ob.steps() == oa.steps());
+}
+
+namespace {
+bool says(const basin::error& e, std::initializer_list<const char*> parts) {
+  const std::string w = e.what();
+  for (const char* p : parts)
+    if (w.find(p) == std::string::npos) {
+      BOOST_TEST_MESSAGE("message lacks '" << p << "': " << w);
+      return false;
+    }
+  return true;
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(another_run_optimizer_or_net_is_refused_and_nothing_changes) {
+  using M = model<tiny, float, backend::host>;
+  const auto data = test::random_dataset(M::in, 64, 6);
+  scratch s;
+  M m(1);
+  optim::optimizer<optim::sgd, float, backend::host> o({0.9, 5e-4, true}, M::n_params);
+  train(m, o, optim::constant_lr{0.01}, data, options(1));
+  save_training_checkpoint(m, o, s.file(1), 1, -1, "recipe A");
+
+  M fresh(2);
+  const auto before = values(fresh);
+  {
+    optim::optimizer<optim::sgd, float, backend::host> other({0.9, 1e-3, true}, M::n_params);
+    BOOST_CHECK_EXCEPTION(load_training_checkpoint(fresh, other, s.file(1)), basin::error, [&](const basin::error& e) {
+      return says(e, {s.file(1).c_str(), "weight_decay = 0.0005", "weight_decay = 0.001"});
+    });
+    BOOST_TEST(other.steps() == 0);
+  }
+  {
+    optim::optimizer<optim::adam, float, backend::host> adam({}, M::n_params);
+    BOOST_CHECK_EXCEPTION(load_training_checkpoint(fresh, adam, s.file(1)), basin::error, [&](const basin::error& e) {
+      return says(e, {s.file(1).c_str(), "'sgd'", "'adam'"});
+    });
+  }
+  {
+    optim::optimizer<optim::sgd, float, backend::host> same({0.9, 5e-4, true}, M::n_params);
+    BOOST_CHECK_EXCEPTION(load_training_checkpoint(fresh, same, s.file(1), "recipe B"), basin::error,
+                          [&](const basin::error& e) {
+                            return says(e, {s.file(1).c_str(), "recipe A", "recipe B"});
+                          });
+    BOOST_TEST(same.steps() == 0);
+    // The recipe train_resumable stores includes the epochs: a rerun with more epochs is another run.
+    const resume_options r{[&](int e) { return s.file(e); }, "recipe A", true, false};
+    save_training_checkpoint(m, o, s.file(1), 1, -1, training_recipe("recipe A", options(1), data.size()));
+    BOOST_CHECK_EXCEPTION(train_resumable(fresh, same, optim::constant_lr{0.01}, data, options(2), r), basin::error,
+                          [&](const basin::error& e) {
+                            return says(e, {"epochs 1", "epochs 2"});
+                          });
+  }
+  {
+    model<tiny_other, float, backend::host> other(1);
+    optim::optimizer<optim::sgd, float, backend::host> so({0.9, 5e-4, true}, other.n_params);
+    BOOST_CHECK_EXCEPTION(load_training_checkpoint(other, so, s.file(1)), basin::error, [&](const basin::error& e) {
+      return says(e, {s.file(1).c_str(), "architecture"});
+    });
+    BOOST_TEST(so.steps() == 0);
+  }
+  BOOST_TEST(differing(before, values(fresh)) == 0u);
+
+  // A state that loads: steps and momentum arrive.
+  optim::optimizer<optim::sgd, float, backend::host> same({0.9, 5e-4, true}, M::n_params);
+  const auto info = load_training_checkpoint(fresh, same, s.file(1));
+  BOOST_TEST(info.optimizer_restored);
+  BOOST_TEST(same.steps() == o.steps());
+  BOOST_TEST(differing_state(same.save_state(), o.save_state()) == 0u);
+  BOOST_TEST(differing(values(fresh), values(m)) == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(malformed_optimizer_groups_are_named) {
+  using M = model<tiny, float, backend::host>;
+  scratch s;
+  M m(1);
+  optim::optimizer<optim::sgd, float, backend::host> o({0.9, 0, false}, M::n_params);
+  const auto names = M::parameter_names();
+  const auto make = [&](const std::string& path, auto&& spoil) {
+    save_training_checkpoint(m, o, path, 1);
+    auto f = h5::file::open(path, true);
+    spoil(f);
+  };
+  const auto refused = [&](const std::string& path, std::initializer_list<const char*> parts) {
+    M fresh(2);
+    optim::optimizer<optim::sgd, float, backend::host> fo({0.9, 0, false}, M::n_params);
+    const auto before = values(fresh);
+    BOOST_CHECK_EXCEPTION(load_training_checkpoint(fresh, fo, path), basin::error,
+                          [&](const basin::error& e) { return says(e, {path.c_str()}) && says(e, parts); });
+    BOOST_TEST(differing(before, values(fresh)) == 0u);
+  };
+  // A wrong shape for one slot tensor.
+  const auto shape = (s.dir / "shape.h5").string();
+  save_checkpoint(m, shape, 1);
+  {
+    auto f = h5::file::open(shape, true);
+    f.create_group("optimizer");
+    f.set_attr("optimizer", "format", "basin-optimizer-1");
+    f.set_attr("optimizer", "kind", "sgd");
+    f.set_attr("optimizer", "steps", std::int64_t(3));
+    f.set_attr("optimizer", "settings", "momentum,weight_decay,nesterov");
+    f.set_attr("optimizer", "momentum", 0.9);
+    f.set_attr("optimizer", "weight_decay", 0.0);
+    f.set_attr("optimizer", "nesterov", 0.0);
+    f.set_attr("optimizer", "slots", "momentum_buffer");
+    const std::vector<float> z(7, 0.f);
+    f.write<float>("optimizer/momentum_buffer/" + names[0], z, {7});
+  }
+  refused(shape, {names[0].c_str(), "shape (7)"});
+  // A setting listed but missing, a wrong format, a missing tensor.
+  const auto setting = (s.dir / "setting.h5").string();
+  make(setting, [](h5::file& f) { f.set_attr("optimizer", "settings", "momentum,weight_decay,nesterov,dampening"); });
+  refused(setting, {"dampening"});
+  const auto format = (s.dir / "format.h5").string();
+  make(format, [](h5::file& f) { f.set_attr("optimizer", "format", "basin-optimizer-9"); });
+  refused(format, {"basin-optimizer-9"});
+  const auto slot = (s.dir / "slot.h5").string();
+  make(slot, [](h5::file& f) { f.set_attr("optimizer", "slots", "momentum_buffer,velocity"); });
+  refused(slot, {"optimizer/velocity/"});
+}
+
+BOOST_AUTO_TEST_SUITE_END()
