@@ -71,7 +71,8 @@ int main(int argc, char** argv) try {
     o.epochs = train_epochs;
     o.seed = seed;
     basin::load_or_train(model, opt, basin::optim::cosine_lr{0.1, double(train_epochs)}, train_set, o, ckpt,
-                         "resnet20, SGD lr 0.1 cosine, Nesterov, wd 0.0005");
+                         "resnet20, SGD lr 0.1 cosine, Nesterov, wd 0.0005", nullptr, true,
+                         basin::other_recipe::load_model);  // --checkpoint takes any resnet20 checkpoint
   }
   const auto center = basin::evaluate(model, probe);
   std::printf("minimizer: test loss %.4f, accuracy %.2f%% on %lld test images; initial loss %.4f\n", center.loss,

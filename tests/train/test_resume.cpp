@@ -5,8 +5,10 @@
 #include <unistd.h>
 
 #include <boost/test/unit_test.hpp>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <string>
 
 #include "../random_data.hpp"
@@ -36,7 +38,10 @@ struct scratch {
     fs::remove_all(dir);
     fs::create_directories(dir);
   }
-  ~scratch() { fs::remove_all(dir); }
+  ~scratch() {
+    std::error_code ignored;
+    fs::remove_all(dir, ignored);
+  }
   std::string file(int e) const { return (dir / ("epoch_" + std::to_string(e) + ".h5")).string(); }
 };
 
@@ -308,6 +313,7 @@ BOOST_AUTO_TEST_CASE(malformed_optimizer_groups_are_named) {
     f.create_group("optimizer");
     f.set_attr("optimizer", "format", "basin-optimizer-1");
     f.set_attr("optimizer", "kind", "sgd");
+    f.set_attr("optimizer", "scalar", "float32");
     f.set_attr("optimizer", "steps", std::int64_t(3));
     f.set_attr("optimizer", "settings", "momentum,weight_decay,nesterov");
     f.set_attr("optimizer", "momentum", 0.9);
@@ -328,6 +334,134 @@ BOOST_AUTO_TEST_CASE(malformed_optimizer_groups_are_named) {
   const auto slot = (s.dir / "slot.h5").string();
   make(slot, [](h5::file& f) { f.set_attr("optimizer", "slots", "momentum_buffer,velocity"); });
   refused(slot, {"optimizer/velocity/"});
+}
+
+// A quantized state whose grids no optimizer of these settings could have made (a 4-bit grid
+// spanning 20 steps, an infinite spacing) is refused before anything changes, layers included.
+BOOST_AUTO_TEST_CASE(quantized_grids_that_do_not_fit_are_refused_whole) {
+  using M = model<tiny, float, backend::host>;
+  using Q = optim::quantized_optimizer<M, optim::adam>;
+  const auto data = test::random_dataset(M::in, 64, 8);
+  scratch s;
+  M m(1);
+  Q q(m, optim::adam{}, {optim::rounding::stochastic, 4, 0.0, 3});
+  train(m, q.bind(m), optim::constant_lr{1e-3}, data, options(1));
+  for (const auto& [what, spoil] : std::vector<std::pair<std::string, std::function<void(quant::grid&)>>>{
+           {"wide", [](quant::grid& g) { g.hi = 20 * g.delta; }},
+           {"inf", [](quant::grid& g) { g.delta = g.hi = INFINITY; }},
+           {"binary", [](quant::grid& g) { g.binary = true; }}}) {
+    auto st = q.save_state();
+    spoil(st.grids.back().g);
+    const auto file = (s.dir / (what + ".h5")).string();
+    save_training_checkpoint(m, q, file, 1);
+    {
+      auto f = h5::file::open(file, true);
+      std::vector<double> g;
+      for (const auto& tg : st.grids)
+        g.insert(g.end(), {double(tg.offset), double(tg.size), tg.g.delta, tg.g.lo, tg.g.hi, tg.g.binary ? 1.0 : 0.0});
+      f.overwrite<double>("optimizer/grids", g.data(), {hsize_t(st.grids.size()), 6});
+    }
+    M fresh(2);
+    Q fq(fresh, optim::adam{}, {optim::rounding::stochastic, 4, 0.0, 3});
+    const auto before = fq.save_state();
+    const auto params = values(fresh);
+    BOOST_CHECK_EXCEPTION(load_training_checkpoint(fresh, fq, file), basin::error, [&](const basin::error& e) {
+      return says(e, {file.c_str(), "grid ", "is not an integer grid of 4 bit(s)"});
+    });
+    const auto after = fq.save_state();
+    BOOST_TEST(differing_state(before, after) == 0u, what);
+    BOOST_TEST(after.grids.size() == before.grids.size());
+    for (std::size_t k = 0; k < after.grids.size(); ++k) BOOST_TEST(after.grids[k].g.delta == before.grids[k].g.delta);
+    BOOST_TEST(differing(params, values(fresh)) == 0u);
+  }
+}
+
+// A file at epoch e's path that holds another epoch, a state of another scalar type, an
+// "optimizer" that is not a group: refused, and nothing is loaded.
+BOOST_AUTO_TEST_CASE(wrong_epoch_scalar_or_object_is_refused) {
+  using M = model<tiny, float, backend::host>;
+  const auto data = test::random_dataset(M::in, 64, 7);
+  scratch s;
+  M m(1);
+  optim::optimizer<optim::sgd, float, backend::host> o({0.9, 0, false}, M::n_params);
+  train(m, o, optim::constant_lr{0.01}, data, options(1));
+  save_training_checkpoint(m, o, s.file(2), 1, -1, training_recipe("", options(3), data.size()));
+  {
+    M fresh(2);
+    optim::optimizer<optim::sgd, float, backend::host> fo({0.9, 0, false}, M::n_params);
+    const auto before = values(fresh);
+    BOOST_CHECK_EXCEPTION(train_resumable(fresh, fo, optim::constant_lr{0.01}, data, options(3),
+                                          {[&](int e) { return s.file(e); }, "", true, false}),
+                          basin::error, [&](const basin::error& e) {
+                            return says(e, {s.file(2).c_str(), "after epoch 1, expected 2"});
+                          });
+    BOOST_TEST(differing(before, values(fresh)) == 0u);
+    BOOST_TEST(fo.steps() == 0);
+  }
+  {
+    using MD = model<tiny, double, backend::host>;
+    MD md(1);
+    optim::optimizer<optim::sgd, double, backend::host> od({0.9, 0, false}, MD::n_params);
+    const auto file = (s.dir / "double.h5").string();
+    save_training_checkpoint(md, od, file, 1);
+    M fresh(2);
+    optim::optimizer<optim::sgd, float, backend::host> fo({0.9, 0, false}, M::n_params);
+    BOOST_CHECK_EXCEPTION(load_training_checkpoint(fresh, fo, file), basin::error, [&](const basin::error& e) {
+      return says(e, {file.c_str(), "float64", "float32"});
+    });
+  }
+  {
+    const auto file = (s.dir / "dataset.h5").string();
+    save_checkpoint(m, file, 1);
+    h5::file::open(file, true).write_scalar<double>("optimizer", 1.0);
+    M fresh(2);
+    optim::optimizer<optim::sgd, float, backend::host> fo({0.9, 0, false}, M::n_params);
+    BOOST_CHECK_EXCEPTION(load_training_checkpoint(fresh, fo, file), basin::error, [&](const basin::error& e) {
+      return says(e, {file.c_str(), "is not a group"});
+    });
+  }
+}
+
+// load_or_train: its own file loads with the optimizer's state; a plain checkpoint loads the
+// model alone; another recipe's file is refused unless the caller takes any checkpoint.
+BOOST_AUTO_TEST_CASE(load_or_train_loads_its_own_and_refuses_another_run) {
+  using M = model<tiny, float, backend::host>;
+  const auto data = test::random_dataset(M::in, 64, 9);
+  scratch s;
+  const auto file = (s.dir / "net.h5").string();
+  M a(1);
+  optim::optimizer<optim::sgd, float, backend::host> oa({0.9, 0, false}, M::n_params);
+  const auto trained =
+      load_or_train(a, oa, optim::constant_lr{0.01}, data, options(2), file, "lr 0.01", nullptr, false);
+  BOOST_TEST(trained.history.size() == 2u);
+  BOOST_TEST(fs::exists(file));
+  BOOST_TEST(!fs::exists(file + ".epoch1.h5"));
+  M b(2);
+  optim::optimizer<optim::sgd, float, backend::host> ob({0.9, 0, false}, M::n_params);
+  const auto loaded = load_or_train(b, ob, optim::constant_lr{0.01}, data, options(2), file, "lr 0.01", nullptr, false);
+  BOOST_TEST(loaded.history.empty());
+  BOOST_TEST(loaded.optimizer_restored);
+  BOOST_TEST(ob.steps() == oa.steps());
+  BOOST_TEST(differing(values(a), values(b)) == 0u);
+  M c(3);
+  optim::optimizer<optim::sgd, float, backend::host> oc({0.9, 0, false}, M::n_params);
+  BOOST_CHECK_EXCEPTION(
+      load_or_train(c, oc, optim::constant_lr{0.02}, data, options(2), file, "lr 0.02", nullptr, false), basin::error,
+      [&](const basin::error& e) {
+        return says(e, {file.c_str(), "lr 0.01; epochs 2", "lr 0.02; epochs 2"});
+      });
+  const auto any = load_or_train(c, oc, optim::constant_lr{0.02}, data, options(2), file, "lr 0.02", nullptr, false,
+                                 other_recipe::load_model);
+  BOOST_TEST(!any.optimizer_restored);
+  BOOST_TEST(oc.steps() == 0);
+  BOOST_TEST(differing(values(a), values(c)) == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(recipes_tell_close_numbers_apart) {
+  BOOST_TEST(text("lr ", 0.1, " wd ", 5e-4) == "lr 0.1 wd 0.0005");
+  BOOST_TEST(text(1.0000001) != text(1.0000002));
+  BOOST_TEST(text(0.1f) == "0.1");
+  BOOST_TEST(text(3, " ", std::string("x")) == "3 x");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

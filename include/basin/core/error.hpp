@@ -4,9 +4,11 @@
 // names the file or argument, what was expected and what was found.
 #pragma once
 
+#include <charconv>
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <utility>
 
 namespace basin {
@@ -25,11 +27,25 @@ std::string concat(Parts&&... parts) {
 }
 }  // namespace detail
 
-// The parts streamed together into one string, as fail() formats its message (numbers with six
-// significant digits: 5e-4 gives "0.0005").
+namespace detail {
+template <class P>
+decltype(auto) exact(P&& p) {
+  if constexpr (std::is_floating_point_v<std::remove_cvref_t<P>>) {
+    char buf[64];
+    const auto r = std::to_chars(buf, buf + sizeof buf, p, std::chars_format::general);  // shortest exact
+    return std::string(buf, r.ptr);
+  } else {
+    return std::forward<P>(p);
+  }
+}
+}  // namespace detail
+
+// The parts streamed together into one string, numbers as the shortest text that reads back to
+// the same value (5e-4 gives "0.0005", 0.1 "0.1", 1.0000001 "1.0000001"): a description of a
+// run (train/resume.hpp's recipes) that two different settings never share.
 template <class... Parts>
 std::string text(Parts&&... parts) {
-  return detail::concat(std::forward<Parts>(parts)...);
+  return detail::concat(detail::exact(std::forward<Parts>(parts))...);
 }
 
 // Throws basin::error with the parts streamed together: fail("file '", f, "': expected ...").

@@ -19,12 +19,11 @@
 //   optimizer/grids                     float64 (k, 6): offset, size, delta, lo, hi, binary of
 //                                       each quantized tensor's grid (quantized optimizers)
 // with attributes format ("basin-optimizer-1"), kind ("sgd", "adam", "quantized sgd", ...),
-// steps, slots and settings (names, comma-separated, in order) and one float64 attribute per
-// setting; the root attribute "recipe" (when given) describes the run, so that a resumed run
-// with other settings is refused. Readers of plain checkpoints ignore the group.
-// A checkpoint is written to a temporary file and renamed into place, so a crash never leaves
-// a half-written file under the final name. Reading one into a model of another architecture
-// fails with basin::error naming the file, the expected and the found architecture.
+// scalar ("float32" or "float64"), steps, slots and settings (names, comma-separated, in order) and one float64
+// attribute per setting; the root attribute "recipe" (when given) describes the run, so that a resumed run with other
+// settings is refused. Readers of plain checkpoints ignore the group. A checkpoint is written to a temporary file and
+// renamed into place, so a crash never leaves a half-written file under the final name. Reading one into a model of
+// another architecture fails with basin::error naming the file, the expected and the found architecture.
 #pragma once
 
 #include <algorithm>
@@ -286,6 +285,7 @@ void write_optimizer_state(h5::file& f, const optim::optimizer_state<T>& st) {
   f.set_attr("optimizer", "format", "basin-optimizer-1");
   f.set_attr("optimizer", "kind", st.kind);
   f.set_attr("optimizer", "steps", st.steps);
+  f.set_attr("optimizer", "scalar", h5::detail::type_of<T>::name);
   f.set_attr("optimizer", "settings", joined_names(st.settings));
   f.set_attr("optimizer", "slots", joined_names(st.slots));
   for (const auto& [name, value] : st.settings) f.set_attr("optimizer", name, value);
@@ -311,10 +311,15 @@ void write_optimizer_state(h5::file& f, const optim::optimizer_state<T>& st) {
 template <class Model, class T>
 optim::optimizer_state<T> read_optimizer_state(const h5::file& f, const std::string& path) {
   const auto bad = [&](const auto&... why) { fail("training checkpoint '", path, "': optimizer state ", why...); };
-  for (const char* a : {"format", "kind", "steps", "settings", "slots"})
+  if (!f.is_group("optimizer")) bad("is not a group");
+  for (const char* a : {"format", "kind", "steps", "settings", "slots", "scalar"})
     if (!f.has_attr("optimizer", a)) bad("has no attribute '", a, "'");
   if (f.attr_string("optimizer", "format") != "basin-optimizer-1")
     bad("has format '", f.attr_string("optimizer", "format"), "', expected 'basin-optimizer-1'");
+  // The slots' scalar: a float run's state continued in double (or back) would not be the same
+  // run, bit for bit.
+  if (f.has_attr("optimizer", "scalar") && f.attr_string("optimizer", "scalar") != h5::detail::type_of<T>::name)
+    bad("holds ", f.attr_string("optimizer", "scalar"), " values, the optimizer keeps ", h5::detail::type_of<T>::name);
   optim::optimizer_state<T> st;
   st.kind = f.attr_string("optimizer", "kind");
   st.steps = f.attr_i64("optimizer", "steps");
@@ -395,8 +400,8 @@ training_checkpoint_info load_training_checkpoint(Model& m, Opt& opt, const std:
     if (f.has_attr("/", "recipe")) out.recipe = f.attr_string("/", "recipe");
     require(recipe.empty() || out.recipe.empty() || recipe == out.recipe, "training checkpoint '", path,
             "' was written by another run:\n  the file's run: ", out.recipe, "\n  this run:       ", recipe,
-            "\n(use another output folder, or remove the file to start again)");
-    if (f.is_group("optimizer")) st = detail::read_optimizer_state<Model, T>(f, path);
+            "\n(use another output folder, or remove this run's checkpoints to start again)");
+    if (f.has("optimizer")) st = detail::read_optimizer_state<Model, T>(f, path);
   }
   if (!st) {
     static_cast<checkpoint_info&>(out) = load_checkpoint(m, path);
@@ -412,6 +417,7 @@ training_checkpoint_info load_training_checkpoint(Model& m, Opt& opt, const std:
   try {
     restore(*st);
   } catch (const error& e) {
+    restore(before);  // a state refused part-way (a quantized net's grids) is undone
     fail("training checkpoint '", path, "': ", e.what());
   }
   try {

@@ -131,13 +131,15 @@ class quantized_optimizer {
               mine.settings[i].second);
     require(s.grids.size() == grids_.size(), "quantized_optimizer: the state has ", s.grids.size(), " grids, the net ",
             grids_.size(), " quantized tensors");
-    for (std::size_t k = 0; k < grids_.size(); ++k)
-      require(s.grids[k].offset == grids_[k].offset && s.grids[k].size == grids_[k].size &&
-                  (s.grids[k].g.binary == (q_.bits == 1)) && s.grids[k].g.delta > 0 &&
-                  s.grids[k].g.lo < s.grids[k].g.hi,
-              "quantized_optimizer: grid ", k, " of the state (offset ", s.grids[k].offset, ", ", s.grids[k].size,
-              " values, delta ", s.grids[k].g.delta, ") does not fit the tensor at offset ", grids_[k].offset, " of ",
-              grids_[k].size, " values");
+    for (std::size_t k = 0; k < grids_.size(); ++k) {
+      const auto& g = s.grids[k].g;
+      require(s.grids[k].offset == grids_[k].offset && s.grids[k].size == grids_[k].size, "quantized_optimizer: grid ",
+              k, " of the state covers offset ", s.grids[k].offset, ", ", s.grids[k].size,
+              " values, but the tensor lies at offset ", grids_[k].offset, ", ", grids_[k].size, " values");
+      require(grid_fits(g), "quantized_optimizer: grid ", k, " of the state (delta ", g.delta, ", [", g.lo, ", ", g.hi,
+              "], ", g.binary ? "binary" : "integer", ") is not ", q_.bits == 1 ? "a binary" : "an integer",
+              " grid of ", q_.bits, " bit(s)", q_.delta > 0 ? " with the optimizer's fixed spacing" : "");
+    }
     const bool bc = q_.rule == rounding::binary_connect;
     require(s.slots.size() >= (bc ? 1u : 0u) &&
                 (!bc || (s.slots.back().first == "shadow" && index_t(s.slots.back().second.size()) == Model::n_params)),
@@ -189,6 +191,18 @@ class quantized_optimizer {
     });
     require(count == grids_.size(), "quantized_optimizer: the net has ", count, " conv and dense layers but ",
             grids_.size(), " weight tensors");
+  }
+
+  // g is a grid this optimizer could have made: of its kind and bits, finite, with the fixed
+  // spacing when it has one.
+  bool grid_fits(const quant::grid& g) const {
+    if (!(std::isfinite(g.delta) && std::isfinite(g.lo) && std::isfinite(g.hi) && g.delta > 0)) return false;
+    if (q_.bits == 1) {
+      const auto want = quant::binary_grid(g.hi);
+      return g.binary && g.hi > 0 && g.lo == want.lo && g.delta == want.delta && (q_.delta <= 0 || g.hi == q_.delta);
+    }
+    const auto want = quant::integer_grid(g.delta, q_.bits);
+    return !g.binary && g.lo == want.lo && g.hi == want.hi && (q_.delta <= 0 || g.delta == q_.delta);
   }
 
   // The kind and this optimizer's own settings, as save_state writes them.

@@ -63,9 +63,9 @@ resumed_training train_resumable(Model& model, Optimizer&& opt, const Schedule& 
   for (int e = o.epochs; e >= 1; --e) {
     const auto file = r.path(e);
     if (!std::filesystem::exists(file)) continue;
+    const auto found = read_checkpoint_info(file).epoch;
+    require(found == e, "train_resumable: checkpoint '", file, "' was written after epoch ", found, ", expected ", e);
     const auto info = load_training_checkpoint(model, opt, file, recipe);
-    require(info.epoch == e, "train_resumable: checkpoint '", file, "' was written after epoch ", info.epoch,
-            ", expected ", e);
     out.resumed_after = e;
     out.optimizer_restored = info.optimizer_restored;
     if (r.verbose)
@@ -91,17 +91,24 @@ resumed_training train_resumable(Model& model, Optimizer&& opt, const Schedule& 
   return out;
 }
 
-// The model of a checkpoint file, trained when the file does not exist yet: `final_path` holding
-// any checkpoint of the architecture is loaded (with the optimizer's state when the file was
-// written by this recipe, else the model only: a plain checkpoint of another program will do);
-// otherwise train_resumable trains o.epochs epochs, writing each epoch's
-// training checkpoint to "<final_path>.epoch<e>.h5" (removed once the next is written) and the
-// last to final_path itself, so an interrupted run resumes at its last finished epoch. Returns
-// what train_resumable did (resumed_after == o.epochs and no history when the file was loaded).
+// How load_or_train treats an existing file that another recipe wrote.
+enum class other_recipe {
+  refuse,     // a basin::error naming both recipes (the file's results would pass for this run's)
+  load_model  // the model alone (a program that takes any checkpoint of the architecture)
+};
+
+// The model of a checkpoint file, trained when the file does not exist yet: an existing
+// `final_path` is loaded, with the optimizer's state when this recipe wrote it; a plain
+// checkpoint (no recipe: save_checkpoint, another program) loads the model alone, and one of
+// another recipe is refused or loaded as a model alone, as `others` says. Otherwise train_resumable trains o.epochs
+// epochs, writing each epoch's training checkpoint to "<final_path>.epoch<e>.h5" (removed once the next is written) and
+// the last to final_path itself, so an interrupted run resumes at its last finished epoch. Returns what train_resumable
+// did (resumed_after == o.epochs and no history when the file was loaded).
 template <class Model, class Optimizer, class Schedule>
 resumed_training load_or_train(Model& model, Optimizer&& opt, const Schedule& lr, const dataset& data,
                                const train_options& o, const std::string& final_path, const std::string& recipe,
-                               const dataset* test = nullptr, bool verbose = true) {
+                               const dataset* test = nullptr, bool verbose = true,
+                               other_recipe others = other_recipe::refuse) {
   require(!final_path.empty(), "load_or_train: the checkpoint path is empty");
   resumed_training out;
   if (std::filesystem::exists(final_path)) {
@@ -113,6 +120,9 @@ resumed_training load_or_train(Model& model, Optimizer&& opt, const Schedule& lr
       const auto f = h5::file::open(final_path);
       if (f.has_attr("/", "recipe")) theirs = f.attr_string("/", "recipe");
     }
+    require(theirs.empty() || theirs == full || others == other_recipe::load_model, "load_or_train: '", final_path,
+            "' was written by another run:\n  the file's run: ", theirs, "\n  this run:       ", full,
+            "\n(use another output folder, or remove the file to train again)");
     if (theirs == full)
       out.optimizer_restored = load_training_checkpoint(model, opt, final_path, full).optimizer_restored;
     else
