@@ -21,8 +21,9 @@
 // generator's and discriminator's parameters), <run>_samples.{png,pgm} (64 samples); then
 // losses_lr<f>x.png (discriminator and generator losses of both methods), scores.png and
 // frechet.png (against step, all runs) and summary.csv.
-// A finished run is read back instead of trained again, so an interrupted example goes on with
-// the next run.
+// A finished run is read back instead of trained again, and a run interrupted part-way goes on
+// from its last check (<run>.h5.part_*.h5: both nets with their Adam states, and the records),
+// ending in the same bits as a run that never stopped.
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -145,6 +146,31 @@ run_result run_one(double factor, bool predict, const settings& st, const gan::i
   o.prediction = predict;
   o.seed = seed;
   o.stop_when_not_finite = true;
+  // The run so far, at every check: both nets with their Adam states (training checkpoints), then
+  // the records, whose step commits the three. A rerun goes on from the last check in the same
+  // bits (every step's noise and images are functions of the seed and the step).
+  const std::string part_g = file + ".part_generator.h5", part_d = file + ".part_discriminator.h5",
+                    part_r = file + ".part_records.h5";
+  double seconds_before = 0;
+  if (fs::exists(part_r)) {
+    auto f = h5::file::open(part_r);
+    const auto step = f.read<std::int64_t>("step").at(0);
+    if (f.read<double>("recipe") == recipe && fs::exists(part_g) && fs::exists(part_d) &&
+        read_checkpoint_info(part_g).step == step && read_checkpoint_info(part_d).step == step) {
+      load_training_checkpoint(g, og, part_g);
+      load_training_checkpoint(d, od, part_d);
+      r.d_loss = f.read<double>("d_loss"), r.g_loss = f.read<double>("g_loss");
+      r.score_step = f.read<double>("score_step"), r.score = f.read<double>("score");
+      r.classes = f.read<double>("classes"), r.frechet = f.read<double>("frechet");
+      seconds_before = f.read<double>("seconds").at(0);
+      require(index_t(r.d_loss.size()) == step, "'", part_r, "': ", r.d_loss.size(), " losses for step ", step);
+      o.first_step = step;
+      std::printf("%s: resuming after step %lld from %s\n", r.name.c_str(), (long long)step, part_r.c_str());
+    } else {
+      std::printf("%s: %s belongs to another recipe or its nets are missing: starting afresh\n", r.name.c_str(),
+                  part_r.c_str());
+    }
+  }
   std::printf("%s: Adam lr %g, beta1 %g, batch %ld, %ld steps, %s\n", r.name.c_str(), lr, st.beta1, batch, steps,
               predict ? "discriminator steps against the predicted generator" : "alternating steps");
   std::fflush(stdout);
@@ -155,20 +181,37 @@ run_result run_one(double factor, bool predict, const settings& st, const gan::i
     r.frechet.push_back(gan::frechet_distance(gan::feature_moments(judge.features, samples), judge.real));
   };
   const auto t0 = std::chrono::steady_clock::now();
-  judge_now(0);
+  const auto elapsed = [&] {
+    return seconds_before + std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  };
+  if (o.first_step == 0) judge_now(0);
+  std::vector<gan::gan_record> taken;  // this call's steps, as they come
   const auto on_step = [&](index_t s) {
-    if (s % every == 0) judge_now(s);
+    if (s % every != 0 || s == steps) return;
+    judge_now(s);
+    save_training_checkpoint(g, og, part_g, -1, s);
+    save_training_checkpoint(d, od, part_d, -1, s);
+    auto dl = r.d_loss, gl = r.g_loss;
+    for (const auto& h : taken) dl.push_back(h.d_loss), gl.push_back(h.g_loss);
+    h5::atomic_write(part_r, [&](h5::file& f) {
+      f.write("d_loss", dl), f.write("g_loss", gl);
+      f.write("score_step", r.score_step), f.write("score", r.score), f.write("classes", r.classes);
+      f.write("frechet", r.frechet);
+      f.write("seconds", std::vector<double>{elapsed()});
+      f.write("recipe", recipe);
+      f.write("step", std::vector<std::int64_t>{std::int64_t(s)});
+    });
   };
   const auto rate = [lr](index_t) { return lr; };
-  const auto history = gan::train_gan(g, d, og, od, rate, rate, source, o, on_step);
-  for (const auto& h : history) r.d_loss.push_back(h.d_loss), r.g_loss.push_back(h.g_loss);
+  gan::train_gan(g, d, og, od, rate, rate, source, o, on_step, &taken);
+  for (const auto& h : taken) r.d_loss.push_back(h.d_loss), r.g_loss.push_back(h.g_loss);
   if (r.collapsed()) {
     std::printf("%s: collapsed at step %zu (discriminator loss %g, generator loss %g)\n", r.name.c_str(),
                 r.d_loss.size(), r.d_loss.back(), r.g_loss.back());
-  } else if (long(r.score_step.back()) != long(history.size())) {
-    judge_now(index_t(history.size()));
+  } else if (long(r.score_step.back()) != long(r.d_loss.size())) {
+    judge_now(index_t(r.d_loss.size()));
   }
-  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  r.seconds = elapsed();
   plot::style ss;
   ss.title = r.name + ": 64 samples after " + std::to_string(r.d_loss.size()) + " steps";
   ss.svg = false;
@@ -189,6 +232,10 @@ run_result run_one(double factor, bool predict, const settings& st, const gan::i
     f.write("generator_params", gp), f.write("discriminator_params", dp);
   }
   fs::rename(part, file);
+  for (const auto& f : {part_g, part_d, part_r}) {
+    std::error_code ignored;
+    fs::remove(f, ignored);
+  }
   return r;
 }
 

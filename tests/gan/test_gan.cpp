@@ -3,14 +3,20 @@
 // discriminator against central differences (double), mixtures and mode coverage, and a
 // training run's reproducibility; the same for DCGAN-shaped nets on images (transposed convs,
 // batch norm, tanh, leaky relu), the image source, the classifier score against its closed
-// forms, DCGAN's initialization and a collapse that ends a run without losing its records.
+// forms, DCGAN's initialization, a collapse that ends a run without losing its records, and a
+// run resumed from training checkpoints.
 #define BOOST_TEST_MODULE gan
-#include <boost/test/unit_test.hpp>
+#include <unistd.h>
+
 #include <array>
+#include <boost/test/unit_test.hpp>
 #include <cmath>
+#include <cstring>
+#include <filesystem>
 #include <functional>
 
 #include "basin/gan/gan.hpp"
+#include "basin/io/checkpoint.hpp"
 #include "basin/optim/optimizers.hpp"
 
 using namespace basin;
@@ -344,6 +350,76 @@ BOOST_AUTO_TEST_CASE(dcgan_training_is_reproducible_and_checks_its_data) {
     BOOST_TEST(std::string(e.what()).find("1x6x6 but the discriminator takes 2x6x6") != std::string::npos, e.what());
   }
   d.params[0] = NAN;
+  BOOST_CHECK_THROW(gan::train_gan(g, d, og, od, lr, lr, source, o), basin::error);
+}
+
+// A DCGAN run stopped after 3 of 7 steps, both nets and both Adam states written as training
+// checkpoints, and resumed in fresh models (first_step) ends in the same bits as one that never
+// stopped; resuming without the optimizers' states ends elsewhere.
+BOOST_AUTO_TEST_CASE(dcgan_training_resumes_in_the_same_bits) {
+  using gen_f = model<image_gen, float>;
+  using disc_f = model<image_disc, float>;
+  const auto data = random_images({2, 6, 6}, 50, 3);
+  const gan::image_source source(data);
+  const auto lr = [](index_t) { return 2e-3; };
+  const auto values = [](const auto& m) {
+    std::vector<float> v(m.params.begin(), m.params.end());
+    v.insert(v.end(), m.state.begin(), m.state.end());
+    return v;
+  };
+  const auto dir = std::filesystem::temp_directory_path() / ("basin_gan_resume_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const auto gf = (dir / "g.h5").string(), df = (dir / "d.h5").string();
+  for (const bool predict : {false, true}) {
+    gen_f g(1);
+    disc_f d(2);
+    adam_f og({0.5, 0.999, 1e-8, 0}, g.n_params), od({0.5, 0.999, 1e-8, 0}, d.n_params);
+    gan::train_gan(g, d, og, od, lr, lr, source, quiet_options(7, 8, predict));
+
+    gen_f g1(1);
+    disc_f d1(2);
+    adam_f og1({0.5, 0.999, 1e-8, 0}, g.n_params), od1({0.5, 0.999, 1e-8, 0}, d.n_params);
+    gan::train_gan(g1, d1, og1, od1, lr, lr, source, quiet_options(3, 8, predict));
+    save_training_checkpoint(g1, og1, gf, -1, 3);
+    save_training_checkpoint(d1, od1, df, -1, 3);
+    const auto resume = [&](bool with_optimizers) {
+      gen_f g2(5);
+      disc_f d2(6);
+      adam_f og2({0.5, 0.999, 1e-8, 0}, g.n_params), od2({0.5, 0.999, 1e-8, 0}, d.n_params);
+      if (with_optimizers) {
+        load_training_checkpoint(g2, og2, gf);
+        load_training_checkpoint(d2, od2, df);
+      } else {
+        load_checkpoint(g2, gf);
+        load_checkpoint(d2, df);
+      }
+      auto o = quiet_options(7, 8, predict);
+      o.first_step = 3;
+      const auto h = gan::train_gan(g2, d2, og2, od2, lr, lr, source, o);
+      BOOST_TEST(h.size() == 4u);
+      BOOST_TEST(h.front().step == 4);
+      auto v = values(g2), w = values(d2);
+      v.insert(v.end(), w.begin(), w.end());
+      return v;
+    };
+    auto want = values(g), w = values(d);
+    want.insert(want.end(), w.begin(), w.end());
+    const auto exact = resume(true), without = resume(false);
+    std::size_t differ = 0, differ_without = 0;
+    for (std::size_t i = 0; i < want.size(); ++i) {
+      differ += std::memcmp(&want[i], &exact[i], sizeof(float)) != 0;
+      differ_without += std::memcmp(&want[i], &without[i], sizeof(float)) != 0;
+    }
+    BOOST_TEST(differ == 0u, (predict ? "prediction: " : "alternating: ") << differ << " values differ");
+    BOOST_TEST(differ_without > want.size() / 2);
+  }
+  std::error_code ignored;
+  std::filesystem::remove_all(dir, ignored);
+  gen_f g(1);
+  disc_f d(2);
+  adam_f og({0.5, 0.999, 1e-8, 0}, g.n_params), od({0.5, 0.999, 1e-8, 0}, d.n_params);
+  auto o = quiet_options(3, 8, false);
+  o.first_step = 4;
   BOOST_CHECK_THROW(gan::train_gan(g, d, og, od, lr, lr, source, o), basin::error);
 }
 

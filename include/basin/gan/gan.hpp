@@ -320,6 +320,11 @@ struct gan_options {
   // returns the records so far (the last one holds the loss that is not finite: a collapse is a
   // result), otherwise train_gan throws.
   bool stop_when_not_finite = false;
+  // Resuming: steps first_step..steps-1 are taken (g, d and both optimizers as they were after
+  // step first_step, e.g. from training checkpoints). Every step's noise and real samples are
+  // functions of (seed, step) and the prediction keeps nothing across steps, so a resumed run
+  // ends in the same bits as one that never stopped.
+  index_t first_step = 0;
 };
 
 struct gan_record {
@@ -331,18 +336,22 @@ struct gan_record {
 // step, then (o.prediction) the generator's prediction, then one discriminator step against the
 // predicted generator (the generator's parameters are back at their stepped values afterwards).
 // lr_g and lr_d: functions of the step. on_step(step) after every step (snapshots, samples).
-// Returns the losses of every step. Throws basin::error when a loss turns non-finite, naming the
-// step (unless o.stop_when_not_finite), and when data's sample shape is not the discriminator's
-// input shape.
+// Returns the losses of every step taken; with `records`, each step's losses are also appended
+// to *records as the step ends (before on_step: a checkpoint there can save the run so far).
+// Throws basin::error when a loss turns non-finite, naming the step (unless
+// o.stop_when_not_finite), and when data's sample shape is not the discriminator's input shape.
 template <class Gen, class Disc, class OptG, class OptD, sample_source Source>
 std::vector<gan_record> train_gan(Gen& g, Disc& d, OptG& og, OptD& od, const std::function<double(index_t)>& lr_g,
                                   const std::function<double(index_t)>& lr_d, const Source& data, const gan_options& o,
-                                  const std::function<void(index_t)>& on_step = {}) {
+                                  const std::function<void(index_t)>& on_step = {},
+                                  std::vector<gan_record>* records = nullptr) {
   using T = typename Gen::scalar;
   using B = typename Gen::backend_type;
   detail::check_pair<Gen, Disc>();
   require(o.batch_size >= 1 && o.steps >= 0, "train_gan: need batch_size >= 1 and steps >= 0, got ", o.batch_size,
           " and ", o.steps);
+  require(o.first_step >= 0 && o.first_step <= o.steps, "train_gan: first_step must lie in [0, steps = ", o.steps,
+          "], got ", o.first_step);
   require(data.shape() == Disc::in, "train_gan: the data's samples are ", data.shape().c, "x", data.shape().h, "x",
           data.shape().w, " but the discriminator takes ", Disc::in.c, "x", Disc::in.h, "x", Disc::in.w);
   gan_workspace<Gen, Disc> ws;
@@ -351,10 +360,12 @@ std::vector<gan_record> train_gan(Gen& g, Disc& d, OptG& og, OptD& od, const std
   prediction<T, B> pg(Gen::n_params);
   typename B::template vector<T> stepped(std::size_t(Gen::n_params));
   std::vector<T> real;
-  std::vector<gan_record> history;
-  progress bar(o.prediction ? "GAN (prediction)" : "GAN", long(o.steps), "steps", o.progress);
+  std::vector<gan_record> local;
+  std::vector<gan_record>& history = records ? *records : local;
+  const std::size_t before = history.size();
+  progress bar(o.prediction ? "GAN (prediction)" : "GAN", long(o.steps - o.first_step), "steps", o.progress);
   const index_t n = o.batch_size;
-  for (index_t s = 0; s < o.steps; ++s) {
+  for (index_t s = o.first_step; s < o.steps; ++s) {
     gan_record rec;
     rec.step = s + 1;
     // The generator's step.
@@ -380,10 +391,10 @@ std::vector<gan_record> train_gan(Gen& g, Disc& d, OptG& og, OptD& od, const std
     require(std::isfinite(rec.d_loss) && std::isfinite(rec.g_loss), "train_gan: a loss is not finite at step ", s + 1,
             " (discriminator ", rec.d_loss, ", generator ", rec.g_loss, ")");
     history.push_back(rec);
-    bar.update(long(s + 1), double(s + 1), "D loss", rec.d_loss);
+    bar.update(long(s + 1 - o.first_step), double(s + 1 - o.first_step), "D loss", rec.d_loss);
     if (on_step) on_step(s + 1);
   }
-  return history;
+  return std::vector<gan_record>(history.begin() + std::ptrdiff_t(before), history.end());
 }
 
 // n generated samples (n, c, h, w) row-major on the host, from noise draw `draw` (the noise of
