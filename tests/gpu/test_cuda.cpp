@@ -1,19 +1,23 @@
 // The CUDA backend against the host backend on fresh random inputs: every layer's forward and
 // backward (batch > 1, both batch-norm modes), whole-model training steps, a sweep, a training
-// path's principal directions, Hessian-vector products and extreme eigenvalues, a GAN's gradients.
+// path's principal directions, Hessian-vector products and extreme eigenvalues, a GAN's gradients,
+// and a training checkpoint written from the GPU and loaded on either side.
 // Compiled by nvcc (test_cuda.cu includes this file); skipped, and reported so, without a GPU:
 // the program then exits with 77, which CTest reports as a skipped test (SKIP_RETURN_CODE).
 #define BOOST_TEST_MODULE gpu
 #define BOOST_TEST_NO_MAIN
-#include <boost/test/unit_test.hpp>
 #include <cuda_runtime.h>
+#include <unistd.h>
 
+#include <boost/test/unit_test.hpp>
 #include <cstdio>
+#include <filesystem>
 
 #include "../random_data.hpp"
 #include "basin/backend/cuda.hpp"
 #include "basin/backend/host.hpp"
 #include "basin/gan/gan.hpp"
+#include "basin/io/checkpoint.hpp"
 #include "basin/landscape/hessian.hpp"
 #include "basin/landscape/surface.hpp"
 #include "basin/landscape/trajectory.hpp"
@@ -285,6 +289,26 @@ BOOST_AUTO_TEST_CASE(resnet20_training_steps) {
     if (step == 0) BOOST_TEST(gpu_err < tolerance());  // one step: float rounding only
     BOOST_TEST(gpu_err < std::max(tolerance(), 10 * host_err));
   }
+  // A training checkpoint written from the GPU (model and momentum) loads into a host model and
+  // optimizer and back into fresh GPU ones with every value as it was.
+  const auto file =
+      (std::filesystem::temp_directory_path() / ("basin_cuda_resume_" + std::to_string(::getpid()) + ".h5")).string();
+  save_training_checkpoint(c, oc, file, 0, 3);
+  model<net, float, host> h2(9);
+  optim::optimizer<optim::sgd, float, host> oh2({0.9, 5e-4, true}, h2.n_params);
+  model<net, float, gpu> c2(9);
+  optim::optimizer<optim::sgd, float, gpu> oc2({0.9, 5e-4, true}, c2.n_params);
+  BOOST_TEST(load_training_checkpoint(h2, oh2, file).optimizer_restored);
+  BOOST_TEST(load_training_checkpoint(c2, oc2, file).optimizer_restored);
+  std::filesystem::remove(file);
+  const auto pc = to_host(c.params);
+  BOOST_TEST((std::vector<float>(h2.params.begin(), h2.params.end()) == pc));
+  BOOST_TEST((to_host(c2.params) == pc));
+  BOOST_TEST((to_host(c2.state) == to_host(c.state)));
+  const auto sc = oc.save_state();
+  BOOST_TEST((oh2.save_state().slots[0].second == sc.slots[0].second));
+  BOOST_TEST((oc2.save_state().slots[0].second == sc.slots[0].second));
+  BOOST_TEST(oc2.steps() == 3);
 }
 
 BOOST_AUTO_TEST_CASE(surface_points_match) {
