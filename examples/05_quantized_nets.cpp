@@ -89,9 +89,10 @@ result run(const std::string& name, const dataset& train_set, const dataset& tes
   const auto e = evaluate(m, test_set);
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const bool loaded = r.history.empty();
-  std::printf("  %-24s test error %6.2f%%  (%.0f s%s)\n", name.c_str(), 100.0 - e.accuracy, s,
-              loaded ? ", loaded from " : "");
-  if (loaded) std::printf("    %s\n", file.c_str());
+  if (loaded)
+    std::printf("  %-24s test error %6.2f%%  (loaded from %s)\n", name.c_str(), 100.0 - e.accuracy, file.c_str());
+  else
+    std::printf("  %-24s test error %6.2f%%  (%.0f s)\n", name.c_str(), 100.0 - e.accuracy, s);
   std::fflush(stdout);
   return {name, 100.0 - e.accuracy, s};
 }
