@@ -22,8 +22,9 @@
 // losses_lr<f>x.png (discriminator and generator losses of both methods), scores.png and
 // frechet.png (against step, all runs) and summary.csv.
 // A finished run is read back instead of trained again, and a run interrupted part-way goes on
-// from its last check (<run>.h5.part_*.h5: both nets with their Adam states, and the records),
-// ending in the same bits as a run that never stopped.
+// from its last check (<run>.h5.part_records.h5 and <run>.h5.part_{generator,discriminator}_<step>.h5:
+// the records and both nets with their Adam states), ending in the same bits as a run that
+// never stopped.
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -103,6 +104,20 @@ struct judge_t {
   const gan::gaussian_moments& real;
 };
 
+// Removes a run's partial state: <run>.h5.part_* and the temporary files of interrupted writes
+// (<run>.h5.tmp-<pid>, <run>.h5.part_*.tmp-<pid>).
+void remove_part_files(const std::string& file) {
+  const auto folder = fs::path(file).parent_path();
+  const std::string stem = fs::path(file).filename().string();
+  std::error_code ec;
+  std::vector<fs::path> doomed;
+  for (const auto& e : fs::directory_iterator(folder.empty() ? fs::path(".") : folder, ec)) {
+    const auto n = e.path().filename().string();
+    if (n.rfind(stem + ".part_", 0) == 0 || n.rfind(stem + ".tmp-", 0) == 0) doomed.push_back(e.path());
+  }
+  for (const auto& p : doomed) fs::remove(p, ec);
+}
+
 run_result run_one(double factor, bool predict, const settings& st, const gan::image_source& source,
                    const judge_t& judge) {
   const long steps = st.steps, batch = st.batch, every = st.every;
@@ -132,6 +147,7 @@ run_result run_one(double factor, bool predict, const settings& st, const gan::i
     if (f.has("frechet")) r.frechet = f.read<double>("frechet");
     r.seconds = f.read<double>("seconds").at(0);
     std::printf("%s: read back %s (%zu steps)\n", r.name.c_str(), file.c_str(), r.d_loss.size());
+    remove_part_files(file);  // left behind by a crash just after the run file was written
     return r;
   }
   generator_t g(seed);
@@ -146,29 +162,64 @@ run_result run_one(double factor, bool predict, const settings& st, const gan::i
   o.prediction = predict;
   o.seed = seed;
   o.stop_when_not_finite = true;
-  // The run so far, at every check: both nets with their Adam states (training checkpoints), then
-  // the records, whose step commits the three. A rerun goes on from the last check in the same
-  // bits (every step's noise and images are functions of the seed and the step).
-  const std::string part_g = file + ".part_generator.h5", part_d = file + ".part_discriminator.h5",
-                    part_r = file + ".part_records.h5";
+  // The run so far, at every check s: both nets with their Adam states (training checkpoints
+  // named by s), then the records, whose step commits the pair; only then the previous check's
+  // pair is removed. A rerun goes on from the committed check in the same bits (every step's noise
+  // and images are functions of the seed and the step).
+  const auto part_net = [&](const char* which, index_t s) {
+    return file + ".part_" + which + "_" + std::to_string(s) + ".h5";
+  };
+  const std::string part_r = file + ".part_records.h5";
+  const std::string recipe_text = text("DCGAN ", r.name, ", lr ", lr, ", beta1 ", st.beta1, ", ", steps,
+                                       " steps, batch ", batch, ", every ", every, ", seed ", seed);
   double seconds_before = 0;
   if (fs::exists(part_r)) {
-    auto f = h5::file::open(part_r);
-    const auto step = f.read<std::int64_t>("step").at(0);
-    if (f.read<double>("recipe") == recipe && fs::exists(part_g) && fs::exists(part_d) &&
-        read_checkpoint_info(part_g).step == step && read_checkpoint_info(part_d).step == step) {
-      load_training_checkpoint(g, og, part_g);
-      load_training_checkpoint(d, od, part_d);
-      r.d_loss = f.read<double>("d_loss"), r.g_loss = f.read<double>("g_loss");
-      r.score_step = f.read<double>("score_step"), r.score = f.read<double>("score");
-      r.classes = f.read<double>("classes"), r.frechet = f.read<double>("frechet");
-      seconds_before = f.read<double>("seconds").at(0);
-      require(index_t(r.d_loss.size()) == step, "'", part_r, "': ", r.d_loss.size(), " losses for step ", step);
+    // Everything checked before anything is loaded; a file that does not fit is set aside.
+    std::string why;
+    index_t step = 0;
+    run_result was;
+    try {
+      auto f = h5::file::open(part_r);
+      for (const char* n :
+           {"step", "recipe", "d_loss", "g_loss", "score_step", "score", "classes", "frechet", "seconds"})
+        require(f.has(n), "no dataset '", n, "'");
+      const auto st_step = f.read<std::int64_t>("step");
+      const auto secs = f.read<double>("seconds");
+      require(st_step.size() == 1 && secs.size() == 1, "step and seconds must be single values");
+      step = index_t(st_step[0]);
+      require(f.read<double>("recipe") == recipe, "it belongs to another recipe");
+      was.d_loss = f.read<double>("d_loss"), was.g_loss = f.read<double>("g_loss");
+      was.score_step = f.read<double>("score_step"), was.score = f.read<double>("score");
+      was.classes = f.read<double>("classes"), was.frechet = f.read<double>("frechet");
+      const std::size_t checks = std::size_t(step / every) + 1;
+      require(step > 0 && step < steps && step % every == 0 && index_t(was.d_loss.size()) == step &&
+                  index_t(was.g_loss.size()) == step && was.score_step.size() == checks && was.score.size() == checks &&
+                  was.classes.size() == checks && was.frechet.size() == checks &&
+                  index_t(was.score_step.back()) == step,
+              "its records do not fit step ", step, " (", was.d_loss.size(), " losses, ", was.score_step.size(),
+              " checks)");
+      for (const char* which : {"generator", "discriminator"}) {
+        const auto net = part_net(which, step);
+        require(fs::exists(net), "'", net, "' is missing");
+        auto nf = h5::file::open(net);
+        require(read_checkpoint_info(net).step == step && nf.has_attr("/", "recipe") &&
+                    nf.attr_string("/", "recipe") == recipe_text && nf.is_group("optimizer"),
+                "'", net, "' is not this run's state at step ", step);
+      }
+      seconds_before = secs[0];
+    } catch (const basin::error& e) {
+      why = e.what();
+    }
+    if (why.empty()) {
+      load_training_checkpoint(g, og, part_net("generator", step), recipe_text);
+      load_training_checkpoint(d, od, part_net("discriminator", step), recipe_text);
+      r.d_loss = was.d_loss, r.g_loss = was.g_loss, r.score_step = was.score_step, r.score = was.score;
+      r.classes = was.classes, r.frechet = was.frechet;
       o.first_step = step;
       std::printf("%s: resuming after step %lld from %s\n", r.name.c_str(), (long long)step, part_r.c_str());
     } else {
-      std::printf("%s: %s belongs to another recipe or its nets are missing: starting afresh\n", r.name.c_str(),
-                  part_r.c_str());
+      std::printf("%s: %s cannot be resumed (%s): starting afresh\n", r.name.c_str(), part_r.c_str(), why.c_str());
+      remove_part_files(file);
     }
   }
   std::printf("%s: Adam lr %g, beta1 %g, batch %ld, %ld steps, %s\n", r.name.c_str(), lr, st.beta1, batch, steps,
@@ -189,8 +240,8 @@ run_result run_one(double factor, bool predict, const settings& st, const gan::i
   const auto on_step = [&](index_t s) {
     if (s % every != 0 || s == steps) return;
     judge_now(s);
-    save_training_checkpoint(g, og, part_g, -1, s);
-    save_training_checkpoint(d, od, part_d, -1, s);
+    save_training_checkpoint(g, og, part_net("generator", s), -1, s, recipe_text);
+    save_training_checkpoint(d, od, part_net("discriminator", s), -1, s, recipe_text);
     auto dl = r.d_loss, gl = r.g_loss;
     for (const auto& h : taken) dl.push_back(h.d_loss), gl.push_back(h.g_loss);
     h5::atomic_write(part_r, [&](h5::file& f) {
@@ -201,6 +252,10 @@ run_result run_one(double factor, bool predict, const settings& st, const gan::i
       f.write("recipe", recipe);
       f.write("step", std::vector<std::int64_t>{std::int64_t(s)});
     });
+    for (const char* which : {"generator", "discriminator"}) {  // the previous check's pair
+      std::error_code ignored;
+      fs::remove(part_net(which, s - every), ignored);
+    }
   };
   const auto rate = [lr](index_t) { return lr; };
   gan::train_gan(g, d, og, od, rate, rate, source, o, on_step, &taken);
@@ -219,10 +274,9 @@ run_result run_one(double factor, bool predict, const settings& st, const gan::i
   if (!r.collapsed())
     plot::image_grid(gan::generate_samples(g, seed, 1, 64, mode::train), generator_t::out, 8,
                      out + "/" + r.name + "_samples", ss);
-  // Everything at once, into a file that appears whole: a crash before this line reruns the run.
-  const std::string part = file + ".part";
-  {
-    auto f = h5::file::create(part);
+  // Everything at once, into a file that appears whole (written, synced, renamed), and only then
+  // the partial state goes: a crash before this line resumes from the last check.
+  h5::atomic_write(file, [&](h5::file& f) {
     f.write("d_loss", r.d_loss), f.write("g_loss", r.g_loss);
     f.write("score_step", r.score_step), f.write("score", r.score), f.write("classes", r.classes);
     f.write("frechet", r.frechet);
@@ -230,12 +284,8 @@ run_result run_one(double factor, bool predict, const settings& st, const gan::i
     f.write("recipe", recipe);
     std::vector<float> gp(g.params.begin(), g.params.end()), dp(d.params.begin(), d.params.end());
     f.write("generator_params", gp), f.write("discriminator_params", dp);
-  }
-  fs::rename(part, file);
-  for (const auto& f : {part_g, part_d, part_r}) {
-    std::error_code ignored;
-    fs::remove(f, ignored);
-  }
+  });
+  remove_part_files(file);
   return r;
 }
 

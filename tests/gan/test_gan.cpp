@@ -353,9 +353,10 @@ BOOST_AUTO_TEST_CASE(dcgan_training_is_reproducible_and_checks_its_data) {
   BOOST_CHECK_THROW(gan::train_gan(g, d, og, od, lr, lr, source, o), basin::error);
 }
 
-// A DCGAN run stopped after 3 of 7 steps, both nets and both Adam states written as training
-// checkpoints, and resumed in fresh models (first_step) ends in the same bits as one that never
-// stopped; resuming without the optimizers' states ends elsewhere.
+// A DCGAN run whose nets and Adam states are written as training checkpoints from on_step after
+// step 3 of 7, resumed in fresh models (first_step), takes the same steps with the same losses and
+// ends in the same bits as the run that never stopped; resuming without the optimizers' states
+// ends elsewhere.
 BOOST_AUTO_TEST_CASE(dcgan_training_resumes_in_the_same_bits) {
   using gen_f = model<image_gen, float>;
   using disc_f = model<image_disc, float>;
@@ -371,17 +372,23 @@ BOOST_AUTO_TEST_CASE(dcgan_training_resumes_in_the_same_bits) {
   std::filesystem::create_directories(dir);
   const auto gf = (dir / "g.h5").string(), df = (dir / "d.h5").string();
   for (const bool predict : {false, true}) {
+    // The uninterrupted run, writing its state from on_step after step 3 as 10_dcgan does, with
+    // the records as they come.
     gen_f g(1);
     disc_f d(2);
     adam_f og({0.5, 0.999, 1e-8, 0}, g.n_params), od({0.5, 0.999, 1e-8, 0}, d.n_params);
-    gan::train_gan(g, d, og, od, lr, lr, source, quiet_options(7, 8, predict));
-
-    gen_f g1(1);
-    disc_f d1(2);
-    adam_f og1({0.5, 0.999, 1e-8, 0}, g.n_params), od1({0.5, 0.999, 1e-8, 0}, d.n_params);
-    gan::train_gan(g1, d1, og1, od1, lr, lr, source, quiet_options(3, 8, predict));
-    save_training_checkpoint(g1, og1, gf, -1, 3);
-    save_training_checkpoint(d1, od1, df, -1, 3);
+    std::vector<gan::gan_record> recs;
+    const auto full = gan::train_gan(
+        g, d, og, od, lr, lr, source, quiet_options(7, 8, predict),
+        [&](index_t s) {
+          BOOST_TEST(recs.size() == std::size_t(s));  // the step's record is in before on_step
+          if (s != 3) return;
+          save_training_checkpoint(g, og, gf, -1, 3);
+          save_training_checkpoint(d, od, df, -1, 3);
+        },
+        &recs);
+    BOOST_TEST(full.size() == 7u);
+    BOOST_TEST(recs.size() == 7u);
     const auto resume = [&](bool with_optimizers) {
       gen_f g2(5);
       disc_f d2(6);
@@ -396,8 +403,13 @@ BOOST_AUTO_TEST_CASE(dcgan_training_resumes_in_the_same_bits) {
       auto o = quiet_options(7, 8, predict);
       o.first_step = 3;
       const auto h = gan::train_gan(g2, d2, og2, od2, lr, lr, source, o);
-      BOOST_TEST(h.size() == 4u);
+      BOOST_TEST_REQUIRE(h.size() == 4u);
       BOOST_TEST(h.front().step == 4);
+      if (with_optimizers)
+        for (std::size_t i = 0; i < 4; ++i) {  // the resumed steps' losses are the uninterrupted run's
+          BOOST_TEST(h[i].d_loss == recs[3 + i].d_loss);
+          BOOST_TEST(h[i].g_loss == recs[3 + i].g_loss);
+        }
       auto v = values(g2), w = values(d2);
       v.insert(v.end(), w.begin(), w.end());
       return v;
