@@ -201,10 +201,9 @@ run_result run_one(double factor, bool predict, const settings& st, const gan::i
       for (const char* which : {"generator", "discriminator"}) {
         const auto net = part_net(which, step);
         require(fs::exists(net), "'", net, "' is missing");
-        auto nf = h5::file::open(net);
-        require(read_checkpoint_info(net).step == step && nf.has_attr("/", "recipe") &&
-                    nf.attr_string("/", "recipe") == recipe_text && nf.is_group("optimizer"),
-                "'", net, "' is not this run's state at step ", step);
+        const auto info = read_checkpoint_info(net);
+        require(info.step == step && info.recipe == recipe_text && h5::file::open(net).is_group("optimizer"), "'", net,
+                "' is not this run's state at step ", step);
       }
       seconds_before = secs[0];
     } catch (const basin::error& e) {

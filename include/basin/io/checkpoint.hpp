@@ -47,6 +47,7 @@ struct checkpoint_info {
   std::string architecture;
   std::uint64_t fingerprint = 0;
   std::int64_t epoch = -1, step = -1;
+  std::string recipe;  // the run's description (training checkpoints), empty when none was saved
 };
 
 namespace detail {
@@ -181,6 +182,7 @@ inline checkpoint_info read_checkpoint_info(const std::string& path) {
   info.fingerprint = f.attr_u64("/", "fingerprint");
   if (f.has_attr("/", "epoch")) info.epoch = f.attr_i64("/", "epoch");
   if (f.has_attr("/", "step")) info.step = f.attr_i64("/", "step");
+  if (f.has_attr("/", "recipe")) info.recipe = f.attr_string("/", "recipe");
   return info;
 }
 
@@ -362,7 +364,6 @@ optim::optimizer_state<T> read_optimizer_state(const h5::file& f, const std::str
 // What load_training_checkpoint found.
 struct training_checkpoint_info : checkpoint_info {
   bool optimizer_restored = false;  // false: the file holds no optimizer state (a plain checkpoint)
-  std::string recipe;               // the run's description, when one was saved
 };
 
 // A checkpoint (as save_checkpoint) plus the optimizer's state: opt is optim::optimizer<...> or
@@ -397,7 +398,6 @@ training_checkpoint_info load_training_checkpoint(Model& m, Opt& opt, const std:
     static_cast<checkpoint_info&>(out) = read_checkpoint_info(path);
     detail::require_architecture<Model>(out, path);
     auto f = h5::file::open(path);
-    if (f.has_attr("/", "recipe")) out.recipe = f.attr_string("/", "recipe");
     require(recipe.empty() || out.recipe.empty() || recipe == out.recipe, "training checkpoint '", path,
             "' was written by another run:\n  the file's run: ", out.recipe, "\n  this run:       ", recipe,
             "\n(use another output folder, or remove this run's checkpoints to start again)");

@@ -115,11 +115,7 @@ resumed_training load_or_train(Model& model, Optimizer&& opt, const Schedule& lr
     // The optimizer's state too when this very recipe wrote the file (a quantized net's grids
     // and shadow weights are part of what it trained); the model alone from any other checkpoint.
     const auto full = training_recipe(recipe, o, data.size());
-    std::string theirs;
-    {
-      const auto f = h5::file::open(final_path);
-      if (f.has_attr("/", "recipe")) theirs = f.attr_string("/", "recipe");
-    }
+    const auto theirs = read_checkpoint_info(final_path).recipe;
     require(theirs.empty() || theirs == full || others == other_recipe::load_model, "load_or_train: '", final_path,
             "' was written by another run:\n  the file's run: ", theirs, "\n  this run:       ", full,
             "\n(use another output folder, or remove the file to train again)");
