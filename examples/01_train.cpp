@@ -18,6 +18,7 @@
 #include <filesystem>
 #include <string>
 
+#include "basin/core/files.hpp"
 #include "basin/data/idx.hpp"
 #include "basin/io/checkpoint.hpp"
 #include "basin/net/model.hpp"
@@ -42,6 +43,10 @@ int main(int argc, char** argv) try {
   const bool mse = loss == basin::criterion::mse;
   const std::string out = args.get("out", std::string(mse ? "resnet20_fmnist_mse" : "resnet20_fmnist"));
   args.done();
+  basin::require(epochs >= 1 && batch >= 1, "options --epochs, --batch: expected at least 1, got ", epochs, " and ",
+                 batch);
+  basin::require(lr > 0 && wd >= 0 && subset >= 0, "options --lr, --wd, --train-subset: expected lr > 0, wd >= 0 ",
+                 "and a subset >= 0 (0: all images), got ", lr, ", ", wd, ", ", subset);
 
   using net = basin::resnet20<basin::fashion_input>;
   using model_t = basin::model<net, float, basin::backend::host>;
@@ -66,7 +71,7 @@ int main(int argc, char** argv) try {
 
   // One training checkpoint (model and momentum) per epoch; a rerun with the same --out resumes
   // after the last finished epoch and ends in the same bits as a run that never stopped.
-  std::filesystem::create_directories(out);
+  basin::make_folder(out, "option --out");
   basin::train_options o;
   o.epochs = epochs;
   o.batch_size = batch;

@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "basin/core/files.hpp"
 #include "basin/data/idx.hpp"
 #include "basin/io/checkpoint.hpp"
 #include "basin/io/export.hpp"
@@ -37,7 +38,7 @@ int main(int argc, char** argv) try {
   const int train_epochs = args.get("train-epochs", 1);
   const auto xs = basin::parse_range(args.get("x", std::string("-1:1:11")), "--x");
   const auto ys = basin::parse_range(args.get("y", std::string("-1:1:11")), "--y");
-  const auto norm = basin::parse_normalization(args.get("norm", std::string("filter")));
+  const auto norm = basin::parse_normalization(args.get("norm", std::string("filter")), "option --norm");
   const bool keep_biasbn = args.flag("keep-biasbn");
   const long subset = args.get("test-subset", 500L);
   const auto seed = std::uint64_t(args.get("seed", 1L));
@@ -45,6 +46,10 @@ int main(int argc, char** argv) try {
   const std::string out = args.get("out", std::string("landscape"));
   args.done();
   basin::require(subset >= 1, "option --test-subset: expected at least 1 image, got ", subset);
+  basin::require(train_epochs >= 1, "option --train-epochs: expected at least 1, got ", train_epochs);
+  basin::require(xs.size() >= 2 && ys.size() >= 2,
+                 "options --x, --y: the pictures need at least 2 points on each axis, got ", xs.size(), " and ",
+                 ys.size());
 
   auto train_set = basin::read_fashion_mnist(data_dir, true);
   auto test_set = basin::read_fashion_mnist(data_dir, false);
@@ -79,7 +84,7 @@ int main(int argc, char** argv) try {
               center.accuracy, (long long)probe.size(), initial_loss);
 
   // Two random directions, normalized as asked, in the reference tool's file layout.
-  std::filesystem::create_directories(out);
+  basin::make_folder(out, "option --out");
   const basin::direction_options dopt{norm, !keep_biasbn, false};
   auto dx = basin::random_direction(model, seed, 0, dopt);
   auto dy = basin::random_direction(model, seed, 1, dopt);

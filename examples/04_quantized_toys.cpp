@@ -19,6 +19,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "basin/core/files.hpp"
 #include "basin/layers/loss.hpp"
 #include "basin/net/model.hpp"
 #include "basin/optim/quantized.hpp"
@@ -148,7 +149,7 @@ int main(int argc, char** argv) try {
   const std::string out = args.get("out", std::string("quantized"));
   args.done();
   basin::require(chains >= 10 && steps >= 1, "options --chains >= 10 and --steps >= 1 expected");
-  std::filesystem::create_directories(out);
+  basin::make_folder(out, "option --out");
   equilibrium(chains, steps, out);
   noise_floor(out);
   std::printf("wrote %s/{equilibrium_float,equilibrium_sr,noise_floor}.png (+ .svg, .dat, .gp)\n", out.c_str());

@@ -29,6 +29,7 @@
 #include <filesystem>
 #include <memory>
 
+#include "basin/core/files.hpp"
 #include "basin/data/idx.hpp"
 #include "basin/io/checkpoint.hpp"
 #include "basin/landscape/surface.hpp"
@@ -141,7 +142,7 @@ int main(int argc, char** argv) try {
   args.done();
   require(epochs >= 1, "option --epochs: expected at least 1, got ", epochs);
   require(train_n >= 1 && test_n >= 1 && surface_n >= 1, "options --train-subset, --test-subset, --surface-subset: expected at least 1");
-  std::filesystem::create_directories(out);
+  basin::make_folder(out, "option --out");
 
   auto train_all = read_fashion_mnist(data_dir, true);
   auto test_all = read_fashion_mnist(data_dir, false);

@@ -22,6 +22,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "basin/core/files.hpp"
 #include "basin/data/idx.hpp"
 #include "basin/io/checkpoint.hpp"
 #include "basin/landscape/surface.hpp"
@@ -65,7 +66,7 @@ int main(int argc, char** argv) try {
   basin::normalize(train_all, stats);
   const auto train_set = basin::subset(train_all, 0, std::min<basin::index_t>(train_subset, train_all.size()));
   const auto probe = basin::subset(train_set, 0, std::min<basin::index_t>(loss_subset, train_set.size()));
-  fs::create_directories(out);
+  basin::make_folder(out, "option --out");
   const auto ckpt = [&](int e) { return out + "/model_" + std::to_string(e) + ".h5"; };
 
   // 1. Train, one checkpoint per epoch (the reference tool's --save_epoch 1).

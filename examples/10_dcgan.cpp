@@ -33,6 +33,7 @@
 #include <sstream>
 #include <string>
 
+#include "basin/core/files.hpp"
 #include "basin/data/idx.hpp"
 #include "basin/gan/gan.hpp"
 #include "basin/io/checkpoint.hpp"
@@ -333,7 +334,7 @@ int main(int argc, char** argv) try {
     }
     require(!factors.empty(), "option --factors: expected at least one factor");
   }
-  fs::create_directories(out);
+  basin::make_folder(out, "option --out");
   const auto train_set = read_fashion_mnist(data_dir, true);
   const auto test_set = read_fashion_mnist(data_dir, false);
 

@@ -1,8 +1,11 @@
 // examples/cli.hpp — the examples' tiny command-line parser: --name value, --name=value, --flag.
-// Unknown or malformed options are errors that name the option.
+// Unknown or malformed options are errors that name the option: a number that does not parse, an
+// option that needs a value given none (`--out` last, or followed by another option), a flag
+// given a value (`--augment false`). `--name=` gives an empty text.
 #pragma once
 
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <string>
@@ -24,7 +27,7 @@ class cli {
       else if (i + 1 < argc && std::string(argv[i + 1]).rfind("--", 0) != 0)
         values_[a] = argv[++i];
       else
-        values_[a] = "";
+        values_[a] = std::nullopt;
     }
   }
   template <class V>
@@ -32,27 +35,35 @@ class cli {
     used_.insert(name);
     const auto it = values_.find(name);
     if (it == values_.end()) return fallback;
+    require(it->second.has_value(), "option --", name, ": expected a value after it");
+    const std::string& text = *it->second;
     if constexpr (std::is_same_v<V, std::string>) {
-      return it->second;
+      return text;
     } else {
-      std::istringstream s(it->second);
+      std::istringstream s(text);
       V v{};
       s >> v;
-      require(!s.fail() && s.eof(), "option --", name, ": expected a number, got '", it->second, "'");
+      require(!s.fail() && s.eof(), "option --", name, ": expected a number, got '", text, "'");
       return v;
     }
   }
+  // Whether the flag --name was given; a flag takes no value.
   bool flag(const std::string& name) {
     used_.insert(name);
-    return values_.count(name) > 0;
+    const auto it = values_.find(name);
+    require(it == values_.end() || !it->second.has_value(), "option --", name, " takes no value, got '",
+            it == values_.end() ? std::string() : it->second.value_or(""), "' (leave the flag out for false)");
+    return it != values_.end();
   }
+  // Whether option --name was given at all (with or without a value).
+  bool has(const std::string& name) const { return values_.count(name) > 0; }
   // Throws when an option was given that the program does not know.
   void done() const {
     for (const auto& [k, v] : values_) require(used_.count(k) > 0, "unknown option --", k);
   }
 
  private:
-  std::map<std::string, std::string> values_;
+  std::map<std::string, std::optional<std::string>> values_;  // nullopt: given without a value
   std::set<std::string> used_;
 };
 

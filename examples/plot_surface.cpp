@@ -164,7 +164,7 @@ int run(const settings& s) {
     if (plane) {
       basin::plot::grid2d g{s.x, s.y, z, name};
       std::vector<double> levels;
-      for (double v = s.vmin; v < s.vmax; v += s.vlevel) levels.push_back(v);
+      for (int k = 0; k <= 1000 && s.vmin + k * s.vlevel < s.vmax; ++k) levels.push_back(s.vmin + k * s.vlevel);
       basin::plot::contour(g, stem + "_" + name + "_2dcontour", ps, name.find("loss") != std::string::npos ? levels : std::vector<double>{});
       basin::plot::heatmap(g, stem + "_" + name + "_2dheat", ps);
       basin::plot::surface3d(g, stem + "_" + name + "_3dsurface", ps);
@@ -204,10 +204,10 @@ static int run_main(int argc, char** argv, basin::sweep_team* team) {
                    " (the parts of --data_split ", s.parts, "), got ", s.part);
     s.split = "train";
   } else {
-    basin::require(!a.flag("split_idx"), "option --split_idx: only with a number of parts in --data_split (got '",
+    basin::require(!a.has("split_idx"), "option --split_idx: only with a number of parts in --data_split (got '",
                    s.split, "')");
   }
-  const bool subset_given = a.flag("subset");
+  const bool subset_given = a.has("subset");
   s.raw_data = a.flag("raw_data");
   s.subset = a.get("subset", s.parts > 0 && !subset_given ? 0L : 2000L);
   s.batch = a.get("batch_size", 500L);
@@ -231,6 +231,12 @@ static int run_main(int argc, char** argv, basin::sweep_team* team) {
       s.dir_file.substr(0, s.dir_file.rfind("_dirs.h5")) + (s.loss == basin::criterion::mse ? "_mse" : "") +
           (s.parts > 0 ? "_split" + std::to_string(s.part) + "of" + std::to_string(s.parts) : "") + "_surface.h5");
   a.done();
+  basin::require(s.subset >= 0, "option --subset: expected 0 (all images) or more, got ", s.subset);
+  basin::require(s.batch >= 1, "option --batch_size: expected at least 1, got ", s.batch);
+  basin::require(std::isfinite(s.vmin) && std::isfinite(s.vmax) && s.vmin < s.vmax && s.vlevel > 0 &&
+                     (s.vmax - s.vmin) / s.vlevel <= 1000,
+                 "options --vmin, --vmax, --vlevel: expected vmin < vmax and a spacing vlevel > 0 giving at most 1000 ",
+                 "contour levels, got ", s.vmin, ", ", s.vmax, ", ", s.vlevel);
   basin::require(s.points_per_pass >= 1, "option --points_per_pass: expected at least 1, got ", s.points_per_pass);
   basin::require(!s.model_file.empty(), "option --model_file: required (a checkpoint written by basin)");
   basin::require(xnorm == ynorm && xignore == yignore, "options --xnorm/--ynorm and --xignore/--yignore must agree");
@@ -242,7 +248,7 @@ static int run_main(int argc, char** argv, basin::sweep_team* team) {
                  "option --data_split: expected test, train, both or a number of parts, got '", s.split, "'");
   basin::require(s.dataset == "fashion" || s.dataset == "cifar10", "option --dataset: expected fashion or cifar10, got '",
                  s.dataset, "'");
-  s.dir = {basin::parse_normalization(xnorm), xignore == "biasbn", s.dir_type == "states"};
+  s.dir = {basin::parse_normalization(xnorm, "option --xnorm"), xignore == "biasbn", s.dir_type == "states"};
   using namespace basin;
   if (s.dataset == "fashion") {
     if (s.model == "resnet20") return run<resnet20<fashion_input>>(s);

@@ -10,6 +10,7 @@
 #include "basin/backend/host.hpp"
 #include "basin/core/config.hpp"
 #include "basin/core/error.hpp"
+#include "basin/core/files.hpp"
 #include "basin/core/random.hpp"
 #include "basin/core/shape.hpp"
 #include "basin/data/cifar.hpp"

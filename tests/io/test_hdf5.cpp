@@ -426,6 +426,45 @@ BOOST_AUTO_TEST_CASE(bad_files_throw_with_the_path) {
   BOOST_TEST(moved_from.read<double>("w").size() == 4096u);
 }
 
+// Datasets whose shape a reader must not trust: a chunked float32 dataset of 2^40 values takes a
+// few hundred bytes on disk (no chunk written) but 4 TiB in memory; a shape whose element count
+// overflows 64 bits; a null dataspace (h5py's Empty), which holds no value at all.
+BOOST_AUTO_TEST_CASE(hostile_shapes_are_refused_with_the_file_and_dataset) {
+  scratch s;
+  const std::string path = s / "hostile.h5";
+  {
+    const hid_t f = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    const auto chunked = [&](const char* name, std::vector<hsize_t> dims) {
+      const hid_t space = H5Screate_simple(int(dims.size()), dims.data(), nullptr);
+      const hid_t plist = H5Pcreate(H5P_DATASET_CREATE);
+      const std::vector<hsize_t> chunk(dims.size(), 16);
+      H5Pset_chunk(plist, int(chunk.size()), chunk.data());
+      const hid_t d = H5Dcreate2(f, name, H5T_IEEE_F32LE, space, H5P_DEFAULT, plist, H5P_DEFAULT);
+      BOOST_REQUIRE(d >= 0);
+      H5Dclose(d), H5Pclose(plist), H5Sclose(space);
+    };
+    chunked("huge", {hsize_t(1) << 40});
+    chunked("overflow", {hsize_t(1) << 32, hsize_t(1) << 32, hsize_t(1) << 32});
+    const hid_t null_space = H5Screate(H5S_NULL);
+    const hid_t d = H5Dcreate2(f, "empty", H5T_IEEE_F64LE, null_space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    BOOST_REQUIRE(d >= 0);
+    H5Dclose(d), H5Sclose(null_space), H5Fclose(f);
+  }
+  BOOST_TEST(fs::file_size(path) < 100000u);
+  const file f = file::open(path);
+  BOOST_TEST((f.shape("huge") == std::vector<hsize_t>{hsize_t(1) << 40}));
+  check_throws([&] { (void)f.read<float>("huge"); }, {path, "/huge", "(1099511627776,)", "GiB", "memory"});
+  check_throws([&] { (void)f.read<double>("overflow"); }, {path, "/overflow", "more elements than 2^64"});
+  std::vector<double> one(1);
+  check_throws([&] { f.read_range<double>("overflow", 0, one.data(), 1); }, {path, "/overflow", "2^64"});
+  check_throws([&] { (void)f.read<double>("empty"); }, {path, "/empty", "null dataspace"});
+  check_throws([&] { (void)f.shape("empty"); }, {path, "/empty", "null dataspace"});
+  // The stored type, checked before anything is written into a dataset.
+  check_throws([&] { f.require_stores<double>("huge", "resume the sweep in"); },
+               {path, "/huge", "resume the sweep in", "floating-point of 4 bytes", "float64"});
+  f.require_stores<float>("huge", "resume the sweep in");
+}
+
 BOOST_AUTO_TEST_CASE(hdf5_prints_nothing_to_stderr) {
   scratch s;
   const std::string garbage = s / "garbage.h5";

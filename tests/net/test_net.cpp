@@ -233,3 +233,29 @@ BOOST_AUTO_TEST_CASE(checkpoint_of_another_architecture_is_refused) {
   std::filesystem::resize_file(cut, std::filesystem::file_size(cut) / 2);
   BOOST_CHECK_THROW(load_checkpoint(a, cut), basin::error);
 }
+
+// A checkpoint whose num_batches_tracked holds no value (an empty dataset) or a null dataspace:
+// refused with the file and the dataset named, the model unchanged.
+BOOST_AUTO_TEST_CASE(checkpoint_with_an_empty_counter_is_refused) {
+  model<resnet20<fashion_input>, float> a(1), b(2);
+  const std::vector<float> before(b.params.begin(), b.params.end());
+  for (const bool null_space : {false, true}) {
+    const auto path = temp_path(null_space ? "null_counter.h5" : "empty_counter.h5");
+    save_checkpoint(a, path);
+    const std::string name = "bn1.num_batches_tracked";  // the counter load_checkpoint reads
+    const hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    BOOST_REQUIRE(f >= 0);
+    BOOST_REQUIRE(H5Ldelete(f, name.c_str(), H5P_DEFAULT) >= 0);
+    const hsize_t zero = 0;
+    const hid_t space = null_space ? H5Screate(H5S_NULL) : H5Screate_simple(1, &zero, nullptr);
+    const hid_t d = H5Dcreate2(f, name.c_str(), H5T_STD_I64LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    BOOST_REQUIRE(d >= 0);
+    H5Dclose(d), H5Sclose(space), H5Fclose(f);
+    BOOST_CHECK_EXCEPTION(load_checkpoint(b, path), basin::error, [&](const basin::error& e) {
+      const std::string w = e.what();
+      BOOST_TEST_MESSAGE(w);
+      return w.find(path) != std::string::npos && w.find(name) != std::string::npos;
+    });
+    BOOST_TEST(std::equal(before.begin(), before.end(), b.params.begin()));
+  }
+}

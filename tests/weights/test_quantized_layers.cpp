@@ -214,6 +214,57 @@ BOOST_AUTO_TEST_CASE(a_trained_binary_net_saves_packed_and_reloads_into_a_real_n
   BOOST_TEST(stored_bytes<bm>(grids) < (bm::n_params + bm::n_state) * 4 / 20);
 }
 
+// A packed checkpoint whose grid was tampered with: a grid of 2^40 levels (42 bits a weight,
+// more than the 32 a level code holds) and an infinite end point are refused, naming the file
+// and the tensor, before a weight is unpacked; so is a byte count that does not match.
+BOOST_AUTO_TEST_CASE(packed_checkpoints_with_impossible_grids_are_refused) {
+  using net = network<input<1, 6, 6>, conv<4, 3, 1, 1, false, weights::integer<4>>, relu, flatten,
+                      dense<3, true, weights::integer<4>>>;
+  using qm = model<net, float>;
+  qm m(2);
+  optim::quantized_optimizer<qm, optim::sgd> opt(m, {0.0, 0.0, false}, {optim::rounding::stochastic, 4, 0, 1});
+  const auto path =
+      (std::filesystem::temp_directory_path() / ("basin_tamper_" + std::to_string(::getpid()) + ".h5")).string();
+  const std::string name = "0.weight";
+  const auto refused = [&](const std::string& why) {
+    qm r(3);
+    const std::vector<float> before(r.params.begin(), r.params.end());
+    BOOST_CHECK_EXCEPTION(load_checkpoint(r, path), basin::error, [&](const basin::error& e) {
+      const std::string w = e.what();
+      BOOST_TEST_MESSAGE(w);
+      return w.find(path) != std::string::npos && w.find(name) != std::string::npos && w.find(why) != std::string::npos;
+    });
+    BOOST_TEST(std::equal(before.begin(), before.end(), r.params.begin()));
+  };
+  const auto tamper = [&](double lo, double hi, double delta, std::int64_t bits) {
+    save_packed_checkpoint(m, path, layer_grids(m));
+    auto f = h5::file::open(path, true);
+    BOOST_REQUIRE(f.has_attr(name, "packed_bits"));
+    f.set_attr(name, "grid_lo", lo), f.set_attr(name, "grid_hi", hi), f.set_attr(name, "grid_delta", delta);
+    f.set_attr(name, "packed_bits", bits);
+  };
+  const double big = std::ldexp(1.0, 40);
+  tamper(-big, big, 1.0, 42);
+  refused("kmax <= 2^31 - 1");
+  tamper(-INFINITY, INFINITY, 1.0, 1025);
+  refused("not finite");
+  // A good grid but the bits of another: the byte count would not match either.
+  save_packed_checkpoint(m, path, layer_grids(m));
+  {
+    auto f = h5::file::open(path, true);
+    f.set_attr(name, "packed_bits", std::int64_t(8));
+  }
+  refused("packed_bits 8");
+  // The grid checker itself.
+  BOOST_TEST(quant::grid_problem(quant::integer_grid(0.25, 4)).empty());
+  BOOST_TEST(quant::grid_problem(quant::integer_grid(0.25, 32)).empty());
+  BOOST_TEST(!quant::grid_problem(quant::integer_grid(0.25, 33)).empty());
+  BOOST_TEST(quant::grid_problem(quant::binary_grid(0.5)).empty());
+  BOOST_TEST(!quant::grid_problem({0.5, -0.5, 0.5, true}).empty());
+  BOOST_TEST(!quant::grid_problem({0.0, -1.0, 1.0, false}).empty());
+  std::filesystem::remove(path);
+}
+
 BOOST_AUTO_TEST_CASE(the_quantized_optimizer_publishes_its_grids_to_the_layers) {
   using net = network<input<1, 6, 6>, conv<4, 3, 1, 1, false, weights::integer<4>>, relu, flatten,
                       dense<3, true, weights::integer<4>>>;

@@ -21,6 +21,7 @@
 
 #include "basin/core/config.hpp"
 #include "basin/core/error.hpp"
+#include "basin/core/files.hpp"
 #include "basin/data/dataset.hpp"
 
 namespace basin {
@@ -171,8 +172,8 @@ inline std::string idx_path(const std::string& dir, const std::string& stem) {
   namespace fs = std::filesystem;
   const fs::path plain = fs::path(dir) / stem;
   const fs::path gz = fs::path(dir) / (stem + ".gz");
-  if (fs::exists(gz)) return gz.string();
-  if (fs::exists(plain)) return plain.string();
+  if (path_exists(gz, "idx")) return gz.string();
+  if (path_exists(plain, "idx")) return plain.string();
   fail("idx: neither '", gz.string(), "' nor '", plain.string(), "' exists");
 }
 

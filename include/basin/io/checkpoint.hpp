@@ -229,11 +229,18 @@ checkpoint_info load_checkpoint(Model& m, const std::string& path) {
         g.lo = f.attr_double(names[i], "grid_lo");
         g.hi = f.attr_double(names[i], "grid_hi");
         g.binary = f.attr_i64(names[i], "grid_binary") != 0;
+        const auto problem = quant::grid_problem(g);
+        require(problem.empty(), "checkpoint '", path, "': packed tensor '", names[i], "': ", problem);
         require(f.attr_i64(names[i], "numel") == d.size() &&
                     f.attr_string(names[i], "shape") == detail::shape_text(detail::torch_shape(d)) &&
-                    f.attr_i64(names[i], "packed_bits") == quant::bits_of(g) && g.delta > 0 && g.lo < g.hi,
-                "checkpoint '", path, "': packed tensor '", names[i], "' has the wrong shape or grid (shape ",
-                f.attr_string(names[i], "shape"), ", expected ", detail::shape_text(detail::torch_shape(d)), ")");
+                    f.attr_i64(names[i], "packed_bits") == quant::bits_of(g),
+                "checkpoint '", path, "': packed tensor '", names[i], "' has the wrong shape or bits (shape ",
+                f.attr_string(names[i], "shape"), ", expected ", detail::shape_text(detail::torch_shape(d)),
+                "; packed_bits ", f.attr_i64(names[i], "packed_bits"), ", the grid's ", quant::bits_of(g), ")");
+        const auto bytes = (d.size() * quant::bits_of(g) + 7) / 8;
+        require(f.shape(names[i]) == std::vector<hsize_t>{hsize_t(bytes)}, "checkpoint '", path, "': packed tensor '",
+                names[i], "' has shape ", h5::detail::dims_string(f.shape(names[i])), ", expected (", bytes,
+                ",): its bytes");
         quant::unpack(f.read<std::uint8_t>(names[i]), d.size(), g, out.data() + d.offset,
                       "checkpoint '" + path + "' tensor '" + names[i] + "'");
         continue;
@@ -251,7 +258,13 @@ checkpoint_info load_checkpoint(Model& m, const std::string& path) {
   const auto sn = Model::state_names();
   if (!sn.empty()) {
     const auto stem = sn[1].substr(0, sn[1].size() - std::string("running_var").size());
-    if (f.is_dataset(stem + "num_batches_tracked")) tracked = f.read<std::int64_t>(stem + "num_batches_tracked")[0];
+    const auto nb = stem + "num_batches_tracked";
+    if (f.is_dataset(nb)) {
+      const auto shape = f.shape(nb);
+      require(shape.empty() || shape == std::vector<hsize_t>{1}, "checkpoint '", path, "': '", nb, "' has shape ",
+              h5::detail::dims_string(shape), ", expected one integer (shape () or (1,))");
+      tracked = f.read<std::int64_t>(nb)[0];
+    }
   }
   B::upload(p.data(), Model::n_params, backend::raw(m.params));
   B::upload(s.data(), Model::n_state, backend::raw(m.state));
@@ -347,7 +360,9 @@ optim::optimizer_state<T> read_optimizer_state(const h5::file& f, const std::str
   }
   if (f.is_dataset("optimizer/grids")) {
     const auto shape = f.shape("optimizer/grids");
-    if (shape.size() != 2 || shape[1] != 6) bad("grids have shape (", shape_text(shape), "), expected (k,6)");
+    if (shape.size() != 2 || shape[1] != 6 || shape[0] > hsize_t(Model::n_params))
+      bad("grids have shape (", shape_text(shape), "), expected (k,6) with k at most the model's ", Model::n_params,
+          " values");
     const auto g = f.read<double>("optimizer/grids");
     for (std::size_t k = 0; k < shape[0]; ++k) {
       const double* r = g.data() + 6 * k;

@@ -166,21 +166,29 @@ inline std::string normalize(std::string_view path) {
   return join(parts, parts.size());
 }
 
-inline hsize_t element_count(const std::vector<hsize_t>& dims) {
+inline std::string dims_string(const std::vector<hsize_t>& dims) {
+  std::string s = "(";
+  for (std::size_t i = 0; i < dims.size(); ++i) s += (i ? ", " : "") + std::to_string(dims[i]);
+  return s + (dims.size() == 1 ? ",)" : ")");
+}
+
+// The number of elements of a shape; `where` (e.g. "HDF5 file 'f.h5', dataset '/x'") names it
+// when the product overflows.
+inline hsize_t element_count(const std::vector<hsize_t>& dims, std::string_view where = "HDF5") {
   hsize_t n = 1;
   for (hsize_t d : dims) {
     if (d != 0 && n > std::numeric_limits<hsize_t>::max() / d)
-      fail("HDF5: dataset extent overflows");
+      fail(where, ": the shape ", dims_string(dims), " has more elements than 2^64");
     n *= d;
   }
   return n;
 }
 
-inline std::string dims_string(const std::vector<hsize_t>& dims) {
-  std::string s = "(";
-  for (std::size_t i = 0; i < dims.size(); ++i)
-    s += (i ? ", " : "") + std::to_string(dims[i]);
-  return s + (dims.size() == 1 ? ",)" : ")");
+// The bytes of memory this machine has (0 when unknown): a dataset larger than this cannot be
+// read, and saying so beats std::bad_alloc.
+inline std::uint64_t physical_memory() {
+  const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGE_SIZE);
+  return pages > 0 && page > 0 ? std::uint64_t(pages) * std::uint64_t(page) : 0;
 }
 
 // Selects the flat row-major element range [a, b) of a dataspace with extents `dims` as a union
@@ -431,6 +439,14 @@ class file {
     return extents(d.get(), "read the shape of dataset", path);
   }
 
+  // Refuses (basin::error naming the file, the dataset, `what` and both types) a dataset that
+  // does not store T, e.g. before a resumed sweep writes into it.
+  template <element T>
+  void require_stores(std::string_view path, std::string_view what) const {
+    detail::handle d = open_dataset(what, path);
+    require_same_type<T>(d.get(), what, path);
+  }
+
   // All values of dataset `path` in row-major order, converted by HDF5 from the stored numeric
   // type to T (a float32 dataset reads as double; out-of-range values clamp to T's range).
   // throws: basin::error when `path` is missing, not a dataset or holds no numbers (strings).
@@ -438,7 +454,12 @@ class file {
   std::vector<T> read(std::string_view path) const {
     detail::handle d = open_dataset("read dataset", path);
     require_numeric(d.get(), "read dataset", path);
-    const hsize_t n = detail::element_count(extents(d.get(), "read dataset", path));
+    const auto dims = extents(d.get(), "read dataset", path);
+    const hsize_t n = detail::element_count(dims, where("dataset", path));
+    const std::uint64_t memory = detail::physical_memory();
+    require(memory == 0 || n <= memory / sizeof(T), where("dataset", path), ": its shape ", detail::dims_string(dims),
+            " holds ", n, " values, ", double(n) * double(sizeof(T)) / 1073741824.0, " GiB, more than this machine's ",
+            double(memory) / 1073741824.0, " GiB of memory");
     std::vector<T> out(n);
     if (n > 0 && H5Dread(d.get(), detail::type_of<T>::memory(), H5S_ALL, H5S_ALL, H5P_DEFAULT,
                          out.data()) < 0)
@@ -649,6 +670,10 @@ class file {
   file(detail::handle id, std::string path, bool writable)
       : id_(std::move(id)), path_(std::move(path)), writable_(writable) {}
 
+  // "HDF5 file '<file>', <kind> '<object>'", the start of a message about one object.
+  std::string where(std::string_view kind, std::string_view object) const {
+    return "HDF5 file '" + path_ + "', " + std::string(kind) + " '" + detail::normalize(object) + "'";
+  }
   [[noreturn]] void fail_at(std::string_view what, std::string_view object) const {
     const std::string why = detail::take_reason();
     fail("HDF5 file '", path_, "': cannot ", what, " '", detail::normalize(object), "'",
@@ -751,6 +776,9 @@ class file {
     detail::handle space(H5Dget_space(dset), H5Sclose);
     const int rank = space ? H5Sget_simple_extent_ndims(space.get()) : -1;
     if (rank < 0) fail_at(what, path);
+    // A null dataspace (h5py's Empty) holds no value at all, not a scalar.
+    require(H5Sget_simple_extent_type(space.get()) != H5S_NULL, "HDF5 file '", path_, "': cannot ", what, " '",
+            detail::normalize(path), "': it is empty (a null dataspace, no value at all)");
     std::vector<hsize_t> dims(static_cast<std::size_t>(rank));
     if (rank > 0 && H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr) < 0)
       fail_at(what, path);
@@ -796,7 +824,7 @@ class file {
 
   void check_range(const std::vector<hsize_t>& dims, index_t offset, index_t count,
                    std::string_view what, std::string_view path) const {
-    const hsize_t n = detail::element_count(dims);
+    const hsize_t n = detail::element_count(dims, where("dataset", path));
     require(offset >= 0 && count >= 0 && static_cast<hsize_t>(offset) <= n &&
                 static_cast<hsize_t>(count) <= n - static_cast<hsize_t>(offset),
             "HDF5 file '", path_, "': cannot ", what, " '", detail::normalize(path),

@@ -8,6 +8,7 @@
 // record basin's settings (norm, ignore, dir_type, seed, architecture, fingerprint).
 #pragma once
 
+#include <cmath>
 #include <functional>
 #include <string>
 #include <vector>
@@ -100,6 +101,9 @@ direction<Model> load_direction(const std::string& path, const std::string& grou
     require(f.is_dataset(name) && f.shape(name) == detail::torch_shape(t), "direction file '", path, "': tensor '",
             name, "' is missing or has the wrong shape");
     const auto v = f.read<T>(name);
+    for (std::size_t j = 0; j < v.size(); ++j)
+      require(std::isfinite(double(v[j])), "direction file '", path, "': tensor '", name, "' holds ", double(v[j]),
+              " at element ", j, " (a direction must be finite)");
     std::copy(v.begin(), v.end(), (is_state ? s.begin() : p.begin()) + t.offset);
   }
   direction<Model> d;

@@ -36,12 +36,14 @@ inline const char* to_string(normalization n) {
   }
   return "?";
 }
-inline normalization parse_normalization(const std::string& s) {
+// The normalization named s ("" is none, as the reference tool's empty --xnorm); `what` names
+// where s came from (e.g. "option --norm") in the error.
+inline normalization parse_normalization(const std::string& s, const std::string& what = "normalization") {
   if (s == "filter") return normalization::filter;
   if (s == "layer") return normalization::layer;
   if (s == "weight") return normalization::weight;
   if (s == "none" || s.empty()) return normalization::none;
-  fail("normalization: expected filter, layer, weight or none, got '", s, "'");
+  fail(what, ": expected filter, layer, weight or none, got '", s, "'");
 }
 
 struct direction_options {

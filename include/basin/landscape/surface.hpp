@@ -47,6 +47,9 @@ inline std::vector<double> linspace(double lo, double hi, int n) {
   for (int i = 0; i < n; ++i) v[i] = n == 1 ? lo : (lo * (n - 1 - i) + hi * i) / (n - 1);
   return v;
 }
+// The most points an axis of a sweep may have (a 100000 x 100000 grid would be 10^10 points).
+inline constexpr int max_axis_points = 100000;
+inline constexpr std::size_t max_grid_points = 100000000;
 // Parses "lo:hi:n", e.g. "-1:1:51". Throws basin::error naming the option for bad text.
 inline std::vector<double> parse_range(const std::string& text, const std::string& option) {
   double lo = 0, hi = 0;
@@ -56,6 +59,10 @@ inline std::vector<double> parse_range(const std::string& text, const std::strin
   s >> lo >> c1 >> hi >> c2 >> n;
   require(!s.fail() && c1 == ':' && c2 == ':' && s.eof(), "option ", option, ": expected lo:hi:n such as -1:1:51, got '",
           text, "'");
+  require(n >= 1 && n <= max_axis_points, "option ", option, ": expected 1 to ", max_axis_points,
+          " points on the axis, got ", n, " in '", text, "'");
+  require(std::isfinite(lo) && std::isfinite(hi) && (n == 1 || hi > lo), "option ", option,
+          ": expected finite lo < hi, got '", text, "'");
   return linspace(lo, hi, n);
 }
 
@@ -127,6 +134,9 @@ sweep_stats sweep(Model& m, direction<Model>& dx, std::type_identity_t<direction
   for (double v : o.y) require(std::isfinite(v), "sweep: y coordinate ", v, " is not finite");
   const bool plane = dy != nullptr;
   const std::size_t nx = o.x.size(), ny = plane ? o.y.size() : 1, points = nx * ny;
+  require(nx <= std::size_t(max_axis_points) && ny <= std::size_t(max_axis_points) && points <= max_grid_points,
+          "sweep: ", nx, " x ", ny, " grid points, more than ", max_axis_points, " on an axis or ", max_grid_points,
+          " in all");
   const std::vector<hsize_t> shape = plane ? std::vector<hsize_t>{nx, ny} : std::vector<hsize_t>{nx};
   const std::string axis_order =
       plane ? "value[i, j] is at (xcoordinates[i], ycoordinates[j]); shape (len(x), len(y))" : "value[i] is at xcoordinates[i]";
@@ -180,10 +190,13 @@ sweep_stats sweep(Model& m, direction<Model>& dx, std::type_identity_t<direction
     if (plane)
       same("y coordinates", f.is_dataset("ycoordinates") && f.read<double>("ycoordinates") == o.y,
            std::to_string(ny) + " values", "different values");
-    for (const auto& n : names)
+    for (const auto& n : names) {
       same("metrics", f.is_dataset(n) && f.shape(n) == shape, n, "missing or of another shape");
+      f.require_stores<double>(n, "resume the sweep in");
+    }
     require(f.is_dataset("computed") && f.shape("computed") == shape, "surface file '", path,
             "': the 'computed' mask is missing or has the wrong shape");
+    f.require_stores<std::uint8_t>("computed", "resume the sweep in");
     done = f.read<std::uint8_t>("computed");
     f.close();
     file.emplace(h5::file::open(path, true));
@@ -379,8 +392,13 @@ struct loss_accuracy {
     return n;
   }
   // One point, the model's current parameters (point by point; the reference path).
+  void check() const {
+    require(batch_size >= 1, "loss_accuracy: batch_size must be at least 1, got ", batch_size);
+    require(train || test, "loss_accuracy: neither a train nor a test set to evaluate");
+  }
   template <class Model>
   point_metrics operator()(Model& m) const {
+    check();
     auto* ws = workspace_for<Model>();
     if (recompute_bn) recompute_batch_norm(m, *recompute_bn, batch_size, ws);
     point_metrics v;
@@ -402,6 +420,7 @@ struct loss_accuracy {
                                              const std::function<void(double)>& tick) const {
     using T = typename Model::scalar;
     using B = typename Model::backend_type;
+    check();
     auto* ws = workspace_for<Model>();
     const std::size_t g = pts.size();
     std::vector<point_metrics> out(g);

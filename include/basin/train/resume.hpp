@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "basin/core/error.hpp"
+#include "basin/core/files.hpp"
 #include "basin/io/checkpoint.hpp"
 #include "basin/train/trainer.hpp"
 
@@ -62,7 +63,7 @@ resumed_training train_resumable(Model& model, Optimizer&& opt, const Schedule& 
   resumed_training out;
   for (int e = o.epochs; e >= 1; --e) {
     const auto file = r.path(e);
-    if (!std::filesystem::exists(file)) continue;
+    if (!path_exists(file, "train_resumable")) continue;
     const auto found = read_checkpoint_info(file).epoch;
     require(found == e, "train_resumable: checkpoint '", file, "' was written after epoch ", found, ", expected ", e);
     const auto info = load_training_checkpoint(model, opt, file, recipe);
@@ -111,7 +112,7 @@ resumed_training load_or_train(Model& model, Optimizer&& opt, const Schedule& lr
                                other_recipe others = other_recipe::refuse) {
   require(!final_path.empty(), "load_or_train: the checkpoint path is empty");
   resumed_training out;
-  if (std::filesystem::exists(final_path)) {
+  if (path_exists(final_path, "load_or_train")) {
     // The optimizer's state too when this very recipe wrote the file (a quantized net's grids
     // and shadow weights are part of what it trained); the model alone from any other checkpoint.
     const auto full = training_recipe(recipe, o, data.size());
@@ -128,7 +129,7 @@ resumed_training load_or_train(Model& model, Optimizer&& opt, const Schedule& lr
     return out;
   }
   const auto parent = std::filesystem::path(final_path).parent_path();
-  if (!parent.empty()) std::filesystem::create_directories(parent);
+  if (!parent.empty()) make_folder(parent, "load_or_train: the folder of '" + final_path + "'");
   const resume_options r{[&, epochs = o.epochs](int e) {
                            return e == epochs ? final_path : final_path + ".epoch" + std::to_string(e) + ".h5";
                          },

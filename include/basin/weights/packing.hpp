@@ -58,6 +58,8 @@ std::vector<std::uint8_t> pack(const T* w, index_t n, const grid& g, const std::
 // `what` when bytes is too short or holds a level outside the grid.
 template <class T>
 void unpack(const std::vector<std::uint8_t>& bytes, index_t n, const grid& g, T* w, const std::string& what) {
+  const auto problem = grid_problem(g);
+  require(problem.empty(), "unpack: ", what, ": ", problem);
   const int bits = bits_of(g);
   const double kmax = g.binary ? 0 : std::round(g.hi / g.delta);
   require(index_t(bytes.size()) == (n * bits + 7) / 8, "unpack: ", what, " holds ", bytes.size(), " bytes, expected ",

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cmath>
+#include <string>
 
 #include "basin/core/config.hpp"
 
@@ -38,6 +39,26 @@ inline grid integer_grid(double delta, int bits) {
   return {delta, -kmax * delta, kmax * delta, false};
 }
 inline grid binary_grid(double scale) { return {2 * scale, -scale, scale, true}; }
+
+// What is wrong with g as a grid that integer_grid (of 2 to 32 bits) or binary_grid can make;
+// empty when nothing is: a file's grid is checked with this before any weight is unpacked.
+inline std::string grid_problem(const grid& g) {
+  if (!(std::isfinite(g.delta) && std::isfinite(g.lo) && std::isfinite(g.hi) && g.delta > 0))
+    return "spacing " + std::to_string(g.delta) + " and end points [" + std::to_string(g.lo) + ", " +
+           std::to_string(g.hi) + "] are not finite with a positive spacing";
+  if (g.binary) {
+    const auto want = binary_grid(g.hi);
+    if (!(g.hi > 0 && g.lo == want.lo && g.delta == want.delta))
+      return "a binary grid needs end points -s and s (s > 0) and spacing 2 s, not [" + std::to_string(g.lo) + ", " +
+             std::to_string(g.hi) + "] with spacing " + std::to_string(g.delta);
+    return {};
+  }
+  const double kmax = std::round(g.hi / g.delta);
+  if (!(kmax >= 1 && kmax <= 2147483647.0 && g.lo == -g.hi && g.hi == kmax * g.delta))
+    return "an integer grid needs end points -kmax delta and kmax delta with 1 <= kmax <= 2^31 - 1, not [" +
+           std::to_string(g.lo) + ", " + std::to_string(g.hi) + "] with spacing " + std::to_string(g.delta);
+  return {};
+}
 
 // Q_d: the nearest grid point; binary: sign(x) * s with sign(0) = +1.
 BASIN_HD inline double round_nearest(double x, const grid& g) {

@@ -1,0 +1,36 @@
+// basin/core/files.hpp — folders for a run's output, created or refused with a message that
+// names where the folder came from.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <system_error>
+
+#include "basin/core/error.hpp"
+
+namespace basin {
+
+// ensures: the folder `dir` exists (created with its parents when missing).
+// throws: basin::error naming `what` (e.g. "option --out"), the folder and the system's reason
+//   when it cannot be created or a file of that name is in the way.
+inline void make_folder(const std::filesystem::path& dir, const std::string& what) {
+  require(!dir.empty(), what, ": expected a folder, got an empty path");
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  const bool is_dir = !ec && std::filesystem::is_directory(dir, ec);
+  require(is_dir, what, ": cannot use '", dir.string(),
+          "' as a folder: ", ec ? ec.message() : std::string("a file of that name is in the way"));
+}
+
+// Whether `path` exists; a path that cannot be looked at (no permission on a folder above it)
+// throws basin::error naming `what`, the path and the system's reason instead of
+// std::filesystem::filesystem_error.
+inline bool path_exists(const std::filesystem::path& path, const std::string& what) {
+  std::error_code ec;
+  const auto st = std::filesystem::status(path, ec);
+  if (ec && ec != std::errc::no_such_file_or_directory && ec != std::errc::not_a_directory)
+    fail(what, ": cannot look at '", path.string(), "': ", ec.message());
+  return std::filesystem::exists(st);
+}
+
+}  // namespace basin
