@@ -6,7 +6,12 @@
 //   2. random 1-D lines through each minimizer WITHOUT normalization: the large-batch minimizer
 //      looks sharper, but its weights are also smaller (see the histograms);
 //   3. the same lines with FILTER-NORMALIZED directions, which factor the weight scale out;
-//   4. the weight histograms of both minimizers.
+//   4. the weight histograms of both minimizers;
+//   5. scale invariance (the talk: "you can multiply the weights by 100 and that factor of a
+//      hundred would just get taken out by the batch normalization"): the first minimizer and the
+//      same network with every conv before a batch norm multiplied by --rescale (10), along the
+//      same random draw: without normalization the two lines differ, filter-normalized they
+//      coincide (scale_invariance.png; --rescale 1 leaves it out).
 // `--compare batch` (the default) trains with small and with large batches (SGD); `--compare
 // optimizer` trains with SGD and with Adam at the same batch size (the talk: "this Adam minimizer
 // is visually sharper than this SGD minimizer and it also has worse generalization error").
@@ -19,13 +24,14 @@
 //
 //   02_line_and_interpolation [--net resnet20|vgg9] [--compare batch|optimizer] [--train-subset 12000] [--epochs 6]
 //       [--small-batch 128] [--large-batch 1024] [--lr 0.1] [--adam-lr 1e-3] [--wd 0]
-//       [--points 21] [--eval-subset 1000] [--out lines]
+//       [--points 21] [--eval-subset 1000] [--rescale 10] [--out lines]
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <string>
 
+#include "basin/core/files.hpp"
 #include "basin/data/idx.hpp"
 #include "basin/io/checkpoint.hpp"
 #include "basin/landscape/surface.hpp"
@@ -114,6 +120,7 @@ struct settings {
   long subset = 0;
   int epochs = 0, points = 0;
   double wd = 0;
+  double rescale = 10;  // section 5's factor; 1 leaves it out
 };
 
 // A number as settings text, exactly enough to tell runs apart.
@@ -127,7 +134,7 @@ std::string text(double v) {
 template <class Net>
 void compare_minimizers(const settings& st, const basin::dataset& train, const basin::dataset& probe) {
   using model_t = model_of<Net>;
-  const auto& [by_batch, ra, rb, out, subset, epochs, points, wd] = st;
+  const auto& [by_batch, ra, rb, out, subset, epochs, points, wd, rescale] = st;
   // File names of the two minimizers: those of earlier versions for the batch comparison.
   const std::string fa = by_batch ? "small" : "sgd", fb = by_batch ? "large" : "adam";
   model_t small(1), large(1);  // the same initialization; "small" is the first recipe, "large" the second
@@ -166,6 +173,7 @@ void compare_minimizers(const settings& st, const basin::dataset& train, const b
       "basin half-width: |alpha| where the test loss first exceeds ln 10 = %.3f (chance), mean of both "
       "sides:\n",
       chance);
+  std::vector<basin::plot::curve> first_lines;  // the first minimizer's line, without and with normalization
   for (auto norm : {basin::normalization::none, basin::normalization::filter}) {
     std::vector<basin::plot::curve> losses, accs;
     for (auto* m : {&small, &large}) {
@@ -178,11 +186,48 @@ void compare_minimizers(const settings& st, const basin::dataset& train, const b
                   half_width(l, chance));
       losses.push_back(l);
       accs.push_back(a);
+      if (is_small) first_lines.push_back(l);
     }
     basin::plot::style ls = s;
     ls.xlabel = "alpha";
     ls.title = norm == basin::normalization::none ? "Random direction, no normalization" : "Random direction, filter-normalized";
     basin::plot::curves(losses, accs, pre + "line_" + basin::to_string(norm), ls);
+  }
+
+  // 5. Scale invariance: the first minimizer with every conv before a batch norm multiplied by
+  // k (and the running statistics to match) is the same network, yet its raw line is another.
+  if (rescale != 1) {
+    const double k = rescale;
+    model_t scaled(1);
+    scaled.params = small.params;
+    scaled.state = small.state;
+    const int convs = scaled.rescale_before_batch_norm(k);
+    const auto e0 = basin::evaluate(small, probe), e1 = basin::evaluate(scaled, probe);
+    std::printf(
+        "scale invariance: %s with its %d convs before a batch norm x %g: test loss %.6f -> %.6f, "
+        "accuracy %.2f%% -> %.2f%% (the same network)\n",
+        ra.label.c_str(), convs, k, e0.loss, e1.loss, e0.accuracy, e1.accuracy);
+    std::vector<basin::plot::curve> losses;
+    for (auto norm : {basin::normalization::none, basin::normalization::filter}) {
+      auto d = basin::random_direction(scaled, 11, 0, {norm, true, false});  // the same draw as above
+      const std::string tag = fa + "_x" + text(k) + "_" + basin::to_string(norm);
+      auto [l, a] = line(scaled, d, xs, pre + "line_" + tag + ".h5", metrics, "", std::string("line ") + tag + cfg);
+      const bool raw = norm == basin::normalization::none;
+      auto l0 = first_lines[raw ? 0 : 1];
+      l0.label = ra.label + (raw ? ", no normalization" : ", filter-normalized");
+      l.label = ra.label + " x " + text(k) + (raw ? ", no normalization" : ", filter-normalized");
+      double worst = 0;
+      for (std::size_t i = 0; i < l.y.size(); ++i)
+        worst = std::max(worst, std::abs(l.y[i] - l0.y[i]) / std::max(1.0, std::abs(l0.y[i])));
+      std::printf("  %-7s half-width %.3f -> %.3f, largest relative loss difference along the line %.2g\n",
+                  basin::to_string(norm), half_width(l0, chance), half_width(l, chance), worst);
+      losses.push_back(l0);
+      losses.push_back(l);
+    }
+    basin::plot::style ls = s;
+    ls.xlabel = "alpha";
+    ls.title = "Scale invariance: " + ra.label + " and the same net with its convs x " + text(k);
+    basin::plot::curves(losses, {}, pre + "scale_invariance", ls);
   }
 
   // 4. Weight histograms (weights only; biases and batch-norm parameters left out).
@@ -201,8 +246,9 @@ void compare_minimizers(const settings& st, const basin::dataset& train, const b
   hs.zlabel = "count";
   basin::plot::histograms(w, {ra.label, rb.label}, pre + "weights", hs);
   std::printf(
-      "wrote %s{interpolation,line_none,line_filter,weights}.png (+ .svg, .dat, .gp) and the sweeps' .h5 files\n",
-      pre.c_str());
+      "wrote %s{interpolation,line_none,line_filter,%sweights}.png (+ .svg, .dat, .gp) and the sweeps' .h5 "
+      "files\n",
+      pre.c_str(), rescale != 1 ? "scale_invariance," : "");
 }
 }  // namespace
 
@@ -216,6 +262,7 @@ int main(int argc, char** argv) try {
   const double lr = args.get("lr", 0.1), adam_lr = args.get("adam-lr", 1e-3), wd = args.get("wd", 0.0);
   const int points = args.get("points", 21);
   const long eval_subset = args.get("eval-subset", 1000L);
+  const double rescale = args.get("rescale", 10.0);
   const std::string data_dir = args.get("data", std::string("/usr/share/datasets/fashion-mnist"));
   const std::string out = args.get("out", std::string("lines"));
   args.done();
@@ -225,6 +272,10 @@ int main(int argc, char** argv) try {
   basin::require(lr > 0 && adam_lr > 0 && wd >= 0,
                  "options --lr, --adam-lr, --wd: expected positive rates and wd >= 0");
   basin::require(points >= 3, "option --points: expected at least 3 points, got ", points);
+  basin::require(std::isfinite(rescale) && rescale > 0, "option --rescale: expected a positive factor, got ", rescale);
+  basin::require(subset >= 1 && eval_subset >= 1 && epochs >= 1,
+                 "options --train-subset, --eval-subset, --epochs: expected at least 1, got ", subset, ", ",
+                 eval_subset, " and ", epochs);
   basin::require(net == "resnet20" || net == "vgg9", "option --net: expected 'resnet20' or 'vgg9', got '", net, "'");
   const bool by_batch = compare == "batch";
   const recipe ra{false, small_batch, lr, "SGD, batch " + std::to_string(small_batch)};
@@ -237,9 +288,9 @@ int main(int argc, char** argv) try {
   basin::normalize(test, stats);
   train = basin::subset(train, 0, std::min<basin::index_t>(subset, train.size()));
   const auto probe = basin::subset(test, 0, std::min<basin::index_t>(eval_subset, test.size()));
-  std::filesystem::create_directories(out);
+  basin::make_folder(out, "option --out");
 
-  settings st{by_batch, ra, rb, out, subset, epochs, points, wd};
+  settings st{by_batch, ra, rb, out, subset, epochs, points, wd, rescale};
   if (net == "resnet20")
     compare_minimizers<basin::resnet20<basin::fashion_input>>(st, train, probe);
   else

@@ -225,6 +225,35 @@ BOOST_AUTO_TEST_CASE(foreign_or_corrupted_surface_files_are_refused) {
   BOOST_CHECK_THROW(sweep(m, d1, nullptr, junk, o, {"train_loss"}, data), basin::error);
   BOOST_CHECK_THROW(parse_range("-1:1", "--x"), basin::error);
   BOOST_TEST(parse_range("-1:1:5", "--x") == linspace(-1, 1, 5));
+  // Ranges that parse but make no grid name the option, before anything is allocated.
+  const auto names_option = [](const basin::error& e) {
+    BOOST_TEST_MESSAGE(e.what());
+    return std::string(e.what()).find("option --x") != std::string::npos;
+  };
+  for (const char* bad : {"-1:1:0", "1:-1:5", "-1:1:2000000000", "nan:1:5"})
+    BOOST_CHECK_EXCEPTION(parse_range(bad, "--x"), basin::error, names_option);
+  // A metric stored as float32 (by another program): refused before a point is computed.
+  const auto float_file = temp_path("float_metric.h5");
+  std::filesystem::copy_file(path, float_file, std::filesystem::copy_options::overwrite_existing);
+  {
+    const hid_t f = H5Fopen(float_file.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    BOOST_REQUIRE(f >= 0);
+    BOOST_REQUIRE(H5Ldelete(f, "train_loss", H5P_DEFAULT) >= 0);
+    const hsize_t n = o.x.size();
+    const hid_t space = H5Screate_simple(1, &n, nullptr);
+    const hid_t d = H5Dcreate2(f, "train_loss", H5T_IEEE_F32LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    BOOST_REQUIRE(d >= 0);
+    H5Dclose(d), H5Sclose(space), H5Fclose(f);
+  }
+  BOOST_CHECK_EXCEPTION(sweep(m, d1, nullptr, float_file, o, {"train_loss"}, data), basin::error,
+                        [&](const basin::error& e) {
+                          const std::string w = e.what();
+                          BOOST_TEST_MESSAGE(w);
+                          return w.find(float_file) != std::string::npos && w.find("/train_loss") != std::string::npos;
+                        });
+  // An evaluation with batches of no image is refused, not looped on.
+  basin::loss_accuracy zero{nullptr, nullptr, 0};
+  BOOST_CHECK_THROW(zero.check(), basin::error);
 }
 
 BOOST_AUTO_TEST_CASE(direction_files_in_the_reference_layout) {
@@ -439,6 +468,78 @@ BOOST_AUTO_TEST_CASE(recompute_batch_norm_averages_the_batch_statistics) {
     if constexpr (detail::is_batch_norm_v<std::remove_cvref_t<decltype(l)>>) momentum = l.momentum;
   });
   BOOST_TEST(momentum == batch_norm::default_momentum);
+}
+
+// The talk's scale invariance: multiplying every conv that feeds a batch norm by k (and its
+// running statistics to match) leaves the network's function alone (up to batch norm's eps) but
+// makes its weights k times larger. A line without normalization then changes, a
+// filter-normalized one does not.
+BOOST_AUTO_TEST_CASE(scale_invariance_under_batch_norm) {
+  using m8 = model<resnet<8, fashion_input>, double>;
+  m8 m(3);
+  perturb_batch_norm(m, 4);
+  const auto data = random_dataset(m8::in, 12, 5);
+  std::vector<double> x(std::size_t(6 * m8::in.size()));
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = data.images[i];
+  for (const double k : {10.0, 100.0}) {
+    m8 r(3);
+    r.params = m.params;
+    r.state = m.state;
+    BOOST_TEST(r.rescale_before_batch_norm(k) == 9);  // conv1, 2 per block, 2 projections
+    // Conv weights k times larger, the dense layer's and batch norms' parameters unchanged.
+    for (const auto& t : m8::param_table)
+      for (index_t i = 0; i < t.size(); ++i) {
+        const double want = m.params[t.offset + i] * (t.kind == param_kind::weight && t.rank == 4 ? k : 1.0);
+        BOOST_TEST(r.params[t.offset + i] == want, boost::test_tools::tolerance(1e-12));
+      }
+    // The same function in eval and in train mode (batch statistics), up to eps / (k^2 var).
+    for (const mode md : {mode::eval, mode::train}) {
+      m8 a(3), b(3);
+      a.params = m.params, a.state = m.state, b.params = r.params, b.state = r.state;
+      const double* za = a.forward(x.data(), 6, md);
+      const std::vector<double> la(za, za + 60);
+      const double* zb = b.forward(x.data(), 6, md);
+      BOOST_TEST(max_rel(zb, la.data(), 60) < 1e-4);
+    }
+    // Lines through both along the same random draw (seed 11).
+    const std::vector<double> alphas{-0.6, -0.3, 0.15, 0.3, 0.6};
+    const auto line = [&](m8& net, normalization norm) {
+      const auto d = random_direction(net, 11, 0, {norm, true, false});
+      const std::vector<double> w(net.params.begin(), net.params.end());
+      std::vector<double> loss;
+      for (const double a : alphas) {
+        for (std::size_t i = 0; i < w.size(); ++i) net.params[i] = w[i] + a * d.params[i];
+        loss.push_back(evaluate(net, data, 6).loss);
+      }
+      for (std::size_t i = 0; i < w.size(); ++i) net.params[i] = w[i];
+      return loss;
+    };
+    for (const auto norm : {normalization::filter, normalization::layer}) {
+      const auto l0 = line(m, norm), l1 = line(r, norm);
+      for (std::size_t i = 0; i < alphas.size(); ++i) BOOST_TEST(l1[i] == l0[i], boost::test_tools::tolerance(1e-4));
+    }
+    // Without normalization the rescaled net's line is another line: far flatter (its conv
+    // weights are k times larger, the same perturbation matters k times less).
+    const auto n0 = line(m, normalization::none), n1 = line(r, normalization::none);
+    const double at0 = evaluate(m, data, 6).loss;
+    double change0 = 0, change1 = 0;
+    for (std::size_t i = 0; i < alphas.size(); ++i)
+      change0 += std::fabs(n0[i] - at0), change1 += std::fabs(n1[i] - at0);
+    BOOST_TEST_MESSAGE("k = " << k << ": mean |loss change| along the raw line " << change0 / 5 << " -> "
+                              << change1 / 5);
+    BOOST_TEST(change1 < 0.5 * change0);
+  }
+  // Refused: a factor that is not positive, and quantized convs (they would leave their grid).
+  m8 r(3);
+  BOOST_CHECK_THROW(r.rescale_before_batch_norm(0.0), basin::error);
+  BOOST_CHECK_THROW(r.rescale_before_batch_norm(-2.0), basin::error);
+  BOOST_CHECK_THROW(r.rescale_before_batch_norm(INFINITY), basin::error);
+  using qnet =
+      network<input<1, 6, 6>, conv<4, 3, 1, 1, false, weights::integer<4>>, batch_norm, relu, flatten, dense<3>>;
+  model<qnet, double> q(1);
+  const std::vector<double> before(q.params.begin(), q.params.end());
+  BOOST_CHECK_THROW(q.rescale_before_batch_norm(10.0), basin::error);
+  BOOST_TEST(std::equal(before.begin(), before.end(), q.params.begin()));
 }
 
 BOOST_AUTO_TEST_SUITE(slice_convexity_of_surfaces)

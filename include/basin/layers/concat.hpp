@@ -58,6 +58,10 @@ struct concat {
       if (dx) detail::accumulate<B>(n * In.size(), dy + n * branch_size, dx);
     }
     template <class F>
+    static void for_each_conv_bn(index_t w, index_t s, F& f) {
+      branch_t::for_each_conv_bn(w, s, f);
+    }
+    template <class F>
     void for_each_layer(F&& f) {
       f(branch);
       branch.for_each_layer(f);

@@ -208,6 +208,11 @@ struct residual_block {
     }
 
     template <class F>
+    static void for_each_conv_bn(index_t w, index_t s, F& f) {
+      branch_t::for_each_conv_bn(w, s, f);
+      if constexpr (project) proj_t::for_each_conv_bn(w + branch_t::n_params, s + branch_t::n_state, f);
+    }
+    template <class F>
     void for_each_layer(F&& f) {
       f(branch);
       branch.for_each_layer(f);

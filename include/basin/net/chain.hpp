@@ -239,7 +239,28 @@ struct chain_impl<In, T, B, std::index_sequence<I...>, L...> {
     (visit(std::get<I>(children), f), ...);
   }
 
+  // f(conv offset, conv parameter count, batch norm state offset, channels, quantized) for every
+  // conv directly followed by a batch_norm, in this chain and in the groups inside it (residual
+  // blocks' branches and projections, DenseNet layers' branches), offsets counted from w and s:
+  // the pairs whose conv's scale the batch norm takes out (model::rescale_before_batch_norm).
+  template <class F>
+  static void for_each_conv_bn(index_t w, index_t s, F& f) {
+    (conv_bn_at<I>(w, s, f), ...);
+  }
+
  private:
+  template <std::size_t K, class F>
+  static void conv_bn_at(index_t w, index_t s, F& f) {
+    if constexpr (K + 1 < size) {
+      using next = child<(K + 1 < size ? K + 1 : K)>;
+      if constexpr (detail::is_conv_v<child<K>> && detail::is_batch_norm_v<next>)
+        f(w + param_off[K], child<K>::n_params, s + state_off[K + 1], next::n_state / 2,
+          detail::is_quantized_v<child<K>>);
+    }
+    if constexpr (requires { child<K>::for_each_conv_bn(w, s, f); })
+      child<K>::for_each_conv_bn(w + param_off[K], s + state_off[K], f);
+  }
+
   template <class C, class F>
   static void visit(C& c, F& f) {
     f(c);

@@ -8,6 +8,7 @@
 // the same length. Batch-norm running statistics live in `state`, described by `state_table`.
 #pragma once
 
+#include <cmath>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -146,6 +147,40 @@ class model {
     for_each_layer([&](auto& l) {
       if constexpr (detail::is_batch_norm_v<std::remove_cvref_t<decltype(l)>>) l.momentum = momentum;
     });
+  }
+
+  // The scale invariance that batch norm gives (Li et al. 2018, sec. 3; Dinh et al. 2017):
+  // multiplies every conv that feeds a batch norm directly (its weights and bias) by k > 0, and
+  // that batch norm's running mean by k and running variance by k^2. The network computes the same
+  // function: in train mode the batch statistics scale alike, in eval mode it normalizes by
+  // sqrt(var + eps / k^2) instead of sqrt(var + eps) (eps = 1e-5, a relative change of the order
+  // of eps / var). Its weights, though, are k times larger: a 1-D or 2-D plot along a random
+  // direction without normalization looks k times wider, a filter-normalized one is unchanged
+  // (the direction's filters scale with the weights'). Other weights (a dense layer, a conv
+  // followed by anything else) are left alone. Returns how many convs were rescaled.
+  // throws: basin::error for k not finite and positive, or when such a conv has quantized weights
+  //   (scaling them would leave their grid); the model is then unchanged.
+  int rescale_before_batch_norm(double k) {
+    require(std::isfinite(k) && k > 0, "model::rescale_before_batch_norm: the factor must be finite and positive, got ",
+            k);
+    std::vector<T> w(static_cast<std::size_t>(n_params)), s(static_cast<std::size_t>(n_state));
+    B::download(backend::raw(params), n_params, w.data());
+    B::download(backend::raw(state), n_state, s.data());
+    int count = 0;
+    auto scale = [&](index_t conv_off, index_t conv_n, index_t bn_off, index_t channels, bool quantized) {
+      require(!quantized, "model::rescale_before_batch_norm: the conv at parameter offset ", conv_off,
+              " has quantized weights, which scaling would move off their grid");
+      for (index_t i = 0; i < conv_n; ++i) w[std::size_t(conv_off + i)] = T(double(w[std::size_t(conv_off + i)]) * k);
+      for (index_t c = 0; c < channels; ++c) {
+        s[std::size_t(bn_off + c)] = T(double(s[std::size_t(bn_off + c)]) * k);
+        s[std::size_t(bn_off + channels + c)] = T(double(s[std::size_t(bn_off + channels + c)]) * k * k);
+      }
+      ++count;
+    };
+    body_type::for_each_conv_bn(0, 0, scale);
+    B::upload(w.data(), n_params, backend::raw(params));
+    B::upload(s.data(), n_state, backend::raw(state));
+    return count;
   }
 
   // f(layer, k) for every weight-bearing layer (conv, dense), k the index of its weight tensor
