@@ -8,22 +8,38 @@
 //    same MLP generator and discriminator, the same seeds, trained with and without prediction,
 //    several runs each (one run is a coin toss); at 8 points of training it prints, averaged over
 //    the runs, how many of the modes the generator covers and how many of its samples lie near a
-//    mode, and it draws the first run's samples at the end and at 4 points of training.
-// Writes into <out>: bilinear.{png,svg}, gan_alternating.{png,svg}, gan_prediction.{png,svg}, and
+//    mode, and it draws the first run's samples at the end and at 4 points of training, and which
+//    modes its samples occupy over training (the talk: without prediction "it picks up certain
+//    modes and then it switches to other modes").
+// 3. With several learning rates (`--lr 1e-4,1e-3,1e-2`), the talk's claim that prediction trains
+//    over a wider range of settings: the modes covered and the share of good samples at the end
+//    against the learning rate, for both methods (a run whose losses stop being finite counts as
+//    covering nothing from then on).
+// Writes into <out>: bilinear.{png,svg}, gan_alternating.{png,svg}, gan_prediction.{png,svg},
 // gan_over_training.{png,svg} (both methods, first run, after 1/4, 1/2, 3/4 and all the steps),
-// each with its .dat and .gp.
+// gan_modes_{alternating,prediction}.{png,svg} (the share of the first run's samples at each mode
+// over training), each with its .dat and .gp; with several learning rates these carry the rate
+// (gan_lr0.001_alternating.png, ...) and gan_lr_sweep.{png,svg} compares them. Each finished run is
+// written at once to <out>/runs/lr<lr>_<method>_<run>.h5 (its checks, samples and both nets); a
+// rerun reads the runs it finds (of the same recipe; another recipe's file is refused) and trains
+// only the missing ones.
 //
-//   08_gan_prediction [--steps 8000] [--batch 256] [--lr 1e-3] [--runs 4] [--seed 1]
-//       [--modes 8] [--radius 2] [--sigma 0.02] [--out gan]
+//   08_gan_prediction [--steps 8000] [--batch 256] [--lr 1e-3 or a list 1e-4,1e-3,...] [--runs 4]
+//       [--seed 1] [--modes 8] [--radius 2] [--sigma 0.02] [--out gan]
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 
+#include "basin/core/files.hpp"
 #include "basin/gan/gan.hpp"
+#include "basin/io/hdf5.hpp"
 #include "basin/net/model.hpp"
 #include "basin/optim/optimizers.hpp"
 #include "basin/plot/curves.hpp"
+#include "basin/plot/surface.hpp"
 #include "cli.hpp"
 
 // The toy nets of the unrolled-GAN and prediction papers, with 16-D noise: two hidden layers of
@@ -38,23 +54,150 @@ using generator_t = basin::model<generator_net, float, basin::backend::host>;
 using discriminator_t = basin::model<discriminator_net, float, basin::backend::host>;
 using adam_t = basin::optim::optimizer<basin::optim::adam, float, basin::backend::host>;
 
+namespace {
+
+// What one run (one learning rate, method and seed) leaves: the coverage at every check, the
+// share of samples at each mode over training, and for the first run the samples drawn.
+struct run_result {
+  std::vector<double> modes, quality;  // at steps every, 2 every, ..., (steps / every) every
+  std::vector<double> occupancy;       // (checks, modes) row-major: share of samples at each mode
+  std::vector<float> snapshots;        // run 0: 2000 points at each snapshot step, then at the end
+  long finished = 0;                   // steps taken (fewer than asked when a loss stopped being finite)
+};
+
+struct settings {
+  long steps, batch, runs, every, fine;
+  std::uint64_t seed;
+  int n_modes;
+  double radius, sigma;
+  std::string out;
+  std::vector<basin::index_t> snap_steps;
+};
+
+std::vector<double> parse_list(const std::string& text, const char* option) {
+  std::vector<double> v;
+  std::size_t at = 0;
+  while (at <= text.size()) {
+    const std::size_t comma = std::min(text.find(',', at), text.size());
+    const std::string item = text.substr(at, comma - at);
+    char* end = nullptr;
+    const double x = std::strtod(item.c_str(), &end);
+    basin::require(!item.empty() && end == item.c_str() + item.size() && std::isfinite(x) && x > 0 && x < 1, "option ",
+                   option, ": expected learning rates in (0, 1) separated by commas, got '", text, "'");
+    v.push_back(x);
+    at = comma + 1;
+  }
+  return v;
+}
+
+// Trains one run, or reads it back from its file when an earlier run of the same recipe wrote it.
+run_result one_run(const settings& st, const basin::gan::mixture& ring, double lr, bool predict, long r,
+                   const std::string& file) {
+  const std::uint64_t run_seed = st.seed + std::uint64_t(r) * 1000;
+  const std::string recipe =
+      basin::text("GAN on a ring of ", st.n_modes, " Gaussians, radius ", st.radius, ", sigma ", st.sigma, "; ",
+                  predict ? "prediction" : "alternating", ", Adam lr ", lr, " beta1 0.5, batch ", st.batch, ", ",
+                  st.steps, " steps, checks every ", st.every, " and ", st.fine, ", seed ", run_seed);
+  const long checks = st.steps / st.every, fine_checks = st.steps / st.fine, k = st.n_modes;
+  run_result res;
+  if (basin::path_exists(file, "08_gan_prediction")) {
+    auto f = basin::h5::file::open(file);
+    const std::string theirs = f.has_attr("/", "recipe") ? f.attr_string("/", "recipe") : std::string("none");
+    basin::require(theirs == recipe, "'", file, "' holds another run:\n  the file's: ", theirs,
+                   "\n  this run:   ", recipe, "\n(use another --out, or remove the file to train again)");
+    res.modes = f.read<double>("modes"), res.quality = f.read<double>("quality");
+    res.occupancy = f.read<double>("occupancy");
+    res.snapshots = f.read<float>("snapshots");
+    res.finished = long(f.attr_i64("/", "finished"));
+    const std::size_t snaps = r == 0 ? st.snap_steps.size() : 0;
+    basin::require(res.modes.size() == std::size_t(checks) && res.quality.size() == std::size_t(checks) &&
+                       res.occupancy.size() == std::size_t(fine_checks * k) && res.snapshots.size() == snaps * 4000 &&
+                       res.finished >= 0 && res.finished <= st.steps,
+                   "'", file, "' is malformed: its datasets do not have the sizes of its recipe (remove it)");
+    return res;
+  }
+  generator_t g(run_seed);
+  discriminator_t d(run_seed + 1);
+  adam_t og({0.5, 0.999, 1e-8, 0}, generator_t::n_params), od({0.5, 0.999, 1e-8, 0}, discriminator_t::n_params);
+  basin::gan::gan_options o;
+  o.steps = st.steps;
+  o.batch_size = st.batch;
+  o.prediction = predict;
+  o.seed = run_seed;
+  o.progress = false;
+  o.stop_when_not_finite = true;
+  res.modes.assign(std::size_t(checks), 0.0);
+  res.quality.assign(std::size_t(checks), 0.0);
+  res.occupancy.assign(std::size_t(fine_checks * k), 0.0);
+  const auto check = [&](basin::index_t s) {
+    const bool snap = r == 0 && std::find(st.snap_steps.begin(), st.snap_steps.end(), s) != st.snap_steps.end();
+    if (!snap && s % st.every != 0 && s % st.fine != 0) return;
+    const auto pts = basin::gan::generate_points(g, run_seed, 0, 2000);
+    if (snap) res.snapshots.insert(res.snapshots.end(), pts.begin(), pts.end());
+    const auto c = basin::gan::mode_coverage(ring, pts);
+    if (s % st.every == 0 && s / st.every <= checks) {
+      res.modes[std::size_t(s / st.every - 1)] = c.modes;
+      res.quality[std::size_t(s / st.every - 1)] = c.high_quality;
+    }
+    if (s % st.fine == 0 && s / st.fine <= fine_checks)
+      for (long m = 0; m < k; ++m)
+        res.occupancy[std::size_t((s / st.fine - 1) * k + m)] = double(c.per_mode[std::size_t(m)]) / 2000.0;
+  };
+  const auto rate = [lr](basin::index_t) { return lr; };
+  const auto records = basin::gan::train_gan(g, d, og, od, rate, rate, ring, o, check);
+  res.finished = long(records.size());
+  if (res.finished < st.steps) {
+    // The losses stopped being finite at the last record's step: the generator covers nothing from
+    // then on, and the snapshots it never reached are of its last (non-finite) state.
+    res.finished = long(records.size()) - 1;
+    const auto pts = basin::gan::generate_points(g, run_seed, 0, 2000);
+    while (r == 0 && res.snapshots.size() < st.snap_steps.size() * 4000)
+      res.snapshots.insert(res.snapshots.end(), pts.begin(), pts.end());
+  }
+  basin::h5::atomic_write(file, [&](basin::h5::file& f) {
+    f.set_attr("/", "recipe", recipe);
+    f.set_attr("/", "finished", std::int64_t(res.finished));
+    f.write("modes", res.modes), f.write("quality", res.quality);
+    f.write("occupancy", res.occupancy, {hsize_t(fine_checks), hsize_t(k)});
+    f.write("snapshots", res.snapshots, {hsize_t(res.snapshots.size() / 4000), 2000, 2});
+    f.write("generator_params", std::vector<float>(g.params.begin(), g.params.end()));
+    f.write("discriminator_params", std::vector<float>(d.params.begin(), d.params.end()));
+  });
+  return res;
+}
+
+basin::plot::curve as_curve(const float* pts, std::size_t n, const std::string& label) {
+  basin::plot::curve c{{}, {}, label};
+  for (std::size_t i = 0; i < n; ++i)
+    if (std::isfinite(pts[2 * i]) && std::isfinite(pts[2 * i + 1]))
+      c.x.push_back(pts[2 * i]), c.y.push_back(pts[2 * i + 1]);
+  if (c.x.empty()) c.x.push_back(0), c.y.push_back(0), c.label += " (not finite)";
+  return c;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) try {
   basin::examples::cli args(argc, argv);
-  const long steps = args.get("steps", 8000L);
-  const long batch = args.get("batch", 256L);
-  const double lr = args.get("lr", 1e-3);
-  const long runs = args.get("runs", 4L);
-  const auto seed = std::uint64_t(args.get("seed", 1L));
-  const int n_modes = args.get("modes", 8);
-  const double radius = args.get("radius", 2.0), sigma = args.get("sigma", 0.02);
-  const std::string out = args.get("out", std::string("gan"));
+  settings st;
+  st.steps = args.get("steps", 8000L);
+  st.batch = args.get("batch", 256L);
+  const auto lrs = parse_list(args.get("lr", std::string("1e-3")), "--lr");
+  st.runs = args.get("runs", 4L);
+  st.seed = std::uint64_t(args.get("seed", 1L));
+  st.n_modes = args.get("modes", 8);
+  st.radius = args.get("radius", 2.0), st.sigma = args.get("sigma", 0.02);
+  st.out = args.get("out", std::string("gan"));
   args.done();
-  basin::require(steps >= 1 && batch >= 1 && runs >= 1, "options --steps, --batch and --runs must be at least 1");
-  basin::require(lr > 0 && lr < 1, "option --lr: expected a learning rate in (0, 1), got ", lr);
-  basin::require(n_modes >= 1 && n_modes <= 10000, "option --modes: expected 1 to 10000 modes, got ", n_modes);
-  basin::require(radius > 0 && sigma > 0 && std::isfinite(radius) && std::isfinite(sigma),
-                 "options --radius and --sigma: expected positive numbers, got ", radius, " and ", sigma);
-  std::filesystem::create_directories(out);
+  basin::require(st.steps >= 8 && st.batch >= 1 && st.runs >= 1,
+                 "options --steps (at least 8), --batch and --runs (at least 1): got ", st.steps, ", ", st.batch,
+                 " and ", st.runs);
+  basin::require(st.n_modes >= 1 && st.n_modes <= 10000, "option --modes: expected 1 to 10000 modes, got ", st.n_modes);
+  basin::require(st.radius > 0 && st.sigma > 0 && std::isfinite(st.radius) && std::isfinite(st.sigma),
+                 "options --radius and --sigma: expected positive numbers, got ", st.radius, " and ", st.sigma);
+  const std::string& out = st.out;
+  basin::make_folder(out, "option --out");
+  basin::make_folder(out + "/runs", "option --out");
 
   // 1. u v.
   const double a = 0.2;
@@ -78,81 +221,122 @@ int main(int argc, char** argv) try {
   // 2. The GAN on a ring of Gaussians, over several seeds: one run is a coin toss, the average is
   // not. With many modes (the talk's 100) neighbours lie a few sigma apart: a generator that
   // spreads evenly along the circle counts as covering them.
-  const auto ring = basin::gan::mixture::ring(n_modes, radius, sigma);
-  const std::string ring_name = std::to_string(n_modes) + " Gaussians";
-  if (n_modes > 1) {
-    const double gap = 2 * radius * std::sin(3.14159265358979323846 / n_modes);
-    std::printf("ring of %d Gaussians, radius %g, sigma %g: neighbouring modes %.3g apart (%.1f sigma)\n", n_modes,
-                radius, sigma, gap, gap / sigma);
+  const auto ring = basin::gan::mixture::ring(st.n_modes, st.radius, st.sigma);
+  const std::string ring_name = std::to_string(st.n_modes) + " Gaussians";
+  if (st.n_modes > 1) {
+    const double gap = 2 * st.radius * std::sin(3.14159265358979323846 / st.n_modes);
+    std::printf("ring of %d Gaussians, radius %g, sigma %g: neighbouring modes %.3g apart (%.1f sigma)\n", st.n_modes,
+                st.radius, st.sigma, gap, gap / st.sigma);
   }
-  const auto real = ring.sample(seed, 1u << 30, 2000);
-  const long every = std::max<long>(1, steps / 8);
-  std::vector<std::vector<double>> modes(2), quality(2);  // [method][checkpoint], summed over seeds
-  std::vector<basin::plot::scatter_panel> snapshots;      // the first run of each method
-  const auto as_curve = [](const std::vector<float>& pts, const std::string& label) {
-    basin::plot::curve c{{}, {}, label};
-    for (std::size_t i = 0; i + 1 < pts.size(); i += 2) c.x.push_back(pts[i]), c.y.push_back(pts[i + 1]);
-    return c;
-  };
-  const auto real_curve = as_curve(real, "real");
-  std::vector<basin::index_t> snap_steps;  // after 1/4, 1/2, 3/4 and all of the steps
-  for (long q = 1; q <= 4; ++q)
-    if (q * steps / 4 >= 1 && (snap_steps.empty() || snap_steps.back() != q * steps / 4))
-      snap_steps.push_back(q * steps / 4);
-  for (int method = 0; method < 2; ++method) {
-    const bool predict = method == 1;
-    const char* name = predict ? "prediction" : "alternating";
-    modes[method].assign(std::size_t(steps / every + 1), 0.0);
-    quality[method] = modes[method];
-    for (long r = 0; r < runs; ++r) {
-      const std::uint64_t run_seed = seed + std::uint64_t(r) * 1000;
-      generator_t g(run_seed);
-      discriminator_t d(run_seed + 1);
-      adam_t og({0.5, 0.999, 1e-8, 0}, generator_t::n_params), od({0.5, 0.999, 1e-8, 0}, discriminator_t::n_params);
-      basin::gan::gan_options o;
-      o.steps = steps;
-      o.batch_size = batch;
-      o.prediction = predict;
-      o.seed = run_seed;
-      o.progress = false;
-      std::printf("GAN on %s, %s steps, run %ld of %ld (Adam, lr %g, batch %ld)\n", ring_name.c_str(), name, r + 1,
-                  runs, lr, batch);
-      std::fflush(stdout);
-      const auto check = [&](basin::index_t s) {
-        if (r == 0 && std::find(snap_steps.begin(), snap_steps.end(), s) != snap_steps.end())
-          snapshots.push_back({{real_curve, as_curve(basin::gan::generate_points(g, run_seed, 0, 2000), "generated")},
-                               std::string(name) + ", step " + std::to_string(s)});
-        if (s % every != 0) return;
-        const auto c = basin::gan::mode_coverage(ring, basin::gan::generate_points(g, run_seed, 0, 2000));
-        modes[method][std::size_t(s / every)] += c.modes;
-        quality[method][std::size_t(s / every)] += c.high_quality;
-      };
-      const auto rate = [lr](basin::index_t) { return lr; };
-      basin::gan::train_gan(g, d, og, od, rate, rate, ring, o, check);
-      if (r > 0) continue;
-      basin::plot::style ss;
-      ss.title = "GAN on " + ring_name + " after " + std::to_string(steps) + " steps: " + name + " (run 1)";
-      ss.xlabel = "x";
-      ss.ylabel = "y";
-      basin::plot::scatter({real_curve, as_curve(basin::gan::generate_points(g, run_seed, 0, 2000), "generated")},
-                           out + "/gan_" + name, ss, ring.means);
+  const auto real = ring.sample(st.seed, 1u << 30, 2000);
+  const auto real_curve = as_curve(real.data(), real.size() / 2, "real");
+  st.every = std::max<long>(1, st.steps / 8);
+  st.fine = std::max<long>(1, st.steps / 64);
+  for (long q = 1; q <= 4; ++q)  // after 1/4, 1/2, 3/4 and all of the steps
+    if (q * st.steps / 4 >= 1 && (st.snap_steps.empty() || st.snap_steps.back() != q * st.steps / 4))
+      st.snap_steps.push_back(q * st.steps / 4);
+  const long checks = st.steps / st.every;
+  const bool sweep = lrs.size() > 1;
+  // [lr][method]: the mean over runs of the modes covered and the share of good samples at the end.
+  std::vector<std::array<double, 2>> end_modes(lrs.size()), end_quality(lrs.size());
+  for (std::size_t li = 0; li < lrs.size(); ++li) {
+    const double lr = lrs[li];
+    const std::string tag = sweep ? "lr" + basin::text(lr) + "_" : "";
+    std::vector<std::vector<double>> modes(2, std::vector<double>(std::size_t(checks), 0.0)), quality = modes;
+    std::vector<basin::plot::scatter_panel> snapshots;  // the first run of each method
+    for (int method = 0; method < 2; ++method) {
+      const bool predict = method == 1;
+      const char* name = predict ? "prediction" : "alternating";
+      for (long r = 0; r < st.runs; ++r) {
+        const std::string file = out + "/runs/lr" + basin::text(lr) + "_" + name + "_" + std::to_string(r) + ".h5";
+        std::printf("GAN on %s, %s steps, lr %g, run %ld of %ld (Adam, batch %ld)%s\n", ring_name.c_str(), name, lr,
+                    r + 1, st.runs, st.batch, basin::path_exists(file, "08_gan_prediction") ? ": read back" : "");
+        std::fflush(stdout);
+        const auto res = one_run(st, ring, lr, predict, r, file);
+        if (res.finished < st.steps)
+          std::printf("  the losses stopped being finite after step %ld: no modes from then on\n", res.finished);
+        for (long c = 0; c < checks; ++c) {
+          modes[method][std::size_t(c)] += res.modes[std::size_t(c)] / double(st.runs);
+          quality[method][std::size_t(c)] += res.quality[std::size_t(c)] / double(st.runs);
+        }
+        if (r > 0) continue;
+        for (std::size_t q = 0; q < st.snap_steps.size(); ++q)
+          snapshots.push_back({{real_curve, as_curve(res.snapshots.data() + q * 4000, 2000, "generated")},
+                               std::string(name) + ", step " + std::to_string(st.snap_steps[q])});
+        basin::plot::style ss;
+        ss.title = "GAN on " + ring_name + " after " + std::to_string(st.steps) + " steps: " + name + ", lr " +
+                   basin::text(lr) + " (run 1)";
+        ss.xlabel = "x";
+        ss.ylabel = "y";
+        basin::plot::scatter(
+            {real_curve, as_curve(res.snapshots.data() + (st.snap_steps.size() - 1) * 4000, 2000, "generated")},
+            out + "/gan_" + tag + name, ss, ring.means);
+        // Which modes the samples occupy over training: each mode a band from m - 0.4 to m + 0.4
+        // (two grid rows of its value, so that the map's cells do not blend neighbouring modes).
+        basin::plot::grid2d occ;
+        const std::size_t k = std::size_t(st.n_modes);
+        for (long c = 1; c <= st.steps / st.fine; ++c) occ.x.push_back(double(c * st.fine));
+        for (std::size_t m = 0; m < k; ++m) occ.y.push_back(double(m) - 0.4), occ.y.push_back(double(m) + 0.4);
+        occ.z.resize(occ.x.size() * occ.y.size());
+        for (std::size_t c = 0; c < occ.x.size(); ++c)
+          for (std::size_t j = 0; j < occ.y.size(); ++j)
+            occ.z[c * occ.y.size() + j] = 100 * res.occupancy[c * k + j / 2];
+        occ.name = "share_of_samples";
+        basin::plot::style os;
+        os.title = "Samples at each mode over training: " + std::string(name) + ", lr " + basin::text(lr) + " (run 1)";
+        os.xlabel = "step";
+        os.ylabel = "mode";
+        os.zlabel = "% of samples within 3 sigma of the mode";
+        if (st.n_modes > 1) basin::plot::heatmap(occ, out + "/gan_" + tag + "modes_" + name, os);
+      }
+      end_modes[li][std::size_t(method)] = modes[method].back();
+      end_quality[li][std::size_t(method)] = quality[method].back();
     }
+    basin::plot::style ps;
+    ps.title = "GAN on " + ring_name + ", lr " + basin::text(lr) +
+               ", run 1: alternating steps (top) and prediction (bottom) over training";
+    ps.xlabel = "x";
+    ps.ylabel = "y";
+    ps.width = 1600;
+    ps.height = 900;
+    basin::plot::scatter_panels(snapshots, int(snapshots.size() / 2), out + "/gan_" + tag + "over_training", ps,
+                                ring.means);
+    std::printf("\nlr %g, mean over %ld runs: modes covered (of %d) and %% of samples within 3 sigma of a mode\n", lr,
+                st.runs, st.n_modes);
+    std::printf("   step   alternating          prediction\n");
+    for (long c = 0; c < checks; ++c)
+      std::printf("  %6ld   %4.1f modes %5.1f%%   %4.1f modes %5.1f%%\n", (c + 1) * st.every, modes[0][std::size_t(c)],
+                  100 * quality[0][std::size_t(c)], modes[1][std::size_t(c)], 100 * quality[1][std::size_t(c)]);
+    std::printf("\n");
   }
-  basin::plot::style ps;
-  ps.title = "GAN on " + ring_name + ", run 1: alternating steps (top) and prediction (bottom) over training";
-  ps.xlabel = "x";
-  ps.ylabel = "y";
-  ps.width = 1600;
-  ps.height = 900;
-  basin::plot::scatter_panels(snapshots, int(snapshots.size() / 2), out + "/gan_over_training", ps, ring.means);
-  std::printf("\nmean over %ld runs: modes covered (of %d) and %% of samples within 3 sigma of a mode\n", runs,
-              n_modes);
-  std::printf("   step   alternating          prediction\n");
-  for (std::size_t k = 1; k < modes[0].size(); ++k)
-    std::printf("  %6ld   %4.1f modes %5.1f%%   %4.1f modes %5.1f%%\n", long(k) * every, modes[0][k] / runs,
-                100 * quality[0][k] / runs, modes[1][k] / runs, 100 * quality[1][k] / runs);
-  std::printf("wrote %s/{bilinear, gan_alternating, gan_prediction, gan_over_training}.png (+ .svg, .dat, .gp)\n",
-              out.c_str());
+
+  // 3. The learning rates side by side.
+  if (sweep) {
+    std::printf("after %ld steps, mean over %ld runs:\n      lr   alternating          prediction\n", st.steps,
+                st.runs);
+    std::vector<basin::plot::curve> mc(2), qc(2);
+    for (int method = 0; method < 2; ++method) {
+      mc[std::size_t(method)].label = method ? "prediction: modes covered" : "alternating: modes covered";
+      qc[std::size_t(method)].label = method ? "prediction: % near a mode" : "alternating: % near a mode";
+    }
+    for (std::size_t li = 0; li < lrs.size(); ++li) {
+      std::printf("  %6g   %4.1f modes %5.1f%%   %4.1f modes %5.1f%%\n", lrs[li], end_modes[li][0],
+                  100 * end_quality[li][0], end_modes[li][1], 100 * end_quality[li][1]);
+      for (std::size_t method = 0; method < 2; ++method) {
+        mc[method].x.push_back(lrs[li]), mc[method].y.push_back(end_modes[li][method]);
+        qc[method].x.push_back(lrs[li]), qc[method].y.push_back(100 * end_quality[li][method]);
+      }
+    }
+    basin::plot::style ls;
+    ls.title = "GAN on " + ring_name + " after " + std::to_string(st.steps) + " steps, mean of " +
+               std::to_string(st.runs) + " runs";
+    ls.xlabel = "learning rate (Adam, both nets)";
+    ls.zlabel = "modes covered (of " + std::to_string(st.n_modes) + ")";
+    ls.y2label = "% of samples within 3 sigma of a mode";
+    ls.log_x = true;
+    basin::plot::curves(mc, qc, out + "/gan_lr_sweep", ls);
+  }
+  std::printf("wrote %s/{bilinear, gan_*}.png (+ .svg, .dat, .gp) and the runs in %s/runs\n", out.c_str(), out.c_str());
   return 0;
 } catch (const std::exception& e) {
   std::fprintf(stderr, "08_gan_prediction: %s\n", e.what());

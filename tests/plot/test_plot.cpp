@@ -364,6 +364,15 @@ BOOST_AUTO_TEST_CASE(curves_loss_and_accuracy) {
   BOOST_TEST(gp.find("\"test accuracy\"") != std::string::npos);
   for (const char* label : {"train loss", "test loss", "train accuracy", "test accuracy"})
     BOOST_TEST(count(stem("curves") + ".svg", std::string("<text>") + label + "</text>") == 1u, label);
+  // A log-scaled x axis (learning rates): every x must be positive.
+  style lx;
+  lx.log_x = true;
+  const curve rates{{1e-4, 1e-3, 1e-2}, {7.5, 8.0, 2.0}, "modes"};
+  basin::plot::curves({rates}, {}, stem("log_x"), lx);
+  check_picture(stem("log_x"));
+  BOOST_TEST(slurp(stem("log_x") + ".gp").find("set logscale x") != std::string::npos);
+  BOOST_TEST(slurp(stem("curves") + ".gp").find("set logscale x") == std::string::npos);
+  BOOST_CHECK_THROW(basin::plot::curves({loss[0]}, {}, stem("log_x_bad"), lx), basin::error);  // x from -1
   // Accuracy alone goes on the left axis.
   basin::plot::curves({}, acc, stem("acc_only"), style{});
   check_picture(stem("acc_only"));

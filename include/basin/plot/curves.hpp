@@ -53,14 +53,13 @@ inline void check_points(const std::vector<curve>& cs, const std::string& arg, c
 }  // namespace detail
 
 // Several curves on one plot: loss curves on the left axis (log scale with style.log_z; values
-// <= 0 are then left out, not an error), accuracy curves in percent (0 to 100, not fractions)
-// on the right axis, and a legend below the plot. Loss curve k and accuracy curve k share a
-// colour (pass them in matching order, e.g. {train, test}); loss lines are solid, accuracy
-// lines dashed. With no loss curves the accuracy curves go on the left axis.
-// The .dat holds one data set per curve (gnuplot `index`): the loss curves first, then the
-// accuracy curves, each "x y" per line in the given order, data sets separated by two blank
-// lines; y exactly as given, "NaN" where not finite.
-// requires: at least one curve; each curve with x.size() == y.size() > 0 and finite x; in each
+// <= 0 are then left out, not an error; style.log_x puts x on a log scale), accuracy curves in percent (0 to 100, not
+// fractions) on the right axis, and a legend below the plot. Loss curve k and accuracy curve k share a colour (pass
+// them in matching order, e.g. {train, test}); loss lines are solid, accuracy lines dashed. With no loss curves the
+// accuracy curves go on the left axis. The .dat holds one data set per curve (gnuplot `index`): the loss curves first,
+// then the accuracy curves, each "x y" per line in the given order, data sets separated by two blank lines; y exactly
+// as given, "NaN" where not finite. requires: at least one curve; each curve with x.size() == y.size() > 0 and finite
+// x; in each
 //   non-empty group some finite y (positive for the loss group with log_z).
 // ensures: <stem>.dat, <stem>.gp, <stem>.png (and <stem>.svg) written.
 // throws: basin::error naming `loss_curves[k]` / `acc_curves[k]` and what is wrong, the stem, or
@@ -74,6 +73,12 @@ inline void curves(const std::vector<curve>& loss_curves, const std::vector<curv
   require(loss_curves.empty() || loss_ok, fn, ": loss_curves have no finite", st.log_z ? " positive" : "",
           " y value");
   require(acc_curves.empty() || acc_ok, fn, ": acc_curves have no finite y value");
+  if (st.log_x)
+    for (const auto* group : {&loss_curves, &acc_curves})
+      for (std::size_t k = 0; k < group->size(); ++k)
+        for (std::size_t i = 0; i < (*group)[k].x.size(); ++i)
+          require((*group)[k].x[i] > 0, fn, ": ", group == &loss_curves ? "loss_curves[" : "acc_curves[", k, "] ('",
+                  (*group)[k].label, "'): x[", i, "] = ", (*group)[k].x[i], " is not positive, as style.log_x needs");
   const auto f = detail::files_for(stem, fn);
 
   std::string dat = "# basin curves: " + std::to_string(loss_curves.size()) + " loss curve(s), then " +
@@ -98,10 +103,15 @@ inline void curves(const std::vector<curve>& loss_curves, const std::vector<curv
   if (two_axes) s += "set ytics nomirror\nset y2tics\nset y2label " + detail::gp_string(st.y2label) + "\n";
   else s += "set ytics mirror\n";
   if (st.log_z && !loss_curves.empty()) s += "set logscale y\n";
+  if (st.log_x) s += "set logscale x\n";
   s += "set grid xtics ytics lt 1 lc rgb \"#e5e5e5\" lw 0.6\n";
   // The legend below the plot, with room kept for it under the x label (gnuplot's own
-  // reservation lets the two overlap); ~ one row per (width / 220 px) entries.
-  const std::size_t per_row = std::max<std::size_t>(1, std::size_t(st.width) / 220);
+  // reservation lets the two overlap); as many entries a row as the longest one leaves room for.
+  std::size_t longest = 0;  // characters of the longest legend entry (about 7 px each at this font)
+  for (const auto* group : {&loss_curves, &acc_curves})
+    for (const auto& c : *group) longest = std::max(longest, c.label.size());
+  const std::size_t per_row =
+      std::max<std::size_t>(1, std::size_t(st.width) / std::max<std::size_t>(220, 7 * longest + 80));
   const std::size_t rows = (loss_curves.size() + acc_curves.size() + per_row - 1) / per_row;
   s += "set key outside below center horizontal reverse Left samplen 4 spacing 1.2 width 2\n";
   s += "set bmargin " + detail::number(4 + 1.25 * double(rows)) + "\n";

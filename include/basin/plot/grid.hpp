@@ -55,6 +55,7 @@ struct style {
   std::string title, xlabel = "x", ylabel = "y", zlabel = "loss";
   std::string y2label = "accuracy (%)";
   bool log_z = false;
+  bool log_x = false;  // curves only: the x axis on a log scale (every x must then be positive)
   bool svg = true;  // also write <stem>.svg beside <stem>.png
   int width = 900, height = 700;  // pixels of the PNG (and of the SVG's viewport)
   // contour only: one extra contour drawn dashed in red with its own legend entry, e.g. the
