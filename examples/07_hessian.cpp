@@ -7,7 +7,9 @@
 // |lambda_min / lambda_max|: near 0 (dark) the loss is convex there in every direction, large
 // (bright) it is not. Skip connections keep the region around a ResNet's minimizer convex; the
 // same net without them (--net plain20) shows non-convex regions nearby (the paper's effect
-// grows with depth: plain56 and plain110 in the paper).
+// grows with depth: plain56 and plain110 in the paper). It also prints the curvature the plane
+// itself sees at its centre against the Hessian's extremes (landscape/hessian.hpp's
+// plane_curvature): a random plane averages the spectrum and hides its extremes.
 // Writes into <out>:
 //   <net>.h5                        the trained checkpoint (reused when present)
 //   <net>_directions.h5             the two filter-normalized directions
@@ -23,6 +25,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "basin/core/files.hpp"
 #include "basin/data/idx.hpp"
 #include "basin/io/checkpoint.hpp"
 #include "basin/landscape/direction_file.hpp"
@@ -76,6 +79,17 @@ void run(const settings& s, const basin::dataset& train_set, const basin::datase
   auto dy = basin::random_direction(model, s.seed, 1, dopt);
   const auto dir_file = s.out + "/" + s.net + "_directions.h5";
   basin::save_directions(dir_file, dx, &dy, dopt, s.seed);
+  // What the plane itself sees at its centre: its curvatures per unit length in weight space
+  // (Rayleigh quotients of the Hessian, so between lambda_min and lambda_max). A random plane
+  // averages the spectrum; the talk: "when [we] do these dimensionality reductions you actually
+  // compress the condition number".
+  const auto pc = basin::plane_curvature(model, probe, dx, dy, s.hessian);
+  std::printf(
+      "the plane's own curvature at the minimizer: %.4g and %.4g (their ratio %.3g); lambda_max is %.3g times "
+      "the plane's largest, and the plane sees %s\n",
+      pc.curvature_max, pc.curvature_min, pc.curvature_min != 0 ? pc.curvature_max / pc.curvature_min : INFINITY,
+      center.max_eig / pc.curvature_max,
+      pc.curvature_min < 0 ? "a negative curvature" : "no negative curvature (a convex-looking bowl)");
   basin::surface_options so;
   so.x = basin::linspace(-s.range, s.range, s.grid);
   so.y = so.x;
@@ -136,7 +150,7 @@ int main(int argc, char** argv) try {
   basin::normalize(train_all, basin::compute_channel_stats(train_all));
   const auto train_set = basin::subset(train_all, 0, std::min<basin::index_t>(train_subset, train_all.size()));
   const auto probe = basin::subset(train_set, 0, std::min<basin::index_t>(hessian_subset, train_set.size()));
-  fs::create_directories(s.out);
+  basin::make_folder(s.out, "option --out");
   using basin::fashion_input;
   if (s.net == "resnet8")
     run<basin::resnet<8, fashion_input>>(s, train_set, probe);

@@ -108,6 +108,40 @@ BOOST_AUTO_TEST_CASE(hessian_vector_products_match_the_closed_form) {
   BOOST_TEST(f.max_eig == block.eigenvalues()(11), boost::test_tools::tolerance(1e-3));
 }
 
+// The plane's curvature against the closed form: S = D^T H D, G = D^T D, and the generalized
+// eigenvalues of (S, G) between the Hessian's extremes.
+BOOST_AUTO_TEST_CASE(plane_curvature_matches_the_closed_form) {
+  using sm = model<softmax_net, double>;
+  sm m(4);
+  for (std::size_t i = 0; i < 15; ++i) m.params[i] = 2 * m.params[i];
+  const auto d = random_points(40, 1);
+  const Eigen::MatrixXd Hx = softmax_hessian(m, d);
+  auto dx = random_direction(m, 3, 0, {normalization::none, false, false});
+  auto dy = random_direction(m, 3, 1, {normalization::none, false, false});
+  const auto r = plane_curvature(m, d, dx, dy, {.batch_size = 16, .ignore_bias_bn = false});
+  Eigen::MatrixXd D(15, 2);
+  for (int i = 0; i < 15; ++i) D(i, 0) = dx.params[std::size_t(i)], D(i, 1) = dy.params[std::size_t(i)];
+  const Eigen::Matrix2d S = D.transpose() * Hx * D, G = D.transpose() * D;
+  for (int i = 0; i < 2; ++i)
+    for (int j = 0; j < 2; ++j) {
+      BOOST_TEST(r.slice[i][j] == S(i, j), boost::test_tools::tolerance(1e-7));
+      BOOST_TEST(r.metric[i][j] == G(i, j), boost::test_tools::tolerance(1e-12));
+    }
+  const Eigen::GeneralizedSelfAdjointEigenSolver<Eigen::Matrix2d> es(S, G);
+  BOOST_TEST(r.curvature_min == es.eigenvalues()(0), boost::test_tools::tolerance(1e-7));
+  BOOST_TEST(r.curvature_max == es.eigenvalues()(1), boost::test_tools::tolerance(1e-7));
+  const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> all(Hx);
+  BOOST_TEST(r.curvature_min >= all.eigenvalues()(0) - 1e-9);
+  BOOST_TEST(r.curvature_max <= all.eigenvalues()(14) + 1e-9);
+  BOOST_TEST(r.curvature_max < all.eigenvalues()(14));  // a random plane misses the top of the spectrum
+  // The plane through the top eigenvector sees lambda_max itself.
+  for (int i = 0; i < 15; ++i) dx.params[std::size_t(i)] = all.eigenvectors()(i, 14);
+  const auto top = plane_curvature(m, d, dx, dy, {.batch_size = 16, .ignore_bias_bn = false});
+  BOOST_TEST(top.curvature_max == all.eigenvalues()(14), boost::test_tools::tolerance(1e-6));
+  // Parallel directions span no plane.
+  BOOST_CHECK_THROW(plane_curvature(m, d, dy, dy, {.batch_size = 16, .ignore_bias_bn = false}), basin::error);
+}
+
 BOOST_AUTO_TEST_CASE(lanczos_finds_both_ends_of_an_indefinite_hessian) {
   using M = model<mlp_net, double>;
   M m(2);

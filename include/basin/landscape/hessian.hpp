@@ -327,6 +327,60 @@ hessian_extremes_result<Model> hessian_extremes(Model& m, const dataset& data, c
   return r;
 }
 
+// The curvature of the loss within the plane spanned by dx and dy, at the model's point: the
+// slice's Hessian S = D^T H D (D = [dx dy]; the second derivatives a 2-D picture shows at its
+// centre, in the plane's coordinates) and the plane's metric G = D^T D. The eigenvalues of
+// G^-1 S are the plane's curvatures per unit length in weight space: Rayleigh quotients of H, so
+// within [lambda_min, lambda_max]. A random plane sees an average of the spectrum rather than its
+// ends: the talk's "when [we] do these dimensionality reductions you actually compress the
+// condition number" (07_hessian prints both). Over the same parameters as the Hessian (with
+// ignore_bias_bn, the directions' entries outside the multi-axis tensors are left out).
+struct plane_curvature_result {
+  double slice[2][2] = {};                      // S: d_i^T H d_j
+  double metric[2][2] = {};                     // G: d_i^T d_j
+  double curvature_max = 0, curvature_min = 0;  // the eigenvalues of G^-1 S
+  double loss = 0;                              // the mean loss at the point
+};
+namespace detail {
+template <class B, class T>
+void widen(index_t n, const T* from, double* to) {
+  B::for_each_index(n, [=] BASIN_HD(index_t i) { to[i] = double(from[i]); });
+}
+}  // namespace detail
+template <class Model>
+plane_curvature_result plane_curvature(Model& m, const dataset& data, direction<Model>& dx,
+                                       std::type_identity_t<direction<Model>>& dy, const hessian_options& o = {}) {
+  using B = typename Model::backend_type;
+  using dvec = typename B::template vector<double>;
+  hessian_operator<Model> H(m, data, o);
+  const index_t P = Model::n_params;
+  dvec x(std::size_t(P), 0.0), y(std::size_t(P), 0.0), hx(std::size_t(P), 0.0), hy(std::size_t(P), 0.0);
+  detail::widen<B>(P, backend::raw(dx.params), backend::raw(x));
+  detail::widen<B>(P, backend::raw(dy.params), backend::raw(y));
+  H.mask(backend::raw(x));
+  H.mask(backend::raw(y));
+  plane_curvature_result r;
+  r.loss = H.loss();
+  const double xx = H.dot(backend::raw(x), backend::raw(x)), yy = H.dot(backend::raw(y), backend::raw(y)),
+               xy = H.dot(backend::raw(x), backend::raw(y));
+  require(xx > 0 && yy > 0 && xy * xy < 0.999999 * xx * yy,
+          "plane_curvature: the directions must be non-zero and not parallel over the Hessian's parameters");
+  H.apply(backend::raw(x), backend::raw(hx));
+  H.apply(backend::raw(y), backend::raw(hy));
+  const double sxy = 0.5 * (H.dot(backend::raw(x), backend::raw(hy)) + H.dot(backend::raw(y), backend::raw(hx)));
+  r.slice[0][0] = H.dot(backend::raw(x), backend::raw(hx));
+  r.slice[1][1] = H.dot(backend::raw(y), backend::raw(hy));
+  r.slice[0][1] = r.slice[1][0] = sxy;
+  r.metric[0][0] = xx, r.metric[1][1] = yy, r.metric[0][1] = r.metric[1][0] = xy;
+  Eigen::Matrix2d S, G;
+  S << r.slice[0][0], sxy, sxy, r.slice[1][1];
+  G << xx, xy, xy, yy;
+  const Eigen::GeneralizedSelfAdjointEigenSolver<Eigen::Matrix2d> es(S, G);
+  r.curvature_min = es.eigenvalues()(0);
+  r.curvature_max = es.eigenvalues()(1);
+  return r;
+}
+
 // A sweep evaluator (surface.hpp): at every point, the extreme Hessian eigenvalues of the loss
 // on `data`, named max_eig and min_eig as the reference tool's plot_hessian_eigen.py writes them.
 // |min_eig / max_eig| is the map of Li et al. 2018, fig. 7.
