@@ -11,7 +11,11 @@
 // curves down in some direction, and the number of local minima on the grid. The contour maps
 // draw the loss at the random initialization (the talk's "shattering contour", about ln 10 for
 // 10 classes): where the chaotic region sinks below it, training from a random start fails; the
-// table gives that loss and the share of the plane below it.
+// table gives that loss and the share of the plane below it. Each net's loss is also drawn along
+// the line from its random initialization to its minimizer (init_lines.png), the kind of 1-D plot
+// the talk warns about ("if I pick special directions ... it always goes down"): the table counts
+// the steps where the loss rises walking towards the minimizer, along that line and along the
+// random direction 1.
 //
 //   09_architectures [--nets resnet20,plain20,densenet22] [--epochs 2] [--train-subset 20000]
 //                    [--grid 17] [--range 1] [--probe 500] [--test-subset 2000] [--seed 1]
@@ -25,7 +29,7 @@
 //
 // Writes <out>/<net>.h5 (the trained checkpoint: a rerun loads it instead of training again),
 // <net>_directions.h5, <net>_surface.h5 (resumed when interrupted), <net>_contour.png,
-// <net>_3d.png, slices.png and summary.csv.
+// <net>_3d.png, <net>_init_line.h5, slices.png, init_lines.png and summary.csv.
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -34,6 +38,7 @@
 #include <sstream>
 #include <string>
 
+#include "basin/core/files.hpp"
 #include "basin/data/idx.hpp"
 #include "basin/io/checkpoint.hpp"
 #include "basin/landscape/convexity.hpp"
@@ -65,7 +70,18 @@ struct result {
   double accuracy = 0, center_loss = 0, initial_loss = 0, below_initial = 0, seconds_train = 0, seconds_sweep = 0;
   basin::slice_convexity_result inner, outer;
   basin::plot::grid2d surface;
+  basin::plot::curve init_line;  // training loss from the initialization (t = 0) to the minimizer (t = 1)
+  int init_rises = 0, slice_rises = 0;
 };
+
+// Steps of a line, walked towards its minimizer, where the loss goes up instead of down (by more
+// than 1%, above the flat stretches' noise): 0 on a line that only descends. ys from the far end
+// to the minimizer.
+int rises(const std::vector<double>& ys) {
+  int n = 0;
+  for (std::size_t i = 1; i < ys.size(); ++i) n += !(ys[i] <= ys[i - 1] * 1.01);
+  return n;
+}
 
 template <class Net>
 result run(const std::string& name, const settings& s, const basin::dataset& train_set, const basin::dataset& probe,
@@ -124,6 +140,35 @@ result run(const std::string& name, const settings& s, const basin::dataset& tra
   r.below_initial = double(below) / double(r.surface.nx() * r.surface.ny());
   r.inner = basin::slice_convexity(r.surface, 0.5 * s.range);
   r.outer = basin::slice_convexity(r.surface, s.range);
+  {  // the slice along direction 1, walked from both ends to the minimizer
+    std::vector<double> left, right;
+    for (basin::index_t i = 0; i <= r.surface.nx() / 2; ++i) left.push_back(r.surface.at(i, r.surface.ny() / 2));
+    for (basin::index_t i = r.surface.nx() - 1; i >= r.surface.nx() / 2; --i)
+      right.push_back(r.surface.at(i, r.surface.ny() / 2));
+    r.slice_rises = rises(left) + rises(right);
+  }
+
+  // The line from the random initialization to the minimizer (Goodfellow, Vinyals, Saxe 2015),
+  // the kind of 1-D picture the talk warns about: along the direction training took the loss
+  // "always goes down", hiding the non-convexity that random directions show. Running statistics
+  // move along with the weights; t = 0 is the initialization, 1 the minimizer.
+  {
+    model_t init(s.seed);
+    auto toward_init = basin::difference(model, init, true);
+    basin::surface_options lo;
+    lo.x = basin::linspace(-0.25, 1.25, 25);  // a: 0 the minimizer, 1 the initialization; t = 1 - a
+    lo.settings = so.settings + " line=initialization-to-minimizer";
+    lo.progress = false;
+    const auto line_file = s.out + "/" + name + "_init_line.h5";
+    basin::sweep(model, toward_init, nullptr, line_file, lo, metrics.names(), metrics);
+    const auto loss = basin::h5::file::open(line_file).read<double>("train_loss");
+    r.init_line.label = name;
+    for (std::size_t i = lo.x.size(); i-- > 0;) r.init_line.x.push_back(1 - lo.x[i]), r.init_line.y.push_back(loss[i]);
+    std::vector<double> walk;  // t = 0 .. 1
+    for (std::size_t i = 0; i < r.init_line.x.size(); ++i)
+      if (r.init_line.x[i] >= -1e-12 && r.init_line.x[i] <= 1 + 1e-12) walk.push_back(r.init_line.y[i]);
+    r.init_rises = rises(walk);
+  }
 
   basin::plot::style ps;
   ps.title = name + ": Fashion-MNIST training loss (filter-normalized directions)";
@@ -190,7 +235,7 @@ int main(int argc, char** argv) try {
   const auto train_set = basin::subset(train_all, 0, std::min<basin::index_t>(s.train_subset, train_all.size()));
   const auto probe = basin::subset(train_set, 0, std::min<basin::index_t>(s.probe, train_set.size()));
   const auto test_probe = basin::subset(test_all, 0, std::min<basin::index_t>(s.test_subset, test_all.size()));
-  fs::create_directories(s.out);
+  basin::make_folder(s.out, "option --out");
 
   std::vector<result> results;
   for (const auto& n : names) results.push_back(run_named(n, s, train_set, probe, test_probe));
@@ -208,26 +253,36 @@ int main(int argc, char** argv) try {
   cs.ylabel = "training loss";
   cs.log_z = true;
   basin::plot::curves(slices, {}, s.out + "/slices", cs);
+  std::vector<basin::plot::curve> init_lines;
+  for (const auto& r : results) init_lines.push_back(r.init_line);
+  cs.title = "Training loss from the initialization (t = 0) to the minimizer (t = 1)";
+  cs.xlabel = "t";
+  basin::plot::curves(init_lines, {}, s.out + "/init_lines", cs);
 
   std::ofstream csv(s.out + "/summary.csv");
   csv << "net,parameters,test_accuracy,center_loss,initial_loss,below_initial_share,nonconvex_share_r0.5,"
-         "nonconvex_share_r1,local_minima,train_seconds,sweep_seconds\n";
-  std::printf("\n%-11s %10s %9s %8s %8s %9s %17s %15s %7s\n", "net", "params", "test acc", "loss(0)", "initial",
-              "< initial", "non-convex r<=0.5", "non-convex r<=1", "minima");
+         "nonconvex_share_r1,local_minima,slice_rises,init_line_rises,train_seconds,sweep_seconds\n";
+  std::printf("\n%-11s %10s %9s %8s %8s %9s %17s %15s %7s %6s %6s\n", "net", "params", "test acc", "loss(0)", "initial",
+              "< initial", "non-convex r<=0.5", "non-convex r<=1", "minima", "rises", "path");
   for (const auto& r : results) {
-    std::printf("%-11s %10ld %8.2f%% %8.4f %8.4f %8.1f%% %16.1f%% %14.1f%% %7lld\n", r.net.c_str(), r.params,
+    std::printf("%-11s %10ld %8.2f%% %8.4f %8.4f %8.1f%% %16.1f%% %14.1f%% %7lld %6d %6d\n", r.net.c_str(), r.params,
                 r.accuracy, r.center_loss, r.initial_loss, 100 * r.below_initial, 100 * r.inner.share,
-                100 * r.outer.share, (long long)r.outer.local_minima);
+                100 * r.outer.share, (long long)r.outer.local_minima, r.slice_rises, r.init_rises);
     csv << r.net << ',' << r.params << ',' << r.accuracy << ',' << r.center_loss << ',' << r.initial_loss << ','
         << r.below_initial << ',' << r.inner.share << ',' << r.outer.share << ',' << r.outer.local_minima << ','
-        << r.seconds_train << ',' << r.seconds_sweep << '\n';
+        << r.slice_rises << ',' << r.init_rises << ',' << r.seconds_train << ',' << r.seconds_sweep << '\n';
   }
   std::printf(
       "(test accuracy on %lld test images; loss and shape on %lld training images; radius in units of "
-      "the filter-normalized directions, range %g)\n",
-      (long long)test_probe.size(), (long long)probe.size(), s.range);
-  std::printf("wrote %s/{<net>.h5, <net>_surface.h5, <net>_contour.png, <net>_3d.png, slices.png, summary.csv}\n",
-              s.out.c_str());
+      "the filter-normalized directions, range %g; rises: steps where the loss goes up by more than 1%% walking "
+      "towards the "
+      "minimizer, along direction 1 from both ends (%d steps) and along the path from the initialization "
+      "(16 steps))\n",
+      (long long)test_probe.size(), (long long)probe.size(), s.range, 2 * (s.grid / 2));
+  std::printf(
+      "wrote %s/{<net>.h5, <net>_surface.h5, <net>_init_line.h5, <net>_contour.png, <net>_3d.png, slices.png, "
+      "init_lines.png, summary.csv}\n",
+      s.out.c_str());
   return 0;
 } catch (const std::exception& e) {
   std::fprintf(stderr, "09_architectures: %s\n", e.what());
