@@ -60,7 +60,7 @@ struct recipe {
 template <class model_t>
 void minimizer(model_t& m, const basin::dataset& train, const recipe& r, int epochs, double wd,
                const std::string& ckpt) {
-  if (!std::filesystem::exists(ckpt))
+  if (!basin::path_exists(ckpt, "option --out"))
     std::printf("training %s: %d epochs on %lld images\n", r.label.c_str(), epochs, (long long)train.size());
   basin::train_options o;
   o.epochs = epochs;

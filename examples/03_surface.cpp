@@ -67,7 +67,7 @@ int main(int argc, char** argv) try {
   }
   model_t model(seed);
 
-  if (!std::filesystem::exists(ckpt))
+  if (!basin::path_exists(ckpt, "option --checkpoint"))
     std::printf("no checkpoint at %s: training resnet20 for %d epoch(s) first (01_train trains longer)\n",
                 ckpt.c_str(), train_epochs);
   {

@@ -73,8 +73,8 @@ int main(int argc, char** argv) try {
   model_t model(seed);
   // The path's first point: the initialization, written whenever training starts from scratch.
   bool started = false;
-  for (int e = 1; e <= epochs; ++e) started = started || fs::exists(ckpt(e));
-  if (!started || !fs::exists(ckpt(0))) basin::save_checkpoint(model, ckpt(0), 0);
+  for (int e = 1; e <= epochs; ++e) started = started || basin::path_exists(ckpt(e), "option --out");
+  if (!started || !basin::path_exists(ckpt(0), "option --out")) basin::save_checkpoint(model, ckpt(0), 0);
   std::printf(
       "training resnet8 on %lld Fashion-MNIST images for %d epochs with %s (lr %g, weight decay %g, "
       "batch %ld), the learning rate / 10 at 50%% and 75%%\n",

@@ -55,7 +55,7 @@ void run(const settings& s, const basin::dataset& train_set, const basin::datase
   using model_t = basin::model<Net, float, basin::backend::host>;
   model_t model(s.seed);
   const auto ckpt = s.out + "/" + s.net + ".h5";
-  if (!fs::exists(ckpt))
+  if (!basin::path_exists(ckpt, "option --out"))
     std::printf("training %s on %lld Fashion-MNIST images for %d epoch(s)\n", s.net.c_str(),
                 (long long)train_set.size(), s.train_epochs);
   {
@@ -84,12 +84,13 @@ void run(const settings& s, const basin::dataset& train_set, const basin::datase
   // averages the spectrum; the talk: "when [we] do these dimensionality reductions you actually
   // compress the condition number".
   const auto pc = basin::plane_curvature(model, probe, dx, dy, s.hessian);
-  std::printf(
-      "the plane's own curvature at the minimizer: %.4g and %.4g (their ratio %.3g); lambda_max is %.3g times "
-      "the plane's largest, and the plane sees %s\n",
-      pc.curvature_max, pc.curvature_min, pc.curvature_min != 0 ? pc.curvature_max / pc.curvature_min : INFINITY,
-      center.max_eig / pc.curvature_max,
-      pc.curvature_min < 0 ? "a negative curvature" : "no negative curvature (a convex-looking bowl)");
+  std::printf("the plane's own curvature at the minimizer: %.4g and %.4g", pc.curvature_max, pc.curvature_min);
+  if (pc.curvature_min > 0)
+    std::printf(" (their ratio %.3g); lambda_max is %.3g times the plane's largest: the plane sees a round bowl\n",
+                pc.curvature_max / pc.curvature_min, center.max_eig / pc.curvature_max);
+  else
+    std::printf(" (lambda_max %.4g): the plane curves %s\n", center.max_eig,
+                pc.curvature_max > 0 ? "down in one direction" : "down in every direction");
   basin::surface_options so;
   so.x = basin::linspace(-s.range, s.range, s.grid);
   so.y = so.x;

@@ -59,14 +59,15 @@ namespace {
 // What one run (one learning rate, method and seed) leaves: the coverage at every check, the
 // share of samples at each mode over training, and for the first run the samples drawn.
 struct run_result {
-  std::vector<double> modes, quality;  // at steps every, 2 every, ..., (steps / every) every
+  std::vector<double> modes, quality;  // at settings::checks' steps
   std::vector<double> occupancy;       // (checks, modes) row-major: share of samples at each mode
   std::vector<float> snapshots;        // run 0: 2000 points at each snapshot step, then at the end
   long finished = 0;                   // steps taken (fewer than asked when a loss stopped being finite)
 };
 
 struct settings {
-  long steps, batch, runs, every, fine;
+  long steps, batch, runs;
+  std::vector<basin::index_t> checks, fine;  // the steps of the coverage table (8) and of the mode map (64)
   std::uint64_t seed;
   int n_modes;
   double radius, sigma;
@@ -97,23 +98,31 @@ run_result one_run(const settings& st, const basin::gan::mixture& ring, double l
   const std::string recipe =
       basin::text("GAN on a ring of ", st.n_modes, " Gaussians, radius ", st.radius, ", sigma ", st.sigma, "; ",
                   predict ? "prediction" : "alternating", ", Adam lr ", lr, " beta1 0.5, batch ", st.batch, ", ",
-                  st.steps, " steps, checks every ", st.every, " and ", st.fine, ", seed ", run_seed);
-  const long checks = st.steps / st.every, fine_checks = st.steps / st.fine, k = st.n_modes;
+                  st.steps, " steps, ", st.checks.size(), " and ", st.fine.size(), " checks, seed ", run_seed);
+  const long checks = long(st.checks.size()), fine_checks = long(st.fine.size()), k = st.n_modes;
   run_result res;
   if (basin::path_exists(file, "08_gan_prediction")) {
     auto f = basin::h5::file::open(file);
     const std::string theirs = f.has_attr("/", "recipe") ? f.attr_string("/", "recipe") : std::string("none");
     basin::require(theirs == recipe, "'", file, "' holds another run:\n  the file's: ", theirs,
                    "\n  this run:   ", recipe, "\n(use another --out, or remove the file to train again)");
+    // Every dataset's shape checked before it is read: a file is not trusted.
+    const std::size_t snaps = r == 0 ? st.snap_steps.size() : 0;
+    const auto expect = [&](const char* name, std::vector<hsize_t> want) {
+      basin::require(f.is_dataset(name) && f.shape(name) == want, "'", file, "' is malformed: dataset '", name, "' ",
+                     f.is_dataset(name) ? "has shape " + basin::h5::detail::dims_string(f.shape(name)) : "is missing",
+                     ", expected ", basin::h5::detail::dims_string(want), " (remove the file to run it again)");
+    };
+    expect("modes", {hsize_t(checks)});
+    expect("quality", {hsize_t(checks)});
+    expect("occupancy", {hsize_t(fine_checks), hsize_t(k)});
+    expect("snapshots", {hsize_t(snaps), 2000, 2});
     res.modes = f.read<double>("modes"), res.quality = f.read<double>("quality");
     res.occupancy = f.read<double>("occupancy");
     res.snapshots = f.read<float>("snapshots");
     res.finished = long(f.attr_i64("/", "finished"));
-    const std::size_t snaps = r == 0 ? st.snap_steps.size() : 0;
-    basin::require(res.modes.size() == std::size_t(checks) && res.quality.size() == std::size_t(checks) &&
-                       res.occupancy.size() == std::size_t(fine_checks * k) && res.snapshots.size() == snaps * 4000 &&
-                       res.finished >= 0 && res.finished <= st.steps,
-                   "'", file, "' is malformed: its datasets do not have the sizes of its recipe (remove it)");
+    basin::require(res.finished >= 0 && res.finished <= st.steps, "'", file, "' is malformed: it says ", res.finished,
+                   " steps were taken, expected 0 to ", st.steps, " (remove the file to run it again)");
     return res;
   }
   generator_t g(run_seed);
@@ -131,17 +140,20 @@ run_result one_run(const settings& st, const basin::gan::mixture& ring, double l
   res.occupancy.assign(std::size_t(fine_checks * k), 0.0);
   const auto check = [&](basin::index_t s) {
     const bool snap = r == 0 && std::find(st.snap_steps.begin(), st.snap_steps.end(), s) != st.snap_steps.end();
-    if (!snap && s % st.every != 0 && s % st.fine != 0) return;
+    const auto coarse = std::lower_bound(st.checks.begin(), st.checks.end(), s);
+    const auto fine = std::lower_bound(st.fine.begin(), st.fine.end(), s);
+    const bool at_coarse = coarse != st.checks.end() && *coarse == s, at_fine = fine != st.fine.end() && *fine == s;
+    if (!snap && !at_coarse && !at_fine) return;
     const auto pts = basin::gan::generate_points(g, run_seed, 0, 2000);
     if (snap) res.snapshots.insert(res.snapshots.end(), pts.begin(), pts.end());
     const auto c = basin::gan::mode_coverage(ring, pts);
-    if (s % st.every == 0 && s / st.every <= checks) {
-      res.modes[std::size_t(s / st.every - 1)] = c.modes;
-      res.quality[std::size_t(s / st.every - 1)] = c.high_quality;
+    if (at_coarse) {
+      res.modes[std::size_t(coarse - st.checks.begin())] = c.modes;
+      res.quality[std::size_t(coarse - st.checks.begin())] = c.high_quality;
     }
-    if (s % st.fine == 0 && s / st.fine <= fine_checks)
+    if (at_fine)
       for (long m = 0; m < k; ++m)
-        res.occupancy[std::size_t((s / st.fine - 1) * k + m)] = double(c.per_mode[std::size_t(m)]) / 2000.0;
+        res.occupancy[std::size_t((fine - st.fine.begin()) * k + m)] = double(c.per_mode[std::size_t(m)]) / 2000.0;
   };
   const auto rate = [lr](basin::index_t) { return lr; };
   const auto records = basin::gan::train_gan(g, d, og, od, rate, rate, ring, o, check);
@@ -182,7 +194,9 @@ int main(int argc, char** argv) try {
   settings st;
   st.steps = args.get("steps", 8000L);
   st.batch = args.get("batch", 256L);
-  const auto lrs = parse_list(args.get("lr", std::string("1e-3")), "--lr");
+  auto lrs = parse_list(args.get("lr", std::string("1e-3")), "--lr");
+  std::sort(lrs.begin(), lrs.end());
+  lrs.erase(std::unique(lrs.begin(), lrs.end()), lrs.end());
   st.runs = args.get("runs", 4L);
   st.seed = std::uint64_t(args.get("seed", 1L));
   st.n_modes = args.get("modes", 8);
@@ -230,12 +244,14 @@ int main(int argc, char** argv) try {
   }
   const auto real = ring.sample(st.seed, 1u << 30, 2000);
   const auto real_curve = as_curve(real.data(), real.size() / 2, "real");
-  st.every = std::max<long>(1, st.steps / 8);
-  st.fine = std::max<long>(1, st.steps / 64);
+  // Checks at k steps / n (k = 1..n): the last one after the last step.
+  for (long q = 1; q <= 8; ++q) st.checks.push_back(q * st.steps / 8);
+  const long n_fine = std::min<long>(64, st.steps);
+  for (long q = 1; q <= n_fine; ++q) st.fine.push_back(q * st.steps / n_fine);
   for (long q = 1; q <= 4; ++q)  // after 1/4, 1/2, 3/4 and all of the steps
     if (q * st.steps / 4 >= 1 && (st.snap_steps.empty() || st.snap_steps.back() != q * st.steps / 4))
       st.snap_steps.push_back(q * st.steps / 4);
-  const long checks = st.steps / st.every;
+  const long checks = long(st.checks.size());
   const bool sweep = lrs.size() > 1;
   // [lr][method]: the mean over runs of the modes covered and the share of good samples at the end.
   std::vector<std::array<double, 2>> end_modes(lrs.size()), end_quality(lrs.size());
@@ -275,7 +291,7 @@ int main(int argc, char** argv) try {
         // (two grid rows of its value, so that the map's cells do not blend neighbouring modes).
         basin::plot::grid2d occ;
         const std::size_t k = std::size_t(st.n_modes);
-        for (long c = 1; c <= st.steps / st.fine; ++c) occ.x.push_back(double(c * st.fine));
+        for (const auto step : st.fine) occ.x.push_back(double(step));
         for (std::size_t m = 0; m < k; ++m) occ.y.push_back(double(m) - 0.4), occ.y.push_back(double(m) + 0.4);
         occ.z.resize(occ.x.size() * occ.y.size());
         for (std::size_t c = 0; c < occ.x.size(); ++c)
@@ -305,8 +321,9 @@ int main(int argc, char** argv) try {
                 st.runs, st.n_modes);
     std::printf("   step   alternating          prediction\n");
     for (long c = 0; c < checks; ++c)
-      std::printf("  %6ld   %4.1f modes %5.1f%%   %4.1f modes %5.1f%%\n", (c + 1) * st.every, modes[0][std::size_t(c)],
-                  100 * quality[0][std::size_t(c)], modes[1][std::size_t(c)], 100 * quality[1][std::size_t(c)]);
+      std::printf("  %6ld   %4.1f modes %5.1f%%   %4.1f modes %5.1f%%\n", long(st.checks[std::size_t(c)]),
+                  modes[0][std::size_t(c)], 100 * quality[0][std::size_t(c)], modes[1][std::size_t(c)],
+                  100 * quality[1][std::size_t(c)]);
     std::printf("\n");
   }
 

@@ -99,7 +99,7 @@ result run(const std::string& name, const settings& s, const basin::dataset& tra
     r.initial_loss = basin::evaluate(fresh, probe, 500, basin::mode::train).loss;
   }
   const std::string ckpt = s.out + "/" + name + ".h5";
-  if (!fs::exists(ckpt))
+  if (!basin::path_exists(ckpt, "option --out"))
     std::printf("%s: %ld parameters, training %d epoch(s) on %lld images\n", name.c_str(), r.params, s.epochs,
                 (long long)train_set.size());
   {
@@ -156,7 +156,9 @@ result run(const std::string& name, const settings& s, const basin::dataset& tra
     model_t init(s.seed);
     auto toward_init = basin::difference(model, init, true);
     basin::surface_options lo;
-    lo.x = basin::linspace(-0.25, 1.25, 25);  // a: 0 the minimizer, 1 the initialization; t = 1 - a
+    // a: 0 the minimizer, 1 the initialization (t = 1 - a); not beyond either, where the running
+    // variances, moved in a straight line, could turn negative.
+    lo.x = basin::linspace(0, 1, 17);
     lo.settings = so.settings + " line=initialization-to-minimizer";
     lo.progress = false;
     const auto line_file = s.out + "/" + name + "_init_line.h5";
@@ -164,10 +166,7 @@ result run(const std::string& name, const settings& s, const basin::dataset& tra
     const auto loss = basin::h5::file::open(line_file).read<double>("train_loss");
     r.init_line.label = name;
     for (std::size_t i = lo.x.size(); i-- > 0;) r.init_line.x.push_back(1 - lo.x[i]), r.init_line.y.push_back(loss[i]);
-    std::vector<double> walk;  // t = 0 .. 1
-    for (std::size_t i = 0; i < r.init_line.x.size(); ++i)
-      if (r.init_line.x[i] >= -1e-12 && r.init_line.x[i] <= 1 + 1e-12) walk.push_back(r.init_line.y[i]);
-    r.init_rises = rises(walk);
+    r.init_rises = rises(r.init_line.y);  // t = 0 .. 1
   }
 
   basin::plot::style ps;

@@ -135,7 +135,7 @@ run_result run_one(double factor, bool predict, const settings& st, const gan::i
   const std::string file = out + "/" + r.name + ".h5";
   const double lr = st.lr * factor;
   const std::vector<double> recipe{lr, st.beta1, double(steps), double(batch), double(every), double(seed)};
-  if (fs::exists(file)) {
+  if (basin::path_exists(file, "option --out")) {
     auto f = h5::file::open(file);
     const auto was = f.has("recipe") ? f.read<double>("recipe") : std::vector<double>{};
     require(was == recipe, "'", file, "' holds a run with another recipe (learning rate, beta1, steps, batch, every, ",
@@ -174,7 +174,7 @@ run_result run_one(double factor, bool predict, const settings& st, const gan::i
   const std::string recipe_text = text("DCGAN ", r.name, ", lr ", lr, ", beta1 ", st.beta1, ", ", steps,
                                        " steps, batch ", batch, ", every ", every, ", seed ", seed);
   double seconds_before = 0;
-  if (fs::exists(part_r)) {
+  if (basin::path_exists(part_r, "option --out")) {
     // Everything checked before anything is loaded; a file that does not fit is set aside.
     std::string why;
     index_t step = 0;
@@ -201,7 +201,7 @@ run_result run_one(double factor, bool predict, const settings& st, const gan::i
               " checks)");
       for (const char* which : {"generator", "discriminator"}) {
         const auto net = part_net(which, step);
-        require(fs::exists(net), "'", net, "' is missing");
+        require(basin::path_exists(net, "option --out"), "'", net, "' is missing");
         const auto info = read_checkpoint_info(net);
         require(info.step == step && info.recipe == recipe_text && h5::file::open(net).is_group("optimizer"), "'", net,
                 "' is not this run's state at step ", step);
@@ -342,7 +342,7 @@ int main(int argc, char** argv) try {
   classifier_t judge(seed);
   const std::string judge_file = out + "/classifier.h5";
   const auto test_scaled = scaled(subset(test_set, 0, 2000));
-  if (fs::exists(judge_file)) {
+  if (basin::path_exists(judge_file, "option --out")) {
     load_checkpoint(judge, judge_file);
   } else {
     std::printf("training the judge (a small conv net) on %lld real images\n", (long long)train_set.size());

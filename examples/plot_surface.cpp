@@ -37,6 +37,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "basin/core/files.hpp"
 #include "basin/data/cifar.hpp"
 #include "basin/data/idx.hpp"
 #include "basin/io/checkpoint.hpp"
@@ -99,7 +100,7 @@ int run(const settings& s) {
   basin::direction<model_t> dx, dy;
   // Rank 0 alone writes files and prints; every rank decides alike whether directions exist.
   const bool root = s.team == nullptr || s.team->rank() == 0;
-  const bool have_dirs = std::filesystem::exists(s.dir_file);
+  const bool have_dirs = basin::path_exists(s.dir_file, "option --dir_file");
   if (s.team) s.team->barrier();
   const auto say = [root](const char* what, const std::string& file) {
     if (root) std::printf("%s %s\n", what, file.c_str());

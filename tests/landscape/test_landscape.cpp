@@ -230,7 +230,7 @@ BOOST_AUTO_TEST_CASE(foreign_or_corrupted_surface_files_are_refused) {
     BOOST_TEST_MESSAGE(e.what());
     return std::string(e.what()).find("option --x") != std::string::npos;
   };
-  for (const char* bad : {"-1:1:0", "1:-1:5", "-1:1:2000000000", "nan:1:5"})
+  for (const char* bad : {"-1:1:0", "1:-1:5", "-1:1:2000000000", "-1:1:-3", "nan:1:5"})
     BOOST_CHECK_EXCEPTION(parse_range(bad, "--x"), basin::error, names_option);
   // A metric stored as float32 (by another program): refused before a point is computed.
   const auto float_file = temp_path("float_metric.h5");

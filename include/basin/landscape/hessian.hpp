@@ -363,8 +363,14 @@ plane_curvature_result plane_curvature(Model& m, const dataset& data, direction<
   r.loss = H.loss();
   const double xx = H.dot(backend::raw(x), backend::raw(x)), yy = H.dot(backend::raw(y), backend::raw(y)),
                xy = H.dot(backend::raw(x), backend::raw(y));
-  require(xx > 0 && yy > 0 && xy * xy < 0.999999 * xx * yy,
-          "plane_curvature: the directions must be non-zero and not parallel over the Hessian's parameters");
+  require(xx > 0 && yy > 0 &&
+                  xy * xy<0.999999 * xx * yy,
+                          "plane_curvature: the directions must be non-zero and not parallel over the Hessian's "
+                          "parameters; their ",
+                          "norms there are ", std::sqrt(xx), " and ", std::sqrt(yy), ", their cosine ", xx> 0 &&
+                  yy > 0
+              ? xy / std::sqrt(xx * yy)
+              : NAN);
   H.apply(backend::raw(x), backend::raw(hx));
   H.apply(backend::raw(y), backend::raw(hy));
   const double sxy = 0.5 * (H.dot(backend::raw(x), backend::raw(hy)) + H.dot(backend::raw(y), backend::raw(hx)));

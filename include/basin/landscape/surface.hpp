@@ -30,6 +30,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "basin/core/files.hpp"
 #include "basin/io/hdf5.hpp"
 #include "basin/landscape/directions.hpp"
 #include "basin/train/progress.hpp"
@@ -150,7 +151,7 @@ sweep_stats sweep(Model& m, direction<Model>& dx, std::type_identity_t<direction
   std::vector<std::uint8_t> done;
   std::optional<h5::file> file;
   const auto prepare = [&] {
-    if (!std::filesystem::exists(path)) {
+    if (!path_exists(path, "sweep: surface file")) {
       h5::atomic_write(path, [&](h5::file& f) {
         f.set_attr("/", "format", "basin-surface-1");
         f.set_attr("/", "axis_order", axis_order);

@@ -150,15 +150,15 @@ class model {
   }
 
   // The scale invariance that batch norm gives (Li et al. 2018, sec. 3; Dinh et al. 2017):
-  // multiplies every conv that feeds a batch norm directly (its weights and bias) by k > 0, and
-  // that batch norm's running mean by k and running variance by k^2. The network computes the same
-  // function: in train mode the batch statistics scale alike, in eval mode it normalizes by
-  // sqrt(var + eps / k^2) instead of sqrt(var + eps) (eps = 1e-5, a relative change of the order
-  // of eps / var). Its weights, though, are k times larger: a 1-D or 2-D plot along a random
-  // direction without normalization looks k times wider, a filter-normalized one is unchanged
-  // (the direction's filters scale with the weights'). Other weights (a dense layer, a conv
-  // followed by anything else) are left alone. Returns how many convs were rescaled.
-  // throws: basin::error for k not finite and positive, or when such a conv has quantized weights
+  // multiplies every conv (not a transposed conv) that feeds a batch norm directly (its weights
+  // and bias) by k > 0, and that batch norm's running mean by k and running variance by k^2. The
+  // network computes the same function: in train mode the batch statistics scale alike, in eval
+  // mode it normalizes by sqrt(var + eps / k^2) instead of sqrt(var + eps) (eps = 1e-5, a
+  // relative change of the order of eps / var). Its weights, though, are k times larger: a 1-D or 2-D plot along a
+  // random direction without normalization looks k times wider, a filter-normalized one is unchanged (the direction's
+  // filters scale with the weights'). Other weights (a dense layer, a conv followed by anything else) are left alone.
+  // Returns how many convs were rescaled. throws: basin::error for k not finite and positive, or when such a conv has
+  // quantized weights
   //   (scaling them would leave their grid); the model is then unchanged.
   int rescale_before_batch_norm(double k) {
     require(std::isfinite(k) && k > 0, "model::rescale_before_batch_norm: the factor must be finite and positive, got ",

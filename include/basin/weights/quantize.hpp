@@ -17,6 +17,7 @@
 #include <string>
 
 #include "basin/core/config.hpp"
+#include "basin/core/error.hpp"
 
 namespace basin::quant {
 
@@ -40,23 +41,24 @@ inline grid integer_grid(double delta, int bits) {
 }
 inline grid binary_grid(double scale) { return {2 * scale, -scale, scale, true}; }
 
-// What is wrong with g as a grid that integer_grid (of 2 to 32 bits) or binary_grid can make;
-// empty when nothing is: a file's grid is checked with this before any weight is unpacked.
+// What is wrong with g as a grid of quantized weights; empty when nothing is: finite, a positive
+// spacing, and either binary ({-s, s}, spacing 2 s, as binary_grid) or integer, symmetric, with
+// 1 to 2^31 - 1 levels each side (at most 32 bits a weight; integer_grid's 2^(b-1) - 1 among
+// them). A file's grid is checked with this before any weight is unpacked.
 inline std::string grid_problem(const grid& g) {
   if (!(std::isfinite(g.delta) && std::isfinite(g.lo) && std::isfinite(g.hi) && g.delta > 0))
-    return "spacing " + std::to_string(g.delta) + " and end points [" + std::to_string(g.lo) + ", " +
-           std::to_string(g.hi) + "] are not finite with a positive spacing";
+    return text("spacing ", g.delta, " and end points [", g.lo, ", ", g.hi, "] are not finite with a positive spacing");
   if (g.binary) {
     const auto want = binary_grid(g.hi);
     if (!(g.hi > 0 && g.lo == want.lo && g.delta == want.delta))
-      return "a binary grid needs end points -s and s (s > 0) and spacing 2 s, not [" + std::to_string(g.lo) + ", " +
-             std::to_string(g.hi) + "] with spacing " + std::to_string(g.delta);
+      return text("a binary grid needs end points -s and s (s > 0) and spacing 2 s, not [", g.lo, ", ", g.hi,
+                  "] with spacing ", g.delta);
     return {};
   }
   const double kmax = std::round(g.hi / g.delta);
   if (!(kmax >= 1 && kmax <= 2147483647.0 && g.lo == -g.hi && g.hi == kmax * g.delta))
-    return "an integer grid needs end points -kmax delta and kmax delta with 1 <= kmax <= 2^31 - 1, not [" +
-           std::to_string(g.lo) + ", " + std::to_string(g.hi) + "] with spacing " + std::to_string(g.delta);
+    return text("an integer grid needs end points -kmax delta and kmax delta with 1 <= kmax <= 2^31 - 1, not [", g.lo,
+                ", ", g.hi, "] with spacing ", g.delta);
   return {};
 }
 
