@@ -2,12 +2,16 @@
 // Understanding" (Li, De, Xu, Studer, Samet, Goldstein 2017), small enough to run in seconds.
 //
 // 1. The equilibrium distribution (section 5). Many independent chains minimize the tilted
-//    double well f(w) = w^4/4 - w^2/2 + 0.3 w with noisy gradients f'(w) + 0.5 z, once with float
-//    SGD and once with stochastic rounding (SR) onto a grid of spacing 0.05, while the learning
-//    rate falls in steps. Histograms of the chains at the end of each step: float SGD concentrates
-//    on the global minimizer (w ~ -1.13) as the rate falls (its spread shrinks like sqrt(lr));
-//    SR's spread stops shrinking once lr |g| is below the grid spacing, because such an update
-//    becomes a whole-step jump with probability lr |g| / delta.
+//    double well f(w) = w^4/4 - w^2/2 + 0.3 w with noisy gradients f'(w) + z, with float SGD,
+//    with stochastic rounding (SR) onto a grid of spacing 0.05, with BinaryConnect (BC: float
+//    weights, the gradient taken at their nearest grid point, which is the weight deployed) and
+//    with deterministic rounding (R: the update rounded to the nearest grid point), while the
+//    learning rate falls in steps. Histograms of the chains at the end of each step: float SGD
+//    concentrates on the global minimizer (w ~ -1.13) as the rate falls (its spread shrinks like
+//    sqrt(lr)), and so do BC's grid points ("fully floating-point algorithms like binary connect
+//    ... concentrate"); SR's spread stops shrinking once lr |g| is below the grid spacing,
+//    because such an update becomes a whole-step jump with probability lr |g| / delta; R's chains
+//    freeze wherever they are once lr |g| < delta / 2 ("they'll just get chopped off").
 // 2. The convex noise floor (section 4). Logistic regression (a dense layer on 20 features, 2000
 //    synthetic samples) trained by SR and by BinaryConnect (BC) on integer grids of several
 //    spacings delta: the final optimality gap f(w) - f* (averaged over the last 200 steps)
@@ -29,11 +33,15 @@
 namespace {
 double grad_f(double w) { return w * w * w - w + 0.3; }
 
-// Part 1 (noise sd 1.0, chains start at w = 1.5 in the shallower well): histograms of float SGD and SR chains after each learning-rate phase.
+// Part 1 (noise sd 1.0, chains start at w = 1.5 in the shallower well): histograms of the
+// chains after each learning-rate phase, for float SGD, SR, BC (the deployed weight: the float
+// weight's nearest grid point) and R.
+enum class rule { float_sgd, sr, bc, r };
 void equilibrium(long chains, long steps, const std::string& out) {
   const std::vector<double> rates{0.2, 0.05, 0.0125, 0.003};
   const auto grid = basin::quant::integer_grid(0.05, 8);
-  for (const bool sr : {false, true}) {
+  for (const rule how : {rule::float_sgd, rule::sr, rule::bc, rule::r}) {
+    const char* name = how == rule::float_sgd ? "float" : how == rule::sr ? "SR" : how == rule::bc ? "BC" : "R";
     std::vector<double> w(static_cast<std::size_t>(chains), 1.5);  // all start in the worse well
     std::vector<std::vector<double>> samples;
     std::vector<std::string> labels;
@@ -41,35 +49,48 @@ void equilibrium(long chains, long steps, const std::string& out) {
       const double lr = rates[phase];
       const basin::counter_rng noise{11, 100 + phase}, round{12, 200 + phase};
       for (long c = 0; c < chains; ++c) {
-        double x = w[std::size_t(c)];
+        double x = w[std::size_t(c)];  // BC: the float weight; the others: the weight itself
         for (long t = 0; t < steps; ++t) {
           const auto k = std::uint64_t(c) * std::uint64_t(steps) + std::uint64_t(t);
-          const double y = x - lr * (grad_f(x) + 1.0 * noise.normal(k));
-          x = sr ? basin::quant::round_stochastic(y, grid, round.uniform(k)) : y;
+          const double at = how == rule::bc ? basin::quant::round_nearest(x, grid) : x;
+          const double y = x - lr * (grad_f(at) + 1.0 * noise.normal(k));
+          x = how == rule::sr  ? basin::quant::round_stochastic(y, grid, round.uniform(k))
+              : how == rule::r ? basin::quant::round_nearest(y, grid)
+                               : y;
         }
         w[std::size_t(c)] = x;
       }
-      samples.push_back(w);
+      // What the chains deploy: BC's grid points, the others' weights.
+      std::vector<double> deployed = w;
+      if (how == rule::bc)
+        for (double& v : deployed) v = basin::quant::round_nearest(v, grid);
+      samples.push_back(deployed);
       char label[64];
       std::snprintf(label, sizeof label, "lr %g", lr);
       labels.push_back(label);
       // Spread around the global minimizer, over the chains in its well (w < 0).
       double mean = 0, var = 0, inside = 0;
-      for (double v : w)
+      for (double v : deployed)
         if (v < 0) mean += v, inside += 1;
       mean /= std::max(inside, 1.0);
-      for (double v : w)
+      for (double v : deployed)
         if (v < 0) var += (v - mean) * (v - mean) / std::max(inside, 1.0);
-      std::printf("%-5s lr %-6g: %5.1f%% of chains in the global well, their mean %+.3f, sd %.3f\n",
-                  sr ? "SR" : "float", lr, 100 * inside / double(chains), mean, std::sqrt(var));
+      std::printf("%-5s lr %-6g: %5.1f%% of chains in the global well, their mean %+.3f, sd %.3f\n", name, lr,
+                  100 * inside / double(chains), mean, std::sqrt(var));
     }
     basin::plot::style s;
-    s.title = sr ? "Stochastic rounding (delta 0.05): iterates do not concentrate"
-                 : "Float SGD: iterates concentrate as the learning rate falls";
+    s.title = how == rule::float_sgd ? "Float SGD: iterates concentrate as the learning rate falls"
+              : how == rule::sr      ? "Stochastic rounding (delta 0.05): iterates do not concentrate"
+              : how == rule::bc      ? "BinaryConnect (delta 0.05): the deployed grid points concentrate"
+                                     : "Deterministic rounding (delta 0.05): small updates are chopped off";
     s.xlabel = "w";
     s.ylabel = "chains";
     s.zlabel = "chains";
-    basin::plot::histograms(samples, labels, out + (sr ? "/equilibrium_sr" : "/equilibrium_float"), s, 80);
+    const char* stem = how == rule::float_sgd ? "/equilibrium_float"
+                       : how == rule::sr      ? "/equilibrium_sr"
+                       : how == rule::bc      ? "/equilibrium_bc"
+                                              : "/equilibrium_r";
+    basin::plot::histograms(samples, labels, out + stem, s, 80);
   }
 }
 
@@ -152,7 +173,10 @@ int main(int argc, char** argv) try {
   basin::make_folder(out, "option --out");
   equilibrium(chains, steps, out);
   noise_floor(out);
-  std::printf("wrote %s/{equilibrium_float,equilibrium_sr,noise_floor}.png (+ .svg, .dat, .gp)\n", out.c_str());
+  std::printf(
+      "wrote %s/{equilibrium_float,equilibrium_sr,equilibrium_bc,equilibrium_r,noise_floor}.png (+ .svg, .dat, "
+      ".gp)\n",
+      out.c_str());
   return 0;
 } catch (const std::exception& e) {
   std::fprintf(stderr, "04_quantized_toys: %s\n", e.what());
