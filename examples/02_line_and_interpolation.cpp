@@ -144,8 +144,22 @@ void compare_minimizers(const settings& st, const basin::dataset& train, const b
   minimizer(small, train, ra, epochs, wd, out + "/" + net_tag + fa + (by_batch ? "_batch" : "") + wd_tag + ".h5");
   minimizer(large, train, rb, epochs, wd, out + "/" + net_tag + fb + (by_batch ? "_batch" : "") + wd_tag + ".h5");
   const auto es = basin::evaluate(small, probe), el = basin::evaluate(large, probe);
-  std::printf("%s: test loss %.4f, accuracy %.2f%%\n%s: test loss %.4f, accuracy %.2f%%\n", ra.label.c_str(), es.loss,
-              es.accuracy, rb.label.c_str(), el.loss, el.accuracy);
+  // The weights' size, which a line without normalization measures (the talk: "what you're
+  // plotting is just the size of the weights"): the root mean square of the conv and dense
+  // weights (biases and batch-norm parameters left out, as in the histograms).
+  const auto rms = [](const model_t& m) {
+    double sum = 0;
+    long n = 0;
+    for (const auto& t : model_t::param_table)
+      if (t.kind == basin::param_kind::weight)
+        for (basin::index_t i = 0; i < t.size(); ++i, ++n)
+          sum += double(m.params[t.offset + i]) * m.params[t.offset + i];
+    return std::sqrt(sum / double(std::max(n, 1L)));
+  };
+  std::printf(
+      "%s: test loss %.4f, accuracy %.2f%%, weights' rms %.4f\n%s: test loss %.4f, accuracy %.2f%%, weights' "
+      "rms %.4f\n",
+      ra.label.c_str(), es.loss, es.accuracy, rms(small), rb.label.c_str(), el.loss, el.accuracy, rms(large));
 
   const basin::loss_accuracy metrics{nullptr, &probe, 500};
   const std::string cfg = " subset=" + std::to_string(subset) + " epochs=" + std::to_string(epochs) +
