@@ -144,22 +144,26 @@ void compare_minimizers(const settings& st, const basin::dataset& train, const b
   minimizer(small, train, ra, epochs, wd, out + "/" + net_tag + fa + (by_batch ? "_batch" : "") + wd_tag + ".h5");
   minimizer(large, train, rb, epochs, wd, out + "/" + net_tag + fb + (by_batch ? "_batch" : "") + wd_tag + ".h5");
   const auto es = basin::evaluate(small, probe), el = basin::evaluate(large, probe);
-  // The weights' size, which a line without normalization measures (the talk: "what you're
-  // plotting is just the size of the weights"): the root mean square of the conv and dense
-  // weights (biases and batch-norm parameters left out, as in the histograms).
-  const auto rms = [](const model_t& m) {
+  // The conv and dense weights of both (biases and batch-norm parameters left out), and their
+  // size, which a line without normalization measures (the talk: "what you're plotting is just the
+  // size of the weights"): the root mean square.
+  std::vector<std::vector<double>> w(2);
+  for (const auto& t : model_t::param_table) {
+    if (t.kind != basin::param_kind::weight) continue;
+    for (basin::index_t i = 0; i < t.size(); ++i) {
+      w[0].push_back(small.params[t.offset + i]);
+      w[1].push_back(large.params[t.offset + i]);
+    }
+  }
+  const auto rms = [](const std::vector<double>& v) {
     double sum = 0;
-    long n = 0;
-    for (const auto& t : model_t::param_table)
-      if (t.kind == basin::param_kind::weight)
-        for (basin::index_t i = 0; i < t.size(); ++i, ++n)
-          sum += double(m.params[t.offset + i]) * m.params[t.offset + i];
-    return std::sqrt(sum / double(std::max(n, 1L)));
+    for (double x : v) sum += x * x;
+    return std::sqrt(sum / double(std::max<std::size_t>(v.size(), 1)));
   };
   std::printf(
       "%s: test loss %.4f, accuracy %.2f%%, weights' rms %.4f\n%s: test loss %.4f, accuracy %.2f%%, weights' "
       "rms %.4f\n",
-      ra.label.c_str(), es.loss, es.accuracy, rms(small), rb.label.c_str(), el.loss, el.accuracy, rms(large));
+      ra.label.c_str(), es.loss, es.accuracy, rms(w[0]), rb.label.c_str(), el.loss, el.accuracy, rms(w[1]));
 
   const basin::loss_accuracy metrics{nullptr, &probe, 500};
   const std::string cfg = " subset=" + std::to_string(subset) + " epochs=" + std::to_string(epochs) +
@@ -244,15 +248,7 @@ void compare_minimizers(const settings& st, const basin::dataset& train, const b
     basin::plot::curves(losses, {}, pre + "scale_invariance", ls);
   }
 
-  // 4. Weight histograms (weights only; biases and batch-norm parameters left out).
-  std::vector<std::vector<double>> w(2);
-  for (const auto& t : model_t::param_table) {
-    if (t.kind != basin::param_kind::weight) continue;
-    for (basin::index_t i = 0; i < t.size(); ++i) {
-      w[0].push_back(small.params[t.offset + i]);
-      w[1].push_back(large.params[t.offset + i]);
-    }
-  }
+  // 4. Weight histograms (the weights above).
   basin::plot::style hs;
   hs.title = "Weight histograms";
   hs.xlabel = "weight value";
