@@ -392,11 +392,12 @@ struct loss_accuracy {
     if (test) n.insert(n.end(), {"test_loss", "test_acc"});
     return n;
   }
-  // One point, the model's current parameters (point by point; the reference path).
+  // Refuses settings that evaluate nothing (basin::error naming the field).
   void check() const {
     require(batch_size >= 1, "loss_accuracy: batch_size must be at least 1, got ", batch_size);
     require(train || test, "loss_accuracy: neither a train nor a test set to evaluate");
   }
+  // One point, the model's current parameters (point by point; the reference path).
   template <class Model>
   point_metrics operator()(Model& m) const {
     check();
