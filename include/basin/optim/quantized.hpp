@@ -196,13 +196,10 @@ class quantized_optimizer {
   // g is a grid this optimizer could have made: of its kind and bits, finite, with the fixed
   // spacing when it has one.
   bool grid_fits(const quant::grid& g) const {
-    if (!(std::isfinite(g.delta) && std::isfinite(g.lo) && std::isfinite(g.hi) && g.delta > 0)) return false;
-    if (q_.bits == 1) {
-      const auto want = quant::binary_grid(g.hi);
-      return g.binary && g.hi > 0 && g.lo == want.lo && g.delta == want.delta && (q_.delta <= 0 || g.hi == q_.delta);
-    }
+    if (!quant::grid_problem(g).empty() || g.binary != (q_.bits == 1)) return false;
+    if (g.binary) return q_.delta <= 0 || g.hi == q_.delta;
     const auto want = quant::integer_grid(g.delta, q_.bits);
-    return !g.binary && g.lo == want.lo && g.hi == want.hi && (q_.delta <= 0 || g.delta == q_.delta);
+    return g.lo == want.lo && g.hi == want.hi && (q_.delta <= 0 || g.delta == q_.delta);
   }
 
   // The kind and this optimizer's own settings, as save_state writes them.

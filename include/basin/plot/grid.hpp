@@ -18,11 +18,11 @@
 #include <limits>
 #include <string>
 #include <string_view>
-#include <system_error>
 #include <vector>
 
 #include "basin/core/config.hpp"
 #include "basin/core/error.hpp"
+#include "basin/core/files.hpp"
 
 namespace basin::plot {
 
@@ -130,11 +130,7 @@ inline void prepare_parent(const std::filesystem::path& path, const char* fn, co
   require(!path.empty() && path.has_filename() && path.filename() != "." && path.filename() != "..", fn, ": ",
           arg, " '", path.string(), "' names no file");
   const auto dir = path.parent_path();
-  if (dir.empty()) return;
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  require(!ec && std::filesystem::is_directory(dir), fn, ": cannot create the folder '", dir.string(), "' for ", arg,
-          " '", path.string(), "': ", ec ? ec.message() : std::string("not a folder"));
+  if (!dir.empty()) make_folder(dir, text(fn, ": the folder of ", arg, " '", path.string(), "'"));
 }
 
 // ensures: `path` holds exactly `text`. throws: basin::error naming `fn` and the file.
