@@ -1,14 +1,16 @@
 // examples/cli.hpp — the examples' tiny command-line parser: --name value, --name=value, --flag.
 // Unknown or malformed options are errors that name the option: a number that does not parse, an
 // option that needs a value given none (`--out` last, or followed by another option), a flag
-// given a value (`--augment false`). `--name=` gives an empty text.
+// given a value (`--augment false`). `--name=` gives an empty text. Lists are comma-separated.
 #pragma once
 
+#include <algorithm>
 #include <map>
 #include <optional>
 #include <set>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "basin/core/error.hpp"
 
@@ -46,6 +48,25 @@ class cli {
       require(!s.fail() && s.eof(), "option --", name, ": expected a number, got '", text, "'");
       return v;
     }
+  }
+  // A comma-separated list of numbers (`--lr 1e-3,1e-2`), sorted, each value once; `fallback` is
+  // the text used when the option is not given. Every item must parse as a V.
+  template <class V>
+  std::vector<V> get_list(const std::string& name, const std::string& fallback) {
+    const std::string text = get(name, fallback);
+    std::vector<V> out;
+    for (std::size_t at = 0; at <= text.size();) {
+      const std::size_t comma = std::min(text.find(',', at), text.size());
+      std::istringstream s(text.substr(at, comma - at));
+      V v{};
+      s >> v;
+      require(!s.fail() && s.eof(), "option --", name, ": expected numbers separated by commas, got '", text, "'");
+      out.push_back(v);
+      at = comma + 1;
+    }
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+    return out;
   }
   // Whether the flag --name was given; a flag takes no value.
   bool flag(const std::string& name) {

@@ -299,3 +299,88 @@ BOOST_AUTO_TEST_CASE(trajectory_files_and_errors) {
   BOOST_TEST(r.back() == 2.5);
   BOOST_CHECK_THROW(covering_range({1.0, NAN}, 11), basin::error);
 }
+
+// path_steps on a quadratic over an uneven grid: the node slopes come from parabolas and the
+// gradient between nodes is bilinear, so slopes and angles equal the closed form wherever the
+// path is, edges and corners included; off the grid, zero steps and missing values give NaN.
+BOOST_AUTO_TEST_CASE(path_steps_on_a_quadratic_match_the_closed_form) {
+  const std::vector<double> x{-2, -1.3, -0.5, 0.2, 1, 1.7, 2.5}, y{-1.5, -0.7, 0, 0.9, 1.6};
+  const auto f = [](double a, double b) { return 1.5 * a * a + 0.4 * b * b + 0.3 * a * b + 0.2 * a - 0.1 * b + 3; };
+  const auto grad = [](double a, double b) {
+    return std::array<double, 2>{3 * a + 0.3 * b + 0.2, 0.8 * b + 0.3 * a - 0.1};
+  };
+  std::vector<double> loss;
+  for (double a : x)
+    for (double b : y) loss.push_back(f(a, b));
+  const auto deg = [](double ax, double ay, double bx, double by) {
+    return std::atan2(std::fabs(ax * by - ay * bx), ax * bx + ay * by) * 180 / M_PI;
+  };
+  // Straight downhill, then along the contour, then straight uphill; then across the grid to its
+  // corner, from the corner off the grid, back onto it, and a step of length zero.
+  std::vector<std::array<double, 2>> path{{1.2, 0.7}};
+  auto g = grad(1.2, 0.7);
+  path.push_back({1.2 - 0.05 * g[0], 0.7 - 0.05 * g[1]});
+  g = grad(path[1][0], path[1][1]);
+  path.push_back({path[1][0] - 0.05 * g[1], path[1][1] + 0.05 * g[0]});
+  g = grad(path[2][0], path[2][1]);
+  path.push_back({path[2][0] + 0.02 * g[0], path[2][1] + 0.02 * g[1]});
+  path.push_back({-1.9, -1.1});
+  path.push_back({2.5, 1.6});
+  path.push_back({3.0, 2.0});
+  path.push_back({0.1, -0.3});
+  path.push_back({0.1, -0.3});
+  path.push_back({-0.4, 0.5});
+  const auto st = path_steps(path, x, y, loss);
+  BOOST_REQUIRE_EQUAL(st.size(), path.size() - 1);
+  BOOST_CHECK_SMALL(st[0].descent_angle, 1e-9);
+  BOOST_CHECK_SMALL(st[1].descent_angle - 90, 1e-9);
+  BOOST_CHECK_SMALL(st[2].descent_angle - 180, 1e-9);
+  for (std::size_t k = 0; k < st.size(); ++k) {
+    const double sx = path[k + 1][0] - path[k][0], sy = path[k + 1][1] - path[k][1];
+    BOOST_TEST_CONTEXT("step " << k) {
+      BOOST_CHECK_CLOSE(st[k].length, std::hypot(sx, sy), 1e-12);
+      if (k == 6) {  // starts off the grid
+        BOOST_CHECK(std::isnan(st[k].slope) && std::isnan(st[k].descent_angle));
+      } else {
+        const auto gk = grad(path[k][0], path[k][1]);
+        BOOST_CHECK_CLOSE(st[k].slope, std::hypot(gk[0], gk[1]), 1e-9);
+        if (k == 7)
+          BOOST_CHECK(std::isnan(st[k].descent_angle));  // a zero step has no direction
+        else
+          BOOST_CHECK_SMALL(st[k].descent_angle - deg(sx, sy, -gk[0], -gk[1]), 1e-9);
+      }
+      if (k == 0 || k == 7 || k == 8) {
+        BOOST_CHECK(std::isnan(st[k].turn));
+      } else {
+        BOOST_CHECK_SMALL(st[k].turn - deg(path[k][0] - path[k - 1][0], path[k][1] - path[k - 1][1], sx, sy), 1e-9);
+      }
+    }
+  }
+  // A value the gradient needs is missing: NaN where it is needed, the same elsewhere.
+  auto holed = loss;
+  holed[5 * y.size() + 3] = std::nan("");  // (x = 1.7, y = 0.9), a node around path[0]
+  const auto sh = path_steps(path, x, y, holed);
+  BOOST_CHECK(std::isnan(sh[0].slope) && std::isnan(sh[0].descent_angle));
+  BOOST_CHECK_EQUAL(sh[4].slope, st[4].slope);  // starts at (-1.9, -1.1), far from the hole
+  // Two coordinates on an axis: straight lines, exact for a plane.
+  const std::vector<double> x2{0, 2}, y2{-1, 0, 3};
+  std::vector<double> plane;
+  for (double a : x2)
+    for (double b : y2) plane.push_back(2 * a - 3 * b);
+  const auto s2 = path_steps({{0.5, 0.5}, {0.5 - 2, 0.5 + 3}}, x2, y2, plane);
+  BOOST_CHECK_CLOSE(s2[0].slope, std::hypot(2.0, 3.0), 1e-12);
+  BOOST_CHECK_SMALL(s2[0].descent_angle, 1e-9);
+  // Errors name the argument.
+  const auto fails_with = [&](auto&& call, const std::string& what) {
+    try {
+      call();
+      BOOST_ERROR("no error; expected one mentioning '" << what << "'");
+    } catch (const basin::error& e) {
+      BOOST_CHECK_MESSAGE(std::string(e.what()).find(what) != std::string::npos, e.what());
+    }
+  };
+  fails_with([&] { path_steps(path, x, y, std::vector<double>(loss.begin(), loss.end() - 1)); }, "loss holds 34");
+  fails_with([&] { path_steps(path, {0, 1, 1}, y, loss); }, "x[2] = 1");
+  fails_with([&] { path_steps(path, x, {0}, loss); }, "y needs at least 2");
+  fails_with([&] { path_steps({{0, std::nan("")}}, x, y, loss); }, "path[0]");
+}

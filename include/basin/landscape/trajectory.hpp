@@ -387,4 +387,103 @@ inline std::vector<double> covering_range(const std::vector<double>& v, int n, d
   return linspace(lo - margin * span, hi + margin * span, n);
 }
 
+// How a projected path moves over the loss of its plane: the talk's "[small-batch SGD starts] with
+// an exploration path that goes parallel to contours ... as soon as you drop the learning rate it
+// ... falls into the center", and the "90-degree kink" between the two that a large batch lacks.
+// One entry per step k, from path point k to point k + 1, all in the plane's coordinates (for a
+// PCA plane the components are orthonormal, so these are lengths and angles in weight space):
+struct path_step {
+  double length;         // |p_{k+1} - p_k|
+  double slope;          // |grad f| at p_k: how steep the map is where the step starts
+  double descent_angle;  // degrees between the step and -grad f at p_k: 0 straight downhill, 90 along a
+                         // contour, 180 straight uphill
+  double turn;           // degrees between this step and the one before it (0 straight on, 90 a right angle)
+};
+
+namespace detail {
+
+// The derivative at xa of the parabola through (x0, f0), (x1, f1), (x2, f2) (Lagrange form).
+inline double parabola_slope(double xa, double x0, double x1, double x2, double f0, double f1, double f2) {
+  return f0 * ((xa - x1) + (xa - x2)) / ((x0 - x1) * (x0 - x2)) +
+         f1 * ((xa - x0) + (xa - x2)) / ((x1 - x0) * (x1 - x2)) +
+         f2 * ((xa - x0) + (xa - x1)) / ((x2 - x0) * (x2 - x1));
+}
+
+// df/dv at node k of one grid line v (values f at stride `stride` from `f0`): the parabola through
+// node k and its neighbours (the nearest three at an edge), a straight line when the axis has 2.
+inline double node_slope(const std::vector<double>& v, const double* f, std::size_t stride, std::size_t k) {
+  const std::size_t n = v.size();
+  if (n == 2) return (f[stride] - f[0]) / (v[1] - v[0]);
+  const std::size_t a = k == 0 ? 0 : k + 1 == n ? n - 3 : k - 1;
+  return parabola_slope(v[k], v[a], v[a + 1], v[a + 2], f[a * stride], f[(a + 1) * stride], f[(a + 2) * stride]);
+}
+
+// The angle between two plane vectors in degrees (atan2: accurate near 0 and 180 too); NaN when
+// either is zero or not finite.
+inline double angle_degrees(double ax, double ay, double bx, double by) {
+  const double na = std::hypot(ax, ay), nb = std::hypot(bx, by);
+  if (!(na > 0 && nb > 0 && std::isfinite(na) && std::isfinite(nb))) return std::nan("");
+  return std::atan2(std::fabs(ax * by - ay * bx), ax * bx + ay * by) * 180.0 / 3.14159265358979323846;
+}
+
+}  // namespace detail
+
+// The steps of `path` over the map f given at the nodes of a grid (x[i], y[j]) as loss[i * ny + j]
+// (sweep's and plot::grid2d's layout). grad f at a point is the bilinear interpolation of its
+// values at the four nodes around it, each from the parabola through the node and its two
+// neighbours along each axis: exact for any quadratic f, on uneven grids too. Entries that cannot
+// be had are NaN: descent_angle and slope where p_k is off the grid or a value they need is NaN;
+// descent_angle where the step or grad f is zero; turn for the first step and beside a zero step.
+// requires: x and y finite and strictly increasing, at least 2 values each; loss.size() == nx * ny
+// (NaN allowed: points a sweep has not computed); path points finite.
+// throws: basin::error naming the argument and what is wrong.
+inline std::vector<path_step> path_steps(const std::vector<std::array<double, 2>>& path, const std::vector<double>& x,
+                                         const std::vector<double>& y, const std::vector<double>& loss) {
+  constexpr const char* fn = "path_steps";
+  for (const auto* axis : {&x, &y}) {
+    const char* name = axis == &x ? "x" : "y";
+    require(axis->size() >= 2, fn, ": ", name, " needs at least 2 coordinates, got ", axis->size());
+    for (std::size_t k = 0; k < axis->size(); ++k)
+      require(std::isfinite((*axis)[k]) && (k == 0 || (*axis)[k] > (*axis)[k - 1]), fn, ": ", name, "[", k,
+              "] = ", (*axis)[k], " is not finite or not above the coordinate before it");
+  }
+  const std::size_t nx = x.size(), ny = y.size();
+  require(loss.size() == nx * ny, fn, ": loss holds ", loss.size(), " values, expected ", nx, " x ", ny, " = ",
+          nx * ny);
+  for (std::size_t k = 0; k < path.size(); ++k)
+    require(std::isfinite(path[k][0]) && std::isfinite(path[k][1]), fn, ": path[", k, "] = (", path[k][0], ", ",
+            path[k][1], ") is not finite");
+  // grad f at node (i, j).
+  const auto node_grad = [&](std::size_t i, std::size_t j) {
+    return std::array<double, 2>{detail::node_slope(x, loss.data() + j, ny, i),
+                                 detail::node_slope(y, loss.data() + i * ny, 1, j)};
+  };
+  // The cell [x[i], x[i+1]] holding v (the last cell for v == x.back()); npos off the grid.
+  const auto cell = [](const std::vector<double>& v, double a) -> std::size_t {
+    if (a < v.front() || a > v.back()) return std::size_t(-1);
+    const auto it = std::upper_bound(v.begin(), v.end(), a);
+    return std::min<std::size_t>(std::size_t(it - v.begin()), v.size() - 1) - 1;
+  };
+  const double nan = std::nan("");
+  std::vector<path_step> steps;
+  for (std::size_t k = 0; k + 1 < path.size(); ++k) {
+    const double sx = path[k + 1][0] - path[k][0], sy = path[k + 1][1] - path[k][1];
+    path_step st{std::hypot(sx, sy), nan, nan, nan};
+    const std::size_t i = cell(x, path[k][0]), j = cell(y, path[k][1]);
+    if (i != std::size_t(-1) && j != std::size_t(-1)) {
+      const double t = (path[k][0] - x[i]) / (x[i + 1] - x[i]), u = (path[k][1] - y[j]) / (y[j + 1] - y[j]);
+      const auto g00 = node_grad(i, j), g10 = node_grad(i + 1, j), g01 = node_grad(i, j + 1),
+                 g11 = node_grad(i + 1, j + 1);
+      double g[2];
+      for (int d = 0; d < 2; ++d)
+        g[d] = (1 - t) * (1 - u) * g00[d] + t * (1 - u) * g10[d] + (1 - t) * u * g01[d] + t * u * g11[d];
+      st.slope = std::hypot(g[0], g[1]);
+      st.descent_angle = detail::angle_degrees(sx, sy, -g[0], -g[1]);
+    }
+    if (k > 0) st.turn = detail::angle_degrees(path[k][0] - path[k - 1][0], path[k][1] - path[k - 1][1], sx, sy);
+    steps.push_back(st);
+  }
+  return steps;
+}
+
 }  // namespace basin
