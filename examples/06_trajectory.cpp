@@ -153,8 +153,8 @@ path_result one_path(const settings& st, long batch, const basin::dataset& train
   std::printf("  epoch  lr        position on the plane   step   slope  angle to steepest descent   turn\n");
   bool any_unresolved = false;
   for (std::size_t k = 0; k < r.xy.size(); ++k) {
-    std::printf("  %5zu  %-8g (%8.3f, %8.3f)", k, k < r.steps.size() ? schedule(double(k)) : 0.0, r.xy[k][0],
-                r.xy[k][1]);
+    std::printf("  %5zu  %-8s (%8.3f, %8.3f)", k, k < r.steps.size() ? basin::text(schedule(double(k))).c_str() : "",
+                r.xy[k][0], r.xy[k][1]);
     if (k < r.steps.size()) {
       const bool resolved = r.steps[k].length >= cell / 2;
       std::printf("  %6.3f %6.3f %24.1f deg%s %5.1f deg", r.steps[k].length, r.steps[k].slope, r.steps[k].descent_angle,
@@ -232,10 +232,14 @@ int main(int argc, char** argv) try {
 
   // The exploration phase (the full learning rate) against what follows the first drop.
   const auto drop = std::size_t(st.epochs / 2);
+  // Epoch k is step k (checkpoint k to k + 1); the ranges are inclusive.
+  const auto range = [](std::size_t from, std::size_t to) {
+    return from < to ? basin::text("epochs ", from, "-", to - 1) : std::string("(none)");
+  };
   std::printf(
-      "\n  batch  test acc.  mean angle to the map's steepest descent           turn at the drop\n"
-      "                   epochs 0-%-3zu  epochs %zu-%-3zu  after the drop     (epoch %zu)\n",
-      drop / 2, drop / 2, drop, drop);
+      "\n  batch  test acc.  mean angle to the map's steepest descent            turn at the drop\n"
+      "                   %-12s %-13s %-18s (epoch %zu)\n",
+      range(0, drop / 2).c_str(), range(drop / 2, drop).c_str(), range(drop, std::size_t(st.epochs)).c_str(), drop);
   std::vector<basin::plot::curve> angles;
   const auto deg = [](double a) {
     char t[32] = "not resolved";
@@ -256,11 +260,17 @@ int main(int argc, char** argv) try {
   }
   std::printf("(0 deg: straight downhill on the plane's map; 90 deg: along a contour; 180 deg: uphill)\n");
   basin::plot::style s;
-  s.title = "each epoch's step against its PCA plane's steepest descent (lr / 10 after epochs " + std::to_string(drop) +
-            " and " + std::to_string(st.epochs * 3 / 4) + ")";
-  s.xlabel = "epoch";
+  s.title = "each epoch's step against its PCA plane's steepest descent";
+  s.xlabel = "epoch (learning rate / 10 after epochs " + std::to_string(drop) + " and " +
+             std::to_string(st.epochs * 3 / 4) + "; steps shorter than half a grid cell left out)";
   s.zlabel = "angle to the steepest descent (degrees)";
-  basin::plot::curves(angles, {}, st.out + "/path_angles", s);
+  bool any_angle = false;
+  for (const auto& c : angles)
+    for (double y : c.y) any_angle = any_angle || std::isfinite(y);
+  if (any_angle)
+    basin::plot::curves(angles, {}, st.out + "/path_angles", s);
+  else
+    std::printf("no step is as long as half a grid cell: path_angles.png not drawn (a larger --grid resolves more)\n");
   std::printf(
       "wrote %s/batch<B>/{model_*.h5, directions.h5, directions.h5_proj_cos.h5, surface.h5, "
       "train_loss_contour.png} and %s/path_angles.png\n",

@@ -7,6 +7,7 @@
 #include <boost/test/unit_test.hpp>
 #include <cmath>
 #include <filesystem>
+#include <limits>
 
 #include "basin/io/checkpoint.hpp"
 #include "basin/landscape/trajectory.hpp"
@@ -316,7 +317,8 @@ BOOST_AUTO_TEST_CASE(path_steps_on_a_quadratic_match_the_closed_form) {
     return std::atan2(std::fabs(ax * by - ay * bx), ax * bx + ay * by) * 180 / M_PI;
   };
   // Straight downhill, then along the contour, then straight uphill; then across the grid to its
-  // corner, from the corner off the grid, back onto it, and a step of length zero.
+  // corner, from the corner off the grid, back onto it, a step of length zero, onto the grid's
+  // first x coordinate, half off the grid and back.
   std::vector<std::array<double, 2>> path{{1.2, 0.7}};
   auto g = grad(1.2, 0.7);
   path.push_back({1.2 - 0.05 * g[0], 0.7 - 0.05 * g[1]});
@@ -330,6 +332,9 @@ BOOST_AUTO_TEST_CASE(path_steps_on_a_quadratic_match_the_closed_form) {
   path.push_back({0.1, -0.3});
   path.push_back({0.1, -0.3});
   path.push_back({-0.4, 0.5});
+  path.push_back({-2, 0.3});   // on the first x coordinate
+  path.push_back({0.5, 1.8});  // x on the grid, y beyond it
+  path.push_back({1.0, 0.0});
   const auto st = path_steps(path, x, y, loss);
   BOOST_REQUIRE_EQUAL(st.size(), path.size() - 1);
   BOOST_CHECK_SMALL(st[0].descent_angle, 1e-9);
@@ -339,7 +344,7 @@ BOOST_AUTO_TEST_CASE(path_steps_on_a_quadratic_match_the_closed_form) {
     const double sx = path[k + 1][0] - path[k][0], sy = path[k + 1][1] - path[k][1];
     BOOST_TEST_CONTEXT("step " << k) {
       BOOST_CHECK_CLOSE(st[k].length, std::hypot(sx, sy), 1e-12);
-      if (k == 6) {  // starts off the grid
+      if (k == 6 || k == 11) {  // starts off the grid
         BOOST_CHECK(std::isnan(st[k].slope) && std::isnan(st[k].descent_angle));
       } else {
         const auto gk = grad(path[k][0], path[k][1]);
@@ -362,6 +367,10 @@ BOOST_AUTO_TEST_CASE(path_steps_on_a_quadratic_match_the_closed_form) {
   const auto sh = path_steps(path, x, y, holed);
   BOOST_CHECK(std::isnan(sh[0].slope) && std::isnan(sh[0].descent_angle));
   BOOST_CHECK_EQUAL(sh[4].slope, st[4].slope);  // starts at (-1.9, -1.1), far from the hole
+  holed[5 * y.size() + 3] = std::numeric_limits<double>::infinity();  // not finite: the same as missing
+  const auto si = path_steps(path, x, y, holed);
+  BOOST_CHECK(std::isnan(si[0].slope) && std::isnan(si[0].descent_angle));
+  BOOST_CHECK_EQUAL(si[4].slope, st[4].slope);
   // Two coordinates on an axis: straight lines, exact for a plane.
   const std::vector<double> x2{0, 2}, y2{-1, 0, 3};
   std::vector<double> plane;

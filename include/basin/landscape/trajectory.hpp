@@ -431,8 +431,10 @@ inline double angle_degrees(double ax, double ay, double bx, double by) {
 // The steps of `path` over the map f given at the nodes of a grid (x[i], y[j]) as loss[i * ny + j]
 // (sweep's and plot::grid2d's layout). grad f at a point is the bilinear interpolation of its
 // values at the four nodes around it, each from the parabola through the node and its two
-// neighbours along each axis: exact for any quadratic f, on uneven grids too. Entries that cannot
-// be had are NaN: descent_angle and slope where p_k is off the grid or a value they need is NaN;
+// neighbours along each axis (the nearest three at an edge; the straight line on an axis of 2
+// coordinates): exact for any quadratic f when both axes have 3 or more coordinates, on uneven
+// grids too. Entries that cannot be had are NaN: descent_angle and slope where p_k is off the
+// grid or a value they need is not finite;
 // descent_angle where the step or grad f is zero; turn for the first step and beside a zero step.
 // requires: x and y finite and strictly increasing, at least 2 values each; loss.size() == nx * ny
 // (NaN allowed: points a sweep has not computed); path points finite.
@@ -477,8 +479,10 @@ inline std::vector<path_step> path_steps(const std::vector<std::array<double, 2>
       double g[2];
       for (int d = 0; d < 2; ++d)
         g[d] = (1 - t) * (1 - u) * g00[d] + t * (1 - u) * g10[d] + (1 - t) * u * g01[d] + t * u * g11[d];
-      st.slope = std::hypot(g[0], g[1]);
-      st.descent_angle = detail::angle_degrees(sx, sy, -g[0], -g[1]);
+      if (std::isfinite(g[0]) && std::isfinite(g[1])) {
+        st.slope = std::hypot(g[0], g[1]);
+        st.descent_angle = detail::angle_degrees(sx, sy, -g[0], -g[1]);
+      }
     }
     if (k > 0) st.turn = detail::angle_degrees(path[k][0] - path[k - 1][0], path[k][1] - path[k - 1][1], sx, sy);
     steps.push_back(st);
