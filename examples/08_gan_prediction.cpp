@@ -11,21 +11,25 @@
 //    mode, and it draws the first run's samples at the end and at 4 points of training, and which
 //    modes its samples occupy over training (the talk: without prediction "it picks up certain
 //    modes and then it switches to other modes").
-// 3. With several learning rates (`--lr 1e-4,1e-3,1e-2`), the talk's claim that prediction trains
-//    over a wider range of settings: the modes covered and the share of good samples at the end
-//    against the learning rate, for both methods (a run whose losses stop being finite counts as
-//    covering nothing from then on).
+// 3. With several learning rates (`--lr 1e-4,1e-3,1e-2`) or momentum parameters (Adam's beta1,
+//    `--beta1 0.5,0.7,0.9`; "these training algorithms are very sensitive to the momentum parameter
+//    but we can ... train with prediction and use a range of momentum parameters that's much wider"),
+//    the talk's claim that prediction trains over a wider range of settings: the modes covered and
+//    the share of good samples at the end against the rate or beta1, for both methods (a run whose
+//    losses stop being finite counts as covering nothing from then on). Both lists give every pair.
 // Writes into <out>: bilinear.{png,svg}, gan_alternating.{png,svg}, gan_prediction.{png,svg},
 // gan_over_training.{png,svg} (both methods, first run, after 1/4, 1/2, 3/4 and all the steps),
 // gan_modes_{alternating,prediction}.{png,svg} (the share of the first run's samples at each mode
-// over training), each with its .dat and .gp; with several learning rates these carry the rate
-// (gan_lr0.001_alternating.png, ...) and gan_lr_sweep.{png,svg} compares them. Each finished run is
-// written at once to <out>/runs/lr<lr>_<method>_<run>.h5 (its checks, samples and both nets); a
-// rerun reads the runs it finds (of the same recipe; another recipe's file is refused) and trains
-// only the missing ones.
+// over training), each with its .dat and .gp; with several settings these carry them
+// (gan_lr0.001_alternating.png, gan_lr0.001_beta1-0.9_alternating.png, ...) and gan_lr_sweep or
+// gan_beta1_sweep.{png,svg} compares them. Each finished run is written at once to
+// <out>/runs/lr<lr>[_beta1-<beta1>]_<method>_<run>.h5 (its checks, samples and both nets; beta1 in
+// the name unless it is the default 0.5); a rerun reads the runs it finds (of the same recipe;
+// another recipe's file is refused) and trains only the missing ones.
 //
-//   08_gan_prediction [--steps 8000] [--batch 256] [--lr 1e-3 or a list 1e-4,1e-3,...] [--runs 4]
-//       [--seed 1] [--modes 8] [--radius 2] [--sigma 0.02] [--out gan]
+//   08_gan_prediction [--steps 8000] [--batch 256] [--lr 1e-3 or a list 1e-4,1e-3,...]
+//       [--beta1 0.5 or a list 0.5,0.9] [--runs 4] [--seed 1] [--modes 8] [--radius 2] [--sigma 0.02]
+//       [--out gan]
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -75,30 +79,14 @@ struct settings {
   std::vector<basin::index_t> snap_steps;
 };
 
-std::vector<double> parse_list(const std::string& text, const char* option) {
-  std::vector<double> v;
-  std::size_t at = 0;
-  while (at <= text.size()) {
-    const std::size_t comma = std::min(text.find(',', at), text.size());
-    const std::string item = text.substr(at, comma - at);
-    char* end = nullptr;
-    const double x = std::strtod(item.c_str(), &end);
-    basin::require(!item.empty() && end == item.c_str() + item.size() && std::isfinite(x) && x > 0 && x < 1, "option ",
-                   option, ": expected learning rates in (0, 1) separated by commas, got '", text, "'");
-    v.push_back(x);
-    at = comma + 1;
-  }
-  return v;
-}
-
 // Trains one run, or reads it back from its file when an earlier run of the same recipe wrote it.
-run_result one_run(const settings& st, const basin::gan::mixture& ring, double lr, bool predict, long r,
+run_result one_run(const settings& st, const basin::gan::mixture& ring, double lr, double beta1, bool predict, long r,
                    const std::string& file) {
   const std::uint64_t run_seed = st.seed + std::uint64_t(r) * 1000;
   const std::string recipe =
       basin::text("GAN on a ring of ", st.n_modes, " Gaussians, radius ", st.radius, ", sigma ", st.sigma, "; ",
-                  predict ? "prediction" : "alternating", ", Adam lr ", lr, " beta1 0.5, batch ", st.batch, ", ",
-                  st.steps, " steps, ", st.checks.size(), " and ", st.fine.size(), " checks, seed ", run_seed);
+                  predict ? "prediction" : "alternating", ", Adam lr ", lr, " beta1 ", beta1, ", batch ", st.batch,
+                  ", ", st.steps, " steps, ", st.checks.size(), " and ", st.fine.size(), " checks, seed ", run_seed);
   const long checks = long(st.checks.size()), fine_checks = long(st.fine.size()), k = st.n_modes;
   run_result res;
   if (basin::path_exists(file, "08_gan_prediction")) {
@@ -127,7 +115,7 @@ run_result one_run(const settings& st, const basin::gan::mixture& ring, double l
   }
   generator_t g(run_seed);
   discriminator_t d(run_seed + 1);
-  adam_t og({0.5, 0.999, 1e-8, 0}, generator_t::n_params), od({0.5, 0.999, 1e-8, 0}, discriminator_t::n_params);
+  adam_t og({beta1, 0.999, 1e-8, 0}, generator_t::n_params), od({beta1, 0.999, 1e-8, 0}, discriminator_t::n_params);
   basin::gan::gan_options o;
   o.steps = st.steps;
   o.batch_size = st.batch;
@@ -194,9 +182,8 @@ int main(int argc, char** argv) try {
   settings st;
   st.steps = args.get("steps", 8000L);
   st.batch = args.get("batch", 256L);
-  auto lrs = parse_list(args.get("lr", std::string("1e-3")), "--lr");
-  std::sort(lrs.begin(), lrs.end());
-  lrs.erase(std::unique(lrs.begin(), lrs.end()), lrs.end());
+  const auto lrs = args.get_list<double>("lr", "1e-3");
+  const auto beta1s = args.get_list<double>("beta1", "0.5");
   st.runs = args.get("runs", 4L);
   st.seed = std::uint64_t(args.get("seed", 1L));
   st.n_modes = args.get("modes", 8);
@@ -206,6 +193,10 @@ int main(int argc, char** argv) try {
   basin::require(st.steps >= 8 && st.batch >= 1 && st.runs >= 1,
                  "options --steps (at least 8), --batch and --runs (at least 1): got ", st.steps, ", ", st.batch,
                  " and ", st.runs);
+  for (double lr : lrs)
+    basin::require(std::isfinite(lr) && lr > 0 && lr < 1, "option --lr: expected learning rates in (0, 1), got ", lr);
+  for (double b : beta1s)
+    basin::require(std::isfinite(b) && b >= 0 && b < 1, "option --beta1: expected values in [0, 1), got ", b);
   basin::require(st.n_modes >= 1 && st.n_modes <= 10000, "option --modes: expected 1 to 10000 modes, got ", st.n_modes);
   basin::require(st.radius > 0 && st.sigma > 0 && std::isfinite(st.radius) && std::isfinite(st.sigma),
                  "options --radius and --sigma: expected positive numbers, got ", st.radius, " and ", st.sigma);
@@ -252,23 +243,31 @@ int main(int argc, char** argv) try {
     if (q * st.steps / 4 >= 1 && (st.snap_steps.empty() || st.snap_steps.back() != q * st.steps / 4))
       st.snap_steps.push_back(q * st.steps / 4);
   const long checks = long(st.checks.size());
-  const bool sweep = lrs.size() > 1;
-  // [lr][method]: the mean over runs of the modes covered and the share of good samples at the end.
-  std::vector<std::array<double, 2>> end_modes(lrs.size()), end_quality(lrs.size());
-  for (std::size_t li = 0; li < lrs.size(); ++li) {
-    const double lr = lrs[li];
-    const std::string tag = sweep ? "lr" + basin::text(lr) + "_" : "";
+  // Every (learning rate, beta1) pair, beta1 varying fastest.
+  std::vector<std::array<double, 2>> pairs;
+  for (double lr : lrs)
+    for (double b : beta1s) pairs.push_back({lr, b});
+  const bool sweep = pairs.size() > 1;
+  // [pair][method]: the mean over runs of the modes covered and the share of good samples at the end.
+  std::vector<std::array<double, 2>> end_modes(pairs.size()), end_quality(pairs.size());
+  for (std::size_t li = 0; li < pairs.size(); ++li) {
+    const double lr = pairs[li][0], beta1 = pairs[li][1];
+    // Files and pictures carry beta1 unless it is the default 0.5 (the names runs had before --beta1).
+    const std::string named = "lr" + basin::text(lr) + (beta1 != 0.5 ? "_beta1-" + basin::text(beta1) : "");
+    const std::string tag = sweep ? named + "_" : "";
+    const std::string what = "lr " + basin::text(lr) + ", beta1 " + basin::text(beta1);
     std::vector<std::vector<double>> modes(2, std::vector<double>(std::size_t(checks), 0.0)), quality = modes;
     std::vector<basin::plot::scatter_panel> snapshots;  // the first run of each method
     for (int method = 0; method < 2; ++method) {
       const bool predict = method == 1;
       const char* name = predict ? "prediction" : "alternating";
       for (long r = 0; r < st.runs; ++r) {
-        const std::string file = out + "/runs/lr" + basin::text(lr) + "_" + name + "_" + std::to_string(r) + ".h5";
-        std::printf("GAN on %s, %s steps, lr %g, run %ld of %ld (Adam, batch %ld)%s\n", ring_name.c_str(), name, lr,
-                    r + 1, st.runs, st.batch, basin::path_exists(file, "08_gan_prediction") ? ": read back" : "");
+        const std::string file = out + "/runs/" + named + "_" + name + "_" + std::to_string(r) + ".h5";
+        std::printf("GAN on %s, %s steps, lr %g, beta1 %g, run %ld of %ld (Adam, batch %ld)%s\n", ring_name.c_str(),
+                    name, lr, beta1, r + 1, st.runs, st.batch,
+                    basin::path_exists(file, "08_gan_prediction") ? ": read back" : "");
         std::fflush(stdout);
-        const auto res = one_run(st, ring, lr, predict, r, file);
+        const auto res = one_run(st, ring, lr, beta1, predict, r, file);
         if (res.finished < st.steps)
           std::printf("  the losses stopped being finite after step %ld: no modes from then on\n", res.finished);
         for (long c = 0; c < checks; ++c) {
@@ -280,8 +279,8 @@ int main(int argc, char** argv) try {
           snapshots.push_back({{real_curve, as_curve(res.snapshots.data() + q * 4000, 2000, "generated")},
                                std::string(name) + ", step " + std::to_string(st.snap_steps[q])});
         basin::plot::style ss;
-        ss.title = "GAN on " + ring_name + " after " + std::to_string(st.steps) + " steps: " + name + ", lr " +
-                   basin::text(lr) + " (run 1)";
+        ss.title =
+            "GAN on " + ring_name + " after " + std::to_string(st.steps) + " steps: " + name + ", " + what + " (run 1)";
         ss.xlabel = "x";
         ss.ylabel = "y";
         basin::plot::scatter(
@@ -299,7 +298,7 @@ int main(int argc, char** argv) try {
             occ.z[c * occ.y.size() + j] = 100 * res.occupancy[c * k + j / 2];
         occ.name = "share_of_samples";
         basin::plot::style os;
-        os.title = "Samples at each mode over training: " + std::string(name) + ", lr " + basin::text(lr) + " (run 1)";
+        os.title = "Samples at each mode over training: " + std::string(name) + ", " + what + " (run 1)";
         os.xlabel = "step";
         os.ylabel = "mode";
         os.zlabel = "% of samples within 3 sigma of the mode";
@@ -309,16 +308,16 @@ int main(int argc, char** argv) try {
       end_quality[li][std::size_t(method)] = quality[method].back();
     }
     basin::plot::style ps;
-    ps.title = "GAN on " + ring_name + ", lr " + basin::text(lr) +
-               ", run 1: alternating steps (top) and prediction (bottom) over training";
+    ps.title =
+        "GAN on " + ring_name + ", " + what + ", run 1: alternating steps (top) and prediction (bottom) over training";
     ps.xlabel = "x";
     ps.ylabel = "y";
     ps.width = 1600;
     ps.height = 900;
     basin::plot::scatter_panels(snapshots, int(snapshots.size() / 2), out + "/gan_" + tag + "over_training", ps,
                                 ring.means);
-    std::printf("\nlr %g, mean over %ld runs: modes covered (of %d) and %% of samples within 3 sigma of a mode\n", lr,
-                st.runs, st.n_modes);
+    std::printf("\n%s, mean over %ld runs: modes covered (of %d) and %% of samples within 3 sigma of a mode\n",
+                what.c_str(), st.runs, st.n_modes);
     std::printf("   step   alternating          prediction\n");
     for (long c = 0; c < checks; ++c)
       std::printf("  %6ld   %4.1f modes %5.1f%%   %4.1f modes %5.1f%%\n", long(st.checks[std::size_t(c)]),
@@ -327,31 +326,43 @@ int main(int argc, char** argv) try {
     std::printf("\n");
   }
 
-  // 3. The learning rates side by side.
+  // 3. The settings side by side: against beta1 when several are given (a curve per learning rate
+  // and method), else against the learning rate.
   if (sweep) {
-    std::printf("after %ld steps, mean over %ld runs:\n      lr   alternating          prediction\n", st.steps,
+    std::printf("after %ld steps, mean over %ld runs:\n      lr   beta1   alternating          prediction\n", st.steps,
                 st.runs);
-    std::vector<basin::plot::curve> mc(2), qc(2);
-    for (int method = 0; method < 2; ++method) {
-      mc[std::size_t(method)].label = method ? "prediction: modes covered" : "alternating: modes covered";
-      qc[std::size_t(method)].label = method ? "prediction: % near a mode" : "alternating: % near a mode";
-    }
-    for (std::size_t li = 0; li < lrs.size(); ++li) {
-      std::printf("  %6g   %4.1f modes %5.1f%%   %4.1f modes %5.1f%%\n", lrs[li], end_modes[li][0],
-                  100 * end_quality[li][0], end_modes[li][1], 100 * end_quality[li][1]);
+    const bool by_lr = beta1s.size() == 1;
+    const auto& series = by_lr ? beta1s : lrs;
+    std::vector<basin::plot::curve> mc(2 * series.size()), qc(2 * series.size());
+    for (std::size_t v = 0; v < series.size(); ++v)
       for (std::size_t method = 0; method < 2; ++method) {
-        mc[method].x.push_back(lrs[li]), mc[method].y.push_back(end_modes[li][method]);
-        qc[method].x.push_back(lrs[li]), qc[method].y.push_back(100 * end_quality[li][method]);
+        const std::string label = std::string(method ? "prediction" : "alternating") +
+                                  (!by_lr && series.size() > 1 ? ", lr " + basin::text(series[v]) : "");
+        mc[2 * v + method].label = label + ": modes covered";
+        qc[2 * v + method].label = label + ": % near a mode";
+      }
+    for (std::size_t li = 0; li < pairs.size(); ++li) {
+      std::printf("  %6g   %5g   %4.1f modes %5.1f%%   %4.1f modes %5.1f%%\n", pairs[li][0], pairs[li][1],
+                  end_modes[li][0], 100 * end_quality[li][0], end_modes[li][1], 100 * end_quality[li][1]);
+      const double x = by_lr ? pairs[li][0] : pairs[li][1];
+      const std::size_t v =
+          std::size_t(std::find(series.begin(), series.end(), pairs[li][by_lr ? 1 : 0]) - series.begin());
+      for (std::size_t method = 0; method < 2; ++method) {
+        mc[2 * v + method].x.push_back(x), mc[2 * v + method].y.push_back(end_modes[li][method]);
+        qc[2 * v + method].x.push_back(x), qc[2 * v + method].y.push_back(100 * end_quality[li][method]);
       }
     }
     basin::plot::style ls;
     ls.title = "GAN on " + ring_name + " after " + std::to_string(st.steps) + " steps, mean of " +
-               std::to_string(st.runs) + " runs";
-    ls.xlabel = "learning rate (Adam, both nets)";
+               std::to_string(st.runs) + " runs" +
+               (by_lr             ? ", beta1 " + basin::text(beta1s[0])
+                : lrs.size() == 1 ? ", lr " + basin::text(lrs[0])
+                                  : "");
+    ls.xlabel = by_lr ? "learning rate (Adam, both nets)" : "beta1 (Adam's momentum, both nets)";
     ls.zlabel = "modes covered (of " + std::to_string(st.n_modes) + ")";
     ls.y2label = "% of samples within 3 sigma of a mode";
-    ls.log_x = true;
-    basin::plot::curves(mc, qc, out + "/gan_lr_sweep", ls);
+    ls.log_x = by_lr;
+    basin::plot::curves(mc, qc, out + (by_lr ? "/gan_lr_sweep" : "/gan_beta1_sweep"), ls);
   }
   std::printf("wrote %s/{bilinear, gan_*}.png (+ .svg, .dat, .gp) and the runs in %s/runs\n", out.c_str(), out.c_str());
   return 0;
