@@ -234,6 +234,7 @@ void compare_minimizers(const settings& st, const basin::dataset& train, const b
       auto l0 = first_lines[raw ? 0 : 1];
       l0.label = ra.label + (raw ? ", no normalization" : ", filter-normalized");
       l.label = ra.label + " x " + text(k) + (raw ? ", no normalization" : ", filter-normalized");
+      l.dash = 2;  // dashed over its original: the filter-normalized pair coincides
       double worst = 0;
       for (std::size_t i = 0; i < l.y.size(); ++i)
         worst = std::max(worst, std::abs(l.y[i] - l0.y[i]) / std::max(1.0, std::abs(l0.y[i])));

@@ -377,6 +377,20 @@ BOOST_AUTO_TEST_CASE(curves_loss_and_accuracy) {
   basin::plot::curves({}, acc, stem("acc_only"), style{});
   check_picture(stem("acc_only"));
   BOOST_TEST(slurp(stem("acc_only") + ".gp").find("axes x1y2") == std::string::npos);
+  // Dash types: the groups' own (loss solid, accuracy dashed) unless a curve names one.
+  BOOST_TEST(count(stem("curves") + ".gp", " dt 1 ") == 2u);
+  BOOST_TEST(count(stem("curves") + ".gp", " dt 2 ") == 2u);
+  auto copy = loss[0];
+  copy.dash = 2;
+  auto dotted = acc[0];
+  dotted.dash = 3;
+  basin::plot::curves({loss[0], copy}, {dotted}, stem("dashes"), style{});
+  check_picture(stem("dashes"));
+  BOOST_TEST(count(stem("dashes") + ".gp", " dt 1 ") == 1u);
+  BOOST_TEST(count(stem("dashes") + ".gp", " dt 2 ") == 1u);
+  BOOST_TEST(count(stem("dashes") + ".gp", " dt 3 ") == 1u);
+  copy.dash = 9;
+  BOOST_CHECK_THROW(basin::plot::curves({copy}, {}, stem("dashes_bad"), style{}), basin::error);
 }
 
 BOOST_AUTO_TEST_CASE(histograms_bins_and_counts) {

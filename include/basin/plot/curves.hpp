@@ -32,6 +32,8 @@ inline bool check_curves(const std::vector<curve>& cs, const char* arg, bool pos
     require(!c.x.empty(), fn, ": ", arg, "[", k, "] ('", c.label, "') has no points");
     require(c.x.size() == c.y.size(), fn, ": ", arg, "[", k, "] ('", c.label, "'): x has ", c.x.size(),
             " values but y has ", c.y.size());
+    require(c.dash >= 0 && c.dash <= 8, fn, ": ", arg, "[", k, "] ('", c.label, "'): dash ", c.dash,
+            " is not a dash type from 1 to 8 (or 0 for the default)");
     for (std::size_t i = 0; i < c.x.size(); ++i) {
       require(std::isfinite(c.x[i]), fn, ": ", arg, "[", k, "] ('", c.label, "'): x[", i, "] = ", c.x[i],
               " is not finite");
@@ -55,7 +57,8 @@ inline void check_points(const std::vector<curve>& cs, const std::string& arg, c
 // Several curves on one plot: loss curves on the left axis (log scale with style.log_z; values
 // <= 0 are then left out, not an error; style.log_x puts x on a log scale), accuracy curves in percent (0 to 100, not
 // fractions) on the right axis, and a legend below the plot. Loss curve k and accuracy curve k share a colour (pass
-// them in matching order, e.g. {train, test}); loss lines are solid, accuracy lines dashed. With no loss curves the
+// them in matching order, e.g. {train, test}); loss lines are solid, accuracy lines dashed, unless a curve's `dash`
+// says otherwise (a dash type from 1 to 8). With no loss curves the
 // accuracy curves go on the left axis. The .dat holds one data set per curve (gnuplot `index`): the loss curves first,
 // then the accuracy curves, each "x y" per line in the given order, data sets separated by two blank lines; y exactly
 // as given, "NaN" where not finite. requires: at least one curve; each curve with x.size() == y.size() > 0 and finite
@@ -123,11 +126,13 @@ inline void curves(const std::vector<curve>& loss_curves, const std::vector<curv
   auto title = [](const curve& c) { return c.label.empty() ? std::string("notitle") : "title " + detail::gp_string(c.label); };
   for (std::size_t k = 0; k < loss_curves.size(); ++k, ++index)
     cmd += (cmd.empty() ? "plot " : ", \\\n     ") + file + " index " + std::to_string(index) + " using " + loss_col +
-           " lw 2 dt 1 lc rgb \"" + detail::line_colour(k) + "\" " + title(loss_curves[k]);
+           " lw 2 dt " + std::to_string(loss_curves[k].dash > 0 ? loss_curves[k].dash : 1) + " lc rgb \"" +
+           detail::line_colour(k) + "\" " + title(loss_curves[k]);
   for (std::size_t k = 0; k < acc_curves.size(); ++k, ++index)
     cmd += (cmd.empty() ? "plot " : ", \\\n     ") + file + " index " + std::to_string(index) + " using 1:2" +
-           (two_axes ? " axes x1y2" : "") + " lw 2 dt 2 lc rgb \"" + detail::line_colour(k) + "\" " +
-           title(acc_curves[k]);
+           (two_axes ? " axes x1y2" : "") + " lw 2 dt " +
+           std::to_string(acc_curves[k].dash > 0 ? acc_curves[k].dash : 2) + " lc rgb \"" + detail::line_colour(k) +
+           "\" " + title(acc_curves[k]);
   s += cmd + "\n" + detail::epilogue(f, st);
   detail::finish(f, st, dat, s, fn);
 }
