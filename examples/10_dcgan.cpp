@@ -308,7 +308,7 @@ int main(int argc, char** argv) try {
   st.steps = args.get("steps", 3000L);
   st.batch = args.get("batch", 64L);
   st.lr = args.get("lr", 2e-4);
-  const std::string factor_list = args.get("factors", std::string("1,10"));
+  const auto factors = args.get_list<double>("factors", "1,10");
   st.beta1 = args.get("beta1", 0.5);
   st.every = args.get("every", 250L);
   st.seed = std::uint64_t(args.get("seed", 1L));
@@ -322,18 +322,7 @@ int main(int argc, char** argv) try {
   const double lr = st.lr;
   const auto seed = st.seed;
   const std::string& out = st.out;
-  std::vector<double> factors;
-  {
-    std::stringstream list(factor_list);
-    for (std::string f; std::getline(list, f, ',');) {
-      char* end = nullptr;
-      const double v = std::strtod(f.c_str(), &end);
-      require(!f.empty() && end && *end == '\0' && v > 0 && std::isfinite(v), "option --factors: expected ",
-              "comma-separated positive numbers, got '", f, "' in '", factor_list, "'");
-      factors.push_back(v);
-    }
-    require(!factors.empty(), "option --factors: expected at least one factor");
-  }
+  for (double f : factors) require(f > 0 && std::isfinite(f), "option --factors: expected positive numbers, got ", f);
   basin::make_folder(out, "option --out");
   const auto train_set = read_fashion_mnist(data_dir, true);
   const auto test_set = read_fashion_mnist(data_dir, false);
