@@ -153,8 +153,9 @@ path_result one_path(const settings& st, long batch, const basin::dataset& train
   std::printf("  epoch  lr        position on the plane   step   slope  angle to steepest descent   turn\n");
   bool any_unresolved = false;
   for (std::size_t k = 0; k < r.xy.size(); ++k) {
-    std::printf("  %5zu  %-8s (%8.3f, %8.3f)", k, k < r.steps.size() ? basin::text(schedule(double(k))).c_str() : "",
-                r.xy[k][0], r.xy[k][1]);
+    char rate[32] = "";  // none beside the last checkpoint: no step starts there
+    if (k < r.steps.size()) std::snprintf(rate, sizeof rate, "%g", schedule(double(k)));
+    std::printf("  %5zu  %-8s (%8.3f, %8.3f)", k, rate, r.xy[k][0], r.xy[k][1]);
     if (k < r.steps.size()) {
       const bool resolved = r.steps[k].length >= cell / 2;
       std::printf("  %6.3f %6.3f %24.1f deg%s %5.1f deg", r.steps[k].length, r.steps[k].slope, r.steps[k].descent_angle,
