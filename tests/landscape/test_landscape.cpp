@@ -474,6 +474,52 @@ BOOST_AUTO_TEST_CASE(recompute_batch_norm_averages_the_batch_statistics) {
 // running statistics to match) leaves the network's function alone (up to batch norm's eps) but
 // makes its weights k times larger. A line without normalization then changes, a
 // filter-normalized one does not.
+// The talk's other scale invariance: "if you use [relu] nonlinearities then I can ... multiply
+// [the weights in one layer] by ten and ... compensate ... by dividing [another] by ten ... you get
+// the exact same thing out of the network". A relu MLP with its first hidden layer (weights and
+// bias) x k and the next layer's weights / k is the same function; filter- and layer-normalized
+// lines through the two are the same line (each filter's perturbation scales with it), the raw
+// line is not.
+BOOST_AUTO_TEST_CASE(scale_invariance_across_a_relu) {
+  using net_t = model<mlp<input<1, 4, 4>, 10, 6, 5>, double>;
+  static_assert(net_t::param_table.size() == 6);  // (weight, bias) of 16->6, 6->5, 5->10
+  net_t m(5);
+  const auto data = random_dataset(net_t::in, 10, 7);
+  const std::vector<double> x(data.images.begin(), data.images.end());
+  const auto& t = net_t::param_table;
+  for (const double k : {10.0, 0.01}) {
+    net_t r(5);
+    r.params = m.params;
+    for (index_t i = 0; i < t[0].size(); ++i) r.params[t[0].offset + i] *= k;
+    for (index_t i = 0; i < t[1].size(); ++i) r.params[t[1].offset + i] *= k;
+    for (index_t i = 0; i < t[2].size(); ++i) r.params[t[2].offset + i] /= k;
+    const double* za = m.forward(x.data(), 10, mode::eval);
+    const std::vector<double> la(za, za + 100);
+    BOOST_TEST(max_rel(r.forward(x.data(), 10, mode::eval), la.data(), 100) < 1e-12);
+    const std::vector<double> alphas{-1.0, -0.4, 0.2, 0.5, 1.0};
+    const auto line = [&](net_t& net, normalization norm) {
+      const auto d = random_direction(net, 13, 0, {norm, true, false});
+      const std::vector<double> w(net.params.begin(), net.params.end());
+      std::vector<double> loss;
+      for (const double a : alphas) {
+        for (std::size_t i = 0; i < w.size(); ++i) net.params[i] = w[i] + a * d.params[i];
+        loss.push_back(evaluate(net, data, 10).loss);
+      }
+      for (std::size_t i = 0; i < w.size(); ++i) net.params[i] = w[i];
+      return loss;
+    };
+    for (const auto norm : {normalization::filter, normalization::layer}) {
+      const auto l0 = line(m, norm), l1 = line(r, norm);
+      for (std::size_t i = 0; i < alphas.size(); ++i) BOOST_TEST(l1[i] == l0[i], boost::test_tools::tolerance(1e-10));
+    }
+    const auto n0 = line(m, normalization::none), n1 = line(r, normalization::none);
+    double differ = 0;
+    for (std::size_t i = 0; i < alphas.size(); ++i) differ = std::max(differ, std::fabs(n1[i] - n0[i]));
+    BOOST_TEST_MESSAGE("k = " << k << ": largest difference along the raw lines " << differ);
+    BOOST_TEST(differ > 1e-3);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(scale_invariance_under_batch_norm) {
   using m8 = model<resnet<8, fashion_input>, double>;
   m8 m(3);
