@@ -474,6 +474,24 @@ BOOST_AUTO_TEST_CASE(recompute_batch_norm_averages_the_batch_statistics) {
 // running statistics to match) leaves the network's function alone (up to batch norm's eps) but
 // makes its weights k times larger. A line without normalization then changes, a
 // filter-normalized one does not.
+namespace {
+// The mean loss at w + a d for each a of `alphas`, d the random direction `seed` of the given
+// normalization (biases and batch norm left out); the weights are restored afterwards.
+template <class Net>
+std::vector<double> line_losses(Net& net, normalization norm, std::uint64_t seed, const std::vector<double>& alphas,
+                                const dataset& data, index_t batch) {
+  const auto d = random_direction(net, seed, 0, {norm, true, false});
+  const std::vector<double> w(net.params.begin(), net.params.end());
+  std::vector<double> loss;
+  for (const double a : alphas) {
+    for (std::size_t i = 0; i < w.size(); ++i) net.params[i] = w[i] + a * d.params[i];
+    loss.push_back(evaluate(net, data, batch).loss);
+  }
+  for (std::size_t i = 0; i < w.size(); ++i) net.params[i] = w[i];
+  return loss;
+}
+}  // namespace
+
 // The talk's other scale invariance: "if you use [relu] nonlinearities then I can ... multiply
 // [the weights in one layer] by ten and ... compensate ... by dividing [another] by ten ... you get
 // the exact same thing out of the network". A relu MLP with its first hidden layer (weights and
@@ -497,17 +515,7 @@ BOOST_AUTO_TEST_CASE(scale_invariance_across_a_relu) {
     const std::vector<double> la(za, za + 100);
     BOOST_TEST(max_rel(r.forward(x.data(), 10, mode::eval), la.data(), 100) < 1e-12);
     const std::vector<double> alphas{-1.0, -0.4, 0.2, 0.5, 1.0};
-    const auto line = [&](net_t& net, normalization norm) {
-      const auto d = random_direction(net, 13, 0, {norm, true, false});
-      const std::vector<double> w(net.params.begin(), net.params.end());
-      std::vector<double> loss;
-      for (const double a : alphas) {
-        for (std::size_t i = 0; i < w.size(); ++i) net.params[i] = w[i] + a * d.params[i];
-        loss.push_back(evaluate(net, data, 10).loss);
-      }
-      for (std::size_t i = 0; i < w.size(); ++i) net.params[i] = w[i];
-      return loss;
-    };
+    const auto line = [&](net_t& net, normalization norm) { return line_losses(net, norm, 13, alphas, data, 10); };
     for (const auto norm : {normalization::filter, normalization::layer}) {
       const auto l0 = line(m, norm), l1 = line(r, norm);
       for (std::size_t i = 0; i < alphas.size(); ++i) BOOST_TEST(l1[i] == l0[i], boost::test_tools::tolerance(1e-10));
@@ -549,17 +557,7 @@ BOOST_AUTO_TEST_CASE(scale_invariance_under_batch_norm) {
     }
     // Lines through both along the same random draw (seed 11).
     const std::vector<double> alphas{-0.6, -0.3, 0.15, 0.3, 0.6};
-    const auto line = [&](m8& net, normalization norm) {
-      const auto d = random_direction(net, 11, 0, {norm, true, false});
-      const std::vector<double> w(net.params.begin(), net.params.end());
-      std::vector<double> loss;
-      for (const double a : alphas) {
-        for (std::size_t i = 0; i < w.size(); ++i) net.params[i] = w[i] + a * d.params[i];
-        loss.push_back(evaluate(net, data, 6).loss);
-      }
-      for (std::size_t i = 0; i < w.size(); ++i) net.params[i] = w[i];
-      return loss;
-    };
+    const auto line = [&](m8& net, normalization norm) { return line_losses(net, norm, 11, alphas, data, 6); };
     for (const auto norm : {normalization::filter, normalization::layer}) {
       const auto l0 = line(m, norm), l1 = line(r, norm);
       for (std::size_t i = 0; i < alphas.size(); ++i) BOOST_TEST(l1[i] == l0[i], boost::test_tools::tolerance(1e-4));
