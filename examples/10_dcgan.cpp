@@ -3,7 +3,8 @@
 //
 // A DCGAN (Radford et al. 2016; layers as in PyTorch's DCGAN example, sized for 28x28 images and
 // two CPU cores) learns Fashion-MNIST with Adam (beta1 0.5) at the tuned learning rate 2e-4 and at
-// the multiples of it in --factors, each with and without prediction, from the same seeds. Every
+// the multiples of it in --factors (run in ascending order, each once), each with and without
+// prediction, from the same seeds. Every
 // --every steps 1000 samples are judged by a classifier trained on the real images
 // (gan::classifier_score: the Inception score with that classifier in Inception's place, from 1
 // for a collapsed generator to 10; and the classes its samples cover) and by the Frechet distance

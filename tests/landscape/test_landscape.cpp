@@ -470,10 +470,6 @@ BOOST_AUTO_TEST_CASE(recompute_batch_norm_averages_the_batch_statistics) {
   BOOST_TEST(momentum == batch_norm::default_momentum);
 }
 
-// The talk's scale invariance: multiplying every conv that feeds a batch norm by k (and its
-// running statistics to match) leaves the network's function alone (up to batch norm's eps) but
-// makes its weights k times larger. A line without normalization then changes, a
-// filter-normalized one does not.
 namespace {
 // The mean loss at w + a d for each a of `alphas`, d the random direction `seed` of the given
 // normalization (biases and batch norm left out); the weights are restored afterwards.
@@ -497,7 +493,8 @@ std::vector<double> line_losses(Net& net, normalization norm, std::uint64_t seed
 // the exact same thing out of the network". A relu MLP with its first hidden layer (weights and
 // bias) x k and the next layer's weights / k is the same function; filter- and layer-normalized
 // lines through the two are the same line (each filter's perturbation scales with it), the raw
-// line is not.
+// line is not. (Any normalization that scales with each tensor passes this; that filter
+// normalization works row by row is test_landscape's filter_normalization.)
 BOOST_AUTO_TEST_CASE(scale_invariance_across_a_relu) {
   using net_t = model<mlp<input<1, 4, 4>, 10, 6, 5>, double>;
   static_assert(net_t::param_table.size() == 6);  // (weight, bias) of 16->6, 6->5, 5->10
@@ -528,6 +525,10 @@ BOOST_AUTO_TEST_CASE(scale_invariance_across_a_relu) {
   }
 }
 
+// The talk's scale invariance: multiplying every conv that feeds a batch norm by k (and its
+// running statistics to match) leaves the network's function alone (up to batch norm's eps) but
+// makes its weights k times larger. A line without normalization then changes, a
+// filter-normalized one does not.
 BOOST_AUTO_TEST_CASE(scale_invariance_under_batch_norm) {
   using m8 = model<resnet<8, fashion_input>, double>;
   m8 m(3);

@@ -390,7 +390,8 @@ BOOST_AUTO_TEST_CASE(curves_loss_and_accuracy) {
   BOOST_TEST(count(stem("dashes") + ".gp", " dt 2 ") == 1u);
   BOOST_TEST(count(stem("dashes") + ".gp", " dt 3 ") == 1u);
   copy.dash = 9;
-  BOOST_CHECK_THROW(basin::plot::curves({copy}, {}, stem("dashes_bad"), style{}), basin::error);
+  check_throws([&] { basin::plot::curves({copy}, {}, stem("dashes_bad"), style{}); },
+               {"plot::curves", "loss_curves[0]", "dash 9"});
 }
 
 BOOST_AUTO_TEST_CASE(histograms_bins_and_counts) {

@@ -42,8 +42,9 @@ struct grid2d {
 struct curve {
   std::vector<double> x, y;  // (n), (n)
   std::string label;         // the legend entry
-  int dash = 0;              // curves only: gnuplot's dash type (1 solid, 2 dashed, 3 dotted, ...); 0 is the
-                             // group's own (loss solid, accuracy dashed), e.g. 2 for a copy drawn over its original
+  int dash = 0;              // plot::curves only (scatter plots ignore it): gnuplot's dash type (1 solid, 2 dashed,
+                             // 3 dotted, ...); 0 is the group's own (loss solid, accuracy dashed), e.g. 2 for a copy
+                             // drawn over its original
 };
 
 // How a picture looks. Every field has a sensible default, so `style{}` gives a finished picture.
