@@ -30,7 +30,6 @@
 //                 [--loss-subset 1000] [--seed 1] [--out trajectory]
 #include <cmath>
 #include <cstdio>
-#include <cstdlib>
 #include <filesystem>
 
 #include "basin/core/files.hpp"
@@ -215,22 +214,9 @@ path_result one_path(const settings& st, long batch, const basin::dataset& train
   s.title = "resnet8 on Fashion-MNIST: the " + st.opt_name + " path, batch " + std::to_string(batch) + ", from epoch " +
             std::to_string(drop) + " (the first drop) on";
   s.path = tail;
-  // The reference tool's levels (0.5 apart from 0.1) are too coarse this close to the minimizer:
-  // about 12 levels inside the map's own range, a round 1, 2 or 5 times a power of ten apart.
-  double lo = INFINITY, hi = -INFINITY;
-  for (double v : r.end.z)
-    if (std::isfinite(v)) lo = std::min(lo, v), hi = std::max(hi, v);
-  std::vector<double> levels;
-  if (hi > lo) {
-    const double raw = (hi - lo) / 12, mag = std::pow(10.0, std::floor(std::log10(raw))), m = raw / mag;
-    const double gap = (m < 1.5 ? 1 : m < 3.5 ? 2 : m < 7.5 ? 5 : 10) * mag;
-    for (double q = std::floor(lo / gap) + 1; q * gap < hi; ++q) {
-      char t[32];  // the level as its short decimal text reads back (0.102, not 0.10200000000000001)
-      std::snprintf(t, sizeof t, "%.6g", q * gap);
-      levels.push_back(std::strtod(t, nullptr));
-    }
-  }
-  basin::plot::contour(r.end, out + "/train_loss_contour_end", s, levels);
+  // Its loss spans less than the reference tool's level spacing: contour's defaults then take
+  // round levels of the map's own range.
+  basin::plot::contour(r.end, out + "/train_loss_contour_end", s);
   return r;
 }
 

@@ -187,6 +187,15 @@ BOOST_AUTO_TEST_CASE(contour_default_levels_and_highlight) {
   // The picture holds level labels and the legend entry.
   BOOST_TEST(count(stem("contour") + ".svg", "<text>1.6</text>") >= 1u);
   BOOST_TEST(count(stem("contour") + ".svg", "<text>initial loss (2.303)</text>") == 1u);
+  // A map close to a minimizer, its loss in [0.0996, 0.1176]: one reference level inside, so round
+  // levels of its own range, 0.002 apart, each as its short decimal text.
+  grid2d near = g;
+  for (double& z : near.z) z = 0.099 + 0.006 * z;
+  basin::plot::contour(near, stem("contour_near"), style{});
+  check_picture(stem("contour_near"));
+  BOOST_TEST(slurp(stem("contour_near") + ".gp")
+                 .find("levels discrete 0.1,0.102,0.104,0.106,0.108,0.11,0.112,0.114,"
+                       "0.116\n") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(contour_with_a_path) {

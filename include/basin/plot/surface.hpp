@@ -22,6 +22,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <utility>
 #include <vector>
@@ -82,8 +83,10 @@ inline std::string value_column(const style& st) { return st.log_z ? "1:2:($3 > 
 
 // Default contour levels. Linear: 0.1, 0.6, ..., 9.6 as the reference tool's plot_2D.py
 // (vmin = 0.1, vmax = 10, vlevel = 0.5, levels = arange(vmin, vmax, vlevel)). Log: 1-2-5 steps
-// from 0.1 to 10. Only levels strictly inside the data's range are kept; when none is, ten evenly
-// (log: geometrically) spaced levels strictly inside the range.
+// from 0.1 to 10. Only levels strictly inside the data's range are kept. When that leaves fewer
+// than 3 linear levels (a map close to a minimizer, whose loss spans less than 1), about a dozen
+// round levels (1, 2 or 5 times a power of ten apart) strictly inside the range; when it leaves no
+// log level, ten geometrically spaced ones.
 inline std::vector<double> default_levels(const grid2d& g, bool log_z) {
   const auto [lo, hi] = value_range(g, log_z);
   std::vector<double> all, in;
@@ -92,10 +95,21 @@ inline std::vector<double> default_levels(const grid2d& g, bool log_z) {
     for (int k = 0; 0.1 + 0.5 * k < 10; ++k) all.push_back(0.1 + 0.5 * k);
   for (double l : all)
     if (l > lo && l < hi) in.push_back(l);
-  if (!in.empty()) return in;
+  if (log_z ? !in.empty() : in.size() >= 3) return in;
   if (!(hi > lo)) return {lo};  // a flat surface has no contour lines to draw
-  for (int k = 1; k <= 10; ++k)
-    in.push_back(log_z ? lo * std::pow(hi / lo, k / 11.0) : lo + (hi - lo) * k / 11.0);
+  in.clear();
+  if (log_z) {
+    for (int k = 1; k <= 10; ++k) in.push_back(lo * std::pow(hi / lo, k / 11.0));
+    return in;
+  }
+  const double raw = (hi - lo) / 12, mag = std::pow(10.0, std::floor(std::log10(raw))), m = raw / mag;
+  const double gap = (m < 1.5 ? 1 : m < 3.5 ? 2 : m < 7.5 ? 5 : 10) * mag;
+  for (double q = std::floor(lo / gap) + 1; q * gap < hi; ++q) {
+    char t[32];  // the level as its short decimal text reads back (0.102, not 0.10200000000000001)
+    std::snprintf(t, sizeof t, "%.6g", q * gap);
+    const double v = std::strtod(t, nullptr);
+    if (v > lo && v < hi) in.push_back(v);
+  }
   return in;
 }
 
@@ -158,8 +172,9 @@ inline std::vector<contour_label> contour_labels(const grid2d& g, const std::vec
 // line; style.highlight adds one dashed red contour with a legend entry (style.highlight_label),
 // style.path a path over the map (its start circled, its end starred; style.path_label).
 // requires: g as in the file comment; levels finite (positive with log_z), or empty for the
-//   defaults (detail::default_levels: 0.1 to 9.6 step 0.5 like the reference tool; 1-2-5 steps
-//   from 0.1 to 10 with log_z); style.highlight NaN or finite (positive with log_z); style.path's
+//   defaults (detail::default_levels: 0.1 to 9.6 step 0.5 like the reference tool, round levels
+//   of the data's own range when fewer than 3 of those fall inside it; 1-2-5 steps from 0.1 to 10
+//   with log_z); style.highlight NaN or finite (positive with log_z); style.path's
 //   points finite (outside the grid's range they are clipped).
 // ensures: <stem>.dat, <stem>.gp, <stem>.png (and <stem>.svg) written; a level that the data
 //   never reaches draws nothing.
