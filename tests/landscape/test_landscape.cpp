@@ -1,16 +1,19 @@
 // Landscapes: direction normalization, reproducibility, the closed-form surface of a linear
 // model with squared loss, kill-and-resume, refusal of foreign files, direction files.
 #define BOOST_TEST_MODULE landscape
+#include <omp.h>
+
 #include <boost/test/unit_test.hpp>
 #include <filesystem>
 #include <fstream>
-#include <omp.h>
 
 #include "basin/landscape/convexity.hpp"
 #include "basin/landscape/direction_file.hpp"
 #include "basin/landscape/surface.hpp"
 #include "basin/net/model.hpp"
 #include "basin/net/zoo.hpp"
+#include "basin/optim/optimizers.hpp"
+#include "basin/optim/schedules.hpp"
 
 using namespace basin;
 namespace fs = std::filesystem;
@@ -219,7 +222,25 @@ BOOST_AUTO_TEST_CASE(foreign_or_corrupted_surface_files_are_refused) {
   other = o;
   other.settings = "B";
   BOOST_CHECK_EXCEPTION(sweep(m, d1, nullptr, path, other, {"train_loss"}, data), basin::error, names_path);
+  // Other weights at the origin (one value moved by one ulp: a checkpoint trained further under
+  // the same name), or other directions: refused, naming what differs; the same again resumes.
+  const auto names = [&](const char* what) {
+    return [&path, what](const basin::error& e) {
+      BOOST_TEST_MESSAGE(e.what());
+      const std::string w = e.what();
+      return w.find(path) != std::string::npos && w.find(what) != std::string::npos;
+    };
+  };
+  const double w0 = m.params[3];
+  m.params[3] = std::nextafter(w0, 1e9);
+  BOOST_CHECK_EXCEPTION(sweep(m, d1, nullptr, path, o, {"train_loss"}, data), basin::error,
+                        names("its weights at the origin (digest of the parameters and statistics) is "));
+  m.params[3] = w0;
+  auto d2 = random_direction(m, 3, 0, {normalization::none, false, false});
+  BOOST_CHECK_EXCEPTION(sweep(m, d2, nullptr, path, o, {"train_loss"}, data), basin::error,
+                        names("its directions (digest) is "));
   BOOST_TEST((fs::last_write_time(path) == before));  // never overwritten
+  BOOST_TEST(sweep(m, d1, nullptr, path, o, {"train_loss"}, data).skipped == 5);
   const auto junk = temp_path("junk.h5");
   std::ofstream(junk) << "garbage";
   BOOST_CHECK_THROW(sweep(m, d1, nullptr, junk, o, {"train_loss"}, data), basin::error);
@@ -398,15 +419,74 @@ BOOST_AUTO_TEST_CASE(grid_batched_sweep_equals_point_by_point) {
   BOOST_TEST(acc_m == 0.0);
 }
 
+namespace {
+// 9 random images of small_net's shape, labelled in [0, 4) for its four outputs.
+dataset four_class_data() {
+  auto d = random_dataset(small_net::in, 9, 8);
+  d.classes = 4;
+  for (auto& l : d.labels) l %= 4;
+  return d;
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(points_whose_logits_overflow_are_recorded_as_nan) {
+  // Far out along a direction the logits overflow (the talk: "it just goes up and up ... until
+  // you just get NaNs"): the sweep records that point as NaN loss and 0% accuracy instead of
+  // losing the run, block by block and point by point alike, marks it computed, and a rerun
+  // skips it; the points before it equal evaluate(). Training still refuses a NaN loss.
+  using M = model<small_net, double>;
+  M m(3);
+  auto dx = random_direction(m, 4, 0, {normalization::filter, true, false});
+  const auto data = four_class_data();
+  loss_accuracy la{&data, nullptr, 4};
+  surface_options o;
+  o.x = {0, 0.5, 1e300};
+  o.progress = false;
+  for (const bool blocks : {true, false}) {
+    const auto path = temp_path(blocks ? "overflow_blocks.h5" : "overflow_points.h5");
+    const auto st = blocks ? sweep(m, dx, nullptr, path, o, la.names(), la)
+                           : sweep(m, dx, nullptr, path, o, la.names(), [&](M& mm) { return la(mm); });
+    BOOST_TEST(st.computed == 3);
+    auto f = h5::file::open(path);
+    const auto loss = f.read<double>("train_loss"), acc = f.read<double>("train_acc");
+    const auto done = f.read<std::uint8_t>("computed");
+    BOOST_TEST(std::isnan(loss[2]));
+    BOOST_TEST(acc[2] == 0.0);
+    BOOST_TEST((done == std::vector<std::uint8_t>{1, 1, 1}));
+    const typename M::vector<double> origin = m.params, origin_state = m.state;
+    for (std::size_t q = 0; q < 2; ++q) {
+      for (index_t i = 0; i < M::n_params; ++i) m.params[i] = origin[i] + o.x[q] * dx.params[i];
+      const auto e = evaluate(m, data, 4);
+      BOOST_TEST(std::isfinite(loss[q]));
+      BOOST_TEST(loss[q] == e.loss, boost::test_tools::tolerance(1e-12));
+      BOOST_TEST(acc[q] == e.accuracy);
+    }
+    for (index_t i = 0; i < M::n_params; ++i) m.params[i] = origin[i] + 1e300 * dx.params[i];
+    BOOST_TEST(std::isnan(evaluate(m, data, 4).loss));
+    if (!blocks) {  // 1e300 d is absorbed by the batch statistics in train mode: NaN weights are not
+      std::fill(m.params.begin(), m.params.end(), NAN);
+      optim::optimizer<optim::sgd, double, backend::host> opt({}, M::n_params);
+      train_options t;
+      t.batch_size = 4;
+      t.progress = false;
+      BOOST_CHECK_EXCEPTION(train(m, opt, optim::constant_lr{0.1}, data, t), basin::error, [](const basin::error& e) {
+        return std::string(e.what()).find("train: the loss is NaN at epoch 1, step 1") != std::string::npos;
+      });
+    }
+    m.params = origin;
+    m.state = origin_state;  // the failed training step moved the running statistics
+    f.close();
+    BOOST_TEST(sweep(m, dx, nullptr, path, o, la.names(), la).skipped == 3);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(mse_surface_is_the_softmax_squared_error_and_not_resumed_as_cross_entropy) {
   // A line of the MSE loss: every point equals (1/n) sum_i (1/K) sum_k (p_ik - y_ik)^2 computed
   // here from the model's logits; a cross-entropy sweep does not resume the MSE file.
   using M = model<small_net, double>;
   M m(3);
   auto dx = random_direction(m, 4, 0, {normalization::filter, true, false});
-  auto test = random_dataset(small_net::in, 9, 8);
-  test.classes = 4;
-  for (auto& l : test.labels) l %= 4;
+  const auto test = four_class_data();
   loss_accuracy la{nullptr, &test, 4};
   la.loss = criterion::mse;
   surface_options o;

@@ -212,7 +212,31 @@ BOOST_AUTO_TEST_CASE(softmax_cross_entropy_gradient) {
   BOOST_TEST(r.loss == expect / n, boost::test_tools::tolerance(1e-12));
   check_loss_gradient(ce, z, labels, K, g);
   const std::vector<std::int32_t> bad{2, 7, 0};
-  BOOST_CHECK_THROW(ce(z.data(), bad.data(), K, n, false), basin::error);
+  BOOST_CHECK_EXCEPTION(ce(z.data(), bad.data(), K, n, false), basin::error, [](const basin::error& e) {
+    return std::string(e.what()).find("softmax_cross_entropy: 1 of 3 labels lie outside [0, 4)") != std::string::npos;
+  });
+  // Logits that are not finite: a NaN loss for that sample, counted wrong; thrown unless allowed,
+  // while a bad label throws either way.
+  for (const double v : {double(NAN), double(INFINITY)}) {
+    auto w = z;
+    w[labels[1] * n + 1] = v;  // sample 1's label logit
+    BOOST_CHECK_EXCEPTION(ce(w.data(), labels.data(), K, n, false), basin::error, [](const basin::error& e) {
+      return std::string(e.what()).find("softmax_cross_entropy: the loss is NaN (non-finite logits)") !=
+             std::string::npos;
+    });
+    ce.allow_not_finite = true;
+    const auto nan_loss = ce(w.data(), labels.data(), K, n, true);
+    BOOST_TEST(std::isnan(nan_loss.loss));
+    auto right = z;
+    right[labels[1] * n + 1] = 1e3;  // the same sample, finite and right
+    BOOST_TEST(nan_loss.correct == ce(right.data(), labels.data(), K, n, false).correct - 1);
+    BOOST_CHECK_THROW(ce(w.data(), bad.data(), K, n, false), basin::error);
+    ce.allow_not_finite = false;
+  }
+  auto only_label = z;  // only the label's logit at -inf: that sample's loss is +inf, not NaN
+  only_label[labels[0] * n + 0] = -INFINITY;
+  ce.allow_not_finite = true;
+  BOOST_TEST(ce(only_label.data(), labels.data(), K, n, false).loss == INFINITY);
 }
 
 BOOST_AUTO_TEST_CASE(softmax_mse_gradient) {

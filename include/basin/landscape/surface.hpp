@@ -9,16 +9,23 @@
 //                                                    value[i, j] is at (xcoordinates[i], ycoordinates[j])
 //   computed                                         uint8, same shape: basin's explicit mask
 //   attributes: format, axis_order, architecture, fingerprint, settings (directions, data),
-//               loss_name ("crossentropy" or "mse", when the evaluator says); dataset dir_file
+//               loss_name ("crossentropy" or "mse", when the evaluator says), origin_digest and
+//               directions_digest (FNV-1a of the origin's and the directions' buffers: a resumed
+//               sweep with other weights or directions is refused); dataset dir_file
 // A point is written and flushed as soon as it is finished; rerunning the same sweep on the same
 // file computes only the missing points, so a killed sweep loses at most the point in flight.
-// A file whose coordinates or settings differ is refused, never overwritten.
+// A file whose coordinates or settings differ is refused, never overwritten. A point whose
+// logits are not finite (far out, where the loss "goes up and up ... until you just get NaNs")
+// is computed and recorded with loss NaN and accuracy 0, as the reference tool records it; the
+// pictures leave it as a hole.
 #pragma once
 
 #include <algorithm>
 #include <any>
 #include <array>
 #include <cmath>
+#include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <exception>
 #include <filesystem>
@@ -85,6 +92,25 @@ struct sweep_team {
 };
 
 namespace detail {
+// FNV-1a over the bytes of backend buffers, as 16 hex digits: what a surface file records of its
+// origin and directions, so that a resumed sweep cannot mix points of other weights.
+template <class B, class... V>
+std::string buffers_digest(const V&... vs) {
+  std::uint64_t h = 14695981039346656037ull;
+  const auto add = [&](const auto& v) {
+    using T = typename std::remove_cvref_t<decltype(v)>::value_type;
+    std::vector<T> host(v.size());
+    if (!host.empty()) B::download(backend::raw(v), index_t(v.size()), host.data());
+    const auto* p = reinterpret_cast<const unsigned char*>(host.data());
+    for (std::size_t i = 0; i < host.size() * sizeof(T); ++i) h = (h ^ p[i]) * 1099511628211ull;
+    h = (h ^ host.size()) * 1099511628211ull;  // where one buffer ends and the next begins
+  };
+  (add(vs), ...);
+  char text[17];
+  std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(h));
+  return text;
+}
+
 // A backend buffer from rank 0 to every rank of the team.
 template <class B, class V>
 void broadcast_buffer(sweep_team& team, V& v) {
@@ -151,9 +177,15 @@ sweep_stats sweep(Model& m, direction<Model>& dx, std::type_identity_t<direction
   std::vector<std::uint8_t> done;
   std::optional<h5::file> file;
   const auto prepare = [&] {
+    // The values depend on the weights and directions too: the file keeps their digests.
+    const std::string origin_digest = detail::buffers_digest<B>(m.params, m.state);
+    const std::string dir_digest = dy ? detail::buffers_digest<B>(dx.params, dx.state, dy->params, dy->state)
+                                      : detail::buffers_digest<B>(dx.params, dx.state);
     if (!path_exists(path, "sweep: surface file")) {
       h5::atomic_write(path, [&](h5::file& f) {
         f.set_attr("/", "format", "basin-surface-1");
+        f.set_attr("/", "origin_digest", origin_digest);
+        f.set_attr("/", "directions_digest", dir_digest);
         f.set_attr("/", "axis_order", axis_order);
         f.set_attr("/", "architecture", Model::architecture());
         f.set_attr("/", "fingerprint", Model::fingerprint());
@@ -182,6 +214,13 @@ sweep_stats sweep(Model& m, direction<Model>& dx, std::type_identity_t<direction
          Model::architecture(), f.attr_string("/", "architecture"));
     same("settings", f.attr_string("/", "settings") == o.settings, "'" + o.settings + "'",
          "'" + f.attr_string("/", "settings") + "'");
+    // Files written before basin recorded the digests are taken as they are.
+    if (f.has_attr("/", "origin_digest"))
+      same("weights at the origin (digest of the parameters and statistics)",
+           f.attr_string("/", "origin_digest") == origin_digest, origin_digest, f.attr_string("/", "origin_digest"));
+    if (f.has_attr("/", "directions_digest"))
+      same("directions (digest)", f.attr_string("/", "directions_digest") == dir_digest, dir_digest,
+           f.attr_string("/", "directions_digest"));
     if (!loss_name.empty()) {  // files written before basin recorded it hold cross-entropy
       const std::string found = f.has_attr("/", "loss_name") ? f.attr_string("/", "loss_name") : "crossentropy";
       same("loss (loss_name)", found == loss_name, loss_name, found);
@@ -450,6 +489,7 @@ struct loss_accuracy {
       }
     }
     ws->ce.kind = loss;
+    ws->ce.allow_not_finite = true;  // a point whose logits overflow is recorded as NaN
     std::vector<double> sums(g);
     std::vector<index_t> correct(g);
     for (const dataset* d : sets) {

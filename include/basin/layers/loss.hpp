@@ -37,27 +37,37 @@ inline const char* criterion_name(criterion c) {
 //   mse:           L_i = (1/K) sum_k (p_ik - y_ik)^2, p_i = softmax(z_i), y_i = onehot(label_i);
 //                  dL/dz_ij = p_ij (g_ij - sum_k g_ik p_ik) / n with g_ik = 2 (p_ik - y_ik) / K
 // (the means of PyTorch's CrossEntropyLoss and MSELoss with mean reduction), with accuracy.
+//
+// Logits that are not all finite (a net that diverged, or a landscape point far out: the talk's
+// "it just goes up and up ... until you just get NaNs") give that sample a NaN loss (infinite
+// when only the label's logit is -inf) and count it as wrong; the batch's loss is then not
+// finite. By default that throws basin::error; allow_not_finite returns it instead, as PyTorch
+// does: evaluate() and the sweeps record such points as NaN instead of losing the run.
 template <class T, class B>
 struct classification_loss {
   criterion kind = criterion::cross_entropy;
+  bool allow_not_finite = false;             // return a loss that is not finite instead of throwing
   typename B::template vector<T> grad;       // (classes, n) dL/d(logits)
-  typename B::template vector<T> per_sample; // (2, n): loss, correct
-  typename B::template vector<double> sums;  // (2)
+  typename B::template vector<T> per_sample;  // (3, n): loss, correct, label outside [0, classes)
+  typename B::template vector<double> sums;   // (3)
 
   // Requires logits (classes, n) and labels (n) in backend memory, labels in [0, classes)
-  // (out-of-range labels throw basin::error). Ensures grad holds dL/dz when want_grad.
+  // (out-of-range labels throw basin::error, whatever allow_not_finite says). Ensures grad holds
+  // dL/dz when want_grad.
   loss_result operator()(const T* logits, const std::int32_t* labels, int classes, index_t n, bool want_grad) {
-    if (index_t(per_sample.size()) < 2 * n) per_sample.resize(std::size_t(2 * n));
+    if (index_t(per_sample.size()) < 3 * n) per_sample.resize(std::size_t(3 * n));
     if (want_grad && index_t(grad.size()) < classes * n) grad.resize(std::size_t(classes * n));
-    sums.resize(2);
+    sums.resize(3);
     T* ps = backend::raw(per_sample);
     T* g = want_grad ? backend::raw(grad) : nullptr;
     const bool mse = kind == criterion::mse;
     B::for_each_index(n, [=] BASIN_HD(index_t i) {
       const std::int32_t label = labels[i];
-      if (label < 0 || label >= classes) {  // reported below as NaN loss
-        ps[i] = T(NAN);
+      ps[2 * n + i] = 0;
+      if (label < 0 || label >= classes) {  // counted, reported below
+        ps[i] = 0;
         ps[n + i] = 0;
+        ps[2 * n + i] = 1;
         return;
       }
       T top = logits[i];
@@ -66,7 +76,8 @@ struct classification_loss {
         if (logits[k * n + i] > top) top = logits[k * n + i], arg = k;
       double z = 0;
       for (int k = 0; k < classes; ++k) z += std::exp(double(logits[k * n + i] - top));
-      ps[n + i] = arg == label ? T(1) : T(0);
+      // z lies in [1, classes] unless a logit is NaN or the largest is infinite (then NaN).
+      ps[n + i] = arg == label && z >= 1 ? T(1) : T(0);
       if (!mse) {
         ps[i] = T(std::log(z) - double(logits[label * n + i] - top));
         if (g)
@@ -88,13 +99,14 @@ struct classification_loss {
         }
     });
     double* sm = backend::raw(sums);
-    B::segmented_reduce(2, n, [=] BASIN_HD(index_t s, index_t i) { return double(ps[s * n + i]); }, sm);
-    double host[2];
-    B::download(sm, 2, host);
-    if (std::isnan(host[0])) {
-      require(!std::isnan(host[0]), mse ? "softmax_mse" : "softmax_cross_entropy",
-              ": the loss is NaN (a label outside [0, ", classes, ") or non-finite logits)");
-    }
+    B::segmented_reduce(
+        3, n, [=] BASIN_HD(index_t s, index_t i) { return double(ps[s * n + i]); }, sm);
+    double host[3];
+    B::download(sm, 3, host);
+    const char* name = mse ? "softmax_mse" : "softmax_cross_entropy";
+    require(host[2] == 0, name, ": ", index_t(host[2] + 0.5), " of ", n, " labels lie outside [0, ", classes, ")");
+    require(allow_not_finite || std::isfinite(host[0]), name, ": the loss is ",
+            std::isnan(host[0]) ? "NaN" : "infinite", " (non-finite logits)");
     return {host[0] / double(n), index_t(host[1] + 0.5)};
   }
 };

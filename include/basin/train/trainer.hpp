@@ -127,7 +127,8 @@ struct evaluation_workspace {
 
 // Mean loss (cross-entropy, or with loss_kind mse the softmax's squared error) and accuracy of the
 // model in eval mode (or train-mode batch statistics when m == mode::train, without updating
-// anything but the running statistics).
+// anything but the running statistics). Logits that are not finite (a diverged net) give a NaN
+// loss (as PyTorch's) and count as wrong, instead of throwing.
 template <class Model>
 evaluation evaluate(Model& model, const dataset& data, index_t batch_size = 500, mode m = mode::eval,
                     bool show_progress = false, std::type_identity_t<evaluation_workspace<Model>>* workspace = nullptr,
@@ -140,6 +141,7 @@ evaluation evaluate(Model& model, const dataset& data, index_t batch_size = 500,
   auto& st = ws.stager;
   auto& ce = ws.ce;
   ce.kind = loss_kind;
+  ce.allow_not_finite = true;
   auto& idx = ws.idx;
   if (index_t(idx.size()) < batch_size) idx.resize(static_cast<std::size_t>(batch_size));
   double loss = 0;
@@ -210,6 +212,7 @@ std::vector<epoch_record> train(Model& model, Optimizer&& opt, const Schedule& l
   detail::batch_stager<Model> st;
   classification_loss<T, B> ce;
   ce.kind = o.loss;
+  ce.allow_not_finite = true;  // refused below, with the epoch and step named
   const index_t n = data.size(), steps = (n + o.batch_size - 1) / o.batch_size;
   std::vector<epoch_record> history;
   for (int epoch = o.first_epoch; epoch < o.first_epoch + o.epochs; ++epoch) {
@@ -223,8 +226,8 @@ std::vector<epoch_record> train(Model& model, Optimizer&& opt, const Schedule& l
       st.stage(data, order.data() + b0, nb, o.augment ? &aug : nullptr, std::uint64_t(b0));
       const T* z = model.forward(backend::raw(st.x), nb, mode::train);
       const auto r = ce(z, backend::raw(st.y), Model::classes, nb, true);
-      require(std::isfinite(r.loss), "train: the loss is ", r.loss, " at epoch ", epoch + 1, ", step ", s + 1,
-              " (learning rate ", lr(epoch + double(s) / double(steps)), ")");
+      require(std::isfinite(r.loss), "train: the loss is ", std::isnan(r.loss) ? "NaN" : "infinite", " at epoch ",
+              epoch + 1, ", step ", s + 1, " (learning rate ", lr(epoch + double(s) / double(steps)), ")");
       model.backward(backend::raw(ce.grad));
       opt.step(backend::raw(model.params), backend::raw(model.grads), lr(epoch + double(s) / double(steps)));
       loss_sum += r.loss * double(nb);
