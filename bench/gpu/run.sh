@@ -4,7 +4,8 @@
 #
 # Either builds here (needs CMake, nvcc, Eigen, Boost.Test, HDF5, zlib and Thrust), or, with
 # BASIN_PREBUILT=<dir> holding test_cuda, bench_gpu and a lib/ folder of their shared libraries
-# (built on a CPU machine: see README.md, "GPU"), runs those. Fits in 10 minutes.
+# (built on a CPU machine with the CUDA toolkit: see README.md, "GPU"), runs those. Fits in 10
+# minutes.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 out=${OUT:-/tmp/basin-gpu}
@@ -13,8 +14,10 @@ if [ -n "${BASIN_PREBUILT:-}" ]; then
   bin=$BASIN_PREBUILT
   export LD_LIBRARY_PATH="$bin/lib:${LD_LIBRARY_PATH:-}"
 else
-  cmake --preset release -DBASIN_BUILD_EXAMPLES=OFF >/dev/null && cmake --build --preset release --target test_cuda bench_gpu || exit 1
-  bin=build/release
+  # A build folder of its own, so that build/release keeps its examples (the cache would keep OFF).
+  cmake --preset release -B build/gpu -DBASIN_BUILD_EXAMPLES=OFF >/dev/null &&
+    cmake --build build/gpu --parallel --target test_cuda bench_gpu || exit 1
+  bin=build/gpu
   [ -x "$bin/tests/gpu/test_cuda" ] && bin_t=$bin/tests/gpu/test_cuda bin_b=$bin/bench/gpu/bench_gpu
 fi
 t=${bin_t:-$bin/test_cuda}
