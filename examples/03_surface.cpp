@@ -91,13 +91,14 @@ int main(int argc, char** argv) try {
   std::printf("directions: %s-normalized, biases and batch-norm %s; cosine between them %.4f\n",
               basin::to_string(norm), keep_biasbn ? "copied" : "ignored", basin::cosine(dx, dy));
   const auto dir_file = out + "/directions.h5";
-  basin::save_directions(dir_file, dx, &dy, dopt, seed);
 
   // The plane, one point at a time, written at once.
   basin::surface_options so;
   so.x = xs;
   so.y = ys;
   so.dir_file = dir_file;
+  // Written once the surface file is accepted: a file of other weights is refused and both stay.
+  so.on_ready = [&] { basin::save_directions(dir_file, dx, &dy, dopt, seed); };
   so.settings = std::string("checkpoint=") + ckpt + " seed=" + std::to_string(seed) + " norm=" + basin::to_string(norm) +
                 " ignore=" + (keep_biasbn ? "" : "biasbn") + " test_subset=" + std::to_string(probe.size());
   const auto surf_file = out + "/surface.h5";

@@ -25,6 +25,7 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -267,8 +268,11 @@ int main(int argc, char** argv) try {
   sl.xlabel = "a";
   sl.zlabel = "test loss";
   plot::curves({{grid, line_f, "float weights"}, {grid, line_q, "quantized weights"}}, {}, out + "/line", sl);
-  std::printf("landscape: float minimum loss %.4f at the center %.4f; quantized at the center %.4f\n",
-              *std::min_element(zf.begin(), zf.end()), zf[mid * ny + mid], zq[mid * ny + mid]);
+  double lowest = INFINITY;  // over the finite values (a point whose logits overflowed holds NaN)
+  for (const double v : zf)
+    if (v < lowest) lowest = v;
+  std::printf("landscape: float minimum loss %.4f at the center %.4f; quantized at the center %.4f\n", lowest,
+              zf[mid * ny + mid], zq[mid * ny + mid]);
   std::printf("wrote %s/{test_errors.md, bc_binary_packed.h5, bc_binary_float.h5, *_surface.h5, float_heatmap, float_contour, quantized_heatmap, "
               "quantized_contour, line}.png (+ .svg, .dat, .gp)\n",
               out.c_str());

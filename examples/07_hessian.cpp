@@ -78,7 +78,6 @@ void run(const settings& s, const basin::dataset& train_set, const basin::datase
   auto dx = basin::random_direction(model, s.seed, 0, dopt);
   auto dy = basin::random_direction(model, s.seed, 1, dopt);
   const auto dir_file = s.out + "/" + s.net + "_directions.h5";
-  basin::save_directions(dir_file, dx, &dy, dopt, s.seed);
   // What the plane itself sees at its centre: its curvatures per unit length in weight space
   // (Rayleigh quotients of the Hessian, so between lambda_min and lambda_max). A random plane
   // averages the spectrum; the talk: "when [we] do these dimensionality reductions you actually
@@ -95,6 +94,7 @@ void run(const settings& s, const basin::dataset& train_set, const basin::datase
   so.x = basin::linspace(-s.range, s.range, s.grid);
   so.y = so.x;
   so.dir_file = dir_file;
+  so.on_ready = [&] { basin::save_directions(dir_file, dx, &dy, dopt, s.seed); };  // once the file is accepted
   so.settings = "hessian checkpoint=" + ckpt + " seed=" + std::to_string(s.seed) +
                 " images=" + std::to_string(probe.size()) + " iterations=" + std::to_string(s.hessian.max_iterations) +
                 " tolerance=" + std::to_string(s.hessian.tolerance);

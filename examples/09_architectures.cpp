@@ -20,9 +20,10 @@
 //   09_architectures [--nets resnet20,plain20,densenet22] [--epochs 2] [--train-subset 20000]
 //                    [--grid 17] [--range 1] [--probe 500] [--test-subset 2000] [--seed 1]
 //                    [--data /usr/share/datasets/fashion-mnist] [--out architectures]
-// Nets: resnet20, plain20, resnet56, plain56, densenet22 (DenseNet-BC, k = 12, 3 blocks of 3),
-// plain56_w2 and plain56_w4 (plain56 with 2x and 4x the channels in every layer).
-// `--nets resnet56,plain56` is the paper's depth comparison (about 3x the time per net);
+// Nets: resnet20, plain20, resnet56, plain56, resnet110, plain110, densenet22 (DenseNet-BC,
+// k = 12, 3 blocks of 3), plain56_w2 and plain56_w4 (plain56 with 2x and 4x the channels in every
+// layer). `--nets resnet56,plain56,resnet110,plain110` is the paper's depth comparison (about 3x
+// and 6x resnet20's time per net);
 // `--nets plain56,plain56_w2,plain56_w4` its width comparison (the talk: "if we double the width
 // you'll see that we go from a fairly chaotic landscape back to a fairly well-behaved one"; each
 // doubling costs about 4x the time: on two cores, try --train-subset 5000 --grid 11 --probe 200).
@@ -76,10 +77,12 @@ struct result {
 
 // Steps of a line, walked towards its minimizer, where the loss goes up instead of down (by more
 // than 1%, above the flat stretches' noise): 0 on a line that only descends. ys from the far end
-// to the minimizer.
+// to the minimizer. A step from or to a point whose loss is not finite (logits that overflowed)
+// is not counted.
 int rises(const std::vector<double>& ys) {
   int n = 0;
-  for (std::size_t i = 1; i < ys.size(); ++i) n += !(ys[i] <= ys[i - 1] * 1.01);
+  for (std::size_t i = 1; i < ys.size(); ++i)
+    n += std::isfinite(ys[i]) && std::isfinite(ys[i - 1]) && ys[i] > ys[i - 1] * 1.01;
   return n;
 }
 
@@ -119,11 +122,11 @@ result run(const std::string& name, const settings& s, const basin::dataset& tra
   auto dx = basin::random_direction(model, s.seed, 0, dopt);
   auto dy = basin::random_direction(model, s.seed, 1, dopt);
   const auto dir_file = s.out + "/" + name + "_directions.h5";
-  basin::save_directions(dir_file, dx, &dy, dopt, s.seed);
   basin::surface_options so;
   so.x = so.y = basin::parse_range(
       std::to_string(-s.range) + ":" + std::to_string(s.range) + ":" + std::to_string(s.grid), "--range/--grid");
   so.dir_file = dir_file;
+  so.on_ready = [&] { basin::save_directions(dir_file, dx, &dy, dopt, s.seed); };  // once the file is accepted
   so.settings = "net=" + name + " epochs=" + std::to_string(s.epochs) + " seed=" + std::to_string(s.seed) +
                 " probe=" + std::to_string(probe.size()) + " norm=filter ignore=biasbn";
   const auto surf_file = s.out + "/" + name + "_surface.h5";
@@ -190,11 +193,14 @@ result run_named(const std::string& name, const settings& s, const basin::datase
   if (name == "plain20") return run<plain20<fashion_input>>(name, s, train_set, probe, test_probe);
   if (name == "resnet56") return run<resnet56<fashion_input>>(name, s, train_set, probe, test_probe);
   if (name == "plain56") return run<plain56<fashion_input>>(name, s, train_set, probe, test_probe);
+  if (name == "resnet110") return run<resnet110<fashion_input>>(name, s, train_set, probe, test_probe);
+  if (name == "plain110") return run<plain110<fashion_input>>(name, s, train_set, probe, test_probe);
   if (name == "densenet22") return run<densenet22<fashion_input>>(name, s, train_set, probe, test_probe);
   if (name == "plain56_w2") return run<plain<56, fashion_input, 2>>(name, s, train_set, probe, test_probe);
   if (name == "plain56_w4") return run<plain<56, fashion_input, 4>>(name, s, train_set, probe, test_probe);
   fail("option --nets: unknown net '", name,
-       "' (expected resnet20, plain20, resnet56, plain56, plain56_w2, plain56_w4 or densenet22)");
+       "' (expected resnet20, plain20, resnet56, plain56, resnet110, plain110, plain56_w2, plain56_w4 or "
+       "densenet22)");
 }
 }  // namespace
 

@@ -36,6 +36,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 
 #include "basin/core/files.hpp"
 #include "basin/data/cifar.hpp"
@@ -98,6 +99,7 @@ int run(const settings& s) {
   basin::load_checkpoint(m, s.model_file);
   const bool plane = !s.y.empty();
   basin::direction<model_t> dx, dy;
+  std::function<void()> write_dirs;  // new directions, written once the surface file is accepted
   // Rank 0 alone writes files and prints; every rank decides alike whether directions exist.
   const bool root = s.team == nullptr || s.team->rank() == 0;
   const bool have_dirs = basin::path_exists(s.dir_file, "option --dir_file");
@@ -117,8 +119,10 @@ int run(const settings& s) {
     }
     basin::direction_options between = s.dir;
     between.states = true;
-    if (root) basin::save_directions(s.dir_file, dx, plane ? &dy : nullptr, between, s.seed);
-    say("directions between checkpoints written to", s.dir_file);
+    write_dirs = [&, between] {
+      basin::save_directions(s.dir_file, dx, plane ? &dy : nullptr, between, s.seed);
+      say("directions between checkpoints written to", s.dir_file);
+    };
   } else if (have_dirs) {
     dx = basin::load_direction<model_t>(s.dir_file, "xdirection");
     if (plane) dy = basin::load_direction<model_t>(s.dir_file, "ydirection");
@@ -126,8 +130,10 @@ int run(const settings& s) {
   } else {
     dx = basin::random_direction(m, s.seed, 0, s.dir);
     if (plane) dy = basin::random_direction(m, s.seed, 1, s.dir);
-    if (root) basin::save_directions(s.dir_file, dx, plane ? &dy : nullptr, s.dir, s.seed);
-    say("directions written to", s.dir_file);
+    write_dirs = [&] {
+      basin::save_directions(s.dir_file, dx, plane ? &dy : nullptr, s.dir, s.seed);
+      say("directions written to", s.dir_file);
+    };
   }
   if (plane && root) std::printf("cosine between the directions: %.4f\n", basin::cosine(dx, dy));
   basin::loss_accuracy metrics{s.split != "test" ? &train : nullptr, s.split != "train" ? &test : nullptr, s.batch,
@@ -139,6 +145,7 @@ int run(const settings& s) {
   so.y = s.y;
   so.dir_file = s.dir_file;
   so.team = s.team;
+  so.on_ready = write_dirs;  // on rank 0 only
   so.settings = "model_file=" + s.model_file + " model_file2=" + s.model_file2 + " model_file3=" + s.model_file3 +
                 " dir_file=" + s.dir_file + " split=" + s.split +
                 (s.parts > 0 ? " part=" + std::to_string(s.part) + "/" + std::to_string(s.parts) : "") +

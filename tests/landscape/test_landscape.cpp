@@ -427,21 +427,25 @@ dataset four_class_data() {
   for (auto& l : d.labels) l %= 4;
   return d;
 }
+
+// small_net in double with a filter-normalized direction, and a loss sweep over four_class_data().
+struct small_line {
+  using M = model<small_net, double>;
+  M m{3};
+  direction<M> dx = random_direction(m, 4, 0, {normalization::filter, true, false});
+  const dataset data = four_class_data();
+  loss_accuracy la{&data, nullptr, 4};
+  surface_options o;
+  small_line() { o.progress = false; }
+};
 }  // namespace
 
-BOOST_AUTO_TEST_CASE(points_whose_logits_overflow_are_recorded_as_nan) {
+BOOST_FIXTURE_TEST_CASE(points_whose_logits_overflow_are_recorded_as_nan, small_line) {
   // Far out along a direction the logits overflow (the talk: "it just goes up and up ... until
   // you just get NaNs"): the sweep records that point as NaN loss and 0% accuracy instead of
   // losing the run, block by block and point by point alike, marks it computed, and a rerun
   // skips it; the points before it equal evaluate(). Training still refuses a NaN loss.
-  using M = model<small_net, double>;
-  M m(3);
-  auto dx = random_direction(m, 4, 0, {normalization::filter, true, false});
-  const auto data = four_class_data();
-  loss_accuracy la{&data, nullptr, 4};
-  surface_options o;
   o.x = {0, 0.5, 1e300};
-  o.progress = false;
   for (const bool blocks : {true, false}) {
     const auto path = temp_path(blocks ? "overflow_blocks.h5" : "overflow_points.h5");
     const auto st = blocks ? sweep(m, dx, nullptr, path, o, la.names(), la)
@@ -472,12 +476,78 @@ BOOST_AUTO_TEST_CASE(points_whose_logits_overflow_are_recorded_as_nan) {
       BOOST_CHECK_EXCEPTION(train(m, opt, optim::constant_lr{0.1}, data, t), basin::error, [](const basin::error& e) {
         return std::string(e.what()).find("train: the loss is NaN at epoch 1, step 1") != std::string::npos;
       });
+      // A last step that makes the weights NaN comes after the last loss: refused at the epoch's
+      // end, before on_epoch (which writes the checkpoints).
+      m.params = origin;
+      int epochs_reported = 0;
+      const index_t steps = (data.size() + t.batch_size - 1) / t.batch_size;
+      BOOST_CHECK_EXCEPTION(
+          train(
+              m, opt, optim::constant_lr{0.1}, data, t, nullptr, [&](const epoch_record&) { ++epochs_reported; },
+              [&](int, index_t s) {
+                if (s + 1 == steps) m.params[5] = NAN;
+              }),
+          basin::error, [](const basin::error& e) {
+            return std::string(e.what()).find("train: the weights are not finite at the end of epoch 1") !=
+                   std::string::npos;
+          });
+      BOOST_TEST(epochs_reported == 0);
     }
     m.params = origin;
     m.state = origin_state;  // the failed training step moved the running statistics
     f.close();
     BOOST_TEST(sweep(m, dx, nullptr, path, o, la.names(), la).skipped == 3);
   }
+}
+
+BOOST_FIXTURE_TEST_CASE(surface_files_keep_the_weights_they_were_swept_with, small_line) {
+  // A surface file records digests of the origin (parameters and batch-norm statistics) and of the
+  // directions: a resume with any of them changed is refused before on_ready runs (where examples
+  // write their directions file), NaN weights are refused, and a file without the digests (written
+  // before basin kept them) resumes as before.
+  o.x = linspace(-1, 1, 3);
+  int ready = 0;
+  o.on_ready = [&] { ++ready; };
+  const auto path = temp_path("digests.h5");
+  sweep(m, dx, nullptr, path, o, la.names(), la);
+  BOOST_TEST(ready == 1);
+  const auto refused = [&](const char* what) {
+    return [&path, what](const basin::error& e) {
+      BOOST_TEST_MESSAGE(e.what());
+      const std::string w = e.what();
+      return w.find(path) != std::string::npos && w.find(what) != std::string::npos;
+    };
+  };
+  const auto origin_is = "its weights at the origin (digest of the parameters and statistics) is ";
+  const auto keep_state = m.state;
+  m.state[0] = std::nextafter(m.state[0], 1e9);  // a running mean, one ulp
+  BOOST_CHECK_EXCEPTION(sweep(m, dx, nullptr, path, o, la.names(), la), basin::error, refused(origin_is));
+  m.state = keep_state;
+  const auto keep_dir = dx.state;
+  dx.state[M::n_state - 1] += 1e-3;  // the directions' statistics count too
+  BOOST_CHECK_EXCEPTION(sweep(m, dx, nullptr, path, o, la.names(), la), basin::error,
+                        refused("its directions (digest) is "));
+  dx.state = keep_dir;
+  BOOST_TEST(ready == 1);  // not called for a refused file
+  const double w0 = m.params[1];
+  m.params[1] = NAN;
+  const auto nan_path = temp_path("nan_origin.h5");
+  BOOST_CHECK_EXCEPTION(sweep(m, dx, nullptr, nan_path, o, la.names(), la), basin::error, [](const basin::error& e) {
+    return std::string(e.what()).find("sweep: the weights at the origin are not all finite") != std::string::npos;
+  });
+  BOOST_TEST(!fs::exists(nan_path));
+  m.params[1] = w0;
+  BOOST_TEST(sweep(m, dx, nullptr, path, o, la.names(), la).skipped == 3);
+  BOOST_TEST(ready == 2);
+  {  // a file without the digests: other statistics are not noticed
+    const hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    BOOST_REQUIRE(f >= 0);
+    BOOST_REQUIRE(H5Adelete(f, "origin_digest") >= 0);
+    BOOST_REQUIRE(H5Adelete(f, "directions_digest") >= 0);
+    H5Fclose(f);
+  }
+  m.state[0] = std::nextafter(m.state[0], 1e9);
+  BOOST_TEST(sweep(m, dx, nullptr, path, o, la.names(), la).skipped == 3);
 }
 
 BOOST_AUTO_TEST_CASE(mse_surface_is_the_softmax_squared_error_and_not_resumed_as_cross_entropy) {

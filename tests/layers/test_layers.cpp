@@ -235,8 +235,21 @@ BOOST_AUTO_TEST_CASE(softmax_cross_entropy_gradient) {
   }
   auto only_label = z;  // only the label's logit at -inf: that sample's loss is +inf, not NaN
   only_label[labels[0] * n + 0] = -INFINITY;
+  BOOST_CHECK_EXCEPTION(ce(only_label.data(), labels.data(), K, n, false), basin::error, [](const basin::error& e) {
+    return std::string(e.what()).find("softmax_cross_entropy: the loss is infinite") != std::string::npos;
+  });
   ce.allow_not_finite = true;
   BOOST_TEST(ce(only_label.data(), labels.data(), K, n, false).loss == INFINITY);
+  auto other = z;  // another logit at -inf: a probability of 0, the loss finite and exact
+  other[((labels[0] + 1) % K) * n + 0] = -INFINITY;
+  double expect_other = 0;
+  for (index_t i = 0; i < n; ++i) {
+    double s = 0;
+    for (int k = 0; k < K; ++k) s += std::exp(other[k * n + i]);
+    expect_other += std::log(s) - other[labels[i] * n + i];
+  }
+  BOOST_TEST(ce(other.data(), labels.data(), K, n, false).loss == expect_other / n,
+             boost::test_tools::tolerance(1e-12));
 }
 
 BOOST_AUTO_TEST_CASE(softmax_mse_gradient) {
@@ -270,6 +283,13 @@ BOOST_AUTO_TEST_CASE(softmax_mse_gradient) {
   check_loss_gradient(mse, z, labels, K, g);
   const std::vector<std::int32_t> bad{2, 7, 0, 1};
   BOOST_CHECK_THROW(mse(z.data(), bad.data(), K, n, false), basin::error);
+  auto w = z;  // a NaN logit: that sample's squared error is NaN, thrown unless allowed
+  w[2 * n + 1] = NAN;
+  BOOST_CHECK_EXCEPTION(mse(w.data(), labels.data(), K, n, false), basin::error, [](const basin::error& e) {
+    return std::string(e.what()).find("softmax_mse: the loss is NaN (non-finite logits)") != std::string::npos;
+  });
+  mse.allow_not_finite = true;
+  BOOST_TEST(std::isnan(mse(w.data(), labels.data(), K, n, false).loss));
   BOOST_TEST((criterion_from_name("mse") == criterion::mse));
   BOOST_TEST((criterion_from_name("crossentropy") == criterion::cross_entropy));
   BOOST_CHECK_EXCEPTION(criterion_from_name("l2", "--loss_name"), basin::error, [](const basin::error& e) {

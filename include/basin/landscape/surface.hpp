@@ -14,10 +14,11 @@
 //               sweep with other weights or directions is refused); dataset dir_file
 // A point is written and flushed as soon as it is finished; rerunning the same sweep on the same
 // file computes only the missing points, so a killed sweep loses at most the point in flight.
-// A file whose coordinates or settings differ is refused, never overwritten. A point whose
-// logits are not finite (far out, where the loss "goes up and up ... until you just get NaNs")
-// is computed and recorded with loss NaN and accuracy 0, as the reference tool records it; the
-// pictures leave it as a hole.
+// A file whose coordinates or settings differ is refused, never overwritten. With loss_accuracy,
+// a point where logits overflow (far out, where the loss "goes up and up ... until you just get
+// NaNs") is computed and recorded, its loss NaN (as PyTorch's) and the overflowing images
+// counted wrong; the pictures leave a NaN as a hole. Weights at the origin that are not finite
+// are refused before anything is written.
 #pragma once
 
 #include <algorithm>
@@ -94,13 +95,16 @@ struct sweep_team {
 namespace detail {
 // FNV-1a over the bytes of backend buffers, as 16 hex digits: what a surface file records of its
 // origin and directions, so that a resumed sweep cannot mix points of other weights.
+// finite: whether every value is.
 template <class B, class... V>
-std::string buffers_digest(const V&... vs) {
+std::string buffers_digest(bool& finite, const V&... vs) {
   std::uint64_t h = 14695981039346656037ull;
+  finite = true;
   const auto add = [&](const auto& v) {
     using T = typename std::remove_cvref_t<decltype(v)>::value_type;
     std::vector<T> host(v.size());
     if (!host.empty()) B::download(backend::raw(v), index_t(v.size()), host.data());
+    for (const T& x : host) finite = finite && std::isfinite(double(x));
     const auto* p = reinterpret_cast<const unsigned char*>(host.data());
     for (std::size_t i = 0; i < host.size() * sizeof(T); ++i) h = (h ^ p[i]) * 1099511628211ull;
     h = (h ^ host.size()) * 1099511628211ull;  // where one buffer ends and the next begins
@@ -132,6 +136,9 @@ struct surface_options {
   bool progress = true;
   std::string dir_file;      // recorded in the file
   std::string settings;      // what the values depend on besides coordinates (directions, data); must match on resume
+  // Runs once the surface file is created or accepted, before the first point (on rank 0 of a
+  // team only): write the directions file here, so that a refused sweep leaves it as it was.
+  std::function<void()> on_ready;
   index_t points_per_pass = 16;  // grid points evaluated per pass over the data (loss_accuracy)
   sweep_team* team = nullptr;    // several processes share the sweep (see sweep_team); null: this one alone
 };
@@ -178,9 +185,13 @@ sweep_stats sweep(Model& m, direction<Model>& dx, std::type_identity_t<direction
   std::optional<h5::file> file;
   const auto prepare = [&] {
     // The values depend on the weights and directions too: the file keeps their digests.
-    const std::string origin_digest = detail::buffers_digest<B>(m.params, m.state);
-    const std::string dir_digest = dy ? detail::buffers_digest<B>(dx.params, dx.state, dy->params, dy->state)
-                                      : detail::buffers_digest<B>(dx.params, dx.state);
+    bool origin_finite = true, dirs_finite = true;
+    const std::string origin_digest = detail::buffers_digest<B>(origin_finite, m.params, m.state);
+    const std::string dir_digest =
+        dy ? detail::buffers_digest<B>(dirs_finite, dx.params, dx.state, dy->params, dy->state)
+           : detail::buffers_digest<B>(dirs_finite, dx.params, dx.state);
+    require(origin_finite, "sweep: the weights at the origin are not all finite (a diverged or corrupt checkpoint?)");
+    require(dirs_finite, "sweep: the directions are not all finite");
     if (!path_exists(path, "sweep: surface file")) {
       h5::atomic_write(path, [&](h5::file& f) {
         f.set_attr("/", "format", "basin-surface-1");
@@ -241,14 +252,19 @@ sweep_stats sweep(Model& m, direction<Model>& dx, std::type_identity_t<direction
     f.close();
     file.emplace(h5::file::open(path, true));
   };
-  if (team == nullptr) {
+  // The file accepted, the caller's on_ready (in rank 0's verdict: an error there ends every rank).
+  const auto ready = [&] {
     prepare();
+    if (o.on_ready) o.on_ready();
+  };
+  if (team == nullptr) {
+    ready();
   } else {
     // Rank 0 checks the file; its verdict (1 and the mask, or 0 and the message) goes to all.
     std::vector<std::uint8_t> verdict;
     if (root) {
       try {
-        prepare();
+        ready();
         verdict.push_back(1);
         verdict.insert(verdict.end(), done.begin(), done.end());
       } catch (const std::exception& e) {

@@ -38,11 +38,12 @@ inline const char* criterion_name(criterion c) {
 //                  dL/dz_ij = p_ij (g_ij - sum_k g_ik p_ik) / n with g_ik = 2 (p_ik - y_ik) / K
 // (the means of PyTorch's CrossEntropyLoss and MSELoss with mean reduction), with accuracy.
 //
-// Logits that are not all finite (a net that diverged, or a landscape point far out: the talk's
-// "it just goes up and up ... until you just get NaNs") give that sample a NaN loss (infinite
-// when only the label's logit is -inf) and count it as wrong; the batch's loss is then not
-// finite. By default that throws basin::error; allow_not_finite returns it instead, as PyTorch
-// does: evaluate() and the sweeps record such points as NaN instead of losing the run.
+// A sample whose logits hold a NaN or whose largest logit is infinite (a net that diverged, or a
+// landscape point far out: the talk's "it just goes up and up ... until you just get NaNs") gets
+// a NaN loss and counts as wrong. (A logit of -inf alone is a probability of 0: the loss stays
+// finite unless it is the label's, whose cross-entropy is then +inf.) A batch loss that is not
+// finite throws basin::error by default; with allow_not_finite it is returned, as PyTorch returns
+// it: evaluate() and the sweeps record such points instead of losing the run.
 template <class T, class B>
 struct classification_loss {
   criterion kind = criterion::cross_entropy;

@@ -101,6 +101,18 @@ struct batch_stager {
   }
 };
 
+// Whether every value of a backend buffer is finite: x * 0 is 0 for finite x and NaN otherwise,
+// so their sum is 0 exactly when all are.
+template <class B, class T>
+bool all_finite(const T* p, index_t n) {
+  typename B::template vector<double> sum(1);
+  B::segmented_reduce(
+      1, n, [=] BASIN_HD(index_t, index_t i) { return double(p[i]) * 0.0; }, backend::raw(sum));
+  double h = 1;
+  B::download(backend::raw(sum), 1, &h);
+  return h == 0;
+}
+
 template <class Model>
 void require_matches(const dataset& d, const char* what) {
   static_assert(Model::flat_output,
@@ -197,7 +209,8 @@ void recompute_batch_norm(Model& model, const dataset& data, index_t batch_size 
 
 // Trains for options.epochs epochs. After each epoch `on_epoch(record)` runs (checkpointing
 // goes there); `on_step(epoch, step)` runs after every step when given (for trajectories at
-// chosen steps). Throws basin::error when the loss turns NaN or infinite, naming the epoch and step.
+// chosen steps). Throws basin::error when the loss turns NaN or infinite, naming the epoch and step,
+// or when the weights are not all finite at the end of an epoch (before on_epoch).
 template <class Model, class Optimizer, class Schedule>
 std::vector<epoch_record> train(Model& model, Optimizer&& opt, const Schedule& lr, const dataset& data,
                                 const train_options& o, const dataset* test = nullptr,
@@ -240,6 +253,11 @@ std::vector<epoch_record> train(Model& model, Optimizer&& opt, const Schedule& l
     rec.train_loss = loss_sum / double(n);
     rec.train_accuracy = 100.0 * double(correct) / double(n);
     rec.seconds = bar.seconds();
+    // The last step comes after the last loss was taken: weights it made NaN or infinite would
+    // otherwise reach on_epoch (a checkpoint) and the test evaluation (a NaN loss).
+    require(detail::all_finite<B>(backend::raw(model.params), Model::n_params),
+            "train: the weights are not finite at the end of epoch ", epoch + 1, " (a step diverged; learning rate ",
+            lr(epoch + double(steps - 1) / double(steps)), ")");
     if (test) rec.test = evaluate(model, *test, o.eval_batch_size, mode::eval, false, nullptr, o.loss);
     history.push_back(rec);
     if (on_epoch) on_epoch(rec);
