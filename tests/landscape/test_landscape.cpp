@@ -26,6 +26,14 @@ std::string temp_path(const std::string& name) {
   fs::remove(p);
   return p;
 }
+// For BOOST_CHECK_EXCEPTION: the error names the file and says what.
+auto names_file_and(const std::string& path, const char* what) {
+  return [path, what](const basin::error& e) {
+    BOOST_TEST_MESSAGE(e.what());
+    const std::string w = e.what();
+    return w.find(path) != std::string::npos && w.find(what) != std::string::npos;
+  };
+}
 using small_net = network<input<2, 5, 5>, named<"conv", conv<3, 3>>, named<"bn", batch_norm>, relu, global_avg_pool,
                           named<"fc", dense<4>>>;
 using small = model<small_net, double>;
@@ -224,21 +232,15 @@ BOOST_AUTO_TEST_CASE(foreign_or_corrupted_surface_files_are_refused) {
   BOOST_CHECK_EXCEPTION(sweep(m, d1, nullptr, path, other, {"train_loss"}, data), basin::error, names_path);
   // Other weights at the origin (one value moved by one ulp: a checkpoint trained further under
   // the same name), or other directions: refused, naming what differs; the same again resumes.
-  const auto names = [&](const char* what) {
-    return [&path, what](const basin::error& e) {
-      BOOST_TEST_MESSAGE(e.what());
-      const std::string w = e.what();
-      return w.find(path) != std::string::npos && w.find(what) != std::string::npos;
-    };
-  };
   const double w0 = m.params[3];
   m.params[3] = std::nextafter(w0, 1e9);
-  BOOST_CHECK_EXCEPTION(sweep(m, d1, nullptr, path, o, {"train_loss"}, data), basin::error,
-                        names("its weights at the origin (digest of the parameters and statistics) is "));
+  BOOST_CHECK_EXCEPTION(
+      sweep(m, d1, nullptr, path, o, {"train_loss"}, data), basin::error,
+      names_file_and(path, "its weights at the origin (digest of the parameters and statistics) is "));
   m.params[3] = w0;
   auto d2 = random_direction(m, 3, 0, {normalization::none, false, false});
   BOOST_CHECK_EXCEPTION(sweep(m, d2, nullptr, path, o, {"train_loss"}, data), basin::error,
-                        names("its directions (digest) is "));
+                        names_file_and(path, "its directions (digest) is "));
   BOOST_TEST((fs::last_write_time(path) == before));  // never overwritten
   BOOST_TEST(sweep(m, d1, nullptr, path, o, {"train_loss"}, data).skipped == 5);
   const auto junk = temp_path("junk.h5");
@@ -511,22 +513,15 @@ BOOST_FIXTURE_TEST_CASE(surface_files_keep_the_weights_they_were_swept_with, sma
   const auto path = temp_path("digests.h5");
   sweep(m, dx, nullptr, path, o, la.names(), la);
   BOOST_TEST(ready == 1);
-  const auto refused = [&](const char* what) {
-    return [&path, what](const basin::error& e) {
-      BOOST_TEST_MESSAGE(e.what());
-      const std::string w = e.what();
-      return w.find(path) != std::string::npos && w.find(what) != std::string::npos;
-    };
-  };
   const auto origin_is = "its weights at the origin (digest of the parameters and statistics) is ";
   const auto keep_state = m.state;
   m.state[0] = std::nextafter(m.state[0], 1e9);  // a running mean, one ulp
-  BOOST_CHECK_EXCEPTION(sweep(m, dx, nullptr, path, o, la.names(), la), basin::error, refused(origin_is));
+  BOOST_CHECK_EXCEPTION(sweep(m, dx, nullptr, path, o, la.names(), la), basin::error, names_file_and(path, origin_is));
   m.state = keep_state;
   const auto keep_dir = dx.state;
   dx.state[M::n_state - 1] += 1e-3;  // the directions' statistics count too
   BOOST_CHECK_EXCEPTION(sweep(m, dx, nullptr, path, o, la.names(), la), basin::error,
-                        refused("its directions (digest) is "));
+                        names_file_and(path, "its directions (digest) is "));
   dx.state = keep_dir;
   BOOST_TEST(ready == 1);  // not called for a refused file
   const double w0 = m.params[1];
