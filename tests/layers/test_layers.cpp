@@ -501,6 +501,34 @@ BOOST_AUTO_TEST_CASE(max_pool_winners_frozen_by_activation_patterns) {
   BOOST_TEST(y == fresh, boost::test_tools::per_element());
 }
 
+BOOST_AUTO_TEST_CASE(relu_and_max_pool_pass_nan_on_as_pytorch) {
+  // torch.relu(nan) is nan and its gradient passes there; a max pool's window holding a NaN gives
+  // NaN, with the gradient to the NaN's pixel. Zero and negative zero still give +0.
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  relu::bind<dims{1, 1, 5}, double, host> r;
+  r.reserve(1);
+  const std::vector<double> x{nan, -1, -0.0, 0, 2}, dy{1, 2, 3, 4, 5};
+  std::vector<double> y(5), dx(5);
+  r.forward(nullptr, nullptr, x.data(), y.data(), 1, mode::train);
+  BOOST_TEST(std::isnan(y[0]));
+  for (int i = 1; i < 4; ++i) BOOST_TEST((y[std::size_t(i)] == 0 && !std::signbit(y[std::size_t(i)])));
+  BOOST_TEST(y[4] == 2.0);
+  r.backward(nullptr, nullptr, x.data(), y.data(), dy.data(), dx.data(), 1);
+  const std::vector<double> dx_expect{1, 0, 0, 0, 5};
+  BOOST_TEST(dx == dx_expect, boost::test_tools::per_element());
+  using impl = max_pool<2>::bind<dims{1, 2, 4}, double, host>;
+  impl p;
+  p.reserve(1);
+  const std::vector<double> px{1, nan, 7, 2, 3, 0, nan, 9};
+  std::vector<double> py(2), pdx(8);
+  p.forward(nullptr, nullptr, px.data(), py.data(), 1, mode::eval);
+  BOOST_TEST((std::isnan(py[0]) && std::isnan(py[1])));
+  const std::vector<double> pdy{1, 2};
+  p.backward(nullptr, nullptr, px.data(), py.data(), pdy.data(), pdx.data(), 1);
+  const std::vector<double> pdx_expect{0, 1, 0, 0, 0, 0, 2, 0};
+  BOOST_TEST(pdx == pdx_expect, boost::test_tools::per_element());
+}
+
 BOOST_AUTO_TEST_CASE(conv_matches_direct_sum) {
   using impl = conv<2, 3, 2, 1, true>::bind<dims{2, 5, 4}, double, host>;
   impl c;

@@ -393,6 +393,63 @@ BOOST_AUTO_TEST_CASE(device_sweep_path_equals_host) {
   }
 }
 
+// A NaN weight (as at a far-out landscape point, where inf - inf appears inside the net) reaches
+// every logit, as in PyTorch, whose relu, max pool and residual sum propagate NaN: each relu
+// site (the relu layer, conv epilogues, the Winograd and direct kernels, the residual sum) must
+// pass it on. A relu that mapped NaN to 0 would give finite logits here.
+template <class Net, class B>
+void expect_nan_logits(index_t n, index_t weight) {
+  model<Net, double, B> m(5);
+  std::vector<double> x(std::size_t(n * Net::in.size()));
+  const counter_rng rng{51, 51};
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = rng.normal(i);
+  const auto logits = [&](const double* z) { return std::vector<double>(z, z + n * m.classes); };
+  const auto all_nan = [](const std::vector<double>& v) {
+    return std::all_of(v.begin(), v.end(), [](double z) { return std::isnan(z); });
+  };
+  const auto finite = [](const std::vector<double>& v) {
+    return std::all_of(v.begin(), v.end(), [](double z) { return std::isfinite(z); });
+  };
+  BOOST_TEST_REQUIRE(finite(logits(m.infer(x.data(), n))));  // without the NaN
+  m.params[std::size_t(weight)] = std::numeric_limits<double>::quiet_NaN();
+  BOOST_TEST(all_nan(logits(m.forward(x.data(), n, mode::eval))), B::name << ": eval forward");
+  BOOST_TEST(all_nan(logits(m.infer(x.data(), n))), B::name << ": inference path");
+  m.set_fused_winograd(false);
+  m.set_direct_kernels(false);
+  BOOST_TEST(all_nan(logits(m.infer(x.data(), n))), B::name << ": separate kernels");
+  m.set_winograd(false);
+  BOOST_TEST(all_nan(logits(m.infer(x.data(), n))), B::name << ": im2col");
+  BOOST_TEST(all_nan(logits(m.forward(x.data(), n, mode::train))), B::name << ": train forward");
+}
+
+BOOST_AUTO_TEST_CASE(nan_reaches_the_logits_as_in_pytorch) {
+  // mixed_net's second conv (in the plain residual), filter 0; resnet20's layer1.0.conv1.
+  const index_t mixed = model<mixed_net, double, host>::param_table[3].offset;
+  const index_t res = model<resnet20<fashion_input>, double, host>::param_table[3].offset;
+  expect_nan_logits<mixed_net, host>(3, mixed);
+  expect_nan_logits<mixed_net, as_device>(3, mixed);
+  expect_nan_logits<resnet20<fashion_input>, host>(2, res);
+  expect_nan_logits<resnet20<fashion_input>, as_device>(2, res);
+  // The sweep path (staged first layer, folded batch norm) records the point's loss as NaN.
+  using net = resnet20<fashion_input>;
+  const dataset data = test::random_dataset(net::in, 20, 13);
+  const auto sweep_loss = [&](auto& m) {
+    auto dx = random_direction(m, 2, 0, {});
+    auto p = m.params;
+    const auto s = m.state;
+    p[std::size_t(res)] = std::numeric_limits<float>::quiet_NaN();
+    loss_accuracy e{nullptr, &data, 20};
+    e.tune_kernels = false;
+    return e.evaluate_points(m, p, s, dx, nullptr, std::vector<std::array<double, 2>>{{0.0, 0.0}}, {})[0];
+  };
+  model<net, float, host> h(9);
+  model<net, float, as_device> d(9);
+  for (const auto& r : {sweep_loss(h), sweep_loss(d)}) {
+    BOOST_TEST(std::isnan(r[0]));
+    BOOST_TEST(r[1] == 0.0);  // every image counted wrong
+  }
+}
+
 // Two convs that run the one kernel: 8 -> 16 filters (too few for the variant with 32 filters a
 // block) and 16 -> 32 (every variant).
 using tune_net = network<input<8, 8, 8>, conv<16, 3>, batch_norm, relu, conv<32, 3>, batch_norm, relu, global_avg_pool,

@@ -69,12 +69,12 @@ struct relu {
       pattern = nullptr;
       if (auto* store = active_patterns<B>) {
         std::uint8_t* p = store->claim(len);
-        if (!store->replaying) B::for_each_index(len, [=] BASIN_HD(index_t i) { p[i] = x[i] > T(0); });
+        if (!store->replaying) B::for_each_index(len, [=] BASIN_HD(index_t i) { p[i] = !(x[i] <= T(0)); });
         B::for_each_index(len, [=] BASIN_HD(index_t i) { y[i] = p[i] ? x[i] : T(0); });
         pattern = p;
         return;
       }
-      B::for_each_index(len, [=] BASIN_HD(index_t i) { y[i] = x[i] > T(0) ? x[i] : T(0); });
+      B::for_each_index(len, [=] BASIN_HD(index_t i) { y[i] = x[i] <= T(0) ? T(0) : x[i]; });
     }
     void backward(const T*, T*, const T*, const T* y, const T* dy, T* dx, index_t n) {
       if (!dx) return;
@@ -86,7 +86,7 @@ struct relu {
       // the sign of every element (half of them mispredicted).
       B::for_each_index(n * In.size(), [=] BASIN_HD(index_t i) {
         const T g = dy[i];
-        dx[i] = y[i] > T(0) ? g : T(0);
+        dx[i] = y[i] <= T(0) ? T(0) : g;
       });
     }
   };

@@ -156,7 +156,7 @@ struct combine_affine_fn {
       if (z1) v += c1 * z1[at + p];
       if (z2) v += c2 * z2[at + p];
       v = v * s + t;
-      y[at + p] = act ? (v > T(0) ? v : T(0)) : v;
+      y[at + p] = act ? (v <= T(0) ? T(0) : v) : v;
     }
   }
   BASIN_HD void element(index_t line, index_t p) const {
@@ -165,7 +165,7 @@ struct combine_affine_fn {
     if (z1) v += c1 * z1[i];
     if (z2) v += c2 * z2[i];
     v = v * (scale ? scale[c] : T(1)) + (shift ? shift[c] : T(0));
-    y[i] = act ? (v > T(0) ? v : T(0)) : v;
+    y[i] = act ? (v <= T(0) ? T(0) : v) : v;
   }
 };
 }  // namespace detail

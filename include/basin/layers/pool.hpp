@@ -71,7 +71,7 @@ struct max_pool : detail::pool_shape<K, S, R> {
         for (int ky = 0; ky < ky_end; ++ky)
           for (int kx = 0; kx < kx_end; ++kx) {
             const T v = src[(oy * S + ky) * In.w + ox * S + kx];
-            if (v > best) best = v, where = ky * K + kx;
+            if (v > best || v != v) best = v, where = ky * K + kx;  // a NaN wins, as in PyTorch
           }
         y[i] = best;
         a[i] = where;

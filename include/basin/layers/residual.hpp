@@ -34,7 +34,7 @@ template <class B, class T>
 void add_relu(index_t n, const T* a, const T* b, T* z) {
   B::for_each_index(n, [=] BASIN_HD(index_t i) {
     const T v = a[i] + b[i];
-    z[i] = v > T(0) ? v : T(0);
+    z[i] = v <= T(0) ? T(0) : v;
   });
 }
 template <class B, class T>

@@ -33,7 +33,7 @@ namespace basin::detail {
 template <class T>
 BASIN_HD inline T epilogue_value(T v, T bias, T scale, T shift, T res, bool act) {
   const T u = (v + bias) * scale + shift + res;
-  return act ? (u > T(0) ? u : T(0)) : u;
+  return act ? (u <= T(0) ? T(0) : u) : u;
 }
 }  // namespace basin::detail
 
@@ -948,7 +948,7 @@ void output_group(const T* mm, T* y, index_t n, index_t task, const T* bias, con
           output_1d<T>(t[i], 1, o, 1);
           for (int j = 0; j < m; ++j) {
             const vec val = (o[j] + b) * sc + sh;
-            band[i][tx * m + j] = early ? (val > T(0) ? val : T(0)) : val;
+            band[i][tx * m + j] = early ? (val <= T(0) ? T(0) : val) : val;
           }
         }
       }
@@ -965,7 +965,7 @@ void output_group(const T* mm, T* y, index_t n, index_t task, const T* bias, con
                   vec val = rowv[k];
                   if (rc) {
                     add_first<r>(rc + k * Out.plane() + at + B * lanes, val);
-                    if (act) val = val > T(0) ? val : T(0);
+                    if (act) val = val <= T(0) ? T(0) : val;
                   }
                   store_first<r>(yc + k * Out.plane() + at + B * lanes, val);
                 }
