@@ -63,6 +63,16 @@ std::vector<float> to_host(const V& v) {
   return h;
 }
 
+// Logits (10, n) of scale 3 and labels in [0, 10).
+std::pair<std::vector<float>, std::vector<std::int32_t>> random_logits(index_t n, std::uint64_t seed) {
+  const counter_rng rng{seed, seed};
+  std::vector<float> z(static_cast<std::size_t>(10 * n));
+  std::vector<std::int32_t> labels(static_cast<std::size_t>(n));
+  for (std::size_t i = 0; i < z.size(); ++i) z[i] = float(3 * rng.normal(i));
+  for (index_t i = 0; i < n; ++i) labels[std::size_t(i)] = std::int32_t(rng.below(std::uint64_t(i), 10));
+  return {z, labels};
+}
+
 template <class L, dims In>
 void compare_layer(index_t n, mode m) {
   using H = typename L::template bind<In, float, host>;
@@ -190,11 +200,7 @@ BOOST_AUTO_TEST_CASE(dcgan_and_densenet_layers) {
 BOOST_AUTO_TEST_CASE(classification_losses) {
   // Cross-entropy and the softmax's MSE: loss, accuracy and dL/dz on the GPU as on the host.
   const index_t n = 300;
-  const counter_rng rng{19, 19};
-  std::vector<float> z(static_cast<std::size_t>(10 * n));
-  std::vector<std::int32_t> labels(static_cast<std::size_t>(n));
-  for (std::size_t i = 0; i < z.size(); ++i) z[i] = float(3 * rng.normal(i));
-  for (index_t i = 0; i < n; ++i) labels[i] = std::int32_t(rng.below(std::uint64_t(i), 10));
+  const auto [z, labels] = random_logits(n, 19);
   gpu::vector<float> zd(z.begin(), z.end());
   gpu::vector<std::int32_t> ld(labels.begin(), labels.end());
   for (const criterion kind : {criterion::cross_entropy, criterion::mse}) {
@@ -207,6 +213,74 @@ BOOST_AUTO_TEST_CASE(classification_losses) {
     BOOST_TEST(rc.correct == rh.correct, criterion_name(kind));
     BOOST_TEST(rel(to_host(c.grad), std::vector<float>(h.grad.begin(), h.grad.end())) < 1e-5, criterion_name(kind));
   }
+}
+BOOST_AUTO_TEST_CASE(non_finite_logits_and_bad_labels) {
+  // A NaN logit, an infinite largest logit and a -inf logit (finite loss) on both backends: the
+  // same NaN loss with allow_not_finite, the same samples counted wrong, the same refusal without
+  // it; a label outside the classes refused on both.
+  const index_t n = 64;
+  const auto [z, labels] = random_logits(n, 29);
+  for (const criterion kind : {criterion::cross_entropy, criterion::mse}) {
+    std::vector<float> zz = z;
+    zz[std::size_t(4 * n + 3)] = NAN;
+    zz[std::size_t(2 * n + 5)] = INFINITY;
+    zz[std::size_t((labels[7] == 1 ? 2 : 1) * n + 7)] = -INFINITY;
+    gpu::vector<float> zd(zz.begin(), zz.end());
+    gpu::vector<std::int32_t> ld(labels.begin(), labels.end());
+    classification_loss<float, host> h;
+    classification_loss<float, gpu> c;
+    h.kind = c.kind = kind;
+    BOOST_CHECK_THROW(c(backend::raw(zd), backend::raw(ld), 10, n, false), basin::error);
+    h.allow_not_finite = c.allow_not_finite = true;
+    const auto rh = h(zz.data(), labels.data(), 10, n, false);
+    const auto rc = c(backend::raw(zd), backend::raw(ld), 10, n, false);
+    BOOST_TEST((std::isnan(rh.loss) && std::isnan(rc.loss)), criterion_name(kind));
+    BOOST_TEST(rc.correct == rh.correct, criterion_name(kind));
+    const auto ph = std::vector<float>(h.per_sample.begin(), h.per_sample.end()), pc = to_host(c.per_sample);
+    for (index_t i = 0; i < n; ++i) {  // each sample's loss: NaN at 3 and 5 only, equal elsewhere
+      const float a = ph[std::size_t(i)], b = pc[std::size_t(i)];
+      BOOST_TEST((std::isnan(a) == (i == 3 || i == 5) && std::isnan(b) == std::isnan(a)), "sample " << i);
+      if (!std::isnan(a)) BOOST_TEST(std::abs(a - b) <= 1e-5f * std::max(1.0f, std::abs(a)), "sample " << i);
+    }
+    std::vector<std::int32_t> bad = labels;
+    bad[9] = 10;
+    gpu::vector<std::int32_t> bd(bad.begin(), bad.end());
+    gpu::vector<float> fine(z.begin(), z.end());
+    BOOST_CHECK_EXCEPTION(
+        c(backend::raw(fine), backend::raw(bd), 10, n, false), basin::error,
+        [](const basin::error& e) { return std::string(e.what()).find("1 of 64 labels") != std::string::npos; });
+  }
+}
+BOOST_AUTO_TEST_CASE(nan_weights_reach_the_logits) {
+  // As in PyTorch, a NaN inside the net reaches every logit on the GPU's paths (relu, residual
+  // sums, the one-kernel Winograd, the direct strided kernel, the epilogues), and a sweep point
+  // records it as NaN.
+  using net = resnet20<cifar_input>;
+  model<net, float, gpu> c(6);
+  const index_t n = 40;
+  const dataset d = test::random_dataset(net::in, n, 14);
+  gpu::vector<float> x(d.images.begin(), d.images.end());
+  const index_t weight = model<net, float, gpu>::param_table[3].offset;  // layer1.0.conv1, filter 0
+  c.params[std::size_t(weight)] = NAN;
+  const auto all_nan = [&](const float* z) {
+    const auto v = to_host(gpu::vector<float>(thrust::device_pointer_cast(z), thrust::device_pointer_cast(z) + n * 10));
+    return std::all_of(v.begin(), v.end(), [](float f) { return std::isnan(f); });
+  };
+  for (const int wino : {2, 1, 0}) {
+    c.set_winograd(wino > 0);
+    c.set_fused_winograd(wino == 2);
+    BOOST_TEST(all_nan(c.infer(backend::raw(x), n)), "winograd " << wino);
+    BOOST_TEST(all_nan(c.forward(backend::raw(x), n, mode::eval)), "winograd " << wino);
+  }
+  c.params[std::size_t(weight)] = 0.1f;
+  auto cx = random_direction(c, 3, 0, {});
+  auto p = c.params;
+  const auto st = c.state;
+  p[std::size_t(weight)] = NAN;
+  loss_accuracy e{nullptr, &d, 20};
+  const auto r = e.evaluate_points(c, p, st, cx, nullptr, std::vector<std::array<double, 2>>{{0.0, 0.0}}, {});
+  BOOST_TEST(std::isnan(r[0][0]));
+  BOOST_TEST(r[0][1] == 0.0);
 }
 BOOST_AUTO_TEST_CASE(residual_blocks) {
   compare_layer<zoo::basic_block<32, 2, shortcut::automatic>, dims{16, 14, 14}>(5, mode::train);
