@@ -57,7 +57,7 @@ int main(int argc, char** argv) try {
   const auto stats = basin::compute_channel_stats(train_set);
   basin::normalize(train_set, stats);
   basin::normalize(test_set, stats);
-  if (subset > 0) train_set = basin::subset(train_set, 0, subset);
+  if (subset > 0) train_set = basin::subset(train_set, 0, std::min<basin::index_t>(subset, train_set.size()));
   std::printf("Fashion-MNIST: %lld training, %lld test images; mean %.4f, std %.4f\n",
               (long long)train_set.size(), (long long)test_set.size(), stats.mean[0], stats.stddev[0]);
 

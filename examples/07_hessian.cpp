@@ -18,7 +18,7 @@
 //   <net>_max_eig.{png,svg}         the map of max_eig (sharpness)
 // Each point is written as soon as it is computed: interrupt it and run it again to finish.
 //
-//   07_hessian [--net resnet8|plain8|resnet20|plain20] [--train-epochs 2] [--train-subset 10000]
+//   07_hessian [--net resnet8|plain8|resnet20|plain20|resnet56|plain56] [--train-epochs 2] [--train-subset 10000]
 //              [--grid 7] [--range 1] [--hessian-subset 256] [--iterations 30] [--tolerance 1e-2]
 //              [--seed 1] [--out hessian]
 #include <cmath>
@@ -97,7 +97,7 @@ void run(const settings& s, const basin::dataset& train_set, const basin::datase
   so.on_ready = [&] { basin::save_directions(dir_file, dx, &dy, dopt, s.seed); };  // once the file is accepted
   so.settings = "hessian checkpoint=" + ckpt + " seed=" + std::to_string(s.seed) +
                 " images=" + std::to_string(probe.size()) + " iterations=" + std::to_string(s.hessian.max_iterations) +
-                " tolerance=" + std::to_string(s.hessian.tolerance);
+                " tolerance=" + basin::text(s.hessian.tolerance);
   const auto file = s.out + "/" + s.net + "_hessian.h5";
   const basin::hessian_eigenvalues eig{&probe, s.hessian};
   const auto st = basin::sweep(model, dx, &dy, file, so, eig.names(), eig);
@@ -107,10 +107,20 @@ void run(const settings& s, const basin::dataset& train_set, const basin::datase
   auto f = basin::h5::file::open(file);
   const auto mx = f.read<double>("max_eig"), mn = f.read<double>("min_eig");
   const auto ratio = basin::eigenvalue_ratio(mn, mx);
-  int convex = 0;
-  for (double r : ratio) convex += r < 0.05;
-  std::printf("|min/max| < 0.05 (nearly convex) at %d of %zu points; largest |min/max| %.3f\n", convex, ratio.size(),
-              *std::max_element(ratio.begin(), ratio.end()));
+  int convex = 0, missing = 0;
+  double largest = 0;
+  for (double r : ratio) {
+    if (std::isnan(r)) {  // lambda_max 0, or a point whose loss is not finite (recorded as NaN)
+      ++missing;
+      continue;
+    }
+    convex += r < 0.05;
+    largest = std::max(largest, r);
+  }
+  std::printf("|min/max| < 0.05 (nearly convex) at %d of %zu points; largest |min/max| %.3f", convex,
+              ratio.size() - std::size_t(missing), largest);
+  if (missing) std::printf(" (%d points without a ratio: not finite, or lambda_max 0)", missing);
+  std::printf("\n");
   basin::plot::style ps;
   ps.xlabel = "direction 1";
   ps.ylabel = "direction 2";
@@ -161,8 +171,12 @@ int main(int argc, char** argv) try {
     run<basin::resnet20<fashion_input>>(s, train_set, probe);
   else if (s.net == "plain20")
     run<basin::plain20<fashion_input>>(s, train_set, probe);
+  else if (s.net == "resnet56")
+    run<basin::resnet56<fashion_input>>(s, train_set, probe);
+  else if (s.net == "plain56")
+    run<basin::plain56<fashion_input>>(s, train_set, probe);
   else
-    basin::fail("option --net: expected resnet8, plain8, resnet20 or plain20, got '", s.net, "'");
+    basin::fail("option --net: expected resnet8, plain8, resnet20, plain20, resnet56 or plain56, got '", s.net, "'");
   return 0;
 } catch (const std::exception& e) {
   std::fprintf(stderr, "07_hessian: %s\n", e.what());

@@ -1,7 +1,7 @@
 // examples/cli.hpp — the examples' tiny command-line parser: --name value, --name=value, --flag.
 // Unknown or malformed options are errors that name the option: a number that does not parse, an
 // option that needs a value given none (`--out` last, or followed by another option), a flag
-// given a value (`--augment false`). `--name=` gives an empty text. Lists are comma-separated.
+// given a value (`--augment false`), an option given twice. `--name=` gives an empty text. Lists are comma-separated.
 #pragma once
 
 #include <algorithm>
@@ -24,12 +24,14 @@ class cli {
       require(a.rfind("--", 0) == 0, "unexpected argument '", a, "' (options look like --name value)");
       a = a.substr(2);
       const auto eq = a.find('=');
+      const std::string name = a.substr(0, eq);
+      require(!values_.count(name), "option --", name, " is given twice");
       if (eq != std::string::npos)
-        values_[a.substr(0, eq)] = a.substr(eq + 1);
+        values_[name] = a.substr(eq + 1);
       else if (i + 1 < argc && std::string(argv[i + 1]).rfind("--", 0) != 0)
-        values_[a] = argv[++i];
+        values_[name] = argv[++i];
       else
-        values_[a] = std::nullopt;
+        values_[name] = std::nullopt;
     }
   }
   template <class V>

@@ -16,7 +16,10 @@
 // Models: resnet20, resnet56, plain20, plain56, densenet22, vgg9 (fashion, 1x28x28) and
 // resnet20, resnet56, vgg9 (cifar10, 3x32x32, read from --data_dir's CIFAR-10 binary batches).
 // Directions are created (and saved to --dir_file) unless --dir_file names an existing file,
-// which is then read (the reference tool's direction files work too). The surface file is
+// which is then read (the reference tool's direction files work too, and 06_trajectory's
+// principal directions); a basin directions file made with another norm, ignore, dir_type, seed
+// or net is refused rather than read, and with --model_file2 an existing file must hold the very
+// directions between the checkpoints (it is never overwritten). The surface file is
 // resumed when it holds the same sweep. --xignore/--yignore and --xnorm/--ynorm must agree
 // (basin normalizes both directions alike). --recompute_bn: at every point the batch-norm
 // statistics are recomputed on the training images (the subset) before evaluation, instead of
@@ -55,6 +58,8 @@
 #endif
 
 namespace {
+const std::string default_fashion_dir = "/usr/share/datasets/fashion-mnist";  // Debian's dataset-fashion-mnist
+
 struct settings {
   std::string model, dataset, model_file, model_file2, model_file3, dir_file, surf_file, split, data_dir, dir_type;
   std::vector<double> x, y;
@@ -75,7 +80,7 @@ int run(const settings& s) {
   using model_t = basin::model<Net, float, basin::backend::host>;
   basin::dataset train, test;
   if (s.dataset == "fashion") {
-    const std::string dir = s.data_dir.empty() ? "/usr/share/datasets/fashion-mnist" : s.data_dir;
+    const std::string dir = s.data_dir.empty() ? default_fashion_dir : s.data_dir;
     train = basin::read_fashion_mnist(dir, true);
     test = basin::read_fashion_mnist(dir, false);
   } else {
@@ -89,6 +94,8 @@ int run(const settings& s) {
   }
   if (s.parts > 0) {  // the reference's split: images [i n / N, (i + 1) n / N) of the training set
     const basin::index_t len = train.size() / s.parts;
+    basin::require(len >= 1, "option --data_split: ", s.parts, " parts of the ", train.size(),
+                   " training images leave none in each");
     train = basin::subset(train, s.part * len, len);
   }
   if (s.subset > 0) {
@@ -119,11 +126,28 @@ int run(const settings& s) {
     }
     basin::direction_options between = s.dir;
     between.states = true;
-    write_dirs = [&, between] {
-      basin::save_directions(s.dir_file, dx, plane ? &dy : nullptr, between, s.seed);
-      say("directions between checkpoints written to", s.dir_file);
-    };
+    if (have_dirs) {  // a rerun: the file must hold these very directions (it is never overwritten)
+      const auto mismatch = basin::direction_file_mismatch<model_t>(s.dir_file, nullptr, nullptr);
+      basin::require(mismatch.empty(), "option --dir_file: '", s.dir_file, "' exists and ", mismatch,
+                     " (remove it or choose another --dir_file)");
+      const auto same = [](const basin::direction<model_t>& a, const basin::direction<model_t>& b) {
+        return a.params == b.params && a.state == b.state;
+      };
+      basin::require(same(basin::load_direction<model_t>(s.dir_file, "xdirection"), dx) &&
+                         (!plane || same(basin::load_direction<model_t>(s.dir_file, "ydirection"), dy)),
+                     "option --dir_file: '", s.dir_file, "' exists and holds other directions than those between ",
+                     "the checkpoints (remove it or choose another --dir_file)");
+      say("directions between checkpoints found in", s.dir_file);
+    } else {
+      write_dirs = [&, between] {
+        basin::save_directions(s.dir_file, dx, plane ? &dy : nullptr, between, s.seed);
+        say("directions between checkpoints written to", s.dir_file);
+      };
+    }
   } else if (have_dirs) {
+    const auto mismatch = basin::direction_file_mismatch<model_t>(s.dir_file, &s.dir, &s.seed);
+    basin::require(mismatch.empty(), "option --dir_file: '", s.dir_file, "' exists and ", mismatch,
+                   " (remove it, choose another --dir_file, or give the options it was made with)");
     dx = basin::load_direction<model_t>(s.dir_file, "xdirection");
     if (plane) dy = basin::load_direction<model_t>(s.dir_file, "ydirection");
     say("directions read from", s.dir_file);
@@ -150,7 +174,8 @@ int run(const settings& s) {
                 " dir_file=" + s.dir_file + " split=" + s.split +
                 (s.parts > 0 ? " part=" + std::to_string(s.part) + "/" + std::to_string(s.parts) : "") +
                 (s.raw_data ? " raw_data" : "") + " subset=" + std::to_string(s.subset) +
-                (s.recompute_bn ? " recompute_bn=train" : "");
+                (s.recompute_bn ? " recompute_bn=train batch_size=" + std::to_string(s.batch) : "") +
+                (s.data_dir.empty() || s.data_dir == default_fashion_dir ? "" : " data_dir=" + s.data_dir);
   const auto st = basin::sweep(m, dx, plane ? &dy : nullptr, s.surf_file, so, metrics.names(), metrics);
   if (!root) return 0;
   std::printf("%s: %lld points computed%s, %lld were already there (%.1f s)\n", s.surf_file.c_str(),

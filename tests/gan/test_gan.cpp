@@ -349,6 +349,23 @@ BOOST_AUTO_TEST_CASE(dcgan_training_is_reproducible_and_checks_its_data) {
   } catch (const basin::error& e) {
     BOOST_TEST(std::string(e.what()).find("1x6x6 but the discriminator takes 2x6x6") != std::string::npos, e.what());
   }
+  // A source of its own that gives too few values, optimizers made for the other net.
+  struct short_source {
+    dims shape() const { return {2, 6, 6}; }
+    std::vector<float> sample(std::uint64_t, std::uint64_t, index_t n) const {
+      return std::vector<float>(std::size_t(n * 72 - 1), 0.0f);
+    }
+  };
+  const auto says = [](const std::string& part) {
+    return [part](const basin::error& e) { return std::string(e.what()).find(part) != std::string::npos; };
+  };
+  const std::vector<float> g_before(g.params.begin(), g.params.end());
+  BOOST_CHECK_EXCEPTION(gan::train_gan(g, d, og, od, lr, lr, short_source{}, o), basin::error,
+                        says("train_gan: the data source gave 143 values at step 1, expected 2 samples x 72"));
+  BOOST_TEST((std::vector<float>(g.params.begin(), g.params.end()) == g_before));  // refused before G's step
+  BOOST_TEST(og.steps() == 0);
+  BOOST_CHECK_EXCEPTION(gan::train_gan(g, d, od, og, lr, lr, source, o), basin::error,
+                        says("train_gan: the generator's optimizer was made for "));
   d.params[0] = NAN;
   BOOST_CHECK_THROW(gan::train_gan(g, d, og, od, lr, lr, source, o), basin::error);
 }

@@ -197,6 +197,31 @@ BOOST_AUTO_TEST_CASE(eigenvalue_maps_and_errors) {
   const auto ratio = eigenvalue_ratio(mn, mx);
   BOOST_TEST(ratio[3] == std::fabs(at.min_eig / at.max_eig), boost::test_tools::tolerance(1e-12));
   BOOST_TEST(std::isnan(eigenvalue_ratio({1.0}, {0.0})[0]));
+  // Far out the logits overflow: the map records that point's eigenvalues as NaN and goes on (a
+  // rerun would otherwise stop at it again); hessian_extremes itself refuses the point.
+  {
+    const auto far = (dir / "far.h5").string();
+    surface_options line = so;
+    line.x = {0.0, 1e300};
+    line.y.clear();
+    BOOST_TEST(sweep(m, x, nullptr, far, line, ev.names(), ev).computed == 2);
+    auto ff = h5::file::open(far);
+    const auto fmx = ff.read<double>("max_eig"), fmn = ff.read<double>("min_eig");
+    BOOST_TEST((std::isfinite(fmx[0]) && std::isfinite(fmn[0])));
+    BOOST_TEST((std::isnan(fmx[1]) && std::isnan(fmn[1])));
+    const auto centre = hessian_extremes(m, d, ev.options);  // m is back at the origin after the sweep
+    BOOST_TEST(fmx[0] == centre.max_eig, boost::test_tools::tolerance(1e-12));
+    BOOST_TEST(fmn[0] == centre.min_eig, boost::test_tools::tolerance(1e-12));
+    set_point(m, M(2).params, M(2).state, x, 1e300, nullptr, 0.0);
+    BOOST_CHECK_THROW(hessian_extremes(m, d, ev.options), basin::error);
+    auto allowed = ev.options;
+    allowed.allow_not_finite = true;
+    const auto nan_point = hessian_extremes(m, d, allowed);
+    BOOST_TEST((std::isnan(nan_point.max_eig) && std::isnan(nan_point.min_eig) && !nan_point.converged));
+    BOOST_TEST(std::isnan(nan_point.loss));
+    m.params = M(2).params;
+    m.state = M(2).state;
+  }
   fs::remove_all(dir);
 
   // A Hessian that is exactly 0 on the weights (all inputs 0: softmax regression's weights get

@@ -253,7 +253,7 @@ BOOST_AUTO_TEST_CASE(foreign_or_corrupted_surface_files_are_refused) {
     BOOST_TEST_MESSAGE(e.what());
     return std::string(e.what()).find("option --x") != std::string::npos;
   };
-  for (const char* bad : {"-1:1:0", "1:-1:5", "-1:1:2000000000", "-1:1:-3", "nan:1:5"})
+  for (const char* bad : {"-1:1:0", "1:-1:5", "-1:1:2000000000", "-1:1:-3", "nan:1:5", "-1e308:1e308:5"})
     BOOST_CHECK_EXCEPTION(parse_range(bad, "--x"), basin::error, names_option);
   // A metric stored as float32 (by another program): refused before a point is computed.
   const auto float_file = temp_path("float_metric.h5");
@@ -303,6 +303,35 @@ BOOST_AUTO_TEST_CASE(direction_files_in_the_reference_layout) {
   BOOST_TEST(std::equal(xs.state.begin(), xs.state.end(), xs2.state.begin()));
   using m20 = model<resnet20<fashion_input>, float>;
   BOOST_CHECK_THROW(load_direction<m20>(path, "xdirection"), basin::error);
+  // A file made with other settings says which (plot_surface refuses it rather than sweeping
+  // directions other than those asked for); a file that is not of directions says so.
+  direction_options made{normalization::filter, true, false}, other = made;
+  const std::uint64_t seed = 3, other_seed = 4;
+  BOOST_TEST(direction_file_mismatch<m8>(path, &made, &seed).empty());
+  BOOST_TEST(direction_file_mismatch<m8>(path, nullptr, nullptr).empty());
+  other.norm = normalization::layer;
+  BOOST_TEST(direction_file_mismatch<m8>(path, &other, &seed) == "its norm is 'filter', this run's 'layer'");
+  other = made;
+  other.ignore_bias_bn = false;
+  BOOST_TEST(direction_file_mismatch<m8>(path, &other, &seed) == "its ignore is 'biasbn', this run's ''");
+  BOOST_TEST(direction_file_mismatch<m8>(spath, &made, &seed) == "its ignore is '', this run's 'biasbn'");
+  BOOST_TEST(direction_file_mismatch<m8>(path, &made, &other_seed) == "its seed is 3, this run's 4");
+  BOOST_TEST(direction_file_mismatch<m20>(path, nullptr, nullptr).find("it holds directions of resnet8") == 0u);
+  // Principal directions (dir_source "pca") are made with no norm and no seed of a run's own.
+  const auto pca = temp_path("pca_dirs.h5");
+  save_directions(pca, x, &y, {normalization::none, true, false}, 0,
+                  [](h5::file& pf) { pf.set_attr("/", "dir_source", "pca"); });
+  BOOST_TEST(direction_file_mismatch<m8>(pca, &made, &seed).empty());
+  BOOST_TEST(direction_file_mismatch<m8>(pca, &other, &seed) == "its ignore is 'biasbn', this run's ''");
+  const auto ckpt = temp_path("not_dirs.h5");
+  save_checkpoint(m, ckpt);
+  BOOST_TEST(direction_file_mismatch<m8>(ckpt, &made, &seed) ==
+             "it is a file of format 'basin-checkpoint-1', not of directions");
+  // ... and a directions file is no checkpoint.
+  BOOST_CHECK_EXCEPTION(load_checkpoint(m, path), basin::error, [&](const basin::error& e) {
+    return std::string(e.what()) ==
+           "checkpoint '" + path + "': a file of format 'basin-directions-1', expected 'basin-checkpoint-1'";
+  });
 }
 
 // ---- the sweep's fast path -----------------------------------------------------------------

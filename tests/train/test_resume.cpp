@@ -455,6 +455,28 @@ BOOST_AUTO_TEST_CASE(load_or_train_loads_its_own_and_refuses_another_run) {
   BOOST_TEST(!any.optimizer_restored);
   BOOST_TEST(oc.steps() == 0);
   BOOST_TEST(differing(values(a), values(c)) == 0u);
+  // Another data set of the same size is another run: the recipe names the data's digest.
+  const auto other_data = test::random_dataset(M::in, 64, 10);
+  const auto mine = "data " + data_digest(data), theirs = "data " + data_digest(other_data);
+  BOOST_TEST(mine != theirs);
+  M e(4);
+  optim::optimizer<optim::sgd, float, backend::host> oe({0.9, 0, false}, M::n_params);
+  BOOST_CHECK_EXCEPTION(
+      load_or_train(e, oe, optim::constant_lr{0.01}, other_data, options(2), file, "lr 0.01", nullptr, false),
+      basin::error, [&](const basin::error& err) {
+        return says(err, {file.c_str(), mine.c_str(), theirs.c_str()});
+      });
+  BOOST_TEST(oe.steps() == 0);
+  // A file written before recipes named their data is taken as this run's when the rest agrees.
+  save_training_checkpoint(a, oa, file, 2, -1, training_recipe("lr 0.01", options(2), data.size()));
+  M g(5);
+  optim::optimizer<optim::sgd, float, backend::host> og({0.9, 0, false}, M::n_params);
+  const auto legacy = load_or_train(g, og, optim::constant_lr{0.01}, data, options(2), file, "lr 0.01", nullptr, false);
+  BOOST_TEST(legacy.optimizer_restored);
+  BOOST_TEST(differing(values(a), values(g)) == 0u);
+  BOOST_TEST(detail::same_recipe("r, 64 images", "r, 64 images, data 0123456789abcdef"));
+  BOOST_TEST(!detail::same_recipe("r, 64 images, data 0123456789abcdef", "r, 64 images, data 0123456789abcdee"));
+  BOOST_TEST(!detail::same_recipe("r, 63 images", "r, 64 images, data 0123456789abcdef"));
 }
 
 BOOST_AUTO_TEST_CASE(recipes_tell_close_numbers_apart) {
@@ -462,6 +484,68 @@ BOOST_AUTO_TEST_CASE(recipes_tell_close_numbers_apart) {
   BOOST_TEST(text(1.0000001) != text(1.0000002));
   BOOST_TEST(text(0.1f) == "0.1");
   BOOST_TEST(text(3, " ", std::string("x")) == "3 x");
+}
+
+BOOST_AUTO_TEST_CASE(bad_settings_are_refused_before_any_work) {
+  using M = model<tiny, float, backend::host>;
+  const auto data = test::random_dataset(M::in, 40, 5);
+  M m(3);
+  const auto before = values(m);
+  const auto refused = [](const std::string& part) {
+    return [part](const basin::error& e) {
+      BOOST_TEST_MESSAGE(e.what());
+      return std::string(e.what()).find(part) != std::string::npos;
+    };
+  };
+  // An optimizer made for another net would step past the parameters.
+  optim::optimizer<optim::sgd, float, backend::host> other({}, M::n_params - 1);
+  BOOST_CHECK_EXCEPTION(
+      train(m, other, optim::constant_lr{0.1}, data, options(1)), basin::error,
+      refused(text("the optimizer was made for ", M::n_params - 1, " parameters, the model has ", M::n_params)));
+  // The evaluation's batch size is checked before the epoch, not after it.
+  optim::optimizer<optim::sgd, float, backend::host> opt({}, M::n_params);
+  auto o = options(1);
+  o.eval_batch_size = 0;
+  int steps = 0;
+  BOOST_CHECK_EXCEPTION(train(m, opt, optim::constant_lr{0.1}, data, o, &data, {}, [&](int, index_t) { ++steps; }),
+                        basin::error, refused("train: eval_batch_size must be at least 1, got 0"));
+  BOOST_TEST(steps == 0);
+  // A hand-built dataset whose pixels are fewer than its labels say.
+  dataset short_pixels = data;
+  short_pixels.images.resize(short_pixels.images.size() - 1);
+  BOOST_CHECK_EXCEPTION(train(m, opt, optim::constant_lr{0.1}, short_pixels, options(1)), basin::error,
+                        refused("train: dataset holds "));
+  BOOST_CHECK_EXCEPTION(evaluate(m, short_pixels), basin::error, refused("evaluate: dataset holds "));
+  // Settings that would turn every weight NaN (or 0) name themselves.
+  using sgd_opt = optim::optimizer<optim::sgd, float, backend::host>;
+  using adam_opt = optim::optimizer<optim::adam, float, backend::host>;
+  BOOST_CHECK_EXCEPTION(sgd_opt({NAN, 0.0, false}, M::n_params), basin::error,
+                        refused("sgd: momentum and weight_decay must be finite and >= 0, got nan and 0"));
+  BOOST_CHECK_EXCEPTION(adam_opt({0.9, 0.999, -1e-8, 0.0}, M::n_params), basin::error,
+                        refused("adam: eps must be finite and > 0 and weight_decay finite and >= 0"));
+  BOOST_CHECK_EXCEPTION(adam_opt({0.9, 0.999, 0.0, 0.0}, M::n_params), basin::error, refused("adam: eps"));
+  adam_opt tiny_eps({0.9, 0.999, 1e-300, 0.0}, M::n_params);  // a double, but 0 as a float
+  BOOST_CHECK_EXCEPTION(tiny_eps.step(backend::raw(m.params), backend::raw(m.grads), 0.1), basin::error,
+                        refused("adam: eps 1e-300 is 0 in this scalar type"));
+  opt.policy.weight_decay = -1;  // changed after construction: refused at the step
+  BOOST_CHECK_EXCEPTION(opt.step(backend::raw(m.params), backend::raw(m.grads), 0.1), basin::error,
+                        refused("sgd: momentum and weight_decay must be finite and >= 0"));
+  opt.policy.weight_decay = 0;
+  BOOST_CHECK_EXCEPTION(train(m, opt, optim::cosine_lr{0.1, 0}, data, options(1)), basin::error,
+                        refused("cosine_lr: epochs must be finite and > 0, got 0"));
+  BOOST_CHECK_EXCEPTION(train(m, opt, optim::constant_lr{-0.1}, data, options(1)), basin::error,
+                        refused("train: the learning rate at epoch 1 is -0.1, expected finite and >= 0"));
+  using Q = optim::quantized_optimizer<M, optim::sgd>;
+  BOOST_CHECK_EXCEPTION(Q(m, {}, {optim::rounding::stochastic, 8, INFINITY}), basin::error,
+                        refused("quantized_optimizer: delta must be finite and >= 0"));
+  BOOST_CHECK_EXCEPTION(Q(m, {}, {optim::rounding::stochastic, 8, 1e307}), basin::error,
+                        refused("quantized_optimizer: the grid of tensor '"));
+  BOOST_TEST(differing(values(m), before) == 0u);  // nothing was trained
+  // Batches larger than the data are not allocated in full.
+  const auto all = evaluate(m, data, 40);
+  const auto huge = evaluate(m, data, index_t(1) << 50);
+  BOOST_TEST(huge.loss == all.loss);
+  BOOST_TEST(huge.accuracy == all.accuracy);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

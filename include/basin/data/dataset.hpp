@@ -8,6 +8,8 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
+#include <string>
 #include <vector>
 
 #include "basin/core/config.hpp"
@@ -33,6 +35,24 @@ struct dataset {
     return images.data() + i * shape.size();
   }
 };
+
+// The contents of a dataset (shape, classes, labels and every pixel's bits) as 16 hex digits,
+// FNV-1a: what a training checkpoint's recipe records of its data, so that a run resumed on
+// another data set of the same size is refused. About 0.3 s for Fashion-MNIST's 60000 images.
+inline std::string data_digest(const dataset& d) {
+  std::uint64_t h = 14695981039346656037ull;
+  const auto add = [&h](const void* p, std::size_t bytes) {
+    const auto* b = static_cast<const unsigned char*>(p);
+    for (std::size_t i = 0; i < bytes; ++i) h = (h ^ b[i]) * 1099511628211ull;
+  };
+  const std::int64_t head[5] = {d.shape.c, d.shape.h, d.shape.w, d.classes, std::int64_t(d.labels.size())};
+  add(head, sizeof head);
+  add(d.labels.data(), d.labels.size() * sizeof(std::int32_t));
+  add(d.images.data(), d.images.size() * sizeof(float));
+  char text[17];
+  std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(h));
+  return text;
+}
 
 // Per-channel mean and population standard deviation over every image and pixel.
 struct channel_stats {

@@ -354,6 +354,12 @@ std::vector<gan_record> train_gan(Gen& g, Disc& d, OptG& og, OptD& od, const std
           "], got ", o.first_step);
   require(data.shape() == Disc::in, "train_gan: the data's samples are ", data.shape().c, "x", data.shape().h, "x",
           data.shape().w, " but the discriminator takes ", Disc::in.c, "x", Disc::in.h, "x", Disc::in.w);
+  if constexpr (requires { og.size(); })
+    require(index_t(og.size()) == Gen::n_params, "train_gan: the generator's optimizer was made for ", og.size(),
+            " parameters, the generator has ", Gen::n_params);
+  if constexpr (requires { od.size(); })
+    require(index_t(od.size()) == Disc::n_params, "train_gan: the discriminator's optimizer was made for ", od.size(),
+            " parameters, the discriminator has ", Disc::n_params);
   gan_workspace<Gen, Disc> ws;
   ws.reserve(o.batch_size);
   ws.bce.allow_not_finite = o.stop_when_not_finite;
@@ -368,6 +374,11 @@ std::vector<gan_record> train_gan(Gen& g, Disc& d, OptG& og, OptD& od, const std
   for (index_t s = o.first_step; s < o.steps; ++s) {
     gan_record rec;
     rec.step = s + 1;
+    // The real samples of this step first (a function of seed and step): a source that gives the
+    // wrong count is refused before either net moves.
+    const auto points = data.sample(o.seed, std::uint64_t(s), n);
+    require(index_t(points.size()) == n * ws.sample_size, "train_gan: the data source gave ", points.size(),
+            " values at step ", s + 1, ", expected ", n, " samples x ", ws.sample_size);
     // The generator's step.
     rec.g_loss = generator_loss(g, d, ws, o.seed, std::uint64_t(2 * s), n);
     pg.remember(backend::raw(g.params));
@@ -378,7 +389,6 @@ std::vector<gan_record> train_gan(Gen& g, Disc& d, OptG& og, OptD& od, const std
       const T* p = pg.predict(backend::raw(g.params));
       B::copy(Gen::n_params, p, backend::raw(g.params));
     }
-    const auto points = data.sample(o.seed, std::uint64_t(s), n);
     real.assign(points.begin(), points.end());
     B::upload(real.data(), n * ws.sample_size, backend::raw(ws.real));
     rec.d_loss = discriminator_loss(g, d, ws, backend::raw(ws.real), o.seed, std::uint64_t(2 * s + 1), n);

@@ -175,6 +175,10 @@ index_t stored_bytes(const Grids& grids) {
 // that is not HDF5, or one that is not a basin checkpoint.
 inline checkpoint_info read_checkpoint_info(const std::string& path) {
   auto f = h5::file::open(path);
+  // Surface and direction files carry an architecture and fingerprint too: their format tells them apart.
+  if (f.has_attr("/", "format"))
+    require(f.attr_string("/", "format") == "basin-checkpoint-1", "checkpoint '", path, "': a file of format '",
+            f.attr_string("/", "format"), "', expected 'basin-checkpoint-1'");
   require(f.has_attr("/", "architecture") && f.has_attr("/", "fingerprint"), "checkpoint '", path,
           "': not a basin checkpoint (no architecture/fingerprint attributes)");
   checkpoint_info info;
@@ -397,6 +401,17 @@ void save_training_checkpoint(const Model& m, const Opt& opt, const std::string&
       });
 }
 
+namespace detail {
+// Whether a file's recipe is this run's: equal, or written before recipes ended with their data's
+// digest (", data <16 hex digits>", train/resume.hpp) and equal to this one without it.
+inline bool same_recipe(const std::string& file, const std::string& run) {
+  if (file == run) return true;
+  const auto at = run.rfind(", data ");
+  return at != std::string::npos && run.size() == at + 7 + 16 && file.find(", data ") == std::string::npos &&
+         file == run.substr(0, at);
+}
+}  // namespace detail
+
 // Loads a checkpoint into m and, when the file holds one, the optimizer's state into opt, so
 // that training continues exactly as if it had not stopped (same steps, momentum, moments,
 // grids, shadow weights). Requires the model's architecture, the optimizer's kind and settings,
@@ -413,8 +428,8 @@ training_checkpoint_info load_training_checkpoint(Model& m, Opt& opt, const std:
     static_cast<checkpoint_info&>(out) = read_checkpoint_info(path);
     detail::require_architecture<Model>(out, path);
     auto f = h5::file::open(path);
-    require(recipe.empty() || out.recipe.empty() || recipe == out.recipe, "training checkpoint '", path,
-            "' was written by another run:\n  the file's run: ", out.recipe, "\n  this run:       ", recipe,
+    require(recipe.empty() || out.recipe.empty() || detail::same_recipe(out.recipe, recipe), "training checkpoint '",
+            path, "' was written by another run:\n  the file's run: ", out.recipe, "\n  this run:       ", recipe,
             "\n(use another output folder, or remove this run's checkpoints to start again)");
     if (f.has("optimizer")) st = detail::read_optimizer_state<Model, T>(f, path);
   }

@@ -76,6 +76,41 @@ void save_directions(const std::string& path, direction<Model>& x, std::type_ide
   });
 }
 
+// What differs between the settings recorded in an existing direction file (basin's root
+// attributes) and those a run would make its directions with: empty when nothing does, or when
+// the file records none (the reference tool's files). A random direction depends on every one of
+// them, so a run that finds a file made otherwise would silently sweep other directions than it
+// asked for; plot_surface refuses with this text. Principal directions (06_trajectory's) are
+// compared by ignore and dir_type only. o and seed null: only the kind of file and its
+// architecture are compared (directions between checkpoints depend on neither).
+template <class Model>
+std::string direction_file_mismatch(const std::string& path, const direction_options* o, const std::uint64_t* seed) {
+  auto f = h5::file::open(path);
+  if (!f.has_attr("/", "format")) return {};
+  const auto format = f.attr_string("/", "format");
+  if (format != "basin-directions-1") return text("it is a file of format '", format, "', not of directions");
+  const auto differs = [&](const char* attr, const std::string& want) -> std::string {
+    if (!f.has_attr("/", attr)) return {};
+    const auto have = f.attr_string("/", attr);
+    return have == want ? std::string() : text("its ", attr, " is '", have, "', this run's '", want, "'");
+  };
+  if (f.has_attr("/", "architecture") && detail::without_weight_type(f.attr_string("/", "architecture")) !=
+                                             detail::without_weight_type(Model::architecture()))
+    return text("it holds directions of ", f.attr_string("/", "architecture"), ", this run's net is ",
+                Model::architecture());
+  // Principal directions (dir_source "pca", trajectory.hpp) depend on neither norm nor seed: the
+  // reference tool's plot_trajectory -> plot_surface workflow sweeps them as they are.
+  const bool pca = f.has_attr("/", "dir_source");
+  if (o)
+    for (const auto& d :
+         {pca ? std::string() : differs("norm", to_string(o->norm)),
+          differs("ignore", o->ignore_bias_bn ? "biasbn" : ""), differs("dir_type", o->states ? "states" : "weights")})
+      if (!d.empty()) return d;
+  if (seed && !pca && f.has_attr("/", "seed") && f.attr_u64("/", "seed") != *seed)
+    return text("its seed is ", f.attr_u64("/", "seed"), ", this run's ", *seed);
+  return {};
+}
+
 // Reads a direction group ("xdirection" or "ydirection") written for this architecture, by
 // basin or by the reference tool (weights or states order, detected from the tensor count).
 // Throws basin::error naming the file for a missing group, a wrong tensor count or shape.

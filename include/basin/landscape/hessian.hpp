@@ -61,6 +61,10 @@ struct hessian_options {
   double tolerance = 1e-2;     // residual bound for both extremes, relative to max(|lambda_max|, |lambda_min|)
   std::uint64_t seed = 0;      // Lanczos's random start vector
   bool vectors = false;        // also return the two Ritz vectors
+  // A point whose loss, or whose curvature, is not finite (logits that overflow far out on a
+  // landscape) gives NaN eigenvalues instead of an error: hessian_eigenvalues, a sweep's metric,
+  // records such points as NaN (as loss_accuracy does their loss) rather than stopping the map.
+  bool allow_not_finite = false;
 };
 
 // The extreme eigenvalues of the Hessian at one point.
@@ -122,7 +126,10 @@ class hessian_operator {
       mask_.resize(mask.size());
       B::upload(mask.data(), Model::n_params, backend::raw(mask_));
     }
-    loss_ = pass(nullptr);  // records the activation patterns of the point
+    ws_.ce.allow_not_finite = true;  // refused here, or left to hessian_extremes (o.allow_not_finite)
+    loss_ = pass(nullptr);           // records the activation patterns of the point
+    require(o.allow_not_finite || std::isfinite(loss_), "hessian: the loss at this point is ", loss_,
+            " (its logits overflow)");
   }
 
   // The relus forget the patterns, which die with this operator (a later backward without a new
@@ -206,8 +213,9 @@ class hessian_operator {
     } active(patterns_);
     if (out) B::fill(Model::n_params, 0.0, out);
     auto& st = ws_.stager;
-    if (index_t(ws_.idx.size()) < o_.batch_size) ws_.idx.resize(static_cast<std::size_t>(o_.batch_size));
     const index_t n = data_.size();
+    if (index_t(ws_.idx.size()) < std::min(o_.batch_size, n))
+      ws_.idx.resize(static_cast<std::size_t>(std::min(o_.batch_size, n)));
     double loss = 0;
     for (index_t b0 = 0; b0 < n; b0 += o_.batch_size) {
       const index_t nb = std::min(o_.batch_size, n - b0);
@@ -254,6 +262,15 @@ hessian_extremes_result<Model> hessian_extremes(Model& m, const dataset& data, c
   const index_t P = Model::n_params;
   hessian_extremes_result<Model> r;
   r.loss = H.loss();
+  // A point whose loss or curvature is not finite: NaN eigenvalues (o.allow_not_finite), else an error.
+  const auto not_finite = [&](const char* what, int step) {
+    require(o.allow_not_finite, "hessian_extremes: ", what, " is not finite at Lanczos step ", step,
+            ": the loss is not finite near this point (loss ", r.loss, ")");
+    r.max_eig = r.min_eig = r.max_residual = r.min_residual = std::nan("");
+    r.converged = false;
+    return r;
+  };
+  if (!std::isfinite(r.loss)) return not_finite("the loss", 0);
   // q_1: a random unit vector (masked).
   std::vector<dvec> q;
   q.emplace_back(std::size_t(P), 0.0);
@@ -281,6 +298,7 @@ hessian_extremes_result<Model> hessian_extremes(Model& m, const dataset& data, c
       for (std::size_t i = 0; i < q.size(); ++i)
         detail::add_scaled<B>(P, -H.dot(backend::raw(q[i]), zp), backend::raw(q[i]), zp);
     const double b = std::sqrt(H.dot(zp, zp));
+    if (!std::isfinite(a) || !std::isfinite(b)) return not_finite("a Hessian-vector product", j + 1);
     // Ritz values of the (j+1) x (j+1) tridiagonal matrix and their residuals b |s_last|.
     const int k = j + 1;
     Eigen::MatrixXd Tm = Eigen::MatrixXd::Zero(k, k);
@@ -294,8 +312,7 @@ hessian_extremes_result<Model> hessian_extremes(Model& m, const dataset& data, c
     r.min_eig = eig.eigenvalues()(0);
     r.max_residual = b * std::fabs(eig.eigenvectors()(k - 1, k - 1));
     r.min_residual = b * std::fabs(eig.eigenvectors()(k - 1, 0));
-    require(std::isfinite(r.max_eig) && std::isfinite(r.min_eig), "hessian_extremes: non-finite curvature (", r.max_eig,
-            ", ", r.min_eig, ") at step ", k, ": the loss is not finite near this point");
+    if (!std::isfinite(r.max_eig) || !std::isfinite(r.min_eig)) return not_finite("the curvature", k);
     const double scale = std::max(std::fabs(r.max_eig), std::fabs(r.min_eig));
     // An invariant subspace (b ~ 0: H is 0, or q_1 an eigenvector, ...) ends the run at any step:
     // its Ritz values are eigenvalues, and there is no next vector to normalize.
@@ -398,7 +415,9 @@ struct hessian_eigenvalues {
   template <class Model>
   point_metrics operator()(Model& m) const {
     require(data != nullptr, "hessian_eigenvalues: no data set given");
-    const auto r = hessian_extremes(m, *data, options);
+    auto o = options;
+    o.allow_not_finite = true;  // a point whose logits overflow is recorded as NaN
+    const auto r = hessian_extremes(m, *data, o);
     return {r.max_eig, r.min_eig};
   }
 };

@@ -72,7 +72,12 @@ inline std::vector<double> parse_range(const std::string& text, const std::strin
           " points on the axis, got ", n, " in '", text, "'");
   require(std::isfinite(lo) && std::isfinite(hi) && (n == 1 || hi > lo), "option ", option,
           ": expected finite lo < hi, got '", text, "'");
-  return linspace(lo, hi, n);
+  auto v = linspace(lo, hi, n);
+  // (text cannot spell NaN or infinity for the stream, but end points near the double range
+  // overflow linspace's lo (n - 1 - i) + hi i)
+  require(std::all_of(v.begin(), v.end(), [](double c) { return std::isfinite(c); }), "option ", option, ": '", text,
+          "' lies too close to the double range: its grid cannot be computed (lo (n - 1) and hi (n - 1) overflow)");
+  return v;
 }
 
 // Processes that share one sweep, the reference tool's MPI mode (distributed/mpi.hpp gives one
@@ -311,7 +316,10 @@ sweep_stats sweep(Model& m, direction<Model>& dx, std::type_identity_t<direction
   constexpr bool blocks = requires(const std::vector<std::array<double, 2>>& pts, const std::function<void(double)>& t) {
     eval.evaluate_points(m, origin_p, origin_s, dx, dy, pts, t);
   };
-  const std::size_t per_pass = blocks ? std::size_t(std::max<index_t>(1, o.points_per_pass)) : 1;
+  // (no larger than the points left: a block's buffers are sized by it)
+  const std::size_t per_pass =
+      blocks ? std::min(std::size_t(std::max<index_t>(1, o.points_per_pass)), std::max<std::size_t>(1, pending.size()))
+             : 1;
   std::vector<std::array<double, 2>> coords;
   std::vector<point_metrics> values;
   // Evaluates the block of pending points [b0, b0 + g) into values.
@@ -492,11 +500,12 @@ struct loss_accuracy {
     }
     auto& st = ws->stager;
     auto& idx = ws->idx;
-    if (index_t(idx.size()) < batch_size) idx.resize(static_cast<std::size_t>(batch_size));
     const std::array<const dataset*, 2> sets{train, test};
-    index_t total = 0, seen = 0;
+    index_t total = 0, seen = 0, largest = 0;
     for (const dataset* d : sets)
-      if (d) total += d->size();
+      if (d) total += d->size(), largest = std::max(largest, d->size());
+    if (index_t(idx.size()) < std::min(batch_size, largest))
+      idx.resize(static_cast<std::size_t>(std::min(batch_size, largest)));
     const bool staged = Model::stages_first_layer && stage_first_layer;
     if constexpr (requires { B::block_kernels; }) {
       if (tune_kernels && ws->tuned_for != &m) {

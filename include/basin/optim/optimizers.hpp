@@ -36,10 +36,17 @@ struct sgd {
     return {{"momentum", momentum}, {"weight_decay", weight_decay}, {"nesterov", nesterov ? 1.0 : 0.0}};
   }
 
+  // Throws basin::error naming a setting that would make the weights NaN or the step meaningless.
+  void check() const {
+    require(std::isfinite(momentum) && momentum >= 0 && std::isfinite(weight_decay) && weight_decay >= 0,
+            "sgd: momentum and weight_decay must be finite and >= 0, got ", momentum, " and ", weight_decay);
+    require(!nesterov || momentum > 0, "sgd: nesterov needs momentum > 0");
+  }
+
   template <class B, class T>
   void step(index_t n, T* w, const T* g, T* state, double lr, std::int64_t t) const {
     require(lr >= 0 && std::isfinite(lr), "sgd: learning rate must be finite and >= 0, got ", lr);
-    require(!nesterov || momentum > 0, "sgd: nesterov needs momentum > 0");
+    check();
     const T mu = T(momentum), wd = T(weight_decay), a = T(lr);
     const bool first = t == 1, nest = nesterov;
     B::for_each_index(n, [=] BASIN_HD(index_t i) {
@@ -64,12 +71,20 @@ struct adam {
     return {{"beta1", beta1}, {"beta2", beta2}, {"eps", eps}, {"weight_decay", weight_decay}};
   }
 
+  void check() const {
+    require(beta1 >= 0 && beta1 < 1 && beta2 >= 0 && beta2 < 1, "adam: betas must lie in [0, 1), got ", beta1, ", ",
+            beta2);
+    // (eps 0 makes a weight whose gradient is exactly 0, a dead relu's, 0 / 0)
+    require(std::isfinite(eps) && eps > 0 && std::isfinite(weight_decay) && weight_decay >= 0,
+            "adam: eps must be finite and > 0 and weight_decay finite and >= 0, got ", eps, " and ", weight_decay);
+  }
+
   template <class B, class T>
   void step(index_t n, T* w, const T* g, T* state, double lr, std::int64_t t) const {
     require(lr >= 0 && std::isfinite(lr), "adam: learning rate must be finite and >= 0, got ", lr);
-    require(beta1 >= 0 && beta1 < 1 && beta2 >= 0 && beta2 < 1, "adam: betas must lie in [0, 1), got ", beta1,
-            ", ", beta2);
+    check();
     const T b1 = T(beta1), b2 = T(beta2), wd = T(weight_decay), e = T(eps);
+    require(e > T(0), "adam: eps ", eps, " is 0 in this scalar type");
     const T c1 = T(1 - std::pow(beta1, double(t))), c2 = T(1 - std::pow(beta2, double(t))), a = T(lr);
     T* m = state;
     T* v = state + n;
@@ -100,7 +115,9 @@ template <policy P, class T, class B>
 class optimizer {
  public:
   P policy;
-  explicit optimizer(P p, index_t n) : policy(p), n_(n), state_(std::size_t(P::slots * n), T(0)) {}
+  explicit optimizer(P p, index_t n) : policy(p), n_(n), state_(std::size_t(P::slots * n), T(0)) {
+    if constexpr (requires { p.check(); }) p.check();  // (and at every step: policy is public)
+  }
   // One step: w -= update(g). Requires w and g of the length given at construction.
   void step(T* w, const T* g, double lr) { policy.template step<B>(n_, w, g, backend::raw(state_), lr, ++t_); }
   std::int64_t steps() const { return t_; }

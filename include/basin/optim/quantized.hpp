@@ -63,9 +63,14 @@ class quantized_optimizer {
   // the float weights and m.params their rounding).
   quantized_optimizer(Model& m, Base base, quantization q) : q_(q), inner_(base, Model::n_params) {
     require(q.bits >= 1 && q.bits <= 31, "quantized_optimizer: bits must lie in [1, 31], got ", q.bits);
+    require(std::isfinite(q.delta) && q.delta >= 0,
+            "quantized_optimizer: delta must be finite and >= 0 (0: a spacing from each tensor's weights), got ",
+            q.delta);
     std::vector<T> w(static_cast<std::size_t>(Model::n_params));
     B::download(backend::raw(m.params), Model::n_params, w.data());
-    for (const auto& t : Model::param_table) {
+    const auto names = Model::parameter_names();
+    for (std::size_t k = 0; k < Model::param_table.size(); ++k) {
+      const auto& t = Model::param_table[k];
       if (t.kind != param_kind::weight) continue;
       double big = 0, mean = 0;
       for (index_t i = 0; i < t.size(); ++i) {
@@ -75,6 +80,9 @@ class quantized_optimizer {
       const double delta = q.delta > 0 ? q.delta : std::max(big, 1e-12) / (std::ldexp(1.0, q.bits - 1) - 1);
       grids_.push_back({t.offset, t.size(), q.bits == 1 ? quant::binary_grid(q.delta > 0 ? q.delta : mean)
                                                              : quant::integer_grid(delta, q.bits)});
+      // (weights all zero or not finite, or a spacing whose end points overflow)
+      const auto problem = quant::grid_problem(grids_.back().g);
+      require(problem.empty(), "quantized_optimizer: the grid of tensor '", names[k], "': ", problem);
     }
     publish_grids(m);
     if (q.rule == rounding::binary_connect) {

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <vector>
 
+#include "basin/core/error.hpp"
+
 namespace basin::optim {
 
 struct constant_lr {
@@ -31,6 +33,7 @@ struct cosine_lr {
   double epochs = 1;
   double min_lr = 0;
   double operator()(double epoch) const {
+    require(epochs > 0 && std::isfinite(epochs), "cosine_lr: epochs must be finite and > 0, got ", epochs);
     const double x = std::fmin(std::fmax(epoch / epochs, 0.0), 1.0);
     return min_lr + (lr - min_lr) * 0.5 * (1 + std::cos(3.14159265358979323846 * x));
   }

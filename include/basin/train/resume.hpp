@@ -10,8 +10,8 @@
 // optimizer's state and trains the remaining epochs: since each epoch's order, augmentation and
 // learning rate are functions of (seed, epoch), the resumed run ends in the same bits as one
 // that never stopped (on the host; tests/train checks it). A run whose last epoch is on disk
-// trains nothing. The recipe (r.recipe plus the epochs, batch size, seed, augmentation, loss and
-// number of images) is stored in each file; a rerun with another recipe is refused, naming
+// trains nothing. The recipe (r.recipe plus the epochs, batch size, seed, augmentation, loss,
+// number of images and the data's digest) is stored in each file; a rerun with another recipe is refused, naming
 // both, rather than continuing a different run.
 #pragma once
 
@@ -41,10 +41,16 @@ struct resumed_training {
   std::vector<epoch_record> history;  // the epochs trained in this call
 };
 
-// The recipe stored in (and checked against) each checkpoint of train_resumable.
+// The recipe stored in (and checked against) each checkpoint of train_resumable: the caller's
+// text, the options, the number of images and, given the data, its digest (data_digest), so that
+// another data set of the same size is another run. A file written before recipes named their
+// data's digest is taken as this run's when the rest agrees (detail::same_recipe).
 inline std::string training_recipe(const std::string& caller, const train_options& o, index_t images) {
   return text(caller, caller.empty() ? "" : "; ", "epochs ", o.epochs, ", batch ", o.batch_size, ", seed ", o.seed,
               o.augment ? ", augmented" : "", ", loss ", criterion_name(o.loss), ", ", images, " images");
+}
+inline std::string training_recipe(const std::string& caller, const train_options& o, const dataset& data) {
+  return training_recipe(caller, o, data.size()) + ", data " + data_digest(data);
 }
 
 // Trains o.epochs epochs as train() does, with a training checkpoint after each and resuming
@@ -59,7 +65,7 @@ resumed_training train_resumable(Model& model, Optimizer&& opt, const Schedule& 
   require(bool(r.path), "train_resumable: resume_options::path is not set");
   require(o.first_epoch == 0, "train_resumable: first_epoch must be 0 (it finds where to resume), got ", o.first_epoch);
   require(o.epochs >= 0, "train_resumable: epochs must be >= 0, got ", o.epochs);
-  const std::string recipe = training_recipe(r.recipe, o, data.size());
+  const std::string recipe = training_recipe(r.recipe, o, data);
   resumed_training out;
   for (int e = o.epochs; e >= 1; --e) {
     const auto file = r.path(e);
@@ -115,12 +121,13 @@ resumed_training load_or_train(Model& model, Optimizer&& opt, const Schedule& lr
   if (path_exists(final_path, "load_or_train")) {
     // The optimizer's state too when this very recipe wrote the file (a quantized net's grids
     // and shadow weights are part of what it trained); the model alone from any other checkpoint.
-    const auto full = training_recipe(recipe, o, data.size());
+    const auto full = training_recipe(recipe, o, data);
     const auto theirs = read_checkpoint_info(final_path).recipe;
-    require(theirs.empty() || theirs == full || others == other_recipe::load_model, "load_or_train: '", final_path,
+    const bool same = detail::same_recipe(theirs, full);
+    require(theirs.empty() || same || others == other_recipe::load_model, "load_or_train: '", final_path,
             "' was written by another run:\n  the file's run: ", theirs, "\n  this run:       ", full,
             "\n(use another output folder, or remove the file to train again)");
-    if (theirs == full)
+    if (same)
       out.optimizer_restored = load_training_checkpoint(model, opt, final_path, full).optimizer_restored;
     else
       load_checkpoint(model, final_path);

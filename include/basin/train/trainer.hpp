@@ -121,6 +121,7 @@ void require_matches(const dataset& d, const char* what) {
   require(d.shape == Model::in, what, ": images are ", d.shape.c, "x", d.shape.h, "x", d.shape.w,
           " but the network takes ", Model::in.c, "x", Model::in.h, "x", Model::in.w);
   require(d.size() > 0, what, ": the dataset is empty");
+  check_layout(d, what);  // a hand-built dataset whose pixel buffer is shorter than its labels say
   require(d.classes <= Model::classes, what, ": ", d.classes, " classes but the network has ",
           Model::classes, " outputs");
 }
@@ -154,11 +155,11 @@ evaluation evaluate(Model& model, const dataset& data, index_t batch_size = 500,
   auto& ce = ws.ce;
   ce.kind = loss_kind;
   ce.allow_not_finite = true;
+  const index_t n = data.size(), batches = n / batch_size + (n % batch_size != 0);  // (no overflow near 2^63)
   auto& idx = ws.idx;
-  if (index_t(idx.size()) < batch_size) idx.resize(static_cast<std::size_t>(batch_size));
+  if (index_t(idx.size()) < std::min(batch_size, n)) idx.resize(static_cast<std::size_t>(std::min(batch_size, n)));
   double loss = 0;
   index_t correct = 0;
-  const index_t n = data.size(), batches = (n + batch_size - 1) / batch_size;
   progress bar("evaluate", long(batches), "img", show_progress);
   for (index_t b0 = 0, k = 0; b0 < n; b0 += batch_size, ++k) {
     const index_t nb = std::min(batch_size, n - b0);
@@ -186,7 +187,9 @@ void recompute_batch_norm(Model& model, const dataset& data, index_t batch_size 
   using B = typename Model::backend_type;
   evaluation_workspace<Model> local;
   auto& ws = workspace ? *workspace : local;
-  if (index_t(ws.idx.size()) < batch_size) ws.idx.resize(static_cast<std::size_t>(batch_size));
+  const index_t n = data.size();
+  if (index_t(ws.idx.size()) < std::min(batch_size, n))
+    ws.idx.resize(static_cast<std::size_t>(std::min(batch_size, n)));
   for (const auto& t : Model::state_table)
     B::fill(t.size(), T(t.kind == param_kind::bn_running_var ? 1 : 0), backend::raw(model.state) + t.offset);
   struct restore {
@@ -197,7 +200,6 @@ void recompute_batch_norm(Model& model, const dataset& data, index_t batch_size 
       m.batches_tracked = tracked;
     }
   } guard{model, model.batches_tracked};
-  const index_t n = data.size();
   for (index_t b0 = 0, k = 1; b0 < n; b0 += batch_size, ++k) {
     const index_t nb = std::min(batch_size, n - b0);
     std::iota(ws.idx.begin(), ws.idx.begin() + nb, b0);
@@ -219,14 +221,24 @@ std::vector<epoch_record> train(Model& model, Optimizer&& opt, const Schedule& l
   detail::require_matches<Model>(data, "train");
   if (test) detail::require_matches<Model>(*test, "train (test set)");
   require(o.batch_size >= 1, "train: batch_size must be at least 1, got ", o.batch_size);
-  require(o.epochs >= 0 && o.first_epoch >= 0, "train: epochs and first_epoch must be >= 0");
+  require(!test || o.eval_batch_size >= 1, "train: eval_batch_size must be at least 1, got ", o.eval_batch_size);
+  require(o.epochs >= 0 && o.first_epoch >= 0, "train: epochs and first_epoch must be >= 0, got ", o.epochs, " and ",
+          o.first_epoch);
+  if constexpr (requires { opt.size(); })
+    require(index_t(opt.size()) == Model::n_params, "train: the optimizer was made for ", opt.size(),
+            " parameters, the model has ", Model::n_params);
+  if (o.epochs > 0) {  // the schedule's settings, before any batch moves the running statistics
+    const double lr0 = lr(double(o.first_epoch));
+    require(std::isfinite(lr0) && lr0 >= 0, "train: the learning rate at epoch ", o.first_epoch + 1, " is ", lr0,
+            ", expected finite and >= 0");
+  }
   using T = typename Model::scalar;
   using B = typename Model::backend_type;
   detail::batch_stager<Model> st;
   classification_loss<T, B> ce;
   ce.kind = o.loss;
   ce.allow_not_finite = true;  // refused below, with the epoch and step named
-  const index_t n = data.size(), steps = (n + o.batch_size - 1) / o.batch_size;
+  const index_t n = data.size(), steps = n / o.batch_size + (n % o.batch_size != 0);
   std::vector<epoch_record> history;
   for (int epoch = o.first_epoch; epoch < o.first_epoch + o.epochs; ++epoch) {
     const auto order = epoch_order(n, o.seed, epoch);
