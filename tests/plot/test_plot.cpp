@@ -292,6 +292,19 @@ BOOST_AUTO_TEST_CASE(heatmap_and_surface) {
   check_picture(stem("heatmap"));
   check_grid_dat(stem("heatmap") + ".dat", g);
   BOOST_TEST(count(stem("heatmap") + ".svg", "<polygon") >= 20u * 16u);  // every cell filled
+  // An even grid: one cell per point, centred on it, the axes half a cell beyond the outer points
+  // (x step 0.1, y step 0.125); an uneven one: pm3d cells between the points.
+  const std::string even = slurp(stem("heatmap") + ".gp");
+  BOOST_TEST(even.find("using 1:2:(0.05):(0.0625):3 with boxxyerror") != std::string::npos);
+  BOOST_TEST(even.find("set xrange [-1.05:1.05]") != std::string::npos);
+  BOOST_TEST(even.find("set yrange [-1.0625:1.0625]") != std::string::npos);
+  grid2d uneven = bowl(5, 4);
+  uneven.x = {-1, -0.2, 0, 0.1, 1};
+  basin::plot::heatmap(uneven, stem("heatmap_uneven"), st);
+  check_picture(stem("heatmap_uneven"));
+  const std::string pm3d = slurp(stem("heatmap_uneven") + ".gp");
+  BOOST_TEST((pm3d.find("with pm3d") != std::string::npos && pm3d.find("boxxyerror") == std::string::npos));
+  BOOST_TEST(pm3d.find("set xrange [-1:1]") != std::string::npos);
   basin::plot::surface3d(g, stem("surface"), st);
   check_picture(stem("surface"));
   check_grid_dat(stem("surface") + ".dat", g);

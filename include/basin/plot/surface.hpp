@@ -253,9 +253,22 @@ inline void contour(const grid2d& g, const std::string& stem, const style& st, s
   detail::finish(f, st, detail::grid_dat(g), s, fn);
 }
 
-// A filled map of the surface seen from above (gnuplot pm3d map), with a colour bar. Each cell
-// between four grid points takes the mean of its corners' colours; cells touching a point not
-// computed are left white.
+namespace detail {
+// Whether coordinates are evenly spaced (to rounding: linspace's), at least two of them.
+inline bool evenly_spaced(const std::vector<double>& v) {
+  if (v.size() < 2) return false;
+  const double step = (v.back() - v.front()) / double(v.size() - 1);
+  for (std::size_t i = 0; i < v.size(); ++i)
+    if (std::fabs(v[i] - (v.front() + double(i) * step)) > 1e-9 * std::fabs(step)) return false;
+  return step > 0;
+}
+}  // namespace detail
+
+// A filled map of the surface seen from above, with a colour bar. On an evenly spaced grid (every
+// sweep's linspace) each grid point is one cell centred on it, as the reference tool's seaborn
+// heat map draws it, so a coarse map (a 5 x 5 Hessian map) shows its 25 values; a point not
+// computed is a white cell. On an uneven grid (gnuplot pm3d) each cell between four grid points
+// takes the mean of its corners' colours, and cells touching a point not computed are white.
 // requires, ensures, throws: as in the file comment.
 inline void heatmap(const grid2d& g, const std::string& stem, const style& st) {
   constexpr const char* fn = "plot::heatmap";
@@ -263,16 +276,29 @@ inline void heatmap(const grid2d& g, const std::string& stem, const style& st) {
   const auto [lo, hi] = detail::value_range(g, true);
   const auto f = detail::files_for(stem, fn);
   std::string s = detail::preamble(f, st, "heatmap", detail::surface_title(g, st));
-  s += "\nset view map\nset pm3d corners2color mean\n";
+  const bool cells = detail::evenly_spaced(g.x) && detail::evenly_spaced(g.y);
+  s += cells ? "\nset style fill solid 1.0 noborder\n" : "\nset view map\nset pm3d corners2color mean\n";
   s += "set lmargin at screen 0.11\nset rmargin at screen 0.80\nset bmargin at screen 0.11\n"
        "set tmargin at screen 0.90\n";
-  s += detail::xy_ranges(g) + detail::axis_labels(st);
+  // half a cell on each side of a point
+  const double hx = cells ? (g.x.back() - g.x.front()) / double(2 * (g.x.size() - 1)) : 0,
+               hy = cells ? (g.y.back() - g.y.front()) / double(2 * (g.y.size() - 1)) : 0;
+  if (cells) {
+    s += "set xrange [" + detail::number(g.x.front() - hx) + ":" + detail::number(g.x.back() + hx) + "]\nset yrange [" +
+         detail::number(g.y.front() - hy) + ":" + detail::number(g.y.back() + hy) + "]\n";
+  } else {
+    s += detail::xy_ranges(g);
+  }
+  s += detail::axis_labels(st);
   s += "set tics out nomirror\n";
   s += "set cblabel " + detail::gp_string(st.zlabel) + "\n";
   if (st.log_z) s += "set logscale cb\n" + detail::cbtics(detail::log_tics(lo, hi));
   s += "unset key\n";
-  s += "splot " + detail::gp_string(f.base + ".dat") + " using " + detail::value_column(st) +
-       " with pm3d notitle\n";
+  if (cells)  // a box per point coloured by its value (a NaN point draws none: a white cell)
+    s += "plot " + detail::gp_string(f.base + ".dat") + " using 1:2:(" + detail::number(hx) + "):(" +
+         detail::number(hy) + "):" + (st.log_z ? "($3 > 0 ? $3 : NaN)" : "3") + " with boxxyerror lc palette notitle\n";
+  else
+    s += "splot " + detail::gp_string(f.base + ".dat") + " using " + detail::value_column(st) + " with pm3d notitle\n";
   s += detail::epilogue(f, st);
   detail::finish(f, st, detail::grid_dat(g), s, fn);
 }
