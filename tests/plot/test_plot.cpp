@@ -296,8 +296,8 @@ BOOST_AUTO_TEST_CASE(heatmap_and_surface) {
   // (x step 0.1, y step 0.125); an uneven one: pm3d cells between the points.
   const std::string even = slurp(stem("heatmap") + ".gp");
   BOOST_TEST(even.find("using 1:2:(0.05):(0.0625):3 with boxxyerror") != std::string::npos);
-  BOOST_TEST(even.find("set xrange [-1.05:1.05]") != std::string::npos);
-  BOOST_TEST(even.find("set yrange [-1.0625:1.0625]") != std::string::npos);
+  BOOST_TEST(even.find("set xrange [-1.05000005:1.05000005]") != std::string::npos);
+  BOOST_TEST(even.find("set yrange [-1.0625000625:1.0625000625]") != std::string::npos);
   grid2d uneven = bowl(5, 4);
   uneven.x = {-1, -0.2, 0, 0.1, 1};
   basin::plot::heatmap(uneven, stem("heatmap_uneven"), st);

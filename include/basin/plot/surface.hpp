@@ -283,9 +283,10 @@ inline void heatmap(const grid2d& g, const std::string& stem, const style& st) {
   // half a cell on each side of a point
   const double hx = cells ? (g.x.back() - g.x.front()) / double(2 * (g.x.size() - 1)) : 0,
                hy = cells ? (g.y.back() - g.y.front()) / double(2 * (g.y.size() - 1)) : 0;
-  if (cells) {
-    s += "set xrange [" + detail::number(g.x.front() - hx) + ":" + detail::number(g.x.back() + hx) + "]\nset yrange [" +
-         detail::number(g.y.front() - hy) + ":" + detail::number(g.y.back() + hy) + "]\n";
+  if (cells) {  // (a hair wider than the boxes: gnuplot leaves a box that crosses the range out of the colour scale)
+    const double mx = hx * (1 + 1e-6), my = hy * (1 + 1e-6);
+    s += "set xrange [" + detail::number(g.x.front() - mx) + ":" + detail::number(g.x.back() + mx) + "]\nset yrange [" +
+         detail::number(g.y.front() - my) + ":" + detail::number(g.y.back() + my) + "]\n";
   } else {
     s += detail::xy_ranges(g);
   }
