@@ -9,6 +9,7 @@
 #include "basin/backend/concepts.hpp"
 #include "basin/backend/host.hpp"
 #include "basin/core/config.hpp"
+#include "basin/core/digest.hpp"
 #include "basin/core/error.hpp"
 #include "basin/core/files.hpp"
 #include "basin/core/random.hpp"

@@ -8,11 +8,11 @@
 
 #include <cmath>
 #include <cstdint>
-#include <cstdio>
 #include <string>
 #include <vector>
 
 #include "basin/core/config.hpp"
+#include "basin/core/digest.hpp"
 #include "basin/core/error.hpp"
 #include "basin/core/shape.hpp"
 
@@ -40,18 +40,12 @@ struct dataset {
 // FNV-1a: what a training checkpoint's recipe records of its data, so that a run resumed on
 // another data set of the same size is refused. About 0.3 s for Fashion-MNIST's 60000 images.
 inline std::string data_digest(const dataset& d) {
-  std::uint64_t h = 14695981039346656037ull;
-  const auto add = [&h](const void* p, std::size_t bytes) {
-    const auto* b = static_cast<const unsigned char*>(p);
-    for (std::size_t i = 0; i < bytes; ++i) h = (h ^ b[i]) * 1099511628211ull;
-  };
+  fnv1a h;
   const std::int64_t head[5] = {d.shape.c, d.shape.h, d.shape.w, d.classes, std::int64_t(d.labels.size())};
-  add(head, sizeof head);
-  add(d.labels.data(), d.labels.size() * sizeof(std::int32_t));
-  add(d.images.data(), d.images.size() * sizeof(float));
-  char text[17];
-  std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(h));
-  return text;
+  h.add(head, sizeof head);
+  h.add(d.labels.data(), d.labels.size() * sizeof(std::int32_t));
+  h.add(d.images.data(), d.images.size() * sizeof(float));
+  return h.hex();
 }
 
 // Per-channel mean and population standard deviation over every image and pixel.

@@ -38,6 +38,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "basin/core/digest.hpp"
 #include "basin/core/files.hpp"
 #include "basin/io/hdf5.hpp"
 #include "basin/landscape/directions.hpp"
@@ -103,21 +104,18 @@ namespace detail {
 // finite: whether every value is.
 template <class B, class... V>
 std::string buffers_digest(bool& finite, const V&... vs) {
-  std::uint64_t h = 14695981039346656037ull;
+  fnv1a h;
   finite = true;
   const auto add = [&](const auto& v) {
     using T = typename std::remove_cvref_t<decltype(v)>::value_type;
     std::vector<T> host(v.size());
     if (!host.empty()) B::download(backend::raw(v), index_t(v.size()), host.data());
     for (const T& x : host) finite = finite && std::isfinite(double(x));
-    const auto* p = reinterpret_cast<const unsigned char*>(host.data());
-    for (std::size_t i = 0; i < host.size() * sizeof(T); ++i) h = (h ^ p[i]) * 1099511628211ull;
-    h = (h ^ host.size()) * 1099511628211ull;  // where one buffer ends and the next begins
+    h.add(host.data(), host.size() * sizeof(T));
+    h.mix(host.size());  // where one buffer ends and the next begins
   };
   (add(vs), ...);
-  char text[17];
-  std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(h));
-  return text;
+  return h.hex();
 }
 
 // A backend buffer from rank 0 to every rank of the team.
