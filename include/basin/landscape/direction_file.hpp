@@ -94,10 +94,9 @@ std::string direction_file_mismatch(const std::string& path, const direction_opt
     const auto have = f.attr_string("/", attr);
     return have == want ? std::string() : text("its ", attr, " is '", have, "', this run's '", want, "'");
   };
-  if (f.has_attr("/", "architecture") && detail::without_weight_type(f.attr_string("/", "architecture")) !=
-                                             detail::without_weight_type(Model::architecture()))
-    return text("it holds directions of ", f.attr_string("/", "architecture"), ", this run's net is ",
-                Model::architecture());
+  const std::string arch = f.has_attr("/", "architecture") ? f.attr_string("/", "architecture") : "";
+  if (!arch.empty() && detail::without_weight_type(arch) != detail::without_weight_type(Model::architecture()))
+    return text("it holds directions of ", arch, ", this run's net is ", Model::architecture());
   // Principal directions (dir_source "pca", trajectory.hpp) depend on neither norm nor seed: the
   // reference tool's plot_trajectory -> plot_surface workflow sweeps them as they are.
   const bool pca = f.has_attr("/", "dir_source");

@@ -120,8 +120,7 @@ void require_matches(const dataset& d, const char* what) {
                 "(global_avg_pool or flatten, then dense)");
   require(d.shape == Model::in, what, ": images are ", d.shape.c, "x", d.shape.h, "x", d.shape.w,
           " but the network takes ", Model::in.c, "x", Model::in.h, "x", Model::in.w);
-  require(d.size() > 0, what, ": the dataset is empty");
-  check_layout(d, what);  // a hand-built dataset whose pixel buffer is shorter than its labels say
+  check_layout(d, what);  // not empty, and the pixel buffer as long as labels x shape (a hand-built dataset)
   require(d.classes <= Model::classes, what, ": ", d.classes, " classes but the network has ",
           Model::classes, " outputs");
 }
