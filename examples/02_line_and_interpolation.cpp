@@ -19,16 +19,23 @@
 // test loss passes chance level (ln 10), the number the pictures show.
 // Each curve is a 1-D sweep written to its own HDF5 file (resumable), then drawn with gnuplot.
 //
+// The interpolation's two ends are the talk's first picture: it prints how far beyond each
+// minimizer the loss stays below chance (with `--wd` the small-batch end narrows). The lines
+// without normalization run over [-1, 1] like the others; a unit Gaussian direction leaves the
+// basin within a few thousandths there, so `--raw-range 0.01` sweeps them over [-0.01, 0.01]
+// (files and pictures named ..._range0.01) to see their shape.
+//
 // `--net vgg9` trains the paper's VGG-9 (Li et al. 2018 figs. 1-4) in place of resnet20 (about
 // 4.5x the work per image).
 //
 //   02_line_and_interpolation [--net resnet20|vgg9] [--compare batch|optimizer] [--train-subset 12000] [--epochs 6]
 //       [--small-batch 128] [--large-batch 1024] [--lr 0.1] [--adam-lr 1e-3] [--wd 0]
-//       [--points 21] [--eval-subset 1000] [--rescale 10] [--out lines]
+//       [--points 21] [--eval-subset 1000] [--rescale 10] [--raw-range 1] [--out lines]
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <limits>
 #include <string>
 
 #include "basin/core/files.hpp"
@@ -78,24 +85,33 @@ void minimizer(model_t& m, const basin::dataset& train, const recipe& r, int epo
   }
 }
 
-// The basin's half-width along a line: from alpha = 0 outwards on each side, the |alpha| where
-// the loss first exceeds `level` (linearly interpolated between grid points; the line's end when
-// it never does), the mean of both sides. Needs alpha = 0 on the grid.
-double half_width(const basin::plot::curve& c, double level) {
-  std::size_t mid = 0;
-  for (std::size_t i = 1; i < c.x.size(); ++i)
-    if (std::abs(c.x[i]) < std::abs(c.x[mid])) mid = i;
-  const auto side = [&](int step) {
-    for (std::ptrdiff_t i = std::ptrdiff_t(mid) + step; i >= 0 && i < std::ptrdiff_t(c.x.size()); i += step) {
-      const std::size_t a = std::size_t(i - step), b = std::size_t(i);
-      if (!(c.y[b] <= level)) {  // NaN counts as above
-        const double t = std::isfinite(c.y[b]) && c.y[b] != c.y[a] ? (level - c.y[a]) / (c.y[b] - c.y[a]) : 0.0;
-        return std::abs(c.x[a] + std::clamp(t, 0.0, 1.0) * (c.x[b] - c.x[a]));
-      }
+// How far the loss stays at or below `level` going from c.x[from] in the direction of `step`
+// (+1 or -1 in index): the distance to where it first exceeds it (linearly interpolated between
+// grid points; NaN counts as above), or to the grid's end when it never does.
+double width_from(const basin::plot::curve& c, std::size_t from, int step, double level) {
+  for (std::ptrdiff_t i = std::ptrdiff_t(from) + step; i >= 0 && i < std::ptrdiff_t(c.x.size()); i += step) {
+    const std::size_t a = std::size_t(i - step), b = std::size_t(i);
+    if (!(c.y[b] <= level)) {
+      const double t = std::isfinite(c.y[b]) && c.y[b] != c.y[a] ? (level - c.y[a]) / (c.y[b] - c.y[a]) : 0.0;
+      return std::abs(c.x[a] + std::clamp(t, 0.0, 1.0) * (c.x[b] - c.x[a]) - c.x[from]);
     }
-    return std::abs(step > 0 ? c.x.back() : c.x.front());
-  };
-  return c.y[mid] > level ? 0.0 : 0.5 * (side(-1) + side(1));
+  }
+  return std::abs((step > 0 ? c.x.back() : c.x.front()) - c.x[from]);
+}
+
+// The grid point nearest to a.
+std::size_t nearest(const basin::plot::curve& c, double a) {
+  std::size_t k = 0;
+  for (std::size_t i = 1; i < c.x.size(); ++i)
+    if (std::abs(c.x[i] - a) < std::abs(c.x[k] - a)) k = i;
+  return k;
+}
+
+// The basin's half-width along a line: from alpha = 0 outwards on each side, the |alpha| where
+// the loss first exceeds `level`, the mean of both sides (0 when the minimizer itself is above).
+double half_width(const basin::plot::curve& c, double level) {
+  const std::size_t mid = nearest(c, 0.0);
+  return c.y[mid] > level ? 0.0 : 0.5 * (width_from(c, mid, -1, level) + width_from(c, mid, 1, level));
 }
 
 // A 1-D sweep along d from m's current weights into file; returns loss and accuracy curves.
@@ -120,7 +136,8 @@ struct settings {
   long subset = 0;
   int epochs = 0, points = 0;
   double wd = 0;
-  double rescale = 10;  // section 5's factor; 1 leaves it out
+  double rescale = 10;   // section 5's factor; 1 leaves it out
+  double raw_range = 1;  // the lines without normalization run over [-raw_range, raw_range]
 };
 
 // A number as settings text, exactly enough to tell runs apart.
@@ -134,7 +151,7 @@ std::string text(double v) {
 template <class Net>
 void compare_minimizers(const settings& st, const basin::dataset& train, const basin::dataset& probe) {
   using model_t = model_of<Net>;
-  const auto& [by_batch, ra, rb, out, subset, epochs, points, wd, rescale] = st;
+  const auto& [by_batch, ra, rb, out, subset, epochs, points, wd, rescale, raw_range] = st;
   // File names of the two minimizers: those of earlier versions for the batch comparison.
   const std::string fa = by_batch ? "small" : "sgd", fb = by_batch ? "large" : "adam";
   model_t small(1), large(1);  // the same initialization; "small" is the first recipe, "large" the second
@@ -181,12 +198,56 @@ void compare_minimizers(const settings& st, const basin::dataset& train, const b
   s.zlabel = "test loss";
   s.log_z = true;
   basin::plot::curves({il}, {iacc}, pre + "interpolation", s);
-
-  // 2.-3. Lines through each minimizer, without and with filter normalization.
-  const auto xs = basin::linspace(-1, 1, points);
   // Chance level: a 10-class net that guesses uniformly has loss ln 10; beyond it the net has
   // lost what it learned.
   const double chance = std::log(10.0);
+  // The talk's first picture: along this one line (the same direction and scale for both), how
+  // far the loss stays below chance on either side of each minimizer, towards the other one and
+  // beyond it; an end's narrower side says how sharp it looks. Weight decay shrinks the
+  // small-batch weights more (it takes more steps), so the same step in a moves them further and
+  // its end narrows: "with weight decay now the ... small batch [minimizer] is really sharp".
+  {
+    struct side {
+      std::string text;  // the distance, "> d" when the grid ends first, or where the loss stops being finite
+      double narrow;     // the distance (the grid's end when not reached); infinite when not finite
+    };
+    // From c.x[from] in the direction of step; `towards` walks only up to the other minimizer.
+    const std::size_t i0 = nearest(il, 0.0), i1 = nearest(il, 1.0);
+    const auto walk = [&](std::size_t from, int step, bool towards) -> side {
+      basin::plot::curve c = il;
+      if (towards) {  // the part between the two minimizers
+        c.x.assign(il.x.begin() + std::ptrdiff_t(i0), il.x.begin() + std::ptrdiff_t(i1) + 1);
+        c.y.assign(il.y.begin() + std::ptrdiff_t(i0), il.y.begin() + std::ptrdiff_t(i1) + 1);
+        from -= i0;
+      }
+      if (!(c.y[from] <= chance)) return {"0 (the minimizer is above chance)", 0};
+      const double w = width_from(c, from, step, chance);
+      const auto rounded = [](double v) { return basin::text(std::round(v * 1000) / 1000); };
+      for (std::ptrdiff_t i = std::ptrdiff_t(from) + step; i >= 0 && i < std::ptrdiff_t(c.y.size()); i += step) {
+        const double y = c.y[std::size_t(i)];
+        if (y <= chance) continue;
+        if (std::isfinite(y)) return {rounded(w), w};
+        return {"not finite from a = " + rounded(c.x[std::size_t(i)]), std::numeric_limits<double>::infinity()};
+      }
+      return {"> " + rounded(w) + (towards ? " (no barrier above chance)" : ""), w};
+    };
+    const side ends[2][2] = {{walk(i0, -1, false), walk(i0, 1, true)},  // {beyond, towards}
+                             {walk(i1, 1, false), walk(i1, -1, true)}};
+    std::printf("interpolation: how far in a the test loss stays below ln 10 on each side of each minimizer:\n");
+    for (int e = 0; e < 2; ++e)
+      std::printf("  %-18s (a = %d)  beyond it %s, towards the other %s\n", (e ? rb : ra).label.c_str(), e,
+                  ends[e][0].text.c_str(), ends[e][1].text.c_str());
+    const side& n0 = ends[0][0].narrow <= ends[0][1].narrow ? ends[0][0] : ends[0][1];
+    const side& n1 = ends[1][0].narrow <= ends[1][1].narrow ? ends[1][0] : ends[1][1];
+    if (std::isfinite(n0.narrow) || std::isfinite(n1.narrow))
+      std::printf("  narrower side %s against %s: on this line %s looks sharper\n", n0.text.c_str(), n1.text.c_str(),
+                  (n0.narrow < n1.narrow ? ra : rb).label.c_str());
+  }
+
+  // 2.-3. Lines through each minimizer, without and with filter normalization; the lines without
+  // normalization over [-raw_range, raw_range].
+  const auto xs = basin::linspace(-1, 1, points), raw_xs = basin::linspace(-raw_range, raw_range, points);
+  const std::string raw_tag = raw_range == 1 ? "" : "_range" + text(raw_range);
   std::printf(
       "basin half-width: |alpha| where the test loss first exceeds ln 10 = %.3f (chance), mean of both "
       "sides:\n",
@@ -197,9 +258,10 @@ void compare_minimizers(const settings& st, const basin::dataset& train, const b
     for (auto* m : {&small, &large}) {
       const bool is_small = m == &small;
       auto d = basin::random_direction(*m, 11, 0, {norm, true, false});
-      const std::string tag = (is_small ? fa : fb) + "_" + basin::to_string(norm);
-      const auto [l, a] = line(*m, d, xs, pre + "line_" + tag + ".h5", metrics, is_small ? ra.label : rb.label,
-                               std::string("line ") + tag + cfg);
+      const bool raw = norm == basin::normalization::none;
+      const std::string tag = (is_small ? fa : fb) + "_" + basin::to_string(norm) + (raw ? raw_tag : "");
+      const auto [l, a] = line(*m, d, raw ? raw_xs : xs, pre + "line_" + tag + ".h5", metrics,
+                               is_small ? ra.label : rb.label, std::string("line ") + tag + cfg);
       std::printf("  %-18s %-7s %8.3f\n", (is_small ? ra.label : rb.label).c_str(), basin::to_string(norm),
                   half_width(l, chance));
       losses.push_back(l);
@@ -209,7 +271,8 @@ void compare_minimizers(const settings& st, const basin::dataset& train, const b
     basin::plot::style ls = s;
     ls.xlabel = "alpha";
     ls.title = norm == basin::normalization::none ? "Random direction, no normalization" : "Random direction, filter-normalized";
-    basin::plot::curves(losses, accs, pre + "line_" + basin::to_string(norm), ls);
+    basin::plot::curves(
+        losses, accs, pre + "line_" + basin::to_string(norm) + (norm == basin::normalization::none ? raw_tag : ""), ls);
   }
 
   // 5. Scale invariance: the first minimizer with every conv before a batch norm multiplied by
@@ -225,12 +288,13 @@ void compare_minimizers(const settings& st, const basin::dataset& train, const b
         "scale invariance: %s with its %d convs before a batch norm x %g: test loss %.6f -> %.6f, "
         "accuracy %.2f%% -> %.2f%% (the same network)\n",
         ra.label.c_str(), convs, k, e0.loss, e1.loss, e0.accuracy, e1.accuracy);
-    std::vector<basin::plot::curve> losses;
+    std::vector<basin::plot::curve> losses[2];  // without and with normalization
     for (auto norm : {basin::normalization::none, basin::normalization::filter}) {
       auto d = basin::random_direction(scaled, 11, 0, {norm, true, false});  // the same draw as above
-      const std::string tag = fa + "_x" + text(k) + "_" + basin::to_string(norm);
-      auto [l, a] = line(scaled, d, xs, pre + "line_" + tag + ".h5", metrics, "", std::string("line ") + tag + cfg);
       const bool raw = norm == basin::normalization::none;
+      const std::string tag = fa + "_x" + text(k) + "_" + basin::to_string(norm) + (raw ? raw_tag : "");
+      auto [l, a] = line(scaled, d, raw ? raw_xs : xs, pre + "line_" + tag + ".h5", metrics, "",
+                         std::string("line ") + tag + cfg);
       auto l0 = first_lines[raw ? 0 : 1];
       l0.label = ra.label + (raw ? ", no normalization" : ", filter-normalized");
       l.label = ra.label + " x " + text(k) + (raw ? ", no normalization" : ", filter-normalized");
@@ -240,13 +304,19 @@ void compare_minimizers(const settings& st, const basin::dataset& train, const b
         worst = std::max(worst, std::abs(l.y[i] - l0.y[i]) / std::max(1.0, std::abs(l0.y[i])));
       std::printf("  %-7s half-width %.3f -> %.3f, largest relative loss difference along the line %.2g\n",
                   basin::to_string(norm), half_width(l0, chance), half_width(l, chance), worst);
-      losses.push_back(l0);
-      losses.push_back(l);
+      losses[raw ? 0 : 1].push_back(l0);
+      losses[raw ? 0 : 1].push_back(l);
     }
     basin::plot::style ls = s;
     ls.xlabel = "alpha";
     ls.title = "Scale invariance: " + ra.label + " and the same net with its convs x " + text(k);
-    basin::plot::curves(losses, {}, pre + "scale_invariance", ls);
+    if (raw_tag.empty()) {  // both pairs on the same alpha axis
+      losses[0].insert(losses[0].end(), losses[1].begin(), losses[1].end());
+      basin::plot::curves(losses[0], {}, pre + "scale_invariance", ls);
+    } else {  // the raw pair on its own range: one picture each
+      basin::plot::curves(losses[0], {}, pre + "scale_invariance_none" + raw_tag, ls);
+      basin::plot::curves(losses[1], {}, pre + "scale_invariance_filter", ls);
+    }
   }
 
   // 4. Weight histograms (the weights above).
@@ -256,10 +326,12 @@ void compare_minimizers(const settings& st, const basin::dataset& train, const b
   hs.ylabel = "count";
   hs.zlabel = "count";
   basin::plot::histograms(w, {ra.label, rb.label}, pre + "weights", hs);
+  const std::string invariance = rescale == 1      ? ""
+                                 : raw_tag.empty() ? "scale_invariance,"
+                                                   : "scale_invariance_none" + raw_tag + ",scale_invariance_filter,";
   std::printf(
-      "wrote %s{interpolation,line_none,line_filter,%sweights}.png (+ .svg, .dat, .gp) and the sweeps' .h5 "
-      "files\n",
-      pre.c_str(), rescale != 1 ? "scale_invariance," : "");
+      "wrote %s{interpolation,line_none%s,line_filter,%sweights}.png (+ .svg, .dat, .gp) and the sweeps' .h5 files\n",
+      pre.c_str(), raw_tag.c_str(), invariance.c_str());
 }
 }  // namespace
 
@@ -274,6 +346,7 @@ int main(int argc, char** argv) try {
   const int points = args.get("points", 21);
   const long eval_subset = args.get("eval-subset", 1000L);
   const double rescale = args.get("rescale", 10.0);
+  const double raw_range = args.get("raw-range", 1.0);
   const std::string data_dir = args.get("data", std::string("/usr/share/datasets/fashion-mnist"));
   const std::string out = args.get("out", std::string("lines"));
   args.done();
@@ -284,6 +357,8 @@ int main(int argc, char** argv) try {
                  "options --lr, --adam-lr, --wd: expected positive rates and wd >= 0");
   basin::require(points >= 3, "option --points: expected at least 3 points, got ", points);
   basin::require(std::isfinite(rescale) && rescale > 0, "option --rescale: expected a positive factor, got ", rescale);
+  basin::require(std::isfinite(raw_range) && raw_range > 0 && raw_range <= 1e6,
+                 "option --raw-range: expected a half-width in (0, 1e6], got ", raw_range);
   basin::require(subset >= 1 && eval_subset >= 1 && epochs >= 1,
                  "options --train-subset, --eval-subset, --epochs: expected at least 1, got ", subset, ", ",
                  eval_subset, " and ", epochs);
@@ -301,7 +376,7 @@ int main(int argc, char** argv) try {
   const auto probe = basin::subset(test, 0, std::min<basin::index_t>(eval_subset, test.size()));
   basin::make_folder(out, "option --out");
 
-  settings st{by_batch, ra, rb, out, subset, epochs, points, wd, rescale};
+  settings st{by_batch, ra, rb, out, subset, epochs, points, wd, rescale, raw_range};
   if (net == "resnet20")
     compare_minimizers<basin::resnet20<basin::fashion_input>>(st, train, probe);
   else
