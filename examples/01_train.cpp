@@ -35,13 +35,14 @@ int main(int argc, char** argv) try {
   const long batch = args.get("batch", 128L);
   const double lr = args.get("lr", 0.1), wd = args.get("wd", 5e-4);
   const auto seed = std::uint64_t(args.get("seed", 1L));
-  const long subset = args.get("train-subset", 0L);
+  const long subset = args.get("train-subset", 0L, "0: all 60000");
   const bool augment = args.flag("augment");
   const std::string data_dir = args.get("data", std::string("/usr/share/datasets/fashion-mnist"));
   const auto loss =
       basin::criterion_from_name(args.get("loss_name", std::string("crossentropy")), "option --loss_name");
   const bool mse = loss == basin::criterion::mse;
-  const std::string out = args.get("out", std::string(mse ? "resnet20_fmnist_mse" : "resnet20_fmnist"));
+  const std::string out = args.get("out", std::string(mse ? "resnet20_fmnist_mse" : "resnet20_fmnist"),
+                                   "resnet20_fmnist, resnet20_fmnist_mse with --loss_name mse");
   args.done();
   basin::require(epochs >= 1 && batch >= 1, "options --epochs, --batch: expected at least 1, got ", epochs, " and ",
                  batch);

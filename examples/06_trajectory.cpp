@@ -239,7 +239,7 @@ int main(int argc, char** argv) try {
   const long train_subset = args.get("train-subset", 5000L);
   const auto batches = args.get_list<long>("batch-size", "128,2048");
   st.opt_name = args.get("optimizer", std::string("sgd"));
-  st.lr = args.get("lr", st.opt_name == "adam" ? 1e-3 : 0.1);
+  st.lr = args.get("lr", st.opt_name == "adam" ? 1e-3 : 0.1, "0.1, 1e-3 with --optimizer adam");
   st.wd = args.get("weight-decay", 5e-4);
   st.grid = args.get("grid", 21);
   const long loss_subset = args.get("loss-subset", 1000L);

@@ -2,14 +2,21 @@
 // Unknown or malformed options are errors that name the option: a number that does not parse, an
 // option that needs a value given none (`--out` last, or followed by another option), a flag
 // given a value (`--augment false`), an option given twice. `--name=` gives an empty text. Lists are comma-separated.
+// Hyphens and underscores in names are the same (`--train_subset`, `--loss-name`): the numbered
+// examples spell theirs with hyphens, plot_surface and --loss_name follow the reference tool. An
+// unknown option is refused with the closest known name and the program's options; `--help`
+// prints every option the program reads, with its default, and exits.
 #pragma once
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <optional>
 #include <set>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "basin/core/error.hpp"
@@ -19,25 +26,39 @@ namespace basin::examples {
 class cli {
  public:
   cli(int argc, char** argv) {
+    if (argc > 0) {
+      program_ = argv[0];
+      program_ = program_.substr(program_.find_last_of('/') + 1);
+    }
     for (int i = 1; i < argc; ++i) {
       std::string a = argv[i];
       require(a.rfind("--", 0) == 0, "unexpected argument '", a, "' (options look like --name value)");
       a = a.substr(2);
       const auto eq = a.find('=');
-      const std::string name = a.substr(0, eq);
-      require(!values_.count(name), "option --", name, " is given twice");
+      const std::string name = a.substr(0, eq), key = canonical(name);
+      require(!values_.count(key), "option --", name, " is given twice");
+      spelled_[key] = name;
       if (eq != std::string::npos)
-        values_[name] = a.substr(eq + 1);
+        values_[key] = a.substr(eq + 1);
       else if (i + 1 < argc && std::string(argv[i + 1]).rfind("--", 0) != 0)
-        values_[name] = argv[++i];
+        values_[key] = argv[++i];
       else
-        values_[name] = std::nullopt;
+        values_[key] = std::nullopt;
     }
   }
+  // The value of --name, or fallback when it is not given; `shown` describes the default in
+  // usage() where the value alone would not (a default made from other options, a 0 meaning "all").
   template <class V>
-  V get(const std::string& name, V fallback) {
-    used_.insert(name);
-    const auto it = values_.find(name);
+  V get(const std::string& name, V fallback, const char* shown = nullptr) {
+    std::ostringstream d;
+    if (shown)
+      d << shown;
+    else if constexpr (std::is_same_v<V, std::string>)
+      d << (fallback.empty() ? "(none)" : fallback);
+    else
+      d << fallback;
+    known(name, d.str());
+    const auto it = values_.find(canonical(name));
     if (it == values_.end()) return fallback;
     require(it->second.has_value(), "option --", name, ": expected a value after it");
     const std::string& text = *it->second;
@@ -54,8 +75,8 @@ class cli {
   // A comma-separated list of numbers (`--lr 1e-3,1e-2`), sorted, each value once; `fallback` is
   // the text used when the option is not given. Every item must parse as a V.
   template <class V>
-  std::vector<V> get_list(const std::string& name, const std::string& fallback) {
-    const std::string text = get(name, fallback);
+  std::vector<V> get_list(const std::string& name, const std::string& fallback, const char* shown = nullptr) {
+    const std::string text = get(name, fallback, shown);
     std::vector<V> out;
     for (std::size_t at = 0; at <= text.size();) {
       const std::size_t comma = std::min(text.find(',', at), text.size());
@@ -72,22 +93,72 @@ class cli {
   }
   // Whether the flag --name was given; a flag takes no value.
   bool flag(const std::string& name) {
-    used_.insert(name);
-    const auto it = values_.find(name);
+    known(name, "a flag: off unless given");
+    const auto it = values_.find(canonical(name));
     require(it == values_.end() || !it->second.has_value(), "option --", name, " takes no value, got '",
             it == values_.end() ? std::string() : it->second.value_or(""), "' (leave the flag out for false)");
     return it != values_.end();
   }
   // Whether option --name was given at all (with or without a value).
-  bool has(const std::string& name) const { return values_.count(name) > 0; }
-  // Throws when an option was given that the program does not know.
+  bool has(const std::string& name) const { return values_.count(canonical(name)) > 0; }
+
+  // Every option read so far, one a line with its default.
+  std::string usage() const {
+    std::string u = "usage: " + program_ + " [options]\n";
+    std::size_t width = 0;
+    for (const auto& [name, d] : options_) width = std::max(width, name.size());
+    for (const auto& [name, d] : options_)
+      u += "  --" + name + std::string(width - name.size() + 2, ' ') + "(" +
+           (d.rfind("a flag", 0) == 0 ? d : "default " + d) + ")\n";
+    return u + "Hyphens and underscores in option names are the same.\n";
+  }
+  // With --help, prints usage() and exits; otherwise throws when an option was given that the
+  // program does not read, naming the closest option it does read.
   void done() const {
-    for (const auto& [k, v] : values_) require(used_.count(k) > 0, "unknown option --", k);
+    if (values_.count("help") && !read_.count("help")) {
+      std::fputs(usage().c_str(), stdout);
+      std::exit(0);
+    }
+    for (const auto& [key, v] : values_) {
+      if (read_.count(key)) continue;
+      std::string closest;
+      std::size_t best = 3;  // suggest a name at most 2 edits away
+      for (const auto& [name, d] : options_)
+        if (const auto e = edits(key, canonical(name)); e < best) best = e, closest = name;
+      fail("unknown option --", spelled_.at(key), closest.empty() ? "" : " (did you mean --" + closest + "?)",
+           "; --help lists this program's options");
+    }
   }
 
  private:
-  std::map<std::string, std::optional<std::string>> values_;  // nullopt: given without a value
-  std::set<std::string> used_;
+  static std::string canonical(std::string name) {
+    std::replace(name.begin(), name.end(), '_', '-');
+    return name;
+  }
+  void known(const std::string& name, std::string fallback) {
+    if (read_.insert(canonical(name)).second) options_.emplace_back(name, std::move(fallback));
+  }
+  // Levenshtein distance between a and b.
+  static std::size_t edits(const std::string& a, const std::string& b) {
+    std::vector<std::size_t> row(b.size() + 1);
+    for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+    for (std::size_t i = 1; i <= a.size(); ++i) {
+      std::size_t diag = row[0];
+      row[0] = i;
+      for (std::size_t j = 1; j <= b.size(); ++j) {
+        const std::size_t up = row[j];
+        row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] != b[j - 1])});
+        diag = up;
+      }
+    }
+    return row[b.size()];
+  }
+
+  std::string program_ = "program";
+  std::map<std::string, std::optional<std::string>> values_;  // by canonical name; nullopt: given without a value
+  std::map<std::string, std::string> spelled_;                // canonical name -> as the user typed it
+  std::set<std::string> read_;                                // canonical names the program read
+  std::vector<std::pair<std::string, std::string>> options_;  // as the program spells them, with their defaults
 };
 
 }  // namespace basin::examples

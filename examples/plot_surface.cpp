@@ -224,8 +224,8 @@ static int run_main(int argc, char** argv, basin::sweep_team* team) {
   const auto ytext = a.get("y", std::string());
   if (!ytext.empty()) s.y = basin::parse_range(ytext, "--y");
   s.dir_type = a.get("dir_type", std::string("weights"));
-  const auto xnorm = a.get("xnorm", std::string("filter")), ynorm = a.get("ynorm", xnorm);
-  const auto xignore = a.get("xignore", std::string("biasbn")), yignore = a.get("yignore", xignore);
+  const auto xnorm = a.get("xnorm", std::string("filter")), ynorm = a.get("ynorm", xnorm, "--xnorm's");
+  const auto xignore = a.get("xignore", std::string("biasbn")), yignore = a.get("yignore", xignore, "--xignore's");
   s.split = a.get("data_split", std::string("test"));
   // A number is the reference tool's --data_split: that many parts of the training set.
   if (!s.split.empty() && s.split.find_first_not_of("0123456789") == std::string::npos) {
@@ -242,7 +242,8 @@ static int run_main(int argc, char** argv, basin::sweep_team* team) {
   }
   const bool subset_given = a.has("subset");
   s.raw_data = a.flag("raw_data");
-  s.subset = a.get("subset", s.parts > 0 && !subset_given ? 0L : 2000L);
+  s.subset = a.get("subset", s.parts > 0 && !subset_given ? 0L : 2000L,
+                   "2000 images; 0 is all, the default with a number of parts in --data_split");
   s.batch = a.get("batch_size", 500L);
   s.seed = std::uint64_t(a.get("seed", 1L));
   s.data_dir = a.get("data_dir", std::string());
@@ -253,16 +254,18 @@ static int run_main(int argc, char** argv, basin::sweep_team* team) {
   s.loss = basin::criterion_from_name(a.get("loss_name", std::string("crossentropy")), "option --loss_name");
   // Contour levels: the reference tool's for the cross-entropy; the MSE lies in [0, 2/classes].
   const bool mse = s.loss == basin::criterion::mse;
-  s.vmin = a.get("vmin", mse ? 0.01 : 0.1);
-  s.vmax = a.get("vmax", mse ? 0.2 : 10.0);
-  s.vlevel = a.get("vlevel", mse ? 0.01 : 0.5);
-  s.zmax = a.get("zmax", -1.0);
+  s.vmin = a.get("vmin", mse ? 0.01 : 0.1, "0.1, 0.01 with --loss_name mse");
+  s.vmax = a.get("vmax", mse ? 0.2 : 10.0, "10, 0.2 with --loss_name mse");
+  s.vlevel = a.get("vlevel", mse ? 0.01 : 0.5, "0.5, 0.01 with --loss_name mse");
+  s.zmax = a.get("zmax", -1.0, "-1: no clipping in the .vtk files");
   const std::string base = s.model_file.substr(0, s.model_file.rfind(".h5"));
-  s.dir_file = a.get("dir_file", base + "_" + s.dir_type + "_" + xnorm + (s.y.empty() ? "_1d" : "_2d") + "_dirs.h5");
-  s.surf_file = a.get(
-      "surf_file",
-      s.dir_file.substr(0, s.dir_file.rfind("_dirs.h5")) + (s.loss == basin::criterion::mse ? "_mse" : "") +
-          (s.parts > 0 ? "_split" + std::to_string(s.part) + "of" + std::to_string(s.parts) : "") + "_surface.h5");
+  s.dir_file = a.get("dir_file", base + "_" + s.dir_type + "_" + xnorm + (s.y.empty() ? "_1d" : "_2d") + "_dirs.h5",
+                     "<model_file without .h5>_<dir_type>_<xnorm>_<1d|2d>_dirs.h5");
+  s.surf_file =
+      a.get("surf_file",
+            s.dir_file.substr(0, s.dir_file.rfind("_dirs.h5")) + (s.loss == basin::criterion::mse ? "_mse" : "") +
+                (s.parts > 0 ? "_split" + std::to_string(s.part) + "of" + std::to_string(s.parts) : "") + "_surface.h5",
+            "the --dir_file's name ending [_mse][_split<i>of<n>]_surface.h5");
   a.done();
   basin::require(s.subset >= 0, "option --subset: expected 0 (all images) or more, got ", s.subset);
   basin::require(s.batch >= 1, "option --batch_size: expected at least 1, got ", s.batch);

@@ -1,10 +1,15 @@
-// Core: the counter-based generator against Random123's known answers, its statistics, errors.
+// Core: the counter-based generator against Random123's known answers, its statistics, errors;
+// the examples' command-line parser (examples/cli.hpp).
 #define BOOST_TEST_MODULE core
 #include <boost/test/unit_test.hpp>
 #include <cmath>
+#include <initializer_list>
+#include <string>
+#include <vector>
 
 #include "basin/core/error.hpp"
 #include "basin/core/random.hpp"
+#include "cli.hpp"
 
 using namespace basin;
 
@@ -65,4 +70,83 @@ BOOST_AUTO_TEST_CASE(errors_carry_their_message) {
   } catch (const basin::error& e) {
     BOOST_TEST(std::string(e.what()) == "file 'x.h5': expected 3 found 4");
   }
+}
+
+namespace {
+// The examples' parser on the given arguments (after the program's name).
+examples::cli parse(std::initializer_list<const char*> args) {
+  std::vector<std::string> text{"/some/where/01_train"};
+  text.insert(text.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& t : text) argv.push_back(t.data());
+  return examples::cli(int(argv.size()), argv.data());
+}
+
+// Runs f, which must throw basin::error with a message containing every one of parts.
+template <class F>
+void refuses(F f, std::initializer_list<const char*> parts) {
+  try {
+    f();
+    BOOST_ERROR("no error thrown");
+  } catch (const basin::error& e) {
+    for (const char* p : parts)
+      BOOST_TEST(std::string(e.what()).find(p) != std::string::npos, e.what() << " lacks " << p);
+  }
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(examples_options_read_hyphens_and_underscores_alike) {
+  auto a = parse({"--train_subset", "512", "--loss-name=mse", "--augment"});
+  BOOST_TEST(a.get("train-subset", 0L) == 512);
+  BOOST_TEST(a.get("loss_name", std::string("crossentropy")) == "mse");
+  BOOST_TEST(a.flag("augment"));
+  BOOST_TEST(a.get("epochs", 6) == 6);
+  BOOST_TEST(a.has("train-subset"));
+  a.done();
+  refuses([] { parse({"--train-subset", "1", "--train_subset", "2"}); }, {"option --train_subset is given twice"});
+  refuses([] { parse({"--lr", "0.1", "--lr=1"}); }, {"option --lr is given twice"});
+}
+
+BOOST_AUTO_TEST_CASE(examples_options_refuse_what_they_cannot_read) {
+  refuses([] { parse({"epochs"}); }, {"unexpected argument 'epochs'"});
+  refuses([] { parse({"--epochs", "six"}).get("epochs", 6); }, {"option --epochs: expected a number, got 'six'"});
+  refuses([] { parse({"--out"}).get("out", std::string("x")); }, {"option --out: expected a value after it"});
+  refuses([] { parse({"--augment", "false"}).flag("augment"); }, {"option --augment takes no value, got 'false'"});
+  refuses([] { parse({"--lr", "1e-3,x"}).get_list<double>("lr", "1e-3"); }, {"expected numbers separated by commas"});
+  // An unknown option names the closest one read (at most 2 edits away), as the user spelled it.
+  refuses(
+      [] {
+        auto a = parse({"--epoch", "3"});
+        a.get("epochs", 6);
+        a.get("out", std::string("runs"));
+        a.done();
+      },
+      {"unknown option --epoch (did you mean --epochs?)", "--help lists"});
+  refuses(
+      [] {
+        auto a = parse({"--colour", "red"});
+        a.get("epochs", 6);
+        a.done();
+      },
+      {"unknown option --colour;"});
+}
+
+BOOST_AUTO_TEST_CASE(examples_usage_lists_every_option_with_its_default) {
+  auto a = parse({});
+  a.get("epochs", 6);
+  a.get("lr", 1e-3);
+  a.get("out", std::string("resnet20_fmnist"));
+  a.get("data_dir", std::string());
+  a.get_list<double>("beta1", "0.5,0.9");
+  a.flag("augment");
+  a.get("epochs", 7);  // read twice: listed once, with its first default
+  BOOST_TEST(a.usage() ==
+             "usage: 01_train [options]\n"
+             "  --epochs    (default 6)\n"
+             "  --lr        (default 0.001)\n"
+             "  --out       (default resnet20_fmnist)\n"
+             "  --data_dir  (default (none))\n"
+             "  --beta1     (default 0.5,0.9)\n"
+             "  --augment   (a flag: off unless given)\n"
+             "Hyphens and underscores in option names are the same.\n");
 }
