@@ -293,9 +293,20 @@ BOOST_AUTO_TEST_CASE(heatmap_and_surface) {
   check_grid_dat(stem("heatmap") + ".dat", g);
   BOOST_TEST(count(stem("heatmap") + ".svg", "<polygon") >= 20u * 16u);  // every cell filled
   // An even grid: one cell per point, centred on it, the axes half a cell beyond the outer points
-  // (x step 0.1, y step 0.125); an uneven one: pm3d cells between the points.
+  // (x step 0.1, y step 0.125), inner sides a pixel into the neighbours (no seams: 2.1 units over
+  // 0.69 of 900 pixels, 2.125 over 0.79 of 700), the outer ones on the edge; an uneven one: pm3d
+  // cells between the points.
   const std::string even = slurp(stem("heatmap") + ".gp");
-  BOOST_TEST(even.find("using 1:2:(0.05):(0.0625):3 with boxxyerror") != std::string::npos);
+  const auto offset = [&](const std::string& before) {  // the number after `before`
+    const auto at = even.find(before);
+    BOOST_TEST_REQUIRE(at != std::string::npos, before << " not in " << even);
+    return std::stod(even.substr(at + before.size()));
+  };
+  BOOST_TEST(offset("using 1:2:($1 - 0.05 - ($1 > -0.95 ? ") == 2.1 / 621, boost::test_tools::tolerance(1e-12));
+  BOOST_TEST(offset("($1 + 0.05 + ($1 < 0.95 ? ") == 2.1 / 621, boost::test_tools::tolerance(1e-12));
+  BOOST_TEST(offset("($2 - 0.0625 - ($2 > -0.9375 ? ") == 2.125 / 553, boost::test_tools::tolerance(1e-12));
+  BOOST_TEST(offset("($2 + 0.0625 + ($2 < 0.9375 ? ") == 2.125 / 553, boost::test_tools::tolerance(1e-12));
+  BOOST_TEST(even.find(" : 0)):3 with boxxyerror lc palette") != std::string::npos);
   BOOST_TEST(even.find("set xrange [-1.05000005:1.05000005]") != std::string::npos);
   BOOST_TEST(even.find("set yrange [-1.0625000625:1.0625000625]") != std::string::npos);
   grid2d uneven = bowl(5, 4);
