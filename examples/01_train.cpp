@@ -43,7 +43,7 @@ int main(int argc, char** argv) try {
   const bool mse = loss == basin::criterion::mse;
   const std::string out = args.get("out", std::string(mse ? "resnet20_fmnist_mse" : "resnet20_fmnist"),
                                    "resnet20_fmnist, resnet20_fmnist_mse with --loss_name mse");
-  args.done();
+  if (!args.done()) return 0;  // --help
   basin::require(epochs >= 1 && batch >= 1, "options --epochs, --batch: expected at least 1, got ", epochs, " and ",
                  batch);
   basin::require(lr > 0 && wd >= 0 && subset >= 0, "options --lr, --wd, --train-subset: expected lr > 0, wd >= 0 ",

@@ -86,32 +86,69 @@ void minimizer(model_t& m, const basin::dataset& train, const recipe& r, int epo
 }
 
 // How far the loss stays at or below `level` going from c.x[from] in the direction of `step`
-// (+1 or -1 in index): the distance to where it first exceeds it (linearly interpolated between
-// grid points; NaN counts as above), or to the grid's end when it never does.
-double width_from(const basin::plot::curve& c, std::size_t from, int step, double level) {
+// (+1 or -1 in index), as an interval [lo, hi] of distances where the grid cannot say more:
+//   crossed     between two grid points past the first, linearly interpolated (lo = hi);
+//   first_step  within the first grid step, where a loss that jumps by orders of magnitude
+//               makes interpolation meaningless: [0, step];
+//   not_finite  the loss stops being finite before it is seen above the level (NaN counts as
+//               above): between the last finite point and the first that is not;
+//   grid_ends   never above it on the grid: at least the distance to the grid's end;
+//   above       the starting point itself is above it: 0.
+struct reach {
+  enum kind { crossed, first_step, not_finite, grid_ends, above } how = crossed;
+  double lo = 0, hi = 0;
+  std::string text() const {
+    const auto r = [](double v) { return basin::text(std::round(v * 1000) / 1000); };
+    switch (how) {
+      case crossed:
+        return r(lo);
+      case first_step:
+        return "< " + r(hi);
+      case not_finite:
+        return "< " + r(hi) + " (not finite there)";
+      case grid_ends:
+        return "> " + r(lo);
+      case above:
+        return "0 (above it at the start)";
+    }
+    return "";
+  }
+};
+
+reach reach_from(const basin::plot::curve& c, std::size_t from, int step, double level) {
+  if (!(c.y[from] <= level)) return {reach::above, 0, 0};
   for (std::ptrdiff_t i = std::ptrdiff_t(from) + step; i >= 0 && i < std::ptrdiff_t(c.x.size()); i += step) {
     const std::size_t a = std::size_t(i - step), b = std::size_t(i);
-    if (!(c.y[b] <= level)) {
-      const double t = std::isfinite(c.y[b]) && c.y[b] != c.y[a] ? (level - c.y[a]) / (c.y[b] - c.y[a]) : 0.0;
-      return std::abs(c.x[a] + std::clamp(t, 0.0, 1.0) * (c.x[b] - c.x[a]) - c.x[from]);
-    }
+    if (c.y[b] <= level) continue;
+    const double da = std::abs(c.x[a] - c.x[from]), db = std::abs(c.x[b] - c.x[from]);
+    if (!std::isfinite(c.y[b])) return {reach::not_finite, da, db};
+    if (a == from) return {reach::first_step, 0, db};
+    const double w = da + (level - c.y[a]) / (c.y[b] - c.y[a]) * (db - da);
+    return {reach::crossed, w, w};
   }
-  return std::abs((step > 0 ? c.x.back() : c.x.front()) - c.x[from]);
+  return {reach::grid_ends, std::abs((step > 0 ? c.x.back() : c.x.front()) - c.x[from]),
+          std::numeric_limits<double>::infinity()};
 }
 
-// The grid point nearest to a.
-std::size_t nearest(const basin::plot::curve& c, double a) {
+// The grid point at a; the grids are built so that it is on them.
+std::size_t at(const basin::plot::curve& c, double a) {
   std::size_t k = 0;
   for (std::size_t i = 1; i < c.x.size(); ++i)
     if (std::abs(c.x[i] - a) < std::abs(c.x[k] - a)) k = i;
+  basin::require(std::abs(c.x[k] - a) < 1e-9, "02: the grid misses ", a);
   return k;
 }
 
 // The basin's half-width along a line: from alpha = 0 outwards on each side, the |alpha| where
-// the loss first exceeds `level`, the mean of both sides (0 when the minimizer itself is above).
-double half_width(const basin::plot::curve& c, double level) {
-  const std::size_t mid = nearest(c, 0.0);
-  return c.y[mid] > level ? 0.0 : 0.5 * (width_from(c, mid, -1, level) + width_from(c, mid, 1, level));
+// the loss first exceeds `level`, the mean of both sides; where a side is only bounded, both
+// sides as reach::text gives them.
+std::string half_width(const basin::plot::curve& c, double level) {
+  const std::size_t mid = at(c, 0.0);
+  const reach l = reach_from(c, mid, -1, level), r = reach_from(c, mid, 1, level);
+  if (l.how == reach::above) return l.text();
+  if (l.how == reach::crossed && r.how == reach::crossed) return basin::text(std::round(500 * (l.lo + r.lo)) / 1000);
+  if (l.how == r.how && l.lo == r.lo && l.hi == r.hi) return l.text();
+  return l.text() + " left, " + r.text() + " right";
 }
 
 // A 1-D sweep along d from m's current weights into file; returns loss and accuracy curves.
@@ -207,47 +244,38 @@ void compare_minimizers(const settings& st, const basin::dataset& train, const b
   // small-batch weights more (it takes more steps), so the same step in a moves them further and
   // its end narrows: "with weight decay now the ... small batch [minimizer] is really sharp".
   {
-    struct side {
-      std::string text;  // the distance, "> d" when the grid ends first, or where the loss stops being finite
-      double narrow;     // the distance (the grid's end when not reached); infinite when not finite
-    };
-    // From c.x[from] in the direction of step; `towards` walks only up to the other minimizer.
-    const std::size_t i0 = nearest(il, 0.0), i1 = nearest(il, 1.0);
-    const auto walk = [&](std::size_t from, int step, bool towards) -> side {
-      basin::plot::curve c = il;
-      if (towards) {  // the part between the two minimizers
-        c.x.assign(il.x.begin() + std::ptrdiff_t(i0), il.x.begin() + std::ptrdiff_t(i1) + 1);
-        c.y.assign(il.y.begin() + std::ptrdiff_t(i0), il.y.begin() + std::ptrdiff_t(i1) + 1);
-        from -= i0;
-      }
-      if (!(c.y[from] <= chance)) return {"0 (the minimizer is above chance)", 0};
-      const double w = width_from(c, from, step, chance);
-      const auto rounded = [](double v) { return basin::text(std::round(v * 1000) / 1000); };
-      for (std::ptrdiff_t i = std::ptrdiff_t(from) + step; i >= 0 && i < std::ptrdiff_t(c.y.size()); i += step) {
-        const double y = c.y[std::size_t(i)];
-        if (y <= chance) continue;
-        if (std::isfinite(y)) return {rounded(w), w};
-        return {"not finite from a = " + rounded(c.x[std::size_t(i)]), std::numeric_limits<double>::infinity()};
-      }
-      return {"> " + rounded(w) + (towards ? " (no barrier above chance)" : ""), w};
-    };
-    const side ends[2][2] = {{walk(i0, -1, false), walk(i0, 1, true)},  // {beyond, towards}
-                             {walk(i1, 1, false), walk(i1, -1, true)}};
+    const std::size_t i0 = at(il, 0.0), i1 = at(il, 1.0);
+    basin::plot::curve inner = il;  // the part between the two minimizers
+    inner.x.assign(il.x.begin() + std::ptrdiff_t(i0), il.x.begin() + std::ptrdiff_t(i1) + 1);
+    inner.y.assign(il.y.begin() + std::ptrdiff_t(i0), il.y.begin() + std::ptrdiff_t(i1) + 1);
+    const reach ends[2][2] = {{reach_from(il, i0, -1, chance), reach_from(inner, 0, 1, chance)},  // {beyond, towards}
+                              {reach_from(il, i1, 1, chance), reach_from(inner, i1 - i0, -1, chance)}};
     std::printf("interpolation: how far in a the test loss stays below ln 10 on each side of each minimizer:\n");
     for (int e = 0; e < 2; ++e)
-      std::printf("  %-18s (a = %d)  beyond it %s, towards the other %s\n", (e ? rb : ra).label.c_str(), e,
-                  ends[e][0].text.c_str(), ends[e][1].text.c_str());
-    const side& n0 = ends[0][0].narrow <= ends[0][1].narrow ? ends[0][0] : ends[0][1];
-    const side& n1 = ends[1][0].narrow <= ends[1][1].narrow ? ends[1][0] : ends[1][1];
-    if (std::isfinite(n0.narrow) || std::isfinite(n1.narrow))
-      std::printf("  narrower side %s against %s: on this line %s looks sharper\n", n0.text.c_str(), n1.text.c_str(),
-                  (n0.narrow < n1.narrow ? ra : rb).label.c_str());
+      std::printf("  %-18s (a = %d)  beyond it %s, towards the other %s%s\n", (e ? rb : ra).label.c_str(), e,
+                  ends[e][0].text().c_str(), ends[e][1].text().c_str(),
+                  ends[e][1].how == reach::grid_ends ? " (no barrier above chance)" : "");
+    // Each end's narrower side lies in [min lo, min hi]; one end looks sharper when its interval
+    // lies wholly below the other's.
+    double lo[2], hi[2];
+    for (int e = 0; e < 2; ++e)
+      lo[e] = std::min(ends[e][0].lo, ends[e][1].lo), hi[e] = std::min(ends[e][0].hi, ends[e][1].hi);
+    const auto range = [&](int e) {
+      return lo[e] == hi[e] ? basin::text(std::round(lo[e] * 1000) / 1000)
+             : std::isinf(hi[e])
+                 ? "> " + basin::text(std::round(lo[e] * 1000) / 1000)
+                 : basin::text(std::round(lo[e] * 1000) / 1000, " to ", std::round(hi[e] * 1000) / 1000);
+    };
+    const int sharper = hi[0] < lo[1] ? 0 : hi[1] < lo[0] ? 1 : -1;
+    std::printf("  narrower side %s against %s: %s\n", range(0).c_str(), range(1).c_str(),
+                sharper < 0 ? "this grid cannot tell which looks sharper (--points refines it)"
+                            : ("on this line " + (sharper ? rb : ra).label + " looks sharper").c_str());
   }
 
   // 2.-3. Lines through each minimizer, without and with filter normalization; the lines without
   // normalization over [-raw_range, raw_range].
   const auto xs = basin::linspace(-1, 1, points), raw_xs = basin::linspace(-raw_range, raw_range, points);
-  const std::string raw_tag = raw_range == 1 ? "" : "_range" + text(raw_range);
+  const std::string raw_tag = raw_range == 1 ? "" : "_range" + basin::text(raw_range);
   std::printf(
       "basin half-width: |alpha| where the test loss first exceeds ln 10 = %.3f (chance), mean of both "
       "sides:\n",
@@ -262,8 +290,8 @@ void compare_minimizers(const settings& st, const basin::dataset& train, const b
       const std::string tag = (is_small ? fa : fb) + "_" + basin::to_string(norm) + (raw ? raw_tag : "");
       const auto [l, a] = line(*m, d, raw ? raw_xs : xs, pre + "line_" + tag + ".h5", metrics,
                                is_small ? ra.label : rb.label, std::string("line ") + tag + cfg);
-      std::printf("  %-18s %-7s %8.3f\n", (is_small ? ra.label : rb.label).c_str(), basin::to_string(norm),
-                  half_width(l, chance));
+      std::printf("  %-18s %-7s %s\n", (is_small ? ra.label : rb.label).c_str(), basin::to_string(norm),
+                  half_width(l, chance).c_str());
       losses.push_back(l);
       accs.push_back(a);
       if (is_small) first_lines.push_back(l);
@@ -302,8 +330,8 @@ void compare_minimizers(const settings& st, const basin::dataset& train, const b
       double worst = 0;
       for (std::size_t i = 0; i < l.y.size(); ++i)
         worst = std::max(worst, std::abs(l.y[i] - l0.y[i]) / std::max(1.0, std::abs(l0.y[i])));
-      std::printf("  %-7s half-width %.3f -> %.3f, largest relative loss difference along the line %.2g\n",
-                  basin::to_string(norm), half_width(l0, chance), half_width(l, chance), worst);
+      std::printf("  %-7s half-width %s -> %s, largest relative loss difference along the line %.2g\n",
+                  basin::to_string(norm), half_width(l0, chance).c_str(), half_width(l, chance).c_str(), worst);
       losses[raw ? 0 : 1].push_back(l0);
       losses[raw ? 0 : 1].push_back(l);
     }
@@ -349,13 +377,16 @@ int main(int argc, char** argv) try {
   const double raw_range = args.get("raw-range", 1.0);
   const std::string data_dir = args.get("data", std::string("/usr/share/datasets/fashion-mnist"));
   const std::string out = args.get("out", std::string("lines"));
-  args.done();
+  if (!args.done()) return 0;  // --help
   basin::require(compare == "batch" || compare == "optimizer",
                  "option --compare: expected 'batch' or 'optimizer', got '", compare, "'");
   basin::require(small_batch >= 1 && large_batch >= 1, "options --small-batch, --large-batch: expected at least 1");
   basin::require(lr > 0 && adam_lr > 0 && wd >= 0,
                  "options --lr, --adam-lr, --wd: expected positive rates and wd >= 0");
-  basin::require(points >= 3, "option --points: expected at least 3 points, got ", points);
+  basin::require(points >= 3 && points % 2 == 1,
+                 "option --points: expected an odd number of points, at least 3 (the grids must hold the minimizers), "
+                 "got ",
+                 points);
   basin::require(std::isfinite(rescale) && rescale > 0, "option --rescale: expected a positive factor, got ", rescale);
   basin::require(std::isfinite(raw_range) && raw_range > 0 && raw_range <= 1e6,
                  "option --raw-range: expected a half-width in (0, 1e6], got ", raw_range);

@@ -44,7 +44,7 @@ int main(int argc, char** argv) try {
   const auto seed = std::uint64_t(args.get("seed", 1L));
   const std::string data_dir = args.get("data", std::string("/usr/share/datasets/fashion-mnist"));
   const std::string out = args.get("out", std::string("landscape"));
-  args.done();
+  if (!args.done()) return 0;  // --help
   basin::require(subset >= 1, "option --test-subset: expected at least 1 image, got ", subset);
   basin::require(train_epochs >= 1, "option --train-epochs: expected at least 1, got ", train_epochs);
   basin::require(xs.size() >= 2 && ys.size() >= 2,

@@ -168,7 +168,7 @@ int main(int argc, char** argv) try {
   basin::examples::cli args(argc, argv);
   const long chains = args.get("chains", 2000L), steps = args.get("steps", 3000L);
   const std::string out = args.get("out", std::string("quantized"));
-  args.done();
+  if (!args.done()) return 0;  // --help
   basin::require(chains >= 10 && steps >= 1, "options --chains >= 10 and --steps >= 1 expected");
   basin::make_folder(out, "option --out");
   equilibrium(chains, steps, out);

@@ -140,7 +140,7 @@ int main(int argc, char** argv) try {
   const std::string data_dir = args.get("data", std::string("/usr/share/datasets/fashion-mnist"));
   const std::string out = args.get("out", std::string("quantized_nets"));
   const bool with_resnet = args.get("resnet20", 0) != 0;
-  args.done();
+  if (!args.done()) return 0;  // --help
   require(epochs >= 1, "option --epochs: expected at least 1, got ", epochs);
   require(train_n >= 1 && test_n >= 1 && surface_n >= 1, "options --train-subset, --test-subset, --surface-subset: expected at least 1");
   basin::make_folder(out, "option --out");

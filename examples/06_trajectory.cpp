@@ -246,7 +246,7 @@ int main(int argc, char** argv) try {
   st.seed = std::uint64_t(args.get("seed", 1L));
   const std::string data_dir = args.get("data", std::string("/usr/share/datasets/fashion-mnist"));
   st.out = args.get("out", std::string("trajectory"));
-  args.done();
+  if (!args.done()) return 0;  // --help
   basin::require(st.epochs >= 2, "option --epochs: a path needs at least 2 epochs (3 snapshots), got ", st.epochs);
   basin::require(st.opt_name == "sgd" || st.opt_name == "adam", "option --optimizer: expected sgd or adam, got '",
                  st.opt_name, "'");

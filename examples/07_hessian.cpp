@@ -149,7 +149,7 @@ int main(int argc, char** argv) try {
   s.hessian.seed = s.seed;
   const std::string data_dir = args.get("data", std::string("/usr/share/datasets/fashion-mnist"));
   s.out = args.get("out", std::string("hessian"));
-  args.done();
+  if (!args.done()) return 0;  // --help
   basin::require(train_subset >= 1 && hessian_subset >= 1,
                  "options --train-subset and --hessian-subset must be "
                  "at least 1");

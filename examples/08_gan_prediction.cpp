@@ -17,6 +17,10 @@
 //    the talk's claim that prediction trains over a wider range of settings: the modes covered and
 //    the share of good samples at the end against the rate or beta1, for both methods (a run whose
 //    losses stop being finite counts as covering nothing from then on). Both lists give every pair.
+// `--optimizer sgd` trains both nets with SGD instead (the prediction step's theory is for
+// gradient steps), `--beta1` then giving its momentum (default 0) and `--lr` defaulting to 0.1;
+// its runs and pictures carry sgd_ (runs/sgd_lr0.1_alternating_0.h5, gan_sgd_lr0.1_alternating.png,
+// gan_sgd_lr_sweep.png, gan_sgd_momentum_sweep.png).
 // Writes into <out>: bilinear.{png,svg}, gan_alternating.{png,svg}, gan_prediction.{png,svg},
 // gan_over_training.{png,svg} (both methods, first run, after 1/4, 1/2, 3/4 and all the steps),
 // gan_modes_{alternating,prediction}.{png,svg} (the share of the first run's samples at each mode
@@ -28,7 +32,8 @@
 // another recipe's file is refused) and trains only the missing ones.
 //
 //   08_gan_prediction [--steps 8000] [--batch 256] [--lr 1e-3 or a list 1e-4,1e-3,...]
-//       [--beta1 0.5 or a list 0.5,0.9] [--runs 4] [--seed 1] [--modes 8] [--radius 2] [--sigma 0.02]
+//       [--beta1 0.5 or a list 0.5,0.9] [--optimizer adam|sgd] [--runs 4] [--seed 1] [--modes 8]
+//       [--radius 2] [--sigma 0.02]
 //       [--out gan]
 #include <algorithm>
 #include <array>
@@ -56,6 +61,7 @@ using discriminator_net =
 using generator_t = basin::model<generator_net, float, basin::backend::host>;
 using discriminator_t = basin::model<discriminator_net, float, basin::backend::host>;
 using adam_t = basin::optim::optimizer<basin::optim::adam, float, basin::backend::host>;
+using sgd_t = basin::optim::optimizer<basin::optim::sgd, float, basin::backend::host>;
 
 namespace {
 
@@ -72,6 +78,7 @@ struct settings {
   long steps, batch, runs;
   std::vector<basin::index_t> checks, fine;  // the steps of the coverage table (8) and of the mode map (64)
   std::uint64_t seed;
+  bool sgd = false;  // SGD with momentum (the list --beta1 is its momentum) instead of Adam
   int n_modes;
   double radius, sigma;
   std::string out;
@@ -84,8 +91,9 @@ run_result one_run(const settings& st, const basin::gan::mixture& ring, double l
   const std::uint64_t run_seed = st.seed + std::uint64_t(r) * 1000;
   const std::string recipe =
       basin::text("GAN on a ring of ", st.n_modes, " Gaussians, radius ", st.radius, ", sigma ", st.sigma, "; ",
-                  predict ? "prediction" : "alternating", ", Adam lr ", lr, " beta1 ", beta1, ", batch ", st.batch,
-                  ", ", st.steps, " steps, ", st.checks.size(), " and ", st.fine.size(), " checks, seed ", run_seed);
+                  predict ? "prediction" : "alternating", st.sgd ? ", SGD lr " : ", Adam lr ", lr,
+                  st.sgd ? " momentum " : " beta1 ", beta1, ", batch ", st.batch, ", ", st.steps, " steps, ",
+                  st.checks.size(), " and ", st.fine.size(), " checks, seed ", run_seed);
   const long checks = long(st.checks.size()), fine_checks = long(st.fine.size()), k = st.n_modes;
   run_result res;
   if (basin::path_exists(file, "08_gan_prediction")) {
@@ -114,7 +122,6 @@ run_result one_run(const settings& st, const basin::gan::mixture& ring, double l
   }
   generator_t g(run_seed);
   discriminator_t d(run_seed + 1);
-  adam_t og({beta1, 0.999, 1e-8, 0}, generator_t::n_params), od({beta1, 0.999, 1e-8, 0}, discriminator_t::n_params);
   basin::gan::gan_options o;
   o.steps = st.steps;
   o.batch_size = st.batch;
@@ -143,7 +150,14 @@ run_result one_run(const settings& st, const basin::gan::mixture& ring, double l
         res.occupancy[std::size_t((fine - st.fine.begin()) * k + m)] = double(c.per_mode[std::size_t(m)]) / 2000.0;
   };
   const auto rate = [lr](basin::index_t) { return lr; };
-  const auto records = basin::gan::train_gan(g, d, og, od, rate, rate, ring, o, check);
+  std::vector<basin::gan::gan_record> records;
+  if (st.sgd) {
+    sgd_t og({beta1, 0, false}, generator_t::n_params), od({beta1, 0, false}, discriminator_t::n_params);
+    records = basin::gan::train_gan(g, d, og, od, rate, rate, ring, o, check);
+  } else {
+    adam_t og({beta1, 0.999, 1e-8, 0}, generator_t::n_params), od({beta1, 0.999, 1e-8, 0}, discriminator_t::n_params);
+    records = basin::gan::train_gan(g, d, og, od, rate, rate, ring, o, check);
+  }
   res.finished = long(records.size());
   if (res.finished < st.steps) {
     // The losses stopped being finite at the last record's step: the generator covers nothing from
@@ -181,14 +195,20 @@ int main(int argc, char** argv) try {
   settings st;
   st.steps = args.get("steps", 8000L);
   st.batch = args.get("batch", 256L);
-  const auto lrs = args.get_list<double>("lr", "1e-3");
-  const auto beta1s = args.get_list<double>("beta1", "0.5");
+  const std::string optimizer = args.get("optimizer", std::string("adam"));
+  st.sgd = optimizer == "sgd";
+  const auto lrs = args.get_list<double>("lr", st.sgd ? "0.1" : "1e-3", "1e-3; 0.1 with --optimizer sgd");
+  // Adam's beta1, or with --optimizer sgd its momentum (default none: plain SGD).
+  const double default_beta1 = st.sgd ? 0.0 : 0.5;
+  const auto beta1s = args.get_list<double>("beta1", st.sgd ? "0" : "0.5", "0.5; with --optimizer sgd its momentum, 0");
   st.runs = args.get("runs", 4L);
   st.seed = std::uint64_t(args.get("seed", 1L));
   st.n_modes = args.get("modes", 8);
   st.radius = args.get("radius", 2.0), st.sigma = args.get("sigma", 0.02);
   st.out = args.get("out", std::string("gan"));
-  args.done();
+  if (!args.done()) return 0;  // --help
+  basin::require(optimizer == "adam" || optimizer == "sgd", "option --optimizer: expected adam or sgd, got '",
+                 optimizer, "'");
   basin::require(st.steps >= 8 && st.batch >= 1 && st.runs >= 1,
                  "options --steps (at least 8), --batch and --runs (at least 1): got ", st.steps, ", ", st.batch,
                  " and ", st.runs);
@@ -251,10 +271,13 @@ int main(int argc, char** argv) try {
   std::vector<std::array<double, 2>> end_modes(pairs.size()), end_quality(pairs.size());
   for (std::size_t li = 0; li < pairs.size(); ++li) {
     const double lr = pairs[li][0], beta1 = pairs[li][1];
-    // Files and pictures carry beta1 unless it is the default 0.5 (the names runs had before --beta1).
-    const std::string named = "lr" + basin::text(lr) + (beta1 != 0.5 ? "_beta1-" + basin::text(beta1) : "");
-    const std::string tag = sweep ? named + "_" : "";
-    const std::string what = "lr " + basin::text(lr) + ", beta1 " + basin::text(beta1);
+    // Files and pictures carry beta1 unless it is the default 0.5 (the names runs had before --beta1);
+    // SGD's start with sgd_ and carry the momentum unless it is 0.
+    const char* beta_name = st.sgd ? "momentum" : "beta1";
+    const std::string named = std::string(st.sgd ? "sgd_" : "") + "lr" + basin::text(lr) +
+                              (beta1 != default_beta1 ? "_" + std::string(beta_name) + "-" + basin::text(beta1) : "");
+    const std::string tag = sweep || st.sgd ? named + "_" : "";
+    const std::string what = basin::text(st.sgd ? "SGD " : "", "lr ", lr, ", ", beta_name, " ", beta1);
     std::vector<std::vector<double>> modes(2, std::vector<double>(std::size_t(checks), 0.0)), quality = modes;
     std::vector<basin::plot::scatter_panel> snapshots;  // the first run of each method
     for (int method = 0; method < 2; ++method) {
@@ -262,8 +285,8 @@ int main(int argc, char** argv) try {
       const char* name = predict ? "prediction" : "alternating";
       for (long r = 0; r < st.runs; ++r) {
         const std::string file = out + "/runs/" + named + "_" + name + "_" + std::to_string(r) + ".h5";
-        std::printf("GAN on %s, %s steps, lr %g, beta1 %g, run %ld of %ld (Adam, batch %ld)%s\n", ring_name.c_str(),
-                    name, lr, beta1, r + 1, st.runs, st.batch,
+        std::printf("GAN on %s, %s steps, lr %g, %s %g, run %ld of %ld (%s, batch %ld)%s\n", ring_name.c_str(), name,
+                    lr, beta_name, beta1, r + 1, st.runs, st.sgd ? "SGD" : "Adam", st.batch,
                     basin::path_exists(file, "08_gan_prediction") ? ": read back" : "");
         std::fflush(stdout);
         const auto res = one_run(st, ring, lr, beta1, predict, r, file);
@@ -278,8 +301,7 @@ int main(int argc, char** argv) try {
           snapshots.push_back({{real_curve, as_curve(res.snapshots.data() + q * 4000, 2000, "generated")},
                                std::string(name) + ", step " + std::to_string(st.snap_steps[q])});
         basin::plot::style ss;
-        ss.title =
-            "GAN on " + ring_name + " after " + std::to_string(st.steps) + " steps: " + name + ", " + what + " (run 1)";
+        ss.title = basin::text("GAN on ", ring_name, " after ", st.steps, " steps: ", name, ", ", what, " (run 1)");
         ss.xlabel = "x";
         ss.ylabel = "y";
         basin::plot::scatter(
@@ -328,8 +350,8 @@ int main(int argc, char** argv) try {
   // 3. The settings side by side: against beta1 when several are given (a curve per learning rate
   // and method), else against the learning rate.
   if (sweep) {
-    std::printf("after %ld steps, mean over %ld runs:\n      lr   beta1   alternating          prediction\n", st.steps,
-                st.runs);
+    std::printf("after %ld steps, mean over %ld runs:\n      lr   %8s   alternating          prediction\n", st.steps,
+                st.runs, st.sgd ? "momentum" : "beta1");
     const bool by_lr = beta1s.size() == 1;
     const auto& series = by_lr ? beta1s : lrs;
     std::vector<basin::plot::curve> mc(2 * series.size()), qc(2 * series.size());
@@ -341,7 +363,7 @@ int main(int argc, char** argv) try {
         qc[2 * v + method].label = label + ": % near a mode";
       }
     for (std::size_t li = 0; li < pairs.size(); ++li) {
-      std::printf("  %6g   %5g   %4.1f modes %5.1f%%   %4.1f modes %5.1f%%\n", pairs[li][0], pairs[li][1],
+      std::printf("  %6g   %8g   %4.1f modes %5.1f%%   %4.1f modes %5.1f%%\n", pairs[li][0], pairs[li][1],
                   end_modes[li][0], 100 * end_quality[li][0], end_modes[li][1], 100 * end_quality[li][1]);
       const double x = by_lr ? pairs[li][0] : pairs[li][1];
       const std::size_t v =
@@ -354,14 +376,21 @@ int main(int argc, char** argv) try {
     basin::plot::style ls;
     ls.title = "GAN on " + ring_name + " after " + std::to_string(st.steps) + " steps, mean of " +
                std::to_string(st.runs) + " runs" +
-               (by_lr             ? ", beta1 " + basin::text(beta1s[0])
+               (by_lr             ? (st.sgd ? ", SGD, momentum " : ", beta1 ") + basin::text(beta1s[0])
                 : lrs.size() == 1 ? ", lr " + basin::text(lrs[0])
                                   : "");
-    ls.xlabel = by_lr ? "learning rate (Adam, both nets)" : "beta1 (Adam's momentum, both nets)";
+    ls.xlabel = by_lr    ? std::string("learning rate (") + (st.sgd ? "SGD" : "Adam") + ", both nets)"
+                : st.sgd ? "SGD's momentum (both nets)"
+                         : "beta1 (Adam's momentum, both nets)";
     ls.zlabel = "modes covered (of " + std::to_string(st.n_modes) + ")";
     ls.y2label = "% of samples within 3 sigma of a mode";
     ls.log_x = by_lr;
-    basin::plot::curves(mc, qc, out + (by_lr ? "/gan_lr_sweep" : "/gan_beta1_sweep"), ls);
+    basin::plot::curves(mc, qc,
+                        out + (st.sgd ? "/gan_sgd" : "/gan") +
+                            (by_lr    ? "_lr_sweep"
+                             : st.sgd ? "_momentum_sweep"
+                                      : "_beta1_sweep"),
+                        ls);
   }
   std::printf("wrote %s/{bilinear, gan_*}.png (+ .svg, .dat, .gp) and the runs in %s/runs\n", out.c_str(), out.c_str());
   return 0;

@@ -217,7 +217,7 @@ int main(int argc, char** argv) try {
   s.seed = std::uint64_t(args.get("seed", 1L));
   const std::string data_dir = args.get("data", std::string("/usr/share/datasets/fashion-mnist"));
   s.out = args.get("out", std::string("architectures"));
-  args.done();
+  if (!args.done()) return 0;  // --help
   basin::require(s.epochs >= 1, "option --epochs: expected at least 1, got ", s.epochs);
   basin::require(s.grid >= 3 && s.grid % 2 == 1, "option --grid: expected an odd number of points (3 or more) ",
                  "so that the minimizer is a grid point, got ", s.grid);

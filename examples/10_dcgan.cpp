@@ -315,7 +315,7 @@ int main(int argc, char** argv) try {
   st.seed = std::uint64_t(args.get("seed", 1L));
   const std::string data_dir = args.get("data", std::string("/usr/share/datasets/fashion-mnist"));
   st.out = args.get("out", std::string("dcgan"));
-  args.done();
+  if (!args.done()) return 0;  // --help
   require(st.steps >= 1 && st.batch >= 1 && st.every >= 1, "options --steps, --batch and --every must be at least 1");
   require(st.lr > 0 && st.lr < 1, "option --lr: expected a learning rate in (0, 1), got ", st.lr);
   require(st.beta1 >= 0 && st.beta1 < 1, "option --beta1: expected Adam's momentum in [0, 1), got ", st.beta1);

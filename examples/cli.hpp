@@ -4,13 +4,13 @@
 // given a value (`--augment false`), an option given twice. `--name=` gives an empty text. Lists are comma-separated.
 // Hyphens and underscores in names are the same (`--train_subset`, `--loss-name`): the numbered
 // examples spell theirs with hyphens, plot_surface and --loss_name follow the reference tool. An
-// unknown option is refused with the closest known name and the program's options; `--help`
-// prints every option the program reads, with its default, and exits.
+// unknown option is refused with the closest name the program reads (a few edits away, or one
+// that starts with it); `--help` makes done() print every option the program reads, with its
+// default, and return false (the program then stops), other options given beside it unread.
 #pragma once
 
 #include <algorithm>
 #include <cstdio>
-#include <cstdlib>
 #include <map>
 #include <optional>
 #include <set>
@@ -37,6 +37,7 @@ class cli {
       const auto eq = a.find('=');
       const std::string name = a.substr(0, eq), key = canonical(name);
       require(!values_.count(key), "option --", name, " is given twice");
+      help_ = help_ || key == "help";
       spelled_[key] = name;
       if (eq != std::string::npos)
         values_[key] = a.substr(eq + 1);
@@ -59,8 +60,9 @@ class cli {
       d << fallback;
     known(name, d.str());
     const auto it = values_.find(canonical(name));
-    if (it == values_.end()) return fallback;
-    require(it->second.has_value(), "option --", name, ": expected a value after it");
+    if (it == values_.end() || help_) return fallback;
+    const std::string& as_given = spelled_.at(it->first);
+    require(it->second.has_value(), "option --", as_given, ": expected a value after it");
     const std::string& text = *it->second;
     if constexpr (std::is_same_v<V, std::string>) {
       return text;
@@ -68,7 +70,7 @@ class cli {
       std::istringstream s(text);
       V v{};
       s >> v;
-      require(!s.fail() && s.eof(), "option --", name, ": expected a number, got '", text, "'");
+      require(!s.fail() && s.eof(), "option --", as_given, ": expected a number, got '", text, "'");
       return v;
     }
   }
@@ -77,13 +79,14 @@ class cli {
   template <class V>
   std::vector<V> get_list(const std::string& name, const std::string& fallback, const char* shown = nullptr) {
     const std::string text = get(name, fallback, shown);
+    const std::string& as_given = has(name) ? spelled_.at(canonical(name)) : name;
     std::vector<V> out;
     for (std::size_t at = 0; at <= text.size();) {
       const std::size_t comma = std::min(text.find(',', at), text.size());
       std::istringstream s(text.substr(at, comma - at));
       V v{};
       s >> v;
-      require(!s.fail() && s.eof(), "option --", name, ": expected numbers separated by commas, got '", text, "'");
+      require(!s.fail() && s.eof(), "option --", as_given, ": expected numbers separated by commas, got '", text, "'");
       out.push_back(v);
       at = comma + 1;
     }
@@ -95,10 +98,13 @@ class cli {
   bool flag(const std::string& name) {
     known(name, "a flag: off unless given");
     const auto it = values_.find(canonical(name));
-    require(it == values_.end() || !it->second.has_value(), "option --", name, " takes no value, got '",
-            it == values_.end() ? std::string() : it->second.value_or(""), "' (leave the flag out for false)");
-    return it != values_.end();
+    if (it == values_.end() || help_) return false;
+    require(!it->second.has_value(), "option --", spelled_.at(it->first), " takes no value, got '", *it->second,
+            "' (leave the flag out for false)");
+    return true;
   }
+  // Whether --help was given: checks made before done() should let everything pass.
+  bool help() const { return help_; }
   // Whether option --name was given at all (with or without a value).
   bool has(const std::string& name) const { return values_.count(canonical(name)) > 0; }
 
@@ -112,22 +118,29 @@ class cli {
            (d.rfind("a flag", 0) == 0 ? d : "default " + d) + ")\n";
     return u + "Hyphens and underscores in option names are the same.\n";
   }
-  // With --help, prints usage() and exits; otherwise throws when an option was given that the
-  // program does not read, naming the closest option it does read.
-  void done() const {
-    if (values_.count("help") && !read_.count("help")) {
+  // Call after reading every option. With --help: prints usage() and returns false, and the
+  // program should stop (every option read gave its default). Otherwise throws when an option was
+  // given that the program does not read, naming the closest option it does read, and returns true.
+  [[nodiscard]] bool done() const {
+    if (help_) {
       std::fputs(usage().c_str(), stdout);
-      std::exit(0);
+      return false;
     }
     for (const auto& [key, v] : values_) {
       if (read_.count(key)) continue;
+      // The closest name: fewest edits, at most a third of the name's length (at least 1), or one
+      // that starts with what was given (`--batch` for `--batch-size`).
       std::string closest;
-      std::size_t best = 3;  // suggest a name at most 2 edits away
-      for (const auto& [name, d] : options_)
-        if (const auto e = edits(key, canonical(name)); e < best) best = e, closest = name;
+      std::size_t best = std::max<std::size_t>(1, key.size() / 3) + 1;
+      for (const auto& [name, d] : options_) {
+        const std::string c = canonical(name);
+        const std::size_t e = key.size() >= 3 && c.rfind(key, 0) == 0 ? 0 : edits(key, c);
+        if (e < best) best = e, closest = name;
+      }
       fail("unknown option --", spelled_.at(key), closest.empty() ? "" : " (did you mean --" + closest + "?)",
            "; --help lists this program's options");
     }
+    return true;
   }
 
  private:
@@ -155,6 +168,7 @@ class cli {
   }
 
   std::string program_ = "program";
+  bool help_ = false;                                         // --help was given
   std::map<std::string, std::optional<std::string>> values_;  // by canonical name; nullopt: given without a value
   std::map<std::string, std::string> spelled_;                // canonical name -> as the user typed it
   std::set<std::string> read_;                                // canonical names the program read

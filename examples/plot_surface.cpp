@@ -227,18 +227,19 @@ static int run_main(int argc, char** argv, basin::sweep_team* team) {
   const auto xnorm = a.get("xnorm", std::string("filter")), ynorm = a.get("ynorm", xnorm, "--xnorm's");
   const auto xignore = a.get("xignore", std::string("biasbn")), yignore = a.get("yignore", xignore, "--xignore's");
   s.split = a.get("data_split", std::string("test"));
+  const long split_idx = a.get("split_idx", 0L, "0; the part to sweep when --data_split is a number of parts");
   // A number is the reference tool's --data_split: that many parts of the training set.
   if (!s.split.empty() && s.split.find_first_not_of("0123456789") == std::string::npos) {
     basin::require(s.split.size() <= 6, "option --data_split: expected at most 999999 parts, got ", s.split);
     s.parts = std::stol(s.split);
     basin::require(s.parts >= 1, "option --data_split: expected at least 1 part, got ", s.parts);
-    s.part = a.get("split_idx", 0L);
+    s.part = split_idx;
     basin::require(s.part >= 0 && s.part < s.parts, "option --split_idx: expected 0 to ", s.parts - 1,
                    " (the parts of --data_split ", s.parts, "), got ", s.part);
     s.split = "train";
   } else {
-    basin::require(!a.has("split_idx"), "option --split_idx: only with a number of parts in --data_split (got '",
-                   s.split, "')");
+    basin::require(!a.has("split_idx") || a.help(),
+                   "option --split_idx: only with a number of parts in --data_split (got '", s.split, "')");
   }
   const bool subset_given = a.has("subset");
   s.raw_data = a.flag("raw_data");
@@ -266,7 +267,7 @@ static int run_main(int argc, char** argv, basin::sweep_team* team) {
             s.dir_file.substr(0, s.dir_file.rfind("_dirs.h5")) + (s.loss == basin::criterion::mse ? "_mse" : "") +
                 (s.parts > 0 ? "_split" + std::to_string(s.part) + "of" + std::to_string(s.parts) : "") + "_surface.h5",
             "the --dir_file's name ending [_mse][_split<i>of<n>]_surface.h5");
-  a.done();
+  if (!a.done()) return 0;  // --help
   basin::require(s.subset >= 0, "option --subset: expected 0 (all images) or more, got ", s.subset);
   basin::require(s.batch >= 1, "option --batch_size: expected at least 1, got ", s.batch);
   basin::require(std::isfinite(s.vmin) && std::isfinite(s.vmax) && s.vmin < s.vmax && s.vlevel > 0 &&

@@ -102,7 +102,7 @@ BOOST_AUTO_TEST_CASE(examples_options_read_hyphens_and_underscores_alike) {
   BOOST_TEST(a.flag("augment"));
   BOOST_TEST(a.get("epochs", 6) == 6);
   BOOST_TEST(a.has("train-subset"));
-  a.done();
+  BOOST_TEST(a.done());
   refuses([] { parse({"--train-subset", "1", "--train_subset", "2"}); }, {"option --train_subset is given twice"});
   refuses([] { parse({"--lr", "0.1", "--lr=1"}); }, {"option --lr is given twice"});
 }
@@ -110,6 +110,12 @@ BOOST_AUTO_TEST_CASE(examples_options_read_hyphens_and_underscores_alike) {
 BOOST_AUTO_TEST_CASE(examples_options_refuse_what_they_cannot_read) {
   refuses([] { parse({"epochs"}); }, {"unexpected argument 'epochs'"});
   refuses([] { parse({"--epochs", "six"}).get("epochs", 6); }, {"option --epochs: expected a number, got 'six'"});
+  // Messages name the option as it was typed.
+  refuses(
+      [] {
+        parse({"--train_subset", "all"}).get("train-subset", 0L);
+      },
+      {"option --train_subset: expected a number, got 'all'"});
   refuses([] { parse({"--out"}).get("out", std::string("x")); }, {"option --out: expected a value after it"});
   refuses([] { parse({"--augment", "false"}).flag("augment"); }, {"option --augment takes no value, got 'false'"});
   refuses([] { parse({"--lr", "1e-3,x"}).get_list<double>("lr", "1e-3"); }, {"expected numbers separated by commas"});
@@ -119,16 +125,48 @@ BOOST_AUTO_TEST_CASE(examples_options_refuse_what_they_cannot_read) {
         auto a = parse({"--epoch", "3"});
         a.get("epochs", 6);
         a.get("out", std::string("runs"));
-        a.done();
+        (void)a.done();
       },
       {"unknown option --epoch (did you mean --epochs?)", "--help lists"});
   refuses(
       [] {
+        auto a = parse({"--batch", "128"});
+        a.get("epochs", 6);
+        a.get("batch-size", 128L);
+        (void)a.done();
+      },
+      {"unknown option --batch (did you mean --batch-size?)"});
+  // Short names: at most a third of the name's length in edits (at least 1), so --wd is not --lr.
+  refuses(
+      [] {
+        auto a = parse({"--wd", "5e-4"});
+        a.get("lr", 0.1);
+        a.get("weight-decay", 0.0);
+        (void)a.done();
+      },
+      {"unknown option --wd;"});
+  refuses(
+      [] {
         auto a = parse({"--colour", "red"});
         a.get("epochs", 6);
-        a.done();
+        (void)a.done();
       },
       {"unknown option --colour;"});
+}
+
+BOOST_AUTO_TEST_CASE(examples_help_reads_every_default_and_stops) {
+  // With --help nothing given beside it is parsed (every option gives its default) and done()
+  // says stop; without it done() says go on.
+  auto a = parse({"--help", "--epochs", "six", "--augment", "yes", "--unknown"});
+  BOOST_TEST(a.help());
+  BOOST_TEST(a.get("epochs", 6) == 6);
+  BOOST_TEST(!a.flag("augment"));
+  BOOST_TEST(a.get_list<double>("lr", "1e-3,1e-2").size() == 2u);
+  BOOST_TEST(!a.done());
+  auto b = parse({"--epochs", "3"});
+  BOOST_TEST(!b.help());
+  BOOST_TEST(b.get("epochs", 6) == 3);
+  BOOST_TEST(b.done());
 }
 
 BOOST_AUTO_TEST_CASE(examples_usage_lists_every_option_with_its_default) {

@@ -307,6 +307,14 @@ BOOST_AUTO_TEST_CASE(heatmap_and_surface) {
   BOOST_TEST(offset("($2 - 0.0625 - ($2 > -0.9375 ? ") == 2.125 / 553, boost::test_tools::tolerance(1e-12));
   BOOST_TEST(offset("($2 + 0.0625 + ($2 < 0.9375 ? ") == 2.125 / 553, boost::test_tools::tolerance(1e-12));
   BOOST_TEST(even.find(" : 0)):3 with boxxyerror lc palette") != std::string::npos);
+  // Cells narrower than a pixel reach half a cell at most: the second box stops at the first's
+  // outer side, inside the range.
+  basin::plot::heatmap(bowl(1001, 3), stem("heatmap_dense"), st);
+  check_picture(stem("heatmap_dense"));
+  const std::string dense = slurp(stem("heatmap_dense") + ".gp");
+  const auto reach_at = dense.find(" ? ", dense.find("using 1:2:($1 - "));
+  BOOST_TEST_REQUIRE(reach_at != std::string::npos);
+  BOOST_TEST(std::stod(dense.substr(reach_at + 3)) == 0.001, boost::test_tools::tolerance(1e-12));
   BOOST_TEST(even.find("set xrange [-1.05000005:1.05000005]") != std::string::npos);
   BOOST_TEST(even.find("set yrange [-1.0625000625:1.0625000625]") != std::string::npos);
   grid2d uneven = bowl(5, 4);

@@ -278,6 +278,8 @@ inline void heatmap(const grid2d& g, const std::string& stem, const style& st) {
   std::string s = detail::preamble(f, st, "heatmap", detail::surface_title(g, st));
   const bool cells = detail::evenly_spaced(g.x) && detail::evenly_spaced(g.y);
   s += cells ? "\nset style fill solid 1.0 noborder\n" : "\nset view map\nset pm3d corners2color mean\n";
+  // The plot area's share of the picture, across and up (the margins below).
+  constexpr double area_x = 0.80 - 0.11, area_y = 0.90 - 0.11;
   s += "set lmargin at screen 0.11\nset rmargin at screen 0.80\nset bmargin at screen 0.11\n"
        "set tmargin at screen 0.90\n";
   // half a cell on each side of a point
@@ -297,10 +299,11 @@ inline void heatmap(const grid2d& g, const std::string& stem, const style& st) {
   s += "unset key\n";
   if (cells) {
     // A box per point coloured by its value (a NaN point draws none: a white cell). Each box's
-    // inner sides reach one pixel into its neighbours: boxes that only touch leave antialiased
-    // seams, a faint grid over the map. The outer sides stay on the grid's edge (the range).
-    const double ox = (g.x.back() - g.x.front() + 2 * hx) / (0.69 * st.width),
-                 oy = (g.y.back() - g.y.front() + 2 * hy) / (0.79 * st.height);
+    // inner sides reach one pixel (at most half a cell) into its neighbours: boxes that only
+    // touch leave antialiased seams, a faint grid over the map. The outer sides stay on the
+    // grid's edge, inside the range (the second box's reach stops at the first's outer side).
+    const double ox = std::min(hx, (g.x.back() - g.x.front() + 2 * hx) / (area_x * st.width)),
+                 oy = std::min(hy, (g.y.back() - g.y.front() + 2 * hy) / (area_y * st.height));
     const auto side = [](const char* col, double h, double o, double first, double last) {
       const std::string c = std::string("$") + col;
       return "(" + c + " - " + detail::number(h) + " - (" + c + " > " + detail::number(first + h) + " ? " +
