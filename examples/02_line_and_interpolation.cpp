@@ -35,13 +35,13 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <limits>
 #include <string>
 
 #include "basin/core/files.hpp"
 #include "basin/data/idx.hpp"
 #include "basin/io/checkpoint.hpp"
 #include "basin/landscape/surface.hpp"
+#include "basin/landscape/width.hpp"
 #include "basin/net/model.hpp"
 #include "basin/net/zoo.hpp"
 #include "basin/optim/optimizers.hpp"
@@ -85,51 +85,6 @@ void minimizer(model_t& m, const basin::dataset& train, const recipe& r, int epo
   }
 }
 
-// How far the loss stays at or below `level` going from c.x[from] in the direction of `step`
-// (+1 or -1 in index), as an interval [lo, hi] of distances where the grid cannot say more:
-//   crossed     between two grid points past the first, linearly interpolated (lo = hi);
-//   first_step  within the first grid step, where a loss that jumps by orders of magnitude
-//               makes interpolation meaningless: [0, step];
-//   not_finite  the loss stops being finite before it is seen above the level (NaN counts as
-//               above): between the last finite point and the first that is not;
-//   grid_ends   never above it on the grid: at least the distance to the grid's end;
-//   above       the starting point itself is above it: 0.
-struct reach {
-  enum kind { crossed, first_step, not_finite, grid_ends, above } how = crossed;
-  double lo = 0, hi = 0;
-  std::string text() const {
-    const auto r = [](double v) { return basin::text(std::round(v * 1000) / 1000); };
-    switch (how) {
-      case crossed:
-        return r(lo);
-      case first_step:
-        return "< " + r(hi);
-      case not_finite:
-        return "< " + r(hi) + " (not finite there)";
-      case grid_ends:
-        return "> " + r(lo);
-      case above:
-        return "0 (above it at the start)";
-    }
-    return "";
-  }
-};
-
-reach reach_from(const basin::plot::curve& c, std::size_t from, int step, double level) {
-  if (!(c.y[from] <= level)) return {reach::above, 0, 0};
-  for (std::ptrdiff_t i = std::ptrdiff_t(from) + step; i >= 0 && i < std::ptrdiff_t(c.x.size()); i += step) {
-    const std::size_t a = std::size_t(i - step), b = std::size_t(i);
-    if (c.y[b] <= level) continue;
-    const double da = std::abs(c.x[a] - c.x[from]), db = std::abs(c.x[b] - c.x[from]);
-    if (!std::isfinite(c.y[b])) return {reach::not_finite, da, db};
-    if (a == from) return {reach::first_step, 0, db};
-    const double w = da + (level - c.y[a]) / (c.y[b] - c.y[a]) * (db - da);
-    return {reach::crossed, w, w};
-  }
-  return {reach::grid_ends, std::abs((step > 0 ? c.x.back() : c.x.front()) - c.x[from]),
-          std::numeric_limits<double>::infinity()};
-}
-
 // The grid point at a; the grids are built so that it is on them.
 std::size_t at(const basin::plot::curve& c, double a) {
   std::size_t k = 0;
@@ -141,12 +96,14 @@ std::size_t at(const basin::plot::curve& c, double a) {
 
 // The basin's half-width along a line: from alpha = 0 outwards on each side, the |alpha| where
 // the loss first exceeds `level`, the mean of both sides; where a side is only bounded, both
-// sides as reach::text gives them.
+// sides as basin::line_reach::text gives them.
 std::string half_width(const basin::plot::curve& c, double level) {
   const std::size_t mid = at(c, 0.0);
-  const reach l = reach_from(c, mid, -1, level), r = reach_from(c, mid, 1, level);
-  if (l.how == reach::above) return l.text();
-  if (l.how == reach::crossed && r.how == reach::crossed) return basin::text(std::round(500 * (l.lo + r.lo)) / 1000);
+  const basin::line_reach l = basin::reach_below(c.x, c.y, mid, -1, level),
+                          r = basin::reach_below(c.x, c.y, mid, 1, level);
+  if (l.how == basin::line_reach::above) return l.text();
+  if (l.how == basin::line_reach::crossed && r.how == basin::line_reach::crossed)
+    return basin::text(std::round(500 * (l.lo + r.lo)) / 1000);
   if (l.how == r.how && l.lo == r.lo && l.hi == r.hi) return l.text();
   return l.text() + " left, " + r.text() + " right";
 }
@@ -248,13 +205,15 @@ void compare_minimizers(const settings& st, const basin::dataset& train, const b
     basin::plot::curve inner = il;  // the part between the two minimizers
     inner.x.assign(il.x.begin() + std::ptrdiff_t(i0), il.x.begin() + std::ptrdiff_t(i1) + 1);
     inner.y.assign(il.y.begin() + std::ptrdiff_t(i0), il.y.begin() + std::ptrdiff_t(i1) + 1);
-    const reach ends[2][2] = {{reach_from(il, i0, -1, chance), reach_from(inner, 0, 1, chance)},  // {beyond, towards}
-                              {reach_from(il, i1, 1, chance), reach_from(inner, i1 - i0, -1, chance)}};
+    const basin::line_reach ends[2][2] = {
+        {basin::reach_below(il.x, il.y, i0, -1, chance),
+         basin::reach_below(inner.x, inner.y, 0, 1, chance)},  // {beyond, towards}
+        {basin::reach_below(il.x, il.y, i1, 1, chance), basin::reach_below(inner.x, inner.y, i1 - i0, -1, chance)}};
     std::printf("interpolation: how far in a the test loss stays below ln 10 on each side of each minimizer:\n");
     for (int e = 0; e < 2; ++e)
       std::printf("  %-18s (a = %d)  beyond it %s, towards the other %s%s\n", (e ? rb : ra).label.c_str(), e,
                   ends[e][0].text().c_str(), ends[e][1].text().c_str(),
-                  ends[e][1].how == reach::grid_ends ? " (no barrier above chance)" : "");
+                  ends[e][1].how == basin::line_reach::grid_ends ? " (no barrier above chance)" : "");
     // Each end's narrower side lies in [min lo, min hi]; one end looks sharper when its interval
     // lies wholly below the other's.
     double lo[2], hi[2];

@@ -27,6 +27,7 @@
 #include "basin/landscape/hessian.hpp"
 #include "basin/landscape/surface.hpp"
 #include "basin/landscape/trajectory.hpp"
+#include "basin/landscape/width.hpp"
 #include "basin/layers/activation.hpp"
 #include "basin/layers/batch_norm.hpp"
 #include "basin/layers/common.hpp"

@@ -10,6 +10,7 @@
 #include "basin/landscape/convexity.hpp"
 #include "basin/landscape/direction_file.hpp"
 #include "basin/landscape/surface.hpp"
+#include "basin/landscape/width.hpp"
 #include "basin/net/model.hpp"
 #include "basin/net/zoo.hpp"
 #include "basin/optim/optimizers.hpp"
@@ -44,6 +45,46 @@ double norm2(const double* p, index_t n) {
   return std::sqrt(s);
 }
 }  // namespace
+
+BOOST_AUTO_TEST_CASE(reach_below_a_level_along_a_line) {
+  // y = x^2 on x = -1, -0.9, ..., 1 (index 10 is x = 0): the closed form crosses 0.25 at 0.5,
+  // a grid point, so the interpolation gives exactly 0.5 either way; 0.3 lies between 0.25 (0.5)
+  // and 0.36 (0.6): 0.5 + 0.05 / 0.11 * 0.1 by linear interpolation.
+  std::vector<double> x, y;
+  for (int i = -10; i <= 10; ++i) x.push_back(i / 10.0), y.push_back(x.back() * x.back());
+  auto r = reach_below(x, y, 10, 1, 0.25);
+  BOOST_TEST((r.how == line_reach::crossed));
+  BOOST_TEST(r.lo == 0.5, boost::test_tools::tolerance(1e-12));
+  BOOST_TEST(r.hi == r.lo);
+  BOOST_TEST(reach_below(x, y, 10, -1, 0.25).lo == 0.5, boost::test_tools::tolerance(1e-12));
+  BOOST_TEST(reach_below(x, y, 10, 1, 0.3).lo == 0.5 + 0.05 / 0.11 * 0.1, boost::test_tools::tolerance(1e-12));
+  BOOST_TEST(reach_below(x, y, 10, 1, 0.3).text() == "0.545");
+  // Above the level one step out: only [0, 0.1] is known.
+  r = reach_below(x, y, 10, 1, 0.005);
+  BOOST_TEST((r.how == line_reach::first_step && r.lo == 0 && std::abs(r.hi - 0.1) < 1e-12));
+  BOOST_TEST(r.text() == "< 0.1");
+  // Never above it: at least the grid's end, from wherever it starts.
+  r = reach_below(x, y, 12, -1, 10);
+  BOOST_TEST((r.how == line_reach::grid_ends && std::abs(r.lo - 1.2) < 1e-12 && std::isinf(r.hi)));
+  BOOST_TEST(r.text() == "> 1.2");
+  // A NaN counts as above: between the last finite point (0.2) and it (0.3).
+  y[13] = NAN;
+  r = reach_below(x, y, 10, 1, 0.25);
+  BOOST_TEST((r.how == line_reach::not_finite && std::abs(r.lo - 0.2) < 1e-12 && std::abs(r.hi - 0.3) < 1e-12));
+  BOOST_TEST(r.text() == "< 0.3 (not finite there)");
+  // The start above the level, or not finite itself: 0.
+  BOOST_TEST((reach_below(x, y, 20, -1, 0.25).how == line_reach::above));
+  BOOST_TEST((reach_below(x, y, 13, 1, 0.25).how == line_reach::above));
+  // Bad input names the argument.
+  const auto says = [](const char* what) {
+    return [what](const basin::error& e) { return std::string(e.what()).find(what) != std::string::npos; };
+  };
+  BOOST_CHECK_EXCEPTION(reach_below(x, {1, 2}, 0, 1, 1), basin::error, says("x and y of the same size"));
+  BOOST_CHECK_EXCEPTION(reach_below({0, 0}, {1, 2}, 0, 1, 1), basin::error, says("strictly increasing"));
+  BOOST_CHECK_EXCEPTION(reach_below(x, y, 21, 1, 1), basin::error, says("from must index the grid (21 points)"));
+  BOOST_CHECK_EXCEPTION(reach_below(x, y, 0, 2, 1), basin::error, says("step must be +1 or -1"));
+  BOOST_CHECK_EXCEPTION(reach_below(x, y, 0, 1, NAN), basin::error, says("level must be finite"));
+}
 
 BOOST_AUTO_TEST_CASE(filter_normalization) {
   small m(1);
