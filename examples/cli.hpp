@@ -52,6 +52,7 @@ class cli {
   template <class V>
   V get(const std::string& name, V fallback, const char* shown = nullptr) {
     std::ostringstream d;
+    d << "default ";
     if (shown)
       d << shown;
     else if constexpr (std::is_same_v<V, std::string>)
@@ -61,7 +62,7 @@ class cli {
     known(name, d.str());
     const auto it = values_.find(canonical(name));
     if (it == values_.end() || help_) return fallback;
-    const std::string& as_given = spelled_.at(it->first);
+    const std::string& as_given = typed(name);
     require(it->second.has_value(), "option --", as_given, ": expected a value after it");
     const std::string& text = *it->second;
     if constexpr (std::is_same_v<V, std::string>) {
@@ -79,7 +80,7 @@ class cli {
   template <class V>
   std::vector<V> get_list(const std::string& name, const std::string& fallback, const char* shown = nullptr) {
     const std::string text = get(name, fallback, shown);
-    const std::string& as_given = has(name) ? spelled_.at(canonical(name)) : name;
+    const std::string& as_given = typed(name);
     std::vector<V> out;
     for (std::size_t at = 0; at <= text.size();) {
       const std::size_t comma = std::min(text.find(',', at), text.size());
@@ -99,7 +100,7 @@ class cli {
     known(name, "a flag: off unless given");
     const auto it = values_.find(canonical(name));
     if (it == values_.end() || help_) return false;
-    require(!it->second.has_value(), "option --", spelled_.at(it->first), " takes no value, got '", *it->second,
+    require(!it->second.has_value(), "option --", typed(name), " takes no value, got '", *it->second,
             "' (leave the flag out for false)");
     return true;
   }
@@ -114,8 +115,7 @@ class cli {
     std::size_t width = 0;
     for (const auto& [name, d] : options_) width = std::max(width, name.size());
     for (const auto& [name, d] : options_)
-      u += "  --" + name + std::string(width - name.size() + 2, ' ') + "(" +
-           (d.rfind("a flag", 0) == 0 ? d : "default " + d) + ")\n";
+      u += "  --" + name + std::string(width - name.size() + 2, ' ') + "(" + d + ")\n";
     return u + "Hyphens and underscores in option names are the same.\n";
   }
   // Call after reading every option. With --help: prints usage() and returns false, and the
@@ -137,7 +137,7 @@ class cli {
         const std::size_t e = key.size() >= 3 && c.rfind(key, 0) == 0 ? 0 : edits(key, c);
         if (e < best) best = e, closest = name;
       }
-      fail("unknown option --", spelled_.at(key), closest.empty() ? "" : " (did you mean --" + closest + "?)",
+      fail("unknown option --", typed(key), closest.empty() ? "" : " (did you mean --" + closest + "?)",
            "; --help lists this program's options");
     }
     return true;
@@ -148,8 +148,14 @@ class cli {
     std::replace(name.begin(), name.end(), '_', '-');
     return name;
   }
-  void known(const std::string& name, std::string fallback) {
-    if (read_.insert(canonical(name)).second) options_.emplace_back(name, std::move(fallback));
+  // Records an option the program reads, with the text usage() shows for it.
+  void known(const std::string& name, std::string shown) {
+    if (read_.insert(canonical(name)).second) options_.emplace_back(name, std::move(shown));
+  }
+  // The option as the user typed it, or as the program spells it when not given.
+  const std::string& typed(const std::string& name) const {
+    const auto it = spelled_.find(canonical(name));
+    return it == spelled_.end() ? name : it->second;
   }
   // Levenshtein distance between a and b.
   static std::size_t edits(const std::string& a, const std::string& b) {
@@ -172,7 +178,7 @@ class cli {
   std::map<std::string, std::optional<std::string>> values_;  // by canonical name; nullopt: given without a value
   std::map<std::string, std::string> spelled_;                // canonical name -> as the user typed it
   std::set<std::string> read_;                                // canonical names the program read
-  std::vector<std::pair<std::string, std::string>> options_;  // as the program spells them, with their defaults
+  std::vector<std::pair<std::string, std::string>> options_;  // as the program spells them, with usage()'s text
 };
 
 }  // namespace basin::examples

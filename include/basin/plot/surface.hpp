@@ -278,10 +278,10 @@ inline void heatmap(const grid2d& g, const std::string& stem, const style& st) {
   std::string s = detail::preamble(f, st, "heatmap", detail::surface_title(g, st));
   const bool cells = detail::evenly_spaced(g.x) && detail::evenly_spaced(g.y);
   s += cells ? "\nset style fill solid 1.0 noborder\n" : "\nset view map\nset pm3d corners2color mean\n";
-  // The plot area's share of the picture, across and up (the margins below).
-  constexpr double area_x = 0.80 - 0.11, area_y = 0.90 - 0.11;
-  s += "set lmargin at screen 0.11\nset rmargin at screen 0.80\nset bmargin at screen 0.11\n"
-       "set tmargin at screen 0.90\n";
+  // The plot area's edges as shares of the picture; the cells' reach below counts its pixels.
+  constexpr double left = 0.11, right = 0.80, bottom = 0.11, top = 0.90;
+  s += "set lmargin at screen " + detail::number(left) + "\nset rmargin at screen " + detail::number(right) +
+       "\nset bmargin at screen " + detail::number(bottom) + "\nset tmargin at screen " + detail::number(top) + "\n";
   // half a cell on each side of a point
   const double hx = cells ? (g.x.back() - g.x.front()) / double(2 * (g.x.size() - 1)) : 0,
                hy = cells ? (g.y.back() - g.y.front()) / double(2 * (g.y.size() - 1)) : 0;
@@ -302,8 +302,8 @@ inline void heatmap(const grid2d& g, const std::string& stem, const style& st) {
     // inner sides reach one pixel (at most half a cell) into its neighbours: boxes that only
     // touch leave antialiased seams, a faint grid over the map. The outer sides stay on the
     // grid's edge, inside the range (the second box's reach stops at the first's outer side).
-    const double ox = std::min(hx, (g.x.back() - g.x.front() + 2 * hx) / (area_x * st.width)),
-                 oy = std::min(hy, (g.y.back() - g.y.front() + 2 * hy) / (area_y * st.height));
+    const double ox = std::min(hx, (g.x.back() - g.x.front() + 2 * hx) / ((right - left) * st.width)),
+                 oy = std::min(hy, (g.y.back() - g.y.front() + 2 * hy) / ((top - bottom) * st.height));
     const auto side = [](const char* col, double h, double o, double first, double last) {
       const std::string c = std::string("$") + col;
       return "(" + c + " - " + detail::number(h) + " - (" + c + " > " + detail::number(first + h) + " ? " +
