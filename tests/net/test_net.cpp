@@ -1,10 +1,12 @@
 // Networks as types: shapes, the parameter table, names, initialization, whole-model gradients,
 // checkpoints.
 #define BOOST_TEST_MODULE net
+#include <malloc.h>
+#include <omp.h>
+
 #include <boost/test/unit_test.hpp>
 #include <filesystem>
 #include <fstream>
-#include <omp.h>
 
 #include "../layers/gradcheck.hpp"
 #include "basin/io/checkpoint.hpp"
@@ -161,6 +163,75 @@ BOOST_AUTO_TEST_CASE(densenet_gradient_against_finite_differences) {
   for (index_t i = 0; i < 3 * n; ++i) BOOST_TEST(zi[i] == z[i], boost::test_tools::tolerance(1e-12));
 }
 
+namespace {
+// Bytes the C heap holds now (small blocks and mapped ones): what release_buffers should lower.
+std::size_t heap_in_use() {
+  const auto m = mallinfo2();
+  return m.uordblks + m.hblkhd;
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(release_buffers_frees_the_batch_and_keeps_the_model) {
+  // Trained at a large batch, the model holds every activation for it; release_buffers gives the
+  // memory back, and what follows (forward, backward, infer at any batch) computes the same.
+  model<small_net, double> net(3);
+  const index_t n = 64;
+  std::vector<double> x(n * small_net::in.size());
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = std::sin(0.37 * double(i));
+  std::vector<std::int32_t> labels(n);
+  for (index_t i = 0; i < n; ++i) labels[i] = std::int32_t(i % 3);
+  softmax_cross_entropy<double, host> ce;
+  const std::vector<double> state0(net.state.begin(), net.state.end());
+  const auto step = [&] {
+    std::copy(state0.begin(), state0.end(), net.state.begin());
+    const double* z = net.forward(x.data(), n, mode::train);
+    std::vector<double> logits(z, z + 3 * n);
+    ce(z, labels.data(), 3, n, true);
+    net.backward(backend::raw(ce.grad));
+    return logits;
+  };
+  const auto z1 = step();
+  const std::vector<double> g1(net.grads.begin(), net.grads.end());
+  const double* zi = net.infer(x.data(), n);
+  const std::vector<double> i1(zi, zi + 3 * n);
+
+  const std::size_t before = heap_in_use();
+  net.release_buffers();
+  const std::size_t after = heap_in_use();
+#ifndef __SANITIZE_ADDRESS__  // (the sanitizer's allocator keeps its own books)
+  // At least the chain's activations: every layer's output but the last, n images each.
+  index_t per_image = 0;
+  for (std::size_t k = 1; k + 1 < model<small_net, double>::body_type::shapes.size(); ++k)
+    per_image += model<small_net, double>::body_type::shapes[k].size();
+  BOOST_TEST(before - after >= std::size_t(n * per_image) * sizeof(double));
+#else
+  (void)before, (void)after;
+#endif
+  // Nothing to go back through, nothing staged.
+  BOOST_CHECK_THROW(net.backward(backend::raw(ce.grad)), basin::error);
+  BOOST_CHECK_THROW(net.infer_staged(std::array<double, 3>{1, 0, 0}.data()), basin::error);
+
+  zi = net.infer(x.data(), 5);  // a smaller batch first: the same images' logits
+  for (index_t c = 0; c < 3; ++c)
+    for (index_t i = 0; i < 5; ++i) BOOST_TEST(zi[c * 5 + i] == i1[std::size_t(c * n + i)]);
+  net.release_buffers();
+  const auto z2 = step();
+  BOOST_TEST(z2 == z1, boost::test_tools::per_element());
+  const std::vector<double> g2(net.grads.begin(), net.grads.end());
+  BOOST_TEST(g2 == g1, boost::test_tools::per_element());
+
+  // A DenseNet's concatenations and transitions release too, and compute the same after.
+  using dm = model<densenet<input<1, 6, 6>, 2, 3, weights::real, 2, 1>, double>;
+  dm d(5);
+  std::vector<double> xd(std::size_t(n) * 36);
+  for (std::size_t i = 0; i < xd.size(); ++i) xd[i] = std::cos(0.11 * double(i));
+  const double* zd = d.forward(xd.data(), n, mode::eval);
+  const std::vector<double> d1(zd, zd + 3 * n);
+  d.release_buffers();
+  zd = d.forward(xd.data(), n, mode::eval);
+  BOOST_TEST(std::vector<double>(zd, zd + 3 * n) == d1, boost::test_tools::per_element());
+}
+
 BOOST_AUTO_TEST_CASE(densenet_names_and_sizes) {
   // The reference tool's DenseNet-121 for CIFAR-10: its state_dict names in order, and its size
   // (6,956,298 parameters as torchinfo reports for it; check_forward.py loads densenet_cifar's
@@ -257,5 +328,24 @@ BOOST_AUTO_TEST_CASE(checkpoint_with_an_empty_counter_is_refused) {
       return w.find(path) != std::string::npos && w.find(name) != std::string::npos;
     });
     BOOST_TEST(std::equal(before.begin(), before.end(), b.params.begin()));
+  }
+  // A counter that is no count (negative, or a fraction stored as float) is refused, not truncated.
+  for (const double bad : {-3.0, 2.5}) {
+    const auto path = temp_path("bad_counter.h5");
+    save_checkpoint(a, path);
+    const std::string name = "bn1.num_batches_tracked";
+    const hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    BOOST_REQUIRE(f >= 0);
+    BOOST_REQUIRE(H5Ldelete(f, name.c_str(), H5P_DEFAULT) >= 0);
+    const hid_t space = H5Screate(H5S_SCALAR);
+    const hid_t d = H5Dcreate2(f, name.c_str(), H5T_IEEE_F64LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    BOOST_REQUIRE(d >= 0);
+    BOOST_REQUIRE(H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, &bad) >= 0);
+    H5Dclose(d), H5Sclose(space), H5Fclose(f);
+    BOOST_CHECK_EXCEPTION(load_checkpoint(b, path), basin::error, [&](const basin::error& e) {
+      const std::string w = e.what();
+      return w.find(path) != std::string::npos && w.find(name) != std::string::npos &&
+             w.find("expected a count of batches") != std::string::npos;
+    });
   }
 }

@@ -267,7 +267,10 @@ checkpoint_info load_checkpoint(Model& m, const std::string& path) {
       const auto shape = f.shape(nb);
       require(shape.empty() || shape == std::vector<hsize_t>{1}, "checkpoint '", path, "': '", nb, "' has shape ",
               h5::detail::dims_string(shape), ", expected one integer (shape () or (1,))");
-      tracked = f.read<std::int64_t>(nb)[0];
+      const auto v = f.read<double>(nb);  // (as stored: a float or negative count is refused, not truncated)
+      require(v.size() == 1 && v[0] >= 0 && v[0] == std::floor(v[0]) && v[0] < 9.2e18, "checkpoint '", path, "': '", nb,
+              "' is ", v.empty() ? NAN : v[0], ", expected a count of batches (a whole number >= 0)");
+      tracked = std::int64_t(v[0]);
     }
   }
   B::upload(p.data(), Model::n_params, backend::raw(m.params));

@@ -10,6 +10,8 @@
 //   n_params, n_state            their total sizes
 //   names(prefix, p, s)          PyTorch state_dict names of those tensors
 //   reserve(n)                   scratch for a batch of n (no allocation afterwards)
+//   release()                    optional: frees what reserve allocated in proportion to the
+//                                batch (model::release_buffers)
 //   init(w, s, seed)             initialization
 //   forward(w, s, x, y, n, mode) y = f(x; w)       x (in.c, n, in.h, in.w), y (out.c, n, ...)
 //   infer(w, s, x, y, n)         optional: eval-mode forward with fusions (sweeps use it);
@@ -128,6 +130,17 @@ void infer_layer(L& l, const T* w, T* s, const T* x, T* y, index_t n) {
     l.infer(w, s, x, y, n);
   else
     l.forward(w, s, x, y, n, mode::eval);
+}
+// Frees what a layer holds for its batch (activations, their gradients, indices of winners):
+// its release() where it has one. The next reserve allocates again for the batch it is given.
+template <class L>
+void release_layer(L& l) {
+  if constexpr (requires { l.release(); }) l.release();
+}
+// Frees a buffer's memory (resize(0) keeps it).
+template <class V>
+void free_buffer(V& v) {
+  V().swap(v);
 }
 // Tags the inference path looks for to fuse conv -> batch_norm -> relu into one pass.
 template <class L>

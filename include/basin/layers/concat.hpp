@@ -42,6 +42,7 @@ struct concat {
 
     branch_t branch;
     void reserve(index_t n) { branch.reserve(n); }
+    void release() { branch.release(); }
 
     // The part of y (or dL/dy) that belongs to the branch, and the part that is the input.
     static constexpr index_t branch_size = branch_t::out.size();

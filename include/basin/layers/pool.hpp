@@ -39,6 +39,7 @@ struct max_pool : detail::pool_shape<K, S, R> {
     // Index within the window of the maximum, per output element; written by forward.
     typename B::template vector<int> arg;
     void reserve(index_t n) { arg.resize(std::size_t(n * out.size())); }
+    void release() { detail::free_buffer(arg); }
     void forward(const T*, T*, const T* x, T* y, index_t n, mode) {
       int* a = backend::raw(arg);
       if (auto* store = active_patterns<B>) {

@@ -153,6 +153,12 @@ struct residual_block {
         side_grad.resize(std::size_t(n * In.size()));
       }
     }
+    void release() {
+      detail::release_layer(branch);
+      detail::release_layer(proj);
+      detail::release_layer(after);
+      for (auto* v : {&branch_out, &side, &sum, &sum_grad, &side_grad}) detail::free_buffer(*v);
+    }
 
     // The buffers forward writes: the branch's output and the sum that After reads.
     T* branch_buffer(T* y) { return S == shortcut::none && !has_after ? y : backend::raw(branch_out); }

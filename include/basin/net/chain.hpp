@@ -177,6 +177,14 @@ struct chain_impl<In, T, B, std::index_sequence<I...>, L...> {
     reserved = n;
   }
 
+  // Frees every buffer sized by the batch, here and in the children; reserve allocates anew.
+  void release() {
+    (detail::release_layer(std::get<I>(children)), ...);
+    for (auto& a : acts) detail::free_buffer(a);
+    for (auto& g : grads) detail::free_buffer(g);
+    reserved = 0;
+  }
+
   // The activation child k reads and writes: x for k = 0, the caller's y for the last.
   const T* input_of(std::size_t k, const T* x) { return k == 0 ? x : backend::raw(acts[k - 1]); }
   T* output_of(std::size_t k, T* y) { return k + 1 == size ? y : backend::raw(acts[k]); }

@@ -86,6 +86,20 @@ class model {
     }
   }
 
+  // Frees every buffer sized by the batch: the activations and their gradients that training at
+  // a large batch leaves behind, the input's copy, the staged first-layer outputs. Parameters,
+  // gradients, state and settings stay; the next forward or infer allocates for its own batch
+  // (train_resumable and load_or_train call it once they have trained: what follows, a sweep say,
+  // holds only its own batch's buffers).
+  // backward and infer_staged need a forward or stage_basis after it.
+  void release_buffers() {
+    body.release();
+    for (auto* v : {&logits_, &x_cnhw, &dx_cnhw, &basis_out}) detail::free_buffer(*v);
+    reserved = last_n = staged_n = 0;
+    staged_k = 0;
+    last_x = nullptr;
+  }
+
   // Requires x (n, c, h, w) in backend memory, alive until backward; n >= 1.
   // Ensures the logits (classes, n) in backend memory are returned (an image output: (c, n, h, w));
   // train mode updates the batch-norm running statistics.

@@ -56,7 +56,8 @@ inline std::string training_recipe(const std::string& caller, const train_option
 // Trains o.epochs epochs as train() does, with a training checkpoint after each and resuming
 // after the last one found (see the header comment). Requires r.path and o.first_epoch == 0;
 // throws basin::error for a checkpoint of another recipe, architecture or optimizer, naming the
-// file. on_epoch and on_step run for the epochs trained now.
+// file. on_epoch and on_step run for the epochs trained now. Once it has trained, the model's
+// buffers for the training batch are freed (model::release_buffers).
 template <class Model, class Optimizer, class Schedule>
 resumed_training train_resumable(Model& model, Optimizer&& opt, const Schedule& lr, const dataset& data,
                                  train_options o, const resume_options& r, const dataset* test = nullptr,
@@ -95,6 +96,7 @@ resumed_training train_resumable(Model& model, Optimizer&& opt, const Schedule& 
         if (on_epoch) on_epoch(rec);
       },
       on_step);
+  model.release_buffers();  // the training batch's activations: what follows allocates its own
   return out;
 }
 
