@@ -281,7 +281,7 @@ BOOST_AUTO_TEST_CASE(contour_log_and_own_levels_png_only) {
   const std::string gp = slurp(stem("contour_log") + ".gp");
   BOOST_TEST(gp.find("levels discrete 0.2,0.5,1,2\n") != std::string::npos);  // sorted
   BOOST_TEST(gp.find("set logscale cb") != std::string::npos);
-  BOOST_TEST(gp.find("set title \"train_loss\"") != std::string::npos);  // the grid's name by default
+  BOOST_TEST(gp.find("set title 'train_loss'") != std::string::npos);  // the grid's name by default
 }
 
 BOOST_AUTO_TEST_CASE(heatmap_and_surface) {
@@ -328,7 +328,7 @@ BOOST_AUTO_TEST_CASE(heatmap_and_surface) {
   check_picture(stem("surface"));
   check_grid_dat(stem("surface") + ".dat", g);
   BOOST_TEST(count(stem("surface") + ".svg", "<polygon") >= 20u * 16u);
-  BOOST_TEST(slurp(stem("surface") + ".gp").find("set cblabel \"loss\"") != std::string::npos);
+  BOOST_TEST(slurp(stem("surface") + ".gp").find("set cblabel 'loss'") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(nan_points_and_log_of_non_positive) {
@@ -368,6 +368,26 @@ BOOST_AUTO_TEST_CASE(stem_in_missing_folders) {
   check_picture(s);
 }
 
+BOOST_AUTO_TEST_CASE(backquotes_run_nothing) {
+  // gnuplot runs `text` in backquotes inside double-quoted strings: titles, labels and file names
+  // go into single-quoted ones, where a backquote is a character like any other.
+  const fs::path witness = out_dir() / "ran_by_gnuplot";  // gnuplot runs in the pictures' folder
+  fs::remove(witness);
+  const std::string cmd = "`touch ran_by_gnuplot`";
+  const std::string s = stem("quote" + cmd);
+  style st;
+  st.title = "title " + cmd + "\nline two";
+  st.xlabel = "x " + cmd;
+  basin::plot::heatmap(bowl(5, 4), s, st);
+  check_picture(s);
+  std::vector<curve> c(1);
+  c[0] = {{0, 1, 2}, {1, 0, 1}, "label " + cmd};
+  basin::plot::curves(c, {}, stem("quoted_curves"), st);
+  check_picture(stem("quoted_curves"));
+  BOOST_TEST(!fs::exists(witness));
+  BOOST_TEST(basin::plot::detail::gp_string("it's `a`\nb") == "'it''s `a`'.\"\\n\".'b'");
+}
+
 BOOST_AUTO_TEST_CASE(curves_loss_and_accuracy) {
   std::vector<curve> loss(2), acc(2);
   const char* names[] = {"train", "test"};
@@ -402,7 +422,7 @@ BOOST_AUTO_TEST_CASE(curves_loss_and_accuracy) {
   const std::string gp = slurp(stem("curves") + ".gp");
   BOOST_TEST(gp.find("axes x1y2") != std::string::npos);
   BOOST_TEST(gp.find("set logscale y") != std::string::npos);
-  BOOST_TEST(gp.find("\"test accuracy\"") != std::string::npos);
+  BOOST_TEST(gp.find("'test accuracy'") != std::string::npos);
   for (const char* label : {"train loss", "test loss", "train accuracy", "test accuracy"})
     BOOST_TEST(count(stem("curves") + ".svg", std::string("<text>") + label + "</text>") == 1u, label);
   // A log-scaled x axis (learning rates): every x must be positive.

@@ -40,18 +40,22 @@ inline std::string sh_quote(std::string_view s) {
   return r + "'";
 }
 
-// "text" for gnuplot: a double-quoted string with \ " and newlines escaped, other control
-// characters dropped. Terminals run `noenhanced`, so _ ^ { } @ & stay literal characters.
+// 'text' for gnuplot: a single-quoted string (each ' doubled), in which gnuplot runs no
+// `command` in backquotes (it would in a double-quoted one) and leaves \ alone; a newline joins
+// two such strings with "\n" ('a'."\n".'b', a string expression wherever gnuplot takes a string),
+// tabs become spaces, other control characters are dropped. Terminals run `noenhanced`, so _ ^ { }
+// @ & stay literal characters.
 inline std::string gp_string(std::string_view s) {
-  std::string r = "\"";
+  std::string r = "'";
   for (char c : s) {
-    if (c == '\\') r += "\\\\";
-    else if (c == '"') r += "\\\"";
-    else if (c == '\n') r += "\\n";
+    if (c == '\'')
+      r += "''";
+    else if (c == '\n')
+      r += "'.\"\\n\".'";
     else if (c == '\t') r += ' ';
     else if (static_cast<unsigned char>(c) >= 0x20) r += c;
   }
-  return r + "\"";
+  return r + "'";
 }
 
 struct run_result {

@@ -137,12 +137,28 @@ inline void prepare_parent(const std::filesystem::path& path, const char* fn, co
 }
 
 // ensures: `path` holds exactly `text`. throws: basin::error naming `fn` and the file.
+// Written beside it first and renamed over it: a crash leaves the old file or the new, never a
+// part of one.
 inline void write_text(const std::filesystem::path& path, const std::string& text, const char* fn) {
-  std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  require(bool(f), fn, ": cannot open '", path.string(), "' for writing");
-  f << text;
-  f.close();
-  require(!f.fail(), fn, ": cannot write '", path.string(), "'");
+  const std::filesystem::path part = path.string() + ".part";
+  {
+    std::ofstream f(part, std::ios::binary | std::ios::trunc);
+    require(bool(f), fn, ": cannot open '", part.string(), "' for writing");
+    f << text;
+    f.close();
+    if (f.fail()) {
+      std::error_code ignored;
+      std::filesystem::remove(part, ignored);
+      fail(fn, ": cannot write '", part.string(), "'");
+    }
+  }
+  std::error_code ec;
+  std::filesystem::rename(part, path, ec);
+  if (ec) {
+    std::error_code ignored;
+    std::filesystem::remove(part, ignored);
+    fail(fn, ": cannot rename '", part.string(), "' to '", path.string(), "': ", ec.message());
+  }
 }
 
 }  // namespace detail
