@@ -143,11 +143,22 @@ run_result run_one(double factor, bool predict, const settings& st, const gan::i
             "seed = ", was.size() == 6 ? was[0] : NAN, ", ", was.size() == 6 ? was[1] : NAN, ", ",
             was.size() == 6 ? was[2] : NAN, ", ...) than this one asks (", lr, ", ", st.beta1, ", ", steps,
             ", ...): remove it or choose another --out");
+    for (const char* n : {"d_loss", "g_loss", "score_step", "score", "classes", "seconds"})
+      require(f.has(n), "'", file, "': no dataset '", n, "' (remove the file to run again)");
     r.d_loss = f.read<double>("d_loss"), r.g_loss = f.read<double>("g_loss");
     r.score_step = f.read<double>("score_step"), r.score = f.read<double>("score"),
     r.classes = f.read<double>("classes");
     if (f.has("frechet")) r.frechet = f.read<double>("frechet");
-    r.seconds = f.read<double>("seconds").at(0);
+    const auto secs = f.read<double>("seconds");
+    // (a run may end before its last step, when its losses stop being finite)
+    const std::size_t checks = r.score_step.size();
+    require(!r.d_loss.empty() && r.d_loss.size() <= std::size_t(steps) && r.g_loss.size() == r.d_loss.size() &&
+                checks >= 1 && r.score.size() == checks && r.classes.size() == checks &&
+                (r.frechet.empty() || r.frechet.size() == checks) && secs.size() == 1,
+            "'", file, "': its records do not fit one another (", r.d_loss.size(), " and ", r.g_loss.size(),
+            " losses for at most ", steps, " steps; ", checks, ", ", r.score.size(), ", ", r.classes.size(), " and ",
+            r.frechet.size(), " values per check; ", secs.size(), " times): remove it to run again");
+    r.seconds = secs[0];
     std::printf("%s: read back %s (%zu steps)\n", r.name.c_str(), file.c_str(), r.d_loss.size());
     remove_part_files(file);  // left behind by a crash just after the run file was written
     return r;

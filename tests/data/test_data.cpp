@@ -201,6 +201,10 @@ BOOST_AUTO_TEST_CASE(missing_files) {
                         mentions({dir / "nope", "not found"}));
   BOOST_CHECK_EXCEPTION(basin::read_idx(dir.path.string(), lab), basin::error,
                         mentions({dir.path.string(), "directory"}));
+  // A path that cannot even be looked at is not "not found": the reason is given.
+  const std::string too_long = dir / std::string(300, 'a');
+  BOOST_CHECK_EXCEPTION(basin::read_idx(too_long, lab), basin::error, mentions({too_long, "cannot be looked at: "}));
+  BOOST_CHECK_EXCEPTION(basin::read_cifar10({too_long}), basin::error, mentions({too_long, "cannot be looked at: "}));
 }
 
 BOOST_AUTO_TEST_CASE(bad_magic) {

@@ -93,6 +93,33 @@ BOOST_AUTO_TEST_CASE(stochastic_rounding_keeps_weights_on_the_grid) {
   BOOST_TEST(opt.shadow().empty());  // no float copy of the weights
 }
 
+BOOST_AUTO_TEST_CASE(stochastic_rounding_steps_are_unbiased) {
+  // lr * g = 0.3 delta: each weight above the grid's lower end moves one step down with
+  // probability 0.3 and stays otherwise (rounding to nearest would never move it), so the mean
+  // update is the float one. 100 steps from the same weights, fresh random numbers each step:
+  // the share that moved is within 5 standard deviations of 0.3.
+  m_t m(4);
+  optim::quantized_optimizer<m_t, optim::sgd> opt(m, {0.0, 0.0, false}, {optim::rounding::stochastic, 4, 0.0, 9});
+  const auto& tg = opt.grids().front();
+  const std::vector<double> before(m.params.begin(), m.params.end());
+  long moved = 0, trials = 0;
+  for (int step = 0; step < 100; ++step) {
+    std::copy(before.begin(), before.end(), m.params.begin());
+    for (index_t i = 0; i < m_t::n_params; ++i) m.grads[i] = 0.3 * tg.g.delta;
+    opt.step(m, 1.0);
+    for (index_t i = tg.offset; i < tg.offset + tg.size; ++i) {
+      if (before[i] <= tg.g.lo + 1e-12) continue;  // nothing below to round to
+      const double down = (before[i] - double(m.params[i])) / tg.g.delta;
+      BOOST_TEST((std::abs(down) < 1e-9 || std::abs(down - 1) < 1e-9), "a step of " << down << " grid steps");
+      moved += down > 0.5;
+      ++trials;
+    }
+  }
+  BOOST_REQUIRE(trials > 5000);
+  const double share = double(moved) / double(trials), sd = std::sqrt(0.3 * 0.7 / double(trials));
+  BOOST_TEST(std::abs(share - 0.3) < 5 * sd, "moved " << share << " of " << trials << ", sd " << sd);
+}
+
 BOOST_AUTO_TEST_CASE(binary_connect_moves_shadow_weights_and_shows_only_grid_values) {
   m_t m(3);
   optim::quantized_optimizer<m_t, optim::sgd> opt(m, {0.0, 0.0, false}, {optim::rounding::binary_connect, 1, 0.0, 0});

@@ -33,4 +33,11 @@ inline bool path_exists(const std::filesystem::path& path, const std::string& wh
   return std::filesystem::exists(st);
 }
 
+// Why a path whose status(path, ec) says it does not exist is not there: "not found", or what
+// stopped the lookup (a folder above it that cannot be read, say).
+inline std::string why_missing(const std::error_code& ec) {
+  if (!ec || ec == std::errc::no_such_file_or_directory || ec == std::errc::not_a_directory) return "not found";
+  return "cannot be looked at: " + ec.message();
+}
+
 }  // namespace basin

@@ -15,6 +15,7 @@
 
 #include "basin/core/config.hpp"
 #include "basin/core/error.hpp"
+#include "basin/core/files.hpp"
 #include "basin/data/dataset.hpp"
 
 namespace basin {
@@ -37,7 +38,7 @@ inline dataset read_cifar10(const std::vector<std::string>& files) {
   for (const std::string& path : files) {
     std::error_code ec;
     const fs::file_status st = fs::status(path, ec);
-    if (!fs::exists(st)) fail("cifar10 file '", path, "' not found");
+    if (!fs::exists(st)) fail("cifar10 file '", path, "' ", why_missing(ec));
     require(fs::is_regular_file(st), "cifar10 file '", path, "' is not a regular file");
     const auto size = fs::file_size(path, ec);
     require(!ec, "cifar10 file '", path, "' cannot be read: ", ec.message());

@@ -42,7 +42,7 @@ class gz_reader {
     namespace fs = std::filesystem;
     std::error_code ec;
     const fs::file_status st = fs::status(path, ec);
-    if (!fs::exists(st)) fail(what_, " file '", path_, "' not found");
+    if (!fs::exists(st)) fail(what_, " file '", path_, "' ", why_missing(ec));
     require(!fs::is_directory(st), what_, " file '", path_, "' is a directory, expected a file");
     errno = 0;
     file_ = gzopen(path.c_str(), "rb");

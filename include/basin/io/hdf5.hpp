@@ -20,7 +20,9 @@
 // threads at once.
 #pragma once
 
+#include <fcntl.h>
 #include <hdf5.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -29,6 +31,7 @@
 #include <cstring>
 #include <filesystem>
 #include <limits>
+#include <new>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -36,11 +39,9 @@
 #include <utility>
 #include <vector>
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include "basin/core/config.hpp"
 #include "basin/core/error.hpp"
+#include "basin/core/files.hpp"
 
 namespace basin::h5 {
 
@@ -290,7 +291,7 @@ class file {
     const std::string p = path.string();
     std::error_code ec;
     const auto st = std::filesystem::status(path, ec);
-    require(std::filesystem::exists(st), "cannot open HDF5 file '", p, "': not found");
+    require(std::filesystem::exists(st), "cannot open HDF5 file '", p, "': ", why_missing(ec));
     require(std::filesystem::is_regular_file(st), "cannot open HDF5 file '", p,
             "': not a regular file");
     const htri_t is = H5Fis_hdf5(path.c_str());
@@ -460,7 +461,13 @@ class file {
     require(memory == 0 || n <= memory / sizeof(T), where("dataset", path), ": its shape ", detail::dims_string(dims),
             " holds ", n, " values, ", double(n) * double(sizeof(T)) / 1073741824.0, " GiB, more than this machine's ",
             double(memory) / 1073741824.0, " GiB of memory");
-    std::vector<T> out(n);
+    std::vector<T> out;
+    try {  // (a small file may declare a dataset larger than the memory left: refused by name)
+      out.resize(n);
+    } catch (const std::bad_alloc&) {
+      fail(where("dataset", path), ": its shape ", detail::dims_string(dims), " holds ", n, " values, ",
+           double(n) * double(sizeof(T)) / 1073741824.0, " GiB, more than can be allocated now");
+    }
     if (n > 0 && H5Dread(d.get(), detail::type_of<T>::memory(), H5S_ALL, H5S_ALL, H5P_DEFAULT,
                          out.data()) < 0)
       fail_at("read dataset", path);
@@ -497,7 +504,7 @@ class file {
 
   // Writes `count` values to the elements [offset, offset + count) of dataset `path`, the
   // dataset seen as one flat row-major array (a surface sweep updates one grid point of a
-  // (nx, ny) loss array with offset = i*ny + j, count = 1).
+  // (ny, nx) loss array with offset = j*nx + i, count = 1).
   // requires: writable(); the dataset stores T (as for overwrite);
   //           0 <= offset, 0 <= count, offset + count <= its element count.
   // ensures: the other elements are unchanged.
