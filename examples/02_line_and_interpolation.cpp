@@ -342,10 +342,9 @@ int main(int argc, char** argv) try {
   basin::require(small_batch >= 1 && large_batch >= 1, "options --small-batch, --large-batch: expected at least 1");
   basin::require(lr > 0 && adam_lr > 0 && wd >= 0,
                  "options --lr, --adam-lr, --wd: expected positive rates and wd >= 0");
-  basin::require(points >= 3 && points % 2 == 1,
-                 "option --points: expected an odd number of points, at least 3 (the grids must hold the minimizers), "
-                 "got ",
-                 points);
+  basin::require(points >= 3 && points % 2 == 1 && points <= basin::max_axis_points / 2,
+                 "option --points: expected an odd number of points from 3 to ", basin::max_axis_points / 2,
+                 " (the grids must hold the minimizers; the interpolation's has 2 points - 1), got ", points);
   basin::require(std::isfinite(rescale) && rescale > 0, "option --rescale: expected a positive factor, got ", rescale);
   basin::require(std::isfinite(raw_range) && raw_range > 0 && raw_range <= 1e6,
                  "option --raw-range: expected a half-width in (0, 1e6], got ", raw_range);

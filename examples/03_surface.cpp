@@ -110,8 +110,8 @@ int main(int argc, char** argv) try {
 
   // Pictures and exports from the file.
   auto f = basin::h5::file::open(surf_file);
-  basin::plot::grid2d loss{xs, ys, f.read<double>("test_loss"), "test_loss"};
-  basin::plot::grid2d acc{xs, ys, f.read<double>("test_acc"), "test_acc"};
+  basin::plot::grid2d loss{xs, ys, basin::surface_values(f, "test_loss"), "test_loss"};
+  basin::plot::grid2d acc{xs, ys, basin::surface_values(f, "test_acc"), "test_acc"};
   basin::plot::style s;
   s.title = "resnet20, Fashion-MNIST test loss (" + std::string(basin::to_string(norm)) + "-normalized directions)";
   s.xlabel = "direction 1";

@@ -246,7 +246,7 @@ int main(int argc, char** argv) try {
   sweep(m, dx, &dy, quant_file, so, la.names(), quantized_eval);
 
   auto ff = h5::file::open(float_file), fq = h5::file::open(quant_file);
-  const auto zf = ff.read<double>("test_loss"), zq = fq.read<double>("test_loss");
+  const auto zf = surface_values(ff, "test_loss"), zq = surface_values(fq, "test_loss");
   plot::style s;
   s.xlabel = "direction 1";
   s.ylabel = "direction 2";

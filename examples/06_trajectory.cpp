@@ -26,7 +26,7 @@
 // resume point by point.
 //
 //   06_trajectory [--epochs 30] [--train-subset 5000] [--batch-size 128,2048] [--optimizer sgd|adam]
-//                 [--lr 0.1 (sgd) or 0.001 (adam)] [--weight-decay 5e-4] [--grid 21]
+//                 [--lr 0.1 (sgd) or 0.001 (adam)] [--wd 5e-4] [--grid 21]
 //                 [--loss-subset 1000] [--seed 1] [--out trajectory]
 #include <cmath>
 #include <cstdio>
@@ -145,7 +145,7 @@ path_result one_path(const settings& st, long batch, const basin::dataset& train
   std::printf("surface: %lld points computed now, %lld already in %s (%.1f s)\n", (long long)sw.computed,
               (long long)sw.skipped, surf_file.c_str(), sw.seconds);
   auto f = basin::h5::file::open(surf_file);
-  r.loss = {so.x, so.y, f.read<double>("train_loss"), "train_loss"};
+  r.loss = {so.x, so.y, basin::surface_values(f, "train_loss"), "train_loss"};
 
   // 4. How the path moves over that map, epoch by epoch. The map knows the loss only at its grid
   // points: a step shorter than half a grid cell moves within what the map interpolates. After the
@@ -167,7 +167,7 @@ path_result one_path(const settings& st, long batch, const basin::dataset& train
   const auto sw_end = basin::sweep(model, pca.x, &pca.y, end_file, end, metrics.names(), metrics);
   std::printf("the path from epoch %zu on, on its own map: %lld points computed now, %lld already in %s (%.1f s)\n",
               drop, (long long)sw_end.computed, (long long)sw_end.skipped, end_file.c_str(), sw_end.seconds);
-  r.end = {end.x, end.y, basin::h5::file::open(end_file).read<double>("train_loss"), "train_loss"};
+  r.end = {end.x, end.y, basin::surface_values(end_file, "train_loss"), "train_loss"};
   const auto end_steps = basin::path_steps(tail, end.x, end.y, r.end.z);
   const double end_cell = cell_of(end);
   std::printf("  epoch  lr        position on the plane   step   slope  angle to steepest descent   turn\n");
@@ -240,7 +240,7 @@ int main(int argc, char** argv) try {
   const auto batches = args.get_list<long>("batch-size", "128,2048");
   st.opt_name = args.get("optimizer", std::string("sgd"));
   st.lr = args.get("lr", st.opt_name == "adam" ? 1e-3 : 0.1, "0.1, 1e-3 with --optimizer adam");
-  st.wd = args.get("weight-decay", 5e-4);
+  st.wd = args.get("wd", 5e-4);
   st.grid = args.get("grid", 21);
   const long loss_subset = args.get("loss-subset", 1000L);
   st.seed = std::uint64_t(args.get("seed", 1L));
@@ -253,8 +253,9 @@ int main(int argc, char** argv) try {
   basin::require(train_subset >= 1 && loss_subset >= 1, "options --train-subset and --loss-subset must be at least 1");
   for (long b : batches) basin::require(b >= 1, "option --batch-size: expected batch sizes of at least 1, got ", b);
   basin::require(std::isfinite(st.lr) && st.lr > 0, "option --lr: expected a positive rate, got ", st.lr);
-  basin::require(std::isfinite(st.wd) && st.wd >= 0, "option --weight-decay: expected 0 or more, got ", st.wd);
-  basin::require(st.grid >= 2, "option --grid: expected at least 2 points per axis, got ", st.grid);
+  basin::require(std::isfinite(st.wd) && st.wd >= 0, "option --wd: expected 0 or more, got ", st.wd);
+  basin::require(st.grid >= 2 && st.grid <= basin::max_axis_points, "option --grid: expected 2 to ",
+                 basin::max_axis_points, " points per axis, got ", st.grid);
 
   auto train_all = basin::read_fashion_mnist(data_dir, true);
   auto test_set = basin::read_fashion_mnist(data_dir, false);

@@ -105,7 +105,7 @@ void run(const settings& s, const basin::dataset& train_set, const basin::datase
               (long long)st.skipped, file.c_str(), st.seconds);
 
   auto f = basin::h5::file::open(file);
-  const auto mx = f.read<double>("max_eig"), mn = f.read<double>("min_eig");
+  const auto mx = basin::surface_values(f, "max_eig"), mn = basin::surface_values(f, "min_eig");
   const auto ratio = basin::eigenvalue_ratio(mn, mx);
   int convex = 0, missing = 0;
   double largest = 0;
@@ -153,7 +153,8 @@ int main(int argc, char** argv) try {
   basin::require(train_subset >= 1 && hessian_subset >= 1,
                  "options --train-subset and --hessian-subset must be "
                  "at least 1");
-  basin::require(s.grid >= 2, "option --grid: expected at least 2 points per axis, got ", s.grid);
+  basin::require(s.grid >= 2 && s.grid <= basin::max_axis_points, "option --grid: expected 2 to ",
+                 basin::max_axis_points, " points per axis, got ", s.grid);
   basin::require(s.range > 0 && std::isfinite(s.range), "option --range: expected a positive number, got ", s.range);
   basin::require(s.train_epochs >= 1, "option --train-epochs: expected at least 1, got ", s.train_epochs);
 

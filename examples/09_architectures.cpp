@@ -123,8 +123,7 @@ result run(const std::string& name, const settings& s, const basin::dataset& tra
   auto dy = basin::random_direction(model, s.seed, 1, dopt);
   const auto dir_file = s.out + "/" + name + "_directions.h5";
   basin::surface_options so;
-  so.x = so.y = basin::parse_range(
-      std::to_string(-s.range) + ":" + std::to_string(s.range) + ":" + std::to_string(s.grid), "--range/--grid");
+  so.x = so.y = basin::linspace(-s.range, s.range, s.grid);
   so.dir_file = dir_file;
   so.on_ready = [&] { basin::save_directions(dir_file, dx, &dy, dopt, s.seed); };  // once the file is accepted
   so.settings = "net=" + name + " epochs=" + std::to_string(s.epochs) + " seed=" + std::to_string(s.seed) +
@@ -135,7 +134,7 @@ result run(const std::string& name, const settings& s, const basin::dataset& tra
   r.seconds_sweep = st.seconds;
 
   auto f = basin::h5::file::open(surf_file);
-  r.surface = basin::plot::grid2d{so.x, so.y, f.read<double>("train_loss"), "train_loss"};
+  r.surface = basin::plot::grid2d{so.x, so.y, basin::surface_values(f, "train_loss"), "train_loss"};
   r.center_loss = r.surface.at(r.surface.nx() / 2, r.surface.ny() / 2);
   basin::index_t below = 0;
   for (basin::index_t i = 0; i < r.surface.nx(); ++i)
@@ -219,8 +218,9 @@ int main(int argc, char** argv) try {
   s.out = args.get("out", std::string("architectures"));
   if (!args.done()) return 0;  // --help
   basin::require(s.epochs >= 1, "option --epochs: expected at least 1, got ", s.epochs);
-  basin::require(s.grid >= 3 && s.grid % 2 == 1, "option --grid: expected an odd number of points (3 or more) ",
-                 "so that the minimizer is a grid point, got ", s.grid);
+  basin::require(s.grid >= 3 && s.grid % 2 == 1 && s.grid <= basin::max_axis_points,
+                 "option --grid: expected an odd number of points (3 to ", basin::max_axis_points,
+                 ") so that the minimizer is a grid point, got ", s.grid);
   basin::require(s.range > 0 && std::isfinite(s.range), "option --range: expected a positive number, got ", s.range);
   basin::require(s.train_subset >= 1 && s.probe >= 1 && s.test_subset >= 1,
                  "options --train-subset, --probe and --test-subset must be at least 1");

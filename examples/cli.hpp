@@ -4,9 +4,10 @@
 // given a value (`--augment false`), an option given twice. `--name=` gives an empty text. Lists are comma-separated.
 // Hyphens and underscores in names are the same (`--train_subset`, `--loss-name`): the numbered
 // examples spell theirs with hyphens, plot_surface and --loss_name follow the reference tool. An
-// unknown option is refused with the closest name the program reads (a few edits away, or one
-// that starts with it); `--help` makes done() print every option the program reads, with its
-// default, and return false (the program then stops), other options given beside it unread.
+// unknown option is refused with the closest name the program reads (a few edits away, one that
+// starts with it, or one whose PyTorch name it is: --weight-decay for --wd); `--help` makes done()
+// print every option the program reads, with its default, and return false (the program then
+// stops), other options given beside it unread.
 #pragma once
 
 #include <algorithm>
@@ -118,24 +119,28 @@ class cli {
       u += "  --" + name + std::string(width - name.size() + 2, ' ') + "(" + d + ")\n";
     return u + "Hyphens and underscores in option names are the same.\n";
   }
-  // Call after reading every option. With --help: prints usage() and returns false, and the
-  // program should stop (every option read gave its default). Otherwise throws when an option was
-  // given that the program does not read, naming the closest option it does read, and returns true.
-  [[nodiscard]] bool done() const {
+  // Call after reading every option. With --help: prints usage() to `to` (nowhere when null:
+  // under mpirun only rank 0 prints) and returns false, and the program should stop (every option
+  // read gave its default). Otherwise throws when an option was given that the program does not
+  // read, naming the closest option it does read, and returns true.
+  [[nodiscard]] bool done(std::FILE* to = stdout) const {
     if (help_) {
-      std::fputs(usage().c_str(), stdout);
+      if (to) std::fputs(usage().c_str(), to);
       return false;
     }
     for (const auto& [key, v] : values_) {
       if (read_.count(key)) continue;
       // The closest name: fewest edits, at most a third of the name's length (at least 1), or one
       // that starts with what was given (`--batch` for `--batch-size`).
+      // PyTorch's long names suggest the examples' short ones (`--weight-decay`: `--wd`), and back.
       std::string closest;
       std::size_t best = std::max<std::size_t>(1, key.size() / 3) + 1;
       for (const auto& [name, d] : options_) {
         const std::string c = canonical(name);
         const std::size_t e = key.size() >= 3 && c.rfind(key, 0) == 0 ? 0 : edits(key, c);
-        if (e < best) best = e, closest = name;
+        const bool synonym = long_name(c) == key || long_name(key) == c;
+        if (e < best || synonym) best = e, closest = name;
+        if (synonym) break;
       }
       fail("unknown option --", typed(key), closest.empty() ? "" : " (did you mean --" + closest + "?)",
            "; --help lists this program's options");
@@ -144,6 +149,9 @@ class cli {
   }
 
  private:
+  static std::string long_name(const std::string& c) {
+    return c == "wd" ? "weight-decay" : c == "lr" ? "learning-rate" : "";
+  }
   static std::string canonical(std::string name) {
     std::replace(name.begin(), name.end(), '_', '-');
     return name;

@@ -193,7 +193,7 @@ int run(const settings& s) {
     ps.ylabel = "y";
     ps.zlabel = name;
     ps.log_z = s.log && name.find("loss") != std::string::npos;
-    const auto z = f.read<double>(name);
+    const auto z = basin::surface_values(f, name);
     if (plane) {
       basin::plot::grid2d g{s.x, s.y, z, name};
       std::vector<double> levels;
@@ -267,7 +267,7 @@ static int run_main(int argc, char** argv, basin::sweep_team* team) {
             s.dir_file.substr(0, s.dir_file.rfind("_dirs.h5")) + (s.loss == basin::criterion::mse ? "_mse" : "") +
                 (s.parts > 0 ? "_split" + std::to_string(s.part) + "of" + std::to_string(s.parts) : "") + "_surface.h5",
             "the --dir_file's name ending [_mse][_split<i>of<n>]_surface.h5");
-  if (!a.done()) return 0;  // --help
+  if (!a.done(team == nullptr || team->rank() == 0 ? stdout : nullptr)) return 0;  // --help: rank 0 prints
   basin::require(s.subset >= 0, "option --subset: expected 0 (all images) or more, got ", s.subset);
   basin::require(s.batch >= 1, "option --batch_size: expected at least 1, got ", s.batch);
   basin::require(std::isfinite(s.vmin) && std::isfinite(s.vmax) && s.vmin < s.vmax && s.vlevel > 0 &&

@@ -3,6 +3,7 @@
 #define BOOST_TEST_MODULE core
 #include <boost/test/unit_test.hpp>
 #include <cmath>
+#include <cstdio>
 #include <initializer_list>
 #include <string>
 #include <vector>
@@ -141,10 +142,27 @@ BOOST_AUTO_TEST_CASE(examples_options_refuse_what_they_cannot_read) {
       [] {
         auto a = parse({"--wd", "5e-4"});
         a.get("lr", 0.1);
-        a.get("weight-decay", 0.0);
+        a.get("momentum", 0.0);
         (void)a.done();
       },
       {"unknown option --wd;"});
+  // PyTorch's name for an option suggests the examples' short one, in either spelling.
+  refuses(
+      [] {
+        auto a = parse({"--weight_decay", "5e-4"});
+        a.get("lr", 0.1);
+        a.get("wd", 0.0);
+        (void)a.done();
+      },
+      {"unknown option --weight_decay (did you mean --wd?)"});
+  refuses(
+      [] {
+        auto a = parse({"--learning-rate", "0.1"});
+        a.get("wd", 0.0);
+        a.get("lr", 0.1);
+        (void)a.done();
+      },
+      {"unknown option --learning-rate (did you mean --lr?)"});
   refuses(
       [] {
         auto a = parse({"--colour", "red"});
@@ -163,6 +181,16 @@ BOOST_AUTO_TEST_CASE(examples_help_reads_every_default_and_stops) {
   BOOST_TEST(!a.flag("augment"));
   BOOST_TEST(a.get_list<double>("lr", "1e-3,1e-2").size() == 2u);
   BOOST_TEST(!a.done());
+  // The usage goes where done() is told (nowhere for null: the other ranks under mpirun).
+  std::FILE* f = std::tmpfile();
+  BOOST_REQUIRE(f);
+  BOOST_TEST(!a.done(nullptr));
+  BOOST_TEST(!a.done(f));
+  std::string printed(a.usage().size() + 1, '\0');
+  std::rewind(f);
+  printed.resize(std::fread(printed.data(), 1, printed.size(), f));
+  std::fclose(f);
+  BOOST_TEST(printed == a.usage());
   auto b = parse({"--epochs", "3"});
   BOOST_TEST(!b.help());
   BOOST_TEST(b.get("epochs", 6) == 3);

@@ -188,7 +188,8 @@ BOOST_AUTO_TEST_CASE(eigenvalue_maps_and_errors) {
   BOOST_TEST((ev.names() == std::vector<std::string>{"max_eig", "min_eig"}));
   sweep(m, x, &y, file, so, ev.names(), ev);
   auto f = h5::file::open(file);
-  const auto mx = f.read<double>("max_eig"), mn = f.read<double>("min_eig");
+  const auto mx = surface_values(f, "max_eig"), mn = surface_values(f, "min_eig");  // z[i * ny + j]
+  BOOST_TEST(f.read<double>("max_eig")[1] == mx[3]);                                // the file's (ny, nx): value[j, i]
   // Each point's values are those of hessian_extremes at that point.
   set_point(m, M(2).params, M(2).state, x, 0.5, &y, -0.5);
   const auto at = hessian_extremes(m, d, ev.options);

@@ -198,8 +198,12 @@ BOOST_AUTO_TEST_CASE(closed_form_quadratic_surface) {
   const auto path = temp_path("quadratic.h5");
   sweep(m, d1, &d2, path, o, {"train_loss"}, data);
   auto f = h5::file::open(path);
-  const auto z = f.read<double>("train_loss");
-  BOOST_TEST((f.shape("train_loss") == std::vector<hsize_t>{7, 5}));
+  // The reference tool's layout (numpy.meshgrid(x, y)): (ny, nx), value[j, i] at (x[i], y[j]);
+  // surface_values gives plot::grid2d's order, z[i * ny + j].
+  const auto file_order = f.read<double>("train_loss"), z = surface_values(f, "train_loss");
+  BOOST_TEST((f.shape("train_loss") == std::vector<hsize_t>{5, 7}));
+  BOOST_TEST((f.shape("computed") == std::vector<hsize_t>{5, 7}));
+  BOOST_TEST(f.attr_string("/", "format") == "basin-surface-2");
   for (std::size_t i = 0; i < 7; ++i)
     for (std::size_t j = 0; j < 5; ++j) {
       const double a = o.x[i], b = o.y[j];
@@ -208,7 +212,8 @@ BOOST_AUTO_TEST_CASE(closed_form_quadratic_surface) {
         const double r = r0[q] + a * r1[q] + b * r2[q];
         s += r * r;
       }
-      BOOST_TEST(z[i * 5 + j] == s / double(data.n), boost::test_tools::tolerance(1e-9));
+      BOOST_TEST(file_order[j * 7 + i] == s / double(data.n), boost::test_tools::tolerance(1e-9));
+      BOOST_TEST(z[i * 5 + j] == file_order[j * 7 + i]);
     }
   // The model is back at the origin.
   std::vector<double> r_after;
@@ -216,31 +221,44 @@ BOOST_AUTO_TEST_CASE(closed_form_quadratic_surface) {
   BOOST_TEST(r_after == r0);
 }
 
-BOOST_AUTO_TEST_CASE(kill_and_resume_gives_the_same_file) {
-  linear m(1);
-  auto d1 = random_direction(m, 2, 0, {normalization::none, false, false});
-  auto d2 = random_direction(m, 2, 1, {normalization::none, false, false});
-  const auto data = make_data(20);
+namespace {
+// A 6 x 4 plane of the linear model's loss: the whole sweep, and one that crashes at a point.
+struct small_plane {
+  linear m{1};
+  direction<linear> d1 = random_direction(m, 2, 0, {normalization::none, false, false});
+  direction<linear> d2 = random_direction(m, 2, 1, {normalization::none, false, false});
+  squared_loss data = make_data(20);
   surface_options o;
-  o.x = linspace(-1, 1, 6);
-  o.y = linspace(-1, 1, 4);
-  o.progress = false;
-  o.settings = "test sweep";
-  const auto whole = temp_path("whole.h5"), resumed = temp_path("resumed.h5");
-  sweep(m, d1, &d2, whole, o, {"train_loss"}, data);
-  int calls = 0;
-  const auto crashing = [&](linear& mm) {
-    if (++calls == 10) throw std::runtime_error("simulated crash");
-    return data(mm);
-  };
-  BOOST_CHECK_THROW(sweep(m, d1, &d2, resumed, o, {"train_loss"}, crashing), std::runtime_error);
+  small_plane() {
+    o.x = linspace(-1, 1, 6);
+    o.y = linspace(-1, 2, 4);
+    o.progress = false;
+    o.settings = "test sweep";
+  }
+  sweep_stats whole(const std::string& path) { return sweep(m, d1, &d2, path, o, {"train_loss"}, data); }
+  // Sweeps until the evaluation of point `crash` (counted from 1) throws: crash - 1 points written.
+  void crashing(const std::string& path, int crash) {
+    int calls = 0;
+    const auto eval = [&](linear& mm) {
+      if (++calls == crash) throw std::runtime_error("simulated crash");
+      return data(mm);
+    };
+    BOOST_CHECK_THROW(sweep(m, d1, &d2, path, o, {"train_loss"}, eval), std::runtime_error);
+  }
+};
+}  // namespace
+
+BOOST_FIXTURE_TEST_CASE(kill_and_resume_gives_the_same_file, small_plane) {
+  const auto whole_file = temp_path("whole.h5"), resumed = temp_path("resumed.h5");
+  whole(whole_file);
+  crashing(resumed, 10);
   {
     auto f = h5::file::open(resumed);
     const auto mask = f.read<std::uint8_t>("computed");
     BOOST_TEST(std::count(mask.begin(), mask.end(), 1) == 9);
     BOOST_TEST(f.read<double>("train_loss")[20] == -1.0);  // not yet computed: -1 as the reference tool
   }
-  calls = 0;
+  int calls = 0;
   const auto counting = [&](linear& mm) {
     ++calls;
     return data(mm);
@@ -248,9 +266,69 @@ BOOST_AUTO_TEST_CASE(kill_and_resume_gives_the_same_file) {
   const auto st = sweep(m, d1, &d2, resumed, o, {"train_loss"}, counting);
   BOOST_TEST(calls == 24 - 9);
   BOOST_TEST(st.skipped == 9);
-  auto a = h5::file::open(whole), b = h5::file::open(resumed);
+  auto a = h5::file::open(whole_file), b = h5::file::open(resumed);
   BOOST_TEST(a.read<double>("train_loss") == b.read<double>("train_loss"));
   BOOST_TEST(a.read<std::uint8_t>("computed") == b.read<std::uint8_t>("computed"));
+}
+
+namespace {
+// The same surface file in basin's layout before 2026-12 ("basin-surface-1": a plane's arrays
+// (nx, ny), value[i, j] at (x[i], y[j])).
+void to_old_layout(const std::string& from, const std::string& to) {
+  auto a = h5::file::open(from);
+  const auto x = a.read<double>("xcoordinates"), y = a.read<double>("ycoordinates");
+  const std::size_t nx = x.size(), ny = y.size();
+  auto b = h5::file::create(to);
+  b.set_attr("/", "format", "basin-surface-1");
+  for (const char* name : {"origin_digest", "directions_digest", "architecture", "settings"})
+    b.set_attr("/", name, a.attr_string("/", name));
+  b.set_attr("/", "fingerprint", a.attr_u64("/", "fingerprint"));
+  b.write_string("dir_file", a.read_string("dir_file"));
+  b.write<double>("xcoordinates", x, {nx});
+  b.write<double>("ycoordinates", y, {ny});
+  const auto transpose = [&](const auto& v) {
+    std::remove_cvref_t<decltype(v)> t(v.size());
+    for (std::size_t j = 0; j < ny; ++j)
+      for (std::size_t i = 0; i < nx; ++i) t[i * ny + j] = v[j * nx + i];
+    return t;
+  };
+  b.write<double>("train_loss", transpose(a.read<double>("train_loss")), {nx, ny});
+  b.write<std::uint8_t>("computed", transpose(a.read<std::uint8_t>("computed")), {nx, ny});
+}
+}  // namespace
+
+BOOST_FIXTURE_TEST_CASE(surface_files_of_the_old_layout_resume_in_it, small_plane) {
+  // A sweep stopped in a file of basin's old layout goes on in that layout (its missing points,
+  // at their own places), and surface_values reads both layouts alike.
+  const auto whole_file = temp_path("layout_whole.h5"), part = temp_path("layout_part.h5"),
+             old = temp_path("layout_old.h5");
+  whole(whole_file);
+  crashing(part, 8);
+  to_old_layout(part, old);
+  const auto st = sweep(m, d1, &d2, old, o, {"train_loss"}, data);
+  BOOST_TEST(st.skipped == 7);
+  BOOST_TEST(st.computed == 24 - 7);
+  auto f = h5::file::open(old);
+  BOOST_TEST((f.shape("train_loss") == std::vector<hsize_t>{6, 4}));
+  BOOST_TEST(f.attr_string("/", "format") == "basin-surface-1");
+  const auto z_old = surface_values(f, "train_loss"), z_new = surface_values(whole_file, "train_loss");
+  BOOST_TEST(z_old == z_new, boost::test_tools::per_element());
+  BOOST_TEST(f.read<double>("train_loss") == z_new, boost::test_tools::per_element());  // (nx, ny) as grid2d
+  const auto mask = f.read<std::uint8_t>("computed");
+  BOOST_TEST(std::count(mask.begin(), mask.end(), 1) == 24);
+  // A dataset of neither shape is named.
+  {
+    auto g = h5::file::open(whole_file, true);
+    g.write<double>("odd", std::vector<double>(24, 0.0), {4, 3, 2});
+  }
+  BOOST_CHECK_EXCEPTION(surface_values(whole_file, "odd"), basin::error, [&](const basin::error& e) {
+    const std::string w = e.what();
+    return w.find(whole_file) != std::string::npos &&
+           w.find("'odd' has shape (4, 3, 2), expected (4, 6)") != std::string::npos;
+  });
+  BOOST_CHECK_EXCEPTION(surface_values(whole_file, "nothing"), basin::error, [](const basin::error& e) {
+    return std::string(e.what()).find("no dataset 'nothing'") != std::string::npos;
+  });
 }
 
 BOOST_AUTO_TEST_CASE(foreign_or_corrupted_surface_files_are_refused) {
@@ -294,8 +372,23 @@ BOOST_AUTO_TEST_CASE(foreign_or_corrupted_surface_files_are_refused) {
     BOOST_TEST_MESSAGE(e.what());
     return std::string(e.what()).find("option --x") != std::string::npos;
   };
-  for (const char* bad : {"-1:1:0", "1:-1:5", "-1:1:2000000000", "-1:1:-3", "nan:1:5", "-1e308:1e308:5"})
+  for (const char* bad : {"-1:1:0", "1:-1:5", "-1:1:2000000000", "-1:1:-3", "nan:1:5", "-1e308:1e308:5",
+                          "1:1.0000000000000002:11"})  // (the last: neighbours that coincide in double)
     BOOST_CHECK_EXCEPTION(parse_range(bad, "--x"), basin::error, names_option);
+  BOOST_CHECK_EXCEPTION(linspace(1, 1.0000000000000002, 11), basin::error, [](const basin::error& e) {
+    return std::string(e.what()).find("too narrow for 11 distinct points") != std::string::npos;
+  });
+  BOOST_CHECK_THROW(linspace(-1, 1, max_axis_points + 1), basin::error);
+  // A sweep's axes must increase strictly (pictures and the file's grid need it).
+  surface_options unordered = o;
+  unordered.x = {0.0, 0.5, 0.5};
+  BOOST_CHECK_EXCEPTION(sweep(m, d1, nullptr, temp_path("unordered.h5"), unordered, {"train_loss"}, data), basin::error,
+                        [](const basin::error& e) {
+                          return std::string(e.what()).find(
+                                     "x coordinates must increase strictly, but [2] = 0.5 "
+                                     "follows [1] = 0.5") != std::string::npos;
+                        });
+  BOOST_TEST(!fs::exists(temp_path("unordered.h5")));
   // A metric stored as float32 (by another program): refused before a point is computed.
   const auto float_file = temp_path("float_metric.h5");
   std::filesystem::copy_file(path, float_file, std::filesystem::copy_options::overwrite_existing);
@@ -661,6 +754,7 @@ BOOST_AUTO_TEST_CASE(recompute_batch_norm_averages_the_batch_statistics) {
   model<net, double> m(1);
   const auto d = random_dataset(net::in, 5, 8);  // batches of 3 and 2
   m.batches_tracked = 42;
+  m.set_batch_norm_momentum(0.01);  // given back as it was, not as the default
   recompute_batch_norm(m, d, 3);
   for (int c = 0; c < 2; ++c) {
     double mean_sum = 0, var_sum = 0;
@@ -682,7 +776,7 @@ BOOST_AUTO_TEST_CASE(recompute_batch_norm_averages_the_batch_statistics) {
   m.for_each_layer([&](auto& l) {
     if constexpr (detail::is_batch_norm_v<std::remove_cvref_t<decltype(l)>>) momentum = l.momentum;
   });
-  BOOST_TEST(momentum == batch_norm::default_momentum);
+  BOOST_TEST(momentum == 0.01);
 }
 
 namespace {

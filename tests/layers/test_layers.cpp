@@ -448,6 +448,20 @@ BOOST_AUTO_TEST_CASE(batch_norm_running_statistics_as_pytorch) {
   BOOST_TEST(s[0] == 0.1 * 3.0, boost::test_tools::tolerance(1e-12));
   BOOST_TEST(s[1] == 0.9 + 0.1 * (14.0 / 3.0), boost::test_tools::tolerance(1e-12));  // var 3.5 * 4/3
   BOOST_TEST(y[0] == (1 - 3) / std::sqrt(3.5 + 1e-5), boost::test_tools::tolerance(1e-12));
+  // One value per channel has no variance: refused in train mode (as PyTorch), fine in eval.
+  using flat = batch_norm::bind<dims{2, 1, 1}, double, host>;
+  flat one;
+  one.reserve(1);
+  std::vector<double> w1{1, 1, 0, 0}, s1{0, 0, 1, 1}, x1{1, 2}, y1(2);
+  BOOST_CHECK_EXCEPTION(one.forward(w1.data(), s1.data(), x1.data(), y1.data(), 1, mode::train), basin::error,
+                        [](const basin::error& e) {
+                          return std::string(e.what()).find(
+                                     "expected more than 1 value per channel in train mode, "
+                                     "got a batch of 1 with 1 x 1") != std::string::npos;
+                        });
+  BOOST_TEST(s1 == (std::vector<double>{0, 0, 1, 1}), boost::test_tools::per_element());
+  one.forward(w1.data(), s1.data(), x1.data(), y1.data(), 1, mode::eval);
+  BOOST_TEST(y1[1] == 2 / std::sqrt(1 + 1e-5), boost::test_tools::tolerance(1e-12));
 }
 
 BOOST_AUTO_TEST_CASE(max_pool_ceil_mode_as_pytorch) {

@@ -11,8 +11,11 @@ DIR holds what basin's surface program wrote:
                      num_batches_tracked does not), PyTorch's shapes: the reference tool's layout
                      (net_plotter.write_list). Without dir_type, the tensor count decides.
   DIR/surface.h5     xcoordinates (nx), ycoordinates (ny; absent for a line), test_loss and
-                     test_acc (nx, ny) float64 with value[i, j] at (x[i], y[j]) and -1 where not
-                     computed, computed (nx, ny) uint8; test_acc is optional
+                     test_acc (ny, nx) float64 with value[j, i] at (x[i], y[j]) (the reference
+                     tool's layout, numpy.meshgrid(x, y)'s; (nx, ny) with value[i, j] there when
+                     the format attribute is "basin-surface-1", basin's layout before 2026-12;
+                     (nx) for a line) and -1 where not computed, computed uint8 of the same shape;
+                     test_acc is optional
   DIR/data.h5        input (n, c, h, w) float32 or float64, labels (n,) int32: the data the
                      surface was evaluated on
 At every computed point the parameters (states mode: the float state_dict entries) are set to
@@ -165,16 +168,21 @@ def main(argv):
             surf_acc = np.array(f["test_acc"][()], dtype=np.float64) if "test_acc" in f else None
             computed = np.array(f["computed"][()]) if "computed" in f else None
             loss_name = _attr_str(f.attrs["loss_name"]).strip() if "loss_name" in f.attrs else "crossentropy"
+            old_layout = "format" in f.attrs and _attr_str(f.attrs["format"]).strip() == "basin-surface-1"
         if loss_name not in ("crossentropy", "mse"):
             raise ValueError(f"{paths['surface']}: loss_name {loss_name!r}, expected 'crossentropy' or 'mse'")
+        stored = (shape if old_layout else (ys.size, xs.size)) if plane else (xs.size,)
         for name, a in (("test_loss", surf_loss), ("test_acc", surf_acc), ("computed", computed)):
-            if a is not None and a.size != shape[0] * shape[1]:
-                raise ValueError(f"{paths['surface']}: {name} has shape {a.shape}, expected "
-                                 f"{shape if plane else (shape[0],)} from the coordinates")
-        surf_loss = surf_loss.reshape(shape)
-        surf_acc = surf_acc.reshape(shape) if surf_acc is not None else None
+            if a is not None and a.shape != stored:
+                raise ValueError(f"{paths['surface']}: {name} has shape {a.shape}, expected {stored} from the "
+                                 f"coordinates{' (basin-surface-1)' if old_layout else ''}")
+
+        def by_xy(a):  # [i, j] at (x[i], y[j])
+            return None if a is None else a.reshape(shape) if old_layout or not plane else a.T
+
+        surf_loss, surf_acc, computed = by_xy(surf_loss), by_xy(surf_acc), by_xy(computed)
         # Without a mask, the reference tool's convention: -1 marks a point not yet computed.
-        computed = computed.reshape(shape) != 0 if computed is not None else surf_loss != -1
+        computed = computed != 0 if computed is not None else surf_loss != -1
         if not computed.any():
             raise ValueError(f"{paths['surface']}: no computed point to check")
 

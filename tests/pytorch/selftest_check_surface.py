@@ -8,7 +8,8 @@ plane with one point not computed, and a line) it writes model.h5, directions.h5
 data.h5 as basin's surface program lays them out, the surface computed here by PyTorch in its own
 way (load_state_dict of w + x dx + y dy into a copy of the net), and requires check_surface.py to
 pass; then it perturbs one loss or one accuracy (must fail, exit 1), a value at a point marked not
-computed (must still pass), or the directions or the files (must be refused, exit 2). A net whose
+computed (must still pass), or the directions or the files (must be refused, exit 2); a plane in
+basin's old layout passes under its own format and is refused under the new one. A net whose
 classes 0 and 1 always tie checks that an accuracy one sample apart passes as a tie while two
 samples apart fail. The clean case runs check_surface.py as a script, the others call its main()
 in this process (one torch import). Exit status 0 when all behave, 1 otherwise, 77 when torch,
@@ -127,9 +128,15 @@ def write_dir(d, model, x, labels, xs, ys, dx, dy, states, skip=(), perturb=None
         i, j = skip[0]
         loss[i, j], acc[i, j] = 42.0, 7.0
     with h5py.File(os.path.join(d, "surface.h5"), "w") as f:
+        # basin's layout, the reference tool's: (ny, nx) with value[j, i] at (x[i], y[j]); "old":
+        # basin's layout before 2026-12, (nx, ny), named by its format; "transposed": the old
+        # layout under the new format (refused: the shape is not the coordinates')
+        f.attrs["format"] = "basin-surface-1" if perturb == "old" else "basin-surface-2"
         f.create_dataset("xcoordinates", data=np.asarray(xs, dtype=np.float64))
         if ys is not None:
             f.create_dataset("ycoordinates", data=np.asarray(ys, dtype=np.float64))
+            if perturb not in ("old", "transposed"):
+                loss, acc, computed = loss.T, acc.T, computed.T
         else:
             loss, acc, computed = loss[:, 0], acc[:, 0], computed[:, 0]
         f.create_dataset("test_loss", data=loss)
@@ -176,7 +183,8 @@ def main(argv):
     plane_x, plane_y, line_x = [-0.5, -0.1, 0.2, 0.5], [-0.4, 0.0, 0.3], [-1.0, -0.25, 0.5, 1.0]
     cases = [  # tag, depth, shortcut, in_ch, size, dtype, states, plane, tie, [(perturbation, wanted exit)]
         ("resnet8_f32_weights", 8, True, 1, 12, torch.float32, False, True, False,
-         [(None, 0), ("loss", 1), ("acc", 1), ("uncomputed", 0), ("count", 2), ("shape", 2), ("nodata", 2)]),
+         [(None, 0), ("loss", 1), ("acc", 1), ("uncomputed", 0), ("count", 2), ("shape", 2), ("nodata", 2),
+          ("old", 0), ("transposed", 2)]),
         ("plain8_f64_states", 8, False, 3, 10, torch.float64, True, True, False, [(None, 0), ("loss", 1)]),
         ("resnet8_f32_line", 8, True, 1, 12, torch.float32, False, False, False, [(None, 0), ("loss", 1)]),
         ("resnet8_f32_tie", 8, True, 1, 12, torch.float32, False, True, True, [("acc", 0), ("acc2", 1)]),

@@ -5,10 +5,12 @@
 // Every point's metrics (by default train/test loss and accuracy) go into an HDF5 surface file
 // laid out as the reference tool's (Li et al. 2018, plot_surface.py):
 //   xcoordinates (nx), ycoordinates (ny)             float64
-//   train_loss, train_acc, test_loss, test_acc       float64 (nx, ny) or (nx); -1 = not yet computed;
-//                                                    value[i, j] is at (xcoordinates[i], ycoordinates[j])
+//   train_loss, train_acc, test_loss, test_acc       float64 (ny, nx) or (nx); -1 = not yet computed;
+//                                                    value[j, i] is at (xcoordinates[i], ycoordinates[j]),
+//                                                    numpy.meshgrid(x, y)'s layout, which the reference
+//                                                    tool's plots (contour(X, Y, Z)) and h52vtp read
 //   computed                                         uint8, same shape: basin's explicit mask
-//   attributes: format, axis_order, architecture, fingerprint, settings (directions, data),
+//   attributes: format ("basin-surface-2"), axis_order, architecture, fingerprint, settings (directions, data),
 //               loss_name ("crossentropy" or "mse", when the evaluator says), origin_digest and
 //               directions_digest (FNV-1a of the origin's and the directions' buffers: a resumed
 //               sweep with other weights or directions is refused); dataset dir_file
@@ -19,6 +21,10 @@
 // NaNs") is computed and recorded, its loss NaN (as PyTorch's) and the overflowing images
 // counted wrong; the pictures leave a NaN as a hole. Weights at the origin that are not finite
 // are refused before anything is written.
+//
+// Files of format "basin-surface-1" (before 2026-12) hold a plane transposed, (nx, ny) with
+// value[i, j] at (x[i], y[j]); a sweep resumes them in that layout, and surface_values reads
+// either layout into the order plot::grid2d takes.
 #pragma once
 
 #include <algorithm>
@@ -47,19 +53,74 @@
 
 namespace basin {
 
-// Coordinates lo, lo + step, ..., hi with n values (the reference tool's "lo:hi:n").
+// The most points an axis of a sweep may have (a 100000 x 100000 grid would be 10^10 points).
+inline constexpr int max_axis_points = 100000;
+inline constexpr std::size_t max_grid_points = 100000000;
+
+// Where coordinates[k] is not above coordinates[k - 1] (a sweep's axis must increase strictly),
+// that k; 0 when they increase.
+inline std::size_t first_not_increasing(const std::vector<double>& c) {
+  for (std::size_t k = 1; k < c.size(); ++k)
+    if (!(c[k] > c[k - 1])) return k;
+  return 0;
+}
+
+// Coordinates lo, lo + step, ..., hi with n values (the reference tool's "lo:hi:n"), n at most
+// max_axis_points. Throws basin::error for a range so narrow that neighbours coincide in double.
 inline std::vector<double> linspace(double lo, double hi, int n) {
-  require(n >= 1, "linspace: need at least one point, got ", n);
+  require(n >= 1 && n <= max_axis_points, "linspace: need 1 to ", max_axis_points, " points, got ", n);
   require(std::isfinite(lo) && std::isfinite(hi) && (n == 1 || hi > lo), "linspace: need finite lo < hi, got ", lo,
           ":", hi);
   std::vector<double> v(static_cast<std::size_t>(n));
   // (lo (n-1-i) + hi i) / (n-1): symmetric ranges hit 0 exactly at their middle.
   for (int i = 0; i < n; ++i) v[i] = n == 1 ? lo : (lo * (n - 1 - i) + hi * i) / (n - 1);
+  const std::size_t k = first_not_increasing(v);
+  require(k == 0 || !std::isfinite(v[k]), "linspace: ", lo, ":", hi, ":", n, " is too narrow for ", n,
+          " distinct points in double precision (points ", k - 1, " and ", k, " are both ", v[k], ")");
   return v;
 }
-// The most points an axis of a sweep may have (a 100000 x 100000 grid would be 10^10 points).
-inline constexpr int max_axis_points = 100000;
-inline constexpr std::size_t max_grid_points = 100000000;
+// The two layouts of a plane's values in a surface file (see the header comment).
+enum class surface_layout {
+  meshgrid,  // "basin-surface-2" and the reference tool: (ny, nx), value[j, i] at (x[i], y[j])
+  xy         // "basin-surface-1": (nx, ny), value[i, j] at (x[i], y[j])
+};
+inline constexpr const char* surface_format = "basin-surface-2";
+
+// The layout of an open surface file, by its format attribute: basin's old one for
+// "basin-surface-1", else the reference tool's (basin's files since, and the reference's own).
+inline surface_layout layout_of(const h5::file& f) {
+  return f.has_attr("/", "format") && f.attr_string("/", "format") == "basin-surface-1" ? surface_layout::xy
+                                                                                        : surface_layout::meshgrid;
+}
+
+// A surface file's dataset `name` in the order plot::grid2d takes, z[i * ny + j] at (x[i], y[j])
+// (a line's values as they are), whichever layout the file has. Throws basin::error naming the
+// file and the dataset when its shape is not (ny, nx) (or (nx, ny) in the old layout; (nx) for a
+// line) for the file's coordinates.
+inline std::vector<double> surface_values(const h5::file& f, const std::string& name) {
+  const auto x = f.read<double>("xcoordinates");
+  const bool plane = f.is_dataset("ycoordinates");
+  const std::size_t nx = x.size(), ny = plane ? f.read<double>("ycoordinates").size() : 1;
+  const auto layout = layout_of(f);
+  const std::vector<hsize_t> expect = !plane                         ? std::vector<hsize_t>{nx}
+                                      : layout == surface_layout::xy ? std::vector<hsize_t>{nx, ny}
+                                                                     : std::vector<hsize_t>{ny, nx};
+  require(f.is_dataset(name), "surface file '", f.path(), "': no dataset '", name, "'");
+  const auto found = f.shape(name);
+  require(found == expect, "surface file '", f.path(), "': dataset '", name, "' has shape ",
+          h5::detail::dims_string(found), ", expected ", h5::detail::dims_string(expect), " for ", nx, " x and ",
+          plane ? ny : 0, " y coordinates");
+  auto v = f.read<double>(name);
+  if (!plane || layout == surface_layout::xy) return v;
+  std::vector<double> z(v.size());
+  for (std::size_t j = 0; j < ny; ++j)
+    for (std::size_t i = 0; i < nx; ++i) z[i * ny + j] = v[j * nx + i];
+  return z;
+}
+inline std::vector<double> surface_values(const std::string& path, const std::string& name) {
+  return surface_values(h5::file::open(path), name);
+}
+
 // Parses "lo:hi:n", e.g. "-1:1:51". Throws basin::error naming the option for bad text.
 inline std::vector<double> parse_range(const std::string& text, const std::string& option) {
   double lo = 0, hi = 0;
@@ -73,7 +134,12 @@ inline std::vector<double> parse_range(const std::string& text, const std::strin
           " points on the axis, got ", n, " in '", text, "'");
   require(std::isfinite(lo) && std::isfinite(hi) && (n == 1 || hi > lo), "option ", option,
           ": expected finite lo < hi, got '", text, "'");
-  auto v = linspace(lo, hi, n);
+  std::vector<double> v;
+  try {
+    v = linspace(lo, hi, n);
+  } catch (const error& e) {  // a range too narrow for its points
+    fail("option ", option, ": '", text, "': ", e.what());
+  }
   // (text cannot spell NaN or infinity for the stream, but end points near the double range
   // overflow linspace's lo (n - 1 - i) + hi i)
   require(std::all_of(v.begin(), v.end(), [](double c) { return std::isfinite(c); }), "option ", option, ": '", text,
@@ -169,14 +235,27 @@ sweep_stats sweep(Model& m, direction<Model>& dx, std::type_identity_t<direction
   require((dy != nullptr) == !o.y.empty(), "sweep: give y coordinates exactly when a second direction is given");
   for (double v : o.x) require(std::isfinite(v), "sweep: x coordinate ", v, " is not finite");
   for (double v : o.y) require(std::isfinite(v), "sweep: y coordinate ", v, " is not finite");
+  for (const auto* axis : {&o.x, &o.y}) {
+    const std::size_t k = first_not_increasing(*axis);
+    require(k == 0, "sweep: ", axis == &o.x ? "x" : "y", " coordinates must increase strictly, but [", k,
+            "] = ", k ? (*axis)[k] : 0.0, " follows [", k - 1, "] = ", k ? (*axis)[k - 1] : 0.0);
+  }
   const bool plane = dy != nullptr;
   const std::size_t nx = o.x.size(), ny = plane ? o.y.size() : 1, points = nx * ny;
   require(nx <= std::size_t(max_axis_points) && ny <= std::size_t(max_axis_points) && points <= max_grid_points,
           "sweep: ", nx, " x ", ny, " grid points, more than ", max_axis_points, " on an axis or ", max_grid_points,
           " in all");
-  const std::vector<hsize_t> shape = plane ? std::vector<hsize_t>{nx, ny} : std::vector<hsize_t>{nx};
-  const std::string axis_order =
-      plane ? "value[i, j] is at (xcoordinates[i], ycoordinates[j]); shape (len(x), len(y))" : "value[i] is at xcoordinates[i]";
+  // A new file's layout; an existing file keeps its own (set by prepare).
+  surface_layout layout = surface_layout::meshgrid;
+  const auto shape_of = [&](surface_layout l) {
+    return !plane                    ? std::vector<hsize_t>{nx}
+           : l == surface_layout::xy ? std::vector<hsize_t>{nx, ny}
+                                     : std::vector<hsize_t>{ny, nx};
+  };
+  const std::string axis_order = plane
+                                     ? "value[j, i] is at (xcoordinates[i], ycoordinates[j]); shape (len(y), len(x)), "
+                                       "as numpy.meshgrid(x, y)"
+                                     : "value[i] is at xcoordinates[i]";
 
   sweep_team* team = o.team;
   const bool root = team == nullptr || team->rank() == 0;
@@ -197,7 +276,8 @@ sweep_stats sweep(Model& m, direction<Model>& dx, std::type_identity_t<direction
     require(dirs_finite, "sweep: the directions are not all finite");
     if (!path_exists(path, "sweep: surface file")) {
       h5::atomic_write(path, [&](h5::file& f) {
-        f.set_attr("/", "format", "basin-surface-1");
+        const auto shape = shape_of(surface_layout::meshgrid);
+        f.set_attr("/", "format", surface_format);
         f.set_attr("/", "origin_digest", origin_digest);
         f.set_attr("/", "directions_digest", dir_digest);
         f.set_attr("/", "axis_order", axis_order);
@@ -221,8 +301,11 @@ sweep_stats sweep(Model& m, direction<Model>& dx, std::type_identity_t<direction
       require(ok, "surface file '", path, "' belongs to another sweep: its ", what, " is ", found, ", this sweep's is ",
               expected, " (use another file name or remove it)");
     };
-    require(f.has_attr("/", "format") && f.attr_string("/", "format") == "basin-surface-1", "surface file '", path,
-            "' is not a basin surface file (no format attribute 'basin-surface-1')");
+    const std::string format = f.has_attr("/", "format") ? f.attr_string("/", "format") : std::string();
+    require(format == surface_format || format == "basin-surface-1", "surface file '", path,
+            "' is not a basin surface file (format attribute '", format, "', expected '", surface_format, "')");
+    layout = layout_of(f);
+    const auto shape = shape_of(layout);
     same("architecture", f.attr_string("/", "architecture") == Model::architecture() &&
                              f.attr_u64("/", "fingerprint") == Model::fingerprint(),
          Model::architecture(), f.attr_string("/", "architecture"));
@@ -263,12 +346,14 @@ sweep_stats sweep(Model& m, direction<Model>& dx, std::type_identity_t<direction
   if (team == nullptr) {
     ready();
   } else {
-    // Rank 0 checks the file; its verdict (1 and the mask, or 0 and the message) goes to all.
+    // Rank 0 checks the file; its verdict (1, the file's layout and the mask, or 0 and the
+    // message) goes to all.
     std::vector<std::uint8_t> verdict;
     if (root) {
       try {
         ready();
         verdict.push_back(1);
+        verdict.push_back(std::uint8_t(layout));
         verdict.insert(verdict.end(), done.begin(), done.end());
       } catch (const std::exception& e) {
         const std::string why = e.what();
@@ -282,7 +367,9 @@ sweep_stats sweep(Model& m, direction<Model>& dx, std::type_identity_t<direction
     require(!verdict.empty() && verdict[0] == 1,
             std::string(verdict.begin() + (verdict.empty() ? 0 : 1), verdict.end()), " (rank 0's error, seen by rank ",
             team->rank(), ")");
-    done.assign(verdict.begin() + 1, verdict.end());
+    require(verdict.size() >= 2, "sweep: rank ", team->rank(), " got no layout from rank 0");
+    layout = surface_layout(verdict[1]);
+    done.assign(verdict.begin() + 2, verdict.end());
     require(done.size() == points, "sweep: rank ", team->rank(), " has ", points, " grid points, rank 0 ", done.size());
     detail::broadcast_buffer<B>(*team, m.params);
     detail::broadcast_buffer<B>(*team, m.state);
@@ -304,7 +391,13 @@ sweep_stats sweep(Model& m, direction<Model>& dx, std::type_identity_t<direction
   } guard{m, origin_p, origin_s};
 
   sweep_stats st;
-  std::vector<std::size_t> pending;  // flat indices i * ny + j still to compute, in file order
+  // The grid point of a flat index into the file's arrays: j * nx + i in the meshgrid layout.
+  const auto point_at = [&](std::size_t at) -> std::array<double, 2> {
+    if (!plane) return {o.x[at], 0.0};
+    if (layout == surface_layout::xy) return {o.x[at / ny], o.y[at % ny]};
+    return {o.x[at % nx], o.y[at / nx]};
+  };
+  std::vector<std::size_t> pending;  // flat indices still to compute, in file order
   for (std::size_t at = 0; at < points; ++at)
     if (done[at]) ++st.skipped;
     else pending.push_back(at);
@@ -324,8 +417,7 @@ sweep_stats sweep(Model& m, direction<Model>& dx, std::type_identity_t<direction
   const auto compute = [&](std::size_t b0, std::size_t g, bool show) {
     coords.clear();
     for (std::size_t q = 0; q < g; ++q) {
-      const std::size_t at = pending[b0 + q];
-      coords.push_back({o.x[at / ny], plane ? o.y[at % ny] : 0.0});
+      coords.push_back(point_at(pending[b0 + q]));
     }
     if constexpr (blocks) {
       values = eval.evaluate_points(m, origin_p, origin_s, dx, dy, coords, [&](double fraction) {

@@ -8,6 +8,7 @@
 #pragma once
 
 #include "basin/backend/concepts.hpp"
+#include "basin/core/error.hpp"
 #include "basin/layers/common.hpp"
 
 namespace basin {
@@ -110,13 +111,16 @@ struct batch_norm {
       const index_t len = n * In.plane();
       T* st = backend::raw(stats);
       if (m == mode::train) {
+        // (one value has no variance to normalize by: PyTorch refuses it too)
+        require(len > 1, "batch_norm: expected more than 1 value per channel in train mode, got a batch of ", n,
+                " with ", In.h, " x ", In.w, " values per channel");
         B::segmented_reduce(C, len, [=] BASIN_HD(index_t c, index_t i) { return double(x[c * len + i]); }, st);
         B::for_each_index(C, [=] BASIN_HD(index_t c) { st[c] /= T(len); });
         B::segmented_reduce(C, len, [=] BASIN_HD(index_t c, index_t i) {
           const double d = double(x[c * len + i]) - double(st[c]);
           return d * d;
         }, st + C);
-        const double unbias = len > 1 ? double(len) / double(len - 1) : 1.0;
+        const double unbias = double(len) / double(len - 1);
         const double momentum = this->momentum;
         B::for_each_index(C, [=] BASIN_HD(index_t c) {
           const double var = double(st[C + c]) / double(len);

@@ -176,7 +176,8 @@ evaluation evaluate(Model& model, const dataset& data, index_t batch_size = 500,
 // Recomputes every batch norm's running statistics on data: the statistics are reset (mean 0,
 // variance 1), then each batch (in order, no augmentation) runs in train mode with momentum 1/k
 // for the k-th batch, so the running values end as the plain average over batches of the batch
-// means and unbiased variances (PyTorch's momentum=None). Parameters are unchanged.
+// means and unbiased variances (PyTorch's momentum=None). Parameters, each batch norm's momentum
+// and the count of batches tracked are as they were.
 template <class Model>
 void recompute_batch_norm(Model& model, const dataset& data, index_t batch_size = 500,
                           evaluation_workspace<Model>* workspace = nullptr) {
@@ -191,14 +192,23 @@ void recompute_batch_norm(Model& model, const dataset& data, index_t batch_size 
     ws.idx.resize(static_cast<std::size_t>(std::min(batch_size, n)));
   for (const auto& t : Model::state_table)
     B::fill(t.size(), T(t.kind == param_kind::bn_running_var ? 1 : 0), backend::raw(model.state) + t.offset);
+  // Each batch norm's momentum and the batch count as they were, whatever happens.
+  std::vector<double> momenta;
+  model.for_each_layer([&](auto& l) {
+    if constexpr (detail::is_batch_norm_v<std::remove_cvref_t<decltype(l)>>) momenta.push_back(l.momentum);
+  });
   struct restore {
     Model& m;
     std::int64_t tracked;
+    const std::vector<double>& momenta;
     ~restore() {
-      m.set_batch_norm_momentum(batch_norm::default_momentum);
+      std::size_t k = 0;
+      m.for_each_layer([&](auto& l) {
+        if constexpr (detail::is_batch_norm_v<std::remove_cvref_t<decltype(l)>>) l.momentum = momenta[k++];
+      });
       m.batches_tracked = tracked;
     }
-  } guard{model, model.batches_tracked};
+  } guard{model, model.batches_tracked, momenta};
   for (index_t b0 = 0, k = 1; b0 < n; b0 += batch_size, ++k) {
     const index_t nb = std::min(batch_size, n - b0);
     std::iota(ws.idx.begin(), ws.idx.begin() + nb, b0);
