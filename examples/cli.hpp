@@ -138,7 +138,7 @@ class cli {
       for (const auto& [name, d] : options_) {
         const std::string c = canonical(name);
         const std::size_t e = key.size() >= 3 && c.rfind(key, 0) == 0 ? 0 : edits(key, c);
-        const bool synonym = long_name(c) == key || long_name(key) == c;
+        const bool synonym = !key.empty() && (long_name(c) == key || long_name(key) == c);
         if (e < best || synonym) best = e, closest = name;
         if (synonym) break;
       }

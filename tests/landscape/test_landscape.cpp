@@ -326,6 +326,21 @@ BOOST_FIXTURE_TEST_CASE(surface_files_of_the_old_layout_resume_in_it, small_plan
     return w.find(whole_file) != std::string::npos &&
            w.find("'odd' has shape (4, 3, 2), expected (4, 6)") != std::string::npos;
   });
+  // The reference tool's own file (no format attribute): meshgrid order under the shape
+  // (len(x), len(y)) it declares, read alike.
+  {
+    const auto ref = temp_path("reference_tool.h5");
+    auto r = h5::file::create(ref);
+    r.write<double>("xcoordinates", std::vector<double>{-1, 0, 1}, {3});
+    r.write<double>("ycoordinates", std::vector<double>{0, 1}, {2});
+    std::vector<double> v(6);
+    for (std::size_t j = 0; j < 2; ++j)
+      for (std::size_t i = 0; i < 3; ++i) v[j * 3 + i] = 10.0 * double(i) + double(j);
+    r.write<double>("train_loss", v, {3, 2});
+    r.close();
+    BOOST_TEST(surface_values(ref, "train_loss") == (std::vector<double>{0, 1, 10, 11, 20, 21}),
+               boost::test_tools::per_element());
+  }
   BOOST_CHECK_EXCEPTION(surface_values(whole_file, "nothing"), basin::error, [](const basin::error& e) {
     return std::string(e.what()).find("no dataset 'nothing'") != std::string::npos;
   });
@@ -779,6 +794,38 @@ BOOST_AUTO_TEST_CASE(recompute_batch_norm_averages_the_batch_statistics) {
   BOOST_TEST(momentum == 0.01);
 }
 
+BOOST_AUTO_TEST_CASE(a_last_batch_of_one_image_before_a_flat_batch_norm_is_refused_before_any_work) {
+  // A batch norm after a 1 x 1 map (VGG-9's classifier) sees one value per channel when the last
+  // batch holds one image: train and recompute_batch_norm refuse such a split at once, naming the
+  // sizes, instead of at the epoch's last step; other splits go ahead.
+  using net = network<input<2, 3, 3>, flatten, dense<4>, batch_norm, relu, dense<10>>;
+  model<net, double> m(1);
+  const auto d = random_dataset(net::in, 5, 8);
+  const std::vector<double> before(m.params.begin(), m.params.end());
+  optim::optimizer<optim::sgd, double, backend::host> opt({0.9, 0.0, false}, model<net, double>::n_params);
+  train_options o;
+  o.epochs = 1;
+  o.batch_size = 4;
+  o.progress = false;
+  const auto says = [](const char* who) {
+    return [who](const basin::error& e) {
+      const std::string w = e.what();
+      return w.find(who) != std::string::npos &&
+             w.find("the last batch of 5 images in batches of 4 holds one image") != std::string::npos;
+    };
+  };
+  BOOST_CHECK_EXCEPTION(train(m, opt, optim::cosine_lr{0.1, 1.0}, d, o), basin::error, says("train:"));
+  BOOST_TEST(std::equal(before.begin(), before.end(), m.params.begin()));
+  BOOST_CHECK_EXCEPTION(recompute_batch_norm(m, d, 4), basin::error, says("recompute_batch_norm:"));
+  o.batch_size = 3;  // batches of 3 and 2
+  BOOST_TEST(train(m, opt, optim::cosine_lr{0.1, 1.0}, d, o).size() == 1u);
+  recompute_batch_norm(m, d, 3);
+  // A batch norm on 3 x 3 maps sees 9 values from one image: fine.
+  using spatial = network<input<2, 3, 3>, conv<4, 3>, batch_norm, relu, flatten, dense<10>>;
+  model<spatial, double> s(1);
+  recompute_batch_norm(s, d, 4);
+}
+
 namespace {
 // The mean loss at w + a d for each a of `alphas`, d the random direction `seed` of the given
 // normalization (biases and batch norm left out); the weights are restored afterwards.
@@ -898,7 +945,7 @@ BOOST_AUTO_TEST_CASE(scale_invariance_under_batch_norm) {
 
 BOOST_AUTO_TEST_SUITE(slice_convexity_of_surfaces)
 
-// f on the grid x (outer) by y (inner), as surface files hold it.
+// f on the grid x (outer) by y (inner), as plot::grid2d holds it.
 template <class F>
 plot::grid2d tabulate(const std::vector<double>& x, const std::vector<double>& y, F f) {
   plot::grid2d g{x, y, {}, "f"};

@@ -143,7 +143,7 @@ void check_picture(const std::string& s, bool svg = true) {
   BOOST_TEST(fs::exists(s + ".dat"));
   const std::string gp = slurp(s + ".gp");
   BOOST_TEST(gp.find("set datafile missing \"NaN\"") != std::string::npos);
-  BOOST_TEST(gp.find(basin::plot::detail::gp_string(fs::path(s).filename().string() + ".dat")) != std::string::npos);
+  BOOST_TEST(gp.find(basin::plot::detail::gp_file(fs::path(s).filename().string() + ".dat")) != std::string::npos);
   BOOST_TEST(gp.find("set title") != std::string::npos);
 }
 
@@ -370,7 +370,8 @@ BOOST_AUTO_TEST_CASE(stem_in_missing_folders) {
 
 BOOST_AUTO_TEST_CASE(backquotes_run_nothing) {
   // gnuplot runs `text` in backquotes inside double-quoted strings: titles, labels and file names
-  // go into single-quoted ones, where a backquote is a character like any other.
+  // go into single-quoted ones, where a backquote is a character like any other; file names start
+  // with ./, so that < or | first is no pipe.
   const fs::path witness = out_dir() / "ran_by_gnuplot";  // gnuplot runs in the pictures' folder
   fs::remove(witness);
   const std::string cmd = "`touch ran_by_gnuplot`";
@@ -384,8 +385,15 @@ BOOST_AUTO_TEST_CASE(backquotes_run_nothing) {
   c[0] = {{0, 1, 2}, {1, 0, 1}, "label " + cmd};
   basin::plot::curves(c, {}, stem("quoted_curves"), st);
   check_picture(stem("quoted_curves"));
+  // Nor does a file name that gnuplot would take for a pipe (< or | first).
+  // (";": a pipe would run `touch ran_by_gnuplot;.dat`, .png or .gp, one witness for all)
+  for (const char* pipe : {"<touch ran_by_gnuplot;", "|touch ran_by_gnuplot;"}) {
+    basin::plot::heatmap(bowl(5, 4), stem(pipe), st);
+    check_picture(stem(pipe));
+  }
   BOOST_TEST(!fs::exists(witness));
   BOOST_TEST(basin::plot::detail::gp_string("it's `a`\nb") == "'it''s `a`'.\"\\n\".'b'");
+  BOOST_TEST(basin::plot::detail::gp_file("<x.dat") == "'./<x.dat'");
 }
 
 BOOST_AUTO_TEST_CASE(curves_loss_and_accuracy) {

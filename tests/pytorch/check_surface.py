@@ -12,7 +12,7 @@ DIR holds what basin's surface program wrote:
                      (net_plotter.write_list). Without dir_type, the tensor count decides.
   DIR/surface.h5     xcoordinates (nx), ycoordinates (ny; absent for a line), test_loss and
                      test_acc (ny, nx) float64 with value[j, i] at (x[i], y[j]) (the reference
-                     tool's layout, numpy.meshgrid(x, y)'s; (nx, ny) with value[i, j] there when
+                     tool's order, numpy.meshgrid(x, y)'s; (nx, ny) with value[i, j] there when
                      the format attribute is "basin-surface-1", basin's layout before 2026-12;
                      (nx) for a line) and -1 where not computed, computed uint8 of the same shape;
                      test_acc is optional

@@ -128,7 +128,7 @@ def write_dir(d, model, x, labels, xs, ys, dx, dy, states, skip=(), perturb=None
         i, j = skip[0]
         loss[i, j], acc[i, j] = 42.0, 7.0
     with h5py.File(os.path.join(d, "surface.h5"), "w") as f:
-        # basin's layout, the reference tool's: (ny, nx) with value[j, i] at (x[i], y[j]); "old":
+        # basin's layout, the reference tool's order: (ny, nx) with value[j, i] at (x[i], y[j]); "old":
         # basin's layout before 2026-12, (nx, ny), named by its format; "transposed": the old
         # layout under the new format (refused: the shape is not the coordinates')
         f.attrs["format"] = "basin-surface-1" if perturb == "old" else "basin-surface-2"

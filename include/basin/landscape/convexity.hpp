@@ -28,7 +28,7 @@ struct slice_convexity_result {
   index_t local_minima = 0;  // interior points within the radius lower than all 8 neighbours
 };
 
-// The slice g (x outer, y inner, as surface files and plot::grid2d hold it) at points with
+// The slice g (x outer, y inner, as plot::grid2d holds it: surface_values) at points with
 // x^2 + y^2 <= radius^2. requires: g as plot::grid2d requires (2x2 points or more, finite and
 // strictly increasing coordinates, z of nx * ny values; NaN = not computed), radius > 0,
 // tolerance in [0, 1). throws: basin::error naming the argument.

@@ -6,9 +6,12 @@
 // laid out as the reference tool's (Li et al. 2018, plot_surface.py):
 //   xcoordinates (nx), ycoordinates (ny)             float64
 //   train_loss, train_acc, test_loss, test_acc       float64 (ny, nx) or (nx); -1 = not yet computed;
-//                                                    value[j, i] is at (xcoordinates[i], ycoordinates[j]),
-//                                                    numpy.meshgrid(x, y)'s layout, which the reference
-//                                                    tool's plots (contour(X, Y, Z)) and h52vtp read
+//                                                    value[j, i] is at (xcoordinates[i], ycoordinates[j]):
+//                                                    numpy.meshgrid(x, y)'s order, the reference tool's
+//                                                    (its flat index j * nx + i), which its plots
+//                                                    (contour(X, Y, Z)) and h52vtp read. (The reference
+//                                                    declares the shape (nx, ny), the same for the
+//                                                    square grids its plots can draw.)
 //   computed                                         uint8, same shape: basin's explicit mask
 //   attributes: format ("basin-surface-2"), axis_order, architecture, fingerprint, settings (directions, data),
 //               loss_name ("crossentropy" or "mse", when the evaluator says), origin_digest and
@@ -81,7 +84,7 @@ inline std::vector<double> linspace(double lo, double hi, int n) {
 }
 // The two layouts of a plane's values in a surface file (see the header comment).
 enum class surface_layout {
-  meshgrid,  // "basin-surface-2" and the reference tool: (ny, nx), value[j, i] at (x[i], y[j])
+  meshgrid,  // "basin-surface-2" and the reference tool: flat index j * nx + i for (x[i], y[j])
   xy         // "basin-surface-1": (nx, ny), value[i, j] at (x[i], y[j])
 };
 inline constexpr const char* surface_format = "basin-surface-2";
@@ -95,8 +98,9 @@ inline surface_layout layout_of(const h5::file& f) {
 
 // A surface file's dataset `name` in the order plot::grid2d takes, z[i * ny + j] at (x[i], y[j])
 // (a line's values as they are), whichever layout the file has. Throws basin::error naming the
-// file and the dataset when its shape is not (ny, nx) (or (nx, ny) in the old layout; (nx) for a
-// line) for the file's coordinates.
+// file and the dataset when its shape is not (ny, nx) (basin's; (nx, ny) in its old layout, and
+// either in a file without basin's format, the reference tool's own; (nx) for a line) for the
+// file's coordinates.
 inline std::vector<double> surface_values(const h5::file& f, const std::string& name) {
   const auto x = f.read<double>("xcoordinates");
   const bool plane = f.is_dataset("ycoordinates");
@@ -107,7 +111,8 @@ inline std::vector<double> surface_values(const h5::file& f, const std::string& 
                                                                      : std::vector<hsize_t>{ny, nx};
   require(f.is_dataset(name), "surface file '", f.path(), "': no dataset '", name, "'");
   const auto found = f.shape(name);
-  require(found == expect, "surface file '", f.path(), "': dataset '", name, "' has shape ",
+  const bool reference_shape = plane && !f.has_attr("/", "format") && found == std::vector<hsize_t>{nx, ny};
+  require(found == expect || reference_shape, "surface file '", f.path(), "': dataset '", name, "' has shape ",
           h5::detail::dims_string(found), ", expected ", h5::detail::dims_string(expect), " for ", nx, " x and ",
           plane ? ny : 0, " y coordinates");
   auto v = f.read<double>(name);

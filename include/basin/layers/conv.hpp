@@ -293,6 +293,12 @@ struct conv {
       if constexpr (direct_kernel_shape) wt.resize(std::size_t(Out * k_dim));
     }
 
+    // Frees the work buffers that grow with the batch (on a device up to 2^24 floats of V + M);
+    // the transformed filters stay. reserve sizes them again.
+    void release() {
+      for (auto* v : {&col, &partial, &wv, &wm}) detail::free_buffer(*v);
+    }
+
     // Sizes V and M (each worker's) for tasks of wtiles tiles; allocates only when they grow.
     void separate_workspace() {
       namespace wg = detail::winograd;

@@ -66,6 +66,7 @@ struct transposed_conv {
 
     inner_t inner;
     void reserve(index_t n) { inner.reserve(n); }
+    void release() { inner.release(); }
 
     void forward(const T* w, T*, const T* x, T* y, index_t n, mode) {
       inner.data_gradient(w, x, y, n);

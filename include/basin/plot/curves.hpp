@@ -119,7 +119,7 @@ inline void curves(const std::vector<curve>& loss_curves, const std::vector<curv
   s += "set key outside below center horizontal reverse Left samplen 4 spacing 1.2 width 2\n";
   s += "set bmargin " + detail::number(4 + 1.25 * double(rows)) + "\n";
   s += "set style data lines\n";
-  const std::string file = detail::gp_string(f.base + ".dat");
+  const std::string file = detail::gp_file(f.base + ".dat");
   const std::string loss_col = st.log_z ? "1:($2 > 0 ? $2 : NaN)" : "1:2";
   std::string cmd;
   index = 0;
@@ -169,7 +169,7 @@ inline void scatter(const std::vector<curve>& sets, const std::string& stem, con
   s += "\nset xlabel " + detail::gp_string(st.xlabel) + "\nset ylabel " + detail::gp_string(st.ylabel) + "\n";
   s += "set size ratio -1\nset tics out nomirror\nset grid lt 1 lc rgb \"#e5e5e5\" lw 0.6\n";
   s += "set key outside below center horizontal samplen 1 spacing 1.2\n";
-  const std::string file = detail::gp_string(f.base + ".dat");
+  const std::string file = detail::gp_file(f.base + ".dat");
   std::string cmd;
   for (std::size_t k = 0; k < sets.size(); ++k)
     cmd += (cmd.empty() ? "plot " : ", \\\n     ") + file + " index " + std::to_string(k) +
@@ -248,7 +248,7 @@ inline void scatter_panels(const std::vector<scatter_panel>& panels, int columns
   s += "set key outside below center horizontal samplen 1 font \",9\"\n";
   s += "set multiplot layout " + std::to_string(rows) + "," + std::to_string(cols) + " title " +
        detail::gp_string(st.title.empty() ? std::string("points") : st.title) + " font \",13\"\n";
-  const std::string file = detail::gp_string(f.base + ".dat");
+  const std::string file = detail::gp_file(f.base + ".dat");
   index = 0;
   for (std::size_t p = 0; p < panels.size(); ++p) {
     s += "set title " + detail::gp_string(panels[p].title) + " font \",11\"\n";
@@ -269,7 +269,7 @@ inline void scatter_panels(const std::vector<scatter_panel>& panels, int columns
   if (st.svg)
     s += "\nset terminal svg size " + std::to_string(st.width) + "," + std::to_string(st.height) +
          " dynamic noenhanced font \"DejaVu Sans,11\" linewidth 1.2 background \"#ffffff\"\nset output " +
-         detail::gp_string(f.base + ".svg") + "\n" + body;
+         detail::gp_file(f.base + ".svg") + "\n" + body;
   s += "unset output\n";
   detail::finish(f, st, dat, s, fn);
 }
@@ -341,7 +341,7 @@ inline void histograms(const std::vector<std::vector<double>>& samples, const st
   s += "set boxwidth " + detail::number(width) + " absolute\n";
   s += "set style fill transparent solid 0.35 noborder\n";
   s += "set key top right reverse Left nobox opaque samplen 2 spacing 1.2\n";
-  const std::string file = detail::gp_string(f.base + ".dat");
+  const std::string file = detail::gp_file(f.base + ".dat");
   std::string cmd;
   for (std::size_t k = 0; k < ns; ++k) {
     const std::string c = std::to_string(4 + k);

@@ -58,6 +58,12 @@ inline std::string gp_string(std::string_view s) {
   return r + "'";
 }
 
+// A file of the script's folder (the scripts run there): './name', so that a name starting with
+// < or | is a file to gnuplot, not a command to read from or write to.
+inline std::string gp_file(std::string_view name) {
+  return gp_string("./" + std::string(name));
+}
+
 struct run_result {
   int status = -1;     // the exit status, or 128 + signal, or -1 when the shell did not start
   std::string output;  // what the program wrote to stdout and stderr
@@ -101,8 +107,9 @@ inline void render(const std::filesystem::path& script) {
           "' does not exist");
   const auto dir = script.has_parent_path() ? script.parent_path() : std::filesystem::path(".");
   const std::string prog = gnuplot_program();
+  // (./: gnuplot reads a script named "<cmd" from a pipe, as it does a data file)
   const auto r = detail::run_shell("cd " + detail::sh_quote(dir.string()) + " && " + detail::sh_quote(prog) + " " +
-                                   detail::sh_quote(script.filename().string()));
+                                   detail::sh_quote("./" + script.filename().string()));
   if (r.status == 0) return;
   if (r.status == 127)
     fail("plot::render: cannot run gnuplot script '", script.string(), "': '", prog,
@@ -178,7 +185,7 @@ inline std::string preamble(const picture_files& f, const style& st, const std::
   s += "set encoding utf8\n";
   s += "set terminal pngcairo size " + std::to_string(st.width) + "," + std::to_string(st.height) +
        " noenhanced font \"DejaVu Sans,11\" linewidth 1.2 background \"#ffffff\"\n";
-  s += "set output " + gp_string(f.base + ".png") + "\n";
+  s += "set output " + gp_file(f.base + ".png") + "\n";
   s += "set datafile missing \"NaN\"  # points that were not computed\n";
   s += "set border lw 0.8 lc rgb \"#333333\"\n";
   s += "set title " + gp_string(title) + " font \",13\"\n";
@@ -193,7 +200,7 @@ inline std::string epilogue(const picture_files& f, const style& st) {
   if (st.svg) {
     s += "\nset terminal svg size " + std::to_string(st.width) + "," + std::to_string(st.height) +
          " dynamic noenhanced font \"DejaVu Sans,11\" linewidth 1.2 background \"#ffffff\"\n";
-    s += "set output " + gp_string(f.base + ".svg") + "\n";
+    s += "set output " + gp_file(f.base + ".svg") + "\n";
     s += "replot\n";
   }
   s += "unset output\n";

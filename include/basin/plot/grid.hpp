@@ -9,6 +9,8 @@
 // shared by the .dat, .csv and .vtk writers (shortest text that reads back to the same double).
 #pragma once
 
+#include <unistd.h>
+
 #include <array>
 #include <charconv>
 #include <cmath>
@@ -137,10 +139,10 @@ inline void prepare_parent(const std::filesystem::path& path, const char* fn, co
 }
 
 // ensures: `path` holds exactly `text`. throws: basin::error naming `fn` and the file.
-// Written beside it first and renamed over it: a crash leaves the old file or the new, never a
-// part of one.
+// Written beside it first (<path>.part<process id>) and renamed over it: a crash leaves the old
+// file or the new, never a part of one.
 inline void write_text(const std::filesystem::path& path, const std::string& text, const char* fn) {
-  const std::filesystem::path part = path.string() + ".part";
+  const std::filesystem::path part = path.string() + ".part" + std::to_string(::getpid());
   {
     std::ofstream f(part, std::ios::binary | std::ios::trunc);
     require(bool(f), fn, ": cannot open '", part.string(), "' for writing");

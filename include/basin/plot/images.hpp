@@ -102,7 +102,7 @@ inline void image_grid(const std::vector<float>& images, dims shape, int columns
   s +=
       "set xrange [-0.5:" + std::to_string(m.width) + "-0.5]\nset yrange [" + std::to_string(m.height) + "-0.5:-0.5]\n";
   s += "set palette grey\nset cbrange [0:255]\n";
-  s += "plot " + detail::gp_string(f.base + ".dat") +
+  s += "plot " + detail::gp_file(f.base + ".dat") +
        (m.channels == 1 ? " using 1:2:3 with image\n" : " using 1:2:3:4:5 with rgbimage\n");
   s += detail::epilogue(f, st);
   detail::finish(f, st, dat, s, fn);

@@ -209,10 +209,10 @@ inline void contour(const grid2d& g, const std::string& stem, const style& st, s
   s += "\n# Contour lines into datablocks: $C the levels, $H the highlighted level.\n";
   s += "set contour base\nunset surface\nset cntrparam linear\n";
   s += "set cntrparam levels discrete " + list + "\n";
-  s += "set table $C\nsplot " + detail::gp_string(f.base + ".dat") + " using 1:2:3 notitle\nunset table\n";
+  s += "set table $C\nsplot " + detail::gp_file(f.base + ".dat") + " using 1:2:3 notitle\nunset table\n";
   if (hl) {
     s += "set cntrparam levels discrete " + detail::number(st.highlight) + "\n";
-    s += "set table $H\nsplot " + detail::gp_string(f.base + ".dat") + " using 1:2:3 notitle\nunset table\n";
+    s += "set table $H\nsplot " + detail::gp_file(f.base + ".dat") + " using 1:2:3 notitle\nunset table\n";
   }
   s += "unset contour\n";
   s += "# The level labels (detail::contour_labels: spaced apart, on the lines).\n$L << EOD\n";
@@ -310,11 +310,11 @@ inline void heatmap(const grid2d& g, const std::string& stem, const style& st) {
              detail::number(o) + " : 0)):(" + c + " + " + detail::number(h) + " + (" + c + " < " +
              detail::number(last - h) + " ? " + detail::number(o) + " : 0))";
     };
-    s += "plot " + detail::gp_string(f.base + ".dat") + " using 1:2:" + side("1", hx, ox, g.x.front(), g.x.back()) +
-         ":" + side("2", hy, oy, g.y.front(), g.y.back()) + ":" + (st.log_z ? "($3 > 0 ? $3 : NaN)" : "3") +
+    s += "plot " + detail::gp_file(f.base + ".dat") + " using 1:2:" + side("1", hx, ox, g.x.front(), g.x.back()) + ":" +
+         side("2", hy, oy, g.y.front(), g.y.back()) + ":" + (st.log_z ? "($3 > 0 ? $3 : NaN)" : "3") +
          " with boxxyerror lc palette notitle\n";
   } else
-    s += "splot " + detail::gp_string(f.base + ".dat") + " using " + detail::value_column(st) + " with pm3d notitle\n";
+    s += "splot " + detail::gp_file(f.base + ".dat") + " using " + detail::value_column(st) + " with pm3d notitle\n";
   s += detail::epilogue(f, st);
   detail::finish(f, st, detail::grid_dat(g), s, fn);
 }
@@ -342,8 +342,7 @@ inline void surface3d(const grid2d& g, const std::string& stem, const style& st)
     if (!tics.empty()) s += "set ztics " + tics + "\n";
   }
   s += "unset key\n";
-  s += "splot " + detail::gp_string(f.base + ".dat") + " using " + detail::value_column(st) +
-       " with pm3d notitle\n";
+  s += "splot " + detail::gp_file(f.base + ".dat") + " using " + detail::value_column(st) + " with pm3d notitle\n";
   s += detail::epilogue(f, st);
   detail::finish(f, st, detail::grid_dat(g), s, fn);
 }

@@ -173,6 +173,24 @@ evaluation evaluate(Model& model, const dataset& data, index_t batch_size = 500,
   return {loss / double(n), 100.0 * double(correct) / double(n)};
 }
 
+namespace detail {
+// Refuses, before any work, a pass in train mode over n images in batches of `batch` whose last
+// batch holds one image while a batch norm of the model follows a 1 x 1 map (VGG-9's classifier):
+// it would see one value per channel, which batch_norm refuses (as PyTorch does) at that batch.
+template <class Model>
+void require_batch_norm_batches(Model& model, index_t n, index_t batch, const char* who) {
+  bool flat = false;
+  model.for_each_layer([&](auto& l) {
+    using L = std::remove_cvref_t<decltype(l)>;
+    if constexpr (is_batch_norm_v<L>) flat = flat || L::in.h * L::in.w == 1;
+  });
+  const index_t last = n % batch == 0 ? std::min(n, batch) : n % batch;
+  require(!flat || last != 1, who, ": the last batch of ", n, " images in batches of ", batch,
+          " holds one image, and a batch norm after a 1 x 1 map would see one value per channel in train mode ",
+          "(refused, as PyTorch refuses it); choose a batch size that leaves more, or one image more or fewer");
+}
+}  // namespace detail
+
 // Recomputes every batch norm's running statistics on data: the statistics are reset (mean 0,
 // variance 1), then each batch (in order, no augmentation) runs in train mode with momentum 1/k
 // for the k-th batch, so the running values end as the plain average over batches of the batch
@@ -183,6 +201,7 @@ void recompute_batch_norm(Model& model, const dataset& data, index_t batch_size 
                           evaluation_workspace<Model>* workspace = nullptr) {
   detail::require_matches<Model>(data, "recompute_batch_norm");
   require(batch_size >= 1, "recompute_batch_norm: batch_size must be at least 1, got ", batch_size);
+  detail::require_batch_norm_batches(model, data.size(), batch_size, "recompute_batch_norm");
   using T = typename Model::scalar;
   using B = typename Model::backend_type;
   evaluation_workspace<Model> local;
@@ -236,6 +255,7 @@ std::vector<epoch_record> train(Model& model, Optimizer&& opt, const Schedule& l
   if constexpr (requires { opt.size(); })
     require(index_t(opt.size()) == Model::n_params, "train: the optimizer was made for ", opt.size(),
             " parameters, the model has ", Model::n_params);
+  if (o.epochs > 0) detail::require_batch_norm_batches(model, data.size(), o.batch_size, "train");
   if (o.epochs > 0) {  // the schedule's settings, before any batch moves the running statistics
     const double lr0 = lr(double(o.first_epoch));
     require(std::isfinite(lr0) && lr0 >= 0, "train: the learning rate at epoch ", o.first_epoch + 1, " is ", lr0,
