@@ -264,13 +264,16 @@ void compare_minimizers(const settings& st, const basin::dataset& train, const b
 
   // 5. Scale invariance: the first minimizer with every conv before a batch norm multiplied by
   // k (and the running statistics to match) is the same network, yet its raw line is another.
+  large.release_buffers();  // no more forward passes through it: its activations go
   if (rescale != 1) {
     const double k = rescale;
     model_t scaled(1);
     scaled.params = small.params;
     scaled.state = small.state;
     const int convs = scaled.rescale_before_batch_norm(k);
-    const auto e0 = basin::evaluate(small, probe), e1 = basin::evaluate(scaled, probe);
+    const auto e0 = basin::evaluate(small, probe);
+    small.release_buffers();  // likewise
+    const auto e1 = basin::evaluate(scaled, probe);
     std::printf(
         "scale invariance: %s with its %d convs before a batch norm x %g: test loss %.6f -> %.6f, "
         "accuracy %.2f%% -> %.2f%% (the same network)\n",
