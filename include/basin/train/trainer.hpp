@@ -255,8 +255,8 @@ std::vector<epoch_record> train(Model& model, Optimizer&& opt, const Schedule& l
   if constexpr (requires { opt.size(); })
     require(index_t(opt.size()) == Model::n_params, "train: the optimizer was made for ", opt.size(),
             " parameters, the model has ", Model::n_params);
-  if (o.epochs > 0) detail::require_batch_norm_batches(model, data.size(), o.batch_size, "train");
-  if (o.epochs > 0) {  // the schedule's settings, before any batch moves the running statistics
+  if (o.epochs > 0) {  // the split and the schedule's settings, before any batch moves the running statistics
+    detail::require_batch_norm_batches(model, data.size(), o.batch_size, "train");
     const double lr0 = lr(double(o.first_epoch));
     require(std::isfinite(lr0) && lr0 >= 0, "train: the learning rate at epoch ", o.first_epoch + 1, " is ", lr0,
             ", expected finite and >= 0");
