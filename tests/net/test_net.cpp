@@ -232,6 +232,88 @@ BOOST_AUTO_TEST_CASE(release_buffers_frees_the_batch_and_keeps_the_model) {
   BOOST_TEST(std::vector<double>(zd, zd + 3 * n) == d1, boost::test_tools::per_element());
 }
 
+BOOST_AUTO_TEST_CASE(infer_reserves_only_the_inference_path) {
+  // A model that only infers holds the activations the fused path writes and no gradient
+  // buffers; forward and backward after it (at a smaller and a larger batch) compute what a fresh
+  // model computes, and infer after them what it computed before.
+  const index_t n = 16;
+  std::vector<double> x(n * small_net::in.size() * 2);
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = std::sin(0.53 * double(i));
+  std::vector<std::int32_t> labels(2 * n);
+  for (index_t i = 0; i < 2 * n; ++i) labels[i] = std::int32_t(i % 3);
+  softmax_cross_entropy<double, host> ce;
+  using m = model<small_net, double>;
+  const auto step = [&](m& net, index_t b) {
+    const double* z = net.forward(x.data(), b, mode::eval);
+    std::vector<double> out(z, z + 3 * b);
+    ce(z, labels.data(), 3, b, true);
+    net.backward(backend::raw(ce.grad));
+    out.insert(out.end(), net.grads.begin(), net.grads.end());
+    return out;
+  };
+  m net(4), fresh(4);
+  const double* zi = net.infer(x.data(), n);
+  const std::vector<double> i1(zi, zi + 3 * n);
+  const double* ze = fresh.forward(x.data(), n, mode::eval);
+  BOOST_TEST(std::vector<double>(ze, ze + 3 * n) == i1, boost::test_tools::tolerance(1e-12)
+                                                            << boost::test_tools::per_element());
+
+  // The top chain: conv -> bn -> relu writes only the relu's output; no gradient buffers anywhere.
+  const auto& top = net.bound();
+  constexpr auto writes = m::body_type::infer_writes;
+  static_assert(!writes[0] && !writes[1] && writes[2] && writes[3] && writes[4]);
+  for (std::size_t k = 0; k + 1 < writes.size(); ++k)
+    BOOST_TEST((top.acts[k].size() > 0) == writes[k], "activation " << k);
+  BOOST_TEST(top.grads[0].empty());
+  BOOST_TEST(top.grads[1].empty());
+  // The first residual block (projection, sum fused into the branch's last conv): no buffers of
+  // its own but the projection's output; its branch keeps only the conv's output fed to nothing.
+  const auto& block = std::get<3>(top.children);
+  BOOST_TEST(block.branch_out.empty());
+  BOOST_TEST(block.sum_grad.empty());
+  BOOST_TEST(block.side.size() == std::size_t(n * 5 * 9));
+  // The repeated blocks end in relu (not fused): the branch's output is kept, its sum is not.
+  const auto& rep = std::get<5>(top.children);
+  BOOST_TEST(rep.branch_out.size() == std::size_t(n * 5 * 9));
+  BOOST_TEST(rep.sum_grad.empty());
+
+  const auto a = step(net, n / 2);
+  const auto b = step(fresh, n / 2);
+  BOOST_TEST(a == b, boost::test_tools::per_element());
+  // Staging a batch replaces the input forward saved: backward refuses instead of using it.
+  const double* basis[1] = {backend::raw(net.params)};
+  net.stage_basis(x.data(), 4, basis, 1);
+  BOOST_CHECK_THROW(net.backward(backend::raw(ce.grad)), basin::error);
+  const auto c = step(net, 2 * n);
+  m fresh2(4);
+  BOOST_TEST(c == step(fresh2, 2 * n), boost::test_tools::per_element());
+  zi = net.infer(x.data(), n);
+  BOOST_TEST(std::vector<double>(zi, zi + 3 * n) == i1, boost::test_tools::per_element());
+
+#ifndef __SANITIZE_ADDRESS__
+  // resnet20 on Fashion-MNIST at 64 images: infer takes less than half of forward's heap.
+  using r20 = model<resnet20<fashion_input>, float>;
+  const index_t nr = 64;
+  std::vector<float> xr(std::size_t(nr * r20::in.size()));
+  for (std::size_t i = 0; i < xr.size(); ++i) xr[i] = float(std::cos(0.01 * double(i)));
+  std::size_t grew_infer = 0, grew_forward = 0;
+  {
+    r20 r(1);
+    const std::size_t h0 = heap_in_use();
+    r.infer(xr.data(), nr);
+    grew_infer = heap_in_use() - h0;
+  }
+  {
+    r20 r(1);
+    const std::size_t h0 = heap_in_use();
+    r.forward(xr.data(), nr, mode::eval);
+    grew_forward = heap_in_use() - h0;
+  }
+  BOOST_TEST_MESSAGE("resnet20, 64 images: infer allocates " << grew_infer << " bytes, forward " << grew_forward);
+  BOOST_TEST(2 * grew_infer < grew_forward);
+#endif
+}
+
 BOOST_AUTO_TEST_CASE(densenet_names_and_sizes) {
   // The reference tool's DenseNet-121 for CIFAR-10: its state_dict names in order, and its size
   // (6,956,298 parameters as torchinfo reports for it; check_forward.py loads densenet_cifar's

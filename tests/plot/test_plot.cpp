@@ -368,6 +368,30 @@ BOOST_AUTO_TEST_CASE(stem_in_missing_folders) {
   check_picture(s);
 }
 
+BOOST_AUTO_TEST_CASE(text_written_through_a_link) {
+  // A picture's text file at a symbolic link: the file it points to gets the text, the link stays.
+  const fs::path dir = out_dir() / "linked";
+  fs::create_directories(dir / "real");
+  const fs::path target = dir / "real" / "it.csv", link = dir / "it.csv";
+  std::ofstream(target) << "old\n";
+  fs::remove(link);
+  fs::create_symlink(fs::path("real") / "it.csv", link);
+  basin::plot::detail::write_text(link, "new\n", "test");
+  BOOST_TEST(fs::is_symlink(link));
+  std::ifstream in(target);
+  std::string line;
+  std::getline(in, line);
+  BOOST_TEST(line == "new");
+  for (const auto& e : fs::directory_iterator(dir / "real"))  // no part left beside the target
+    BOOST_TEST(e.path().filename() == "it.csv");
+  // A link to a file in a folder that is not there: the folder's error, the link kept.
+  const fs::path dangling = dir / "gone.csv";
+  fs::remove(dangling);
+  fs::create_symlink(fs::path("missing") / "gone.csv", dangling);
+  check_throws([&] { basin::plot::detail::write_text(dangling, "x", "test"); }, {"test", "missing"});
+  BOOST_TEST(fs::is_symlink(dangling));
+}
+
 BOOST_AUTO_TEST_CASE(backquotes_run_nothing) {
   // gnuplot runs `text` in backquotes inside double-quoted strings: titles, labels and file names
   // go into single-quoted ones, where a backquote is a character like any other; file names start

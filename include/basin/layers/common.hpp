@@ -12,6 +12,9 @@
 //   reserve(n)                   scratch for a batch of n (no allocation afterwards)
 //   release()                    optional: frees what reserve allocated in proportion to the
 //                                batch (model::release_buffers)
+//   reserve_infer(n)             optional, groups: scratch for the inference path only (the
+//                                activations it writes, no gradient buffers); leaves without it
+//                                get reserve(n)
 //   init(w, s, seed)             initialization
 //   forward(w, s, x, y, n, mode) y = f(x; w)       x (in.c, n, in.h, in.w), y (out.c, n, ...)
 //   infer(w, s, x, y, n)         optional: eval-mode forward with fusions (sweeps use it);
@@ -130,6 +133,16 @@ void infer_layer(L& l, const T* w, T* s, const T* x, T* y, index_t n) {
     l.infer(w, s, x, y, n);
   else
     l.forward(w, s, x, y, n, mode::eval);
+}
+// Scratch for the inference path of one layer (infer, a sweep's staged first layer): a group's
+// reserve_infer where it has one, else its reserve. A layer's reserve and reserve_infer are called
+// with batch sizes that never shrink until release.
+template <class L>
+void reserve_infer_layer(L& l, index_t n) {
+  if constexpr (requires { l.reserve_infer(n); })
+    l.reserve_infer(n);
+  else
+    l.reserve(n);
 }
 // Frees what a layer holds for its batch (activations, their gradients, indices of winners):
 // its release() where it has one. The next reserve allocates again for the batch it is given.

@@ -42,6 +42,7 @@ struct concat {
 
     branch_t branch;
     void reserve(index_t n) { branch.reserve(n); }
+    void reserve_infer(index_t n) { branch.reserve_infer(n); }
     void release() { branch.release(); }
 
     // The part of y (or dL/dy) that belongs to the branch, and the part that is the input.

@@ -153,6 +153,19 @@ struct residual_block {
         side_grad.resize(std::size_t(n * In.size()));
       }
     }
+    // The inference path's buffers only (see infer): none of its own when the sum joins the
+    // branch's last conv, else the branch's output and the sum a non-relu After reads.
+    static constexpr bool fused_sum =
+        S != shortcut::none && branch_t::ends_in_conv_bn && (!has_after || detail::is_relu_v<after_t>);
+    void reserve_infer(index_t n) {
+      branch.reserve_infer(n);
+      detail::reserve_infer_layer(proj, n);
+      detail::reserve_infer_layer(after, n);
+      const auto sz = std::size_t(n * out.size());
+      if (!fused_sum && (S != shortcut::none || has_after)) branch_out.resize(sz);
+      if (!fused_sum && S != shortcut::none && has_after && !detail::is_relu_v<after_t>) sum.resize(sz);
+      if (project) side.resize(sz);
+    }
     void release() {
       detail::release_layer(branch);
       detail::release_layer(proj);
@@ -187,7 +200,7 @@ struct residual_block {
     void infer(const T* w, T* s, const T* x, T* y, index_t n) {
       // A branch ending in conv -> batch_norm takes the shortcut (and the relu after the sum)
       // into that conv's epilogue: one pass over y instead of a separate sum.
-      if constexpr (S != shortcut::none && branch_t::ends_in_conv_bn && (!has_after || detail::is_relu_v<after_t>)) {
+      if constexpr (fused_sum) {
         const T* sc = x;
         if constexpr (project) {
           proj.infer(w + branch_t::n_params, s + branch_t::n_state, x, backend::raw(side), n);

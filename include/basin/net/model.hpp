@@ -79,11 +79,14 @@ class model {
   // Allocates activations for batches of up to n images; forward calls it as needed.
   void reserve(index_t n) {
     body.reserve(n);
-    if (n > reserved) {
-      logits_.resize(std::size_t(out.size() * n));
-      if constexpr (in.c > 1) x_cnhw.resize(std::size_t(n * in.size()));
-      reserved = n;
-    }
+    reserve_io(n);
+  }
+  // Allocates only what infer and stage_basis / infer_staged use for batches of up to n images
+  // (chain_impl::reserve_infer): no gradient buffers, no activations that fusion skips. infer
+  // calls it as needed.
+  void reserve_infer(index_t n) {
+    body.reserve_infer(n);
+    reserve_io(n);
   }
 
   // Frees every buffer sized by the batch: the activations and their gradients that training at
@@ -118,7 +121,7 @@ class model {
   // as forward(x, n, mode::eval) with fewer passes over memory. Not followed by backward.
   const T* infer(const T* x, index_t n) {
     require(n >= 1, "model::infer: batch size must be at least 1, got ", n);
-    x = entry(x, n);
+    x = entry(x, n, true);
     last_x = nullptr;
     T* y = backend::raw(logits_);
     body.infer(backend::raw(params), backend::raw(state), x, y, n);
@@ -134,7 +137,8 @@ class model {
   void stage_basis(const T* x, index_t n, const T* const* basis, int k) {
     require(n >= 1 && k >= 1 && k <= 3, "model::stage_basis: need n >= 1 and 1..3 basis vectors, got n = ", n,
             ", k = ", k);
-    x = entry(x, n);
+    x = entry(x, n, true);
+    last_x = nullptr;  // the input's copy is this batch now: nothing to go back through
     if (index_t(basis_out.size()) < 3 * n * body_type::first_size)
       basis_out.resize(std::size_t(3 * n * body_type::first_size));
     for (int j = 0; j < k; ++j) body.first_output(basis[j], x, backend::raw(basis_out) + j * n * body_type::first_size, n);
@@ -317,6 +321,9 @@ class model {
     return h;
   }
 
+  // The bound layers, read-only: their buffers and children (tests look at what is reserved).
+  const body_type& bound() const { return body; }
+
   std::int64_t batches_tracked = 0;  // train-mode forward passes: PyTorch's num_batches_tracked
 
  private:
@@ -326,9 +333,21 @@ class model {
     return state_names ? s : p;
   }
 
-  // Reserves for n images and returns the input in the body's (c, n, h, w) layout.
-  const T* entry(const T* x, index_t n) {
-    reserve(n);
+  // The logits and the input's copy for n images.
+  void reserve_io(index_t n) {
+    if (n > reserved) {
+      logits_.resize(std::size_t(out.size() * n));
+      if constexpr (in.c > 1) x_cnhw.resize(std::size_t(n * in.size()));
+      reserved = n;
+    }
+  }
+  // The input in the layers' (c, n, h, w) order, after reserving forward's buffers (or the
+  // inference path's only).
+  const T* entry(const T* x, index_t n, bool inference = false) {
+    if (inference)
+      reserve_infer(n);
+    else
+      reserve(n);
     if constexpr (in.c > 1) {
       T* t = backend::raw(x_cnhw);
       detail::nchw_to_cnhw<B>(x, t, n, in.c, in.plane());

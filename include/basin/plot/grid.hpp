@@ -140,8 +140,17 @@ inline void prepare_parent(const std::filesystem::path& path, const char* fn, co
 
 // ensures: `path` holds exactly `text`. throws: basin::error naming `fn` and the file.
 // Written beside it first (<path>.part<process id>) and renamed over it: a crash leaves the old
-// file or the new, never a part of one.
-inline void write_text(const std::filesystem::path& path, const std::string& text, const char* fn) {
+// file or the new, never a part of one. A symbolic link at `path` stays: the file it points to
+// (beside which the part is written) is replaced, as writing through the link would.
+inline void write_text(const std::filesystem::path& link, const std::string& text, const char* fn) {
+  std::filesystem::path path = link;  // followed link by link: the target may not exist yet
+  std::error_code lec;
+  for (int hops = 0; std::filesystem::is_symlink(path, lec); ++hops) {
+    require(hops < 40, fn, ": the link '", link.string(), "' does not end in a file after 40 links (a loop?)");
+    const auto to = std::filesystem::read_symlink(path, lec);
+    require(!lec, fn, ": cannot follow the link '", path.string(), "': ", lec.message());
+    path = to.is_absolute() ? to : path.parent_path() / to;
+  }
   const std::filesystem::path part = path.string() + ".part" + std::to_string(::getpid());
   {
     std::ofstream f(part, std::ios::binary | std::ios::trunc);
