@@ -140,7 +140,9 @@ struct evaluation_workspace {
 // Mean loss (cross-entropy, or with loss_kind mse the softmax's squared error) and accuracy of the
 // model in eval mode (or train-mode batch statistics when m == mode::train, without updating
 // anything but the running statistics). Logits that are not finite (a diverged net) give a NaN
-// loss (as PyTorch's) and count as wrong, instead of throwing.
+// loss (as PyTorch's) and count as wrong, instead of throwing. Eval mode runs the fused inference
+// path (model::infer: forward(eval)'s logits to rounding, the buffers of that path only), as a
+// sweep's points do.
 template <class Model>
 evaluation evaluate(Model& model, const dataset& data, index_t batch_size = 500, mode m = mode::eval,
                     bool show_progress = false, std::type_identity_t<evaluation_workspace<Model>>* workspace = nullptr,
@@ -164,7 +166,7 @@ evaluation evaluate(Model& model, const dataset& data, index_t batch_size = 500,
     const index_t nb = std::min(batch_size, n - b0);
     std::iota(idx.begin(), idx.begin() + nb, b0);
     st.stage(data, idx.data(), nb, nullptr, 0);
-    const T* z = model.forward(backend::raw(st.x), nb, m);
+    const T* z = m == mode::eval ? model.infer(backend::raw(st.x), nb) : model.forward(backend::raw(st.x), nb, m);
     const auto r = ce(z, backend::raw(st.y), Model::classes, nb, false);
     loss += r.loss * double(nb);
     correct += r.correct;
