@@ -11,12 +11,17 @@
 #pragma once
 
 #include <algorithm>
+#include <cerrno>
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <limits>
 #include <map>
 #include <optional>
 #include <set>
 #include <sstream>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -69,12 +74,29 @@ class cli {
     if constexpr (std::is_same_v<V, std::string>) {
       return text;
     } else {
-      std::istringstream s(text);
-      V v{};
-      s >> v;
-      require(!s.fail() && s.eof(), "option --", as_given, ": expected a number, got '", text, "'");
-      return v;
+      return parse<V>(text, as_given, "expected a number");
     }
+  }
+  // text as a V; refused, naming the option, when it is not one, out of V's range, or (floating
+  // point) so small that it would read as 0.
+  template <class V>
+  static V parse(const std::string& text, const std::string& as_given, const std::string& expected) {
+    std::istringstream s(text);
+    V v{};
+    s >> v;
+    errno = 0;
+    char* end = nullptr;
+    const long double wide = std::strtold(text.c_str(), &end);
+    const bool number = !text.empty() && end == text.c_str() + text.size() && std::isfinite(wide);
+    if (s.fail() || !s.eof()) {
+      require(!number, "option --", as_given, ": '", text, "' is out of range (expected ",
+              std::numeric_limits<V>::lowest(), " to ", std::numeric_limits<V>::max(), ")");
+      fail("option --", as_given, ": ", expected, ", got '", text, "'");
+    }
+    if constexpr (std::is_floating_point_v<V>)
+      require(!(v == 0 && number && wide != 0), "option --", as_given, ": '", text,
+              "' is too small for this option's number type (it would read as 0)");
+    return v;
   }
   // A comma-separated list of numbers (`--lr 1e-3,1e-2`), sorted, each value once; `fallback` is
   // the text used when the option is not given. Every item must parse as a V.
@@ -85,11 +107,8 @@ class cli {
     std::vector<V> out;
     for (std::size_t at = 0; at <= text.size();) {
       const std::size_t comma = std::min(text.find(',', at), text.size());
-      std::istringstream s(text.substr(at, comma - at));
-      V v{};
-      s >> v;
-      require(!s.fail() && s.eof(), "option --", as_given, ": expected numbers separated by commas, got '", text, "'");
-      out.push_back(v);
+      out.push_back(
+          parse<V>(text.substr(at, comma - at), as_given, "expected numbers separated by commas in '" + text + "'"));
       at = comma + 1;
     }
     std::sort(out.begin(), out.end());

@@ -120,6 +120,23 @@ BOOST_AUTO_TEST_CASE(examples_options_refuse_what_they_cannot_read) {
   refuses([] { parse({"--out"}).get("out", std::string("x")); }, {"option --out: expected a value after it"});
   refuses([] { parse({"--augment", "false"}).flag("augment"); }, {"option --augment takes no value, got 'false'"});
   refuses([] { parse({"--lr", "1e-3,x"}).get_list<double>("lr", "1e-3"); }, {"expected numbers separated by commas"});
+  // A number out of the option's range says so (not "expected a number"); one so small that it
+  // would read as 0 is refused, not taken as 0.
+  refuses(
+      [] {
+        parse({"--grid", "99999999999"}).get("grid", 17);
+      },
+      {"option --grid: '99999999999' is out of range (expected -2147483648 to 2147483647)"});
+  refuses([] { parse({"--lr", "1e-400"}).get("lr", 0.1); }, {"option --lr: '1e-400' is too small", "read as 0"});
+  refuses([] { parse({"--lr", "1e-50"}).get("lr", 0.1f); }, {"option --lr: '1e-50' is too small"});
+  refuses(
+      [] {
+        parse({"--lr", "1e-3,1e999"}).get_list<double>("lr", "1e-3");
+      },
+      {"option --lr: '1e999' is out of range"});
+  refuses([] { parse({"--lr", "nan"}).get("lr", 0.1); }, {"option --lr: expected a number, got 'nan'"});
+  BOOST_TEST(parse({"--lr", "0"}).get("lr", 0.1) == 0.0);
+  BOOST_TEST(parse({"--lr", "1e-310"}).get("lr", 0.1) == 1e-310);  // (a subnormal double: kept)
   // An unknown option names the closest one read (at most 2 edits away), as the user spelled it.
   refuses(
       [] {

@@ -177,6 +177,32 @@ BOOST_AUTO_TEST_CASE(concatenated_gzip_members) {
   check_synthetic(basin::read_idx(write(dir, "img.gz", both), write(dir, "lab", labels_idx)));
 }
 
+// Bytes after the last gzip member that do not start another one: gunzip's "trailing garbage",
+// which zlib's gzread skips in silence; refused, with their count.
+BOOST_AUTO_TEST_CASE(garbage_after_gzip_stream) {
+  temp_dir dir;
+  const std::string lab = write(dir, "lab", labels_idx);
+  const bytes gz = read_plain(write(dir, "img.gz", images_idx, true));
+  for (const bytes& tail : {bytes{'J', 'U', 'N', 'K'}, bytes{0x1f}, bytes(5000, 0)}) {
+    bytes b = gz;
+    b.insert(b.end(), tail.begin(), tail.end());
+    const std::string img = write(dir, "junk.gz", b);
+    BOOST_CHECK_EXCEPTION(basin::read_idx(img, lab), basin::error,
+                          mentions({img, std::to_string(tail.size()) + " bytes after the end of its gzip stream"}));
+  }
+  // The labels file too; and a second member that is cut short is a truncated stream.
+  bytes lb = read_plain(write(dir, "lab.gz", labels_idx, true));
+  lb.push_back('x');
+  const std::string bad_lab = write(dir, "bad_lab.gz", lb);
+  BOOST_CHECK_EXCEPTION(basin::read_idx(write(dir, "img", images_idx), bad_lab), basin::error,
+                        mentions({bad_lab, "1 bytes after the end of its gzip stream"}));
+  bytes two = gz;
+  two.insert(two.end(), gz.begin(), gz.begin() + 10);  // a second member's header alone
+  const std::string cut = write(dir, "cut.gz", two);
+  BOOST_CHECK_EXCEPTION(basin::read_idx(cut, lab), basin::error,
+                        mentions({cut, "truncated", "unexpected end of file"}));
+}
+
 BOOST_AUTO_TEST_CASE(finds_gz_or_plain_by_name) {
   temp_dir dir;
   write(dir, "train-images-idx3-ubyte.gz", images_idx, true);
@@ -401,12 +427,29 @@ BOOST_AUTO_TEST_CASE(round_trip) {
       BOOST_TEST(d.image(basin::index_t(r))[k] == float(all[r * 3073 + 1 + k]) / 255.0f,
                  "record " << r << " byte " << k);
 
-  write(dir, "test_batch.bin", b);
+  // The folder reader takes the published batches only: 10000 records a file.
+  bytes batch;
+  batch.reserve(10000 * 3073);
+  for (int r = 0; r < 10000; ++r) {
+    batch.push_back((unsigned char)(r % 10));
+    batch.insert(batch.end(), 3072, (unsigned char)(r % 251));
+  }
+  write(dir, "test_batch.bin", batch);
   const basin::dataset t = basin::read_cifar10_dir(dir.path.string(), false);
-  BOOST_TEST(t.size() == 1);
-  BOOST_TEST(t.labels[0] == 0);
+  BOOST_TEST(t.size() == 10000);
+  BOOST_TEST(t.labels[9999] == 9);
+  BOOST_TEST(t.image(9999)[3071] == float(9999 % 251) / 255.0f);
   BOOST_CHECK_EXCEPTION(basin::read_cifar10_dir(dir.path.string(), true), basin::error,
                         mentions({dir / "data_batch_1.bin", "not found"}));
+  // Cut at a record's end it would read as a smaller set: refused, sizes named.
+  batch.resize(9999 * 3073);
+  write(dir, "test_batch.bin", batch);
+  BOOST_CHECK_EXCEPTION(basin::read_cifar10_dir(dir.path.string(), false), basin::error,
+                        mentions({dir / "test_batch.bin", "30726927 bytes", "9999 records", "expected a batch of 10000",
+                                  "30730000 bytes"}));
+  write(dir, "test_batch.bin", b);
+  BOOST_CHECK_EXCEPTION(basin::read_cifar10_dir(dir.path.string(), false), basin::error,
+                        mentions({dir / "test_batch.bin", "3073 bytes", "1 records"}));
 }
 
 BOOST_AUTO_TEST_CASE(rejections) {

@@ -366,6 +366,31 @@ BOOST_AUTO_TEST_CASE(atomic_write_replaces_or_keeps) {
   BOOST_TEST(f.read<std::int64_t>("step")[0] == 7);
 }
 
+// A symbolic link at the path stays and the file it points to is replaced (as plot's text
+// writers do); a name near the 255-byte limit still gets a temp file beside it.
+BOOST_AUTO_TEST_CASE(atomic_write_through_links_and_long_names) {
+  scratch s;
+  fs::create_directories(s.dir / "real");
+  const std::string target = s / "real/target.h5", link = s / "link.h5";
+  fs::create_symlink("real/target.h5", link);  // dangling until written
+  basin::h5::atomic_write(link, [](file& f) { f.write("w", std::vector<double>{4, 5}); });
+  BOOST_TEST(fs::is_symlink(link));
+  BOOST_TEST((file::open(target).read<double>("w") == std::vector<double>{4, 5}));
+  basin::h5::atomic_write(link, [](file& f) { f.write("w", std::vector<double>{6}); });
+  BOOST_TEST(fs::is_symlink(link));
+  BOOST_TEST((file::open(link).read<double>("w") == std::vector<double>{6}));
+  int entries = 0;
+  for (const auto& e : fs::recursive_directory_iterator(s.dir)) entries += 1, BOOST_TEST_MESSAGE(e.path());
+  BOOST_TEST(entries == 3);  // real/, real/target.h5, link.h5: no temp file left
+
+  const std::string long_name = s / (std::string(247, 'n') + ".h5");  // 250 bytes
+  basin::h5::atomic_write(long_name, [](file& f) { f.write("w", std::vector<double>{1}); });
+  BOOST_TEST((file::open(long_name).read<double>("w") == std::vector<double>{1}));
+  const char* null = nullptr;
+  file g = file::create(s / "attr.h5");
+  check_throws([&] { g.set_attr("/", "note", null); }, {"attr.h5", "'note'", "null pointer"});
+}
+
 BOOST_AUTO_TEST_CASE(bad_files_throw_with_the_path) {
   scratch s;
   const std::string missing = s / "missing.h5";

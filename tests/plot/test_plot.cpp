@@ -196,6 +196,25 @@ BOOST_AUTO_TEST_CASE(contour_default_levels_and_highlight) {
   BOOST_TEST(slurp(stem("contour_near") + ".gp")
                  .find("levels discrete 0.1,0.102,0.104,0.106,0.108,0.11,0.112,0.114,"
                        "0.116\n") != std::string::npos);
+  // A map that spans 8e-8 of its values (an untrained net's ln 10 everywhere but for rounding):
+  // round levels with the digits it takes (six digits left none and the picture crashed), and
+  // one whose values are neighbouring doubles: drawn as flat (the level loop never ended).
+  grid2d flat = bowl(5, 5);
+  for (std::size_t k = 0; k < flat.z.size(); ++k) flat.z[k] = 2.302585 * (1 + 1e-8 * double(k / 5 + k % 5));
+  const auto levels = basin::plot::detail::default_levels(flat, false);
+  BOOST_TEST(levels.size() >= 3u);
+  for (std::size_t k = 0; k < levels.size(); ++k) {
+    BOOST_TEST(levels[k] > 2.302585);
+    BOOST_TEST(levels[k] < 2.302585 * (1 + 8e-8));
+    if (k > 0) BOOST_TEST(levels[k] > levels[k - 1]);
+  }
+  basin::plot::contour(flat, stem("contour_flat"), style{});
+  check_picture(stem("contour_flat"));
+  for (std::size_t k = 0; k < flat.z.size(); ++k)
+    flat.z[k] = k % 2 ? std::nextafter(std::log(10.0), 9.0) : std::log(10.0);
+  BOOST_TEST(basin::plot::detail::default_levels(flat, false) == std::vector<double>{std::log(10.0)});
+  basin::plot::contour(flat, stem("contour_flat"), style{});
+  check_picture(stem("contour_flat"));
 }
 
 BOOST_AUTO_TEST_CASE(contour_with_a_path) {
@@ -709,6 +728,25 @@ BOOST_AUTO_TEST_CASE(vtk_layout_counts_clip_and_log) {
     ++k;
   }
   BOOST_TEST(k == 356u);
+
+  // A sweep stopped after its first row: points but no whole cell. VTK's reader takes
+  // "POLYGONS 0 0" for a broken file and drops the scalars after it, so the section is left
+  // out; with no point at all, POINT_DATA too.
+  grid2d part = bowl(3, 3);
+  for (std::size_t p = 0; p < part.z.size(); ++p)
+    if (p % 3 != 0) part.z[p] = NAN;
+  basin::write_vtk(part, path);
+  const std::string sp = slurp(path);
+  BOOST_TEST(sp.find("POINTS 3 double") != std::string::npos);
+  BOOST_TEST(sp.find("POLYGONS") == std::string::npos);
+  BOOST_TEST(sp.find("POINT_DATA 3") != std::string::npos);
+  for (auto& v2 : part.z) v2 = NAN;
+  basin::write_vtk(part, path);
+  const std::string none = slurp(path);
+  BOOST_TEST(none.find("POINTS 0 double") != std::string::npos);
+  BOOST_TEST(none.find("POLYGONS") == std::string::npos);
+  BOOST_TEST(none.find("POINT_DATA") == std::string::npos);
+  check_throws([&] { basin::write_vtk(bowl(), path, false, -INFINITY); }, {"write_vtk", "clip_max is -inf"});
 }
 
 BOOST_AUTO_TEST_CASE(csv_round_trip) {

@@ -2,6 +2,7 @@
 // names where the folder came from.
 #pragma once
 
+#include <algorithm>
 #include <filesystem>
 #include <string>
 #include <system_error>
@@ -38,6 +39,33 @@ inline bool path_exists(const std::filesystem::path& path, const std::string& wh
 inline std::string why_missing(const std::error_code& ec) {
   if (!ec || ec == std::errc::no_such_file_or_directory || ec == std::errc::not_a_directory) return "not found";
   return "cannot be looked at: " + ec.message();
+}
+
+// Where a symbolic link at `link` leads, followed link by link (to a file that may not exist
+// yet); `link` itself when it is no link. Writers that replace a file by renaming a new one onto
+// it write there, so that the link stays and the file it points to is replaced, as writing
+// through the link would. throws: basin::error naming `what` when a link cannot be read or after
+// 40 links (a loop).
+inline std::filesystem::path follow_links(const std::filesystem::path& link, const std::string& what) {
+  std::filesystem::path path = link;
+  std::error_code ec;
+  for (int hops = 0; std::filesystem::is_symlink(path, ec); ++hops) {
+    require(hops < 40, what, ": the link '", link.string(), "' does not end in a file after 40 links (a loop?)");
+    const auto to = std::filesystem::read_symlink(path, ec);
+    require(!ec, what, ": cannot follow the link '", path.string(), "': ", ec.message());
+    path = to.is_absolute() ? to : path.parent_path() / to;
+  }
+  return path;
+}
+
+// The name beside `path` that a file is written under before it is renamed onto `path`:
+// `path` + suffix, the file name cut short where the two would pass the 255 bytes a name may have.
+inline std::filesystem::path beside(const std::filesystem::path& path, const std::string& suffix) {
+  constexpr std::size_t name_max = 255;
+  const std::string name = path.filename().string();
+  const std::size_t keep =
+      name.size() + suffix.size() <= name_max ? name.size() : name_max - std::min(suffix.size(), name_max);
+  return path.parent_path() / (name.substr(0, keep) + suffix);
 }
 
 }  // namespace basin

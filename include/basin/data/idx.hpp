@@ -3,9 +3,10 @@
 // LeCun, Cortes, Burges, "The MNIST database of handwritten digits" (yann.lecun.com/exdb/mnist)
 // define the format: a big-endian 32-bit magic 0x000008NN (0x08 = unsigned bytes, NN = number
 // of dimensions), NN big-endian 32-bit extents, then the bytes in row-major order. Images are
-// (n, h, w) with magic 0x00000803, labels (n) with magic 0x00000801. Files are read through
-// zlib's gzopen/gzread, which reads gzipped and plain files alike, and the data is read in
-// chunks, so a corrupt header cannot make the reader allocate what the file does not hold.
+// (n, h, w) with magic 0x00000803, labels (n) with magic 0x00000801. Files are gzipped or plain
+// (told apart by gzip's magic bytes; gzip through zlib's inflate), and the data is read in
+// chunks, so a corrupt header cannot make the reader allocate what the file does not hold; a
+// header promising more than the memory available now is refused before reading.
 #pragma once
 
 #include <zlib.h>
@@ -16,12 +17,15 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <limits>
+#include <new>
 #include <string>
 #include <vector>
 
 #include "basin/core/config.hpp"
 #include "basin/core/error.hpp"
 #include "basin/core/files.hpp"
+#include "basin/core/memory.hpp"
 #include "basin/data/dataset.hpp"
 
 namespace basin {
@@ -35,7 +39,11 @@ inline std::string hex32(std::uint32_t v) {
   return buf;
 }
 
-// A gzip-or-plain file opened for reading, closed on scope exit. Every message names the file.
+// A gzip-or-plain file opened for reading, closed on scope exit; gzip when it starts with gzip's
+// magic bytes 1f 8b. A gzip file is inflated member after member, as gunzip reads several
+// members back to back, and anything after the last member that is not another one (gunzip's
+// "trailing garbage", which zlib's gzread skips in silence) is refused. Every message names the
+// file.
 class gz_reader {
  public:
   gz_reader(const std::string& path, const char* what) : path_(path), what_(what) {
@@ -45,14 +53,23 @@ class gz_reader {
     if (!fs::exists(st)) fail(what_, " file '", path_, "' ", why_missing(ec));
     require(!fs::is_directory(st), what_, " file '", path_, "' is a directory, expected a file");
     errno = 0;
-    file_ = gzopen(path.c_str(), "rb");
-    if (!file_)
-      fail(what_, " file '", path_, "' cannot be opened: ",
-           errno ? std::strerror(errno) : "out of memory");
-    gzbuffer(file_, 1 << 17);
+    file_ = std::fopen(path.c_str(), "rb");
+    if (!file_) fail(what_, " file '", path_, "' cannot be opened: ", errno ? std::strerror(errno) : "unknown error");
+    size_ = fs::file_size(path, ec);
+    if (ec) size_ = 0;
+    in_.resize(1 << 17);
+    fill();
+    gzip_ = avail_ >= 2 && in_[0] == 0x1f && in_[1] == 0x8b;
+    if (gzip_) {
+      zs_ = z_stream{};
+      require(inflateInit2(&zs_, 15 + 16) == Z_OK, what_, " file '", path_,
+              "': zlib cannot start inflating (out of memory)");
+      inflating_ = true;
+    }
   }
   ~gz_reader() {
-    if (file_) gzclose(file_);
+    if (inflating_) inflateEnd(&zs_);
+    if (file_) std::fclose(file_);
   }
   gz_reader(const gz_reader&) = delete;
   gz_reader& operator=(const gz_reader&) = delete;
@@ -60,17 +77,51 @@ class gz_reader {
   const std::string& path() const { return path_; }
   const char* what() const { return what_; }
 
+  // At most how many bytes the file can yield: its size when plain, deflate's largest ratio
+  // (1032 to 1) times its size when gzip (0 when its size is unknown: no bound).
+  index_t most_bytes() const {
+    if (size_ == 0) return std::numeric_limits<index_t>::max();
+    const std::uint64_t cap = std::uint64_t(std::numeric_limits<index_t>::max()) / 1032;
+    return gzip_ ? index_t(std::min(size_, cap) * 1032) : index_t(std::min(size_, cap));
+  }
+
   // Reads up to n bytes into dst and returns how many were read: fewer than n only at the end
-  // of the data. Throws basin::error with zlib's message when the gzip stream is corrupt.
+  // of the data (or of a truncated gzip stream: gz_note says so). Throws basin::error with
+  // zlib's message when the gzip stream is corrupt, and for bytes after its last member.
   index_t read(void* dst, index_t n) {
     auto* p = static_cast<unsigned char*>(dst);
     index_t got = 0;
-    while (got < n) {
-      const unsigned ask = unsigned(std::min<index_t>(n - got, 1 << 30));
-      const int r = gzread(file_, p + got, ask);
-      if (r < 0) fail(what_, " file '", path_, "': gzip stream is corrupt: ", gz_message());
-      if (r == 0) break;
-      got += r;
+    if (!gzip_) {
+      while (got < n && (pos_ < avail_ || fill())) {
+        const index_t k = std::min<index_t>(n - got, index_t(avail_ - pos_));
+        std::memcpy(p + got, in_.data() + pos_, std::size_t(k));
+        pos_ += std::size_t(k);
+        got += k;
+      }
+      return got;
+    }
+    while (got < n && !ended_) {
+      if (pos_ == avail_ && !fill()) {  // the file ends inside a member
+        note_ = "unexpected end of file";
+        ended_ = true;
+        break;
+      }
+      zs_.next_in = in_.data() + pos_;
+      zs_.avail_in = uInt(avail_ - pos_);
+      zs_.next_out = p + got;
+      zs_.avail_out = uInt(std::min<index_t>(n - got, 1 << 30));
+      const uInt out_before = zs_.avail_out;
+      const int r = inflate(&zs_, Z_NO_FLUSH);
+      pos_ = avail_ - zs_.avail_in;
+      got += index_t(out_before - zs_.avail_out);
+      if (r == Z_STREAM_END) {
+        next_member();
+      } else if (r != Z_OK && r != Z_BUF_ERROR) {
+        fail(what_, " file '", path_, "': gzip stream is corrupt: ",
+             zs_.msg            ? zs_.msg
+             : r == Z_MEM_ERROR ? "out of memory"
+                                : "inflate error " + std::to_string(r));
+      }
     }
     return got;
   }
@@ -83,25 +134,55 @@ class gz_reader {
     return extra;
   }
 
-  // " (gzip: <zlib's message>)" when zlib recorded an error (a truncated gzip stream reads as
-  // "unexpected end of file"), else "".
-  std::string gz_note() const {
-    int errnum = Z_OK;
-    gzerror(file_, &errnum);
-    return errnum == Z_OK ? std::string() : " (gzip: " + gz_message() + ")";
-  }
+  // " (gzip: unexpected end of file)" when a gzip stream was cut short, else "".
+  std::string gz_note() const { return note_.empty() ? std::string() : " (gzip: " + note_ + ")"; }
 
  private:
-  std::string gz_message() const {
-    int errnum = Z_OK;
-    const char* m = gzerror(file_, &errnum);
-    if (errnum == Z_ERRNO) return std::strerror(errno);
-    return m && *m ? m : "unknown error";
+  // Moves the unread input to the front and reads more behind it; false when nothing more came.
+  bool fill() {
+    if (pos_ > 0) {
+      std::memmove(in_.data(), in_.data() + pos_, avail_ - pos_);
+      avail_ -= pos_;
+      pos_ = 0;
+    }
+    errno = 0;
+    const std::size_t r = std::fread(in_.data() + avail_, 1, in_.size() - avail_, file_);
+    if (r == 0 && std::ferror(file_))
+      fail(what_, " file '", path_, "' cannot be read: ", errno ? std::strerror(errno) : "read error");
+    avail_ += r;
+    return r > 0;
+  }
+
+  // After a member's trailer: the end of the file, or another member (gzip's magic bytes).
+  void next_member() {
+    if (avail_ - pos_ < 2) fill();
+    if (pos_ == avail_) {
+      ended_ = true;
+      return;
+    }
+    if (avail_ - pos_ >= 2 && in_[pos_] == 0x1f && in_[pos_ + 1] == 0x8b) {
+      require(inflateReset(&zs_) == Z_OK, what_, " file '", path_, "': zlib cannot restart inflating");
+      return;
+    }
+    std::uint64_t rest = avail_ - pos_;
+    while (true) {
+      pos_ = avail_;
+      if (!fill()) break;
+      rest += avail_;
+    }
+    fail(what_, " file '", path_, "' has ", rest, " bytes after the end of its gzip stream that are not another ",
+         "gzip member (trailing garbage)");
   }
 
   std::string path_;
   const char* what_;
-  gzFile file_ = nullptr;
+  std::FILE* file_ = nullptr;
+  std::uint64_t size_ = 0;  // of the file, as stored
+  std::vector<unsigned char> in_;
+  std::size_t pos_ = 0, avail_ = 0;  // in_[pos_, avail_): read from the file, not yet used
+  bool gzip_ = false, inflating_ = false, ended_ = false;
+  z_stream zs_{};
+  std::string note_;
 };
 
 // Limits past which an IDX extent is taken for a corrupt header rather than data.
@@ -202,13 +283,26 @@ inline dataset read_idx(const std::string& images_path, const std::string& label
     n = e[0];
     d.shape = dims{1, int(e[1]), int(e[2])};
     const index_t bytes = n * d.shape.size();
-    d.images.reserve(std::size_t(std::min<index_t>(bytes, index_t(1) << 24)));
-    detail::read_idx_payload(f, bytes, "pixel data", [&](const unsigned char* p, index_t k) {
-      const std::size_t at = d.images.size();
-      d.images.resize(at + std::size_t(k));
-      std::transform(p, p + k, d.images.begin() + at,
-                     [](unsigned char b) { return float(b) / 255.0f; });
-    });
+    // Room for what the file can hold at most (a header alone cannot make the reader allocate),
+    // at once: no copies as the pixels arrive.
+    const index_t room = std::min(bytes, f.most_bytes());
+    const auto refuse = [&](const std::string& why) {
+      fail("idx images file '", images_path, "': its header promises ", n, " images of ", d.shape.h, "x", d.shape.w,
+           ", ", detail::gib(double(room) * sizeof(float)), " GiB as float, ", why);
+    };
+    const std::uint64_t memory = detail::available_memory();
+    if (memory != 0 && std::uint64_t(room) > memory / sizeof(float))
+      refuse(text("more than the ", detail::gib(double(memory)), " GiB of memory available now"));
+    try {
+      d.images.reserve(std::size_t(room));
+      detail::read_idx_payload(f, bytes, "pixel data", [&](const unsigned char* p, index_t k) {
+        const std::size_t at = d.images.size();
+        d.images.resize(at + std::size_t(k));
+        std::transform(p, p + k, d.images.begin() + at, [](unsigned char b) { return float(b) / 255.0f; });
+      });
+    } catch (const std::bad_alloc&) {
+      refuse("which cannot be allocated now");
+    }
   }
   {
     detail::gz_reader f(labels_path, "idx labels");

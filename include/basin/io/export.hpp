@@ -25,27 +25,31 @@ namespace basin {
 //   POINTS <n> double          one point (x[i], y[j], h) per grid point whose h is finite, in
 //                              the order of grid2d::z (i over x outer, j over y inner)
 //   POLYGONS <m> <5m>          one quad "4 a b c d" per grid cell whose four corners are points,
-//                              corners (i,j) (i+1,j) (i+1,j+1) (i,j+1): normals point up (+z)
-//   POINT_DATA <n>
+//                              corners (i,j) (i+1,j) (i+1,j+1) (i,j+1): normals point up (+z);
+//                              left out when no cell is whole (VTK reads "POLYGONS 0 0" as broken)
+//   POINT_DATA <n>             (left out when no point is)
 //   SCALARS <name> double 1    h again, for colouring; <name> is g.name with characters other
-//   LOOKUP_TABLE default       than [A-Za-z0-9_-] replaced by '_' ("value" when empty)
+//   LOOKUP_TABLE default       than [A-Za-z0-9_-] replaced by '_' ("value" when empty), at most
+//                              255 of them (VTK's limit)
 // where h is the value after h52vtp's transforms, in its order: first clipping, v > clip_max
 // becomes clip_max; then, when `log`, h = ln(v + 0.1) (h52vtp's np.log(z + 0.1), which keeps a
 // zero loss finite). Points whose h is not finite (not computed, -inf, or v + 0.1 <= 0 under
 // log) are left out with the cells around them, so no NaN reaches the file.
 // requires: g has at least 2x2 points, z.size() == nx*ny, finite strictly increasing
-//   coordinates (values may all be NaN: the file then holds no points); clip_max not NaN.
+//   coordinates (values may all be NaN: the file then holds no points); clip_max not NaN or -inf.
 // ensures: `path` holds the file (its folder created when missing).
 // throws: basin::error naming write_vtk and the argument (grid, clip_max, path) or the file.
 inline void write_vtk(const plot::grid2d& g, const std::string& path, bool log = false, double clip_max = INFINITY) {
   constexpr const char* fn = "write_vtk";
   plot::detail::check_grid(g, fn, false);
-  require(!std::isnan(clip_max), fn, ": clip_max is NaN (use INFINITY for no clipping)");
+  require(!std::isnan(clip_max) && clip_max > -INFINITY, fn, ": clip_max is ", clip_max,
+          ", expected a number or INFINITY (no clipping); -inf would drop every point");
   plot::detail::prepare_parent(path, fn, "path");
 
   std::string name = g.name.empty() ? std::string("value") : g.name;
   for (char& c : name)
     if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-')) c = '_';
+  if (name.size() > 255) name.resize(255);  // VTK's reader refuses longer array names
   const index_t nx = g.nx(), ny = g.ny();
   std::vector<double> h(g.z.size());              // (nx, ny)
   std::vector<index_t> id(g.z.size(), -1);        // (nx, ny): point number, -1 when left out
@@ -81,8 +85,9 @@ inline void write_vtk(const plot::grid2d& g, const std::string& path, bool log =
                std::to_string(d) + '\n';
       ++m;
     }
-  s += "POLYGONS " + std::to_string(m) + ' ' + std::to_string(5 * m) + '\n' + polys;
-  s += "POINT_DATA " + std::to_string(n) + "\nSCALARS " + name + " double 1\nLOOKUP_TABLE default\n";
+  // (VTK's reader takes "POLYGONS 0 0" or "POINT_DATA 0" for a broken file and stops there)
+  if (m > 0) s += "POLYGONS " + std::to_string(m) + ' ' + std::to_string(5 * m) + '\n' + polys;
+  if (n > 0) s += "POINT_DATA " + std::to_string(n) + "\nSCALARS " + name + " double 1\nLOOKUP_TABLE default\n";
   for (std::size_t k = 0; k < h.size(); ++k)
     if (id[k] >= 0) s += plot::detail::number(h[k]) + '\n';
   plot::detail::write_text(path, s, fn);

@@ -42,6 +42,7 @@
 #include "basin/core/config.hpp"
 #include "basin/core/error.hpp"
 #include "basin/core/files.hpp"
+#include "basin/core/memory.hpp"
 
 namespace basin::h5 {
 
@@ -183,13 +184,6 @@ inline hsize_t element_count(const std::vector<hsize_t>& dims, std::string_view 
     n *= d;
   }
   return n;
-}
-
-// The bytes of memory this machine has (0 when unknown): a dataset larger than this cannot be
-// read, and saying so beats std::bad_alloc.
-inline std::uint64_t physical_memory() {
-  const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGE_SIZE);
-  return pages > 0 && page > 0 ? std::uint64_t(pages) * std::uint64_t(page) : 0;
 }
 
 // Selects the flat row-major element range [a, b) of a dataspace with extents `dims` as a union
@@ -457,12 +451,14 @@ class file {
     require_numeric(d.get(), "read dataset", path);
     const auto dims = extents(d.get(), "read dataset", path);
     const hsize_t n = detail::element_count(dims, where("dataset", path));
-    const std::uint64_t memory = detail::physical_memory();
+    // (a small file may declare a dataset larger than the memory left: refused by name, before
+    // the kernel would kill the process for touching pages it promised)
+    const std::uint64_t memory = basin::detail::available_memory();
     require(memory == 0 || n <= memory / sizeof(T), where("dataset", path), ": its shape ", detail::dims_string(dims),
-            " holds ", n, " values, ", double(n) * double(sizeof(T)) / 1073741824.0, " GiB, more than this machine's ",
-            double(memory) / 1073741824.0, " GiB of memory");
+            " holds ", n, " values, ", basin::detail::gib(double(n) * double(sizeof(T))), " GiB, more than the ",
+            basin::detail::gib(double(memory)), " GiB of memory available now");
     std::vector<T> out;
-    try {  // (a small file may declare a dataset larger than the memory left: refused by name)
+    try {
       out.resize(n);
     } catch (const std::bad_alloc&) {
       fail(where("dataset", path), ": its shape ", detail::dims_string(dims), " holds ", n, " values, ",
@@ -591,6 +587,8 @@ class file {
     put_attr(object_path, name, type.get(), type.get(), &p);
   }
   void set_attr(std::string_view object_path, std::string_view name, const char* value) {
+    require(value != nullptr, "HDF5 file '", path_, "': cannot set attribute '", name, "' of '",
+            detail::normalize(object_path), "': the string is a null pointer");
     set_attr(object_path, name, std::string_view(value));
   }
   template <class V>
@@ -940,7 +938,10 @@ class file {
 
 // Writes a file all at once or not at all: calls fn(f) on a new file `final_path.tmp-<pid>`,
 // closes it, fsyncs it, renames it onto `final_path` and fsyncs the folder. A reader never sees
-// a half-written `final_path`; a crash leaves at worst a stale temp file beside it.
+// a half-written `final_path`; a crash leaves at worst a stale temp file beside it. A symbolic
+// link at `final_path` stays: the file it points to is the one replaced (the temp file beside
+// it), as writing through the link would. A name so long that the suffix would pass 255 bytes
+// is cut short in the temp file's name.
 // requires: fn does not close or move f.
 // ensures: on success `final_path` holds what fn wrote; on any exception the previous
 //          `final_path` (if any) is untouched and the temp file is removed.
@@ -948,9 +949,9 @@ class file {
 //         fails.
 template <class Fn>
   requires std::invocable<Fn&, file&>
-void atomic_write(const std::filesystem::path& final_path, Fn&& fn) {
-  const std::filesystem::path tmp =
-      final_path.string() + ".tmp-" + std::to_string(static_cast<long long>(::getpid()));
+void atomic_write(const std::filesystem::path& link, Fn&& fn) {
+  const std::filesystem::path final_path = follow_links(link, "HDF5 file '" + link.string() + "'");
+  const std::filesystem::path tmp = beside(final_path, ".tmp-" + std::to_string(static_cast<long long>(::getpid())));
   try {
     {
       file f = file::create(tmp);
@@ -958,25 +959,21 @@ void atomic_write(const std::filesystem::path& final_path, Fn&& fn) {
       f.close();
     }
     const int fd = ::open(tmp.c_str(), O_RDONLY);
-    require(fd >= 0, "cannot sync HDF5 file '", tmp.string(), "': ",
-            std::generic_category().message(errno));
+    require(fd >= 0, "cannot sync HDF5 file '", tmp.string(), "': ", std::generic_category().message(errno));
     const int synced = ::fsync(fd);
     const int err = errno;
     ::close(fd);
-    require(synced == 0, "cannot sync HDF5 file '", tmp.string(), "': ",
-            std::generic_category().message(err));
+    require(synced == 0, "cannot sync HDF5 file '", tmp.string(), "': ", std::generic_category().message(err));
     std::error_code ec;
     std::filesystem::rename(tmp, final_path, ec);
-    require(!ec, "cannot rename HDF5 file '", tmp.string(), "' to '", final_path.string(),
-            "': ", ec.message());
+    require(!ec, "cannot rename HDF5 file '", tmp.string(), "' to '", final_path.string(), "': ", ec.message());
   } catch (...) {
     std::error_code ignored;
     std::filesystem::remove(tmp, ignored);
     throw;
   }
   // Make the rename itself durable; a failure here loses nothing already visible.
-  const auto dir = final_path.has_parent_path() ? final_path.parent_path()
-                                                : std::filesystem::path(".");
+  const auto dir = final_path.has_parent_path() ? final_path.parent_path() : std::filesystem::path(".");
   const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
   if (dfd >= 0) {
     (void)::fsync(dfd);

@@ -96,15 +96,27 @@ inline surface_layout layout_of(const h5::file& f) {
                                                                                         : surface_layout::meshgrid;
 }
 
+// A surface file's coordinates `name` ("xcoordinates" or "ycoordinates"), their shape checked
+// before they are read: one axis of 1 to max_axis_points values (a file that declares more is
+// refused by name instead of allocated).
+inline std::vector<double> read_axis(const h5::file& f, const char* name) {
+  require(f.is_dataset(name), "surface file '", f.path(), "': no dataset '", name, "'");
+  const auto shape = f.shape(name);
+  require(shape.size() == 1 && shape[0] >= 1 && shape[0] <= hsize_t(max_axis_points), "surface file '", f.path(),
+          "': dataset '", name, "' has shape ", h5::detail::dims_string(shape), ", expected one axis of 1 to ",
+          max_axis_points, " values");
+  return f.read<double>(name);
+}
+
 // A surface file's dataset `name` in the order plot::grid2d takes, z[i * ny + j] at (x[i], y[j])
 // (a line's values as they are), whichever layout the file has. Throws basin::error naming the
 // file and the dataset when its shape is not (ny, nx) (basin's; (nx, ny) in its old layout, and
 // either in a file without basin's format, the reference tool's own; (nx) for a line) for the
 // file's coordinates.
 inline std::vector<double> surface_values(const h5::file& f, const std::string& name) {
-  const auto x = f.read<double>("xcoordinates");
+  const auto x = read_axis(f, "xcoordinates");
   const bool plane = f.is_dataset("ycoordinates");
-  const std::size_t nx = x.size(), ny = plane ? f.read<double>("ycoordinates").size() : 1;
+  const std::size_t nx = x.size(), ny = plane ? read_axis(f, "ycoordinates").size() : 1;
   const auto layout = layout_of(f);
   const std::vector<hsize_t> expect = !plane                         ? std::vector<hsize_t>{nx}
                                       : layout == surface_layout::xy ? std::vector<hsize_t>{nx, ny}
@@ -327,10 +339,10 @@ sweep_stats sweep(Model& m, direction<Model>& dx, std::type_identity_t<direction
       const std::string found = f.has_attr("/", "loss_name") ? f.attr_string("/", "loss_name") : "crossentropy";
       same("loss (loss_name)", found == loss_name, loss_name, found);
     }
-    same("x coordinates", f.read<double>("xcoordinates") == o.x, std::to_string(nx) + " values",
-         std::to_string(f.read<double>("xcoordinates").size()) + " (or other) values");
+    same("x coordinates", read_axis(f, "xcoordinates") == o.x, std::to_string(nx) + " values",
+         std::to_string(read_axis(f, "xcoordinates").size()) + " (or other) values");
     if (plane)
-      same("y coordinates", f.is_dataset("ycoordinates") && f.read<double>("ycoordinates") == o.y,
+      same("y coordinates", f.is_dataset("ycoordinates") && read_axis(f, "ycoordinates") == o.y,
            std::to_string(ny) + " values", "different values");
     for (const auto& n : names) {
       same("metrics", f.is_dataset(n) && f.shape(n) == shape, n, "missing or of another shape");

@@ -124,13 +124,21 @@ inline void curves(const std::vector<curve>& loss_curves, const std::vector<curv
   std::string cmd;
   index = 0;
   auto title = [](const curve& c) { return c.label.empty() ? std::string("notitle") : "title " + detail::gp_string(c.label); };
+  // A point with no finite neighbour (a one-point curve, or one between points not computed)
+  // is no line's end: such curves are drawn with a marker at every point too.
+  auto marks = [](const curve& c) {
+    const auto ok = [&](std::size_t i) { return i < c.y.size() && std::isfinite(c.y[i]); };
+    for (std::size_t i = 0; i < c.y.size(); ++i)
+      if (ok(i) && !(i > 0 && ok(i - 1)) && !ok(i + 1)) return std::string(" with linespoints pt 7 ps 0.8");
+    return std::string();
+  };
   for (std::size_t k = 0; k < loss_curves.size(); ++k, ++index)
     cmd += (cmd.empty() ? "plot " : ", \\\n     ") + file + " index " + std::to_string(index) + " using " + loss_col +
-           " lw 2 dt " + std::to_string(loss_curves[k].dash > 0 ? loss_curves[k].dash : 1) + " lc rgb \"" +
-           detail::line_colour(k) + "\" " + title(loss_curves[k]);
+           marks(loss_curves[k]) + " lw 2 dt " + std::to_string(loss_curves[k].dash > 0 ? loss_curves[k].dash : 1) +
+           " lc rgb \"" + detail::line_colour(k) + "\" " + title(loss_curves[k]);
   for (std::size_t k = 0; k < acc_curves.size(); ++k, ++index)
     cmd += (cmd.empty() ? "plot " : ", \\\n     ") + file + " index " + std::to_string(index) + " using 1:2" +
-           (two_axes ? " axes x1y2" : "") + " lw 2 dt " +
+           (two_axes ? " axes x1y2" : "") + marks(acc_curves[k]) + " lw 2 dt " +
            std::to_string(acc_curves[k].dash > 0 ? acc_curves[k].dash : 2) + " lc rgb \"" + detail::line_colour(k) +
            "\" " + title(acc_curves[k]);
   s += cmd + "\n" + detail::epilogue(f, st);
@@ -307,7 +315,11 @@ inline void histograms(const std::vector<std::vector<double>>& samples, const st
     require(skipped[k] < samples[k].size(), fn, ": samples[", k, "] ('", labels[k], "') has ",
             samples[k].empty() ? "no values" : "no finite value");
   }
-  if (!(hi > lo)) lo -= 0.5, hi += 0.5;
+  if (!(hi > lo)) {  // all equal: a bin around the value, wide enough to show at its size
+    const double pad = std::max(0.5, std::fabs(lo) * 1e-6);
+    lo -= pad, hi += pad;
+  }
+  require(std::isfinite(hi - lo), fn, ": the samples span [", lo, ", ", hi, "], wider than a double holds");
   const auto f = detail::files_for(stem, fn);
 
   const std::size_t nb = std::size_t(bins), ns = samples.size();

@@ -40,20 +40,52 @@ inline std::string sh_quote(std::string_view s) {
   return r + "'";
 }
 
+// The length of the well-formed UTF-8 sequence at s[i] (1 to 4), or 0 when s[i] starts none (no
+// overlong forms, surrogates or code points past U+10FFFF).
+inline std::size_t utf8_length(std::string_view s, std::size_t i) {
+  const auto c = static_cast<unsigned char>(s[i]);
+  if (c < 0x80) return 1;
+  const std::size_t len = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+  if (len == 0 || i + len > s.size()) return 0;
+  for (std::size_t k = 1; k < len; ++k)
+    if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return 0;
+  const auto c1 = static_cast<unsigned char>(s[i + 1]);
+  if ((c == 0xE0 && c1 < 0xA0) || (c == 0xED && c1 >= 0xA0) || (c == 0xF0 && c1 < 0x90) || (c == 0xF4 && c1 >= 0x90))
+    return 0;
+  return len;
+}
+
 // 'text' for gnuplot: a single-quoted string (each ' doubled), in which gnuplot runs no
 // `command` in backquotes (it would in a double-quoted one) and leaves \ alone; a newline joins
 // two such strings with "\n" ('a'."\n".'b', a string expression wherever gnuplot takes a string),
 // tabs become spaces, other control characters are dropped. Terminals run `noenhanced`, so _ ^ { }
-// @ & stay literal characters.
+// @ & stay literal characters. The scripts run `set encoding utf8`: a byte that does not belong
+// to a well-formed UTF-8 sequence (a Latin-1 label, a cut one) becomes U+FFFD, so that the SVG
+// stays well-formed XML (browsers refuse to show one that is not).
 inline std::string gp_string(std::string_view s) {
   std::string r = "'";
-  for (char c : s) {
+  for (std::size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x80) {
+      const std::size_t len = utf8_length(s, i);
+      if (len > 0) {
+        r.append(s.substr(i, len));
+        i += len;
+      } else {
+        r += "\xEF\xBF\xBD";
+        ++i;
+      }
+      continue;
+    }
     if (c == '\'')
       r += "''";
     else if (c == '\n')
       r += "'.\"\\n\".'";
-    else if (c == '\t') r += ' ';
-    else if (static_cast<unsigned char>(c) >= 0x20) r += c;
+    else if (c == '\t')
+      r += ' ';
+    else if (c >= 0x20 && c != 0x7F)
+      r += char(c);
+    ++i;
   }
   return r + "'";
 }
@@ -131,7 +163,13 @@ struct picture_files {
 // ensures: the stem's folder exists.
 // throws: basin::error naming `fn` when the stem names no file or its folder cannot be created.
 inline picture_files files_for(const std::string& stem, const char* fn) {
-  require(stem.find('\n') == std::string::npos, fn, ": stem '", stem, "' contains a newline");
+  // (the script names its files in gp_string's form, which must be the name itself)
+  for (std::size_t i = 0, len = 0; i < stem.size(); i += len) {
+    const auto c = static_cast<unsigned char>(stem[i]);
+    require(c >= 0x20 && c != 0x7F, fn, ": stem '", one_line(stem), "' contains the control character ", int(c));
+    len = utf8_length(stem, i);
+    require(len > 0, fn, ": stem '", one_line(stem), "' is not UTF-8 (byte ", i, ")");
+  }
   const std::filesystem::path s(stem);
   prepare_parent(s, fn, "stem");
   picture_files f;

@@ -106,6 +106,10 @@ inline void check_axis(const std::vector<double>& v, const char* axis, const gri
       require(v[k] > v[k - 1], fn, ": ", grid_id(g), ": ", axis, " must be strictly increasing, but ", axis, "[",
               k, "] = ", v[k], " <= ", axis, "[", k - 1, "] = ", v[k - 1]);
   }
+  // (the picture's axis range and cell widths are differences of coordinates)
+  if (!v.empty())
+    require(std::isfinite(v.back() - v.front()), fn, ": ", grid_id(g), ": ", axis, " spans [", v.front(), ", ",
+            v.back(), "], wider than a double holds");
 }
 
 // ensures: g has at least 2 x and 2 y coordinates, each finite and strictly increasing, and
@@ -143,15 +147,8 @@ inline void prepare_parent(const std::filesystem::path& path, const char* fn, co
 // file or the new, never a part of one. A symbolic link at `path` stays: the file it points to
 // (beside which the part is written) is replaced, as writing through the link would.
 inline void write_text(const std::filesystem::path& link, const std::string& text, const char* fn) {
-  std::filesystem::path path = link;  // followed link by link: the target may not exist yet
-  std::error_code lec;
-  for (int hops = 0; std::filesystem::is_symlink(path, lec); ++hops) {
-    require(hops < 40, fn, ": the link '", link.string(), "' does not end in a file after 40 links (a loop?)");
-    const auto to = std::filesystem::read_symlink(path, lec);
-    require(!lec, fn, ": cannot follow the link '", path.string(), "': ", lec.message());
-    path = to.is_absolute() ? to : path.parent_path() / to;
-  }
-  const std::filesystem::path part = path.string() + ".part" + std::to_string(::getpid());
+  const std::filesystem::path path = follow_links(link, fn);
+  const std::filesystem::path part = beside(path, ".part" + std::to_string(::getpid()));
   {
     std::ofstream f(part, std::ios::binary | std::ios::trunc);
     require(bool(f), fn, ": cannot open '", part.string(), "' for writing");

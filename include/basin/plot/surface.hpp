@@ -104,12 +104,19 @@ inline std::vector<double> default_levels(const grid2d& g, bool log_z) {
   }
   const double raw = (hi - lo) / 12, mag = std::pow(10.0, std::floor(std::log10(raw))), m = raw / mag;
   const double gap = (m < 1.5 ? 1 : m < 3.5 ? 2 : m < 7.5 ? 5 : 10) * mag;
-  for (double q = std::floor(lo / gap) + 1; q * gap < hi; ++q) {
-    char t[32];  // the level as its short decimal text reads back (0.102, not 0.10200000000000001)
-    std::snprintf(t, sizeof t, "%.6g", q * gap);
+  // Enough digits to tell levels a gap apart (6, or more for a map that spans a tiny part of its
+  // values: 2.302585 +- 1e-8), at most 17; a count, not a double, runs the loop.
+  const double size = std::max(std::fabs(lo), std::fabs(hi));
+  const int digits = std::clamp(int(std::ceil(std::log10(size / gap))) + 2, 6, 17);
+  const double first = std::floor(lo / gap) + 1;
+  for (int k = 0; k < 100 && (first + k) * gap < hi; ++k) {
+    char t[40];  // the level as its short decimal text reads back (0.102, not 0.10200000000000001)
+    std::snprintf(t, sizeof t, "%.*g", digits, (first + k) * gap);
     const double v = std::strtod(t, nullptr);
-    if (v > lo && v < hi) in.push_back(v);
+    if (v > lo && v < hi && (in.empty() || v > in.back())) in.push_back(v);
   }
+  // (values a few units of the last place apart leave no level between them: as flat)
+  if (in.empty()) in.push_back(lo);
   return in;
 }
 
@@ -209,10 +216,13 @@ inline void contour(const grid2d& g, const std::string& stem, const style& st, s
   s += "\n# Contour lines into datablocks: $C the levels, $H the highlighted level.\n";
   s += "set contour base\nunset surface\nset cntrparam linear\n";
   s += "set cntrparam levels discrete " + list + "\n";
-  s += "set table $C\nsplot " + detail::gp_file(f.base + ".dat") + " using 1:2:3 notitle\nunset table\n";
+  // (with log_z, values <= 0 break the lines, as they break the labels' contours)
+  s += "set table $C\nsplot " + detail::gp_file(f.base + ".dat") + " using " + detail::value_column(st) +
+       " notitle\nunset table\n";
   if (hl) {
     s += "set cntrparam levels discrete " + detail::number(st.highlight) + "\n";
-    s += "set table $H\nsplot " + detail::gp_file(f.base + ".dat") + " using 1:2:3 notitle\nunset table\n";
+    s += "set table $H\nsplot " + detail::gp_file(f.base + ".dat") + " using " + detail::value_column(st) +
+         " notitle\nunset table\n";
   }
   s += "unset contour\n";
   s += "# The level labels (detail::contour_labels: spaced apart, on the lines).\n$L << EOD\n";
