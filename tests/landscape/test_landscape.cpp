@@ -4,8 +4,12 @@
 #include <omp.h>
 
 #include <boost/test/unit_test.hpp>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <limits>
+#include <string>
+#include <vector>
 
 #include "basin/landscape/convexity.hpp"
 #include "basin/landscape/direction_file.hpp"
@@ -146,6 +150,39 @@ BOOST_AUTO_TEST_CASE(gram_schmidt) {
   BOOST_TEST(std::abs(cosine(x, y)) > 0.2);
   orthogonalize(x, y);
   BOOST_TEST(std::abs(cosine(x, y)) < 1e-12);
+}
+
+// Zero, non-finite or out-of-range arguments are refused by name, with what was found.
+BOOST_AUTO_TEST_CASE(directions_refuse_bad_arguments) {
+  small m(2);
+  const auto says = [](std::vector<std::string> words) {
+    return [words](const basin::error& e) {
+      BOOST_TEST_MESSAGE(e.what());
+      for (const auto& w : words)
+        if (std::string(e.what()).find(w) == std::string::npos) return false;
+      return true;
+    };
+  };
+  auto x = random_direction(m, 1, 0, {normalization::filter, true, false});
+  auto zero = x, nan = x;
+  for (index_t i = 0; i < small::n_params; ++i) zero.params[std::size_t(i)] = 0;
+  nan.params[3] = std::numeric_limits<double>::quiet_NaN();
+  BOOST_CHECK_EXCEPTION(cosine(x, zero), basin::error, says({"cosine", "second direction's squared norm is 0"}));
+  BOOST_CHECK_EXCEPTION(cosine(nan, x), basin::error, says({"cosine", "first direction's squared norm is nan"}));
+  BOOST_CHECK_EXCEPTION(orthogonalize(nan, x), basin::error, says({"orthogonalize", "squared norm is nan"}));
+  auto y = x;
+  BOOST_CHECK_EXCEPTION(orthogonalize(x, nan), basin::error, says({"orthogonalize", "second direction is not finite"}));
+  BOOST_TEST(y.params == x.params);
+  const auto before = m.params;
+  BOOST_CHECK_EXCEPTION(set_point(m, before, m.state, x, std::numeric_limits<double>::infinity()), basin::error,
+                        says({"set_point", "inf", "finite"}));
+  BOOST_CHECK_EXCEPTION(set_point(m, before, m.state, x, 0.5, &y, std::nan("")), basin::error,
+                        says({"set_point", "nan"}));
+  BOOST_TEST(m.params == before);
+  BOOST_CHECK_EXCEPTION(random_direction(m, 1, 500, {normalization::filter, true, false}), basin::error,
+                        says({"random_direction", "which = 500", "0 to 499"}));
+  BOOST_CHECK_EXCEPTION(random_direction(m, 1, 0, {static_cast<normalization>(9), true, false}), basin::error,
+                        says({"random_direction", "normalization 9"}));
 }
 
 namespace {
@@ -380,6 +417,29 @@ BOOST_AUTO_TEST_CASE(foreign_or_corrupted_surface_files_are_refused) {
   const auto junk = temp_path("junk.h5");
   std::ofstream(junk) << "garbage";
   BOOST_CHECK_THROW(sweep(m, d1, nullptr, junk, o, {"train_loss"}, data), basin::error);
+  // Coordinates of another shape, or more than an axis may have (a small file that declares
+  // 2^40 of them), are refused by their shape before anything is read.
+  {
+    const auto hostile = temp_path("hostile.h5");
+    {
+      auto f = h5::file::create(hostile);
+      f.set_attr("/", "format", surface_format);
+      f.write<double>("xcoordinates", std::vector<double>(6, 0.0), {2, 3});
+    }
+    BOOST_CHECK_EXCEPTION(surface_values(h5::file::open(hostile), "train_loss"), basin::error,
+                          names_file_and(hostile, "'xcoordinates' has shape (2, 3), expected one axis of 1 to 100000"));
+    {
+      const hid_t f = H5Fcreate(hostile.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+      const hsize_t dims[1] = {hsize_t(1) << 40}, chunk[1] = {16};
+      const hid_t space = H5Screate_simple(1, dims, nullptr), plist = H5Pcreate(H5P_DATASET_CREATE);
+      H5Pset_chunk(plist, 1, chunk);
+      const hid_t d = H5Dcreate2(f, "xcoordinates", H5T_IEEE_F64LE, space, H5P_DEFAULT, plist, H5P_DEFAULT);
+      BOOST_REQUIRE(d >= 0);
+      H5Dclose(d), H5Pclose(plist), H5Sclose(space), H5Fclose(f);
+    }
+    BOOST_CHECK_EXCEPTION(surface_values(h5::file::open(hostile), "train_loss"), basin::error,
+                          names_file_and(hostile, "has shape (1099511627776,)"));
+  }
   BOOST_CHECK_THROW(parse_range("-1:1", "--x"), basin::error);
   BOOST_TEST(parse_range("-1:1:5", "--x") == linspace(-1, 1, 5));
   // Ranges that parse but make no grid name the option, before anything is allocated.

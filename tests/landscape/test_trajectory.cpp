@@ -127,6 +127,32 @@ BOOST_AUTO_TEST_CASE(principal_directions_of_a_planar_path_match_the_closed_form
   BOOST_TEST(variance_in_plane(p.path, p.final_model, pca.x, pca.y) == 1.0, boost::test_tools::tolerance(1e-12));
 }
 
+// Snapshots far from w* compared with their spread: w* + e0 + eps (a_i e1 + b_i e2). The plane
+// (e1, e2) holds all of the variance; the total taken as sum |d_i|^2 - n |mean|^2 lost it to
+// cancellation (1.17 at eps 1e-8, "do not vary" at 1e-9).
+BOOST_AUTO_TEST_CASE(variance_in_plane_of_a_path_far_from_its_end) {
+  planar_path p;
+  direction<path_model> e0 = random_weights_only(13);
+  double n0 = 0;
+  for (int pass = 0; pass < 2; ++pass) {  // e0 orthogonal to e1 and e2, then unit
+    for (const auto* e : {&p.e1, &p.e2}) {
+      const double c = dot_params(e0, *e);
+      for (index_t i = 0; i < path_model::n_params; ++i) e0.params[std::size_t(i)] -= c * e->params[std::size_t(i)];
+    }
+    n0 = std::sqrt(dot_params(e0, e0));
+    for (index_t i = 0; i < path_model::n_params; ++i) e0.params[std::size_t(i)] /= n0;
+  }
+  for (const double eps : {1e-6, 1e-8, 1e-9}) {
+    trajectory<path_model> far;
+    for (std::size_t i = 0; i < p.a.size(); ++i) {
+      place(p.scratch, p.final_model, {{1.0, &e0}, {eps * p.a[i], &p.e1}, {eps * p.b[i], &p.e2}}, 0, i);
+      far.add(p.scratch);
+    }
+    BOOST_TEST(variance_in_plane(far, p.final_model, p.e1, p.e2) == 1.0, boost::test_tools::tolerance(1e-6));
+    BOOST_TEST(variance_in_plane(far, p.final_model, p.e1, e0) < 0.97, "eps " << eps);  // e2's part is not there
+  }
+}
+
 BOOST_AUTO_TEST_CASE(projection_on_oblique_directions) {
   planar_path p;
   // x = e1, y = e1 + e2: a e1 + b e2 = (a - b) x + b y (lstsq); cos gives <d, x>/|x| = a and

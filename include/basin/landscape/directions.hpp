@@ -10,7 +10,10 @@
 // default (`ignore_bias_bn`: basin's default, as `--xignore biasbn` in the reference tool), or
 // copied from the weights as the reference tool does without that flag.
 // `states` directions also move the batch-norm running statistics (the reference tool's
-// `--dir_type states`, needed to interpolate between two trained models).
+// `--dir_type states`, needed to interpolate between two trained models). The statistics are
+// one-axis tensors, so a random `states` direction sets them to zero with `ignore_bias_bn` (they
+// do not move) and copies them from the model without it, as the reference tool's
+// normalize_directions_for_states does; a `difference` moves them by b - a.
 #pragma once
 
 #include <cmath>
@@ -129,12 +132,18 @@ void normalize_against(const Table& table, const T* w, T* d, const direction_opt
 }  // namespace detail
 
 // A random Gaussian direction for the model's current weights, normalized as o says.
-// `which` tells independent directions of one seed apart (0 for x, 1 for y, ...).
+// `which` tells independent directions of one seed apart (0 for x, 1 for y, ... up to 499: the
+// streams past them belong to the Hessian's start vector and to stochastic rounding).
 // Ensures: the same (seed, which) gives the same direction on every backend and thread count.
+// Throws basin::error for which > 499 or a normalization none of the four.
 template <class Model>
 direction<Model> random_direction(Model& m, std::uint64_t seed, std::uint64_t which, const direction_options& o) {
   using T = typename Model::scalar;
   using B = typename Model::backend_type;
+  require(which < 500, "random_direction: which = ", which, ", expected 0 to 499");
+  require(o.norm == normalization::none || o.norm == normalization::weight || o.norm == normalization::filter ||
+              o.norm == normalization::layer,
+          "random_direction: normalization ", int(o.norm), " is none of none, weight, filter and layer");
   direction<Model> d;
   const counter_rng rng{seed, (stream::direction << 32) + 2 * which};
   T* dp = backend::raw(d.params);
@@ -176,20 +185,29 @@ double dot(direction<Model>& x, direction<Model>& y) {
   return h[0] + h[1];
 }
 
-// The cosine of the angle between two directions.
+// The cosine of the angle between two directions. Throws basin::error when either is zero or
+// not finite (its squared norm named).
 template <class Model>
 double cosine(direction<Model>& x, direction<Model>& y) {
-  return dot(x, y) / std::sqrt(dot(x, x) * dot(y, y));
+  const double xx = dot(x, x), yy = dot(y, y);
+  require(xx > 0 && std::isfinite(xx), "cosine: the first direction's squared norm is ", xx,
+          ", expected a positive finite number");
+  require(yy > 0 && std::isfinite(yy), "cosine: the second direction's squared norm is ", yy,
+          ", expected a positive finite number");
+  return dot(x, y) / std::sqrt(xx * yy);
 }
 
-// Gram-Schmidt: y <- y - (<x, y> / <x, x>) x, so that <x, y> = 0 afterwards.
+// Gram-Schmidt: y <- y - (<x, y> / <x, x>) x, so that <x, y> = 0 afterwards. Throws basin::error
+// when x is zero or not finite, or y is not finite (y left as it was).
 template <class Model>
 void orthogonalize(direction<Model>& x, direction<Model>& y) {
   using B = typename Model::backend_type;
   using T = typename Model::scalar;
-  const double xx = dot(x, x);
-  require(xx > 0, "orthogonalize: the first direction is zero");
-  const T c = T(dot(x, y) / xx);
+  const double xx = dot(x, x), xy = dot(x, y);
+  require(xx > 0 && std::isfinite(xx), "orthogonalize: the first direction's squared norm is ", xx,
+          ", expected a positive finite number");
+  require(std::isfinite(xy) && std::isfinite(dot(y, y)), "orthogonalize: the second direction is not finite");
+  const T c = T(xy / xx);
   T *yp = backend::raw(y.params), *ys = backend::raw(y.state);
   const T *xp = backend::raw(x.params), *xs = backend::raw(x.state);
   B::for_each_index(Model::n_params, [=] BASIN_HD(index_t i) { yp[i] -= c * xp[i]; });
@@ -197,12 +215,15 @@ void orthogonalize(direction<Model>& x, direction<Model>& y) {
 }
 
 // Sets the model to origin + a x (+ b y): one fused pass over the parameter buffer (and the
-// state buffer). origin_* are the buffers of the point the slice goes through.
+// state buffer). origin_* are the buffers of the point the slice goes through. Throws
+// basin::error for a or b not finite (the model left as it was).
 template <class Model, class V>
 void set_point(Model& m, const V& origin_params, const V& origin_state, direction<Model>& x, double a,
                std::type_identity_t<direction<Model>>* y = nullptr, double b = 0) {
   using B = typename Model::backend_type;
   using T = typename Model::scalar;
+  require(std::isfinite(a) && std::isfinite(b), "set_point: the coefficients are ", a, " and ", b,
+          ", expected finite numbers");
   const auto axpby = [&](index_t n, const T* o, const T* dx, const T* dy, T* out) {
     detail::axpby<B>(n, o, T(a), dx, T(b), dy, out);
   };

@@ -9,9 +9,17 @@
 // minimizer: yes; the plain nets without skip connections: large non-convex regions).
 //
 // The loss is the mean softmax cross-entropy over a data set in eval mode (batch norm with its
-// running statistics, so a point's loss is a function of the parameters alone, as for the
-// reference tool's hess_vec_prod.py), over the parameters of more than one axis (conv and dense
-// weights) by default, again as the reference computes it; with ignore_bias_bn false, over all.
+// running statistics, so a point's loss is a function of the parameters alone, as the
+// reference tool's hess_vec_prod.py has it), over the parameters of more than one axis (conv and
+// dense weights) by default, again as the reference computes it; with ignore_bias_bn false, over
+// all. The scale differs from the reference's: its eval_hess_vec_prod zeroes the gradients once
+// and lets each batch's backward add up, so its H is the sum over batches of each batch's
+// mean-loss Hessian, about (number of batches) x basin's (391 x on CIFAR-10's training set at its
+// batch 128, its last batch of 80 weighted as a full one). Ratios |lambda_min / lambda_max|, the
+// maps of the paper, are the same; to compare eigenvalues with a reference file, multiply
+// basin's by the reference's batch count. Its eigsh also asks for the largest magnitude
+// (which='LM') and swaps the two results when maxeig <= 0 < mineig; basin's Lanczos reports the
+// largest and the smallest eigenvalue as they are.
 //
 // H v is the central difference of two gradients, each one pass over the data (forward and
 // backward per batch, summed in double):

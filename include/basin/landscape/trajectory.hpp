@@ -236,7 +236,12 @@ inline projection_method parse_projection_method(const std::string& s) {
 //   lstsq  the (x_i, y_i) minimizing |d_i - x_i x - y_i y|
 // with d_i = w_i - w* over the parameters, and the running statistics when o.states (biases and
 // batch-norm parameters count as the directions hold them: the reference tool's projection).
-// Throws basin::error for a zero direction, or (lstsq) two parallel ones.
+// cos gives lengths in weight space: they are the coordinates a sweep over x and y puts the
+// snapshot at only for unit directions (the principal ones, for which the reference tool uses
+// it); for others (random filter-normalized ones have about the weights' norm, an interpolation's
+// |b - a|) use lstsq, whose coordinates are always the sweep's.
+// Throws basin::error for a zero or non-finite direction (its squared norm named), or (lstsq)
+// two parallel ones.
 template <class Model>
 std::vector<std::array<double, 2>> project(trajectory<Model>& path, Model& final_model, direction<Model>& x,
                                            direction<Model>& y, projection_method method = projection_method::cos,
@@ -247,7 +252,9 @@ std::vector<std::array<double, 2>> project(trajectory<Model>& path, Model& final
   detail::masked_copy(x, o, mx);
   detail::masked_copy(y, o, my);
   const double xx = dot(mx, mx), yy = dot(my, my), xy = dot(mx, my);
-  require(xx > 0 && yy > 0, "project: the ", xx > 0 ? "y" : "x", " direction is zero");
+  const bool x_ok = xx > 0 && std::isfinite(xx);
+  require(x_ok && yy > 0 && std::isfinite(yy), "project: the ", x_ok ? "y" : "x", " direction's squared norm is ",
+          x_ok ? yy : xx, ", expected a positive finite number");
   const double det = xx * yy - xy * xy;
   require(method == projection_method::cos || det > 1e-12 * xx * yy,
           "project (lstsq): the two directions are parallel (cosine ", xy / std::sqrt(xx * yy), ")");
@@ -278,8 +285,10 @@ double variance_in_plane(trajectory<Model>& path, Model& final_model, direction<
   detail::masked_copy(x, o, e1);
   detail::masked_copy(y, o, e2);
   const double n1 = dot(e1, e1), y2 = dot(e2, e2);
-  require(n1 > 0 && y2 > 0, "variance_in_plane: the ", n1 > 0 ? "y" : "x",
-          " direction is zero (after leaving out what the options leave out)");
+  const bool x_ok = n1 > 0 && std::isfinite(n1);
+  require(x_ok && y2 > 0 && std::isfinite(y2), "variance_in_plane: the ", x_ok ? "y" : "x",
+          " direction's squared norm is ", x_ok ? y2 : n1,
+          " (after leaving out what the options leave out), expected a positive finite number");
   orthogonalize(e1, e2);
   const double n2 = dot(e2, e2);
   require(n2 > 1e-12 * y2, "variance_in_plane: the directions are parallel");
@@ -291,23 +300,29 @@ double variance_in_plane(trajectory<Model>& path, Model& final_model, direction<
     c1.push_back(dot(d[std::size_t(i)], e1) / std::sqrt(n1));
     c2.push_back(dot(d[std::size_t(i)], e2) / std::sqrt(n2));
   }
-  // total variance = sum_i |d_i|^2 - n |mean|^2 = sum_i |d_i|^2 - (1/n) sum_ij <d_i, d_j>
-  double sq = 0, cross = 0;
-  for (index_t i = 0; i < n; ++i)
-    for (index_t j = 0; j <= i; ++j) {
-      const double v = dot(d[std::size_t(i)], d[std::size_t(j)]);
-      cross += i == j ? v : 2 * v;
-      if (i == j) sq += v;
+  // total variance = sum_i |d_i - mean|^2, the mean taken out before the products (as
+  // principal_directions does): from sum_i |d_i|^2 - n |mean|^2 the spread of snapshots far from
+  // w* cancels away.
+  {
+    using B = typename Model::backend_type;
+    typename B::template vector<double> mean_p(std::size_t(Model::n_params), 0.0),
+        mean_s(std::size_t(Model::n_state), 0.0);
+    for (auto& di : d) {
+      detail::add_scaled<B>(Model::n_params, 1.0 / double(n), backend::raw(di.params), backend::raw(mean_p));
+      detail::add_scaled<B>(Model::n_state, 1.0 / double(n), backend::raw(di.state), backend::raw(mean_s));
     }
-  total = sq - cross / double(n);
-  require(total > 0, "variance_in_plane: the snapshots do not vary (after leaving out what the options leave out)");
+    for (auto& di : d) total += detail::centered_dot(di, di, backend::raw(mean_p), backend::raw(mean_s));
+  }
+  require(total > 0 && std::isfinite(total), "variance_in_plane: the snapshots do not vary (after leaving out what ",
+          "the options leave out), or hold non-finite weights (total variance ", total, ")");
   const auto centered_sq = [&](const std::vector<double>& c) {
     double m = 0, s = 0;
     for (double v : c) m += v / double(n);
     for (double v : c) s += (v - m) * (v - m);
     return s;
   };
-  return (centered_sq(c1) + centered_sq(c2)) / total;
+  // (the plane's part is at most the whole up to rounding)
+  return std::min(1.0, (centered_sq(c1) + centered_sq(c2)) / total);
 }
 
 // Writes the principal directions to path in the reference layout (see the file comment),
