@@ -534,6 +534,9 @@ BOOST_AUTO_TEST_CASE(bad_settings_are_refused_before_any_work) {
   BOOST_CHECK_EXCEPTION(train(m, opt, optim::cosine_lr{0.1, 0}, data, options(1)), basin::error,
                         refused("cosine_lr: epochs must be finite and > 0, got 0"));
   BOOST_CHECK_EXCEPTION(train(m, opt, optim::constant_lr{-0.1}, data, options(1)), basin::error,
+                        refused("constant_lr: lr must be finite and >= 0, got -0.1"));
+  // (a schedule of the user's own: the trainer checks its first rate)
+  BOOST_CHECK_EXCEPTION(train(m, opt, [](double) { return -0.1; }, data, options(1)), basin::error,
                         refused("train: the learning rate at epoch 1 is -0.1, expected finite and >= 0"));
   using Q = optim::quantized_optimizer<M, optim::sgd>;
   BOOST_CHECK_EXCEPTION(Q(m, {}, {optim::rounding::stochastic, 8, INFINITY}), basin::error,

@@ -49,6 +49,21 @@ BOOST_AUTO_TEST_CASE(adam_by_hand) {
   BOOST_TEST(w[0] == expect, tt::tolerance(1e-12));
 }
 
+// A step refused for its learning rate changes nothing, the step count (Adam's bias correction)
+// included: the next step equals a fresh optimizer's.
+BOOST_AUTO_TEST_CASE(a_refused_step_changes_nothing) {
+  optim::optimizer<optim::adam, double, host> opt({0.9, 0.999, 1e-8, 0.0}, 1), fresh({0.9, 0.999, 1e-8, 0.0}, 1);
+  std::vector<double> w{1}, v{1}, g{0.5};
+  BOOST_CHECK_THROW(opt.step(w.data(), g.data(), -1), error);
+  BOOST_CHECK_THROW(opt.step(w.data(), g.data(), std::nan("")), error);
+  BOOST_TEST(opt.steps() == 0);
+  BOOST_TEST(w[0] == 1.0);
+  opt.step(w.data(), g.data(), 0.1);
+  fresh.step(v.data(), g.data(), 0.1);
+  BOOST_TEST(w[0] == v[0]);
+  BOOST_TEST(w[0] == 1 - 0.1 * 0.5 / (0.5 + 1e-8), tt::tolerance(1e-12));  // lr sign(g), less eps's part
+}
+
 BOOST_AUTO_TEST_CASE(schedules) {
   const optim::step_lr s{0.1, {2, 4}, 0.1};
   BOOST_TEST(s(0.0) == 0.1, tt::tolerance(1e-15));
@@ -60,6 +75,16 @@ BOOST_AUTO_TEST_CASE(schedules) {
   BOOST_TEST(c(5) == 0.05, tt::tolerance(1e-12));
   BOOST_TEST(c(10) == 0.0, tt::tolerance(1e-15));
   BOOST_TEST(c(2.5) == 0.05 * (1 + std::cos(M_PI / 4)), tt::tolerance(1e-12));
+  // Settings out of range are refused at the first call, naming the setting.
+  const auto says = [](const char* what) {
+    return [what](const error& e) { return std::string(e.what()).find(what) != std::string::npos; };
+  };
+  BOOST_CHECK_EXCEPTION((optim::step_lr{0.1, {5}, -0.1}(0.0)), error, says("step_lr: gamma must be finite and > 0"));
+  BOOST_CHECK_EXCEPTION((optim::step_lr{0.1, {5}, std::nan("")}(0.0)), error, says("gamma"));
+  BOOST_CHECK_EXCEPTION((optim::step_lr{-0.1, {5}, 0.1}(0.0)), error, says("step_lr: lr must be finite and >= 0"));
+  BOOST_CHECK_EXCEPTION((optim::cosine_lr{0.1, 10, -0.5}(0.0)), error, says("cosine_lr: min_lr"));
+  BOOST_CHECK_EXCEPTION((optim::cosine_lr{0.1, 10, 0}(std::nan(""))), error, says("cosine_lr: the epoch"));
+  BOOST_CHECK_EXCEPTION((optim::constant_lr{INFINITY}(0.0)), error, says("constant_lr: lr"));
 }
 
 BOOST_AUTO_TEST_CASE(epoch_order_is_a_seeded_permutation) {

@@ -118,8 +118,13 @@ class optimizer {
   explicit optimizer(P p, index_t n) : policy(p), n_(n), state_(std::size_t(P::slots * n), T(0)) {
     if constexpr (requires { p.check(); }) p.check();  // (and at every step: policy is public)
   }
-  // One step: w -= update(g). Requires w and g of the length given at construction.
-  void step(T* w, const T* g, double lr) { policy.template step<B>(n_, w, g, backend::raw(state_), lr, ++t_); }
+  // One step: w -= update(g). Requires w and g of the length given at construction. A step the
+  // policy refuses (a learning rate not finite or < 0, settings out of range) changes nothing,
+  // the step count included (Adam's bias correction and stochastic rounding's draws key on it).
+  void step(T* w, const T* g, double lr) {
+    policy.template step<B>(n_, w, g, backend::raw(state_), lr, t_ + 1);
+    ++t_;
+  }
   std::int64_t steps() const { return t_; }
   void reset() {
     B::fill(index_t(state_.size()), T(0), backend::raw(state_));

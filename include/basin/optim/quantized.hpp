@@ -31,9 +31,14 @@ namespace detail {
 // Kept outside the class (see basin::detail::add): device lambdas in free functions of (B, T).
 template <class B, class T>
 void round_tensor(index_t n, const T* a, T* b, quant::grid g, bool stochastic, counter_rng rng, index_t off) {
+  // A weight already on the grid in T stays (float(k delta) is not k delta in double, so the
+  // formula alone would move it a level with probability about k 2^-24).
   if (stochastic)
     B::for_each_index(n, [=] BASIN_HD(index_t i) {
-      b[i] = T(quant::round_stochastic(double(a[i]), g, rng.uniform(std::uint64_t(off + i))));
+      const double x = double(a[i]);
+      b[i] = T(quant::round_nearest(x, g)) == a[i]
+                 ? a[i]
+                 : T(quant::round_stochastic(x, g, rng.uniform(std::uint64_t(off + i))));
     });
   else
     B::for_each_index(n, [=] BASIN_HD(index_t i) { b[i] = T(quant::round_nearest(double(a[i]), g)); });
@@ -49,7 +54,8 @@ enum class rounding { nearest, stochastic, binary_connect };
 struct quantization {
   rounding rule = rounding::stochastic;
   int bits = 8;         // 1 = binary weights (+-s), else integer grids with this many bits
-  double delta = 0;     // > 0: this spacing for every tensor instead of one from the weights' scale
+  double delta = 0;     // > 0: this spacing for every tensor (binary: the scale s, levels +-s)
+                        // instead of one from the weights' scale
   std::uint64_t seed = 0;  // stochastic rounding draws from (seed, stream::rounding, step, index)
 };
 
@@ -74,9 +80,14 @@ class quantized_optimizer {
       if (t.kind != param_kind::weight) continue;
       double big = 0, mean = 0;
       for (index_t i = 0; i < t.size(); ++i) {
-        big = std::max(big, std::fabs(double(w[t.offset + i])));
-        mean += std::fabs(double(w[t.offset + i])) / double(t.size());
+        const double v = double(w[t.offset + i]);
+        require(std::isfinite(v), "quantized_optimizer: tensor '", names[k], "' holds the weight ", v, " at index ", i,
+                ", expected finite weights to put on a grid");
+        big = std::max(big, std::fabs(v));
+        mean += std::fabs(v) / double(t.size());
       }
+      require(q.delta > 0 || big > 0, "quantized_optimizer: tensor '", names[k],
+              "' is all zero: its grid takes its scale from its weights (give quantization::delta instead)");
       const double delta = q.delta > 0 ? q.delta : std::max(big, 1e-12) / (std::ldexp(1.0, q.bits - 1) - 1);
       grids_.push_back({t.offset, t.size(), q.bits == 1 ? quant::binary_grid(q.delta > 0 ? q.delta : mean)
                                                              : quant::integer_grid(delta, q.bits)});
@@ -95,15 +106,18 @@ class quantized_optimizer {
   }
 
   // One step with the gradient in m.grads (taken at m's current, quantized weights).
+  // A step the wrapped optimizer refuses (its learning rate or settings) changes nothing, the
+  // step count (which keys stochastic rounding's draws) included.
   void step(Model& m, double lr) {
-    ++t_;
     if (q_.rule == rounding::binary_connect) {
       inner_.step(backend::raw(shadow_), backend::raw(m.grads), lr);
+      ++t_;
       clip(backend::raw(shadow_));
       B::copy(Model::n_params, backend::raw(shadow_), backend::raw(m.params));  // biases, bn: full precision
       round_into(backend::raw(shadow_), backend::raw(m.params), rounding::nearest);
     } else {
       inner_.step(backend::raw(m.params), backend::raw(m.grads), lr);
+      ++t_;
       round_into(backend::raw(m.params), backend::raw(m.params), q_.rule);
     }
   }

@@ -45,7 +45,10 @@ struct pack_words_fn {
     std::uint32_t word = 0;
     for (index_t i = i0; i < i1; ++i) {
       const double v = quant::round_nearest(double(w[i]), g);
-      const std::uint32_t code = g.binary ? (v > 0 ? 1u : 0u) : std::uint32_t(std::round(v / g.delta) + kmax);
+      // (a NaN weight gets level 0 here, a defined one; weight_store::use puts the NaN back)
+      const std::uint32_t code = g.binary ? (v > 0 ? 1u : 0u)
+                                 : v == v ? std::uint32_t(std::round(v / g.delta) + kmax)
+                                          : 0u;
       const index_t off = i * bits - b0;  // where the level's lowest bit lies, relative to the word
       word |= off >= 0 ? std::uint32_t(std::uint64_t(code) << off) : code >> -off;
     }
@@ -191,6 +194,19 @@ class packed_tensor {
 }  // namespace basin::weights
 
 namespace basin::detail {
+// v[i] <- w[i] where w[i] is not finite: no level of a grid holds NaN or infinity, and a layer
+// must not turn them into a grid value (its output, the loss and the trainer's check of it
+// see them, as with real weights).
+template <class T>
+struct keep_non_finite_fn {
+  const T* w;
+  T* v;
+  BASIN_HD void operator()(index_t i) const {
+    const T x = w[i];
+    if (!(x == x) || x - x != T(0)) v[i] = x;
+  }
+};
+
 // The quantized-weight part of a weight-bearing layer (conv, dense) of weight type W: nothing
 // for real weights; otherwise the packed weights and the layer's parameters with its weights on
 // the grid, which its kernels read.
@@ -207,12 +223,14 @@ struct weight_store<W, T, B> {
   weights::packed_tensor<T, B> packed{weight_traits<W>::bits};
   typename B::template vector<T> values;
   // w: the layer's parameters, its n_weights weights first; returns them with the weights
-  // rounded onto the grid (packed, then unpacked: what the packed form holds, exactly).
+  // rounded onto the grid (packed, then unpacked: what the packed form holds, exactly), and
+  // weights that are NaN or infinite as they are.
   const T* use(const T* w, index_t n_weights, index_t n_params) {
     if (index_t(values.size()) < n_params) values.resize(static_cast<std::size_t>(n_params));
     packed.pack(w, n_weights);
     T* v = backend::raw(values);
     packed.unpack(v);
+    B::for_each_index(n_weights, keep_non_finite_fn<T>{w, v});
     B::copy(n_params - n_weights, w + n_weights, v + n_weights);
     return v;
   }
