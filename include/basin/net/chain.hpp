@@ -166,18 +166,21 @@ struct chain_impl<In, T, B, std::index_sequence<I...>, L...> {
   // Batches the buffers are reserved for: forward's and backward's, the inference path's (>= reserved).
   index_t reserved = 0, reserved_infer = 0;
 
-  // Which children's outputs the inference path writes into acts: of a fused conv -> batch_norm
-  // (-> relu) only the last one's (see infer_from, which groups the children the same way).
+  // The inference path's groups: a conv directly followed by a batch_norm runs with it (and with a
+  // relu right after) as one conv whose epilogue applies the folded batch norm (and the relu).
+  // group_last(k) is the last child of the group that starts at child k (k itself when none);
+  // infer_from, infer_combined and infer_writes all group by it.
+  static constexpr std::array<bool, size> conv_at{detail::is_conv_v<child<I>>...},
+      bn_at{detail::is_batch_norm_v<child<I>>...}, relu_at{detail::is_relu_v<child<I>>...};
+  static constexpr std::size_t group_last(std::size_t k) {
+    if (k + 1 < size && conv_at[k] && bn_at[k + 1]) return k + 2 < size && relu_at[k + 2] ? k + 2 : k + 1;
+    return k;
+  }
+
+  // Which children's outputs the inference path writes into acts: of a group only the last one's.
   static constexpr std::array<bool, size> infer_writes_of() {
-    constexpr std::array<bool, size> conv{detail::is_conv_v<child<I>>...}, bn{detail::is_batch_norm_v<child<I>>...},
-        act{detail::is_relu_v<child<I>>...};
     std::array<bool, size> w{};
-    for (std::size_t k = 0; k < size;) {
-      std::size_t last = k;
-      if (k + 1 < size && conv[k] && bn[k + 1]) last = k + 2 < size && act[k + 2] ? k + 2 : k + 1;
-      w[last] = true;
-      k = last + 1;
-    }
+    for (std::size_t k = 0; k < size; k = group_last(k) + 1) w[group_last(k)] = true;
     return w;
   }
   static constexpr std::array<bool, size> infer_writes = infer_writes_of();
@@ -257,9 +260,8 @@ struct chain_impl<In, T, B, std::index_sequence<I...>, L...> {
   // z: k (1..3) first-layer outputs, coef: their k coefficients; w, s: the point's buffers.
   void infer_combined(const T* w, T* s, const T* const* z, const T* coef, int k, T* y, index_t n) {
     static_assert(linear_first, "infer_combined: the network's first layer is not a conv");
-    constexpr bool bn = size > 1 && detail::is_batch_norm_v<child<(size > 1 ? 1 : 0)>>;
-    constexpr bool act = bn && size > 2 && detail::is_relu_v<child<(size > 2 ? 2 : 0)>>;
-    constexpr std::size_t last = act ? 2 : bn ? 1 : 0;
+    constexpr std::size_t last = group_last(0);
+    constexpr bool bn = last >= 1, act = last == 2;
     const T *scale = nullptr, *shift = nullptr;
     if constexpr (bn) {
       const T* st = std::get<1>(children).affine(w + param_off[1], s + state_off[1]);
@@ -312,11 +314,9 @@ struct chain_impl<In, T, B, std::index_sequence<I...>, L...> {
   template <std::size_t K>
   void infer_from(const T* w, T* s, const T* x, T* y, index_t n, const T* res = nullptr, bool res_act = false) {
     if constexpr (K < size) {
-      constexpr bool bn = K + 1 < size && detail::is_conv_v<child<K>> &&
-                          detail::is_batch_norm_v<child<(K + 1 < size ? K + 1 : K)>>;
-      if constexpr (bn) {
-        constexpr bool act = K + 2 < size && detail::is_relu_v<child<(K + 2 < size ? K + 2 : K)>>;
-        constexpr std::size_t last = act ? K + 2 : K + 1;
+      constexpr std::size_t last = group_last(K);
+      if constexpr (last != K) {  // conv -> batch_norm (-> relu)
+        constexpr bool act = last == K + 2;
         constexpr bool tail = last + 1 == size && !act;  // where a residual sum joins
         const T* st = std::get<K + 1>(children).affine(w + param_off[K + 1], s + state_off[K + 1]);
         std::get<K>(children).forward_affine(w + param_off[K], input_of(K, x), output_of(last, y), n, st,
