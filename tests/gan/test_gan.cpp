@@ -366,8 +366,30 @@ BOOST_AUTO_TEST_CASE(dcgan_training_is_reproducible_and_checks_its_data) {
   BOOST_TEST(og.steps() == 0);
   BOOST_CHECK_EXCEPTION(gan::train_gan(g, d, od, og, lr, lr, source, o), basin::error,
                         says("train_gan: the generator's optimizer was made for "));
+  // A NaN in the discriminator: refused naming the step, before either net moves (the
+  // generator's loss goes through the discriminator).
   d.params[0] = NAN;
-  BOOST_CHECK_THROW(gan::train_gan(g, d, og, od, lr, lr, source, o), basin::error);
+  BOOST_CHECK_EXCEPTION(gan::train_gan(g, d, og, od, lr, lr, source, o), basin::error,
+                        says("train_gan: the generator's loss is not finite at step 1"));
+  BOOST_TEST((std::vector<float>(g.params.begin(), g.params.end()) == g_before));
+  // Real samples that are not finite are the data's fault: refused by sample and step, whether
+  // or not a collapse would stop the run. A source that poisons only its real samples, with
+  // prediction: the generator is left at its stepped weights, never at the predicted ones.
+  struct nan_source {
+    dims shape() const { return {2, 6, 6}; }
+    std::vector<float> sample(std::uint64_t, std::uint64_t step, index_t n) const {
+      std::vector<float> v(std::size_t(n * 72), 0.25f);
+      if (step == 1) v[80] = NAN;
+      return v;
+    }
+  };
+  disc_f d2(2);
+  adam_f og2({0.5, 0.999, 1e-8, 0}, g.n_params), od2({0.5, 0.999, 1e-8, 0}, d2.n_params);
+  auto po = quiet_options(3, 2, true);
+  po.stop_when_not_finite = true;
+  BOOST_CHECK_EXCEPTION(gan::train_gan(g, d2, og2, od2, lr, lr, nan_source{}, po), basin::error,
+                        says("train_gan: the data source's sample 1 at step 2 holds nan, expected finite values"));
+  BOOST_TEST(og2.steps() == 1);  // step 1 done, step 2 refused before the generator moved
 }
 
 // A DCGAN run whose nets and Adam states are written as training checkpoints from on_step after
@@ -505,6 +527,27 @@ BOOST_AUTO_TEST_CASE(frechet_distance_closed_forms) {
   for (int k = 0; k < 3; ++k) cross += std::sqrt(prod.eigenvalues()(k).real());
   BOOST_TEST(gan::frechet_distance(a, e) == 14 + A.trace() + E.trace() - 2 * cross, boost::test_tools::tolerance(1e-9));
   BOOST_CHECK_THROW(gan::frechet_distance(a, gan::gaussian_moments{2, 10, {0, 0}, {1, 0, 0, 1}}), basin::error);
+  // Moments that are not finite (a diverged generator's features) give NaN, never 0, the score
+  // of a perfect match; malformed ones are refused.
+  auto bad = a;
+  bad.mean[1] = NAN;
+  BOOST_TEST(std::isnan(gan::frechet_distance(a, bad)));
+  BOOST_TEST(std::isnan(gan::frechet_distance(bad, bad)));
+  bad = a;
+  bad.cov[4] = INFINITY;
+  BOOST_TEST(std::isnan(gan::frechet_distance(bad, a)));
+  const auto says = [](const std::string& part) {
+    return [part](const basin::error& e) { return std::string(e.what()).find(part) != std::string::npos; };
+  };
+  BOOST_CHECK_EXCEPTION(gan::frechet_distance(a, gan::gaussian_moments{3, 0, {0, 0, 0}, a.cov}), basin::error,
+                        says("moments of 100 and 0 samples, expected at least 2 each"));
+  auto neg = a;
+  neg.cov[0] = -4;
+  BOOST_CHECK_EXCEPTION(gan::frechet_distance(a, neg), basin::error,
+                        says("the second covariance has the variance -4 at 0, expected >= 0"));
+  auto skew = a;
+  skew.cov[1] += 0.5;
+  BOOST_CHECK_EXCEPTION(gan::frechet_distance(skew, a), basin::error, says("the first covariance is not symmetric"));
   // Moments of samples laid out as a model's output (feature k of sample i at k n + i).
   const std::vector<double> f{1, 2, 3, 6,   // feature 0 of samples 0..3
                               0, 0, 1, 3};  // feature 1

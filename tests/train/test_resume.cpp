@@ -216,6 +216,69 @@ BOOST_AUTO_TEST_CASE(a_finished_run_trains_nothing_and_old_epochs_can_go) {
   BOOST_TEST(ob.steps() == oa.steps());
 }
 
+// One name for every epoch ("latest.h5"): the file holds the last epoch written, is never
+// removed as the previous epoch's (keep_epochs false), and a rerun resumes from it; the test set
+// is evaluated after each epoch is written, and its results come back in the history.
+BOOST_AUTO_TEST_CASE(one_rolling_checkpoint_name) {
+  using M = model<tiny, float, backend::host>;
+  const auto data = test::random_dataset(M::in, 100, 5), test_set = test::random_dataset(M::in, 40, 6);
+  scratch s;
+  for (bool keep : {false, true}) {
+    const auto latest = s.file(100 + int(keep));
+    const resume_options r{[&](int) { return latest; }, "", keep, false};
+    M a(1);
+    optim::optimizer<optim::sgd, float, backend::host> oa({}, M::n_params);
+    BOOST_CHECK_THROW(train_resumable(a, oa, optim::constant_lr{0.01}, data, options(3), r, &test_set,
+                                      [&](const epoch_record& rec) {
+                                        BOOST_TEST(fs::exists(latest));  // written before this hook
+                                        if (rec.epoch == 2) throw stop_here{};
+                                      }),
+                      stop_here);
+    BOOST_TEST(read_checkpoint_info(latest).epoch == 2);
+    M b(2);
+    optim::optimizer<optim::sgd, float, backend::host> ob({}, M::n_params);
+    const auto run = train_resumable(b, ob, optim::constant_lr{0.01}, data, options(3), r, &test_set);
+    BOOST_TEST(run.resumed_after == 2);
+    BOOST_REQUIRE(run.history.size() == 1u);
+    BOOST_TEST(run.history[0].test.accuracy >= 0.0);
+    BOOST_TEST(run.history[0].test.loss > 0.0);  // evaluated, not left at its default
+    BOOST_TEST(read_checkpoint_info(latest).epoch == 3);
+    M c(1);
+    optim::optimizer<optim::sgd, float, backend::host> oc({}, M::n_params);
+    train(c, oc, optim::constant_lr{0.01}, data, options(3));
+    BOOST_TEST(differing(values(b), values(c)) == 0u);  // the same bits as a run that never stopped
+  }
+}
+
+// A label out of range is refused before any work, naming the set and the image (it stopped the
+// loss mid-epoch, or after the epoch's training in the test evaluation, unsaved).
+BOOST_AUTO_TEST_CASE(labels_out_of_range_are_refused_before_training) {
+  using M = model<tiny, float, backend::host>;
+  auto data = test::random_dataset(M::in, 100, 5), test_set = test::random_dataset(M::in, 40, 6);
+  test_set.labels[39] = test_set.classes;
+  scratch s;
+  const resume_options r{[&](int e) { return s.file(e); }, "", true, false};
+  M m(1);
+  optim::optimizer<optim::sgd, float, backend::host> o({}, M::n_params);
+  const auto says_label = [&](const char* who) {
+    return [who, classes = test_set.classes](const basin::error& e) {
+      const std::string w = e.what();
+      return w.find(who) != std::string::npos &&
+             w.find("image 39 has the label " + std::to_string(classes)) != std::string::npos;
+    };
+  };
+  BOOST_CHECK_EXCEPTION(train_resumable(m, o, optim::constant_lr{0.01}, data, options(1), r, &test_set), basin::error,
+                        says_label("train_resumable (test set)"));
+  BOOST_TEST(o.steps() == 0);
+  BOOST_TEST(!fs::exists(s.file(1)));
+  BOOST_CHECK_EXCEPTION(evaluate(m, test_set), basin::error, says_label("evaluate"));
+  data.labels[0] = -1;
+  BOOST_CHECK_EXCEPTION(train(m, o, optim::constant_lr{0.01}, data, options(1)), basin::error,
+                        [](const basin::error& e) {
+                          return std::string(e.what()).find("image 0 has the label -1") != std::string::npos;
+                        });
+}
+
 namespace {
 bool says(const basin::error& e, std::initializer_list<const char*> parts) {
   const std::string w = e.what();

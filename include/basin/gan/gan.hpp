@@ -29,6 +29,7 @@
 #include <cmath>
 #include <concepts>
 #include <functional>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -362,7 +363,7 @@ std::vector<gan_record> train_gan(Gen& g, Disc& d, OptG& og, OptD& od, const std
             " parameters, the discriminator has ", Disc::n_params);
   gan_workspace<Gen, Disc> ws;
   ws.reserve(o.batch_size);
-  ws.bce.allow_not_finite = o.stop_when_not_finite;
+  ws.bce.allow_not_finite = true;  // (checked below, naming the step)
   prediction<T, B> pg(Gen::n_params);
   typename B::template vector<T> stepped(std::size_t(Gen::n_params));
   std::vector<T> real;
@@ -379,8 +380,14 @@ std::vector<gan_record> train_gan(Gen& g, Disc& d, OptG& og, OptD& od, const std
     const auto points = data.sample(o.seed, std::uint64_t(s), n);
     require(index_t(points.size()) == n * ws.sample_size, "train_gan: the data source gave ", points.size(),
             " values at step ", s + 1, ", expected ", n, " samples x ", ws.sample_size);
+    for (std::size_t k = 0; k < points.size(); ++k)
+      require(std::isfinite(points[k]), "train_gan: the data source's sample ", k / std::size_t(ws.sample_size),
+              " at step ", s + 1, " holds ", points[k], ", expected finite values");
     // The generator's step.
     rec.g_loss = generator_loss(g, d, ws, o.seed, std::uint64_t(2 * s), n);
+    require(std::isfinite(rec.g_loss) || o.stop_when_not_finite,
+            "train_gan: the generator's loss is not finite at step ", s + 1, " (", rec.g_loss,
+            "); neither net has moved at this step");
     pg.remember(backend::raw(g.params));
     og.step(backend::raw(g.params), backend::raw(g.grads), lr_g(s));
     // The discriminator's step, against the predicted generator.
@@ -391,8 +398,16 @@ std::vector<gan_record> train_gan(Gen& g, Disc& d, OptG& og, OptD& od, const std
     }
     real.assign(points.begin(), points.end());
     B::upload(real.data(), n * ws.sample_size, backend::raw(ws.real));
-    rec.d_loss = discriminator_loss(g, d, ws, backend::raw(ws.real), o.seed, std::uint64_t(2 * s + 1), n);
+    try {  // the generator's stepped weights come back whatever happens (not its predicted ones)
+      rec.d_loss = discriminator_loss(g, d, ws, backend::raw(ws.real), o.seed, std::uint64_t(2 * s + 1), n);
+    } catch (...) {
+      if (o.prediction) B::copy(Gen::n_params, backend::raw(stepped), backend::raw(g.params));
+      throw;
+    }
     if (o.prediction) B::copy(Gen::n_params, backend::raw(stepped), backend::raw(g.params));
+    require(std::isfinite(rec.d_loss) || o.stop_when_not_finite,
+            "train_gan: the discriminator's loss is not finite at step ", s + 1, " (", rec.d_loss,
+            "); the generator has taken its step, the discriminator has not");
     od.step(backend::raw(d.params), backend::raw(d.grads), lr_d(s));
     if (!(std::isfinite(rec.d_loss) && std::isfinite(rec.g_loss)) && o.stop_when_not_finite) {
       history.push_back(rec);
@@ -551,11 +566,35 @@ inline gaussian_moments moments_of(const std::vector<double>& f, int dim, index_
 // features are Inception's): |m1 - m2|^2 + tr(C1 + C2 - 2 (C1 C2)^(1/2)), where
 // tr((C1 C2)^(1/2)) is the sum of the square roots of the eigenvalues of C1^(1/2) C2 C1^(1/2)
 // (symmetric, so a symmetric eigensolver; rounding's tiny negative eigenvalues count as 0).
+// NaN when either mean or covariance holds a value that is not finite (the features of a
+// generator whose samples diverged: never 0, the score of a perfect match). Throws basin::error
+// for moments of other dimensions or malformed ones: fewer than 2 samples, a covariance that is
+// not symmetric or has a negative variance.
 inline double frechet_distance(const gaussian_moments& a, const gaussian_moments& b) {
   require(a.dim >= 1 && a.dim == b.dim && a.mean.size() == std::size_t(a.dim) && b.mean.size() == std::size_t(b.dim) &&
               a.cov.size() == std::size_t(a.dim * a.dim) && b.cov.size() == std::size_t(b.dim * b.dim),
           "gan::frechet_distance: moments of ", a.dim, " and ", b.dim, " features (or malformed)");
+  require(a.count >= 2 && b.count >= 2, "gan::frechet_distance: moments of ", a.count, " and ", b.count,
+          " samples, expected at least 2 each");
   const int d = a.dim;
+  for (const auto* m : {&a, &b}) {
+    for (const double v : m->mean)
+      if (!std::isfinite(v)) return std::numeric_limits<double>::quiet_NaN();
+    for (const double v : m->cov)
+      if (!std::isfinite(v)) return std::numeric_limits<double>::quiet_NaN();
+    const char* which = m == &a ? "first" : "second";
+    for (int i = 0; i < d; ++i) {
+      const double cii = m->cov[std::size_t(i * d + i)];
+      require(cii >= 0, "gan::frechet_distance: the ", which, " covariance has the variance ", cii, " at ", i,
+              ", expected >= 0");
+      for (int j = 0; j < i; ++j) {
+        const double cij = m->cov[std::size_t(i * d + j)], cji = m->cov[std::size_t(j * d + i)];
+        require(std::fabs(cij - cji) <= 1e-9 * (std::fabs(cij) + std::fabs(cji)) + 1e-300,
+                "gan::frechet_distance: the ", which, " covariance is not symmetric: (", i, ", ", j, ") is ", cij,
+                ", (", j, ", ", i, ") is ", cji);
+      }
+    }
+  }
   const Eigen::Map<const Eigen::MatrixXd> C1(a.cov.data(), d, d), C2(b.cov.data(), d, d);
   const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> e1(C1);
   const Eigen::VectorXd r1 = e1.eigenvalues().cwiseMax(0.0).cwiseSqrt();
@@ -570,7 +609,8 @@ inline double frechet_distance(const gaussian_moments& a, const gaussian_moments
 }
 
 // The moments of a feature model's outputs (flat, eval mode) on images (each Features::in),
-// in batches.
+// in batches. Features that are not finite (images of a diverged generator) make the moments
+// NaN, and frechet_distance of them NaN.
 template <class Features>
 gaussian_moments feature_moments(Features& f, const std::vector<float>& images, index_t batch = 500) {
   using T = typename Features::scalar;

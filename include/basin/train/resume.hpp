@@ -29,7 +29,8 @@
 namespace basin {
 
 struct resume_options {
-  std::function<std::string(int)> path;  // the checkpoint written after epoch e (1..epochs)
+  std::function<std::string(int)> path;  // the checkpoint written after epoch e (1..epochs); one
+                                         // name for every epoch keeps the latest only
   std::string recipe;                    // what else defines the run (schedule, optimizer, net)
   bool keep_epochs = true;               // false: an epoch's file is removed once the next one is written
   bool verbose = true;                   // prints what was resumed to stdout
@@ -72,9 +73,11 @@ resumed_training train_resumable(Model& model, Optimizer&& opt, const Schedule& 
     const auto file = r.path(e);
     if (!path_exists(file, "train_resumable")) continue;
     const auto found = read_checkpoint_info(file).epoch;
-    require(found == e, "train_resumable: checkpoint '", file, "' was written after epoch ", found, ", expected ", e);
+    // (a name shared by epochs, "latest.h5", holds the last one written: resumed from there)
+    require(found == e || (found >= 1 && found < e && r.path(int(found)) == file), "train_resumable: checkpoint '",
+            file, "' was written after epoch ", found, ", expected ", e);
     const auto info = load_training_checkpoint(model, opt, file, recipe);
-    out.resumed_after = e;
+    out.resumed_after = int(found);
     out.optimizer_restored = info.optimizer_restored;
     if (r.verbose)
       std::printf("resuming after epoch %d of %d from %s%s\n", e, o.epochs, file.c_str(),
@@ -82,20 +85,29 @@ resumed_training train_resumable(Model& model, Optimizer&& opt, const Schedule& 
     break;
   }
   if (out.resumed_after == o.epochs) return out;
+  if (test) detail::require_matches<Model>(*test, "train_resumable (test set)");
   train_options rest = o;
   rest.first_epoch = out.resumed_after;
   rest.epochs = o.epochs - out.resumed_after;
+  // Each epoch is written as soon as it is trained, before the test set is evaluated (an error
+  // or a kill there loses nothing); train itself gets no test set, the hook evaluates it.
+  std::vector<evaluation> tests;
   out.history = train(
-      model, opt, lr, data, rest, test,
-      [&](const epoch_record& rec) {
-        save_training_checkpoint(model, opt, r.path(rec.epoch), rec.epoch, -1, recipe);
-        if (!r.keep_epochs && rec.epoch > 1) {
+      model, opt, lr, data, rest, nullptr,
+      [&](const epoch_record& trained) {
+        const auto file = r.path(trained.epoch);
+        save_training_checkpoint(model, opt, file, trained.epoch, -1, recipe);
+        if (!r.keep_epochs && trained.epoch > 1 && r.path(trained.epoch - 1) != file) {
           std::error_code ignored;
-          std::filesystem::remove(r.path(rec.epoch - 1), ignored);
+          std::filesystem::remove(r.path(trained.epoch - 1), ignored);
         }
+        epoch_record rec = trained;
+        if (test)
+          tests.push_back(rec.test = evaluate(model, *test, o.eval_batch_size, mode::eval, false, nullptr, o.loss));
         if (on_epoch) on_epoch(rec);
       },
       on_step);
+  for (std::size_t k = 0; k < tests.size() && k < out.history.size(); ++k) out.history[k].test = tests[k];
   model.release_buffers();  // the training batch's activations: what follows allocates its own
   return out;
 }

@@ -123,6 +123,29 @@ void require_matches(const dataset& d, const char* what) {
   check_layout(d, what);  // not empty, and the pixel buffer as long as labels x shape (a hand-built dataset)
   require(d.classes <= Model::classes, what, ": ", d.classes, " classes but the network has ",
           Model::classes, " outputs");
+  // (a label out of range would otherwise stop the loss mid-epoch, or after an epoch's training
+  // in the test evaluation, naming neither the set nor the image)
+  for (std::size_t k = 0; k < d.labels.size(); ++k)
+    require(d.labels[k] >= 0 && d.labels[k] < d.classes, what, ": image ", k, " has the label ", d.labels[k],
+            ", expected 0 to ", d.classes - 1);
+}
+}  // namespace detail
+
+namespace detail {
+// Refuses, before any work, a pass in train mode over n images in batches of `batch` whose last
+// batch holds one image while a batch norm of the model follows a 1 x 1 map (VGG-9's classifier):
+// it would see one value per channel, which batch_norm refuses (as PyTorch does) at that batch.
+template <class Model>
+void require_batch_norm_batches(Model& model, index_t n, index_t batch, const char* who) {
+  bool flat = false;
+  model.for_each_layer([&](auto& l) {
+    using L = std::remove_cvref_t<decltype(l)>;
+    if constexpr (is_batch_norm_v<L>) flat = flat || L::in.h * L::in.w == 1;
+  });
+  const index_t last = n % batch == 0 ? std::min(n, batch) : n % batch;
+  require(!flat || last != 1, who, ": the last batch of ", n, " images in batches of ", batch,
+          " holds one image, and a batch norm after a 1 x 1 map would see one value per channel in train mode ",
+          "(refused, as PyTorch refuses it); choose a batch size that leaves more, or one image more or fewer");
 }
 }  // namespace detail
 
@@ -149,6 +172,7 @@ evaluation evaluate(Model& model, const dataset& data, index_t batch_size = 500,
                     criterion loss_kind = criterion::cross_entropy) {
   detail::require_matches<Model>(data, "evaluate");
   require(batch_size >= 1, "evaluate: batch_size must be at least 1, got ", batch_size);
+  if (m == mode::train) detail::require_batch_norm_batches(model, data.size(), batch_size, "evaluate");
   using T = typename Model::scalar;
   evaluation_workspace<Model> local;
   auto& ws = workspace ? *workspace : local;
@@ -174,24 +198,6 @@ evaluation evaluate(Model& model, const dataset& data, index_t batch_size = 500,
   }
   return {loss / double(n), 100.0 * double(correct) / double(n)};
 }
-
-namespace detail {
-// Refuses, before any work, a pass in train mode over n images in batches of `batch` whose last
-// batch holds one image while a batch norm of the model follows a 1 x 1 map (VGG-9's classifier):
-// it would see one value per channel, which batch_norm refuses (as PyTorch does) at that batch.
-template <class Model>
-void require_batch_norm_batches(Model& model, index_t n, index_t batch, const char* who) {
-  bool flat = false;
-  model.for_each_layer([&](auto& l) {
-    using L = std::remove_cvref_t<decltype(l)>;
-    if constexpr (is_batch_norm_v<L>) flat = flat || L::in.h * L::in.w == 1;
-  });
-  const index_t last = n % batch == 0 ? std::min(n, batch) : n % batch;
-  require(!flat || last != 1, who, ": the last batch of ", n, " images in batches of ", batch,
-          " holds one image, and a batch norm after a 1 x 1 map would see one value per channel in train mode ",
-          "(refused, as PyTorch refuses it); choose a batch size that leaves more, or one image more or fewer");
-}
-}  // namespace detail
 
 // Recomputes every batch norm's running statistics on data: the statistics are reset (mean 0,
 // variance 1), then each batch (in order, no augmentation) runs in train mode with momentum 1/k
