@@ -314,6 +314,70 @@ BOOST_AUTO_TEST_CASE(infer_reserves_only_the_inference_path) {
 #endif
 }
 
+// What would leave backward going back through moved or overwritten buffers is refused: growing
+// the buffers after a forward, infer_staged after it, a forward that threw part-way; null
+// pointers and empty batches are named; a rescaling factor past the scalar type's range is
+// refused with the model unchanged.
+BOOST_AUTO_TEST_CASE(misuse_between_forward_and_backward_is_refused) {
+  model<small_net, double> net(3);
+  const index_t n = 4;
+  std::vector<double> x(n * small_net::in.size());
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = std::sin(0.37 * double(i));
+  std::vector<std::int32_t> labels{0, 1, 2, 0};
+  softmax_cross_entropy<double, host> ce;
+  const auto forward = [&] { ce(net.forward(x.data(), n, mode::train), labels.data(), 3, n, true); };
+  const auto refused = [](const char* what) {
+    return [what](const basin::error& e) { return std::string(e.what()).find(what) != std::string::npos; };
+  };
+  forward();
+  net.reserve(4096);  // grows: the saved input and activations move
+  BOOST_CHECK_EXCEPTION(net.backward(backend::raw(ce.grad)), basin::error, refused("call forward first"));
+  forward();
+  net.reserve(2);  // no growth: backward goes on
+  net.backward(backend::raw(ce.grad));
+  forward();
+  net.reserve_infer(8192);
+  BOOST_CHECK_EXCEPTION(net.backward(backend::raw(ce.grad)), basin::error, refused("call forward first"));
+  const std::vector<double> p0(net.params.begin(), net.params.end());
+  const double* basis[1] = {backend::raw(net.params)};
+  net.stage_basis(x.data(), n, basis, 1);
+  forward();
+  const double one = 1;
+  net.infer_staged(&one);  // overwrites the activations and the batch norms' statistics
+  BOOST_CHECK_EXCEPTION(net.backward(backend::raw(ce.grad)), basin::error, refused("call forward first"));
+  // A batch norm after a 1 x 1 map refuses one image in train mode: nothing to go back through.
+  using flat_bn = network<input<3, 4, 4>, conv<4, 3>, batch_norm, relu, flatten, dense<4>, batch_norm, relu, dense<3>>;
+  model<flat_bn, double> fb(1);
+  std::vector<double> one_image(flat_bn::in.size(), 0.5);
+  fb.forward(one_image.data(), 1, mode::eval);
+  std::vector<double> dz(3, 1.0);
+  fb.backward(dz.data());  // (after an eval forward: allowed)
+  BOOST_CHECK_THROW(fb.forward(one_image.data(), 1, mode::train), basin::error);
+  BOOST_CHECK_EXCEPTION(fb.backward(dz.data()), basin::error, refused("call forward first"));
+  // Null pointers and empty batches, named.
+  BOOST_CHECK_EXCEPTION(net.forward(nullptr, n, mode::eval), basin::error, refused("model::forward: the input x"));
+  BOOST_CHECK_EXCEPTION(net.infer(nullptr, n), basin::error, refused("model::infer: the input x"));
+  forward();
+  BOOST_CHECK_EXCEPTION(net.backward(nullptr), basin::error, refused("model::backward: the gradient dlogits"));
+  BOOST_CHECK_EXCEPTION(net.infer_staged(nullptr), basin::error, refused("model::infer_staged: the coefficients"));
+  const double* none[1] = {nullptr};
+  BOOST_CHECK_EXCEPTION(net.stage_basis(x.data(), n, none, 1), basin::error, refused("basis vector 0"));
+  BOOST_CHECK_EXCEPTION(ce(net.infer(x.data(), n), labels.data(), 3, 0, false), basin::error,
+                        refused("softmax_cross_entropy: need a batch of at least 1"));
+  BOOST_CHECK_EXCEPTION(ce(net.infer(x.data(), n), labels.data(), 0, n, false), basin::error, refused("classes = 0"));
+  BOOST_CHECK_EXCEPTION(ce(nullptr, labels.data(), 3, n, false), basin::error, refused("null pointer"));
+  sigmoid_cross_entropy<double, host> bce;
+  BOOST_CHECK_EXCEPTION(bce(dz.data(), 1.0, 0, false), basin::error, refused("sigmoid_cross_entropy: need a batch"));
+  // Rescaling past float's range: refused, the model unchanged.
+  model<small_net, float> f(2);
+  const std::vector<float> fp(f.params.begin(), f.params.end()), fs(f.state.begin(), f.state.end());
+  BOOST_CHECK_EXCEPTION(f.rescale_before_batch_norm(1e30), basin::error, refused("the factor 1e+30 turns"));
+  BOOST_CHECK_EXCEPTION(f.rescale_before_batch_norm(1e-25), basin::error, refused("the factor 1e-25 turns"));
+  BOOST_TEST((std::vector<float>(f.params.begin(), f.params.end()) == fp));
+  BOOST_TEST((std::vector<float>(f.state.begin(), f.state.end()) == fs));
+  BOOST_TEST(f.rescale_before_batch_norm(10) > 0);
+}
+
 BOOST_AUTO_TEST_CASE(densenet_names_and_sizes) {
   // The reference tool's DenseNet-121 for CIFAR-10: its state_dict names in order, and its size
   // (6,956,298 parameters as torchinfo reports for it; check_forward.py loads densenet_cifar's

@@ -56,6 +56,12 @@ struct classification_loss {
   // (out-of-range labels throw basin::error, whatever allow_not_finite says). Ensures grad holds
   // dL/dz when want_grad.
   loss_result operator()(const T* logits, const std::int32_t* labels, int classes, index_t n, bool want_grad) {
+    {
+      const char* name = kind == criterion::mse ? "softmax_mse" : "softmax_cross_entropy";
+      require(n >= 1 && classes >= 1, name, ": need a batch of at least 1 and at least 1 class, got n = ", n,
+              ", classes = ", classes);
+      require(logits != nullptr && labels != nullptr, name, ": the logits or the labels are a null pointer");
+    }
     if (index_t(per_sample.size()) < 3 * n) per_sample.resize(std::size_t(3 * n));
     if (want_grad && index_t(grad.size()) < classes * n) grad.resize(std::size_t(classes * n));
     sums.resize(3);
@@ -138,6 +144,8 @@ struct sigmoid_cross_entropy {
   // not finite.
   loss_result operator()(const T* logits, double target, index_t n, bool want_grad) {
     require(target >= 0 && target <= 1, "sigmoid_cross_entropy: target must lie in [0, 1], got ", target);
+    require(n >= 1, "sigmoid_cross_entropy: need a batch of at least 1, got n = ", n);
+    require(logits != nullptr, "sigmoid_cross_entropy: the logits are a null pointer");
     if (index_t(per_sample.size()) < 2 * n) per_sample.resize(std::size_t(2 * n));
     if (want_grad && index_t(grad.size()) < n) grad.resize(std::size_t(n));
     sums.resize(2);

@@ -76,15 +76,18 @@ class model {
 
   static std::string architecture() { return Net::name(); }
 
-  // Allocates activations for batches of up to n images; forward calls it as needed.
+  // Allocates activations for batches of up to n images; forward calls it as needed. Buffers
+  // that grow move, so a forward before it is forgotten (backward then needs a new forward).
   void reserve(index_t n) {
+    if (n > reserved || n > body.reserved) last_x = nullptr;
     body.reserve(n);
     reserve_io(n);
   }
   // Allocates only what infer and stage_basis / infer_staged use for batches of up to n images
   // (chain_impl::reserve_infer): no gradient buffers, no activations that fusion skips. infer
-  // calls it as needed.
+  // calls it as needed. Growing forgets a forward before it, as reserve does.
   void reserve_infer(index_t n) {
+    if (n > reserved || n > body.reserved_infer) last_x = nullptr;
     body.reserve_infer(n);
     reserve_io(n);
   }
@@ -106,13 +109,17 @@ class model {
   // Requires x (n, c, h, w) in backend memory, alive until backward; n >= 1.
   // Ensures the logits (classes, n) in backend memory are returned (an image output: (c, n, h, w));
   // train mode updates the batch-norm running statistics.
+  // A forward that throws part-way (a batch norm refusing one value per channel) leaves nothing
+  // for backward to go back through.
   const T* forward(const T* x, index_t n, mode m) {
     require(n >= 1, "model::forward: batch size must be at least 1, got ", n);
+    require(x != nullptr, "model::forward: the input x is a null pointer");
     x = entry(x, n);
-    last_x = x;
-    last_n = n;
+    last_x = nullptr;
     T* y = backend::raw(logits_);
     body.forward(backend::raw(params), backend::raw(state), x, y, n, m);
+    last_x = x;
+    last_n = n;
     if (m == mode::train) ++batches_tracked;
     return y;
   }
@@ -121,6 +128,7 @@ class model {
   // as forward(x, n, mode::eval) with fewer passes over memory. Not followed by backward.
   const T* infer(const T* x, index_t n) {
     require(n >= 1, "model::infer: batch size must be at least 1, got ", n);
+    require(x != nullptr, "model::infer: the input x is a null pointer");
     x = entry(x, n, true);
     last_x = nullptr;
     T* y = backend::raw(logits_);
@@ -137,6 +145,9 @@ class model {
   void stage_basis(const T* x, index_t n, const T* const* basis, int k) {
     require(n >= 1 && k >= 1 && k <= 3, "model::stage_basis: need n >= 1 and 1..3 basis vectors, got n = ", n,
             ", k = ", k);
+    require(x != nullptr && basis != nullptr, "model::stage_basis: the input x or the basis list is a null pointer");
+    for (int j = 0; j < k; ++j)
+      require(basis[j] != nullptr, "model::stage_basis: basis vector ", j, " is a null pointer");
     x = entry(x, n, true);
     last_x = nullptr;  // the input's copy is this batch now: nothing to go back through
     if (index_t(basis_out.size()) < 3 * n * body_type::first_size)
@@ -145,8 +156,12 @@ class model {
     staged_n = n;
     staged_k = k;
   }
+  // Overwrites the activations and the batch norms' statistics: a forward before it is
+  // forgotten (backward then refuses).
   const T* infer_staged(const T* coef) {
     require(staged_n > 0, "model::infer_staged: call stage_basis first");
+    require(coef != nullptr, "model::infer_staged: the coefficients are a null pointer");
+    last_x = nullptr;
     const index_t n = staged_n;
     const T* z[3] = {backend::raw(basis_out), backend::raw(basis_out) + n * body_type::first_size,
                      backend::raw(basis_out) + 2 * n * body_type::first_size};
@@ -188,10 +203,19 @@ class model {
     auto scale = [&](index_t conv_off, index_t conv_n, index_t bn_off, index_t channels, bool quantized) {
       require(!quantized, "model::rescale_before_batch_norm: the conv at parameter offset ", conv_off,
               " has quantized weights, which scaling would move off their grid");
-      for (index_t i = 0; i < conv_n; ++i) w[std::size_t(conv_off + i)] = T(double(w[std::size_t(conv_off + i)]) * k);
+      // A factor past what T holds (weights or statistics that overflow, a variance that falls
+      // to 0) would change the function: refused, the model unchanged (nothing is uploaded yet).
+      const auto scaled = [&](T& v, double by, const char* what, index_t at) {
+        const double before = double(v);
+        v = T(before * by);
+        require(std::isfinite(double(v)) && (before == 0 || v != T(0)), "model::rescale_before_batch_norm: the factor ",
+                k, " turns ", what, " ", at, " from ", before, " into ", double(v),
+                " in this scalar type (the model is unchanged)");
+      };
+      for (index_t i = 0; i < conv_n; ++i) scaled(w[std::size_t(conv_off + i)], k, "parameter", conv_off + i);
       for (index_t c = 0; c < channels; ++c) {
-        s[std::size_t(bn_off + c)] = T(double(s[std::size_t(bn_off + c)]) * k);
-        s[std::size_t(bn_off + channels + c)] = T(double(s[std::size_t(bn_off + channels + c)]) * k * k);
+        scaled(s[std::size_t(bn_off + c)], k, "running statistic", bn_off + c);
+        scaled(s[std::size_t(bn_off + channels + c)], k * k, "running statistic", bn_off + channels + c);
       }
       ++count;
     };
@@ -284,6 +308,7 @@ class model {
   // respect to the input, e.g. a GAN discriminator's, through which the generator learns.
   void backward(const T* dlogits, T* dx = nullptr) {
     require(last_x != nullptr, "model::backward: call forward first");
+    require(dlogits != nullptr, "model::backward: the gradient dlogits is a null pointer");
     T* dxb = nullptr;
     if (dx) {
       if constexpr (in.c > 1) {
