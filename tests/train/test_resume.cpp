@@ -573,6 +573,15 @@ BOOST_AUTO_TEST_CASE(bad_settings_are_refused_before_any_work) {
   BOOST_CHECK_EXCEPTION(train(m, opt, optim::constant_lr{0.1}, data, o, &data, {}, [&](int, index_t) { ++steps; }),
                         basin::error, refused("train: eval_batch_size must be at least 1, got 0"));
   BOOST_TEST(steps == 0);
+  {  // train_resumable evaluates the test set itself, after writing each epoch: checked first too
+    scratch sr;
+    const resume_options rr{[&](int e) { return sr.file(e); }, "", true, false};
+    BOOST_CHECK_EXCEPTION(
+        train_resumable(m, opt, optim::constant_lr{0.1}, data, o, rr, &data, {}, [&](int, index_t) { ++steps; }),
+        basin::error, refused("train_resumable: eval_batch_size must be at least 1, got 0"));
+    BOOST_TEST(steps == 0);
+    BOOST_TEST(!fs::exists(sr.file(1)));
+  }
   // A hand-built dataset whose pixels are fewer than its labels say.
   dataset short_pixels = data;
   short_pixels.images.resize(short_pixels.images.size() - 1);

@@ -86,6 +86,8 @@ resumed_training train_resumable(Model& model, Optimizer&& opt, const Schedule& 
   }
   if (out.resumed_after == o.epochs) return out;
   if (test) detail::require_matches<Model>(*test, "train_resumable (test set)");
+  require(!test || o.eval_batch_size >= 1, "train_resumable: eval_batch_size must be at least 1, got ",
+          o.eval_batch_size);
   train_options rest = o;
   rest.first_epoch = out.resumed_after;
   rest.epochs = o.epochs - out.resumed_after;
