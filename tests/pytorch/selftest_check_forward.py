@@ -13,6 +13,7 @@ the loss, or one running statistic and requires exit status 1. Exit status 0 whe
 
 import copy
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -80,7 +81,9 @@ def main(argv):
     sys.path.insert(0, HERE)
     from basin_torch import CifarResNet, randomize
 
-    workdir = argv[1] if len(argv) > 1 else tempfile.mkdtemp(prefix="basin_check_")
+    # A directory given is kept; a scratch one is removed when every case passed, kept to look at otherwise.
+    scratch = len(argv) <= 1
+    workdir = argv[1] if not scratch else tempfile.mkdtemp(prefix="basin_check_")
     os.makedirs(workdir, exist_ok=True)
     gen = torch.Generator().manual_seed(7)
     cases = [  # depth, shortcut, in_channels, size, dtype, mode, perturbations expected to fail
@@ -108,6 +111,10 @@ def main(argv):
             if not good or perturb is None:
                 print("    " + out.strip().replace("\n", "\n    "))
     print("selftest PASSED" if failures == 0 else f"selftest FAILED ({failures} cases)")
+    if scratch and failures == 0:
+        shutil.rmtree(workdir, ignore_errors=True)
+    elif scratch:
+        print(f"the cases' files are kept in {workdir}")
     return 0 if failures == 0 else 1
 
 

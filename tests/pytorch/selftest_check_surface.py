@@ -20,6 +20,7 @@ import contextlib
 import copy
 import io
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -177,7 +178,9 @@ def main(argv):
     sys.path.insert(0, HERE)
     from basin_torch import CifarResNet, randomize
 
-    workdir = argv[1] if len(argv) > 1 else tempfile.mkdtemp(prefix="basin_surface_")
+    # A directory given is kept; a scratch one is removed when every case passed, kept to look at otherwise.
+    scratch = len(argv) <= 1
+    workdir = argv[1] if not scratch else tempfile.mkdtemp(prefix="basin_surface_")
     os.makedirs(workdir, exist_ok=True)
     gen = torch.Generator().manual_seed(11)
     plane_x, plane_y, line_x = [-0.5, -0.1, 0.2, 0.5], [-0.4, 0.0, 0.3], [-1.0, -0.25, 0.5, 1.0]
@@ -220,6 +223,10 @@ def main(argv):
             if not good or perturb is None or want == 2 or tie:
                 print("    " + out.strip().replace("\n", "\n    "))
     print("selftest PASSED" if failures == 0 else f"selftest FAILED ({failures} cases)")
+    if scratch and failures == 0:
+        shutil.rmtree(workdir, ignore_errors=True)
+    elif scratch:
+        print(f"the cases' files are kept in {workdir}")
     return 0 if failures == 0 else 1
 
 
