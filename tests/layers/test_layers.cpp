@@ -31,6 +31,8 @@ BOOST_AUTO_TEST_CASE(conv_layer) {
   check_layer<conv<5, 1, 1, 0, true>, dims{3, 4, 4}>(3, mode::train);      // direct 1x1
   check_layer<conv<4, 1, 2, 0>, dims{3, 6, 6}>(2, mode::train);            // strided 1x1 (projection)
   check_layer<conv<2, 5, 3, 2>, dims{2, 9, 8}>(2, mode::train);            // large kernel, stride 3
+  check_layer<conv<3, 5>, dims{2, 3, 1}>(3, mode::train);                  // kernel past both sides of a 1-wide image
+  check_layer<conv<2, 7, 2, 3>, dims{2, 1, 2}>(2, mode::train);
 }
 BOOST_AUTO_TEST_CASE(conv_input_gradient_by_winograd) {
   // Input channels in fours: the host's gradients by Winograd (winograd_gradients_match_im2col
@@ -88,6 +90,10 @@ BOOST_AUTO_TEST_CASE(residual_blocks) {
   using branch_down = residual<conv<4, 3, 2, 1>, batch_norm, relu, conv<4, 3>, batch_norm>;  // projection
   check_layer<branch_down, dims{2, 6, 6}>(3, mode::train);
   check_layer<branch_down, dims{2, 6, 6}>(3, mode::eval);
+  // An odd size: 7 -> 4 at stride 2 (a 4-stage ResNet on 28 x 28 images), the 1x1 projection at stride 2 too.
+  static_assert(branch_down::bind<dims{2, 7, 7}, double, backend::host>::out == dims{4, 4, 4});
+  static_assert(branch_down::bind<dims{2, 7, 7}, double, backend::host>::stride == 2);
+  check_layer<branch_down, dims{2, 7, 7}>(3, mode::train);
   check_layer<no_shortcut<conv<4, 3, 2, 1>, batch_norm>, dims{2, 6, 6}>(3, mode::train);
   using block = residual_block<shortcut::automatic, relu, conv<3, 3>, batch_norm>;  // relu after the sum
   check_layer<block, dims{3, 4, 4}>(3, mode::train);

@@ -54,6 +54,12 @@ BOOST_AUTO_TEST_CASE(deterministic_rounding_and_saturation) {
   const auto b = quant::binary_grid(0.1);
   BOOST_TEST(quant::round_nearest(0.0, b) == 0.1);  // sign(0) = +1
   BOOST_TEST(quant::round_nearest(-1e-9, b) == -0.1);
+  // Just below a tie rounds down: floor(y + 0.5) took 0.5 - 2^-54 up to 1.
+  const auto one = quant::integer_grid(1, 4);
+  BOOST_TEST(quant::round_nearest(std::nextafter(0.5, 0.0), one) == 0.0);
+  BOOST_TEST(quant::round_nearest(-std::nextafter(0.5, 0.0), one) == 0.0);
+  BOOST_TEST(quant::round_nearest(std::nextafter(2.5, 0.0), one) == 2.0);
+  BOOST_TEST(quant::round_nearest(2.5, one) == 3.0);
 }
 
 namespace {

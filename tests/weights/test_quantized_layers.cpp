@@ -1,13 +1,14 @@
 // Quantized weight types in layers: packed in memory exactly as checkpoints store them; binary
 // and integer kernels equal the float kernels on the dequantized weights; the straight-through
 // gradient; grids shared with the quantized optimizer; a whole binary resnet.
-#include <boost/test/unit_test.hpp>
-#include <cmath>
-
-#include "../layers/gradcheck.hpp"
-#include <filesystem>
 #include <unistd.h>
 
+#include <boost/test/unit_test.hpp>
+#include <cmath>
+#include <filesystem>
+#include <limits>
+
+#include "../layers/gradcheck.hpp"
 #include "basin/io/checkpoint.hpp"
 #include "basin/layers/conv.hpp"
 #include "basin/layers/dense.hpp"
@@ -60,6 +61,40 @@ BOOST_AUTO_TEST_CASE(packed_tensors_hold_the_checkpoint_bytes_and_unpack_exactly
   BOOST_CHECK_THROW(p.set_grid(quant::integer_grid(0.1, 8), "conv"), basin::error);       // 8-bit grid
   BOOST_CHECK_THROW(p.set_grid(quant::integer_grid(-0.1, 4), "conv"), basin::error);      // negative spacing
   BOOST_CHECK_NO_THROW(p.set_grid(quant::integer_grid(0.1, 4), "conv"));
+  // End points that are not a whole number of steps: the packed levels would lie outside them.
+  BOOST_CHECK_EXCEPTION(p.set_grid(quant::grid{0.1, -0.65, 0.65, false}, "conv"), basin::error,
+                        [](const basin::error& e) { return std::string(e.what()).find("conv: ") == 0; });
+  BOOST_TEST(p.grid().hi == quant::integer_grid(0.1, 4).hi);  // the grid before, unchanged
+}
+
+// A tensor that takes its grid from its weights' scale takes it from the finite ones: a NaN or
+// infinite weight passes through (to the layer's output) without making the grid NaN for later
+// packs; weights that give no positive scale (all zero, or none finite) fix no grid.
+BOOST_AUTO_TEST_CASE(grids_from_the_weights_scale_ignore_non_finite_weights) {
+  const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+  for (const int bits : {1, 4}) {
+    weights::packed_tensor<float, host> p(bits);
+    const std::vector<float> bad{0.3f, bits == 1 ? nan : inf, -0.2f, 0.5f}, good{0.3f, 0.1f, -0.2f, 0.5f};
+    p.pack(bad.data(), 4);
+    BOOST_TEST(p.has_grid());
+    BOOST_TEST(std::isfinite(p.grid().delta));
+    const double want = bits == 1 ? (0.3 + 0.2 + 0.5) / 3 : 0.5 / 7;  // over the three finite weights
+    BOOST_TEST((bits == 1 ? double(p.grid().hi) : p.grid().delta) == want, boost::test_tools::tolerance(1e-6));
+    p.pack(good.data(), 4);
+    std::vector<float> back(4);
+    p.unpack(back.data());
+    for (std::size_t i = 0; i < 4; ++i) BOOST_TEST(back[i] == float(quant::round_nearest(good[i], p.grid())));
+    weights::packed_tensor<float, host> z(bits);  // zeros, then NaN only: no grid yet, then from real weights
+    const std::vector<float> zeros(4, 0.0f), nans(4, nan);
+    z.pack(zeros.data(), 4);
+    BOOST_TEST(!z.has_grid());
+    z.pack(nans.data(), 4);
+    BOOST_TEST(!z.has_grid());
+    z.pack(good.data(), 4);
+    BOOST_TEST(z.has_grid());
+    const double want_good = bits == 1 ? (0.3 + 0.1 + 0.2 + 0.5) / 4 : 0.5 / 7;
+    BOOST_TEST((bits == 1 ? double(z.grid().hi) : z.grid().delta) == want_good, boost::test_tools::tolerance(1e-6));
+  }
 }
 
 // A quantized conv (and dense) equals the real one run on the dequantized weights; backward

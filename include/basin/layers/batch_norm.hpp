@@ -141,6 +141,8 @@ struct batch_norm {
 
     // The eval-mode transform as y = x * scale + shift per channel, computed exactly as forward
     // does, for folding into the preceding conv: returns (scale (C), shift (C)) in backend memory.
+    // It overwrites the statistics a train forward keeps for backward: model::infer, its one
+    // caller's entry point, forgets the forward before it.
     const T* affine(const T* w, const T* s) {
       T* st = backend::raw(stats);
       B::for_each_index(C, [=] BASIN_HD(index_t c) {

@@ -12,6 +12,7 @@
 // The branch's own layers are named directly under the block (conv1, bn1, ...).
 #pragma once
 
+#include <algorithm>
 #include <type_traits>
 
 #include "basin/layers/activation.hpp"
@@ -82,10 +83,17 @@ struct residual_block {
     static_assert(S != shortcut::identity || (In.h == out.h && In.w == out.w),
                   "residual<identity>: the branch changes the spatial size of its input");
     static constexpr bool project = S == shortcut::automatic && !same;
-    static_assert(!project || (In.h % out.h == 0 && In.w % out.w == 0 && In.h / out.h == In.w / out.w),
-                  "residual: a projection shortcut needs the branch to shrink height and width by "
-                  "the same integer stride");
-    static constexpr int stride = project ? In.h / out.h : 1;
+    // The 1x1 projection's stride: the smallest s with (In - 1) / s + 1 = out in height and width,
+    // the size a strided branch gives (7 -> 4 at stride 2, as PyTorch's BasicBlock); 0 if none.
+    static constexpr int projection_stride() {
+      for (int s = 1; s <= std::max(In.h, In.w); ++s)
+        if ((In.h - 1) / s + 1 == out.h && (In.w - 1) / s + 1 == out.w) return s;
+      return 0;
+    }
+    static_assert(!project || projection_stride() > 0,
+                  "residual: a projection shortcut needs one stride s that takes the input's height and width to "
+                  "the branch's output's, (In - 1) / s + 1 = out");
+    static constexpr int stride = project ? projection_stride() : 1;
     struct no_projection {
       static constexpr index_t n_params = 0, n_state = 0, n_leaves = 0;
       static constexpr auto params() { return std::array<tensor_desc, 0>{}; }

@@ -15,8 +15,10 @@
 // In float the result differs from the direct convolution by rounding only (about 1e-6
 // relative to the largest output per layer), but the transforms' large entries make that
 // rounding larger than im2col's, and deep nets amplify it: resnet20's float gradients differ
-// from double by 2.6e-3 (train mode) instead of 5e-7 (measured; README.md, "Architecture").
-// The backward pass keeps im2col + GEMM.
+// from double by 3.6e-3 (train mode) instead of 3.5e-7 (measured; README.md, "Architecture").
+// The backward pass (conv.hpp): on the host both gradients by Winograd too (winograd_backward:
+// dx as the forward of dy with the transposed, rotated filters, dW from transformed tiles); on a
+// GPU dx by the one kernel where the channels allow (fused_backward), dW by im2col + GEMM.
 #pragma once
 
 #include <algorithm>

@@ -12,7 +12,8 @@
 //
 // The grid of a layer is fixed: set_grid() (a quantized optimizer publishes its grids so), or at
 // the first pack from the weights' scale as the quantized optimizer chooses it (binary: s =
-// mean |w|; integer: delta = max |w| / (2^(bits-1) - 1)).
+// mean |w|; integer: delta = max |w| / (2^(bits-1) - 1); over the finite weights, and kept only
+// when that scale is positive: weights all zero or not finite get a grid for that pack alone).
 #pragma once
 
 #include <cmath>
@@ -148,6 +149,8 @@ class packed_tensor {
             g.binary ? std::string("binary") : std::to_string(quant::bits_of(g)) + "-bit");
     require(g.delta > 0 && std::isfinite(g.delta), what, ": the grid's spacing must be positive and finite, got ",
             g.delta);
+    const auto problem = quant::grid_problem(g);  // end points the packed levels can hold
+    require(problem.empty(), what, ": ", problem);
     g_ = g;
     has_grid_ = true;
   }
@@ -171,17 +174,25 @@ class packed_tensor {
 
  private:
   double kmax() const { return g_.binary ? 0.0 : std::round(g_.hi / g_.delta); }
+  // The scale from the finite weights only (a NaN or infinite weight passes through to the layer's
+  // output, see keep_non_finite_fn); the grid is kept for later packs only when that scale is
+  // positive, so a tensor of zeros or of non-finite values gets a grid from its next weights.
   void grid_from_scale(const T* w, index_t n) {
     std::vector<T> h(static_cast<std::size_t>(n));
     B::download(w, n, h.data());
-    double big = 0, mean = 0;
+    double big = 0, sum = 0;
+    index_t finite = 0;
     for (const T v : h) {
-      big = std::max(big, std::fabs(double(v)));
-      mean += std::fabs(double(v)) / double(n);
+      const double a = std::fabs(double(v));
+      if (!std::isfinite(a)) continue;
+      big = std::max(big, a);
+      sum += a;
+      ++finite;
     }
-    g_ = bits_ == 1 ? quant::binary_grid(std::max(mean, 1e-12))
-                    : quant::integer_grid(std::max(big, 1e-12) / (std::ldexp(1.0, bits_ - 1) - 1), bits_);
-    has_grid_ = true;
+    const double scale = bits_ == 1 ? (finite > 0 ? sum / double(finite) : 0.0) : big;
+    g_ = bits_ == 1 ? quant::binary_grid(std::max(scale, 1e-12))
+                    : quant::integer_grid(std::max(scale, 1e-12) / (std::ldexp(1.0, bits_ - 1) - 1), bits_);
+    has_grid_ = std::isfinite(scale) && scale > 0;
   }
 
   int bits_;

@@ -65,7 +65,7 @@ inline std::string grid_problem(const grid& g) {
 // Q_d: the nearest grid point; binary: sign(x) * s with sign(0) = +1.
 BASIN_HD inline double round_nearest(double x, const grid& g) {
   if (g.binary) return x >= 0 ? g.hi : g.lo;
-  const double k = std::floor(std::fabs(x) / g.delta + 0.5);
+  const double k = std::round(std::fabs(x) / g.delta);  // half away from zero; floor(y + 0.5) took 0.5 - 2^-54 up
   const double v = std::copysign(k * g.delta, x);
   return v < g.lo ? g.lo : v > g.hi ? g.hi : v;
 }
