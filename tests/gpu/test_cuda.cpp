@@ -598,9 +598,15 @@ BOOST_AUTO_TEST_SUITE_END()
 
 int main(int argc, char* argv[]) {
   int count = 0;
-  if (cudaGetDeviceCount(&count) != cudaSuccess || count == 0) {
-    std::printf("test_cuda: no CUDA device, every GPU comparison skipped\n");
+  const cudaError_t e = cudaGetDeviceCount(&count);
+  if (e != cudaSuccess || count == 0) {  // e.g. cudaErrorNoDevice, or a driver older than the runtime
+    std::printf("test_cuda: no usable CUDA device (%s), every GPU comparison skipped\n",
+                e != cudaSuccess ? cudaGetErrorString(e) : "none found");
     return 77;
+  }
+  if (std::getenv("BASIN_TF32")) {  // TF32 GEMMs on, compared at tolerance() = 1e-2
+    gpu::allow_tf32(true);
+    std::printf("test_cuda: TF32 allowed in float GEMMs\n");
   }
   return boost::unit_test::unit_test_main(&init_unit_test, argc, argv);
 }

@@ -13,6 +13,13 @@
 // Element-parallel kernels: on a GPU, neighbouring threads must touch neighbouring addresses, so
 // for_each_line runs one thread per element (f.element(line, p)) where the host walks a whole
 // line per call (f(line)).
+//
+// One program may hold .cpp and .cu translation units, but a model type of the host backend must
+// be used in only one kind of them: the host's Winograd code is built with GCC's vector
+// extensions, which nvcc's front end does not take, so in a .cu file the same type (e.g.
+// model<resnet20, float, backend::host>) has other buffers and other code under the same names,
+// and the linker keeps one file's member functions for both (test_cuda builds its host-backend
+// references in its one .cu file, as nvcc compiles them).
 #pragma once
 
 #if !defined(__CUDACC__)
@@ -28,6 +35,8 @@
 #include <thrust/system/cuda/execution_policy.h>
 #include <thrust/system/cuda/vector.h>
 
+#include <limits>
+
 #include "basin/backend/concepts.hpp"
 #include "basin/core/error.hpp"
 
@@ -38,7 +47,8 @@ inline void check(cudaError_t e, const char* what) {
   if (e != cudaSuccess) fail("cuda backend: ", what, " failed: ", cudaGetErrorString(e));
 }
 inline void check(cublasStatus_t s, const char* what) {
-  if (s != CUBLAS_STATUS_SUCCESS) fail("cuda backend: ", what, " failed: cuBLAS status ", int(s));
+  if (s != CUBLAS_STATUS_SUCCESS)
+    fail("cuda backend: ", what, " failed: cuBLAS status ", int(s), " (", cublasGetStatusString(s), ")");
 }
 
 // out[s] = sum_i f(s, i): one block per segment, a strided loop per thread, then a tree in
@@ -75,6 +85,13 @@ __global__ void __launch_bounds__(F::threads, F::min_blocks) block_kernel(F f) {
     f.step(s, blockIdx.x, int(threadIdx.x), shared, st);
     __syncthreads();
   }
+}
+
+// A size or stride for cuBLAS's 32-bit interface; larger ones are refused instead of wrapping.
+inline int blas_int(index_t v, const char* what) {
+  require(v >= 0 && v <= index_t(std::numeric_limits<int>::max()), "cuda backend: ", what, " of a GEMM is ", v,
+          ", more than cuBLAS's 32-bit interface holds (2^31 - 1): use a smaller batch");
+  return int(v);
 }
 
 struct cublas_state {
@@ -114,10 +131,22 @@ struct cuda {
   }
 
   // The stream every primitive runs on; set_stream(s) makes them run on s instead (the caller
-  // keeps s alive; set_stream(nullptr) returns to the backend's own stream).
+  // keeps s alive; set_stream(nullptr) returns to the backend's own stream). The work queued on
+  // the stream before is finished first, so what follows sees its results. s must be a blocking
+  // stream (cudaStreamCreate's default): Thrust's vector operations (resize, element access,
+  // to_host) run on the legacy default stream, with which a cudaStreamNonBlocking stream is not
+  // ordered.
   static cudaStream_t stream() { return detail::cublas_state::get().stream; }
   static void set_stream(cudaStream_t s) {
     auto& st = detail::cublas_state::get();
+    if (s) {
+      unsigned flags = 0;
+      detail::check(cudaStreamGetFlags(s, &flags), "set_stream: cudaStreamGetFlags");
+      require(!(flags & cudaStreamNonBlocking),
+              "cuda::set_stream: the stream given was created with cudaStreamNonBlocking; basin needs a blocking "
+              "stream (cudaStreamCreate), ordered with the legacy default stream Thrust's vectors use");
+    }
+    detail::check(cudaStreamSynchronize(st.stream), "set_stream: finishing the previous stream's work");
     st.stream = s ? s : st.own;
     detail::check(cublasSetStream(st.handle, st.stream), "cublasSetStream");
   }
@@ -180,15 +209,14 @@ struct cuda {
     auto h = detail::cublas_state::get().handle;
     const auto opa = ta == trans::no ? CUBLAS_OP_N : CUBLAS_OP_T;
     const auto opb = tb == trans::no ? CUBLAS_OP_N : CUBLAS_OP_T;
+    using detail::blas_int;
+    const int m_ = blas_int(m, "the row count"), n_ = blas_int(n, "the column count"), k_ = blas_int(k, "the depth"),
+              lda_ = blas_int(lda, "lda"), ldb_ = blas_int(ldb, "ldb"), ldc_ = blas_int(ldc, "ldc");
     // column-major: C^T (n, m) = op(B)^T (n, k) op(A)^T (k, m)
     if constexpr (std::is_same_v<T, float>)
-      detail::check(cublasSgemm(h, opb, opa, int(n), int(m), int(k), &alpha, b, int(ldb), a, int(lda), &beta, c,
-                                int(ldc)),
-                    "cublasSgemm");
+      detail::check(cublasSgemm(h, opb, opa, n_, m_, k_, &alpha, b, ldb_, a, lda_, &beta, c, ldc_), "cublasSgemm");
     else
-      detail::check(cublasDgemm(h, opb, opa, int(n), int(m), int(k), &alpha, b, int(ldb), a, int(lda), &beta, c,
-                                int(ldc)),
-                    "cublasDgemm");
+      detail::check(cublasDgemm(h, opb, opa, n_, m_, k_, &alpha, b, ldb_, a, lda_, &beta, c, ldc_), "cublasDgemm");
   }
 
   // Strided-batched GEMM: C_i = alpha op(A_i) op(B_i) + beta C_i, X_i = x + i * stride_x.
@@ -200,13 +228,17 @@ struct cuda {
     auto h = detail::cublas_state::get().handle;
     const auto opa = ta == trans::no ? CUBLAS_OP_N : CUBLAS_OP_T;
     const auto opb = tb == trans::no ? CUBLAS_OP_N : CUBLAS_OP_T;
+    using detail::blas_int;
+    const int m_ = blas_int(m, "the row count"), n_ = blas_int(n, "the column count"), k_ = blas_int(k, "the depth"),
+              lda_ = blas_int(lda, "lda"), ldb_ = blas_int(ldb, "ldb"), ldc_ = blas_int(ldc, "ldc"),
+              batch_ = blas_int(batch, "the batch count");
     if constexpr (std::is_same_v<T, float>)
-      detail::check(cublasSgemmStridedBatched(h, opb, opa, int(n), int(m), int(k), &alpha, b, int(ldb), stride_b, a,
-                                              int(lda), stride_a, &beta, c, int(ldc), stride_c, int(batch)),
+      detail::check(cublasSgemmStridedBatched(h, opb, opa, n_, m_, k_, &alpha, b, ldb_, stride_b, a, lda_, stride_a,
+                                              &beta, c, ldc_, stride_c, batch_),
                     "cublasSgemmStridedBatched");
     else
-      detail::check(cublasDgemmStridedBatched(h, opb, opa, int(n), int(m), int(k), &alpha, b, int(ldb), stride_b, a,
-                                              int(lda), stride_a, &beta, c, int(ldc), stride_c, int(batch)),
+      detail::check(cublasDgemmStridedBatched(h, opb, opa, n_, m_, k_, &alpha, b, ldb_, stride_b, a, lda_, stride_a,
+                                              &beta, c, ldc_, stride_c, batch_),
                     "cublasDgemmStridedBatched");
   }
 
@@ -219,8 +251,9 @@ struct cuda {
   static void fill(index_t n, T value, T* dst) {
     if (n > 0) thrust::fill_n(thrust::cuda::par_nosync.on(stream()), dst, n, value);
   }
-  // Host to device: queued on the stream (pageable memory is staged before the call returns,
-  // so host_src may be reused at once).
+  // Host to device: queued on the stream. Pageable memory (std::vector's) is staged before the
+  // call returns, so host_src may be reused at once; page-locked memory (cudaMallocHost) is read
+  // later, and must stay unchanged until the stream has passed the copy.
   template <class T>
   static void upload(const T* host_src, index_t n, T* dst) {
     if (n > 0)

@@ -652,9 +652,18 @@ void copy_prefix(To& to, const From& from) {
   for (std::size_t i = 0; i < To::state_table.size(); ++i)
     require(ts[i] == fs[i] && same(To::state_table[i], From::state_table[i]), "gan::copy_prefix: state ", i, " is '",
             ts[i], "' in the feature model, '", fs[i], "' (or of another shape) in ", From::architecture());
-  using T = typename To::scalar;
-  for (index_t i = 0; i < To::n_params; ++i) to.params[std::size_t(i)] = T(from.params[std::size_t(i)]);
-  for (index_t i = 0; i < To::n_state; ++i) to.state[std::size_t(i)] = T(from.state[std::size_t(i)]);
+  // One download and one upload per kind (element access would copy each value on its own: on a
+  // GPU two synchronous copies per value).
+  const auto copy = [](const auto& src, auto& dst, index_t n) {
+    if (n <= 0) return;
+    std::vector<typename From::scalar> h(static_cast<std::size_t>(n));
+    From::backend_type::download(backend::raw(src), n, h.data());
+    const std::vector<typename To::scalar> t(h.begin(), h.end());
+    To::backend_type::upload(t.data(), n, backend::raw(dst));
+    To::backend_type::synchronize();  // t goes out of scope
+  };
+  copy(from.params, to.params, To::n_params);
+  copy(from.state, to.state, To::n_state);
 }
 
 }  // namespace basin::gan
