@@ -21,16 +21,17 @@
 //
 // The interpolation's two ends are the talk's first picture: it prints how far beyond each
 // minimizer the loss stays below chance (with `--wd` the small-batch end narrows). The lines
-// without normalization run over [-1, 1] like the others; a unit Gaussian direction leaves the
-// basin within a few thousandths there, so `--raw-range 0.01` sweeps them over [-0.01, 0.01]
-// (files and pictures named ..._range0.01) to see their shape.
+// without normalization run over [-1, 1] like the others, where a unit Gaussian direction has
+// left the basin by the first point; `--raw-range 0.1` sweeps them over [-0.1, 0.1] (files and
+// pictures named ..._range0.1), where they cross chance 0.02-0.05 out (README.md).
 //
 // `--net vgg9` trains the paper's VGG-9 (Li et al. 2018 figs. 1-4) in place of resnet20 (about
 // 4.5x the work per image).
 //
 //   02_line_and_interpolation [--net resnet20|vgg9] [--compare batch|optimizer] [--train-subset 12000] [--epochs 6]
 //       [--small-batch 128] [--large-batch 1024] [--lr 0.1] [--adam-lr 1e-3] [--wd 0]
-//       [--points 21] [--eval-subset 1000] [--rescale 10] [--raw-range 1] [--out lines]
+//       [--points 21] [--eval-subset 1000] [--rescale 10] [--raw-range 1]
+//       [--data /usr/share/datasets/fashion-mnist] [--out lines]
 #include <algorithm>
 #include <cmath>
 #include <cstdio>

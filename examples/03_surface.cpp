@@ -10,7 +10,8 @@
 // Each point is written as soon as it is computed: interrupt it and run it again to finish.
 //
 //   03_surface [--checkpoint resnet20_fmnist/final.h5] [--train-epochs 1] [--x -1:1:11] [--y -1:1:11]
-//              [--norm filter] [--keep-biasbn] [--test-subset 500] [--seed 1] [--out landscape]
+//              [--norm filter] [--keep-biasbn] [--test-subset 500] [--seed 1]
+//              [--data /usr/share/datasets/fashion-mnist] [--out landscape]
 #include <cmath>
 #include <cstdio>
 #include <filesystem>

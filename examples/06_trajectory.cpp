@@ -27,7 +27,7 @@
 //
 //   06_trajectory [--epochs 30] [--train-subset 5000] [--batch-size 128,2048] [--optimizer sgd|adam]
 //                 [--lr 0.1 (sgd) or 0.001 (adam)] [--wd 5e-4] [--grid 21]
-//                 [--loss-subset 1000] [--seed 1] [--out trajectory]
+//                 [--loss-subset 1000] [--seed 1] [--data /usr/share/datasets/fashion-mnist] [--out trajectory]
 #include <cmath>
 #include <cstdio>
 #include <filesystem>

@@ -7,10 +7,9 @@
 // |lambda_min / lambda_max|: near 0 (dark) the loss is convex there in every direction, large
 // (bright) it is not. Skip connections keep the region around a ResNet's minimizer convex; the
 // same net without them (--net plain20) shows non-convex regions nearby (the paper's effect
-// grows with depth: --net plain56 against --net resnet56 shows it after 2 epochs, README). It also prints the curvature the plane
-// itself sees at its centre against the Hessian's extremes (landscape/hessian.hpp's
-// plane_curvature): a random plane averages the spectrum and hides its extremes.
-// Writes into <out>:
+// grows with depth: --net plain56 against --net resnet56 shows it after 2 epochs, README). It also prints the curvature
+// the plane itself sees at its centre against the Hessian's extremes (landscape/hessian.hpp's plane_curvature): a
+// random plane averages the spectrum and hides its extremes. Writes into <out>:
 //   <net>.h5                        the trained checkpoint (reused when present)
 //   <net>_directions.h5             the two filter-normalized directions
 //   <net>_hessian.h5                max_eig, min_eig on the grid (the reference tool's names)
@@ -20,7 +19,7 @@
 //
 //   07_hessian [--net resnet8|plain8|resnet20|plain20|resnet56|plain56] [--train-epochs 2] [--train-subset 10000]
 //              [--grid 7] [--range 1] [--hessian-subset 256] [--iterations 30] [--tolerance 1e-2]
-//              [--seed 1] [--out hessian]
+//              [--seed 1] [--data /usr/share/datasets/fashion-mnist] [--out hessian]
 #include <cmath>
 #include <cstdio>
 #include <filesystem>

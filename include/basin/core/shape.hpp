@@ -5,7 +5,8 @@
 // activations are stored channel-major, (c, n, h, w): every channel is one contiguous row of
 // n*h*w values, so a convolution over the whole batch is one GEMM
 // (c_out, c_in*k*k) x (c_in*k*k, n*h*w) with no transposes, and batch-norm statistics are row
-// reductions. Users hand in and get back PyTorch's (n, c, h, w); the model converts at its ends.
+// reductions. Users hand in PyTorch's (n, c, h, w), and get dx back so (the model converts at
+// its ends); the logits stay class-major, (classes, n), as the losses read them.
 #pragma once
 
 #include "basin/core/config.hpp"

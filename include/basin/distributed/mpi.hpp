@@ -5,7 +5,8 @@
 //   basin::mpi::team team;                      // MPI_COMM_WORLD
 //   surface_options o; o.team = &team;          // every rank calls sweep() alike; rank 0 writes
 //
-// Only this header needs MPI (link MPI::MPI_CXX; CMake: basin::mpi). Every rank runs the whole
+// Only this header needs MPI (link MPI::MPI_CXX, and define what you need; basin has no MPI target:
+// examples/CMakeLists.txt links plot_surface so). Every rank runs the whole
 // program; rank 0 alone should write files other than through sweep (directions, pictures):
 // `team.rank() == 0`. Inside sweep() an error ends the sweep on every rank: rank 0 refusing the
 // surface file (every rank throws rank 0's message), or an evaluator throwing on some rank (that

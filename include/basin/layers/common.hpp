@@ -3,7 +3,7 @@
 // A layer is a small empty struct (`conv<16, 3>`, `relu`) that knows its output shape for a given
 // input shape, `static constexpr dims output(dims)`, and binds to an implementation for one input
 // shape, scalar and backend: `L::template bind<In, T, Backend>`. An implementation ("impl")
-// provides (see layers/concepts.hpp):
+// provides (chain.hpp and model.hpp call these; a missing one is a compile error there):
 //   in, out                      compile-time shapes
 //   params(), state()            descriptions of its parameter and running-state tensors,
 //                                in storage order (offsets are relative to the layer's start)
@@ -15,7 +15,7 @@
 //   reserve_infer(n)             optional, groups: scratch for the inference path only (the
 //                                activations it writes, no gradient buffers); leaves without it
 //                                get reserve(n)
-//   init(w, s, seed)             initialization
+//   init(w, s, seed, stream)     initialization (the layer's random stream id: see core/random.hpp)
 //   forward(w, s, x, y, n, mode) y = f(x; w)       x (in.c, n, in.h, in.w), y (out.c, n, ...)
 //   infer(w, s, x, y, n)         optional: eval-mode forward with fusions (sweeps use it);
 //                                layers without it are inferred by forward(..., mode::eval)

@@ -211,22 +211,22 @@ template <class Input = cifar_input, class W = weights::real>
 using resnet20 = resnet<20, Input, 1, 10, W>;
 template <class Input = cifar_input, class W = weights::real>
 using resnet56 = resnet<56, Input, 1, 10, W>;
-template <class Input = cifar_input>
-using resnet110 = resnet<110, Input>;
-template <class Input = cifar_input>
-using plain20 = plain<20, Input>;
-template <class Input = cifar_input>
-using plain56 = plain<56, Input>;
-template <class Input = cifar_input>
-using plain110 = plain<110, Input>;
+template <class Input = cifar_input, class W = weights::real>
+using resnet110 = resnet<110, Input, 1, 10, W>;
+template <class Input = cifar_input, class W = weights::real>
+using plain20 = plain<20, Input, 1, 10, W>;
+template <class Input = cifar_input, class W = weights::real>
+using plain56 = plain<56, Input, 1, 10, W>;
+template <class Input = cifar_input, class W = weights::real>
+using plain110 = plain<110, Input, 1, 10, W>;
 // The reference tool's DenseNet-121 for CIFAR-10 (7.0M parameters) and its densenet_cifar (k = 12).
-template <class Input = cifar_input>
-using densenet121 = densenet<Input, 32, 10, weights::real, 6, 12, 24, 16>;
-template <class Input = cifar_input>
-using densenet_cifar = densenet<Input, 12, 10, weights::real, 6, 12, 24, 16>;
+template <class Input = cifar_input, class W = weights::real>
+using densenet121 = densenet<Input, 32, 10, W, 6, 12, 24, 16>;
+template <class Input = cifar_input, class W = weights::real>
+using densenet_cifar = densenet<Input, 12, 10, W, 6, 12, 24, 16>;
 // A DenseNet small enough to train on two CPU cores (about resnet20's cost per image): k = 12,
 // three dense blocks of 3 bottleneck layers, depth 22.
-template <class Input = fashion_input>
-using densenet22 = densenet<Input, 12, 10, weights::real, 3, 3, 3>;
+template <class Input = fashion_input, class W = weights::real>
+using densenet22 = densenet<Input, 12, 10, W, 3, 3, 3>;
 
 }  // namespace basin
