@@ -541,6 +541,18 @@ BOOST_AUTO_TEST_CASE(normalize_rejections) {
   ragged.images.pop_back();
   BOOST_CHECK_EXCEPTION(basin::compute_channel_stats(ragged), basin::error,
                         mentions({"7 pixel values", "expected 2 images"}));
+  // A hand-built shape whose size times the image count wraps to the (empty) buffer's 0.
+  basin::dataset huge;
+  huge.shape = {1 << 20, 1 << 21, 1 << 21};
+  huge.labels = {0, 1, 2, 3};
+  BOOST_CHECK_EXCEPTION(basin::compute_channel_stats(huge), basin::error,
+                        mentions({"0 pixel values", "expected 4 images x 1048576x2097152x2097152"}));
+  // normalize records what a raw 0 (black) became, for augmentation's padding; twice, composed.
+  basin::dataset n2 = tiny();
+  basin::normalize(n2, {{1.0, 2.0}, {2.0, 4.0}});
+  BOOST_TEST((n2.raw_zero == std::vector<float>{-0.5f, -0.5f}));
+  basin::normalize(n2, {{0.5, -0.5}, {0.25, 1.0}});
+  BOOST_TEST((n2.raw_zero == std::vector<float>{-4.0f, 0.0f}));
 }
 
 BOOST_AUTO_TEST_CASE(subset_and_image) {

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "basin/backend/host.hpp"
+#include "basin/data/dataset.hpp"
 #include "basin/optim/optimizers.hpp"
 #include "basin/optim/schedules.hpp"
 #include "basin/train/trainer.hpp"
@@ -100,4 +101,38 @@ BOOST_AUTO_TEST_CASE(epoch_order_is_a_seeded_permutation) {
     mean += double(std::find(p.begin(), p.end(), 0) - p.begin());
   }
   BOOST_TEST(std::abs(mean / 2000 - 499.5) < 5 * 6.5);
+}
+
+// Augmentation pads with black as PyTorch's RandomCrop does before Normalize: after normalize
+// a raw 0 is -mean/stddev (here -1), not 0 (the mean, a grey).
+BOOST_AUTO_TEST_CASE(augmentation_pads_with_black_after_normalize) {
+  struct fake_model {  // what batch_stager reads of a model
+    using scalar = float;
+    using backend_type = host;
+  };
+  dataset d;
+  d.shape = {1, 4, 4};
+  d.classes = 2;
+  d.images.assign(16, 1.0f);  // one white image
+  d.labels = {1};
+  normalize(d, {{0.5}, {0.5}});  // white -> 1, black -> -1
+  BOOST_TEST(d.raw_zero == std::vector<float>{-1.0f});
+  BOOST_TEST(subset(d, 0, 1).raw_zero == d.raw_zero);
+  detail::batch_stager<fake_model> st;
+  const counter_rng aug{3, (stream::augment << 32)};
+  const index_t idx[1] = {0};
+  index_t padded = 0;
+  for (std::uint64_t base = 0; base < 40; ++base) {
+    st.stage(d, idx, 1, &aug, base);
+    for (const float v : st.host_x) {
+      BOOST_TEST((v == 1.0f || v == -1.0f));
+      padded += v == -1.0f;
+    }
+  }
+  BOOST_TEST(padded > 0);  // some draws shift the image
+  // Without normalize the readers' black, 0.
+  dataset raw = d;
+  raw.raw_zero.clear();
+  st.stage(raw, idx, 1, &aug, 1);
+  for (const float v : st.host_x) BOOST_TEST((v == 1.0f || v == 0.0f));
 }

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "basin/core/config.hpp"
@@ -23,6 +24,9 @@ struct dataset {
   int classes = 10;                  // labels lie in [0, classes)
   std::vector<float> images;         // (n, c, h, w)
   std::vector<std::int32_t> labels;  // (n)
+  // Per channel, the value a raw 0 (black) pixel holds after `normalize` (empty: 0, the readers'
+  // black): what augmentation pads with, as PyTorch's RandomCrop pads before Normalize.
+  std::vector<float> raw_zero;
 
   // The number of images n. Ensures images.size() == size() * shape.size() for any dataset a
   // reader or `subset` returned.
@@ -59,9 +63,12 @@ inline void check_layout(const dataset& d, const char* who) {
   require(d.shape.c > 0 && d.shape.h > 0 && d.shape.w > 0, who, ": dataset shape (", d.shape.c,
           ", ", d.shape.h, ", ", d.shape.w, ") has a non-positive extent");
   require(d.size() > 0, who, ": dataset is empty");
-  require(index_t(d.images.size()) == d.size() * d.shape.size(), who, ": dataset holds ",
-          d.images.size(), " pixel values, expected ", d.size(), " images x ", d.shape.size(),
-          " = ", d.size() * d.shape.size());
+  // By division: a product of a hand-built shape's extents, or of it and the image count, can wrap.
+  const index_t values = index_t(d.images.size());
+  const bool fits = d.shape.h <= values / d.shape.c && d.shape.w <= values / (index_t(d.shape.c) * d.shape.h);
+  require(fits && values % d.shape.size() == 0 && values / d.shape.size() == d.size(), who, ": dataset holds ", values,
+          " pixel values, expected ", d.size(), " images x ", d.shape.c, "x", d.shape.h, "x", d.shape.w,
+          fits ? text(" = ", double(d.size()) * double(d.shape.size())) : std::string());
 }
 }  // namespace detail
 
@@ -120,6 +127,11 @@ inline void normalize(dataset& d, const channel_stats& s) {
       const double m = s.mean[ch], sd = s.stddev[ch];
       for (index_t k = 0; k < plane; ++k) p[k] = float((p[k] - m) / sd);
     }
+  std::vector<float> zero(static_cast<std::size_t>(c));
+  for (int ch = 0; ch < c; ++ch)
+    zero[ch] =
+        float(((d.raw_zero.size() == std::size_t(c) ? double(d.raw_zero[ch]) : 0.0) - s.mean[ch]) / s.stddev[ch]);
+  d.raw_zero = std::move(zero);
 }
 
 // Images [first, first + count) of d, copied, with d's shape and classes. Requires
@@ -139,6 +151,7 @@ inline dataset subset(const dataset& d, index_t first, index_t count) {
   const index_t per = d.shape.size();
   out.images.assign(d.images.begin() + first * per, d.images.begin() + (first + count) * per);
   out.labels.assign(d.labels.begin() + first, d.labels.begin() + first + count);
+  out.raw_zero = d.raw_zero;
   return out;
 }
 

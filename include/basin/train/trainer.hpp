@@ -44,7 +44,9 @@ struct train_options {
   index_t batch_size = 128;
   std::uint64_t seed = 0;
   int first_epoch = 0;   // to resume after a checkpoint at an epoch boundary
-  bool augment = false;  // random horizontal flip and translation by up to 2 pixels
+  // Random horizontal flip and translation by up to 2 pixels (PyTorch's CIFAR recipe crops with
+  // padding 4, up to 4 pixels), padding with black (dataset::raw_zero) as RandomCrop does.
+  bool augment = false;
   bool progress = true;
   index_t eval_batch_size = 500;
   criterion loss = criterion::cross_entropy;  // what is minimized and reported (--loss_name)
@@ -86,13 +88,15 @@ struct batch_stager {
       const bool flip = bits[0] & 1;
       const int dy = int(bits[1] % 5) - 2, dx = int(bits[2] % 5) - 2;
       const int H = d.shape.h, W = d.shape.w;
-      for (int c = 0; c < d.shape.c; ++c)
+      for (int c = 0; c < d.shape.c; ++c) {
+        const T pad = d.raw_zero.size() == std::size_t(d.shape.c) ? T(d.raw_zero[c]) : T(0);
         for (int yy = 0; yy < H; ++yy)
           for (int xx = 0; xx < W; ++xx) {
             const int sy = yy + dy, sx0 = xx + dx, sx = flip ? W - 1 - sx0 : sx0;
             const bool inside = sy >= 0 && sy < H && sx0 >= 0 && sx0 < W;
-            dst[(c * H + yy) * W + xx] = inside ? T(src[(c * H + sy) * W + sx]) : T(0);
+            dst[(c * H + yy) * W + xx] = inside ? T(src[(c * H + sy) * W + sx]) : pad;
           }
+      }
     }
     if (index_t(x.size()) < n * sz) x.resize(std::size_t(n * sz));
     if (index_t(y.size()) < n) y.resize(std::size_t(n));
