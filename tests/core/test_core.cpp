@@ -1,15 +1,22 @@
 // Core: the counter-based generator against Random123's known answers, its statistics, errors;
 // the examples' command-line parser (examples/cli.hpp).
 #define BOOST_TEST_MODULE core
+#include <unistd.h>
+
 #include <boost/test/unit_test.hpp>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <initializer_list>
 #include <string>
 #include <vector>
 
 #include "basin/core/error.hpp"
+#include "basin/core/memory.hpp"
 #include "basin/core/random.hpp"
+#include "basin/train/progress.hpp"
 #include "cli.hpp"
 
 using namespace basin;
@@ -232,4 +239,70 @@ BOOST_AUTO_TEST_CASE(examples_usage_lists_every_option_with_its_default) {
              "  --beta1     (default 0.5,0.9)\n"
              "  --augment   (a flag: off unless given)\n"
              "Hyphens and underscores in option names are the same.\n");
+}
+
+// The progress bar in a log (stderr not a terminal): a line at each tenth of the work and one at
+// the end, drawn once; "ETA --:--" before any work is done, and a fraction of a unit counts.
+BOOST_AUTO_TEST_CASE(progress_in_a_log_prints_tenths_and_the_end_once) {
+  char path[] = "/tmp/basin_progress_XXXXXX";
+  const int fd = mkstemp(path);
+  BOOST_REQUIRE(fd >= 0);
+  std::fflush(stderr);
+  const int saved = dup(fileno(stderr));
+  dup2(fd, fileno(stderr));
+  {
+    basin::progress p("work", 19, "img");
+    for (long done = 0; done <= 19; ++done) p.update(double(done), double(done));
+    p.update(19, 19);  // a second end: nothing more
+    basin::progress f("sweep", 4, "points");
+    f.update(0.0, 0.0);
+    f.update(0.2, 0.2);  // a twentieth of the work: still the first tenth
+    f.update(1.5, 1.5);
+  }
+  std::fflush(stderr);
+  dup2(saved, fileno(stderr));
+  close(saved);
+  close(fd);
+  std::FILE* in = std::fopen(path, "r");
+  BOOST_REQUIRE(in != nullptr);
+  std::vector<std::string> lines;
+  char buf[512];
+  while (std::fgets(buf, sizeof buf, in)) lines.emplace_back(buf);
+  std::fclose(in);
+  std::remove(path);
+  BOOST_REQUIRE(lines.size() == 13u);  // tenths 0 to 9 and the end; the sweep's tenths 0 and 3
+  BOOST_TEST(lines[0].find("work [") == 0);
+  BOOST_TEST(lines[0].find("0/19") != std::string::npos);
+  BOOST_TEST(lines[0].find("ETA --:--") != std::string::npos);
+  BOOST_TEST(lines[10].find("100% 19/19") != std::string::npos);
+  BOOST_TEST(lines[10].find("took") != std::string::npos);
+  BOOST_TEST(lines[11].find("ETA --:--") != std::string::npos);
+  BOOST_TEST(lines[12].find(" 37% 1/4") != std::string::npos);
+  BOOST_TEST(lines[12].find("ETA --:--") == std::string::npos);
+}
+
+// A cgroup's memory limit, cgroup v2 and v1, read from a folder laid out as /sys/fs/cgroup: the
+// limit less the anonymous memory in use (the page cache is not subtracted), 0 when unlimited.
+BOOST_AUTO_TEST_CASE(cgroup_memory_limits_are_read_in_both_versions) {
+  namespace fs = std::filesystem;
+  const fs::path root = fs::temp_directory_path() / ("basin_cgroup_" + std::to_string(getpid()));
+  fs::remove_all(root);
+  fs::create_directories(root / "memory");
+  const auto write = [&](const fs::path& p, const std::string& s) { std::ofstream(root / p) << s; };
+  BOOST_TEST(basin::detail::cgroup_memory_left(root.string()) == 0u);  // nothing to read
+  write("memory.max", "max\n");
+  write("memory.stat", "anon 268435456\nfile 5368709120\n");
+  BOOST_TEST(basin::detail::cgroup_memory_left(root.string()) == 0u);  // v2, unlimited
+  write("memory.max", "1073741824\n");
+  BOOST_TEST(basin::detail::cgroup_memory_left(root.string()) == 805306368u);  // 1 GiB - 256 MiB
+  write("memory.stat", "file 1\nanon 2147483648\n");
+  BOOST_TEST(basin::detail::cgroup_memory_left(root.string()) == 1u);  // over the limit
+  fs::remove(root / "memory.max");
+  write("memory/memory.limit_in_bytes", "9223372036854771712\n");  // v1, unlimited
+  write("memory/memory.stat", "cache 999\nrss 5\ntotal_cache 999\ntotal_rss 1048576\n");
+  BOOST_TEST(basin::detail::cgroup_memory_left(root.string()) == 0u);
+  write("memory/memory.limit_in_bytes", "4194304\n");
+  BOOST_TEST(basin::detail::cgroup_memory_left(root.string()) == 3145728u);  // 4 MiB - 1 MiB
+  fs::remove_all(root);
+  BOOST_TEST(basin::detail::available_memory() > 0u);
 }

@@ -438,7 +438,7 @@ sweep_stats sweep(Model& m, direction<Model>& dx, std::type_identity_t<direction
     }
     if constexpr (blocks) {
       values = eval.evaluate_points(m, origin_p, origin_s, dx, dy, coords, [&](double fraction) {
-        if (show) bar.update(long(st.computed), double(st.computed) + fraction * double(g));
+        if (show) bar.update(double(st.computed) + fraction * double(g), double(st.computed) + fraction * double(g));
       });
     } else {
       set_point(m, origin_p, origin_s, dx, coords[0][0], dy, coords[0][1]);

@@ -1,14 +1,16 @@
 // basin/train/progress.hpp — a progress bar with rate, ETA and a running value.
 //
 // On a terminal: one line redrawn in place, `label [#####.....] 45% 210/469  loss 0.4123
-// 980 img/s  ETA 0:41`. When stderr is not a terminal (CI, logs): a plain line about every 10%,
-// so logs stay short and readable.
+// 980 img/s  ETA 0:41` (`ETA --:--` until some work is done). When stderr is not a terminal
+// (CI, logs): a plain line at each tenth of the work and one at the end, so logs stay short.
 #pragma once
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <string>
-#include <unistd.h>
 
 namespace basin {
 
@@ -19,32 +21,34 @@ class progress {
       : label_(std::move(label)), item_(std::move(item_name)), total_(total), enabled_(enabled),
         tty_(isatty(fileno(stderr)) != 0), start_(clock::now()) {}
 
-  // Marks `done` units finished, `items` items processed so far in total; value is shown as
-  // `value_name value` when value_name is not empty.
-  void update(long done, double items, const std::string& value_name = "", double value = 0) {
-    if (!enabled_) return;
+  // Marks `done` units finished (a fraction counts: a sweep's block of points part-way through
+  // its data), `items` items processed so far in total; value is shown as `value_name value`
+  // when value_name is not empty. The end (done >= total) is drawn once.
+  void update(double done, double items, const std::string& value_name = "", double value = 0) {
+    if (!enabled_ || ended_) return;
     const double secs = seconds();
-    const bool last = done >= total_;
+    const bool last = done >= double(total_);
+    const double frac = total_ > 0 ? std::clamp(done / double(total_), 0.0, 1.0) : 1.0;
     if (tty_) {
       if (!last && secs - last_draw_ < 0.1) return;
     } else {
-      const long step = std::max(1L, total_ / 10);
-      if (!last && done / step == last_tenth_) return;
-      last_tenth_ = done / step;
+      const int tenth = int(frac * 10);
+      if (!last && tenth == last_tenth_) return;
+      last_tenth_ = tenth;
     }
     last_draw_ = secs;
-    const double frac = total_ > 0 ? double(done) / double(total_) : 1.0;
+    ended_ = last;
     const double rate = secs > 0 ? items / secs : 0;
-    const double eta = frac > 0 ? secs * (1 - frac) / frac : 0;
     char bar[31];
     const int filled = int(frac * 30);
     for (int i = 0; i < 30; ++i) bar[i] = i < filled ? '#' : '.';
     bar[30] = 0;
     std::string v = value_name.empty() ? std::string() : "  " + value_name + " " + fmt(value, "%.4f");
     const std::string r = fmt(rate, rate < 10 ? "%.2g" : "%.0f");  // "0.31 points/s" for slow work
+    const std::string when = last ? clock_text(secs) : frac > 0 ? clock_text(secs * (1 - frac) / frac) : "--:--";
     std::fprintf(stderr, "%s%s [%s] %3d%% %ld/%ld%s  %s %s/s  %s %s%s", tty_ ? "\r" : "", label_.c_str(), bar,
-                 int(frac * 100), done, total_, v.c_str(), r.c_str(), item_.c_str(),
-                 last ? "took" : "ETA", clock_text(last ? secs : eta).c_str(), tty_ ? (last ? "\n" : "\033[K") : "\n");
+                 int(frac * 100), long(done), total_, v.c_str(), r.c_str(), item_.c_str(), last ? "took" : "ETA",
+                 when.c_str(), tty_ ? (last ? "\033[K\n" : "\033[K") : "\n");
     std::fflush(stderr);
   }
   double seconds() const { return std::chrono::duration<double>(clock::now() - start_).count(); }
@@ -67,10 +71,10 @@ class progress {
   }
   std::string label_, item_;
   long total_;
-  bool enabled_, tty_;
+  bool enabled_, tty_, ended_ = false;
   clock::time_point start_;
   double last_draw_ = -1;
-  long last_tenth_ = -1;
+  int last_tenth_ = -1;
 };
 
 }  // namespace basin
