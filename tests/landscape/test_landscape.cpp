@@ -63,6 +63,9 @@ BOOST_AUTO_TEST_CASE(reach_below_a_level_along_a_line) {
   BOOST_TEST(reach_below(x, y, 10, -1, 0.25).lo == 0.5, boost::test_tools::tolerance(1e-12));
   BOOST_TEST(reach_below(x, y, 10, 1, 0.3).lo == 0.5 + 0.05 / 0.11 * 0.1, boost::test_tools::tolerance(1e-12));
   BOOST_TEST(reach_below(x, y, 10, 1, 0.3).text() == "0.545");
+  // Distances below 0.001 keep 3 significant digits (they read "0" or "< 0" before).
+  BOOST_TEST(reach_below({0, 1e-4, 2e-4}, {0, 1, 2}, 0, 1, 0.5).text() == "< 0.0001");
+  BOOST_TEST(reach_below({0, 4e-4, 8e-4}, {0, 0.25, 2}, 0, 1, 1.125).text() == "0.0006");
   // Above the level one step out: only [0, 0.1] is known.
   r = reach_below(x, y, 10, 1, 0.005);
   BOOST_TEST((r.how == line_reach::first_step && r.lo == 0 && std::abs(r.hi - 0.1) < 1e-12));
@@ -1030,10 +1033,12 @@ BOOST_AUTO_TEST_CASE(convex_bowls_saddles_and_double_wells) {
   const auto saddle = slice_convexity(tabulate(x, x, [](double a, double b) { return a * a - b * b; }), 2);
   BOOST_TEST(saddle.share == 1.0);
   BOOST_TEST(saddle.local_minima == 0);
-  // Within radius 0.5 only: interior points with x^2 + y^2 <= 0.25.
+  // Within radius 0.5 only: interior points (a/10, b/10) with a^2 + b^2 <= 25, counted in
+  // integers: the points on the circle, (0.3, 0.4) among them, count whatever the rounding.
   index_t inside = 0;
-  for (int i = 1; i < 20; ++i)
-    for (int j = 1; j < 20; ++j) inside += x[i] * x[i] + x[j] * x[j] <= 0.25;
+  for (int a = -9; a <= 9; ++a)
+    for (int b = -9; b <= 9; ++b) inside += a * a + b * b <= 25;
+  BOOST_TEST(inside == 81);
   BOOST_TEST(slice_convexity(tabulate(x, x, [](double a, double b) { return a * a - b * b; }), 0.5).points == inside);
 
   // x^4 - x^2 + y^2: two wells at x = +-1/sqrt(2), concave in x for 12 x^2 < 2. The second

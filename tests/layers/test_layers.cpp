@@ -219,7 +219,9 @@ BOOST_AUTO_TEST_CASE(softmax_cross_entropy_gradient) {
   check_loss_gradient(ce, z, labels, K, g);
   const std::vector<std::int32_t> bad{2, 7, 0};
   BOOST_CHECK_EXCEPTION(ce(z.data(), bad.data(), K, n, false), basin::error, [](const basin::error& e) {
-    return std::string(e.what()).find("softmax_cross_entropy: 1 of 3 labels lie outside [0, 4)") != std::string::npos;
+    return std::string(e.what()).find(
+               "softmax_cross_entropy: 1 of 3 labels lie outside [0, 4), the first is image 1 "
+               "of the batch, label 7") != std::string::npos;
   });
   // Logits that are not finite: a NaN loss for that sample, counted wrong; thrown unless allowed,
   // while a bad label throws either way.

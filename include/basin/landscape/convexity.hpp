@@ -41,7 +41,7 @@ inline slice_convexity_result slice_convexity(const plot::grid2d& g, double radi
   for (index_t i = 1; i + 1 < g.nx(); ++i)
     for (index_t j = 1; j + 1 < g.ny(); ++j) {
       const double x = g.x[std::size_t(i)], y = g.y[std::size_t(j)];
-      if (x * x + y * y > radius * radius) continue;
+      if (x * x + y * y > radius * radius * (1 + 1e-12)) continue;  // points on the circle count, whatever the rounding
       bool complete = true, lowest = true;
       const double f = g.at(i, j);
       for (int a = -1; a <= 1; ++a)

@@ -29,9 +29,15 @@ struct line_reach {
   enum kind { crossed, first_step, not_finite, grid_ends, above } how = crossed;
   double lo = 0, hi = 0;  // the distance lies in [lo, hi]
   // "0.293", "< 0.05", "< 0.05 (not finite there)", "> 0.5" or "0 (above it at the start)",
-  // distances rounded to 3 decimals.
+  // distances rounded to 3 decimals, or to 3 significant digits below 0.001 (a fine grid's).
   std::string text() const {
-    const auto r = [](double v) { return basin::text(std::round(v * 1000) / 1000); };
+    const auto r = [](double v) {
+      if (v != 0 && std::fabs(v) < 1e-3) {
+        const double scale = std::pow(10.0, 2 - std::floor(std::log10(std::fabs(v))));
+        return basin::text(std::round(v * scale) / scale);
+      }
+      return basin::text(std::round(v * 1000) / 1000);
+    };
     switch (how) {
       case crossed: return r(lo);
       case first_step: return "< " + r(hi);

@@ -2,8 +2,11 @@
 // with accuracy; the GANs' binary cross-entropy on one logit per sample.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "basin/backend/concepts.hpp"
 #include "basin/core/error.hpp"
@@ -111,7 +114,13 @@ struct classification_loss {
     double host[3];
     B::download(sm, 3, host);
     const char* name = mse ? "softmax_mse" : "softmax_cross_entropy";
-    require(host[2] == 0, name, ": ", index_t(host[2] + 0.5), " of ", n, " labels lie outside [0, ", classes, ")");
+    if (host[2] != 0) {  // name the first (the labels read back only on this error path)
+      std::vector<std::int32_t> h(static_cast<std::size_t>(n));
+      B::download(labels, n, h.data());
+      const auto bad = std::find_if(h.begin(), h.end(), [&](std::int32_t l) { return l < 0 || l >= classes; });
+      fail(name, ": ", index_t(host[2] + 0.5), " of ", n, " labels lie outside [0, ", classes, "), the first is image ",
+           bad - h.begin(), " of the batch, label ", bad != h.end() ? *bad : -1);
+    }
     require(allow_not_finite || std::isfinite(host[0]), name, ": the loss is ",
             std::isnan(host[0]) ? "NaN" : "infinite", " (non-finite logits)");
     return {host[0] / double(n), index_t(host[1] + 0.5)};
