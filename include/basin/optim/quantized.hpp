@@ -88,9 +88,10 @@ class quantized_optimizer {
       }
       require(q.delta > 0 || big > 0, "quantized_optimizer: tensor '", names[k],
               "' is all zero: its grid takes its scale from its weights (give quantization::delta instead)");
-      const double delta = q.delta > 0 ? q.delta : std::max(big, 1e-12) / (std::ldexp(1.0, q.bits - 1) - 1);
-      grids_.push_back({t.offset, t.size(), q.bits == 1 ? quant::binary_grid(q.delta > 0 ? q.delta : mean)
-                                                             : quant::integer_grid(delta, q.bits)});
+      const quant::grid g = q.delta <= 0  ? quant::grid_from_scale(std::max(big, 1e-12), mean, q.bits)
+                            : q.bits == 1 ? quant::binary_grid(q.delta)
+                                          : quant::integer_grid(q.delta, q.bits);
+      grids_.push_back({t.offset, t.size(), g});
       // (weights all zero or not finite, or a spacing whose end points overflow)
       const auto problem = quant::grid_problem(grids_.back().g);
       require(problem.empty(), "quantized_optimizer: the grid of tensor '", names[k], "': ", problem);

@@ -147,9 +147,7 @@ class packed_tensor {
     require((bits_ == 1) == g.binary && quant::bits_of(g) == bits_, what, ": the layer's weights are ",
             bits_ == 1 ? std::string("binary") : std::to_string(bits_) + "-bit integers", ", the grid given is ",
             g.binary ? std::string("binary") : std::to_string(quant::bits_of(g)) + "-bit");
-    require(g.delta > 0 && std::isfinite(g.delta), what, ": the grid's spacing must be positive and finite, got ",
-            g.delta);
-    const auto problem = quant::grid_problem(g);  // end points the packed levels can hold
+    const auto problem = quant::grid_problem(g);  // a positive finite spacing, end points the levels can hold
     require(problem.empty(), what, ": ", problem);
     g_ = g;
     has_grid_ = true;
@@ -189,9 +187,8 @@ class packed_tensor {
       sum += a;
       ++finite;
     }
-    const double scale = bits_ == 1 ? (finite > 0 ? sum / double(finite) : 0.0) : big;
-    g_ = bits_ == 1 ? quant::binary_grid(std::max(scale, 1e-12))
-                    : quant::integer_grid(std::max(scale, 1e-12) / (std::ldexp(1.0, bits_ - 1) - 1), bits_);
+    const double mean = finite > 0 ? sum / double(finite) : 0.0, scale = bits_ == 1 ? mean : big;
+    g_ = quant::grid_from_scale(std::max(big, 1e-12), std::max(mean, 1e-12), bits_);
     has_grid_ = std::isfinite(scale) && scale > 0;
   }
 

@@ -41,6 +41,12 @@ inline grid integer_grid(double delta, int bits) {
 }
 inline grid binary_grid(double scale) { return {2 * scale, -scale, scale, true}; }
 
+// The grid a tensor of weights takes from their scale (the quantized optimizer's rule, and a
+// quantized layer's without one): binary s = mean |w|, integer delta = max |w| / (2^(bits-1) - 1).
+inline grid grid_from_scale(double max_abs, double mean_abs, int bits) {
+  return bits == 1 ? binary_grid(mean_abs) : integer_grid(max_abs / (std::ldexp(1.0, bits - 1) - 1), bits);
+}
+
 // What is wrong with g as a grid of quantized weights; empty when nothing is: finite, a positive
 // spacing, and either binary ({-s, s}, spacing 2 s, as binary_grid) or integer, symmetric, with
 // 1 to 2^31 - 1 levels each side (at most 32 bits a weight; integer_grid's 2^(b-1) - 1 among
