@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "../scratch.hpp"
 #include "basin/landscape/convexity.hpp"
 #include "basin/landscape/direction_file.hpp"
 #include "basin/landscape/surface.hpp"
@@ -25,11 +26,7 @@ namespace fs = std::filesystem;
 
 namespace {
 std::string temp_path(const std::string& name) {
-  const auto dir = fs::temp_directory_path() / ("basin_test_landscape_" + std::to_string(::getpid()));
-  fs::create_directories(dir);
-  const auto p = (dir / name).string();
-  fs::remove(p);
-  return p;
+  return test::scratch_path(name);
 }
 // For BOOST_CHECK_EXCEPTION: the error names the file and says what.
 auto names_file_and(const std::string& path, const char* what) {
@@ -460,13 +457,14 @@ BOOST_AUTO_TEST_CASE(foreign_or_corrupted_surface_files_are_refused) {
   // A sweep's axes must increase strictly (pictures and the file's grid need it).
   surface_options unordered = o;
   unordered.x = {0.0, 0.5, 0.5};
-  BOOST_CHECK_EXCEPTION(sweep(m, d1, nullptr, temp_path("unordered.h5"), unordered, {"train_loss"}, data), basin::error,
+  const auto unordered_file = temp_path("unordered.h5");
+  BOOST_CHECK_EXCEPTION(sweep(m, d1, nullptr, unordered_file, unordered, {"train_loss"}, data), basin::error,
                         [](const basin::error& e) {
                           return std::string(e.what()).find(
                                      "x coordinates must increase strictly, but [2] = 0.5 "
                                      "follows [1] = 0.5") != std::string::npos;
                         });
-  BOOST_TEST(!fs::exists(temp_path("unordered.h5")));
+  BOOST_TEST(!fs::exists(unordered_file));
   // A metric stored as float32 (by another program): refused before a point is computed.
   const auto float_file = temp_path("float_metric.h5");
   std::filesystem::copy_file(path, float_file, std::filesystem::copy_options::overwrite_existing);

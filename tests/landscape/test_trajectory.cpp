@@ -1,14 +1,13 @@
 // Training paths along principal directions: a path in a known plane against the closed form,
 // random paths against a full SVD of the centered snapshot matrix, projections, the variance a
 // plane holds, the files, and the errors.
-#include <unistd.h>
-
 #include <Eigen/SVD>
 #include <boost/test/unit_test.hpp>
 #include <cmath>
 #include <filesystem>
 #include <limits>
 
+#include "../scratch.hpp"
 #include "basin/io/checkpoint.hpp"
 #include "basin/landscape/trajectory.hpp"
 #include "basin/net/model.hpp"
@@ -19,11 +18,7 @@ namespace fs = std::filesystem;
 
 namespace {
 std::string trajectory_temp(const std::string& name) {
-  const auto dir = fs::temp_directory_path() / ("basin_test_trajectory_" + std::to_string(::getpid()));
-  fs::create_directories(dir);
-  const auto p = (dir / name).string();
-  fs::remove(p);
-  return p;
+  return test::scratch_path("trajectory_" + name);
 }
 using path_net = network<input<2, 5, 5>, named<"conv", conv<3, 3>>, named<"bn", batch_norm>, relu, global_avg_pool,
                          named<"fc", dense<4>>>;

@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "../layers/gradcheck.hpp"
+#include "../scratch.hpp"
 #include "basin/io/checkpoint.hpp"
 #include "basin/layers/loss.hpp"
 #include "basin/net/model.hpp"
@@ -19,9 +20,7 @@ using host = backend::host;
 
 namespace {
 std::string temp_path(const std::string& name) {
-  const auto dir = std::filesystem::temp_directory_path() / ("basin_test_net_" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
-  return (dir / name).string();
+  return test::scratch_path(name);
 }
 using small_net = network<input<3, 6, 6>, conv<4, 3>, batch_norm, relu, residual<conv<5, 3, 2, 1>, batch_norm>,
                           relu, repeat<2, named<"block", residual<conv<5, 3>, batch_norm, relu>>>, max_pool<2, 1>,
