@@ -15,6 +15,8 @@
 // --model_file3 as well: the plane through three models, y direction model_file3 - model_file.
 // Models: resnet20, resnet56, plain20, plain56, densenet22, vgg9 (fashion, 1x28x28) and
 // resnet20, resnet56, vgg9 (cifar10, 3x32x32, read from --data_dir's CIFAR-10 binary batches).
+// --model_file: a basin checkpoint, or a PyTorch one converted by examples/torch_to_basin.py
+// (tensors named and shaped as the reference tool's models name and shape them).
 // Directions are created (and saved to --dir_file) unless --dir_file names an existing file,
 // which is then read (the reference tool's direction files work too, and 06_trajectory's
 // principal directions); a basin directions file made with another norm, ignore, dir_type, seed
@@ -275,7 +277,9 @@ static int run_main(int argc, char** argv, basin::sweep_team* team) {
                  "options --vmin, --vmax, --vlevel: expected vmin < vmax and a spacing vlevel > 0 giving at most 1000 ",
                  "contour levels, got ", s.vmin, ", ", s.vmax, ", ", s.vlevel);
   basin::require(s.points_per_pass >= 1, "option --points_per_pass: expected at least 1, got ", s.points_per_pass);
-  basin::require(!s.model_file.empty(), "option --model_file: required (a checkpoint written by basin)");
+  basin::require(!s.model_file.empty(),
+                 "option --model_file: required (a checkpoint written by basin, or a PyTorch one converted by "
+                 "examples/torch_to_basin.py)");
   basin::require(xnorm == ynorm && xignore == yignore, "options --xnorm/--ynorm and --xignore/--yignore must agree");
   basin::require(xignore == "biasbn" || xignore.empty(), "option --xignore: expected biasbn or nothing, got '",
                  xignore, "'");

@@ -540,7 +540,8 @@ BOOST_AUTO_TEST_CASE(direction_files_in_the_reference_layout) {
   // ... and a directions file is no checkpoint.
   BOOST_CHECK_EXCEPTION(load_checkpoint(m, path), basin::error, [&](const basin::error& e) {
     return std::string(e.what()) ==
-           "checkpoint '" + path + "': a file of format 'basin-directions-1', expected 'basin-checkpoint-1'";
+           "checkpoint '" + path +
+               "': a file of format 'basin-directions-1', expected 'basin-checkpoint-1' (or 'torch-state-dict-1')";
   });
 }
 

@@ -450,6 +450,74 @@ BOOST_AUTO_TEST_CASE(checkpoint_of_another_architecture_is_refused) {
   BOOST_CHECK_THROW(load_checkpoint(a, cut), basin::error);
 }
 
+// A PyTorch state_dict as examples/torch_to_basin.py writes it (the tensors, format
+// "torch-state-dict-1", no architecture or fingerprint) loads by name and shape, as PyTorch's
+// strict load_state_dict; a missing tensor, an unexpected one and a wrong shape are refused,
+// named, with the model unchanged.
+BOOST_AUTO_TEST_CASE(pytorch_state_dicts_load_by_name_and_shape) {
+  using m = model<resnet20<fashion_input>, float>;
+  m a(5), b(6);
+  std::vector<float> x(3 * 784);
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = float(i % 13) / 13;
+  a.forward(x.data(), 3, mode::train);
+  const auto as_torch = [&](const std::string& name, const auto& edit) {
+    const auto path = temp_path(name);
+    save_checkpoint(a, path);
+    const hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    BOOST_REQUIRE(f >= 0);
+    for (const char* attr : {"architecture", "fingerprint", "format", "epoch", "step"})
+      BOOST_REQUIRE(H5Adelete_by_name(f, "/", attr, H5P_DEFAULT) >= 0);
+    edit(f);
+    H5Fclose(f);
+    h5::file::open(path, true).set_attr("/", "format", "torch-state-dict-1");
+    return path;
+  };
+  const auto good = as_torch("torch.h5", [](hid_t) {});
+  const auto info = load_checkpoint(b, good);
+  BOOST_TEST(info.from_torch);
+  BOOST_TEST(info.architecture.empty());
+  BOOST_TEST(std::equal(a.params.begin(), a.params.end(), b.params.begin()));
+  BOOST_TEST(std::equal(a.state.begin(), a.state.end(), b.state.begin()));
+  BOOST_TEST(b.batches_tracked == 1);
+  // Without the batch norms' num_batches_tracked (a state_dict from before PyTorch 0.4.1, or
+  // rebuilt as a plain dict): loaded, the count 0, as PyTorch's strict load_state_dict takes it.
+  const auto no_counters = as_torch("no_counters.h5", [](hid_t f) {
+    for (const auto& n : m::state_names())
+      if (n.ends_with("running_var"))
+        BOOST_REQUIRE(H5Ldelete(f, (n.substr(0, n.size() - 11) + "num_batches_tracked").c_str(), H5P_DEFAULT) >= 0);
+  });
+  m d(8);
+  load_checkpoint(d, no_counters);
+  BOOST_TEST(std::equal(a.params.begin(), a.params.end(), d.params.begin()));
+  BOOST_TEST(d.batches_tracked == 0);
+
+  m c(7);
+  const std::vector<float> before(c.params.begin(), c.params.end());
+  const auto refused = [&](auto& model, const std::string& path, const std::string& what) {
+    BOOST_CHECK_EXCEPTION(load_checkpoint(model, path), basin::error, [&](const basin::error& e) {
+      const std::string w = e.what();
+      BOOST_TEST_MESSAGE(w);
+      return w.find(path) != std::string::npos && w.find(what) != std::string::npos;
+    });
+  };
+  const auto remove = [](const char* name) {
+    return [name](hid_t f) { BOOST_REQUIRE(H5Ldelete(f, name, H5P_DEFAULT) >= 0); };
+  };
+  refused(c, as_torch("missing.h5", remove("linear.bias")), "missing 'linear.bias'");
+  const auto extra = as_torch("extra.h5", [](hid_t) {});
+  h5::file::open(extra, true).write<float>("fc.weight", std::vector<float>(640), {10, 64});
+  refused(c, extra, "unexpected 'fc.weight'");
+  const auto shape = as_torch("shape.h5", remove("conv1.weight"));
+  h5::file::open(shape, true).write<float>("conv1.weight", std::vector<float>(432), {16, 3, 3, 3});
+  refused(c, shape, "tensor 'conv1.weight' has shape (16, 3, 3, 3), expected (16, 1, 3, 3)");
+  BOOST_TEST(std::equal(before.begin(), before.end(), c.params.begin()));
+  // A residual net's file into the plain net: its shortcut tensors are unexpected, and named.
+  model<plain20<fashion_input>, float> p(1);
+  refused(p, good,
+          "unexpected 'layer2.0.shortcut.0.weight', 'layer2.0.shortcut.1.bias', "
+          "'layer2.0.shortcut.1.num_batches_tracked' and 9 more");
+}
+
 // A checkpoint whose num_batches_tracked holds no value (an empty dataset) or a null dataspace:
 // refused with the file and the dataset named, the model unchanged.
 BOOST_AUTO_TEST_CASE(checkpoint_with_an_empty_counter_is_refused) {

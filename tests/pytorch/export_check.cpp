@@ -1,6 +1,10 @@
 // Writes basin checkpoints plus a batch, basin's logits and loss (and, in train mode, the
 // running statistics after the step) for check_forward.py, which evaluates the same weights
 // and data in PyTorch. Usage: export_check <output folder>
+// The other way round, for check_import.py: export_check --import <net> <weights.h5> <batch.h5>
+// loads PyTorch weights converted by examples/torch_to_basin.py into <net> (resnet20_fashion,
+// vgg9_cifar or densenet_cifar) and writes its eval-mode logits (n, classes) on the batch's
+// "input" into <batch.h5> as "basin_logits"; a refused file prints basin's message and exits 2.
 #include <cstdio>
 #include <filesystem>
 
@@ -55,8 +59,43 @@ void export_one(const std::string& path, mode m, std::uint64_t seed) {
               m == mode::train ? "train" : "eval", loss);
 }
 
+template <class Net>
+int import_one(const std::string& weights, const std::string& batch) {
+  using model_t = model<Net, float, backend::host>;
+  model_t net(1);
+  try {
+    load_checkpoint(net, weights);
+  } catch (const basin::error& e) {
+    std::fprintf(stderr, "refused: %s\n", e.what());
+    return 2;
+  }
+  auto f = h5::file::open(batch, true);
+  const auto shape = f.shape("input");
+  require(shape.size() == 4 && shape[1] == hsize_t(model_t::in.c) && shape[2] == hsize_t(model_t::in.h) &&
+              shape[3] == hsize_t(model_t::in.w),
+          "'", batch, "': input has shape ", h5::detail::dims_string(shape), ", expected (n, ", model_t::in.c, ", ",
+          model_t::in.h, ", ", model_t::in.w, ")");
+  const auto x = f.read<float>("input");
+  const index_t n = index_t(shape[0]);
+  const float* z = net.forward(x.data(), n, mode::eval);
+  std::vector<float> logits(static_cast<std::size_t>(n * model_t::classes));  // (n, classes)
+  for (index_t i = 0; i < n; ++i)
+    for (int k = 0; k < model_t::classes; ++k) logits[i * model_t::classes + k] = z[k * n + i];
+  f.write<float>("basin_logits", logits, {hsize_t(n), hsize_t(model_t::classes)});
+  std::printf("loaded %s into %s, wrote the logits of %lld images\n", weights.c_str(), model_t::architecture().c_str(),
+              static_cast<long long>(n));
+  return 0;
+}
+
 int main(int argc, char** argv) try {
-  require(argc == 2, "usage: export_check <output folder>");
+  if (argc == 5 && std::string(argv[1]) == "--import") {
+    const std::string net = argv[2];
+    if (net == "resnet20_fashion") return import_one<resnet20<fashion_input>>(argv[3], argv[4]);
+    if (net == "vgg9_cifar") return import_one<vgg9<cifar_input>>(argv[3], argv[4]);
+    if (net == "densenet_cifar") return import_one<densenet_cifar<cifar_input>>(argv[3], argv[4]);
+    fail("export_check --import: unknown net '", net, "' (resnet20_fashion, vgg9_cifar or densenet_cifar)");
+  }
+  require(argc == 2, "usage: export_check <output folder> | export_check --import <net> <weights.h5> <batch.h5>");
   const std::string dir = argv[1];
   std::filesystem::create_directories(dir);
   export_one<resnet20<fashion_input>, float>(dir + "/resnet20_fashion_eval_f32.h5", mode::eval, 1);

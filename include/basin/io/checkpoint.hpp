@@ -24,6 +24,14 @@
 // settings is refused. Readers of plain checkpoints ignore the group. A checkpoint is written to a temporary file and
 // renamed into place, so a crash never leaves a half-written file under the final name. Reading one into a model of
 // another architecture fails with basin::error naming the file, the expected and the found architecture.
+//
+// PyTorch's own checkpoints: examples/torch_to_basin.py writes a state_dict (from torch.save of a
+// state_dict, of a dict holding one, or of a module; DataParallel's "module." prefix removed) as
+// one dataset per tensor with the root attribute format "torch-state-dict-1" and no architecture.
+// load_checkpoint reads such a file into a zoo net whose tensors have the same names and shapes
+// (the reference tool's ResNet, plain net, VGG-9 and DenseNet definitions), as PyTorch's strict
+// load_state_dict does: a missing tensor, an unexpected one or a wrong shape is a basin::error
+// naming the tensor (a missing num_batches_tracked counts 0, as in PyTorch).
 #pragma once
 
 #include <algorithm>
@@ -44,11 +52,15 @@
 namespace basin {
 
 struct checkpoint_info {
-  std::string architecture;
+  std::string architecture;  // empty for a PyTorch state_dict
   std::uint64_t fingerprint = 0;
   std::int64_t epoch = -1, step = -1;
   std::string recipe;  // the run's description (training checkpoints), empty when none was saved
+  bool from_torch = false;  // a PyTorch state_dict converted by examples/torch_to_basin.py
 };
+
+// The root attribute "format" of a PyTorch state_dict converted by examples/torch_to_basin.py.
+inline constexpr const char* torch_state_dict_format = "torch-state-dict-1";
 
 namespace detail {
 template <class Table>
@@ -175,13 +187,21 @@ index_t stored_bytes(const Grids& grids) {
 // that is not HDF5, or one that is not a basin checkpoint.
 inline checkpoint_info read_checkpoint_info(const std::string& path) {
   auto f = h5::file::open(path);
-  // Surface and direction files carry an architecture and fingerprint too: their format tells them apart.
-  if (f.has_attr("/", "format"))
-    require(f.attr_string("/", "format") == "basin-checkpoint-1", "checkpoint '", path, "': a file of format '",
-            f.attr_string("/", "format"), "', expected 'basin-checkpoint-1'");
-  require(f.has_attr("/", "architecture") && f.has_attr("/", "fingerprint"), "checkpoint '", path,
-          "': not a basin checkpoint (no architecture/fingerprint attributes)");
   checkpoint_info info;
+  // Surface and direction files carry an architecture and fingerprint too: their format tells them apart.
+  if (f.has_attr("/", "format")) {
+    const auto format = f.attr_string("/", "format");
+    if (format == torch_state_dict_format) {
+      info.from_torch = true;
+      if (f.has_attr("/", "epoch")) info.epoch = f.attr_i64("/", "epoch");
+      return info;
+    }
+    require(format == "basin-checkpoint-1", "checkpoint '", path, "': a file of format '", format,
+            "', expected 'basin-checkpoint-1' (or '", torch_state_dict_format, "')");
+  }
+  require(f.has_attr("/", "architecture") && f.has_attr("/", "fingerprint"), "checkpoint '", path,
+          "': not a basin checkpoint (no architecture/fingerprint attributes; a PyTorch checkpoint loads once "
+          "examples/torch_to_basin.py has converted it)");
   info.architecture = f.attr_string("/", "architecture");
   info.fingerprint = f.attr_u64("/", "fingerprint");
   if (f.has_attr("/", "epoch")) info.epoch = f.attr_i64("/", "epoch");
@@ -211,17 +231,54 @@ void require_architecture(const checkpoint_info& info, const std::string& path) 
 }
 }  // namespace detail
 
+namespace detail {
+// A converted PyTorch state_dict holds exactly the model's tensors, as PyTorch's strict
+// load_state_dict requires; a batch norm's num_batches_tracked may be missing (PyTorch then
+// takes 0, as for state_dicts saved before it had the counter, and so does load_checkpoint).
+template <class Model>
+void require_same_tensors(const h5::file& f, const std::string& path) {
+  std::vector<std::string> expected = Model::parameter_names(), counters;
+  const auto sn = Model::state_names();
+  expected.insert(expected.end(), sn.begin(), sn.end());
+  for (const auto& name : sn)
+    if (name.size() > 11 && name.compare(name.size() - 11, 11, "running_var") == 0)
+      counters.push_back(name.substr(0, name.size() - 11) + "num_batches_tracked");
+  std::vector<std::string> missing, unexpected;
+  const auto found = f.children("/");
+  const auto in = [](const std::vector<std::string>& v, const std::string& x) {
+    return std::find(v.begin(), v.end(), x) != v.end();
+  };
+  for (const auto& e : expected)
+    if (!in(found, e)) missing.push_back(e);
+  for (const auto& n : found)
+    if (!in(expected, n) && !in(counters, n)) unexpected.push_back(n);
+  const auto some = [](const std::vector<std::string>& v) {
+    std::string t;
+    for (std::size_t i = 0; i < v.size() && i < 3; ++i) t += (i ? ", '" : "'") + v[i] + "'";
+    return v.size() > 3 ? t + " and " + std::to_string(v.size() - 3) + " more" : t;
+  };
+  require(missing.empty() && unexpected.empty(), "checkpoint '", path, "': a PyTorch state_dict that does not fit ",
+          Model::architecture(), " (", expected.size() + counters.size(), " tensors)",
+          missing.empty() ? "" : ": missing ", some(missing), unexpected.empty() ? "" : "; unexpected ",
+          some(unexpected));
+}
+}  // namespace detail
+
 // Loads a checkpoint into m. Requires a checkpoint of the same architecture (name, up to the
 // weight type, and fingerprint: a binary resnet20's checkpoint loads into a real resnet20 and
-// back); ensures params, state and batches_tracked are those of the file; throws basin::error
-// naming the file and the mismatch otherwise (m is then left unchanged).
+// back), or a PyTorch state_dict converted by examples/torch_to_basin.py with exactly the model's
+// tensors (names and shapes); ensures params, state and batches_tracked are those of the file;
+// throws basin::error naming the file and the mismatch otherwise (m is then left unchanged).
 template <class Model>
 checkpoint_info load_checkpoint(Model& m, const std::string& path) {
   using T = typename Model::scalar;
   using B = typename Model::backend_type;
   const auto info = read_checkpoint_info(path);
-  detail::require_architecture<Model>(info, path);
   auto f = h5::file::open(path);
+  if (info.from_torch)
+    detail::require_same_tensors<Model>(f, path);
+  else
+    detail::require_architecture<Model>(info, path);
   std::vector<T> p(static_cast<std::size_t>(Model::n_params)), s(static_cast<std::size_t>(Model::n_state));
   const auto load = [&](const std::vector<std::string>& names, const auto& table, std::vector<T>& out) {
     for (std::size_t i = 0; i < names.size(); ++i) {
@@ -250,8 +307,8 @@ checkpoint_info load_checkpoint(Model& m, const std::string& path) {
         continue;
       }
       const auto shape = f.shape(names[i]);
-      require(shape == detail::torch_shape(d), "checkpoint '", path, "': tensor '", names[i],
-              "' has the wrong shape");
+      require(shape == detail::torch_shape(d), "checkpoint '", path, "': tensor '", names[i], "' has shape ",
+              h5::detail::dims_string(shape), ", expected ", h5::detail::dims_string(detail::torch_shape(d)));
       const auto v = f.read<T>(names[i]);
       std::copy(v.begin(), v.end(), out.begin() + d.offset);
     }
@@ -419,8 +476,8 @@ inline bool same_recipe(const std::string& file, const std::string& run) {
 // that training continues exactly as if it had not stopped (same steps, momentum, moments,
 // grids, shadow weights). Requires the model's architecture, the optimizer's kind and settings,
 // and (when both are given) the recipe to be the file's; throws basin::error naming the file and
-// the difference otherwise, leaving m and opt unchanged. A plain checkpoint loads the model only
-// (optimizer_restored false: the optimizer keeps its state).
+// the difference otherwise, leaving m and opt unchanged. A plain checkpoint, or a converted
+// PyTorch state_dict, loads the model only (optimizer_restored false: the optimizer keeps its state).
 template <class Model, class Opt>
 training_checkpoint_info load_training_checkpoint(Model& m, Opt& opt, const std::string& path,
                                                   const std::string& recipe = {}) {
@@ -429,12 +486,12 @@ training_checkpoint_info load_training_checkpoint(Model& m, Opt& opt, const std:
   std::optional<optim::optimizer_state<T>> st;
   {
     static_cast<checkpoint_info&>(out) = read_checkpoint_info(path);
-    detail::require_architecture<Model>(out, path);
+    if (!out.from_torch) detail::require_architecture<Model>(out, path);  // (else load_checkpoint checks tensors)
     auto f = h5::file::open(path);
     require(recipe.empty() || out.recipe.empty() || detail::same_recipe(out.recipe, recipe), "training checkpoint '",
             path, "' was written by another run:\n  the file's run: ", out.recipe, "\n  this run:       ", recipe,
             "\n(use another output folder, or remove this run's checkpoints to start again)");
-    if (f.has("optimizer")) st = detail::read_optimizer_state<Model, T>(f, path);
+    if (!out.from_torch && f.has("optimizer")) st = detail::read_optimizer_state<Model, T>(f, path);
   }
   if (!st) {
     static_cast<checkpoint_info&>(out) = load_checkpoint(m, path);
