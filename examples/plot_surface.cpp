@@ -13,8 +13,11 @@
 // --y omitted: a 1-D line. --model_file2: the x direction is model_file2 - model_file (states
 // included): x = 0 and 1 are the two models (interpolation; the reference tool's --model_file2).
 // --model_file3 as well: the plane through three models, y direction model_file3 - model_file.
-// Models: resnet20, resnet56, plain20, plain56, densenet22, vgg9 (fashion, 1x28x28) and
-// resnet20, resnet56, vgg9 (cifar10, 3x32x32, read from --data_dir's CIFAR-10 binary batches).
+// Models: resnet20, resnet56, resnet110, plain20, plain56, plain110, plain56_w2, plain56_w4 (what
+// 09_architectures trains), densenet22, vgg9 (fashion, 1x28x28) and resnet20, resnet56,
+// resnet110, plain20, plain56, plain110, densenet121, vgg9 (cifar10, 3x32x32, read from
+// --data_dir's CIFAR-10 binary batches: the reference tool's pre-trained models, converted);
+// the reference's resnet<depth>_noshort names the plain nets too.
 // --model_file: a basin checkpoint, or a PyTorch one converted by examples/torch_to_basin.py
 // (tensors named and shaped as the reference tool's models name and shape them).
 // Directions are created (and saved to --dir_file) unless --dir_file names an existing file,
@@ -42,6 +45,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <functional>
+#include <utility>
 
 #include "basin/core/files.hpp"
 #include "basin/data/cifar.hpp"
@@ -291,23 +295,42 @@ static int run_main(int argc, char** argv, basin::sweep_team* team) {
                  s.dataset, "'");
   s.dir = {basin::parse_normalization(xnorm, "option --xnorm"), xignore == "biasbn", s.dir_type == "states"};
   using namespace basin;
+  // The reference tool's names of the nets without shortcuts (its pre-trained CIFAR-10 models
+  // include resnet56_noshort and resnet110_noshort).
+  const std::string asked = s.model;
+  for (const auto& [theirs, ours] : {std::pair<const char*, const char*>{"resnet20_noshort", "plain20"},
+                                     {"resnet56_noshort", "plain56"},
+                                     {"resnet110_noshort", "plain110"},
+                                     {"wrn56_2_noshort", "plain56_w2"},
+                                     {"wrn56_4_noshort", "plain56_w4"}})
+    if (s.model == theirs) s.model = ours;
   if (s.dataset == "fashion") {
     if (s.model == "resnet20") return run<resnet20<fashion_input>>(s);
     if (s.model == "resnet56") return run<resnet56<fashion_input>>(s);
+    if (s.model == "resnet110") return run<resnet110<fashion_input>>(s);
     if (s.model == "plain20") return run<plain20<fashion_input>>(s);
     if (s.model == "plain56") return run<plain56<fashion_input>>(s);
+    if (s.model == "plain110") return run<plain110<fashion_input>>(s);
+    if (s.model == "plain56_w2") return run<plain<56, fashion_input, 2>>(s);
+    if (s.model == "plain56_w4") return run<plain<56, fashion_input, 4>>(s);
     if (s.model == "densenet22") return run<densenet22<fashion_input>>(s);
     if (s.model == "vgg9") return run<vgg9<fashion_input>>(s);
   } else {
     basin::require(!s.data_dir.empty(), "option --data_dir: required for cifar10 (the folder of data_batch_1.bin ...)");
     if (s.model == "resnet20") return run<resnet20<cifar_input>>(s);
     if (s.model == "resnet56") return run<resnet56<cifar_input>>(s);
+    if (s.model == "resnet110") return run<resnet110<cifar_input>>(s);
+    if (s.model == "plain20") return run<plain20<cifar_input>>(s);
+    if (s.model == "plain56") return run<plain56<cifar_input>>(s);
+    if (s.model == "plain110") return run<plain110<cifar_input>>(s);
+    if (s.model == "densenet121") return run<densenet121<cifar_input>>(s);
     if (s.model == "vgg9") return run<vgg9<cifar_input>>(s);
   }
   basin::fail(
-      "option --model: expected resnet20, resnet56, plain20, plain56, densenet22 or vgg9 (fashion) or "
-      "resnet20, resnet56 or vgg9 (cifar10), got '",
-      s.model, "'");
+      "option --model: expected resnet20, resnet56, resnet110, plain20, plain56, plain110, plain56_w2, plain56_w4, "
+      "densenet22 or vgg9 (fashion) or resnet20, resnet56, resnet110, plain20, plain56, plain110, densenet121 or vgg9 "
+      "(cifar10), or the reference tool's resnet<depth>_noshort (plain<depth>), got '",
+      asked, "'", asked == s.model ? "" : " (" + s.model + ")");
 }
 
 int main(int argc, char** argv) {
