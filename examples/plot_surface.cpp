@@ -185,11 +185,33 @@ int run(const settings& s) {
   const auto st = basin::sweep(m, dx, plane ? &dy : nullptr, s.surf_file, so, metrics.names(), metrics);
   if (!root) return 0;
   std::printf("%s: %lld points computed%s, %lld were already there (%.1f s)\n", s.surf_file.c_str(),
-              (long long)st.computed,
-              s.team ? (" by " + std::to_string(s.team->size()) + " processes").c_str() : "", (long long)st.skipped,
-              st.seconds);
-  if (!s.plot) return 0;
+              (long long)st.computed, s.team ? (" by " + std::to_string(s.team->size()) + " processes").c_str() : "",
+              (long long)st.skipped, st.seconds);
   auto f = basin::h5::file::open(s.surf_file);
+  {  // Each value at the origin (the checkpoint itself, when 0 lies on the axes) and the lowest loss.
+    const auto origin = [](const std::vector<double>& a) {
+      std::size_t k = 0;
+      for (std::size_t i = 1; i < a.size(); ++i)
+        if (std::abs(a[i]) < std::abs(a[k])) k = i;
+      return std::abs(a[k]) <= 1e-9 * (a.back() - a.front()) ? std::ptrdiff_t(k) : std::ptrdiff_t(-1);
+    };
+    const std::ptrdiff_t i0 = origin(s.x), j0 = plane ? origin(s.y) : 0;
+    const std::size_t ny = plane ? s.y.size() : 1;
+    for (const auto& name : metrics.names()) {
+      const auto z = basin::surface_values(f, name);
+      std::printf("%s:", name.c_str());
+      if (i0 >= 0 && j0 >= 0) std::printf(" %.6g at the origin", z[std::size_t(i0) * ny + std::size_t(j0)]);
+      std::size_t best = z.size();
+      for (std::size_t k = 0; k < z.size(); ++k)
+        if (std::isfinite(z[k]) && (best == z.size() || z[k] < z[best])) best = k;
+      if (name.find("loss") != std::string::npos && best < z.size()) {
+        std::printf("%s lowest %.6g at x = %.4g", i0 >= 0 && j0 >= 0 ? "," : "", z[best], s.x[best / ny]);
+        if (plane) std::printf(", y = %.4g", s.y[best % ny]);
+      }
+      std::printf("\n");
+    }
+  }
+  if (!s.plot) return 0;
   const auto stem = s.surf_file.substr(0, s.surf_file.rfind(".h5"));
   for (const auto& name : metrics.names()) {
     basin::plot::style ps;
