@@ -72,6 +72,11 @@ std::vector<hsize_t> torch_shape(const Table& d) {
 }  // namespace detail
 
 namespace detail {
+// The batch-norm counter stored after a running variance: "<bn>.running_var" -> "<bn>.num_batches_tracked".
+inline std::string counter_name(const std::string& running_var) {
+  return running_var.substr(0, running_var.size() - std::string("running_var").size()) + "num_batches_tracked";
+}
+
 inline std::string shape_text(const std::vector<hsize_t>& s) {
   std::string t;
   for (std::size_t i = 0; i < s.size(); ++i) {
@@ -106,10 +111,8 @@ void write_checkpoint(
     for (std::size_t i = 0; i < sn.size(); ++i) {
       const auto& d = Model::state_table[i];
       f.write<T>(sn[i], s.data() + d.offset, detail::torch_shape(d));
-      if (d.kind == param_kind::bn_running_var) {  // one counter per batch_norm, after its var
-        const auto stem = sn[i].substr(0, sn[i].size() - std::string("running_var").size());
-        f.write_scalar<std::int64_t>(stem + "num_batches_tracked", m.batches_tracked);
-      }
+      if (d.kind == param_kind::bn_running_var)  // one counter per batch_norm, after its var
+        f.write_scalar<std::int64_t>(counter_name(sn[i]), m.batches_tracked);
     }
     extra(f);
   });
@@ -240,9 +243,8 @@ void require_same_tensors(const h5::file& f, const std::string& path) {
   std::vector<std::string> expected = Model::parameter_names(), counters;
   const auto sn = Model::state_names();
   expected.insert(expected.end(), sn.begin(), sn.end());
-  for (const auto& name : sn)
-    if (name.size() > 11 && name.compare(name.size() - 11, 11, "running_var") == 0)
-      counters.push_back(name.substr(0, name.size() - 11) + "num_batches_tracked");
+  for (std::size_t i = 0; i < sn.size(); ++i)
+    if (Model::state_table[i].kind == param_kind::bn_running_var) counters.push_back(counter_name(sn[i]));
   std::vector<std::string> missing, unexpected;
   const auto found = f.children("/");
   const auto in = [](const std::vector<std::string>& v, const std::string& x) {
@@ -318,8 +320,7 @@ checkpoint_info load_checkpoint(Model& m, const std::string& path) {
   std::int64_t tracked = 0;
   const auto sn = Model::state_names();
   if (!sn.empty()) {
-    const auto stem = sn[1].substr(0, sn[1].size() - std::string("running_var").size());
-    const auto nb = stem + "num_batches_tracked";
+    const auto nb = detail::counter_name(sn[1]);
     if (f.is_dataset(nb)) {
       const auto shape = f.shape(nb);
       require(shape.empty() || shape == std::vector<hsize_t>{1}, "checkpoint '", path, "': '", nb, "' has shape ",
