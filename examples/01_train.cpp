@@ -12,8 +12,10 @@
 // --loss_name mse trains on the mean squared error of the softmax against the one-hot label, as
 // the reference tool's cifar10/main.py does with that flag (default --out resnet20_fmnist_mse).
 //
-// Writes <out>/epoch_<k>.h5 after each epoch (with the optimizer's momentum) and <out>/final.h5
-// at the end; rerunning with the same --out resumes after the last finished epoch, exactly.
+// Writes <out>/epoch_0.h5 (the initialization), <out>/epoch_<k>.h5 after each epoch (with the
+// optimizer's momentum) and <out>/final.h5 at the end; rerunning with the same --out resumes after
+// the last finished epoch, exactly. The epochs' files are a training path for plot_trajectory:
+//   plot_trajectory --model resnet20 --model_folder resnet20_fmnist --prefix epoch_ --max_epoch 6
 #include <cstdio>
 #include <filesystem>
 #include <string>
@@ -79,8 +81,13 @@ int main(int argc, char** argv) try {
   o.seed = seed;
   o.augment = augment;
   o.loss = loss;
-  const basin::resume_options resume{[&](int e) { return out + "/epoch_" + std::to_string(e) + ".h5"; },
-                                     basin::text("resnet20, SGD lr ", lr, " cosine, Nesterov, wd ", wd)};
+  const auto ckpt = [&](int e) { return out + "/epoch_" + std::to_string(e) + ".h5"; };
+  const basin::resume_options resume{ckpt, basin::text("resnet20, SGD lr ", lr, " cosine, Nesterov, wd ", wd)};
+  // The initialization as epoch_0.h5 (the reference's model_0.t7), the training path's first
+  // point for plot_trajectory; written whenever training starts from scratch.
+  bool started = false;
+  for (int e = 1; e <= epochs; ++e) started = started || basin::path_exists(ckpt(e), "option --out");
+  if (!started) basin::save_checkpoint(model, ckpt(0), 0);
   double total = 0;
   basin::train_resumable(model, opt, schedule, train_set, o, resume, &test_set, [&](const basin::epoch_record& r) {
     total += r.seconds;

@@ -18,6 +18,10 @@
 // For each line it prints the basin's half-width, the distance from the minimizer at which the
 // test loss passes chance level (ln 10), the number the pictures show.
 // Each curve is a 1-D sweep written to its own HDF5 file (resumable), then drawn with gnuplot.
+// Every sweep evaluates the test loss on the first --eval-subset test images and the training loss
+// on the first --train-eval training images (0 leaves it out); the interpolation is drawn as in
+// the paper's figure 2 (loss blue, accuracy red; training solid, test dashed), each line with its
+// training loss solid, test loss dashed and test accuracy dotted.
 //
 // The interpolation's two ends are the talk's first picture: it prints how far beyond each
 // minimizer the loss stays below chance (with `--wd` the small-batch end narrows). The lines
@@ -30,7 +34,7 @@
 //
 //   02_line_and_interpolation [--net resnet20|vgg9] [--compare batch|optimizer] [--train-subset 12000] [--epochs 6]
 //       [--small-batch 128] [--large-batch 1024] [--lr 0.1] [--adam-lr 1e-3] [--wd 0]
-//       [--points 21] [--eval-subset 1000] [--rescale 10] [--raw-range 1]
+//       [--points 21] [--eval-subset 1000] [--train-eval 1000] [--rescale 10] [--raw-range 1]
 //       [--data /usr/share/datasets/fashion-mnist] [--out lines]
 #include <algorithm>
 #include <cmath>
@@ -109,18 +113,38 @@ std::string half_width(const basin::plot::curve& c, double level) {
   return l.text() + " left, " + r.text() + " right";
 }
 
-// A 1-D sweep along d from m's current weights into file; returns loss and accuracy curves.
+// The curves of one 1-D sweep: test loss and accuracy, and training loss and accuracy (empty when
+// the training set was not evaluated).
+struct line_curves {
+  basin::plot::curve loss, acc, train_loss, train_acc;
+};
+
+// A 1-D sweep along d from m's current weights into file.
 template <class model_t>
-std::pair<basin::plot::curve, basin::plot::curve> line(model_t& m, basin::direction<model_t>& d,
-                                                       const std::vector<double>& xs, const std::string& file,
-                                                       const basin::loss_accuracy& metrics, const std::string& label,
-                                                       const std::string& settings) {
+line_curves line(model_t& m, basin::direction<model_t>& d, const std::vector<double>& xs, const std::string& file,
+                 const basin::loss_accuracy& metrics, const std::string& label, const std::string& settings) {
   basin::surface_options so;
   so.x = xs;
   so.settings = settings;
   basin::sweep(m, d, nullptr, file, so, metrics.names(), metrics);
   auto f = basin::h5::file::open(file);
-  return {{xs, f.read<double>("test_loss"), label + " loss"}, {xs, f.read<double>("test_acc"), label + " accuracy"}};
+  const std::string sep = label.empty() ? "" : label + ", ";
+  line_curves c{{xs, f.read<double>("test_loss"), sep + "test loss"},
+                {xs, f.read<double>("test_acc"), sep + "test accuracy"},
+                {},
+                {}};
+  if (metrics.train) {
+    c.train_loss = {xs, f.read<double>("train_loss"), sep + "training loss"};
+    c.train_acc = {xs, f.read<double>("train_acc"), sep + "training accuracy"};
+  }
+  return c;
+}
+
+// c drawn in line colour `colour` (0 blue, 3 red, ...) with dash type `dash` (1 solid, 2 dashed, 3 dotted).
+basin::plot::curve styled(basin::plot::curve c, int colour, int dash) {
+  c.colour = colour;
+  c.dash = dash;
+  return c;
 }
 
 // What main parsed, for the net-specific part.
@@ -144,7 +168,8 @@ std::string text(double v) {
 
 // Trains both minimizers of Net and draws the pictures.
 template <class Net>
-void compare_minimizers(const settings& st, const basin::dataset& train, const basin::dataset& probe) {
+void compare_minimizers(const settings& st, const basin::dataset& train, const basin::dataset& probe,
+                        const basin::dataset* train_probe) {
   using model_t = model_of<Net>;
   const auto& [by_batch, ra, rb, out, subset, epochs, points, wd, rescale, raw_range] = st;
   // File names of the two minimizers: those of earlier versions for the batch comparison.
@@ -172,27 +197,46 @@ void compare_minimizers(const settings& st, const basin::dataset& train, const b
     for (double x : v) sum += x * x;
     return std::sqrt(sum / double(std::max<std::size_t>(v.size(), 1)));
   };
-  std::printf(
-      "%s: test loss %.4f, accuracy %.2f%%, weights' rms %.4f\n%s: test loss %.4f, accuracy %.2f%%, weights' "
-      "rms %.4f\n",
-      ra.label.c_str(), es.loss, es.accuracy, rms(w[0]), rb.label.c_str(), el.loss, el.accuracy, rms(w[1]));
+  for (int k = 0; k < 2; ++k) {
+    auto& m = k ? large : small;
+    const auto& e = k ? el : es;
+    std::printf("%s: test loss %.4f, accuracy %.2f%%", (k ? rb : ra).label.c_str(), e.loss, e.accuracy);
+    if (train_probe) {
+      const auto et = basin::evaluate(m, *train_probe);
+      std::printf("; training loss %.4f, accuracy %.2f%% (first %lld training images)", et.loss, et.accuracy,
+                  (long long)train_probe->size());
+    }
+    std::printf("; weights' rms %.4f\n", rms(w[std::size_t(k)]));
+  }
 
-  const basin::loss_accuracy metrics{nullptr, &probe, 500};
+  // The test loss at every point, and the training loss on the first --train-eval training
+  // images (the talk: "solid line is the training loss, that dotted line a little bit higher
+  // that's the test loss").
+  const basin::loss_accuracy metrics{train_probe, &probe, 500};
   const std::string cfg = " subset=" + std::to_string(subset) + " epochs=" + std::to_string(epochs) +
                           " eval=" + std::to_string(probe.size()) + " net=" + Net::name() + " wd=" + text(wd) + " " +
-                          ra.label + " lr=" + text(ra.lr) + " / " + rb.label + " lr=" + text(rb.lr);
+                          ra.label + " lr=" + text(ra.lr) + " / " + rb.label + " lr=" + text(rb.lr) +
+                          (train_probe ? " train_eval=" + std::to_string(train_probe->size()) : "");
   const std::string pre = out + "/" + net_tag + (by_batch ? "" : "optimizer_") + (wd > 0 ? "wd_" : "");
 
   // 1. Interpolation (states mode: running statistics interpolate too).
   auto between = basin::difference(small, large, true);
   const auto ia = basin::linspace(-0.5, 1.5, 2 * points - 1);
-  const auto [il, iacc] = line(small, between, ia, pre + "interpolation.h5", metrics, "test", "interpolation" + cfg);
+  const auto ic = line(small, between, ia, pre + "interpolation.h5", metrics, "", "interpolation" + cfg);
+  const auto& il = ic.loss;
   basin::plot::style s;
   s.title = "Interpolation: " + ra.label + " (a = 0) to " + rb.label + " (a = 1)";
   s.xlabel = "a";
-  s.zlabel = "test loss";
+  s.zlabel = train_probe ? "loss" : "test loss";
   s.log_z = true;
-  basin::plot::curves({il}, {iacc}, pre + "interpolation", s);
+  {  // as the paper's figure: loss blue, accuracy red; training solid, test dashed
+    std::vector<basin::plot::curve> losses{styled(ic.loss, 0, 2)}, accs{styled(ic.acc, 3, 2)};
+    if (train_probe) {
+      losses.insert(losses.begin(), styled(ic.train_loss, 0, 1));
+      accs.insert(accs.begin(), styled(ic.train_acc, 3, 1));
+    }
+    basin::plot::curves(losses, accs, pre + "interpolation", s);
+  }
   // Chance level: a 10-class net that guesses uniformly has loss ln 10; beyond it the net has
   // lost what it learned.
   const double chance = std::log(10.0);
@@ -248,13 +292,17 @@ void compare_minimizers(const settings& st, const basin::dataset& train, const b
       auto d = basin::random_direction(*m, 11, 0, {norm, true, false});
       const bool raw = norm == basin::normalization::none;
       const std::string tag = (is_small ? fa : fb) + "_" + basin::to_string(norm) + (raw ? raw_tag : "");
-      const auto [l, a] = line(*m, d, raw ? raw_xs : xs, pre + "line_" + tag + ".h5", metrics,
-                               is_small ? ra.label : rb.label, std::string("line ") + tag + cfg);
-      std::printf("  %-18s %-7s %s\n", (is_small ? ra.label : rb.label).c_str(), basin::to_string(norm),
-                  half_width(l, chance).c_str());
-      losses.push_back(l);
-      accs.push_back(a);
-      if (is_small) first_lines.push_back(l);
+      const auto c = line(*m, d, raw ? raw_xs : xs, pre + "line_" + tag + ".h5", metrics,
+                          is_small ? ra.label : rb.label, std::string("line ") + tag + cfg);
+      std::printf("  %-18s %-7s %s%s\n", (is_small ? ra.label : rb.label).c_str(), basin::to_string(norm),
+                  half_width(c.loss, chance).c_str(),
+                  train_probe ? (" (training loss: " + half_width(c.train_loss, chance) + ")").c_str() : "");
+      // Each minimizer in its own colour: training loss solid, test loss dashed, test accuracy dotted.
+      const int colour = is_small ? 0 : 1;
+      if (train_probe) losses.push_back(styled(c.train_loss, colour, 1));
+      losses.push_back(styled(c.loss, colour, 2));
+      accs.push_back(styled(c.acc, colour, 3));
+      if (is_small) first_lines.push_back(c.loss);
     }
     basin::plot::style ls = s;
     ls.xlabel = "alpha";
@@ -284,8 +332,9 @@ void compare_minimizers(const settings& st, const basin::dataset& train, const b
       auto d = basin::random_direction(scaled, 11, 0, {norm, true, false});  // the same draw as above
       const bool raw = norm == basin::normalization::none;
       const std::string tag = fa + "_x" + text(k) + "_" + basin::to_string(norm) + (raw ? raw_tag : "");
-      auto [l, a] = line(scaled, d, raw ? raw_xs : xs, pre + "line_" + tag + ".h5", metrics, "",
-                         std::string("line ") + tag + cfg);
+      auto l =
+          line(scaled, d, raw ? raw_xs : xs, pre + "line_" + tag + ".h5", metrics, "", std::string("line ") + tag + cfg)
+              .loss;
       auto l0 = first_lines[raw ? 0 : 1];
       l0.label = ra.label + (raw ? ", no normalization" : ", filter-normalized");
       l.label = ra.label + " x " + text(k) + (raw ? ", no normalization" : ", filter-normalized");
@@ -336,6 +385,7 @@ int main(int argc, char** argv) try {
   const double lr = args.get("lr", 0.1), adam_lr = args.get("adam-lr", 1e-3), wd = args.get("wd", 0.0);
   const int points = args.get("points", 21);
   const long eval_subset = args.get("eval-subset", 1000L);
+  const long train_eval = args.get("train-eval", eval_subset);
   const double rescale = args.get("rescale", 10.0);
   const double raw_range = args.get("raw-range", 1.0);
   const std::string data_dir = args.get("data", std::string("/usr/share/datasets/fashion-mnist"));
@@ -352,6 +402,8 @@ int main(int argc, char** argv) try {
   basin::require(std::isfinite(rescale) && rescale > 0, "option --rescale: expected a positive factor, got ", rescale);
   basin::require(std::isfinite(raw_range) && raw_range > 0 && raw_range <= 1e6,
                  "option --raw-range: expected a half-width in (0, 1e6], got ", raw_range);
+  basin::require(train_eval >= 0, "option --train-eval: expected a number of training images, 0 for none, got ",
+                 train_eval);
   basin::require(subset >= 1 && eval_subset >= 1 && epochs >= 1,
                  "options --train-subset, --eval-subset, --epochs: expected at least 1, got ", subset, ", ",
                  eval_subset, " and ", epochs);
@@ -367,13 +419,15 @@ int main(int argc, char** argv) try {
   basin::normalize(test, stats);
   train = basin::subset(train, 0, std::min<basin::index_t>(subset, train.size()));
   const auto probe = basin::subset(test, 0, std::min<basin::index_t>(eval_subset, test.size()));
+  // The training loss on the first --train-eval images the nets trained on.
+  const auto train_probe = basin::subset(train, 0, std::min<basin::index_t>(train_eval, train.size()));
   basin::make_folder(out, "option --out");
 
   settings st{by_batch, ra, rb, out, subset, epochs, points, wd, rescale, raw_range};
   if (net == "resnet20")
-    compare_minimizers<basin::resnet20<basin::fashion_input>>(st, train, probe);
+    compare_minimizers<basin::resnet20<basin::fashion_input>>(st, train, probe, train_eval ? &train_probe : nullptr);
   else
-    compare_minimizers<basin::vgg9<basin::fashion_input>>(st, train, probe);
+    compare_minimizers<basin::vgg9<basin::fashion_input>>(st, train, probe, train_eval ? &train_probe : nullptr);
   return 0;
 } catch (const std::exception& e) {
   std::fprintf(stderr, "02_line_and_interpolation: %s\n", e.what());

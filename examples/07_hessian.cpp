@@ -17,9 +17,14 @@
 //   <net>_max_eig.{png,svg}         the map of max_eig (sharpness)
 // Each point is written as soon as it is computed: interrupt it and run it again to finish.
 //
+// --checkpoint FILE maps a net trained elsewhere instead of training one: a basin checkpoint of
+// --net (01_train's, 09_architectures', plot_surface's inputs) or a PyTorch one converted by
+// examples/torch_to_basin.py (the reference tool's plot_hessian_eigen.py --model_file). The files
+// are then named after FILE's stem (<out>/<stem>_hessian.h5, ...) and nothing is trained.
+//
 //   07_hessian [--net resnet8|plain8|resnet20|plain20|resnet56|plain56] [--train-epochs 2] [--train-subset 10000]
-//              [--grid 7] [--range 1] [--hessian-subset 256] [--iterations 30] [--tolerance 1e-2]
-//              [--seed 1] [--data /usr/share/datasets/fashion-mnist] [--out hessian]
+//              [--checkpoint FILE] [--grid 7] [--range 1] [--hessian-subset 256] [--iterations 30]
+//              [--tolerance 1e-2] [--seed 1] [--data /usr/share/datasets/fashion-mnist] [--out hessian]
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -43,6 +48,7 @@ namespace fs = std::filesystem;
 
 struct settings {
   std::string net, out;
+  std::string checkpoint;  // a given net's file; empty: train one
   int train_epochs = 2, grid = 7;
   double range = 1;
   basin::hessian_options hessian;
@@ -53,11 +59,18 @@ template <class Net>
 void run(const settings& s, const basin::dataset& train_set, const basin::dataset& probe) {
   using model_t = basin::model<Net, float, basin::backend::host>;
   model_t model(s.seed);
-  const auto ckpt = s.out + "/" + s.net + ".h5";
-  if (!basin::path_exists(ckpt, "option --out"))
+  const bool given = !s.checkpoint.empty();
+  const auto ckpt = given ? s.checkpoint : s.out + "/" + s.net + ".h5";
+  // The files' stem: the net's name, or the given checkpoint's.
+  const auto name = given ? fs::path(s.checkpoint).stem().string() : s.net;
+  if (given) {
+    const auto info = basin::load_checkpoint(model, ckpt);
+    std::printf("loaded %s: %s%s\n", ckpt.c_str(), info.from_torch ? "a PyTorch state_dict" : info.architecture.c_str(),
+                info.epoch >= 0 ? (", epoch " + std::to_string(info.epoch)).c_str() : "");
+  } else if (!basin::path_exists(ckpt, "option --out"))
     std::printf("training %s on %lld Fashion-MNIST images for %d epoch(s)\n", s.net.c_str(),
                 (long long)train_set.size(), s.train_epochs);
-  {
+  if (!given) {
     basin::optim::optimizer<basin::optim::sgd, float, basin::backend::host> opt({0.9, 5e-4, true}, model_t::n_params);
     basin::train_options o;
     o.epochs = s.train_epochs;
@@ -76,7 +89,7 @@ void run(const settings& s, const basin::dataset& train_set, const basin::datase
   const basin::direction_options dopt{basin::normalization::filter, true, false};
   auto dx = basin::random_direction(model, s.seed, 0, dopt);
   auto dy = basin::random_direction(model, s.seed, 1, dopt);
-  const auto dir_file = s.out + "/" + s.net + "_directions.h5";
+  const auto dir_file = s.out + "/" + name + "_directions.h5";
   // What the plane itself sees at its centre: its curvatures per unit length in weight space
   // (Rayleigh quotients of the Hessian, so between lambda_min and lambda_max). A random plane
   // averages the spectrum; the talk: "when [we] do these dimensionality reductions you actually
@@ -97,7 +110,7 @@ void run(const settings& s, const basin::dataset& train_set, const basin::datase
   so.settings = "hessian checkpoint=" + ckpt + " seed=" + std::to_string(s.seed) +
                 " images=" + std::to_string(probe.size()) + " iterations=" + std::to_string(s.hessian.max_iterations) +
                 " tolerance=" + basin::text(s.hessian.tolerance);
-  const auto file = s.out + "/" + s.net + "_hessian.h5";
+  const auto file = s.out + "/" + name + "_hessian.h5";
   const basin::hessian_eigenvalues eig{&probe, s.hessian};
   const auto st = basin::sweep(model, dx, &dy, file, so, eig.names(), eig);
   std::printf("hessian map: %lld points computed now, %lld already in %s (%.1f s)\n", (long long)st.computed,
@@ -123,14 +136,15 @@ void run(const settings& s, const basin::dataset& train_set, const basin::datase
   basin::plot::style ps;
   ps.xlabel = "direction 1";
   ps.ylabel = "direction 2";
-  ps.title = s.net + " on Fashion-MNIST: |lambda_min / lambda_max| of the Hessian";
+  const auto who = given ? s.net + " (" + name + ")" : s.net;
+  ps.title = who + " on Fashion-MNIST: |lambda_min / lambda_max| of the Hessian";
   ps.zlabel = "|lambda_min / lambda_max|";
-  basin::plot::heatmap({so.x, so.y, ratio, "eig_ratio"}, s.out + "/" + s.net + "_eig_ratio", ps);
-  ps.title = s.net + " on Fashion-MNIST: lambda_max of the Hessian (sharpness)";
+  basin::plot::heatmap({so.x, so.y, ratio, "eig_ratio"}, s.out + "/" + name + "_eig_ratio", ps);
+  ps.title = who + " on Fashion-MNIST: lambda_max of the Hessian (sharpness)";
   ps.zlabel = "lambda_max";
-  basin::plot::heatmap({so.x, so.y, mx, "max_eig"}, s.out + "/" + s.net + "_max_eig", ps);
-  std::printf("wrote %s/%s{.h5, _directions.h5, _hessian.h5, _eig_ratio.png, _max_eig.png} (+ .svg)\n", s.out.c_str(),
-              s.net.c_str());
+  basin::plot::heatmap({so.x, so.y, mx, "max_eig"}, s.out + "/" + name + "_max_eig", ps);
+  std::printf("wrote %s/%s{%s_directions.h5, _hessian.h5, _eig_ratio.png, _max_eig.png} (+ .svg)\n", s.out.c_str(),
+              name.c_str(), given ? "" : ".h5, ");
 }
 
 int main(int argc, char** argv) try {
@@ -138,6 +152,7 @@ int main(int argc, char** argv) try {
   settings s;
   s.net = args.get("net", std::string("resnet8"));
   s.train_epochs = args.get("train-epochs", 2);
+  s.checkpoint = args.get("checkpoint", std::string());
   const long train_subset = args.get("train-subset", 10000L);
   s.grid = args.get("grid", 7);
   s.range = args.get("range", 1.0);
@@ -156,6 +171,9 @@ int main(int argc, char** argv) try {
                  basin::max_axis_points, " points per axis, got ", s.grid);
   basin::require(s.range > 0 && std::isfinite(s.range), "option --range: expected a positive number, got ", s.range);
   basin::require(s.train_epochs >= 1, "option --train-epochs: expected at least 1, got ", s.train_epochs);
+  if (!s.checkpoint.empty())
+    basin::require(basin::path_exists(s.checkpoint, "option --checkpoint"), "option --checkpoint: no file '",
+                   s.checkpoint, "'");
 
   auto train_all = basin::read_fashion_mnist(data_dir, true);
   basin::normalize(train_all, basin::compute_channel_stats(train_all));

@@ -8,7 +8,7 @@
 //                [--data_split test|train|both] [--subset 2000] [--batch_size 500] [--seed 1]
 //                [--data_split N --split_idx i] [--raw_data]
 //                [--data_dir DIR] [--plot] [--vlevel 0.5 --vmin 0.1 --vmax 10] [--log] [--zmax Z]
-//                [--recompute_bn] [--points_per_pass 16] [--loss_name crossentropy|mse]
+//                [--recompute_bn] [--points_per_pass 16] [--loss_name crossentropy|mse] [--proj_file p.h5]
 //
 // --y omitted: a 1-D line. --model_file2: the x direction is model_file2 - model_file (states
 // included): x = 0 and 1 are the two models (interpolation; the reference tool's --model_file2).
@@ -36,7 +36,9 @@
 // training loss and accuracy on the i-th of N equal consecutive parts of the training set (the
 // reference evaluates its training loader, split so that jobs can share a data set); --subset
 // then defaults to 0 (the whole part). --raw_data: pixels in [0, 1], not normalized by the
-// training set's mean and deviation (only right for a net trained that way).
+// training set's mean and deviation (only right for a net trained that way). --proj_file: a
+// training path projected by plot_trajectory (its directions.h5_proj_cos.h5), drawn on the
+// contour maps; sweep the plane of its --dir_file (the reference's plot_2D.py --proj_file).
 //
 // Built with MPI (where CMake finds it), `mpirun -np 4 plot_surface ...` shares the sweep among 4
 // processes as the reference tool's --mpi: rank 0 writes the directions, the surface file and the
@@ -54,6 +56,7 @@
 #include "basin/io/export.hpp"
 #include "basin/landscape/direction_file.hpp"
 #include "basin/landscape/surface.hpp"
+#include "basin/landscape/trajectory.hpp"
 #include "basin/net/model.hpp"
 #include "basin/net/zoo.hpp"
 #include "basin/plot/curves.hpp"
@@ -68,6 +71,7 @@ const std::string default_fashion_dir = "/usr/share/datasets/fashion-mnist";  //
 
 struct settings {
   std::string model, dataset, model_file, model_file2, model_file3, dir_file, surf_file, split, data_dir, dir_type;
+  std::string proj_file;  // a projected training path drawn on the contour maps
   std::vector<double> x, y;
   basin::direction_options dir;
   long subset = 0, batch = 500, points_per_pass = 16;
@@ -213,6 +217,9 @@ int run(const settings& s) {
   }
   if (!s.plot) return 0;
   const auto stem = s.surf_file.substr(0, s.surf_file.rfind(".h5"));
+  // The path of plot_trajectory (the reference's plot_2D.py --proj_file), drawn on the contours.
+  std::vector<std::array<double, 2>> path;
+  if (!s.proj_file.empty()) path = basin::load_projection(s.proj_file);
   for (const auto& name : metrics.names()) {
     basin::plot::style ps;
     ps.title = s.model + " " + name +
@@ -226,7 +233,10 @@ int run(const settings& s) {
       basin::plot::grid2d g{s.x, s.y, z, name};
       std::vector<double> levels;
       for (int k = 0; k <= 1000 && s.vmin + k * s.vlevel < s.vmax; ++k) levels.push_back(s.vmin + k * s.vlevel);
-      basin::plot::contour(g, stem + "_" + name + "_2dcontour", ps, name.find("loss") != std::string::npos ? levels : std::vector<double>{});
+      basin::plot::style cs = ps;
+      cs.path = path;
+      basin::plot::contour(g, stem + "_" + name + "_2dcontour", cs,
+                           name.find("loss") != std::string::npos ? levels : std::vector<double>{});
       basin::plot::heatmap(g, stem + "_" + name + "_2dheat", ps);
       basin::plot::surface3d(g, stem + "_" + name + "_3dsurface", ps);
       basin::write_vtk(g, stem + "_" + name + ".vtk", s.log, s.zmax > 0 ? s.zmax : INFINITY);
@@ -277,6 +287,7 @@ static int run_main(int argc, char** argv, basin::sweep_team* team) {
   s.seed = std::uint64_t(a.get("seed", 1L));
   s.data_dir = a.get("data_dir", std::string());
   s.plot = a.flag("plot");
+  s.proj_file = a.get("proj_file", std::string(), "none; a path projected by plot_trajectory, drawn on the contours");
   s.recompute_bn = a.flag("recompute_bn");
   s.points_per_pass = a.get("points_per_pass", 16L);
   s.log = a.flag("log");
@@ -302,6 +313,8 @@ static int run_main(int argc, char** argv, basin::sweep_team* team) {
                      (s.vmax - s.vmin) / s.vlevel <= 1000,
                  "options --vmin, --vmax, --vlevel: expected vmin < vmax and a spacing vlevel > 0 giving at most 1000 ",
                  "contour levels, got ", s.vmin, ", ", s.vmax, ", ", s.vlevel);
+  basin::require(s.proj_file.empty() || (s.plot && !s.y.empty()),
+                 "option --proj_file: draws a path on the contour maps of a plane, so it needs --y and --plot");
   basin::require(s.points_per_pass >= 1, "option --points_per_pass: expected at least 1, got ", s.points_per_pass);
   basin::require(!s.model_file.empty(),
                  "option --model_file: required (a checkpoint written by basin, or a PyTorch one converted by "

@@ -504,6 +504,52 @@ BOOST_AUTO_TEST_CASE(curves_loss_and_accuracy) {
   copy.dash = 9;
   check_throws([&] { basin::plot::curves({copy}, {}, stem("dashes_bad"), style{}); },
                {"plot::curves", "loss_curves[0]", "dash 9"});
+  // Colours: by position in the group (loss k and accuracy k alike) unless a curve names one; the
+  // paper's 1-D figures: loss blue, accuracy red, training solid and test dashed.
+  const std::string blue = "lc rgb \"" + basin::plot::detail::line_colour(0) + "\"",
+                    orange = "lc rgb \"" + basin::plot::detail::line_colour(1) + "\"",
+                    red = "lc rgb \"" + basin::plot::detail::line_colour(3) + "\"";
+  BOOST_TEST(count(stem("curves") + ".gp", blue) == 2u);
+  BOOST_TEST(count(stem("curves") + ".gp", orange) == 2u);
+  auto train_loss = loss[0], test_loss = loss[1], train_acc = acc[0], test_acc = acc[1];
+  train_loss.colour = test_loss.colour = 0;
+  train_acc.colour = test_acc.colour = 3;
+  test_loss.dash = test_acc.dash = 2;
+  train_acc.dash = 1;
+  basin::plot::curves({train_loss, test_loss}, {train_acc, test_acc}, stem("colours"), style{});
+  check_picture(stem("colours"));
+  BOOST_TEST(count(stem("colours") + ".gp", blue) == 2u);
+  BOOST_TEST(count(stem("colours") + ".gp", red) == 2u);
+  BOOST_TEST(count(stem("colours") + ".gp", orange) == 0u);
+  BOOST_TEST(count(stem("colours") + ".gp", " dt 1 ") == 2u);
+  BOOST_TEST(count(stem("colours") + ".gp", " dt 2 ") == 2u);
+  // The legend's rows are counted and kept free under the x label: two 30-character entries a
+  // row at 900 px (gnuplot fits no more), so six take three rows.
+  std::vector<curve> six;
+  for (const auto* c : {&train_loss, &test_loss, &train_acc, &test_acc, &loss[0], &acc[0]}) {
+    six.push_back(*c);
+    six.back().label = std::string(30, char('a' + six.size()));
+  }
+  basin::plot::curves(six, {}, stem("legend_rows"), style{});
+  check_picture(stem("legend_rows"));
+  BOOST_TEST(count(stem("legend_rows") + ".gp", "maxcols 2 ") == 1u);
+  BOOST_TEST(count(stem("legend_rows") + ".gp", "set bmargin 7.75\n") == 1u);
+  BOOST_TEST(count(stem("colours") + ".gp", "maxcols 3 ") == 1u);  // 17 characters at most: three a row
+  // Markers: on a curve that asks for them, and on none of the others here (no isolated points).
+  BOOST_TEST(count(stem("colours") + ".gp", "with linespoints") == 0u);
+  train_loss.points = true;
+  basin::plot::curves({train_loss, test_loss}, {}, stem("points"), style{});
+  check_picture(stem("points"));
+  BOOST_TEST(count(stem("points") + ".gp", "with linespoints") == 1u);
+  for (int bad : {-2, 10}) {
+    test_acc.colour = bad;
+    const std::string what = "colour " + std::to_string(bad);
+    check_throws(
+        [&] {
+          basin::plot::curves({}, {train_acc, test_acc}, stem("colours_bad"), style{});
+        },
+        {"plot::curves", "acc_curves[1]", what.c_str()});
+  }
 }
 
 BOOST_AUTO_TEST_CASE(histograms_bins_and_counts) {

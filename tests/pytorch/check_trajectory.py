@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
 """Recomputes basin's PCA directions and projected path the reference tool's way.
 
-usage: check_trajectory.py DIR
+usage: check_trajectory.py DIR [DIRECTIONS]
 
 DIR holds what export_trajectory wrote:
   DIR/model_0.h5 .. model_K.h5   basin checkpoints of one run, in order; the last is the final model
   DIR/directions.h5              xdirection/, ydirection/ ("0", "1", ... in parameters() order),
                                  explained_variance_ratio_, singular_values_, explained_variance_
   DIR/directions.h5_proj_cos.h5  proj_xcoord, proj_ycoord
+or, with DIRECTIONS, that file and DIRECTIONS_proj_cos.h5 (what examples/plot_trajectory wrote
+from DIR's checkpoints).
 As projection.py's setup_PCA_directions (with --ignore biasbn, --dir_type weights) and
 project_trajectory (proj_method 'cos') do: each checkpoint is loaded into the PyTorch net
 (basin_torch.py), d = w2 - w for its parameters() against the final model's, tensors of one axis
@@ -67,11 +69,10 @@ def reference(folder):
     return comps, ratio[:2], S[:2], var[:2], coords
 
 
-def basin_files(folder, n_params):
+def basin_files(path, n_params):
     import h5py
     import numpy as np
 
-    path = os.path.join(folder, "directions.h5")
     with h5py.File(path, "r") as f:
         comps = []
         for g in ("xdirection", "ydirection"):
@@ -112,7 +113,7 @@ def compare(ref, got):
 
 
 def main(argv):
-    if len(argv) != 2:
+    if len(argv) not in (2, 3):
         print(__doc__, file=sys.stderr)
         return EXIT_BAD_INPUT
     try:
@@ -128,7 +129,7 @@ def main(argv):
         ref = reference(folder)
         from basin_torch import load_basin_checkpoint
         n_params = len(list(load_basin_checkpoint(os.path.join(folder, "model_0.h5"))[0].parameters()))
-        got = basin_files(folder, n_params)
+        got = basin_files(argv[2] if len(argv) == 3 else os.path.join(folder, "directions.h5"), n_params)
     except (OSError, ValueError, KeyError, RuntimeError) as e:
         print(f"bad input: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -34,6 +34,8 @@ inline bool check_curves(const std::vector<curve>& cs, const char* arg, bool pos
             " values but y has ", c.y.size());
     require(c.dash >= 0 && c.dash <= 8, fn, ": ", arg, "[", k, "] ('", c.label, "'): dash ", c.dash,
             " is not a dash type from 1 to 8 (or 0 for the default)");
+    require(c.colour >= -1 && c.colour <= 9, fn, ": ", arg, "[", k, "] ('", c.label, "'): colour ", c.colour,
+            " is not a line colour from 0 to 9 (or -1 for the default)");
     for (std::size_t i = 0; i < c.x.size(); ++i) {
       require(std::isfinite(c.x[i]), fn, ": ", arg, "[", k, "] ('", c.label, "'): x[", i, "] = ", c.x[i],
               " is not finite");
@@ -57,8 +59,8 @@ inline void check_points(const std::vector<curve>& cs, const std::string& arg, c
 // Several curves on one plot: loss curves on the left axis (log scale with style.log_z; values
 // <= 0 are then left out, not an error; style.log_x puts x on a log scale), accuracy curves in percent (0 to 100, not
 // fractions) on the right axis, and a legend below the plot. Loss curve k and accuracy curve k share a colour (pass
-// them in matching order, e.g. {train, test}); loss lines are solid, accuracy lines dashed, unless a curve's `dash`
-// says otherwise (a dash type from 1 to 8). With no loss curves the
+// them in matching order, e.g. {train, test}) unless a curve's `colour` names one; loss lines are solid, accuracy lines
+// dashed, unless a curve's `dash` says otherwise (a dash type from 1 to 8). With no loss curves the
 // accuracy curves go on the left axis. The .dat holds one data set per curve (gnuplot `index`): the loss curves first,
 // then the accuracy curves, each "x y" per line in the given order, data sets separated by two blank lines; y exactly
 // as given, "NaN" where not finite. requires: at least one curve; each curve with x.size() == y.size() > 0 and finite
@@ -109,24 +111,31 @@ inline void curves(const std::vector<curve>& loss_curves, const std::vector<curv
   if (st.log_x) s += "set logscale x\n";
   s += "set grid xtics ytics lt 1 lc rgb \"#e5e5e5\" lw 0.6\n";
   // The legend below the plot, with room kept for it under the x label (gnuplot's own
-  // reservation lets the two overlap); as many entries a row as the longest one leaves room for.
-  std::size_t longest = 0;  // characters of the longest legend entry (about 7 px each at this font)
+  // reservation lets the two overlap); as many entries a row as the longest one leaves room for
+  // in the plot's width, and no more (maxcols): gnuplot's column is about 8 px a character plus
+  // 110 for the line sample at this font (measured: 350 px for 30 characters), and it fits the
+  // columns into about 80% of the picture's width. More rows than counted here would run into
+  // the x label.
+  std::size_t longest = 0;  // characters of the longest legend entry
   for (const auto* group : {&loss_curves, &acc_curves})
     for (const auto& c : *group) longest = std::max(longest, c.label.size());
-  const std::size_t per_row =
-      std::max<std::size_t>(1, std::size_t(st.width) / std::max<std::size_t>(220, 7 * longest + 80));
+  const std::size_t per_row = std::max<std::size_t>(1, std::size_t(0.8 * st.width) / (8 * longest + 110));
   const std::size_t rows = (loss_curves.size() + acc_curves.size() + per_row - 1) / per_row;
-  s += "set key outside below center horizontal reverse Left samplen 4 spacing 1.2 width 2\n";
+  s += "set key outside below center horizontal maxcols " + std::to_string(per_row) +
+       " reverse Left samplen 4 spacing 1.2 width 2\n";
   s += "set bmargin " + detail::number(4 + 1.25 * double(rows)) + "\n";
   s += "set style data lines\n";
   const std::string file = detail::gp_file(f.base + ".dat");
   const std::string loss_col = st.log_z ? "1:($2 > 0 ? $2 : NaN)" : "1:2";
   std::string cmd;
   index = 0;
+  auto colour = [](const curve& c, std::size_t k) { return c.colour >= 0 ? std::size_t(c.colour) : k; };
   auto title = [](const curve& c) { return c.label.empty() ? std::string("notitle") : "title " + detail::gp_string(c.label); };
   // A point with no finite neighbour (a one-point curve, or one between points not computed)
-  // is no line's end: such curves are drawn with a marker at every point too.
+  // is no line's end: such curves are drawn with a marker at every point too, as are curves
+  // that ask for them (curve::points).
   auto marks = [](const curve& c) {
+    if (c.points) return std::string(" with linespoints pt 7 ps 0.8");
     const auto ok = [&](std::size_t i) { return i < c.y.size() && std::isfinite(c.y[i]); };
     for (std::size_t i = 0; i < c.y.size(); ++i)
       if (ok(i) && !(i > 0 && ok(i - 1)) && !ok(i + 1)) return std::string(" with linespoints pt 7 ps 0.8");
@@ -135,12 +144,12 @@ inline void curves(const std::vector<curve>& loss_curves, const std::vector<curv
   for (std::size_t k = 0; k < loss_curves.size(); ++k, ++index)
     cmd += (cmd.empty() ? "plot " : ", \\\n     ") + file + " index " + std::to_string(index) + " using " + loss_col +
            marks(loss_curves[k]) + " lw 2 dt " + std::to_string(loss_curves[k].dash > 0 ? loss_curves[k].dash : 1) +
-           " lc rgb \"" + detail::line_colour(k) + "\" " + title(loss_curves[k]);
+           " lc rgb \"" + detail::line_colour(colour(loss_curves[k], k)) + "\" " + title(loss_curves[k]);
   for (std::size_t k = 0; k < acc_curves.size(); ++k, ++index)
     cmd += (cmd.empty() ? "plot " : ", \\\n     ") + file + " index " + std::to_string(index) + " using 1:2" +
            (two_axes ? " axes x1y2" : "") + marks(acc_curves[k]) + " lw 2 dt " +
-           std::to_string(acc_curves[k].dash > 0 ? acc_curves[k].dash : 2) + " lc rgb \"" + detail::line_colour(k) +
-           "\" " + title(acc_curves[k]);
+           std::to_string(acc_curves[k].dash > 0 ? acc_curves[k].dash : 2) + " lc rgb \"" +
+           detail::line_colour(colour(acc_curves[k], k)) + "\" " + title(acc_curves[k]);
   s += cmd + "\n" + detail::epilogue(f, st);
   detail::finish(f, st, dat, s, fn);
 }

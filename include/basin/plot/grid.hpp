@@ -47,6 +47,11 @@ struct curve {
   int dash = 0;              // plot::curves only (scatter plots ignore it): gnuplot's dash type (1 solid, 2 dashed,
                              // 3 dotted, ...); 0 is the group's own (loss solid, accuracy dashed), e.g. 2 for a copy
                              // drawn over its original
+  int colour = -1;           // plot::curves only: an index into the line colours (0 blue, 1 orange, 2 green, 3 red,
+                             // ...; 0 to 9); -1 is the curve's position in its group, so that loss curve k and
+                             // accuracy curve k share one; e.g. the paper's 1-D figures: loss blue and accuracy red,
+                             // training solid and test dashed
+  bool points = false;       // plot::curves only: a marker at every point too (e.g. a path's epochs)
 };
 
 // How a picture looks. Every field has a sensible default, so `style{}` gives a finished picture.

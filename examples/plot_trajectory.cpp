@@ -1,0 +1,192 @@
+// examples/plot_trajectory.cpp — a training run's path along its principal directions, with the
+// reference tool's flags (Li et al. 2018, plot_trajectory.py), so its users' commands carry over:
+//
+//   plot_trajectory --model resnet20 --dataset fashion --model_folder resnet20_fmnist --prefix epoch_
+//                   --suffix .h5 --start_epoch 1 --max_epoch 6 [--save_epoch 1] [--dir_type weights|states]
+//                   [--ignore biasbn] [--dir_file dirs.h5] [--proj_method cos|lstsq]
+//
+// Reads the checkpoints <model_folder>/<prefix><epoch><suffix> for epoch = start_epoch,
+// start_epoch + save_epoch, ..., max_epoch (every one must exist; the last is the final weights
+// w*), finds the two principal directions of the path w_i - w* (landscape/trajectory.hpp: PCA as
+// the reference's sklearn call computes it, signs included), projects every checkpoint on them,
+// and writes, as the reference tool names them:
+//   <model_folder>/PCA_<dir_type>[_ignore=biasbn]_save_epoch=<k>/directions.h5   pc1, pc2 and
+//       explained_variance_ratio_ etc. (reused when it exists and holds this run's directions)
+//   .../directions.h5_proj_<method>.h5           proj_xcoord, proj_ycoord (one point per checkpoint)
+//   .../directions.h5_proj_<method>.h5.{png,svg} the path on the plane of pc1 and pc2
+// and prints the plot_surface command that sweeps the loss over the plane around the path and
+// draws the path on its contours (plot_surface --dir_file ... --proj_file ...; the reference's
+// plot_2D.py --proj_file). Checkpoints are basin's (01_train's epoch_<k>.h5, 06_trajectory's
+// model_<k>.h5) or PyTorch's converted by examples/torch_to_basin.py (the reference's
+// model_<k>.t7 -> model_<k>.h5). --ignore biasbn leaves biases and batch-norm parameters out of
+// the differences (the reference's default is to keep them); --dir_type states adds the
+// batch-norm running statistics. Models (--model, --dataset as plot_surface's): resnet20,
+// resnet56, plain20, plain56 and vgg9 on fashion (1x28x28) and cifar10 (3x32x32), the reference's
+// resnet<depth>_noshort for the plain ones, and resnet8 on fashion (06_trajectory's).
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+
+#include "basin/core/files.hpp"
+#include "basin/io/checkpoint.hpp"
+#include "basin/landscape/trajectory.hpp"
+#include "basin/net/model.hpp"
+#include "basin/net/zoo.hpp"
+#include "basin/plot/curves.hpp"
+#include "cli.hpp"
+
+namespace {
+
+struct settings {
+  std::string model, dataset, folder, prefix, suffix, dir_file, dir_type, ignore;
+  long start = 0, max = 300, every = 1;
+  basin::projection_method method = basin::projection_method::cos;
+};
+
+// "a:b:n" for plot_surface's --x and --y: n points covering v (and 0) with a margin.
+std::string range_text(const std::vector<double>& v, int n) {
+  const auto r = basin::covering_range(v, n);
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "%.4g:%.4g:%d", r.front(), r.back(), n);
+  return buf;
+}
+
+template <class Net>
+int run(const settings& s) {
+  using model_t = basin::model<Net, float, basin::backend::host>;
+  const auto file_of = [&](long e) { return s.folder + "/" + s.prefix + std::to_string(e) + s.suffix; };
+  std::vector<std::string> files;
+  for (long e = s.start; e <= s.max; e += s.every) {
+    const auto f = file_of(e);
+    basin::require(basin::path_exists(f, "option --model_folder"), "option --model_folder: no checkpoint '", f,
+                   "' (epochs ", s.start, " to ", s.max, " every ", s.every, " with --prefix '", s.prefix,
+                   "' and --suffix '", s.suffix, "')");
+    files.push_back(f);
+  }
+  basin::require(files.size() >= 3 && (s.max - s.start) % s.every == 0,
+                 "options --start_epoch, --max_epoch, --save_epoch: expected at least 3 checkpoints ending at ",
+                 "--max_epoch (the final weights), got epochs ", s.start, " to ", s.max, " every ", s.every);
+  model_t final_model(0);
+  basin::load_checkpoint(final_model, files.back());
+  basin::trajectory<model_t> path;
+  for (const auto& f : files) path.add_checkpoint(f);
+  std::printf("%zu checkpoints of %s from %s to %s\n", files.size(), s.model.c_str(), files.front().c_str(),
+              files.back().c_str());
+
+  const basin::pca_options po{s.ignore == "biasbn", s.dir_type == "states"};
+  const std::string folder = s.folder + "/PCA_" + s.dir_type + (s.ignore.empty() ? "" : "_ignore=" + s.ignore) +
+                             "_save_epoch=" + std::to_string(s.every);
+  const std::string dir_file = s.dir_file.empty() ? folder + "/directions.h5" : s.dir_file;
+  // The directions of this path: computed, then compared with those already in the file (the
+  // reference reuses a file it finds; basin refuses one of another path rather than draw this
+  // path on a plane it does not span).
+  auto pca = basin::principal_directions(path, final_model, po);
+  if (basin::path_exists(dir_file, "option --dir_file")) {
+    const basin::direction_options o{basin::normalization::none, po.ignore_bias_bn, po.states};
+    const auto mismatch = basin::direction_file_mismatch<model_t>(dir_file, &o, nullptr);
+    basin::require(mismatch.empty(), "option --dir_file: '", dir_file, "' exists and ", mismatch,
+                   " (remove it, choose another --dir_file, or give the options it was made with)");
+    auto x = basin::load_direction<model_t>(dir_file, "xdirection"),
+         y = basin::load_direction<model_t>(dir_file, "ydirection");
+    const double cos_x = std::abs(basin::cosine(x, pca.x)), cos_y = std::abs(basin::cosine(y, pca.y));
+    basin::require(cos_x > 0.999 && cos_y > 0.999, "option --dir_file: '", dir_file,
+                   "' exists and holds other directions than this path's principal ones (|cosine| ", cos_x, " and ",
+                   cos_y, "; remove it or choose another --dir_file)");
+    pca.x = x;
+    pca.y = y;
+    std::printf("directions read from %s\n", dir_file.c_str());
+  } else {
+    const auto parent = std::filesystem::path(dir_file).parent_path();
+    if (!parent.empty()) basin::make_folder(parent, "option --dir_file");
+    basin::save_pca_directions(dir_file, pca, po, path.size());
+    std::printf("directions written to %s\n", dir_file.c_str());
+  }
+  std::printf("pc1 holds %.2f%% of the path's variance, pc2 %.2f%% (together %.2f%%)\n",
+              100 * pca.explained_variance_ratio[0], 100 * pca.explained_variance_ratio[1],
+              100 * (pca.explained_variance_ratio[0] + pca.explained_variance_ratio[1]));
+
+  const auto xy = basin::project(path, final_model, pca.x, pca.y, s.method, po);
+  std::vector<std::string> labels;
+  for (basin::index_t i = 0; i < path.size(); ++i) labels.push_back(path.label(i));
+  const auto proj_file = basin::projection_file(dir_file, s.method);
+  basin::save_projection(proj_file, xy, s.method, labels);
+  std::printf("  epoch  position on the plane\n");
+  std::vector<double> px, py;
+  for (std::size_t i = 0; i < xy.size(); ++i) {
+    std::printf("  %5ld  (%9.4f, %9.4f)\n", s.start + long(i) * s.every, xy[i][0], xy[i][1]);
+    px.push_back(xy[i][0]);
+    py.push_back(xy[i][1]);
+  }
+  basin::plot::style ps;
+  ps.title = s.model + ": the training path on its principal directions";
+  ps.xlabel = basin::text("1st PC: ", std::round(1e4 * pca.explained_variance_ratio[0]) / 100, " %");
+  ps.zlabel = basin::text("2nd PC: ", std::round(1e4 * pca.explained_variance_ratio[1]) / 100, " %");
+  basin::plot::curve c{px, py,
+                       "epochs " + std::to_string(s.start) + " to " + std::to_string(s.max) + " (one dot each)"};
+  c.points = true;
+  basin::plot::curves({c}, {}, proj_file, ps);
+  std::printf("wrote %s and %s.png (+ .svg)\nthe loss around the path:\n", proj_file.c_str(), proj_file.c_str());
+  std::printf(
+      "  plot_surface --model %s --dataset %s --model_file %s --dir_file %s --dir_type %s --xignore '%s' "
+      "--x=%s --y=%s --proj_file %s --plot\n",
+      s.model.c_str(), s.dataset.c_str(), files.back().c_str(), dir_file.c_str(), s.dir_type.c_str(), s.ignore.c_str(),
+      range_text(px, 21).c_str(), range_text(py, 21).c_str(), proj_file.c_str());
+  return 0;
+}
+}  // namespace
+
+int main(int argc, char** argv) try {
+  basin::examples::cli a(argc, argv);
+  settings s;
+  s.model = a.get("model", std::string("resnet20"));
+  s.dataset = a.get("dataset", std::string("fashion"));
+  s.folder = a.get("model_folder", std::string());
+  s.prefix = a.get("prefix", std::string("model_"));
+  s.suffix = a.get("suffix", std::string(".h5"));
+  s.start = a.get("start_epoch", 0L);
+  s.max = a.get("max_epoch", 300L);
+  s.every = a.get("save_epoch", 1L);
+  s.dir_file =
+      a.get("dir_file", std::string(), "<model_folder>/PCA_<dir_type>[_ignore=<ignore>]_save_epoch=<k>/directions.h5");
+  s.dir_type = a.get("dir_type", std::string("weights"));
+  s.ignore = a.get("ignore", std::string());
+  s.method = basin::parse_projection_method(a.get("proj_method", std::string("cos")));
+  if (!a.done()) return 0;  // --help
+  basin::require(!s.folder.empty(), "option --model_folder: required (the folder of the run's checkpoints)");
+  basin::require(s.every >= 1, "option --save_epoch: expected at least 1, got ", s.every);
+  basin::require(s.start >= 0 && s.max >= s.start,
+                 "options --start_epoch, --max_epoch: expected 0 <= start <= max, got ", s.start, " and ", s.max);
+  basin::require(s.dir_type == "weights" || s.dir_type == "states",
+                 "option --dir_type: expected weights or states, got '", s.dir_type, "'");
+  basin::require(s.ignore == "biasbn" || s.ignore.empty(), "option --ignore: expected biasbn or nothing, got '",
+                 s.ignore, "'");
+  basin::require(s.dataset == "fashion" || s.dataset == "cifar10",
+                 "option --dataset: expected fashion or cifar10, got '", s.dataset, "'");
+  using namespace basin;
+  for (const auto& [theirs, ours] : {std::pair<const char*, const char*>{"resnet20_noshort", "plain20"},
+                                     {"resnet56_noshort", "plain56"},
+                                     {"resnet110_noshort", "plain110"}})
+    if (s.model == theirs) s.model = ours;
+  if (s.dataset == "fashion") {
+    if (s.model == "resnet8") return run<resnet<8, fashion_input>>(s);  // 06_trajectory's
+    if (s.model == "resnet20") return run<resnet20<fashion_input>>(s);
+    if (s.model == "resnet56") return run<resnet56<fashion_input>>(s);
+    if (s.model == "plain20") return run<plain20<fashion_input>>(s);
+    if (s.model == "plain56") return run<plain56<fashion_input>>(s);
+    if (s.model == "vgg9") return run<vgg9<fashion_input>>(s);
+  } else {
+    if (s.model == "resnet20") return run<resnet20<cifar_input>>(s);
+    if (s.model == "resnet56") return run<resnet56<cifar_input>>(s);
+    if (s.model == "plain20") return run<plain20<cifar_input>>(s);
+    if (s.model == "plain56") return run<plain56<cifar_input>>(s);
+    if (s.model == "vgg9") return run<vgg9<cifar_input>>(s);
+  }
+  basin::fail(
+      "option --model: expected resnet20, resnet56, plain20, plain56 or vgg9 (or the reference's "
+      "resnet<depth>_noshort), got '",
+      s.model, "'");
+} catch (const std::exception& e) {
+  std::fprintf(stderr, "plot_trajectory: %s\n", e.what());
+  return 1;
+}
