@@ -96,6 +96,9 @@ int main(int argc, char** argv) try {
                 r.test.accuracy, r.seconds);
     std::fflush(stdout);
   });
+  // A folder trained before epoch_0.h5 was written gets it now: the initialization is the seed's
+  // (the resumed run's recipe has just been checked).
+  if (!basin::path_exists(ckpt(0), "option --out")) basin::save_checkpoint(model_t(seed), ckpt(0), 0);
   basin::save_checkpoint(model, out + "/final.h5", epochs);
   const auto test = basin::evaluate(model, test_set, 500, basin::mode::eval, false, nullptr, loss);
   std::printf("test accuracy %.2f%%, test %s %.4f after %d epochs (%.0f s of training this run)\n", test.accuracy,

@@ -217,6 +217,9 @@ void compare_minimizers(const settings& st, const basin::dataset& train, const b
                           " eval=" + std::to_string(probe.size()) + " net=" + Net::name() + " wd=" + text(wd) + " " +
                           ra.label + " lr=" + text(ra.lr) + " / " + rb.label + " lr=" + text(rb.lr) +
                           (train_probe ? " train_eval=" + std::to_string(train_probe->size()) : "");
+  // The scale-invariance lines compare test losses only.
+  const basin::loss_accuracy test_metrics{nullptr, &probe, 500};
+  const std::string test_cfg = cfg.substr(0, cfg.find(" train_eval="));
   const std::string pre = out + "/" + net_tag + (by_batch ? "" : "optimizer_") + (wd > 0 ? "wd_" : "");
 
   // 1. Interpolation (states mode: running statistics interpolate too).
@@ -332,9 +335,9 @@ void compare_minimizers(const settings& st, const basin::dataset& train, const b
       auto d = basin::random_direction(scaled, 11, 0, {norm, true, false});  // the same draw as above
       const bool raw = norm == basin::normalization::none;
       const std::string tag = fa + "_x" + text(k) + "_" + basin::to_string(norm) + (raw ? raw_tag : "");
-      auto l =
-          line(scaled, d, raw ? raw_xs : xs, pre + "line_" + tag + ".h5", metrics, "", std::string("line ") + tag + cfg)
-              .loss;
+      auto l = line(scaled, d, raw ? raw_xs : xs, pre + "line_" + tag + ".h5", test_metrics, "",
+                    std::string("line ") + tag + test_cfg)
+                   .loss;
       auto l0 = first_lines[raw ? 0 : 1];
       l0.label = ra.label + (raw ? ", no normalization" : ", filter-normalized");
       l.label = ra.label + " x " + text(k) + (raw ? ", no normalization" : ", filter-normalized");
@@ -350,6 +353,7 @@ void compare_minimizers(const settings& st, const basin::dataset& train, const b
     basin::plot::style ls = s;
     ls.xlabel = "alpha";
     ls.title = "Scale invariance: " + ra.label + " and the same net with its convs x " + text(k);
+    ls.zlabel = "test loss";
     if (raw_tag.empty()) {  // both pairs on the same alpha axis
       losses[0].insert(losses[0].end(), losses[1].begin(), losses[1].end());
       basin::plot::curves(losses[0], {}, pre + "scale_invariance", ls);

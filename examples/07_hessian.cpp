@@ -107,7 +107,9 @@ void run(const settings& s, const basin::dataset& train_set, const basin::datase
   so.y = so.x;
   so.dir_file = dir_file;
   so.on_ready = [&] { basin::save_directions(dir_file, dx, &dy, dopt, s.seed); };  // once the file is accepted
-  so.settings = "hessian checkpoint=" + ckpt + " seed=" + std::to_string(s.seed) +
+  // A given checkpoint's weights are guarded by the surface file's origin digest; its path as typed
+  // (./a.h5 or a.h5) does not matter.
+  so.settings = "hessian checkpoint=" + (given ? std::string("given") : ckpt) + " seed=" + std::to_string(s.seed) +
                 " images=" + std::to_string(probe.size()) + " iterations=" + std::to_string(s.hessian.max_iterations) +
                 " tolerance=" + basin::text(s.hessian.tolerance);
   const auto file = s.out + "/" + name + "_hessian.h5";
@@ -171,9 +173,11 @@ int main(int argc, char** argv) try {
                  basin::max_axis_points, " points per axis, got ", s.grid);
   basin::require(s.range > 0 && std::isfinite(s.range), "option --range: expected a positive number, got ", s.range);
   basin::require(s.train_epochs >= 1, "option --train-epochs: expected at least 1, got ", s.train_epochs);
-  if (!s.checkpoint.empty())
+  if (!s.checkpoint.empty()) {
     basin::require(basin::path_exists(s.checkpoint, "option --checkpoint"), "option --checkpoint: no file '",
                    s.checkpoint, "'");
+    basin::require(!args.has("train-epochs"), "option --train-epochs: nothing is trained with --checkpoint");
+  }
 
   auto train_all = basin::read_fashion_mnist(data_dir, true);
   basin::normalize(train_all, basin::compute_channel_stats(train_all));

@@ -14,7 +14,7 @@
 // included): x = 0 and 1 are the two models (interpolation; the reference tool's --model_file2).
 // --model_file3 as well: the plane through three models, y direction model_file3 - model_file.
 // Models: resnet20, resnet56, resnet110, plain20, plain56, plain110, plain56_w2, plain56_w4 (what
-// 09_architectures trains), densenet22, vgg9 (fashion, 1x28x28) and resnet20, resnet56,
+// 09_architectures trains), resnet8 (06_trajectory's), densenet22, vgg9 (fashion, 1x28x28) and resnet20, resnet56,
 // resnet110, plain20, plain56, plain110, densenet121, vgg9 (cifar10, 3x32x32, read from
 // --data_dir's CIFAR-10 binary batches: the reference tool's pre-trained models, converted);
 // the reference's resnet<depth>_noshort names the plain nets too.
@@ -71,7 +71,8 @@ const std::string default_fashion_dir = "/usr/share/datasets/fashion-mnist";  //
 
 struct settings {
   std::string model, dataset, model_file, model_file2, model_file3, dir_file, surf_file, split, data_dir, dir_type;
-  std::string proj_file;  // a projected training path drawn on the contour maps
+  std::string proj_file;                    // a projected training path drawn on the contour maps
+  std::vector<std::array<double, 2>> path;  // its points
   std::vector<double> x, y;
   basin::direction_options dir;
   long subset = 0, batch = 500, points_per_pass = 16;
@@ -217,9 +218,6 @@ int run(const settings& s) {
   }
   if (!s.plot) return 0;
   const auto stem = s.surf_file.substr(0, s.surf_file.rfind(".h5"));
-  // The path of plot_trajectory (the reference's plot_2D.py --proj_file), drawn on the contours.
-  std::vector<std::array<double, 2>> path;
-  if (!s.proj_file.empty()) path = basin::load_projection(s.proj_file);
   for (const auto& name : metrics.names()) {
     basin::plot::style ps;
     ps.title = s.model + " " + name +
@@ -234,7 +232,7 @@ int run(const settings& s) {
       std::vector<double> levels;
       for (int k = 0; k <= 1000 && s.vmin + k * s.vlevel < s.vmax; ++k) levels.push_back(s.vmin + k * s.vlevel);
       basin::plot::style cs = ps;
-      cs.path = path;
+      cs.path = s.path;  // plot_trajectory's (the reference's plot_2D.py --proj_file)
       basin::plot::contour(g, stem + "_" + name + "_2dcontour", cs,
                            name.find("loss") != std::string::npos ? levels : std::vector<double>{});
       basin::plot::heatmap(g, stem + "_" + name + "_2dheat", ps);
@@ -315,6 +313,15 @@ static int run_main(int argc, char** argv, basin::sweep_team* team) {
                  "contour levels, got ", s.vmin, ", ", s.vmax, ", ", s.vlevel);
   basin::require(s.proj_file.empty() || (s.plot && !s.y.empty()),
                  "option --proj_file: draws a path on the contour maps of a plane, so it needs --y and --plot");
+  if (!s.proj_file.empty()) {  // read before the sweep: a bad file is named at once
+    basin::require(basin::path_exists(s.proj_file, "option --proj_file"), "option --proj_file: no file '", s.proj_file,
+                   "'");
+    try {
+      s.path = basin::load_projection(s.proj_file);
+    } catch (const basin::error& e) {
+      basin::fail("option --proj_file: ", e.what());
+    }
+  }
   basin::require(s.points_per_pass >= 1, "option --points_per_pass: expected at least 1, got ", s.points_per_pass);
   basin::require(!s.model_file.empty(),
                  "option --model_file: required (a checkpoint written by basin, or a PyTorch one converted by "
@@ -340,6 +347,7 @@ static int run_main(int argc, char** argv, basin::sweep_team* team) {
                                      {"wrn56_4_noshort", "plain56_w4"}})
     if (s.model == theirs) s.model = ours;
   if (s.dataset == "fashion") {
+    if (s.model == "resnet8") return run<resnet<8, fashion_input>>(s);  // 06_trajectory's
     if (s.model == "resnet20") return run<resnet20<fashion_input>>(s);
     if (s.model == "resnet56") return run<resnet56<fashion_input>>(s);
     if (s.model == "resnet110") return run<resnet110<fashion_input>>(s);
@@ -362,8 +370,9 @@ static int run_main(int argc, char** argv, basin::sweep_team* team) {
     if (s.model == "vgg9") return run<vgg9<cifar_input>>(s);
   }
   basin::fail(
-      "option --model: expected resnet20, resnet56, resnet110, plain20, plain56, plain110, plain56_w2, plain56_w4, "
-      "densenet22 or vgg9 (fashion) or resnet20, resnet56, resnet110, plain20, plain56, plain110, densenet121 or vgg9 "
+      "option --model: expected resnet8, resnet20, resnet56, resnet110, plain20, plain56, plain110, plain56_w2, "
+      "plain56_w4, densenet22 or vgg9 (fashion) or resnet20, resnet56, resnet110, plain20, plain56, plain110, "
+      "densenet121 or vgg9 "
       "(cifar10), or the reference tool's resnet<depth>_noshort (plain<depth>), got '",
       asked, "'", asked == s.model ? "" : " (" + s.model + ")");
 }

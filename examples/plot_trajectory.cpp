@@ -20,9 +20,11 @@
 // model_<k>.h5) or PyTorch's converted by examples/torch_to_basin.py (the reference's
 // model_<k>.t7 -> model_<k>.h5). --ignore biasbn leaves biases and batch-norm parameters out of
 // the differences (the reference's default is to keep them); --dir_type states adds the
-// batch-norm running statistics. Models (--model, --dataset as plot_surface's): resnet20,
-// resnet56, plain20, plain56 and vgg9 on fashion (1x28x28) and cifar10 (3x32x32), the reference's
-// resnet<depth>_noshort for the plain ones, and resnet8 on fashion (06_trajectory's).
+// batch-norm running statistics. --model and --dataset as plot_surface's (its nets and names).
+// An existing --dir_file is used as it is, as the reference uses it: the path projected on its
+// directions (principal or random), no PCA; the default directions file, when it exists, must
+// hold this path's principal directions (after other --start_epoch or --max_epoch it does not:
+// remove it). The printed plot_surface ranges have 0 (the last checkpoint) on the grid.
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -39,16 +41,22 @@
 namespace {
 
 struct settings {
-  std::string model, dataset, folder, prefix, suffix, dir_file, dir_type, ignore;
+  std::string model, asked, dataset, folder, prefix, suffix, dir_file, dir_type, ignore;  // asked: --model as given
   long start = 0, max = 300, every = 1;
   basin::projection_method method = basin::projection_method::cos;
 };
 
-// "a:b:n" for plot_surface's --x and --y: n points covering v (and 0) with a margin.
+// "a:b:n" for plot_surface's --x and --y: n points covering v with a margin (covering_range),
+// with 0, the final weights, one of them: the step is rounded up to two significant digits and
+// the range starts a whole number of steps below 0 (one step of slack keeps v covered).
 std::string range_text(const std::vector<double>& v, int n) {
   const auto r = basin::covering_range(v, n);
+  double step = (r.back() - r.front()) / (n - 2);
+  const double unit = std::pow(10.0, std::floor(std::log10(step)) - 1);
+  step = std::ceil(step / unit - 1e-9) * unit;
+  const double lo = -std::ceil(-r.front() / step - 1e-9) * step;
   char buf[96];
-  std::snprintf(buf, sizeof buf, "%.4g:%.4g:%d", r.front(), r.back(), n);
+  std::snprintf(buf, sizeof buf, "%.10g:%.10g:%d", lo, lo + (n - 1) * step, n);
   return buf;
 }
 
@@ -78,35 +86,61 @@ int run(const settings& s) {
   const std::string folder = s.folder + "/PCA_" + s.dir_type + (s.ignore.empty() ? "" : "_ignore=" + s.ignore) +
                              "_save_epoch=" + std::to_string(s.every);
   const std::string dir_file = s.dir_file.empty() ? folder + "/directions.h5" : s.dir_file;
-  // The directions of this path: computed, then compared with those already in the file (the
-  // reference reuses a file it finds; basin refuses one of another path rather than draw this
-  // path on a plane it does not span).
-  auto pca = basin::principal_directions(path, final_model, po);
-  if (basin::path_exists(dir_file, "option --dir_file")) {
-    const basin::direction_options o{basin::normalization::none, po.ignore_bias_bn, po.states};
-    const auto mismatch = basin::direction_file_mismatch<model_t>(dir_file, &o, nullptr);
-    basin::require(mismatch.empty(), "option --dir_file: '", dir_file, "' exists and ", mismatch,
-                   " (remove it, choose another --dir_file, or give the options it was made with)");
-    auto x = basin::load_direction<model_t>(dir_file, "xdirection"),
-         y = basin::load_direction<model_t>(dir_file, "ydirection");
-    const double cos_x = std::abs(basin::cosine(x, pca.x)), cos_y = std::abs(basin::cosine(y, pca.y));
-    basin::require(cos_x > 0.999 && cos_y > 0.999, "option --dir_file: '", dir_file,
-                   "' exists and holds other directions than this path's principal ones (|cosine| ", cos_x, " and ",
-                   cos_y, "; remove it or choose another --dir_file)");
-    pca.x = x;
-    pca.y = y;
-    std::printf("directions read from %s\n", dir_file.c_str());
+  basin::direction<model_t> dx, dy;
+  std::array<double, 2> explained{NAN, NAN};  // the variance ratios of principal directions
+  const bool exists = basin::path_exists(dir_file, "option --dir_file");
+  if (exists && !s.dir_file.empty()) {
+    // The reference's --dir_file: the path projected on the directions in the file as they are
+    // (principal ones, or plot_surface's random ones); no PCA.
+    const auto mismatch = basin::direction_file_mismatch<model_t>(dir_file, nullptr, nullptr);  // the net only
+    basin::require(mismatch.empty(), "option --dir_file: '", dir_file, "' ", mismatch);
+    dx = basin::load_direction<model_t>(dir_file, "xdirection");
+    dy = basin::load_direction<model_t>(dir_file, "ydirection");
+    auto f = basin::h5::file::open(dir_file);
+    if (f.is_dataset("explained_variance_ratio_")) {
+      const auto r = f.read<double>("explained_variance_ratio_");
+      if (r.size() == 2) explained = {r[0], r[1]};
+    }
+    std::printf("projecting on the directions in %s%s\n", dir_file.c_str(),
+                std::isnan(explained[0]) && s.method == basin::projection_method::cos
+                    ? " (not principal ones: unless they are unit vectors, --proj_method lstsq gives the "
+                      "coordinates a sweep over them uses)"
+                    : "");
   } else {
-    const auto parent = std::filesystem::path(dir_file).parent_path();
-    if (!parent.empty()) basin::make_folder(parent, "option --dir_file");
-    basin::save_pca_directions(dir_file, pca, po, path.size());
-    std::printf("directions written to %s\n", dir_file.c_str());
+    // The path's principal directions: computed, and when the default file exists, compared with
+    // those in it (the reference reuses a file it finds; basin refuses one of another path, e.g.
+    // other --start_epoch or --max_epoch, rather than draw this path on a plane it does not span).
+    auto pca = basin::principal_directions(path, final_model, po);
+    explained = pca.explained_variance_ratio;
+    if (exists) {
+      const basin::direction_options o{basin::normalization::none, po.ignore_bias_bn, po.states};
+      const auto mismatch = basin::direction_file_mismatch<model_t>(dir_file, &o, nullptr);
+      basin::require(mismatch.empty(), "'", dir_file, "' exists and ", mismatch,
+                     " (remove it, or give the --dir_type and --ignore it was made with)");
+      auto x = basin::load_direction<model_t>(dir_file, "xdirection"),
+           y = basin::load_direction<model_t>(dir_file, "ydirection");
+      const double cos_x = std::abs(basin::cosine(x, pca.x)), cos_y = std::abs(basin::cosine(y, pca.y));
+      basin::require(cos_x > 0.999 && cos_y > 0.999, "'", dir_file,
+                     "' exists and holds the principal directions of another path (|cosine| with this one's ", cos_x,
+                     " and ", cos_y, "; other epochs?): remove it, or give --dir_file to project on it");
+      std::printf("directions read from %s (this path's)\n", dir_file.c_str());
+      dx = x;
+      dy = y;
+    } else {
+      const auto parent = std::filesystem::path(dir_file).parent_path();
+      if (!parent.empty())
+        basin::make_folder(parent, s.dir_file.empty() ? "the directions' folder" : "option --dir_file");
+      basin::save_pca_directions(dir_file, pca, po, path.size());
+      std::printf("directions written to %s\n", dir_file.c_str());
+      dx = pca.x;
+      dy = pca.y;
+    }
   }
-  std::printf("pc1 holds %.2f%% of the path's variance, pc2 %.2f%% (together %.2f%%)\n",
-              100 * pca.explained_variance_ratio[0], 100 * pca.explained_variance_ratio[1],
-              100 * (pca.explained_variance_ratio[0] + pca.explained_variance_ratio[1]));
+  if (!std::isnan(explained[0]))
+    std::printf("pc1 holds %.2f%% of the path's variance, pc2 %.2f%% (together %.2f%%)\n", 100 * explained[0],
+                100 * explained[1], 100 * (explained[0] + explained[1]));
 
-  const auto xy = basin::project(path, final_model, pca.x, pca.y, s.method, po);
+  const auto xy = basin::project(path, final_model, dx, dy, s.method, po);
   std::vector<std::string> labels;
   for (basin::index_t i = 0; i < path.size(); ++i) labels.push_back(path.label(i));
   const auto proj_file = basin::projection_file(dir_file, s.method);
@@ -119,19 +153,23 @@ int run(const settings& s) {
     py.push_back(xy[i][1]);
   }
   basin::plot::style ps;
-  ps.title = s.model + ": the training path on its principal directions";
-  ps.xlabel = basin::text("1st PC: ", std::round(1e4 * pca.explained_variance_ratio[0]) / 100, " %");
-  ps.zlabel = basin::text("2nd PC: ", std::round(1e4 * pca.explained_variance_ratio[1]) / 100, " %");
+  ps.title = s.asked + (std::isnan(explained[0]) ? ": the training path on the given directions"
+                                                 : ": the training path on its principal directions");
+  ps.xlabel = std::isnan(explained[0]) ? std::string("direction 1")
+                                       : basin::text("1st PC: ", std::round(1e4 * explained[0]) / 100, " %");
+  ps.zlabel = std::isnan(explained[1]) ? std::string("direction 2")
+                                       : basin::text("2nd PC: ", std::round(1e4 * explained[1]) / 100, " %");
   basin::plot::curve c{px, py,
                        "epochs " + std::to_string(s.start) + " to " + std::to_string(s.max) + " (one dot each)"};
   c.points = true;
   basin::plot::curves({c}, {}, proj_file, ps);
   std::printf("wrote %s and %s.png (+ .svg)\nthe loss around the path:\n", proj_file.c_str(), proj_file.c_str());
   std::printf(
-      "  plot_surface --model %s --dataset %s --model_file %s --dir_file %s --dir_type %s --xignore '%s' "
+      "  plot_surface --model %s --dataset %s%s --model_file %s --dir_file %s --dir_type %s --xignore '%s' "
       "--x=%s --y=%s --proj_file %s --plot\n",
-      s.model.c_str(), s.dataset.c_str(), files.back().c_str(), dir_file.c_str(), s.dir_type.c_str(), s.ignore.c_str(),
-      range_text(px, 21).c_str(), range_text(py, 21).c_str(), proj_file.c_str());
+      s.asked.c_str(), s.dataset.c_str(), s.dataset == "cifar10" ? " --data_dir <folder of data_batch_*.bin>" : "",
+      files.back().c_str(), dir_file.c_str(), s.dir_type.c_str(), s.ignore.c_str(), range_text(px, 21).c_str(),
+      range_text(py, 21).c_str(), proj_file.c_str());
   return 0;
 }
 }  // namespace
@@ -151,8 +189,11 @@ int main(int argc, char** argv) try {
       a.get("dir_file", std::string(), "<model_folder>/PCA_<dir_type>[_ignore=<ignore>]_save_epoch=<k>/directions.h5");
   s.dir_type = a.get("dir_type", std::string("weights"));
   s.ignore = a.get("ignore", std::string());
-  s.method = basin::parse_projection_method(a.get("proj_method", std::string("cos")));
+  const auto method = a.get("proj_method", std::string("cos"));
   if (!a.done()) return 0;  // --help
+  basin::require(method == "cos" || method == "lstsq", "option --proj_method: expected cos or lstsq, got '", method,
+                 "'");
+  s.method = basin::parse_projection_method(method);
   basin::require(!s.folder.empty(), "option --model_folder: required (the folder of the run's checkpoints)");
   basin::require(s.every >= 1, "option --save_epoch: expected at least 1, got ", s.every);
   basin::require(s.start >= 0 && s.max >= s.start,
@@ -164,28 +205,40 @@ int main(int argc, char** argv) try {
   basin::require(s.dataset == "fashion" || s.dataset == "cifar10",
                  "option --dataset: expected fashion or cifar10, got '", s.dataset, "'");
   using namespace basin;
+  // plot_surface's models and names (the command printed at the end is plot_surface's).
+  s.asked = s.model;
   for (const auto& [theirs, ours] : {std::pair<const char*, const char*>{"resnet20_noshort", "plain20"},
                                      {"resnet56_noshort", "plain56"},
-                                     {"resnet110_noshort", "plain110"}})
+                                     {"resnet110_noshort", "plain110"},
+                                     {"wrn56_2_noshort", "plain56_w2"},
+                                     {"wrn56_4_noshort", "plain56_w4"}})
     if (s.model == theirs) s.model = ours;
   if (s.dataset == "fashion") {
     if (s.model == "resnet8") return run<resnet<8, fashion_input>>(s);  // 06_trajectory's
     if (s.model == "resnet20") return run<resnet20<fashion_input>>(s);
     if (s.model == "resnet56") return run<resnet56<fashion_input>>(s);
+    if (s.model == "resnet110") return run<resnet110<fashion_input>>(s);
     if (s.model == "plain20") return run<plain20<fashion_input>>(s);
     if (s.model == "plain56") return run<plain56<fashion_input>>(s);
+    if (s.model == "plain110") return run<plain110<fashion_input>>(s);
+    if (s.model == "plain56_w2") return run<plain<56, fashion_input, 2>>(s);
+    if (s.model == "plain56_w4") return run<plain<56, fashion_input, 4>>(s);
+    if (s.model == "densenet22") return run<densenet22<fashion_input>>(s);
     if (s.model == "vgg9") return run<vgg9<fashion_input>>(s);
   } else {
     if (s.model == "resnet20") return run<resnet20<cifar_input>>(s);
     if (s.model == "resnet56") return run<resnet56<cifar_input>>(s);
+    if (s.model == "resnet110") return run<resnet110<cifar_input>>(s);
     if (s.model == "plain20") return run<plain20<cifar_input>>(s);
     if (s.model == "plain56") return run<plain56<cifar_input>>(s);
+    if (s.model == "plain110") return run<plain110<cifar_input>>(s);
+    if (s.model == "densenet121") return run<densenet121<cifar_input>>(s);
     if (s.model == "vgg9") return run<vgg9<cifar_input>>(s);
   }
-  basin::fail(
-      "option --model: expected resnet20, resnet56, plain20, plain56 or vgg9 (or the reference's "
-      "resnet<depth>_noshort), got '",
-      s.model, "'");
+  basin::fail("option --model: expected one of plot_surface's nets for --dataset ", s.dataset,
+              " (fashion: resnet8, resnet20/56/110, plain20/56/110, plain56_w2/w4, densenet22, vgg9; cifar10: "
+              "resnet20/56/110, plain20/56/110, densenet121, vgg9; or the reference's resnet<depth>_noshort), got '",
+              s.asked, "'");
 } catch (const std::exception& e) {
   std::fprintf(stderr, "plot_trajectory: %s\n", e.what());
   return 1;

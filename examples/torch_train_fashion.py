@@ -13,6 +13,13 @@ on pixels standardized by the training set's mean and deviation (as
 basin's examples standardize them, so plot_surface sees the same inputs). It prints the test loss
 and accuracy on the first --eval-subset test images (plot_surface's --subset: its value at the
 origin must be this one) and on all 10000, and saves {"state_dict": ..., "epoch": ...}.
+With --save-dir DIR it also saves DIR/model_<epoch>.pt after every epoch and DIR/model_0.pt before
+the first, as the reference's cifar10/main.py saves model_<epoch>.t7: a training path, which
+examples/plot_trajectory draws once the files are converted:
+
+    /usr/bin/python3 examples/torch_train_fashion.py --epochs 3 --train-subset 6000 --save-dir torch_run
+    for f in torch_run/model_*.pt; do /usr/bin/python3 examples/torch_to_basin.py $f ${f%.pt}.h5; done
+    ./build/release/examples/plot_trajectory --model resnet20 --model_folder torch_run --max_epoch 3
 Needs torch and numpy (Debian: python3-torch) and the IDX files of --data (Debian:
 dataset-fashion-mnist).
 """
@@ -79,7 +86,18 @@ def main():
     p.add_argument("--eval-subset", type=int, default=2000)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--out", default="torch_resnet20.pt")
+    p.add_argument("--train-subset", type=int, default=0, help="train on the first N images (0: all)")
+    p.add_argument("--save-dir", default="", help="also save DIR/model_<epoch>.pt, epoch 0 the initialization")
     a = p.parse_args()
+    if a.epochs < 1 or a.batch_size < 1 or a.eval_subset < 1 or a.train_subset < 0 or not a.lr > 0:
+        sys.exit("torch_train_fashion: --epochs, --batch-size and --eval-subset must be at least 1, --lr "
+                 f"positive and --train-subset at least 0; got {a.epochs}, {a.batch_size}, {a.eval_subset}, "
+                 f"{a.lr} and {a.train_subset}")
+    if a.save_dir:
+        try:
+            os.makedirs(a.save_dir, exist_ok=True)
+        except OSError as e:
+            sys.exit(f"torch_train_fashion: --save-dir '{a.save_dir}': {e.strerror}")
 
     import numpy as np
     import torch
@@ -98,11 +116,21 @@ def main():
     to_t = lambda x: torch.from_numpy(((x.astype(np.float64) - mean) / std).astype(np.float32))
     xtr, xte = to_t(xtr), to_t(xte)
     ytr, yte = torch.from_numpy(ytr), torch.from_numpy(yte)
+    if a.train_subset:  # the first N, as basin's --train-subset (after the statistics of all 60000)
+        xtr, ytr = xtr[:a.train_subset], ytr[:a.train_subset]
     print(f"training set: {len(xtr)} images, mean {mean:.4f}, deviation {std:.4f}; {torch.get_num_threads()} threads")
 
     model = CifarResNet(20, in_channels=1)
     opt = torch.optim.SGD(model.parameters(), lr=a.lr, momentum=0.9, weight_decay=5e-4, nesterov=True)
     steps = (len(xtr) + a.batch_size - 1) // a.batch_size
+
+    def save_epoch(epoch):
+        if a.save_dir:
+            path = os.path.join(a.save_dir, f"model_{epoch}.pt")
+            torch.save({"state_dict": model.state_dict(), "epoch": epoch}, path)
+            print(f"saved {path}", flush=True)
+
+    save_epoch(0)
     for epoch in range(a.epochs):
         model.train()
         order = torch.randperm(len(xtr))
@@ -118,6 +146,7 @@ def main():
                 rate = seen / (time.time() - start)
                 print(f"epoch {epoch + 1}/{a.epochs}: {seen}/{len(xtr)} images, loss {total / seen:.4f}, "
                       f"{rate:.0f} images/s, ETA {(len(xtr) - seen) / rate:.0f} s", flush=True)
+        save_epoch(epoch + 1)
     sub_loss, sub_acc = evaluate(model, xte[:a.eval_subset], yte[:a.eval_subset])
     all_loss, all_acc = evaluate(model, xte, yte)
     print(f"test loss {sub_loss:.4f}, accuracy {sub_acc:.2f}% on the first {a.eval_subset} test images; "

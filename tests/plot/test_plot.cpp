@@ -534,7 +534,7 @@ BOOST_AUTO_TEST_CASE(curves_loss_and_accuracy) {
   check_picture(stem("legend_rows"));
   BOOST_TEST(count(stem("legend_rows") + ".gp", "maxcols 2 ") == 1u);
   BOOST_TEST(count(stem("legend_rows") + ".gp", "set bmargin 7.75\n") == 1u);
-  BOOST_TEST(count(stem("colours") + ".gp", "maxcols 3 ") == 1u);  // 17 characters at most: three a row
+  BOOST_TEST(count(stem("colours") + ".gp", "maxcols 3 ") == 1u);  // 14 characters at most: three a row
   // Markers: on a curve that asks for them, and on none of the others here (no isolated points).
   BOOST_TEST(count(stem("colours") + ".gp", "with linespoints") == 0u);
   train_loss.points = true;
