@@ -1,4 +1,4 @@
-// examples/01_train.cpp — train resnet20 on Fashion-MNIST and report test accuracy.
+// examples/01_train.cpp — train resnet20 on Fashion-MNIST (or CIFAR-10) and report test accuracy.
 //
 // The first teaching example: a network is a type, the model holds one flat parameter buffer,
 // the trainer walks the real Fashion-MNIST data from Debian's dataset-fashion-mnist package,
@@ -7,7 +7,12 @@
 //
 //   01_train [--epochs 6] [--batch 128] [--lr 0.1] [--wd 5e-4] [--seed 1] [--augment]
 //            [--train-subset N] [--data /usr/share/datasets/fashion-mnist] [--out resnet20_fmnist]
-//            [--loss_name crossentropy|mse]
+//            [--loss_name crossentropy|mse] [--dataset fashion|cifar10]
+//
+// --dataset cifar10 trains the reference tool's resnet20 on CIFAR-10 (3x32x32; --data: the folder
+// of its binary batches data_batch_1.bin .. 5 and test_batch.bin; default --out resnet20_cifar10),
+// as its cifar10/main.py does; --augment flips and shifts the images (by up to 2 pixels, where
+// the reference crops with padding 4); its checkpoints are plot_surface --dataset cifar10's.
 //
 // --loss_name mse trains on the mean squared error of the softmax against the one-hot label, as
 // the reference tool's cifar10/main.py does with that flag (default --out resnet20_fmnist_mse).
@@ -21,6 +26,7 @@
 #include <string>
 
 #include "basin/core/files.hpp"
+#include "basin/data/cifar.hpp"
 #include "basin/data/idx.hpp"
 #include "basin/io/checkpoint.hpp"
 #include "basin/net/model.hpp"
@@ -31,62 +37,45 @@
 #include "basin/train/trainer.hpp"
 #include "cli.hpp"
 
-int main(int argc, char** argv) try {
-  basin::examples::cli args(argc, argv);
-  const int epochs = args.get("epochs", 6);
-  const long batch = args.get("batch", 128L);
-  const double lr = args.get("lr", 0.1), wd = args.get("wd", 5e-4);
-  const auto seed = std::uint64_t(args.get("seed", 1L));
-  const long subset = args.get("train-subset", 0L, "0: all 60000");
-  const bool augment = args.flag("augment");
-  const std::string data_dir = args.get("data", std::string("/usr/share/datasets/fashion-mnist"));
-  const auto loss =
-      basin::criterion_from_name(args.get("loss_name", std::string("crossentropy")), "option --loss_name");
-  const bool mse = loss == basin::criterion::mse;
-  const std::string out = args.get("out", std::string(mse ? "resnet20_fmnist_mse" : "resnet20_fmnist"),
-                                   "resnet20_fmnist, resnet20_fmnist_mse with --loss_name mse");
-  if (!args.done()) return 0;  // --help
-  basin::require(epochs >= 1 && batch >= 1, "options --epochs, --batch: expected at least 1, got ", epochs, " and ",
-                 batch);
-  basin::require(lr > 0 && wd >= 0 && subset >= 0, "options --lr, --wd, --train-subset: expected lr > 0, wd >= 0 ",
-                 "and a subset >= 0 (0: all images), got ", lr, ", ", wd, ", ", subset);
+namespace {
+struct settings {
+  int epochs = 6;
+  long batch = 128;
+  double lr = 0.1, wd = 5e-4;
+  std::uint64_t seed = 1;
+  bool augment = false;
+  basin::criterion loss = basin::criterion::cross_entropy;
+  std::string out;
+};
 
-  using net = basin::resnet20<basin::fashion_input>;
-  using model_t = basin::model<net, float, basin::backend::host>;
-
-  // Data: pixels in [0, 1], normalized by the training set's mean and standard deviation.
-  auto train_set = basin::read_fashion_mnist(data_dir, true);
-  auto test_set = basin::read_fashion_mnist(data_dir, false);
-  const auto stats = basin::compute_channel_stats(train_set);
-  basin::normalize(train_set, stats);
-  basin::normalize(test_set, stats);
-  if (subset > 0) train_set = basin::subset(train_set, 0, std::min<basin::index_t>(subset, train_set.size()));
-  std::printf("Fashion-MNIST: %lld training, %lld test images; mean %.4f, std %.4f\n",
-              (long long)train_set.size(), (long long)test_set.size(), stats.mean[0], stats.stddev[0]);
-
-  model_t model(seed);
+// Trains Net on the (normalized) data with a training checkpoint after every epoch.
+template <class Net>
+void train(const settings& s, const basin::dataset& train_set, const basin::dataset& test_set) {
+  using model_t = basin::model<Net, float, basin::backend::host>;
+  const bool mse = s.loss == basin::criterion::mse;
+  model_t model(s.seed);
   std::printf("%s: %lld parameters in one buffer, %zu tensors\n", model_t::architecture().c_str(),
               (long long)model_t::n_params, model_t::param_table.size());
 
   // SGD with Nesterov momentum and weight decay, cosine learning rate over all epochs.
-  basin::optim::optimizer<basin::optim::sgd, float, basin::backend::host> opt({0.9, wd, true}, model_t::n_params);
-  const basin::optim::cosine_lr schedule{lr, double(epochs)};
+  basin::optim::optimizer<basin::optim::sgd, float, basin::backend::host> opt({0.9, s.wd, true}, model_t::n_params);
+  const basin::optim::cosine_lr schedule{s.lr, double(s.epochs)};
 
   // One training checkpoint (model and momentum) per epoch; a rerun with the same --out resumes
   // after the last finished epoch and ends in the same bits as a run that never stopped.
-  basin::make_folder(out, "option --out");
+  basin::make_folder(s.out, "option --out");
   basin::train_options o;
-  o.epochs = epochs;
-  o.batch_size = batch;
-  o.seed = seed;
-  o.augment = augment;
-  o.loss = loss;
-  const auto ckpt = [&](int e) { return out + "/epoch_" + std::to_string(e) + ".h5"; };
-  const basin::resume_options resume{ckpt, basin::text("resnet20, SGD lr ", lr, " cosine, Nesterov, wd ", wd)};
+  o.epochs = s.epochs;
+  o.batch_size = s.batch;
+  o.seed = s.seed;
+  o.augment = s.augment;
+  o.loss = s.loss;
+  const auto ckpt = [&](int e) { return s.out + "/epoch_" + std::to_string(e) + ".h5"; };
+  const basin::resume_options resume{ckpt, basin::text("resnet20, SGD lr ", s.lr, " cosine, Nesterov, wd ", s.wd)};
   // The initialization as epoch_0.h5 (the reference's model_0.t7), the training path's first
   // point for plot_trajectory; written whenever training starts from scratch.
   bool started = false;
-  for (int e = 1; e <= epochs; ++e) started = started || basin::path_exists(ckpt(e), "option --out");
+  for (int e = 1; e <= s.epochs; ++e) started = started || basin::path_exists(ckpt(e), "option --out");
   if (!started) basin::save_checkpoint(model, ckpt(0), 0);
   double total = 0;
   basin::train_resumable(model, opt, schedule, train_set, o, resume, &test_set, [&](const basin::epoch_record& r) {
@@ -98,12 +87,61 @@ int main(int argc, char** argv) try {
   });
   // A folder trained before epoch_0.h5 was written gets it now: the initialization is the seed's
   // (the resumed run's recipe has just been checked).
-  if (!basin::path_exists(ckpt(0), "option --out")) basin::save_checkpoint(model_t(seed), ckpt(0), 0);
-  basin::save_checkpoint(model, out + "/final.h5", epochs);
-  const auto test = basin::evaluate(model, test_set, 500, basin::mode::eval, false, nullptr, loss);
+  if (!basin::path_exists(ckpt(0), "option --out")) basin::save_checkpoint(model_t(s.seed), ckpt(0), 0);
+  basin::save_checkpoint(model, s.out + "/final.h5", s.epochs);
+  const auto test = basin::evaluate(model, test_set, 500, basin::mode::eval, false, nullptr, s.loss);
   std::printf("test accuracy %.2f%%, test %s %.4f after %d epochs (%.0f s of training this run)\n", test.accuracy,
-              mse ? "MSE" : "loss", test.loss, epochs, total);
-  std::printf("checkpoint: %s/final.h5\n", out.c_str());
+              mse ? "MSE" : "loss", test.loss, s.epochs, total);
+  std::printf("checkpoint: %s/final.h5\n", s.out.c_str());
+}
+}  // namespace
+
+int main(int argc, char** argv) try {
+  basin::examples::cli args(argc, argv);
+  settings s;
+  s.epochs = args.get("epochs", 6);
+  s.batch = args.get("batch", 128L);
+  s.lr = args.get("lr", 0.1);
+  s.wd = args.get("wd", 5e-4);
+  s.seed = std::uint64_t(args.get("seed", 1L));
+  const long subset = args.get("train-subset", 0L, "0: all");
+  s.augment = args.flag("augment");
+  const std::string dataset = args.get("dataset", std::string("fashion"));
+  const bool cifar = dataset == "cifar10";
+  const std::string data_dir =
+      args.get("data", std::string(cifar ? "" : "/usr/share/datasets/fashion-mnist"),
+               "/usr/share/datasets/fashion-mnist; with --dataset cifar10 required (the folder of its .bin batches)");
+  s.loss = basin::criterion_from_name(args.get("loss_name", std::string("crossentropy")), "option --loss_name");
+  const bool mse = s.loss == basin::criterion::mse;
+  const std::string stem = cifar ? "resnet20_cifar10" : "resnet20_fmnist";
+  s.out = args.get("out", stem + (mse ? "_mse" : ""),
+                   "resnet20_fmnist (resnet20_cifar10 with --dataset cifar10), _mse added with --loss_name mse");
+  if (!args.done()) return 0;  // --help
+  basin::require(s.epochs >= 1 && s.batch >= 1, "options --epochs, --batch: expected at least 1, got ", s.epochs,
+                 " and ", s.batch);
+  basin::require(s.lr > 0 && s.wd >= 0 && subset >= 0, "options --lr, --wd, --train-subset: expected lr > 0, wd >= 0 ",
+                 "and a subset >= 0 (0: all images), got ", s.lr, ", ", s.wd, ", ", subset);
+  basin::require(dataset == "fashion" || cifar, "option --dataset: expected fashion or cifar10, got '", dataset, "'");
+  basin::require(!data_dir.empty(), "option --data: required with --dataset cifar10 (the folder of data_batch_1.bin ",
+                 ".. data_batch_5.bin and test_batch.bin)");
+
+  // Data: pixels in [0, 1], normalized by the training set's mean and standard deviation (per channel).
+  auto train_set = cifar ? basin::read_cifar10_dir(data_dir, true) : basin::read_fashion_mnist(data_dir, true);
+  auto test_set = cifar ? basin::read_cifar10_dir(data_dir, false) : basin::read_fashion_mnist(data_dir, false);
+  const auto stats = basin::compute_channel_stats(train_set);
+  basin::normalize(train_set, stats);
+  basin::normalize(test_set, stats);
+  if (subset > 0) train_set = basin::subset(train_set, 0, std::min<basin::index_t>(subset, train_set.size()));
+  std::printf("%s: %lld training, %lld test images; mean", cifar ? "CIFAR-10" : "Fashion-MNIST",
+              (long long)train_set.size(), (long long)test_set.size());
+  for (double m : stats.mean) std::printf(" %.4f", m);
+  std::printf(", std");
+  for (double d : stats.stddev) std::printf(" %.4f", d);
+  std::printf("\n");
+  if (cifar)
+    train<basin::resnet20<basin::cifar_input>>(s, train_set, test_set);
+  else
+    train<basin::resnet20<basin::fashion_input>>(s, train_set, test_set);
   return 0;
 } catch (const std::exception& e) {
   std::fprintf(stderr, "01_train: %s\n", e.what());

@@ -13,7 +13,10 @@
 //    Q(w + a d1 + b d2), every point's weights rounded onto the net's binary grids before
 //    evaluation), side by side, and the two along the x axis in one plot.
 // Between the two: the binary net's size as floats and packed (1 bit per weight), and its packed
-// checkpoint written, reloaded into a float model and evaluated again.
+// checkpoint written, reloaded into a float model and evaluated again; and the test error after
+// every epoch of every row, drawn over training per net and weight type (test_error_<net>_<w>.png:
+// the talk's "dotted lines show generalization error over time"), each row's in
+// <row>_test_error.csv.
 // Each row's net is written to <out>/<row>.h5 (e.g. vgg-like_bc_binary.h5, with its optimizer's
 // state: moments, grids, shadow weights) once trained; a rerun loads it instead of training again,
 // and an interrupted training resumes at its last finished epoch.
@@ -28,6 +31,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 
 #include "basin/core/files.hpp"
@@ -65,7 +69,38 @@ index_t stored_weights() {
 struct result {
   std::string name;
   double test_error = 0, seconds = 0;
+  std::vector<double> curve;  // the test error after each epoch (NaN: not recorded)
 };
+
+// A row's test error after each epoch, "<row>_test_error.csv" beside its checkpoint ("epoch,
+// test_error" lines): read back on a rerun, rewritten (atomically) after each epoch trained. An
+// epoch whose line was lost to a kill between its checkpoint and its line stays NaN.
+std::vector<double> read_curve(const std::string& path, int epochs) {
+  std::vector<double> c(std::size_t(epochs), NAN);
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    int e = 0;
+    double v = 0;
+    if (std::sscanf(line.c_str(), "%d,%lf", &e, &v) == 2 && e >= 1 && e <= epochs) c[std::size_t(e - 1)] = v;
+  }
+  return c;
+}
+void write_curve(const std::string& path, const std::vector<double>& c) {
+  const auto tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp);
+    out << "epoch,test_error\n";
+    for (std::size_t e = 0; e < c.size(); ++e)
+      if (std::isfinite(c[e])) {
+        char v[32];
+        std::snprintf(v, sizeof v, "%.6g", c[e]);  // 30.16, not 30.159999999999997
+        out << e + 1 << ',' << v << '\n';
+      }
+    require(bool(out.flush()), "cannot write '", tmp, "'");
+  }
+  std::filesystem::rename(tmp, path);
+}
 
 // Trains one row's net (or loads it: each finished run is written to <out>/<file>.h5 with its
 // optimizer's state, and a rerun loads it; an interrupted run resumes at its last epoch).
@@ -81,12 +116,20 @@ result run(const std::string& name, const dataset& train_set, const dataset& tes
   const optim::cosine_lr lr{1e-3, double(epochs)};
   const auto recipe = text(Model::architecture(), ", ", name, ", Adam lr 0.001 cosine");
   resumed_training r;
+  // The test error after each epoch, for the curves over training (the talk's "dotted lines show
+  // generalization error over time").
+  const auto curve_file = file.substr(0, file.rfind(".h5")) + "_test_error.csv";
+  auto curve = read_curve(curve_file, epochs);
+  const auto record = [&](const epoch_record& e) {
+    curve[std::size_t(e.epoch - 1)] = 100.0 - e.test.accuracy;
+    write_curve(curve_file, curve);
+  };
   if (quantized) {
     keep = std::make_unique<optim::quantized_optimizer<Model, optim::adam>>(m, optim::adam{}, q);
-    r = load_or_train(m, keep->bind(m), lr, train_set, o, file, recipe, nullptr, false);
+    r = load_or_train(m, keep->bind(m), lr, train_set, o, file, recipe, &test_set, false, other_recipe::refuse, record);
   } else {
     optim::optimizer<optim::adam, float, backend::host> opt({}, Model::n_params);
-    r = load_or_train(m, opt, lr, train_set, o, file, recipe, nullptr, false);
+    r = load_or_train(m, opt, lr, train_set, o, file, recipe, &test_set, false, other_recipe::refuse, record);
   }
   const auto e = evaluate(m, test_set);
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -96,7 +139,7 @@ result run(const std::string& name, const dataset& train_set, const dataset& tes
   else
     std::printf("  %-24s test error %6.2f%%  (%.0f s)\n", name.c_str(), 100.0 - e.accuracy, s);
   std::fflush(stdout);
-  return {name, 100.0 - e.accuracy, s};
+  return {name, 100.0 - e.accuracy, s, curve};
 }
 
 // The file name of a row: "VGG-like BC binary" -> "vgg-like_bc_binary".
@@ -202,6 +245,31 @@ int main(int argc, char** argv) try {
     std::fclose(f);
     std::printf("table: %s\n", table.c_str());
   }
+  // The test error over training, one picture per net and weight type: FP, BC, SR, R.
+  for (const std::string family : {"VGG-like", "resnet20"})
+    for (const std::string w : {"binary", "4-bit"}) {
+      std::vector<plot::curve> cs;
+      for (const auto& r : rows) {
+        const bool fp = r.name == family + " FP (float)";
+        if (!fp && r.name.rfind(family + " ", 0) != 0) continue;
+        if (!fp && r.name.substr(r.name.size() - w.size() - 1) != " " + w) continue;
+        if (std::none_of(r.curve.begin(), r.curve.end(), [](double v) { return std::isfinite(v); })) continue;
+        plot::curve c{{}, r.curve, r.name.substr(family.size() + 1)};
+        for (std::size_t e = 1; e <= r.curve.size(); ++e) c.x.push_back(double(e));
+        c.points = true;
+        cs.push_back(c);
+      }
+      if (cs.size() < 2) continue;  // resnet20's rows not asked for, or nothing recorded
+      plot::style st;
+      st.title = family + ", " + w + " weights: test error over training";
+      st.xlabel = "epoch";
+      st.zlabel = "test error (%)";
+      std::string tag = family + "_" + w;  // vgg-like_binary
+      for (auto& ch : tag) ch = char(std::tolower(static_cast<unsigned char>(ch)));
+      const auto stem = out + "/test_error_" + tag;
+      plot::curves(cs, {}, stem, st);
+      std::printf("test error over training: %s.png\n", stem.c_str());
+    }
 
   // ---- model size: the binary BC net packed (1 bit per weight) and as floats -----------------
   {

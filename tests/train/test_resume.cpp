@@ -542,6 +542,35 @@ BOOST_AUTO_TEST_CASE(load_or_train_loads_its_own_and_refuses_another_run) {
   BOOST_TEST(!detail::same_recipe("r, 63 images", "r, 64 images, data 0123456789abcdef"));
 }
 
+// load_or_train's on_epoch sees each epoch trained now, with its test evaluation; none when the
+// file is loaded.
+BOOST_AUTO_TEST_CASE(load_or_train_reports_each_epoch_trained) {
+  using M = model<tiny, float, backend::host>;
+  const auto data = test::random_dataset(M::in, 64, 9), test_set = test::random_dataset(M::in, 32, 11);
+  scratch s;
+  const auto file = (s.dir / "net.h5").string();
+  std::vector<epoch_record> seen;
+  const auto record = [&](const epoch_record& r) { seen.push_back(r); };
+  M a(1);
+  optim::optimizer<optim::sgd, float, backend::host> oa({0.9, 0, false}, M::n_params);
+  const auto trained = load_or_train(a, oa, optim::constant_lr{0.01}, data, options(3), file, "lr 0.01", &test_set,
+                                     false, other_recipe::refuse, record);
+  BOOST_TEST_REQUIRE(seen.size() == 3u);
+  for (int e = 0; e < 3; ++e) {
+    BOOST_TEST(seen[std::size_t(e)].epoch == e + 1);
+    BOOST_TEST(seen[std::size_t(e)].test.loss == trained.history[std::size_t(e)].test.loss);
+  }
+  const auto final_eval = evaluate(a, test_set);
+  BOOST_TEST(seen.back().test.loss == final_eval.loss);  // the last epoch's evaluation is the final model's
+  BOOST_TEST(seen.back().test.accuracy == final_eval.accuracy);
+  seen.clear();
+  M b(2);
+  optim::optimizer<optim::sgd, float, backend::host> ob({0.9, 0, false}, M::n_params);
+  load_or_train(b, ob, optim::constant_lr{0.01}, data, options(3), file, "lr 0.01", &test_set, false,
+                other_recipe::refuse, record);
+  BOOST_TEST(seen.empty());
+}
+
 BOOST_AUTO_TEST_CASE(recipes_tell_close_numbers_apart) {
   BOOST_TEST(text("lr ", 0.1, " wd ", 5e-4) == "lr 0.1 wd 0.0005");
   BOOST_TEST(text(1.0000001) != text(1.0000002));

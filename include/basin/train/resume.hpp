@@ -126,12 +126,14 @@ enum class other_recipe {
 // another recipe is refused or loaded as a model alone, as `others` says. Otherwise train_resumable trains o.epochs
 // epochs, writing each epoch's training checkpoint to "<final_path>.epoch<e>.h5" (removed once the next is written) and
 // the last to final_path itself, so an interrupted run resumes at its last finished epoch. Returns what train_resumable
-// did (resumed_after == o.epochs and no history when the file was loaded).
+// did (resumed_after == o.epochs and no history when the file was loaded). on_epoch runs for
+// each epoch trained now, after the test set's evaluation (as train_resumable's).
 template <class Model, class Optimizer, class Schedule>
 resumed_training load_or_train(Model& model, Optimizer&& opt, const Schedule& lr, const dataset& data,
                                const train_options& o, const std::string& final_path, const std::string& recipe,
                                const dataset* test = nullptr, bool verbose = true,
-                               other_recipe others = other_recipe::refuse) {
+                               other_recipe others = other_recipe::refuse,
+                               const std::function<void(const epoch_record&)>& on_epoch = {}) {
   require(!final_path.empty(), "load_or_train: the checkpoint path is empty");
   resumed_training out;
   if (path_exists(final_path, "load_or_train")) {
@@ -157,7 +159,7 @@ resumed_training load_or_train(Model& model, Optimizer&& opt, const Schedule& lr
                            return e == epochs ? final_path : final_path + ".epoch" + std::to_string(e) + ".h5";
                          },
                          recipe, false, verbose};
-  return train_resumable(model, opt, lr, data, o, r, test);
+  return train_resumable(model, opt, lr, data, o, r, test, on_epoch);
 }
 
 }  // namespace basin
