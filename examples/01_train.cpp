@@ -11,8 +11,9 @@
 //
 // --dataset cifar10 trains the reference tool's resnet20 on CIFAR-10 (3x32x32; --data: the folder
 // of its binary batches data_batch_1.bin .. 5 and test_batch.bin; default --out resnet20_cifar10),
-// as its cifar10/main.py does; --augment flips and shifts the images (by up to 2 pixels, where
-// the reference crops with padding 4); its checkpoints are plot_surface --dataset cifar10's.
+// with this program's recipe (its cifar10/main.py steps the rate down where this one's is cosine); --augment flips and
+// shifts the images (by up to 2 pixels, where the reference crops with padding 4); its checkpoints are plot_surface
+// --dataset cifar10's.
 //
 // --loss_name mse trains on the mean squared error of the softmax against the one-hot label, as
 // the reference tool's cifar10/main.py does with that flag (default --out resnet20_fmnist_mse).

@@ -72,13 +72,16 @@ struct result {
   std::vector<double> curve;  // the test error after each epoch (NaN: not recorded)
 };
 
-// A row's test error after each epoch, "<row>_test_error.csv" beside its checkpoint ("epoch,
-// test_error" lines): read back on a rerun, rewritten (atomically) after each epoch trained. An
-// epoch whose line was lost to a kill between its checkpoint and its line stays NaN.
-std::vector<double> read_curve(const std::string& path, int epochs) {
+// A row's test error after each epoch, "<row>_test_error.csv" beside its checkpoint: a first
+// line "# <key>" naming the training recipe and the test set, then "epoch,test_error" lines; read
+// back on a rerun (a file of another key counts as none), rewritten (atomically) after each epoch
+// trained. An epoch whose line was lost to a kill between its checkpoint and its line stays NaN
+// (the last one is filled in from the final evaluation).
+std::vector<double> read_curve(const std::string& path, int epochs, const std::string& key) {
   std::vector<double> c(std::size_t(epochs), NAN);
   std::ifstream in(path);
   std::string line;
+  if (!std::getline(in, line) || line != "# " + key) return c;
   while (std::getline(in, line)) {
     int e = 0;
     double v = 0;
@@ -86,11 +89,11 @@ std::vector<double> read_curve(const std::string& path, int epochs) {
   }
   return c;
 }
-void write_curve(const std::string& path, const std::vector<double>& c) {
+void write_curve(const std::string& path, const std::vector<double>& c, const std::string& key) {
   const auto tmp = path + ".tmp";
   {
     std::ofstream out(tmp);
-    out << "epoch,test_error\n";
+    out << "# " << key << "\nepoch,test_error\n";
     for (std::size_t e = 0; e < c.size(); ++e)
       if (std::isfinite(c[e])) {
         char v[32];
@@ -119,10 +122,16 @@ result run(const std::string& name, const dataset& train_set, const dataset& tes
   // The test error after each epoch, for the curves over training (the talk's "dotted lines show
   // generalization error over time").
   const auto curve_file = file.substr(0, file.rfind(".h5")) + "_test_error.csv";
-  auto curve = read_curve(curve_file, epochs);
+  const auto key = training_recipe(recipe, o, train_set) + "; test " + std::to_string(test_set.size()) +
+                   " images, data " + data_digest(test_set);
+  auto curve = read_curve(curve_file, epochs, key);
+  bool first = true;
   const auto record = [&](const epoch_record& e) {
+    if (first)  // training (re)starts here: what the file says of later epochs is another attempt's
+      std::fill(curve.begin() + (e.epoch - 1), curve.end(), NAN);
+    first = false;
     curve[std::size_t(e.epoch - 1)] = 100.0 - e.test.accuracy;
-    write_curve(curve_file, curve);
+    write_curve(curve_file, curve, key);
   };
   if (quantized) {
     keep = std::make_unique<optim::quantized_optimizer<Model, optim::adam>>(m, optim::adam{}, q);
@@ -132,6 +141,10 @@ result run(const std::string& name, const dataset& train_set, const dataset& tes
     r = load_or_train(m, opt, lr, train_set, o, file, recipe, &test_set, false, other_recipe::refuse, record);
   }
   const auto e = evaluate(m, test_set);
+  if (curve.back() != 100.0 - e.accuracy) {  // the last epoch's line lost, or a file of another key
+    curve.back() = 100.0 - e.accuracy;
+    write_curve(curve_file, curve, key);
+  }
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const bool loaded = r.history.empty();
   if (loaded)

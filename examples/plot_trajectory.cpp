@@ -25,10 +25,12 @@
 // directions (principal or random), no PCA; the default directions file, when it exists, must
 // hold this path's principal directions (after other --start_epoch or --max_epoch it does not:
 // remove it). The printed plot_surface ranges have 0 (the last checkpoint) on the grid.
+#include <array>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <string>
+#include <tuple>
 
 #include "basin/core/files.hpp"
 #include "basin/io/checkpoint.hpp"
@@ -89,7 +91,8 @@ int run(const settings& s) {
   basin::direction<model_t> dx, dy;
   std::array<double, 2> explained{NAN, NAN};  // the variance ratios of principal directions
   const bool exists = basin::path_exists(dir_file, "option --dir_file");
-  if (exists && !s.dir_file.empty()) {
+  const bool from_file = exists && !s.dir_file.empty();  // the reference's --dir_file: no PCA
+  if (from_file) {
     // The reference's --dir_file: the path projected on the directions in the file as they are
     // (principal ones, or plot_surface's random ones); no PCA.
     const auto mismatch = basin::direction_file_mismatch<model_t>(dir_file, nullptr, nullptr);  // the net only
@@ -97,6 +100,15 @@ int run(const settings& s) {
     dx = basin::load_direction<model_t>(dir_file, "xdirection");
     dy = basin::load_direction<model_t>(dir_file, "ydirection");
     auto f = basin::h5::file::open(dir_file);
+    // What the directions hold must be what the projection takes (--ignore, --dir_type), as the
+    // printed plot_surface command repeats them; a file without these attributes (the
+    // reference's) is taken as it is.
+    for (const auto& [attr, want, option] :
+         {std::tuple<const char*, std::string, const char*>{"ignore", s.ignore, "--ignore"},
+          {"dir_type", s.dir_type, "--dir_type"}})
+      if (f.has_attr("/", attr))
+        basin::require(f.attr_string("/", attr) == want, "option --dir_file: '", dir_file, "' was made with ", attr,
+                       " '", f.attr_string("/", attr), "', this run's ", option, " is '", want, "'");
     if (f.is_dataset("explained_variance_ratio_")) {
       const auto r = f.read<double>("explained_variance_ratio_");
       if (r.size() == 2) explained = {r[0], r[1]};
@@ -137,7 +149,8 @@ int run(const settings& s) {
     }
   }
   if (!std::isnan(explained[0]))
-    std::printf("pc1 holds %.2f%% of the path's variance, pc2 %.2f%% (together %.2f%%)\n", 100 * explained[0],
+    std::printf("pc1 holds %.2f%% of %s, pc2 %.2f%% (together %.2f%%)\n", 100 * explained[0],
+                from_file ? "the variance of the path the file was made from" : "the path's variance",
                 100 * explained[1], 100 * (explained[0] + explained[1]));
 
   const auto xy = basin::project(path, final_model, dx, dy, s.method, po);
@@ -153,8 +166,8 @@ int run(const settings& s) {
     py.push_back(xy[i][1]);
   }
   basin::plot::style ps;
-  ps.title = s.asked + (std::isnan(explained[0]) ? ": the training path on the given directions"
-                                                 : ": the training path on its principal directions");
+  ps.title = s.asked + (from_file ? ": the training path on the given directions"
+                                  : ": the training path on its principal directions");
   ps.xlabel = std::isnan(explained[0]) ? std::string("direction 1")
                                        : basin::text("1st PC: ", std::round(1e4 * explained[0]) / 100, " %");
   ps.zlabel = std::isnan(explained[1]) ? std::string("direction 2")

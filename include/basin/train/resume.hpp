@@ -127,7 +127,9 @@ enum class other_recipe {
 // epochs, writing each epoch's training checkpoint to "<final_path>.epoch<e>.h5" (removed once the next is written) and
 // the last to final_path itself, so an interrupted run resumes at its last finished epoch. Returns what train_resumable
 // did (resumed_after == o.epochs and no history when the file was loaded). on_epoch runs for
-// each epoch trained now, after the test set's evaluation (as train_resumable's).
+// each epoch trained now, after the test set's evaluation (as train_resumable's): after the
+// epoch's checkpoint is written, so an exception from it stops the run with that epoch saved (a
+// rerun resumes after it and does not call on_epoch for it again).
 template <class Model, class Optimizer, class Schedule>
 resumed_training load_or_train(Model& model, Optimizer&& opt, const Schedule& lr, const dataset& data,
                                const train_options& o, const std::string& final_path, const std::string& recipe,
