@@ -62,6 +62,7 @@
 #include "basin/plot/curves.hpp"
 #include "basin/plot/surface.hpp"
 #include "cli.hpp"
+#include "zoo_names.hpp"
 #ifdef BASIN_WITH_MPI
 #include "basin/distributed/mpi.hpp"
 #endif
@@ -336,45 +337,13 @@ static int run_main(int argc, char** argv, basin::sweep_team* team) {
   basin::require(s.dataset == "fashion" || s.dataset == "cifar10", "option --dataset: expected fashion or cifar10, got '",
                  s.dataset, "'");
   s.dir = {basin::parse_normalization(xnorm, "option --xnorm"), xignore == "biasbn", s.dir_type == "states"};
-  using namespace basin;
-  // The reference tool's names of the nets without shortcuts (its pre-trained CIFAR-10 models
-  // include resnet56_noshort and resnet110_noshort).
-  const std::string asked = s.model;
-  for (const auto& [theirs, ours] : {std::pair<const char*, const char*>{"resnet20_noshort", "plain20"},
-                                     {"resnet56_noshort", "plain56"},
-                                     {"resnet110_noshort", "plain110"},
-                                     {"wrn56_2_noshort", "plain56_w2"},
-                                     {"wrn56_4_noshort", "plain56_w4"}})
-    if (s.model == theirs) s.model = ours;
-  if (s.dataset == "fashion") {
-    if (s.model == "resnet8") return run<resnet<8, fashion_input>>(s);  // 06_trajectory's
-    if (s.model == "resnet20") return run<resnet20<fashion_input>>(s);
-    if (s.model == "resnet56") return run<resnet56<fashion_input>>(s);
-    if (s.model == "resnet110") return run<resnet110<fashion_input>>(s);
-    if (s.model == "plain20") return run<plain20<fashion_input>>(s);
-    if (s.model == "plain56") return run<plain56<fashion_input>>(s);
-    if (s.model == "plain110") return run<plain110<fashion_input>>(s);
-    if (s.model == "plain56_w2") return run<plain<56, fashion_input, 2>>(s);
-    if (s.model == "plain56_w4") return run<plain<56, fashion_input, 4>>(s);
-    if (s.model == "densenet22") return run<densenet22<fashion_input>>(s);
-    if (s.model == "vgg9") return run<vgg9<fashion_input>>(s);
-  } else {
+  if (s.dataset == "cifar10")
     basin::require(!s.data_dir.empty(), "option --data_dir: required for cifar10 (the folder of data_batch_1.bin ...)");
-    if (s.model == "resnet20") return run<resnet20<cifar_input>>(s);
-    if (s.model == "resnet56") return run<resnet56<cifar_input>>(s);
-    if (s.model == "resnet110") return run<resnet110<cifar_input>>(s);
-    if (s.model == "plain20") return run<plain20<cifar_input>>(s);
-    if (s.model == "plain56") return run<plain56<cifar_input>>(s);
-    if (s.model == "plain110") return run<plain110<cifar_input>>(s);
-    if (s.model == "densenet121") return run<densenet121<cifar_input>>(s);
-    if (s.model == "vgg9") return run<vgg9<cifar_input>>(s);
-  }
-  basin::fail(
-      "option --model: expected resnet8, resnet20, resnet56, resnet110, plain20, plain56, plain110, plain56_w2, "
-      "plain56_w4, densenet22 or vgg9 (fashion) or resnet20, resnet56, resnet110, plain20, plain56, plain110, "
-      "densenet121 or vgg9 "
-      "(cifar10), or the reference tool's resnet<depth>_noshort (plain<depth>), got '",
-      asked, "'", asked == s.model ? "" : " (" + s.model + ")");
+  // The reference tool's names too (its pre-trained CIFAR-10 models include resnet56_noshort and
+  // resnet110_noshort); the pictures' titles give basin's.
+  const std::string asked = s.model;
+  s.model = basin::examples::zoo_name(asked);
+  return basin::examples::with_zoo_net(s.dataset, asked, [&]<class Net>() { return run<Net>(s); });
 }
 
 int main(int argc, char** argv) {

@@ -39,6 +39,7 @@
 #include "basin/net/zoo.hpp"
 #include "basin/plot/curves.hpp"
 #include "cli.hpp"
+#include "zoo_names.hpp"
 
 namespace {
 
@@ -217,41 +218,10 @@ int main(int argc, char** argv) try {
                  s.ignore, "'");
   basin::require(s.dataset == "fashion" || s.dataset == "cifar10",
                  "option --dataset: expected fashion or cifar10, got '", s.dataset, "'");
-  using namespace basin;
   // plot_surface's models and names (the command printed at the end is plot_surface's).
   s.asked = s.model;
-  for (const auto& [theirs, ours] : {std::pair<const char*, const char*>{"resnet20_noshort", "plain20"},
-                                     {"resnet56_noshort", "plain56"},
-                                     {"resnet110_noshort", "plain110"},
-                                     {"wrn56_2_noshort", "plain56_w2"},
-                                     {"wrn56_4_noshort", "plain56_w4"}})
-    if (s.model == theirs) s.model = ours;
-  if (s.dataset == "fashion") {
-    if (s.model == "resnet8") return run<resnet<8, fashion_input>>(s);  // 06_trajectory's
-    if (s.model == "resnet20") return run<resnet20<fashion_input>>(s);
-    if (s.model == "resnet56") return run<resnet56<fashion_input>>(s);
-    if (s.model == "resnet110") return run<resnet110<fashion_input>>(s);
-    if (s.model == "plain20") return run<plain20<fashion_input>>(s);
-    if (s.model == "plain56") return run<plain56<fashion_input>>(s);
-    if (s.model == "plain110") return run<plain110<fashion_input>>(s);
-    if (s.model == "plain56_w2") return run<plain<56, fashion_input, 2>>(s);
-    if (s.model == "plain56_w4") return run<plain<56, fashion_input, 4>>(s);
-    if (s.model == "densenet22") return run<densenet22<fashion_input>>(s);
-    if (s.model == "vgg9") return run<vgg9<fashion_input>>(s);
-  } else {
-    if (s.model == "resnet20") return run<resnet20<cifar_input>>(s);
-    if (s.model == "resnet56") return run<resnet56<cifar_input>>(s);
-    if (s.model == "resnet110") return run<resnet110<cifar_input>>(s);
-    if (s.model == "plain20") return run<plain20<cifar_input>>(s);
-    if (s.model == "plain56") return run<plain56<cifar_input>>(s);
-    if (s.model == "plain110") return run<plain110<cifar_input>>(s);
-    if (s.model == "densenet121") return run<densenet121<cifar_input>>(s);
-    if (s.model == "vgg9") return run<vgg9<cifar_input>>(s);
-  }
-  basin::fail("option --model: expected one of plot_surface's nets for --dataset ", s.dataset,
-              " (fashion: resnet8, resnet20/56/110, plain20/56/110, plain56_w2/w4, densenet22, vgg9; cifar10: "
-              "resnet20/56/110, plain20/56/110, densenet121, vgg9; or the reference's resnet<depth>_noshort), got '",
-              s.asked, "'");
+  s.model = basin::examples::zoo_name(s.asked);
+  return basin::examples::with_zoo_net(s.dataset, s.asked, [&]<class Net>() { return run<Net>(s); });
 } catch (const std::exception& e) {
   std::fprintf(stderr, "plot_trajectory: %s\n", e.what());
   return 1;
