@@ -3,6 +3,7 @@
 #define BOOST_TEST_MODULE core
 #include <unistd.h>
 
+#include <boost/math/distributions/students_t.hpp>
 #include <boost/test/unit_test.hpp>
 #include <cmath>
 #include <cstdio>
@@ -16,6 +17,7 @@
 #include "basin/core/error.hpp"
 #include "basin/core/memory.hpp"
 #include "basin/core/random.hpp"
+#include "basin/core/statistics.hpp"
 #include "basin/train/progress.hpp"
 #include "cli.hpp"
 
@@ -305,4 +307,41 @@ BOOST_AUTO_TEST_CASE(cgroup_memory_limits_are_read_in_both_versions) {
   BOOST_TEST(basin::detail::cgroup_memory_left(root.string()) == 3145728u);  // 4 MiB - 1 MiB
   fs::remove_all(root);
   BOOST_TEST(basin::detail::available_memory() > 0u);
+}
+
+// Student's t from the closed series (core/statistics.hpp) against Boost.Math's, and the
+// jackknife's standard error of a mean against the textbook s / sqrt(k).
+BOOST_AUTO_TEST_CASE(student_t_against_boost_math) {
+  for (int nu : {1, 2, 3, 4, 5, 7, 10, 15, 16, 31, 60, 199}) {
+    const boost::math::students_t dist(nu);
+    for (double t : {-30.0, -2.5, -0.7, 0.0, 0.3, 1.0, 2.13, 6.0, 100.0})
+      BOOST_TEST(basin::student_t_cdf(t, nu) == boost::math::cdf(dist, t), boost::test_tools::tolerance(1e-11));
+    for (double p : {0.001, 0.025, 0.3, 0.5, 0.8, 0.95, 0.975, 0.995, 0.9999}) {
+      const double want = boost::math::quantile(dist, p);
+      BOOST_TEST(std::abs(basin::student_t_quantile(p, nu) - want) <= 1e-9 * std::max(1.0, std::abs(want)),
+                 "nu " << nu << ", p " << p << ": " << basin::student_t_quantile(p, nu) << " against " << want);
+    }
+  }
+  BOOST_TEST(basin::student_t_quantile(0.975, 15) == 2.131449545559323, boost::test_tools::tolerance(1e-12));
+  BOOST_CHECK_THROW(basin::student_t_quantile(1.0, 5), basin::error);
+  BOOST_CHECK_THROW(basin::student_t_cdf(1.0, 0), basin::error);
+  BOOST_CHECK_THROW(basin::t_interval(0, 1, 5, 1.5), basin::error);
+}
+
+BOOST_AUTO_TEST_CASE(jackknife_of_a_mean_is_the_standard_error) {
+  const std::vector<double> x{1.5, -0.25, 3.0, 2.0, 0.5, 7.25, -1.0};
+  const int k = int(x.size());
+  double mean = 0, ss = 0;
+  for (double v : x) mean += v / k;
+  for (double v : x) ss += (v - mean) * (v - mean);
+  const double se = std::sqrt(ss / (k - 1) / k);
+  const double jk = basin::jackknife_standard_error(k, [&](int out) {
+    double s = 0;
+    for (int i = 0; i < k; ++i) s += i == out ? 0 : x[std::size_t(i)];
+    return s / (k - 1);
+  });
+  BOOST_TEST(jk == se, boost::test_tools::tolerance(1e-13));
+  const auto [lo, hi] = basin::t_interval(mean, se, k, 0.95);
+  BOOST_TEST(hi - mean == 2.446911851144969 * se, boost::test_tools::tolerance(1e-11));  // t_{0.975, 6}
+  BOOST_TEST(mean - lo == hi - mean, boost::test_tools::tolerance(1e-14));
 }

@@ -483,6 +483,12 @@ BOOST_AUTO_TEST_CASE(curves_loss_and_accuracy) {
   basin::plot::curves({rates}, {}, stem("log_x"), lx);
   check_picture(stem("log_x"));
   BOOST_TEST(slurp(stem("log_x") + ".gp").find("set logscale x") != std::string::npos);
+  {  // the data's range, 5% of its decades wider on each side
+    const double lo = *std::min_element(rates.x.begin(), rates.x.end()),
+                 hi = *std::max_element(rates.x.begin(), rates.x.end()), pad = std::pow(hi / lo, 0.05);
+    BOOST_TEST(count(stem("log_x") + ".gp", "set xrange [" + basin::plot::detail::number(lo / pad) + ":" +
+                                                basin::plot::detail::number(hi * pad) + "]\n") == 1u);
+  }
   BOOST_TEST(slurp(stem("curves") + ".gp").find("set logscale x") == std::string::npos);
   BOOST_CHECK_THROW(basin::plot::curves({loss[0]}, {}, stem("log_x_bad"), lx), basin::error);  // x from -1
   // Accuracy alone goes on the left axis.
@@ -550,6 +556,25 @@ BOOST_AUTO_TEST_CASE(curves_loss_and_accuracy) {
         },
         {"plot::curves", "acc_curves[1]", what.c_str()});
   }
+  // Intervals: error bars from the .dat's third and fourth columns, on that curve only.
+  curve est = loss[0];
+  for (std::size_t i = 0; i < est.x.size(); ++i) est.low.push_back(est.y[i] - 0.1), est.high.push_back(est.y[i] + 0.2);
+  basin::plot::curves({est, loss[1]}, {acc[0]}, stem("intervals"), style{});
+  check_picture(stem("intervals"));
+  BOOST_TEST(count(stem("intervals") + ".gp", "using 1:2:3:4 with yerrorlines") == 1u);
+  BOOST_TEST(count(stem("intervals") + ".gp", "yerrorlines") == 1u);
+  const std::string first = basin::plot::detail::number(est.x[0]) + ' ' + basin::plot::detail::number(est.y[0]) + ' ' +
+                            basin::plot::detail::number(est.low[0]) + ' ' + basin::plot::detail::number(est.high[0]) +
+                            '\n';
+  BOOST_TEST(count(stem("intervals") + ".dat", first) == 1u);
+  auto shorter = est;
+  shorter.high.pop_back();
+  check_throws([&] { basin::plot::curves({shorter}, {}, stem("intervals_bad"), style{}); },
+               {"plot::curves", "loss_curves[0]", "expected none or"});
+  auto outside = est;
+  outside.low[1] = est.y[1] + 0.05;
+  check_throws([&] { basin::plot::curves({outside}, {}, stem("intervals_bad"), style{}); },
+               {"plot::curves", "loss_curves[0]", "of point 1 does not hold y"});
 }
 
 BOOST_AUTO_TEST_CASE(histograms_bins_and_counts) {

@@ -5,12 +5,15 @@
 //   hvp.h5     xdirection: a random v (zero on biases and batch norm), ydirection: basin's H v
 //   eigen.h5   xdirection, ydirection: the Ritz vectors of the largest and the most negative
 //              eigenvalue; root attributes max_eig, min_eig, max_residual, min_residual
+//   coherence.h5  gradient_coherence over 4 batches of 16 (train mode): images (4, 16) int64,
+//              gram (4, 4); root attributes coherence, mean_cosine (check_coherence.py)
 // and in <output folder>/vgg9 model.h5, data.h5 and hvp.h5 of a VGG-9 on 6 images (max pooling).
 // Usage: export_hessian <output folder>
 #include <cstdio>
 #include <filesystem>
 
 #include "basin/io/checkpoint.hpp"
+#include "basin/landscape/coherence.hpp"
 #include "basin/landscape/direction_file.hpp"
 #include "basin/landscape/hessian.hpp"
 #include "basin/net/model.hpp"
@@ -55,6 +58,14 @@ void write_curvature(const std::string& dir, std::uint64_t seed, index_t n, bool
   std::printf("wrote %s/{model,data,hvp}.h5 (%s, %lld images)\n", dir.c_str(), model_t::architecture().c_str(),
               (long long)n);
   if (!eigen) return;
+  const auto c = gradient_coherence(net, data, {.batches = 4, .batch_size = n / 4, .seed = 3});
+  h5::atomic_write(dir + "/coherence.h5", [&](h5::file& f) {
+    f.write<std::int64_t>("images", std::vector<std::int64_t>(c.images.begin(), c.images.end()), {4, hsize_t(n / 4)});
+    f.write<double>("gram", c.gram, {4, 4});
+    f.set_attr("/", "coherence", c.coherence);
+    f.set_attr("/", "mean_cosine", c.mean_cosine);
+  });
+  std::printf("wrote %s/coherence.h5: alpha %.6g, mean cosine %.6g\n", dir.c_str(), c.coherence, c.mean_cosine);
   auto r = hessian_extremes(net, data, o);
   save_directions(dir + "/eigen.h5", r.max_vector, &r.min_vector, weights, 0, [&](h5::file& f) {
     f.set_attr("/", "max_eig", r.max_eig);

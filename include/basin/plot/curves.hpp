@@ -36,9 +36,15 @@ inline bool check_curves(const std::vector<curve>& cs, const char* arg, bool pos
             " is not a dash type from 1 to 8 (or 0 for the default)");
     require(c.colour >= -1 && c.colour <= 9, fn, ": ", arg, "[", k, "] ('", c.label, "'): colour ", c.colour,
             " is not a line colour from 0 to 9 (or -1 for the default)");
+    require(c.low.size() == c.high.size() && (c.low.empty() || c.low.size() == c.x.size()), fn, ": ", arg, "[", k,
+            "] ('", c.label, "'): low has ", c.low.size(), " values and high ", c.high.size(), ", expected none or ",
+            c.x.size(), " each (one interval a point)");
     for (std::size_t i = 0; i < c.x.size(); ++i) {
       require(std::isfinite(c.x[i]), fn, ": ", arg, "[", k, "] ('", c.label, "'): x[", i, "] = ", c.x[i],
               " is not finite");
+      require(c.low.empty() || !std::isfinite(c.y[i]) || (c.low[i] <= c.y[i] && c.y[i] <= c.high[i]), fn, ": ", arg,
+              "[", k, "] ('", c.label, "'): the interval [", c.low.empty() ? 0.0 : c.low[i], ", ",
+              c.high.empty() ? 0.0 : c.high[i], "] of point ", i, " does not hold y = ", c.y[i]);
       any = any || (std::isfinite(c.y[i]) && (!positive_only || c.y[i] > 0));
     }
   }
@@ -60,7 +66,8 @@ inline void check_points(const std::vector<curve>& cs, const std::string& arg, c
 // <= 0 are then left out, not an error; style.log_x puts x on a log scale), accuracy curves in percent (0 to 100, not
 // fractions) on the right axis, and a legend below the plot. Loss curve k and accuracy curve k share a colour (pass
 // them in matching order, e.g. {train, test}) unless a curve's `colour` names one; loss lines are solid, accuracy lines
-// dashed, unless a curve's `dash` says otherwise (a dash type from 1 to 8). With no loss curves the
+// dashed, unless a curve's `dash` says otherwise (a dash type from 1 to 8); a curve with `low` and `high` has error
+// bars (its intervals) and a marker at every point. With no loss curves the
 // accuracy curves go on the left axis. The .dat holds one data set per curve (gnuplot `index`): the loss curves first,
 // then the accuracy curves, each "x y" per line in the given order, data sets separated by two blank lines; y exactly
 // as given, "NaN" where not finite. requires: at least one curve; each curve with x.size() == y.size() > 0 and finite
@@ -88,14 +95,17 @@ inline void curves(const std::vector<curve>& loss_curves, const std::vector<curv
 
   std::string dat = "# basin curves: " + std::to_string(loss_curves.size()) + " loss curve(s), then " +
                     std::to_string(acc_curves.size()) +
-                    " accuracy curve(s) in percent, one data set (gnuplot index) each; columns: x y; NaN = "
-                    "missing\n";
+                    " accuracy curve(s) in percent, one data set (gnuplot index) each; columns: x y (and low "
+                    "high for a curve with intervals); NaN = missing\n";
   std::size_t index = 0;
   auto add = [&](const curve& c, const char* kind) {
     if (index > 0) dat += "\n\n";
     dat += "# index " + std::to_string(index++) + ": " + kind + " '" + detail::one_line(c.label) + "'\n";
-    for (std::size_t i = 0; i < c.x.size(); ++i)
-      dat += detail::number(c.x[i]) + ' ' + detail::number(std::isfinite(c.y[i]) ? c.y[i] : std::nan("")) + '\n';
+    for (std::size_t i = 0; i < c.x.size(); ++i) {
+      dat += detail::number(c.x[i]) + ' ' + detail::number(std::isfinite(c.y[i]) ? c.y[i] : std::nan(""));
+      if (!c.low.empty()) dat += ' ' + detail::number(c.low[i]) + ' ' + detail::number(c.high[i]);
+      dat += '\n';
+    }
   };
   for (const auto& c : loss_curves) add(c, "loss");
   for (const auto& c : acc_curves) add(c, "accuracy");
@@ -108,7 +118,14 @@ inline void curves(const std::vector<curve>& loss_curves, const std::vector<curv
   if (two_axes) s += "set ytics nomirror\nset y2tics\nset y2label " + detail::gp_string(st.y2label) + "\n";
   else s += "set ytics mirror\n";
   if (st.log_z && !loss_curves.empty()) s += "set logscale y\n";
-  if (st.log_x) s += "set logscale x\n";
+  if (st.log_x) {  // the data's own range, a little wider (gnuplot's autoscale widens it to whole decades)
+    double lo = INFINITY, hi = 0;
+    for (const auto* group : {&loss_curves, &acc_curves})
+      for (const auto& c : *group)
+        for (double x : c.x) lo = std::min(lo, x), hi = std::max(hi, x);
+    const double pad = lo == hi ? 2.0 : std::pow(hi / lo, 0.05);
+    s += "set logscale x\nset xrange [" + detail::number(lo / pad) + ":" + detail::number(hi * pad) + "]\n";
+  }
   s += "set grid xtics ytics lt 1 lc rgb \"#e5e5e5\" lw 0.6\n";
   // The legend below the plot, with room kept for it under the x label (gnuplot's own
   // reservation lets the two overlap); as many entries a row as the longest one leaves room for
@@ -135,6 +152,7 @@ inline void curves(const std::vector<curve>& loss_curves, const std::vector<curv
   // is no line's end: such curves are drawn with a marker at every point too, as are curves
   // that ask for them (curve::points).
   auto marks = [](const curve& c) {
+    if (!c.low.empty()) return std::string(" with yerrorlines pt 7 ps 0.8");
     if (c.points) return std::string(" with linespoints pt 7 ps 0.8");
     const auto ok = [&](std::size_t i) { return i < c.y.size() && std::isfinite(c.y[i]); };
     for (std::size_t i = 0; i < c.y.size(); ++i)
@@ -143,12 +161,13 @@ inline void curves(const std::vector<curve>& loss_curves, const std::vector<curv
   };
   for (std::size_t k = 0; k < loss_curves.size(); ++k, ++index)
     cmd += (cmd.empty() ? "plot " : ", \\\n     ") + file + " index " + std::to_string(index) + " using " + loss_col +
-           marks(loss_curves[k]) + " lw 2 dt " + std::to_string(loss_curves[k].dash > 0 ? loss_curves[k].dash : 1) +
-           " lc rgb \"" + detail::line_colour(colour(loss_curves[k], k)) + "\" " + title(loss_curves[k]);
+           (loss_curves[k].low.empty() ? "" : ":3:4") + marks(loss_curves[k]) + " lw 2 dt " +
+           std::to_string(loss_curves[k].dash > 0 ? loss_curves[k].dash : 1) + " lc rgb \"" +
+           detail::line_colour(colour(loss_curves[k], k)) + "\" " + title(loss_curves[k]);
   for (std::size_t k = 0; k < acc_curves.size(); ++k, ++index)
     cmd += (cmd.empty() ? "plot " : ", \\\n     ") + file + " index " + std::to_string(index) + " using 1:2" +
-           (two_axes ? " axes x1y2" : "") + marks(acc_curves[k]) + " lw 2 dt " +
-           std::to_string(acc_curves[k].dash > 0 ? acc_curves[k].dash : 2) + " lc rgb \"" +
+           (acc_curves[k].low.empty() ? "" : ":3:4") + (two_axes ? " axes x1y2" : "") + marks(acc_curves[k]) +
+           " lw 2 dt " + std::to_string(acc_curves[k].dash > 0 ? acc_curves[k].dash : 2) + " lc rgb \"" +
            detail::line_colour(colour(acc_curves[k], k)) + "\" " + title(acc_curves[k]);
   s += cmd + "\n" + detail::epilogue(f, st);
   detail::finish(f, st, dat, s, fn);

@@ -52,6 +52,9 @@ struct curve {
                              // accuracy curve k share one; e.g. the paper's 1-D figures: loss blue and accuracy red,
                              // training solid and test dashed
   bool points = false;       // plot::curves only: a marker at every point too (e.g. a path's epochs)
+  std::vector<double> low = {}, high = {};  // plot::curves only: an interval around each y (a confidence interval),
+                                            // drawn as error bars with a marker at every point; empty: none; else as
+                                            // many as x, with low[i] <= y[i] <= high[i] wherever y[i] is finite
 };
 
 // How a picture looks. Every field has a sensible default, so `style{}` gives a finished picture.

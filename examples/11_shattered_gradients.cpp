@@ -1,0 +1,276 @@
+// examples/11_shattered_gradients.cpp — the talk's shattered gradients: "if you try to train a
+// network that's too deep and isn't well-behaved ... the gradients that you'd produce from
+// different mini batches aren't correlated, the gradients effectively become random and once that
+// happens neural networks are basically untrainable"; and its depth series ("a nine layer VGG-like
+// network ... pretty well behaved ... all the way up to about 20 layers ... if we go beyond 20 ...
+// the loss surface becomes chaotic"), with skip connections that prevent it.
+//
+// For each kind (plain: VGG-like, conv-bn-relu without skips; resnet: the same with skip
+// connections) and each depth (6n + 2 layers: 8, 14, 20, 32, 44, 56, 110), at the random
+// initialization, K mini-batches of the Fashion-MNIST training set (train mode, as a training
+// step sees them) give K gradients, and their agreement is measured (landscape/coherence.hpp):
+//   alpha   mean_{i != j} <g_i, g_j> / mean_i |g_i|^2 (Chatterjee and Zielinski's coherence: 1 when
+//           all batches agree, about 0 when their gradients are unrelated), and
+//   cosine  the mean cosine between two batches' gradients,
+// each with a 95% confidence interval (jackknife over batches, Student's t). Then each net is
+// trained briefly with one recipe (SGD, momentum 0.9, Nesterov, weight decay 5e-4, cosine learning
+// rate from 0.1, batch 128), its test accuracy measured, and the coherence measured again at the
+// trained point. The picture puts alpha at the initialization (with its intervals) beside the test
+// accuracy after training, against depth.
+//
+//   11_shattered_gradients [--depths 8,20,56,110] [--kinds plain,resnet] [--batches 16] [--batch 128]
+//                          [--epochs 1] [--train-subset 5000] [--test-subset 2000] [--seed 1]
+//                          [--data /usr/share/datasets/fashion-mnist] [--out shattered]
+// --epochs 0 measures the initialization only (a few seconds a net). Depths: 8, 14, 20, 32, 44, 56
+// and 110.
+//
+// Writes <out>/<net>.h5 (the trained checkpoint: a rerun loads it instead of training again; an
+// interrupted training resumes at its last epoch), summary.csv (rewritten after every net, so a
+// finished net's numbers are on disk at once), coherence.png (alpha at the initialization and test
+// accuracy against depth) and coherence_trained.png (alpha at the initialization and after
+// training).
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "basin/core/files.hpp"
+#include "basin/data/idx.hpp"
+#include "basin/landscape/coherence.hpp"
+#include "basin/net/model.hpp"
+#include "basin/net/zoo.hpp"
+#include "basin/optim/optimizers.hpp"
+#include "basin/optim/schedules.hpp"
+#include "basin/plot/curves.hpp"
+#include "basin/train/resume.hpp"
+#include "basin/train/trainer.hpp"
+#include "cli.hpp"
+
+namespace {
+struct settings {
+  std::vector<int> depths;
+  std::vector<std::string> kinds;
+  int batches = 16, epochs = 1;
+  long batch = 128, train_subset = 5000, test_subset = 2000;
+  std::uint64_t seed = 1;
+  std::string out;
+};
+
+struct row {
+  std::string net, kind;
+  int depth = 0;
+  long params = 0;
+  basin::coherence_result initial, trained;
+  double accuracy = NAN, seconds_train = 0;
+};
+
+template <class Net>
+row measure(const std::string& kind, int depth, const settings& s, const basin::dataset& train_set,
+            const basin::dataset& test_set) {
+  using model_t = basin::model<Net, float, basin::backend::host>;
+  row r;
+  r.kind = kind;
+  r.depth = depth;
+  r.net = kind + std::to_string(depth);
+  r.params = long(model_t::n_params);
+  model_t model(s.seed);
+  const basin::coherence_options co{.batches = s.batches, .batch_size = s.batch, .seed = s.seed};
+  r.initial = basin::gradient_coherence(model, train_set, co);  // parameters and statistics unchanged after
+  if (s.epochs == 0) return r;
+  basin::optim::optimizer<basin::optim::sgd, float, basin::backend::host> opt({0.9, 5e-4, true}, model_t::n_params);
+  basin::train_options o;
+  o.epochs = s.epochs;
+  o.seed = s.seed;
+  o.batch_size = s.batch;
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto run =
+      basin::load_or_train(model, opt, basin::optim::cosine_lr{0.1, double(s.epochs)}, train_set, o,
+                           s.out + "/" + r.net + ".h5", r.net + ", SGD lr 0.1 cosine, Nesterov, wd 0.0005");
+  if (!run.history.empty())
+    r.seconds_train = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  r.accuracy = basin::evaluate(model, test_set).accuracy;
+  r.trained = basin::gradient_coherence(model, train_set, co);
+  return r;
+}
+
+template <template <int, class, int, int, class> class Kind>
+row measure_depth(const std::string& kind, int depth, const settings& s, const basin::dataset& train_set,
+                  const basin::dataset& test_set) {
+  using basin::fashion_input;
+  using W = basin::weights::real;
+  switch (depth) {
+    case 8:
+      return measure<Kind<8, fashion_input, 1, 10, W>>(kind, depth, s, train_set, test_set);
+    case 14:
+      return measure<Kind<14, fashion_input, 1, 10, W>>(kind, depth, s, train_set, test_set);
+    case 20:
+      return measure<Kind<20, fashion_input, 1, 10, W>>(kind, depth, s, train_set, test_set);
+    case 32:
+      return measure<Kind<32, fashion_input, 1, 10, W>>(kind, depth, s, train_set, test_set);
+    case 44:
+      return measure<Kind<44, fashion_input, 1, 10, W>>(kind, depth, s, train_set, test_set);
+    case 56:
+      return measure<Kind<56, fashion_input, 1, 10, W>>(kind, depth, s, train_set, test_set);
+    case 110:
+      return measure<Kind<110, fashion_input, 1, 10, W>>(kind, depth, s, train_set, test_set);
+  }
+  basin::fail("option --depths: expected depths from 8, 14, 20, 32, 44, 56 and 110, got ", depth);
+}
+
+std::vector<std::string> split(const std::string& list) {
+  std::vector<std::string> out;
+  std::stringstream in(list);
+  for (std::string item; std::getline(in, item, ',');)
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+void write_summary(const std::string& path, const std::vector<row>& rows) {
+  const auto tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp);
+    out << "net,kind,depth,parameters,initial_loss,alpha_init,alpha_init_low,alpha_init_high,cosine_init,"
+           "cosine_init_low,cosine_init_high,test_accuracy,alpha_trained,alpha_trained_low,alpha_trained_high,"
+           "cosine_trained,train_seconds\n";
+    for (const auto& r : rows) {
+      char line[512];
+      std::snprintf(line, sizeof line,
+                    "%s,%s,%d,%ld,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.1f\n", r.net.c_str(),
+                    r.kind.c_str(), r.depth, r.params, r.initial.loss, r.initial.coherence, r.initial.coherence_low,
+                    r.initial.coherence_high, r.initial.mean_cosine, r.initial.cosine_low, r.initial.cosine_high,
+                    r.accuracy, r.trained.coherence, r.trained.coherence_low, r.trained.coherence_high,
+                    r.trained.mean_cosine, r.seconds_train);
+      out << line;
+    }
+    basin::require(bool(out.flush()), "cannot write '", tmp, "'");
+  }
+  std::filesystem::rename(tmp, path);
+}
+
+// One curve per kind against depth: alpha (with its interval) at the initialization or after
+// training, or the test accuracy.
+std::vector<basin::plot::curve> by_kind(const std::vector<row>& rows, const std::vector<std::string>& kinds, int what,
+                                        const std::string& suffix) {
+  std::vector<basin::plot::curve> out;
+  for (std::size_t k = 0; k < kinds.size(); ++k) {
+    basin::plot::curve c;
+    c.label = kinds[k] + suffix;
+    c.colour = int(k);
+    for (const auto& r : rows) {
+      if (r.kind != kinds[k]) continue;
+      c.x.push_back(r.depth);
+      if (what == 2) {
+        c.y.push_back(r.accuracy);
+        c.points = true;
+        continue;
+      }
+      const auto& m = what == 0 ? r.initial : r.trained;
+      c.y.push_back(m.coherence);
+      c.low.push_back(m.coherence_low);
+      c.high.push_back(m.coherence_high);
+    }
+    if (what == 1) c.dash = 2;
+    out.push_back(c);
+  }
+  return out;
+}
+}  // namespace
+
+int main(int argc, char** argv) try {
+  basin::examples::cli args(argc, argv);
+  settings s;
+  const std::string depths = args.get("depths", std::string("8,20,56,110"));
+  const std::string kinds = args.get("kinds", std::string("plain,resnet"));
+  s.batches = args.get("batches", 16);
+  s.batch = args.get("batch", 128L);
+  s.epochs = args.get("epochs", 1);
+  s.train_subset = args.get("train-subset", 5000L);
+  s.test_subset = args.get("test-subset", 2000L);
+  s.seed = std::uint64_t(args.get("seed", 1L));
+  const std::string data_dir = args.get("data", std::string("/usr/share/datasets/fashion-mnist"));
+  s.out = args.get("out", std::string("shattered"));
+  if (!args.done()) return 0;  // --help
+  basin::require(s.epochs >= 0, "option --epochs: expected 0 (the initialization only) or more, got ", s.epochs);
+  basin::require(s.batches >= 3, "option --batches: expected at least 3 mini-batches, got ", s.batches);
+  basin::require(s.batch >= 2, "option --batch: expected at least 2 images (batch norm's statistics), got ", s.batch);
+  basin::require(s.train_subset >= 1 && s.test_subset >= 1,
+                 "options --train-subset and --test-subset must be at least 1");
+  basin::require(s.batch * s.batches <= s.train_subset, "options --batches and --batch: ", s.batches,
+                 " disjoint mini-batches of ", s.batch, " images need ", s.batch * s.batches,
+                 " training images, --train-subset gives ", s.train_subset);
+  for (const auto& d : split(depths)) {
+    char* end = nullptr;
+    const long v = std::strtol(d.c_str(), &end, 10);
+    basin::require(*end == '\0' && (v == 8 || v == 14 || v == 20 || v == 32 || v == 44 || v == 56 || v == 110),
+                   "option --depths: expected a comma-separated list from 8, 14, 20, 32, 44, 56 and 110, got '", d,
+                   "'");
+    s.depths.push_back(int(v));
+  }
+  basin::require(!s.depths.empty(), "option --depths: expected a comma-separated list of depths, got '", depths, "'");
+  s.kinds = split(kinds);
+  basin::require(!s.kinds.empty(), "option --kinds: expected plain, resnet or both, got '", kinds, "'");
+  for (const auto& k : s.kinds)
+    basin::require(k == "plain" || k == "resnet", "option --kinds: expected plain or resnet, got '", k, "'");
+
+  auto train_all = basin::read_fashion_mnist(data_dir, true);
+  auto test_all = basin::read_fashion_mnist(data_dir, false);
+  const auto stats = basin::compute_channel_stats(train_all);
+  basin::normalize(train_all, stats);
+  basin::normalize(test_all, stats);
+  const auto train_set = basin::subset(train_all, 0, std::min<basin::index_t>(s.train_subset, train_all.size()));
+  const auto test_set = basin::subset(test_all, 0, std::min<basin::index_t>(s.test_subset, test_all.size()));
+  basin::make_folder(s.out, "option --out");
+
+  std::printf(
+      "gradient coherence of %d mini-batches of %ld Fashion-MNIST training images (train mode), 95%% "
+      "intervals;%s\n",
+      s.batches, s.batch,
+      s.epochs > 0 ? (" then " + std::to_string(s.epochs) + " epoch(s) of SGD on " + std::to_string(train_set.size()) +
+                      " images")
+                         .c_str()
+                   : " at the initialization only");
+  std::vector<row> rows;
+  for (const auto& kind : s.kinds)
+    for (int depth : s.depths) {
+      rows.push_back(kind == "plain" ? measure_depth<basin::plain>(kind, depth, s, train_set, test_set)
+                                     : measure_depth<basin::resnet>(kind, depth, s, train_set, test_set));
+      const auto& r = rows.back();
+      std::printf("%-9s %8ld params  init: loss %.3f, alpha %.4f [%.4f, %.4f], cosine %.4f [%.4f, %.4f]", r.net.c_str(),
+                  r.params, r.initial.loss, r.initial.coherence, r.initial.coherence_low, r.initial.coherence_high,
+                  r.initial.mean_cosine, r.initial.cosine_low, r.initial.cosine_high);
+      if (s.epochs > 0)
+        std::printf("  trained: test %.2f%%, alpha %.4f [%.4f, %.4f]", r.accuracy, r.trained.coherence,
+                    r.trained.coherence_low, r.trained.coherence_high);
+      std::printf("\n");
+      std::fflush(stdout);
+      write_summary(s.out + "/summary.csv", rows);
+    }
+
+  basin::plot::style ps;
+  ps.title = "Gradient coherence at initialization (95% intervals) and test accuracy after training";
+  ps.xlabel = "depth (layers)";
+  ps.zlabel = "coherence alpha of mini-batch gradients";
+  ps.y2label = "test accuracy after training (%)";
+  ps.log_x = true;
+  const auto init = by_kind(rows, s.kinds, 0, ": alpha at initialization");
+  if (s.epochs > 0) {
+    basin::plot::curves(init, by_kind(rows, s.kinds, 2, ": test accuracy"), s.out + "/coherence", ps);
+    auto both = init;
+    for (auto& c : by_kind(rows, s.kinds, 1, ": alpha after training")) both.push_back(c);
+    ps.title = "Gradient coherence at initialization and after training (95% intervals)";
+    basin::plot::curves(both, {}, s.out + "/coherence_trained", ps);
+  } else {
+    ps.title = "Gradient coherence at initialization (95% intervals)";
+    basin::plot::curves(init, {}, s.out + "/coherence", ps);
+  }
+  std::printf("wrote %s/{summary.csv, coherence.png%s}%s\n", s.out.c_str(),
+              s.epochs > 0 ? ", coherence_trained.png" : "", s.epochs > 0 ? " and a checkpoint per net" : "");
+  return 0;
+} catch (const std::exception& e) {
+  std::fprintf(stderr, "11_shattered_gradients: %s\n", e.what());
+  return 1;
+}
