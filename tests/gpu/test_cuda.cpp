@@ -18,6 +18,7 @@
 #include "basin/backend/host.hpp"
 #include "basin/gan/gan.hpp"
 #include "basin/io/checkpoint.hpp"
+#include "basin/landscape/coherence.hpp"
 #include "basin/landscape/hessian.hpp"
 #include "basin/landscape/surface.hpp"
 #include "basin/landscape/trajectory.hpp"
@@ -535,6 +536,18 @@ BOOST_AUTO_TEST_CASE(trajectory_hessian_and_gan_match_host) {
   BOOST_TEST_MESSAGE("lambda_max GPU " << ec.max_eig << " host " << eh.max_eig << "; lambda_min GPU " << ec.min_eig
                                        << " host " << eh.min_eig);
   BOOST_TEST(std::abs(ec.max_eig - eh.max_eig) < 1e-2 * std::abs(eh.max_eig));
+
+  // Gradient coherence: the Gram matrix of 4 train-mode batch gradients, entries to the float
+  // tolerance of the largest.
+  const coherence_options co{.batches = 4, .batch_size = 8, .seed = 2};
+  const auto gh_ = gradient_coherence(h, d, co);
+  const auto gc_ = gradient_coherence(c, d, co);
+  double gmax = 0, gdiff = 0;
+  for (std::size_t i = 0; i < gh_.gram.size(); ++i)
+    gmax = std::max(gmax, std::abs(gh_.gram[i])), gdiff = std::max(gdiff, std::abs(gc_.gram[i] - gh_.gram[i]));
+  BOOST_TEST_MESSAGE("coherence GPU " << gc_.coherence << " host " << gh_.coherence << "; Gram off by " << gdiff / gmax);
+  BOOST_TEST(gdiff < tolerance() * gmax);
+  BOOST_TEST(std::abs(gc_.coherence - gh_.coherence) < 10 * tolerance());
 
   // GAN: the generator's gradient through the discriminator, and the discriminator's.
   using gnet = network<input<4, 1, 1>, dense<16>, relu, dense<2>>;
