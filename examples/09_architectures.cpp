@@ -20,13 +20,16 @@
 //   09_architectures [--nets resnet20,plain20,densenet22] [--epochs 2] [--train-subset 20000]
 //                    [--grid 17] [--range 1] [--probe 500] [--test-subset 2000] [--seed 1]
 //                    [--data /usr/share/datasets/fashion-mnist] [--out architectures]
-// Nets: resnet20, plain20, resnet56, plain56, resnet110, plain110, densenet22 (DenseNet-BC,
-// k = 12, 3 blocks of 3), plain56_w2 and plain56_w4 (plain56 with 2x and 4x the channels in every
-// layer). `--nets resnet56,plain56,resnet110,plain110` is the paper's depth comparison (about 3x
-// and 6x resnet20's time per net);
+// Nets: resnet8, plain8, resnet20, plain20, resnet56, plain56, resnet110, plain110, densenet22
+// (DenseNet-BC, k = 12, 3 blocks of 3), plain56_w2, plain56_w4, resnet56_w2 and resnet56_w4 (the
+// 56-layer nets with 2x and 4x the channels in every layer). `--nets resnet56,plain56,resnet110,
+// plain110` is the paper's depth comparison (about 3x and 6x resnet20's time per net), `--nets
+// plain8,resnet8` the talk's shallow end ("a nine layer VGG-like network ... a pretty well behaved
+// convex function");
 // `--nets plain56,plain56_w2,plain56_w4` its width comparison (the talk: "if we double the width
 // you'll see that we go from a fairly chaotic landscape back to a fairly well-behaved one"; each
-// doubling costs about 4x the time: on two cores, try --train-subset 5000 --grid 11 --probe 200).
+// doubling costs about 4x the time: on two cores, try --train-subset 5000 --grid 11 --probe 200),
+// and resnet56, resnet56_w2, resnet56_w4 the same with skip connections (the paper's figure 6).
 //
 // Writes <out>/<net>.h5 (the trained checkpoint: a rerun loads it instead of training again),
 // <net>_directions.h5, <net>_surface.h5 (resumed when interrupted), <net>_contour.png,
@@ -197,9 +200,13 @@ result run_named(const std::string& name, const settings& s, const basin::datase
   if (name == "densenet22") return run<densenet22<fashion_input>>(name, s, train_set, probe, test_probe);
   if (name == "plain56_w2") return run<plain<56, fashion_input, 2>>(name, s, train_set, probe, test_probe);
   if (name == "plain56_w4") return run<plain<56, fashion_input, 4>>(name, s, train_set, probe, test_probe);
+  if (name == "resnet56_w2") return run<resnet<56, fashion_input, 2>>(name, s, train_set, probe, test_probe);
+  if (name == "resnet56_w4") return run<resnet<56, fashion_input, 4>>(name, s, train_set, probe, test_probe);
+  if (name == "plain8") return run<plain<8, fashion_input>>(name, s, train_set, probe, test_probe);
+  if (name == "resnet8") return run<resnet<8, fashion_input>>(name, s, train_set, probe, test_probe);
   fail("option --nets: unknown net '", name,
-       "' (expected resnet20, plain20, resnet56, plain56, resnet110, plain110, plain56_w2, plain56_w4 or "
-       "densenet22)");
+       "' (expected resnet8, plain8, resnet20, plain20, resnet56, plain56, resnet110, plain110, plain56_w2, "
+       "plain56_w4, resnet56_w2, resnet56_w4 or densenet22)");
 }
 }  // namespace
 

@@ -16,19 +16,25 @@
 // trained briefly with one recipe (SGD, momentum 0.9, Nesterov, weight decay 5e-4, cosine learning
 // rate from 0.1, batch 128), its test accuracy measured, and the coherence measured again at the
 // trained point. The picture puts alpha at the initialization (with its intervals) beside the test
-// accuracy after training, against depth.
+// accuracy after training, against depth. `--widths 1,2,4` adds the paper's width comparison: the
+// 56-layer nets with 2x and 4x the channels in every layer (the talk: "if we double the width you'll
+// see that we go from a fairly chaotic landscape back to a fairly well-behaved landscape"), drawn
+// against width.
 //
-//   11_shattered_gradients [--depths 8,20,56,110] [--kinds plain,resnet] [--batches 16] [--batch 128]
-//                          [--epochs 1] [--train-subset 5000] [--test-subset 2000] [--seed 1]
-//                          [--data /usr/share/datasets/fashion-mnist] [--out shattered]
-// --epochs 0 measures the initialization only (a few seconds a net). Depths: 8, 14, 20, 32, 44, 56
-// and 110.
+//   11_shattered_gradients [--depths 8,20,56,110] [--kinds plain,resnet] [--widths 1] [--batches 16]
+//                          [--batch 128] [--epochs 1] [--train-subset 5000] [--test-subset 2000]
+//                          [--seed 1] [--data /usr/share/datasets/fashion-mnist] [--out shattered]
+// --epochs 0 measures the initialization only (a few seconds a net; try --epochs 0 --depths
+// 8,14,20,32,44,56,110 --widths 1,2,4). Depths: 8, 14, 20, 32, 44, 56 and 110; widths: 1, 2 and 4 (a
+// width above 1 at 56 layers only; each doubling costs about 4x the time).
 //
 // Writes <out>/<net>.h5 (the trained checkpoint: a rerun loads it instead of training again; an
 // interrupted training resumes at its last epoch), summary.csv (rewritten after every net, so a
 // finished net's numbers are on disk at once), coherence.png (alpha at the initialization and test
-// accuracy against depth) and coherence_trained.png (alpha at the initialization and after
-// training).
+// accuracy against depth), coherence_trained.png (alpha at the initialization and after
+// training) and, with widths above 1, coherence_width.png (the 56-layer nets against width).
+#include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -52,7 +58,7 @@
 
 namespace {
 struct settings {
-  std::vector<int> depths;
+  std::vector<int> depths, widths;
   std::vector<std::string> kinds;
   int batches = 16, epochs = 1;
   long batch = 128, train_subset = 5000, test_subset = 2000;
@@ -62,20 +68,21 @@ struct settings {
 
 struct row {
   std::string net, kind;
-  int depth = 0;
+  int depth = 0, width = 1;
   long params = 0;
   basin::coherence_result initial, trained;
   double accuracy = NAN, seconds_train = 0;
 };
 
 template <class Net>
-row measure(const std::string& kind, int depth, const settings& s, const basin::dataset& train_set,
+row measure(const std::string& kind, int depth, int width, const settings& s, const basin::dataset& train_set,
             const basin::dataset& test_set) {
   using model_t = basin::model<Net, float, basin::backend::host>;
   row r;
   r.kind = kind;
   r.depth = depth;
-  r.net = kind + std::to_string(depth);
+  r.width = width;
+  r.net = Net::name();  // plain56, resnet56_w2, ...
   r.params = long(model_t::n_params);
   model_t model(s.seed);
   const basin::coherence_options co{.batches = s.batches, .batch_size = s.batch, .seed = s.seed};
@@ -98,27 +105,32 @@ row measure(const std::string& kind, int depth, const settings& s, const basin::
 }
 
 template <template <int, class, int, int, class> class Kind>
-row measure_depth(const std::string& kind, int depth, const settings& s, const basin::dataset& train_set,
-                  const basin::dataset& test_set) {
+row measure_net(const std::string& kind, int depth, int width, const settings& s, const basin::dataset& train_set,
+                const basin::dataset& test_set) {
   using basin::fashion_input;
   using W = basin::weights::real;
-  switch (depth) {
-    case 8:
-      return measure<Kind<8, fashion_input, 1, 10, W>>(kind, depth, s, train_set, test_set);
-    case 14:
-      return measure<Kind<14, fashion_input, 1, 10, W>>(kind, depth, s, train_set, test_set);
-    case 20:
-      return measure<Kind<20, fashion_input, 1, 10, W>>(kind, depth, s, train_set, test_set);
-    case 32:
-      return measure<Kind<32, fashion_input, 1, 10, W>>(kind, depth, s, train_set, test_set);
-    case 44:
-      return measure<Kind<44, fashion_input, 1, 10, W>>(kind, depth, s, train_set, test_set);
-    case 56:
-      return measure<Kind<56, fashion_input, 1, 10, W>>(kind, depth, s, train_set, test_set);
-    case 110:
-      return measure<Kind<110, fashion_input, 1, 10, W>>(kind, depth, s, train_set, test_set);
-  }
-  basin::fail("option --depths: expected depths from 8, 14, 20, 32, 44, 56 and 110, got ", depth);
+  const auto at = [&]<int D, int Wd>() {
+    return measure<Kind<D, fashion_input, Wd, 10, W>>(kind, depth, width, s, train_set, test_set);
+  };
+  if (width == 1) switch (depth) {
+      case 8:
+        return at.template operator()<8, 1>();
+      case 14:
+        return at.template operator()<14, 1>();
+      case 20:
+        return at.template operator()<20, 1>();
+      case 32:
+        return at.template operator()<32, 1>();
+      case 44:
+        return at.template operator()<44, 1>();
+      case 56:
+        return at.template operator()<56, 1>();
+      case 110:
+        return at.template operator()<110, 1>();
+    }
+  if (depth == 56 && width == 2) return at.template operator()<56, 2>();
+  if (depth == 56 && width == 4) return at.template operator()<56, 4>();
+  basin::fail("no ", kind, " net of ", depth, " layers and width ", width, " here");
 }
 
 std::vector<std::string> split(const std::string& list) {
@@ -133,17 +145,17 @@ void write_summary(const std::string& path, const std::vector<row>& rows) {
   const auto tmp = path + ".tmp";
   {
     std::ofstream out(tmp);
-    out << "net,kind,depth,parameters,initial_loss,alpha_init,alpha_init_low,alpha_init_high,cosine_init,"
+    out << "net,kind,depth,width,parameters,initial_loss,alpha_init,alpha_init_low,alpha_init_high,cosine_init,"
            "cosine_init_low,cosine_init_high,test_accuracy,alpha_trained,alpha_trained_low,alpha_trained_high,"
            "cosine_trained,train_seconds\n";
     for (const auto& r : rows) {
       char line[512];
       std::snprintf(line, sizeof line,
-                    "%s,%s,%d,%ld,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.1f\n", r.net.c_str(),
-                    r.kind.c_str(), r.depth, r.params, r.initial.loss, r.initial.coherence, r.initial.coherence_low,
-                    r.initial.coherence_high, r.initial.mean_cosine, r.initial.cosine_low, r.initial.cosine_high,
-                    r.accuracy, r.trained.coherence, r.trained.coherence_low, r.trained.coherence_high,
-                    r.trained.mean_cosine, r.seconds_train);
+                    "%s,%s,%d,%d,%ld,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.1f\n", r.net.c_str(),
+                    r.kind.c_str(), r.depth, r.width, r.params, r.initial.loss, r.initial.coherence,
+                    r.initial.coherence_low, r.initial.coherence_high, r.initial.mean_cosine, r.initial.cosine_low,
+                    r.initial.cosine_high, r.accuracy, r.trained.coherence, r.trained.coherence_low,
+                    r.trained.coherence_high, r.trained.mean_cosine, r.seconds_train);
       out << line;
     }
     basin::require(bool(out.flush()), "cannot write '", tmp, "'");
@@ -151,18 +163,19 @@ void write_summary(const std::string& path, const std::vector<row>& rows) {
   std::filesystem::rename(tmp, path);
 }
 
-// One curve per kind against depth: alpha (with its interval) at the initialization or after
-// training, or the test accuracy.
+// One curve per kind: alpha (with its interval) at the initialization (what 0) or after training
+// (1), or the test accuracy (2); against depth (the nets of width 1) or, with by_width, against
+// width (the 56-layer nets).
 std::vector<basin::plot::curve> by_kind(const std::vector<row>& rows, const std::vector<std::string>& kinds, int what,
-                                        const std::string& suffix) {
+                                        const std::string& suffix, bool by_width = false) {
   std::vector<basin::plot::curve> out;
   for (std::size_t k = 0; k < kinds.size(); ++k) {
     basin::plot::curve c;
-    c.label = kinds[k] + suffix;
+    c.label = kinds[k] + (by_width ? "56" : "") + suffix;
     c.colour = int(k);
     for (const auto& r : rows) {
-      if (r.kind != kinds[k]) continue;
-      c.x.push_back(r.depth);
+      if (r.kind != kinds[k] || (by_width ? r.depth != 56 : r.width != 1)) continue;
+      c.x.push_back(by_width ? r.width : r.depth);
       if (what == 2) {
         c.y.push_back(r.accuracy);
         c.points = true;
@@ -185,6 +198,7 @@ int main(int argc, char** argv) try {
   settings s;
   const std::string depths = args.get("depths", std::string("8,20,56,110"));
   const std::string kinds = args.get("kinds", std::string("plain,resnet"));
+  const std::string widths = args.get("widths", std::string("1"));
   s.batches = args.get("batches", 16);
   s.batch = args.get("batch", 128L);
   s.epochs = args.get("epochs", 1);
@@ -211,6 +225,12 @@ int main(int argc, char** argv) try {
     s.depths.push_back(int(v));
   }
   basin::require(!s.depths.empty(), "option --depths: expected a comma-separated list of depths, got '", depths, "'");
+  for (const auto& w : split(widths)) {
+    basin::require(w == "1" || w == "2" || w == "4",
+                   "option --widths: expected a comma-separated list from 1, 2 and 4, got '", w, "'");
+    s.widths.push_back(std::stoi(w));
+  }
+  basin::require(!s.widths.empty(), "option --widths: expected a comma-separated list of widths, got '", widths, "'");
   s.kinds = split(kinds);
   basin::require(!s.kinds.empty(), "option --kinds: expected plain, resnet or both, got '", kinds, "'");
   for (const auto& k : s.kinds)
@@ -233,15 +253,22 @@ int main(int argc, char** argv) try {
                       " images")
                          .c_str()
                    : " at the initialization only");
+  // The nets: every depth at width 1, and the wider 56-layer nets (with the 56-layer net of width 1
+  // to compare them with).
+  std::vector<std::array<int, 2>> nets;  // (depth, width)
+  for (int d : s.depths) nets.push_back({d, 1});
+  const bool wide = std::any_of(s.widths.begin(), s.widths.end(), [](int w) { return w > 1; });
+  for (int w : s.widths)
+    if (wide && std::find(nets.begin(), nets.end(), std::array<int, 2>{56, w}) == nets.end()) nets.push_back({56, w});
   std::vector<row> rows;
   for (const auto& kind : s.kinds)
-    for (int depth : s.depths) {
-      rows.push_back(kind == "plain" ? measure_depth<basin::plain>(kind, depth, s, train_set, test_set)
-                                     : measure_depth<basin::resnet>(kind, depth, s, train_set, test_set));
+    for (const auto& [depth, width] : nets) {
+      rows.push_back(kind == "plain" ? measure_net<basin::plain>(kind, depth, width, s, train_set, test_set)
+                                     : measure_net<basin::resnet>(kind, depth, width, s, train_set, test_set));
       const auto& r = rows.back();
-      std::printf("%-9s %8ld params  init: loss %.3f, alpha %.4f [%.4f, %.4f], cosine %.4f [%.4f, %.4f]", r.net.c_str(),
-                  r.params, r.initial.loss, r.initial.coherence, r.initial.coherence_low, r.initial.coherence_high,
-                  r.initial.mean_cosine, r.initial.cosine_low, r.initial.cosine_high);
+      std::printf("%-11s %8ld params  init: loss %.3f, alpha %.4f [%.4f, %.4f], cosine %.4f [%.4f, %.4f]",
+                  r.net.c_str(), r.params, r.initial.loss, r.initial.coherence, r.initial.coherence_low,
+                  r.initial.coherence_high, r.initial.mean_cosine, r.initial.cosine_low, r.initial.cosine_high);
       if (s.epochs > 0)
         std::printf("  trained: test %.2f%%, alpha %.4f [%.4f, %.4f]", r.accuracy, r.trained.coherence,
                     r.trained.coherence_low, r.trained.coherence_high);
@@ -267,8 +294,18 @@ int main(int argc, char** argv) try {
     ps.title = "Gradient coherence at initialization (95% intervals)";
     basin::plot::curves(init, {}, s.out + "/coherence", ps);
   }
-  std::printf("wrote %s/{summary.csv, coherence.png%s}%s\n", s.out.c_str(),
-              s.epochs > 0 ? ", coherence_trained.png" : "", s.epochs > 0 ? " and a checkpoint per net" : "");
+  if (wide) {
+    ps.title = "Gradient coherence of the 56-layer nets against width (95% intervals)";
+    ps.xlabel = "width (channels x)";
+    const auto w_init = by_kind(rows, s.kinds, 0, ": alpha at initialization", true);
+    if (s.epochs > 0)
+      basin::plot::curves(w_init, by_kind(rows, s.kinds, 2, ": test accuracy", true), s.out + "/coherence_width", ps);
+    else
+      basin::plot::curves(w_init, {}, s.out + "/coherence_width", ps);
+  }
+  std::printf("wrote %s/{summary.csv, coherence.png%s%s}%s\n", s.out.c_str(),
+              s.epochs > 0 ? ", coherence_trained.png" : "", wide ? ", coherence_width.png" : "",
+              s.epochs > 0 ? " and a checkpoint per net" : "");
   return 0;
 } catch (const std::exception& e) {
   std::fprintf(stderr, "11_shattered_gradients: %s\n", e.what());

@@ -488,6 +488,9 @@ BOOST_AUTO_TEST_CASE(curves_loss_and_accuracy) {
                  hi = *std::max_element(rates.x.begin(), rates.x.end()), pad = std::pow(hi / lo, 0.05);
     BOOST_TEST(count(stem("log_x") + ".gp", "set xrange [" + basin::plot::detail::number(lo / pad) + ":" +
                                                 basin::plot::detail::number(hi * pad) + "]\n") == 1u);
+    const std::string tics = "set xtics (" + basin::plot::detail::number(1e-4) + ", " +
+                             basin::plot::detail::number(1e-3) + ", " + basin::plot::detail::number(1e-2) + ")\n";
+    BOOST_TEST(count(stem("log_x") + ".gp", tics) == 1u);  // a tick at each x
   }
   BOOST_TEST(slurp(stem("curves") + ".gp").find("set logscale x") == std::string::npos);
   BOOST_CHECK_THROW(basin::plot::curves({loss[0]}, {}, stem("log_x_bad"), lx), basin::error);  // x from -1

@@ -125,6 +125,18 @@ inline void curves(const std::vector<curve>& loss_curves, const std::vector<curv
         for (double x : c.x) lo = std::min(lo, x), hi = std::max(hi, x);
     const double pad = lo == hi ? 2.0 : std::pow(hi / lo, 0.05);
     s += "set logscale x\nset xrange [" + detail::number(lo / pad) + ":" + detail::number(hi * pad) + "]\n";
+    // A few distinct x (depths, widths, learning rates) get a tick each: decade ticks would leave
+    // a range like 1 to 4 with one.
+    std::vector<double> xs;
+    for (const auto* group : {&loss_curves, &acc_curves})
+      for (const auto& c : *group) xs.insert(xs.end(), c.x.begin(), c.x.end());
+    std::sort(xs.begin(), xs.end());
+    xs.erase(std::unique(xs.begin(), xs.end()), xs.end());
+    if (xs.size() <= 12) {
+      std::string tics;
+      for (double x : xs) tics += (tics.empty() ? "" : ", ") + detail::number(x);
+      s += "set xtics (" + tics + ")\n";
+    }
   }
   s += "set grid xtics ytics lt 1 lc rgb \"#e5e5e5\" lw 0.6\n";
   // The legend below the plot, with room kept for it under the x label (gnuplot's own
