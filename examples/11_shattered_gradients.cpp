@@ -166,15 +166,17 @@ void write_summary(const std::string& path, const std::vector<row>& rows) {
 // One curve per kind: alpha (with its interval) at the initialization (what 0) or after training
 // (1), or the test accuracy (2); against depth (the nets of width 1) or, with by_width, against
 // width (the 56-layer nets).
-std::vector<basin::plot::curve> by_kind(const std::vector<row>& rows, const std::vector<std::string>& kinds, int what,
-                                        const std::string& suffix, bool by_width = false) {
+std::vector<basin::plot::curve> by_kind(const std::vector<row>& rows, const std::vector<std::string>& kinds,
+                                        const std::vector<int>& depths, int what, const std::string& suffix,
+                                        bool by_width = false) {
   std::vector<basin::plot::curve> out;
   for (std::size_t k = 0; k < kinds.size(); ++k) {
     basin::plot::curve c;
     c.label = kinds[k] + (by_width ? "56" : "") + suffix;
     c.colour = int(k);
     for (const auto& r : rows) {
-      if (r.kind != kinds[k] || (by_width ? r.depth != 56 : r.width != 1)) continue;
+      const bool listed = std::find(depths.begin(), depths.end(), r.depth) != depths.end();
+      if (r.kind != kinds[k] || (by_width ? r.depth != 56 : r.width != 1 || !listed)) continue;
       c.x.push_back(by_width ? r.width : r.depth);
       if (what == 2) {
         c.y.push_back(r.accuracy);
@@ -258,6 +260,9 @@ int main(int argc, char** argv) try {
   std::vector<std::array<int, 2>> nets;  // (depth, width)
   for (int d : s.depths) nets.push_back({d, 1});
   const bool wide = std::any_of(s.widths.begin(), s.widths.end(), [](int w) { return w > 1; });
+  if (wide) s.widths.push_back(1);  // the 56-layer net of width 1 to compare the wider ones with
+  std::sort(s.widths.begin(), s.widths.end());
+  s.widths.erase(std::unique(s.widths.begin(), s.widths.end()), s.widths.end());
   for (int w : s.widths)
     if (wide && std::find(nets.begin(), nets.end(), std::array<int, 2>{56, w}) == nets.end()) nets.push_back({56, w});
   std::vector<row> rows;
@@ -283,11 +288,11 @@ int main(int argc, char** argv) try {
   ps.zlabel = "coherence alpha of mini-batch gradients";
   ps.y2label = "test accuracy after training (%)";
   ps.log_x = true;
-  const auto init = by_kind(rows, s.kinds, 0, ": alpha at initialization");
+  const auto init = by_kind(rows, s.kinds, s.depths, 0, ": alpha at initialization");
   if (s.epochs > 0) {
-    basin::plot::curves(init, by_kind(rows, s.kinds, 2, ": test accuracy"), s.out + "/coherence", ps);
+    basin::plot::curves(init, by_kind(rows, s.kinds, s.depths, 2, ": test accuracy"), s.out + "/coherence", ps);
     auto both = init;
-    for (auto& c : by_kind(rows, s.kinds, 1, ": alpha after training")) both.push_back(c);
+    for (auto& c : by_kind(rows, s.kinds, s.depths, 1, ": alpha after training")) both.push_back(c);
     ps.title = "Gradient coherence at initialization and after training (95% intervals)";
     basin::plot::curves(both, {}, s.out + "/coherence_trained", ps);
   } else {
@@ -297,9 +302,10 @@ int main(int argc, char** argv) try {
   if (wide) {
     ps.title = "Gradient coherence of the 56-layer nets against width (95% intervals)";
     ps.xlabel = "width (channels x)";
-    const auto w_init = by_kind(rows, s.kinds, 0, ": alpha at initialization", true);
+    const auto w_init = by_kind(rows, s.kinds, s.depths, 0, ": alpha at initialization", true);
     if (s.epochs > 0)
-      basin::plot::curves(w_init, by_kind(rows, s.kinds, 2, ": test accuracy", true), s.out + "/coherence_width", ps);
+      basin::plot::curves(w_init, by_kind(rows, s.kinds, s.depths, 2, ": test accuracy", true),
+                          s.out + "/coherence_width", ps);
     else
       basin::plot::curves(w_init, {}, s.out + "/coherence_width", ps);
   }

@@ -40,9 +40,11 @@ dataset rule_points(index_t n, dims shape, std::uint64_t seed) {
   return d;
 }
 
-// The gradient of the mean loss over the images idx[0..b) (mode m), as the model computes it.
+// The gradient of the mean loss over the images idx[0..b) (mode m), as the model computes it; the
+// mean loss in *loss when given.
 template <class Model>
-std::vector<double> batch_gradient(Model& net, const dataset& d, const index_t* idx, index_t b, mode m) {
+std::vector<double> batch_gradient(Model& net, const dataset& d, const index_t* idx, index_t b, mode m,
+                                   double* loss = nullptr) {
   const index_t D = d.shape.size();
   std::vector<double> x(static_cast<std::size_t>(b * D));
   std::vector<std::int32_t> y(static_cast<std::size_t>(b));
@@ -52,7 +54,8 @@ std::vector<double> batch_gradient(Model& net, const dataset& d, const index_t* 
   }
   classification_loss<double, backend::host> ce;
   const double* z = net.forward(x.data(), b, m);
-  ce(z, y.data(), Model::classes, b, true);
+  const auto r = ce(z, y.data(), Model::classes, b, true);
+  if (loss) *loss = r.loss;
   net.backward(backend::raw(ce.grad));
   return {net.grads.begin(), net.grads.end()};
 }
@@ -143,7 +146,15 @@ BOOST_AUTO_TEST_CASE(gram_matches_batch_gradients_and_state_is_restored) {
   BOOST_TEST(std::vector<index_t>(order.begin(), order.begin() + 60) == c.images);
 
   std::vector<std::vector<double>> g;
-  for (int k = 0; k < 5; ++k) g.push_back(batch_gradient(net, data, c.images.data() + k * 12, 12, mode::train));
+  double loss = 0, norms = 0;
+  for (int k = 0; k < 5; ++k) {
+    double l = 0;
+    g.push_back(batch_gradient(net, data, c.images.data() + k * 12, 12, mode::train, &l));
+    loss += l / 5;
+    norms += std::sqrt(dot(g.back(), g.back())) / 5;
+  }
+  BOOST_TEST(c.loss == loss, boost::test_tools::tolerance(1e-12));
+  BOOST_TEST(c.mean_norm == norms, boost::test_tools::tolerance(1e-12));
   double cos_sum = 0, off = 0, diag = 0;
   for (int i = 0; i < 5; ++i)
     for (int j = 0; j < 5; ++j) {
@@ -192,13 +203,36 @@ BOOST_AUTO_TEST_CASE(refuses_bad_options) {
   };
   BOOST_TEST(message({.batches = 2}).find("option batches: expected at least 3 batches, got 2") != std::string::npos);
   BOOST_TEST(message({.batches = 5, .batch_size = 11})
-                 .find("5 disjoint batches of 11 images need 55 images, the data "
+                 .find("options batches and batch_size: 5 disjoint batches of 11 images need 55 images, the data "
                        "set has 50") != std::string::npos);
   BOOST_TEST(message({.batch_size = 0}).find("option batch_size: expected at least 1, got 0") != std::string::npos);
   BOOST_TEST(message({.batches = 3, .batch_size = 4, .confidence = 1.0}).find("option confidence") !=
              std::string::npos);
   model<network<input<1, 2, 2>, flatten, dense<3>>, double> other;
   BOOST_CHECK_THROW(gradient_coherence(other, data), error);  // 9 values per image, the model takes 4
+}
+
+// A batch whose loss is not finite is named, and the running statistics and batch count are
+// restored all the same.
+BOOST_AUTO_TEST_CASE(non_finite_batch_named_and_state_restored) {
+  model<bn_net, double> net(5);
+  auto data = rule_points(40, bn_net::in, 6);
+  net.forward(std::vector<double>(16 * 20, 0.5).data(), 20, mode::train);
+  const std::vector<double> state(net.state.begin(), net.state.end());
+  const auto tracked = net.batches_tracked;
+  const coherence_options o{.batches = 4, .batch_size = 10, .seed = 3};
+  const auto order = epoch_order(40, 3, 0);
+  // An infinite pixel in the third batch's first image.
+  data.images[std::size_t(order[20] * 16)] = INFINITY;
+  std::string what = "no error";
+  try {
+    gradient_coherence(net, data, o);
+  } catch (const error& e) {
+    what = e.what();
+  }
+  BOOST_TEST(what.find("gradient_coherence: the loss of batch 2 is") != std::string::npos, what);
+  BOOST_TEST(std::vector<double>(net.state.begin(), net.state.end()) == state);
+  BOOST_TEST(net.batches_tracked == tracked);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

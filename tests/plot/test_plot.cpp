@@ -578,6 +578,18 @@ BOOST_AUTO_TEST_CASE(curves_loss_and_accuracy) {
   outside.low[1] = est.y[1] + 0.05;
   check_throws([&] { basin::plot::curves({outside}, {}, stem("intervals_bad"), style{}); },
                {"plot::curves", "loss_curves[0]", "of point 1 does not hold y"});
+  auto unbounded = est;
+  unbounded.high[2] = INFINITY;
+  check_throws([&] { basin::plot::curves({unbounded}, {}, stem("intervals_bad"), style{}); },
+               {"plot::curves", "loss_curves[0]", "of point 2 does not hold y", "with finite ends"});
+  style log_loss;
+  log_loss.log_z = true;
+  auto to_zero = est;
+  to_zero.low[3] = 0;
+  check_throws([&] { basin::plot::curves({to_zero}, {}, stem("intervals_bad"), log_loss); },
+               {"plot::curves", "loss_curves[0]", "of point 3", "finite, positive ends (a log axis)"});
+  basin::plot::curves({to_zero}, {}, stem("intervals_linear"), style{});  // 0 is a fine end on a linear axis
+  check_picture(stem("intervals_linear"));
 }
 
 BOOST_AUTO_TEST_CASE(histograms_bins_and_counts) {

@@ -9,8 +9,8 @@ gradients, root attributes coherence and mean_cosine). For each batch the net (b
 float64, train mode: batch statistics, as a training step) gives the mean cross-entropy's
 gradient over all parameters; from their Gram matrix
     alpha = mean_{i != j} <g_i, g_j> / mean_i |g_i|^2,  mean cosine over pairs i < j.
-Checks: every Gram entry within 1e-10 of max |G_ii| (a wrong batch, mode or parameter order moves
-them by far more), alpha and the mean cosine within 1e-10.
+Checks: every Gram entry within 1e-10 of max |G_ii| (a wrong batch, batch-norm mode, loss scale or
+checkpoint loading moves them by far more), alpha and the mean cosine within 1e-10.
 
 exit status: 0 agree; 1 a mismatch; 2 a file is missing or malformed; 77 torch, h5py or numpy
 cannot be imported (CTest SKIP_RETURN_CODE).

@@ -42,9 +42,12 @@ inline bool check_curves(const std::vector<curve>& cs, const char* arg, bool pos
     for (std::size_t i = 0; i < c.x.size(); ++i) {
       require(std::isfinite(c.x[i]), fn, ": ", arg, "[", k, "] ('", c.label, "'): x[", i, "] = ", c.x[i],
               " is not finite");
-      require(c.low.empty() || !std::isfinite(c.y[i]) || (c.low[i] <= c.y[i] && c.y[i] <= c.high[i]), fn, ": ", arg,
-              "[", k, "] ('", c.label, "'): the interval [", c.low.empty() ? 0.0 : c.low[i], ", ",
-              c.high.empty() ? 0.0 : c.high[i], "] of point ", i, " does not hold y = ", c.y[i]);
+      require(c.low.empty() || !std::isfinite(c.y[i]) ||
+                  (std::isfinite(c.low[i]) && std::isfinite(c.high[i]) && c.low[i] <= c.y[i] && c.y[i] <= c.high[i] &&
+                   (!positive_only || c.y[i] <= 0 || c.low[i] > 0)),
+              fn, ": ", arg, "[", k, "] ('", c.label, "'): the interval [", c.low.empty() ? 0.0 : c.low[i], ", ",
+              c.high.empty() ? 0.0 : c.high[i], "] of point ", i, " does not hold y = ", c.y[i],
+              positive_only ? " with finite, positive ends (a log axis)" : " with finite ends");
       any = any || (std::isfinite(c.y[i]) && (!positive_only || c.y[i] > 0));
     }
   }
@@ -72,7 +75,9 @@ inline void check_points(const std::vector<curve>& cs, const std::string& arg, c
 // then the accuracy curves, each "x y" per line in the given order, data sets separated by two blank lines; y exactly
 // as given, "NaN" where not finite. requires: at least one curve; each curve with x.size() == y.size() > 0 and finite
 // x; in each
-//   non-empty group some finite y (positive for the loss group with log_z).
+//   non-empty group some finite y (positive for the loss group with log_z); a curve's low and high empty or
+//   as many as x, finite, with low[i] <= y[i] <= high[i] wherever y[i] is finite (and low[i] > 0 where a loss
+//   curve's y[i] > 0 on log_z's axis).
 // ensures: <stem>.dat, <stem>.gp, <stem>.png (and <stem>.svg) written.
 // throws: basin::error naming `loss_curves[k]` / `acc_curves[k]` and what is wrong, the stem, or
 //   gnuplot's failure.
