@@ -124,19 +124,15 @@ inline void curves(const std::vector<curve>& loss_curves, const std::vector<curv
   else s += "set ytics mirror\n";
   if (st.log_z && !loss_curves.empty()) s += "set logscale y\n";
   if (st.log_x) {  // the data's own range, a little wider (gnuplot's autoscale widens it to whole decades)
-    double lo = INFINITY, hi = 0;
-    for (const auto* group : {&loss_curves, &acc_curves})
-      for (const auto& c : *group)
-        for (double x : c.x) lo = std::min(lo, x), hi = std::max(hi, x);
-    const double pad = lo == hi ? 2.0 : std::pow(hi / lo, 0.05);
-    s += "set logscale x\nset xrange [" + detail::number(lo / pad) + ":" + detail::number(hi * pad) + "]\n";
-    // A few distinct x (depths, widths, learning rates) get a tick each: decade ticks would leave
-    // a range like 1 to 4 with one.
-    std::vector<double> xs;
+    std::vector<double> xs;  // the distinct x, ascending
     for (const auto* group : {&loss_curves, &acc_curves})
       for (const auto& c : *group) xs.insert(xs.end(), c.x.begin(), c.x.end());
     std::sort(xs.begin(), xs.end());
     xs.erase(std::unique(xs.begin(), xs.end()), xs.end());
+    const double lo = xs.front(), hi = xs.back(), pad = lo == hi ? 2.0 : std::pow(hi / lo, 0.05);
+    s += "set logscale x\nset xrange [" + detail::number(lo / pad) + ":" + detail::number(hi * pad) + "]\n";
+    // A few distinct x (depths, widths, learning rates) get a tick each: decade ticks would leave
+    // a range like 1 to 4 with one.
     if (xs.size() <= 12) {
       std::string tics;
       for (double x : xs) tics += (tics.empty() ? "" : ", ") + detail::number(x);
