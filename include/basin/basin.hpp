@@ -45,6 +45,7 @@
 #include "basin/net/chain.hpp"
 #include "basin/net/model.hpp"
 #include "basin/net/network.hpp"
+#include "basin/net/prune.hpp"
 #include "basin/net/zoo.hpp"
 #include "basin/optim/optimizers.hpp"
 #include "basin/optim/quantized.hpp"

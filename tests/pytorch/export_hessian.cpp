@@ -7,7 +7,10 @@
 //              eigenvalue; root attributes max_eig, min_eig, max_residual, min_residual
 //   coherence.h5  gradient_coherence over 4 batches of 16 (train mode): images (4, 16) int64,
 //              gram (4, 4); root attributes coherence, mean_cosine (check_coherence.py)
-// and in <output folder>/vgg9 model.h5, data.h5 and hvp.h5 of a VGG-9 on 6 images (max pooling).
+// and in <output folder>/vgg9 model.h5, data.h5 and hvp.h5 of a VGG-9 on 6 images (max pooling);
+// and in <output folder>/prune/resnet14_w2 and /plain14_w2 a net of width 2 (wide.h5) and the net
+// pruned from it to width 1 by each scoring criterion (l1_norm.h5, bn_scale.h5; net/prune.hpp),
+// for check_prune.py.
 // Usage: export_hessian <output folder>
 #include <cstdio>
 #include <filesystem>
@@ -17,6 +20,7 @@
 #include "basin/landscape/direction_file.hpp"
 #include "basin/landscape/hessian.hpp"
 #include "basin/net/model.hpp"
+#include "basin/net/prune.hpp"
 #include "basin/net/zoo.hpp"
 
 using namespace basin;
@@ -78,6 +82,29 @@ void write_curvature(const std::string& dir, std::uint64_t seed, index_t n, bool
       "converged %d\n",
       dir.c_str(), r.max_eig, r.max_residual, r.min_eig, r.min_residual, r.iterations, int(r.converged));
 }
+
+// A wide net in double (weights and running statistics off their initial values) and the net
+// pruned from it by each scoring criterion, in <root>/<the wide net's name>.
+template <class Wide, class Narrow>
+void write_pruned(const std::string& root, std::uint64_t seed) {
+  const std::string dir = root + "/" + Wide::name();
+  std::filesystem::create_directories(dir);
+  model<Wide, double> wide(seed);
+  const counter_rng rng{seed, 5};
+  for (index_t i = 0; i < wide.n_params; ++i) wide.params[i] += 0.05 * rng.normal(std::uint64_t(i));
+  std::vector<double> x(static_cast<std::size_t>(4 * wide.in.size()));
+  for (int pass = 0; pass < 2; ++pass) {
+    for (std::size_t i = 0; i < x.size(); ++i) x[i] = rng.normal(1000000 * (pass + 1) + i);
+    wide.forward(x.data(), 4, mode::train);
+  }
+  save_checkpoint(wide, dir + "/wide.h5");
+  for (auto c : {prune_by::l1_norm, prune_by::bn_scale}) {
+    model<Narrow, double> narrow(seed + 1);
+    prune_filters(wide, narrow, {c});
+    save_checkpoint(narrow, dir + "/" + to_string(c) + ".h5");
+  }
+  std::printf("wrote %s/{wide,l1_norm,bn_scale}.h5\n", dir.c_str());
+}
 }  // namespace
 
 int main(int argc, char** argv) try {
@@ -87,6 +114,8 @@ int main(int argc, char** argv) try {
   write_curvature<resnet<8, fashion_input>>(dir, 8, 64, true);
   // VGG-9: max pooling (with clipped windows on 28x28), whose winners the Hessian freezes.
   write_curvature<vgg9<fashion_input>>(dir + "/vgg9", 9, 6, false);
+  write_pruned<resnet<14, fashion_input, 2>, resnet<14, fashion_input, 1>>(dir + "/prune", 10);
+  write_pruned<plain<14, fashion_input, 2>, plain<14, fashion_input, 1>>(dir + "/prune", 11);
   return 0;
 } catch (const std::exception& e) {
   std::fprintf(stderr, "export_hessian: %s\n", e.what());

@@ -23,6 +23,8 @@ inline constexpr std::uint64_t shuffle = 2;    // data order (offset by epoch)
 inline constexpr std::uint64_t direction = 3;  // landscape directions
 inline constexpr std::uint64_t rounding = 4;   // stochastic rounding
 inline constexpr std::uint64_t augment = 5;    // data augmentation
+// 6 and 7: gan::noise_stream, gan::data_stream
+inline constexpr std::uint64_t prune = 8;  // prune_by::random's choice of channels (offset by group)
 }  // namespace stream
 
 struct philox4x32 {
