@@ -1,0 +1,335 @@
+// examples/12_wide_then_prune.cpp — the talk on width and pruning: "it's not effective to build
+// skinny networks and then train them because you get bad minimizers ... the poor generalization
+// error so what people do is you start with a wide network and you train that and then you prune
+// the filters and you condense that down to a skinny network and then you get good generalization
+// error ... the width really convexifies this landscape, makes it much easier to find these sorts
+// of wide well-behaved minimizers and then once you have them you can just sort of throw out the
+// meaningless weights".
+//
+// On Fashion-MNIST, with one training recipe (SGD, momentum 0.9, Nesterov, weight decay 5e-4,
+// batch 128, cosine learning rate):
+//   skinny  the net at width 1 (plain20 or resnet20) trained from scratch for E + F epochs (from
+//           0.1), as many epochs as the pruned nets get in all;
+//   wide    the same net at --wide 2 or 4 (2x or 4x the channels in every layer) trained E epochs;
+//   pruned  the wide net pruned back to width 1 (net/prune.hpp: Li et al. 2017's filter pruning)
+//           by each --criteria (l1_norm: the filters' L1 norms; bn_scale: the batch norms' |gamma|;
+//           random: the control), evaluated at once, then fine-tuned F epochs (from 0.01).
+// Then each final net's test loss along one filter-normalized random direction (Li et al. 2018),
+// and the basin's half-width there (where the test loss first passes chance, ln 10).
+//
+//   12_wide_then_prune [--net plain20] [--wide 4] [--epochs 4] [--finetune 2] [--criteria l1_norm,bn_scale,random]
+//                      [--train-subset 10000] [--test-subset 2000] [--line -1:1:21] [--seed 1]
+//                      [--data /usr/share/datasets/fashion-mnist] [--out pruning]
+//
+// Writes <out>/<run>.h5 (each trained net's checkpoint: a rerun loads it; an interrupted training
+// resumes at its last epoch), <out>/<run>.history.csv (its test loss and accuracy after every
+// epoch), <out>/line_<run>.h5 (the 1-D sweeps, resumable point by point), summary.csv (rewritten
+// after every net), prune_accuracy.png (test accuracy over the epochs of every run) and
+// prune_lines.png (the 1-D slices).
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "basin/core/files.hpp"
+#include "basin/data/idx.hpp"
+#include "basin/landscape/directions.hpp"
+#include "basin/landscape/surface.hpp"
+#include "basin/landscape/width.hpp"
+#include "basin/net/model.hpp"
+#include "basin/net/prune.hpp"
+#include "basin/net/zoo.hpp"
+#include "basin/optim/optimizers.hpp"
+#include "basin/optim/schedules.hpp"
+#include "basin/plot/curves.hpp"
+#include "basin/train/resume.hpp"
+#include "basin/train/trainer.hpp"
+#include "cli.hpp"
+
+namespace {
+struct settings {
+  std::string net = "plain20";
+  int wide = 4, epochs = 4, finetune = 2;
+  std::vector<basin::prune_by> criteria;
+  long train_subset = 10000, test_subset = 2000;
+  std::vector<double> line;
+  std::uint64_t seed = 1;
+  std::string out;
+};
+
+// One trained net: what it is, its test accuracy after each epoch (epoch, loss, accuracy), and its end.
+struct run {
+  std::string name, label;
+  long params = 0;
+  int first_epoch = 0;  // the epoch its history starts after (the pruned nets: E)
+  std::vector<std::array<double, 3>> history;
+  basin::evaluation pruned_test;  // the pruned nets: before fine-tuning
+  basin::evaluation train, test;
+  basin::plot::curve line;
+  std::string half_width;
+  run(std::string n, std::string l) : name(std::move(n)), label(std::move(l)) {}
+};
+
+std::vector<std::string> split(const std::string& list) {
+  std::vector<std::string> out;
+  std::stringstream in(list);
+  for (std::string item; std::getline(in, item, ',');)
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+// The history file of a run: "epoch,test_loss,test_accuracy" lines, one per finished epoch. A
+// resumed training appends the epochs it trains; a later line for an epoch replaces an earlier.
+std::vector<std::array<double, 3>> read_history(const std::string& path) {
+  std::map<int, std::array<double, 3>> rows;
+  std::ifstream in(path);
+  std::string line;
+  std::getline(in, line);  // header
+  while (std::getline(in, line)) {
+    std::array<double, 3> r{};
+    if (std::sscanf(line.c_str(), "%lf,%lf,%lf", &r[0], &r[1], &r[2]) == 3) rows[int(r[0])] = r;
+  }
+  std::vector<std::array<double, 3>> out;
+  for (const auto& [e, r] : rows) out.push_back(r);
+  return out;
+}
+
+// Trains (or loads) m with SGD from lr0 (cosine) for `epochs` epochs into <out>/<name>.h5,
+// recording each epoch's test evaluation in <out>/<name>.history.csv. The recipe names the test
+// set's size too, so that a rerun on another test subset refuses the run's files instead of
+// mixing their histories with its numbers.
+template <class Model>
+void train_run(Model& m, run& r, const settings& s, int epochs, double lr0, const std::string& recipe,
+               const basin::dataset& train_set, const basin::dataset& test_set) {
+  const auto ckpt = s.out + "/" + r.name + ".h5";
+  const auto hist = s.out + "/" + r.name + ".history.csv";
+  if (!basin::path_exists(ckpt, "option --out")) {
+    std::printf("training %s: %d epochs on %lld images\n", r.label.c_str(), epochs, (long long)train_set.size());
+    bool resuming = false;
+    for (int e = 1; e < epochs; ++e)
+      resuming = resuming || basin::path_exists(ckpt + ".epoch" + std::to_string(e) + ".h5", "option --out");
+    if (!resuming) std::ofstream(hist) << "epoch,test_loss,test_accuracy\n";
+  }
+  basin::optim::optimizer<basin::optim::sgd, float, basin::backend::host> opt({0.9, 5e-4, true}, Model::n_params);
+  basin::train_options o;
+  o.epochs = epochs;
+  o.seed = s.seed;
+  o.batch_size = 128;
+  const auto append = [&](int epoch, const basin::evaluation& t) {
+    std::ofstream out(hist, std::ios::app);
+    out << epoch << ',' << t.loss << ',' << t.accuracy << '\n';
+    basin::require(bool(out.flush()), "cannot write '", hist, "'");
+  };
+  basin::load_or_train(m, opt, basin::optim::cosine_lr{lr0, double(epochs)}, train_set, o, ckpt,
+                       recipe + ", history on " + std::to_string(test_set.size()) + " test images", &test_set, true,
+                       basin::other_recipe::refuse,
+                       [&](const basin::epoch_record& e) { append(r.first_epoch + e.epoch, e.test); });
+  r.history = read_history(hist);
+  // A run stopped after its last checkpoint was written but before its history line: the line now.
+  const int last = r.first_epoch + epochs;
+  if (r.history.empty() || int(r.history.back()[0]) < last) {
+    append(last, basin::evaluate(m, test_set));
+    r.history = read_history(hist);
+  }
+}
+
+// The end of a run: train and test evaluation, the 1-D slice and its half-width.
+template <class Model>
+void finish(Model& m, run& r, const settings& s, const basin::dataset& train_set, const basin::dataset& test_set) {
+  r.params = long(Model::n_params);
+  r.train = basin::evaluate(m, train_set);
+  r.test = basin::evaluate(m, test_set);
+  auto d = basin::random_direction(m, s.seed + 100, 0, {basin::normalization::filter, true, false});
+  basin::loss_accuracy metrics;
+  metrics.test = &test_set;
+  basin::surface_options so;
+  so.x = s.line;
+  so.settings = "line of " + r.name + ", filter-normalized, seed " + std::to_string(s.seed + 100) + ", " +
+                std::to_string(test_set.size()) + " test images";
+  const auto file = s.out + "/line_" + r.name + ".h5";
+  basin::sweep(m, d, nullptr, file, so, metrics.names(), metrics);
+  r.line = {s.line, basin::h5::file::open(file).read<double>("test_loss"), r.label};
+  // The half-width: from alpha = 0 outwards, where the test loss first exceeds chance.
+  std::size_t mid = 0;
+  for (std::size_t i = 1; i < s.line.size(); ++i)
+    if (std::fabs(s.line[i]) < std::fabs(s.line[mid])) mid = i;
+  const double chance = std::log(10.0);
+  const auto lft = basin::reach_below(s.line, r.line.y, mid, -1, chance);
+  const auto rgt = basin::reach_below(s.line, r.line.y, mid, 1, chance);
+  if (lft.how == basin::line_reach::crossed && rgt.how == basin::line_reach::crossed)
+    r.half_width = basin::text(std::round(500 * (lft.lo + rgt.lo)) / 1000);
+  else if (lft.how == rgt.how && lft.lo == rgt.lo && lft.hi == rgt.hi)
+    r.half_width = lft.text();
+  else
+    r.half_width = lft.text() + " left; " + rgt.text() + " right";  // no comma: a CSV field
+  m.release_buffers();
+}
+
+void write_summary(const std::string& path, const std::vector<run>& runs) {
+  const auto tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp);
+    out << "run,parameters,test_accuracy_pruned,test_loss_pruned,train_loss,train_accuracy,test_loss,test_accuracy,"
+           "half_width\n";
+    for (const auto& r : runs) {
+      char line[512];
+      std::snprintf(line, sizeof line, "%s,%ld,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%s\n", r.name.c_str(), r.params,
+                    r.first_epoch > 0 ? r.pruned_test.accuracy : NAN, r.first_epoch > 0 ? r.pruned_test.loss : NAN,
+                    r.train.loss, r.train.accuracy, r.test.loss, r.test.accuracy, r.half_width.c_str());
+      out << line;
+    }
+    basin::require(bool(out.flush()), "cannot write '", tmp, "'");
+  }
+  std::filesystem::rename(tmp, path);
+}
+
+void print(const run& r) {
+  std::printf("%-26s %8ld params  train loss %.4f (%.2f%%)  test loss %.4f, %.2f%%", r.label.c_str(), r.params,
+              r.train.loss, r.train.accuracy, r.test.loss, r.test.accuracy);
+  if (r.first_epoch > 0) std::printf(" (%.2f%% at once after pruning)", r.pruned_test.accuracy);
+  std::printf("  half-width %s\n", r.half_width.c_str());
+  std::fflush(stdout);
+}
+
+template <template <int, class, int, int, class> class Kind, int Wide>
+std::vector<run> experiment(const settings& s, const basin::dataset& train_set, const basin::dataset& test_set) {
+  using W = basin::weights::real;
+  using skinny_t = basin::model<Kind<20, basin::fashion_input, 1, 10, W>, float, basin::backend::host>;
+  using wide_t = basin::model<Kind<20, basin::fashion_input, Wide, 10, W>, float, basin::backend::host>;
+  const auto recipe = [](int epochs, double lr) {
+    return basin::text("SGD lr ", lr, " cosine over ", epochs, " epochs, Nesterov, wd 0.0005");
+  };
+  std::vector<run> runs;
+  const auto total = s.epochs + s.finetune;
+  const auto wide_recipe = recipe(s.epochs, 0.1);
+  {
+    run r{skinny_t::network_type::name(), skinny_t::network_type::name() + " from scratch"};
+    skinny_t m(s.seed);
+    train_run(m, r, s, total, 0.1, recipe(total, 0.1), train_set, test_set);
+    finish(m, r, s, train_set, test_set);
+    runs.push_back(r);
+    print(r);
+    write_summary(s.out + "/summary.csv", runs);
+  }
+  wide_t wide(s.seed);
+  {
+    run r{wide_t::network_type::name(), wide_t::network_type::name()};
+    train_run(wide, r, s, s.epochs, 0.1, wide_recipe, train_set, test_set);
+    finish(wide, r, s, train_set, test_set);
+    runs.push_back(r);
+    print(r);
+    write_summary(s.out + "/summary.csv", runs);
+  }
+  for (auto criterion : s.criteria) {
+    const auto how = std::string(basin::to_string(criterion));
+    run r{skinny_t::network_type::name() + "_from_w" + std::to_string(Wide) + "_" + how,
+          skinny_t::network_type::name() + " pruned (" + how + ")"};
+    r.first_epoch = s.epochs;
+    skinny_t m(s.seed);
+    const auto rep = basin::prune_filters(wide, m, {criterion, s.seed});
+    double share = 0;
+    for (const auto& g : rep.groups) share += g.kept_share / double(rep.groups.size());
+    r.pruned_test = basin::evaluate(m, test_set);
+    std::printf("pruned %s to %s by %s: %ld of %ld parameters kept%s; test %.2f%% before fine-tuning\n",
+                wide_t::network_type::name().c_str(), skinny_t::network_type::name().c_str(), how.c_str(),
+                long(rep.params_narrow), long(rep.params_wide),
+                criterion == basin::prune_by::random
+                    ? ""
+                    : basin::text(", the kept filters hold ", std::round(1000 * share) / 10,
+                                  "% of their layers' score (mean over ", rep.groups.size(), " groups)")
+                          .c_str(),
+                r.pruned_test.accuracy);
+    train_run(m, r, s, s.finetune, 0.01,
+              "fine-tuning of " + wide_t::network_type::name() + " (" + wide_recipe + ") pruned by " + how + ", " +
+                  recipe(s.finetune, 0.01),
+              train_set, test_set);
+    r.history.insert(r.history.begin(), {double(s.epochs), r.pruned_test.loss, r.pruned_test.accuracy});
+    finish(m, r, s, train_set, test_set);
+    runs.push_back(r);
+    print(r);
+    write_summary(s.out + "/summary.csv", runs);
+  }
+  return runs;
+}
+}  // namespace
+
+int main(int argc, char** argv) try {
+  basin::examples::cli args(argc, argv);
+  settings s;
+  s.net = args.get("net", std::string("plain20"));
+  s.wide = args.get("wide", 4);
+  s.epochs = args.get("epochs", 4);
+  s.finetune = args.get("finetune", 2);
+  const std::string criteria = args.get("criteria", std::string("l1_norm,bn_scale,random"));
+  s.train_subset = args.get("train-subset", 10000L);
+  s.test_subset = args.get("test-subset", 2000L);
+  s.line = basin::parse_range(args.get("line", std::string("-1:1:21")), "--line");
+  s.seed = std::uint64_t(args.get("seed", 1L));
+  const std::string data_dir = args.get("data", std::string("/usr/share/datasets/fashion-mnist"));
+  s.out = args.get("out", std::string("pruning"));
+  if (!args.done()) return 0;  // --help
+  basin::require(s.net == "plain20" || s.net == "resnet20", "option --net: expected plain20 or resnet20, got '", s.net,
+                 "'");
+  basin::require(s.wide == 2 || s.wide == 4, "option --wide: expected 2 or 4 (times the channels), got ", s.wide);
+  basin::require(s.epochs >= 1, "option --epochs: expected at least 1, got ", s.epochs);
+  basin::require(s.finetune >= 1, "option --finetune: expected at least 1, got ", s.finetune);
+  basin::require(s.train_subset >= 2 && s.test_subset >= 1,
+                 "options --train-subset and --test-subset: expected at least 2 and 1 images, got ", s.train_subset,
+                 " and ", s.test_subset);
+  basin::require(std::any_of(s.line.begin(), s.line.end(), [](double a) { return a == 0; }),
+                 "option --line: expected a range through 0 (the trained weights), e.g. -1:1:21");
+  for (const auto& c : split(criteria)) s.criteria.push_back(basin::parse_prune_by(c, "option --criteria"));
+  basin::require(!s.criteria.empty(), "option --criteria: expected a comma-separated list, got '", criteria, "'");
+
+  auto train_all = basin::read_fashion_mnist(data_dir, true);
+  auto test_all = basin::read_fashion_mnist(data_dir, false);
+  const auto stats = basin::compute_channel_stats(train_all);
+  basin::normalize(train_all, stats);
+  basin::normalize(test_all, stats);
+  const auto train_set = basin::subset(train_all, 0, std::min<basin::index_t>(s.train_subset, train_all.size()));
+  const auto test_set = basin::subset(test_all, 0, std::min<basin::index_t>(s.test_subset, test_all.size()));
+  basin::make_folder(s.out, "option --out");
+
+  std::vector<run> runs;
+  if (s.net == "plain20")
+    runs = s.wide == 2 ? experiment<basin::plain, 2>(s, train_set, test_set)
+                       : experiment<basin::plain, 4>(s, train_set, test_set);
+  else
+    runs = s.wide == 2 ? experiment<basin::resnet, 2>(s, train_set, test_set)
+                       : experiment<basin::resnet, 4>(s, train_set, test_set);
+
+  basin::plot::style ps;
+  ps.title = "Test accuracy: " + s.net + " from scratch, at width " + std::to_string(s.wide) +
+             ", and pruned from it then fine-tuned";
+  ps.xlabel = "epoch";
+  ps.zlabel = "test accuracy (%)";
+  std::vector<basin::plot::curve> acc;
+  for (std::size_t k = 0; k < runs.size(); ++k) {
+    basin::plot::curve c;
+    c.label = runs[k].label;
+    c.points = true;
+    for (const auto& h : runs[k].history) c.x.push_back(h[0]), c.y.push_back(h[2]);
+    if (!c.x.empty()) acc.push_back(c);
+  }
+  basin::plot::curves(acc, {}, s.out + "/prune_accuracy", ps);
+  ps.title = "Test loss along a filter-normalized random direction";
+  ps.xlabel = "alpha";
+  ps.zlabel = "test loss";
+  ps.log_z = true;
+  std::vector<basin::plot::curve> lines;
+  for (const auto& r : runs) lines.push_back(r.line);
+  basin::plot::curves(lines, {}, s.out + "/prune_lines", ps);
+  std::printf("wrote %s/{summary.csv, prune_accuracy.png, prune_lines.png} and a checkpoint per net\n", s.out.c_str());
+  return 0;
+} catch (const std::exception& e) {
+  std::fprintf(stderr, "12_wide_then_prune: %s\n", e.what());
+  return 1;
+}
