@@ -13,11 +13,14 @@
 //   wide    the same net at --wide 2 or 4 (2x or 4x the channels in every layer) trained E epochs;
 //   pruned  the wide net pruned back to width 1 (net/prune.hpp: Li et al. 2017's filter pruning)
 //           by each --criteria (l1_norm: the filters' L1 norms; bn_scale: the batch norms' |gamma|;
-//           random: the control), evaluated at once, then fine-tuned F epochs (from 0.01).
+//           random: the control), evaluated at once and again with the batch norms' running
+//           statistics recomputed on the training set (the wide net's no longer fit the narrower
+//           layers' inputs), then fine-tuned F epochs (cosine from --finetune-lr, 0.01).
 // Then each final net's test loss along one filter-normalized random direction (Li et al. 2018),
 // and the basin's half-width there (where the test loss first passes chance, ln 10).
 //
-//   12_wide_then_prune [--net plain20] [--wide 4] [--epochs 4] [--finetune 2] [--criteria l1_norm,bn_scale,random]
+//   12_wide_then_prune [--net plain20] [--wide 4] [--epochs 4] [--finetune 2] [--finetune-lr 0.01]
+//                      [--criteria l1_norm,bn_scale,random]
 //                      [--train-subset 10000] [--test-subset 2000] [--line -1:1:21] [--seed 1]
 //                      [--data /usr/share/datasets/fashion-mnist] [--out pruning]
 //
@@ -58,6 +61,7 @@ namespace {
 struct settings {
   std::string net = "plain20";
   int wide = 4, epochs = 4, finetune = 2;
+  double finetune_lr = 0.01;
   std::vector<basin::prune_by> criteria;
   long train_subset = 10000, test_subset = 2000;
   std::vector<double> line;
@@ -71,7 +75,9 @@ struct run {
   long params = 0;
   int first_epoch = 0;  // the epoch its history starts after (the pruned nets: E)
   std::vector<std::array<double, 3>> history;
-  basin::evaluation pruned_test;  // the pruned nets: before fine-tuning
+  // The pruned nets before fine-tuning: as pruned (the wide net's batch-norm statistics at the
+  // kept channels), and with the statistics recomputed on the training set (what fine-tuning starts from).
+  basin::evaluation pruned_test, recalibrated_test;
   basin::evaluation train, test;
   basin::plot::curve line;
   std::string half_width;
@@ -177,13 +183,15 @@ void write_summary(const std::string& path, const std::vector<run>& runs) {
   const auto tmp = path + ".tmp";
   {
     std::ofstream out(tmp);
-    out << "run,parameters,test_accuracy_pruned,test_loss_pruned,train_loss,train_accuracy,test_loss,test_accuracy,"
-           "half_width\n";
+    out << "run,parameters,test_accuracy_pruned,test_loss_pruned,test_accuracy_recalibrated,test_loss_recalibrated,"
+           "train_loss,train_accuracy,test_loss,test_accuracy,half_width\n";
     for (const auto& r : runs) {
+      const bool pruned = r.first_epoch > 0;
       char line[512];
-      std::snprintf(line, sizeof line, "%s,%ld,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%s\n", r.name.c_str(), r.params,
-                    r.first_epoch > 0 ? r.pruned_test.accuracy : NAN, r.first_epoch > 0 ? r.pruned_test.loss : NAN,
-                    r.train.loss, r.train.accuracy, r.test.loss, r.test.accuracy, r.half_width.c_str());
+      std::snprintf(line, sizeof line, "%s,%ld,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%s\n", r.name.c_str(), r.params,
+                    pruned ? r.pruned_test.accuracy : NAN, pruned ? r.pruned_test.loss : NAN,
+                    pruned ? r.recalibrated_test.accuracy : NAN, pruned ? r.recalibrated_test.loss : NAN, r.train.loss,
+                    r.train.accuracy, r.test.loss, r.test.accuracy, r.half_width.c_str());
       out << line;
     }
     basin::require(bool(out.flush()), "cannot write '", tmp, "'");
@@ -194,7 +202,9 @@ void write_summary(const std::string& path, const std::vector<run>& runs) {
 void print(const run& r) {
   std::printf("%-26s %8ld params  train loss %.4f (%.2f%%)  test loss %.4f, %.2f%%", r.label.c_str(), r.params,
               r.train.loss, r.train.accuracy, r.test.loss, r.test.accuracy);
-  if (r.first_epoch > 0) std::printf(" (%.2f%% at once after pruning)", r.pruned_test.accuracy);
+  if (r.first_epoch > 0)
+    std::printf(" (after pruning: %.2f%%, %.2f%% with recomputed statistics)", r.pruned_test.accuracy,
+                r.recalibrated_test.accuracy);
   std::printf("  half-width %s\n", r.half_width.c_str());
   std::fflush(stdout);
 }
@@ -230,28 +240,34 @@ std::vector<run> experiment(const settings& s, const basin::dataset& train_set, 
   }
   for (auto criterion : s.criteria) {
     const auto how = std::string(basin::to_string(criterion));
-    run r{skinny_t::network_type::name() + "_from_w" + std::to_string(Wide) + "_" + how,
-          skinny_t::network_type::name() + " pruned (" + how + ")"};
+    // The file names carry a fine-tuning rate other than the default's, so both can share --out.
+    const std::string rate = s.finetune_lr == 0.01 ? "" : "_lr" + basin::text(s.finetune_lr);
+    run r{skinny_t::network_type::name() + "_from_w" + std::to_string(Wide) + "_" + how + rate,
+          skinny_t::network_type::name() + " pruned (" + how + (rate.empty() ? "" : ", " + rate.substr(1)) + ")"};
     r.first_epoch = s.epochs;
     skinny_t m(s.seed);
     const auto rep = basin::prune_filters(wide, m, {criterion, s.seed});
     double share = 0;
     for (const auto& g : rep.groups) share += g.kept_share / double(rep.groups.size());
     r.pruned_test = basin::evaluate(m, test_set);
-    std::printf("pruned %s to %s by %s: %ld of %ld parameters kept%s; test %.2f%% before fine-tuning\n",
-                wide_t::network_type::name().c_str(), skinny_t::network_type::name().c_str(), how.c_str(),
-                long(rep.params_narrow), long(rep.params_wide),
-                criterion == basin::prune_by::random
-                    ? ""
-                    : basin::text(", the kept filters hold ", std::round(1000 * share) / 10,
-                                  "% of their layers' score (mean over ", rep.groups.size(), " groups)")
-                          .c_str(),
-                r.pruned_test.accuracy);
-    train_run(m, r, s, s.finetune, 0.01,
+    basin::recompute_batch_norm(m, train_set);
+    r.recalibrated_test = basin::evaluate(m, test_set);
+    std::printf(
+        "pruned %s to %s by %s: %ld of %ld parameters kept%s; test %.2f%% as pruned, %.2f%% with the batch norms' "
+        "statistics recomputed on the training set\n",
+        wide_t::network_type::name().c_str(), skinny_t::network_type::name().c_str(), how.c_str(),
+        long(rep.params_narrow), long(rep.params_wide),
+        criterion == basin::prune_by::random
+            ? ""
+            : basin::text(", the kept filters hold ", std::round(1000 * share) / 10,
+                          "% of their layers' score (mean over ", rep.groups.size(), " groups)")
+                  .c_str(),
+        r.pruned_test.accuracy, r.recalibrated_test.accuracy);
+    train_run(m, r, s, s.finetune, s.finetune_lr,
               "fine-tuning of " + wide_t::network_type::name() + " (" + wide_recipe + ") pruned by " + how + ", " +
-                  recipe(s.finetune, 0.01),
+                  recipe(s.finetune, s.finetune_lr),
               train_set, test_set);
-    r.history.insert(r.history.begin(), {double(s.epochs), r.pruned_test.loss, r.pruned_test.accuracy});
+    r.history.insert(r.history.begin(), {double(s.epochs), r.recalibrated_test.loss, r.recalibrated_test.accuracy});
     finish(m, r, s, train_set, test_set);
     runs.push_back(r);
     print(r);
@@ -268,6 +284,7 @@ int main(int argc, char** argv) try {
   s.wide = args.get("wide", 4);
   s.epochs = args.get("epochs", 4);
   s.finetune = args.get("finetune", 2);
+  s.finetune_lr = args.get("finetune-lr", 0.01);
   const std::string criteria = args.get("criteria", std::string("l1_norm,bn_scale,random"));
   s.train_subset = args.get("train-subset", 10000L);
   s.test_subset = args.get("test-subset", 2000L);
@@ -281,6 +298,8 @@ int main(int argc, char** argv) try {
   basin::require(s.wide == 2 || s.wide == 4, "option --wide: expected 2 or 4 (times the channels), got ", s.wide);
   basin::require(s.epochs >= 1, "option --epochs: expected at least 1, got ", s.epochs);
   basin::require(s.finetune >= 1, "option --finetune: expected at least 1, got ", s.finetune);
+  basin::require(s.finetune_lr > 0 && s.finetune_lr < 10,
+                 "option --finetune-lr: expected a learning rate in (0, 10), got ", s.finetune_lr);
   basin::require(s.train_subset >= 2 && s.test_subset >= 1,
                  "options --train-subset and --test-subset: expected at least 2 and 1 images, got ", s.train_subset,
                  " and ", s.test_subset);
@@ -326,6 +345,11 @@ int main(int argc, char** argv) try {
   ps.log_z = true;
   std::vector<basin::plot::curve> lines;
   for (const auto& r : runs) lines.push_back(r.line);
+  // The level the half-widths are read at.
+  basin::plot::curve level{s.line, std::vector<double>(s.line.size(), std::log(10.0)), "chance: ln 10"};
+  level.dash = 2;
+  level.colour = 7;
+  lines.push_back(level);
   basin::plot::curves(lines, {}, s.out + "/prune_lines", ps);
   std::printf("wrote %s/{summary.csv, prune_accuracy.png, prune_lines.png} and a checkpoint per net\n", s.out.c_str());
   return 0;
