@@ -99,20 +99,6 @@ std::size_t at(const basin::plot::curve& c, double a) {
   return k;
 }
 
-// The basin's half-width along a line: from alpha = 0 outwards on each side, the |alpha| where
-// the loss first exceeds `level`, the mean of both sides; where a side is only bounded, both
-// sides as basin::line_reach::text gives them.
-std::string half_width(const basin::plot::curve& c, double level) {
-  const std::size_t mid = at(c, 0.0);
-  const basin::line_reach l = basin::reach_below(c.x, c.y, mid, -1, level),
-                          r = basin::reach_below(c.x, c.y, mid, 1, level);
-  if (l.how == basin::line_reach::above) return l.text();
-  if (l.how == basin::line_reach::crossed && r.how == basin::line_reach::crossed)
-    return basin::text(std::round(500 * (l.lo + r.lo)) / 1000);
-  if (l.how == r.how && l.lo == r.lo && l.hi == r.hi) return l.text();
-  return l.text() + " left, " + r.text() + " right";
-}
-
 // The curves of one 1-D sweep: test loss and accuracy, and training loss and accuracy (empty when
 // the training set was not evaluated).
 struct line_curves {
@@ -297,9 +283,10 @@ void compare_minimizers(const settings& st, const basin::dataset& train, const b
       const std::string tag = (is_small ? fa : fb) + "_" + basin::to_string(norm) + (raw ? raw_tag : "");
       const auto c = line(*m, d, raw ? raw_xs : xs, pre + "line_" + tag + ".h5", metrics,
                           is_small ? ra.label : rb.label, std::string("line ") + tag + cfg);
-      std::printf("  %-18s %-7s %s%s\n", (is_small ? ra.label : rb.label).c_str(), basin::to_string(norm),
-                  half_width(c.loss, chance).c_str(),
-                  train_probe ? (" (training loss: " + half_width(c.train_loss, chance) + ")").c_str() : "");
+      const std::string width = basin::half_width_text(c.loss.x, c.loss.y, chance),
+                        train_width = train_probe ? basin::half_width_text(c.train_loss.x, c.train_loss.y, chance) : "";
+      std::printf("  %-18s %-7s %s%s%s%s\n", (is_small ? ra.label : rb.label).c_str(), basin::to_string(norm),
+                  width.c_str(), train_probe ? " (training loss: " : "", train_width.c_str(), train_probe ? ")" : "");
       // Each minimizer in its own colour: training loss solid, test loss dashed, test accuracy dotted.
       const int colour = is_small ? 0 : 1;
       if (train_probe) losses.push_back(styled(c.train_loss, colour, 1));
@@ -346,7 +333,8 @@ void compare_minimizers(const settings& st, const basin::dataset& train, const b
       for (std::size_t i = 0; i < l.y.size(); ++i)
         worst = std::max(worst, std::abs(l.y[i] - l0.y[i]) / std::max(1.0, std::abs(l0.y[i])));
       std::printf("  %-7s half-width %s -> %s, largest relative loss difference along the line %.2g\n",
-                  basin::to_string(norm), half_width(l0, chance).c_str(), half_width(l, chance).c_str(), worst);
+                  basin::to_string(norm), basin::half_width_text(l0.x, l0.y, chance).c_str(),
+                  basin::half_width_text(l.x, l.y, chance).c_str(), worst);
       losses[raw ? 0 : 1].push_back(l0);
       losses[raw ? 0 : 1].push_back(l);
     }

@@ -133,14 +133,6 @@ row measure_net(const std::string& kind, int depth, int width, const settings& s
   basin::fail("no ", kind, " net of ", depth, " layers and width ", width, " here");
 }
 
-std::vector<std::string> split(const std::string& list) {
-  std::vector<std::string> out;
-  std::stringstream in(list);
-  for (std::string item; std::getline(in, item, ',');)
-    if (!item.empty()) out.push_back(item);
-  return out;
-}
-
 void write_summary(const std::string& path, const std::vector<row>& rows) {
   const auto tmp = path + ".tmp";
   {
@@ -218,7 +210,7 @@ int main(int argc, char** argv) try {
   basin::require(s.batch * s.batches <= s.train_subset, "options --batches and --batch: ", s.batches,
                  " disjoint mini-batches of ", s.batch, " images need ", s.batch * s.batches,
                  " training images, --train-subset gives ", s.train_subset);
-  for (const auto& d : split(depths)) {
+  for (const auto& d : basin::examples::split(depths)) {
     char* end = nullptr;
     const long v = std::strtol(d.c_str(), &end, 10);
     basin::require(*end == '\0' && (v == 8 || v == 14 || v == 20 || v == 32 || v == 44 || v == 56 || v == 110),
@@ -227,13 +219,13 @@ int main(int argc, char** argv) try {
     s.depths.push_back(int(v));
   }
   basin::require(!s.depths.empty(), "option --depths: expected a comma-separated list of depths, got '", depths, "'");
-  for (const auto& w : split(widths)) {
+  for (const auto& w : basin::examples::split(widths)) {
     basin::require(w == "1" || w == "2" || w == "4",
                    "option --widths: expected a comma-separated list from 1, 2 and 4, got '", w, "'");
     s.widths.push_back(std::stoi(w));
   }
   basin::require(!s.widths.empty(), "option --widths: expected a comma-separated list of widths, got '", widths, "'");
-  s.kinds = split(kinds);
+  s.kinds = basin::examples::split(kinds);
   basin::require(!s.kinds.empty(), "option --kinds: expected plain, resnet or both, got '", kinds, "'");
   for (const auto& k : s.kinds)
     basin::require(k == "plain" || k == "resnet", "option --kinds: expected plain or resnet, got '", k, "'");

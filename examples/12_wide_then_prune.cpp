@@ -84,14 +84,6 @@ struct run {
   run(std::string n, std::string l) : name(std::move(n)), label(std::move(l)) {}
 };
 
-std::vector<std::string> split(const std::string& list) {
-  std::vector<std::string> out;
-  std::stringstream in(list);
-  for (std::string item; std::getline(in, item, ',');)
-    if (!item.empty()) out.push_back(item);
-  return out;
-}
-
 // The history file of a run: "epoch,test_loss,test_accuracy" lines, one per finished epoch. A
 // resumed training appends the epochs it trains; a later line for an epoch replaces an earlier.
 std::vector<std::array<double, 3>> read_history(const std::string& path) {
@@ -163,19 +155,7 @@ void finish(Model& m, run& r, const settings& s, const basin::dataset& train_set
   const auto file = s.out + "/line_" + r.name + ".h5";
   basin::sweep(m, d, nullptr, file, so, metrics.names(), metrics);
   r.line = {s.line, basin::h5::file::open(file).read<double>("test_loss"), r.label};
-  // The half-width: from alpha = 0 outwards, where the test loss first exceeds chance.
-  std::size_t mid = 0;
-  for (std::size_t i = 1; i < s.line.size(); ++i)
-    if (std::fabs(s.line[i]) < std::fabs(s.line[mid])) mid = i;
-  const double chance = std::log(10.0);
-  const auto lft = basin::reach_below(s.line, r.line.y, mid, -1, chance);
-  const auto rgt = basin::reach_below(s.line, r.line.y, mid, 1, chance);
-  if (lft.how == basin::line_reach::crossed && rgt.how == basin::line_reach::crossed)
-    r.half_width = basin::text(std::round(500 * (lft.lo + rgt.lo)) / 1000);
-  else if (lft.how == rgt.how && lft.lo == rgt.lo && lft.hi == rgt.hi)
-    r.half_width = lft.text();
-  else
-    r.half_width = lft.text() + " left; " + rgt.text() + " right";  // no comma: a CSV field
+  r.half_width = basin::half_width_text(s.line, r.line.y, std::log(10.0));  // where it passes chance
   m.release_buffers();
 }
 
@@ -305,7 +285,8 @@ int main(int argc, char** argv) try {
                  " and ", s.test_subset);
   basin::require(std::any_of(s.line.begin(), s.line.end(), [](double a) { return a == 0; }),
                  "option --line: expected a range through 0 (the trained weights), e.g. -1:1:21");
-  for (const auto& c : split(criteria)) s.criteria.push_back(basin::parse_prune_by(c, "option --criteria"));
+  for (const auto& c : basin::examples::split(criteria))
+    s.criteria.push_back(basin::parse_prune_by(c, "option --criteria"));
   basin::require(!s.criteria.empty(), "option --criteria: expected a comma-separated list, got '", criteria, "'");
 
   auto train_all = basin::read_fashion_mnist(data_dir, true);

@@ -208,4 +208,14 @@ class cli {
   std::vector<std::pair<std::string, std::string>> options_;  // as the program spells them, with usage()'s text
 };
 
+// The items of a comma-separated list of words (`--kinds plain,resnet`), in order, empty items left
+// out; cli::get_list reads lists of numbers.
+inline std::vector<std::string> split(const std::string& list) {
+  std::vector<std::string> out;
+  std::stringstream in(list);
+  for (std::string item; std::getline(in, item, ',');)
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
 }  // namespace basin::examples

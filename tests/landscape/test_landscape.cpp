@@ -90,6 +90,28 @@ BOOST_AUTO_TEST_CASE(reach_below_a_level_along_a_line) {
   BOOST_CHECK_EXCEPTION(reach_below(x, y, 0, 1, NAN), basin::error, says("level must be finite"));
 }
 
+BOOST_AUTO_TEST_CASE(half_width_as_reports_print_it) {
+  // y = x^2 + x / 4 crosses 0.25 at x = -0.640 and 0.390 (closed form (-1 +- sqrt 17) / 8), the
+  // grid of step 0.1 interpolates them to 0.6381 and 0.3895 (from y(-0.6) = 0.21, y(-0.7) = 0.315
+  // and y(0.3) = 0.165, y(0.4) = 0.26): mean 0.514. The grid need not hold 0 itself: the point nearest it
+  // is the origin.
+  std::vector<double> x, y;
+  for (int i = -10; i <= 10; ++i) x.push_back(i / 10.0), y.push_back(x.back() * x.back() + x.back() / 4);
+  const double left = 0.6 + (0.25 - 0.21) / (0.315 - 0.21) * 0.1, right = 0.3 + (0.25 - 0.165) / (0.26 - 0.165) * 0.1;
+  BOOST_TEST(half_width_text(x, y, 0.25) == basin::text(std::round(500 * (left + right)) / 1000));
+  BOOST_TEST(half_width_text(x, y, 0.25) == "0.514");
+  std::vector<double> shifted = x;
+  for (auto& v : shifted) v += 0.02;
+  BOOST_TEST(half_width_text(shifted, y, 0.25) == "0.514");
+  // Both sides past the grid's end alike; one side only bounded: both sides, no comma.
+  BOOST_TEST(half_width_text(x, y, 10) == "> 1");
+  y[14] = NAN;
+  BOOST_TEST(half_width_text(x, y, 0.25) == "0.638 left; < 0.4 (not finite there) right");
+  BOOST_CHECK_EXCEPTION(half_width_text({}, {}, 1), basin::error, [](const basin::error& e) {
+    return std::string(e.what()).find("half_width_text: expected a grid of at least 2 points") != std::string::npos;
+  });
+}
+
 BOOST_AUTO_TEST_CASE(filter_normalization) {
   small m(1);
   const auto d = random_direction(m, 9, 0, {normalization::filter, true, false});

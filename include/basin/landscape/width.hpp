@@ -78,4 +78,21 @@ inline line_reach reach_below(const std::vector<double>& x, const std::vector<do
           std::numeric_limits<double>::infinity()};
 }
 
+// A basin's half-width along a line through a minimizer, as a report prints it: from the grid
+// point nearest x = 0 outwards on each side, where y first exceeds `level` (reach_below); both
+// sides crossed: their mean, rounded to 3 decimals ("0.457"); both sides alike: that side's
+// text ("> 0.5"); otherwise both, "< 0.05 left; 0.61 right" (no comma: it goes into CSV fields).
+// requires: as reach_below. throws: basin::error naming the argument.
+inline std::string half_width_text(const std::vector<double>& x, const std::vector<double>& y, double level) {
+  require(!x.empty(), "half_width_text: expected a grid of at least 2 points, got none");
+  std::size_t mid = 0;
+  for (std::size_t i = 1; i < x.size(); ++i)
+    if (std::fabs(x[i]) < std::fabs(x[mid])) mid = i;
+  const line_reach l = reach_below(x, y, mid, -1, level), r = reach_below(x, y, mid, 1, level);
+  if (l.how == line_reach::crossed && r.how == line_reach::crossed)
+    return basin::text(std::round(500 * (l.lo + r.lo)) / 1000);
+  if (l.how == r.how && l.lo == r.lo && l.hi == r.hi) return l.text();
+  return l.text() + " left; " + r.text() + " right";
+}
+
 }  // namespace basin
