@@ -283,10 +283,10 @@ void compare_minimizers(const settings& st, const basin::dataset& train, const b
       const std::string tag = (is_small ? fa : fb) + "_" + basin::to_string(norm) + (raw ? raw_tag : "");
       const auto c = line(*m, d, raw ? raw_xs : xs, pre + "line_" + tag + ".h5", metrics,
                           is_small ? ra.label : rb.label, std::string("line ") + tag + cfg);
-      const std::string width = basin::half_width_text(c.loss.x, c.loss.y, chance),
-                        train_width = train_probe ? basin::half_width_text(c.train_loss.x, c.train_loss.y, chance) : "";
-      std::printf("  %-18s %-7s %s%s%s%s\n", (is_small ? ra.label : rb.label).c_str(), basin::to_string(norm),
-                  width.c_str(), train_probe ? " (training loss: " : "", train_width.c_str(), train_probe ? ")" : "");
+      std::string width = basin::half_width_text(c.loss.x, c.loss.y, chance);
+      if (train_probe)
+        width += " (training loss: " + basin::half_width_text(c.train_loss.x, c.train_loss.y, chance) + ")";
+      std::printf("  %-18s %-7s %s\n", (is_small ? ra.label : rb.label).c_str(), basin::to_string(norm), width.c_str());
       // Each minimizer in its own colour: training loss solid, test loss dashed, test accuracy dotted.
       const int colour = is_small ? 0 : 1;
       if (train_probe) losses.push_back(styled(c.train_loss, colour, 1));
