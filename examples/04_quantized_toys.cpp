@@ -16,7 +16,14 @@
 //    synthetic samples) trained by SR and by BinaryConnect (BC) on integer grids of several
 //    spacings delta: the final optimality gap f(w) - f* (averaged over the last 200 steps)
 //    against delta. Both show the noise floor that grows with delta (Theorems 1 and 3 of the
-//    paper bound it by O(delta)); on this problem it grows roughly like delta^2.
+//    paper bound it by O(delta)); on this problem it grows roughly like delta^2. Then the gap
+//    over the iterations (log-log, each point the mean over a bin of steps): float gradient
+//    descent keeps falling while SR and BC fall alike at first and level off, each at its own
+//    floor, the higher the coarser the grid: the bound's decaying term and its term in delta
+//    that does not decay.
+// Before both, the talk's example of stochastic rounding: 0.3 rounded onto the integers goes up
+// with probability 0.3, so its mean is 0.3 (deterministic rounding: always 0), counted over many
+// draws with a 99% confidence interval.
 //
 //   04_quantized_toys [--chains 2000] [--steps 3000] [--out quantized]
 #include <cmath>
@@ -122,7 +129,31 @@ struct problem {
     if (grad) m.backward(basin::backend::raw(ce.grad));
     return l;
   }
+  // The gradient of mini-batch k (100 samples, taken in turn) in m.grads.
+  void batch_gradient(model_t& m, long k) {
+    const basin::index_t b = 100, first = (k % (n / b)) * b;
+    const double* z = m.forward(x.data() + first * 20, b, basin::mode::eval);
+    ce(z, y.data() + first, 2, b, true);
+    m.backward(basin::backend::raw(ce.grad));
+  }
 };
+
+// The talk's example: 0.3 rounded stochastically onto the integers. Up with probability 0.3, so
+// the mean of the draws is 0.3; printed with the 99% confidence interval (normal approximation to
+// the binomial, n p (1 - p) = 21000 here) and the expected count's distance in standard errors.
+void unbiased_rounding() {
+  const auto grid = basin::quant::integer_grid(1.0, 8);
+  const basin::counter_rng u{13, 1};
+  const long n = 100000;
+  long up = 0;
+  for (long k = 0; k < n; ++k) up += basin::quant::round_stochastic(0.3, grid, u.uniform(std::uint64_t(k))) > 0.5;
+  const double p = double(up) / double(n), se = std::sqrt(p * (1 - p) / double(n));
+  const double z = 2.5758;  // the standard normal's 99.5% quantile
+  std::printf(
+      "stochastic rounding of 0.3 onto the integers, %ld draws: up %.2f%% of the time (99%% confidence %.2f-%.2f%%; "
+      "0.3 is %.2f standard errors away), mean %.4f (deterministic rounding: 0)\n",
+      n, 100 * p, 100 * (p - z * se), 100 * (p + z * se), std::fabs(p - 0.3) / se, p);
+}
 
 void noise_floor(const std::string& out) {
   problem p;
@@ -161,6 +192,74 @@ void noise_floor(const std::string& out) {
   s.zlabel = "f(w) - f*";
   s.log_z = true;
   basin::plot::curves(gaps, {}, out + "/noise_floor", s);
+
+  // The gap over the iterations, with stochastic gradients now (mini-batches of 100, as the
+  // paper's theorems assume; the same learning rates): float SGD's gap keeps decaying (like 1/t at
+  // these rates), SR's and BC's stop at their floors. The gap is the full loss's, at every step
+  // of the first 1000 and every 10th after, averaged over bins of steps a quarter decade wide.
+  const int long_steps = 20000;
+  std::vector<int> edges{1};
+  for (double e = 1; edges.back() < long_steps;) {
+    e *= std::pow(10.0, 0.25);
+    const int v = std::min(long_steps, int(std::ceil(e)));
+    if (v > edges.back()) edges.push_back(v);
+  }
+  const auto measured = [](int t) { return t < 1000 || t % 10 == 0; };
+  const auto binned = [&](const std::vector<double>& gap, basin::plot::curve c) {
+    for (std::size_t b = 0; b + 1 < edges.size(); ++b) {
+      double sum = 0, count = 0;
+      for (int t = edges[b]; t < edges[b + 1]; ++t)
+        if (measured(t)) sum += gap[std::size_t(t)], count += 1;
+      if (count == 0) continue;
+      c.x.push_back(std::sqrt(double(edges[b]) * double(edges[b + 1] - 1)));  // the bin's geometric centre
+      c.y.push_back(sum / count);
+    }
+    return c;
+  };
+  const auto lr_at = [](int t) { return 0.5 / (1 + t / 200.0); };
+  std::vector<basin::plot::curve> over;
+  {
+    model_t m(1);
+    basin::optim::optimizer<basin::optim::sgd, double, basin::backend::host> opt({0.0, 0.0, false}, model_t::n_params);
+    std::vector<double> gap(static_cast<std::size_t>(long_steps));
+    for (int t = 0; t < long_steps; ++t) {
+      if (measured(t)) gap[std::size_t(t)] = p.loss(m, false) - fstar;
+      p.batch_gradient(m, t);
+      opt.step(basin::backend::raw(m.params), basin::backend::raw(m.grads), lr_at(t));
+    }
+    over.push_back(binned(gap, {{}, {}, "float SGD"}));
+  }
+  for (const auto rule : {basin::optim::rounding::stochastic, basin::optim::rounding::binary_connect})
+    for (double delta : {0.01, 0.1}) {
+      model_t m(1);
+      basin::optim::quantized_optimizer<model_t, basin::optim::sgd> opt(m, {0.0, 0.0, false}, {rule, 16, delta, 3});
+      std::vector<double> gap(static_cast<std::size_t>(long_steps));
+      for (int t = 0; t < long_steps; ++t) {
+        if (measured(t)) gap[std::size_t(t)] = p.loss(m, false) - fstar;
+        p.batch_gradient(m, t);
+        opt.step(m, lr_at(t));
+      }
+      char label[64];
+      std::snprintf(label, sizeof label, "%s delta %g", rule == basin::optim::rounding::stochastic ? "SR" : "BC",
+                    delta);
+      over.push_back(binned(gap, {{}, {}, label}));
+    }
+  std::printf("the gap over the iterations with mini-batches of 100 (mean over a bin of steps around t):\n%-14s", "");
+  const std::vector<std::size_t> shown{2, 6, 10, 14, over[0].x.size() - 1};
+  for (std::size_t b : shown) std::printf("  t ~ %-7.0f", over[0].x[b]);
+  std::printf("\n");
+  for (const auto& c : over) {
+    std::printf("%-14s", c.label.c_str());
+    for (std::size_t b : shown) std::printf("  %-11.2e", c.y[b]);
+    std::printf("\n");
+  }
+  basin::plot::style so;
+  so.title = "The gap over the iterations: it decays, then stops at a floor that grows with delta";
+  so.xlabel = "iteration";
+  so.zlabel = "f(w) - f*";
+  so.log_x = true;
+  so.log_z = true;
+  basin::plot::curves(over, {}, out + "/noise_floor_over_time", so);
 }
 }  // namespace
 
@@ -171,11 +270,12 @@ int main(int argc, char** argv) try {
   if (!args.done()) return 0;  // --help
   basin::require(chains >= 10 && steps >= 1, "options --chains >= 10 and --steps >= 1 expected");
   basin::make_folder(out, "option --out");
+  unbiased_rounding();
   equilibrium(chains, steps, out);
   noise_floor(out);
   std::printf(
-      "wrote %s/{equilibrium_float,equilibrium_sr,equilibrium_bc,equilibrium_r,noise_floor}.png (+ .svg, .dat, "
-      ".gp)\n",
+      "wrote %s/{equilibrium_float,equilibrium_sr,equilibrium_bc,equilibrium_r,noise_floor,noise_floor_over_time}.png "
+      "(+ .svg, .dat, .gp)\n",
       out.c_str());
   return 0;
 } catch (const std::exception& e) {

@@ -122,7 +122,8 @@ inline void curves(const std::vector<curve>& loss_curves, const std::vector<curv
   s += "set tics out\nset xtics nomirror\n";
   if (two_axes) s += "set ytics nomirror\nset y2tics\nset y2label " + detail::gp_string(st.y2label) + "\n";
   else s += "set ytics mirror\n";
-  if (st.log_z && !loss_curves.empty()) s += "set logscale y\n";
+  // Log axes label their ticks 1e-06, not 0.0000010 (gnuplot's default pads to the smallest tick).
+  if (st.log_z && !loss_curves.empty()) s += "set logscale y\nset format y \"%g\"\n";
   if (st.log_x) {  // the data's own range, a little wider (gnuplot's autoscale widens it to whole decades)
     std::vector<double> xs;  // the distinct x, ascending
     for (const auto* group : {&loss_curves, &acc_curves})
