@@ -90,19 +90,14 @@ std::vector<double> read_curve(const std::string& path, int epochs, const std::s
   return c;
 }
 void write_curve(const std::string& path, const std::vector<double>& c, const std::string& key) {
-  const auto tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp);
-    out << "# " << key << "\nepoch,test_error\n";
-    for (std::size_t e = 0; e < c.size(); ++e)
-      if (std::isfinite(c[e])) {
-        char v[32];
-        std::snprintf(v, sizeof v, "%.6g", c[e]);  // 30.16, not 30.159999999999997
-        out << e + 1 << ',' << v << '\n';
-      }
-    require(bool(out.flush()), "cannot write '", tmp, "'");
-  }
-  std::filesystem::rename(tmp, path);
+  std::string out = "# " + key + "\nepoch,test_error\n";
+  for (std::size_t e = 0; e < c.size(); ++e)
+    if (std::isfinite(c[e])) {
+      char v[32];
+      std::snprintf(v, sizeof v, "%.6g", c[e]);  // 30.16, not 30.159999999999997
+      out += std::to_string(e + 1) + ',' + v + '\n';
+    }
+  write_text(path, out, "05_quantized_nets: its test errors");
 }
 
 // Trains one row's net (or loads it: each finished run is written to <out>/<file>.h5 with its
@@ -201,6 +196,11 @@ int main(int argc, char** argv) try {
   if (!args.done()) return 0;  // --help
   require(epochs >= 1, "option --epochs: expected at least 1, got ", epochs);
   require(train_n >= 1 && test_n >= 1 && surface_n >= 1, "options --train-subset, --test-subset, --surface-subset: expected at least 1");
+  // (checked before any training: the pictures at the end need 2 points a side, and the slice
+  // through the middle of the grid is the trained net's only when the grid's middle value is 0)
+  require(grid.size() >= 3 && grid.size() % 2 == 1 && grid[grid.size() / 2] == 0,
+          "option --grid: expected an odd number of at least 3 points with 0 in the middle (as -1:1:21), got ",
+          grid.size(), " points from ", grid.front(), " to ", grid.back(), ", the middle one ", grid[grid.size() / 2]);
   basin::make_folder(out, "option --out");
 
   auto train_all = read_fashion_mnist(data_dir, true);

@@ -247,7 +247,8 @@ int main(int argc, char** argv) try {
   const std::string data_dir = args.get("data", std::string("/usr/share/datasets/fashion-mnist"));
   st.out = args.get("out", std::string("trajectory"));
   if (!args.done()) return 0;  // --help
-  basin::require(st.epochs >= 2, "option --epochs: a path needs at least 2 epochs (3 snapshots), got ", st.epochs);
+  basin::require(st.epochs >= 2 && st.epochs <= 100000,
+                 "option --epochs: a path needs 2 to 100000 epochs (3 snapshots or more), got ", st.epochs);
   basin::require(st.opt_name == "sgd" || st.opt_name == "adam", "option --optimizer: expected sgd or adam, got '",
                  st.opt_name, "'");
   basin::require(train_subset >= 1 && loss_subset >= 1, "options --train-subset and --loss-subset must be at least 1");

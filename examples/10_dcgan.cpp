@@ -44,6 +44,7 @@
 #include "basin/optim/schedules.hpp"
 #include "basin/plot/curves.hpp"
 #include "basin/plot/images.hpp"
+#include "basin/train/resume.hpp"
 #include "basin/train/trainer.hpp"
 #include "cli.hpp"
 
@@ -97,6 +98,7 @@ struct settings {
   long steps = 3000, batch = 64, every = 250;
   std::uint64_t seed = 1;
   std::string out;
+  std::string data;  // data_digest of the training images: a run on other images is another run
 };
 
 // The judge: the classifier, its features and the real images' feature moments.
@@ -113,9 +115,11 @@ void remove_part_files(const std::string& file) {
   const std::string stem = fs::path(file).filename().string();
   std::error_code ec;
   std::vector<fs::path> doomed;
-  for (const auto& e : fs::directory_iterator(folder.empty() ? fs::path(".") : folder, ec)) {
-    const auto n = e.path().filename().string();
-    if (n.rfind(stem + ".part_", 0) == 0 || n.rfind(stem + ".tmp-", 0) == 0) doomed.push_back(e.path());
+  // (error codes, not exceptions: a folder that cannot be listed leaves the files, nothing worse)
+  for (fs::directory_iterator it(folder.empty() ? fs::path(".") : folder, ec), end; !ec && it != end;
+       it.increment(ec)) {
+    const auto n = it->path().filename().string();
+    if (n.rfind(stem + ".part_", 0) == 0 || n.rfind(stem + ".tmp-", 0) == 0) doomed.push_back(it->path());
   }
   for (const auto& p : doomed) fs::remove(p, ec);
 }
@@ -143,6 +147,10 @@ run_result run_one(double factor, bool predict, const settings& st, const gan::i
             "seed = ", was.size() == 6 ? was[0] : NAN, ", ", was.size() == 6 ? was[1] : NAN, ", ",
             was.size() == 6 ? was[2] : NAN, ", ...) than this one asks (", lr, ", ", st.beta1, ", ", steps,
             ", ...): remove it or choose another --out");
+    // (files written before runs recorded their data's digest are taken as this data's)
+    if (f.has("data_digest"))
+      require(f.read_string("data_digest") == st.data, "'", file, "' holds a run on other images (data digest ",
+              f.read_string("data_digest"), ", this run's ", st.data, "): remove it or choose another --out");
     for (const char* n : {"d_loss", "g_loss", "score_step", "score", "classes", "seconds"})
       require(f.has(n), "'", file, "': no dataset '", n, "' (remove the file to run again)");
     r.d_loss = f.read<double>("d_loss"), r.g_loss = f.read<double>("g_loss");
@@ -184,7 +192,7 @@ run_result run_one(double factor, bool predict, const settings& st, const gan::i
   };
   const std::string part_r = file + ".part_records.h5";
   const std::string recipe_text = text("DCGAN ", r.name, ", lr ", lr, ", beta1 ", st.beta1, ", ", steps,
-                                       " steps, batch ", batch, ", every ", every, ", seed ", seed);
+                                       " steps, batch ", batch, ", every ", every, ", seed ", seed, ", data ", st.data);
   double seconds_before = 0;
   if (basin::path_exists(part_r, "option --out")) {
     // Everything checked before anything is loaded; a file that does not fit is set aside.
@@ -208,23 +216,35 @@ run_result run_one(double factor, bool predict, const settings& st, const gan::i
       require(step > 0 && step < steps && step % every == 0 && index_t(was.d_loss.size()) == step &&
                   index_t(was.g_loss.size()) == step && was.score_step.size() == checks && was.score.size() == checks &&
                   was.classes.size() == checks && was.frechet.size() == checks &&
-                  index_t(was.score_step.back()) == step,
+                  std::isfinite(was.score_step.back()) && index_t(was.score_step.back()) == step,
               "its records do not fit step ", step, " (", was.d_loss.size(), " losses, ", was.score_step.size(),
               " checks)");
       for (const char* which : {"generator", "discriminator"}) {
         const auto net = part_net(which, step);
         require(basin::path_exists(net, "option --out"), "'", net, "' is missing");
         const auto info = read_checkpoint_info(net);
-        require(info.step == step && info.recipe == recipe_text && h5::file::open(net).is_group("optimizer"), "'", net,
-                "' is not this run's state at step ", step);
+        // (same_recipe: a file written before recipes named the data's digest is this run's when
+        // the rest agrees)
+        require(info.step == step && basin::detail::same_recipe(info.recipe, recipe_text) &&
+                    h5::file::open(net).is_group("optimizer"),
+                "'", net, "' is not this run's state at step ", step);
       }
+      // Loaded into fresh nets first: one that holds values no training leaves is refused here
+      // and set aside with the rest, the nets in use untouched.
+      generator_t g2(seed);
+      discriminator_t d2(seed + 1);
+      adam_t og2({st.beta1, 0.999, 1e-8, 0}, generator_t::n_params),
+          od2({st.beta1, 0.999, 1e-8, 0}, discriminator_t::n_params);
+      load_training_checkpoint(g2, og2, part_net("generator", step), recipe_text);
+      load_training_checkpoint(d2, od2, part_net("discriminator", step), recipe_text);
+      g.params = g2.params, g.state = g2.state, g.batches_tracked = g2.batches_tracked;
+      d.params = d2.params, d.state = d2.state, d.batches_tracked = d2.batches_tracked;
+      og = std::move(og2), od = std::move(od2);
       seconds_before = secs[0];
     } catch (const basin::error& e) {
       why = e.what();
     }
     if (why.empty()) {
-      load_training_checkpoint(g, og, part_net("generator", step), recipe_text);
-      load_training_checkpoint(d, od, part_net("discriminator", step), recipe_text);
       r.d_loss = was.d_loss, r.g_loss = was.g_loss, r.score_step = was.score_step, r.score = was.score;
       r.classes = was.classes, r.frechet = was.frechet;
       o.first_step = step;
@@ -294,6 +314,7 @@ run_result run_one(double factor, bool predict, const settings& st, const gan::i
     f.write("frechet", r.frechet);
     f.write("seconds", std::vector<double>{r.seconds});
     f.write("recipe", recipe);
+    f.write_string("data_digest", st.data);
     std::vector<float> gp(g.params.begin(), g.params.end()), dp(d.params.begin(), d.params.end());
     f.write("generator_params", gp), f.write("discriminator_params", dp);
   });
@@ -338,22 +359,25 @@ int main(int argc, char** argv) try {
   basin::make_folder(out, "option --out");
   const auto train_set = read_fashion_mnist(data_dir, true);
   const auto test_set = read_fashion_mnist(data_dir, false);
+  st.data = data_digest(train_set);
 
   // The judge, trained once on the real images in the GAN's scale.
   classifier_t judge(seed);
   const std::string judge_file = out + "/classifier.h5";
   const auto test_scaled = scaled(subset(test_set, 0, 2000));
-  if (basin::path_exists(judge_file, "option --out")) {
-    load_checkpoint(judge, judge_file);
-  } else {
-    std::printf("training the judge (a small conv net) on %lld real images\n", (long long)train_set.size());
-    std::fflush(stdout);
+  {
+    // Trained once (4 epochs, resumable); its recipe names the data's digest and the seed, so a
+    // rerun on other images or with another seed is refused instead of judged by this classifier.
     optim::optimizer<optim::sgd, float, backend::host> opt({0.9, 5e-4, true}, classifier_t::n_params);
     train_options o;
     o.epochs = 4;
     o.seed = seed;
-    train(judge, opt, optim::cosine_lr{0.1, 4.0}, scaled(train_set), o);
-    save_checkpoint(judge, judge_file, 4);
+    const auto judge_data = scaled(train_set);
+    if (!basin::path_exists(judge_file, "option --out"))
+      std::printf("training the judge (a small conv net) on %lld real images\n", (long long)train_set.size());
+    std::fflush(stdout);
+    load_or_train(judge, opt, optim::cosine_lr{0.1, 4.0}, judge_data, o, judge_file, "10_dcgan's judge", nullptr,
+                  false);
   }
   const auto judged = evaluate(judge, test_scaled);
   const auto ceiling = gan::classifier_score(judge, test_scaled.images);

@@ -38,8 +38,6 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <filesystem>
-#include <fstream>
 #include <string>
 #include <vector>
 
@@ -133,25 +131,22 @@ row measure_net(const std::string& kind, int depth, int width, const settings& s
 }
 
 void write_summary(const std::string& path, const std::vector<row>& rows) {
-  const auto tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp);
-    out << "net,kind,depth,width,parameters,initial_loss,alpha_init,alpha_init_low,alpha_init_high,cosine_init,"
-           "cosine_init_low,cosine_init_high,test_accuracy,alpha_trained,alpha_trained_low,alpha_trained_high,"
-           "cosine_trained,train_seconds\n";
-    for (const auto& r : rows) {
-      char line[512];
-      std::snprintf(line, sizeof line,
-                    "%s,%s,%d,%d,%ld,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.1f\n", r.net.c_str(),
-                    r.kind.c_str(), r.depth, r.width, r.params, r.initial.loss, r.initial.coherence,
-                    r.initial.coherence_low, r.initial.coherence_high, r.initial.mean_cosine, r.initial.cosine_low,
-                    r.initial.cosine_high, r.accuracy, r.trained.coherence, r.trained.coherence_low,
-                    r.trained.coherence_high, r.trained.mean_cosine, r.seconds_train);
-      out << line;
-    }
-    basin::require(bool(out.flush()), "cannot write '", tmp, "'");
+  std::string out;
+  out +=
+      "net,kind,depth,width,parameters,initial_loss,alpha_init,alpha_init_low,alpha_init_high,cosine_init,"
+      "cosine_init_low,cosine_init_high,test_accuracy,alpha_trained,alpha_trained_low,alpha_trained_high,"
+      "cosine_trained,train_seconds\n";
+  for (const auto& r : rows) {
+    char line[512];
+    std::snprintf(line, sizeof line,
+                  "%s,%s,%d,%d,%ld,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.1f\n", r.net.c_str(),
+                  r.kind.c_str(), r.depth, r.width, r.params, r.initial.loss, r.initial.coherence,
+                  r.initial.coherence_low, r.initial.coherence_high, r.initial.mean_cosine, r.initial.cosine_low,
+                  r.initial.cosine_high, r.accuracy, r.trained.coherence, r.trained.coherence_low,
+                  r.trained.coherence_high, r.trained.mean_cosine, r.seconds_train);
+    out += line;
   }
-  std::filesystem::rename(tmp, path);
+  basin::write_text(path, out, "11_shattered_gradients: its summary");
 }
 
 // One curve per kind: alpha (with its interval) at the initialization (what 0) or after training
@@ -206,8 +201,8 @@ int main(int argc, char** argv) try {
   basin::require(s.batch >= 2, "option --batch: expected at least 2 images (batch norm's statistics), got ", s.batch);
   basin::require(s.train_subset >= 1 && s.test_subset >= 1,
                  "options --train-subset and --test-subset must be at least 1");
-  basin::require(s.batch * s.batches <= s.train_subset, "options --batches and --batch: ", s.batches,
-                 " disjoint mini-batches of ", s.batch, " images need ", s.batch * s.batches,
+  basin::require(s.batch <= s.train_subset / s.batches, "options --batches and --batch: ", s.batches,
+                 " disjoint mini-batches of ", s.batch, " images need ", (long double)s.batch * (long double)s.batches,
                  " training images, --train-subset gives ", s.train_subset);
   for (const auto& d : basin::examples::split(depths)) {
     char* end = nullptr;

@@ -34,9 +34,9 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
-#include <filesystem>
 #include <fstream>
-#include <map>
+#include <iterator>
+#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -83,20 +83,48 @@ struct run {
   run(std::string n, std::string l) : name(std::move(n)), label(std::move(l)) {}
 };
 
-// The history file of a run: "epoch,test_loss,test_accuracy" lines, one per finished epoch. A
-// resumed training appends the epochs it trains; a later line for an epoch replaces an earlier.
+// The history file of a run: a header and "epoch,test_loss,test_accuracy" lines, one per finished
+// epoch (no file: no epochs yet). Rewritten whole at each epoch (write_text), so a crash
+// leaves the old file or the new one; a line that does not read as a whole epoch >= 0, a loss and
+// an accuracy in [0, 100] is refused naming the file and the line.
+const char* const history_header = "epoch,test_loss,test_accuracy";
 std::vector<std::array<double, 3>> read_history(const std::string& path) {
-  std::map<int, std::array<double, 3>> rows;
-  std::ifstream in(path);
-  std::string line;
-  std::getline(in, line);  // header
-  while (std::getline(in, line)) {
-    std::array<double, 3> r{};
-    if (std::sscanf(line.c_str(), "%lf,%lf,%lf", &r[0], &r[1], &r[2]) == 3) rows[int(r[0])] = r;
+  std::vector<std::array<double, 3>> rows;
+  if (!basin::path_exists(path, "a run's history")) return rows;
+  std::ifstream in(path, std::ios::binary);
+  std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // A last line without its newline is one an earlier version was appending when it stopped:
+  // left out (its epoch's line is written again), with a note.
+  if (!all.empty() && all.back() != '\n') {
+    const auto cut = all.rfind('\n');
+    std::printf("history file '%s': its last line '%s' is cut short; left out\n", path.c_str(),
+                all.substr(cut == std::string::npos ? 0 : cut + 1).c_str());
+    all.erase(cut == std::string::npos ? 0 : cut + 1);
   }
-  std::vector<std::array<double, 3>> out;
-  for (const auto& [e, r] : rows) out.push_back(r);
-  return out;
+  std::istringstream lines(all);
+  std::string line;
+  basin::require(std::getline(lines, line) && line == history_header, "history file '", path,
+                 "': expected the header '", history_header, "' on its first line, got '", line, "'");
+  for (int n = 2; std::getline(lines, line); ++n) {
+    std::array<double, 3> r{};
+    char end = 0;
+    // (a diverged net's loss may be inf or nan, as written)
+    const bool ok = std::sscanf(line.c_str(), "%lf,%lf,%lf%c", &r[0], &r[1], &r[2], &end) == 3 && r[0] >= 0 &&
+                    r[0] <= 1e6 && r[0] == std::floor(r[0]) && r[2] >= 0 && r[2] <= 100;
+    basin::require(ok, "history file '", path, "' line ", n,
+                   ": expected 'epoch,test_loss,test_accuracy' with a whole epoch >= 0 and an accuracy in [0, 100], "
+                   "got '",
+                   line, "' (remove the file to write it anew)");
+    // (files that earlier versions appended to after a crash may repeat epochs: the later wins)
+    while (!rows.empty() && rows.back()[0] >= r[0]) rows.pop_back();
+    rows.push_back(r);
+  }
+  return rows;
+}
+void write_history(const std::string& path, const std::vector<std::array<double, 3>>& rows) {
+  std::string out = std::string(history_header) + "\n";
+  for (const auto& r : rows) out += basin::text(int(r[0]), ',', r[1], ',', r[2], '\n');
+  basin::write_text(path, out, "12_wide_then_prune: a run's history");
 }
 
 // Trains (or loads) m with SGD from lr0 (cosine) for `epochs` epochs into <out>/<name>.h5,
@@ -113,17 +141,19 @@ void train_run(Model& m, run& r, const settings& s, int epochs, double lr0, cons
     bool resuming = false;
     for (int e = 1; e < epochs; ++e)
       resuming = resuming || basin::path_exists(ckpt + ".epoch" + std::to_string(e) + ".h5", "option --out");
-    if (!resuming) std::ofstream(hist) << "epoch,test_loss,test_accuracy\n";
+    if (!resuming) write_history(hist, {});
   }
   basin::optim::optimizer<basin::optim::sgd, float, basin::backend::host> opt({0.9, 5e-4, true}, Model::n_params);
   basin::train_options o;
   o.epochs = epochs;
   o.seed = s.seed;
   o.batch_size = 128;
+  // (an epoch trained again after a crash replaces its line and drops any after it)
   const auto append = [&](int epoch, const basin::evaluation& t) {
-    std::ofstream out(hist, std::ios::app);
-    out << epoch << ',' << t.loss << ',' << t.accuracy << '\n';
-    basin::require(bool(out.flush()), "cannot write '", hist, "'");
+    auto rows = read_history(hist);
+    while (!rows.empty() && rows.back()[0] >= epoch) rows.pop_back();
+    rows.push_back({double(epoch), t.loss, t.accuracy});
+    write_history(hist, rows);
   };
   basin::load_or_train(m, opt, basin::optim::cosine_lr{lr0, double(epochs)}, train_set, o, ckpt,
                        recipe + ", history on " + std::to_string(test_set.size()) + " test images", &test_set, true,
@@ -159,23 +189,20 @@ void finish(Model& m, run& r, const settings& s, const basin::dataset& train_set
 }
 
 void write_summary(const std::string& path, const std::vector<run>& runs) {
-  const auto tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp);
-    out << "run,parameters,test_accuracy_pruned,test_loss_pruned,test_accuracy_recalibrated,test_loss_recalibrated,"
-           "train_loss,train_accuracy,test_loss,test_accuracy,half_width\n";
-    for (const auto& r : runs) {
-      const bool pruned = r.first_epoch > 0;
-      char line[512];
-      std::snprintf(line, sizeof line, "%s,%ld,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%s\n", r.name.c_str(), r.params,
-                    pruned ? r.pruned_test.accuracy : NAN, pruned ? r.pruned_test.loss : NAN,
-                    pruned ? r.recalibrated_test.accuracy : NAN, pruned ? r.recalibrated_test.loss : NAN, r.train.loss,
-                    r.train.accuracy, r.test.loss, r.test.accuracy, r.half_width.c_str());
-      out << line;
-    }
-    basin::require(bool(out.flush()), "cannot write '", tmp, "'");
+  std::string out;
+  out +=
+      "run,parameters,test_accuracy_pruned,test_loss_pruned,test_accuracy_recalibrated,test_loss_recalibrated,"
+      "train_loss,train_accuracy,test_loss,test_accuracy,half_width\n";
+  for (const auto& r : runs) {
+    const bool pruned = r.first_epoch > 0;
+    char line[512];
+    std::snprintf(line, sizeof line, "%s,%ld,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%s\n", r.name.c_str(), r.params,
+                  pruned ? r.pruned_test.accuracy : NAN, pruned ? r.pruned_test.loss : NAN,
+                  pruned ? r.recalibrated_test.accuracy : NAN, pruned ? r.recalibrated_test.loss : NAN, r.train.loss,
+                  r.train.accuracy, r.test.loss, r.test.accuracy, r.half_width.c_str());
+    out += line;
   }
-  std::filesystem::rename(tmp, path);
+  basin::write_text(path, out, "12_wide_then_prune: its summary");
 }
 
 void print(const run& r) {

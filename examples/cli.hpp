@@ -89,6 +89,10 @@ class cli {
     const long double wide = std::strtold(text.c_str(), &end);
     const bool number = !text.empty() && end == text.c_str() + text.size() && std::isfinite(wide);
     if (s.fail() || !s.eof()) {
+      if constexpr (std::is_integral_v<V>)  // 2.5 or 1e3 for a count: a number, but not a whole one as written
+        require(!(number && wide >= (long double)std::numeric_limits<V>::lowest() &&
+                  wide <= (long double)std::numeric_limits<V>::max()),
+                "option --", as_given, ": expected a whole number written with digits only, got '", text, "'");
       require(!number, "option --", as_given, ": '", text, "' is out of range (expected ",
               std::numeric_limits<V>::lowest(), " to ", std::numeric_limits<V>::max(), ")");
       fail("option --", as_given, ": ", expected, ", got '", text, "'");

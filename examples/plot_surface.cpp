@@ -297,6 +297,15 @@ static int run_main(int argc, char** argv, basin::sweep_team* team) {
   s.vmax = a.get("vmax", mse ? 0.2 : 10.0, "10, 0.2 with --loss_name mse");
   s.vlevel = a.get("vlevel", mse ? 0.01 : 0.5, "0.5, 0.01 with --loss_name mse");
   s.zmax = a.get("zmax", -1.0, "-1: no clipping in the .vtk files");
+  basin::require(s.model_file3.empty() || a.help() || (!s.model_file2.empty() && !s.y.empty()),
+                 "option --model_file3: the plane through three models needs --model_file2 and --y too (",
+                 s.model_file2.empty() && s.y.empty() ? "neither was given"
+                 : s.model_file2.empty()              ? "no --model_file2 was given"
+                                                      : "no --y was given",
+                 ")");
+  basin::require(!s.plot || a.help() || (s.x.size() >= 2 && (s.y.empty() || s.y.size() >= 2)),
+                 "option --plot: the pictures need at least 2 points on each axis, got ", s.x.size(), " on --x",
+                 s.y.empty() ? std::string() : basin::text(" and ", s.y.size(), " on --y"));
   const std::string base = s.model_file.substr(0, s.model_file.rfind(".h5"));
   s.dir_file = a.get("dir_file", base + "_" + s.dir_type + "_" + xnorm + (s.y.empty() ? "_1d" : "_2d") + "_dirs.h5",
                      "<model_file without .h5>_<dir_type>_<xnorm>_<1d|2d>_dirs.h5");

@@ -136,6 +136,17 @@ BOOST_AUTO_TEST_CASE(examples_options_refuse_what_they_cannot_read) {
         parse({"--grid", "99999999999"}).get("grid", 17);
       },
       {"option --grid: '99999999999' is out of range (expected -2147483648 to 2147483647)"});
+  // A count given a number that is not written as a whole one says so, not "out of range".
+  refuses(
+      [] {
+        parse({"--epochs", "2.5"}).get("epochs", 6);
+      },
+      {"option --epochs: expected a whole number written with digits only, got '2.5'"});
+  refuses(
+      [] {
+        parse({"--batch", "1e3"}).get("batch", 128L);
+      },
+      {"option --batch: expected a whole number written with digits only, got '1e3'"});
   refuses([] { parse({"--lr", "1e-400"}).get("lr", 0.1); }, {"option --lr: '1e-400' is too small", "read as 0"});
   refuses([] { parse({"--lr", "1e-50"}).get("lr", 0.1f); }, {"option --lr: '1e-50' is too small"});
   refuses(
@@ -344,4 +355,12 @@ BOOST_AUTO_TEST_CASE(jackknife_of_a_mean_is_the_standard_error) {
   const auto [lo, hi] = basin::t_interval(mean, se, k, 0.95);
   BOOST_TEST(hi - mean == 2.446911851144969 * se, boost::test_tools::tolerance(1e-11));  // t_{0.975, 6}
   BOOST_TEST(mean - lo == hi - mean, boost::test_tools::tolerance(1e-14));
+  // Other confidences take their own quantile (an interval that always used 0.975 would pass the
+  // check above): t_{0.95, 6} and t_{0.995, 6} from Boost.Math.
+  for (const double c : {0.9, 0.99}) {
+    const auto [l, h] = basin::t_interval(mean, se, k, c);
+    const double t = boost::math::quantile(boost::math::students_t(k - 1), 0.5 + 0.5 * c);
+    BOOST_TEST(h - mean == t * se, boost::test_tools::tolerance(1e-11));
+    BOOST_TEST(mean - l == t * se, boost::test_tools::tolerance(1e-11));
+  }
 }

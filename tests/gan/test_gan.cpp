@@ -14,7 +14,9 @@
 #include <cstring>
 #include <filesystem>
 #include <functional>
+#include <limits>
 
+#include "../checks.hpp"
 #include "basin/gan/gan.hpp"
 #include "basin/io/checkpoint.hpp"
 #include "basin/optim/optimizers.hpp"
@@ -27,6 +29,7 @@ using disc_net = network<input<2, 1, 1>, named<"fc1", dense<8>>, relu, named<"fc
 using gen_d = model<gen_net, double>;
 using disc_d = model<disc_net, double>;
 using adam_f = optim::optimizer<optim::adam, float, backend::host>;
+using basin::test::worse;
 gan::gan_options quiet_options(index_t steps, index_t batch, bool predict) {
   gan::gan_options o;
   o.steps = steps;
@@ -101,7 +104,7 @@ BOOST_AUTO_TEST_CASE(input_gradient_matches_central_differences) {
   for (std::size_t i = 0; i < x.size(); ++i) {
     auto xp = x, xm = x;
     xp[i] += 1e-6, xm[i] -= 1e-6;
-    worst = std::max(worst, std::fabs(dx[i] - (loss(xp) - loss(xm)) / 2e-6));
+    worst = worse(worst, std::fabs(dx[i] - (loss(xp) - loss(xm)) / 2e-6));
   }
   BOOST_TEST(worst < 1e-7);
 }
@@ -121,8 +124,8 @@ BOOST_AUTO_TEST_CASE(generator_gradient_through_the_discriminator) {
     g.params[std::size_t(i)] = w - 1e-6;
     const double lm = gan::generator_loss(g, d, ws, 9, 4, n, false);
     g.params[std::size_t(i)] = w;
-    worst = std::max(worst, std::fabs(grad[std::size_t(i)] - (lp - lm) / 2e-6));
-    scale = std::max(scale, std::fabs(grad[std::size_t(i)]));
+    worst = worse(worst, std::fabs(grad[std::size_t(i)] - (lp - lm) / 2e-6));
+    scale = worse(scale, std::fabs(grad[std::size_t(i)]));
   }
   BOOST_TEST(scale > 1e-3);  // a gradient that means something
   BOOST_TEST(worst < 1e-7 * std::max(1.0, scale));
@@ -140,7 +143,7 @@ BOOST_AUTO_TEST_CASE(generator_gradient_through_the_discriminator) {
     d.params[std::size_t(i)] = w - 1e-6;
     const double lm = gan::discriminator_loss(g, d, ws, real.data(), 9, 5, n, false);
     d.params[std::size_t(i)] = w;
-    worst = std::max(worst, std::fabs(dgrad[std::size_t(i)] - (lp - lm) / 2e-6));
+    worst = worse(worst, std::fabs(dgrad[std::size_t(i)] - (lp - lm) / 2e-6));
   }
   BOOST_TEST(worst < 1e-7);
 }
@@ -201,8 +204,8 @@ double worst_difference(M& m, const std::vector<double>& grad, const std::functi
     m.params[std::size_t(i)] = w - 1e-6;
     const double lm = loss();
     m.params[std::size_t(i)] = w;
-    worst = std::max(worst, std::fabs(grad[std::size_t(i)] - (lp - lm) / 2e-6));
-    scale = std::max(scale, std::fabs(grad[std::size_t(i)]));
+    worst = worse(worst, std::fabs(grad[std::size_t(i)] - (lp - lm) / 2e-6));
+    scale = worse(scale, std::fabs(grad[std::size_t(i)]));
   }
   return worst;
 }
@@ -238,6 +241,40 @@ BOOST_AUTO_TEST_CASE(image_gan_gradients_match_central_differences) {
   const double worst_d = worst_difference(d, std::vector<double>(d.grads.begin(), d.grads.end()), d_loss, scale);
   BOOST_TEST(scale > 1e-3);
   BOOST_TEST(worst_d < 1e-7 * std::max(1.0, scale));
+}
+
+// generate_samples returns (n, c, h, w) row-major: sample i, channel c, pixel p is element
+// (i * c_out + c) * h * w + p, where the generator's forward gives (c, n, h, w). With 2 channels and
+// 3 samples a layout left as (c, n, h, w), or a transposed plane, puts other pixels there. The
+// noise is the one generate_samples draws (gan.hpp: counter_rng{seed, (noise_stream << 32) + 2^31
+// + draw}, standard normals (n, c_in, 1, 1)); a change there fails this test too. Eval mode
+// (running statistics) and train mode (the batch's).
+BOOST_AUTO_TEST_CASE(generated_samples_are_laid_out_per_sample) {
+  using G = model<image_gen, double>;
+  static_assert(G::out.c == 2 && G::out.h == 6 && G::out.w == 6);
+  G g(5);
+  for (index_t i = 0; i < G::n_state; ++i) g.state[std::size_t(i)] += 0.3;  // running statistics off 0, 1
+  const index_t n = 3, C = G::out.c, P = G::out.plane();
+  const std::uint64_t seed = 11, draw = 4;
+  std::vector<double> z(std::size_t(n * G::in.size()));  // (n, c_in, 1, 1)
+  const counter_rng rng{seed, (gan::noise_stream << 32) + (std::uint64_t(1) << 31) + draw};
+  for (std::size_t i = 0; i < z.size(); ++i) z[i] = rng.normal(std::uint64_t(i));
+  for (const mode m : {mode::eval, mode::train}) {
+    const double* y = g.forward(z.data(), n, m);  // (c, n, h, w)
+    const std::vector<double> ref(y, y + n * C * P);
+    const auto s = gan::generate_samples(g, seed, draw, n, m);
+    BOOST_TEST_REQUIRE(s.size() == std::size_t(n * C * P));
+    double worst = 0, spread = 0;
+    for (index_t i = 0; i < n; ++i)
+      for (index_t c = 0; c < C; ++c)
+        for (index_t p = 0; p < P; ++p) {
+          const double want = ref[std::size_t((c * n + i) * P + p)];
+          worst = worse(worst, std::fabs(double(s[std::size_t((i * C + c) * P + p)]) - want));
+          spread = worse(spread, std::fabs(want - ref[std::size_t(((C - 1 - c) * n + (n - 1 - i)) * P + p)]));
+        }
+    BOOST_TEST(worst < 1e-6, (m == mode::eval ? "eval" : "train") << ": worst difference " << worst);
+    BOOST_TEST(spread > 1e-2);  // samples and channels differ: a wrong layout cannot pass by chance
+  }
 }
 
 BOOST_AUTO_TEST_CASE(image_source_scales_and_draws_uniformly) {

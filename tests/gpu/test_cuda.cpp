@@ -12,7 +12,9 @@
 #include <boost/test/unit_test.hpp>
 #include <cstdio>
 #include <filesystem>
+#include <limits>
 
+#include "../checks.hpp"
 #include "../random_data.hpp"
 #include "basin/backend/cuda.hpp"
 #include "basin/backend/host.hpp"
@@ -48,12 +50,13 @@ boost::test_tools::assertion_result have_gpu(boost::unit_test::test_unit_id) {
 }
 double tolerance() { return std::getenv("BASIN_TF32") ? 1e-2 : 1e-4; }
 
-// max |a - b| / max |b|
+using basin::test::worse;
+// max |a - b| / max |b|; NaN if either holds a NaN
 double rel(const std::vector<float>& a, const std::vector<float>& b) {
   double d = 0, s = 1e-30;
   for (std::size_t i = 0; i < a.size(); ++i) {
-    d = std::max(d, std::abs(double(a[i]) - b[i]));
-    s = std::max(s, std::abs(double(b[i])));
+    d = worse(d, std::abs(double(a[i]) - b[i]));
+    s = worse(s, std::abs(double(b[i])));
   }
   return d / s;
 }
@@ -544,7 +547,7 @@ BOOST_AUTO_TEST_CASE(trajectory_hessian_and_gan_match_host) {
   const auto gc_ = gradient_coherence(c, d, co);
   double gmax = 0, gdiff = 0;
   for (std::size_t i = 0; i < gh_.gram.size(); ++i)
-    gmax = std::max(gmax, std::abs(gh_.gram[i])), gdiff = std::max(gdiff, std::abs(gc_.gram[i] - gh_.gram[i]));
+    gmax = worse(gmax, std::abs(gh_.gram[i])), gdiff = worse(gdiff, std::abs(gc_.gram[i] - gh_.gram[i]));
   BOOST_TEST_MESSAGE("coherence GPU " << gc_.coherence << " host " << gh_.coherence << "; Gram off by " << gdiff / gmax);
   BOOST_TEST(gdiff < tolerance() * gmax);
   BOOST_TEST(std::abs(gc_.coherence - gh_.coherence) < 10 * tolerance());

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "../checks.hpp"
 #include "../scratch.hpp"
 #include "basin/landscape/convexity.hpp"
 #include "basin/landscape/direction_file.hpp"
@@ -45,6 +46,7 @@ double norm2(const double* p, index_t n) {
   for (index_t i = 0; i < n; ++i) s += p[i] * p[i];
   return std::sqrt(s);
 }
+using basin::test::worse;
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(reach_below_a_level_along_a_line) {
@@ -135,6 +137,67 @@ BOOST_AUTO_TEST_CASE(filter_normalization) {
   const auto& w0 = small::param_table[0];
   BOOST_TEST(norm2(l.params.data().get() + w0.offset, w0.size()) == norm2(m.params.data().get() + w0.offset, w0.size()),
              boost::test_tools::tolerance(1e-9));
+}
+
+// Weight normalization: d_i = draw_i * w_i for every element of a tensor with more than one axis,
+// the draw being the un-normalized direction of the same (seed, which) (normalization none);
+// one-axis tensors, and the running statistics of a states direction, zero under ignore_bias_bn
+// and copied from the model without it, as for the other normalizations.
+BOOST_AUTO_TEST_CASE(weight_normalization_scales_the_draw_by_the_weights) {
+  small m(1);
+  for (index_t i = 0; i < small::n_params; ++i) m.params[i] += 0.05 + 0.1 * double(i % 7);  // bn gamma, beta off 1, 0
+  for (index_t i = 0; i < small::n_state; ++i) m.state[i] += 0.25 + 0.05 * double(i);
+  const auto names = small::parameter_names();
+  for (const bool ignore : {true, false}) {
+    const auto draw = random_direction(m, 9, 1, {normalization::none, ignore, true});
+    const auto d = random_direction(m, 9, 1, {normalization::weight, ignore, true});
+    index_t multi = 0, moved = 0;
+    for (std::size_t k = 0; k < small::param_table.size(); ++k) {
+      const auto& t = small::param_table[k];
+      for (index_t i = t.offset; i < t.offset + t.size(); ++i) {
+        if (t.rank <= 1) {
+          BOOST_TEST(d.params[i] == (ignore ? 0.0 : double(m.params[i])), names[k] << "[" << i - t.offset << "]");
+          BOOST_TEST(draw.params[i] == d.params[i], names[k] << "[" << i - t.offset << "]");
+          continue;
+        }
+        ++multi;
+        moved += draw.params[i] != 0.0 && m.params[i] != 1.0 && m.params[i] != 0.0;
+        BOOST_TEST(d.params[i] == draw.params[i] * m.params[i], names[k] << "[" << i - t.offset << "]");
+      }
+    }
+    BOOST_TEST(multi > 0);
+    BOOST_TEST(moved == multi);  // no element where d = draw * w could not tell w from 1 or the draw from 0
+    for (index_t i = 0; i < small::n_state; ++i)
+      BOOST_TEST(d.state[i] == (ignore ? 0.0 : double(m.state[i])), "state[" << i << "]");
+  }
+}
+
+// Every normalization's name reads back as itself; "" is none (the reference tool's empty
+// --xnorm); anything else is refused naming where it came from, the choices and what was given.
+BOOST_AUTO_TEST_CASE(normalization_names_round_trip) {
+  for (const auto n : {normalization::filter, normalization::layer, normalization::weight, normalization::none})
+    BOOST_TEST((parse_normalization(to_string(n)) == n), to_string(n));
+  BOOST_TEST(std::string(to_string(normalization::filter)) == "filter");
+  BOOST_TEST(std::string(to_string(normalization::layer)) == "layer");
+  BOOST_TEST(std::string(to_string(normalization::weight)) == "weight");
+  BOOST_TEST(std::string(to_string(normalization::none)) == "none");
+  BOOST_TEST((parse_normalization("") == normalization::none));
+  const auto refusal = [](const std::string& s, const std::string& what) {
+    try {
+      (void)(what.empty() ? parse_normalization(s) : parse_normalization(s, what));
+    } catch (const basin::error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  const auto has = [](const std::string& text, const std::string& part) {
+    BOOST_TEST_MESSAGE(text);
+    return text.find(part) != std::string::npos;
+  };
+  BOOST_TEST(
+      has(refusal("Filter", "option --xnorm"), "option --xnorm: expected filter, layer, weight or none, got 'Filter'"));
+  BOOST_TEST(has(refusal("filter ", ""), "normalization: expected filter, layer, weight or none, got 'filter '"));
+  BOOST_TEST(has(refusal("biasbn", "--ynorm"), "got 'biasbn'"));
 }
 
 BOOST_AUTO_TEST_CASE(same_seed_same_direction_on_any_thread_count) {
@@ -598,7 +661,7 @@ template <class T>
 double max_rel(const T* a, const T* b, index_t n) {
   double worst = 0;
   for (index_t i = 0; i < n; ++i)
-    worst = std::max(worst, std::fabs(double(a[i]) - double(b[i])) / std::max(1.0, std::fabs(double(b[i]))));
+    worst = worse(worst, std::fabs(double(a[i]) - double(b[i])) / std::max(1.0, std::fabs(double(b[i]))));
   return worst;
 }
 template <class Net, class T>
@@ -655,11 +718,11 @@ std::pair<double, double> blocks_vs_points(bool recompute, const std::string& ta
   double loss = 0, acc = 0;
   for (const char* name : {"train_loss", "test_loss"}) {
     const auto va = a.read<double>(name), vb = b.read<double>(name);
-    loss = std::max(loss, max_rel(va.data(), vb.data(), index_t(va.size())));
+    loss = worse(loss, max_rel(va.data(), vb.data(), index_t(va.size())));
   }
   for (const char* name : {"train_acc", "test_acc"}) {
     const auto va = a.read<double>(name), vb = b.read<double>(name);
-    for (std::size_t i = 0; i < va.size(); ++i) acc = std::max(acc, std::fabs(va[i] - vb[i]));
+    for (std::size_t i = 0; i < va.size(); ++i) acc = worse(acc, std::fabs(va[i] - vb[i]));
   }
   return {loss, acc};
 }
@@ -796,7 +859,10 @@ BOOST_FIXTURE_TEST_CASE(surface_files_keep_the_weights_they_were_swept_with, sma
   m.params[1] = w0;
   BOOST_TEST(sweep(m, dx, nullptr, path, o, la.names(), la).skipped == 3);
   BOOST_TEST(ready == 2);
-  {  // a file without the digests: other statistics are not noticed
+  // A file of the first format without the digests (written before basin kept them; a line's
+  // layout is the same in both formats): other statistics are not noticed. The current format
+  // without them is refused (its writer always records them).
+  {
     const hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
     BOOST_REQUIRE(f >= 0);
     BOOST_REQUIRE(H5Adelete(f, "origin_digest") >= 0);
@@ -804,6 +870,15 @@ BOOST_FIXTURE_TEST_CASE(surface_files_keep_the_weights_they_were_swept_with, sma
     H5Fclose(f);
   }
   m.state[0] = std::nextafter(m.state[0], 1e9);
+  BOOST_CHECK_EXCEPTION(sweep(m, dx, nullptr, path, o, la.names(), la), basin::error,
+                        names_file_and(path, "has format 'basin-surface-2' but no attribute 'origin_digest'"));
+  {
+    const hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    BOOST_REQUIRE(f >= 0);
+    BOOST_REQUIRE(H5Adelete(f, "format") >= 0);
+    H5Fclose(f);
+    h5::file::open(path, true).set_attr("/", "format", "basin-surface-1");
+  }
   BOOST_TEST(sweep(m, dx, nullptr, path, o, la.names(), la).skipped == 3);
 }
 
@@ -959,7 +1034,7 @@ BOOST_AUTO_TEST_CASE(scale_invariance_across_a_relu) {
     }
     const auto n0 = line(m, normalization::none), n1 = line(r, normalization::none);
     double differ = 0;
-    for (std::size_t i = 0; i < alphas.size(); ++i) differ = std::max(differ, std::fabs(n1[i] - n0[i]));
+    for (std::size_t i = 0; i < alphas.size(); ++i) differ = worse(differ, std::fabs(n1[i] - n0[i]));
     BOOST_TEST_MESSAGE("k = " << k << ": largest difference along the raw lines " << differ);
     BOOST_TEST(differ > 1e-3);
   }
@@ -1092,6 +1167,108 @@ BOOST_AUTO_TEST_CASE(uneven_spacing_and_missing_points) {
   BOOST_CHECK_THROW(slice_convexity(g, 1, 1.0), basin::error);
   g.z.pop_back();
   BOOST_CHECK_THROW(slice_convexity(g, 1), basin::error);
+}
+
+// A sweep records the digest of its evaluator's data and its metrics' names: resumed on other
+// images of the same count, or with fewer metrics than the file holds (whose points would be
+// marked computed with values never written), it is refused by name; on the same data it resumes.
+BOOST_FIXTURE_TEST_CASE(a_sweep_resumed_on_other_data_or_metrics_is_refused, small_line) {
+  o.x = linspace(-1, 1, 3);
+  const auto path = temp_path("data_digest_line.h5");
+  sweep(m, dx, nullptr, path, o, la.names(), la);
+  BOOST_TEST(h5::file::open(path).attr_string("/", "data_digest") == "train " + data_digest(data));
+  BOOST_TEST(h5::file::open(path).attr_string("/", "metrics") == "train_loss,train_acc");
+  BOOST_TEST(sweep(m, dx, nullptr, path, o, la.names(), la).skipped == 3);
+  auto other = data;
+  other.labels[0] = (other.labels[0] + 1) % 4;
+  const loss_accuracy on_other{&other, nullptr, 4};
+  BOOST_CHECK_EXCEPTION(sweep(m, dx, nullptr, path, o, on_other.names(), on_other), basin::error,
+                        names_file_and(path, "its data (digest of the images and labels) is train "));
+  // A file of train and test metrics resumed with the test metrics alone.
+  const auto both_path = temp_path("data_digest_both.h5");
+  const loss_accuracy both{&data, &data, 4}, test_only{nullptr, &data, 4};
+  o.x = linspace(-1, 1, 2);
+  sweep(m, dx, nullptr, both_path, o, both.names(), both);
+  {  // (a point left to compute, so that the resume would write)
+    auto f = h5::file::open(both_path, true);
+    const std::uint8_t zero = 0;
+    f.write_range<std::uint8_t>("computed", 1, &zero, 1);
+  }
+  BOOST_CHECK_EXCEPTION(sweep(m, dx, nullptr, both_path, o, test_only.names(), test_only), basin::error,
+                        names_file_and(both_path,
+                                       "its metrics is 'train_loss,train_acc,test_loss,test_acc', this sweep's is "
+                                       "'test_loss,test_acc'"));
+}
+
+// Refusals of another grid say what the file holds and where it differs.
+BOOST_FIXTURE_TEST_CASE(another_grid_is_named_with_its_values, small_plane) {
+  const auto path = temp_path("grid_named.h5");
+  whole(path);
+  auto other = o;
+  other.x = linspace(-2, 2, 6);
+  BOOST_CHECK_EXCEPTION(sweep(m, d1, &d2, path, other, {"train_loss"}, data), basin::error,
+                        names_file_and(path,
+                                       "its x coordinates is 6 values from -1 to 1 ([0] = -1 where this sweep "
+                                       "has -2), this sweep's is 6 values from -2 to 2"));
+  other = o;
+  other.y = linspace(-1, 2, 5);
+  BOOST_CHECK_EXCEPTION(sweep(m, d1, &d2, path, other, {"train_loss"}, data), basin::error,
+                        names_file_and(path, "its y coordinates is 4 values from -1 to 2, this sweep's is 5 values"));
+  // A file of the current format without the digests its writer always records: refused.
+  {
+    const hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    BOOST_REQUIRE(f >= 0);
+    BOOST_REQUIRE(H5Adelete_by_name(f, "/", "directions_digest", H5P_DEFAULT) >= 0);
+    H5Fclose(f);
+  }
+  BOOST_CHECK_EXCEPTION(sweep(m, d1, &d2, path, o, {"train_loss"}, data), basin::error,
+                        names_file_and(path, "but no attribute 'directions_digest'"));
+}
+
+// An interrupted sweep's file reads back NaN (not computed) where its mask is 0, the -1 that the
+// file holds there (the reference tool's marker) never passing for a loss.
+BOOST_FIXTURE_TEST_CASE(points_not_computed_read_back_as_nan, small_plane) {
+  const auto path = temp_path("interrupted.h5");
+  crashing(path, 10);
+  const auto z = surface_values(path, "train_loss");
+  const auto mask = h5::file::open(path).read<std::uint8_t>("computed");
+  const auto raw = h5::file::open(path).read<double>("train_loss");
+  BOOST_TEST_REQUIRE(z.size() == 24u);
+  int finite = 0;
+  for (std::size_t j = 0; j < 4; ++j)
+    for (std::size_t i = 0; i < 6; ++i) {
+      const double v = z[i * 4 + j];  // grid2d's order; the file's is (y, x)
+      BOOST_TEST(std::isfinite(v) == bool(mask[j * 6 + i]));
+      if (mask[j * 6 + i]) BOOST_TEST(v == raw[j * 6 + i]);
+      finite += std::isfinite(v);
+    }
+  BOOST_TEST(finite == 9);
+}
+
+namespace {
+// A block evaluator that loses the last point of every block.
+struct losing_evaluator {
+  std::vector<std::string> names() const { return {"train_loss"}; }
+  template <class M>
+  point_metrics operator()(M&) const {
+    return {0.0};
+  }
+  template <class M, class V, class D>
+  std::vector<point_metrics> evaluate_points(M&, const V&, const V&, const D&, const D*,
+                                             const std::vector<std::array<double, 2>>& pts,
+                                             const std::function<void(double)>&) const {
+    return std::vector<point_metrics>(pts.size() - 1, point_metrics{0.0});
+  }
+};
+}  // namespace
+
+BOOST_FIXTURE_TEST_CASE(an_evaluator_that_returns_too_few_points_is_refused, small_plane) {
+  o.points_per_pass = 4;
+  const auto path = temp_path("losing.h5");
+  losing_evaluator lose;
+  BOOST_CHECK_EXCEPTION(sweep(m, d1, &d2, path, o, lose.names(), lose), basin::error, [](const basin::error& e) {
+    return std::string(e.what()).find("returned 3 points' metrics for a block of 4 points") != std::string::npos;
+  });
 }
 
 BOOST_AUTO_TEST_SUITE_END()

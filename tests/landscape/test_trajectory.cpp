@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <limits>
 
+#include "../checks.hpp"
 #include "../scratch.hpp"
 #include "basin/io/checkpoint.hpp"
 #include "basin/landscape/trajectory.hpp"
@@ -17,6 +18,7 @@ using namespace basin;
 namespace fs = std::filesystem;
 
 namespace {
+using basin::test::worse;
 std::string trajectory_temp(const std::string& name) {
   return test::scratch_path("trajectory_" + name);
 }
@@ -100,8 +102,8 @@ BOOST_AUTO_TEST_CASE(principal_directions_of_a_planar_path_match_the_closed_form
   double worst = 0;
   for (index_t i = 0; i < path_model::n_params; ++i) {
     const double e1 = p.e1.params[std::size_t(i)], e2 = p.e2.params[std::size_t(i)];
-    worst = std::max(worst, std::fabs(pca.x.params[std::size_t(i)] - (c * e1 + s * e2)));
-    worst = std::max(worst, std::fabs(pca.y.params[std::size_t(i)] - sign2 * (-s * e1 + c * e2)));
+    worst = worse(worst, std::fabs(pca.x.params[std::size_t(i)] - (c * e1 + s * e2)));
+    worst = worse(worst, std::fabs(pca.y.params[std::size_t(i)] - sign2 * (-s * e1 + c * e2)));
   }
   BOOST_TEST(worst < 1e-12);
   // The biases moved (noise 0.5) but were left out; they are zero in the components.
@@ -220,7 +222,7 @@ BOOST_AUTO_TEST_CASE(principal_directions_equal_a_full_svd) {
       for (index_t q = 0; q < P; ++q) {
         const double got =
             q < path_model::n_params ? d.params[std::size_t(q)] : d.state[std::size_t(q - path_model::n_params)];
-        worst = std::max(worst, std::fabs(got - sign * svd.matrixV()(q, k)));
+        worst = worse(worst, std::fabs(got - sign * svd.matrixV()(q, k)));
       }
       BOOST_TEST(worst < 1e-10);
       if (!o.states)

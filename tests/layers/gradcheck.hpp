@@ -8,8 +8,10 @@
 
 #include <boost/test/unit_test.hpp>
 #include <cmath>
+#include <limits>
 #include <vector>
 
+#include "../checks.hpp"
 #include "basin/backend/host.hpp"
 #include "basin/core/random.hpp"
 #include "basin/layers/common.hpp"
@@ -20,7 +22,8 @@ struct gradcheck_result {
   double max_rel_dx = 0, max_rel_dw = 0;
 };
 
-// Relative error with an absolute floor, so near-zero gradients do not blow up.
+// Relative error with an absolute floor, so near-zero gradients do not blow up. A NaN in a or b
+// gives NaN (std::max(1e-6, NaN) is 1e-6, the numerator is NaN).
 inline double rel_err(double a, double b) { return std::abs(a - b) / std::max(1e-6, std::abs(a) + std::abs(b)); }
 
 template <class Impl>
@@ -64,7 +67,7 @@ gradcheck_result gradcheck(index_t n, mode m, std::uint64_t seed = 7, double h =
     x[i] = keep - h;
     const double lm = loss();
     x[i] = keep;
-    res.max_rel_dx = std::max(res.max_rel_dx, rel_err((lp - lm) / (2 * h), dx_a[i]));
+    res.max_rel_dx = worse(res.max_rel_dx, rel_err((lp - lm) / (2 * h), dx_a[i]));
   }
   for (index_t i = 0; i < Impl::n_params; ++i) {
     const T keep = w[i];
@@ -73,7 +76,7 @@ gradcheck_result gradcheck(index_t n, mode m, std::uint64_t seed = 7, double h =
     w[i] = keep - h;
     const double lm = loss();
     w[i] = keep;
-    res.max_rel_dw = std::max(res.max_rel_dw, rel_err((lp - lm) / (2 * h), gw_a[i]));
+    res.max_rel_dw = worse(res.max_rel_dw, rel_err((lp - lm) / (2 * h), gw_a[i]));
   }
   return res;
 }

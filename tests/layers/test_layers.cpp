@@ -341,12 +341,12 @@ void winograd_case(index_t n) {
                        x[std::size_t(((ci * n + b) * In.h + iy) * In.w + ix)];
               }
           const std::size_t at = std::size_t(((co * n + b) * In.h + oy) * In.w + ox);
-          worst = std::max(worst, std::fabs(y[at] - acc) / (1 + std::fabs(acc)));
+          worst = test::worse(worst, std::fabs(y[at] - acc) / (1 + std::fabs(acc)));
           const double expect = std::max(0.0, acc * scale[std::size_t(co)] + shift[std::size_t(co)]);
-          worst_affine = std::max(worst_affine, std::fabs(z[at] - expect) / (1 + std::fabs(expect)));
+          worst_affine = test::worse(worst_affine, std::fabs(z[at] - expect) / (1 + std::fabs(expect)));
           const double with_res = std::max(0.0, acc * scale[std::size_t(co)] + shift[std::size_t(co)] + res[at]);
-          worst_res = std::max(worst_res, std::fabs(zr[at] - with_res) / (1 + std::fabs(with_res)));
-          worst_res = std::max(worst_res, std::fabs(zs[at] - (acc + res[at])) / (1 + std::fabs(acc + res[at])));
+          worst_res = test::worse(worst_res, std::fabs(zr[at] - with_res) / (1 + std::fabs(with_res)));
+          worst_res = test::worse(worst_res, std::fabs(zs[at] - (acc + res[at])) / (1 + std::fabs(acc + res[at])));
         }
   BOOST_TEST(worst < 1e-12);
   BOOST_TEST(worst_affine < 1e-12);
@@ -355,7 +355,7 @@ void winograd_case(index_t n) {
   c.forward_affine(w.data(), x.data(), zs.data(), n, scale.data(), shift.data(), true, res.data());
   double worst_im2col = 0;
   for (std::size_t i = 0; i < zs.size(); ++i)
-    worst_im2col = std::max(worst_im2col, std::fabs(zs[i] - zr[i]) / (1 + std::fabs(zr[i])));
+    worst_im2col = test::worse(worst_im2col, std::fabs(zs[i] - zr[i]) / (1 + std::fabs(zr[i])));
   BOOST_TEST(worst_im2col < 1e-12);
 
   using fimpl = typename conv<Out, 3, 1, 1, Bias>::template bind<In, float, host>;
@@ -367,8 +367,8 @@ void winograd_case(index_t n) {
   f.forward(wf.data(), nullptr, xf.data(), yb.data(), n, mode::eval);
   double worst_f = 0, scale_f = 0;
   for (std::size_t i = 0; i < ya.size(); ++i) {
-    worst_f = std::max(worst_f, std::fabs(double(ya[i]) - double(yb[i])));
-    scale_f = std::max(scale_f, std::fabs(double(yb[i])));
+    worst_f = test::worse(worst_f, std::fabs(double(ya[i]) - double(yb[i])));
+    scale_f = test::worse(scale_f, std::fabs(double(yb[i])));
   }
   BOOST_TEST(worst_f < 1e-5 * scale_f);
 }
@@ -396,7 +396,7 @@ void winograd_gradient_case(index_t n) {
   const auto rel = [](const auto& a, const auto& b) {
     double d = 0, m = 1e-300;
     for (std::size_t i = 0; i < a.size(); ++i)
-      d = std::max(d, std::fabs(double(a[i]) - double(b[i]))), m = std::max(m, std::fabs(double(b[i])));
+      d = test::worse(d, std::fabs(double(a[i]) - double(b[i]))), m = test::worse(m, std::fabs(double(b[i])));
     return d / m;
   };
   impl c;

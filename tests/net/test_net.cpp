@@ -132,7 +132,7 @@ double worst_gradient_error(M& net, std::uint64_t seed) {
     net.params[i] = keep - h;
     const double lm = loss(false);
     net.params[i] = keep;
-    worst = std::max(worst, basin::test::rel_err((lp - lm) / (2 * h), g[i]));
+    worst = basin::test::worse(worst, basin::test::rel_err((lp - lm) / (2 * h), g[i]));
   }
   std::copy(state0.begin(), state0.end(), net.state.begin());
   return worst;

@@ -5,12 +5,14 @@
 #include <algorithm>
 #include <boost/test/unit_test.hpp>
 #include <cmath>
+#include <limits>
 #include <map>
 #include <set>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "../checks.hpp"
 #include "basin/core/random.hpp"
 #include "basin/net/prune.hpp"
 
@@ -148,13 +150,15 @@ std::vector<std::set<int>> choose(M& m, const std::vector<spelled_group>& groups
   return out;
 }
 
+using basin::test::worse;
+
 template <class A, class B>
 double max_rel_diff(A& a, B& b, const std::vector<double>& x, index_t n, mode md) {
   const double* za = a.forward(x.data(), n, md);
   const double* zb = b.forward(x.data(), n, md);
   double worst = 0, scale = 0;
-  for (index_t i = 0; i < 10 * n; ++i) scale = std::max(scale, std::fabs(za[i]));
-  for (index_t i = 0; i < 10 * n; ++i) worst = std::max(worst, std::fabs(za[i] - zb[i]));
+  for (index_t i = 0; i < 10 * n; ++i) scale = worse(scale, std::fabs(za[i]));
+  for (index_t i = 0; i < 10 * n; ++i) worst = worse(worst, std::fabs(za[i] - zb[i]));
   return worst / scale;
 }
 

@@ -152,7 +152,7 @@ def main(argv):
                     bad += 1
                     continue
                 err = ((t - b).abs() / t.abs().clamp(min=1.0)).max().item()
-                worst = max(worst, err)
+                worst = err if (err != err or err > worst) else worst  # (a NaN stays: max() would drop it)
                 if not err < 1e-9:
                     print(f"MISMATCH {method} {net_name}.{name}: relative error {err:.3e}")
                     bad += 1

@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Checks basin's Hessian-vector product and extreme eigenvalues with PyTorch's double backward.
 
-usage: check_hessian.py DIR
+usage: check_hessian.py DIR [--eigen]
 
 DIR holds what export_hessian wrote (model.h5, data.h5, hvp.h5, and eigen.h5 where the
-eigenvalues are checked too; see there). The net
+eigenvalues are checked too; see there); with --eigen, eigen.h5 must be there (a missing one is
+a bad input, exit 2, not a pass with the eigenvalues unchecked). The net
 (basin_torch.py, float64, eval mode: running statistics) gives the mean cross-entropy L over all
 samples; H v is autograd.grad(<grad L, v>) over the parameters of more than one axis, as the
 reference tool's hess_vec_prod.py computes it (params = those with len(p.size()) > 1).
@@ -49,7 +50,8 @@ def read_pair(path, shapes):
 
 
 def main(argv):
-    if len(argv) != 2:
+    need_eigen = "--eigen" in argv[2:]
+    if len(argv) not in (2, 3) or (len(argv) == 3 and not need_eigen):
         print(__doc__, file=sys.stderr)
         return EXIT_BAD_INPUT
     try:
@@ -72,6 +74,8 @@ def main(argv):
         shapes = [tuple(p.shape) for p in net.parameters()]
         v, basin_hv, _ = read_pair(os.path.join(folder, "hvp.h5"), shapes)
         eigen = os.path.isfile(os.path.join(folder, "eigen.h5"))
+        if need_eigen and not eigen:
+            raise OSError(f"{os.path.join(folder, 'eigen.h5')} is missing (--eigen asks for the eigenvalues' check)")
         if eigen:
             umax, umin, attrs = read_pair(os.path.join(folder, "eigen.h5"), shapes)
             lmax, lmin = float(attrs["max_eig"]), float(attrs["min_eig"])

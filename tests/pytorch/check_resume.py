@@ -18,6 +18,7 @@ exit status: 0 agree; 1 a mismatch; 2 a file is missing or malformed; 77 torch, 
 cannot be imported (CTest SKIP_RETURN_CODE).
 """
 
+import math
 import os
 import sys
 
@@ -105,6 +106,14 @@ def step(torch, path, fresh):
     return model, opt
 
 
+def worse(worst, r):
+    """The larger of an accumulated error and a new one, NaN for good once either is NaN.
+
+    max(0.0, nan) is 0.0 and `if r > worst` skips a NaN: either would let a NaN tensor pass.
+    A NaN worst fails the final `worst <= RTOL`."""
+    return math.nan if math.isnan(worst) or math.isnan(r) else max(worst, r)
+
+
 def check_kind(torch, folder, kind):
     before, after = os.path.join(folder, kind + ".h5"), os.path.join(folder, kind + "_after.h5")
     try:
@@ -123,14 +132,15 @@ def check_kind(torch, folder, kind):
             ok = False
             continue
         r = rel_diff(value, state[name].numpy())
-        if r > worst:
-            worst, worst_name = r, name
+        if not math.isnan(worst) and not (r <= worst):  # a larger r or the first NaN
+            worst_name = name
+        worst = worse(worst, r)
     params = dict(model.named_parameters())
     slot_worst = 0.0
     for slot, tensors in slots.items():
         for name, value in tensors.items():
             r = rel_diff(value, opt.state[params[name]][slot].numpy())
-            slot_worst = max(slot_worst, r)
+            slot_worst = worse(slot_worst, r)
     if attrs["kind"] == "adam":
         counts = {float(opt.state[p]["step"]) for p in params.values()}
         if counts != {float(attrs["steps"])}:

@@ -239,7 +239,7 @@ def main(argv):
                 good = (np.isnan(bl) and np.isnan(loss)) or bl == loss
                 rel = 0.0 if good else float("inf")
                 notes.append("non-finite loss")
-            worst = max(worst, rel)
+            worst = rel if (rel != rel or rel > worst) else worst  # (a NaN stays: max() would drop it)
             acc_txt = ""
             if surf_acc is not None:
                 ba = float(surf_acc[i, j])

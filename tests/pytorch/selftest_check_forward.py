@@ -7,7 +7,9 @@ For a few nets (resnet8, plain8, resnet20; 1x28x28 and 3x32x32; float32 and floa
 train mode) it writes a checkpoint laid out as basin writes one, with random weights and random
 batch-norm statistics, plus the check group holding PyTorch's own logits, loss and (train mode)
 updated running statistics, and requires check_forward.py to pass; then it perturbs one logit,
-the loss, or one running statistic and requires exit status 1. Exit status 0 when all behave,
+the loss, or one running statistic and requires exit status 1 (in float64 also one logit by 1e-7
+of the largest, which float32's tolerance would pass), and leaves a train-mode file's running
+statistics out, which must exit 2. Exit status 0 when all behave,
 1 otherwise, 77 when torch, h5py or numpy cannot be imported.
 """
 
@@ -37,6 +39,8 @@ def write_check_file(path, model, x, labels, mode, perturb=None):
              if "running_" in k or "num_batches_tracked" in k}
     if perturb == "logit":
         logits[1, 3] += 1e-3 * np.abs(logits).max()
+    elif perturb == "tiny":  # within float32's tolerance, far outside float64's (1e-10)
+        logits[1, 3] += 1e-7 * np.abs(logits).max()
     elif perturb == "loss":
         loss = loss * (1 + 1e-3)
     elif perturb == "running":
@@ -59,7 +63,7 @@ def write_check_file(path, model, x, labels, mode, perturb=None):
         g.create_dataset("labels", data=labels.numpy().astype(np.int32))
         g.create_dataset("logits", data=logits)
         g.create_dataset("loss", data=loss)
-        if mode == "train":
+        if mode == "train" and perturb != "no_running":
             for k, v in after.items():
                 g.create_dataset(f"running_after/{k}", data=v)
 
@@ -88,8 +92,8 @@ def main(argv):
     gen = torch.Generator().manual_seed(7)
     cases = [  # depth, shortcut, in_channels, size, dtype, mode, perturbations expected to fail
         (8, True, 1, 28, torch.float32, "eval", ["logit", "loss"]),
-        (8, False, 3, 32, torch.float64, "eval", ["logit"]),
-        (8, True, 1, 28, torch.float64, "train", ["logit", "running"]),
+        (8, False, 3, 32, torch.float64, "eval", ["logit", "tiny"]),
+        (8, True, 1, 28, torch.float64, "train", ["logit", "running", "no_running"]),
         (20, True, 1, 28, torch.float32, "train", ["running"]),
     ]
     failures = 0
@@ -104,7 +108,8 @@ def main(argv):
             path = os.path.join(workdir, f"{tag}_{perturb or 'exact'}.h5")
             write_check_file(path, model, x, labels, mode, perturb)
             rc, out = run_check(path)
-            want = 0 if perturb is None else 1
+            # (train mode without the running statistics is a malformed file: exit 2)
+            want = 0 if perturb is None else 2 if perturb == "no_running" else 1
             good = rc == want
             failures += not good
             print(f"{'ok  ' if good else 'FAIL'} {tag} perturb={perturb}: exit {rc} (want {want})")

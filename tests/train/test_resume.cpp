@@ -399,6 +399,53 @@ BOOST_AUTO_TEST_CASE(malformed_optimizer_groups_are_named) {
   refused(slot, {"optimizer/velocity/"});
 }
 
+// Values that no training leaves (a weight or optimizer slot that is not finite, a running
+// variance or an Adam second moment below 0) are refused naming the file, the tensor, the value
+// and where it is; the same file unspoiled loads.
+BOOST_AUTO_TEST_CASE(values_no_training_leaves_are_refused_by_name) {
+  using M = model<tiny, float, backend::host>;
+  using adam_t = optim::optimizer<optim::adam, float, backend::host>;
+  scratch s;
+  M m(1);
+  adam_t o({0.9, 0.999, 1e-8, 0}, M::n_params);
+  const auto pn = M::parameter_names();
+  std::string var;
+  for (const auto& n : M::state_names())
+    if (var.empty() && n.ends_with("running_var")) var = n;
+  BOOST_TEST_REQUIRE(!var.empty());
+  const auto spoiled = [&](const std::string& name, const std::string& tensor, float value, index_t at) {
+    const auto path = (s.dir / name).string();
+    save_training_checkpoint(m, o, path, 1);
+    auto f = h5::file::open(path, true);
+    f.write_range<float>(tensor, at, &value, 1);
+    return path;
+  };
+  const auto refused = [&](const std::string& path, std::initializer_list<const char*> parts) {
+    M fresh(2);
+    adam_t fo({0.9, 0.999, 1e-8, 0}, M::n_params);
+    BOOST_CHECK_EXCEPTION(load_training_checkpoint(fresh, fo, path), basin::error,
+                          [&](const basin::error& e) { return says(e, {path.c_str()}) && says(e, parts); });
+  };
+  const auto good = spoiled("good.h5", pn[0], 0.25f, 0);
+  {
+    M fresh(2);
+    adam_t fo({0.9, 0.999, 1e-8, 0}, M::n_params);
+    BOOST_CHECK_NO_THROW(load_training_checkpoint(fresh, fo, good));
+  }
+  const auto weight = spoiled("weight.h5", pn[0], NAN, 3);
+  refused(weight, {pn[0].c_str(), "holds nan at flat index 3", "expected finite values"});
+  BOOST_CHECK_THROW(
+      [&] {
+        M plain(2);
+        load_checkpoint(plain, weight);
+      }(),
+      basin::error);
+  refused(spoiled("variance.h5", var, -0.5f, 1), {var.c_str(), "holds -0.5 at flat index 1", "a finite variance >= 0"});
+  refused(spoiled("square.h5", "optimizer/exp_avg_sq/" + pn[1], -1.0f, 2),
+          {"exp_avg_sq", "holds -1 at flat index 2", "a finite value >= 0"});
+  refused(spoiled("moment.h5", "optimizer/exp_avg/" + pn[1], INFINITY, 0), {"exp_avg/", "holds inf", "finite values"});
+}
+
 // A quantized state whose grids no optimizer of these settings could have made (a 4-bit grid
 // spanning 20 steps, an infinite spacing) is refused before anything changes, layers included.
 BOOST_AUTO_TEST_CASE(quantized_grids_that_do_not_fit_are_refused_whole) {

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <limits>
 
+#include "../checks.hpp"
 #include "../layers/gradcheck.hpp"
 #include "basin/io/checkpoint.hpp"
 #include "basin/layers/conv.hpp"
@@ -21,6 +22,7 @@ using namespace basin;
 using host = backend::host;
 
 namespace {
+using basin::test::worse;
 template <class T>
 std::vector<T> normal(std::size_t n, std::uint64_t seed, double scale = 1) {
   const counter_rng rng{seed, seed};
@@ -130,7 +132,7 @@ void quantized_equals_real_on_dequantized(index_t n) {
     q.forward(w.data(), nullptr, x.data(), ys.data(), n, mode::train);
     double worst = 0, scale = 0;
     for (std::size_t i = 0; i < ys.size(); ++i)
-      worst = std::max(worst, std::fabs(ys[i] - yr[i])), scale = std::max(scale, std::fabs(yr[i]));
+      worst = worse(worst, std::fabs(ys[i] - yr[i])), scale = std::max(scale, std::fabs(yr[i]));
     BOOST_TEST(worst <= 1e-13 * scale);
   }
 }
@@ -216,7 +218,7 @@ BOOST_AUTO_TEST_CASE(a_binary_resnet_is_a_real_resnet_on_binarized_weights) {
   r.backward(backend::raw(cr.grad));
   double worst = 0, scale = 0;
   for (index_t i = 0; i < b.n_params; ++i)
-    worst = std::max(worst, std::fabs(b.grads[i] - r.grads[i])), scale = std::max(scale, std::fabs(r.grads[i]));
+    worst = worse(worst, std::fabs(b.grads[i] - r.grads[i])), scale = std::max(scale, std::fabs(r.grads[i]));
   BOOST_TEST(worst <= 1e-11 * scale);  // straight through: the real net's gradient at the binarized weights
   // Inference (folded batch norm) agrees too.
   const double* zb = b.infer(x.data(), n);

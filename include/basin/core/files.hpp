@@ -1,9 +1,12 @@
 // basin/core/files.hpp — folders for a run's output, created or refused with a message that
-// names where the folder came from.
+// names where the folder came from, and small text files written whole or not at all.
 #pragma once
+
+#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <system_error>
 
@@ -66,6 +69,33 @@ inline std::filesystem::path beside(const std::filesystem::path& path, const std
   const std::size_t keep =
       name.size() + suffix.size() <= name_max ? name.size() : name_max - std::min(suffix.size(), name_max);
   return path.parent_path() / (name.substr(0, keep) + suffix);
+}
+
+// ensures: `path` holds exactly `text`. throws: basin::error naming `fn` and the file.
+// Written beside it first (<path>.part<process id>) and renamed over it: a crash leaves the old
+// file or the new, never a part of one. A symbolic link at `path` stays: the file it points to
+// (beside which the part is written) is replaced, as writing through the link would.
+inline void write_text(const std::filesystem::path& link, const std::string& text, const std::string& fn) {
+  const std::filesystem::path path = follow_links(link, fn);
+  const std::filesystem::path part = beside(path, ".part" + std::to_string(::getpid()));
+  {
+    std::ofstream f(part, std::ios::binary | std::ios::trunc);
+    require(bool(f), fn, ": cannot open '", part.string(), "' for writing");
+    f << text;
+    f.close();
+    if (f.fail()) {
+      std::error_code ignored;
+      std::filesystem::remove(part, ignored);
+      fail(fn, ": cannot write '", part.string(), "'");
+    }
+  }
+  std::error_code ec;
+  std::filesystem::rename(part, path, ec);
+  if (ec) {
+    std::error_code ignored;
+    std::filesystem::remove(part, ignored);
+    fail(fn, ": cannot rename '", part.string(), "' to '", path.string(), "': ", ec.message());
+  }
 }
 
 }  // namespace basin

@@ -74,6 +74,7 @@ struct mixture {
   // n points (n, 2) row-major: draw `draw` of seed (the same (seed, draw) gives the same points).
   std::vector<float> sample(std::uint64_t seed, std::uint64_t draw, index_t n) const {
     require(!means.empty(), "mixture::sample: no modes");
+    require(n >= 0, "mixture::sample: n must be at least 0, got ", n);
     const counter_rng rng{seed, (data_stream << 32) + draw};
     std::vector<float> out(static_cast<std::size_t>(2 * n));
     for (index_t i = 0; i < n; ++i) {

@@ -312,6 +312,13 @@ checkpoint_info load_checkpoint(Model& m, const std::string& path) {
       require(shape == detail::torch_shape(d), "checkpoint '", path, "': tensor '", names[i], "' has shape ",
               h5::detail::dims_string(shape), ", expected ", h5::detail::dims_string(detail::torch_shape(d)));
       const auto v = f.read<T>(names[i]);
+      // Values that no training leaves: refused here, naming them, rather than found later as a
+      // NaN loss blamed on divergence (a variance below 0 makes every eval-mode output NaN).
+      const bool variance = names[i].ends_with("running_var");
+      for (std::size_t k = 0; k < v.size(); ++k)
+        require(std::isfinite(double(v[k])) && !(variance && v[k] < T(0)), "checkpoint '", path, "': tensor '",
+                names[i], "' holds ", double(v[k]), " at flat index ", k, ", expected ",
+                variance ? "a finite variance >= 0" : "finite values");
       std::copy(v.begin(), v.end(), out.begin() + d.offset);
     }
   };
@@ -419,6 +426,12 @@ optim::optimizer_state<T> read_optimizer_state(const h5::file& f, const std::str
         bad("tensor '", name, "' has shape (", shape_text(f.shape(name)), "), expected (", shape_text(torch_shape(d)),
             ")");
       const auto v = f.read<T>(name);
+      // (Adam's second moments are squares: one below 0 would make its step NaN)
+      const bool square = slot == "exp_avg_sq";
+      for (std::size_t k = 0; k < v.size(); ++k)
+        if (!std::isfinite(double(v[k])) || (square && v[k] < T(0)))
+          bad("tensor '", name, "' holds ", double(v[k]), " at flat index ", k, ", expected ",
+              square ? "a finite value >= 0" : "finite values");
       std::copy(v.begin(), v.end(), values.begin() + d.offset);
     }
     st.slots.emplace_back(slot, std::move(values));

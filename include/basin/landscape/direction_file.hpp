@@ -132,8 +132,10 @@ direction<Model> load_direction(const std::string& path, const std::string& grou
     if (i < 0) continue;
     const auto name = group + "/" + std::to_string(k);
     const auto& t = is_state ? Model::state_table[std::size_t(i)] : Model::param_table[std::size_t(i)];
-    require(f.is_dataset(name) && f.shape(name) == detail::torch_shape(t), "direction file '", path, "': tensor '",
-            name, "' is missing or has the wrong shape");
+    require(f.is_dataset(name), "direction file '", path, "': tensor '", name, "' is missing (expected shape ",
+            h5::detail::dims_string(detail::torch_shape(t)), ")");
+    require(f.shape(name) == detail::torch_shape(t), "direction file '", path, "': tensor '", name, "' has shape ",
+            h5::detail::dims_string(f.shape(name)), ", expected ", h5::detail::dims_string(detail::torch_shape(t)));
     const auto v = f.read<T>(name);
     for (std::size_t j = 0; j < v.size(); ++j)
       require(std::isfinite(double(v[j])), "direction file '", path, "': tensor '", name, "' holds ", double(v[j]),

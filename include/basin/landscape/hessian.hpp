@@ -420,6 +420,11 @@ struct hessian_eigenvalues {
   hessian_options options{};
 
   std::vector<std::string> names() const { return {"max_eig", "min_eig"}; }
+  // Recorded by sweep() (and checked when it resumes): the images the Hessian is taken on.
+  std::string data_digest() const {
+    require(data != nullptr, "hessian_eigenvalues: no data set given");
+    return basin::data_digest(*data);
+  }
   template <class Model>
   point_metrics operator()(Model& m) const {
     require(data != nullptr, "hessian_eigenvalues: no data set given");
@@ -430,8 +435,8 @@ struct hessian_eigenvalues {
   }
 };
 
-// |min / max| per point, NaN where either is missing (-1 not yet computed markers are kept out by
-// the caller's `computed` mask) or max is 0.
+// |min / max| per point, NaN where either is missing (NaN: surface_values reads a point not yet
+// computed so) or max is 0.
 inline std::vector<double> eigenvalue_ratio(const std::vector<double>& min_eig, const std::vector<double>& max_eig) {
   require(min_eig.size() == max_eig.size(), "eigenvalue_ratio: ", min_eig.size(), " minima but ", max_eig.size(),
           " maxima");

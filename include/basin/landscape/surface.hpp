@@ -16,7 +16,9 @@
 //   attributes: format ("basin-surface-2"), axis_order, architecture, fingerprint, settings (directions, data),
 //               loss_name ("crossentropy" or "mse", when the evaluator says), origin_digest and
 //               directions_digest (FNV-1a of the origin's and the directions' buffers: a resumed
-//               sweep with other weights or directions is refused); dataset dir_file
+//               sweep with other weights or directions is refused), metrics (the names,
+//               comma-joined), data_digest (when the evaluator names its data: loss_accuracy,
+//               hessian_eigenvalues); dataset dir_file
 // A point is written and flushed as soon as it is finished; rerunning the same sweep on the same
 // file computes only the missing points, so a killed sweep loses at most the point in flight.
 // A file whose coordinates or settings differ is refused, never overwritten. With loss_accuracy,
@@ -40,6 +42,7 @@
 #include <exception>
 #include <filesystem>
 #include <functional>
+#include <limits>
 #include <numeric>
 #include <optional>
 #include <sstream>
@@ -112,7 +115,9 @@ inline std::vector<double> read_axis(const h5::file& f, const char* name) {
 // (a line's values as they are), whichever layout the file has. Throws basin::error naming the
 // file and the dataset when its shape is not (ny, nx) (basin's; (nx, ny) in its old layout, and
 // either in a file without basin's format, the reference tool's own; (nx) for a line) for the
-// file's coordinates.
+// file's coordinates. A point the file's `computed` mask marks as not computed (an interrupted
+// sweep's; the file holds -1 there, as the reference tool writes) comes back as NaN, which the
+// pictures, exporters and analyses take for "not computed".
 inline std::vector<double> surface_values(const h5::file& f, const std::string& name) {
   const auto x = read_axis(f, "xcoordinates");
   const bool plane = f.is_dataset("ycoordinates");
@@ -128,6 +133,11 @@ inline std::vector<double> surface_values(const h5::file& f, const std::string& 
           h5::detail::dims_string(found), ", expected ", h5::detail::dims_string(expect), " for ", nx, " x and ",
           plane ? ny : 0, " y coordinates");
   auto v = f.read<double>(name);
+  if (name != "computed" && f.is_dataset("computed") && f.shape("computed") == found) {
+    const auto mask = f.read<std::uint8_t>("computed");
+    for (std::size_t k = 0; k < v.size(); ++k)
+      if (!mask[k]) v[k] = std::numeric_limits<double>::quiet_NaN();
+  }
   if (!plane || layout == surface_layout::xy) return v;
   std::vector<double> z(v.size());
   for (std::size_t j = 0; j < ny; ++j)
@@ -280,6 +290,28 @@ sweep_stats sweep(Model& m, direction<Model>& dx, std::type_identity_t<direction
   // ("crossentropy" or "mse", the reference tool's --loss_name), checked on resume.
   std::string loss_name;
   if constexpr (requires { criterion_name(eval.loss); }) loss_name = criterion_name(eval.loss);
+  // An evaluator that knows its data (loss_accuracy) has its digest recorded as data_digest: a
+  // sweep resumed on other images of the same count is refused, not mixed into the file.
+  // (taken in prepare, which rank 0 alone runs in a team)
+  std::string data;
+  // The metrics' names, comma-joined: a file made with more metrics than this sweep computes
+  // would otherwise get points marked computed with some of their values never written.
+  std::string metric_list;
+  for (const auto& n : names) metric_list += (metric_list.empty() ? "" : ",") + n;
+  // An axis as the refusals print it.
+  const auto axis_text = [](const std::vector<double>& v) {
+    return v.empty() ? std::string("no values") : text(v.size(), " values from ", v.front(), " to ", v.back());
+  };
+  const auto axis_difference = [&](const std::vector<double>& want, const std::vector<double>& got) {
+    std::string s = axis_text(got);
+    if (got.size() == want.size())
+      for (std::size_t k = 0; k < got.size(); ++k)
+        if (got[k] != want[k]) {
+          s += text(" ([", k, "] = ", got[k], " where this sweep has ", want[k], ")");
+          break;
+        }
+    return s;
+  };
   std::vector<std::uint8_t> done;
   std::optional<h5::file> file;
   const auto prepare = [&] {
@@ -289,6 +321,7 @@ sweep_stats sweep(Model& m, direction<Model>& dx, std::type_identity_t<direction
     const std::string dir_digest =
         dy ? detail::buffers_digest<B>(dirs_finite, dx.params, dx.state, dy->params, dy->state)
            : detail::buffers_digest<B>(dirs_finite, dx.params, dx.state);
+    if constexpr (requires { eval.data_digest(); }) data = eval.data_digest();
     require(origin_finite, "sweep: the weights at the origin are not all finite (a diverged or corrupt checkpoint?)");
     require(dirs_finite, "sweep: the directions are not all finite");
     if (!path_exists(path, "sweep: surface file")) {
@@ -301,6 +334,8 @@ sweep_stats sweep(Model& m, direction<Model>& dx, std::type_identity_t<direction
         f.set_attr("/", "architecture", Model::architecture());
         f.set_attr("/", "fingerprint", Model::fingerprint());
         f.set_attr("/", "settings", o.settings);
+        f.set_attr("/", "metrics", metric_list);
+        if (!data.empty()) f.set_attr("/", "data_digest", data);
         if (!loss_name.empty()) f.set_attr("/", "loss_name", loss_name);
         f.write_string("dir_file", o.dir_file);
         f.write<double>("xcoordinates", o.x, {nx});
@@ -328,28 +363,49 @@ sweep_stats sweep(Model& m, direction<Model>& dx, std::type_identity_t<direction
          Model::architecture(), f.attr_string("/", "architecture"));
     same("settings", f.attr_string("/", "settings") == o.settings, "'" + o.settings + "'",
          "'" + f.attr_string("/", "settings") + "'");
-    // Files written before basin recorded the digests are taken as they are.
+    // Files of the first format, written before basin recorded the digests, are taken as they
+    // are; the current format's writer always records them, so there they are required.
+    if (format == surface_format)
+      for (const char* a : {"origin_digest", "directions_digest"})
+        require(f.has_attr("/", a), "surface file '", path, "' has format '", format, "' but no attribute '", a,
+                "' (every such file records it): a damaged or hand-made file, not resumed");
     if (f.has_attr("/", "origin_digest"))
       same("weights at the origin (digest of the parameters and statistics)",
            f.attr_string("/", "origin_digest") == origin_digest, origin_digest, f.attr_string("/", "origin_digest"));
     if (f.has_attr("/", "directions_digest"))
       same("directions (digest)", f.attr_string("/", "directions_digest") == dir_digest, dir_digest,
            f.attr_string("/", "directions_digest"));
+    // Files written before basin recorded the data's digest or the metrics' names are taken as
+    // they are.
+    if (f.has_attr("/", "metrics"))
+      same("metrics", f.attr_string("/", "metrics") == metric_list, "'" + metric_list + "'",
+           "'" + f.attr_string("/", "metrics") + "'");
+    if (f.has_attr("/", "data_digest"))
+      same("data (digest of the images and labels)", f.attr_string("/", "data_digest") == data,
+           data.empty() ? std::string("not known (its evaluator does not name its data)") : data,
+           f.attr_string("/", "data_digest"));
     if (!loss_name.empty()) {  // files written before basin recorded it hold cross-entropy
       const std::string found = f.has_attr("/", "loss_name") ? f.attr_string("/", "loss_name") : "crossentropy";
       same("loss (loss_name)", found == loss_name, loss_name, found);
     }
-    same("x coordinates", read_axis(f, "xcoordinates") == o.x, std::to_string(nx) + " values",
-         std::to_string(read_axis(f, "xcoordinates").size()) + " (or other) values");
-    if (plane)
-      same("y coordinates", f.is_dataset("ycoordinates") && read_axis(f, "ycoordinates") == o.y,
-           std::to_string(ny) + " values", "different values");
+    const auto fx = read_axis(f, "xcoordinates");
+    same("x coordinates", fx == o.x, axis_text(o.x), axis_difference(o.x, fx));
+    if (plane) {
+      const auto fy = f.is_dataset("ycoordinates") ? read_axis(f, "ycoordinates") : std::vector<double>{};
+      same("y coordinates", fy == o.y, axis_text(o.y), fy.empty() ? "missing (a line)" : axis_difference(o.y, fy));
+    } else {
+      same("y coordinates", !f.is_dataset("ycoordinates"), "none (a line)", "present (a plane)");
+    }
+    const auto shape_text = [&](const std::string& n) {
+      return f.is_dataset(n) ? "of shape " + h5::detail::dims_string(f.shape(n)) : std::string("missing");
+    };
     for (const auto& n : names) {
-      same("metrics", f.is_dataset(n) && f.shape(n) == shape, n, "missing or of another shape");
+      same(("dataset '" + n + "'").c_str(), f.is_dataset(n) && f.shape(n) == shape,
+           "of shape " + h5::detail::dims_string(shape), shape_text(n));
       f.require_stores<double>(n, "resume the sweep in");
     }
     require(f.is_dataset("computed") && f.shape("computed") == shape, "surface file '", path,
-            "': the 'computed' mask is missing or has the wrong shape");
+            "': the 'computed' mask is ", shape_text("computed"), ", expected shape ", h5::detail::dims_string(shape));
     f.require_stores<std::uint8_t>("computed", "resume the sweep in");
     done = f.read<std::uint8_t>("computed");
     f.close();
@@ -444,6 +500,8 @@ sweep_stats sweep(Model& m, direction<Model>& dx, std::type_identity_t<direction
       set_point(m, origin_p, origin_s, dx, coords[0][0], dy, coords[0][1]);
       values.assign(1, eval(m));
     }
+    require(values.size() == g, "sweep: the evaluator returned ", values.size(), " points' metrics for a block of ", g,
+            " points");
     for (const auto& v : values)
       require(v.size() == names.size(), "sweep: the evaluator returned ", v.size(), " metrics, expected ",
               names.size());
@@ -561,6 +619,16 @@ struct loss_accuracy {
     if (train) n.insert(n.end(), {"train_loss", "train_acc"});
     if (test) n.insert(n.end(), {"test_loss", "test_acc"});
     return n;
+  }
+  // What the sweep records of the data (data_digest of each set given), so that a sweep resumed
+  // on other images is refused.
+  std::string data_digest() const {
+    std::string s;
+    if (train) s += "train " + basin::data_digest(*train);
+    if (test) s += std::string(s.empty() ? "" : " ") + "test " + basin::data_digest(*test);
+    if (recompute_bn)
+      s += std::string(s.empty() ? "" : " ") + "batch-norm statistics from " + basin::data_digest(*recompute_bn);
+    return s;
   }
   // Refuses settings that evaluate nothing (basin::error naming the field).
   void check() const {

@@ -115,7 +115,7 @@ template <policy P, class T, class B>
 class optimizer {
  public:
   P policy;
-  explicit optimizer(P p, index_t n) : policy(p), n_(n), state_(std::size_t(P::slots * n), T(0)) {
+  explicit optimizer(P p, index_t n) : policy(p), n_(n), state_(std::size_t(P::slots * counted(n)), T(0)) {
     if constexpr (requires { p.check(); }) p.check();  // (and at every step: policy is public)
   }
   // One step: w -= update(g). Requires w and g of the length given at construction. A step the
@@ -165,6 +165,10 @@ class optimizer {
   }
 
  private:
+  static index_t counted(index_t n) {
+    require(n >= 0, "optimizer: the parameter count n must be at least 0, got ", n);
+    return n;
+  }
   index_t n_;
   typename B::template vector<T> state_;
   std::int64_t t_ = 0;

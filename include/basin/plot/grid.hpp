@@ -9,14 +9,11 @@
 // shared by the .dat, .csv and .vtk writers (shortest text that reads back to the same double).
 #pragma once
 
-#include <unistd.h>
-
 #include <array>
 #include <charconv>
 #include <cmath>
 #include <cstddef>
 #include <filesystem>
-#include <fstream>
 #include <limits>
 #include <string>
 #include <string_view>
@@ -150,32 +147,8 @@ inline void prepare_parent(const std::filesystem::path& path, const char* fn, co
   if (!dir.empty()) make_folder(dir, text(fn, ": the folder of ", arg, " '", path.string(), "'"));
 }
 
-// ensures: `path` holds exactly `text`. throws: basin::error naming `fn` and the file.
-// Written beside it first (<path>.part<process id>) and renamed over it: a crash leaves the old
-// file or the new, never a part of one. A symbolic link at `path` stays: the file it points to
-// (beside which the part is written) is replaced, as writing through the link would.
-inline void write_text(const std::filesystem::path& link, const std::string& text, const char* fn) {
-  const std::filesystem::path path = follow_links(link, fn);
-  const std::filesystem::path part = beside(path, ".part" + std::to_string(::getpid()));
-  {
-    std::ofstream f(part, std::ios::binary | std::ios::trunc);
-    require(bool(f), fn, ": cannot open '", part.string(), "' for writing");
-    f << text;
-    f.close();
-    if (f.fail()) {
-      std::error_code ignored;
-      std::filesystem::remove(part, ignored);
-      fail(fn, ": cannot write '", part.string(), "'");
-    }
-  }
-  std::error_code ec;
-  std::filesystem::rename(part, path, ec);
-  if (ec) {
-    std::error_code ignored;
-    std::filesystem::remove(part, ignored);
-    fail(fn, ": cannot rename '", part.string(), "' to '", path.string(), "': ", ec.message());
-  }
-}
+// (in core/files.hpp, which the examples' own result files use too)
+using basin::write_text;
 
 }  // namespace detail
 }  // namespace basin::plot
