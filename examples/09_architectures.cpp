@@ -5,8 +5,9 @@
 // Each net is trained with the same recipe on Fashion-MNIST (SGD, momentum 0.9, Nesterov, weight
 // decay 5e-4, cosine learning rate from 0.1), then the training loss is swept over the same
 // filter-normalized plane through its minimizer (biases and batch norm left out, as the paper).
-// The contour pictures share their levels; one more picture puts the slices along direction 1
-// side by side. A table gives test accuracy, the loss at the centre and how convex the plane
+// The contour pictures share their levels, and landscapes.png puts them side by side (the talk's
+// figure: one panel per net, each with its shattering contour); one more picture puts the slices
+// along direction 1 together. A table gives test accuracy, the loss at the centre and how convex the plane
 // looks (landscape/convexity.hpp): the share of points within radius 0.5 and 1 where the slice
 // curves down in some direction, and the number of local minima on the grid. The contour maps
 // draw the loss at the random initialization (the talk's "shattering contour", about ln 10 for
@@ -33,12 +34,10 @@
 //
 // Writes <out>/<net>.h5 (the trained checkpoint: a rerun loads it instead of training again),
 // <net>_directions.h5, <net>_surface.h5 (resumed when interrupted), <net>_contour.png,
-// <net>_3d.png, <net>_init_line.h5, slices.png, init_lines.png and summary.csv.
+// <net>_3d.png, <net>_init_line.h5, landscapes.png, slices.png, init_lines.png and summary.csv.
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <filesystem>
-#include <fstream>
 #include <sstream>
 #include <string>
 
@@ -265,13 +264,32 @@ int main(int argc, char** argv) try {
   cs.ylabel = "training loss";
   cs.log_z = true;
   basin::plot::curves(slices, {}, s.out + "/slices", cs);
+  // The landscapes side by side, the talk's figure: one panel per net, the same contour levels,
+  // each with its own shattering contour.
+  {
+    std::vector<basin::plot::contour_panel> panels;
+    for (const auto& r : results) {
+      char title[96];
+      std::snprintf(title, sizeof title, "%s (%.2f%% test)", r.net.c_str(), r.accuracy);
+      panels.push_back({r.surface, title, r.initial_loss});
+    }
+    const int n = int(panels.size()), columns = n <= 3 ? n : n == 4 ? 2 : 3, rows = (n + columns - 1) / columns;
+    basin::plot::style ps;
+    ps.title = "Training loss around each minimizer (filter-normalized directions, shared contour levels)";
+    ps.xlabel = "direction 1";
+    ps.ylabel = "direction 2";
+    ps.highlight_label = "loss at initialization";
+    ps.width = 470 * columns;
+    ps.height = 450 * rows + 50;
+    basin::plot::contour_panels(panels, columns, s.out + "/landscapes", ps);
+  }
   std::vector<basin::plot::curve> init_lines;
   for (const auto& r : results) init_lines.push_back(r.init_line);
   cs.title = "Training loss from the initialization (t = 0) to the minimizer (t = 1)";
   cs.xlabel = "t";
   basin::plot::curves(init_lines, {}, s.out + "/init_lines", cs);
 
-  std::ofstream csv(s.out + "/summary.csv");
+  std::ostringstream csv;  // (written whole at the end: basin::write_text)
   csv << "net,parameters,test_accuracy,center_loss,initial_loss,below_initial_share,nonconvex_share_r0.5,"
          "nonconvex_share_r1,local_minima,slice_rises,init_line_rises,train_seconds,sweep_seconds\n";
   std::printf("\n%-11s %10s %9s %8s %8s %9s %17s %15s %7s %6s %6s\n", "net", "params", "test acc", "loss(0)", "initial",
@@ -284,6 +302,7 @@ int main(int argc, char** argv) try {
         << r.below_initial << ',' << r.inner.share << ',' << r.outer.share << ',' << r.outer.local_minima << ','
         << r.slice_rises << ',' << r.init_rises << ',' << r.seconds_train << ',' << r.seconds_sweep << '\n';
   }
+  basin::write_text(s.out + "/summary.csv", csv.str(), "09_architectures: its summary");
   std::printf(
       "(test accuracy on %lld test images; loss and shape on %lld training images; radius in units of "
       "the filter-normalized directions, range %g; rises: steps where the loss goes up by more than 1%% walking "
@@ -292,8 +311,8 @@ int main(int argc, char** argv) try {
       "(16 steps))\n",
       (long long)test_probe.size(), (long long)probe.size(), s.range, 2 * (s.grid / 2));
   std::printf(
-      "wrote %s/{<net>.h5, <net>_surface.h5, <net>_init_line.h5, <net>_contour.png, <net>_3d.png, slices.png, "
-      "init_lines.png, summary.csv}\n",
+      "wrote %s/{<net>.h5, <net>_surface.h5, <net>_init_line.h5, <net>_contour.png, <net>_3d.png, landscapes.png, "
+      "slices.png, init_lines.png, summary.csv}\n",
       s.out.c_str());
   return 0;
 } catch (const std::exception& e) {

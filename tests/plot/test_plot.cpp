@@ -290,6 +290,55 @@ BOOST_AUTO_TEST_CASE(scatter_panels_share_ranges) {
   check_throws([&] { scatter_panels(panels, 1, stem("e"), st, {{NAN, 0.0}}); }, {"marks[0]"});
 }
 
+BOOST_AUTO_TEST_CASE(contour_panels_share_levels) {
+  // Two maps side by side, the second three times the first (values 0.3 to 9.3): the default
+  // levels come from both together, the reference tool's 0.6 to 9.1 inside [0.1, 9.3], the same
+  // list for each panel; the second panel's highlight is drawn in it alone.
+  const grid2d a = bowl();
+  grid2d b = bowl(11, 9);
+  for (double& z : b.z) z *= 3;
+  style st;
+  st.title = "two bowls";
+  st.width = 1100;
+  st.height = 500;
+  st.highlight_label = "loss at initialization";
+  using basin::plot::contour_panel;
+  basin::plot::contour_panels({{a, "bowl", NAN}, {b, "three bowls", 2.5}}, 2, stem("contour_panels"), st);
+  check_picture(stem("contour_panels"));
+  const std::string gp = slurp(stem("contour_panels") + ".gp");
+  const std::string levels =
+      "levels discrete 0.6,1.1,1.6,2.1,2.6,3.1,3.6,4.1,4.6,5.1,5.6,6.1,6.6,7.1,7.6,8.1,8.6,9.1\n";
+  std::size_t times = 0;
+  for (auto at = gp.find(levels); at != std::string::npos; at = gp.find(levels, at + 1)) ++times;
+  BOOST_TEST(times == 2u);
+  BOOST_TEST(gp.find("set table $H1") != std::string::npos);
+  BOOST_TEST(gp.find("$H0") == std::string::npos);
+  BOOST_TEST(gp.find("set multiplot layout 1,2") != std::string::npos);
+  BOOST_TEST(count(stem("contour_panels") + ".svg", "<text>three bowls</text>") == 1u);
+  BOOST_TEST(count(stem("contour_panels") + ".svg", "<text>loss at initialization (2.5)</text>") == 1u);
+  // The .dat: each grid as plot::contour writes it, the second after two blank lines.
+  const std::string dat = slurp(stem("contour_panels") + ".dat");
+  const auto second = dat.find("\n\n\n# index 1: panel 'three bowls'\n");
+  BOOST_TEST_REQUIRE(second != std::string::npos);
+  BOOST_TEST(dat.substr(second + 3).find(basin::plot::detail::grid_dat(b)) != std::string::npos);
+  BOOST_TEST(dat.find(basin::plot::detail::grid_dat(a)) != std::string::npos);
+  using basin::plot::contour_panels;
+  check_throws([&] { contour_panels({}, 2, stem("e"), st); }, {"plot::contour_panels", "panels is empty"});
+  check_throws([&] { contour_panels({{a, "a", NAN}}, 0, stem("e"), st); }, {"columns", "[1, 16]", "got 0"});
+  grid2d thin = a;
+  thin.x.resize(1);
+  thin.z.resize(a.y.size());
+  check_throws(
+      [&] {
+        contour_panels({{a, "a", NAN}, {thin, "thin", NAN}}, 2, stem("e"), st);
+      },
+      {"plot::contour_panels: panels[1]", "at least 2 x"});
+  style lg = st;
+  lg.log_z = true;
+  check_throws([&] { contour_panels({{a, "a", -1.0}}, 1, stem("e"), lg); }, {"panels[0].highlight = -1"});
+  BOOST_TEST(!fs::exists(stem("e") + ".png"));
+}
+
 BOOST_AUTO_TEST_CASE(contour_log_and_own_levels_png_only) {
   const grid2d g = bowl();
   style st;

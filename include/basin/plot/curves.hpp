@@ -315,12 +315,8 @@ inline void scatter_panels(const std::vector<scatter_panel>& panels, int columns
   }
   s += "unset multiplot\n";
   const std::string body = s;
-  s = detail::preamble(f, st, "scatter_panels", st.title.empty() ? std::string("points") : st.title) + body;
-  if (st.svg)
-    s += "\nset terminal svg size " + std::to_string(st.width) + "," + std::to_string(st.height) +
-         " dynamic noenhanced font \"DejaVu Sans,11\" linewidth 1.2 background \"#ffffff\"\nset output " +
-         detail::gp_file(f.base + ".svg") + "\n" + body;
-  s += "unset output\n";
+  s = detail::preamble(f, st, "scatter_panels", st.title.empty() ? std::string("points") : st.title) + body +
+      detail::epilogue_replaying(f, st, body);
   detail::finish(f, st, dat, s, fn);
 }
 

@@ -245,6 +245,18 @@ inline std::string epilogue(const picture_files& f, const style& st) {
   return s;
 }
 
+// The tail of a multiplot's script (small multiples): `body`, the commands that drew the PNG, run
+// again for the SVG when asked (a multiplot cannot be replotted).
+inline std::string epilogue_replaying(const picture_files& f, const style& st, const std::string& body) {
+  std::string s;
+  if (st.svg)
+    s += "\nset terminal svg size " + std::to_string(st.width) + "," + std::to_string(st.height) +
+         " dynamic noenhanced font \"DejaVu Sans,11\" linewidth 1.2 background \"#ffffff\"\nset output " +
+         gp_file(f.base + ".svg") + "\n" + body;
+  s += "unset output\n";
+  return s;
+}
+
 // Writes the data and the script, runs gnuplot, and checks the pictures exist.
 // throws: basin::error from write_text and render, or naming a picture gnuplot did not write.
 inline void finish(const picture_files& f, const style& st, const std::string& dat, const std::string& gp,

@@ -263,6 +263,116 @@ inline void contour(const grid2d& g, const std::string& stem, const style& st, s
   detail::finish(f, st, detail::grid_dat(g), s, fn);
 }
 
+// Small multiples of contour maps: the talk's side-by-side landscapes (with and without skip
+// connections, at growing depth or width), panel p drawn as `contour` draws one grid, in a grid of
+// `columns` panels per row, every panel on the same contour levels (given, or the defaults of all
+// panels' values together) and the same colours, so that a level means one loss everywhere. Each
+// panel has its own axes (each grid's range) and title; a panel's `highlight` (NaN: none) adds
+// one dashed red contour with a legend entry (style.highlight_label and the value), e.g. each
+// net's loss at its initialization, the talk's shattering contour. style.title goes above all;
+// the colour bar is left out (every level is labelled on its line). The .dat holds one grid per
+// panel (gnuplot `index`), each as `contour` writes its grid.
+// requires: at least one panel, 1 <= columns <= 16, each grid as `contour` requires; levels
+//   finite (positive with log_z) or empty; highlights NaN or finite (positive with log_z).
+// ensures: <stem>.dat, <stem>.gp, <stem>.png (and <stem>.svg) written.
+// throws: basin::error naming `panels[p]` and what is wrong, `levels`, `columns`, the stem, or
+//   gnuplot's failure.
+struct contour_panel {
+  grid2d grid;
+  std::string title;
+  double highlight = std::nan("");
+};
+inline void contour_panels(const std::vector<contour_panel>& panels, int columns, const std::string& stem,
+                           const style& st, std::vector<double> levels = {}) {
+  constexpr const char* fn = "plot::contour_panels";
+  require(!panels.empty(), fn, ": panels is empty");
+  require(columns >= 1 && columns <= 16, fn, ": columns must lie in [1, 16], got ", columns);
+  grid2d all;  // every panel's values, for the shared default levels
+  for (std::size_t p = 0; p < panels.size(); ++p) {
+    const std::string id = "panels[" + std::to_string(p) + "]";
+    detail::check_grid(panels[p].grid, (std::string(fn) + ": " + id).c_str(), true, st.log_z);
+    const double h = panels[p].highlight;
+    require(std::isnan(h) || (std::isfinite(h) && (!st.log_z || h > 0)), fn, ": ", id, ".highlight = ", h,
+            " must be NaN (none) or finite", st.log_z ? " and positive" : "");
+    all.z.insert(all.z.end(), panels[p].grid.z.begin(), panels[p].grid.z.end());
+  }
+  for (std::size_t k = 0; k < levels.size(); ++k)
+    require(std::isfinite(levels[k]) && (!st.log_z || levels[k] > 0), fn, ": levels[", k, "] = ", levels[k],
+            st.log_z ? " is not a finite positive number (log_z)" : " is not finite");
+  if (levels.empty()) levels = detail::default_levels(all, st.log_z);
+  std::sort(levels.begin(), levels.end());
+  levels.erase(std::unique(levels.begin(), levels.end()), levels.end());
+  const auto f = detail::files_for(stem, fn);
+
+  std::string dat = "# basin contour_panels: " + std::to_string(panels.size()) +
+                    " grid(s), one per panel (gnuplot index), each as plot::contour writes its grid\n";
+  for (std::size_t p = 0; p < panels.size(); ++p) {
+    if (p > 0) dat += "\n\n";
+    dat += "# index " + std::to_string(p) + ": panel '" + detail::one_line(panels[p].title) + "'\n" +
+           detail::grid_dat(panels[p].grid);
+  }
+  std::string list;
+  for (double l : levels) list += (list.empty() ? "" : ",") + detail::number(l);
+  double cb_lo = levels.front(), cb_hi = levels.back();
+  if (!(cb_hi > cb_lo)) {
+    if (st.log_z)
+      cb_lo /= 2, cb_hi *= 2;
+    else
+      cb_lo -= 0.5, cb_hi += 0.5;
+  }
+  const std::string title = st.title.empty() ? std::string("contours") : st.title;
+  const std::string file = detail::gp_file(f.base + ".dat");
+  // Contour lines and labels of every panel into datablocks first ($C<p>, $H<p>, $L<p>): tables
+  // cannot be made inside a multiplot.
+  std::string head = "\n# Each panel's contour lines, its highlighted level and its level labels.\n";
+  head += "set contour base\nunset surface\nset cntrparam linear\n";
+  for (std::size_t p = 0; p < panels.size(); ++p) {
+    const std::string n = std::to_string(p);
+    head += "set cntrparam levels discrete " + list + "\n";
+    head += "set table $C" + n + "\nsplot " + file + " index " + n + " using " + detail::value_column(st) +
+            " notitle\nunset table\n";
+    if (std::isfinite(panels[p].highlight)) {
+      head += "set cntrparam levels discrete " + detail::number(panels[p].highlight) + "\n";
+      head += "set table $H" + n + "\nsplot " + file + " index " + n + " using " + detail::value_column(st) +
+              " notitle\nunset table\n";
+    }
+    head += "$L" + n + " << EOD\n";
+    for (const auto& l : detail::contour_labels(panels[p].grid, levels, st.log_z)) {
+      char line[96];
+      std::snprintf(line, sizeof line, "%.17g %.17g \"%g\"\n", l.x, l.y, l.level);
+      head += line;
+    }
+    head += "EOD\n";
+  }
+  head += "unset contour\n";
+  // The commands that draw, run once for the PNG and again for the SVG (a multiplot cannot be
+  // replotted).
+  const int n = int(panels.size()), cols = std::min(columns, n), rows = (n + cols - 1) / cols;
+  std::string body = "unset title\n" + detail::axis_labels(st);
+  body += "set tics out nomirror font \",9\"\n";
+  body += "set cbrange [" + detail::number(cb_lo) + ":" + detail::number(cb_hi) + "]\nunset colorbox\n";
+  if (st.log_z) body += "set logscale cb\n";
+  body += "set key top right reverse Left nobox opaque samplen 2 spacing 1.1 font \",9\"\n";
+  body += "set multiplot layout " + std::to_string(rows) + "," + std::to_string(cols) + " title " +
+          detail::gp_string(title) + " font \",13\"\n";
+  for (std::size_t p = 0; p < panels.size(); ++p) {
+    const std::string k = std::to_string(p);
+    body += "set title " + detail::gp_string(panels[p].title) + " font \",11\"\n" + detail::xy_ranges(panels[p].grid);
+    body += "plot $C" + k + " using 1:2:3 with lines lc palette lw 1.2 notitle, \\\n     $L" + k +
+            " using 1:2:3 with labels boxed font \",8\" notitle";
+    if (std::isfinite(panels[p].highlight)) {
+      char v[32];
+      std::snprintf(v, sizeof v, "%.4g", panels[p].highlight);
+      body += ", \\\n     $H" + k + " using 1:2 with lines lc rgb \"#d62728\" lw 2 dt 2 title " +
+              detail::gp_string(st.highlight_label + " (" + v + ")");
+    }
+    body += "\n";
+  }
+  body += "unset multiplot\n";
+  const std::string s =
+      detail::preamble(f, st, "contour_panels", title) + head + body + detail::epilogue_replaying(f, st, body);
+  detail::finish(f, st, dat, s, fn);
+}
 namespace detail {
 // Whether coordinates are evenly spaced (to rounding: linspace's), at least two of them.
 inline bool evenly_spaced(const std::vector<double>& v) {
