@@ -253,11 +253,13 @@ int main(int argc, char** argv) try {
   }
   {
     const auto table = out + "/test_errors.md";
-    std::FILE* f = std::fopen(table.c_str(), "w");
-    require(f != nullptr, "cannot write '", table, "'");
-    std::fprintf(f, "| training | test error (%%) | seconds |\n|---|---:|---:|\n");
-    for (const auto& r : rows) std::fprintf(f, "| %s | %.2f | %.0f |\n", r.name.c_str(), r.test_error, r.seconds);
-    std::fclose(f);
+    std::string md = "| training | test error (%) | seconds |\n|---|---:|---:|\n";
+    for (const auto& r : rows) {
+      char line[256];
+      std::snprintf(line, sizeof line, "| %s | %.2f | %.0f |\n", r.name.c_str(), r.test_error, r.seconds);
+      md += line;
+    }
+    write_text(table, md, "05_quantized_nets: its table");
     std::printf("table: %s\n", table.c_str());
   }
   // The test error over training, one picture per net and weight type: FP, BC, SR, R.

@@ -30,7 +30,6 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <sstream>
 #include <string>
 
@@ -446,7 +445,7 @@ int main(int argc, char** argv) try {
   fs_style.log_z = true;
   plot::curves(fc, {}, out + "/frechet", fs_style);
 
-  std::ofstream csv(out + "/summary.csv");
+  std::ostringstream csv;  // (written whole at the end: write_text)
   csv << "run,learning_rate,prediction,steps_done,collapsed,final_score,final_classes,best_score,final_frechet,"
          "best_frechet,seconds\n";
   std::printf("\n%-22s %9s %6s %9s %12s %8s %10s %10s %10s %8s\n", "run", "lr", "steps", "collapsed", "final score",
@@ -467,6 +466,7 @@ int main(int argc, char** argv) try {
         << ',' << final_score << ',' << final_classes << ',' << best << ',' << final_fd << ',' << best_fd << ','
         << r.seconds << '\n';
   }
+  write_text(out + "/summary.csv", csv.str(), "10_dcgan: its summary");
   std::printf(
       "(real test images: score %.2f, %d classes, Frechet distance %.3g; a run whose loss stopped being "
       "finite has no final score)\n",
