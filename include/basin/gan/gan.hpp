@@ -551,7 +551,11 @@ struct gaussian_moments {
 
 // The moments of n feature vectors laid out as a flat model's output: feature k of sample i at
 // f[k n + i]. Requires n >= 2 and f.size() == dim * n.
-inline gaussian_moments moments_of(const std::vector<double>& f, int dim, index_t n) {
+// (This and frechet_distance are templates of nothing, so that only the files that call them
+// instantiate Eigen's products and eigensolver: as inline functions they cost every file that
+// includes gan.hpp 6-7 s of its compile, called or not.)
+template <class = void>
+gaussian_moments moments_of(const std::vector<double>& f, int dim, index_t n) {
   require(dim >= 1 && n >= 2 && f.size() == std::size_t(dim) * std::size_t(n), "gan::moments_of: expected ", dim,
           " x n features with n >= 2, got ", f.size(), " values for n = ", n);
   gaussian_moments m{dim, n, std::vector<double>(std::size_t(dim)), std::vector<double>(std::size_t(dim * dim))};
@@ -571,7 +575,8 @@ inline gaussian_moments moments_of(const std::vector<double>& f, int dim, index_
 // generator whose samples diverged: never 0, the score of a perfect match). Throws basin::error
 // for moments of other dimensions or malformed ones: fewer than 2 samples, a covariance that is
 // not symmetric or has a negative variance.
-inline double frechet_distance(const gaussian_moments& a, const gaussian_moments& b) {
+template <class = void>
+double frechet_distance(const gaussian_moments& a, const gaussian_moments& b) {
   require(a.dim >= 1 && a.dim == b.dim && a.mean.size() == std::size_t(a.dim) && b.mean.size() == std::size_t(b.dim) &&
               a.cov.size() == std::size_t(a.dim * a.dim) && b.cov.size() == std::size_t(b.dim * b.dim),
           "gan::frechet_distance: moments of ", a.dim, " and ", b.dim, " features (or malformed)");
