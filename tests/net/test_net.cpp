@@ -374,7 +374,15 @@ BOOST_AUTO_TEST_CASE(misuse_between_forward_and_backward_is_refused) {
   BOOST_CHECK_EXCEPTION(f.rescale_before_batch_norm(1e-25), basin::error, refused("the factor 1e-25 turns"));
   BOOST_TEST((std::vector<float>(f.params.begin(), f.params.end()) == fp));
   BOOST_TEST((std::vector<float>(f.state.begin(), f.state.end()) == fs));
-  BOOST_TEST(f.rescale_before_batch_norm(10) > 0);
+  // A factor in range: the five convs that feed a batch norm (the first, the strided residual's
+  // conv and its projection shortcut's, the two repeated blocks') scaled, the dense layer left alone.
+  BOOST_TEST(f.rescale_before_batch_norm(10) == 5);
+  const auto& first = decltype(f)::param_table[0];
+  const auto& last = decltype(f)::param_table.back();  // the dense layer's bias
+  for (index_t i = first.offset; i < first.offset + first.size(); ++i)
+    BOOST_TEST_REQUIRE(f.params[std::size_t(i)] == float(double(fp[std::size_t(i)]) * 10));
+  for (index_t i = last.offset; i < last.offset + last.size(); ++i)
+    BOOST_TEST_REQUIRE(f.params[std::size_t(i)] == fp[std::size_t(i)]);
 }
 
 BOOST_AUTO_TEST_CASE(densenet_names_and_sizes) {
