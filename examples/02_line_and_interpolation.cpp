@@ -32,8 +32,12 @@
 // `--net vgg9` trains the paper's VGG-9 (Li et al. 2018 figs. 1-4) in place of resnet20 (about
 // 4.5x the work per image).
 //
+// `--wd` takes one weight decay or a list (`--wd 0,5e-4`, the paper's figure 5): each value trains
+// its own pair of minimizers and draws its own pictures (names start with `wd<value>_` for a
+// positive one), and a list ends with a table of all of them side by side.
+//
 //   02_line_and_interpolation [--net resnet20|vgg9] [--compare batch|optimizer] [--train-subset 12000] [--epochs 6]
-//       [--small-batch 128] [--large-batch 1024] [--lr 0.1] [--adam-lr 1e-3] [--wd 0]
+//       [--small-batch 128] [--large-batch 1024] [--lr 0.1] [--adam-lr 1e-3] [--wd 0 | --wd 0,5e-4,...]
 //       [--points 21] [--eval-subset 1000] [--train-eval 1000] [--rescale 10] [--raw-range 1]
 //       [--data /usr/share/datasets/fashion-mnist] [--out lines]
 #include <algorithm>
@@ -133,6 +137,16 @@ basin::plot::curve styled(basin::plot::curve c, int colour, int dash) {
   return c;
 }
 
+// One minimizer's numbers, for the table a list of weight decays ends with.
+struct result {
+  double wd = 0;
+  std::string label;          // the recipe
+  double loss = 0, acc = 0;   // on the test images
+  double rms = 0;             // its conv and dense weights' root mean square
+  std::string width_filter;   // the filter-normalized line's half-width
+  std::string interpolation;  // the interpolation's verdict (the same for both of a pair)
+};
+
 // What main parsed, for the net-specific part.
 struct settings {
   bool by_batch = true;
@@ -152,16 +166,16 @@ std::string text(double v) {
   return buf;
 }
 
-// Trains both minimizers of Net and draws the pictures.
+// Trains both minimizers of Net and draws the pictures; returns their numbers.
 template <class Net>
-void compare_minimizers(const settings& st, const basin::dataset& train, const basin::dataset& probe,
-                        const basin::dataset* train_probe) {
+std::vector<result> compare_minimizers(const settings& st, const basin::dataset& train, const basin::dataset& probe,
+                                       const basin::dataset* train_probe) {
   using model_t = model_of<Net>;
   const auto& [by_batch, ra, rb, out, subset, epochs, points, wd, rescale, raw_range] = st;
   // File names of the two minimizers: those of earlier versions for the batch comparison.
   const std::string fa = by_batch ? "small" : "sgd", fb = by_batch ? "large" : "adam";
   model_t small(1), large(1);  // the same initialization; "small" is the first recipe, "large" the second
-  const std::string wd_tag = wd > 0 ? "_wd" : "";
+  const std::string wd_tag = wd > 0 ? "_wd" + basin::text(wd) : "";
   // Files of resnet20 keep the names of earlier versions; other nets' names start with the net's.
   const std::string net_tag = Net::name() == "resnet20" ? "" : Net::name() + "_";
   minimizer(small, train, ra, epochs, wd, out + "/" + net_tag + fa + (by_batch ? "_batch" : "") + wd_tag + ".h5");
@@ -183,9 +197,11 @@ void compare_minimizers(const settings& st, const basin::dataset& train, const b
     for (double x : v) sum += x * x;
     return std::sqrt(sum / double(std::max<std::size_t>(v.size(), 1)));
   };
+  std::vector<result> results(2);
   for (int k = 0; k < 2; ++k) {
     auto& m = k ? large : small;
     const auto& e = k ? el : es;
+    results[std::size_t(k)] = {wd, (k ? rb : ra).label, e.loss, e.accuracy, rms(w[std::size_t(k)]), "", ""};
     std::printf("%s: test loss %.4f, accuracy %.2f%%", (k ? rb : ra).label.c_str(), e.loss, e.accuracy);
     if (train_probe) {
       const auto et = basin::evaluate(m, *train_probe);
@@ -206,7 +222,8 @@ void compare_minimizers(const settings& st, const basin::dataset& train, const b
   // The scale-invariance lines compare test losses only.
   const basin::loss_accuracy test_metrics{nullptr, &probe, 500};
   const std::string test_cfg = cfg.substr(0, cfg.find(" train_eval="));
-  const std::string pre = out + "/" + net_tag + (by_batch ? "" : "optimizer_") + (wd > 0 ? "wd_" : "");
+  const std::string pre =
+      out + "/" + net_tag + (by_batch ? "" : "optimizer_") + (wd > 0 ? "wd" + basin::text(wd) + "_" : "");
 
   // 1. Interpolation (states mode: running statistics interpolate too).
   auto between = basin::difference(small, large, true);
@@ -263,6 +280,7 @@ void compare_minimizers(const settings& st, const basin::dataset& train, const b
     std::printf("  narrower side %s against %s: %s\n", range(0).c_str(), range(1).c_str(),
                 sharper < 0 ? "this grid cannot tell which looks sharper (--points refines it)"
                             : ("on this line " + (sharper ? rb : ra).label + " looks sharper").c_str());
+    for (auto& r : results) r.interpolation = sharper < 0 ? "undecided" : (sharper ? rb : ra).label + " sharper";
   }
 
   // 2.-3. Lines through each minimizer, without and with filter normalization; the lines without
@@ -287,6 +305,7 @@ void compare_minimizers(const settings& st, const basin::dataset& train, const b
       if (train_probe)
         width += " (training loss: " + basin::half_width_text(c.train_loss.x, c.train_loss.y, chance) + ")";
       std::printf("  %-18s %-7s %s\n", (is_small ? ra.label : rb.label).c_str(), basin::to_string(norm), width.c_str());
+      if (!raw) results[is_small ? 0 : 1].width_filter = basin::half_width_text(c.loss.x, c.loss.y, chance);
       // Each minimizer in its own colour: training loss solid, test loss dashed, test accuracy dotted.
       const int colour = is_small ? 0 : 1;
       if (train_probe) losses.push_back(styled(c.train_loss, colour, 1));
@@ -364,6 +383,7 @@ void compare_minimizers(const settings& st, const basin::dataset& train, const b
   std::printf(
       "wrote %s{interpolation,line_none%s,line_filter,%sweights}.png (+ .svg, .dat, .gp) and the sweeps' .h5 files\n",
       pre.c_str(), raw_tag.c_str(), invariance.c_str());
+  return results;
 }
 }  // namespace
 
@@ -374,7 +394,8 @@ int main(int argc, char** argv) try {
   const long subset = args.get("train-subset", 12000L);
   const int epochs = args.get("epochs", 6);
   const long small_batch = args.get("small-batch", 128L), large_batch = args.get("large-batch", 1024L);
-  const double lr = args.get("lr", 0.1), adam_lr = args.get("adam-lr", 1e-3), wd = args.get("wd", 0.0);
+  const double lr = args.get("lr", 0.1), adam_lr = args.get("adam-lr", 1e-3);
+  const auto wds = args.get_list<double>("wd", "0");
   const int points = args.get("points", 21);
   const long eval_subset = args.get("eval-subset", 1000L);
   const long train_eval = args.get("train-eval", eval_subset);
@@ -386,8 +407,9 @@ int main(int argc, char** argv) try {
   basin::require(compare == "batch" || compare == "optimizer",
                  "option --compare: expected 'batch' or 'optimizer', got '", compare, "'");
   basin::require(small_batch >= 1 && large_batch >= 1, "options --small-batch, --large-batch: expected at least 1");
-  basin::require(lr > 0 && adam_lr > 0 && wd >= 0,
-                 "options --lr, --adam-lr, --wd: expected positive rates and wd >= 0");
+  basin::require(lr > 0 && adam_lr > 0, "options --lr, --adam-lr: expected positive rates, got ", lr, " and ", adam_lr);
+  basin::require(wds.front() >= 0 && std::isfinite(wds.back()),
+                 "option --wd: expected weight decays of at least 0, got ", wds.front(), " among them");
   basin::require(points >= 3 && points % 2 == 1 && points <= basin::max_axis_points / 2,
                  "option --points: expected an odd number of points from 3 to ", basin::max_axis_points / 2,
                  " (the grids must hold the minimizers; the interpolation's has 2 points - 1), got ", points);
@@ -415,11 +437,24 @@ int main(int argc, char** argv) try {
   const auto train_probe = basin::subset(train, 0, std::min<basin::index_t>(train_eval, train.size()));
   basin::make_folder(out, "option --out");
 
-  settings st{by_batch, ra, rb, out, subset, epochs, points, wd, rescale, raw_range};
-  if (net == "resnet20")
-    compare_minimizers<basin::resnet20<basin::fashion_input>>(st, train, probe, train_eval ? &train_probe : nullptr);
-  else
-    compare_minimizers<basin::vgg9<basin::fashion_input>>(st, train, probe, train_eval ? &train_probe : nullptr);
+  std::vector<result> all;
+  for (const double wd : wds) {
+    if (wds.size() > 1) std::printf("---- weight decay %g ----\n", wd);
+    settings st{by_batch, ra, rb, out, subset, epochs, points, wd, rescale, raw_range};
+    const auto r = net == "resnet20" ? compare_minimizers<basin::resnet20<basin::fashion_input>>(
+                                           st, train, probe, train_eval ? &train_probe : nullptr)
+                                     : compare_minimizers<basin::vgg9<basin::fashion_input>>(
+                                           st, train, probe, train_eval ? &train_probe : nullptr);
+    all.insert(all.end(), r.begin(), r.end());
+  }
+  if (wds.size() > 1) {  // the paper's figure 5 as a table: does weight decay change which looks sharper?
+    std::printf("\nweight decays side by side (half-width: filter-normalized line, test loss at ln 10):\n");
+    std::printf("  %-8s %-18s %9s %9s %12s  %-24s %s\n", "wd", "minimizer", "test loss", "accuracy", "weights' rms",
+                "interpolation", "half-width");
+    for (const auto& r : all)
+      std::printf("  %-8g %-18s %9.4f %8.2f%% %12.4f  %-24s %s\n", r.wd, r.label.c_str(), r.loss, r.acc, r.rms,
+                  r.interpolation.c_str(), r.width_filter.c_str());
+  }
   return 0;
 } catch (const std::exception& e) {
   std::fprintf(stderr, "02_line_and_interpolation: %s\n", e.what());
