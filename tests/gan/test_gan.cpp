@@ -186,6 +186,58 @@ BOOST_AUTO_TEST_CASE(training_is_reproducible_and_prediction_changes_it) {
   BOOST_TEST((a != c));
 }
 
+// train_gan's step spelled out with the public pieces: the generator steps from G to G', the
+// discriminator's gradient is taken at the predicted 2 G' - G, the discriminator steps, and the
+// generator is back at G'. Three steps in double equal train_gan's; the discriminator seeing G'
+// (no prediction) or G (the wrong buffer) instead gives other weights, so the check can fail.
+BOOST_AUTO_TEST_CASE(train_gan_takes_the_prediction_step_as_the_paper_writes_it) {
+  using sgd_d = optim::optimizer<optim::sgd, double, backend::host>;
+  const auto ring = gan::mixture::ring();
+  const index_t n = 16, steps = 3;
+  const double lr = 0.1;
+  const auto o = quiet_options(steps, n, true);
+  enum class sees { predicted, stepped, previous };
+  const auto by_hand = [&](sees what) {
+    gen_d g(1);
+    disc_d d(2);
+    sgd_d og({0.9, 0, false}, gen_d::n_params), od({0.9, 0, false}, disc_d::n_params);
+    gan::gan_workspace<gen_d, disc_d> ws;
+    for (index_t s = 0; s < steps; ++s) {
+      const auto real = ring.sample(o.seed, std::uint64_t(s), n);
+      const std::vector<double> real_d(real.begin(), real.end());
+      gan::generator_loss(g, d, ws, o.seed, std::uint64_t(2 * s), n);
+      const std::vector<double> before(g.params.begin(), g.params.end());
+      og.step(g.params.data().get(), g.grads.data().get(), lr);
+      const std::vector<double> after(g.params.begin(), g.params.end());
+      for (std::size_t i = 0; i < after.size(); ++i)
+        g.params[i] = what == sees::predicted ? after[i] + (after[i] - before[i])
+                      : what == sees::stepped ? after[i]
+                                              : before[i];
+      gan::discriminator_loss(g, d, ws, real_d.data(), o.seed, std::uint64_t(2 * s + 1), n);
+      for (std::size_t i = 0; i < after.size(); ++i) g.params[i] = after[i];
+      od.step(d.params.data().get(), d.grads.data().get(), lr);
+    }
+    std::vector<double> w(g.params.begin(), g.params.end());
+    w.insert(w.end(), d.params.begin(), d.params.end());
+    return w;
+  };
+  gen_d g(1);
+  disc_d d(2);
+  sgd_d og({0.9, 0, false}, gen_d::n_params), od({0.9, 0, false}, disc_d::n_params);
+  const auto constant = [=](index_t) { return lr; };
+  gan::train_gan(g, d, og, od, constant, constant, ring, o);
+  std::vector<double> trained(g.params.begin(), g.params.end());
+  trained.insert(trained.end(), d.params.begin(), d.params.end());
+  const auto distance = [&](const std::vector<double>& w) {
+    double worst = 0;
+    for (std::size_t i = 0; i < w.size(); ++i) worst = worse(worst, std::fabs(w[i] - trained[i]));
+    return worst;
+  };
+  BOOST_TEST(distance(by_hand(sees::predicted)) < 1e-12);
+  BOOST_TEST(distance(by_hand(sees::stepped)) > 1e-6);
+  BOOST_TEST(distance(by_hand(sees::previous)) > 1e-6);
+}
+
 // DCGAN-shaped nets in double: a generator of transposed convs with batch norm and tanh, 2
 // channels (the layout conversions between the nets), and a conv discriminator with leaky relus.
 namespace {

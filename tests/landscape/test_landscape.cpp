@@ -5,6 +5,8 @@
 
 #include <boost/test/unit_test.hpp>
 #include <cmath>
+#include <csignal>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <limits>
@@ -12,6 +14,7 @@
 #include <vector>
 
 #include "../checks.hpp"
+#include "../killed.hpp"
 #include "../scratch.hpp"
 #include "basin/landscape/convexity.hpp"
 #include "basin/landscape/direction_file.hpp"
@@ -393,6 +396,30 @@ BOOST_FIXTURE_TEST_CASE(kill_and_resume_gives_the_same_file, small_plane) {
   BOOST_TEST(a.read<std::uint8_t>("computed") == b.read<std::uint8_t>("computed"));
 }
 
+// The same with a real kill: SIGKILL at the 10th point, in a child process, unwinds nothing and
+// closes no file; what the child had flushed is all the rerun finds (9 points).
+BOOST_FIXTURE_TEST_CASE(a_sweep_killed_by_sigkill_resumes_from_its_file, small_plane) {
+  const auto whole_file = temp_path("whole_for_kill.h5"), killed = temp_path("killed.h5");
+  whole(whole_file);
+  BOOST_TEST_REQUIRE(test::dies_by_sigkill([&] {
+    int calls = 0;
+    sweep(m, d1, &d2, killed, o, {"train_loss"}, [&](linear& mm) {
+      if (++calls == 10) ::raise(SIGKILL);
+      return data(mm);
+    });
+  }));
+  {
+    auto f = h5::file::open(killed);
+    const auto mask = f.read<std::uint8_t>("computed");
+    BOOST_TEST(std::count(mask.begin(), mask.end(), 1) == 9);
+  }
+  const auto st = sweep(m, d1, &d2, killed, o, {"train_loss"}, data);
+  BOOST_TEST(st.skipped == 9);
+  auto a = h5::file::open(whole_file), b = h5::file::open(killed);
+  BOOST_TEST(a.read<double>("train_loss") == b.read<double>("train_loss"));
+  BOOST_TEST(a.read<std::uint8_t>("computed") == b.read<std::uint8_t>("computed"));
+}
+
 namespace {
 // The same surface file in basin's layout before 2026-12 ("basin-surface-1": a plane's arrays
 // (nx, ny), value[i, j] at (x[i], y[j])).
@@ -618,6 +645,13 @@ BOOST_AUTO_TEST_CASE(direction_files_in_the_reference_layout) {
                   [](h5::file& pf) { pf.set_attr("/", "dir_source", "pca"); });
   BOOST_TEST(direction_file_mismatch<m8>(pca, &made, &seed).empty());
   BOOST_TEST(direction_file_mismatch<m8>(pca, &other, &seed) == "its ignore is 'biasbn', this run's ''");
+  // Directions between checkpoints (plot_surface --model_file2) are refused as random ones, with
+  // every setting alike; a run between checkpoints compares the directions themselves.
+  const auto between = temp_path("between_dirs.h5");
+  save_directions(between, x, &y, made, seed, [](h5::file& pf) { pf.set_attr("/", "dir_source", "checkpoints"); });
+  BOOST_TEST(direction_file_mismatch<m8>(between, &made, &seed) ==
+             "it holds the directions between checkpoints (made with --model_file2), not random ones");
+  BOOST_TEST(direction_file_mismatch<m8>(between, nullptr, nullptr).empty());
   const auto ckpt = temp_path("not_dirs.h5");
   save_checkpoint(m, ckpt);
   BOOST_TEST(direction_file_mismatch<m8>(ckpt, &made, &seed) ==
@@ -685,6 +719,43 @@ BOOST_AUTO_TEST_CASE(folded_inference_equals_eval_forward) {
   BOOST_TEST((infer_vs_forward<tiny_plain, double>(2)) < 1e-13);
   BOOST_TEST((infer_vs_forward<tiny_resnet, float>(3)) < 1e-6);
   BOOST_TEST((infer_vs_forward<small_net, float>(4)) < 1e-6);
+}
+
+// Interpolating past two nets moves each running variance in a straight line; the loss is NaN
+// once one turns negative (the batch norm's square root), and running_variance_range says where.
+BOOST_AUTO_TEST_CASE(running_variance_range_ends_where_a_variance_turns_negative) {
+  small a(1), b(2);
+  const auto var = *std::find_if(small::state_table.begin(), small::state_table.end(),
+                                 [](const auto& t) { return t.kind == param_kind::bn_running_var; });
+  BOOST_TEST_REQUIRE(var.size() == 3);
+  // Channel 0 goes 1 -> 4 (negative for t < -1/3), channel 1 goes 2 -> 1 (negative for t > 2),
+  // channel 2 stays at 0.5.
+  const double va[3] = {1, 2, 0.5}, vb[3] = {4, 1, 0.5};
+  for (int c = 0; c < 3; ++c)
+    a.state[std::size_t(var.offset + c)] = va[c], b.state[std::size_t(var.offset + c)] = vb[c];
+  auto d = difference(a, b, true);
+  const auto [lo, hi] = running_variance_range(a, d);
+  BOOST_TEST(lo == -1.0 / 3, boost::test_tools::tolerance(1e-12));
+  BOOST_TEST(hi == 2.0, boost::test_tools::tolerance(1e-12));
+  auto data = random_dataset(small_net::in, 6, 5);
+  data.classes = 4;
+  for (auto& l : data.labels) l %= 4;
+  const auto p0 = a.params, s0 = a.state;
+  for (const auto& [t, finite] :
+       {std::pair{lo + 1e-3, true}, {lo - 1e-3, false}, {hi - 1e-3, true}, {hi + 1e-3, false}}) {
+    set_point(a, p0, s0, d, t);
+    BOOST_TEST(std::isfinite(evaluate(a, data, 3).loss) == finite, "t = " << t);
+  }
+  // The grid points past those ends: a line, and a plane whose second direction is d again
+  // (the point (a, b) is m + (a + b) d).
+  set_point(a, p0, s0, d, 0.0);
+  const std::vector<double> xs{-1, -0.3, 0, 1, 2.5}, ys{0, 1.5};
+  BOOST_TEST(points_with_negative_variance(a, d, xs) == 2);          // -1 and 2.5
+  BOOST_TEST(points_with_negative_variance(a, d, xs, &d, ys) == 4);  // and a + 1.5 = 2.5, 4
+  // A weights-only direction moves no variance: no end on either side.
+  auto w = difference(a, b, false);
+  const auto [wlo, whi] = running_variance_range(a, w);
+  BOOST_TEST((std::isinf(wlo) && wlo < 0 && std::isinf(whi) && whi > 0));
 }
 
 namespace {

@@ -1,7 +1,8 @@
 // Training checkpoints and train_resumable: a run stopped after an epoch and resumed ends in the
 // same bits as one that never stopped (SGD with Nesterov momentum, Adam, quantized SR and
 // BinaryConnect); a model-only resume does not (the check can fail); files of another run,
-// optimizer or architecture, and malformed optimizer groups, are refused by name.
+// optimizer or architecture, and malformed optimizer groups, are refused by name; a run killed by
+// SIGKILL resumes from its files alike.
 #include <unistd.h>
 
 #include <boost/test/unit_test.hpp>
@@ -9,8 +10,10 @@
 #include <cstring>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <string>
 
+#include "../killed.hpp"
 #include "../random_data.hpp"
 #include "basin/backend/host.hpp"
 #include "basin/io/checkpoint.hpp"
@@ -132,6 +135,41 @@ BOOST_AUTO_TEST_CASE(sgd_resumes_in_the_same_bits) {
       3, 2);
   BOOST_TEST(params == 0u, params << " parameters or statistics differ from the uninterrupted run");
   BOOST_TEST(state == 0u, state << " momentum values differ");
+}
+
+// A real kill: a child process trains and dies by SIGKILL just after epoch 2's checkpoint (no
+// unwinding, no destructors, no file closed by the exception); the parent resumes from its files.
+BOOST_AUTO_TEST_CASE(a_run_killed_by_sigkill_resumes_in_the_same_bits) {
+  using M = model<tiny, float, backend::host>;
+  // One thread for every run here: the child has only the thread that forked it.
+  struct one_thread {
+    int before = omp_get_max_threads();
+    one_thread() { omp_set_num_threads(1); }
+    ~one_thread() { omp_set_num_threads(before); }
+  } guard;
+  const auto data = test::random_dataset(M::in, 200, 4);
+  const optim::cosine_lr lr{0.05, 3.0};
+  const optim::sgd rule{0.9, 5e-4, true};
+  M straight(3);
+  plain<optim::sgd> o1(rule, M::n_params);
+  train(straight, o1.bind(straight), lr, data, options(3));
+  scratch s;
+  const resume_options r{[&](int e) { return s.file(e); }, "test recipe", true, false};
+  BOOST_TEST_REQUIRE(test::dies_by_sigkill([&] {
+    M first(3);
+    plain<optim::sgd> o2(rule, M::n_params);
+    train_resumable(first, o2.bind(first), lr, data, options(3), r, nullptr, [](const epoch_record& rec) {
+      if (rec.epoch == 2) ::raise(SIGKILL);
+    });
+  }));
+  BOOST_TEST(fs::exists(s.file(2)));
+  BOOST_TEST(!fs::exists(s.file(3)));
+  M resumed(77);
+  plain<optim::sgd> o3(rule, M::n_params);
+  const auto run = train_resumable(resumed, o3.bind(resumed), lr, data, options(3), r);
+  BOOST_TEST(run.resumed_after == 2);
+  BOOST_TEST(differing(values(straight), values(resumed)) == 0u);
+  BOOST_TEST(differing_state(o1.save_state(), o3.save_state()) == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(adam_resumes_in_the_same_bits) {
@@ -616,6 +654,58 @@ BOOST_AUTO_TEST_CASE(load_or_train_reports_each_epoch_trained) {
   load_or_train(b, ob, optim::constant_lr{0.01}, data, options(3), file, "lr 0.01", &test_set, false,
                 other_recipe::refuse, record);
   BOOST_TEST(seen.empty());
+}
+
+// A kill after an epoch's checkpoint and before the caller recorded it (on_epoch evaluating the
+// test set): the rerun resumes after that epoch and on_resumed, given the model as it was then,
+// fills the record in; every record equals the uninterrupted run's.
+BOOST_AUTO_TEST_CASE(a_record_lost_after_its_checkpoint_is_filled_in_on_resume) {
+  using M = model<tiny, float, backend::host>;
+  using opt_t = optim::optimizer<optim::sgd, float, backend::host>;
+  const auto data = test::random_dataset(M::in, 64, 9), test_set = test::random_dataset(M::in, 32, 11);
+  const optim::constant_lr lr{0.01};
+  scratch s;
+  std::vector<double> straight;
+  {
+    M a(1);
+    opt_t oa({0.9, 0, false}, M::n_params);
+    load_or_train(a, oa, lr, data, options(3), (s.dir / "straight.h5").string(), "lr 0.01", &test_set, false,
+                  other_recipe::refuse, [&](const epoch_record& r) { straight.push_back(r.test.loss); });
+  }
+  BOOST_TEST_REQUIRE(straight.size() == 3u);
+  const auto file = (s.dir / "net.h5").string();
+  std::map<int, double> records;
+  const auto record = [&](const epoch_record& r) {
+    if (r.epoch == 2 && records.size() == 1) throw stop_here{};  // killed while recording epoch 2
+    records[r.epoch] = r.test.loss;
+  };
+  {
+    M b(1);
+    opt_t ob({0.9, 0, false}, M::n_params);
+    BOOST_CHECK_THROW(
+        load_or_train(b, ob, lr, data, options(3), file, "lr 0.01", &test_set, false, other_recipe::refuse, record),
+        stop_here);
+  }
+  BOOST_TEST_REQUIRE(records.size() == 1u);
+  M c(5);  // another initialization: the resumed model comes from the file
+  opt_t oc({0.9, 0, false}, M::n_params);
+  std::vector<int> resumed_at;
+  const auto run = load_or_train(c, oc, lr, data, options(3), file, "lr 0.01", &test_set, false, other_recipe::refuse,
+                                 record, [&](int e) {
+                                   resumed_at.push_back(e);
+                                   if (!records.count(e)) records[e] = evaluate(c, test_set).loss;
+                                 });
+  BOOST_TEST(run.resumed_after == 2);
+  BOOST_TEST((resumed_at == std::vector<int>{2}));
+  BOOST_TEST_REQUIRE(records.size() == 3u);
+  for (int e = 1; e <= 3; ++e) BOOST_TEST(records[e] == straight[std::size_t(e - 1)], "epoch " << e);
+  // Loading the finished file trains nothing and resumes nothing.
+  resumed_at.clear();
+  M d(6);
+  opt_t od({0.9, 0, false}, M::n_params);
+  load_or_train(d, od, lr, data, options(3), file, "lr 0.01", &test_set, false, other_recipe::refuse, record,
+                [&](int e) { resumed_at.push_back(e); });
+  BOOST_TEST(resumed_at.empty());
 }
 
 BOOST_AUTO_TEST_CASE(recipes_tell_close_numbers_apart) {

@@ -40,7 +40,8 @@ std::vector<std::pair<bool, int>> direction_order(bool states) {
 }  // namespace detail
 
 // Writes the directions (y may be null) to path, atomically; `more` may add to the file before
-// it is renamed into place (the principal directions' variances: trajectory.hpp).
+// it is renamed into place (the principal directions' variances: trajectory.hpp; plot_surface's
+// dir_source "checkpoints" on the directions between checkpoints).
 template <class Model>
 void save_directions(const std::string& path, direction<Model>& x, std::type_identity_t<direction<Model>>* y,
                      const direction_options& o, std::uint64_t seed,
@@ -81,7 +82,8 @@ void save_directions(const std::string& path, direction<Model>& x, std::type_ide
 // the file records none (the reference tool's files). A random direction depends on every one of
 // them, so a run that finds a file made otherwise would silently sweep other directions than it
 // asked for; plot_surface refuses with this text. Principal directions (06_trajectory's) are
-// compared by ignore and dir_type only. o and seed null: only the kind of file and its
+// compared by ignore and dir_type only; directions between checkpoints (dir_source
+// "checkpoints") are no random directions at all. o and seed null: only the kind of file and its
 // architecture are compared (directions between checkpoints depend on neither).
 template <class Model>
 std::string direction_file_mismatch(const std::string& path, const direction_options* o, const std::uint64_t* seed) {
@@ -99,7 +101,10 @@ std::string direction_file_mismatch(const std::string& path, const direction_opt
     return text("it holds directions of ", arch, ", this run's net is ", Model::architecture());
   // Principal directions (dir_source "pca", trajectory.hpp) depend on neither norm nor seed: the
   // reference tool's plot_trajectory -> plot_surface workflow sweeps them as they are.
-  const bool pca = f.has_attr("/", "dir_source");
+  const std::string source = f.has_attr("/", "dir_source") ? f.attr_string("/", "dir_source") : "";
+  const bool pca = source == "pca";
+  if (o && source == "checkpoints")
+    return "it holds the directions between checkpoints (made with --model_file2), not random ones";
   if (o)
     for (const auto& d :
          {pca ? std::string() : differs("norm", to_string(o->norm)),

@@ -16,9 +16,12 @@
 // normalize_directions_for_states does; a `difference` moves them by b - a.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "basin/backend/concepts.hpp"
@@ -167,6 +170,62 @@ direction<Model> difference(Model& a, Model& b, bool states = true) {
   detail::subtract<B>(Model::n_params, backend::raw(a.params), backend::raw(b.params), backend::raw(d.params));
   if (states) detail::subtract<B>(Model::n_state, backend::raw(a.state), backend::raw(b.state), backend::raw(d.state));
   return d;
+}
+
+namespace detail {
+// The running variances of m and their steps along d, in double on the host.
+template <class Model>
+std::pair<std::vector<double>, std::vector<double>> running_variances(Model& m, direction<Model>& d) {
+  using B = typename Model::backend_type;
+  using T = typename Model::scalar;
+  std::vector<T> v(static_cast<std::size_t>(Model::n_state)), dv(v.size());
+  B::download(backend::raw(m.state), Model::n_state, v.data());
+  B::download(backend::raw(d.state), Model::n_state, dv.data());
+  std::pair<std::vector<double>, std::vector<double>> out;
+  for (const auto& t : Model::state_table)
+    if (t.kind == param_kind::bn_running_var)
+      for (index_t i = t.offset; i < t.offset + t.size(); ++i)
+        out.first.push_back(double(v[std::size_t(i)])), out.second.push_back(double(dv[std::size_t(i)]));
+  return out;
+}
+}  // namespace detail
+
+// The steps t over which m + t d keeps every batch norm's running variance at or above zero, as
+// {lo, hi} (lo <= 0 <= hi for a model whose variances are not negative; -inf / +inf on a side
+// where none turns). A states direction moves the variances in a straight line, and past the
+// first that turns negative the batch norm divides by the square root of a negative number: every
+// loss is NaN there, in PyTorch as well. Between two trained nets (difference) the interpolation
+// over [0, 1] is always inside; extrapolating beyond them (the paper's a in [-0.5, 1.5]) leaves
+// it once one net's variance of a channel is more than three times the other's.
+template <class Model>
+std::pair<double, double> running_variance_range(Model& m, direction<Model>& d) {
+  const auto [v, dv] = detail::running_variances(m, d);
+  double lo = -std::numeric_limits<double>::infinity(), hi = std::numeric_limits<double>::infinity();
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    if (dv[i] > 0) lo = std::max(lo, -v[i] / dv[i]);  // v + t dv >= 0 for t >= -v / dv
+    if (dv[i] < 0) hi = std::min(hi, -v[i] / dv[i]);
+  }
+  return {lo, hi};
+}
+
+// How many grid points (a, b) of a sweep, a in xs and b in ys (y null and ys empty: a line), put
+// a running variance of m + a x + b y below zero: the points with no defined loss.
+template <class Model>
+index_t points_with_negative_variance(Model& m, direction<Model>& x, const std::vector<double>& xs,
+                                      std::type_identity_t<direction<Model>>* y = nullptr,
+                                      const std::vector<double>& ys = {}) {
+  require((y != nullptr) == !ys.empty(), "points_with_negative_variance: give ys exactly with a second direction");
+  const auto [v, dx] = detail::running_variances(m, x);
+  const auto dy = y ? detail::running_variances(m, *y).second : std::vector<double>(v.size(), 0.0);
+  index_t n = 0;
+  for (const double b : ys.empty() ? std::vector<double>{0.0} : ys)
+    for (const double a : xs)
+      for (std::size_t i = 0; i < v.size(); ++i)
+        if (v[i] + a * dx[i] + b * dy[i] < 0) {
+          ++n;
+          break;
+        }
+  return n;
 }
 
 // <x, y> over parameters and states, accumulated in double.

@@ -34,6 +34,11 @@ struct resume_options {
   std::string recipe;                    // what else defines the run (schedule, optimizer, net)
   bool keep_epochs = true;               // false: an epoch's file is removed once the next one is written
   bool verbose = true;                   // prints what was resumed to stdout
+  // Called once a rerun has loaded the checkpoint of epoch e, before it trains on, with the model
+  // as it was after epoch e. The epoch's checkpoint is written before on_epoch runs (so that a
+  // kill while on_epoch evaluates loses no training); a caller that records each epoch in
+  // on_epoch fills in here a record that a kill between the two lost.
+  std::function<void(int)> on_resumed = {};
 };
 
 struct resumed_training {
@@ -80,8 +85,9 @@ resumed_training train_resumable(Model& model, Optimizer&& opt, const Schedule& 
     out.resumed_after = int(found);
     out.optimizer_restored = info.optimizer_restored;
     if (r.verbose)
-      std::printf("resuming after epoch %d of %d from %s%s\n", e, o.epochs, file.c_str(),
+      std::printf("resuming after epoch %d of %d from %s%s\n", out.resumed_after, o.epochs, file.c_str(),
                   info.optimizer_restored ? "" : " (no optimizer state in the file: the optimizer starts afresh)");
+    if (r.on_resumed) r.on_resumed(out.resumed_after);
     break;
   }
   if (out.resumed_after == o.epochs) return out;
@@ -129,13 +135,16 @@ enum class other_recipe {
 // did (resumed_after == o.epochs and no history when the file was loaded). on_epoch runs for
 // each epoch trained now, after the test set's evaluation (as train_resumable's): after the
 // epoch's checkpoint is written, so an exception from it stops the run with that epoch saved (a
-// rerun resumes after it and does not call on_epoch for it again).
+// rerun resumes after it and does not call on_epoch for it again, but on_resumed, as
+// resume_options::on_resumed, when it resumes from an epoch's checkpoint; not when it loads
+// final_path).
 template <class Model, class Optimizer, class Schedule>
 resumed_training load_or_train(Model& model, Optimizer&& opt, const Schedule& lr, const dataset& data,
                                const train_options& o, const std::string& final_path, const std::string& recipe,
                                const dataset* test = nullptr, bool verbose = true,
                                other_recipe others = other_recipe::refuse,
-                               const std::function<void(const epoch_record&)>& on_epoch = {}) {
+                               const std::function<void(const epoch_record&)>& on_epoch = {},
+                               const std::function<void(int)>& on_resumed = {}) {
   require(!final_path.empty(), "load_or_train: the checkpoint path is empty");
   resumed_training out;
   if (path_exists(final_path, "load_or_train")) {
@@ -160,7 +169,7 @@ resumed_training load_or_train(Model& model, Optimizer&& opt, const Schedule& lr
   const resume_options r{[&, epochs = o.epochs](int e) {
                            return e == epochs ? final_path : final_path + ".epoch" + std::to_string(e) + ".h5";
                          },
-                         recipe, false, verbose};
+                         recipe, false, verbose, on_resumed};
   return train_resumable(model, opt, lr, data, o, r, test, on_epoch);
 }
 
