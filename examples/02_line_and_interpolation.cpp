@@ -225,9 +225,24 @@ std::vector<result> compare_minimizers(const settings& st, const basin::dataset&
   const std::string pre =
       out + "/" + net_tag + (by_batch ? "" : "optimizer_") + (wd > 0 ? "wd" + basin::text(wd) + "_" : "");
 
-  // 1. Interpolation (states mode: running statistics interpolate too).
+  // 1. Interpolation (states mode: running statistics interpolate too). Beyond the two nets a
+  // running variance can turn negative (where one net's is more than 3 times the other's): the
+  // net is undefined there (every loss NaN, in PyTorch too), so the line stops at the last grid
+  // point before it, and says so.
   auto between = basin::difference(small, large, true);
-  const auto ia = basin::linspace(-0.5, 1.5, 2 * points - 1);
+  const auto [var_lo, var_hi] = basin::running_variance_range(small, between);
+  std::vector<double> ia;
+  for (const double a : basin::linspace(-0.5, 1.5, 2 * points - 1))
+    if (a >= var_lo && a <= var_hi) ia.push_back(a);
+  if (var_lo > -0.5 || var_hi < 1.5) {
+    const auto r3 = [](double a) { return basin::text(std::round(a * 1000) / 1000); };
+    std::string where = var_lo > -0.5 ? "below a = " + r3(var_lo) : "";
+    if (var_hi < 1.5) where += (where.empty() ? "above a = " : " and above a = ") + r3(var_hi);
+    std::printf(
+        "interpolation: a running variance turns negative %s (the straight line between the two nets' "
+        "statistics): the line covers a in [%g, %g] of [-0.5, 1.5]\n",
+        where.c_str(), ia.front(), ia.back());
+  }
   const auto ic = line(small, between, ia, pre + "interpolation.h5", metrics, "", "interpolation" + cfg);
   const auto& il = ic.loss;
   basin::plot::style s;

@@ -75,8 +75,8 @@ struct result {
 // A row's test error after each epoch, "<row>_test_error.csv" beside its checkpoint: a first
 // line "# <key>" naming the training recipe and the test set, then "epoch,test_error" lines; read
 // back on a rerun (a file of another key counts as none), rewritten (atomically) after each epoch
-// trained. An epoch whose line was lost to a kill between its checkpoint and its line stays NaN
-// (the last one is filled in from the final evaluation).
+// trained. An epoch whose line a kill took between its checkpoint and its line is filled in when
+// the rerun resumes from that checkpoint (the last one from the final evaluation).
 std::vector<double> read_curve(const std::string& path, int epochs, const std::string& key) {
   std::vector<double> c(std::size_t(epochs), NAN);
   std::ifstream in(path);
@@ -128,12 +128,19 @@ result run(const std::string& name, const dataset& train_set, const dataset& tes
     curve[std::size_t(e.epoch - 1)] = 100.0 - e.test.accuracy;
     write_curve(curve_file, curve, key);
   };
+  const auto fill_in = [&](int e) {  // resumed after epoch e, whose line a kill may have taken
+    if (!std::isfinite(curve[std::size_t(e - 1)])) {
+      curve[std::size_t(e - 1)] = 100.0 - evaluate(m, test_set).accuracy;
+      write_curve(curve_file, curve, key);
+    }
+  };
   if (quantized) {
     keep = std::make_unique<optim::quantized_optimizer<Model, optim::adam>>(m, optim::adam{}, q);
-    r = load_or_train(m, keep->bind(m), lr, train_set, o, file, recipe, &test_set, false, other_recipe::refuse, record);
+    r = load_or_train(m, keep->bind(m), lr, train_set, o, file, recipe, &test_set, false, other_recipe::refuse, record,
+                      fill_in);
   } else {
     optim::optimizer<optim::adam, float, backend::host> opt({}, Model::n_params);
-    r = load_or_train(m, opt, lr, train_set, o, file, recipe, &test_set, false, other_recipe::refuse, record);
+    r = load_or_train(m, opt, lr, train_set, o, file, recipe, &test_set, false, other_recipe::refuse, record, fill_in);
   }
   // The final model's test evaluation: the last epoch's when it was trained now (the same
   // evaluation, load_or_train_reports_each_epoch_trained), else made here.

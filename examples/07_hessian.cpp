@@ -123,16 +123,17 @@ void run(const settings& s, const basin::dataset& train_set, const basin::datase
   const auto ratio = basin::eigenvalue_ratio(mn, mx);
   int convex = 0, missing = 0;
   double largest = 0;
-  for (double r : ratio) {
+  for (std::size_t i = 0; i < ratio.size(); ++i) {
+    const double r = ratio[i];
     if (std::isnan(r)) {  // lambda_max 0, or a point whose loss is not finite (recorded as NaN)
       ++missing;
       continue;
     }
-    convex += r < 0.05;
+    convex += mn[i] >= 0 || r < 0.05;  // no negative curvature found, or little beside the positive
     largest = std::max(largest, r);
   }
-  std::printf("|min/max| < 0.05 (nearly convex) at %d of %zu points; largest |min/max| %.3f", convex,
-              ratio.size() - std::size_t(missing), largest);
+  std::printf("convex or nearly (lambda_min >= 0 or |min/max| < 0.05) at %d of %zu points; largest |min/max| %.3f",
+              convex, ratio.size() - std::size_t(missing), largest);
   if (missing) std::printf(" (%d points without a ratio: not finite, or lambda_max 0)", missing);
   std::printf("\n");
   basin::plot::style ps;
@@ -172,6 +173,10 @@ int main(int argc, char** argv) try {
   basin::require(s.grid >= 2 && s.grid <= basin::max_axis_points, "option --grid: expected 2 to ",
                  basin::max_axis_points, " points per axis, got ", s.grid);
   basin::require(s.range > 0 && std::isfinite(s.range), "option --range: expected a positive number, got ", s.range);
+  basin::require(s.hessian.max_iterations >= 2, "option --iterations: expected at least 2 Lanczos steps, got ",
+                 s.hessian.max_iterations);
+  basin::require(s.hessian.tolerance > 0 && std::isfinite(s.hessian.tolerance),
+                 "option --tolerance: expected a positive number, got ", s.hessian.tolerance);
   basin::require(s.train_epochs >= 1, "option --train-epochs: expected at least 1, got ", s.train_epochs);
   if (!s.checkpoint.empty()) {
     basin::require(basin::path_exists(s.checkpoint, "option --checkpoint"), "option --checkpoint: no file '",

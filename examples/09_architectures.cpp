@@ -35,9 +35,11 @@
 // Writes <out>/<net>.h5 (the trained checkpoint: a rerun loads it instead of training again),
 // <net>_directions.h5, <net>_surface.h5 (resumed when interrupted), <net>_contour.png,
 // <net>_3d.png, <net>_init_line.h5, landscapes.png, slices.png, init_lines.png and summary.csv.
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <iterator>
 #include <sstream>
 #include <string>
 
@@ -203,10 +205,11 @@ result run_named(const std::string& name, const settings& s, const basin::datase
   if (name == "resnet56_w4") return run<resnet<56, fashion_input, 4>>(name, s, train_set, probe, test_probe);
   if (name == "plain8") return run<plain<8, fashion_input>>(name, s, train_set, probe, test_probe);
   if (name == "resnet8") return run<resnet<8, fashion_input>>(name, s, train_set, probe, test_probe);
-  fail("option --nets: unknown net '", name,
-       "' (expected resnet8, plain8, resnet20, plain20, resnet56, plain56, resnet110, plain110, plain56_w2, "
-       "plain56_w4, resnet56_w2, resnet56_w4 or densenet22)");
+  fail("option --nets: unknown net '", name, "'");  // (main checks every name first)
 }
+constexpr const char* known_nets[] = {"resnet8",     "plain8",      "resnet20",  "plain20",    "resnet56",
+                                      "plain56",     "resnet110",   "plain110",  "plain56_w2", "plain56_w4",
+                                      "resnet56_w2", "resnet56_w4", "densenet22"};
 }  // namespace
 
 int main(int argc, char** argv) try {
@@ -236,6 +239,11 @@ int main(int argc, char** argv) try {
     for (std::string n; std::getline(list, n, ',');)
       if (!n.empty()) names.push_back(n);
     basin::require(!names.empty(), "option --nets: expected a comma-separated list of nets, got '", nets, "'");
+    std::string known;
+    for (const char* k : known_nets) known += (known.empty() ? "" : ", ") + std::string(k);
+    for (const auto& n : names)  // all of them before the first trains: a typo in the last costs nothing
+      basin::require(std::find(std::begin(known_nets), std::end(known_nets), n) != std::end(known_nets),
+                     "option --nets: unknown net '", n, "' (expected one of ", known, ")");
   }
 
   auto train_all = basin::read_fashion_mnist(data_dir, true);

@@ -155,10 +155,15 @@ void train_run(Model& m, run& r, const settings& s, int epochs, double lr0, cons
     rows.push_back({double(epoch), t.loss, t.accuracy});
     write_history(hist, rows);
   };
-  basin::load_or_train(m, opt, basin::optim::cosine_lr{lr0, double(epochs)}, train_set, o, ckpt,
-                       recipe + ", history on " + std::to_string(test_set.size()) + " test images", &test_set, true,
-                       basin::other_recipe::refuse,
-                       [&](const basin::epoch_record& e) { append(r.first_epoch + e.epoch, e.test); });
+  basin::load_or_train(
+      m, opt, basin::optim::cosine_lr{lr0, double(epochs)}, train_set, o, ckpt,
+      recipe + ", history on " + std::to_string(test_set.size()) + " test images", &test_set, true,
+      basin::other_recipe::refuse, [&](const basin::epoch_record& e) { append(r.first_epoch + e.epoch, e.test); },
+      [&](int e) {  // resumed after epoch e: its line, if a kill took it before it was written
+        const auto rows = read_history(hist);
+        if (rows.empty() || int(rows.back()[0]) < r.first_epoch + e)
+          append(r.first_epoch + e, basin::evaluate(m, test_set));
+      });
   r.history = read_history(hist);
   // A run stopped after its last checkpoint was written but before its history line: the line now.
   const int last = r.first_epoch + epochs;
@@ -309,8 +314,11 @@ int main(int argc, char** argv) try {
   basin::require(s.train_subset >= 2 && s.test_subset >= 1,
                  "options --train-subset and --test-subset: expected at least 2 and 1 images, got ", s.train_subset,
                  " and ", s.test_subset);
-  basin::require(std::any_of(s.line.begin(), s.line.end(), [](double a) { return a == 0; }),
-                 "option --line: expected a range through 0 (the trained weights), e.g. -1:1:21");
+  basin::require(s.line.size() >= 3 && s.line.front() < 0 && s.line.back() > 0 &&
+                     std::any_of(s.line.begin(), s.line.end(), [](double a) { return a == 0; }),
+                 "option --line: expected a range through 0 (the trained weights) with points on both sides of it, "
+                 "e.g. -1:1:21, got ",
+                 s.line.size(), " points from ", s.line.front(), " to ", s.line.back());
   for (const auto& c : basin::examples::split(criteria))
     s.criteria.push_back(basin::parse_prune_by(c, "option --criteria"));
   basin::require(!s.criteria.empty(), "option --criteria: expected a comma-separated list, got '", criteria, "'");

@@ -20,7 +20,8 @@
 // the reference's resnet<depth>_noshort names the plain nets too.
 // --model_file: a basin checkpoint, or a PyTorch one converted by examples/torch_to_basin.py
 // (tensors named and shaped as the reference tool's models name and shape them).
-// Directions are created (and saved to --dir_file) unless --dir_file names an existing file,
+// Directions are created (and saved to --dir_file: by default named by the model files, the
+// dir_type and the norm, as the reference tool's) unless --dir_file names an existing file,
 // which is then read (the reference tool's direction files work too, and 06_trajectory's
 // principal directions); a basin directions file made with another norm, ignore, dir_type, seed
 // or net is refused rather than read, and with --model_file2 an existing file must hold the very
@@ -43,6 +44,7 @@
 // Built with MPI (where CMake finds it), `mpirun -np 4 plot_surface ...` shares the sweep among 4
 // processes as the reference tool's --mpi: rank 0 writes the directions, the surface file and the
 // pictures; every rank computes its share of the points (distributed/mpi.hpp).
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -104,7 +106,7 @@ int run(const settings& s) {
     basin::normalize(train, stats);
     basin::normalize(test, stats);
   }
-  if (s.parts > 0) {  // the reference's split: images [i n / N, (i + 1) n / N) of the training set
+  if (s.parts > 0) {  // the reference's split: part i is images [i L, (i + 1) L), L = floor(n / N), the rest in none
     const basin::index_t len = train.size() / s.parts;
     basin::require(len >= 1, "option --data_split: ", s.parts, " parts of the ", train.size(),
                    " training images leave none in each");
@@ -152,7 +154,8 @@ int run(const settings& s) {
       say("directions between checkpoints found in", s.dir_file);
     } else {
       write_dirs = [&, between] {
-        basin::save_directions(s.dir_file, dx, plane ? &dy : nullptr, between, s.seed);
+        basin::save_directions(s.dir_file, dx, plane ? &dy : nullptr, between, s.seed,
+                               [](basin::h5::file& f) { f.set_attr("/", "dir_source", "checkpoints"); });
         say("directions between checkpoints written to", s.dir_file);
       };
     }
@@ -172,6 +175,12 @@ int run(const settings& s) {
     };
   }
   if (plane && root) std::printf("cosine between the directions: %.4f\n", basin::cosine(dx, dy));
+  if (!s.model_file2.empty() && root)  // past the checkpoints a running variance may turn negative
+    if (const auto out = basin::points_with_negative_variance(m, dx, s.x, plane ? &dy : nullptr, s.y); out > 0)
+      std::printf(
+          "note: at %ld of the %zu grid points a running variance turns negative (extrapolated past the "
+          "checkpoints): their loss is not defined (NaN, as in PyTorch)\n",
+          long(out), s.x.size() * std::max<std::size_t>(1, s.y.size()));
   basin::loss_accuracy metrics{s.split != "test" ? &train : nullptr, s.split != "train" ? &test : nullptr, s.batch,
                                s.recompute_bn ? &train : nullptr};
   metrics.loss = s.loss;
@@ -306,9 +315,18 @@ static int run_main(int argc, char** argv, basin::sweep_team* team) {
   basin::require(!s.plot || a.help() || (s.x.size() >= 2 && (s.y.empty() || s.y.size() >= 2)),
                  "option --plot: the pictures need at least 2 points on each axis, got ", s.x.size(), " on --x",
                  s.y.empty() ? std::string() : basin::text(" and ", s.y.size(), " on --y"));
-  const std::string base = s.model_file.substr(0, s.model_file.rfind(".h5"));
-  s.dir_file = a.get("dir_file", base + "_" + s.dir_type + "_" + xnorm + (s.y.empty() ? "_1d" : "_2d") + "_dirs.h5",
-                     "<model_file without .h5>_<dir_type>_<xnorm>_<1d|2d>_dirs.h5");
+  // As the reference tool's names: the other checkpoints' names are part of the name, so that a
+  // random plane and the plane through checkpoints on the same --model_file do not share files.
+  const auto without_h5 = [](const std::string& f) { return f.ends_with(".h5") ? f.substr(0, f.size() - 3) : f; };
+  const auto stem = [&](const std::string& f) { return without_h5(f.substr(f.rfind('/') + 1)); };
+  const std::string base = without_h5(s.model_file);
+  const std::string kind =
+      s.model_file2.empty()
+          ? s.dir_type + "_" + xnorm
+          : stem(s.model_file2) + (s.model_file3.empty() ? "" : "_" + stem(s.model_file3)) + "_states";
+  s.dir_file = a.get("dir_file", base + "_" + kind + (s.y.empty() ? "_1d" : "_2d") + "_dirs.h5",
+                     "<model_file without .h5>_<dir_type>_<xnorm>_<1d|2d>_dirs.h5; with --model_file2: "
+                     "<model_file without .h5>_<model_file2's name>[_<model_file3's name>]_states_<1d|2d>_dirs.h5");
   s.surf_file =
       a.get("surf_file",
             s.dir_file.substr(0, s.dir_file.rfind("_dirs.h5")) + (s.loss == basin::criterion::mse ? "_mse" : "") +
