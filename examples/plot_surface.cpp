@@ -161,10 +161,8 @@ int run(const settings& s) {
     }
   } else if (have_dirs) {
     const auto mismatch = basin::direction_file_mismatch<model_t>(s.dir_file, &s.dir, &s.seed);
-    const bool between = mismatch.starts_with("it holds the directions between checkpoints");
     basin::require(mismatch.empty(), "option --dir_file: '", s.dir_file, "' exists and ", mismatch,
-                   between ? " (give the --model_file2 it was made with, or choose another --dir_file)"
-                           : " (remove it, choose another --dir_file, or give the options it was made with)");
+                   " (remove it, choose another --dir_file, or give the options it was made with)");
     dx = basin::load_direction<model_t>(s.dir_file, "xdirection");
     if (plane) dy = basin::load_direction<model_t>(s.dir_file, "ydirection");
     say("directions read from", s.dir_file);
