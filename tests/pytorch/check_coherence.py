@@ -19,30 +19,17 @@ cannot be imported (CTest SKIP_RETURN_CODE).
 import os
 import sys
 
-EXIT_OK, EXIT_MISMATCH, EXIT_BAD_INPUT, EXIT_SKIP = 0, 1, 2, 77
+from check_common import BAD_INPUT, EXIT_BAD_INPUT, bad_input, h5py, model_and_data, np, torch, verdict
+import torch.nn.functional as F
 
 
 def main(argv):
     if len(argv) != 2:
         print(__doc__, file=sys.stderr)
         return EXIT_BAD_INPUT
-    try:
-        import h5py
-        import numpy as np
-        import torch
-        import torch.nn.functional as F
-    except ImportError as e:
-        print(f"skipped: {e}")
-        return EXIT_SKIP
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from basin_torch import load_basin_checkpoint
-
     folder = argv[1]
     try:
-        net, arch = load_basin_checkpoint(os.path.join(folder, "model.h5"), dtype=torch.float64)
-        with h5py.File(os.path.join(folder, "data.h5"), "r") as f:
-            x = torch.from_numpy(np.array(f["input"][()], dtype=np.float64))
-            y = torch.from_numpy(np.array(f["labels"][()]).astype(np.int64))
+        net, arch, x, y = model_and_data(folder)
         with h5py.File(os.path.join(folder, "coherence.h5"), "r") as f:
             images = np.array(f["images"][()], dtype=np.int64)
             gram = np.array(f["gram"][()], dtype=np.float64)
@@ -52,9 +39,8 @@ def main(argv):
             raise ValueError(f"coherence.h5: images {images.shape} and gram {gram.shape} do not fit")
         if images.min() < 0 or images.max() >= x.shape[0]:
             raise ValueError(f"coherence.h5: image indices outside [0, {x.shape[0]})")
-    except (OSError, ValueError, KeyError, RuntimeError) as e:
-        print(f"bad input: {e}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    except BAD_INPUT as e:
+        return bad_input(e)
 
     net.train()
     params = list(net.parameters())
@@ -80,12 +66,7 @@ def main(argv):
         bad.append(f"alpha: basin {alpha}, PyTorch {ref_alpha}")
     if not abs(cosine - ref_cosine) <= 1e-10:
         bad.append(f"mean cosine: basin {cosine}, PyTorch {ref_cosine}")
-    for b in bad:
-        print("MISMATCH", b)
-    if bad:
-        return EXIT_MISMATCH
-    print("basin's gradient coherence agrees with PyTorch's gradients")
-    return EXIT_OK
+    return verdict(bad, "basin's gradient coherence agrees with PyTorch's gradients")
 
 
 if __name__ == "__main__":

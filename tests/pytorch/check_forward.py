@@ -23,18 +23,18 @@ exit status: 0 all agree; 1 a mismatch; 2 the file cannot be read or is malforme
 77 torch, h5py or numpy cannot be imported (CTest SKIP_RETURN_CODE).
 """
 
-import os
 import sys
+
+from check_common import EXIT_BAD_INPUT, EXIT_MISMATCH, EXIT_OK, h5py, np, torch
+import torch.nn.functional as F
+from basin_torch import _attr_str, load_basin_checkpoint
 
 RTOL = 1e-4  # float32; main() sets RTOL_F64 for float64 files
 RTOL_F64 = 1e-10
-EXIT_OK, EXIT_MISMATCH, EXIT_BAD_INPUT, EXIT_SKIP = 0, 1, 2, 77
 
 
 def compare(name, basin, torch_ref, quiet=False):
     """Prints one line for tensor `name` (unless quiet and it agrees); returns (agrees, rel)."""
-    import numpy as np
-
     a = np.asarray(basin, dtype=np.float64)
     b = np.asarray(torch_ref, dtype=np.float64)
     if a.shape != b.shape:
@@ -74,16 +74,6 @@ def main(argv):
         print(__doc__.strip())
         return EXIT_BAD_INPUT if len(argv) != 2 else EXIT_OK
     path = argv[1]
-    try:
-        import h5py
-        import numpy as np
-        import torch
-        import torch.nn.functional as F
-    except Exception as e:  # ImportError, or a broken installation
-        print(f"SKIP: cannot import torch/h5py/numpy ({type(e).__name__}: {e})")
-        return EXIT_SKIP
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from basin_torch import _attr_str, load_basin_checkpoint
 
     # Reading and building: any failure here is a malformed file, not a mismatch.
     try:

@@ -25,10 +25,12 @@ cannot be imported (CTest SKIP_RETURN_CODE).
 import os
 import sys
 
-EXIT_OK, EXIT_MISMATCH, EXIT_BAD_INPUT, EXIT_SKIP = 0, 1, 2, 77
+from check_common import BAD_INPUT, EXIT_BAD_INPUT, EXIT_MISMATCH, EXIT_OK, bad_input, h5py, np, torch
+import torch.nn as nn
+import torch.nn.functional as F
 
 
-def build(nn, z, width):
+def build(z, width):
     """The generator and discriminator of export_gan.cpp (width: channels of the 7x7 stage)."""
     half = width // 2
     g = nn.Sequential(
@@ -45,7 +47,7 @@ def build(nn, z, width):
     return gen.double(), disc.double()
 
 
-def read_group(f, group, torch, np, tracked):
+def read_group(f, group, tracked):
     out = {}
     for name, obj in f[group].items():
         out[name] = torch.from_numpy(np.array(obj[()], dtype=np.float64))
@@ -59,15 +61,6 @@ def main(argv):
     if len(argv) != 2:
         print(__doc__, file=sys.stderr)
         return EXIT_BAD_INPUT
-    try:
-        import h5py
-        import numpy as np
-        import torch
-        import torch.nn as nn
-        import torch.nn.functional as F
-    except ImportError as e:
-        print(f"skipped: {e}")
-        return EXIT_SKIP
     folder = argv[1]
     try:
         with h5py.File(os.path.join(folder, "data.h5"), "r") as f:
@@ -75,18 +68,17 @@ def main(argv):
             real = torch.from_numpy(np.array(f["real"][()], dtype=np.float64))
             lr_g, lr_d = float(f["lr_g"][()]), float(f["lr_d"][()])
         with h5py.File(os.path.join(folder, "initial.h5"), "r") as f:
-            g0 = read_group(f, "generator", torch, np, 0)
-            d0 = read_group(f, "discriminator", torch, np, 0)
+            g0 = read_group(f, "generator", 0)
+            d0 = read_group(f, "discriminator", 0)
         results = {}
         for method in ("alternating", "prediction"):
             with h5py.File(os.path.join(folder, method + ".h5"), "r") as f:
                 gt, dt = float(f["generator_batches_tracked"][()]), float(f["discriminator_batches_tracked"][()])
                 results[method] = dict(
                     d_loss=np.array(f["d_loss"][()], dtype=np.float64), g_loss=np.array(f["g_loss"][()]),
-                    g=read_group(f, "generator", torch, np, gt), d=read_group(f, "discriminator", torch, np, dt))
-    except (OSError, ValueError, KeyError) as e:
-        print(f"bad input: {e}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+                    g=read_group(f, "generator", gt), d=read_group(f, "discriminator", dt))
+    except BAD_INPUT as e:
+        return bad_input(e)
 
     steps, z_dim, width = noise.shape[0], noise.shape[3], g0["main.0.weight"].shape[1]
     bce = F.binary_cross_entropy_with_logits
@@ -94,7 +86,7 @@ def main(argv):
     finals = {}
     for method, want in results.items():
         predict = method == "prediction"
-        g, d = build(nn, z_dim, width)
+        g, d = build(z_dim, width)
         try:
             g.load_state_dict(g0, strict=True)
             d.load_state_dict(d0, strict=True)

@@ -24,15 +24,12 @@ cannot be imported (CTest SKIP_RETURN_CODE).
 import os
 import sys
 
-EXIT_OK, EXIT_MISMATCH, EXIT_BAD_INPUT, EXIT_SKIP = 0, 1, 2, 77
+from check_common import BAD_INPUT, EXIT_BAD_INPUT, bad_input, h5py, model_and_data, np, torch, verdict
+import torch.nn.functional as F
 
 
 def read_pair(path, shapes):
     """xdirection and ydirection of a basin direction file, as lists of float64 tensors."""
-    import h5py
-    import numpy as np
-    import torch
-
     with h5py.File(path, "r") as f:
         out = []
         for g in ("xdirection", "ydirection"):
@@ -54,23 +51,9 @@ def main(argv):
     if len(argv) not in (2, 3) or (len(argv) == 3 and not need_eigen):
         print(__doc__, file=sys.stderr)
         return EXIT_BAD_INPUT
-    try:
-        import h5py
-        import numpy as np
-        import torch
-        import torch.nn.functional as F
-    except ImportError as e:
-        print(f"skipped: {e}")
-        return EXIT_SKIP
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from basin_torch import load_basin_checkpoint
-
     folder = argv[1]
     try:
-        net, arch = load_basin_checkpoint(os.path.join(folder, "model.h5"), dtype=torch.float64)
-        with h5py.File(os.path.join(folder, "data.h5"), "r") as f:
-            x = torch.from_numpy(np.array(f["input"][()], dtype=np.float64))
-            y = torch.from_numpy(np.array(f["labels"][()]).astype(np.int64))
+        net, arch, x, y = model_and_data(folder)
         shapes = [tuple(p.shape) for p in net.parameters()]
         v, basin_hv, _ = read_pair(os.path.join(folder, "hvp.h5"), shapes)
         eigen = os.path.isfile(os.path.join(folder, "eigen.h5"))
@@ -80,9 +63,8 @@ def main(argv):
             umax, umin, attrs = read_pair(os.path.join(folder, "eigen.h5"), shapes)
             lmax, lmin = float(attrs["max_eig"]), float(attrs["min_eig"])
             rmax, rmin = float(attrs["max_residual"]), float(attrs["min_residual"])
-    except (OSError, ValueError, KeyError, RuntimeError) as e:
-        print(f"bad input: {e}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    except BAD_INPUT as e:
+        return bad_input(e)
 
     net.eval()
     params = list(net.parameters())
@@ -108,12 +90,7 @@ def main(argv):
     if not err <= 1e-5:
         bad.append(f"H v: relative error {err:.3g} > 1e-5")
     if not eigen:
-        for b in bad:
-            print("MISMATCH", b)
-        if bad:
-            return EXIT_MISMATCH
-        print("basin's H v agrees with PyTorch's double backward (no eigen.h5: eigenvalues not checked)")
-        return EXIT_OK
+        return verdict(bad, "basin's H v agrees with PyTorch's double backward (no eigen.h5: eigenvalues not checked)")
     for name, lam, res, u in (("lambda_max", lmax, rmax, umax), ("lambda_min", lmin, rmin, umin)):
         uf = flat(u)
         hu = flat(hvp(u))
@@ -127,12 +104,7 @@ def main(argv):
             bad.append(f"{name}: residual {resid:.3g} with PyTorch's H, basin reported {res:.3g}")
     if not (lmin < 0 < lmax):
         bad.append(f"expected lambda_min < 0 < lambda_max, got {lmin}, {lmax}")
-    for b in bad:
-        print("MISMATCH", b)
-    if bad:
-        return EXIT_MISMATCH
-    print("basin's H v and extreme eigenvalues agree with PyTorch's double backward")
-    return EXIT_OK
+    return verdict(bad, "basin's H v and extreme eigenvalues agree with PyTorch's double backward")
 
 
 if __name__ == "__main__":

@@ -22,9 +22,11 @@ import shutil
 import subprocess
 import sys
 
+from check_common import EXIT_MISMATCH as EXIT_FAIL, EXIT_OK, h5py, np, torch
+import basin_torch as bt
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 CONVERTER = os.path.join(HERE, "..", "..", "examples", "torch_to_basin.py")
-EXIT_OK, EXIT_FAIL, EXIT_SKIP = 0, 1, 77
 
 
 def main():
@@ -32,16 +34,6 @@ def main():
         print(__doc__, file=sys.stderr)
         return EXIT_FAIL
     exe, scratch = sys.argv[1], sys.argv[2]
-    try:
-        import h5py
-        import numpy as np
-        import torch
-    except ImportError as e:
-        print(f"check_import: skipped: {e}")
-        return EXIT_SKIP
-    sys.path.insert(0, HERE)
-    import basin_torch as bt
-
     shutil.rmtree(scratch, ignore_errors=True)
     os.makedirs(scratch)
     failures = []

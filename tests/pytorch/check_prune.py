@@ -24,7 +24,8 @@ cannot be imported (CTest SKIP_RETURN_CODE).
 import os
 import sys
 
-EXIT_OK, EXIT_MISMATCH, EXIT_BAD_INPUT, EXIT_SKIP = 0, 1, 2, 77
+from check_common import BAD_INPUT, EXIT_BAD_INPUT, EXIT_MISMATCH, EXIT_OK, bad_input, h5py, torch
+from basin_torch import load_basin_checkpoint, read_basin_tensors
 
 
 def channel_groups(net):
@@ -54,8 +55,6 @@ def channel_groups(net):
 
 
 def pruned_state(net, criterion, narrow_width):
-    import torch
-
     names = {id(m): n for n, m in net.named_modules()}
     state = {k: v.clone() for k, v in net.state_dict().items()}
     for writers, readers in channel_groups(net):
@@ -82,15 +81,6 @@ def main(argv):
     if len(argv) != 2:
         print(__doc__, file=sys.stderr)
         return EXIT_BAD_INPUT
-    try:
-        import h5py
-        import torch
-    except ImportError as e:
-        print(f"skipped: {e}")
-        return EXIT_SKIP
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from basin_torch import load_basin_checkpoint, read_basin_tensors
-
     root = argv[1]
     failures = 0
     folders = sorted(d for d in os.listdir(root) if os.path.isdir(os.path.join(root, d))) if os.path.isdir(root) else []
@@ -100,18 +90,16 @@ def main(argv):
     for folder in folders:
         try:
             wide, arch = load_basin_checkpoint(os.path.join(root, folder, "wide.h5"), dtype=torch.float64)
-        except (OSError, ValueError, KeyError, RuntimeError) as e:
-            print(f"bad input: {e}", file=sys.stderr)
-            return EXIT_BAD_INPUT
+        except BAD_INPUT as e:
+            return bad_input(e)
         for criterion in ("l1_norm", "bn_scale"):
             path = os.path.join(root, folder, criterion + ".h5")
             try:
                 with h5py.File(path, "r") as f:
                     got = read_basin_tensors(f)
                 narrow, narrow_arch = load_basin_checkpoint(path, dtype=torch.float64)
-            except (OSError, ValueError, KeyError, RuntimeError) as e:
-                print(f"bad input: {e}", file=sys.stderr)
-                return EXIT_BAD_INPUT
+            except BAD_INPUT as e:
+                return bad_input(e)
             want = pruned_state(wide, criterion, narrow.width)
             bad = sorted(set(want) ^ set(got))
             for k in sorted(set(want) & set(got)):

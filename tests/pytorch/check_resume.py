@@ -22,13 +22,14 @@ import math
 import os
 import sys
 
+from check_common import EXIT_BAD_INPUT, EXIT_MISMATCH, EXIT_OK, h5py, np, torch
+import torch.nn.functional as F
+from basin_torch import _attr_str, load_basin_checkpoint
+
 RTOL = 1e-9
-EXIT_OK, EXIT_MISMATCH, EXIT_BAD_INPUT, EXIT_SKIP = 0, 1, 2, 77
 
 
 def rel_diff(a, b):
-    import numpy as np
-
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
     if a.shape != b.shape:
@@ -39,10 +40,6 @@ def rel_diff(a, b):
 
 def read_state(path):
     """(model tensors at the root, optimizer attributes, {slot: {name: array}}) of a basin file."""
-    import h5py
-    import numpy as np
-    from basin_torch import _attr_str
-
     with h5py.File(path, "r") as f:
         if "optimizer" not in f:
             raise ValueError(f"{path}: no group 'optimizer'")
@@ -64,7 +61,7 @@ def read_state(path):
     return root, attrs, slots, check
 
 
-def make_optimizer(torch, model, attrs, slots, fresh):
+def make_optimizer(model, attrs, slots, fresh):
     params = dict(model.named_parameters())
     kind = attrs["kind"]
     if kind == "sgd":
@@ -86,15 +83,12 @@ def make_optimizer(torch, model, attrs, slots, fresh):
     return opt
 
 
-def step(torch, path, fresh):
-    import torch.nn.functional as F
-    from basin_torch import load_basin_checkpoint
-
+def step(path, fresh):
     root, attrs, slots, check = read_state(path)
     if check is None:
         raise ValueError(f"{path}: no group 'check'")
     model, _ = load_basin_checkpoint(path, dtype=torch.float64)
-    opt = make_optimizer(torch, model, attrs, slots, fresh)
+    opt = make_optimizer(model, attrs, slots, fresh)
     for group in opt.param_groups:
         group["lr"] = check[2]
     model.train()
@@ -114,11 +108,11 @@ def worse(worst, r):
     return math.nan if math.isnan(worst) or math.isnan(r) else max(worst, r)
 
 
-def check_kind(torch, folder, kind):
+def check_kind(folder, kind):
     before, after = os.path.join(folder, kind + ".h5"), os.path.join(folder, kind + "_after.h5")
     try:
-        model, opt = step(torch, before, fresh=False)
-        control, _ = step(torch, before, fresh=True)
+        model, opt = step(before, fresh=False)
+        control, _ = step(before, fresh=True)
         want, attrs, slots, _ = read_state(after)
     except Exception as e:
         print(f"ERROR: {kind}: {type(e).__name__}: {e}")
@@ -160,17 +154,9 @@ def main(argv):
     if len(argv) != 2 or argv[1] in ("-h", "--help"):
         print(__doc__.strip())
         return EXIT_BAD_INPUT if len(argv) != 2 else EXIT_OK
-    try:
-        import h5py  # noqa: F401
-        import numpy  # noqa: F401
-        import torch
-    except Exception as e:
-        print(f"SKIP: cannot import torch/h5py/numpy ({type(e).__name__}: {e})")
-        return EXIT_SKIP
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     torch.manual_seed(0)
     print(f"check_resume: {argv[1]} (PyTorch {torch.__version__}, float64)")
-    results = [check_kind(torch, argv[1], kind) for kind in ("sgd", "adam")]
+    results = [check_kind(argv[1], kind) for kind in ("sgd", "adam")]
     if any(r is None for r in results):
         return EXIT_BAD_INPUT
     return EXIT_OK if all(results) else EXIT_MISMATCH

@@ -36,11 +36,14 @@ imported (CTest SKIP_RETURN_CODE).
 import os
 import sys
 
+from check_common import EXIT_BAD_INPUT, EXIT_MISMATCH, EXIT_OK, h5py, np, torch
+import torch.nn.functional as F
+from basin_torch import _attr_str, load_basin_checkpoint
+
 LOSS_RTOL = 1e-4
 LOSS_FLOOR = 1e-3
 TIE_RTOL = 1e-4
 BATCH = 1000
-EXIT_OK, EXIT_MISMATCH, EXIT_BAD_INPUT, EXIT_SKIP = 0, 1, 2, 77
 
 
 def read_directions(path, group_names, targets):
@@ -50,11 +53,6 @@ def read_directions(path, group_names, targets):
     Returns (dir_type, targets used, {group: [tensor, ...]}, file attributes). Raises ValueError
     with a clear message when the file does not fit the net.
     """
-    import h5py
-    import numpy as np
-    import torch
-    from basin_torch import _attr_str
-
     weights, states = targets
     with h5py.File(path, "r") as f:
         attrs = {k: _attr_str(v) for k, v in f.attrs.items()}
@@ -93,9 +91,6 @@ def evaluate(model, x, labels, dtype, loss_name="crossentropy"):
     """Mean loss (accumulated in float64), correct count, and the count of near ties:
     samples whose label is among the top two logits, with a top-2 margin below TIE_RTOL of the
     largest |logit|."""
-    import torch
-    import torch.nn.functional as F
-
     n = x.shape[0]
     loss_sum, correct, ties = 0.0, 0, 0
     with torch.no_grad():
@@ -124,15 +119,6 @@ def main(argv):
         print(__doc__.strip())
         return EXIT_BAD_INPUT if len(argv) != 2 else EXIT_OK
     d = argv[1]
-    try:
-        import h5py
-        import numpy as np
-        import torch
-    except Exception as e:  # ImportError, or a broken installation
-        print(f"SKIP: cannot import torch/h5py/numpy ({type(e).__name__}: {e})")
-        return EXIT_SKIP
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from basin_torch import _attr_str, load_basin_checkpoint
 
     # Reading, building and matching shapes: any failure here is malformed input, not a mismatch.
     try:

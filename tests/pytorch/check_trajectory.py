@@ -28,20 +28,16 @@ cannot be imported (CTest SKIP_RETURN_CODE).
 import os
 import sys
 
-EXIT_OK, EXIT_MISMATCH, EXIT_BAD_INPUT, EXIT_SKIP = 0, 1, 2, 77
+from check_common import BAD_INPUT, EXIT_BAD_INPUT, bad_input, h5py, np, torch, verdict
+from basin_torch import load_basin_checkpoint
 
 
 def flat(tensors):
-    import torch
     return torch.cat([t.reshape(-1) for t in tensors]).double().numpy()
 
 
 def reference(folder):
     """(components (2, P), variance ratio, singular values, explained variance, coordinates (n, 2))."""
-    import numpy as np
-    import torch
-    from basin_torch import load_basin_checkpoint
-
     files = []
     k = 0
     while os.path.exists(os.path.join(folder, f"model_{k}.h5")):
@@ -70,9 +66,6 @@ def reference(folder):
 
 
 def basin_files(path, n_params):
-    import h5py
-    import numpy as np
-
     with h5py.File(path, "r") as f:
         comps = []
         for g in ("xdirection", "ydirection"):
@@ -89,8 +82,6 @@ def basin_files(path, n_params):
 
 
 def compare(ref, got):
-    import numpy as np
-
     comps, ratio, sing, var, coords = ref
     gcomps, (gratio, gsing, gvar), gcoords = got
     bad = []
@@ -116,38 +107,22 @@ def main(argv):
     if len(argv) not in (2, 3):
         print(__doc__, file=sys.stderr)
         return EXIT_BAD_INPUT
-    try:
-        import h5py  # noqa: F401
-        import numpy as np
-        import torch  # noqa: F401
-    except ImportError as e:
-        print(f"skipped: {e}")
-        return EXIT_SKIP
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     folder = argv[1]
     try:
         ref = reference(folder)
-        from basin_torch import load_basin_checkpoint
         n_params = len(list(load_basin_checkpoint(os.path.join(folder, "model_0.h5"))[0].parameters()))
         got = basin_files(argv[2] if len(argv) == 3 else os.path.join(folder, "directions.h5"), n_params)
-    except (OSError, ValueError, KeyError, RuntimeError) as e:
-        print(f"bad input: {e}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    except BAD_INPUT as e:
+        return bad_input(e)
     comps, ratio, sing, var, coords = ref
     print(f"{coords.shape[0]} snapshots, {comps.shape[1]} weights; reference PCA: ratios {ratio}, "
           f"singular values {sing}")
     print("projected path (reference):", " ".join(f"({x:.4f}, {y:.4f})" for x, y in coords))
     bad = compare(ref, got)
-    for b in bad:
-        print("MISMATCH", b)
-    if bad:
-        return EXIT_MISMATCH
-    flipped = (-got[0], got[1], got[2])
-    if not compare(ref, flipped):
-        print("the checker does not notice a component of the other sign", file=sys.stderr)
-        return EXIT_MISMATCH
-    print("basin's principal directions, variances and projected path agree with the reference computation")
-    return EXIT_OK
+    if not bad and not compare(ref, (-got[0], got[1], got[2])):
+        bad.append("the checker does not notice a component of the other sign")
+    return verdict(bad, "basin's principal directions, variances and projected path agree with the reference "
+                   "computation")
 
 
 if __name__ == "__main__":

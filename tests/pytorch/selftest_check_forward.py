@@ -15,20 +15,17 @@ statistics out, which must exit 2. Exit status 0 when all behave,
 
 import copy
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
+
+from check_common import h5py, np, selftest_folder, selftest_verdict, torch
+import torch.nn.functional as F
+from basin_torch import CifarResNet, randomize
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def write_check_file(path, model, x, labels, mode, perturb=None):
-    import h5py
-    import numpy as np
-    import torch
-    import torch.nn.functional as F
-
     ref = copy.deepcopy(model)
     ref.train(mode == "train")
     with torch.no_grad():
@@ -75,20 +72,7 @@ def run_check(path):
 
 
 def main(argv):
-    try:
-        import numpy  # noqa: F401
-        import h5py  # noqa: F401
-        import torch
-    except Exception as e:
-        print(f"SKIP: cannot import torch/h5py/numpy ({e})")
-        return 77
-    sys.path.insert(0, HERE)
-    from basin_torch import CifarResNet, randomize
-
-    # A directory given is kept; a scratch one is removed when every case passed, kept to look at otherwise.
-    scratch = len(argv) <= 1
-    workdir = argv[1] if not scratch else tempfile.mkdtemp(prefix="basin_check_")
-    os.makedirs(workdir, exist_ok=True)
+    workdir = selftest_folder(argv, "basin_check_")
     gen = torch.Generator().manual_seed(7)
     cases = [  # depth, shortcut, in_channels, size, dtype, mode, perturbations expected to fail
         (8, True, 1, 28, torch.float32, "eval", ["logit", "loss"]),
@@ -115,12 +99,15 @@ def main(argv):
             print(f"{'ok  ' if good else 'FAIL'} {tag} perturb={perturb}: exit {rc} (want {want})")
             if not good or perturb is None:
                 print("    " + out.strip().replace("\n", "\n    "))
-    print("selftest PASSED" if failures == 0 else f"selftest FAILED ({failures} cases)")
-    if scratch and failures == 0:
-        shutil.rmtree(workdir, ignore_errors=True)
-    elif scratch:
-        print(f"the cases' files are kept in {workdir}")
-    return 0 if failures == 0 else 1
+    # Without torch (python -S -E: no site-packages) the checker reports a skip, CTest's 77, not a pass or a
+    # mismatch; tried only where that interpreter indeed cannot import torch.
+    bare = [sys.executable, "-S", "-E"]
+    if subprocess.run(bare + ["-c", "import torch"], capture_output=True).returncode != 0:
+        r = subprocess.run(bare + [os.path.join(HERE, "check_forward.py"), path], capture_output=True, text=True)
+        good = r.returncode == 77 and r.stdout.startswith("skipped: cannot import torch")
+        failures += not good
+        print(f"{'ok  ' if good else 'FAIL'} without torch: exit {r.returncode} (want 77), {r.stdout.strip()!r}")
+    return selftest_verdict(failures, argv, workdir)
 
 
 if __name__ == "__main__":

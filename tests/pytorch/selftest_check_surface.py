@@ -20,10 +20,12 @@ import contextlib
 import copy
 import io
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
+
+from check_common import h5py, np, selftest_folder, selftest_verdict, torch
+import torch.nn.functional as F
+from basin_torch import CifarResNet, randomize
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -31,8 +33,6 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 def make_direction(model, states, gen, tie=False):
     """[(name, float64 tensor or None for num_batches_tracked)] in parameters() or state_dict()
     order, each random tensor scaled to 0.2 of the norm of the tensor it moves."""
-    import torch
-
     items = list(model.state_dict().items()) if states else list(model.named_parameters())
     out = []
     for name, t in items:
@@ -49,9 +49,6 @@ def make_direction(model, states, gen, tie=False):
 
 def surface_point(model, dx, dy, a, b, x, labels):
     """Loss and accuracy at w + a dx + b dy, through load_state_dict on a copy of the net."""
-    import torch
-    import torch.nn.functional as F
-
     net = copy.deepcopy(model)
     sd = net.state_dict()
     for k, (name, d) in enumerate(dx):
@@ -71,10 +68,6 @@ def surface_point(model, dx, dy, a, b, x, labels):
 
 
 def write_dir(d, model, x, labels, xs, ys, dx, dy, states, skip=(), perturb=None):
-    import h5py
-    import numpy as np
-    import torch
-
     os.makedirs(d, exist_ok=True)
     fdt = np.float64 if x.dtype == torch.float64 else np.float32
     with h5py.File(os.path.join(d, "model.h5"), "w") as f:
@@ -168,20 +161,7 @@ def run_script(d):
 
 
 def main(argv):
-    try:
-        import numpy  # noqa: F401
-        import h5py  # noqa: F401
-        import torch
-    except Exception as e:
-        print(f"SKIP: cannot import torch/h5py/numpy ({e})")
-        return 77
-    sys.path.insert(0, HERE)
-    from basin_torch import CifarResNet, randomize
-
-    # A directory given is kept; a scratch one is removed when every case passed, kept to look at otherwise.
-    scratch = len(argv) <= 1
-    workdir = argv[1] if not scratch else tempfile.mkdtemp(prefix="basin_surface_")
-    os.makedirs(workdir, exist_ok=True)
+    workdir = selftest_folder(argv, "basin_surface_")
     gen = torch.Generator().manual_seed(11)
     plane_x, plane_y, line_x = [-0.5, -0.1, 0.2, 0.5], [-0.4, 0.0, 0.3], [-1.0, -0.25, 0.5, 1.0]
     cases = [  # tag, depth, shortcut, in_ch, size, dtype, states, plane, tie, [(perturbation, wanted exit)]
@@ -222,12 +202,7 @@ def main(argv):
                   f"{' [as a script]' if script else ''}")
             if not good or perturb is None or want == 2 or tie:
                 print("    " + out.strip().replace("\n", "\n    "))
-    print("selftest PASSED" if failures == 0 else f"selftest FAILED ({failures} cases)")
-    if scratch and failures == 0:
-        shutil.rmtree(workdir, ignore_errors=True)
-    elif scratch:
-        print(f"the cases' files are kept in {workdir}")
-    return 0 if failures == 0 else 1
+    return selftest_verdict(failures, argv, workdir)
 
 
 if __name__ == "__main__":
