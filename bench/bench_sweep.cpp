@@ -53,7 +53,7 @@ const dataset& probe() {
       const auto stats = compute_channel_stats(train);
       normalize(test, stats);
       std::fprintf(stderr, "data: %lld Fashion-MNIST test images from %s\n", (long long)images, data_dir.c_str());
-      return subset(test, 0, std::min<index_t>(images, test.size()));
+      return first_images(test, images);
     } catch (const std::exception& e) {
       std::fprintf(stderr, "data: random images (%s)\n", e.what());
       dataset r;
@@ -112,7 +112,7 @@ struct fixture {
 template <class Net>
 bool validate() {
   fixture<Net> f;
-  const auto probe_small = subset(probe(), 0, std::min<index_t>(200, probe().size()));
+  const auto probe_small = first_images(probe(), 200);
   f.la = loss_accuracy{nullptr, &probe_small, 100};
   f.pts.resize(3);
   const auto a = f.blocked();

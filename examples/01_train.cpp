@@ -127,12 +127,11 @@ int main(int argc, char** argv) try {
                  ".. data_batch_5.bin and test_batch.bin)");
 
   // Data: pixels in [0, 1], normalized by the training set's mean and standard deviation (per channel).
-  auto train_set = cifar ? basin::read_cifar10_dir(data_dir, true) : basin::read_fashion_mnist(data_dir, true);
-  auto test_set = cifar ? basin::read_cifar10_dir(data_dir, false) : basin::read_fashion_mnist(data_dir, false);
-  const auto stats = basin::compute_channel_stats(train_set);
-  basin::normalize(train_set, stats);
-  basin::normalize(test_set, stats);
-  if (subset > 0) train_set = basin::subset(train_set, 0, std::min<basin::index_t>(subset, train_set.size()));
+  const auto read = [&](bool train) {
+    return cifar ? basin::read_cifar10_dir(data_dir, train) : basin::read_fashion_mnist(data_dir, train);
+  };
+  auto [train_set, test_set, stats] = basin::normalize_by_train(read(true), read(false));
+  if (subset > 0) train_set = basin::first_images(train_set, subset);
   std::printf("%s: %lld training, %lld test images; mean", cifar ? "CIFAR-10" : "Fashion-MNIST",
               (long long)train_set.size(), (long long)test_set.size());
   for (double m : stats.mean) std::printf(" %.4f", m);

@@ -441,15 +441,12 @@ int main(int argc, char** argv) try {
   const recipe ra{false, small_batch, lr, "SGD, batch " + std::to_string(small_batch)};
   const recipe rb = by_batch ? recipe{false, large_batch, lr, "SGD, batch " + std::to_string(large_batch)}
                              : recipe{true, small_batch, adam_lr, "Adam, batch " + std::to_string(small_batch)};
-  auto train = basin::read_fashion_mnist(data_dir, true);
-  auto test = basin::read_fashion_mnist(data_dir, false);
-  const auto stats = basin::compute_channel_stats(train);
-  basin::normalize(train, stats);
-  basin::normalize(test, stats);
-  train = basin::subset(train, 0, std::min<basin::index_t>(subset, train.size()));
-  const auto probe = basin::subset(test, 0, std::min<basin::index_t>(eval_subset, test.size()));
+  auto [train, test, stats] =
+      basin::normalize_by_train(basin::read_fashion_mnist(data_dir, true), basin::read_fashion_mnist(data_dir, false));
+  train = basin::first_images(train, subset);
+  const auto probe = basin::first_images(test, eval_subset);
   // The training loss on the first --train-eval images the nets trained on.
-  const auto train_probe = basin::subset(train, 0, std::min<basin::index_t>(train_eval, train.size()));
+  const auto train_probe = basin::first_images(train, train_eval);
   basin::make_folder(out, "option --out");
 
   std::vector<result> all;

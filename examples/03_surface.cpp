@@ -52,12 +52,9 @@ int main(int argc, char** argv) try {
                  "options --x, --y: the pictures need at least 2 points on each axis, got ", xs.size(), " and ",
                  ys.size());
 
-  auto train_set = basin::read_fashion_mnist(data_dir, true);
-  auto test_set = basin::read_fashion_mnist(data_dir, false);
-  const auto stats = basin::compute_channel_stats(train_set);
-  basin::normalize(train_set, stats);
-  basin::normalize(test_set, stats);
-  const auto probe = basin::subset(test_set, 0, std::min<basin::index_t>(subset, test_set.size()));
+  auto [train_set, test_set, stats] =
+      basin::normalize_by_train(basin::read_fashion_mnist(data_dir, true), basin::read_fashion_mnist(data_dir, false));
+  const auto probe = basin::first_images(test_set, subset);
 
   // The loss of the freshly initialized net (batch statistics, as it starts training): the
   // "initial loss" contour of the talk, ~ln 10 for 10 classes.

@@ -210,13 +210,10 @@ int main(int argc, char** argv) try {
           grid.size(), " points from ", grid.front(), " to ", grid.back(), ", the middle one ", grid[grid.size() / 2]);
   basin::make_folder(out, "option --out");
 
-  auto train_all = read_fashion_mnist(data_dir, true);
-  auto test_all = read_fashion_mnist(data_dir, false);
-  const auto stats = compute_channel_stats(train_all);
-  normalize(train_all, stats);
-  normalize(test_all, stats);
-  const auto train_set = subset(train_all, 0, std::min<index_t>(train_n, train_all.size()));
-  const auto test_set = subset(test_all, 0, std::min<index_t>(test_n, test_all.size()));
+  auto [train_all, test_all, stats] =
+      normalize_by_train(read_fashion_mnist(data_dir, true), read_fashion_mnist(data_dir, false));
+  const auto train_set = first_images(train_all, train_n);
+  const auto test_set = first_images(test_all, test_n);
 
   // ---- 1. the table ----------------------------------------------------------------------
   std::printf("VGG-like net (%lld parameters), Fashion-MNIST: %lld training images, %lld test images, %d epoch(s) of "
@@ -312,7 +309,7 @@ int main(int argc, char** argv) try {
   }
 
   // ---- 2. the landscape of the binary BC net, float and quantized ----------------------------
-  const auto probe = subset(test_all, 0, std::min<index_t>(surface_n, test_all.size()));
+  const auto probe = first_images(test_all, surface_n);
   model_t& m = bc_binary;
   m.params = bc_opt->shadow();  // the float shadow weights (biases and batch norm as trained)
   auto dx = random_direction(m, 3, 0, {});

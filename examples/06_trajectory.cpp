@@ -258,13 +258,10 @@ int main(int argc, char** argv) try {
   basin::require(st.grid >= 2 && st.grid <= basin::max_axis_points, "option --grid: expected 2 to ",
                  basin::max_axis_points, " points per axis, got ", st.grid);
 
-  auto train_all = basin::read_fashion_mnist(data_dir, true);
-  auto test_set = basin::read_fashion_mnist(data_dir, false);
-  const auto stats = basin::compute_channel_stats(train_all);
-  basin::normalize(train_all, stats);
-  basin::normalize(test_set, stats);
-  const auto train_set = basin::subset(train_all, 0, std::min<basin::index_t>(train_subset, train_all.size()));
-  const auto probe = basin::subset(train_set, 0, std::min<basin::index_t>(loss_subset, train_set.size()));
+  auto [train_all, test_set, stats] =
+      basin::normalize_by_train(basin::read_fashion_mnist(data_dir, true), basin::read_fashion_mnist(data_dir, false));
+  const auto train_set = basin::first_images(train_all, train_subset);
+  const auto probe = basin::first_images(train_set, loss_subset);
   basin::make_folder(st.out, "option --out");
 
   std::vector<path_result> runs;

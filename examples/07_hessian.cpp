@@ -186,8 +186,8 @@ int main(int argc, char** argv) try {
 
   auto train_all = basin::read_fashion_mnist(data_dir, true);
   basin::normalize(train_all, basin::compute_channel_stats(train_all));
-  const auto train_set = basin::subset(train_all, 0, std::min<basin::index_t>(train_subset, train_all.size()));
-  const auto probe = basin::subset(train_set, 0, std::min<basin::index_t>(hessian_subset, train_set.size()));
+  const auto train_set = basin::first_images(train_all, train_subset);
+  const auto probe = basin::first_images(train_set, hessian_subset);
   basin::make_folder(s.out, "option --out");
   using basin::fashion_input;
   if (s.net == "resnet8")

@@ -246,14 +246,11 @@ int main(int argc, char** argv) try {
                      "option --nets: unknown net '", n, "' (expected one of ", known, ")");
   }
 
-  auto train_all = basin::read_fashion_mnist(data_dir, true);
-  auto test_all = basin::read_fashion_mnist(data_dir, false);
-  const auto stats = basin::compute_channel_stats(train_all);
-  basin::normalize(train_all, stats);
-  basin::normalize(test_all, stats);
-  const auto train_set = basin::subset(train_all, 0, std::min<basin::index_t>(s.train_subset, train_all.size()));
-  const auto probe = basin::subset(train_set, 0, std::min<basin::index_t>(s.probe, train_set.size()));
-  const auto test_probe = basin::subset(test_all, 0, std::min<basin::index_t>(s.test_subset, test_all.size()));
+  auto [train_all, test_all, stats] =
+      basin::normalize_by_train(basin::read_fashion_mnist(data_dir, true), basin::read_fashion_mnist(data_dir, false));
+  const auto train_set = basin::first_images(train_all, s.train_subset);
+  const auto probe = basin::first_images(train_set, s.probe);
+  const auto test_probe = basin::first_images(test_all, s.test_subset);
   basin::make_folder(s.out, "option --out");
 
   std::vector<result> results;

@@ -67,13 +67,10 @@ int main(int argc, char** argv) try {
   for (const auto& [name, v] : {std::pair{"range", range_f}, std::pair{"raw-range", raw_range}})
     basin::require(std::isfinite(v) && v > 0, "option --", name, ": expected a positive number, got ", v);
 
-  auto train_all = basin::read_fashion_mnist(data_dir, true);
-  auto test_all = basin::read_fashion_mnist(data_dir, false);
-  const auto stats = basin::compute_channel_stats(train_all);
-  basin::normalize(train_all, stats);
-  basin::normalize(test_all, stats);
-  const auto train_set = basin::subset(train_all, 0, std::min<basin::index_t>(train_n, train_all.size()));
-  const auto test_set = basin::subset(test_all, 0, std::min<basin::index_t>(test_n, test_all.size()));
+  auto [train_all, test_all, stats] =
+      basin::normalize_by_train(basin::read_fashion_mnist(data_dir, true), basin::read_fashion_mnist(data_dir, false));
+  const auto train_set = basin::first_images(train_all, train_n);
+  const auto test_set = basin::first_images(test_all, test_n);
   basin::make_folder(out, "option --out");
 
   // 1. The net, trained once (SGD with momentum, cosine learning rate from 0.05).

@@ -113,8 +113,8 @@ int run(const settings& s) {
     train = basin::subset(train, s.part * len, len);
   }
   if (s.subset > 0) {
-    train = basin::subset(train, 0, std::min<basin::index_t>(s.subset, train.size()));
-    test = basin::subset(test, 0, std::min<basin::index_t>(s.subset, test.size()));
+    train = basin::first_images(train, s.subset);
+    test = basin::first_images(test, s.subset);
   }
   model_t m(s.seed);
   basin::load_checkpoint(m, s.model_file);

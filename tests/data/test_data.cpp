@@ -572,6 +572,32 @@ BOOST_AUTO_TEST_CASE(subset_and_image) {
   BOOST_TEST(*d.image(1) == 2.0f);
   BOOST_CHECK_EXCEPTION(d.image(2), basin::error, mentions({"i = 2"}));
   BOOST_CHECK_EXCEPTION(d.image(-1), basin::error, mentions({"i = -1"}));
+  // first_images: the first count, or all of them when there are fewer.
+  BOOST_TEST((basin::first_images(d, 1).images == std::vector<float>{0, 1, 1, 1}));
+  BOOST_TEST(basin::first_images(d, 0).size() == 0);
+  BOOST_TEST((basin::first_images(d, 60000).images == d.images));
+  BOOST_CHECK_EXCEPTION(basin::first_images(d, -1), basin::error, mentions({"first_images", "count = -1"}));
+}
+
+BOOST_AUTO_TEST_CASE(normalize_by_train_uses_the_training_statistics) {
+  // The test split (tiny()'s second image alone) is standardized by the training split's mean and
+  // standard deviation, not its own: channel 0 holds 2 3 -> (2 - 1.5) / sqrt(1.25), (3 - 1.5) / sqrt(1.25).
+  const auto [train, test, stats] = basin::normalize_by_train(tiny(), basin::subset(tiny(), 1, 1));
+  BOOST_TEST(stats.mean[0] == 1.5, boost::test_tools::tolerance(1e-12));
+  BOOST_TEST(stats.stddev[1] == std::sqrt(3.0), boost::test_tools::tolerance(1e-12));
+  basin::dataset by_hand = tiny();
+  basin::normalize(by_hand, stats);
+  BOOST_TEST((train.images == by_hand.images));
+  BOOST_TEST((test.images == basin::subset(by_hand, 1, 1).images));
+  BOOST_TEST(test.images[0] == float(0.5 / std::sqrt(1.25)), boost::test_tools::tolerance(1e-6f));
+  BOOST_TEST(test.images[3] == float(3 / std::sqrt(3.0)), boost::test_tools::tolerance(1e-6f));
+  BOOST_TEST((test.raw_zero == train.raw_zero));
+  // A test split of another channel count is refused by normalize, naming it.
+  basin::dataset gray;
+  gray.shape = {1, 1, 2};
+  gray.images = {0, 1};
+  gray.labels = {0};
+  BOOST_CHECK_EXCEPTION(basin::normalize_by_train(tiny(), gray), basin::error, mentions({"normalize", "expected 1"}));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

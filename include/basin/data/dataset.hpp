@@ -3,9 +3,11 @@
 // Readers (idx.hpp, cifar.hpp) fill a `dataset` with pixels scaled to [0, 1] (byte / 255) in
 // PyTorch's (n, c, h, w) layout; the model converts to basin's channel-major layout at its input.
 // `compute_channel_stats` and `normalize` give the usual per-channel standardization, computed on
-// the training set and applied to both training and test sets.
+// the training set and applied to both training and test sets (`normalize_by_train` does both);
+// `subset` and `first_images` cut a smaller set.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <string>
@@ -153,6 +155,29 @@ inline dataset subset(const dataset& d, index_t first, index_t count) {
   out.labels.assign(d.labels.begin() + first, d.labels.begin() + first + count);
   out.raw_zero = d.raw_zero;
   return out;
+}
+
+// The first min(count, d.size()) images of d: "a subset of count images" as the examples' options
+// (--train-subset, --test-subset) mean it, where asking for more images than there are takes them
+// all. Requires count >= 0; throws basin::error naming count otherwise.
+inline dataset first_images(const dataset& d, index_t count) {
+  require(count >= 0, "first_images: count = ", count, ", expected 0 or more images");
+  return subset(d, 0, std::min(count, d.size()));
+}
+
+// A training split and a test split standardized alike, the usual recipe (torchvision's Normalize
+// with the training set's statistics): stats = compute_channel_stats(train), then
+// normalize(train, stats) and normalize(test, stats). Requires what those require, and a test split
+// with the training split's channel count; throws their basin::error otherwise.
+struct normalized_splits {
+  dataset train, test;
+  channel_stats stats;
+};
+inline normalized_splits normalize_by_train(dataset train, dataset test) {
+  channel_stats stats = compute_channel_stats(train);
+  normalize(train, stats);
+  normalize(test, stats);
+  return {std::move(train), std::move(test), std::move(stats)};
 }
 
 }  // namespace basin
