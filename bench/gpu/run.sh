@@ -7,18 +7,25 @@
 # shared libraries (built on a CPU machine with the CUDA toolkit and gathered by
 # bench/gpu/pack.sh <dir>: see README.md, "GPU"), runs those. The binaries find cuBLAS in
 # <dir>/lib, else in this machine's CUDA toolkit or its pip-installed nvidia-cublas; the library
-# path is set for them alone, so python3 and PyTorch keep their own. Fits in 10 minutes.
+# path is set for them alone, so python3 and PyTorch keep their own. Fits in 10 minutes: each
+# step has a time limit of its own, the float tests and the timings come first, the TF32 tests
+# last, so that a slow step costs itself only.
 set -uo pipefail
+prebuilt=${BASIN_PREBUILT:+$(cd "$BASIN_PREBUILT" && pwd)}  # (relative to where it was called)
 cd "$(dirname "$0")/../.."
 out=${OUT:-/tmp/basin-gpu}
 mkdir -p "$out"
 libs=${LD_LIBRARY_PATH:-}
-if [ -n "${BASIN_PREBUILT:-}" ]; then
-  bin=$BASIN_PREBUILT
+if [ -n "$prebuilt" ]; then
+  bin=$prebuilt
   libs="$bin/lib:$libs"
-  for d in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib \
-           $(python3 -c 'import nvidia.cublas, os; print(os.path.join(nvidia.cublas.__path__[0], "lib"))' 2>/dev/null); do
-    [ -e "$d/libcublas.so.13" ] && libs="$libs:$d"
+  # The toolkit's folders, then pip's nvidia packages wherever they put CUDA 13's libraries
+  # (nvidia/cublas/lib, nvidia/cu13/lib, ...).
+  pip_dirs=$(python3 -c 'import glob, os, nvidia
+print("\n".join(sorted({os.path.dirname(f) for d in nvidia.__path__ for f in
+      glob.glob(os.path.join(d, "**", "lib*.so.13"), recursive=True)})))' 2>/dev/null)
+  for d in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib $pip_dirs; do
+    if [ -e "$d/libcublas.so.13" ] || [ -e "$d/libcudart.so.13" ]; then libs="$libs:$d"; fi
   done
 else
   # A build folder of its own, so that build/release keeps its examples (the cache would keep OFF).
@@ -30,19 +37,24 @@ fi
 t=${bin_t:-$bin/test_cuda}
 b=${bin_b:-$bin/bench_gpu}
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1 | tee "$out/gpu.txt"
+# A library the binaries cannot find fails here, in a second, naming it, not at the first test.
+if LD_LIBRARY_PATH=$libs ldd "$t" "$b" | grep "not found"; then
+  echo "run.sh: the libraries above are missing (library path: $libs)" >&2
+  exit 1
+fi
 echo "== GPU tests (host backend vs CUDA backend)"
-LD_LIBRARY_PATH=$libs "$t" --color_output=no --log_level=test_suite 2>&1 | tee "$out/test_cuda.log" |
+LD_LIBRARY_PATH=$libs timeout 180 "$t" --color_output=no --log_level=test_suite 2>&1 | tee "$out/test_cuda.log" |
   grep -E "error|Leaving test module|failure|No errors|skipped|cannot open"
-echo "== GPU tests with TF32 GEMMs (tolerance 1e-2)"
-BASIN_TF32=1 LD_LIBRARY_PATH=$libs "$t" --color_output=no 2>&1 | tee "$out/test_cuda_tf32.log" | tail -3
 echo "== basin"
-LD_LIBRARY_PATH=$libs "$b" 2>&1 | tee "$out/bench_gpu.log"
+LD_LIBRARY_PATH=$libs timeout 240 "$b" 2>&1 | tee "$out/bench_gpu.log"
 echo "== PyTorch peer"
 if python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
-  python3 bench/gpu/torch_peer.py 2>&1 | tee "$out/torch_peer.log"
+  timeout 120 python3 bench/gpu/torch_peer.py 2>&1 | tee "$out/torch_peer.log"
 else
   echo "PyTorch with CUDA is not installed here: no peer (its columns read nan)" | tee "$out/torch_peer.log"
 fi
+echo "== GPU tests with TF32 GEMMs (tolerance 1e-2)"
+BASIN_TF32=1 LD_LIBRARY_PATH=$libs timeout 120 "$t" --color_output=no 2>&1 | tee "$out/test_cuda_tf32.log" | tail -3
 echo "== table"
 python3 - "$out/bench_gpu.log" "$out/torch_peer.log" <<'PY'
 import re, sys
