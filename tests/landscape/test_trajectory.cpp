@@ -292,6 +292,35 @@ BOOST_AUTO_TEST_CASE(trajectory_files_and_errors) {
            std::string(e.what()).find("3 values") != std::string::npos;
   });
   BOOST_CHECK_THROW(load_projection(dir_file), basin::error);  // no proj_* datasets
+  // Shapes are checked before anything is read: a matrix, no points, and 10^8 points declared
+  // (never written: the file is a few KB) are refused rather than allocated.
+  const auto says = [](const std::string& path, const char* what) {
+    return [=](const basin::error& e) {
+      const std::string w = e.what();
+      return w.find(path) != std::string::npos && w.find(what) != std::string::npos;
+    };
+  };
+  h5::atomic_write(bad, [](h5::file& f) {
+    f.write<double>("proj_xcoord", std::vector<double>{1, 2, 3}, {3, 1});
+    f.write<double>("proj_ycoord", std::vector<double>{1, 2, 3}, {3});
+  });
+  BOOST_CHECK_EXCEPTION(load_projection(bad), basin::error, says(bad, "'proj_xcoord' has shape (3, 1)"));
+  h5::atomic_write(bad, [](h5::file& f) {
+    f.write<double>("proj_xcoord", std::vector<double>{}, {0});
+    f.write<double>("proj_ycoord", std::vector<double>{}, {0});
+  });
+  BOOST_CHECK_EXCEPTION(load_projection(bad), basin::error, says(bad, "expected one axis of 1 to 1000000 points"));
+  {
+    std::filesystem::remove(bad);
+    const hid_t f = H5Fcreate(bad.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    const hsize_t n[1] = {100000000};
+    const hid_t space = H5Screate_simple(1, n, nullptr);
+    for (const char* name : {"proj_xcoord", "proj_ycoord"})
+      H5Dclose(H5Dcreate2(f, name, H5T_IEEE_F64LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+    H5Sclose(space), H5Fclose(f);
+  }
+  BOOST_TEST(std::filesystem::file_size(bad) < 100000u);
+  BOOST_CHECK_EXCEPTION(load_projection(bad), basin::error, says(bad, "has shape (100000000,)"));
   BOOST_CHECK_THROW(save_projection(bad, {{1.0, NAN}}, projection_method::cos), basin::error);
   BOOST_CHECK_THROW(parse_projection_method("angle"), basin::error);
 

@@ -447,6 +447,14 @@ BOOST_AUTO_TEST_CASE(checkpoint_of_another_architecture_is_refused) {
   BOOST_TEST(std::equal(before.begin(), before.end(), p.params.begin()));  // unchanged
   // Same name, other input shape: the fingerprint tells them apart.
   BOOST_CHECK_THROW(load_checkpoint(c, path), basin::error);
+  // A malformed file's 100000-character architecture is quoted by its start and length.
+  const auto long_name = temp_path("long_name.h5");
+  save_checkpoint(a, long_name);
+  h5::file::open(long_name, true).set_attr("/", "architecture", std::string(100000, 'x'));
+  BOOST_CHECK_EXCEPTION(load_checkpoint(a, long_name), basin::error, [](const basin::error& e) {
+    const std::string w = e.what();
+    return w.size() < 1000 && w.find("xxx... (100000 characters)") != std::string::npos;
+  });
   // Not a checkpoint at all, a missing file, a truncated file.
   const auto junk = temp_path("junk.h5");
   std::ofstream(junk) << "not hdf5";

@@ -292,6 +292,28 @@ BOOST_AUTO_TEST_CASE(packed_checkpoints_with_impossible_grids_are_refused) {
     f.set_attr(name, "packed_bits", std::int64_t(8));
   }
   refused("packed_bits 8");
+  // grid_binary other than 0 or 1, and the packed bytes stored as floats (HDF5 would clamp them
+  // into bytes on reading: -1 -> 0, 2.5 -> 2).
+  save_packed_checkpoint(m, path, layer_grids(m));
+  {
+    auto f = h5::file::open(path, true);
+    f.set_attr(name, "grid_binary", std::int64_t(7));
+  }
+  refused("grid_binary 7, expected 0");
+  save_packed_checkpoint(m, path, layer_grids(m));
+  {
+    const hid_t raw = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    BOOST_REQUIRE(H5Lmove(raw, name.c_str(), raw, "bytes_as_written", H5P_DEFAULT, H5P_DEFAULT) >= 0);
+    H5Fclose(raw);
+    auto f = h5::file::open(path, true);
+    f.write<float>(name, f.read<float>("bytes_as_written"), f.shape("bytes_as_written"));
+    for (const char* a : {"packed_bits", "grid_binary", "numel"})
+      f.set_attr(name, a, f.attr_i64("bytes_as_written", a));
+    for (const char* a : {"grid_delta", "grid_lo", "grid_hi"})
+      f.set_attr(name, a, f.attr_double("bytes_as_written", a));
+    f.set_attr(name, "shape", f.attr_string("bytes_as_written", "shape"));
+  }
+  refused("stores floating-point");
   // The grid checker itself.
   BOOST_TEST(quant::grid_problem(quant::integer_grid(0.25, 4)).empty());
   BOOST_TEST(quant::grid_problem(quant::integer_grid(0.25, 32)).empty());

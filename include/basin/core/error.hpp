@@ -8,6 +8,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 
@@ -46,6 +47,13 @@ decltype(auto) exact(P&& p) {
 template <class... Parts>
 std::string text(Parts&&... parts) {
   return detail::concat(detail::exact(std::forward<Parts>(parts))...);
+}
+
+// A string read from a file, as a message quotes it: whole up to max characters, else its start
+// and how long it is (a malformed file's 100000-character attribute does not fill the screen).
+inline std::string clipped(std::string_view s, std::size_t max = 120) {
+  if (s.size() <= max) return std::string(s);
+  return std::string(s.substr(0, max)) + "... (" + std::to_string(s.size()) + " characters)";
 }
 
 // Throws basin::error with the parts streamed together: fail("file '", f, "': expected ...").

@@ -199,7 +199,7 @@ inline checkpoint_info read_checkpoint_info(const std::string& path) {
       if (f.has_attr("/", "epoch")) info.epoch = f.attr_i64("/", "epoch");
       return info;
     }
-    require(format == "basin-checkpoint-1", "checkpoint '", path, "': a file of format '", format,
+    require(format == "basin-checkpoint-1", "checkpoint '", path, "': a file of format '", clipped(format),
             "', expected 'basin-checkpoint-1' (or '", torch_state_dict_format, "')");
   }
   require(f.has_attr("/", "architecture") && f.has_attr("/", "fingerprint"), "checkpoint '", path,
@@ -229,8 +229,9 @@ template <class Model>
 void require_architecture(const checkpoint_info& info, const std::string& path) {
   require(without_weight_type(info.architecture) == without_weight_type(Model::architecture()) &&
               info.fingerprint == Model::fingerprint(),
-          "checkpoint '", path, "': holds architecture '", info.architecture, "' (fingerprint ", info.fingerprint,
-          ") but the model is '", Model::architecture(), "' (fingerprint ", Model::fingerprint(), ")");
+          "checkpoint '", path, "': holds architecture '", clipped(info.architecture), "' (fingerprint ",
+          info.fingerprint, ") but the model is '", Model::architecture(), "' (fingerprint ", Model::fingerprint(),
+          ")");
 }
 }  // namespace detail
 
@@ -291,7 +292,10 @@ checkpoint_info load_checkpoint(Model& m, const std::string& path) {
         g.delta = f.attr_double(names[i], "grid_delta");
         g.lo = f.attr_double(names[i], "grid_lo");
         g.hi = f.attr_double(names[i], "grid_hi");
-        g.binary = f.attr_i64(names[i], "grid_binary") != 0;
+        const auto binary = f.attr_i64(names[i], "grid_binary");
+        require(binary == 0 || binary == 1, "checkpoint '", path, "': packed tensor '", names[i], "' has grid_binary ",
+                binary, ", expected 0 (an integer grid) or 1 (binary)");
+        g.binary = binary == 1;
         const auto problem = quant::grid_problem(g);
         require(problem.empty(), "checkpoint '", path, "': packed tensor '", names[i], "': ", problem);
         require(f.attr_i64(names[i], "numel") == d.size() &&
@@ -304,6 +308,7 @@ checkpoint_info load_checkpoint(Model& m, const std::string& path) {
         require(f.shape(names[i]) == std::vector<hsize_t>{hsize_t(bytes)}, "checkpoint '", path, "': packed tensor '",
                 names[i], "' has shape ", h5::detail::dims_string(f.shape(names[i])), ", expected (", bytes,
                 ",): its bytes");
+        f.require_stores<std::uint8_t>(names[i], "read packed tensor");  // (other types would clamp into bytes)
         quant::unpack(f.read<std::uint8_t>(names[i]), d.size(), g, out.data() + d.offset,
                       "checkpoint '" + path + "' tensor '" + names[i] + "'");
         continue;
@@ -324,6 +329,9 @@ checkpoint_info load_checkpoint(Model& m, const std::string& path) {
   };
   load(Model::parameter_names(), Model::param_table, p);
   load(Model::state_names(), Model::state_table, s);
+  // basin keeps one count of training batches for the whole net (PyTorch's per-layer counters all
+  // move together in training): it is read from the first batch norm's num_batches_tracked, the
+  // others are not read.
   std::int64_t tracked = 0;
   const auto sn = Model::state_names();
   if (!sn.empty()) {
@@ -410,7 +418,7 @@ optim::optimizer_state<T> read_optimizer_state(const h5::file& f, const std::str
   optim::optimizer_state<T> st;
   st.kind = f.attr_string("optimizer", "kind");
   st.steps = f.attr_i64("optimizer", "steps");
-  if (st.steps < 0) bad("has ", st.steps, " steps");
+  if (st.steps < 0 || st.steps > optim::max_optimizer_steps) bad("has ", st.steps, " steps, expected 0 to 2^53");
   for (const auto& name : split_names(f.attr_string("optimizer", "settings"))) {
     if (!f.has_attr("optimizer", name)) bad("lists setting '", name, "' but has no such attribute");
     st.settings.emplace_back(name, f.attr_double("optimizer", name));

@@ -466,7 +466,7 @@ class file {
     }
     if (n > 0 && H5Dread(d.get(), detail::type_of<T>::memory(), H5S_ALL, H5S_ALL, H5P_DEFAULT,
                          out.data()) < 0)
-      fail_at("read dataset", path);
+      fail_read(d.get(), "read dataset", path);
     return out;
   }
 
@@ -530,7 +530,7 @@ class file {
     detail::handle ms = select(fs.get(), dims, static_cast<hsize_t>(offset),
                                static_cast<hsize_t>(count));
     if (H5Dread(d.get(), detail::type_of<T>::memory(), ms.get(), fs.get(), H5P_DEFAULT, out) < 0)
-      fail_at("read range of dataset", path);
+      fail_read(d.get(), "read range of dataset", path);
   }
 
   // ---- string datasets ------------------------------------------------------------------
@@ -683,6 +683,29 @@ class file {
     const std::string why = detail::take_reason();
     fail("HDF5 file '", path_, "': cannot ", what, " '", detail::normalize(object), "'",
          why.empty() ? "" : ": ", why);
+  }
+  // A read that failed: when the dataset goes through a filter this HDF5 library lacks (h5py's
+  // lzf, a plugin's compression), says which, where HDF5's own message names only the plugin
+  // folder it searched; otherwise as fail_at.
+  [[noreturn]] void fail_read(hid_t dset, std::string_view what, std::string_view path) const {
+    const std::string why = detail::take_reason();
+    detail::handle plist(H5Dget_create_plist(dset), H5Pclose);
+    const int filters = plist ? H5Pget_nfilters(plist.get()) : 0;
+    for (int k = 0; k < filters; ++k) {
+      unsigned flags = 0, config = 0;
+      std::size_t values = 0;
+      char name[80] = {};
+      const H5Z_filter_t id =
+          H5Pget_filter2(plist.get(), unsigned(k), &flags, &values, nullptr, sizeof name, name, &config);
+      if (id >= 0 && H5Zfilter_avail(id) <= 0) {
+        H5Eclear2(H5E_DEFAULT);
+        fail("HDF5 file '", path_, "': cannot ", what, " '", detail::normalize(path), "': it is stored through filter ",
+             id, name[0] ? " ('" + std::string(name) + "')" : std::string(),
+             ", which this HDF5 library does not have (write it uncompressed or with gzip, HDF5's own)");
+      }
+    }
+    H5Eclear2(H5E_DEFAULT);
+    fail("HDF5 file '", path_, "': cannot ", what, " '", detail::normalize(path), "'", why.empty() ? "" : ": ", why);
   }
   [[noreturn]] void fail_attr(std::string_view what, std::string_view object,
                               std::string_view name) const {

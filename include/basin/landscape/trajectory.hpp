@@ -369,16 +369,26 @@ inline void save_projection(const std::string& path, const std::vector<std::arra
   });
 }
 
+// The most snapshots a projection file may hold: far above any training run's checkpoints, and
+// a bound on what a malformed file's declared shape can make load_projection allocate.
+inline constexpr hsize_t max_projection_points = 1000000;
+
 // Reads proj_xcoord and proj_ycoord (basin's files and the reference tool's). Throws
-// basin::error naming the file when either is missing, they differ in length, or a value is not
-// finite.
+// basin::error naming the file when either is missing or is not one axis of 1 to
+// max_projection_points values, they differ in length, or a value is not finite.
 inline std::vector<std::array<double, 2>> load_projection(const std::string& path) {
   auto f = h5::file::open(path);
   require(f.is_dataset("proj_xcoord") && f.is_dataset("proj_ycoord"), "projection file '", path,
           "': expected datasets proj_xcoord and proj_ycoord");
+  for (const char* name : {"proj_xcoord", "proj_ycoord"}) {
+    const auto shape = f.shape(name);
+    require(shape.size() == 1 && shape[0] >= 1 && shape[0] <= max_projection_points, "projection file '", path,
+            "': dataset '", name, "' has shape ", h5::detail::dims_string(shape), ", expected one axis of 1 to ",
+            max_projection_points, " points");
+  }
+  require(f.shape("proj_xcoord") == f.shape("proj_ycoord"), "projection file '", path, "': proj_xcoord has ",
+          f.shape("proj_xcoord")[0], " values, proj_ycoord ", f.shape("proj_ycoord")[0]);
   const auto x = f.read<double>("proj_xcoord"), y = f.read<double>("proj_ycoord");
-  require(x.size() == y.size(), "projection file '", path, "': proj_xcoord has ", x.size(), " values, proj_ycoord ",
-          y.size());
   std::vector<std::array<double, 2>> out;
   for (std::size_t i = 0; i < x.size(); ++i) {
     require(std::isfinite(x[i]) && std::isfinite(y[i]), "projection file '", path, "': point ", i, " is (", x[i], ", ",

@@ -100,6 +100,10 @@ struct adam {
 template <class P>
 concept policy = requires { P::slots; };
 
+// The most steps a saved state may count: 2^53, up to which a double (Adam's bias correction
+// takes beta^t in double) counts exactly, and far from overflowing the step counter.
+inline constexpr std::int64_t max_optimizer_steps = std::int64_t(1) << 53;
+
 // An optimizer's state as host values: what a training checkpoint stores and restores.
 template <class T>
 struct optimizer_state {
@@ -146,7 +150,8 @@ class optimizer {
   // throws basin::error naming the difference otherwise (the optimizer is then unchanged).
   void load_state(const optimizer_state<T>& s) {
     require(s.kind == P::name, "optimizer: a state of '", s.kind, "' cannot be loaded into '", P::name, "'");
-    require(s.steps >= 0, "optimizer: a state with ", s.steps, " steps");
+    require(s.steps >= 0 && s.steps <= max_optimizer_steps, "optimizer: a state with ", s.steps,
+            " steps, expected 0 to 2^53");
     const auto mine = policy.settings();
     require(s.settings.size() == mine.size(), "optimizer '", P::name, "': the state has ", s.settings.size(),
             " settings, expected ", mine.size());
