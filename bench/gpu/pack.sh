@@ -17,8 +17,8 @@ for f in "$t" "$b"; do
 done
 mkdir -p "$dir/lib"
 cp -f "$t" "$b" "$dir/"
-# Their symbol tables are most of their size (test_cuda: 21 of 33 MB) and nothing runs without
-# them; the device code (.nv_fatbin) stays. The device tool carries 64 MiB in all.
+# Their symbol tables are most of their size (test_cuda: 21 of 33 MB) and nothing needs them to
+# run; the device code (.nv_fatbin) stays. The device tool carries 64 MiB in all.
 strip --strip-unneeded "$dir/test_cuda" "$dir/bench_gpu"
 skip='^(linux-vdso|ld-linux|libc\.so|libm\.so|libdl\.so|libpthread\.so|librt\.so|libresolv\.so|libutil\.so|'
 skip+='libstdc\+\+\.so|libgcc_s\.so|libcuda\.so|libcudart\.so|libcublas\.so|libcublasLt\.so|libnvidia)'

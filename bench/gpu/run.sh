@@ -7,12 +7,26 @@
 # shared libraries (built on a CPU machine with the CUDA toolkit and gathered by
 # bench/gpu/pack.sh <dir>: see README.md, "GPU"), runs those. The binaries find cuBLAS in
 # <dir>/lib, else in this machine's CUDA toolkit or its pip-installed nvidia-cublas; the library
-# path is set for them alone, so python3 and PyTorch keep their own. Fits in 10 minutes: each
-# step has a time limit of its own, the float tests and the timings come first, the TF32 tests
-# last, so that a slow step costs itself only.
+# path is set for them alone, so python3 and PyTorch keep their own. Fits in 10 minutes, the build
+# included: the whole run has 570 s (BASIN_GPU_SECONDS), each step a limit of its own within what
+# is left, the float tests and the timings first and the TF32 tests last, so that a slow step
+# costs itself and what comes after it only, and says that it was stopped.
 set -uo pipefail
-prebuilt=${BASIN_PREBUILT:+$(cd "$BASIN_PREBUILT" && pwd)}  # (relative to where it was called)
+deadline=$((SECONDS + ${BASIN_GPU_SECONDS:-570}))
+prebuilt=
+if [ -n "${BASIN_PREBUILT:-}" ]; then  # (relative to where run.sh was called)
+  prebuilt=$(cd -- "$BASIN_PREBUILT" >/dev/null 2>&1 && pwd) ||
+    { echo "run.sh: BASIN_PREBUILT=$BASIN_PREBUILT is not a folder" >&2; exit 1; }
+fi
 cd "$(dirname "$0")/../.."
+# within N: N seconds, or what is left of the run when that is less (at least 1).
+within() {
+  local left=$((deadline - SECONDS))
+  local s=$(($1 < left ? $1 : left))
+  echo $((s < 1 ? 1 : s))
+}
+# stopped STATUS WHAT: says so when WHAT ran into its time limit (timeout's 124).
+stopped() { if [ "$1" = 124 ]; then echo "== $2: stopped at its time limit"; fi; }
 out=${OUT:-/tmp/basin-gpu}
 mkdir -p "$out"
 libs=${LD_LIBRARY_PATH:-}
@@ -38,23 +52,31 @@ t=${bin_t:-$bin/test_cuda}
 b=${bin_b:-$bin/bench_gpu}
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1 | tee "$out/gpu.txt"
 # A library the binaries cannot find fails here, in a second, naming it, not at the first test.
+for f in "$t" "$b"; do
+  [ -x "$f" ] || { echo "run.sh: $f is missing" >&2; exit 1; }
+done
 if LD_LIBRARY_PATH=$libs ldd "$t" "$b" | grep "not found"; then
   echo "run.sh: the libraries above are missing (library path: $libs)" >&2
   exit 1
 fi
 echo "== GPU tests (host backend vs CUDA backend)"
-LD_LIBRARY_PATH=$libs timeout 180 "$t" --color_output=no --log_level=test_suite 2>&1 | tee "$out/test_cuda.log" |
-  grep -E "error|Leaving test module|failure|No errors|skipped|cannot open"
+LD_LIBRARY_PATH=$libs timeout "$(within 180)" "$t" --color_output=no --log_level=test_suite 2>&1 |
+  tee "$out/test_cuda.log" | grep -E "error|Leaving test module|failure|No errors|skipped|cannot open"
+stopped "${PIPESTATUS[0]}" "the GPU tests"
 echo "== basin"
-LD_LIBRARY_PATH=$libs timeout 240 "$b" 2>&1 | tee "$out/bench_gpu.log"
+LD_LIBRARY_PATH=$libs timeout "$(within 240)" "$b" 2>&1 | tee "$out/bench_gpu.log"
+stopped "${PIPESTATUS[0]}" "bench_gpu"
 echo "== PyTorch peer"
 if python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
-  timeout 120 python3 bench/gpu/torch_peer.py 2>&1 | tee "$out/torch_peer.log"
+  timeout "$(within 120)" python3 bench/gpu/torch_peer.py 2>&1 | tee "$out/torch_peer.log"
+  stopped "${PIPESTATUS[0]}" "the PyTorch peer"
 else
   echo "PyTorch with CUDA is not installed here: no peer (its columns read nan)" | tee "$out/torch_peer.log"
 fi
 echo "== GPU tests with TF32 GEMMs (tolerance 1e-2)"
-BASIN_TF32=1 LD_LIBRARY_PATH=$libs timeout 120 "$t" --color_output=no 2>&1 | tee "$out/test_cuda_tf32.log" | tail -3
+BASIN_TF32=1 LD_LIBRARY_PATH=$libs timeout "$(within 120)" "$t" --color_output=no 2>&1 | tee "$out/test_cuda_tf32.log" |
+  tail -3
+stopped "${PIPESTATUS[0]}" "the TF32 tests"
 echo "== table"
 python3 - "$out/bench_gpu.log" "$out/torch_peer.log" <<'PY'
 import re, sys

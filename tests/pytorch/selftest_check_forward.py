@@ -107,6 +107,8 @@ def main(argv):
         good = r.returncode == 77 and r.stdout.startswith("skipped: cannot import torch")
         failures += not good
         print(f"{'ok  ' if good else 'FAIL'} without torch: exit {r.returncode} (want 77), {r.stdout.strip()!r}")
+    else:
+        print("note: python -S -E imports torch here: the skip without torch was not tried")
     return selftest_verdict(failures, argv, workdir)
 
 

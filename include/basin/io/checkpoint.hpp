@@ -410,17 +410,18 @@ optim::optimizer_state<T> read_optimizer_state(const h5::file& f, const std::str
   for (const char* a : {"format", "kind", "steps", "settings", "slots", "scalar"})
     if (!f.has_attr("optimizer", a)) bad("has no attribute '", a, "'");
   if (f.attr_string("optimizer", "format") != "basin-optimizer-1")
-    bad("has format '", f.attr_string("optimizer", "format"), "', expected 'basin-optimizer-1'");
+    bad("has format '", clipped(f.attr_string("optimizer", "format")), "', expected 'basin-optimizer-1'");
   // The slots' scalar: a float run's state continued in double (or back) would not be the same
   // run, bit for bit.
   if (f.has_attr("optimizer", "scalar") && f.attr_string("optimizer", "scalar") != h5::detail::type_of<T>::name)
-    bad("holds ", f.attr_string("optimizer", "scalar"), " values, the optimizer keeps ", h5::detail::type_of<T>::name);
+    bad("holds ", clipped(f.attr_string("optimizer", "scalar")), " values, the optimizer keeps ",
+        h5::detail::type_of<T>::name);
   optim::optimizer_state<T> st;
   st.kind = f.attr_string("optimizer", "kind");
   st.steps = f.attr_i64("optimizer", "steps");
-  if (st.steps < 0 || st.steps > optim::max_optimizer_steps) bad("has ", st.steps, " steps, expected 0 to 2^53");
+  if (st.steps < 0 || st.steps > optim::max_optimizer_steps) bad("has ", st.steps, " steps, expected 0 to 2^53 - 1");
   for (const auto& name : split_names(f.attr_string("optimizer", "settings"))) {
-    if (!f.has_attr("optimizer", name)) bad("lists setting '", name, "' but has no such attribute");
+    if (!f.has_attr("optimizer", name)) bad("lists setting '", clipped(name), "' but has no such attribute");
     st.settings.emplace_back(name, f.attr_double("optimizer", name));
   }
   const auto pn = Model::parameter_names();

@@ -697,7 +697,8 @@ class file {
       char name[80] = {};
       const H5Z_filter_t id =
           H5Pget_filter2(plist.get(), unsigned(k), &flags, &values, nullptr, sizeof name, name, &config);
-      if (id >= 0 && H5Zfilter_avail(id) <= 0) {
+      // (a missing optional filter is skipped on writing and never fails a read)
+      if (id >= 0 && !(flags & H5Z_FLAG_OPTIONAL) && H5Zfilter_avail(id) <= 0) {
         H5Eclear2(H5E_DEFAULT);
         fail("HDF5 file '", path_, "': cannot ", what, " '", detail::normalize(path), "': it is stored through filter ",
              id, name[0] ? " ('" + std::string(name) + "')" : std::string(),

@@ -100,9 +100,9 @@ struct adam {
 template <class P>
 concept policy = requires { P::slots; };
 
-// The most steps a saved state may count: 2^53, up to which a double (Adam's bias correction
-// takes beta^t in double) counts exactly, and far from overflowing the step counter.
-inline constexpr std::int64_t max_optimizer_steps = std::int64_t(1) << 53;
+// The most steps a saved state may count: 2^53 - 1, so that its next step's count is still exact
+// in a double (Adam's bias correction takes beta^t in double); far from overflowing the counter.
+inline constexpr std::int64_t max_optimizer_steps = (std::int64_t(1) << 53) - 1;
 
 // An optimizer's state as host values: what a training checkpoint stores and restores.
 template <class T>
@@ -151,7 +151,7 @@ class optimizer {
   void load_state(const optimizer_state<T>& s) {
     require(s.kind == P::name, "optimizer: a state of '", s.kind, "' cannot be loaded into '", P::name, "'");
     require(s.steps >= 0 && s.steps <= max_optimizer_steps, "optimizer: a state with ", s.steps,
-            " steps, expected 0 to 2^53");
+            " steps, expected 0 to 2^53 - 1");
     const auto mine = policy.settings();
     require(s.settings.size() == mine.size(), "optimizer '", P::name, "': the state has ", s.settings.size(),
             " settings, expected ", mine.size());
