@@ -565,6 +565,8 @@ BOOST_AUTO_TEST_CASE(a_missing_filter_is_named) {
                {path, "'/x'", "filter 40123", "basin test pass-through", "does not have"});
   double one = 0;
   check_throws([&] { file::open(path).read_range<double>("x", 2, &one, 1); }, {path, "filter 40123"});
+  check_throws([&] { file::open(path, true).write_range<double>("x", 2, &one, 1); },
+               {path, "cannot write dataset '/x'", "filter 40123"});
 }
 
 BOOST_AUTO_TEST_CASE(hdf5_prints_nothing_to_stderr) {

@@ -466,7 +466,7 @@ class file {
     }
     if (n > 0 && H5Dread(d.get(), detail::type_of<T>::memory(), H5S_ALL, H5S_ALL, H5P_DEFAULT,
                          out.data()) < 0)
-      fail_read(d.get(), "read dataset", path);
+      fail_io(d.get(), "read dataset", path);
     return out;
   }
 
@@ -530,7 +530,7 @@ class file {
     detail::handle ms = select(fs.get(), dims, static_cast<hsize_t>(offset),
                                static_cast<hsize_t>(count));
     if (H5Dread(d.get(), detail::type_of<T>::memory(), ms.get(), fs.get(), H5P_DEFAULT, out) < 0)
-      fail_read(d.get(), "read range of dataset", path);
+      fail_io(d.get(), "read range of dataset", path);
   }
 
   // ---- string datasets ------------------------------------------------------------------
@@ -684,10 +684,10 @@ class file {
     fail("HDF5 file '", path_, "': cannot ", what, " '", detail::normalize(object), "'",
          why.empty() ? "" : ": ", why);
   }
-  // A read that failed: when the dataset goes through a filter this HDF5 library lacks (h5py's
-  // lzf, a plugin's compression), says which, where HDF5's own message names only the plugin
-  // folder it searched; otherwise as fail_at.
-  [[noreturn]] void fail_read(hid_t dset, std::string_view what, std::string_view path) const {
+  // A read or write of a dataset that failed: when the dataset goes through a filter this HDF5
+  // library lacks (h5py's lzf, a plugin's compression), says which, where HDF5's own message
+  // names only the plugin folder it searched; otherwise as fail_at.
+  [[noreturn]] void fail_io(hid_t dset, std::string_view what, std::string_view path) const {
     const std::string why = detail::take_reason();
     detail::handle plist(H5Dget_create_plist(dset), H5Pclose);
     const int filters = plist ? H5Pget_nfilters(plist.get()) : 0;
@@ -697,12 +697,13 @@ class file {
       char name[80] = {};
       const H5Z_filter_t id =
           H5Pget_filter2(plist.get(), unsigned(k), &flags, &values, nullptr, sizeof name, name, &config);
-      // (a missing optional filter is skipped on writing and never fails a read)
-      if (id >= 0 && !(flags & H5Z_FLAG_OPTIONAL) && H5Zfilter_avail(id) <= 0) {
+      // (optional ones too: h5py writes lzf as optional, and a chunk written through it cannot be
+      // read without it)
+      if (id >= 0 && H5Zfilter_avail(id) <= 0) {
         H5Eclear2(H5E_DEFAULT);
         fail("HDF5 file '", path_, "': cannot ", what, " '", detail::normalize(path), "': it is stored through filter ",
              id, name[0] ? " ('" + std::string(name) + "')" : std::string(),
-             ", which this HDF5 library does not have (write it uncompressed or with gzip, HDF5's own)");
+             ", which this HDF5 library does not have (store it uncompressed or with gzip, HDF5's own)");
       }
     }
     H5Eclear2(H5E_DEFAULT);
@@ -883,9 +884,9 @@ class file {
     detail::handle fs(H5Dget_space(dset), H5Sclose);
     if (!fs) fail_at("write dataset", path);
     detail::handle ms = select(fs.get(), dims, offset, count);
-    if (!ms || H5Sget_select_npoints(fs.get()) != static_cast<hssize_t>(count) ||
-        H5Dwrite(dset, detail::type_of<T>::memory(), ms.get(), fs.get(), H5P_DEFAULT, data) < 0)
-      fail_at("write dataset", path);
+    if (!ms || H5Sget_select_npoints(fs.get()) != static_cast<hssize_t>(count)) fail_at("write dataset", path);
+    if (H5Dwrite(dset, detail::type_of<T>::memory(), ms.get(), fs.get(), H5P_DEFAULT, data) < 0)
+      fail_io(dset, "write dataset", path);
   }
 
   void require_one_string(hid_t type, hid_t space, std::string_view what,
