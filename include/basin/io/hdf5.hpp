@@ -679,8 +679,10 @@ class file {
   std::string where(std::string_view kind, std::string_view object) const {
     return "HDF5 file '" + path_ + "', " + std::string(kind) + " '" + detail::normalize(object) + "'";
   }
-  [[noreturn]] void fail_at(std::string_view what, std::string_view object) const {
-    const std::string why = detail::take_reason();
+  // why: HDF5's reason, taken from its error stack unless the caller took it first (any later
+  // HDF5 call clears the stack).
+  [[noreturn]] void fail_at(std::string_view what, std::string_view object,
+                            const std::string& why = detail::take_reason()) const {
     fail("HDF5 file '", path_, "': cannot ", what, " '", detail::normalize(object), "'",
          why.empty() ? "" : ": ", why);
   }
@@ -707,7 +709,7 @@ class file {
       }
     }
     H5Eclear2(H5E_DEFAULT);
-    fail("HDF5 file '", path_, "': cannot ", what, " '", detail::normalize(path), "'", why.empty() ? "" : ": ", why);
+    fail_at(what, path, why);
   }
   [[noreturn]] void fail_attr(std::string_view what, std::string_view object,
                               std::string_view name) const {
