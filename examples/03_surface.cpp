@@ -118,14 +118,17 @@ int main(int argc, char** argv) try {
   s.highlight = initial_loss;
   s.highlight_label = "initial loss";
   basin::plot::contour(loss, out + "/test_loss_contour", s);
+  // The heat map's colours and the 3-D surface stop at a loss of 10 (the reference tool's --vmax):
+  // the plane's corners reach losses past 1000, which would leave the basin one dark colour and,
+  // in 3-D, rise in front of it.
+  s.vmax = 10;
   basin::plot::heatmap(loss, out + "/test_loss_heatmap", s);
-  auto s3 = s;
-  s3.log_z = true;
-  basin::plot::surface3d(loss, out + "/test_loss_3d", s3);
+  basin::plot::surface3d(loss, out + "/test_loss_3d", s);
   auto sa = s;
   sa.title = "resnet20, Fashion-MNIST test accuracy";
   sa.zlabel = "test accuracy (%)";
   sa.highlight = NAN;
+  sa.vmax = NAN;
   basin::plot::heatmap(acc, out + "/test_acc_heatmap", sa);
   basin::write_vtk(loss, out + "/surface.vtk", true);
   basin::write_csv(loss, out + "/test_loss.csv");

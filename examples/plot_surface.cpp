@@ -40,6 +40,9 @@
 // training set's mean and deviation (only right for a net trained that way). --proj_file: a
 // training path projected by plot_trajectory (its directions.h5_proj_cos.h5), drawn on the
 // contour maps; sweep the plane of its --dir_file (the reference's plot_2D.py --proj_file).
+// --plot: --vmin, --vmax and --vlevel give the loss contours' levels, --vmin and --vmax the loss
+// heat maps' colour range (plot_2D.py's); --zmax Z cuts the losses' 3-D pictures and .vtk files
+// at Z (h52vtp.py's); --log draws the losses on a log scale (then --vmin must be positive).
 //
 // Built with MPI (where CMake finds it), `mpirun -np 4 plot_surface ...` shares the sweep among 4
 // processes as the reference tool's --mpi: rank 0 writes the directions, the surface file and the
@@ -85,7 +88,7 @@ struct settings {
   bool plot = false, log = false, recompute_bn = false;
   basin::criterion loss = basin::criterion::cross_entropy;
   double vmin = 0.1, vmax = 10, vlevel = 0.5;
-  double zmax = -1;                   // the .vtk files' clipping (h52vtp.py's --zmax; <= 0: none)
+  double zmax = -1;                   // the losses' 3-D and .vtk clipping (h52vtp.py's --zmax; <= 0: none)
   basin::sweep_team* team = nullptr;  // with MPI and more than one process
 };
 
@@ -245,9 +248,13 @@ int run(const settings& s) {
       cs.path = s.path;  // plot_trajectory's (the reference's plot_2D.py --proj_file)
       basin::plot::contour(g, stem + "_" + name + "_2dcontour", cs,
                            name.find("loss") != std::string::npos ? levels : std::vector<double>{});
-      basin::plot::heatmap(g, stem + "_" + name + "_2dheat", ps);
-      basin::plot::surface3d(g, stem + "_" + name + "_3dsurface", ps);
-      basin::write_vtk(g, stem + "_" + name + ".vtk", s.log, s.zmax > 0 ? s.zmax : INFINITY);
+      const bool loss = name.find("loss") != std::string::npos;
+      basin::plot::style hs = ps, ss = ps;
+      if (loss) hs.vmin = s.vmin, hs.vmax = s.vmax;  // as plot_2D.py's heat map
+      if (loss && s.zmax > 0) ss.vmax = s.zmax;      // as h52vtp.py
+      basin::plot::heatmap(g, stem + "_" + name + "_2dheat", hs);
+      basin::plot::surface3d(g, stem + "_" + name + "_3dsurface", ss);
+      basin::write_vtk(g, stem + "_" + name + ".vtk", s.log, loss && s.zmax > 0 ? s.zmax : INFINITY);
     } else {
       basin::plot::curves({{s.x, z, name}}, {}, stem + "_" + name + "_1d", ps);
     }
@@ -305,7 +312,7 @@ static int run_main(int argc, char** argv, basin::sweep_team* team) {
   s.vmin = a.get("vmin", mse ? 0.01 : 0.1, "0.1, 0.01 with --loss_name mse");
   s.vmax = a.get("vmax", mse ? 0.2 : 10.0, "10, 0.2 with --loss_name mse");
   s.vlevel = a.get("vlevel", mse ? 0.01 : 0.5, "0.5, 0.01 with --loss_name mse");
-  s.zmax = a.get("zmax", -1.0, "-1: no clipping in the .vtk files");
+  s.zmax = a.get("zmax", -1.0, "-1: no clipping of the 3-D pictures and the .vtk files");
   basin::require(s.model_file3.empty() || a.help() || (!s.model_file2.empty() && !s.y.empty()),
                  "option --model_file3: the plane through three models needs --model_file2 and --y too (",
                  s.model_file2.empty() && s.y.empty() ? "neither was given"
@@ -339,6 +346,8 @@ static int run_main(int argc, char** argv, basin::sweep_team* team) {
                      (s.vmax - s.vmin) / s.vlevel <= 1000,
                  "options --vmin, --vmax, --vlevel: expected vmin < vmax and a spacing vlevel > 0 giving at most 1000 ",
                  "contour levels, got ", s.vmin, ", ", s.vmax, ", ", s.vlevel);
+  basin::require(!s.log || s.vmin > 0, "option --vmin: with --log expected a positive value, got ", s.vmin);
+  basin::require(std::isfinite(s.zmax), "option --zmax: expected a number (<= 0: no clipping), got ", s.zmax);
   basin::require(s.proj_file.empty() || (s.plot && !s.y.empty()),
                  "option --proj_file: draws a path on the contour maps of a plane, so it needs --y and --plot");
   if (!s.proj_file.empty()) {  // read before the sweep: a bad file is named at once

@@ -399,6 +399,58 @@ BOOST_AUTO_TEST_CASE(heatmap_and_surface) {
   BOOST_TEST(slurp(stem("surface") + ".gp").find("set cblabel 'loss'") != std::string::npos);
 }
 
+// style.vmin / vmax: a heat map's colours stop at them (the cells beyond take the end colours, as
+// the reference tool's seaborn map); a 3-D surface is cut flat on them. The .dat keeps the values.
+BOOST_AUTO_TEST_CASE(value_range_of_heatmap_and_surface) {
+  const grid2d g = bowl();                                                                        // 0.1 .. 3.1
+  const std::string top = "fill = 'rgb(253, 231,  37)'", bottom = "fill = 'rgb( 68,   1,  84)'";  // viridis' ends
+  std::size_t above = 0, below = 0, flat_facets = 0;
+  for (double z : g.z) above += z >= 2, below += z <= 0.5;
+  for (int i = 0; i + 1 < g.nx(); ++i)
+    for (int j = 0; j + 1 < g.ny(); ++j)
+      flat_facets += g.at(i, j) >= 2 && g.at(i + 1, j) >= 2 && g.at(i, j + 1) >= 2 && g.at(i + 1, j + 1) >= 2;
+  BOOST_TEST_REQUIRE((above > 50u && below > 50u && flat_facets > 10u));  // 66, 75, 16
+  style st;
+  basin::plot::heatmap(g, stem("range_none"), st);
+  BOOST_TEST(count(stem("range_none") + ".svg", top) < above);  // (the test tells the two apart)
+  st.vmin = 0.5;
+  st.vmax = 2;
+  basin::plot::heatmap(g, stem("range_heatmap"), st);
+  check_picture(stem("range_heatmap"));
+  check_grid_dat(stem("range_heatmap") + ".dat", g);
+  const std::string heat = slurp(stem("range_heatmap") + ".gp");
+  BOOST_TEST(heat.find("set cbrange [0.5:2]\n") != std::string::npos);
+  BOOST_TEST(heat.find("set cbtics add (\"≥ 2\" 2)\nset cbtics add (\"≤ 0.5\" 0.5)\n") != std::string::npos);
+  BOOST_TEST(slurp(stem("range_none") + ".gp").find("tics add") == std::string::npos);
+  BOOST_TEST(count(stem("range_heatmap") + ".svg", top) >= above);
+  BOOST_TEST(count(stem("range_heatmap") + ".svg", bottom) >= below);
+  st.vmin = NAN;  // the lower end from the data
+  basin::plot::surface3d(g, stem("range_surface"), st);
+  check_picture(stem("range_surface"));
+  check_grid_dat(stem("range_surface") + ".dat", g);
+  const std::string gp = slurp(stem("range_surface") + ".gp");
+  BOOST_TEST(gp.find("set zrange [0.1:2]\nset cbrange [0.1:2]\n") != std::string::npos);
+  BOOST_TEST(gp.find("using 1:2:(shown($3)) with pm3d") != std::string::npos);
+  BOOST_TEST(gp.find("set cbtics add (\"≥ 2\" 2)\nset ztics add (\"≥ 2\" 2)\nunset key") != std::string::npos);
+  BOOST_TEST(count(stem("range_surface") + ".svg", top) >= flat_facets);  // the plateau, every facet on it
+  basin::plot::surface3d(g, stem("range_surface_none"), style{});
+  BOOST_TEST(count(stem("range_surface_none") + ".svg", top) < flat_facets);
+  // Data all beyond a given end: a range of one value is widened (gnuplot refuses it).
+  st.vmin = 5;
+  st.vmax = NAN;
+  basin::plot::heatmap(g, stem("range_above"), st);
+  check_picture(stem("range_above"));
+  BOOST_TEST(slurp(stem("range_above") + ".gp").find("set cbrange [5:10]\n") != std::string::npos);
+  st.vmin = NAN;
+  st.vmax = 0.05;
+  st.log_z = true;
+  basin::plot::surface3d(g, stem("range_below_log"), st);
+  check_picture(stem("range_below_log"));
+  const std::string lg = slurp(stem("range_below_log") + ".gp");
+  BOOST_TEST(lg.find("set zrange [0.005:0.05]\n") != std::string::npos);
+  BOOST_TEST(lg.find("using 1:2:(shown($3 > 0 ? $3 : NaN))") != std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(nan_points_and_log_of_non_positive) {
   grid2d g = bowl();
   g.z[5 * 17 + 5] = NAN;        // a point not computed
@@ -769,6 +821,16 @@ BOOST_AUTO_TEST_CASE(bad_input_is_rejected_before_writing) {
   style hl;
   hl.highlight = INFINITY;
   check_throws([&] { contour(bowl(), stem("e"), hl); }, {"style.highlight"});
+  style range;
+  range.vmin = 2;
+  range.vmax = 2;
+  check_throws([&] { heatmap(bowl(), stem("e"), range); }, {"plot::heatmap", "style.vmin = 2", "below style.vmax = 2"});
+  range.vmin = -INFINITY;
+  range.vmax = NAN;
+  check_throws([&] { surface3d(bowl(), stem("e"), range); }, {"plot::surface3d", "style.vmin = -inf", "finite"});
+  range.vmin = 0;
+  range.log_z = true;
+  check_throws([&] { heatmap(bowl(), stem("e"), range); }, {"style.vmin = 0", "positive (log_z)"});
   style tiny;
   tiny.width = 10;
   check_throws([&] { heatmap(bowl(), stem("e"), tiny); }, {"style.width"});

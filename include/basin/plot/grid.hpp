@@ -78,6 +78,15 @@ struct style {
   // (landscape/trajectory.hpp); empty draws none. Points must be finite.
   std::vector<std::array<double, 2>> path;
   std::string path_label = "training path";
+  // heat map and 3-D surface only: the values shown, as the reference tool's vmin/vmax (its
+  // seaborn heat map) and h52vtp.py's zmax; NaN takes that end from the data. A heat map colours
+  // a value outside [vmin, vmax] with the nearer end's colour; a 3-D surface draws it on that end
+  // (a flat floor or plateau, as the paper's 3-D figures are cut), its z axis spanning the range,
+  // so that the high rim of a plane does not hide its basin; the end's tic then reads "≥ vmax" or
+  // "≤ vmin". A given end must be finite, positive with log_z, and vmin < vmax. The .dat files
+  // keep the values as they are.
+  double vmin = std::numeric_limits<double>::quiet_NaN();
+  double vmax = std::numeric_limits<double>::quiet_NaN();
 };
 
 namespace detail {

@@ -15,7 +15,8 @@
 //
 // All three throw basin::error naming the function and the argument for a grid with fewer than
 // 2x2 points, z.size() != nx*ny, coordinates not finite and strictly increasing, no finite value
-// (with log_z: no positive value), a stem naming no file or a folder that cannot be created, and
+// (with log_z: no positive value), a style.vmin or style.vmax that style's comment does not allow
+// (heat map, 3-D surface), a stem naming no file or a folder that cannot be created, and
 // from plot::render when gnuplot is missing or fails. Nothing is written when the input is bad.
 #pragma once
 
@@ -74,6 +75,48 @@ inline std::string axis_labels(const style& st) {
 
 inline std::string surface_title(const grid2d& g, const style& st) {
   return !st.title.empty() ? st.title : !g.name.empty() ? g.name : std::string("surface");
+}
+
+// requires nothing; throws basin::error naming `fn` unless style.vmin and style.vmax are each
+// NaN or finite (positive with log_z), and vmin < vmax where both are given.
+inline void check_value_range(const style& st, const char* fn) {
+  for (const auto& [v, name] : {std::pair{st.vmin, "style.vmin"}, std::pair{st.vmax, "style.vmax"}})
+    require(std::isnan(v) || (std::isfinite(v) && (!st.log_z || v > 0)), fn, ": ", name, " = ", v,
+            " must be NaN (from the data) or finite", st.log_z ? " and positive (log_z)" : "");
+  require(!(st.vmin >= st.vmax), fn, ": style.vmin = ", st.vmin, " must be below style.vmax = ", st.vmax);
+}
+
+inline bool has_value_range(const style& st) {
+  return !std::isnan(st.vmin) || !std::isnan(st.vmax);
+}
+
+// The values a heat map's colours and a 3-D surface's z axis span (see style::vmin): the ends
+// given, the others the data's (positive with log_z) without crossing a given one. A range of one
+// value (data all beyond a given end) is widened, by 1 or |end|, or tenfold with log_z: gnuplot
+// refuses an empty range.
+inline std::pair<double, double> shown_range(const grid2d& g, const style& st) {
+  auto [lo, hi] = value_range(g, st.log_z);
+  if (!std::isnan(st.vmin)) lo = st.vmin, hi = std::max(hi, lo);
+  if (!std::isnan(st.vmax)) hi = st.vmax, lo = std::min(lo, hi);
+  if (!(hi > lo)) {
+    if (std::isnan(st.vmax))
+      hi = st.log_z ? lo * 10 : lo + std::max(1.0, std::fabs(lo));
+    else
+      lo = st.log_z ? hi / 10 : hi - std::max(1.0, std::fabs(hi));
+  }
+  return {lo, hi};
+}
+
+// Tic labels "≥ vmax" and "≤ vmin" at a given end that values lie beyond (they are drawn on it),
+// for `axis` ("cb" or "z"); empty when no value does.
+inline std::string end_tics(const grid2d& g, const style& st, const std::string& axis) {
+  bool above = false, below = false;
+  for (double v : g.z)
+    if (std::isfinite(v) && (!st.log_z || v > 0)) above |= v > st.vmax, below |= v < st.vmin;
+  std::string s;
+  if (above) s += "set " + axis + "tics add (\"≥ " + number(st.vmax) + "\" " + number(st.vmax) + ")\n";
+  if (below) s += "set " + axis + "tics add (\"≤ " + number(st.vmin) + "\" " + number(st.vmin) + ")\n";
+  return s;
 }
 
 inline std::string cbtics(const std::string& tics) { return tics.empty() ? tics : "set cbtics " + tics + "\n"; }
@@ -389,11 +432,15 @@ inline bool evenly_spaced(const std::vector<double>& v) {
 // heat map draws it, so a coarse map (a 5 x 5 Hessian map) shows its 25 values; a point not
 // computed is a white cell. On an uneven grid (gnuplot pm3d) each cell between four grid points
 // takes the mean of its corners' colours, and cells touching a point not computed are white.
+// style.vmin and style.vmax, where given, bound the colour scale (the reference tool's heat map
+// is drawn between its --vmin and --vmax).
 // requires, ensures, throws: as in the file comment.
 inline void heatmap(const grid2d& g, const std::string& stem, const style& st) {
   constexpr const char* fn = "plot::heatmap";
   detail::check_grid(g, fn, true, st.log_z);
-  const auto [lo, hi] = detail::value_range(g, true);
+  detail::check_value_range(st, fn);
+  const bool ranged = detail::has_value_range(st);
+  const auto [lo, hi] = ranged ? detail::shown_range(g, st) : detail::value_range(g, true);
   const auto f = detail::files_for(stem, fn);
   std::string s = detail::preamble(f, st, "heatmap", detail::surface_title(g, st));
   const bool cells = detail::evenly_spaced(g.x) && detail::evenly_spaced(g.y);
@@ -415,7 +462,10 @@ inline void heatmap(const grid2d& g, const std::string& stem, const style& st) {
   s += detail::axis_labels(st);
   s += "set tics out nomirror\n";
   s += "set cblabel " + detail::gp_string(st.zlabel) + "\n";
+  // (values beyond the colour range take its end's colour)
+  if (ranged) s += "set cbrange [" + detail::number(lo) + ":" + detail::number(hi) + "]\n";
   if (st.log_z) s += "set logscale cb\n" + detail::cbtics(detail::log_tics(lo, hi));
+  s += detail::end_tics(g, st, "cb");
   s += "unset key\n";
   if (cells) {
     // A box per point coloured by its value (a NaN point draws none: a white cell). Each box's
@@ -441,10 +491,15 @@ inline void heatmap(const grid2d& g, const std::string& stem, const style& st) {
 
 // The surface in 3-D (gnuplot pm3d, depth-sorted), coloured by value with a colour bar; the grid
 // lines are drawn on it when both nx and ny are at most 60 (denser meshes would turn black).
+// With style.vmin or style.vmax, values beyond them are drawn on the range's ends: a plane whose
+// rim rises 1000-fold over its basin (a corner in front of the basin would hide it) is cut flat.
 // requires, ensures, throws: as in the file comment.
 inline void surface3d(const grid2d& g, const std::string& stem, const style& st) {
   constexpr const char* fn = "plot::surface3d";
   detail::check_grid(g, fn, true, st.log_z);
+  detail::check_value_range(st, fn);
+  const bool ranged = detail::has_value_range(st);
+  const auto [lo, hi] = ranged ? detail::shown_range(g, st) : detail::value_range(g, true);
   const auto f = detail::files_for(stem, fn);
   std::string s = detail::preamble(f, st, "surface3d", detail::surface_title(g, st));
   s += "\nset view 60, 35\nset xyplane 0\n";
@@ -455,14 +510,23 @@ inline void surface3d(const grid2d& g, const std::string& stem, const style& st)
   s += "set zlabel " + detail::gp_string(st.zlabel) + " rotate parallel\n";
   s += "set cblabel " + detail::gp_string(st.zlabel) + "\n";
   s += "set colorbox vertical user origin 0.88, 0.25 size 0.025, 0.5\n";
+  if (ranged) {
+    const auto lo_s = detail::number(lo), hi_s = detail::number(hi);
+    s += "set zrange [" + lo_s + ":" + hi_s + "]\nset cbrange [" + lo_s + ":" + hi_s + "]\n";
+    s += "shown(v) = v > " + hi_s + " ? " + hi_s + " : v < " + lo_s + " ? " + lo_s +
+         " : v  # drawn on the range's ends\n";
+  }
   if (st.log_z) {
-    const auto [lo, hi] = detail::value_range(g, true);
     const auto tics = detail::log_tics(lo, hi);
     s += "set logscale z\nset logscale cb\n" + detail::cbtics(tics);
     if (!tics.empty()) s += "set ztics " + tics + "\n";
   }
+  s += detail::end_tics(g, st, "cb") + detail::end_tics(g, st, "z");
   s += "unset key\n";
-  s += "splot " + detail::gp_file(f.base + ".dat") + " using " + detail::value_column(st) + " with pm3d notitle\n";
+  const std::string value = !ranged    ? detail::value_column(st)
+                            : st.log_z ? "1:2:(shown($3 > 0 ? $3 : NaN))"
+                                       : "1:2:(shown($3))";
+  s += "splot " + detail::gp_file(f.base + ".dat") + " using " + value + " with pm3d notitle\n";
   s += detail::epilogue(f, st);
   detail::finish(f, st, detail::grid_dat(g), s, fn);
 }
