@@ -9,7 +9,7 @@
 //   <out>/surface.vtk     for ParaView; <out>/test_loss.csv
 // Each point is written as soon as it is computed: interrupt it and run it again to finish.
 //
-//   03_surface [--checkpoint resnet20_fmnist/final.h5] [--train-epochs 1] [--x -1:1:11] [--y -1:1:11]
+//   03_surface [--checkpoint resnet20_fmnist/final.h5] [--train-epochs 1] [--x -1:1:21] [--y -1:1:21]
 //              [--norm filter] [--keep-biasbn] [--test-subset 500] [--seed 1]
 //              [--data /usr/share/datasets/fashion-mnist] [--out landscape]
 #include <cmath>
@@ -37,8 +37,8 @@ int main(int argc, char** argv) try {
   basin::examples::cli args(argc, argv);
   const std::string ckpt = args.get("checkpoint", std::string("resnet20_fmnist/final.h5"));
   const int train_epochs = args.get("train-epochs", 1);
-  const auto xs = basin::parse_range(args.get("x", std::string("-1:1:11")), "--x");
-  const auto ys = basin::parse_range(args.get("y", std::string("-1:1:11")), "--y");
+  const auto xs = basin::parse_range(args.get("x", std::string("-1:1:21")), "--x");
+  const auto ys = basin::parse_range(args.get("y", std::string("-1:1:21")), "--y");
   const auto norm = basin::parse_normalization(args.get("norm", std::string("filter")), "option --norm");
   const bool keep_biasbn = args.flag("keep-biasbn");
   const long subset = args.get("test-subset", 500L);
