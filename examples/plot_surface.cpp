@@ -7,7 +7,7 @@
 //                --dir_type weights|states [--dir_file dirs.h5] [--surf_file surf.h5]
 //                [--data_split test|train|both] [--subset 2000] [--batch_size 500] [--seed 1]
 //                [--data_split N --split_idx i] [--raw_data]
-//                [--data_dir DIR] [--plot] [--vlevel 0.5 --vmin 0.1 --vmax 10] [--log] [--zmax Z]
+//                [--data_dir DIR] [--plot] [--vlevel 0.5 --vmin 0.1 --vmax 10] [--log] [--zmax Z] [--loss_max 5]
 //                [--recompute_bn] [--points_per_pass 16] [--loss_name crossentropy|mse] [--proj_file p.h5]
 //
 // --y omitted: a 1-D line. --model_file2: the x direction is model_file2 - model_file (states
@@ -42,7 +42,9 @@
 // contour maps; sweep the plane of its --dir_file (the reference's plot_2D.py --proj_file).
 // --plot: --vmin, --vmax and --vlevel give the loss contours' levels, --vmin and --vmax the loss
 // heat maps' colour range (plot_2D.py's); --zmax Z cuts the losses' 3-D pictures and .vtk files
-// at Z (h52vtp.py's); --log draws the losses on a log scale (then --vmin must be positive).
+// at Z (h52vtp.py's); --log draws the losses on a log scale (then --vmin must be positive). A line
+// (no --y) draws each metric and <surface>_1d_loss_acc.png, the losses and accuracies on two axes
+// (plot_1D.py's), the loss axis from 0 (--log: from the data) to --loss_max (5; 0.2 with mse).
 //
 // Built with MPI (where CMake finds it), `mpirun -np 4 plot_surface ...` shares the sweep among 4
 // processes as the reference tool's --mpi: rank 0 writes the directions, the surface file and the
@@ -89,6 +91,7 @@ struct settings {
   basin::criterion loss = basin::criterion::cross_entropy;
   double vmin = 0.1, vmax = 10, vlevel = 0.5;
   double zmax = -1;                   // the losses' 3-D and .vtk clipping (h52vtp.py's --zmax; <= 0: none)
+  double loss_max = 5;                // the top of a line's loss axis (plot_1D.py's --loss_max)
   basin::sweep_team* team = nullptr;  // with MPI and more than one process
 };
 
@@ -238,7 +241,8 @@ int run(const settings& s) {
     ps.xlabel = "x";
     ps.ylabel = "y";
     ps.zlabel = name;
-    ps.log_z = s.log && name.find("loss") != std::string::npos;
+    const bool loss = name.find("loss") != std::string::npos;
+    ps.log_z = s.log && loss;
     const auto z = basin::surface_values(f, name);
     if (plane) {
       basin::plot::grid2d g{s.x, s.y, z, name};
@@ -246,9 +250,7 @@ int run(const settings& s) {
       for (int k = 0; k <= 1000 && s.vmin + k * s.vlevel < s.vmax; ++k) levels.push_back(s.vmin + k * s.vlevel);
       basin::plot::style cs = ps;
       cs.path = s.path;  // plot_trajectory's (the reference's plot_2D.py --proj_file)
-      basin::plot::contour(g, stem + "_" + name + "_2dcontour", cs,
-                           name.find("loss") != std::string::npos ? levels : std::vector<double>{});
-      const bool loss = name.find("loss") != std::string::npos;
+      basin::plot::contour(g, stem + "_" + name + "_2dcontour", cs, loss ? levels : std::vector<double>{});
       basin::plot::style hs = ps, ss = ps;
       if (loss) hs.vmin = s.vmin, hs.vmax = s.vmax;  // as plot_2D.py's heat map
       if (loss && s.zmax > 0) ss.vmax = s.zmax;      // as h52vtp.py
@@ -256,7 +258,25 @@ int run(const settings& s) {
       basin::plot::surface3d(g, stem + "_" + name + "_3dsurface", ss);
       basin::write_vtk(g, stem + "_" + name + ".vtk", s.log, loss && s.zmax > 0 ? s.zmax : INFINITY);
     } else {
+      if (loss && !s.log) ps.vmin = 0;  // plot_1D.py's ylim(0, loss_max)
+      if (loss) ps.vmax = s.loss_max;
       basin::plot::curves({{s.x, z, name}}, {}, stem + "_" + name + "_1d", ps);
+    }
+  }
+  if (!plane) {  // plot_1D.py's first picture: the losses and the accuracies along the line, two axes
+    std::vector<basin::plot::curve> losses, accuracies;
+    for (const auto& name : metrics.names())
+      (name.find("loss") != std::string::npos ? losses : accuracies)
+          .push_back({s.x, basin::surface_values(f, name), name});
+    if (!losses.empty() && !accuracies.empty()) {
+      basin::plot::style ps;
+      ps.title = s.model + (s.loss == basin::criterion::mse ? " loss (MSE) and accuracy" : " loss and accuracy");
+      ps.xlabel = "x";
+      ps.zlabel = "loss";
+      ps.log_z = s.log;
+      ps.vmin = s.log ? NAN : 0;
+      ps.vmax = s.loss_max;
+      basin::plot::curves(losses, accuracies, stem + "_1d_loss_acc", ps);
     }
   }
   std::printf("pictures: %s_*.png/.svg\n", stem.c_str());
@@ -313,6 +333,7 @@ static int run_main(int argc, char** argv, basin::sweep_team* team) {
   s.vmax = a.get("vmax", mse ? 0.2 : 10.0, "10, 0.2 with --loss_name mse");
   s.vlevel = a.get("vlevel", mse ? 0.01 : 0.5, "0.5, 0.01 with --loss_name mse");
   s.zmax = a.get("zmax", -1.0, "-1: no clipping of the 3-D pictures and the .vtk files");
+  s.loss_max = a.get("loss_max", mse ? 0.2 : 5.0, "5, 0.2 with --loss_name mse");
   basin::require(s.model_file3.empty() || a.help() || (!s.model_file2.empty() && !s.y.empty()),
                  "option --model_file3: the plane through three models needs --model_file2 and --y too (",
                  s.model_file2.empty() && s.y.empty() ? "neither was given"
@@ -348,6 +369,8 @@ static int run_main(int argc, char** argv, basin::sweep_team* team) {
                  "contour levels, got ", s.vmin, ", ", s.vmax, ", ", s.vlevel);
   basin::require(!s.log || s.vmin > 0, "option --vmin: with --log expected a positive value, got ", s.vmin);
   basin::require(std::isfinite(s.zmax), "option --zmax: expected a number (<= 0: no clipping), got ", s.zmax);
+  basin::require(std::isfinite(s.loss_max) && s.loss_max > 0, "option --loss_max: expected a positive number, got ",
+                 s.loss_max);
   basin::require(s.proj_file.empty() || (s.plot && !s.y.empty()),
                  "option --proj_file: draws a path on the contour maps of a plane, so it needs --y and --plot");
   if (!s.proj_file.empty()) {  // read before the sweep: a bad file is named at once

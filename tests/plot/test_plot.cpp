@@ -595,6 +595,18 @@ BOOST_AUTO_TEST_CASE(curves_loss_and_accuracy) {
   }
   BOOST_TEST(slurp(stem("curves") + ".gp").find("set logscale x") == std::string::npos);
   BOOST_CHECK_THROW(basin::plot::curves({loss[0]}, {}, stem("log_x_bad"), lx), basin::error);  // x from -1
+  // A loss axis from 0 to 2 (plot_1D.py's ylim(0, loss_max)): the losses (up to 6.05) leave it.
+  style lm;
+  lm.vmin = 0;
+  lm.vmax = 2;
+  basin::plot::curves(loss, acc, stem("loss_max"), lm);
+  check_picture(stem("loss_max"));
+  BOOST_TEST(count(stem("loss_max") + ".gp", "set yrange [0:2]\n") == 1u);
+  lm.vmin = NAN;
+  lm.log_z = true;
+  basin::plot::curves(loss, acc, stem("loss_max_log"), lm);
+  BOOST_TEST(count(stem("loss_max_log") + ".gp", "set yrange [*:2]\n") == 1u);
+  BOOST_TEST(slurp(stem("curves") + ".gp").find("set yrange") == std::string::npos);
   // Accuracy alone goes on the left axis.
   basin::plot::curves({}, acc, stem("acc_only"), style{});
   check_picture(stem("acc_only"));
@@ -831,6 +843,11 @@ BOOST_AUTO_TEST_CASE(bad_input_is_rejected_before_writing) {
   range.vmin = 0;
   range.log_z = true;
   check_throws([&] { heatmap(bowl(), stem("e"), range); }, {"style.vmin = 0", "positive (log_z)"});
+  check_throws(
+      [&] {
+        curves({curve{{0, 1}, {1, 2}, "c"}}, {}, stem("e"), range);
+      },
+      {"plot::curves", "style.vmin = 0", "positive (log_z)"});
   style tiny;
   tiny.width = 10;
   check_throws([&] { heatmap(bowl(), stem("e"), tiny); }, {"style.width"});

@@ -71,10 +71,11 @@ inline void check_points(const std::vector<curve>& cs, const std::string& arg, c
 // them in matching order, e.g. {train, test}) unless a curve's `colour` names one; loss lines are solid, accuracy lines
 // dashed, unless a curve's `dash` says otherwise (a dash type from 1 to 8); a curve with `low` and `high` has error
 // bars (its intervals) and a marker at every point. With no loss curves the
-// accuracy curves go on the left axis. The .dat holds one data set per curve (gnuplot `index`): the loss curves first,
-// then the accuracy curves, each "x y" per line in the given order, data sets separated by two blank lines; y exactly
-// as given, "NaN" where not finite. requires: at least one curve; each curve with x.size() == y.size() > 0 and finite
-// x; in each
+// accuracy curves go on the left axis. style.vmin and style.vmax, where given, fix the left axis's
+// range (plot_1D.py's ylim(0, loss_max)): lines beyond it leave the plot. The .dat holds one data set per curve
+// (gnuplot `index`): the loss curves first, then the accuracy curves, each "x y" per line in the given order, data sets
+// separated by two blank lines; y exactly as given, "NaN" where not finite. requires: at least one curve; each curve
+// with x.size() == y.size() > 0 and finite x; in each
 //   non-empty group some finite y (positive for the loss group with log_z); a curve's low and high empty or
 //   as many as x, finite, with low[i] <= y[i] <= high[i] wherever y[i] is finite (and low[i] > 0 where a loss
 //   curve's y[i] > 0 on log_z's axis).
@@ -90,6 +91,7 @@ inline void curves(const std::vector<curve>& loss_curves, const std::vector<curv
   require(loss_curves.empty() || loss_ok, fn, ": loss_curves have no finite", st.log_z ? " positive" : "",
           " y value");
   require(acc_curves.empty() || acc_ok, fn, ": acc_curves have no finite y value");
+  detail::check_value_range(st, fn);
   if (st.log_x)
     for (const auto* group : {&loss_curves, &acc_curves})
       for (std::size_t k = 0; k < group->size(); ++k)
@@ -124,6 +126,10 @@ inline void curves(const std::vector<curve>& loss_curves, const std::vector<curv
   else s += "set ytics mirror\n";
   // Log axes label their ticks 1e-06, not 0.0000010 (gnuplot's default pads to the smallest tick).
   if (st.log_z && !loss_curves.empty()) s += "set logscale y\nset format y \"%g\"\n";
+  if (detail::has_value_range(st)) {
+    const auto end = [](double v) { return std::isnan(v) ? std::string("*") : detail::number(v); };
+    s += "set yrange [" + end(st.vmin) + ":" + end(st.vmax) + "]\n";
+  }
   if (st.log_x) {  // the data's own range, a little wider (gnuplot's autoscale widens it to whole decades)
     std::vector<double> xs;  // the distinct x, ascending
     for (const auto* group : {&loss_curves, &acc_curves})

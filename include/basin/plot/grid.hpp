@@ -17,6 +17,7 @@
 #include <limits>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "basin/core/config.hpp"
@@ -78,8 +79,9 @@ struct style {
   // (landscape/trajectory.hpp); empty draws none. Points must be finite.
   std::vector<std::array<double, 2>> path;
   std::string path_label = "training path";
-  // heat map and 3-D surface only: the values shown, as the reference tool's vmin/vmax (its
-  // seaborn heat map) and h52vtp.py's zmax; NaN takes that end from the data. A heat map colours
+  // heat map, 3-D surface and curves: the values shown, as the reference tool's vmin/vmax (its
+  // seaborn heat map), h52vtp.py's zmax and plot_1D.py's loss_max; NaN takes that end from the
+  // data. Curves: the left (loss) axis's range; lines leave the plot beyond it. A heat map colours
   // a value outside [vmin, vmax] with the nearer end's colour; a 3-D surface draws it on that end
   // (a flat floor or plateau, as the paper's 3-D figures are cut), its z axis spanning the range,
   // so that the high rim of a plane does not hide its basin; the end's tic then reads "≥ vmax" or
@@ -106,6 +108,19 @@ inline std::string one_line(std::string s) {
   for (char& c : s)
     if (static_cast<unsigned char>(c) < 0x20) c = ' ';
   return s;
+}
+
+// requires nothing; throws basin::error naming `fn` unless style.vmin and style.vmax are each
+// NaN or finite (positive with log_z), and vmin < vmax where both are given.
+inline void check_value_range(const style& st, const char* fn) {
+  for (const auto& [v, name] : {std::pair{st.vmin, "style.vmin"}, std::pair{st.vmax, "style.vmax"}})
+    require(std::isnan(v) || (std::isfinite(v) && (!st.log_z || v > 0)), fn, ": ", name, " = ", v,
+            " must be NaN (from the data) or finite", st.log_z ? " and positive (log_z)" : "");
+  require(!(st.vmin >= st.vmax), fn, ": style.vmin = ", st.vmin, " must be below style.vmax = ", st.vmax);
+}
+
+inline bool has_value_range(const style& st) {
+  return !std::isnan(st.vmin) || !std::isnan(st.vmax);
 }
 
 // "grid2d 'train_loss'" for messages.

@@ -77,19 +77,6 @@ inline std::string surface_title(const grid2d& g, const style& st) {
   return !st.title.empty() ? st.title : !g.name.empty() ? g.name : std::string("surface");
 }
 
-// requires nothing; throws basin::error naming `fn` unless style.vmin and style.vmax are each
-// NaN or finite (positive with log_z), and vmin < vmax where both are given.
-inline void check_value_range(const style& st, const char* fn) {
-  for (const auto& [v, name] : {std::pair{st.vmin, "style.vmin"}, std::pair{st.vmax, "style.vmax"}})
-    require(std::isnan(v) || (std::isfinite(v) && (!st.log_z || v > 0)), fn, ": ", name, " = ", v,
-            " must be NaN (from the data) or finite", st.log_z ? " and positive (log_z)" : "");
-  require(!(st.vmin >= st.vmax), fn, ": style.vmin = ", st.vmin, " must be below style.vmax = ", st.vmax);
-}
-
-inline bool has_value_range(const style& st) {
-  return !std::isnan(st.vmin) || !std::isnan(st.vmax);
-}
-
 // The values a heat map's colours and a 3-D surface's z axis span (see style::vmin): the ends
 // given, the others the data's (positive with log_z) without crossing a given one. A range of one
 // value (data all beyond a given end) is widened, by 1 or |end|, or tenfold with log_z: gnuplot
