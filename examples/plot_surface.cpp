@@ -40,11 +40,16 @@
 // training set's mean and deviation (only right for a net trained that way). --proj_file: a
 // training path projected by plot_trajectory (its directions.h5_proj_cos.h5), drawn on the
 // contour maps; sweep the plane of its --dir_file (the reference's plot_2D.py --proj_file).
-// --plot: --vmin, --vmax and --vlevel give the loss contours' levels, --vmin and --vmax the loss
-// heat maps' colour range (plot_2D.py's); --zmax Z cuts the losses' 3-D pictures and .vtk files
-// at Z (h52vtp.py's); --log draws the losses on a log scale (then --vmin must be positive). A line
-// (no --y) draws each metric and <surface>_1d_loss_acc.png, the losses and accuracies on two axes
-// (plot_1D.py's), the loss axis from 0 (--log: from the data) to --loss_max (5; 0.2 with mse).
+// --plot: contour lines (_2dcontour), filled contours (_2dcontourf), a heat map (_2dheat) and a
+// 3-D surface (_3dsurface) per metric, as plot_2D.py draws them, and a .vtk file (h52vtp.py's).
+// --vmin, --vmax and --vlevel give the loss contours' levels (lines and filled), --vmin and
+// --vmax the loss heat maps' colour range (plot_2D.py's); --zmax Z cuts the losses' 3-D pictures
+// and .vtk files at Z (h52vtp.py's); --log draws the losses on a log scale (then --vmin must be
+// positive). A line
+// (no --y) draws each metric and <surface>_1d_loss_acc.png (--log: _1d_loss_acc_log.png), the
+// losses and accuracies on two axes as plot_1D.py draws them (loss blue, accuracy red, test
+// dashed; the accuracy axis is fitted to the data, not 0-100), the loss axis from 0 (--log: from
+// the data) to --loss_max (5; 0.2 with mse).
 //
 // Built with MPI (where CMake finds it), `mpirun -np 4 plot_surface ...` shares the sweep among 4
 // processes as the reference tool's --mpi: rank 0 writes the directions, the surface file and the
@@ -251,6 +256,7 @@ int run(const settings& s) {
       basin::plot::style cs = ps;
       cs.path = s.path;  // plot_trajectory's (the reference's plot_2D.py --proj_file)
       basin::plot::contour(g, stem + "_" + name + "_2dcontour", cs, loss ? levels : std::vector<double>{});
+      basin::plot::filled_contour(g, stem + "_" + name + "_2dcontourf", ps, loss ? levels : std::vector<double>{});
       basin::plot::style hs = ps, ss = ps;
       if (loss) hs.vmin = s.vmin, hs.vmax = s.vmax;  // as plot_2D.py's heat map
       if (loss && s.zmax > 0) ss.vmax = s.zmax;      // as h52vtp.py
@@ -265,9 +271,13 @@ int run(const settings& s) {
   }
   if (!plane) {  // plot_1D.py's first picture: the losses and the accuracies along the line, two axes
     std::vector<basin::plot::curve> losses, accuracies;
-    for (const auto& name : metrics.names())
-      (name.find("loss") != std::string::npos ? losses : accuracies)
-          .push_back({s.x, basin::surface_values(f, name), name});
+    for (const auto& name : metrics.names()) {  // as plot_1D.py: loss blue, accuracy red, test dashed
+      const bool loss = name.find("loss") != std::string::npos;
+      basin::plot::curve c{s.x, basin::surface_values(f, name), name};
+      c.colour = loss ? 0 : 3;
+      c.dash = name.starts_with("test") ? 2 : 1;
+      (loss ? losses : accuracies).push_back(std::move(c));
+    }
     if (!losses.empty() && !accuracies.empty()) {
       basin::plot::style ps;
       ps.title = s.model + (s.loss == basin::criterion::mse ? " loss (MSE) and accuracy" : " loss and accuracy");
@@ -276,7 +286,7 @@ int run(const settings& s) {
       ps.log_z = s.log;
       ps.vmin = s.log ? NAN : 0;
       ps.vmax = s.loss_max;
-      basin::plot::curves(losses, accuracies, stem + "_1d_loss_acc", ps);
+      basin::plot::curves(losses, accuracies, stem + (s.log ? "_1d_loss_acc_log" : "_1d_loss_acc"), ps);
     }
   }
   std::printf("pictures: %s_*.png/.svg\n", stem.c_str());
@@ -367,7 +377,8 @@ static int run_main(int argc, char** argv, basin::sweep_team* team) {
                      (s.vmax - s.vmin) / s.vlevel <= 1000,
                  "options --vmin, --vmax, --vlevel: expected vmin < vmax and a spacing vlevel > 0 giving at most 1000 ",
                  "contour levels, got ", s.vmin, ", ", s.vmax, ", ", s.vlevel);
-  basin::require(!s.log || s.vmin > 0, "option --vmin: with --log expected a positive value, got ", s.vmin);
+  basin::require(!s.log || !s.plot || s.y.empty() || s.vmin > 0,  // (a plane's contour levels)
+                 "option --vmin: with --log expected a positive value, got ", s.vmin);
   basin::require(std::isfinite(s.zmax), "option --zmax: expected a number (<= 0: no clipping), got ", s.zmax);
   basin::require(std::isfinite(s.loss_max) && s.loss_max > 0, "option --loss_max: expected a positive number, got ",
                  s.loss_max);

@@ -420,7 +420,9 @@ BOOST_AUTO_TEST_CASE(value_range_of_heatmap_and_surface) {
   check_grid_dat(stem("range_heatmap") + ".dat", g);
   const std::string heat = slurp(stem("range_heatmap") + ".gp");
   BOOST_TEST(heat.find("set cbrange [0.5:2]\n") != std::string::npos);
-  BOOST_TEST(heat.find("set cbtics add (\"≥ 2\" 2)\nset cbtics add (\"≤ 0.5\" 0.5)\n") != std::string::npos);
+  // round tics, the ends labelled instead of the tics at them (1.8 and 0.6 keep their places)
+  BOOST_TEST(heat.find("set cbtics (0.6, 0.8, 1, 1.2, 1.4, 1.6, 1.8, \"≥ 2\" 2, \"≤ 0.5\" 0.5)\n") !=
+             std::string::npos);
   BOOST_TEST(slurp(stem("range_none") + ".gp").find("tics add") == std::string::npos);
   BOOST_TEST(count(stem("range_heatmap") + ".svg", top) >= above);
   BOOST_TEST(count(stem("range_heatmap") + ".svg", bottom) >= below);
@@ -431,7 +433,30 @@ BOOST_AUTO_TEST_CASE(value_range_of_heatmap_and_surface) {
   const std::string gp = slurp(stem("range_surface") + ".gp");
   BOOST_TEST(gp.find("set zrange [0.1:2]\nset cbrange [0.1:2]\n") != std::string::npos);
   BOOST_TEST(gp.find("using 1:2:(shown($3)) with pm3d") != std::string::npos);
-  BOOST_TEST(gp.find("set cbtics add (\"≥ 2\" 2)\nset ztics add (\"≥ 2\" 2)\nunset key") != std::string::npos);
+  const std::string tics = "(0.2, 0.4, 0.6, 0.8, 1, 1.2, 1.4, 1.6, 1.8, \"≥ 2\" 2)";
+  BOOST_TEST(gp.find("set cbtics " + tics + "\nset ztics " + tics + "\nunset key") != std::string::npos);
+  // An end between round tics: the tic beside it (1.8, 0.1 away) is left out, its label would overlap.
+  style odd;
+  odd.vmax = 1.9;
+  basin::plot::heatmap(g, stem("range_odd"), odd);
+  BOOST_TEST(
+      slurp(stem("range_odd") + ".gp").find("set cbtics (0.2, 0.4, 0.6, 0.8, 1, 1.2, 1.4, 1.6, \"≥ 1.9\" 1.9)\n") !=
+      std::string::npos);
+  // An uneven grid's pm3d cells average their corners after the cut (a cell with one corner far
+  // above vmax takes the mean of the cut values, not the top colour).
+  grid2d uneven = g;
+  uneven.x[1] = -0.95;
+  basin::plot::heatmap(uneven, stem("range_uneven"), odd);
+  check_picture(stem("range_uneven"));
+  const std::string pm3d = slurp(stem("range_uneven") + ".gp");
+  BOOST_TEST(pm3d.find("shown(v) = v > 1.9 ? 1.9 : v < 0.1 ? 0.1 : v") != std::string::npos);
+  BOOST_TEST(pm3d.find("using 1:2:(shown($3)) with pm3d") != std::string::npos);
+  // A point not computed stays a hole under the cut.
+  grid2d holes = g;
+  holes.z[5 * 17 + 5] = NAN;
+  basin::plot::surface3d(holes, stem("range_nan"), odd);
+  check_picture(stem("range_nan"));
+  BOOST_TEST(count(stem("range_nan") + ".svg", "<polygon") < count(stem("range_surface") + ".svg", "<polygon"));
   BOOST_TEST(count(stem("range_surface") + ".svg", top) >= flat_facets);  // the plateau, every facet on it
   basin::plot::surface3d(g, stem("range_surface_none"), style{});
   BOOST_TEST(count(stem("range_surface_none") + ".svg", top) < flat_facets);
@@ -449,6 +474,109 @@ BOOST_AUTO_TEST_CASE(value_range_of_heatmap_and_surface) {
   const std::string lg = slurp(stem("range_below_log") + ".gp");
   BOOST_TEST(lg.find("set zrange [0.005:0.05]\n") != std::string::npos);
   BOOST_TEST(lg.find("using 1:2:(shown($3 > 0 ? $3 : NaN))") != std::string::npos);
+}
+
+// The polygons of a filled contour's .dat (its second data set, after the grid and two blank
+// lines): each "x y cb" corner, polygons split at blank lines.
+std::vector<std::vector<std::array<double, 3>>> band_polygons_of(const fs::path& dat) {
+  const std::string text = slurp(dat);
+  const auto from = text.find("\n\n\n");
+  BOOST_TEST_REQUIRE(from != std::string::npos);
+  std::vector<std::vector<std::array<double, 3>>> out(1);
+  std::istringstream in(text.substr(from + 3));
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') {
+      if (line.empty()) out.emplace_back();
+      continue;
+    }
+    std::array<double, 3> v{};
+    std::istringstream(line) >> v[0] >> v[1] >> v[2];
+    out.back().push_back(v);
+  }
+  if (out.back().empty()) out.pop_back();
+  return out;
+}
+
+double polygon_area(const std::vector<std::array<double, 3>>& p) {
+  double a = 0;
+  for (std::size_t i = 0; i < p.size(); ++i) {
+    const auto &c = p[i], &n = p[(i + 1) % p.size()];
+    a += c[0] * n[1] - n[0] * c[1];
+  }
+  return std::fabs(a) / 2;
+}
+
+// Filled contours of a plane z = x + 2y + 3 (linear on every triangle, so the bands are exact):
+// every corner lies in its band, each band's polygons cover the area where z is in the band
+// (counted on a fine lattice), nothing is drawn below the first level or above the last.
+BOOST_AUTO_TEST_CASE(filled_contour_bands) {
+  grid2d g;
+  g.name = "plane";
+  for (int i = 0; i < 9; ++i) g.x.push_back(-1 + 2.0 * i / 8);
+  for (int j = 0; j < 7; ++j) g.y.push_back(-1 + 2.0 * j / 6);
+  for (double x : g.x)
+    for (double y : g.y) g.z.push_back(x + 2 * y + 3);
+  const std::vector<double> levels = {1, 2.5, 3, 4.5};
+  basin::plot::filled_contour(g, stem("filled"), style{}, levels);
+  check_picture(stem("filled"));
+  const std::string gp = slurp(stem("filled") + ".gp");
+  BOOST_TEST(slurp(stem("filled") + ".dat").starts_with(basin::plot::detail::grid_dat(g) + "\n\n# index 1"));
+  BOOST_TEST(gp.find("set cbrange [1:4.5]\n") != std::string::npos);
+  BOOST_TEST(gp.find("set cbtics (1, 2.5, 3, 4.5)\n") != std::string::npos);
+  // the step palette: three bands, each one colour from its first level to its last
+  const std::string c0 = basin::plot::detail::viridis_at(1 / 6.0), c2 = basin::plot::detail::viridis_at(5 / 6.0);
+  BOOST_TEST(gp.find("set palette defined (1 '" + c0 + "', 2.5 '" + c0 + "', 2.5 '") != std::string::npos);
+  BOOST_TEST(gp.find("4.5 '" + c2 + "')\n") != std::string::npos);
+  const auto polygons = band_polygons_of(stem("filled") + ".dat");
+  BOOST_TEST_REQUIRE(!polygons.empty());
+  std::vector<double> area(3, 0.0);
+  for (const auto& p : polygons) {
+    BOOST_TEST_REQUIRE(p.size() >= 3u);
+    const double cb = p[0][2];
+    std::size_t k = 0;
+    while (k < 3 && std::fabs(cb - (levels[k] + levels[k + 1]) / 2) > 1e-9) ++k;
+    BOOST_TEST_REQUIRE(k < 3u, "cb " << cb << " is no band's middle");
+    for (const auto& v : p) {
+      const double z = v[0] + 2 * v[1] + 3;
+      BOOST_TEST((z >= levels[k] - 1e-6 && z <= levels[k + 1] + 1e-6), "corner z " << z << " outside band " << k);
+      BOOST_TEST(v[2] == cb);
+    }
+    area[k] += polygon_area(p);
+  }
+  const int n = 1000;  // cell centres of an n x n lattice on [-1, 1]^2
+  std::vector<double> expect(3, 0.0);
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < n; ++j) {
+      const double z = (-1 + (2 * i + 1.0) / n) + 2 * (-1 + (2 * j + 1.0) / n) + 3;
+      for (std::size_t k = 0; k < 3; ++k)
+        if (z >= levels[k] && z < levels[k + 1]) expect[k] += 4.0 / n / n;
+    }
+  for (std::size_t k = 0; k < 3; ++k) BOOST_TEST(area[k] == expect[k], boost::test_tools::tolerance(0.01));
+  // A point not computed leaves its six triangles white; log_z and one band over a flat map draw.
+  g.z[4 * 7 + 3] = NAN;
+  basin::plot::filled_contour(g, stem("filled_nan"), style{}, levels);
+  double nan_area = 0;
+  for (const auto& p : band_polygons_of(stem("filled_nan") + ".dat")) nan_area += polygon_area(p);
+  BOOST_TEST(nan_area == area[0] + area[1] + area[2] - 6 * (0.25 * (1 / 3.0) / 2), boost::test_tools::tolerance(1e-6));
+  style lg;
+  lg.log_z = true;
+  basin::plot::filled_contour(bowl(), stem("filled_log"), lg);
+  check_picture(stem("filled_log"));
+  BOOST_TEST(slurp(stem("filled_log") + ".gp").find("set logscale cb") != std::string::npos);
+  double covered = 0;  // the default levels reach the data's ends: the whole map is painted
+  for (const auto& p : band_polygons_of(stem("filled_log") + ".dat")) covered += polygon_area(p);
+  BOOST_TEST(covered == 4.0, boost::test_tools::tolerance(1e-6));
+  grid2d flat = bowl(5, 4);
+  for (double& v : flat.z) v = 2;
+  basin::plot::filled_contour(flat, stem("filled_flat"), style{});
+  check_picture(stem("filled_flat"));
+  BOOST_TEST(band_polygons_of(stem("filled_flat") + ".dat").size() == 2u * 4u * 3u);  // every triangle
+  check_throws(
+      [&] {
+        basin::plot::filled_contour(g, stem("e"), style{}, {1, NAN});
+      },
+      {"plot::filled_contour", "levels[1]", "not finite"});
 }
 
 BOOST_AUTO_TEST_CASE(nan_points_and_log_of_non_positive) {
@@ -607,6 +735,20 @@ BOOST_AUTO_TEST_CASE(curves_loss_and_accuracy) {
   basin::plot::curves(loss, acc, stem("loss_max_log"), lm);
   BOOST_TEST(count(stem("loss_max_log") + ".gp", "set yrange [*:2]\n") == 1u);
   BOOST_TEST(slurp(stem("curves") + ".gp").find("set yrange") == std::string::npos);
+  // One end given and every loss beyond it: the other end is set so that gnuplot has a range
+  // (with `*` it finds no point to draw and fails).
+  style beyond;
+  beyond.vmax = 0.01;
+  basin::plot::curves(loss, acc, stem("beyond"), beyond);
+  check_picture(stem("beyond"));
+  BOOST_TEST(count(stem("beyond") + ".gp", "set yrange [-0.99:0.01]\n") == 1u);
+  beyond.log_z = true;
+  basin::plot::curves(loss, acc, stem("beyond_log"), beyond);
+  BOOST_TEST(count(stem("beyond_log") + ".gp", "set yrange [0.001:0.01]\n") == 1u);
+  beyond.vmax = NAN;
+  beyond.vmin = 100;
+  basin::plot::curves(loss, acc, stem("beyond_below"), beyond);
+  BOOST_TEST(count(stem("beyond_below") + ".gp", "set yrange [100:1000]\n") == 1u);
   // Accuracy alone goes on the left axis.
   basin::plot::curves({}, acc, stem("acc_only"), style{});
   check_picture(stem("acc_only"));

@@ -72,7 +72,8 @@ inline void check_points(const std::vector<curve>& cs, const std::string& arg, c
 // dashed, unless a curve's `dash` says otherwise (a dash type from 1 to 8); a curve with `low` and `high` has error
 // bars (its intervals) and a marker at every point. With no loss curves the
 // accuracy curves go on the left axis. style.vmin and style.vmax, where given, fix the left axis's
-// range (plot_1D.py's ylim(0, loss_max)): lines beyond it leave the plot. The .dat holds one data set per curve
+// range (plot_1D.py's ylim(0, loss_max)): lines beyond it leave the plot; each given end must be
+// finite, positive with log_z, and vmin < vmax. The .dat holds one data set per curve
 // (gnuplot `index`): the loss curves first, then the accuracy curves, each "x y" per line in the given order, data sets
 // separated by two blank lines; y exactly as given, "NaN" where not finite. requires: at least one curve; each curve
 // with x.size() == y.size() > 0 and finite x; in each
@@ -80,8 +81,8 @@ inline void check_points(const std::vector<curve>& cs, const std::string& arg, c
 //   as many as x, finite, with low[i] <= y[i] <= high[i] wherever y[i] is finite (and low[i] > 0 where a loss
 //   curve's y[i] > 0 on log_z's axis).
 // ensures: <stem>.dat, <stem>.gp, <stem>.png (and <stem>.svg) written.
-// throws: basin::error naming `loss_curves[k]` / `acc_curves[k]` and what is wrong, the stem, or
-//   gnuplot's failure.
+// throws: basin::error naming `loss_curves[k]` / `acc_curves[k]` and what is wrong, style.vmin or
+//   style.vmax, the stem, or gnuplot's failure.
 inline void curves(const std::vector<curve>& loss_curves, const std::vector<curve>& acc_curves,
                    const std::string& stem, const style& st) {
   constexpr const char* fn = "plot::curves";
@@ -127,8 +128,22 @@ inline void curves(const std::vector<curve>& loss_curves, const std::vector<curv
   // Log axes label their ticks 1e-06, not 0.0000010 (gnuplot's default pads to the smallest tick).
   if (st.log_z && !loss_curves.empty()) s += "set logscale y\nset format y \"%g\"\n";
   if (detail::has_value_range(st)) {
-    const auto end = [](double v) { return std::isnan(v) ? std::string("*") : detail::number(v); };
-    s += "set yrange [" + end(st.vmin) + ":" + end(st.vmax) + "]\n";
+    // An end not given is gnuplot's to choose, unless every value on the axis lies beyond the
+    // given one (gnuplot would find no point to draw and fail): then a decade (log) or
+    // max(1, |end|) beyond it, as plot::heatmap widens such a range.
+    double lo = INFINITY, hi = -INFINITY;
+    for (const auto& c : loss_curves.empty() ? acc_curves : loss_curves)
+      for (double y : c.y)
+        if (std::isfinite(y) && (!st.log_z || loss_curves.empty() || y > 0)) lo = std::min(lo, y), hi = std::max(hi, y);
+    const bool log = st.log_z && !loss_curves.empty();
+    std::string a = "*", b = "*";
+    if (!std::isnan(st.vmin)) a = detail::number(st.vmin);
+    if (!std::isnan(st.vmax)) b = detail::number(st.vmax);
+    if (std::isnan(st.vmin) && lo >= st.vmax)
+      a = detail::number(log ? st.vmax / 10 : st.vmax - std::max(1.0, std::fabs(st.vmax)));
+    if (std::isnan(st.vmax) && hi <= st.vmin)
+      b = detail::number(log ? st.vmin * 10 : st.vmin + std::max(1.0, std::fabs(st.vmin)));
+    s += "set yrange [" + a + ":" + b + "]\n";
   }
   if (st.log_x) {  // the data's own range, a little wider (gnuplot's autoscale widens it to whole decades)
     std::vector<double> xs;  // the distinct x, ascending

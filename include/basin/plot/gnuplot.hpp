@@ -13,12 +13,14 @@
 
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "basin/core/error.hpp"
 #include "basin/plot/grid.hpp"
@@ -185,10 +187,30 @@ inline picture_files files_for(const std::string& stem, const char* fn) {
   return f;
 }
 
-// Perceptually uniform, colour-blind safe, prints well in grey: matplotlib's viridis.
-inline constexpr const char* viridis =
-    "set palette defined (0 '#440154', 1 '#482878', 2 '#3e4989', 3 '#31688e', 4 '#26828e', 5 '#1f9e89', "
-    "6 '#35b779', 7 '#6ece58', 8 '#b5de2b', 9 '#fde725')\n";
+// Perceptually uniform, colour-blind safe, prints well in grey: matplotlib's viridis, as ten
+// evenly spaced stops that gnuplot's palette (and viridis_at) interpolate linearly.
+inline constexpr const char* viridis_stops[] = {"#440154", "#482878", "#3e4989", "#31688e", "#26828e",
+                                                "#1f9e89", "#35b779", "#6ece58", "#b5de2b", "#fde725"};
+inline std::string viridis_palette() {
+  std::string s = "set palette defined (";
+  for (int k = 0; k < 10; ++k) s += (k > 0 ? ", " : "") + std::to_string(k) + " '" + viridis_stops[k] + "'";
+  return s + ")\n";
+}
+
+// The palette's colour at t in [0, 1] (clamped), "#rrggbb".
+inline std::string viridis_at(double t) {
+  const double x = std::clamp(t, 0.0, 1.0) * 9;
+  const int i = std::min(int(x), 8);
+  const auto channel = [](const char* hex, int c) { return std::stoi(std::string(hex + 1 + 2 * c, 2), nullptr, 16); };
+  char out[8];
+  int rgb[3];
+  for (int c = 0; c < 3; ++c) {
+    const double a = channel(viridis_stops[i], c), b = channel(viridis_stops[i + 1], c);
+    rgb[c] = int(std::lround(a + (b - a) * (x - i)));
+  }
+  std::snprintf(out, sizeof out, "#%02x%02x%02x", rgb[0], rgb[1], rgb[2]);
+  return out;
+}
 
 // Line colours for several curves (Tableau 10, matplotlib's default cycle).
 inline constexpr const char* line_colours[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
@@ -198,16 +220,22 @@ inline std::string line_colour(std::size_t k) { return line_colours[k % 10]; }
 // Tics for a log axis over [lo, hi] (positive): 1-2-5 steps when the range spans at most five
 // decades ("(0.1, 0.2, 0.5, 1, 2)"); gnuplot's own tics label only powers of ten, which leaves a
 // range such as [0.12, 3.1] with the single label 1. Empty when gnuplot's own tics do.
-inline std::string log_tics(double lo, double hi) {
+inline std::vector<double> log_tic_values(double lo, double hi) {
   if (!(lo > 0) || !(hi >= lo) || !std::isfinite(hi)) return {};
   const int d0 = int(std::floor(std::log10(lo))), d1 = int(std::ceil(std::log10(hi)));
   if (d1 - d0 > 5) return {};
-  std::string s;
+  std::vector<double> v;
   for (int d = d0; d <= d1; ++d)
     for (int m : {1, 2, 5}) {
       const double t = m * std::pow(10.0, d);
-      if (t >= lo * (1 - 1e-9) && t <= hi * (1 + 1e-9)) s += (s.empty() ? "(" : ", ") + number(t);
+      if (t >= lo * (1 - 1e-9) && t <= hi * (1 + 1e-9)) v.push_back(t);
     }
+  return v;
+}
+
+inline std::string log_tics(double lo, double hi) {
+  std::string s;
+  for (double t : log_tic_values(lo, hi)) s += (s.empty() ? "(" : ", ") + number(t);
   return s.empty() ? s : s + ")";
 }
 
@@ -228,7 +256,7 @@ inline std::string preamble(const picture_files& f, const style& st, const std::
   s += "set border lw 0.8 lc rgb \"#333333\"\n";
   s += "set title " + gp_string(title) + " font \",13\"\n";
   s += "set style textbox opaque noborder margins 0.5, 0.5\n";
-  s += viridis;
+  s += viridis_palette();
   return s;
 }
 

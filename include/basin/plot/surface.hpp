@@ -94,19 +94,69 @@ inline std::pair<double, double> shown_range(const grid2d& g, const style& st) {
   return {lo, hi};
 }
 
-// Tic labels "≥ vmax" and "≤ vmin" at a given end that values lie beyond (they are drawn on it),
-// for `axis` ("cb" or "z"); empty when no value does.
-inline std::string end_tics(const grid2d& g, const style& st, const std::string& axis) {
+// The tics of a colour bar or z axis over [lo, hi] (shown_range's) when values lie beyond a given
+// end and are drawn on it: round tics (1-2-5 steps; on a log axis log_tic_values', or powers of
+// ten) with that end labelled "≥ vmax" or "≤ vmin" and the round tics close to it left out, whose
+// labels would overlap it. Empty when no value lies beyond a given end (the axis keeps its tics).
+inline std::string range_tics(const grid2d& g, const style& st, double lo, double hi) {
   bool above = false, below = false;
   for (double v : g.z)
     if (std::isfinite(v) && (!st.log_z || v > 0)) above |= v > st.vmax, below |= v < st.vmin;
+  if (!above && !below) return {};
+  std::vector<double> tics;
+  double step = 0;  // linear: the tics' spacing
+  if (st.log_z) {
+    tics = log_tic_values(lo, hi);
+    for (int d = int(std::ceil(std::log10(lo))); tics.empty() && d <= int(std::floor(std::log10(hi))); ++d)
+      tics.push_back(std::pow(10.0, d));
+  } else {
+    const double raw = (hi - lo) / 6, mag = std::pow(10.0, std::floor(std::log10(raw))), m = raw / mag;
+    step = (m < 1.5 ? 1 : m < 3.5 ? 2 : m < 7.5 ? 5 : 10) * mag;
+    for (double k = std::ceil(lo / step - 1e-9); k * step <= hi + 1e-9 * step; ++k) tics.push_back(k * step);
+  }
+  const auto near = [&](double t, double end) {
+    return st.log_z ? std::fabs(std::log10(t / end)) < 0.15 : std::fabs(t - end) < 0.5 * step;
+  };
+  const auto text = [](double v) {
+    char t[32];
+    std::snprintf(t, sizeof t, "%.12g", v);
+    return std::string(t);
+  };
   std::string s;
-  if (above) s += "set " + axis + "tics add (\"≥ " + number(st.vmax) + "\" " + number(st.vmax) + ")\n";
-  if (below) s += "set " + axis + "tics add (\"≤ " + number(st.vmin) + "\" " + number(st.vmin) + ")\n";
-  return s;
+  for (double t : tics)
+    if (!(above && near(t, hi)) && !(below && near(t, lo))) s += (s.empty() ? "(" : ", ") + text(t);
+  const auto label = [&](const char* mark, double v) {
+    char t[48];
+    std::snprintf(t, sizeof t, "\"%s %g\" ", mark, v);
+    s += (s.empty() ? "(" : ", ") + std::string(t) + number(v);
+  };
+  if (above) label("≥", hi);
+  if (below) label("≤", lo);
+  return s + ")";
 }
 
 inline std::string cbtics(const std::string& tics) { return tics.empty() ? tics : "set cbtics " + tics + "\n"; }
+
+// requires nothing; throws basin::error naming `fn` and levels[k] unless every level is finite
+// (positive with log_z).
+inline void check_levels(const std::vector<double>& levels, const style& st, const char* fn) {
+  for (std::size_t k = 0; k < levels.size(); ++k)
+    require(std::isfinite(levels[k]) && (!st.log_z || levels[k] > 0), fn, ": levels[", k, "] = ", levels[k],
+            st.log_z ? " is not a finite positive number (log_z)" : " is not finite");
+}
+
+// gnuplot's shown(v): v cut to [lo, hi] (NaN stays NaN), for values drawn on a range's ends
+// before pm3d averages a cell's corners or a surface is drawn.
+inline std::string shown_function(double lo, double hi) {
+  const auto lo_s = number(lo), hi_s = number(hi);
+  return "shown(v) = v > " + hi_s + " ? " + hi_s + " : v < " + lo_s + " ? " + lo_s +
+         " : v  # drawn on the range's ends\n";
+}
+
+// `using` columns for the value cut by shown() (masked to NaN first where a log axis cannot take it).
+inline std::string shown_column(const style& st) {
+  return st.log_z ? "1:2:(shown($3 > 0 ? $3 : NaN))" : "1:2:(shown($3))";
+}
 
 // `using` columns for the value: masked to NaN when it cannot go on a log axis.
 inline std::string value_column(const style& st) { return st.log_z ? "1:2:($3 > 0 ? $3 : NaN)" : "1:2:3"; }
@@ -219,9 +269,7 @@ inline std::vector<contour_label> contour_labels(const grid2d& g, const std::vec
 inline void contour(const grid2d& g, const std::string& stem, const style& st, std::vector<double> levels = {}) {
   constexpr const char* fn = "plot::contour";
   detail::check_grid(g, fn, true, st.log_z);
-  for (std::size_t k = 0; k < levels.size(); ++k)
-    require(std::isfinite(levels[k]) && (!st.log_z || levels[k] > 0), fn, ": levels[", k, "] = ", levels[k],
-            st.log_z ? " is not a finite positive number (log_z)" : " is not finite");
+  detail::check_levels(levels, st, fn);
   require(std::isnan(st.highlight) || (std::isfinite(st.highlight) && (!st.log_z || st.highlight > 0)), fn,
           ": style.highlight = ", st.highlight, " must be NaN (none) or finite", st.log_z ? " and positive" : "");
   if (levels.empty()) levels = detail::default_levels(g, st.log_z);
@@ -293,6 +341,140 @@ inline void contour(const grid2d& g, const std::string& stem, const style& st, s
   detail::finish(f, st, detail::grid_dat(g), s, fn);
 }
 
+namespace detail {
+
+// A corner of a polygon in the plane and the value there (linear over the polygon).
+struct vertex {
+  double x, y, z;
+};
+
+// The part of the convex polygon p where z >= a (above) or z <= a (!above): Sutherland-Hodgman
+// clipping against the line where the linear z equals a. Convex, possibly empty.
+inline std::vector<vertex> clip_at(const std::vector<vertex>& p, double a, bool above) {
+  std::vector<vertex> out;
+  const auto in = [&](const vertex& v) { return above ? v.z >= a : v.z <= a; };
+  for (std::size_t i = 0; i < p.size(); ++i) {
+    const vertex &c = p[i], &n = p[(i + 1) % p.size()];
+    if (in(c)) out.push_back(c);
+    if (in(c) != in(n)) {
+      const double t = (a - c.z) / (n.z - c.z);
+      out.push_back({c.x + t * (n.x - c.x), c.y + t * (n.y - c.y), a});
+    }
+  }
+  return out;
+}
+
+// The filled bands of a grid as polygons, "x y cb" per corner and a blank line after each:
+// every grid cell is cut along its diagonal from (x[i], y[j]) to (x[i+1], y[j+1]) into two
+// triangles over which the value is linear (as contour lines interpolate it along the cell's
+// edges), and each triangle into its parts between consecutive levels; cb is the band's middle
+// (geometric with log_z), which the step palette colours. Triangles with a corner not finite
+// (with log_z: not positive) are left out, as are parts below the first level or above the last.
+inline std::string band_polygons(const grid2d& g, const std::vector<double>& levels, bool log_z) {
+  const auto usable = [&](double v) { return std::isfinite(v) && (!log_z || v > 0); };
+  std::string s;
+  char line[80];
+  const auto triangle = [&](const vertex& a, const vertex& b, const vertex& c) {
+    if (!usable(a.z) || !usable(b.z) || !usable(c.z)) return;
+    const double lo = std::min({a.z, b.z, c.z}), hi = std::max({a.z, b.z, c.z});
+    // the bands [levels[k], levels[k+1]] that meet [lo, hi]
+    std::size_t k = std::size_t(std::upper_bound(levels.begin(), levels.end(), lo) - levels.begin());
+    k = k > 0 ? k - 1 : 0;
+    for (; k + 1 < levels.size() && levels[k] <= hi; ++k) {
+      const auto part = clip_at(clip_at({a, b, c}, levels[k], true), levels[k + 1], false);
+      if (part.size() < 3) continue;
+      const double cb = log_z ? std::sqrt(levels[k] * levels[k + 1]) : (levels[k] + levels[k + 1]) / 2;
+      for (const auto& v : part) {
+        std::snprintf(line, sizeof line, "%.9g %.9g %.9g\n", v.x, v.y, cb);
+        s += line;
+      }
+      s += '\n';
+    }
+  };
+  for (index_t i = 0; i + 1 < g.nx(); ++i)
+    for (index_t j = 0; j + 1 < g.ny(); ++j) {
+      const auto at = [&](index_t p, index_t q) {
+        return vertex{g.x[std::size_t(p)], g.y[std::size_t(q)], g.at(p, q)};
+      };
+      triangle(at(i, j), at(i + 1, j), at(i + 1, j + 1));
+      triangle(at(i, j), at(i + 1, j + 1), at(i, j + 1));
+    }
+  return s;
+}
+
+}  // namespace detail
+
+// Filled contours (the reference tool's plot_2D.py `_2dcontourf`, matplotlib's contourf): the
+// map painted in bands between consecutive levels, each band one colour of the palette (a step
+// palette on the colour bar, one step a band), and where the value lies below the first level or
+// above the last, or is not computed, the paper stays white. Levels as `contour` takes them;
+// empty: its default levels with the data's smallest and largest value added as the outer
+// ends, so that the whole map is painted; a single level spans the data's range as one band. The
+// bands come from each grid cell cut into two triangles with the value linear over each, so the
+// band edges are straight within a triangle. style.highlight and style.path are not drawn. The
+// .dat holds the grid as the file comment says (gnuplot's index 0), then the bands' polygons
+// (index 1), which the script fills.
+// requires: g as in the file comment; levels finite (positive with log_z) or empty.
+// ensures, throws: as in the file comment (and basin::error naming `levels[k]`).
+inline void filled_contour(const grid2d& g, const std::string& stem, const style& st, std::vector<double> levels = {}) {
+  constexpr const char* fn = "plot::filled_contour";
+  detail::check_grid(g, fn, true, st.log_z);
+  detail::check_levels(levels, st, fn);
+  const bool given = !levels.empty();
+  if (!given) levels = detail::default_levels(g, st.log_z);
+  std::sort(levels.begin(), levels.end());
+  levels.erase(std::unique(levels.begin(), levels.end()), levels.end());
+  const std::vector<double> tic_levels = levels;
+  if (!given || levels.size() < 2) {  // the default levels reach the data's ends (a flat map: around its value)
+    auto [lo, hi] = detail::value_range(g, st.log_z);
+    if (!(hi > lo)) {
+      if (st.log_z)
+        lo /= 2, hi *= 2;
+      else
+        lo -= 0.5, hi += 0.5;
+    }
+    if (lo < levels.front()) levels.insert(levels.begin(), lo);
+    if (hi > levels.back()) levels.push_back(hi);
+    if (levels.size() < 2) levels = {lo, hi};
+  }
+  const auto f = detail::files_for(stem, fn);
+  const std::size_t bands = levels.size() - 1;
+
+  std::string s = detail::preamble(f, st, "filled_contour", detail::surface_title(g, st));
+  // The step palette: band k in the colour viridis takes halfway through its k-th of `bands`
+  // parts, from levels[k] to levels[k+1] (in log10 with log_z, as gnuplot maps a log colour axis).
+  s += "set palette defined (";
+  for (std::size_t k = 0; k < bands; ++k) {
+    const auto pos = [&](double l) { return detail::number(st.log_z ? std::log10(l) : l); };
+    const std::string c = " '" + detail::viridis_at((double(k) + 0.5) / double(bands)) + "'";
+    s += (k > 0 ? ", " : "") + pos(levels[k]) + c + ", " + pos(levels[k + 1]) + c;
+  }
+  s += ")\n";
+  s += "\n" + detail::xy_ranges(g) + detail::axis_labels(st);
+  s += "set tics out nomirror\n";
+  s += "set cblabel " + detail::gp_string(st.zlabel) + "\n";
+  s += "set cbrange [" + detail::number(levels.front()) + ":" + detail::number(levels.back()) + "]\n";
+  if (st.log_z) s += "set logscale cb\n";
+  if (bands <= 25) {  // a tic at every level (not at the data's ends added to the default ones)
+    std::string tics;
+    for (double l : tic_levels) tics += (tics.empty() ? "(" : ", ") + detail::number(l);
+    s += "set cbtics " + tics + ")\n";
+  } else if (st.log_z) {
+    s += detail::cbtics(detail::log_tics(levels.front(), levels.back()));
+  }
+  s += "unset key\n";
+  // (each polygon's border in its own colour: polygons that only touch leave antialiased seams)
+  s += "set style fill solid 1.0 border lc palette\n";
+  s += "plot " + detail::gp_file(f.base + ".dat") +
+       " index 1 using 1:2:3 with filledcurves closed fc palette lw 0.5 notitle\n";
+  s += detail::epilogue(f, st);
+  const std::string polygons = detail::band_polygons(g, levels, st.log_z);
+  detail::finish(f, st,
+                 detail::grid_dat(g) + "\n\n# index 1: the bands' polygons, a blank line after each; columns: x y " +
+                     "band-middle (detail::band_polygons)\n" + (polygons.empty() ? "NaN NaN NaN\n" : polygons),
+                 s, fn);
+}
+
 // Small multiples of contour maps: the talk's side-by-side landscapes (with and without skip
 // connections, at growing depth or width), panel p drawn as `contour` draws one grid, in a grid of
 // `columns` panels per row, every panel on the same contour levels (given, or the defaults of all
@@ -326,9 +508,7 @@ inline void contour_panels(const std::vector<contour_panel>& panels, int columns
             " must be NaN (none) or finite", st.log_z ? " and positive" : "");
     all.z.insert(all.z.end(), panels[p].grid.z.begin(), panels[p].grid.z.end());
   }
-  for (std::size_t k = 0; k < levels.size(); ++k)
-    require(std::isfinite(levels[k]) && (!st.log_z || levels[k] > 0), fn, ": levels[", k, "] = ", levels[k],
-            st.log_z ? " is not a finite positive number (log_z)" : " is not finite");
+  detail::check_levels(levels, st, fn);
   if (levels.empty()) levels = detail::default_levels(all, st.log_z);
   std::sort(levels.begin(), levels.end());
   levels.erase(std::unique(levels.begin(), levels.end()), levels.end());
@@ -452,7 +632,7 @@ inline void heatmap(const grid2d& g, const std::string& stem, const style& st) {
   // (values beyond the colour range take its end's colour)
   if (ranged) s += "set cbrange [" + detail::number(lo) + ":" + detail::number(hi) + "]\n";
   if (st.log_z) s += "set logscale cb\n" + detail::cbtics(detail::log_tics(lo, hi));
-  s += detail::end_tics(g, st, "cb");
+  if (ranged) s += detail::cbtics(detail::range_tics(g, st, lo, hi));
   s += "unset key\n";
   if (cells) {
     // A box per point coloured by its value (a NaN point draws none: a white cell). Each box's
@@ -471,7 +651,8 @@ inline void heatmap(const grid2d& g, const std::string& stem, const style& st) {
          side("2", hy, oy, g.y.front(), g.y.back()) + ":" + (st.log_z ? "($3 > 0 ? $3 : NaN)" : "3") +
          " with boxxyerror lc palette notitle\n";
   } else
-    s += "splot " + detail::gp_file(f.base + ".dat") + " using " + detail::value_column(st) + " with pm3d notitle\n";
+    s += (ranged ? detail::shown_function(lo, hi) : std::string()) + "splot " + detail::gp_file(f.base + ".dat") +
+         " using " + (ranged ? detail::shown_column(st) : detail::value_column(st)) + " with pm3d notitle\n";
   s += detail::epilogue(f, st);
   detail::finish(f, st, detail::grid_dat(g), s, fn);
 }
@@ -500,20 +681,18 @@ inline void surface3d(const grid2d& g, const std::string& stem, const style& st)
   if (ranged) {
     const auto lo_s = detail::number(lo), hi_s = detail::number(hi);
     s += "set zrange [" + lo_s + ":" + hi_s + "]\nset cbrange [" + lo_s + ":" + hi_s + "]\n";
-    s += "shown(v) = v > " + hi_s + " ? " + hi_s + " : v < " + lo_s + " ? " + lo_s +
-         " : v  # drawn on the range's ends\n";
+    s += detail::shown_function(lo, hi);
   }
   if (st.log_z) {
     const auto tics = detail::log_tics(lo, hi);
     s += "set logscale z\nset logscale cb\n" + detail::cbtics(tics);
     if (!tics.empty()) s += "set ztics " + tics + "\n";
   }
-  s += detail::end_tics(g, st, "cb") + detail::end_tics(g, st, "z");
+  if (const auto tics = ranged ? detail::range_tics(g, st, lo, hi) : std::string(); !tics.empty())
+    s += "set cbtics " + tics + "\nset ztics " + tics + "\n";
   s += "unset key\n";
-  const std::string value = !ranged    ? detail::value_column(st)
-                            : st.log_z ? "1:2:(shown($3 > 0 ? $3 : NaN))"
-                                       : "1:2:(shown($3))";
-  s += "splot " + detail::gp_file(f.base + ".dat") + " using " + value + " with pm3d notitle\n";
+  s += "splot " + detail::gp_file(f.base + ".dat") + " using " +
+       (ranged ? detail::shown_column(st) : detail::value_column(st)) + " with pm3d notitle\n";
   s += detail::epilogue(f, st);
   detail::finish(f, st, detail::grid_dat(g), s, fn);
 }
