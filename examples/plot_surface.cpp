@@ -45,7 +45,7 @@
 // --vmin, --vmax and --vlevel give the loss contours' levels (lines and filled), --vmin and
 // --vmax the loss heat maps' colour range (plot_2D.py's); --zmax Z cuts the losses' 3-D pictures
 // and .vtk files at Z (h52vtp.py's); --log draws the losses on a log scale (then --vmin must be
-// positive). A line
+// positive for a plane). The accuracies' contours take round levels of their own range. A line
 // (no --y) draws each metric and <surface>_1d_loss_acc.png (--log: _1d_loss_acc_log.png), the
 // losses and accuracies on two axes as plot_1D.py draws them (loss blue, accuracy red, test
 // dashed; the accuracy axis is fitted to the data, not 0-100), the loss axis from 0 (--log: from
@@ -255,8 +255,17 @@ int run(const settings& s) {
       for (int k = 0; k <= 1000 && s.vmin + k * s.vlevel < s.vmax; ++k) levels.push_back(s.vmin + k * s.vlevel);
       basin::plot::style cs = ps;
       cs.path = s.path;  // plot_trajectory's (the reference's plot_2D.py --proj_file)
-      basin::plot::contour(g, stem + "_" + name + "_2dcontour", cs, loss ? levels : std::vector<double>{});
-      basin::plot::filled_contour(g, stem + "_" + name + "_2dcontourf", ps, loss ? levels : std::vector<double>{});
+      auto filled = levels;
+      if (!loss) {  // accuracies: round levels of their own range; the filled bands reach its ends
+        levels = filled = basin::plot::data_levels(g, ps.log_z);
+        double lo = INFINITY, hi = -INFINITY;
+        for (double v : z)
+          if (std::isfinite(v)) lo = std::min(lo, v), hi = std::max(hi, v);
+        filled.insert(filled.begin(), lo);
+        filled.push_back(hi);
+      }
+      basin::plot::contour(g, stem + "_" + name + "_2dcontour", cs, levels);
+      basin::plot::filled_contour(g, stem + "_" + name + "_2dcontourf", ps, filled);
       basin::plot::style hs = ps, ss = ps;
       if (loss) hs.vmin = s.vmin, hs.vmax = s.vmax;  // as plot_2D.py's heat map
       if (loss && s.zmax > 0) ss.vmax = s.zmax;      // as h52vtp.py

@@ -16,6 +16,7 @@
 #include <iostream>
 #include <map>
 #include <random>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -423,7 +424,7 @@ BOOST_AUTO_TEST_CASE(value_range_of_heatmap_and_surface) {
   // round tics, the ends labelled instead of the tics at them (1.8 and 0.6 keep their places)
   BOOST_TEST(heat.find("set cbtics (0.6, 0.8, 1, 1.2, 1.4, 1.6, 1.8, \"≥ 2\" 2, \"≤ 0.5\" 0.5)\n") !=
              std::string::npos);
-  BOOST_TEST(slurp(stem("range_none") + ".gp").find("tics add") == std::string::npos);
+  BOOST_TEST(slurp(stem("range_none") + ".gp").find("set cbtics") == std::string::npos);
   BOOST_TEST(count(stem("range_heatmap") + ".svg", top) >= above);
   BOOST_TEST(count(stem("range_heatmap") + ".svg", bottom) >= below);
   st.vmin = NAN;  // the lower end from the data
@@ -522,21 +523,20 @@ BOOST_AUTO_TEST_CASE(filled_contour_bands) {
   check_picture(stem("filled"));
   const std::string gp = slurp(stem("filled") + ".gp");
   BOOST_TEST(slurp(stem("filled") + ".dat").starts_with(basin::plot::detail::grid_dat(g) + "\n\n# index 1"));
-  BOOST_TEST(gp.find("set cbrange [1:4.5]\n") != std::string::npos);
-  BOOST_TEST(gp.find("set cbtics (1, 2.5, 3, 4.5)\n") != std::string::npos);
-  // the step palette: three bands, each one colour from its first level to its last
+  // the colour bar: one step of the palette a band, each as high as the others, tics at the levels
+  BOOST_TEST(gp.find("set cbrange [0:3]\n") != std::string::npos);
+  BOOST_TEST(gp.find("set cbtics ('1' 0, '2.5' 1, '3' 2, '4.5' 3)\n") != std::string::npos);
   const std::string c0 = basin::plot::detail::viridis_at(1 / 6.0), c2 = basin::plot::detail::viridis_at(5 / 6.0);
-  BOOST_TEST(gp.find("set palette defined (1 '" + c0 + "', 2.5 '" + c0 + "', 2.5 '") != std::string::npos);
-  BOOST_TEST(gp.find("4.5 '" + c2 + "')\n") != std::string::npos);
+  BOOST_TEST(gp.find("set palette defined (0 '" + c0 + "', 1 '" + c0 + "', 1 '") != std::string::npos);
+  BOOST_TEST(gp.find("3 '" + c2 + "')\n") != std::string::npos);
   const auto polygons = band_polygons_of(stem("filled") + ".dat");
   BOOST_TEST_REQUIRE(!polygons.empty());
   std::vector<double> area(3, 0.0);
   for (const auto& p : polygons) {
     BOOST_TEST_REQUIRE(p.size() >= 3u);
     const double cb = p[0][2];
-    std::size_t k = 0;
-    while (k < 3 && std::fabs(cb - (levels[k] + levels[k + 1]) / 2) > 1e-9) ++k;
-    BOOST_TEST_REQUIRE(k < 3u, "cb " << cb << " is no band's middle");
+    const auto k = std::size_t(cb);
+    BOOST_TEST_REQUIRE((k < 3u && cb == double(k) + 0.5), "band " << cb << " is no band's middle");
     for (const auto& v : p) {
       const double z = v[0] + 2 * v[1] + 3;
       BOOST_TEST((z >= levels[k] - 1e-6 && z <= levels[k + 1] + 1e-6), "corner z " << z << " outside band " << k);
@@ -563,7 +563,9 @@ BOOST_AUTO_TEST_CASE(filled_contour_bands) {
   lg.log_z = true;
   basin::plot::filled_contour(bowl(), stem("filled_log"), lg);
   check_picture(stem("filled_log"));
-  BOOST_TEST(slurp(stem("filled_log") + ".gp").find("set logscale cb") != std::string::npos);
+  // the default log levels between the data's ends 0.1 and 3.1, which are not labelled
+  BOOST_TEST(slurp(stem("filled_log") + ".gp").find("set cbtics ('0.2' 1, '0.5' 2, '1' 3, '2' 4)\n") !=
+             std::string::npos);
   double covered = 0;  // the default levels reach the data's ends: the whole map is painted
   for (const auto& p : band_polygons_of(stem("filled_log") + ".dat")) covered += polygon_area(p);
   BOOST_TEST(covered == 4.0, boost::test_tools::tolerance(1e-6));
@@ -577,6 +579,33 @@ BOOST_AUTO_TEST_CASE(filled_contour_bands) {
         basin::plot::filled_contour(g, stem("e"), style{}, {1, NAN});
       },
       {"plot::filled_contour", "levels[1]", "not finite"});
+  // A plateau on the largest value (an accuracy of 100 around a minimizer) is painted: the last
+  // level belongs to the last band.
+  grid2d plateau = bowl();
+  for (std::size_t k = 0; k < plateau.z.size(); ++k) {
+    const double x = plateau.x[k / 17], y = plateau.y[k % 17];
+    plateau.z[k] = std::min(100.0, 110 - 60 * (x * x + y * y));
+  }
+  basin::plot::filled_contour(plateau, stem("filled_plateau"), style{});
+  double painted = 0;
+  for (const auto& p : band_polygons_of(stem("filled_plateau") + ".dat")) painted += polygon_area(p);
+  BOOST_TEST(painted == 4.0, boost::test_tools::tolerance(1e-9));
+  // data_levels: round levels inside the data's range (-10 to 100: 0, 10, ..., 90)
+  const auto round = basin::plot::data_levels(plateau, false);
+  BOOST_TEST_REQUIRE(round.size() == 10u);
+  BOOST_TEST(round.front() == 0.0);
+  BOOST_TEST(round.back() == 90.0);
+  // Levels 1e-8 apart around ln 10: every band its own colour and every label its own text.
+  grid2d close = bowl(9, 7);
+  for (double& v : close.z) v = 2.302585 + 1e-7 * v;
+  basin::plot::filled_contour(close, stem("filled_close"), style{});
+  check_picture(stem("filled_close"));
+  std::set<double> seen;
+  for (const auto& p : band_polygons_of(stem("filled_close") + ".dat")) seen.insert(p[0][2]);
+  BOOST_TEST(seen.size() >= 8u);
+  const auto labels = basin::plot::detail::level_labels(basin::plot::detail::default_levels(close, false));
+  BOOST_TEST(labels.size() >= 8u);
+  BOOST_TEST(std::set<std::string>(labels.begin(), labels.end()).size() == labels.size());
 }
 
 BOOST_AUTO_TEST_CASE(nan_points_and_log_of_non_positive) {

@@ -107,12 +107,14 @@ inline std::string range_tics(const grid2d& g, const style& st, double lo, doubl
   double step = 0;  // linear: the tics' spacing
   if (st.log_z) {
     tics = log_tic_values(lo, hi);
-    for (int d = int(std::ceil(std::log10(lo))); tics.empty() && d <= int(std::floor(std::log10(hi))); ++d)
-      tics.push_back(std::pow(10.0, d));
+    const int d0 = int(std::ceil(std::log10(lo))), d1 = int(std::floor(std::log10(hi)));
+    if (tics.empty())  // more than five decades: powers of ten, at most about ten of them
+      for (int d = d0; d <= d1; d += std::max(1, (d1 - d0) / 10)) tics.push_back(std::pow(10.0, d));
   } else {
     const double raw = (hi - lo) / 6, mag = std::pow(10.0, std::floor(std::log10(raw))), m = raw / mag;
     step = (m < 1.5 ? 1 : m < 3.5 ? 2 : m < 7.5 ? 5 : 10) * mag;
-    for (double k = std::ceil(lo / step - 1e-9); k * step <= hi + 1e-9 * step; ++k) tics.push_back(k * step);
+    const double first = std::ceil(lo / step - 1e-9);
+    for (int k = 0; k < 20 && (first + k) * step <= hi + 1e-9 * step; ++k) tics.push_back((first + k) * step);
   }
   const auto near = [&](double t, double end) {
     return st.log_z ? std::fabs(std::log10(t / end)) < 0.15 : std::fabs(t - end) < 0.5 * step;
@@ -161,23 +163,11 @@ inline std::string shown_column(const style& st) {
 // `using` columns for the value: masked to NaN when it cannot go on a log axis.
 inline std::string value_column(const style& st) { return st.log_z ? "1:2:($3 > 0 ? $3 : NaN)" : "1:2:3"; }
 
-// Default contour levels. Linear: 0.1, 0.6, ..., 9.6 as the reference tool's plot_2D.py
-// (vmin = 0.1, vmax = 10, vlevel = 0.5, levels = arange(vmin, vmax, vlevel)). Log: 1-2-5 steps
-// from 0.1 to 10. Only levels strictly inside the data's range are kept. When that leaves fewer
-// than 3 linear levels (a map close to a minimizer, whose loss spans less than 1), about a dozen
-// round levels (1, 2 or 5 times a power of ten apart) strictly inside the range; when it leaves no
-// log level, ten geometrically spaced ones.
-inline std::vector<double> default_levels(const grid2d& g, bool log_z) {
-  const auto [lo, hi] = value_range(g, log_z);
-  std::vector<double> all, in;
-  if (log_z) all = {0.1, 0.2, 0.5, 1, 2, 5, 10};
-  else
-    for (int k = 0; 0.1 + 0.5 * k < 10; ++k) all.push_back(0.1 + 0.5 * k);
-  for (double l : all)
-    if (l > lo && l < hi) in.push_back(l);
-  if (log_z ? !in.empty() : in.size() >= 3) return in;
-  if (!(hi > lo)) return {lo};  // a flat surface has no contour lines to draw
-  in.clear();
+// About a dozen round levels (1, 2 or 5 times a power of ten apart) strictly inside [lo, hi]; with
+// log_z ten geometrically spaced ones; {lo} for a flat range (no contour to draw).
+inline std::vector<double> round_levels(double lo, double hi, bool log_z) {
+  if (!(hi > lo)) return {lo};
+  std::vector<double> in;
   if (log_z) {
     for (int k = 1; k <= 10; ++k) in.push_back(lo * std::pow(hi / lo, k / 11.0));
     return in;
@@ -198,6 +188,24 @@ inline std::vector<double> default_levels(const grid2d& g, bool log_z) {
   // (values a few units of the last place apart leave no level between them: as flat)
   if (in.empty()) in.push_back(lo);
   return in;
+}
+
+// Default contour levels. Linear: 0.1, 0.6, ..., 9.6 as the reference tool's plot_2D.py
+// (vmin = 0.1, vmax = 10, vlevel = 0.5, levels = arange(vmin, vmax, vlevel)). Log: 1-2-5 steps
+// from 0.1 to 10. Only levels strictly inside the data's range are kept. When that leaves fewer
+// than 3 linear levels (a map close to a minimizer, whose loss spans less than 1) or no log
+// level, round_levels of the data's range.
+inline std::vector<double> default_levels(const grid2d& g, bool log_z) {
+  const auto [lo, hi] = value_range(g, log_z);
+  std::vector<double> all, in;
+  if (log_z)
+    all = {0.1, 0.2, 0.5, 1, 2, 5, 10};
+  else
+    for (int k = 0; 0.1 + 0.5 * k < 10; ++k) all.push_back(0.1 + 0.5 * k);
+  for (double l : all)
+    if (l > lo && l < hi) in.push_back(l);
+  if (log_z ? !in.empty() : in.size() >= 3) return in;
+  return round_levels(lo, hi, log_z);
 }
 
 // Where the contour plot writes its level labels: points on the contour lines (where a level
@@ -364,28 +372,34 @@ inline std::vector<vertex> clip_at(const std::vector<vertex>& p, double a, bool 
   return out;
 }
 
-// The filled bands of a grid as polygons, "x y cb" per corner and a blank line after each:
+// The filled bands of a grid as polygons, "x y band" per corner and a blank line after each:
 // every grid cell is cut along its diagonal from (x[i], y[j]) to (x[i+1], y[j+1]) into two
 // triangles over which the value is linear (as contour lines interpolate it along the cell's
-// edges), and each triangle into its parts between consecutive levels; cb is the band's middle
-// (geometric with log_z), which the step palette colours. Triangles with a corner not finite
-// (with log_z: not positive) are left out, as are parts below the first level or above the last.
+// edges), and each triangle into its parts between consecutive levels; band is k + 0.5 for the
+// part between levels[k] and levels[k+1] (a value on a level belongs to the band above it, one on
+// the last level to the last band), which the step palette colours. Triangles with a corner not
+// finite (with log_z: not positive) are left out, as are parts below the first level or above the
+// last and parts without area (a triangle that only touches a band).
 inline std::string band_polygons(const grid2d& g, const std::vector<double>& levels, bool log_z) {
   const auto usable = [&](double v) { return std::isfinite(v) && (!log_z || v > 0); };
   std::string s;
-  char line[80];
+  char line[96];
   const auto triangle = [&](const vertex& a, const vertex& b, const vertex& c) {
     if (!usable(a.z) || !usable(b.z) || !usable(c.z)) return;
     const double lo = std::min({a.z, b.z, c.z}), hi = std::max({a.z, b.z, c.z});
     // the bands [levels[k], levels[k+1]] that meet [lo, hi]
     std::size_t k = std::size_t(std::upper_bound(levels.begin(), levels.end(), lo) - levels.begin());
-    k = k > 0 ? k - 1 : 0;
+    k = std::min(k > 0 ? k - 1 : 0, levels.size() - 2);
     for (; k + 1 < levels.size() && levels[k] <= hi; ++k) {
       const auto part = clip_at(clip_at({a, b, c}, levels[k], true), levels[k + 1], false);
-      if (part.size() < 3) continue;
-      const double cb = log_z ? std::sqrt(levels[k] * levels[k + 1]) : (levels[k] + levels[k + 1]) / 2;
+      double area = 0;
+      for (std::size_t i = 0; i < part.size(); ++i) {
+        const auto &p = part[i], &q = part[(i + 1) % part.size()];
+        area += p.x * q.y - q.x * p.y;
+      }
+      if (part.size() < 3 || area == 0) continue;
       for (const auto& v : part) {
-        std::snprintf(line, sizeof line, "%.9g %.9g %.9g\n", v.x, v.y, cb);
+        std::snprintf(line, sizeof line, "%.12g %.12g %zu.5\n", v.x, v.y, k);
         s += line;
       }
       s += '\n';
@@ -402,18 +416,45 @@ inline std::string band_polygons(const grid2d& g, const std::vector<double>& lev
   return s;
 }
 
+// Labels for levels: the fewest significant digits (at least 3) that tell every two apart.
+inline std::vector<std::string> level_labels(const std::vector<double>& levels) {
+  std::vector<std::string> out;
+  for (int digits = 3; digits <= 17; ++digits) {
+    out.clear();
+    for (double l : levels) {
+      char t[40];
+      std::snprintf(t, sizeof t, "%.*g", digits, l);
+      out.emplace_back(t);
+    }
+    bool distinct = true;
+    for (std::size_t k = 1; k < out.size(); ++k) distinct = distinct && out[k] != out[k - 1];
+    if (distinct) break;
+  }
+  return out;
+}
+
 }  // namespace detail
 
+// Round levels of the grid's own range (about a dozen strictly inside it, 1, 2 or 5 times a
+// power of ten apart; ten geometric ones with log_z): for maps such as accuracies in percent,
+// which the loss levels of contour's defaults do not suit.
+inline std::vector<double> data_levels(const grid2d& g, bool log_z) {
+  detail::check_grid(g, "plot::data_levels", true, log_z);
+  const auto [lo, hi] = detail::value_range(g, log_z);
+  return detail::round_levels(lo, hi, log_z);
+}
+
 // Filled contours (the reference tool's plot_2D.py `_2dcontourf`, matplotlib's contourf): the
-// map painted in bands between consecutive levels, each band one colour of the palette (a step
-// palette on the colour bar, one step a band), and where the value lies below the first level or
-// above the last, or is not computed, the paper stays white. Levels as `contour` takes them;
-// empty: its default levels with the data's smallest and largest value added as the outer
-// ends, so that the whole map is painted; a single level spans the data's range as one band. The
-// bands come from each grid cell cut into two triangles with the value linear over each, so the
-// band edges are straight within a triangle. style.highlight and style.path are not drawn. The
-// .dat holds the grid as the file comment says (gnuplot's index 0), then the bands' polygons
-// (index 1), which the script fills.
+// map painted in bands between consecutive levels, each band one colour of the palette, and where
+// the value lies below the first level or above the last, or is not computed, the paper stays
+// white. The colour bar gives every band the same height (matplotlib's default for contourf), its
+// tics labelled with the levels (every few when there are more than 25 bands). Levels as
+// `contour` takes them; empty: its default levels with the data's smallest and largest value
+// added as the outer ends, so that the whole map is painted; a single level: bands from the
+// data's ends to it (a flat map: one band around its value). The bands come from each grid cell
+// cut into two triangles with the value linear over each, so the band edges are straight within
+// a triangle. style.highlight and style.path are not drawn. The .dat holds the grid as the file
+// comment says (gnuplot's index 0), then the bands' polygons (index 1), which the script fills.
 // requires: g as in the file comment; levels finite (positive with log_z) or empty.
 // ensures, throws: as in the file comment (and basin::error naming `levels[k]`).
 inline void filled_contour(const grid2d& g, const std::string& stem, const style& st, std::vector<double> levels = {}) {
@@ -424,8 +465,8 @@ inline void filled_contour(const grid2d& g, const std::string& stem, const style
   if (!given) levels = detail::default_levels(g, st.log_z);
   std::sort(levels.begin(), levels.end());
   levels.erase(std::unique(levels.begin(), levels.end()), levels.end());
-  const std::vector<double> tic_levels = levels;
-  if (!given || levels.size() < 2) {  // the default levels reach the data's ends (a flat map: around its value)
+  const std::vector<double> labelled = levels;
+  if (!given || levels.size() < 2) {  // the levels reach the data's ends (a flat map: around its value)
     auto [lo, hi] = detail::value_range(g, st.log_z);
     if (!(hi > lo)) {
       if (st.log_z)
@@ -435,33 +476,33 @@ inline void filled_contour(const grid2d& g, const std::string& stem, const style
     }
     if (lo < levels.front()) levels.insert(levels.begin(), lo);
     if (hi > levels.back()) levels.push_back(hi);
-    if (levels.size() < 2) levels = {lo, hi};
   }
   const auto f = detail::files_for(stem, fn);
   const std::size_t bands = levels.size() - 1;
 
   std::string s = detail::preamble(f, st, "filled_contour", detail::surface_title(g, st));
-  // The step palette: band k in the colour viridis takes halfway through its k-th of `bands`
-  // parts, from levels[k] to levels[k+1] (in log10 with log_z, as gnuplot maps a log colour axis).
+  // The step palette over the bands' numbers: band k (from k to k + 1) in the colour viridis takes
+  // halfway through its k-th of `bands` parts.
   s += "set palette defined (";
   for (std::size_t k = 0; k < bands; ++k) {
-    const auto pos = [&](double l) { return detail::number(st.log_z ? std::log10(l) : l); };
     const std::string c = " '" + detail::viridis_at((double(k) + 0.5) / double(bands)) + "'";
-    s += (k > 0 ? ", " : "") + pos(levels[k]) + c + ", " + pos(levels[k + 1]) + c;
+    s += (k > 0 ? ", " : "") + std::to_string(k) + c + ", " + std::to_string(k + 1) + c;
   }
   s += ")\n";
   s += "\n" + detail::xy_ranges(g) + detail::axis_labels(st);
   s += "set tics out nomirror\n";
   s += "set cblabel " + detail::gp_string(st.zlabel) + "\n";
-  s += "set cbrange [" + detail::number(levels.front()) + ":" + detail::number(levels.back()) + "]\n";
-  if (st.log_z) s += "set logscale cb\n";
-  if (bands <= 25) {  // a tic at every level (not at the data's ends added to the default ones)
-    std::string tics;
-    for (double l : tic_levels) tics += (tics.empty() ? "(" : ", ") + detail::number(l);
-    s += "set cbtics " + tics + ")\n";
-  } else if (st.log_z) {
-    s += detail::cbtics(detail::log_tics(levels.front(), levels.back()));
+  s += "set cbrange [0:" + std::to_string(bands) + "]\n";
+  // A tic at each level the caller gave or the defaults chose (not at the data's ends added to
+  // them), at most about 20 labelled.
+  const auto text = detail::level_labels(labelled);
+  const std::size_t every = (labelled.size() + 19) / 20;
+  std::string tics;
+  for (std::size_t k = 0; k < labelled.size(); k += every) {
+    const auto at = std::size_t(std::find(levels.begin(), levels.end(), labelled[k]) - levels.begin());
+    tics += (tics.empty() ? "(" : ", ") + detail::gp_string(text[k]) + " " + std::to_string(at);
   }
+  s += "set cbtics " + tics + ")\n";
   s += "unset key\n";
   // (each polygon's border in its own colour: polygons that only touch leave antialiased seams)
   s += "set style fill solid 1.0 border lc palette\n";
@@ -471,7 +512,8 @@ inline void filled_contour(const grid2d& g, const std::string& stem, const style
   const std::string polygons = detail::band_polygons(g, levels, st.log_z);
   detail::finish(f, st,
                  detail::grid_dat(g) + "\n\n# index 1: the bands' polygons, a blank line after each; columns: x y " +
-                     "band-middle (detail::band_polygons)\n" + (polygons.empty() ? "NaN NaN NaN\n" : polygons),
+                     "band (k + 0.5 between levels k and k + 1; detail::band_polygons)\n" +
+                     (polygons.empty() ? "NaN NaN NaN\n" : polygons),
                  s, fn);
 }
 
