@@ -1,19 +1,22 @@
-// basin/plot/surface.hpp — pictures of a loss surface: contour lines, a heat map, a 3-D surface.
+// basin/plot/surface.hpp — pictures of a loss surface: contour lines, filled contours, a heat
+// map, a 3-D surface.
 //
 // The pictures of Li et al. 2018 ("Visualizing the Loss Landscape of Neural Nets", figs. 1, 5,
 // 6) drawn with gnuplot. Each function writes, beside one another,
 //   <stem>.dat  the grid: one block of ny lines "x y value" per x[i] (x outer, y inner, the
 //               order of grid2d::z), blocks separated by a blank line (gnuplot's grid format);
 //               the values exactly as given (shortest round-trip text), "NaN" where not computed
+//               (filled_contour adds its bands' polygons as a second data set)
 //   <stem>.gp   the gnuplot script that made the pictures (run `gnuplot <stem>.gp` in the folder)
 //   <stem>.png  and, when style.svg, <stem>.svg
 // and creates the stem's folder when it is missing.
 //
 // Points not computed (NaN) and, with style.log_z, values <= 0 are drawn as holes: a heat map or
-// surface leaves out the cells around them, a contour line breaks. With log_z such values are
-// not an error; the .gp script masks them (`$3 > 0 ? $3 : NaN`), the .dat keeps them.
+// surface leaves out the cells around them (filled contours: the triangles), a contour line
+// breaks. With log_z such values are not an error; the .gp script masks them
+// (`$3 > 0 ? $3 : NaN`), the .dat keeps them.
 //
-// All three throw basin::error naming the function and the argument for a grid with fewer than
+// Each throws basin::error naming the function and the argument for a grid with fewer than
 // 2x2 points, z.size() != nx*ny, coordinates not finite and strictly increasing, no finite value
 // (with log_z: no positive value), a style.vmin or style.vmax that style's comment does not allow
 // (heat map, 3-D surface), a stem naming no file or a folder that cannot be created, and
