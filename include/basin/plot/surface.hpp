@@ -97,6 +97,12 @@ inline std::pair<double, double> shown_range(const grid2d& g, const style& st) {
   return {lo, hi};
 }
 
+// The round number (1, 2 or 5 times a power of ten) nearest a positive spacing `raw`.
+inline double round_step(double raw) {
+  const double mag = std::pow(10.0, std::floor(std::log10(raw))), m = raw / mag;
+  return (m < 1.5 ? 1 : m < 3.5 ? 2 : m < 7.5 ? 5 : 10) * mag;
+}
+
 // The tics of a colour bar or z axis over [lo, hi] (shown_range's) when values lie beyond a given
 // end and are drawn on it: round tics (1-2-5 steps; on a log axis log_tic_values', or powers of
 // ten) with that end labelled "≥ vmax" or "≤ vmin" and the round tics close to it left out, whose
@@ -114,8 +120,7 @@ inline std::string range_tics(const grid2d& g, const style& st, double lo, doubl
     if (tics.empty())  // more than five decades: powers of ten, at most about ten of them
       for (int d = d0; d <= d1; d += std::max(1, (d1 - d0) / 10)) tics.push_back(std::pow(10.0, d));
   } else {
-    const double raw = (hi - lo) / 6, mag = std::pow(10.0, std::floor(std::log10(raw))), m = raw / mag;
-    step = (m < 1.5 ? 1 : m < 3.5 ? 2 : m < 7.5 ? 5 : 10) * mag;
+    step = round_step((hi - lo) / 6);
     const double first = std::ceil(lo / step - 1e-9);
     for (int k = 0; k < 20 && (first + k) * step <= hi + 1e-9 * step; ++k) tics.push_back((first + k) * step);
   }
@@ -175,8 +180,7 @@ inline std::vector<double> round_levels(double lo, double hi, bool log_z) {
     for (int k = 1; k <= 10; ++k) in.push_back(lo * std::pow(hi / lo, k / 11.0));
     return in;
   }
-  const double raw = (hi - lo) / 12, mag = std::pow(10.0, std::floor(std::log10(raw))), m = raw / mag;
-  const double gap = (m < 1.5 ? 1 : m < 3.5 ? 2 : m < 7.5 ? 5 : 10) * mag;
+  const double gap = round_step((hi - lo) / 12);
   // Enough digits to tell levels a gap apart (6, or more for a map that spans a tiny part of its
   // values: 2.302585 +- 1e-8), at most 17; a count, not a double, runs the loop.
   const double size = std::max(std::fabs(lo), std::fabs(hi));
