@@ -422,9 +422,12 @@ BOOST_AUTO_TEST_CASE(value_range_of_heatmap_and_surface) {
   const std::string heat = slurp(stem("range_heatmap") + ".gp");
   BOOST_TEST(heat.find("set cbrange [0.5:2]\n") != std::string::npos);
   // round tics, the ends labelled instead of the tics at them (1.8 and 0.6 keep their places)
-  BOOST_TEST(heat.find("set cbtics (0.6, 0.8, 1, 1.2, 1.4, 1.6, 1.8, \"≥ 2\" 2, \"≤ 0.5\" 0.5)\n") !=
-             std::string::npos);
-  BOOST_TEST(slurp(stem("range_none") + ".gp").find("set cbtics") == std::string::npos);
+  BOOST_TEST(heat.find("set cbtics ('0.6' 0.6, '0.8' 0.8, '1' 1, '1.2' 1.2, '1.4' 1.4, '1.6' 1.6, '1.8' 1.8, "
+                       "'≥ 2' 2, '≤ 0.5' 0.5)\n") != std::string::npos);
+  // without a range: the data's own range [0.1, 3.1], round tics, no end marked
+  BOOST_TEST(slurp(stem("range_none") + ".gp")
+                 .find("set cbrange [0.1:3.1]\nset cbtics ('0.5' 0.5, '1' 1, '1.5' 1.5, "
+                       "'2' 2, '2.5' 2.5, '3' 3)\n") != std::string::npos);
   BOOST_TEST(count(stem("range_heatmap") + ".svg", top) >= above);
   BOOST_TEST(count(stem("range_heatmap") + ".svg", bottom) >= below);
   st.vmin = NAN;  // the lower end from the data
@@ -434,15 +437,19 @@ BOOST_AUTO_TEST_CASE(value_range_of_heatmap_and_surface) {
   const std::string gp = slurp(stem("range_surface") + ".gp");
   BOOST_TEST(gp.find("set zrange [0.1:2]\nset cbrange [0.1:2]\n") != std::string::npos);
   BOOST_TEST(gp.find("using 1:2:(shown($3)) with pm3d") != std::string::npos);
-  const std::string tics = "(0.2, 0.4, 0.6, 0.8, 1, 1.2, 1.4, 1.6, 1.8, \"≥ 2\" 2)";
+  const std::string tics =
+      "('0.2' 0.2, '0.4' 0.4, '0.6' 0.6, '0.8' 0.8, '1' 1, '1.2' 1.2, '1.4' 1.4, '1.6' 1.6, "
+      "'1.8' 1.8, '≥ 2' 2)";
   BOOST_TEST(gp.find("set cbtics " + tics + "\nset ztics " + tics + "\nunset key") != std::string::npos);
-  // An end between round tics: the tic beside it (1.8, 0.1 away) is left out, its label would overlap.
+  // An end between round tics: the tic beside it (1.8, 0.05 away, a quarter of the spacing) is left
+  // out, its label would overlap; half a spacing away (0.6 beside 0.5 above) it stays.
   style odd;
-  odd.vmax = 1.9;
+  odd.vmax = 1.85;
   basin::plot::heatmap(g, stem("range_odd"), odd);
   BOOST_TEST(
-      slurp(stem("range_odd") + ".gp").find("set cbtics (0.2, 0.4, 0.6, 0.8, 1, 1.2, 1.4, 1.6, \"≥ 1.9\" 1.9)\n") !=
-      std::string::npos);
+      slurp(stem("range_odd") + ".gp")
+          .find("set cbtics ('0.2' 0.2, '0.4' 0.4, '0.6' 0.6, '0.8' 0.8, '1' 1, '1.2' 1.2, '1.4' 1.4, '1.6' 1.6, "
+                "'≥ 1.85' 1.85)\n") != std::string::npos);
   // An uneven grid's pm3d cells average their corners after the cut (a cell with one corner far
   // above vmax takes the mean of the cut values, not the top colour).
   grid2d uneven = g;
@@ -450,7 +457,7 @@ BOOST_AUTO_TEST_CASE(value_range_of_heatmap_and_surface) {
   basin::plot::heatmap(uneven, stem("range_uneven"), odd);
   check_picture(stem("range_uneven"));
   const std::string pm3d = slurp(stem("range_uneven") + ".gp");
-  BOOST_TEST(pm3d.find("shown(v) = v > 1.9 ? 1.9 : v < 0.1 ? 0.1 : v") != std::string::npos);
+  BOOST_TEST(pm3d.find("shown(v) = v > 1.85 ? 1.85 : v < 0.1 ? 0.1 : v") != std::string::npos);
   BOOST_TEST(pm3d.find("using 1:2:(shown($3)) with pm3d") != std::string::npos);
   // A point not computed stays a hole under the cut.
   grid2d holes = g;
@@ -606,6 +613,86 @@ BOOST_AUTO_TEST_CASE(filled_contour_bands) {
   const auto labels = basin::plot::detail::level_labels(basin::plot::detail::default_levels(close, false));
   BOOST_TEST(labels.size() >= 8u);
   BOOST_TEST(std::set<std::string>(labels.begin(), labels.end()).size() == labels.size());
+}
+
+// The texts of an SVG as gnuplot writes them: <g transform="translate(x,y)[ rotate(a)]" ...
+// text-anchor="..."><text>label</text>.
+struct svg_text {
+  double x, y;
+  bool rotated;
+  std::string anchor, text;
+};
+std::vector<svg_text> svg_texts(const fs::path& p) {
+  const std::string s = slurp(p);
+  std::vector<svg_text> out;
+  for (auto at = s.find("<g transform=\"translate("); at != std::string::npos;
+       at = s.find("<g transform=\"translate(", at + 1)) {
+    const auto head_end = s.find('>', at), open = s.find("<text>", at), close = s.find("</text>", at);
+    if (head_end == std::string::npos || open == std::string::npos || close == std::string::npos) break;
+    if (open > s.find("</g>", at)) continue;  // a group without text
+    const std::string head = s.substr(at, head_end - at);
+    svg_text t{};
+    std::sscanf(head.c_str() + std::string("<g transform=\"translate(").size(), "%lf,%lf", &t.x, &t.y);
+    t.rotated = head.find("rotate(") != std::string::npos;
+    if (const auto a = head.find("text-anchor=\""); a != std::string::npos)
+      t.anchor = head.substr(a + 13, head.find('"', a + 13) - (a + 13));
+    t.text = s.substr(open + 6, close - open - 6);
+    out.push_back(t);
+  }
+  return out;
+}
+
+// Characters in a UTF-8 text.
+std::size_t characters(const std::string& s) {
+  std::size_t n = 0;
+  for (char c : s) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+  return n;
+}
+
+// A map that spans 2e-7 around ln 10 (colour bar labels of ten characters) and one around 134000
+// (six), in every picture with a colour bar: each tic label of the bar has its own text, reads as
+// a number of the map's range, and ends left of the bar's label (wider than their characters at
+// 0.64 of the font size, DejaVu Sans' digits), which is inside the picture. gnuplot's own tics
+// printed six digits (2.30259 on every tic) and its margin fits about five characters: a longer
+// label was cut at the picture's edge and the bar's label was drawn over the tic labels or not at all.
+BOOST_AUTO_TEST_CASE(colour_bars_fit_their_labels) {
+  for (const auto& [centre, spread] : {std::pair{2.302585, 2e-7}, std::pair{134000.0, 20000.0}}) {
+    grid2d g = bowl();
+    for (double& v : g.z) v = centre + spread * (v - 0.1) / 3;  // [centre, centre + spread]
+    style st;
+    st.zlabel = "test loss";
+    const double font = 11, width = st.width;
+    using draw = void (*)(const grid2d&, const std::string&, const style&);
+    const std::pair<const char*, draw> pictures[] = {
+        {"contour", [](const grid2d& g, const std::string& s, const style& st) { basin::plot::contour(g, s, st); }},
+        {"filled",
+         [](const grid2d& g, const std::string& s, const style& st) { basin::plot::filled_contour(g, s, st); }},
+        {"heatmap", &basin::plot::heatmap},
+        {"surface", &basin::plot::surface3d}};
+    for (const auto& [name, plot] : pictures) {
+      const std::string s = stem(std::string("bar_") + name + (centre < 10 ? "_close" : "_large"));
+      plot(g, s, st);
+      check_picture(s);
+      const auto texts = svg_texts(s + ".svg");
+      const svg_text* label = nullptr;  // the bar's: rotated, the rightmost "test loss"
+      for (const auto& t : texts)
+        if (t.text == "test loss" && t.rotated && (label == nullptr || t.x > label->x)) label = &t;
+      BOOST_TEST_REQUIRE(label != nullptr, s << ": no colour bar label");
+      BOOST_TEST(label->x + 0.3 * font <= width, s << ": the bar's label at x = " << label->x << " is cut");
+      std::vector<std::string> tics;
+      for (const auto& t : texts) {
+        if (t.anchor != "start" || t.rotated || t.x < 0.6 * width) continue;
+        char* end = nullptr;
+        const double v = std::strtod(t.text.c_str(), &end);
+        if (*end != '\0' || !(v >= centre - 0.1 * spread && v <= centre + 1.1 * spread)) continue;
+        tics.push_back(t.text);
+        BOOST_TEST(t.x + 0.64 * font * double(characters(t.text)) <= label->x - 0.8 * font,
+                   s << ": tic label '" << t.text << "' at x = " << t.x << " reaches the bar's label at " << label->x);
+      }
+      BOOST_TEST(tics.size() >= 5u, s << ": " << tics.size() << " tic labels on the colour bar");
+      BOOST_TEST(std::set<std::string>(tics.begin(), tics.end()).size() == tics.size(), s << ": repeated tic labels");
+    }
+  }
 }
 
 BOOST_AUTO_TEST_CASE(nan_points_and_log_of_non_positive) {
@@ -1132,6 +1219,41 @@ BOOST_AUTO_TEST_CASE(vtk_layout_counts_clip_and_log) {
   BOOST_TEST(none.find("POLYGONS") == std::string::npos);
   BOOST_TEST(none.find("POINT_DATA") == std::string::npos);
   check_throws([&] { basin::write_vtk(bowl(), path, false, -INFINITY); }, {"write_vtk", "clip_max is -inf"});
+}
+
+// Level and tic labels: %g's digits without its exponent where a plain number is as short to
+// read, and round tics whose labels tell them apart.
+BOOST_AUTO_TEST_CASE(tic_labels_and_round_tics) {
+  using basin::plot::detail::level_labels;
+  using basin::plot::detail::round_tics;
+  using basin::plot::detail::short_number;
+  BOOST_TEST(short_number(142000, 3) == "142000");  // %g: 1.42e+05
+  BOOST_TEST(short_number(-999.7, 3) == "-1000");
+  BOOST_TEST(short_number(0.000125, 3) == "0.000125");
+  BOOST_TEST(short_number(2e-5, 3) == "2e-05");
+  BOOST_TEST(short_number(1.5e7, 3) == "1.5e+07");
+  BOOST_TEST(short_number(-0.0, 3) == "0");
+  BOOST_TEST((level_labels({124000, 126000, 128000}) == std::vector<std::string>{"124000", "126000", "128000"}));
+  BOOST_TEST((level_labels({2.30258502, 2.30258504}) == std::vector<std::string>{"2.30258502", "2.30258504"}));
+  // Linear: 1-2-5 tics about a sixth of the range apart, each the short decimal its label reads.
+  const auto check = [](double lo, double hi, bool log_z, std::vector<double> want) {
+    const auto t = round_tics(lo, hi, log_z);
+    BOOST_TEST_REQUIRE(t.at.size() == want.size(), lo << " .. " << hi);
+    for (std::size_t k = 0; k < want.size(); ++k) {
+      BOOST_TEST(t.at[k] == want[k], lo << " .. " << hi << ": tic " << k);
+      BOOST_TEST(std::strtod(t.text[k].c_str(), nullptr) == want[k], t.text[k]);
+    }
+  };
+  check(0.1, 3.1, false, {0.5, 1, 1.5, 2, 2.5, 3});
+  check(-1, 1, false, {-1, -0.8, -0.6, -0.4, -0.2, 0, 0.2, 0.4, 0.6, 0.8, 1});
+  check(0, 1.3, false, {0, 0.2, 0.4, 0.6, 0.8, 1, 1.2});
+  check(0.3, 2000, true, {0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000});
+  check(1e-8, 1e4, true, {1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 0.1, 1, 10, 100, 1000, 1e4});
+  check(0.12, 0.18, true, {0.12, 0.13, 0.14, 0.15, 0.16, 0.17, 0.18});  // no 1-2-5 tic inside: linear ones
+  const auto close = round_tics(2.302585, 2.3025852, false);
+  BOOST_TEST(close.at.size() >= 5u);
+  BOOST_TEST(std::set<std::string>(close.text.begin(), close.text.end()).size() == close.text.size());
+  for (double a : close.at) BOOST_TEST((a >= 2.302585 && a <= 2.3025852));
 }
 
 BOOST_AUTO_TEST_CASE(csv_round_trip) {

@@ -233,12 +233,6 @@ inline std::vector<double> log_tic_values(double lo, double hi) {
   return v;
 }
 
-inline std::string log_tics(double lo, double hi) {
-  std::string s;
-  for (double t : log_tic_values(lo, hi)) s += (s.empty() ? "(" : ", ") + number(t);
-  return s.empty() ? s : s + ")";
-}
-
 // The head of every script: what it is, the PNG terminal, the house style and the labels.
 inline std::string preamble(const picture_files& f, const style& st, const std::string& what,
                             const std::string& title) {

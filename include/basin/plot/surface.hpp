@@ -27,6 +27,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 #include <utility>
 #include <vector>
@@ -103,49 +104,141 @@ inline double round_step(double raw) {
   return (m < 1.5 ? 1 : m < 3.5 ? 2 : m < 7.5 ? 5 : 10) * mag;
 }
 
-// The tics of a colour bar or z axis over [lo, hi] (shown_range's) when values lie beyond a given
-// end and are drawn on it: round tics (1-2-5 steps; on a log axis log_tic_values', or powers of
-// ten) with that end labelled "≥ vmax" or "≤ vmin" and the round tics close to it left out, whose
-// labels would overlap it. Empty when no value lies beyond a given end (the axis keeps its tics).
-inline std::string range_tics(const grid2d& g, const style& st, double lo, double hi) {
+// A number as a level or tic label with `digits` significant digits: printf's %g, except that
+// values from 1e-4 to 1e7 are written without an exponent (142000, not 1.42e+05), and -0 as 0.
+inline std::string short_number(double v, int digits) {
+  char t[48];
+  v += 0.0;
+  std::snprintf(t, sizeof t, "%.*g", digits, v);
+  // (%g writes an exponent there only for |v| >= 10^digits: a whole number)
+  if (std::strchr(t, 'e') && std::fabs(v) >= 1e-4 && std::fabs(v) < 1e7) std::snprintf(t, sizeof t, "%.0f", v);
+  return t;
+}
+
+// Labels for levels or tics: the fewest significant digits (at least 3) that tell every two apart.
+inline std::vector<std::string> level_labels(const std::vector<double>& levels) {
+  std::vector<std::string> out;
+  for (int digits = 3; digits <= 17; ++digits) {
+    out.clear();
+    for (double l : levels) out.push_back(short_number(l, digits));
+    bool distinct = true;
+    for (std::size_t k = 1; k < out.size(); ++k) distinct = distinct && out[k] != out[k - 1];
+    if (distinct) break;
+  }
+  return out;
+}
+
+// The tics of a colour bar or z axis: where they are and their labels. basin writes every colour
+// bar's tics itself, so that they always tell values apart (gnuplot's own labels print 6 digits:
+// a map of 2.302585 +- 1e-7 got one label repeated) and so that the picture can make room for the
+// widest label (gnuplot's margin beside a colour bar fits about five characters).
+struct tic_marks {
+  std::vector<double> at;
+  std::vector<std::string> text;
+};
+
+// The tics as gnuplot's list: ("text" at, ...); empty when there are none.
+inline std::string tic_list(const tic_marks& t) {
+  std::string s;
+  for (std::size_t k = 0; k < t.at.size(); ++k)
+    s += (k > 0 ? ", " : "(") + gp_string(t.text[k]) + " " + number(t.at[k]);
+  return s.empty() ? s : s + ")";
+}
+
+// The widest label's length in characters (a UTF-8 sequence counts one).
+inline std::size_t widest(const tic_marks& t) {
+  std::size_t w = 0;
+  for (const auto& s : t.text) {
+    std::size_t n = 0;
+    for (char c : s) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+    w = std::max(w, n);
+  }
+  return w;
+}
+
+// Round tics over [lo, hi] (lo < hi): 1, 2 or 5 times a power of ten about a sixth of the range
+// apart (5 to 11 of them); on a log axis log_tic_values' 1-2-5 tics of each decade, or powers of
+// ten (about ten of them) past five decades, or the linear ones where the range holds fewer than
+// two of those. Labelled by level_labels.
+inline tic_marks round_tics(double lo, double hi, bool log_z) {
+  std::vector<double> v;
+  if (log_z) {
+    v = log_tic_values(lo, hi);
+    const int d0 = int(std::ceil(std::log10(lo))), d1 = int(std::floor(std::log10(hi)));
+    if (v.empty() && d1 - d0 > 5)
+      for (int d = d0; d <= d1; d += std::max(1, (d1 - d0) / 10)) v.push_back(std::pow(10.0, d));
+  }
+  if (v.size() < 2) {
+    v.clear();
+    const double step = round_step((hi - lo) / 6), first = std::ceil(lo / step - 1e-9);
+    // (each the short decimal it reads as: 0.6, not 0.6000000000000001)
+    for (int k = 0; k < 20 && (first + k) * step <= hi + 1e-9 * step; ++k)
+      v.push_back(std::strtod(short_number((first + k) * step, 15).c_str(), nullptr));
+  }
+  return {v, level_labels(v)};
+}
+
+// The tics of a colour bar or z axis over [lo, hi] (shown_range's, or the data's): round_tics;
+// where values lie beyond a given end (style.vmin/vmax) and are drawn on it, that end is labelled
+// "≥ vmax" or "≤ vmin" and the round tics close to it (less than 0.4 of their spacing away, or a
+// factor 1.4 on a log axis) are left out, whose labels would overlap it.
+inline tic_marks bar_tics(const grid2d& g, const style& st, double lo, double hi) {
+  tic_marks round = round_tics(lo, hi, st.log_z);
   bool above = false, below = false;
   for (double v : g.z)
     if (std::isfinite(v) && (!st.log_z || v > 0)) above |= v > st.vmax, below |= v < st.vmin;
-  if (!above && !below) return {};
-  std::vector<double> tics;
-  double step = 0;  // linear: the tics' spacing
-  if (st.log_z) {
-    tics = log_tic_values(lo, hi);
-    const int d0 = int(std::ceil(std::log10(lo))), d1 = int(std::floor(std::log10(hi)));
-    if (tics.empty())  // more than five decades: powers of ten, at most about ten of them
-      for (int d = d0; d <= d1; d += std::max(1, (d1 - d0) / 10)) tics.push_back(std::pow(10.0, d));
-  } else {
-    step = round_step((hi - lo) / 6);
-    const double first = std::ceil(lo / step - 1e-9);
-    for (int k = 0; k < 20 && (first + k) * step <= hi + 1e-9 * step; ++k) tics.push_back((first + k) * step);
-  }
+  if (!above && !below) return round;
+  const double step = round.at.size() >= 2 ? round.at[1] - round.at[0] : hi - lo;  // linear: the spacing
   const auto near = [&](double t, double end) {
-    return st.log_z ? std::fabs(std::log10(t / end)) < 0.15 : std::fabs(t - end) < 0.5 * step;
+    // (linear: closer than 0.4 of a step; half a step apart, 0.6 beside an end at 0.5 with tics 0.2
+    // apart, the labels do not touch)
+    return st.log_z ? std::fabs(std::log10(t / end)) < 0.15 : std::fabs(t - end) < 0.4 * step;
   };
-  const auto text = [](double v) {
-    char t[32];
-    std::snprintf(t, sizeof t, "%.12g", v);
-    return std::string(t);
-  };
-  std::string s;
-  for (double t : tics)
-    if (!(above && near(t, hi)) && !(below && near(t, lo))) s += (s.empty() ? "(" : ", ") + text(t);
-  const auto label = [&](const char* mark, double v) {
-    char t[48];
-    std::snprintf(t, sizeof t, "\"%s %g\" ", mark, v);
-    s += (s.empty() ? "(" : ", ") + std::string(t) + number(v);
-  };
-  if (above) label("≥", hi);
-  if (below) label("≤", lo);
-  return s + ")";
+  tic_marks out;
+  for (std::size_t k = 0; k < round.at.size(); ++k)
+    if (!(above && near(round.at[k], hi)) && !(below && near(round.at[k], lo)))
+      out.at.push_back(round.at[k]), out.text.push_back(round.text[k]);
+  if (above) out.at.push_back(hi), out.text.push_back("≥ " + short_number(hi, 6));
+  if (below) out.at.push_back(lo), out.text.push_back("≤ " + short_number(lo, 6));
+  return out;
 }
 
-inline std::string cbtics(const std::string& tics) { return tics.empty() ? tics : "set cbtics " + tics + "\n"; }
+// The range a colour bar spans: shown_range's with style.vmin/vmax, else the data's (positive with
+// log_z), widened around a flat map's value (by 0.5, or twofold with log_z).
+inline std::pair<double, double> bar_range(const grid2d& g, const style& st) {
+  if (has_value_range(st)) return shown_range(g, st);
+  auto [lo, hi] = value_range(g, st.log_z);
+  if (!(hi > lo)) {
+    if (st.log_z)
+      lo /= 2, hi *= 2;
+    else
+      lo -= 0.5, hi += 0.5;
+  }
+  return {lo, hi};
+}
+
+// `set rmargin` (in gnuplot's character widths, about 8.5 pixels with the house font) that fits a
+// 2-D plot's colour bar, its tic labels `chars` wide and its label.
+inline std::string bar_margin(std::size_t chars) {
+  return "set rmargin " + std::to_string(chars + 4) + "\n";
+}
+
+// The pixels right of a heat map's plot area that its colour bar, tic labels `chars` wide and
+// label take (gnuplot places the bar about 94 pixels' worth of gap, bar and tic from the frame).
+inline double bar_room(std::size_t chars) {
+  return 94 + 8.5 * double(chars + 4);
+}
+
+// The pixels right of a 3-D picture's colour bar that its tic labels and label take.
+inline double bar_room_3d(std::size_t chars) {
+  return 8.5 * double(chars + 6);
+}
+
+// The colour bar's label (style.zlabel), moved right by what gnuplot's estimate of the tic labels'
+// width falls short (about a character and a half, more for long labels).
+inline std::string bar_label(const style& st, const tic_marks& tics) {
+  return "set cblabel " + gp_string(st.zlabel) + " offset " + number(1 + double(widest(tics)) / 20) + ",0\n";
+}
 
 // requires nothing; throws basin::error naming `fn` and levels[k] unless every level is finite
 // (positive with log_z).
@@ -268,6 +361,20 @@ inline std::vector<contour_label> contour_labels(const grid2d& g, const std::vec
   return placed;
 }
 
+// The level labels as datablock lines, x y "text", each with level_labels' text of its level
+// (levels sorted, without repeats; every label's level one of them).
+inline std::string label_lines(const std::vector<contour_label>& labels, const std::vector<double>& levels) {
+  const auto text = level_labels(levels);
+  std::string s;
+  for (const auto& l : labels) {
+    const auto k = std::size_t(std::lower_bound(levels.begin(), levels.end(), l.level) - levels.begin());
+    char xy[64];
+    std::snprintf(xy, sizeof xy, "%.17g %.17g ", l.x, l.y);
+    s += xy + ('"' + text[std::min(k, text.size() - 1)] + "\"\n");  // (digits, sign, point, e: nothing to escape)
+  }
+  return s;
+}
+
 }  // namespace detail
 
 // Contour lines of the surface, coloured by level with a colour bar, each level labelled on its
@@ -304,6 +411,7 @@ inline void contour(const grid2d& g, const std::string& stem, const style& st, s
     else cb_lo -= 0.5, cb_hi += 0.5;
   }
   const auto labels = detail::contour_labels(g, levels, st.log_z);
+  const auto tics = detail::round_tics(cb_lo, cb_hi, st.log_z);
 
   std::string s = detail::preamble(f, st, "contour", detail::surface_title(g, st));
   s += "\n# Contour lines into datablocks: $C the levels, $H the highlighted level.\n";
@@ -319,12 +427,7 @@ inline void contour(const grid2d& g, const std::string& stem, const style& st, s
   }
   s += "unset contour\n";
   s += "# The level labels (detail::contour_labels: spaced apart, on the lines).\n$L << EOD\n";
-  for (const auto& l : labels) {
-    char line[96];
-    std::snprintf(line, sizeof line, "%.17g %.17g \"%g\"\n", l.x, l.y, l.level);
-    s += line;
-  }
-  s += "EOD\n";
+  s += detail::label_lines(labels, levels) + "EOD\n";
   if (path) {
     s += "# The path: x y per point, in order.\n$P << EOD\n";
     for (const auto& q : st.path) s += detail::number(q[0]) + ' ' + detail::number(q[1]) + '\n';
@@ -332,9 +435,10 @@ inline void contour(const grid2d& g, const std::string& stem, const style& st, s
   }
   s += "\n" + detail::xy_ranges(g) + detail::axis_labels(st);
   s += "set tics out nomirror\n";
-  s += "set cblabel " + detail::gp_string(st.zlabel) + "\n";
+  s += detail::bar_label(st, tics);
   s += "set cbrange [" + detail::number(cb_lo) + ":" + detail::number(cb_hi) + "]\n";
-  if (st.log_z) s += "set logscale cb\n" + detail::cbtics(detail::log_tics(cb_lo, cb_hi));
+  if (st.log_z) s += "set logscale cb\n";
+  s += "set cbtics " + detail::tic_list(tics) + "\n" + detail::bar_margin(detail::widest(tics));
   s += hl || path ? "set key top right reverse Left nobox opaque samplen 3 spacing 1.2\n" : "unset key\n";
   s += "plot $C using 1:2:3 with lines lc palette lw 1.2 notitle";
   if (!labels.empty()) s += ", \\\n     $L using 1:2:3 with labels boxed font \",9\" notitle";
@@ -423,23 +527,6 @@ inline std::string band_polygons(const grid2d& g, const std::vector<double>& lev
   return s;
 }
 
-// Labels for levels: the fewest significant digits (at least 3) that tell every two apart.
-inline std::vector<std::string> level_labels(const std::vector<double>& levels) {
-  std::vector<std::string> out;
-  for (int digits = 3; digits <= 17; ++digits) {
-    out.clear();
-    for (double l : levels) {
-      char t[40];
-      std::snprintf(t, sizeof t, "%.*g", digits, l);
-      out.emplace_back(t);
-    }
-    bool distinct = true;
-    for (std::size_t k = 1; k < out.size(); ++k) distinct = distinct && out[k] != out[k - 1];
-    if (distinct) break;
-  }
-  return out;
-}
-
 }  // namespace detail
 
 // Round levels of the grid's own range (about a dozen strictly inside it, 1, 2 or 5 times a
@@ -498,18 +585,18 @@ inline void filled_contour(const grid2d& g, const std::string& stem, const style
   s += ")\n";
   s += "\n" + detail::xy_ranges(g) + detail::axis_labels(st);
   s += "set tics out nomirror\n";
-  s += "set cblabel " + detail::gp_string(st.zlabel) + "\n";
   s += "set cbrange [0:" + std::to_string(bands) + "]\n";
   // A tic at each level the caller gave or the defaults chose (not at the data's ends added to
   // them), at most about 20 labelled.
   const auto text = detail::level_labels(labelled);
   const std::size_t every = (labelled.size() + 19) / 20;
-  std::string tics;
+  detail::tic_marks tics;
   for (std::size_t k = 0; k < labelled.size(); k += every) {
-    const auto at = std::size_t(std::find(levels.begin(), levels.end(), labelled[k]) - levels.begin());
-    tics += (tics.empty() ? "(" : ", ") + detail::gp_string(text[k]) + " " + std::to_string(at);
+    tics.at.push_back(double(std::find(levels.begin(), levels.end(), labelled[k]) - levels.begin()));
+    tics.text.push_back(text[k]);
   }
-  s += "set cbtics " + tics + ")\n";
+  s += "set cbtics " + detail::tic_list(tics) + "\n" + detail::bar_margin(detail::widest(tics));
+  s += detail::bar_label(st, tics);
   s += "unset key\n";
   // (each polygon's border in its own colour: polygons that only touch leave antialiased seams)
   s += "set style fill solid 1.0 border lc palette\n";
@@ -595,13 +682,8 @@ inline void contour_panels(const std::vector<contour_panel>& panels, int columns
       head += "set table $H" + n + "\nsplot " + file + " index " + n + " using " + detail::value_column(st) +
               " notitle\nunset table\n";
     }
-    head += "$L" + n + " << EOD\n";
-    for (const auto& l : detail::contour_labels(panels[p].grid, levels, st.log_z)) {
-      char line[96];
-      std::snprintf(line, sizeof line, "%.17g %.17g \"%g\"\n", l.x, l.y, l.level);
-      head += line;
-    }
-    head += "EOD\n";
+    head += "$L" + n + " << EOD\n" +
+            detail::label_lines(detail::contour_labels(panels[p].grid, levels, st.log_z), levels) + "EOD\n";
   }
   head += "unset contour\n";
   // The commands that draw, run once for the PNG and again for the SVG (a multiplot cannot be
@@ -656,13 +738,16 @@ inline void heatmap(const grid2d& g, const std::string& stem, const style& st) {
   detail::check_grid(g, fn, true, st.log_z);
   detail::check_value_range(st, fn);
   const bool ranged = detail::has_value_range(st);
-  const auto [lo, hi] = ranged ? detail::shown_range(g, st) : detail::value_range(g, true);
+  const auto [lo, hi] = detail::bar_range(g, st);
+  const auto tics = detail::bar_tics(g, st, lo, hi);
   const auto f = detail::files_for(stem, fn);
   std::string s = detail::preamble(f, st, "heatmap", detail::surface_title(g, st));
   const bool cells = detail::evenly_spaced(g.x) && detail::evenly_spaced(g.y);
   s += cells ? "\nset style fill solid 1.0 noborder\n" : "\nset view map\nset pm3d corners2color mean\n";
-  // The plot area's edges as shares of the picture; the cells' reach below counts its pixels.
-  constexpr double left = 0.11, right = 0.80, bottom = 0.11, top = 0.90;
+  // The plot area's edges as shares of the picture (the right one leaving room for the colour
+  // bar's labels); the cells' reach below counts its pixels.
+  constexpr double left = 0.11, bottom = 0.11, top = 0.90;
+  const double right = std::clamp(1 - detail::bar_room(detail::widest(tics)) / st.width, 0.5, 0.80);
   s += "set lmargin at screen " + detail::number(left) + "\nset rmargin at screen " + detail::number(right) +
        "\nset bmargin at screen " + detail::number(bottom) + "\nset tmargin at screen " + detail::number(top) + "\n";
   // half a cell on each side of a point
@@ -677,11 +762,11 @@ inline void heatmap(const grid2d& g, const std::string& stem, const style& st) {
   }
   s += detail::axis_labels(st);
   s += "set tics out nomirror\n";
-  s += "set cblabel " + detail::gp_string(st.zlabel) + "\n";
+  s += detail::bar_label(st, tics);
   // (values beyond the colour range take its end's colour)
-  if (ranged) s += "set cbrange [" + detail::number(lo) + ":" + detail::number(hi) + "]\n";
-  if (st.log_z) s += "set logscale cb\n" + detail::cbtics(detail::log_tics(lo, hi));
-  if (ranged) s += detail::cbtics(detail::range_tics(g, st, lo, hi));
+  s += "set cbrange [" + detail::number(lo) + ":" + detail::number(hi) + "]\n";
+  if (st.log_z) s += "set logscale cb\n";
+  s += "set cbtics " + detail::tic_list(tics) + "\n";
   s += "unset key\n";
   if (cells) {
     // A box per point coloured by its value (a NaN point draws none: a white cell). Each box's
@@ -716,7 +801,8 @@ inline void surface3d(const grid2d& g, const std::string& stem, const style& st)
   detail::check_grid(g, fn, true, st.log_z);
   detail::check_value_range(st, fn);
   const bool ranged = detail::has_value_range(st);
-  const auto [lo, hi] = ranged ? detail::shown_range(g, st) : detail::value_range(g, true);
+  const auto [lo, hi] = detail::bar_range(g, st);
+  const auto tics = detail::bar_tics(g, st, lo, hi);
   const auto f = detail::files_for(stem, fn);
   std::string s = detail::preamble(f, st, "surface3d", detail::surface_title(g, st));
   s += "\nset view 60, 35\nset xyplane 0\n";
@@ -724,21 +810,22 @@ inline void surface3d(const grid2d& g, const std::string& stem, const style& st)
   s += g.nx() <= 60 && g.ny() <= 60 ? "set pm3d depthorder border lc rgb \"#303030\" lw 0.4\n"
                                     : "set pm3d depthorder noborder\n";
   s += detail::xy_ranges(g) + detail::axis_labels(st);
-  s += "set zlabel " + detail::gp_string(st.zlabel) + " rotate parallel\n";
-  s += "set cblabel " + detail::gp_string(st.zlabel) + "\n";
-  s += "set colorbox vertical user origin 0.88, 0.25 size 0.025, 0.5\n";
-  if (ranged) {
-    const auto lo_s = detail::number(lo), hi_s = detail::number(hi);
-    s += "set zrange [" + lo_s + ":" + hi_s + "]\nset cbrange [" + lo_s + ":" + hi_s + "]\n";
-    s += detail::shown_function(lo, hi);
-  }
-  if (st.log_z) {
-    const auto tics = detail::log_tics(lo, hi);
-    s += "set logscale z\nset logscale cb\n" + detail::cbtics(tics);
-    if (!tics.empty()) s += "set ztics " + tics + "\n";
-  }
-  if (const auto tics = ranged ? detail::range_tics(g, st, lo, hi) : std::string(); !tics.empty())
-    s += "set cbtics " + tics + "\nset ztics " + tics + "\n";
+  // Tic labels wider than about four characters (a map that spans 1e-7 around 2.302585): the plot
+  // narrowed to leave them room on both sides, and the z label, which gnuplot sets at the same
+  // place whatever its tic labels' width, moved left past them.
+  const double wide = std::max(0.0, double(detail::widest(tics)) - 4), shift = std::min(0.15, 8.5 * wide / st.width);
+  if (shift > 0)
+    s += "set origin " + detail::number(shift) + ", 0\nset size " + detail::number(1 - 2 * shift) + ", 1\n";
+  s += "set zlabel " + detail::gp_string(st.zlabel) + " rotate parallel offset " + detail::number(-(wide + 1)) + ",0\n";
+  s += detail::bar_label(st, tics);
+  // (the colour bar 2.5% of the picture wide, moved left from 88% when its labels need the room)
+  const double bar = std::clamp(1 - 0.025 - detail::bar_room_3d(detail::widest(tics)) / st.width, 0.5, 0.88);
+  s += "set colorbox vertical user origin " + detail::number(bar) + ", 0.25 size 0.025, 0.5\n";
+  const auto lo_s = detail::number(lo), hi_s = detail::number(hi);
+  s += "set zrange [" + lo_s + ":" + hi_s + "]\nset cbrange [" + lo_s + ":" + hi_s + "]\n";
+  if (ranged) s += detail::shown_function(lo, hi);
+  if (st.log_z) s += "set logscale z\nset logscale cb\n";
+  s += "set cbtics " + detail::tic_list(tics) + "\nset ztics " + detail::tic_list(tics) + "\n";
   s += "unset key\n";
   s += "splot " + detail::gp_file(f.base + ".dat") + " using " +
        (ranged ? detail::shown_column(st) : detail::value_column(st)) + " with pm3d notitle\n";
