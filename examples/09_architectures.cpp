@@ -316,8 +316,8 @@ int main(int argc, char** argv) try {
       "(16 steps))\n",
       (long long)test_probe.size(), (long long)probe.size(), s.range, 2 * (s.grid / 2));
   std::printf(
-      "wrote %s/{<net>.h5, <net>_surface.h5, <net>_init_line.h5, <net>_contour.png, <net>_3d.png, landscapes.png, "
-      "slices.png, init_lines.png, summary.csv}\n",
+      "wrote %s/{<net>.h5, <net>_directions.h5, <net>_surface.h5, <net>_init_line.h5, <net>_contour.png, "
+      "<net>_3d.png, landscapes.png, slices.png, init_lines.png, summary.csv}\n",
       s.out.c_str());
   return 0;
 } catch (const std::exception& e) {

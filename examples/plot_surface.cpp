@@ -13,11 +13,12 @@
 // --y omitted: a 1-D line. --model_file2: the x direction is model_file2 - model_file (states
 // included): x = 0 and 1 are the two models (interpolation; the reference tool's --model_file2).
 // --model_file3 as well: the plane through three models, y direction model_file3 - model_file.
-// Models: resnet20, resnet56, resnet110, plain20, plain56, plain110, plain56_w2, plain56_w4 (what
-// 09_architectures trains), resnet8 (06_trajectory's), densenet22, vgg9 (fashion, 1x28x28) and resnet20, resnet56,
-// resnet110, plain20, plain56, plain110, densenet121, vgg9 (cifar10, 3x32x32, read from
-// --data_dir's CIFAR-10 binary batches: the reference tool's pre-trained models, converted);
-// the reference's resnet<depth>_noshort names the plain nets too.
+// Models: resnet20, resnet56, resnet110, plain20, plain56, plain110, resnet56_w2, resnet56_w4,
+// plain56_w2, plain56_w4, plain8 (with densenet22, every net 09_architectures trains), resnet8
+// (06_trajectory's), densenet22, vgg9 (fashion, 1x28x28) and resnet20, resnet56, resnet110,
+// plain20, plain56, plain110, densenet121, vgg9 (cifar10, 3x32x32, read from --data_dir's CIFAR-10
+// binary batches: the reference tool's pre-trained models, converted); the reference's
+// resnet<depth>_noshort and wrn56_<k>_noshort name the plain nets too, its wrn56_<k> the wide resnets.
 // --model_file: a basin checkpoint, or a PyTorch one converted by examples/torch_to_basin.py
 // (tensors named and shaped as the reference tool's models name and shape them).
 // Directions are created (and saved to --dir_file: by default named by the model files, the
