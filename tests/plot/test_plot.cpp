@@ -422,8 +422,8 @@ BOOST_AUTO_TEST_CASE(value_range_of_heatmap_and_surface) {
   const std::string heat = slurp(stem("range_heatmap") + ".gp");
   BOOST_TEST(heat.find("set cbrange [0.5:2]\n") != std::string::npos);
   // round tics, the ends labelled instead of the tics at them (1.8 and 0.6 keep their places)
-  BOOST_TEST(heat.find("set cbtics ('0.6' 0.6, '0.8' 0.8, '1' 1, '1.2' 1.2, '1.4' 1.4, '1.6' 1.6, '1.8' 1.8, "
-                       "'≥ 2' 2, '≤ 0.5' 0.5)\n") != std::string::npos);
+  BOOST_TEST(heat.find("set cbtics ('≤ 0.5' 0.5, '0.6' 0.6, '0.8' 0.8, '1' 1, '1.2' 1.2, '1.4' 1.4, '1.6' 1.6, "
+                       "'1.8' 1.8, '≥ 2' 2)\n") != std::string::npos);
   // without a range: the data's own range [0.1, 3.1], round tics, no end marked
   BOOST_TEST(slurp(stem("range_none") + ".gp")
                  .find("set cbrange [0.1:3.1]\nset cbtics ('0.5' 0.5, '1' 1, '1.5' 1.5, "
@@ -655,6 +655,8 @@ std::size_t characters(const std::string& s) {
 // 0.64 of the font size, DejaVu Sans' digits), which is inside the picture. gnuplot's own tics
 // printed six digits (2.30259 on every tic) and its margin fits about five characters: a longer
 // label was cut at the picture's edge and the bar's label was drawn over the tic labels or not at all.
+// The contour lines keep their levels' colours (gnuplot's tables wrote every level as 2.30259: one
+// colour for all). A flat map of 1e20 is drawn (widened by 0.5, its range was empty).
 BOOST_AUTO_TEST_CASE(colour_bars_fit_their_labels) {
   for (const auto& [centre, spread] : {std::pair{2.302585, 2e-7}, std::pair{134000.0, 20000.0}}) {
     grid2d g = bowl();
@@ -690,9 +692,26 @@ BOOST_AUTO_TEST_CASE(colour_bars_fit_their_labels) {
                    s << ": tic label '" << t.text << "' at x = " << t.x << " reaches the bar's label at " << label->x);
       }
       BOOST_TEST(tics.size() >= 5u, s << ": " << tics.size() << " tic labels on the colour bar");
+      if (std::string(name) == "contour") {
+        const std::string svg = slurp(s + ".svg");
+        std::set<std::string> colours;
+        for (auto at = svg.find("stroke='rgb("); at != std::string::npos; at = svg.find("stroke='rgb(", at + 1))
+          colours.insert(svg.substr(at, svg.find(')', at) - at));
+        BOOST_TEST(colours.size() >= 8u, s << ": contour lines in " << colours.size() - 1 << " colours");
+      }
       BOOST_TEST(std::set<std::string>(tics.begin(), tics.end()).size() == tics.size(), s << ": repeated tic labels");
     }
   }
+  grid2d flat = bowl(5, 4);
+  for (double& v : flat.z) v = 1e20;
+  for (const auto& [name, plot] : {std::pair<const char*, void (*)(const grid2d&, const std::string&, const style&)>{
+                                       "heatmap", &basin::plot::heatmap},
+                                   {"surface", &basin::plot::surface3d}}) {
+    plot(flat, stem(std::string("bar_flat_") + name), style{});
+    check_picture(stem(std::string("bar_flat_") + name));
+  }
+  basin::plot::contour(flat, stem("bar_flat_contour"), style{});
+  basin::plot::filled_contour(flat, stem("bar_flat_filled"), style{});
 }
 
 BOOST_AUTO_TEST_CASE(nan_points_and_log_of_non_positive) {
@@ -1235,6 +1254,10 @@ BOOST_AUTO_TEST_CASE(tic_labels_and_round_tics) {
   BOOST_TEST(short_number(-0.0, 3) == "0");
   BOOST_TEST((level_labels({124000, 126000, 128000}) == std::vector<std::string>{"124000", "126000", "128000"}));
   BOOST_TEST((level_labels({2.30258502, 2.30258504}) == std::vector<std::string>{"2.30258502", "2.30258504"}));
+  // levels written as they are when 6 digits do (%g's), else near enough to tell their spacing
+  BOOST_TEST((level_labels({0.1234, 0.5678}) == std::vector<std::string>{"0.1234", "0.5678"}));
+  BOOST_TEST((level_labels({100000.5, 100001.5}) == std::vector<std::string>{"100000.5", "100001.5"}));
+  BOOST_TEST((level_labels({1.0 / 3, 2.0 / 3}) == std::vector<std::string>{"0.333", "0.667"}));
   // Linear: 1-2-5 tics about a sixth of the range apart, each the short decimal its label reads.
   const auto check = [](double lo, double hi, bool log_z, std::vector<double> want) {
     const auto t = round_tics(lo, hi, log_z);
@@ -1248,12 +1271,24 @@ BOOST_AUTO_TEST_CASE(tic_labels_and_round_tics) {
   check(-1, 1, false, {-1, -0.8, -0.6, -0.4, -0.2, 0, 0.2, 0.4, 0.6, 0.8, 1});
   check(0, 1.3, false, {0, 0.2, 0.4, 0.6, 0.8, 1, 1.2});
   check(0.3, 2000, true, {0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000});
-  check(1e-8, 1e4, true, {1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 0.1, 1, 10, 100, 1000, 1e4});
+  check(1e-8, 1e4, true, {1e-8, 1e-6, 1e-4, 1e-2, 1, 100, 1e4});
+  check(0.05, 2000, true, {0.1, 1, 10, 100, 1000});  // 1-2-5 tics past five decades: powers of ten
+  check(1e-12, 1e7, true, {1e-12, 1e-10, 1e-8, 1e-6, 1e-4, 1e-2, 1, 100, 1e4, 1e6});  // at most ten
   check(0.12, 0.18, true, {0.12, 0.13, 0.14, 0.15, 0.16, 0.17, 0.18});  // no 1-2-5 tic inside: linear ones
+  check(2.302585, std::nextafter(2.302585, 3.0), false, {2.302585, std::nextafter(2.302585, 3.0)});  // its ends
   const auto close = round_tics(2.302585, 2.3025852, false);
   BOOST_TEST(close.at.size() >= 5u);
   BOOST_TEST(std::set<std::string>(close.text.begin(), close.text.end()).size() == close.text.size());
   for (double a : close.at) BOOST_TEST((a >= 2.302585 && a <= 2.3025852));
+  // A cut end labelled with the digits of the tics beside it.
+  grid2d g = bowl();
+  for (double& v : g.z) v = 2.302585 + 2e-7 * (v - 0.1) / 3;
+  style st;
+  st.vmax = 2.30258513;
+  const auto cut = basin::plot::detail::bar_tics(g, st, 2.302585, 2.30258513);
+  BOOST_TEST_REQUIRE(cut.text.size() >= 2u);
+  BOOST_TEST(cut.text.back() == "≥ 2.30258513");
+  BOOST_TEST(cut.text[cut.text.size() - 2] == "2.30258512");
 }
 
 BOOST_AUTO_TEST_CASE(csv_round_trip) {

@@ -104,26 +104,43 @@ inline double round_step(double raw) {
   return (m < 1.5 ? 1 : m < 3.5 ? 2 : m < 7.5 ? 5 : 10) * mag;
 }
 
-// A number as a level or tic label with `digits` significant digits: printf's %g, except that
-// values from 1e-4 to 1e7 are written without an exponent (142000, not 1.42e+05), and -0 as 0.
+// A number as a level or tic label, rounded to `digits` significant digits: printf's %g, except
+// that values from 1e-4 to 1e7 are written without an exponent (142000, not 1.42e+05), and -0 as 0.
 inline std::string short_number(double v, int digits) {
   char t[48];
   v += 0.0;
   std::snprintf(t, sizeof t, "%.*g", digits, v);
-  // (%g writes an exponent there only for |v| >= 10^digits: a whole number)
-  if (std::strchr(t, 'e') && std::fabs(v) >= 1e-4 && std::fabs(v) < 1e7) std::snprintf(t, sizeof t, "%.0f", v);
+  // (%g writes an exponent there only when the rounded value is 10^digits or more: a whole number)
+  if (std::strchr(t, 'e') && std::fabs(v) >= 1e-4 && std::fabs(v) < 1e7)
+    std::snprintf(t, sizeof t, "%.0f", std::strtod(t, nullptr));
   return t;
 }
 
-// Labels for levels or tics: the fewest significant digits (at least 3) that tell every two apart.
+// Labels for levels or tics (increasing): each level as it is where at most 6 significant digits
+// write every one exactly (0.1234, as %g); otherwise the fewest digits (at least 3) that tell every
+// two apart and put each label within a twentieth of the levels' closest spacing of its level
+// (100000.5 and 100001.5, not 100000 and 100002; 2.30258502 and 2.30258504).
 inline std::vector<std::string> level_labels(const std::vector<double>& levels) {
+  double gap = INFINITY;
+  for (std::size_t k = 1; k < levels.size(); ++k)
+    if (levels[k] > levels[k - 1]) gap = std::min(gap, levels[k] - levels[k - 1]);
   std::vector<std::string> out;
-  for (int digits = 3; digits <= 17; ++digits) {
+  const auto make = [&](int digits) {
     out.clear();
     for (double l : levels) out.push_back(short_number(l, digits));
-    bool distinct = true;
-    for (std::size_t k = 1; k < out.size(); ++k) distinct = distinct && out[k] != out[k - 1];
-    if (distinct) break;
+  };
+  const auto off = [&](std::size_t k) { return std::fabs(std::strtod(out[k].c_str(), nullptr) - levels[k]); };
+  for (int digits = 3; digits <= 6; ++digits) {
+    make(digits);
+    bool exact = true;
+    for (std::size_t k = 0; k < out.size(); ++k) exact = exact && off(k) == 0;
+    if (exact) return out;
+  }
+  for (int digits = 3; digits <= 17; ++digits) {
+    make(digits);
+    bool good = true;
+    for (std::size_t k = 0; k < out.size(); ++k) good = good && (k == 0 || out[k] != out[k - 1]) && off(k) <= gap / 20;
+    if (good) break;
   }
   return out;
 }
@@ -157,23 +174,31 @@ inline std::size_t widest(const tic_marks& t) {
 }
 
 // Round tics over [lo, hi] (lo < hi): 1, 2 or 5 times a power of ten about a sixth of the range
-// apart (5 to 11 of them); on a log axis log_tic_values' 1-2-5 tics of each decade, or powers of
-// ten (about ten of them) past five decades, or the linear ones where the range holds fewer than
-// two of those. Labelled by level_labels.
+// apart (4 to 11 of them), or the range's ends where it is too narrow for two; on a log axis
+// log_tic_values' 1-2-5 tics of each decade, or powers of ten (at most ten of them) past five
+// decades, or the linear ones where the range holds fewer than two of those. Labelled by
+// level_labels.
 inline tic_marks round_tics(double lo, double hi, bool log_z) {
   std::vector<double> v;
   if (log_z) {
     v = log_tic_values(lo, hi);
-    const int d0 = int(std::ceil(std::log10(lo))), d1 = int(std::floor(std::log10(hi)));
-    if (v.empty() && d1 - d0 > 5)
-      for (int d = d0; d <= d1; d += std::max(1, (d1 - d0) / 10)) v.push_back(std::pow(10.0, d));
+    if (v.empty()) {  // more than five decades
+      const int d0 = int(std::ceil(std::log10(lo))), d1 = int(std::floor(std::log10(hi)));
+      for (int d = d0; d <= d1; d += std::max(1, (d1 - d0 + 9) / 10)) v.push_back(std::pow(10.0, d));
+    }
   }
   if (v.size() < 2) {
     v.clear();
     const double step = round_step((hi - lo) / 6), first = std::ceil(lo / step - 1e-9);
-    // (each the short decimal it reads as: 0.6, not 0.6000000000000001)
-    for (int k = 0; k < 20 && (first + k) * step <= hi + 1e-9 * step; ++k)
-      v.push_back(std::strtod(short_number((first + k) * step, 15).c_str(), nullptr));
+    // Each the short decimal it reads as (0.6, not 0.6000000000000001): rounded to the step's
+    // last digit (two more, for 1-2-5 steps, within 17 significant digits).
+    const double size = std::max(std::fabs(lo), std::fabs(hi));
+    const int digits = std::clamp(int(std::floor(std::log10(size)) - std::floor(std::log10(step))) + 2, 1, 17);
+    for (int k = 0; k < 20 && (first + k) * step <= hi + 1e-9 * step; ++k) {
+      const double t = std::strtod(short_number((first + k) * step, digits).c_str(), nullptr);
+      if (t >= lo && t <= hi && (v.empty() || t > v.back())) v.push_back(t);
+    }
+    if (v.size() < 2) v = {lo, hi};  // a range a few units of the last place wide: its ends
   }
   return {v, level_labels(v)};
 }
@@ -194,27 +219,34 @@ inline tic_marks bar_tics(const grid2d& g, const style& st, double lo, double hi
     // apart, the labels do not touch)
     return st.log_z ? std::fabs(std::log10(t / end)) < 0.15 : std::fabs(t - end) < 0.4 * step;
   };
-  tic_marks out;
-  for (std::size_t k = 0; k < round.at.size(); ++k)
-    if (!(above && near(round.at[k], hi)) && !(below && near(round.at[k], lo)))
-      out.at.push_back(round.at[k]), out.text.push_back(round.text[k]);
-  if (above) out.at.push_back(hi), out.text.push_back("≥ " + short_number(hi, 6));
-  if (below) out.at.push_back(lo), out.text.push_back("≤ " + short_number(lo, 6));
+  std::vector<double> at;
+  for (double t : round.at)
+    if (!(above && near(t, hi)) && !(below && near(t, lo))) at.push_back(t);
+  if (above) at.push_back(hi);
+  if (below) at.push_back(lo);
+  std::sort(at.begin(), at.end());
+  // (the ends labelled with the digits that tell them from the tics beside them)
+  tic_marks out{at, level_labels(at)};
+  if (below) out.text.front() = "≤ " + out.text.front();
+  if (above) out.text.back() = "≥ " + out.text.back();
   return out;
 }
 
+// [lo, hi] widened around a flat map's value (lo == hi): twofold with log_z, else by 0.5 (or a
+// millionth of the value, past 500000, where 0.5 would be lost to rounding).
+inline std::pair<double, double> widened(double lo, double hi, bool log_z) {
+  if (hi > lo) return {lo, hi};
+  if (log_z) return {lo / 2, hi * 2};
+  const double d = std::max(0.5, 1e-6 * std::fabs(lo));
+  return {lo - d, hi + d};
+}
+
 // The range a colour bar spans: shown_range's with style.vmin/vmax, else the data's (positive with
-// log_z), widened around a flat map's value (by 0.5, or twofold with log_z).
+// log_z), widened around a flat map's value.
 inline std::pair<double, double> bar_range(const grid2d& g, const style& st) {
   if (has_value_range(st)) return shown_range(g, st);
-  auto [lo, hi] = value_range(g, st.log_z);
-  if (!(hi > lo)) {
-    if (st.log_z)
-      lo /= 2, hi *= 2;
-    else
-      lo -= 0.5, hi += 0.5;
-  }
-  return {lo, hi};
+  const auto [lo, hi] = value_range(g, st.log_z);
+  return widened(lo, hi, st.log_z);
 }
 
 // `set rmargin` (in gnuplot's character widths, about 8.5 pixels with the house font) that fits a
@@ -405,17 +437,15 @@ inline void contour(const grid2d& g, const std::string& stem, const style& st, s
 
   std::string list;
   for (double l : levels) list += (list.empty() ? "" : ",") + detail::number(l);
-  double cb_lo = levels.front(), cb_hi = levels.back();
-  if (!(cb_hi > cb_lo)) {
-    if (st.log_z) cb_lo /= 2, cb_hi *= 2;
-    else cb_lo -= 0.5, cb_hi += 0.5;
-  }
+  const auto [cb_lo, cb_hi] = detail::widened(levels.front(), levels.back(), st.log_z);
   const auto labels = detail::contour_labels(g, levels, st.log_z);
   const auto tics = detail::round_tics(cb_lo, cb_hi, st.log_z);
 
   std::string s = detail::preamble(f, st, "contour", detail::surface_title(g, st));
   s += "\n# Contour lines into datablocks: $C the levels, $H the highlighted level.\n";
-  s += "set contour base\nunset surface\nset cntrparam linear\n";
+  // (the tables write each line's level as z is formatted: all its digits, so that lines of levels
+  // 1e-8 apart keep their own colours)
+  s += "set contour base\nunset surface\nset cntrparam linear\nset format z \"%.17g\"\n";
   s += "set cntrparam levels discrete " + list + "\n";
   // (with log_z, values <= 0 break the lines, as they break the labels' contours)
   s += "set table $C\nsplot " + detail::gp_file(f.base + ".dat") + " using " + detail::value_column(st) +
@@ -561,13 +591,8 @@ inline void filled_contour(const grid2d& g, const std::string& stem, const style
   levels.erase(std::unique(levels.begin(), levels.end()), levels.end());
   const std::vector<double> labelled = levels;
   if (!given || levels.size() < 2) {  // the levels reach the data's ends (a flat map: around its value)
-    auto [lo, hi] = detail::value_range(g, st.log_z);
-    if (!(hi > lo)) {
-      if (st.log_z)
-        lo /= 2, hi *= 2;
-      else
-        lo -= 0.5, hi += 0.5;
-    }
+    const auto [data_lo, data_hi] = detail::value_range(g, st.log_z);
+    const auto [lo, hi] = detail::widened(data_lo, data_hi, st.log_z);
     if (lo < levels.front()) levels.insert(levels.begin(), lo);
     if (hi > levels.back()) levels.push_back(hi);
   }
@@ -659,19 +684,13 @@ inline void contour_panels(const std::vector<contour_panel>& panels, int columns
   }
   std::string list;
   for (double l : levels) list += (list.empty() ? "" : ",") + detail::number(l);
-  double cb_lo = levels.front(), cb_hi = levels.back();
-  if (!(cb_hi > cb_lo)) {
-    if (st.log_z)
-      cb_lo /= 2, cb_hi *= 2;
-    else
-      cb_lo -= 0.5, cb_hi += 0.5;
-  }
+  const auto [cb_lo, cb_hi] = detail::widened(levels.front(), levels.back(), st.log_z);
   const std::string title = st.title.empty() ? std::string("contours") : st.title;
   const std::string file = detail::gp_file(f.base + ".dat");
   // Contour lines and labels of every panel into datablocks first ($C<p>, $H<p>, $L<p>): tables
   // cannot be made inside a multiplot.
   std::string head = "\n# Each panel's contour lines, its highlighted level and its level labels.\n";
-  head += "set contour base\nunset surface\nset cntrparam linear\n";
+  head += "set contour base\nunset surface\nset cntrparam linear\nset format z \"%.17g\"\n";
   for (std::size_t p = 0; p < panels.size(); ++p) {
     const std::string n = std::to_string(p);
     head += "set cntrparam levels discrete " + list + "\n";
@@ -810,16 +829,18 @@ inline void surface3d(const grid2d& g, const std::string& stem, const style& st)
   s += g.nx() <= 60 && g.ny() <= 60 ? "set pm3d depthorder border lc rgb \"#303030\" lw 0.4\n"
                                     : "set pm3d depthorder noborder\n";
   s += detail::xy_ranges(g) + detail::axis_labels(st);
-  // Tic labels wider than about four characters (a map that spans 1e-7 around 2.302585): the plot
-  // narrowed to leave them room on both sides, and the z label, which gnuplot sets at the same
-  // place whatever its tic labels' width, moved left past them.
+  // The colour bar, 2.5% of the picture wide, at 88% of it, or further left when its labels need
+  // the room. Tic labels wider than about four characters (a map that spans 1e-7 around 2.302585)
+  // need room left of the z axis too: the plot (which ends near 88% of its width) is moved right
+  // and narrowed to end left of the bar, and the z label, which gnuplot sets at the same place
+  // whatever its tic labels' width, moved left past them.
+  const double bar = std::clamp(1 - 0.025 - detail::bar_room_3d(detail::widest(tics)) / st.width, 0.5, 0.88);
   const double wide = std::max(0.0, double(detail::widest(tics)) - 4), shift = std::min(0.15, 8.5 * wide / st.width);
-  if (shift > 0)
-    s += "set origin " + detail::number(shift) + ", 0\nset size " + detail::number(1 - 2 * shift) + ", 1\n";
+  const double size = std::min(1.0, (bar - shift) / 0.88);
+  if (shift > 0 || size < 1)
+    s += "set origin " + detail::number(shift) + ", 0\nset size " + detail::number(size) + ", 1\n";
   s += "set zlabel " + detail::gp_string(st.zlabel) + " rotate parallel offset " + detail::number(-(wide + 1)) + ",0\n";
   s += detail::bar_label(st, tics);
-  // (the colour bar 2.5% of the picture wide, moved left from 88% when its labels need the room)
-  const double bar = std::clamp(1 - 0.025 - detail::bar_room_3d(detail::widest(tics)) / st.width, 0.5, 0.88);
   s += "set colorbox vertical user origin " + detail::number(bar) + ", 0.25 size 0.025, 0.5\n";
   const auto lo_s = detail::number(lo), hi_s = detail::number(hi);
   s += "set zrange [" + lo_s + ":" + hi_s + "]\nset cbrange [" + lo_s + ":" + hi_s + "]\n";
