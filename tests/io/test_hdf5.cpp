@@ -451,6 +451,40 @@ BOOST_AUTO_TEST_CASE(bad_files_throw_with_the_path) {
   BOOST_TEST(moved_from.read<double>("w").size() == 4096u);
 }
 
+// h5::file::create writes HDF5 1.8's format: superblock version 2 (the byte after the 8-byte
+// signature), whose object headers carry checksums. A dataset's length in its object header
+// changed from 100 to 101 (a different shape, which the default format read as it stood) is
+// refused, naming the file, the dataset and HDF5's reason (not as a missing dataset).
+BOOST_AUTO_TEST_CASE(metadata_checksums_refuse_damage) {
+  scratch s;
+  const std::string good = s / "good.h5";
+  {
+    file f = file::create(good);
+    f.write("w", std::vector<double>(100, 1.0));
+  }
+  std::string bytes;
+  {
+    std::ifstream in(good, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  BOOST_TEST_REQUIRE(bytes.size() > 48u);
+  BOOST_TEST(int(bytes[8]) == 2, "superblock version " << int(bytes[8]));
+  // the last object header ("OHDR", version 2) is the dataset's; its dataspace holds 100 as 8 bytes
+  const auto header = bytes.rfind("OHDR");
+  BOOST_TEST_REQUIRE(header != std::string::npos);
+  const auto dim = bytes.find(std::string("\x64\0\0\0\0\0\0\0", 8), header);
+  BOOST_TEST_REQUIRE(dim != std::string::npos);
+  bytes[dim] = 101;
+  const std::string damaged = s / "damaged.h5";
+  write_bytes(damaged, bytes);
+  check_throws(
+      [&] {
+        const file f = file::open(damaged);
+        (void)f.read<double>("w");
+      },
+      {damaged, "'/w'", "the file is damaged there", "checksum"});
+}
+
 // Datasets whose shape a reader must not trust: a chunked float32 dataset of 2^40 values takes a
 // few hundred bytes on disk (no chunk written) but 4 TiB in memory; a shape whose element count
 // overflows 64 bits; a null dataspace (h5py's Empty), which holds no value at all.

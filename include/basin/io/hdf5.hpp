@@ -10,6 +10,8 @@
 // Every failure throws basin::error naming the file, the object path and what was attempted,
 // followed by HDF5's own reason where it gave one:
 //   HDF5 file 'run/surface.h5': cannot read dataset '/train_loss': no such object
+//   HDF5 file 'run/surface.h5': cannot read dataset '/train_loss': the file is damaged there
+//     (incorrect metadata checksum after all read attempts)
 // HDF5's automatic printing of its error stack to stderr is switched off (per thread: Debian's
 // libhdf5 is the thread-safe build, whose error settings are thread-local).
 //
@@ -678,7 +680,7 @@ class file {
   }
 
  private:
-  enum class kind { none, group, dataset, other };
+  enum class kind { none, group, dataset, other, damaged };
 
   file(detail::handle id, std::string path, bool writable)
       : id_(std::move(id)), path_(std::move(path)), writable_(writable) {}
@@ -738,22 +740,28 @@ class file {
   }
 
   // What is at `path`, walking it one component at a time so that a missing or non-group
-  // prefix never reaches HDF5 as an error.
-  kind kind_of(std::string_view path) const {
+  // prefix never reaches HDF5 as an error. kind::damaged where HDF5 fails to read what is there
+  // (a group's links or an object's header that fails its checksum), with its reason in `why`.
+  kind kind_of(std::string_view path, std::string* why = nullptr) const {
     const auto parts = detail::components(path);
     if (parts.empty()) return kind::group;
+    const auto damaged = [&] {
+      const std::string reason = detail::take_reason();
+      if (why != nullptr) *why = reason;
+      return kind::damaged;
+    };
     for (std::size_t n = 1; n <= parts.size(); ++n) {
       const std::string prefix = detail::join(parts, n);
-      if (H5Lexists(id_.get(), prefix.c_str(), H5P_DEFAULT) <= 0 ||
-          H5Oexists_by_name(id_.get(), prefix.c_str(), H5P_DEFAULT) <= 0) {
+      const htri_t link = H5Lexists(id_.get(), prefix.c_str(), H5P_DEFAULT);
+      if (link < 0) return damaged();
+      const htri_t object = link > 0 ? H5Oexists_by_name(id_.get(), prefix.c_str(), H5P_DEFAULT) : 0;
+      if (object < 0) return damaged();
+      if (object == 0) {  // no link, or a link to nothing (a dangling soft link)
         H5Eclear2(H5E_DEFAULT);
         return kind::none;
       }
       detail::handle o(H5Oopen(id_.get(), prefix.c_str(), H5P_DEFAULT), H5Oclose);
-      if (!o) {
-        H5Eclear2(H5E_DEFAULT);
-        return kind::none;
-      }
+      if (!o) return damaged();
       const H5I_type_t t = H5Iget_type(o.get());
       if (n == parts.size())
         return t == H5I_GROUP ? kind::group : t == H5I_DATASET ? kind::dataset : kind::other;
@@ -764,10 +772,13 @@ class file {
 
   detail::handle open_dataset(std::string_view what, std::string_view path) const {
     check_open(what, path);
-    const kind k = kind_of(path);
+    std::string why;
+    const kind k = kind_of(path, &why);
     if (k != kind::dataset)
       fail("HDF5 file '", path_, "': cannot ", what, " '", detail::normalize(path), "': ",
-           k == kind::none ? "no such object" : "it is not a dataset");
+           k == kind::none      ? "no such object"
+           : k == kind::damaged ? "the file is damaged there (" + why + ")"
+                                : "it is not a dataset");
     detail::handle d(H5Dopen2(id_.get(), detail::normalize(path).c_str(), H5P_DEFAULT), H5Dclose);
     if (!d) fail_at(what, path);
     return d;
@@ -775,10 +786,13 @@ class file {
 
   detail::handle open_group(std::string_view what, std::string_view path) const {
     check_open(what, path);
-    const kind k = kind_of(path);
+    std::string why;
+    const kind k = kind_of(path, &why);
     if (k != kind::group)
       fail("HDF5 file '", path_, "': cannot ", what, " group '", detail::normalize(path), "': ",
-           k == kind::none ? "no such object" : "it is not a group");
+           k == kind::none      ? "no such object"
+           : k == kind::damaged ? "the file is damaged there (" + why + ")"
+                                : "it is not a group");
     detail::handle g(H5Gopen2(id_.get(), detail::normalize(path).c_str(), H5P_DEFAULT), H5Gclose);
     if (!g) fail_at(what, path);
     return g;
