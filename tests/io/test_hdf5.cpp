@@ -483,6 +483,49 @@ BOOST_AUTO_TEST_CASE(metadata_checksums_refuse_damage) {
         (void)f.read<double>("w");
       },
       {damaged, "'/w'", "the file is damaged there", "checksum"});
+  // Looking it up says so too (a reader that asks before it reads must not take it for missing),
+  // as does writing beside or under it.
+  const file f = file::open(damaged);
+  check_throws([&] { (void)f.is_dataset("w"); }, {damaged, "'/w'", "the file is damaged there"});
+  check_throws([&] { (void)f.has("w"); }, {damaged, "the file is damaged there"});
+  check_throws([&] { (void)f.has("w/x"); }, {damaged, "the file is damaged there"});
+  BOOST_TEST(!f.has("v"));  // the rest of the file reads
+  fs::copy_file(damaged, s / "damaged_rw.h5");
+  file rw = file::open(s / "damaged_rw.h5", true);
+  check_throws([&] { rw.write("w", std::vector<double>{1}); }, {"the file is damaged there"});
+  check_throws([&] { rw.create_group("w/g"); }, {"the file is damaged there"});
+  rw.write("v", std::vector<double>{1});
+}
+
+// Soft links that lead nowhere (to a missing object, through a dataset, in a loop) are no object,
+// as a dangling link is, not damage.
+BOOST_AUTO_TEST_CASE(broken_soft_links_are_missing_objects) {
+  scratch s;
+  const std::string path = s / "links.h5";
+  {
+    file f = file::create(path);
+    f.write("d", std::vector<double>{1, 2});
+    f.create_group("g");
+  }
+  const hid_t raw = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+  BOOST_TEST_REQUIRE(raw >= 0);
+  const hid_t root = H5Gopen2(raw, "/", H5P_DEFAULT);
+  BOOST_TEST_REQUIRE(root >= 0);
+  for (const auto& [name, target] : {std::pair<const char*, const char*>{"dangling", "/nothing"},
+                                     {"through", "/d/x"},
+                                     {"missing_group", "/missing/x"},
+                                     {"loop_a", "/loop_b"},
+                                     {"loop_b", "/loop_a"},
+                                     {"good", "/g"}})
+    BOOST_TEST_REQUIRE(H5Lcreate_soft(target, root, name, H5P_DEFAULT, H5P_DEFAULT) >= 0);
+  H5Gclose(root);
+  H5Fclose(raw);
+  const file f = file::open(path);
+  for (const char* name : {"dangling", "through", "missing_group", "loop_a"}) {
+    BOOST_TEST(!f.has(name), name);
+    check_throws([&] { (void)f.read<double>(name); }, {path, "no such object"});
+  }
+  BOOST_TEST(f.is_group("good"));
 }
 
 // Datasets whose shape a reader must not trust: a chunked float32 dataset of 2^40 values takes a

@@ -269,7 +269,9 @@ class file {
   // whose metadata carry checksums: a file damaged on disk is refused by HDF5 ("incorrect metadata
   // checksum") where the default, 1.6-compatible format's unchecked headers could crash it (byte
   // flips in the first 6 KiB of a resnet8 checkpoint: 1899 refused against 777, 16 crashes or
-  // hangs against 25; the rest in its variable-length strings' heap, which has no checksum).
+  // hangs against 25; the rest in its variable-length strings' heap, which has no checksum; and
+  // libhdf5 1.10.8 can still crash listing a damaged group of more than 8 links, which this format
+  // keeps in a heap of their own, when that heap fails its checksum).
   // throws: basin::error "cannot create HDF5 file '<path>': ..." when the folder is missing or
   //         the file cannot be written.
   static file create(const std::filesystem::path& path) {
@@ -336,17 +338,20 @@ class file {
 
   // ensures: has(path) is true: whether an object exists at `path`, with every prefix a group;
   //          false for a dangling link or when a prefix is a dataset. The root always exists.
+  // throws (has, is_group, is_dataset): basin::error "...: the file is damaged there (<HDF5's
+  //   reason>)" where HDF5 fails to read the object or a group on its path (a header failing its
+  //   checksum), rather than answer false for what may be there.
   bool has(std::string_view path) const {
     check_open("look up", path);
-    return kind_of(path) != kind::none;
+    return look_up(path) != kind::none;
   }
   bool is_group(std::string_view path) const {
     check_open("look up", path);
-    return kind_of(path) == kind::group;
+    return look_up(path) == kind::group;
   }
   bool is_dataset(std::string_view path) const {
     check_open("look up", path);
-    return kind_of(path) == kind::dataset;
+    return look_up(path) == kind::dataset;
   }
 
   // requires: writable().
@@ -357,7 +362,7 @@ class file {
     const auto parts = detail::components(path);
     for (std::size_t n = 1; n <= parts.size(); ++n) {
       const std::string prefix = detail::join(parts, n);
-      switch (kind_of(prefix)) {
+      switch (look_up(prefix)) {
         case kind::group:
           break;
         case kind::none: {
@@ -619,7 +624,7 @@ class file {
   // Whether the object at `object_path` exists and has attribute `name`.
   bool has_attr(std::string_view object_path, std::string_view name) const {
     check_open("look up attribute", object_path);
-    if (kind_of(object_path) == kind::none) return false;
+    if (look_up(object_path) == kind::none) return false;
     const std::string p = detail::normalize(object_path), n(name);
     const htri_t r = H5Aexists_by_name(id_.get(), p.c_str(), n.c_str(), H5P_DEFAULT);
     if (r < 0) fail_attr("look up", object_path, name);
@@ -754,8 +759,16 @@ class file {
       const std::string prefix = detail::join(parts, n);
       const htri_t link = H5Lexists(id_.get(), prefix.c_str(), H5P_DEFAULT);
       if (link < 0) return damaged();
-      const htri_t object = link > 0 ? H5Oexists_by_name(id_.get(), prefix.c_str(), H5P_DEFAULT) : 0;
-      if (object < 0) return damaged();
+      htri_t object = link > 0 ? H5Oexists_by_name(id_.get(), prefix.c_str(), H5P_DEFAULT) : 0;
+      if (object < 0) {  // a soft or external link that leads nowhere (a loop, through a dataset) is none
+        H5L_info_t info;
+        H5Eclear2(H5E_DEFAULT);
+        if (H5Lget_info(id_.get(), prefix.c_str(), &info, H5P_DEFAULT) < 0) return damaged();
+        if (info.type != H5L_TYPE_HARD)
+          object = 0;
+        else
+          return damaged();
+      }
       if (object == 0) {  // no link, or a link to nothing (a dangling soft link)
         H5Eclear2(H5E_DEFAULT);
         return kind::none;
@@ -768,6 +781,16 @@ class file {
       if (t != H5I_GROUP) return kind::none;
     }
     return kind::none;
+  }
+
+  // kind_of, throwing basin::error naming the file and `path` where it is damaged.
+  kind look_up(std::string_view path) const {
+    std::string why;
+    const kind k = kind_of(path, &why);
+    if (k == kind::damaged)
+      fail("HDF5 file '", path_, "': cannot look up '", detail::normalize(path), "': the file is damaged there (", why,
+           ")");
+    return k;
   }
 
   detail::handle open_dataset(std::string_view what, std::string_view path) const {
@@ -802,7 +825,7 @@ class file {
     const auto parts = detail::components(path);
     require(!parts.empty(), "HDF5 file '", path_, "': cannot write a dataset at the root '/'");
     const std::string p = detail::join(parts, parts.size());
-    require(kind_of(p) == kind::none, "HDF5 file '", path_, "': cannot write dataset '", p,
+    require(look_up(p) == kind::none, "HDF5 file '", path_, "': cannot write dataset '", p,
             "': it already exists (overwrite() replaces values in place)");
     create_group(detail::join(parts, parts.size() - 1));
     detail::handle d(
@@ -927,8 +950,8 @@ class file {
                 const void* value) {
     const std::string p = detail::normalize(object_path), n(name);
     check_writable("set attribute '" + n + "' of", p);
-    require(kind_of(p) != kind::none, "HDF5 file '", path_, "': cannot set attribute '", name,
-            "' of '", p, "': no such object");
+    require(look_up(p) != kind::none, "HDF5 file '", path_, "': cannot set attribute '", name, "' of '", p,
+            "': no such object");
     require(stored >= 0, "HDF5 file '", path_, "': cannot set attribute '", name, "' of '", p,
             "': cannot make its type");
     detail::handle o(H5Oopen(id_.get(), p.c_str(), H5P_DEFAULT), H5Oclose);
@@ -944,8 +967,8 @@ class file {
   detail::handle open_attr(std::string_view object_path, std::string_view name) const {
     check_open("read attribute of", object_path);
     const std::string p = detail::normalize(object_path), n(name);
-    require(kind_of(p) != kind::none, "HDF5 file '", path_, "': cannot read attribute '", name,
-            "' of '", p, "': no such object");
+    require(look_up(p) != kind::none, "HDF5 file '", path_, "': cannot read attribute '", name, "' of '", p,
+            "': no such object");
     const htri_t exists = H5Aexists_by_name(id_.get(), p.c_str(), n.c_str(), H5P_DEFAULT);
     if (exists < 0) fail_attr("read", p, name);
     require(exists > 0, "HDF5 file '", path_, "': cannot read attribute '", name, "' of '", p,
