@@ -337,7 +337,8 @@ class file {
   // ---- groups ---------------------------------------------------------------------------
 
   // ensures: has(path) is true: whether an object exists at `path`, with every prefix a group;
-  //          false for a dangling link or when a prefix is a dataset. The root always exists.
+  //          false for a soft link that leads nowhere (dangling, in a loop, through a dataset) or
+  //          when a prefix is a dataset. The root always exists.
   // throws (has, is_group, is_dataset): basin::error "...: the file is damaged there (<HDF5's
   //   reason>)" where HDF5 fails to read the object or a group on its path (a header failing its
   //   checksum), rather than answer false for what may be there.
