@@ -784,25 +784,23 @@ class file {
     return kind::none;
   }
 
-  // kind_of, throwing basin::error naming the file and `path` where it is damaged.
-  kind look_up(std::string_view path) const {
+  // kind_of, throwing basin::error "HDF5 file '<file>': cannot <what> '<path>': the file is damaged
+  // there (<HDF5's reason>)" where it is damaged.
+  kind look_up(std::string_view path, std::string_view what = "look up") const {
     std::string why;
     const kind k = kind_of(path, &why);
     if (k == kind::damaged)
-      fail("HDF5 file '", path_, "': cannot look up '", detail::normalize(path), "': the file is damaged there (", why,
-           ")");
+      fail("HDF5 file '", path_, "': cannot ", what, " '", detail::normalize(path), "': the file is damaged there (",
+           why, ")");
     return k;
   }
 
   detail::handle open_dataset(std::string_view what, std::string_view path) const {
     check_open(what, path);
-    std::string why;
-    const kind k = kind_of(path, &why);
+    const kind k = look_up(path, what);
     if (k != kind::dataset)
-      fail("HDF5 file '", path_, "': cannot ", what, " '", detail::normalize(path), "': ",
-           k == kind::none      ? "no such object"
-           : k == kind::damaged ? "the file is damaged there (" + why + ")"
-                                : "it is not a dataset");
+      fail("HDF5 file '", path_, "': cannot ", what, " '", detail::normalize(path),
+           "': ", k == kind::none ? "no such object" : "it is not a dataset");
     detail::handle d(H5Dopen2(id_.get(), detail::normalize(path).c_str(), H5P_DEFAULT), H5Dclose);
     if (!d) fail_at(what, path);
     return d;
@@ -810,13 +808,10 @@ class file {
 
   detail::handle open_group(std::string_view what, std::string_view path) const {
     check_open(what, path);
-    std::string why;
-    const kind k = kind_of(path, &why);
+    const kind k = look_up(path, std::string(what) + " group");
     if (k != kind::group)
-      fail("HDF5 file '", path_, "': cannot ", what, " group '", detail::normalize(path), "': ",
-           k == kind::none      ? "no such object"
-           : k == kind::damaged ? "the file is damaged there (" + why + ")"
-                                : "it is not a group");
+      fail("HDF5 file '", path_, "': cannot ", what, " group '", detail::normalize(path),
+           "': ", k == kind::none ? "no such object" : "it is not a group");
     detail::handle g(H5Gopen2(id_.get(), detail::normalize(path).c_str(), H5P_DEFAULT), H5Gclose);
     if (!g) fail_at(what, path);
     return g;
