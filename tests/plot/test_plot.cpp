@@ -1258,6 +1258,13 @@ BOOST_AUTO_TEST_CASE(tic_labels_and_round_tics) {
   BOOST_TEST((level_labels({0.1234, 0.5678}) == std::vector<std::string>{"0.1234", "0.5678"}));
   BOOST_TEST((level_labels({100000.5, 100001.5}) == std::vector<std::string>{"100000.5", "100001.5"}));
   BOOST_TEST((level_labels({1.0 / 3, 2.0 / 3}) == std::vector<std::string>{"0.333", "0.667"}));
+  // one notation: an exponent on every nonzero label where one needs it, with the same digits
+  using labels = std::vector<std::string>;
+  BOOST_TEST((level_labels({8e6, 9.8e6, 1e7, 1.1e7}) == labels{"8e+06", "9.8e+06", "1e+07", "1.1e+07"}));
+  BOOST_TEST((level_labels({0, 5e-5, 1e-4, 1.25e-4}) == labels{"0", "5e-05", "1e-04", "1.25e-04"}));
+  BOOST_TEST(
+      (round_tics(1e-8, 1e4, true).text == labels{"1e-08", "1e-06", "1e-04", "1e-02", "1e+00", "1e+02", "1e+04"}));
+  BOOST_TEST((round_tics(0.3, 2000, true).text[0] == "0.5"));  // no exponent needed: none
   // Linear: 1-2-5 tics about a sixth of the range apart, each the short decimal its label reads.
   const auto check = [](double lo, double hi, bool log_z, std::vector<double> want) {
     const auto t = round_tics(lo, hi, log_z);

@@ -116,10 +116,37 @@ inline std::string short_number(double v, int digits) {
   return t;
 }
 
+// Labels in one notation: where some label has an exponent (short_number writes one from 1e7 and
+// below 1e-4) and another does not, every nonzero one is written with an exponent and the same
+// significant digits (0.0001, 0.01, 1, 100 beside 1e-06 read 1e-04, 1e-02, 1e+00, 1e+02;
+// 9800000 beside 1e+07 reads 9.8e+06).
+inline std::vector<std::string> one_notation(std::vector<std::string> out) {
+  const auto has_exponent = [](const std::string& t) { return t.find('e') != std::string::npos; };
+  const bool some = std::any_of(out.begin(), out.end(), has_exponent);
+  const bool all =
+      std::all_of(out.begin(), out.end(), [&](const std::string& t) { return t == "0" || has_exponent(t); });
+  if (!some || all) return out;
+  for (std::string& t : out) {
+    if (t == "0" || has_exponent(t)) continue;
+    const double v = std::strtod(t.c_str(), nullptr);
+    // t's significant digits: its digits without leading zeros (trailing zeros of a whole number
+    // are not significant: 10000 is 1e+04)
+    std::string digits;
+    for (char c : t)
+      if (c >= '0' && c <= '9' && !(digits.empty() && c == '0')) digits += c;
+    if (t.find('.') == std::string::npos)
+      while (digits.size() > 1 && digits.back() == '0') digits.pop_back();
+    char e[48];
+    std::snprintf(e, sizeof e, "%.*e", int(std::max<std::size_t>(digits.size(), 1) - 1), v);
+    t = e;
+  }
+  return out;
+}
+
 // Labels for levels or tics (increasing): each level as it is where at most 6 significant digits
 // write every one exactly (0.1234, as %g); otherwise the fewest digits (at least 3) that tell every
 // two apart and put each label within a twentieth of the levels' closest spacing of its level
-// (100000.5 and 100001.5, not 100000 and 100002; 2.30258502 and 2.30258504).
+// (100000.5 and 100001.5, not 100000 and 100002; 2.30258502 and 2.30258504); all in one notation.
 inline std::vector<std::string> level_labels(const std::vector<double>& levels) {
   double gap = INFINITY;
   for (std::size_t k = 1; k < levels.size(); ++k)
@@ -134,7 +161,7 @@ inline std::vector<std::string> level_labels(const std::vector<double>& levels) 
     make(digits);
     bool exact = true;
     for (std::size_t k = 0; k < out.size(); ++k) exact = exact && off(k) == 0;
-    if (exact) return out;
+    if (exact) return one_notation(std::move(out));
   }
   for (int digits = 3; digits <= 17; ++digits) {
     make(digits);
@@ -142,7 +169,7 @@ inline std::vector<std::string> level_labels(const std::vector<double>& levels) 
     for (std::size_t k = 0; k < out.size(); ++k) good = good && (k == 0 || out[k] != out[k - 1]) && off(k) <= gap / 20;
     if (good) break;
   }
-  return out;
+  return one_notation(std::move(out));
 }
 
 // The tics of a colour bar or z axis: where they are and their labels. basin writes every colour
