@@ -6,8 +6,8 @@
 // examples spell theirs with hyphens, plot_surface and --loss_name follow the reference tool. An
 // unknown option is refused with the closest name the program reads (a few edits away, one that
 // starts with it, or one whose PyTorch name it is: --weight-decay for --wd); `--help` makes done()
-// print every option the program reads, with its default, and return false (the program then
-// stops), other options given beside it unread.
+// print what the program does and every option it reads, with what the option sets (`about`) and
+// its default, and return false (the program then stops), other options given beside it unread.
 #pragma once
 
 #include <algorithm>
@@ -29,9 +29,15 @@
 
 namespace basin::examples {
 
+// What an option sets, one sentence for --help: args.get("epochs", 6, about{"epochs to train"}).
+struct about {
+  const char* text;
+};
+
 class cli {
  public:
-  cli(int argc, char** argv) {
+  // `purpose`: what the program does, a sentence or two that --help prints under its usage line.
+  cli(int argc, char** argv, const char* purpose = nullptr) : purpose_(purpose ? purpose : "") {
     if (argc > 0) {
       program_ = argv[0];
       program_ = program_.substr(program_.find_last_of('/') + 1);
@@ -56,7 +62,12 @@ class cli {
   // The value of --name, or fallback when it is not given; `shown` describes the default in
   // usage() where the value alone would not (a default made from other options, a 0 meaning "all").
   template <class V>
-  V get(const std::string& name, V fallback, const char* shown = nullptr) {
+  V get(const std::string& name, V fallback, about a) {
+    return get(name, std::move(fallback), nullptr, a);
+  }
+  template <class V>
+  V get(const std::string& name, V fallback, const char* shown = nullptr, about a = {nullptr}) {
+    if (a.text) about_.emplace(canonical(name), a.text);
     std::ostringstream d;
     d << "default ";
     if (shown)
@@ -105,8 +116,13 @@ class cli {
   // A comma-separated list of numbers (`--lr 1e-3,1e-2`), sorted, each value once; `fallback` is
   // the text used when the option is not given. Every item must parse as a V.
   template <class V>
-  std::vector<V> get_list(const std::string& name, const std::string& fallback, const char* shown = nullptr) {
-    const std::string text = get(name, fallback, shown);
+  std::vector<V> get_list(const std::string& name, const std::string& fallback, about a) {
+    return get_list<V>(name, fallback, nullptr, a);
+  }
+  template <class V>
+  std::vector<V> get_list(const std::string& name, const std::string& fallback, const char* shown = nullptr,
+                          about a = {nullptr}) {
+    const std::string text = get(name, fallback, shown, a);
     const std::string& as_given = typed(name);
     std::vector<V> out;
     for (std::size_t at = 0; at <= text.size();) {
@@ -120,7 +136,8 @@ class cli {
     return out;
   }
   // Whether the flag --name was given; a flag takes no value.
-  bool flag(const std::string& name) {
+  bool flag(const std::string& name, about a = {nullptr}) {
+    if (a.text) about_.emplace(canonical(name), a.text);
     known(name, "a flag: off unless given");
     const auto it = values_.find(canonical(name));
     if (it == values_.end() || help_) return false;
@@ -133,13 +150,19 @@ class cli {
   // Whether option --name was given at all (with or without a value).
   bool has(const std::string& name) const { return values_.count(canonical(name)) > 0; }
 
-  // Every option read so far, one a line with its default.
+  // The usage line, the program's purpose, and every option read so far with what it sets and
+  // its default, wrapped at 100 columns.
   std::string usage() const {
     std::string u = "usage: " + program_ + " [options]\n";
+    if (!purpose_.empty()) u += wrapped(purpose_, 0);
     std::size_t width = 0;
     for (const auto& [name, d] : options_) width = std::max(width, name.size());
-    for (const auto& [name, d] : options_)
-      u += "  --" + name + std::string(width - name.size() + 2, ' ') + "(" + d + ")\n";
+    for (const auto& [name, d] : options_) {
+      const auto it = about_.find(canonical(name));
+      const std::string text = (it == about_.end() ? "" : it->second + " ") + "(" + d + ")";
+      const std::string head = "  --" + name + std::string(width - name.size() + 2, ' ');
+      u += head + wrapped(text, head.size()).substr(head.size());
+    }
     return u + "Hyphens and underscores in option names are the same.\n";
   }
   // Call after reading every option. With --help: prints usage() to `to` (nowhere when null:
@@ -172,6 +195,20 @@ class cli {
   }
 
  private:
+  // `text` broken at spaces into lines of at most 100 columns (a longer word alone on its line),
+  // every line indented by `indent` spaces and ended by a newline.
+  static std::string wrapped(const std::string& text, std::size_t indent) {
+    std::string out, line(indent, ' ');
+    std::istringstream words(text);
+    for (std::string w; words >> w;) {
+      if (line.size() > indent && line.size() + 1 + w.size() > 100) {
+        out += line + "\n";
+        line.assign(indent, ' ');
+      }
+      line += (line.size() > indent ? " " : "") + w;
+    }
+    return out + line + "\n";
+  }
   static std::string long_name(const std::string& c) {
     return c == "wd" ? "weight-decay" : c == "lr" ? "learning-rate" : "";
   }
@@ -205,6 +242,8 @@ class cli {
   }
 
   std::string program_ = "program";
+  std::string purpose_;                                       // what the program does (--help)
+  std::map<std::string, std::string> about_;                  // canonical name -> what the option sets
   bool help_ = false;                                         // --help was given
   std::map<std::string, std::optional<std::string>> values_;  // by canonical name; nullopt: given without a value
   std::map<std::string, std::string> spelled_;                // canonical name -> as the user typed it

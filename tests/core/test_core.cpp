@@ -254,6 +254,35 @@ BOOST_AUTO_TEST_CASE(examples_usage_lists_every_option_with_its_default) {
              "Hyphens and underscores in option names are the same.\n");
 }
 
+// With what each option sets (`about`) and the program's purpose: wrapped at 100 columns under
+// the option's column, the default last.
+BOOST_AUTO_TEST_CASE(examples_usage_says_what_each_option_sets) {
+  std::string program = "/bin/03_surface";
+  char* argv[] = {program.data()};
+  examples::cli a(1, argv, "Draws the loss landscape of a trained net.");
+  a.get("x", std::string("-1:1:21"), examples::about{"the plane's x coordinates, lo:hi:n"});
+  a.get("subset", 500L, "all", examples::about{"how many test images each point's loss is the mean over"});
+  a.get_list<double>("lr", "0.1", examples::about{"learning rates, comma-separated; one run each"});
+  a.flag("keep-biasbn", examples::about{"move the biases and batch norms' parameters too"});
+  a.get("out", std::string("landscape"));
+  a.get("a-very-long-option", 1,
+        examples::about{"a description long enough that it does not fit on one line of a hundred columns with "
+                        "its default beside it, so it goes on"});
+  BOOST_TEST(a.usage() ==
+             "usage: 03_surface [options]\n"
+             "Draws the loss landscape of a trained net.\n"
+             "  --x                   the plane's x coordinates, lo:hi:n (default -1:1:21)\n"
+             "  --subset              how many test images each point's loss is the mean over (default all)\n"
+             "  --lr                  learning rates, comma-separated; one run each (default 0.1)\n"
+             "  --keep-biasbn         move the biases and batch norms' parameters too (a flag: off unless given)\n"
+             "  --out                 (default landscape)\n"
+             "  --a-very-long-option  a description long enough that it does not fit on one line of a hundred\n"
+             "                        columns with its default beside it, so it goes on (default 1)\n"
+             "Hyphens and underscores in option names are the same.\n");
+  for (std::size_t at = 0, end; (end = a.usage().find('\n', at)) != std::string::npos; at = end + 1)
+    BOOST_TEST(end - at <= 100u);
+}
+
 // The progress bar in a log (stderr not a terminal): a line at each tenth of the work and one at
 // the end, drawn once; "ETA --:--" before any work is done, and a fraction of a unit counts.
 BOOST_AUTO_TEST_CASE(progress_in_a_log_prints_tenths_and_the_end_once) {
