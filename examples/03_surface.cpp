@@ -34,17 +34,32 @@
 using model_t = basin::model<basin::resnet20<basin::fashion_input>, float, basin::backend::host>;
 
 int main(int argc, char** argv) try {
-  basin::examples::cli args(argc, argv);
-  const std::string ckpt = args.get("checkpoint", std::string("resnet20_fmnist/final.h5"));
-  const int train_epochs = args.get("train-epochs", 1);
-  const auto xs = basin::parse_range(args.get("x", std::string("-1:1:21")), "--x");
-  const auto ys = basin::parse_range(args.get("y", std::string("-1:1:21")), "--y");
-  const auto norm = basin::parse_normalization(args.get("norm", std::string("filter")), "option --norm");
-  const bool keep_biasbn = args.flag("keep-biasbn");
-  const long subset = args.get("test-subset", 500L);
-  const auto seed = std::uint64_t(args.get("seed", 1L));
-  const std::string data_dir = args.get("data", std::string("/usr/share/datasets/fashion-mnist"));
-  const std::string out = args.get("out", std::string("landscape"));
+  using basin::examples::about;
+  basin::examples::cli args(argc, argv,
+                            "Draws the 2-D loss landscape of resnet20 trained on Fashion-MNIST: the test loss and "
+                            "accuracy over a plane of two random filter-normalized directions through the minimizer "
+                            "(contour map, heat map, 3-D surface, HDF5 and ParaView files). Interrupted, it resumes.");
+  const std::string ckpt =
+      args.get("checkpoint", std::string("resnet20_fmnist/final.h5"),
+               about{"the trained resnet20 (01_train's); trained here and saved there when missing"});
+  const int train_epochs = args.get("train-epochs", 1, about{"epochs to train when there is no checkpoint"});
+  const auto xs = basin::parse_range(
+      args.get("x", std::string("-1:1:21"), about{"the plane's first axis, lo:hi:points, in units of the direction"}),
+      "--x");
+  const auto ys =
+      basin::parse_range(args.get("y", std::string("-1:1:21"), about{"the plane's second axis, lo:hi:points"}), "--y");
+  const auto norm = basin::parse_normalization(
+      args.get("norm", std::string("filter"), about{"how the directions are scaled: filter, layer, weight or none"}),
+      "option --norm");
+  const bool keep_biasbn = args.flag(
+      "keep-biasbn", about{"move biases and batch-norm parameters too, along their own values; else they stay put"});
+  const long subset = args.get("test-subset", 500L, about{"test images each point's loss and accuracy are taken on"});
+  const auto seed = std::uint64_t(args.get("seed", 1L, about{"seed of the directions (and of the training, if any)"}));
+  const std::string data_dir =
+      args.get("data", std::string("/usr/share/datasets/fashion-mnist"),
+               about{"folder of the Fashion-MNIST IDX files (Debian's dataset-fashion-mnist)"});
+  const std::string out =
+      args.get("out", std::string("landscape"), about{"folder the surface, directions and pictures are written to"});
   if (!args.done()) return 0;  // --help
   basin::require(subset >= 1, "option --test-subset: expected at least 1 image, got ", subset);
   basin::require(train_epochs >= 1, "option --train-epochs: expected at least 1, got ", train_epochs);

@@ -159,9 +159,15 @@ class cli {
     for (const auto& [name, d] : options_) width = std::max(width, name.size());
     for (const auto& [name, d] : options_) {
       const auto it = about_.find(canonical(name));
-      const std::string text = (it == about_.end() ? "" : it->second + " ") + "(" + d + ")";
       const std::string head = "  --" + name + std::string(width - name.size() + 2, ' ');
-      u += head + wrapped(text, head.size()).substr(head.size());
+      const std::string shown = "(" + d + ")";  // kept whole: on the last line if it fits, else below
+      std::string text = head + (it == about_.end() ? shown : wrapped(it->second, head.size()).substr(head.size()));
+      if (it != about_.end()) {
+        text.pop_back();  // the last line's newline
+        const std::size_t last = text.size() - (text.rfind('\n') == std::string::npos ? 0 : text.rfind('\n') + 1);
+        text += last + 1 + shown.size() <= 100 ? " " + shown : "\n" + std::string(head.size(), ' ') + shown;
+      }
+      u += text + "\n";
     }
     return u + "Hyphens and underscores in option names are the same.\n";
   }

@@ -255,7 +255,7 @@ BOOST_AUTO_TEST_CASE(examples_usage_lists_every_option_with_its_default) {
 }
 
 // With what each option sets (`about`) and the program's purpose: wrapped at 100 columns under
-// the option's column, the default last.
+// the option's column, the default last and whole (below the text when it does not fit beside it).
 BOOST_AUTO_TEST_CASE(examples_usage_says_what_each_option_sets) {
   std::string program = "/bin/03_surface";
   char* argv[] = {program.data()};
@@ -265,6 +265,8 @@ BOOST_AUTO_TEST_CASE(examples_usage_says_what_each_option_sets) {
   a.get_list<double>("lr", "0.1", examples::about{"learning rates, comma-separated; one run each"});
   a.flag("keep-biasbn", examples::about{"move the biases and batch norms' parameters too"});
   a.get("out", std::string("landscape"));
+  a.get("data", std::string("/usr/share/datasets/fashion-mnist"),
+        examples::about{"folder of the Fashion-MNIST IDX files (Debian's dataset-fashion-mnist)"});
   a.get("a-very-long-option", 1,
         examples::about{"a description long enough that it does not fit on one line of a hundred columns with "
                         "its default beside it, so it goes on"});
@@ -276,6 +278,8 @@ BOOST_AUTO_TEST_CASE(examples_usage_says_what_each_option_sets) {
              "  --lr                  learning rates, comma-separated; one run each (default 0.1)\n"
              "  --keep-biasbn         move the biases and batch norms' parameters too (a flag: off unless given)\n"
              "  --out                 (default landscape)\n"
+             "  --data                folder of the Fashion-MNIST IDX files (Debian's dataset-fashion-mnist)\n"
+             "                        (default /usr/share/datasets/fashion-mnist)\n"
              "  --a-very-long-option  a description long enough that it does not fit on one line of a hundred\n"
              "                        columns with its default beside it, so it goes on (default 1)\n"
              "Hyphens and underscores in option names are the same.\n");
