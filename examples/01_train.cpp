@@ -98,25 +98,33 @@ void train(const settings& s, const basin::dataset& train_set, const basin::data
 }  // namespace
 
 int main(int argc, char** argv) try {
-  basin::examples::cli args(argc, argv);
+  using basin::examples::about;
+  basin::examples::cli args(argc, argv,
+                            "Trains resnet20 on Fashion-MNIST (or CIFAR-10) with SGD, writes a checkpoint after every "
+                            "epoch and reports the test accuracy.");
   settings s;
-  s.epochs = args.get("epochs", 6);
-  s.batch = args.get("batch", 128L);
-  s.lr = args.get("lr", 0.1);
-  s.wd = args.get("wd", 5e-4);
-  s.seed = std::uint64_t(args.get("seed", 1L));
-  const long subset = args.get("train-subset", 0L, "0: all");
-  s.augment = args.flag("augment");
-  const std::string dataset = args.get("dataset", std::string("fashion"));
+  s.epochs = args.get("epochs", 6, about{"epochs to train"});
+  s.batch = args.get("batch", 128L, about{"images per mini-batch"});
+  s.lr = args.get("lr", 0.1, about{"SGD learning rate at the start (cosine decay to 0 over the epochs)"});
+  s.wd = args.get("wd", 5e-4, about{"weight decay (SGD with Nesterov momentum 0.9)"});
+  s.seed = std::uint64_t(args.get("seed", 1L, about{"seed of the initialization, the shuffling and the augmentation"}));
+  const long subset = args.get("train-subset", 0L, "0: all", about{"training images used (the first N)"});
+  s.augment = args.flag("augment", about{"flip the training images and shift them by up to 2 pixels"});
+  const std::string dataset = args.get("dataset", std::string("fashion"), about{"fashion or cifar10"});
   const bool cifar = dataset == "cifar10";
   const std::string data_dir =
       args.get("data", std::string(cifar ? "" : "/usr/share/datasets/fashion-mnist"),
-               "/usr/share/datasets/fashion-mnist; with --dataset cifar10 required (the folder of its .bin batches)");
-  s.loss = basin::criterion_from_name(args.get("loss_name", std::string("crossentropy")), "option --loss_name");
+               "/usr/share/datasets/fashion-mnist; with --dataset cifar10 required (the folder of its .bin batches)",
+               about{"where Debian's dataset-fashion-mnist put the IDX files, or CIFAR-10's binary batches"});
+  s.loss = basin::criterion_from_name(
+      args.get("loss_name", std::string("crossentropy"),
+               about{"training loss: crossentropy, or mse of the softmax against the one-hot label"}),
+      "option --loss_name");
   const bool mse = s.loss == basin::criterion::mse;
   const std::string stem = cifar ? "resnet20_cifar10" : "resnet20_fmnist";
   s.out = args.get("out", stem + (mse ? "_mse" : ""),
-                   "resnet20_fmnist (resnet20_cifar10 with --dataset cifar10), _mse added with --loss_name mse");
+                   "resnet20_fmnist (resnet20_cifar10 with --dataset cifar10), _mse added with --loss_name mse",
+                   about{"folder the checkpoints are written to (a rerun resumes after its last epoch)"});
   if (!args.done()) return 0;  // --help
   basin::require(s.epochs >= 1 && s.batch >= 1, "options --epochs, --batch: expected at least 1, got ", s.epochs,
                  " and ", s.batch);

@@ -403,21 +403,37 @@ std::vector<result> compare_minimizers(const settings& st, const basin::dataset&
 }  // namespace
 
 int main(int argc, char** argv) try {
-  basin::examples::cli args(argc, argv);
-  const std::string compare = args.get("compare", std::string("batch"));
-  const std::string net = args.get("net", std::string("resnet20"));
-  const long subset = args.get("train-subset", 12000L);
-  const int epochs = args.get("epochs", 6);
-  const long small_batch = args.get("small-batch", 128L), large_batch = args.get("large-batch", 1024L);
-  const double lr = args.get("lr", 0.1), adam_lr = args.get("adam-lr", 1e-3);
-  const auto wds = args.get_list<double>("wd", "0");
-  const int points = args.get("points", 21);
-  const long eval_subset = args.get("eval-subset", 1000L);
-  const long train_eval = args.get("train-eval", eval_subset);
-  const double rescale = args.get("rescale", 10.0);
-  const double raw_range = args.get("raw-range", 1.0);
-  const std::string data_dir = args.get("data", std::string("/usr/share/datasets/fashion-mnist"));
-  const std::string out = args.get("out", std::string("lines"));
+  using basin::examples::about;
+  basin::examples::cli args(
+      argc, argv,
+      "Trains one net twice from the same initialization (small and large batch, or SGD and Adam) "
+      "and draws the interpolation between the two minimizers, random 1-D lines through each "
+      "without and with filter normalization, their weight histograms and scale invariance.");
+  const std::string compare = args.get("compare", std::string("batch"),
+                                       about{"batch: SGD with a small and a large batch; optimizer: SGD against Adam"});
+  const std::string net = args.get("net", std::string("resnet20"), about{"the net trained: resnet20 or vgg9"});
+  const long subset = args.get("train-subset", 12000L, about{"training images used (the first N)"});
+  const int epochs = args.get("epochs", 6, about{"epochs each minimizer is trained"});
+  const long small_batch = args.get("small-batch", 128L, about{"batch size of the first SGD run (and of Adam's)"}),
+             large_batch = args.get("large-batch", 1024L, about{"batch size of the second SGD run (--compare batch)"});
+  const double lr = args.get("lr", 0.1, about{"SGD learning rate at the start (cosine decay over the epochs)"}),
+               adam_lr = args.get("adam-lr", 1e-3, about{"Adam's learning rate at the start (--compare optimizer)"});
+  const auto wds = args.get_list<double>(
+      "wd", "0", about{"weight decay, or a list: each value trains its own pair and draws its own pictures"});
+  const int points =
+      args.get("points", 21, about{"grid points along each 1-D line (odd; the interpolation has 2 points - 1)"});
+  const long eval_subset = args.get("eval-subset", 1000L, about{"test images the loss is evaluated on at every point"});
+  const long train_eval = args.get("train-eval", eval_subset, "--eval-subset's",
+                                   about{"training images the training loss is evaluated on (0: none)"});
+  const double rescale = args.get(
+      "rescale", 10.0, about{"factor on the convs before a batch norm in the scale-invariance picture (1: left out)"});
+  const double raw_range =
+      args.get("raw-range", 1.0, about{"the lines without normalization run over [-raw-range, raw-range]"});
+  const std::string data_dir =
+      args.get("data", std::string("/usr/share/datasets/fashion-mnist"),
+               about{"folder of the Fashion-MNIST IDX files (Debian's dataset-fashion-mnist)"});
+  const std::string out =
+      args.get("out", std::string("lines"), about{"folder the minimizers, pictures and HDF5 files are written to"});
   if (!args.done()) return 0;  // --help
   basin::require(compare == "batch" || compare == "optimizer",
                  "option --compare: expected 'batch' or 'optimizer', got '", compare, "'");

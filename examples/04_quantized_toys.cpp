@@ -264,9 +264,15 @@ void noise_floor(const std::string& out) {
 }  // namespace
 
 int main(int argc, char** argv) try {
-  basin::examples::cli args(argc, argv);
-  const long chains = args.get("chains", 2000L), steps = args.get("steps", 3000L);
-  const std::string out = args.get("out", std::string("quantized"));
+  using basin::examples::about;
+  basin::examples::cli args(argc, argv,
+                            "Draws the equilibrium distributions of float SGD, stochastic rounding, BinaryConnect and "
+                            "deterministic rounding on a double well, and the noise floor of SR and BC on a convex "
+                            "logistic regression against the grid spacing and over the iterations.");
+  const long chains = args.get("chains", 2000L, about{"independent chains in the equilibrium histograms"}),
+             steps = args.get("steps", 3000L, about{"steps each chain takes at each of the 4 learning rates"});
+  const std::string out =
+      args.get("out", std::string("quantized"), about{"folder the pictures and their data are written to"});
   if (!args.done()) return 0;  // --help
   basin::require(chains >= 10 && steps >= 1, "options --chains >= 10 and --steps >= 1 expected");
   basin::make_folder(out, "option --out");

@@ -192,14 +192,27 @@ void resnet20_rows(const std::string& w, int bits, const dataset& train_set, con
 }  // namespace
 
 int main(int argc, char** argv) try {
-  examples::cli args(argc, argv);
-  const int epochs = args.get("epochs", 3);
-  const long train_n = args.get("train-subset", 10000L), test_n = args.get("test-subset", 10000L);
-  const long surface_n = args.get("surface-subset", 500L);
-  const auto grid = parse_range(args.get("grid", std::string("-1:1:21")), "--grid");
-  const std::string data_dir = args.get("data", std::string("/usr/share/datasets/fashion-mnist"));
-  const std::string out = args.get("out", std::string("quantized_nets"));
-  const bool with_resnet = args.get("resnet20", 0) != 0;
+  using examples::about;
+  examples::cli args(argc, argv,
+                     "Trains a small VGG-like net (with --resnet20 1 also resnet20) on Fashion-MNIST in float and "
+                     "with binary and 4-bit weights by BinaryConnect, stochastic and deterministic rounding, tabulates "
+                     "their test errors and draws the float and the quantized landscape of the binary BC net.");
+  const int epochs = args.get("epochs", 3, about{"epochs of Adam for every net of the table"});
+  const long train_n = args.get("train-subset", 10000L, about{"training images used (the first N)"}),
+             test_n = args.get("test-subset", 10000L, about{"test images the table's test errors are measured on"});
+  const long surface_n =
+      args.get("surface-subset", 500L, about{"test images the loss is evaluated on at every point of the surfaces"});
+  const auto grid =
+      parse_range(args.get("grid", std::string("-1:1:21"),
+                           about{"lo:hi:n of both axes of the filter-normalized plane (n odd, 0 in the middle)"}),
+                  "--grid");
+  const std::string data_dir =
+      args.get("data", std::string("/usr/share/datasets/fashion-mnist"),
+               about{"folder of the Fashion-MNIST IDX files (Debian's dataset-fashion-mnist)"});
+  const std::string out = args.get("out", std::string("quantized_nets"),
+                                   about{"folder the nets, the table, pictures and HDF5 files are written to"});
+  const bool with_resnet =
+      args.get("resnet20", 0, about{"1 adds resnet20's rows to the table (about 15 minutes more on two cores)"}) != 0;
   if (!args.done()) return 0;  // --help
   require(epochs >= 1, "option --epochs: expected at least 1, got ", epochs);
   require(train_n >= 1 && test_n >= 1 && surface_n >= 1, "options --train-subset, --test-subset, --surface-subset: expected at least 1");

@@ -233,19 +233,30 @@ double mean_of(const std::vector<basin::path_step>& v, double basin::path_step::
 }  // namespace
 
 int main(int argc, char** argv) try {
-  basin::examples::cli args(argc, argv);
+  using basin::examples::about;
+  basin::examples::cli args(argc, argv,
+                            "Trains resnet8 on Fashion-MNIST with each batch size, projects each path on its PCA "
+                            "directions and draws it over the training-loss contours, with each epoch's angle to the "
+                            "plane's steepest descent.");
   settings st;
-  st.epochs = args.get("epochs", 30);
-  const long train_subset = args.get("train-subset", 5000L);
-  const auto batches = args.get_list<long>("batch-size", "128,2048");
-  st.opt_name = args.get("optimizer", std::string("sgd"));
-  st.lr = args.get("lr", st.opt_name == "adam" ? 1e-3 : 0.1, "0.1, 1e-3 with --optimizer adam");
-  st.wd = args.get("wd", 5e-4);
-  st.grid = args.get("grid", 21);
-  const long loss_subset = args.get("loss-subset", 1000L);
-  st.seed = std::uint64_t(args.get("seed", 1L));
-  const std::string data_dir = args.get("data", std::string("/usr/share/datasets/fashion-mnist"));
-  st.out = args.get("out", std::string("trajectory"));
+  st.epochs = args.get("epochs", 30, about{"epochs to train, one checkpoint (one point of the path) each"});
+  const long train_subset = args.get("train-subset", 5000L, about{"training images used (the first N)"});
+  const auto batches =
+      args.get_list<long>("batch-size", "128,2048", about{"batch sizes, one path (and one folder) each"});
+  st.opt_name = args.get("optimizer", std::string("sgd"), about{"sgd (momentum 0.9) or adam"});
+  st.lr = args.get("lr", st.opt_name == "adam" ? 1e-3 : 0.1, "0.1, 1e-3 with --optimizer adam",
+                   about{"learning rate at the start (divided by 10 at 50% and 75% of the epochs)"});
+  st.wd = args.get("wd", 5e-4, about{"weight decay"});
+  st.grid = args.get("grid", 21, about{"grid points along each axis of the plane (each of the two maps)"});
+  const long loss_subset =
+      args.get("loss-subset", 1000L, about{"training images the loss is evaluated on at every point of the plane"});
+  st.seed = std::uint64_t(
+      args.get("seed", 1L, about{"seed of the initialization, the shuffling and the two random directions compared"}));
+  const std::string data_dir =
+      args.get("data", std::string("/usr/share/datasets/fashion-mnist"),
+               about{"folder of the Fashion-MNIST IDX files (Debian's dataset-fashion-mnist)"});
+  st.out = args.get("out", std::string("trajectory"),
+                    about{"folder the checkpoints, directions, surfaces and pictures are written to"});
   if (!args.done()) return 0;  // --help
   basin::require(st.epochs >= 2 && st.epochs <= 100000,
                  "option --epochs: a path needs 2 to 100000 epochs (3 snapshots or more), got ", st.epochs);

@@ -151,21 +151,37 @@ void run(const settings& s, const basin::dataset& train_set, const basin::datase
 }
 
 int main(int argc, char** argv) try {
-  basin::examples::cli args(argc, argv);
+  using basin::examples::about;
+  basin::examples::cli args(argc, argv,
+                            "Trains a net on Fashion-MNIST (or loads --checkpoint) and maps the Hessian's "
+                            "|lambda_min / lambda_max| and lambda_max over a filter-normalized plane around the "
+                            "minimizer: where the basin is convex in every direction.");
   settings s;
-  s.net = args.get("net", std::string("resnet8"));
-  s.train_epochs = args.get("train-epochs", 2);
-  s.checkpoint = args.get("checkpoint", std::string());
-  const long train_subset = args.get("train-subset", 10000L);
-  s.grid = args.get("grid", 7);
-  s.range = args.get("range", 1.0);
-  const long hessian_subset = args.get("hessian-subset", 256L);
-  s.hessian.max_iterations = args.get("iterations", 30);
-  s.hessian.tolerance = args.get("tolerance", 1e-2);
-  s.seed = std::uint64_t(args.get("seed", 1L));
+  s.net =
+      args.get("net", std::string("resnet8"),
+               about{"the net trained (or --checkpoint's): resnet8, plain8, resnet20, plain20, resnet56 or plain56"});
+  s.train_epochs = args.get("train-epochs", 2, about{"epochs of SGD training (not with --checkpoint)"});
+  s.checkpoint = args.get("checkpoint", std::string(),
+                          about{"a checkpoint of --net (basin's, or PyTorch's converted) to map instead of training"});
+  const long train_subset = args.get("train-subset", 10000L,
+                                     about{"training images used (the first N; the Hessian takes the first of these)"});
+  s.grid = args.get("grid", 7, about{"grid points along each axis of the plane"});
+  s.range = args.get("range", 1.0, about{"half-width of the plane along each direction, in filter-normalized units"});
+  const long hessian_subset =
+      args.get("hessian-subset", 256L, about{"training images the Hessian is computed on (the first N)"});
+  s.hessian.max_iterations =
+      args.get("iterations", 30, about{"Lanczos steps (Hessian-vector products) at most per point"});
+  s.hessian.tolerance =
+      args.get("tolerance", 1e-2,
+               about{"Lanczos's residual bound for both extremes, relative to max(|lambda_max|, |lambda_min|)"});
+  s.seed = std::uint64_t(args.get(
+      "seed", 1L, about{"seed of the initialization, the shuffling, the directions and Lanczos's start vector"}));
   s.hessian.seed = s.seed;
-  const std::string data_dir = args.get("data", std::string("/usr/share/datasets/fashion-mnist"));
-  s.out = args.get("out", std::string("hessian"));
+  const std::string data_dir =
+      args.get("data", std::string("/usr/share/datasets/fashion-mnist"),
+               about{"folder of the Fashion-MNIST IDX files (Debian's dataset-fashion-mnist)"});
+  s.out = args.get("out", std::string("hessian"),
+                   about{"folder the checkpoint, directions, HDF5 files and pictures are written to"});
   if (!args.done()) return 0;  // --help
   basin::require(train_subset >= 1 && hessian_subset >= 1,
                  "options --train-subset and --hessian-subset must be "

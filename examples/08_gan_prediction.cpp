@@ -191,21 +191,34 @@ basin::plot::curve as_curve(const float* pts, std::size_t n, const std::string& 
 }  // namespace
 
 int main(int argc, char** argv) try {
-  basin::examples::cli args(argc, argv);
+  using basin::examples::about;
+  basin::examples::cli args(argc, argv,
+                            "Draws alternating gradient steps orbiting the saddle of L(u, v) = u v and the prediction "
+                            "step spiralling into it, then trains an MLP GAN on a ring of Gaussians with and without "
+                            "prediction and draws the modes each covers over training; lists of --lr or --beta1 "
+                            "compare settings.");
   settings st;
-  st.steps = args.get("steps", 8000L);
-  st.batch = args.get("batch", 256L);
-  const std::string optimizer = args.get("optimizer", std::string("adam"));
+  st.steps = args.get("steps", 8000L, about{"training steps of each run, each a generator and a discriminator step"});
+  st.batch = args.get("batch", 256L, about{"real samples and noise vectors per step"});
+  const std::string optimizer = args.get("optimizer", std::string("adam"),
+                                         about{"optimizer of both nets: adam or sgd (--beta1 then its momentum)"});
   st.sgd = optimizer == "sgd";
-  const auto lrs = args.get_list<double>("lr", st.sgd ? "0.1" : "1e-3", "1e-3; 0.1 with --optimizer sgd");
+  const auto lrs = args.get_list<double>("lr", st.sgd ? "0.1" : "1e-3", "1e-3; 0.1 with --optimizer sgd",
+                                         about{"learning rate of both nets; a list (1e-4,1e-3,...) trains each"});
   // Adam's beta1, or with --optimizer sgd its momentum (default none: plain SGD).
   const double default_beta1 = st.sgd ? 0.0 : 0.5;
-  const auto beta1s = args.get_list<double>("beta1", st.sgd ? "0" : "0.5", "0.5; with --optimizer sgd its momentum, 0");
-  st.runs = args.get("runs", 4L);
-  st.seed = std::uint64_t(args.get("seed", 1L));
-  st.n_modes = args.get("modes", 8);
-  st.radius = args.get("radius", 2.0), st.sigma = args.get("sigma", 0.02);
-  st.out = args.get("out", std::string("gan"));
+  const auto beta1s = args.get_list<double>(
+      "beta1", st.sgd ? "0" : "0.5", "0.5; with --optimizer sgd its momentum, 0",
+      about{"Adam's beta1 of both nets, or SGD's momentum; a list trains each, every pair with --lr"});
+  st.runs = args.get("runs", 4L, about{"runs of each setting and method, from different seeds, averaged"});
+  st.seed = std::uint64_t(
+      args.get("seed", 1L, about{"seed of the first run (run r: seed + 1000 r) and of the real points plotted"}));
+  st.n_modes = args.get("modes", 8, about{"Gaussians on the ring (the talk's harder case: 100)"});
+  st.radius = args.get("radius", 2.0, about{"radius of the circle the Gaussians' means lie on"});
+  st.sigma = args.get("sigma", 0.02, about{"standard deviation of each Gaussian"});
+  st.out =
+      args.get("out", std::string("gan"),
+               about{"folder the pictures are written to, the runs' HDF5 files under runs/ (a rerun reads them back)"});
   if (!args.done()) return 0;  // --help
   basin::require(optimizer == "adam" || optimizer == "sgd", "option --optimizer: expected adam or sgd, got '",
                  optimizer, "'");

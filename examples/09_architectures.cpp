@@ -213,18 +213,30 @@ constexpr const char* known_nets[] = {"resnet8",     "plain8",      "resnet20", 
 }  // namespace
 
 int main(int argc, char** argv) try {
-  basin::examples::cli args(argc, argv);
+  using basin::examples::about;
+  basin::examples::cli args(argc, argv,
+                            "Trains each net of --nets alike on Fashion-MNIST and draws its training loss over a "
+                            "filter-normalized plane through its minimizer, side by side on shared contour levels with "
+                            "the shattering contour, with the slices and the line from the initialization; a table "
+                            "says how convex each plane looks.");
   settings s;
-  const std::string nets = args.get("nets", std::string("resnet20,plain20,densenet22"));
-  s.epochs = args.get("epochs", 2);
-  s.train_subset = args.get("train-subset", 20000L);
-  s.grid = args.get("grid", 17);
-  s.range = args.get("range", 1.0);
-  s.probe = args.get("probe", 500L);
-  s.test_subset = args.get("test-subset", 2000L);
-  s.seed = std::uint64_t(args.get("seed", 1L));
-  const std::string data_dir = args.get("data", std::string("/usr/share/datasets/fashion-mnist"));
-  s.out = args.get("out", std::string("architectures"));
+  const std::string nets = args.get(
+      "nets", std::string("resnet20,plain20,densenet22"),
+      about{"nets to compare, comma-separated: {plain,resnet}{8,20,56,110}, {plain,resnet}56_w{2,4}, densenet22"});
+  s.epochs = args.get("epochs", 2, about{"epochs each net is trained (SGD, Nesterov, cosine learning rate from 0.1)"});
+  s.train_subset = args.get("train-subset", 20000L, about{"training images used (the first N)"});
+  s.grid = args.get("grid", 17, about{"grid points along each axis of the plane (odd, so the minimizer is one)"});
+  s.range = args.get("range", 1.0, about{"the plane spans -range to range on each axis, in filter-normalized units"});
+  s.probe =
+      args.get("probe", 500L, about{"training images the loss at each point of the plane and the line is taken on"});
+  s.test_subset = args.get("test-subset", 2000L, about{"test images the accuracy is measured on"});
+  s.seed =
+      std::uint64_t(args.get("seed", 1L, about{"seed of the initialization, the shuffling and the two directions"}));
+  const std::string data_dir =
+      args.get("data", std::string("/usr/share/datasets/fashion-mnist"),
+               about{"folder of the Fashion-MNIST IDX files (Debian's dataset-fashion-mnist)"});
+  s.out = args.get("out", std::string("architectures"),
+                   about{"folder the checkpoints, HDF5 files and pictures are written to (a rerun reuses them)"});
   if (!args.done()) return 0;  // --help
   basin::require(s.epochs >= 1, "option --epochs: expected at least 1, got ", s.epochs);
   basin::require(s.grid >= 3 && s.grid % 2 == 1 && s.grid <= basin::max_axis_points,

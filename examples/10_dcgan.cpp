@@ -335,17 +335,28 @@ std::vector<double> smooth(const std::vector<double>& v, std::size_t k) {
 }  // namespace
 
 int main(int argc, char** argv) try {
-  examples::cli args(argc, argv);
+  using examples::about;
+  examples::cli args(argc, argv,
+                     "Trains a DCGAN on Fashion-MNIST with Adam at the tuned learning rate and at the multiples in "
+                     "--factors, each with and without the prediction step, and draws the losses, a classifier's "
+                     "score and the Frechet distance of its features over training, and each run's samples.");
   settings st;
-  st.steps = args.get("steps", 3000L);
-  st.batch = args.get("batch", 64L);
-  st.lr = args.get("lr", 2e-4);
-  const auto factors = args.get_list<double>("factors", "1,10");
-  st.beta1 = args.get("beta1", 0.5);
-  st.every = args.get("every", 250L);
-  st.seed = std::uint64_t(args.get("seed", 1L));
-  const std::string data_dir = args.get("data", std::string("/usr/share/datasets/fashion-mnist"));
-  st.out = args.get("out", std::string("dcgan"));
+  st.steps = args.get("steps", 3000L, about{"training steps of each run, each a generator and a discriminator step"});
+  st.batch = args.get("batch", 64L, about{"real images and noise vectors per step"});
+  st.lr = args.get("lr", 2e-4, about{"Adam learning rate of both nets at factor 1"});
+  const auto factors = args.get_list<double>("factors", "1,10",
+                                             about{"multiples of --lr to train at, each with and without prediction"});
+  st.beta1 = args.get("beta1", 0.5, about{"Adam's beta1 (its momentum) of both nets"});
+  st.every =
+      args.get("every", 250L, about{"steps between checks: 1000 samples judged, the run so far saved to resume"});
+  st.seed = std::uint64_t(
+      args.get("seed", 1L, about{"seed of both nets, the noise, the images drawn and the judge classifier"}));
+  const std::string data_dir =
+      args.get("data", std::string("/usr/share/datasets/fashion-mnist"),
+               about{"folder of the Fashion-MNIST IDX files (Debian's dataset-fashion-mnist)"});
+  st.out = args.get(
+      "out", std::string("dcgan"),
+      about{"folder the judge classifier, the runs' HDF5 files and the pictures are written to (a rerun resumes)"});
   if (!args.done()) return 0;  // --help
   require(st.steps >= 1 && st.batch >= 1 && st.every >= 1, "options --steps, --batch and --every must be at least 1");
   require(st.lr > 0 && st.lr < 1, "option --lr: expected a learning rate in (0, 1), got ", st.lr);

@@ -182,19 +182,32 @@ std::vector<basin::plot::curve> by_kind(const std::vector<row>& rows, const std:
 }  // namespace
 
 int main(int argc, char** argv) try {
-  basin::examples::cli args(argc, argv);
+  using basin::examples::about;
+  basin::examples::cli args(argc, argv,
+                            "Measures how much mini-batch gradients agree (the coherence alpha and the mean cosine) at "
+                            "the initialization of plain and residual nets of growing depth, then trains each briefly "
+                            "and draws alpha beside the test accuracy against depth: shattered gradients.");
   settings s;
-  const std::string depths = args.get("depths", std::string("8,20,56,110"));
-  const std::string kinds = args.get("kinds", std::string("plain,resnet"));
-  const std::string widths = args.get("widths", std::string("1"));
-  s.batches = args.get("batches", 16);
-  s.batch = args.get("batch", 128L);
-  s.epochs = args.get("epochs", 1);
-  s.train_subset = args.get("train-subset", 5000L);
-  s.test_subset = args.get("test-subset", 2000L);
-  s.seed = std::uint64_t(args.get("seed", 1L));
-  const std::string data_dir = args.get("data", std::string("/usr/share/datasets/fashion-mnist"));
-  s.out = args.get("out", std::string("shattered"));
+  const std::string depths = args.get("depths", std::string("8,20,56,110"),
+                                      about{"depths of the nets, comma-separated, from 8, 14, 20, 32, 44, 56 and 110"});
+  const std::string kinds = args.get("kinds", std::string("plain,resnet"),
+                                     about{"plain (VGG-like, no skip connections), resnet (with them), or both"});
+  const std::string widths =
+      args.get("widths", std::string("1"),
+               about{"channel multiples of the 56-layer nets, from 1, 2 and 4 (above 1: compared against width)"});
+  s.batches = args.get("batches", 16, about{"disjoint mini-batches whose gradients are compared (at least 3)"});
+  s.batch = args.get("batch", 128L, about{"images per mini-batch, in the gradients compared and in training"});
+  s.epochs =
+      args.get("epochs", 1, about{"epochs each net is trained, then measured again (0: the initialization only)"});
+  s.train_subset =
+      args.get("train-subset", 5000L, about{"training images used (the first N; the mini-batches come from them)"});
+  s.test_subset = args.get("test-subset", 2000L, about{"test images the accuracy after training is measured on"});
+  s.seed = std::uint64_t(args.get("seed", 1L, about{"seed of the initialization, the mini-batches and the shuffling"}));
+  const std::string data_dir =
+      args.get("data", std::string("/usr/share/datasets/fashion-mnist"),
+               about{"folder of the Fashion-MNIST IDX files (Debian's dataset-fashion-mnist)"});
+  s.out = args.get("out", std::string("shattered"),
+                   about{"folder the checkpoints, summary.csv and pictures are written to (a rerun reuses them)"});
   if (!args.done()) return 0;  // --help
   basin::require(s.epochs >= 0, "option --epochs: expected 0 (the initialization only) or more, got ", s.epochs);
   basin::require(s.batches >= 3, "option --batches: expected at least 3 mini-batches, got ", s.batches);

@@ -289,20 +289,36 @@ std::vector<run> experiment(const settings& s, const basin::dataset& train_set, 
 }  // namespace
 
 int main(int argc, char** argv) try {
-  basin::examples::cli args(argc, argv);
+  using basin::examples::about;
+  basin::examples::cli args(argc, argv,
+                            "Trains a skinny net from scratch and the same net 2x or 4x wide, prunes the wide one "
+                            "back to the skinny width by each criterion and fine-tunes it, then draws the test "
+                            "accuracy over the epochs and the test loss along a filter-normalized direction through "
+                            "each minimizer.");
   settings s;
-  s.net = args.get("net", std::string("plain20"));
-  s.wide = args.get("wide", 4);
-  s.epochs = args.get("epochs", 4);
-  s.finetune = args.get("finetune", 2);
-  s.finetune_lr = args.get("finetune-lr", 0.01);
-  const std::string criteria = args.get("criteria", std::string("l1_norm,bn_scale,random"));
-  s.train_subset = args.get("train-subset", 10000L);
-  s.test_subset = args.get("test-subset", 2000L);
-  s.line = basin::parse_range(args.get("line", std::string("-1:1:21")), "--line");
-  s.seed = std::uint64_t(args.get("seed", 1L));
-  const std::string data_dir = args.get("data", std::string("/usr/share/datasets/fashion-mnist"));
-  s.out = args.get("out", std::string("pruning"));
+  s.net = args.get("net", std::string("plain20"), about{"the skinny net: plain20 or resnet20"});
+  s.wide = args.get("wide", 4, about{"how many times the skinny net's channels the wide net has: 2 or 4"});
+  s.epochs = args.get("epochs", 4,
+                      about{"epochs the wide net is trained (the skinny one from scratch: these plus --finetune)"});
+  s.finetune = args.get("finetune", 2, about{"epochs each pruned net is fine-tuned"});
+  s.finetune_lr = args.get("finetune-lr", 0.01, about{"learning rate the fine-tuning starts from (cosine decay)"});
+  const std::string criteria =
+      args.get("criteria", std::string("l1_norm,bn_scale,random"),
+               about{"which filters are kept, comma-separated: l1_norm, bn_scale (batch norms' |gamma|), random"});
+  s.train_subset = args.get("train-subset", 10000L, about{"training images used (the first N)"});
+  s.test_subset = args.get("test-subset", 2000L,
+                           about{"test images the accuracy after each epoch and the 1-D slices are taken on"});
+  s.line = basin::parse_range(
+      args.get("line", std::string("-1:1:21"),
+               about{"the 1-D slice through each minimizer, lo:hi:points, in filter-normalized units"}),
+      "--line");
+  s.seed = std::uint64_t(args.get(
+      "seed", 1L, about{"seed of the initialization, the shuffling, random pruning and the slice's direction"}));
+  const std::string data_dir =
+      args.get("data", std::string("/usr/share/datasets/fashion-mnist"),
+               about{"folder of the Fashion-MNIST IDX files (Debian's dataset-fashion-mnist)"});
+  s.out = args.get("out", std::string("pruning"),
+                   about{"folder the checkpoints, histories, slices and pictures are written to (a rerun resumes)"});
   if (!args.done()) return 0;  // --help
   basin::require(s.net == "plain20" || s.net == "resnet20", "option --net: expected plain20 or resnet20, got '", s.net,
                  "'");

@@ -48,15 +48,30 @@ using net_t = basin::mlp<basin::fashion_input, 10, 100, 100>;
 using model_t = basin::model<net_t, float, basin::backend::host>;
 
 int main(int argc, char** argv) try {
-  basin::examples::cli args(argc, argv);
-  const double k = args.get("factor", 10.0);
-  const int epochs = args.get("epochs", 3);
-  const long train_n = args.get("train-subset", 10000L), test_n = args.get("test-subset", 1000L);
-  const int points = args.get("points", 41);
-  const double range_f = args.get("range", 2.0), raw_range = args.get("raw-range", 0.2);
-  const auto seed = std::uint64_t(args.get("seed", 1L));
-  const std::string data_dir = args.get("data", std::string("/usr/share/datasets/fashion-mnist"));
-  const std::string out = args.get("out", std::string("scale_invariance"));
+  using basin::examples::about;
+  basin::examples::cli args(argc, argv,
+                            "Trains a ReLU MLP without batch norm on Fashion-MNIST, makes its twin with one layer "
+                            "times k and the next divided by k (the same function), and draws the test loss of both "
+                            "along the same random direction without normalization (two landscapes) and "
+                            "filter-normalized (one).");
+  const double k = args.get(
+      "factor", 10.0, about{"k: the twin's first layer (weights and biases) times k, its second layer's weights / k"});
+  const int epochs = args.get("epochs", 3, about{"epochs the MLP is trained (SGD, cosine learning rate from 0.05)"});
+  const long train_n = args.get("train-subset", 10000L, about{"training images used (the first N)"});
+  const long test_n =
+      args.get("test-subset", 1000L, about{"test images the twins are compared and each point's loss is taken on"});
+  const int points = args.get("points", 41, about{"points along each line (odd, so that the trained weights are one)"});
+  const double range_f = args.get("range", 2.0, about{"the filter-normalized lines span -range to range"});
+  const double raw_range =
+      args.get("raw-range", 0.2, about{"the lines without normalization span -raw-range to raw-range"});
+  const auto seed =
+      std::uint64_t(args.get("seed", 1L, about{"seed of the initialization, the shuffling and the direction"}));
+  const std::string data_dir =
+      args.get("data", std::string("/usr/share/datasets/fashion-mnist"),
+               about{"folder of the Fashion-MNIST IDX files (Debian's dataset-fashion-mnist)"});
+  const std::string out = args.get(
+      "out", std::string("scale_invariance"),
+      about{"folder the trained MLP, the lines' HDF5 files and the pictures are written to (a rerun reuses them)"});
   if (!args.done()) return 0;  // --help
   basin::require(std::isfinite(k) && k > 0 && k != 1 && k <= 1e6 && k >= 1e-6,
                  "option --factor: expected a positive factor other than 1 within [1e-6, 1e6], got ", k);

@@ -305,22 +305,39 @@ int run(const settings& s) {
 }  // namespace
 
 static int run_main(int argc, char** argv, basin::sweep_team* team) {
-  basin::examples::cli a(argc, argv);
+  using basin::examples::about;
+  basin::examples::cli a(argc, argv,
+                         "Sweeps the loss and accuracy of a zoo net over a 1-D line or 2-D plane of directions "
+                         "(random filter-normalized ones, or between checkpoints) with the reference tool's "
+                         "(plot_surface.py) options, writes its HDF5 files and, with --plot, its pictures. "
+                         "Interrupted, it resumes.");
   settings s;
   s.team = team;
-  s.model = a.get("model", std::string("resnet20"));
-  s.dataset = a.get("dataset", std::string("fashion"));
-  s.model_file = a.get("model_file", std::string());
-  s.model_file2 = a.get("model_file2", std::string());
-  s.model_file3 = a.get("model_file3", std::string());
-  s.x = basin::parse_range(a.get("x", std::string("-1:1:51")), "--x");
-  const auto ytext = a.get("y", std::string());
+  s.model =
+      a.get("model", std::string("resnet20"), about{"the net: resnet20/56/110, plain20/56/110, vgg9, densenet22 ..."});
+  s.dataset = a.get("dataset", std::string("fashion"), about{"fashion (1x28x28) or cifar10 (3x32x32)"});
+  s.model_file =
+      a.get("model_file", std::string(), about{"the checkpoint at the origin (basin's, or PyTorch's converted)"});
+  s.model_file2 =
+      a.get("model_file2", std::string(), about{"a second checkpoint: x runs from model_file (0) to it (1)"});
+  s.model_file3 =
+      a.get("model_file3", std::string(), about{"a third checkpoint: y runs from model_file (0) to it (1)"});
+  s.x = basin::parse_range(
+      a.get("x", std::string("-1:1:51"), about{"the x axis, lo:hi:points, in units of the direction"}), "--x");
+  const auto ytext = a.get("y", std::string(), about{"the y axis, lo:hi:points; none: a 1-D line"});
   if (!ytext.empty()) s.y = basin::parse_range(ytext, "--y");
-  s.dir_type = a.get("dir_type", std::string("weights"));
-  const auto xnorm = a.get("xnorm", std::string("filter")), ynorm = a.get("ynorm", xnorm, "--xnorm's");
-  const auto xignore = a.get("xignore", std::string("biasbn")), yignore = a.get("yignore", xignore, "--xignore's");
-  s.split = a.get("data_split", std::string("test"));
-  const long split_idx = a.get("split_idx", 0L, "0; the part to sweep when --data_split is a number of parts");
+  s.dir_type = a.get("dir_type", std::string("weights"),
+                     about{"weights, or states: the batch-norm running statistics move too"});
+  const auto xnorm = a.get("xnorm", std::string("filter"),
+                           about{"the directions' normalization: filter, layer, weight or none"}),
+             ynorm = a.get("ynorm", xnorm, "--xnorm's", about{"must equal --xnorm"});
+  const auto xignore = a.get("xignore", std::string("biasbn"),
+                             about{"biasbn: biases and batch-norm parameters stay put; empty (--xignore=): they move"}),
+             yignore = a.get("yignore", xignore, "--xignore's", about{"must equal --xignore"});
+  s.split =
+      a.get("data_split", std::string("test"), about{"test, train or both; a number N: the training set in N parts"});
+  const long split_idx =
+      a.get("split_idx", 0L, "0; the part to sweep when --data_split is a number of parts", about{"which part"});
   // A number is the reference tool's --data_split: that many parts of the training set.
   if (!s.split.empty() && s.split.find_first_not_of("0123456789") == std::string::npos) {
     basin::require(s.split.size() <= 6, "option --data_split: expected at most 999999 parts, got ", s.split);
@@ -335,25 +352,34 @@ static int run_main(int argc, char** argv, basin::sweep_team* team) {
                    "option --split_idx: only with a number of parts in --data_split (got '", s.split, "')");
   }
   const bool subset_given = a.has("subset");
-  s.raw_data = a.flag("raw_data");
+  s.raw_data = a.flag("raw_data", about{"pixels in [0, 1], not normalized (only for a net trained so)"});
   s.subset = a.get("subset", s.parts > 0 && !subset_given ? 0L : 2000L,
-                   "2000 images; 0 is all, the default with a number of parts in --data_split");
-  s.batch = a.get("batch_size", 500L);
-  s.seed = std::uint64_t(a.get("seed", 1L));
-  s.data_dir = a.get("data_dir", std::string());
-  s.plot = a.flag("plot");
-  s.proj_file = a.get("proj_file", std::string(), "none; a path projected by plot_trajectory, drawn on the contours");
-  s.recompute_bn = a.flag("recompute_bn");
-  s.points_per_pass = a.get("points_per_pass", 16L);
-  s.log = a.flag("log");
-  s.loss = basin::criterion_from_name(a.get("loss_name", std::string("crossentropy")), "option --loss_name");
+                   "2000 images; 0 is all, the default with a number of parts in --data_split",
+                   about{"images each point's loss and accuracy are taken on"});
+  s.batch = a.get("batch_size", 500L, about{"images per forward pass"});
+  s.seed = std::uint64_t(a.get("seed", 1L, about{"seed of the random directions"}));
+  s.data_dir = a.get("data_dir", std::string(), "Debian's fashion-mnist folder; cifar10 needs one",
+                     about{"the data set's folder"});
+  s.plot = a.flag("plot", about{"draw contours, heat maps, 3-D surfaces (a line: its curves) and a .vtk file"});
+  s.proj_file = a.get("proj_file", std::string(), "none",
+                      about{"a training path projected by plot_trajectory, drawn on the contour maps"});
+  s.recompute_bn = a.flag("recompute_bn", about{"recompute the batch-norm statistics on the images at every point"});
+  s.points_per_pass = a.get("points_per_pass", 16L, about{"grid points evaluated per pass over the data"});
+  s.log = a.flag("log", about{"draw the losses on a log scale"});
+  s.loss =
+      basin::criterion_from_name(a.get("loss_name", std::string("crossentropy"),
+                                       about{"crossentropy, or mse: the softmax's squared error to the one-hot label"}),
+                                 "option --loss_name");
   // Contour levels: the reference tool's for the cross-entropy; the MSE lies in [0, 2/classes].
   const bool mse = s.loss == basin::criterion::mse;
-  s.vmin = a.get("vmin", mse ? 0.01 : 0.1, "0.1, 0.01 with --loss_name mse");
-  s.vmax = a.get("vmax", mse ? 0.2 : 10.0, "10, 0.2 with --loss_name mse");
-  s.vlevel = a.get("vlevel", mse ? 0.01 : 0.5, "0.5, 0.01 with --loss_name mse");
-  s.zmax = a.get("zmax", -1.0, "-1: no clipping of the 3-D pictures and the .vtk files");
-  s.loss_max = a.get("loss_max", mse ? 0.2 : 5.0, "5, 0.2 with --loss_name mse");
+  s.vmin = a.get("vmin", mse ? 0.01 : 0.1, "0.1, 0.01 with --loss_name mse",
+                 about{"the lowest loss contour and heat-map colour"});
+  s.vmax = a.get("vmax", mse ? 0.2 : 10.0, "10, 0.2 with --loss_name mse",
+                 about{"the highest loss contour and heat-map colour"});
+  s.vlevel =
+      a.get("vlevel", mse ? 0.01 : 0.5, "0.5, 0.01 with --loss_name mse", about{"the spacing of the loss contours"});
+  s.zmax = a.get("zmax", -1.0, "-1: no clipping", about{"the losses' 3-D pictures and .vtk file cut at this height"});
+  s.loss_max = a.get("loss_max", mse ? 0.2 : 5.0, "5, 0.2 with --loss_name mse", about{"a line's loss axis ends here"});
   basin::require(s.model_file3.empty() || a.help() || (!s.model_file2.empty() && !s.y.empty()),
                  "option --model_file3: the plane through three models needs --model_file2 and --y too (",
                  s.model_file2.empty() && s.y.empty() ? "neither was given"
@@ -374,12 +400,14 @@ static int run_main(int argc, char** argv, basin::sweep_team* team) {
           : stem(s.model_file2) + (s.model_file3.empty() ? "" : "_" + stem(s.model_file3)) + "_states";
   s.dir_file = a.get("dir_file", base + "_" + kind + (s.y.empty() ? "_1d" : "_2d") + "_dirs.h5",
                      "<model_file without .h5>_<dir_type>_<xnorm>_<1d|2d>_dirs.h5; with --model_file2: "
-                     "<model_file without .h5>_<model_file2's name>[_<model_file3's name>]_states_<1d|2d>_dirs.h5");
+                     "<model_file without .h5>_<model_file2's name>[_<model_file3's name>]_states_<1d|2d>_dirs.h5",
+                     about{"the directions: read when it exists, else made and written there"});
   s.surf_file =
       a.get("surf_file",
             s.dir_file.substr(0, s.dir_file.rfind("_dirs.h5")) + (s.loss == basin::criterion::mse ? "_mse" : "") +
                 (s.parts > 0 ? "_split" + std::to_string(s.part) + "of" + std::to_string(s.parts) : "") + "_surface.h5",
-            "the --dir_file's name ending [_mse][_split<i>of<n>]_surface.h5");
+            "the --dir_file's name ending [_mse][_split<i>of<n>]_surface.h5",
+            about{"the surface: resumed when it holds the same sweep"});
   if (!a.done(team == nullptr || team->rank() == 0 ? stdout : nullptr)) return 0;  // --help: rank 0 prints
   basin::require(s.subset >= 0, "option --subset: expected 0 (all images) or more, got ", s.subset);
   basin::require(s.batch >= 1, "option --batch_size: expected at least 1, got ", s.batch);

@@ -189,21 +189,28 @@ int run(const settings& s) {
 }  // namespace
 
 int main(int argc, char** argv) try {
-  basin::examples::cli a(argc, argv);
+  using basin::examples::about;
+  basin::examples::cli a(argc, argv,
+                         "Finds the two principal directions of a training run's checkpoints, projects its path on "
+                         "them and draws it, with the reference tool's (plot_trajectory.py) options; prints the "
+                         "plot_surface command that draws the path over the loss contours.");
   settings s;
-  s.model = a.get("model", std::string("resnet20"));
-  s.dataset = a.get("dataset", std::string("fashion"));
-  s.folder = a.get("model_folder", std::string());
-  s.prefix = a.get("prefix", std::string("model_"));
-  s.suffix = a.get("suffix", std::string(".h5"));
-  s.start = a.get("start_epoch", 0L);
-  s.max = a.get("max_epoch", 300L);
-  s.every = a.get("save_epoch", 1L);
+  s.model = a.get("model", std::string("resnet20"), about{"the net, as plot_surface's --model"});
+  s.dataset = a.get("dataset", std::string("fashion"), about{"fashion or cifar10"});
+  s.folder = a.get("model_folder", std::string(), about{"the folder of the run's checkpoints (required)"});
+  s.prefix = a.get("prefix", std::string("model_"), about{"checkpoint names: <prefix><epoch><suffix>"});
+  s.suffix = a.get("suffix", std::string(".h5"), about{"see --prefix"});
+  s.start = a.get("start_epoch", 0L, about{"the first checkpoint's epoch"});
+  s.max = a.get("max_epoch", 300L, about{"the last checkpoint's epoch: the final weights, the origin"});
+  s.every = a.get("save_epoch", 1L, about{"epochs between the checkpoints read"});
   s.dir_file =
-      a.get("dir_file", std::string(), "<model_folder>/PCA_<dir_type>[_ignore=<ignore>]_save_epoch=<k>/directions.h5");
-  s.dir_type = a.get("dir_type", std::string("weights"));
-  s.ignore = a.get("ignore", std::string());
-  const auto method = a.get("proj_method", std::string("cos"));
+      a.get("dir_file", std::string(), "<model_folder>/PCA_<dir_type>[_ignore=<ignore>]_save_epoch=<k>/directions.h5",
+            about{"directions to project on: an existing file is used as it is, no PCA"});
+  s.dir_type =
+      a.get("dir_type", std::string("weights"), about{"weights, or states: with the batch-norm running statistics"});
+  s.ignore = a.get("ignore", std::string(), about{"biasbn: leave biases and batch-norm parameters out of the path"});
+  const auto method = a.get("proj_method", std::string("cos"),
+                            about{"cos (each checkpoint's component along pc1 and pc2) or lstsq (least squares)"});
   if (!a.done()) return 0;  // --help
   basin::require(method == "cos" || method == "lstsq", "option --proj_method: expected cos or lstsq, got '", method,
                  "'");
