@@ -304,7 +304,7 @@ int main(int argc, char** argv) try {
   s.finetune_lr = args.get("finetune-lr", 0.01, about{"learning rate the fine-tuning starts from (cosine decay)"});
   const std::string criteria =
       args.get("criteria", std::string("l1_norm,bn_scale,random"),
-               about{"which filters are kept, comma-separated: l1_norm, bn_scale (batch norms' |gamma|), random"});
+               about{"how the kept filters are chosen, one pruned net each: l1_norm, bn_scale (|gamma|), random"});
   s.train_subset = args.get("train-subset", 10000L, about{"training images used (the first N)"});
   s.test_subset = args.get("test-subset", 2000L,
                            about{"test images the accuracy after each epoch and the 1-D slices are taken on"});

@@ -67,7 +67,7 @@ class cli {
   }
   template <class V>
   V get(const std::string& name, V fallback, const char* shown = nullptr, about a = {nullptr}) {
-    if (a.text) about_.emplace(canonical(name), a.text);
+    if (a.text && *a.text) about_.emplace(canonical(name), a.text);
     std::ostringstream d;
     d << "default ";
     if (shown)
@@ -137,7 +137,7 @@ class cli {
   }
   // Whether the flag --name was given; a flag takes no value.
   bool flag(const std::string& name, about a = {nullptr}) {
-    if (a.text) about_.emplace(canonical(name), a.text);
+    if (a.text && *a.text) about_.emplace(canonical(name), a.text);
     known(name, "a flag: off unless given");
     const auto it = values_.find(canonical(name));
     if (it == values_.end() || help_) return false;
@@ -151,7 +151,7 @@ class cli {
   bool has(const std::string& name) const { return values_.count(canonical(name)) > 0; }
 
   // The usage line, the program's purpose, and every option read so far with what it sets and
-  // its default, wrapped at 100 columns.
+  // its default, wrapped at 100 columns (a word longer than that alone on its line).
   std::string usage() const {
     std::string u = "usage: " + program_ + " [options]\n";
     if (!purpose_.empty()) u += wrapped(purpose_, 0);
@@ -160,14 +160,23 @@ class cli {
     for (const auto& [name, d] : options_) {
       const auto it = about_.find(canonical(name));
       const std::string head = "  --" + name + std::string(width - name.size() + 2, ' ');
-      const std::string shown = "(" + d + ")";  // kept whole: on the last line if it fits, else below
-      std::string text = head + (it == about_.end() ? shown : wrapped(it->second, head.size()).substr(head.size()));
-      if (it != about_.end()) {
-        text.pop_back();  // the last line's newline
-        const std::size_t last = text.size() - (text.rfind('\n') == std::string::npos ? 0 : text.rfind('\n') + 1);
-        text += last + 1 + shown.size() <= 100 ? " " + shown : "\n" + std::string(head.size(), ' ') + shown;
+      // the default kept on one line: after the text if it fits there, else on a line of its own
+      // (wrapped only when longer than a line)
+      const std::string shown = "(" + d + ")";
+      const std::string indent(head.size(), ' ');
+      if (it == about_.end()) {
+        u += head.size() + shown.size() <= 100 ? head + shown + "\n"
+                                               : head + wrapped(shown, head.size()).substr(head.size());
+        continue;
       }
-      u += text + "\n";
+      std::string text = head + wrapped(it->second, head.size()).substr(head.size());
+      text.pop_back();  // the last line's newline
+      const std::size_t last = text.size() - (text.rfind('\n') == std::string::npos ? 0 : text.rfind('\n') + 1);
+      if (last + 1 + shown.size() <= 100)
+        text += " " + shown + "\n";
+      else
+        text += "\n" + (head.size() + shown.size() <= 100 ? indent + shown + "\n" : wrapped(shown, head.size()));
+      u += text;
     }
     return u + "Hyphens and underscores in option names are the same.\n";
   }

@@ -363,7 +363,9 @@ static int run_main(int argc, char** argv, basin::sweep_team* team) {
   s.plot = a.flag("plot", about{"draw contours, heat maps, 3-D surfaces (a line: its curves) and a .vtk file"});
   s.proj_file = a.get("proj_file", std::string(), "none",
                       about{"a training path projected by plot_trajectory, drawn on the contour maps"});
-  s.recompute_bn = a.flag("recompute_bn", about{"recompute the batch-norm statistics on the images at every point"});
+  s.recompute_bn =
+      a.flag("recompute_bn",
+             about{"recompute the batch-norm statistics at every point on the training images (--subset of them)"});
   s.points_per_pass = a.get("points_per_pass", 16L, about{"grid points evaluated per pass over the data"});
   s.log = a.flag("log", about{"draw the losses on a log scale"});
   s.loss =
@@ -375,7 +377,7 @@ static int run_main(int argc, char** argv, basin::sweep_team* team) {
   s.vmin = a.get("vmin", mse ? 0.01 : 0.1, "0.1, 0.01 with --loss_name mse",
                  about{"the lowest loss contour and heat-map colour"});
   s.vmax = a.get("vmax", mse ? 0.2 : 10.0, "10, 0.2 with --loss_name mse",
-                 about{"the highest loss contour and heat-map colour"});
+                 about{"the loss heat map's top colour; the contours stop below it (numpy.arange's end)"});
   s.vlevel =
       a.get("vlevel", mse ? 0.01 : 0.5, "0.5, 0.01 with --loss_name mse", about{"the spacing of the loss contours"});
   s.zmax = a.get("zmax", -1.0, "-1: no clipping", about{"the losses' 3-D pictures and .vtk file cut at this height"});

@@ -203,9 +203,9 @@ int main(int argc, char** argv) try {
   s.start = a.get("start_epoch", 0L, about{"the first checkpoint's epoch"});
   s.max = a.get("max_epoch", 300L, about{"the last checkpoint's epoch: the final weights, the origin"});
   s.every = a.get("save_epoch", 1L, about{"epochs between the checkpoints read"});
-  s.dir_file =
-      a.get("dir_file", std::string(), "<model_folder>/PCA_<dir_type>[_ignore=<ignore>]_save_epoch=<k>/directions.h5",
-            about{"directions to project on: an existing file is used as it is, no PCA"});
+  s.dir_file = a.get(
+      "dir_file", std::string(), "<model_folder>/PCA_<dir_type>[_ignore=<ignore>]_save_epoch=<k>/directions.h5",
+      about{"the directions: an existing file is projected on as it is (no PCA), else the PCA's are written there"});
   s.dir_type =
       a.get("dir_type", std::string("weights"), about{"weights, or states: with the batch-norm running statistics"});
   s.ignore = a.get("ignore", std::string(), about{"biasbn: leave biases and batch-norm parameters out of the path"});

@@ -267,6 +267,10 @@ BOOST_AUTO_TEST_CASE(examples_usage_says_what_each_option_sets) {
   a.get("out", std::string("landscape"));
   a.get("data", std::string("/usr/share/datasets/fashion-mnist"),
         examples::about{"folder of the Fashion-MNIST IDX files (Debian's dataset-fashion-mnist)"});
+  a.get("shown-long", 2,
+        "a default whose text is too long to stand on one line beside the option's name, so it is wrapped too",
+        examples::about{"one"});
+  a.get("empty-about", 3, examples::about{""});  // as no about
   a.get("a-very-long-option", 1,
         examples::about{"a description long enough that it does not fit on one line of a hundred columns with "
                         "its default beside it, so it goes on"});
@@ -280,6 +284,10 @@ BOOST_AUTO_TEST_CASE(examples_usage_says_what_each_option_sets) {
              "  --out                 (default landscape)\n"
              "  --data                folder of the Fashion-MNIST IDX files (Debian's dataset-fashion-mnist)\n"
              "                        (default /usr/share/datasets/fashion-mnist)\n"
+             "  --shown-long          one\n"
+             "                        (default a default whose text is too long to stand on one line beside the\n"
+             "                        option's name, so it is wrapped too)\n"
+             "  --empty-about         (default 3)\n"
              "  --a-very-long-option  a description long enough that it does not fit on one line of a hundred\n"
              "                        columns with its default beside it, so it goes on (default 1)\n"
              "Hyphens and underscores in option names are the same.\n");

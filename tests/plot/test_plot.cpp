@@ -1265,6 +1265,10 @@ BOOST_AUTO_TEST_CASE(tic_labels_and_round_tics) {
   BOOST_TEST(
       (round_tics(1e-8, 1e4, true).text == labels{"1e-08", "1e-06", "1e-04", "1e-02", "1e+00", "1e+02", "1e+04"}));
   BOOST_TEST((round_tics(0.3, 2000, true).text[0] == "0.5"));  // no exponent needed: none
+  // (0 up to rounding is 0, not 5.55e-17 turning every label into an exponent)
+  BOOST_TEST((level_labels({-0.3, -0.2, -0.3 + 2 * 0.1, -0.3 + 3 * 0.1, -0.3 + 4 * 0.1}) ==
+              labels{"-0.3", "-0.2", "-0.1", "0", "0.1"}));
+  BOOST_TEST((level_labels({1e-20}) == labels{"1e-20"}));  // one level: no spacing to compare with
   // Linear: 1-2-5 tics about a sixth of the range apart, each the short decimal its label reads.
   const auto check = [](double lo, double hi, bool log_z, std::vector<double> want) {
     const auto t = round_tics(lo, hi, log_z);

@@ -152,9 +152,11 @@ inline std::vector<std::string> level_labels(const std::vector<double>& levels) 
   for (std::size_t k = 1; k < levels.size(); ++k)
     if (levels[k] > levels[k - 1]) gap = std::min(gap, levels[k] - levels[k - 1]);
   std::vector<std::string> out;
+  // (a level within a billionth of the spacing of 0, such as -0.3 + 3 x 0.1, is written 0)
   const auto make = [&](int digits) {
     out.clear();
-    for (double l : levels) out.push_back(short_number(l, digits));
+    for (double l : levels)
+      out.push_back(short_number(std::isfinite(gap) && std::fabs(l) <= gap * 1e-9 ? 0.0 : l, digits));
   };
   const auto off = [&](std::size_t k) { return std::fabs(std::strtod(out[k].c_str(), nullptr) - levels[k]); };
   for (int digits = 3; digits <= 6; ++digits) {
