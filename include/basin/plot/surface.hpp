@@ -641,14 +641,12 @@ inline void filled_contour(const grid2d& g, const std::string& stem, const style
   s += "set tics out nomirror\n";
   s += "set cbrange [0:" + std::to_string(bands) + "]\n";
   // A tic at each level the caller gave or the defaults chose (not at the data's ends added to
-  // them), at most about 20 labelled.
-  const auto text = detail::level_labels(labelled);
+  // them), at most about 20 labelled (their labels written for those shown).
   const std::size_t every = (labelled.size() + 19) / 20;
-  detail::tic_marks tics;
-  for (std::size_t k = 0; k < labelled.size(); k += every) {
-    tics.at.push_back(double(std::find(levels.begin(), levels.end(), labelled[k]) - levels.begin()));
-    tics.text.push_back(text[k]);
-  }
+  std::vector<double> shown;
+  for (std::size_t k = 0; k < labelled.size(); k += every) shown.push_back(labelled[k]);
+  detail::tic_marks tics{{}, detail::level_labels(shown)};
+  for (double l : shown) tics.at.push_back(double(std::find(levels.begin(), levels.end(), l) - levels.begin()));
   s += "set cbtics " + detail::tic_list(tics) + "\n" + detail::bar_margin(detail::widest(tics));
   s += detail::bar_label(st, tics);
   s += "unset key\n";
