@@ -429,9 +429,7 @@ int main(int argc, char** argv) try {
       "rescale", 10.0, about{"factor on the convs before a batch norm in the scale-invariance picture (1: left out)"});
   const double raw_range =
       args.get("raw-range", 1.0, about{"the lines without normalization run over [-raw-range, raw-range]"});
-  const std::string data_dir =
-      args.get("data", std::string("/usr/share/datasets/fashion-mnist"),
-               about{"folder of the Fashion-MNIST IDX files (Debian's dataset-fashion-mnist)"});
+  const std::string data_dir = basin::examples::fashion_mnist_dir(args);
   const std::string out =
       args.get("out", std::string("lines"), about{"folder the minimizers, pictures and HDF5 files are written to"});
   if (!args.done()) return 0;  // --help

@@ -55,9 +55,7 @@ int main(int argc, char** argv) try {
       "keep-biasbn", about{"move biases and batch-norm parameters too, along their own values; else they stay put"});
   const long subset = args.get("test-subset", 500L, about{"test images each point's loss and accuracy are taken on"});
   const auto seed = std::uint64_t(args.get("seed", 1L, about{"seed of the directions (and of the training, if any)"}));
-  const std::string data_dir =
-      args.get("data", std::string("/usr/share/datasets/fashion-mnist"),
-               about{"folder of the Fashion-MNIST IDX files (Debian's dataset-fashion-mnist)"});
+  const std::string data_dir = basin::examples::fashion_mnist_dir(args);
   const std::string out =
       args.get("out", std::string("landscape"), about{"folder the surface, directions and pictures are written to"});
   if (!args.done()) return 0;  // --help

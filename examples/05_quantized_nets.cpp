@@ -206,9 +206,7 @@ int main(int argc, char** argv) try {
       parse_range(args.get("grid", std::string("-1:1:21"),
                            about{"lo:hi:n of both axes of the filter-normalized plane (n odd, 0 in the middle)"}),
                   "--grid");
-  const std::string data_dir =
-      args.get("data", std::string("/usr/share/datasets/fashion-mnist"),
-               about{"folder of the Fashion-MNIST IDX files (Debian's dataset-fashion-mnist)"});
+  const std::string data_dir = examples::fashion_mnist_dir(args);
   const std::string out = args.get("out", std::string("quantized_nets"),
                                    about{"folder the nets, the table, pictures and HDF5 files are written to"});
   const bool with_resnet =

@@ -252,9 +252,7 @@ int main(int argc, char** argv) try {
       args.get("loss-subset", 1000L, about{"training images the loss is evaluated on at every point of the plane"});
   st.seed = std::uint64_t(
       args.get("seed", 1L, about{"seed of the initialization, the shuffling and the two random directions compared"}));
-  const std::string data_dir =
-      args.get("data", std::string("/usr/share/datasets/fashion-mnist"),
-               about{"folder of the Fashion-MNIST IDX files (Debian's dataset-fashion-mnist)"});
+  const std::string data_dir = basin::examples::fashion_mnist_dir(args);
   st.out = args.get("out", std::string("trajectory"),
                     about{"folder the checkpoints, directions, surfaces and pictures are written to"});
   if (!args.done()) return 0;  // --help

@@ -177,9 +177,7 @@ int main(int argc, char** argv) try {
   s.seed = std::uint64_t(args.get(
       "seed", 1L, about{"seed of the initialization, the shuffling, the directions and Lanczos's start vector"}));
   s.hessian.seed = s.seed;
-  const std::string data_dir =
-      args.get("data", std::string("/usr/share/datasets/fashion-mnist"),
-               about{"folder of the Fashion-MNIST IDX files (Debian's dataset-fashion-mnist)"});
+  const std::string data_dir = basin::examples::fashion_mnist_dir(args);
   s.out = args.get("out", std::string("hessian"),
                    about{"folder the checkpoint, directions, HDF5 files and pictures are written to"});
   if (!args.done()) return 0;  // --help

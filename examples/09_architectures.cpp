@@ -232,9 +232,7 @@ int main(int argc, char** argv) try {
   s.test_subset = args.get("test-subset", 2000L, about{"test images the accuracy is measured on"});
   s.seed =
       std::uint64_t(args.get("seed", 1L, about{"seed of the initialization, the shuffling and the two directions"}));
-  const std::string data_dir =
-      args.get("data", std::string("/usr/share/datasets/fashion-mnist"),
-               about{"folder of the Fashion-MNIST IDX files (Debian's dataset-fashion-mnist)"});
+  const std::string data_dir = basin::examples::fashion_mnist_dir(args);
   s.out = args.get("out", std::string("architectures"),
                    about{"folder the checkpoints, HDF5 files and pictures are written to (a rerun reuses them)"});
   if (!args.done()) return 0;  // --help

@@ -351,9 +351,7 @@ int main(int argc, char** argv) try {
       args.get("every", 250L, about{"steps between checks: 1000 samples judged, the run so far saved to resume"});
   st.seed = std::uint64_t(
       args.get("seed", 1L, about{"seed of both nets, the noise, the images drawn and the judge classifier"}));
-  const std::string data_dir =
-      args.get("data", std::string("/usr/share/datasets/fashion-mnist"),
-               about{"folder of the Fashion-MNIST IDX files (Debian's dataset-fashion-mnist)"});
+  const std::string data_dir = examples::fashion_mnist_dir(args);
   st.out = args.get(
       "out", std::string("dcgan"),
       about{"folder the judge classifier, the runs' HDF5 files and the pictures are written to (a rerun resumes)"});

@@ -203,9 +203,7 @@ int main(int argc, char** argv) try {
       args.get("train-subset", 5000L, about{"training images used (the first N; the mini-batches come from them)"});
   s.test_subset = args.get("test-subset", 2000L, about{"test images the accuracy after training is measured on"});
   s.seed = std::uint64_t(args.get("seed", 1L, about{"seed of the initialization, the mini-batches and the shuffling"}));
-  const std::string data_dir =
-      args.get("data", std::string("/usr/share/datasets/fashion-mnist"),
-               about{"folder of the Fashion-MNIST IDX files (Debian's dataset-fashion-mnist)"});
+  const std::string data_dir = basin::examples::fashion_mnist_dir(args);
   s.out = args.get("out", std::string("shattered"),
                    about{"folder the checkpoints, summary.csv and pictures are written to (a rerun reuses them)"});
   if (!args.done()) return 0;  // --help

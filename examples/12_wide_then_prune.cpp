@@ -314,9 +314,7 @@ int main(int argc, char** argv) try {
       "--line");
   s.seed = std::uint64_t(args.get(
       "seed", 1L, about{"seed of the initialization, the shuffling, random pruning and the slice's direction"}));
-  const std::string data_dir =
-      args.get("data", std::string("/usr/share/datasets/fashion-mnist"),
-               about{"folder of the Fashion-MNIST IDX files (Debian's dataset-fashion-mnist)"});
+  const std::string data_dir = basin::examples::fashion_mnist_dir(args);
   s.out = args.get("out", std::string("pruning"),
                    about{"folder the checkpoints, histories, slices and pictures are written to (a rerun resumes)"});
   if (!args.done()) return 0;  // --help

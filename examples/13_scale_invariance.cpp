@@ -66,9 +66,7 @@ int main(int argc, char** argv) try {
       args.get("raw-range", 0.2, about{"the lines without normalization span -raw-range to raw-range"});
   const auto seed =
       std::uint64_t(args.get("seed", 1L, about{"seed of the initialization, the shuffling and the direction"}));
-  const std::string data_dir =
-      args.get("data", std::string("/usr/share/datasets/fashion-mnist"),
-               about{"folder of the Fashion-MNIST IDX files (Debian's dataset-fashion-mnist)"});
+  const std::string data_dir = basin::examples::fashion_mnist_dir(args);
   const std::string out = args.get(
       "out", std::string("scale_invariance"),
       about{"folder the trained MLP, the lines' HDF5 files and the pictures are written to (a rerun reuses them)"});

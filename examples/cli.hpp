@@ -266,6 +266,13 @@ class cli {
   std::vector<std::pair<std::string, std::string>> options_;  // as the program spells them, with usage()'s text
 };
 
+// The --data option of the examples that read Fashion-MNIST: the folder of its IDX files, by
+// default where Debian's dataset-fashion-mnist package puts them.
+inline std::string fashion_mnist_dir(cli& args) {
+  return args.get("data", std::string("/usr/share/datasets/fashion-mnist"),
+                  about{"folder of the Fashion-MNIST IDX files (Debian's dataset-fashion-mnist)"});
+}
+
 // The items of a comma-separated list of words (`--kinds plain,resnet`), in order, empty items left
 // out; cli::get_list reads lists of numbers.
 inline std::vector<std::string> split(const std::string& list) {
