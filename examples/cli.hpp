@@ -154,29 +154,23 @@ class cli {
   // its default, wrapped at 100 columns (a word longer than that alone on its line).
   std::string usage() const {
     std::string u = "usage: " + program_ + " [options]\n";
-    if (!purpose_.empty()) u += wrapped(purpose_, 0);
+    if (!purpose_.empty()) u += wrapped(words(purpose_), 0);
     std::size_t width = 0;
     for (const auto& [name, d] : options_) width = std::max(width, name.size());
     for (const auto& [name, d] : options_) {
       const auto it = about_.find(canonical(name));
       const std::string head = "  --" + name + std::string(width - name.size() + 2, ' ');
-      // the default kept on one line: after the text if it fits there, else on a line of its own
-      // (wrapped only when longer than a line)
+      // what it sets, then its default as one word (after the text where it fits, else below it);
+      // a default longer than a line starts a line of its own and breaks at its spaces
+      std::vector<std::string> w = words(it == about_.end() ? "" : it->second);
       const std::string shown = "(" + d + ")";
-      const std::string indent(head.size(), ' ');
-      if (it == about_.end()) {
-        u += head.size() + shown.size() <= 100 ? head + shown + "\n"
-                                               : head + wrapped(shown, head.size()).substr(head.size());
-        continue;
+      if (head.size() + shown.size() <= 100) {
+        w.push_back(shown);
+      } else {
+        w.emplace_back();
+        for (auto& s : words(shown)) w.push_back(std::move(s));
       }
-      std::string text = head + wrapped(it->second, head.size()).substr(head.size());
-      text.pop_back();  // the last line's newline
-      const std::size_t last = text.size() - (text.rfind('\n') == std::string::npos ? 0 : text.rfind('\n') + 1);
-      if (last + 1 + shown.size() <= 100)
-        text += " " + shown + "\n";
-      else
-        text += "\n" + (head.size() + shown.size() <= 100 ? indent + shown + "\n" : wrapped(shown, head.size()));
-      u += text;
+      u += head + wrapped(w, head.size()).substr(head.size());
     }
     return u + "Hyphens and underscores in option names are the same.\n";
   }
@@ -210,17 +204,23 @@ class cli {
   }
 
  private:
-  // `text` broken at spaces into lines of at most 100 columns (a longer word alone on its line),
-  // every line indented by `indent` spaces and ended by a newline.
-  static std::string wrapped(const std::string& text, std::size_t indent) {
+  // The words of `text`, split at spaces.
+  static std::vector<std::string> words(const std::string& text) {
+    std::istringstream in(text);
+    std::vector<std::string> out;
+    for (std::string w; in >> w;) out.push_back(std::move(w));
+    return out;
+  }
+  // `words` joined by spaces into lines of at most 100 columns (a longer word alone on its line;
+  // an empty word ends the line), every line indented by `indent` spaces and ended by a newline.
+  static std::string wrapped(const std::vector<std::string>& words, std::size_t indent) {
     std::string out, line(indent, ' ');
-    std::istringstream words(text);
-    for (std::string w; words >> w;) {
-      if (line.size() > indent && line.size() + 1 + w.size() > 100) {
+    for (const std::string& w : words) {
+      if (line.size() > indent && (w.empty() || line.size() + 1 + w.size() > 100)) {
         out += line + "\n";
         line.assign(indent, ' ');
       }
-      line += (line.size() > indent ? " " : "") + w;
+      if (!w.empty()) line += (line.size() > indent ? " " : "") + w;
     }
     return out + line + "\n";
   }
