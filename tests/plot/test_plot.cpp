@@ -714,6 +714,38 @@ BOOST_AUTO_TEST_CASE(colour_bars_fit_their_labels) {
   basin::plot::filled_contour(flat, stem("bar_flat_filled"), style{});
 }
 
+// A 3-D surface whose lowest z tic sits at the bottom of the box: that tic's label (right-aligned
+// left of the z axis' foot) and the x axis' first tic label (centred under the same corner) read
+// apart, not as one word ("0-1", "2e+06-1"): the x label starts below the z label's baseline or
+// a character's width right of its end. Boxes estimated from the font (digits 0.64 of its size
+// wide, 0.73 tall above the baseline).
+BOOST_AUTO_TEST_CASE(surface_corner_tic_labels_read_apart) {
+  for (const auto& [low, spread] : {std::pair{0.0, 5.0}, std::pair{2e6, 1e7}}) {
+    grid2d g = bowl();
+    for (double& v : g.z) v = low + spread * (v - 0.1) / 3;  // [low, low + spread]
+    const std::string s = stem("corner_" + std::to_string(int(low)));
+    basin::plot::surface3d(g, s, style{});
+    check_picture(s);
+    const double font = 11;
+    const auto texts = svg_texts(s + ".svg");
+    const svg_text *z = nullptr, *x = nullptr;  // the lowest z tic label, the leftmost x tic label
+    for (const auto& t : texts) {
+      char* end = nullptr;
+      std::strtod(t.text.c_str(), &end);
+      if (t.rotated || t.text.empty() || *end != '\0') continue;
+      if (t.anchor == "end" && t.x < 0.5 * style{}.width && (z == nullptr || t.y > z->y)) z = &t;
+      if (t.anchor == "middle" && (x == nullptr || t.x < x->x)) x = &t;
+    }
+    BOOST_TEST_REQUIRE((z != nullptr && x != nullptr), s << ": tic labels not found");
+    BOOST_TEST(std::stod(z->text) == low);
+    BOOST_TEST(std::stod(x->text) == -1);
+    const double x_top = x->y - 0.73 * font, x_left = x->x - 0.32 * font * double(characters(x->text));
+    BOOST_TEST((x_top >= z->y + 1 || x_left >= z->x + font), s << ": x tic label '" << x->text << "' at (" << x->x
+                                                               << ", " << x->y << ") runs into z tic label '" << z->text
+                                                               << "' ending at (" << z->x << ", " << z->y << ")");
+  }
+}
+
 BOOST_AUTO_TEST_CASE(nan_points_and_log_of_non_positive) {
   grid2d g = bowl();
   g.z[5 * 17 + 5] = NAN;        // a point not computed
