@@ -2,7 +2,7 @@
 // A Deeper Understanding", Li, De, Xu, Studer, Samet, Goldstein 2017; BinaryConnect, Courbariaux
 // et al. 2015).
 //
-// 1. A table of test errors: a small VGG-like conv net (and, with --resnet20 1, resnet20) trained
+// 1. A table of test errors: a small VGG-like conv net (and, with --resnet20, resnet20) trained
 //    in full precision (FP) and, with
 //    binary (+-s) and with 4-bit integer weights, by BinaryConnect (BC: float shadow weights,
 //    forward and gradient at the rounded weights), stochastic rounding (SR: weights only ever on
@@ -21,9 +21,9 @@
 // state: moments, grids, shadow weights) once trained; a rerun loads it instead of training again,
 // and an interrupted training resumes at its last finished epoch.
 //
-//   05_quantized_nets [--epochs 3] [--train-subset 10000] [--test-subset 10000] [--resnet20 1]
+//   05_quantized_nets [--epochs 3] [--train-subset 10000] [--test-subset 10000] [--resnet20]
 //                     [--surface-subset 500] [--grid -1:1:21] [--data DIR] [--out quantized_nets]
-// --resnet20 1 adds resnet20 to the table (FP, and BC/SR/R with nets of binary and 4-bit weight
+// --resnet20 adds resnet20 to the table (FP, and BC/SR/R with nets of binary and 4-bit weight
 // types, their weights packed in memory): about 15 minutes more on two cores with the defaults.
 #include <algorithm>
 #include <cctype>
@@ -194,7 +194,7 @@ void resnet20_rows(const std::string& w, int bits, const dataset& train_set, con
 int main(int argc, char** argv) try {
   using examples::about;
   examples::cli args(argc, argv,
-                     "Trains a small VGG-like net (with --resnet20 1 also resnet20) on Fashion-MNIST in float and "
+                     "Trains a small VGG-like net (with --resnet20 also resnet20) on Fashion-MNIST in float and "
                      "with binary and 4-bit weights by BinaryConnect, stochastic and deterministic rounding, tabulates "
                      "their test errors and draws the float and the quantized landscape of the binary BC net.");
   const int epochs = args.get("epochs", 3, about{"epochs of Adam for every net of the table"});
@@ -210,7 +210,7 @@ int main(int argc, char** argv) try {
   const std::string out = args.get("out", std::string("quantized_nets"),
                                    about{"folder the nets, the table, pictures and HDF5 files are written to"});
   const bool with_resnet =
-      args.get("resnet20", 0, about{"1 adds resnet20's rows to the table (about 15 minutes more on two cores)"}) != 0;
+      args.flag("resnet20", about{"adds resnet20's rows to the table (about 15 minutes more on two cores)"});
   if (!args.done()) return 0;  // --help
   require(epochs >= 1, "option --epochs: expected at least 1, got ", epochs);
   require(train_n >= 1 && test_n >= 1 && surface_n >= 1, "options --train-subset, --test-subset, --surface-subset: expected at least 1");

@@ -52,7 +52,7 @@ using model_t = basin::model<basin::resnet<8, basin::fashion_input>, float, basi
 namespace {
 
 struct settings {
-  int epochs = 10;
+  int epochs = 30;
   std::string opt_name, out;
   double lr = 0.1, wd = 5e-4;
   int grid = 21;
