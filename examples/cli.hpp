@@ -273,6 +273,24 @@ inline std::string fashion_mnist_dir(cli& args) {
                   about{"folder of the Fashion-MNIST IDX files (Debian's dataset-fashion-mnist)"});
 }
 
+// How many processes the MPI launcher that started this one started in all (Open MPI's
+// OMPI_COMM_WORLD_SIZE, MPICH's and Intel MPI's PMI_SIZE, MVAPICH's MV2_COMM_WORLD_SIZE, PMIx's
+// PMIX_SIZE: the largest that reads as a whole number), 1 when none is set. A program built without
+// MPI checks it: started by `mpirun -n 4`, four copies would each do all of the work into the same
+// files.
+inline long launched_processes() {
+  long n = 1;
+  for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "MV2_COMM_WORLD_SIZE", "PMIX_SIZE"}) {
+    const char* v = std::getenv(name);
+    if (v == nullptr || *v == '\0') continue;
+    char* end = nullptr;
+    errno = 0;
+    const long k = std::strtol(v, &end, 10);
+    if (*end == '\0' && errno == 0 && k > n) n = k;
+  }
+  return n;
+}
+
 // The items of a comma-separated list of words (`--kinds plain,resnet`), in order, empty items left
 // out; cli::get_list reads lists of numbers.
 inline std::vector<std::string> split(const std::string& list) {

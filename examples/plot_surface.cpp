@@ -9,6 +9,7 @@
 //                [--data_split N --split_idx i] [--raw_data]
 //                [--data_dir DIR] [--plot] [--vlevel 0.5 --vmin 0.1 --vmax 10] [--log] [--zmax Z] [--loss_max 5]
 //                [--recompute_bn] [--points_per_pass 16] [--loss_name crossentropy|mse] [--proj_file p.h5]
+//                [--same_dir] [--idx K] [--threads N] [--mpi] [--cuda]
 //
 // --y omitted: a 1-D line. --model_file2: the x direction is model_file2 - model_file (states
 // included): x = 0 and 1 are the two models (interpolation; the reference tool's --model_file2).
@@ -52,9 +53,21 @@
 // dashed; the accuracy axis is fitted to the data, not 0-100), the loss axis from 0 (--log: from
 // the data) to --loss_max (5; 0.2 with mse).
 //
+// --same_dir: the y direction is the x direction (the reference's; a plane along the diagonal,
+// files named _same_dir). --idx K (the reference's repeat index): the K-th pair of random
+// directions of the seed (K = 0 the default pair), files named _idx=K, so repeated sweeps around
+// one checkpoint keep their own planes (with --model_file2 only the names change, as there).
+// --threads N: the OpenMP threads that evaluate the points (the reference's dataloader threads).
+//
 // Built with MPI (where CMake finds it), `mpirun -np 4 plot_surface ...` shares the sweep among 4
 // processes as the reference tool's --mpi: rank 0 writes the directions, the surface file and the
-// pictures; every rank computes its share of the points (distributed/mpi.hpp).
+// pictures; every rank computes its share of the points (distributed/mpi.hpp). --mpi itself is
+// accepted and changes nothing (the processes mpirun started decide); built without MPI, a
+// process that mpirun started as one of several refuses to run (each would sweep every point
+// into the same files). --cuda is accepted with a note: this program evaluates on the CPU (the
+// CUDA backend is a template argument of programs compiled by nvcc: README, "GPU").
+#include <omp.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -93,6 +106,8 @@ struct settings {
   long parts = 0, part = 0;  // --data_split N --split_idx i: the i-th of N parts of the training set
   bool raw_data = false;
   std::uint64_t seed = 1;
+  bool same_dir = false;  // --same_dir: y is x
+  long idx = 0;           // --idx: the random directions' pair (streams 2 idx, 2 idx + 1)
   bool plot = false, log = false, recompute_bn = false;
   basin::criterion loss = basin::criterion::cross_entropy;
   double vmin = 0.1, vmax = 10, vlevel = 0.5;
@@ -144,8 +159,12 @@ int run(const settings& s) {
     model_t b(s.seed);
     basin::load_checkpoint(b, s.model_file2);
     dx = basin::difference(m, b, true);
-    if (plane) {
-      basin::require(!s.model_file3.empty(), "option --y with --model_file2 needs --model_file3 (the plane through three models)");
+    if (plane && s.same_dir) {
+      dy = dx;
+    } else if (plane) {
+      basin::require(!s.model_file3.empty(),
+                     "option --y with --model_file2 needs --model_file3 (the plane through three ",
+                     "models) or --same_dir");
       model_t c(s.seed);
       basin::load_checkpoint(c, s.model_file3);
       dy = basin::difference(m, c, true);
@@ -175,14 +194,26 @@ int run(const settings& s) {
     const auto mismatch = basin::direction_file_mismatch<model_t>(s.dir_file, &s.dir, &s.seed);
     basin::require(mismatch.empty(), "option --dir_file: '", s.dir_file, "' exists and ", mismatch,
                    " (remove it, choose another --dir_file, or give the options it was made with)");
+    {  // basin's random directions record their --idx (files from before it hold pair 0)
+      auto f = basin::h5::file::open(s.dir_file);
+      const bool random =
+          f.has_attr("/", "format") && (!f.has_attr("/", "dir_source") || f.attr_string("/", "dir_source").empty());
+      const auto was = random && f.has_attr("/", "idx") ? f.attr_u64("/", "idx") : 0;
+      basin::require(!random || was == std::uint64_t(s.idx), "option --dir_file: '", s.dir_file,
+                     "' exists and holds the random directions of --idx ", was, ", this run's ", s.idx,
+                     " (remove it, choose another --dir_file, or give the options it was made with)");
+    }
     dx = basin::load_direction<model_t>(s.dir_file, "xdirection");
     if (plane) dy = basin::load_direction<model_t>(s.dir_file, "ydirection");
+    basin::require(!s.same_dir || (dx.params == dy.params && dx.state == dy.state), "option --same_dir: '", s.dir_file,
+                   "' exists and holds two different directions (remove it or choose another --dir_file)");
     say("directions read from", s.dir_file);
   } else {
-    dx = basin::random_direction(m, s.seed, 0, s.dir);
-    if (plane) dy = basin::random_direction(m, s.seed, 1, s.dir);
+    dx = basin::random_direction(m, s.seed, 2 * std::uint64_t(s.idx), s.dir);
+    if (plane) dy = s.same_dir ? dx : basin::random_direction(m, s.seed, 2 * std::uint64_t(s.idx) + 1, s.dir);
     write_dirs = [&] {
-      basin::save_directions(s.dir_file, dx, plane ? &dy : nullptr, s.dir, s.seed);
+      basin::save_directions(s.dir_file, dx, plane ? &dy : nullptr, s.dir, s.seed,
+                             [&](basin::h5::file& f) { f.set_attr("/", "idx", std::uint64_t(s.idx)); });
       say("directions written to", s.dir_file);
     };
   }
@@ -204,7 +235,8 @@ int run(const settings& s) {
   so.team = s.team;
   so.on_ready = write_dirs;  // on rank 0 only
   so.settings = "model_file=" + s.model_file + " model_file2=" + s.model_file2 + " model_file3=" + s.model_file3 +
-                " dir_file=" + s.dir_file + " split=" + s.split +
+                " dir_file=" + s.dir_file + (s.same_dir ? " same_dir" : "") +
+                (s.idx > 0 ? " idx=" + std::to_string(s.idx) : "") + " split=" + s.split +
                 (s.parts > 0 ? " part=" + std::to_string(s.part) + "/" + std::to_string(s.parts) : "") +
                 (s.raw_data ? " raw_data" : "") + " subset=" + std::to_string(s.subset) +
                 (s.recompute_bn ? " recompute_bn=train batch_size=" + std::to_string(s.batch) : "") +
@@ -382,6 +414,13 @@ static int run_main(int argc, char** argv, basin::sweep_team* team) {
       a.get("vlevel", mse ? 0.01 : 0.5, "0.5, 0.01 with --loss_name mse", about{"the spacing of the loss contours"});
   s.zmax = a.get("zmax", -1.0, "-1: no clipping", about{"the losses' 3-D pictures and .vtk file cut at this height"});
   s.loss_max = a.get("loss_max", mse ? 0.2 : 5.0, "5, 0.2 with --loss_name mse", about{"a line's loss axis ends here"});
+  s.same_dir = a.flag("same_dir", about{"the y direction is the x direction (a plane along the diagonal)"});
+  s.idx = a.get("idx", 0L,
+                about{"the repeat's index K: the K-th pair of random directions of the seed, files named _idx=K"});
+  const long threads = a.get("threads", 0L, "0: OMP_NUM_THREADS, else every core",
+                             about{"OpenMP threads that evaluate the points (the reference's dataloader threads)"});
+  a.flag("mpi", about{"accepted: under mpirun the processes share the sweep whether or not it is given"});
+  const bool cuda = a.flag("cuda", about{"accepted with a note: this program evaluates on the CPU"});
   basin::require(s.model_file3.empty() || a.help() || (!s.model_file2.empty() && !s.y.empty()),
                  "option --model_file3: the plane through three models needs --model_file2 and --y too (",
                  s.model_file2.empty() && s.y.empty() ? "neither was given"
@@ -397,12 +436,14 @@ static int run_main(int argc, char** argv, basin::sweep_team* team) {
   const auto stem = [&](const std::string& f) { return without_h5(f.substr(f.rfind('/') + 1)); };
   const std::string base = without_h5(s.model_file);
   const std::string kind =
-      s.model_file2.empty()
-          ? s.dir_type + "_" + xnorm
-          : stem(s.model_file2) + (s.model_file3.empty() ? "" : "_" + stem(s.model_file3)) + "_states";
+      (s.model_file2.empty()
+           ? s.dir_type + "_" + xnorm
+           : stem(s.model_file2) + (s.model_file3.empty() ? "" : "_" + stem(s.model_file3)) + "_states") +
+      (s.same_dir ? "_same_dir" : "") + (s.idx > 0 ? "_idx=" + std::to_string(s.idx) : "");
   s.dir_file = a.get("dir_file", base + "_" + kind + (s.y.empty() ? "_1d" : "_2d") + "_dirs.h5",
-                     "<model_file without .h5>_<dir_type>_<xnorm>_<1d|2d>_dirs.h5; with --model_file2: "
-                     "<model_file without .h5>_<model_file2's name>[_<model_file3's name>]_states_<1d|2d>_dirs.h5",
+                     "<model_file without .h5>_<dir_type>_<xnorm>[_same_dir][_idx=K]_<1d|2d>_dirs.h5; with "
+                     "--model_file2: <model_file without .h5>_<model_file2's name>[_<model_file3's "
+                     "name>]_states[_same_dir][_idx=K]_<1d|2d>_dirs.h5",
                      about{"the directions: read when it exists, else made and written there"});
   s.surf_file =
       a.get("surf_file",
@@ -434,6 +475,22 @@ static int run_main(int argc, char** argv, basin::sweep_team* team) {
     }
   }
   basin::require(s.points_per_pass >= 1, "option --points_per_pass: expected at least 1, got ", s.points_per_pass);
+  basin::require(s.idx >= 0 && s.idx <= 249, "option --idx: expected 0 to 249, got ", s.idx);
+  basin::require(!s.same_dir || !s.y.empty(), "option --same_dir: makes the y direction, so it needs --y");
+  basin::require(!s.same_dir || s.model_file3.empty(),
+                 "options --same_dir and --model_file3 each set the y direction: give one of them");
+  basin::require(threads >= 0 && threads <= 4096, "option --threads: expected 0 (the default) to 4096, got ", threads);
+  if (threads > 0) omp_set_num_threads(int(threads));
+#ifndef BASIN_WITH_MPI
+  basin::require(basin::examples::launched_processes() == 1, "started by an MPI launcher as one of ",
+                 basin::examples::launched_processes(),
+                 " processes, but this plot_surface was built without MPI: each would sweep every point into the same "
+                 "files (install an MPI, e.g. libopenmpi-dev, and build again, or run one process)");
+#endif
+  if (cuda && (team == nullptr || team->rank() == 0))
+    std::printf(
+        "note: --cuda: plot_surface evaluates on the CPU (the CUDA backend is a template argument of "
+        "programs nvcc compiles: README, \"GPU\")\n");
   basin::require(!s.model_file.empty(),
                  "option --model_file: required (a checkpoint written by basin, or a PyTorch one converted by "
                  "examples/torch_to_basin.py)");

@@ -297,6 +297,27 @@ BOOST_AUTO_TEST_CASE(examples_usage_says_what_each_option_sets) {
 
 // The progress bar in a log (stderr not a terminal): a line at each tenth of the work and one at
 // the end, drawn once; "ETA --:--" before any work is done, and a fraction of a unit counts.
+// The processes an MPI launcher started, from its environment: what plot_surface built without
+// MPI refuses to be one of. Unset or malformed variables count as none; the largest is taken.
+BOOST_AUTO_TEST_CASE(examples_see_how_many_processes_mpirun_started) {
+  const char* names[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "MV2_COMM_WORLD_SIZE", "PMIX_SIZE"};
+  for (const char* n : names) ::unsetenv(n);
+  BOOST_TEST(examples::launched_processes() == 1);
+  for (const char* n : names) {
+    ::setenv(n, "4", 1);
+    BOOST_TEST(examples::launched_processes() == 4, n);
+    ::unsetenv(n);
+  }
+  ::setenv("PMI_SIZE", "2", 1);
+  ::setenv("OMPI_COMM_WORLD_SIZE", "3", 1);
+  BOOST_TEST(examples::launched_processes() == 3);
+  for (const char* bad : {"", "four", "4x", "-2", "99999999999999999999999"}) {
+    ::setenv("OMPI_COMM_WORLD_SIZE", bad, 1);
+    BOOST_TEST(examples::launched_processes() == 2, "OMPI_COMM_WORLD_SIZE='" << bad << "'");
+  }
+  for (const char* n : names) ::unsetenv(n);
+}
+
 BOOST_AUTO_TEST_CASE(progress_in_a_log_prints_tenths_and_the_end_once) {
   char path[] = "/tmp/basin_progress_XXXXXX";
   const int fd = mkstemp(path);
