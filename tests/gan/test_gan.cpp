@@ -146,6 +146,16 @@ BOOST_AUTO_TEST_CASE(generator_gradient_through_the_discriminator) {
     worst = worse(worst, std::fabs(dgrad[std::size_t(i)] - (lp - lm) / 2e-6));
   }
   BOOST_TEST(worst < 1e-7);
+  // No samples: refused, naming the function (a negative count asked for a huge workspace).
+  for (const index_t bad : {index_t(0), index_t(-3)}) {
+    BOOST_CHECK_EXCEPTION(gan::generator_loss(g, d, ws, 9, 4, bad), basin::error, [](const basin::error& e) {
+      return std::string(e.what()).find("generator_loss: n = ") != std::string::npos;
+    });
+    BOOST_CHECK_EXCEPTION(gan::discriminator_loss(g, d, ws, real.data(), 9, 5, bad), basin::error,
+                          [](const basin::error& e) {
+                            return std::string(e.what()).find("discriminator_loss: n = ") != std::string::npos;
+                          });
+  }
 }
 
 BOOST_AUTO_TEST_CASE(mixtures_and_mode_coverage) {
@@ -168,6 +178,22 @@ BOOST_AUTO_TEST_CASE(mixtures_and_mode_coverage) {
   BOOST_TEST(gan::mixture::grid().means.size() == 25u);
   BOOST_CHECK_THROW(gan::mixture::ring(0), basin::error);
   BOOST_CHECK_THROW(gan::mode_coverage(ring, {1.0f}), basin::error);
+  // A hand-made mixture without modes or with a sigma of 0 or NaN covered nothing, silently.
+  const auto says = [](const std::string& what) {
+    return [what](const basin::error& e) { return std::string(e.what()).find(what) != std::string::npos; };
+  };
+  for (const double sigma : {0.0, -0.02, std::numeric_limits<double>::quiet_NaN()}) {
+    gan::mixture bad = ring;
+    bad.sigma = sigma;
+    BOOST_CHECK_EXCEPTION(gan::mode_coverage(bad, pts), basin::error, says("mode_coverage: the mixture has 8 modes"));
+  }
+  BOOST_CHECK_EXCEPTION(gan::mode_coverage(gan::mixture{}, pts), basin::error, says("has 0 modes"));
+  BOOST_CHECK_EXCEPTION(gan::mode_coverage(ring, pts, std::numeric_limits<double>::quiet_NaN()), basin::error,
+                        says("min_share = nan"));
+  BOOST_CHECK_EXCEPTION(gan::mixture::ring(8, std::numeric_limits<double>::infinity()), basin::error,
+                        says("mixture::ring"));
+  BOOST_CHECK_EXCEPTION(gan::mixture::grid(5, 2.0, std::numeric_limits<double>::infinity()), basin::error,
+                        says("mixture::grid"));
 }
 
 BOOST_AUTO_TEST_CASE(training_is_reproducible_and_prediction_changes_it) {
@@ -184,6 +210,16 @@ BOOST_AUTO_TEST_CASE(training_is_reproducible_and_prediction_changes_it) {
   const auto a = run(true), b = run(true), c = run(false);
   BOOST_TEST((a == b));
   BOOST_TEST((a != c));
+  // A learning rate that is no function: refused before the first step.
+  model<gen_net, float> g(1);
+  model<disc_net, float> d(2);
+  adam_f og({0.5, 0.999, 1e-8, 0}, g.n_params), od({0.5, 0.999, 1e-8, 0}, d.n_params);
+  const std::function<double(index_t)> none, lr = [](index_t) { return 1e-3; };
+  BOOST_CHECK_EXCEPTION(gan::train_gan(g, d, og, od, lr, none, gan::mixture::ring(), quiet_options(3, 8, true)),
+                        basin::error, [](const basin::error& e) {
+                          return std::string(e.what()).find(
+                                     "train_gan: the learning rate of the discriminator (lr_d)") != std::string::npos;
+                        });
 }
 
 // train_gan's step spelled out with the public pieces: the generator steps from G to G', the

@@ -85,6 +85,15 @@ BOOST_AUTO_TEST_CASE(hessian_vector_products_match_the_closed_form) {
     BOOST_TEST(worst < 1e-8 * ref.norm());
   }
   BOOST_TEST((std::vector<double>(m.params.begin(), m.params.end()) == before));  // the parameters are restored
+  // A vector of norm 0, NaN or inf has no H v (an infinite one made a step of 0 and NaN products).
+  for (const double bad : {0.0, std::numeric_limits<double>::quiet_NaN(), std::numeric_limits<double>::infinity()}) {
+    std::vector<double> v(15, 0.0);
+    v[3] = bad;
+    BOOST_CHECK_EXCEPTION(apply_to(H, v), basin::error, [](const basin::error& e) {
+      return std::string(e.what()).find("expected a finite non-zero vector") != std::string::npos;
+    });
+  }
+  BOOST_TEST((std::vector<double>(m.params.begin(), m.params.end()) == before));
 
   // Lanczos's extremes against the dense eigenvalues: the whole Hessian, then the weights' block.
   const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> all(Hx);

@@ -991,6 +991,16 @@ BOOST_AUTO_TEST_CASE(mse_surface_is_the_softmax_squared_error_and_not_resumed_as
     return w.find(path) != std::string::npos &&
            w.find("loss (loss_name) is mse, this sweep's is crossentropy") != std::string::npos;
   });
+  // An evaluator's metrics under other names (test values filed as train_*, or in another
+  // order) are refused before anything is written.
+  const auto other = temp_path("renamed_line.h5");
+  for (const std::vector<std::string>& names :
+       {std::vector<std::string>{"train_loss", "train_acc"}, std::vector<std::string>{"test_acc", "test_loss"}})
+    BOOST_CHECK_EXCEPTION(sweep(m, dx, nullptr, other, o, names, ce), basin::error, [](const basin::error& e) {
+      return std::string(e.what()).find("expected the evaluator's {test_loss, test_acc} in its order") !=
+             std::string::npos;
+    });
+  BOOST_TEST(!std::filesystem::exists(other));
 }
 
 BOOST_AUTO_TEST_CASE(recompute_batch_norm_averages_the_batch_statistics) {

@@ -257,6 +257,13 @@ BOOST_AUTO_TEST_CASE(trajectory_files_and_errors) {
   BOOST_TEST(from_files.size() == 5);
   BOOST_TEST((from_files[2].params == p.path[2].params));
   BOOST_TEST(from_files.label(1) == trajectory_temp("ckpt_1.h5"));
+  // A point past either end (path[-1] as in Python, path[size()]) is refused, not read past the end.
+  const auto out_of_range = [](const error& e) {
+    return std::string(e.what()).find("it holds 5 (0 to 4)") != std::string::npos;
+  };
+  BOOST_CHECK_EXCEPTION(from_files[-1], error, out_of_range);
+  BOOST_CHECK_EXCEPTION(from_files[5], error, out_of_range);
+  BOOST_CHECK_EXCEPTION(from_files.label(5), error, out_of_range);
 
   auto pca = principal_directions(from_files, p.final_model);
   const auto dir_file = trajectory_temp("pca_directions.h5");

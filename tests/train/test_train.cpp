@@ -98,6 +98,10 @@ BOOST_AUTO_TEST_CASE(epoch_order_is_a_seeded_permutation) {
   BOOST_TEST(a == b);
   BOOST_TEST(a != c);
   BOOST_TEST(std::set<index_t>(a.begin(), a.end()).size() == 1000u);
+  BOOST_TEST(epoch_order(0, 3, 0).empty());
+  BOOST_CHECK_EXCEPTION(epoch_order(-1, 3, 0), basin::error, [](const basin::error& e) {
+    return std::string(e.what()).find("epoch_order: n = -1, expected 0 or more") != std::string::npos;
+  });
   // Position of item 0 is uniform: over 2000 epochs, the mean position is 499.5 with sd
   // 288.7/sqrt(2000) = 6.5; allow 5 sd.
   double mean = 0;

@@ -8,11 +8,13 @@
 #include <filesystem>
 #include <limits>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "basin/io/checkpoint.hpp"
 #include "basin/net/model.hpp"
 #include "basin/optim/quantized.hpp"
+#include "basin/weights/packed_tensor.hpp"
 #include "basin/weights/packing.hpp"
 
 using namespace basin;
@@ -266,6 +268,40 @@ BOOST_AUTO_TEST_CASE(packing_round_trips_exactly) {
   });
   std::vector<float> out(3);
   BOOST_CHECK_THROW(quant::unpack(std::vector<std::uint8_t>(1), 3, g, out.data(), "t"), error);
+}
+
+// Grids that cannot hold weights are refused where they are made, packed or given a bit width,
+// naming the function and the value: a spacing of 0 (max |w| / 127 of all-zero weights) rounded
+// every value to NaN, one bit of integer levels rounded everything to 0, a negative binary scale
+// flipped every sign, and a 40-bit grid was packed with out-of-range shifts into a checkpoint
+// that only failed to load.
+BOOST_AUTO_TEST_CASE(grids_that_cannot_hold_weights_are_refused) {
+  const auto refused = [](const std::string& what) {
+    return [what](const error& e) {
+      BOOST_TEST_INFO(e.what());
+      return std::string(e.what()).find(what) != std::string::npos;
+    };
+  };
+  const double nan = std::numeric_limits<double>::quiet_NaN(), inf = std::numeric_limits<double>::infinity();
+  for (const auto& [delta, bits] : {std::pair{0.0, 8}, std::pair{-0.1, 4}, std::pair{nan, 4}, std::pair{inf, 4},
+                                    std::pair{0.1, 1}, std::pair{0.1, 0}, std::pair{0.1, -3}, std::pair{0.1, 33}})
+    BOOST_CHECK_EXCEPTION(quant::integer_grid(delta, bits), error, refused("quant::integer_grid: delta = "));
+  BOOST_CHECK_EXCEPTION(quant::integer_grid(0.1, 1), error, refused("bits = 1, expected"));
+  for (const double scale : {0.0, -0.5, nan, inf})
+    BOOST_CHECK_EXCEPTION(quant::binary_grid(scale), error, refused("quant::binary_grid: scale = "));
+  BOOST_TEST(quant::integer_grid(0.1, 2).hi == 0.1);  // the smallest integer grid: -1, 0, 1
+  BOOST_TEST(quant::integer_grid(0.25, 32).hi == 0.25 * 2147483647.0);
+  // pack: a grid unpack would refuse is refused before anything is written
+  const float w[2] = {0.5f, -0.5f};
+  const quant::grid wide{0.001, -0.001 * 549755813887.0, 0.001 * 549755813887.0, false};  // 40 bits
+  const quant::grid lopsided{1.0, -0.25, 0.5, true};                                      // binary, not -s, s
+  BOOST_CHECK_EXCEPTION(quant::pack(w, 2, wide, "fc.weight"), error, refused("pack: fc.weight: an integer grid"));
+  BOOST_CHECK_EXCEPTION(quant::pack(w, 2, lopsided, "fc.weight"), error, refused("pack: fc.weight: a binary grid"));
+  BOOST_CHECK_EXCEPTION(quant::pack(w, -1, quant::binary_grid(0.5), "fc.weight"), error, refused("n = -1"));
+  // a packed tensor's width: a level's code and its mask in 32 bits
+  using packed = weights::packed_tensor<float, backend::host>;
+  for (const int bits : {0, -1, 32, 40}) BOOST_CHECK_EXCEPTION(packed{bits}, error, refused("packed_tensor: bits = "));
+  BOOST_CHECK_NO_THROW(packed{31});
 }
 
 BOOST_AUTO_TEST_CASE(packed_binary_checkpoints_are_a_32nd_and_load_exactly) {

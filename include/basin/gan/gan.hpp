@@ -51,8 +51,8 @@ struct mixture {
 
   // k modes on a circle of the given radius (Metz et al. 2017: 8 modes, radius 2, sigma 0.02).
   static mixture ring(int k = 8, double radius = 2.0, double sigma = 0.02) {
-    require(k >= 1 && radius > 0 && sigma > 0, "mixture::ring: need k >= 1, radius > 0, sigma > 0; got ", k, ", ",
-            radius, ", ", sigma);
+    require(k >= 1 && std::isfinite(radius) && radius > 0 && std::isfinite(sigma) && sigma > 0,
+            "mixture::ring: need k >= 1 and a finite radius > 0 and sigma > 0; got ", k, ", ", radius, ", ", sigma);
     mixture m;
     m.sigma = sigma;
     for (int i = 0; i < k; ++i) {
@@ -63,7 +63,9 @@ struct mixture {
   }
   // side x side modes on a square grid with the given spacing, centred on 0 (5 x 5, spacing 2).
   static mixture grid(int side = 5, double spacing = 2.0, double sigma = 0.05) {
-    require(side >= 1 && spacing > 0 && sigma > 0, "mixture::grid: need side >= 1, spacing > 0, sigma > 0");
+    require(side >= 1 && std::isfinite(spacing) && spacing > 0 && std::isfinite(sigma) && sigma > 0,
+            "mixture::grid: need side >= 1 and a finite spacing > 0 and sigma > 0; got ", side, ", ", spacing, ", ",
+            sigma);
     mixture m;
     m.sigma = sigma;
     for (int i = 0; i < side; ++i)
@@ -137,6 +139,10 @@ struct coverage {
 inline coverage mode_coverage(const mixture& m, const std::vector<float>& points, double min_share = 0.1) {
   require(points.size() % 2 == 0 && !points.empty(), "mode_coverage: expected (n, 2) points, got ", points.size(),
           " values");
+  require(!m.means.empty() && std::isfinite(m.sigma) && m.sigma > 0, "mode_coverage: the mixture has ", m.means.size(),
+          " modes and sigma = ", m.sigma, ", expected at least 1 mode and a finite sigma > 0");
+  require(std::isfinite(min_share) && min_share >= 0, "mode_coverage: min_share = ", min_share,
+          ", expected a finite share >= 0");
   const index_t n = index_t(points.size() / 2), k = index_t(m.means.size());
   coverage c;
   c.per_mode.assign(std::size_t(k), 0);
@@ -276,6 +282,7 @@ double generator_loss(Gen& g, Disc& d, gan_workspace<Gen, Disc>& ws, std::uint64
                       bool want_grad = true) {
   using B = typename Gen::backend_type;
   detail::check_pair<Gen, Disc>();
+  require(n >= 1, "generator_loss: n = ", n, ", expected at least 1 sample");
   ws.reserve(n);
   detail::generate(g, ws, seed, draw, n);
   const auto r = ws.bce(d.forward(backend::raw(ws.fake), n, mode::train), 1.0, n, want_grad);
@@ -295,6 +302,7 @@ double discriminator_loss(Gen& g, Disc& d, gan_workspace<Gen, Disc>& ws, const t
                           std::uint64_t seed, std::uint64_t draw, index_t n, bool want_grad = true) {
   using B = typename Gen::backend_type;
   detail::check_pair<Gen, Disc>();
+  require(n >= 1, "discriminator_loss: n = ", n, ", expected at least 1 sample");
   ws.reserve(n);
   const auto r_real = ws.bce(d.forward(real, n, mode::train), 1.0, n, want_grad);
   if (want_grad) {
@@ -354,6 +362,8 @@ std::vector<gan_record> train_gan(Gen& g, Disc& d, OptG& og, OptD& od, const std
           " and ", o.steps);
   require(o.first_step >= 0 && o.first_step <= o.steps, "train_gan: first_step must lie in [0, steps = ", o.steps,
           "], got ", o.first_step);
+  require(bool(lr_g) && bool(lr_d), "train_gan: the learning rate of the ",
+          !lr_g ? "generator (lr_g)" : "discriminator (lr_d)", " is an empty function");
   require(data.shape() == Disc::in, "train_gan: the data's samples are ", data.shape().c, "x", data.shape().h, "x",
           data.shape().w, " but the discriminator takes ", Disc::in.c, "x", Disc::in.h, "x", Disc::in.w);
   if constexpr (requires { og.size(); })

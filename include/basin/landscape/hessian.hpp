@@ -175,7 +175,8 @@ class hessian_operator {
       ~restore() { B::copy(Model::n_params, backend::raw(o), backend::raw(m.params)); }
     } guard{m_, origin_};
     const double vn = std::sqrt(dot(v, v)), wn = std::sqrt(norm2_params());
-    require(vn > 0, "hessian: H v of a zero vector v");
+    require(std::isfinite(vn) && vn > 0, "hessian: H v of a vector v of norm ", vn,
+            ", expected a finite non-zero vector");
     const double h = step_ * std::max(wn, 1.0) / vn;
     T* w = backend::raw(m_.params);
     const T* w0 = backend::raw(origin_);

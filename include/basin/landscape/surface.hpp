@@ -267,6 +267,18 @@ sweep_stats sweep(Model& m, direction<Model>& dx, std::type_identity_t<direction
     require(k == 0, "sweep: ", axis == &o.x ? "x" : "y", " coordinates must increase strictly, but [", k,
             "] = ", k ? (*axis)[k] : 0.0, " follows [", k - 1, "] = ", k ? (*axis)[k - 1] : 0.0);
   }
+  // An evaluator that names its metrics (loss_accuracy, hessian_eigenvalues) must be given its
+  // names in its order: others would file its values under other names (test as train).
+  if constexpr (requires { eval.names(); }) {
+    const std::vector<std::string> own = eval.names();
+    const auto joined = [](const std::vector<std::string>& v) {
+      std::string s;
+      for (const auto& n : v) s += (s.empty() ? "" : ", ") + n;
+      return "{" + s + "}";
+    };
+    require(names == own, "sweep: names = ", joined(names), ", expected the evaluator's ", joined(own),
+            " in its order (pass eval.names())");
+  }
   const bool plane = dy != nullptr;
   const std::size_t nx = o.x.size(), ny = plane ? o.y.size() : 1, points = nx * ny;
   require(nx <= std::size_t(max_axis_points) && ny <= std::size_t(max_axis_points) && points <= max_grid_points,

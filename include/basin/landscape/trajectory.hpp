@@ -76,11 +76,20 @@ class trajectory {
     add(*scratch_, path);
   }
   index_t size() const { return index_t(points_.size()); }
-  // requires 0 <= i < size().
-  direction<Model>& operator[](index_t i) { return points_[std::size_t(i)]; }
-  const std::string& label(index_t i) const { return labels_[std::size_t(i)]; }
+  // Throws basin::error unless 0 <= i < size().
+  direction<Model>& operator[](index_t i) {
+    check(i);
+    return points_[std::size_t(i)];
+  }
+  const std::string& label(index_t i) const {
+    check(i);
+    return labels_[std::size_t(i)];
+  }
 
  private:
+  void check(index_t i) const {
+    require(i >= 0 && i < size(), "trajectory: point ", i, " asked for, it holds ", size(), " (0 to ", size() - 1, ")");
+  }
   std::vector<direction<Model>> points_;
   std::vector<std::string> labels_;
   std::unique_ptr<Model> scratch_;

@@ -54,6 +54,7 @@ struct train_options {
 
 // The order of the training set in one epoch: a Fisher-Yates shuffle keyed by (seed, epoch).
 inline std::vector<index_t> epoch_order(index_t n, std::uint64_t seed, int epoch) {
+  require(n >= 0, "epoch_order: n = ", n, ", expected 0 or more images");
   std::vector<index_t> p(static_cast<std::size_t>(n));
   std::iota(p.begin(), p.end(), index_t(0));
   const counter_rng rng{seed, (stream::shuffle << 32) + std::uint64_t(epoch)};

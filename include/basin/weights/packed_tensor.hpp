@@ -137,7 +137,10 @@ struct sign_select_fn {
 template <class T, class B>
 class packed_tensor {
  public:
-  explicit packed_tensor(int bits = 1) : bits_(bits) {}
+  // Throws basin::error unless 1 <= bits <= 31 (a level's code and its mask fit 32 bits).
+  explicit packed_tensor(int bits = 1) : bits_(bits) {
+    require(bits >= 1 && bits <= 31, "packed_tensor: bits = ", bits, ", expected 1 to 31");
+  }
 
   int bits() const { return bits_; }
   bool has_grid() const { return has_grid_; }

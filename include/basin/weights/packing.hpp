@@ -30,6 +30,9 @@ inline int bits_of(const grid& g) {
 // the first value that is not exactly a grid level as the rounding gives it (T(k delta), T(+-s)).
 template <class T>
 std::vector<std::uint8_t> pack(const T* w, index_t n, const grid& g, const std::string& what) {
+  const auto problem = grid_problem(g);  // what unpack would refuse is refused before it is written
+  require(problem.empty(), "pack: ", what, ": ", problem);
+  require(n >= 0, "pack: ", what, ": n = ", n, ", expected 0 or more weights");
   const int bits = bits_of(g);
   const double kmax = g.binary ? 0 : std::round(g.hi / g.delta);
   std::vector<std::uint8_t> out(static_cast<std::size_t>((n * bits + 7) / 8), 0);

@@ -35,11 +35,19 @@ struct tensor_grid {
   grid g;
 };
 
+// The integer grid {-kmax delta, ..., kmax delta}, kmax = 2^(bits-1) - 1. Throws basin::error
+// unless delta is finite and positive and 2 <= bits <= 32 (binary_grid for one bit).
 inline grid integer_grid(double delta, int bits) {
+  require(std::isfinite(delta) && delta > 0 && bits >= 2 && bits <= 32, "quant::integer_grid: delta = ", delta,
+          ", bits = ", bits, ", expected a finite delta > 0 and 2 to 32 bits (binary_grid for 1 bit)");
   const double kmax = std::ldexp(1.0, bits - 1) - 1;
-  return {delta, -kmax * delta, kmax * delta, false};
+  return {delta, -kmax * delta, kmax * delta, false};  // (end points that overflow: grid_problem says so)
 }
-inline grid binary_grid(double scale) { return {2 * scale, -scale, scale, true}; }
+// The binary grid {-scale, scale}. Throws basin::error unless scale is finite and positive.
+inline grid binary_grid(double scale) {
+  require(std::isfinite(scale) && scale > 0, "quant::binary_grid: scale = ", scale, ", expected a finite scale > 0");
+  return {2 * scale, -scale, scale, true};
+}
 
 // The grid a tensor of weights takes from their scale (the quantized optimizer's rule, and a
 // quantized layer's without one): binary s = mean |w|, integer delta = max |w| / (2^(bits-1) - 1).
@@ -55,8 +63,7 @@ inline std::string grid_problem(const grid& g) {
   if (!(std::isfinite(g.delta) && std::isfinite(g.lo) && std::isfinite(g.hi) && g.delta > 0))
     return text("spacing ", g.delta, " and end points [", g.lo, ", ", g.hi, "] are not finite with a positive spacing");
   if (g.binary) {
-    const auto want = binary_grid(g.hi);
-    if (!(g.hi > 0 && g.lo == want.lo && g.delta == want.delta))
+    if (!(g.hi > 0 && g.lo == -g.hi && g.delta == 2 * g.hi))  // (binary_grid(g.hi)'s)
       return text("a binary grid needs end points -s and s (s > 0) and spacing 2 s, not [", g.lo, ", ", g.hi,
                   "] with spacing ", g.delta);
     return {};
