@@ -61,6 +61,7 @@ BOOST_AUTO_TEST_CASE(bilinear_game_matches_the_closed_form) {
       BOOST_TEST(r40 > 0.7 * r0);
   }
   BOOST_CHECK_THROW((gan::bilinear_game<double, backend::host>(1, 1, 1.5, 3, true)), basin::error);
+  BOOST_CHECK_THROW((gan::bilinear_game<double, backend::host>(NAN, 1, 0.2, 3, true)), basin::error);
 }
 
 BOOST_AUTO_TEST_CASE(binary_cross_entropy_and_its_gradient) {

@@ -566,6 +566,9 @@ BOOST_AUTO_TEST_CASE(foreign_or_corrupted_surface_files_are_refused) {
     return std::string(e.what()).find("too narrow for 11 distinct points") != std::string::npos;
   });
   BOOST_CHECK_THROW(linspace(-1, 1, max_axis_points + 1), basin::error);
+  BOOST_CHECK_EXCEPTION(linspace(-1e308, 1e308, 3), basin::error, [](const basin::error& e) {  // -2e308 on the way
+    return std::string(e.what()).find("overflows double precision") != std::string::npos;
+  });
   // A sweep's axes must increase strictly (pictures and the file's grid need it).
   surface_options unordered = o;
   unordered.x = {0.0, 0.5, 0.5};

@@ -211,7 +211,9 @@ class prediction {
 // prediction, by [[1, -a], [a, 1 - 2 a^2]] (modulus sqrt(1 - a^2)) with it.
 template <class T, class B>
 std::vector<std::array<double, 2>> bilinear_game(double u0, double v0, double a, int k, bool predict) {
-  require(a > 0 && a < 1 && k >= 0, "bilinear_game: need 0 < a < 1 and k >= 0, got a = ", a, ", k = ", k);
+  require(a > 0 && a < 1 && k >= 0 && std::isfinite(u0) && std::isfinite(v0),
+          "bilinear_game: need 0 < a < 1, k >= 0 and a finite start, got a = ", a, ", k = ", k, ", (u0, v0) = (", u0,
+          ", ", v0, ")");
   typename B::template vector<T> u(1, T(u0)), v(1, T(v0));
   prediction<T, B> pu(1);
   std::vector<std::array<double, 2>> path{{u0, v0}};

@@ -80,6 +80,8 @@ inline std::vector<double> linspace(double lo, double hi, int n) {
   std::vector<double> v(static_cast<std::size_t>(n));
   // (lo (n-1-i) + hi i) / (n-1): symmetric ranges hit 0 exactly at their middle.
   for (int i = 0; i < n; ++i) v[i] = n == 1 ? lo : (lo * (n - 1 - i) + hi * i) / (n - 1);
+  for (const double p : v)
+    require(std::isfinite(p), "linspace: ", lo, ":", hi, ":", n, " overflows double precision (a point is ", p, ")");
   const std::size_t k = first_not_increasing(v);
   require(k == 0 || !std::isfinite(v[k]), "linspace: ", lo, ":", hi, ":", n, " is too narrow for ", n,
           " distinct points in double precision (points ", k - 1, " and ", k, " are both ", v[k], ")");
