@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <initializer_list>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -399,6 +400,10 @@ BOOST_AUTO_TEST_CASE(student_t_against_boost_math) {
   BOOST_CHECK_THROW(basin::student_t_quantile(1.0, 5), basin::error);
   BOOST_CHECK_THROW(basin::student_t_cdf(1.0, 0), basin::error);
   BOOST_CHECK_THROW(basin::t_interval(0, 1, 5, 1.5), basin::error);
+  for (const double se : {-1.0, std::numeric_limits<double>::quiet_NaN(), std::numeric_limits<double>::infinity()})
+    BOOST_CHECK_EXCEPTION(basin::t_interval(0, se, 5, 0.95), basin::error, [](const basin::error& e) {
+      return std::string(e.what()).find("expected a finite standard error >= 0") != std::string::npos;
+    });  // (-1 gave the interval [2.78, -2.78])
 }
 
 BOOST_AUTO_TEST_CASE(jackknife_of_a_mean_is_the_standard_error) {

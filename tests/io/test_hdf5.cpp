@@ -389,6 +389,17 @@ BOOST_AUTO_TEST_CASE(atomic_write_through_links_and_long_names) {
   const char* null = nullptr;
   file g = file::create(s / "attr.h5");
   check_throws([&] { g.set_attr("/", "note", null); }, {"attr.h5", "'note'", "null pointer"});
+  // Names with a NUL (HDF5 would cut them there: "ab\0cd" written as "ab") and paths that name
+  // no file (refused before a whole file is written to be renamed onto nothing).
+  using namespace std::string_literals;
+  check_throws([&] { g.write("ab\0cd"s, std::vector<double>{1}); }, {"attr.h5", "'/ab\\0cd'", "NUL character"});
+  check_throws([&] { g.set_attr("/", "ep\0och"s, 1.0); }, {"attr.h5", "attribute's name contains a NUL"});
+  check_throws([&] { (void)g.has("ab\0cd"s); }, {"attr.h5", "NUL character"});
+  BOOST_TEST(!g.has("ab"));
+  BOOST_TEST(!g.has_attr("/", "ep"));
+  for (const std::string& bad : {std::string(), s / "real/"})
+    check_throws([&] { basin::h5::atomic_write(bad, [](file& f) { f.write("w", std::vector<double>{1}); }); },
+                 {"expected a file name, got '" + bad + "'"});
 }
 
 BOOST_AUTO_TEST_CASE(bad_files_throw_with_the_path) {

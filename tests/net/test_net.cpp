@@ -7,6 +7,7 @@
 #include <boost/test/unit_test.hpp>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 
 #include "../layers/gradcheck.hpp"
 #include "../scratch.hpp"
@@ -355,6 +356,19 @@ BOOST_AUTO_TEST_CASE(misuse_between_forward_and_backward_is_refused) {
   BOOST_CHECK_EXCEPTION(fb.backward(dz.data()), basin::error, refused("call forward first"));
   // Null pointers and empty batches, named.
   BOOST_CHECK_EXCEPTION(net.forward(nullptr, n, mode::eval), basin::error, refused("model::forward: the input x"));
+  // Batches whose buffers cannot exist: sizes that overflow (they wrapped to small buffers,
+  // written past), and more memory than there is (std::bad_alloc or the OOM killer before).
+  BOOST_CHECK_EXCEPTION(net.reserve(index_t(1) << 61), basin::error, refused("overflows the sizes of its buffers"));
+  BOOST_CHECK_EXCEPTION(net.forward(x.data(), index_t(1) << 44, mode::eval), basin::error,
+                        refused("GiB for the layers' outputs"));
+  BOOST_CHECK_EXCEPTION(net.reserve_infer(index_t(1) << 44), basin::error, refused("model::reserve_infer: batch size"));
+  // A batch norm momentum outside [0, 1] (NaN, 3: NaN or negative running variances), a staged
+  // point's coefficient that is not finite.
+  for (const double bad : {-0.1, 3.0, std::numeric_limits<double>::quiet_NaN()})
+    BOOST_CHECK_EXCEPTION(net.set_batch_norm_momentum(bad), basin::error, refused("expected a number in [0, 1]"));
+  net.stage_basis(x.data(), n, basis, 1);
+  const double nan_coef = std::numeric_limits<double>::quiet_NaN();
+  BOOST_CHECK_EXCEPTION(net.infer_staged(&nan_coef), basin::error, refused("model::infer_staged: coef[0] = nan"));
   BOOST_CHECK_EXCEPTION(net.infer(nullptr, n), basin::error, refused("model::infer: the input x"));
   forward();
   BOOST_CHECK_EXCEPTION(net.backward(nullptr), basin::error, refused("model::backward: the gradient dlogits"));

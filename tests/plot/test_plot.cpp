@@ -1092,7 +1092,16 @@ BOOST_AUTO_TEST_CASE(image_grid_pixels_and_picture) {
   auto bad = imgs;
   bad[5] = NAN;
   check_throws([&] { basin::plot::image_grid(bad, {1, 2, 2}, 2, stem("e"), st); }, {"value 1 of image 1"});
+  style narrow = st;
+  narrow.width = 10;
+  check_throws([&] { basin::plot::image_grid(imgs, {1, 2, 2}, 2, stem("e"), narrow); }, {"style.width", "got 10 x"});
   BOOST_TEST(!fs::exists(stem("e") + ".pgm"));
+  // A grid's value outside it: refused, not read past its values.
+  grid2d tiny = bowl(2, 2);
+  check_throws([&] { (void)tiny.at(5, 7); }, {"grid2d::at: (i, j) = (5, 7)", "2 x 2"});
+  check_throws([&] { (void)tiny.at(-1, 0); }, {"grid2d::at"});
+  tiny.z.pop_back();
+  check_throws([&] { (void)tiny.at(0, 0); }, {"with 3 values"});
 }
 
 BOOST_AUTO_TEST_CASE(failing_script_names_script_and_status) {

@@ -340,5 +340,12 @@ BOOST_AUTO_TEST_CASE(packed_binary_checkpoints_are_a_32nd_and_load_exactly) {
   BOOST_CHECK_EXCEPTION(save_packed_checkpoint(m, (dir / "bad.h5").string(), q.grids()), error, [](const error& e) {
     return std::string(e.what()).find("fc.weight[5]") != std::string::npos;
   });
+  // A grid that starts no tensor (another model's, off by one) was skipped: its tensor stored as floats.
+  auto shifted = q.grids();
+  shifted[0].offset += 1;
+  const std::string says = "grids[0] has offset " + std::to_string(shifted[0].offset) + ", expected the offset of one";
+  BOOST_CHECK_EXCEPTION(save_packed_checkpoint(m, (dir / "shifted.h5").string(), shifted), error,
+                        [&](const error& e) { return std::string(e.what()).find(says) != std::string::npos; });
+  BOOST_TEST(!std::filesystem::exists(dir / "shifted.h5"));
   std::filesystem::remove_all(dir);
 }

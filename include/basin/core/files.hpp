@@ -47,9 +47,11 @@ inline std::string why_missing(const std::error_code& ec) {
 // Where a symbolic link at `link` leads, followed link by link (to a file that may not exist
 // yet); `link` itself when it is no link. Writers that replace a file by renaming a new one onto
 // it write there, so that the link stays and the file it points to is replaced, as writing
-// through the link would. throws: basin::error naming `what` when a link cannot be read or after
-// 40 links (a loop).
+// through the link would. throws: basin::error naming `what` when `link` names no file (empty,
+// or ending in '/'), when a link cannot be read or after 40 links (a loop).
 inline std::filesystem::path follow_links(const std::filesystem::path& link, const std::string& what) {
+  require(link.has_filename(), what, ": expected a file name, got '", link.string(),
+          "' (empty, or ending in '/': a folder)");  // (checked before a whole file is written for nothing)
   std::filesystem::path path = link;
   std::error_code ec;
   for (int hops = 0; std::filesystem::is_symlink(path, ec); ++hops) {

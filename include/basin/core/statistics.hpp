@@ -100,6 +100,7 @@ double jackknife_standard_error(int k, F leave_out) {
 inline std::pair<double, double> t_interval(double estimate, double se, int k, double confidence) {
   require(confidence > 0 && confidence < 1, "t_interval: expected a confidence in (0, 1), got ", confidence);
   require(k >= 2, "t_interval: expected at least 2 samples, got ", k);
+  require(std::isfinite(se) && se >= 0, "t_interval: se = ", se, ", expected a finite standard error >= 0");
   const double h = student_t_quantile(0.5 + 0.5 * confidence, k - 1) * se;
   return {estimate - h, estimate + h};
 }

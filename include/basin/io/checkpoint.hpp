@@ -119,8 +119,10 @@ void write_checkpoint(
 }
 }  // namespace detail
 
-// Writes the model's parameters and batch-norm statistics to path (atomically).
-// Throws basin::error when the file cannot be written.
+// Writes the model's parameters and batch-norm statistics to path (atomically), as they are:
+// a diverged net's NaN weights too (a record of what happened, as 10_dcgan keeps a collapsed
+// run), which load_checkpoint then refuses, naming the tensor and the value.
+// Throws basin::error when the file cannot be written or path names no file.
 template <class Model>
 void save_checkpoint(const Model& m, const std::string& path, std::int64_t epoch = -1, std::int64_t step = -1) {
   detail::write_checkpoint(m, path, epoch, step, [](std::size_t, const std::string&, const auto*, h5::file&) {
@@ -134,6 +136,16 @@ void save_checkpoint(const Model& m, const std::string& path, std::int64_t epoch
 template <class Model, class Grids>
 void save_packed_checkpoint(const Model& m, const std::string& path, const Grids& grids, std::int64_t epoch = -1,
                             std::int64_t step = -1) {
+  // A grid that starts no parameter tensor (another model's, or off by one) would be skipped and
+  // its tensor stored as floats: refused before anything is written.
+  std::size_t k = 0;
+  for (const auto& tg : grids) {
+    bool starts = false;
+    for (const auto& d : Model::param_table) starts = starts || d.offset == tg.offset;
+    require(starts, "save_packed_checkpoint: '", path, "': grids[", k, "] has offset ", tg.offset,
+            ", expected the offset of one of the model's parameter tensors (", Model::n_params, " values)");
+    ++k;
+  }
   detail::write_checkpoint(m, path, epoch, step, [&](std::size_t i, const std::string& name, const auto* w, h5::file& f) {
     const auto& d = Model::param_table[i];
     for (const auto& tg : grids) {

@@ -165,6 +165,12 @@ inline std::string join(const std::vector<std::string>& parts, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) s += "/" + parts[i];
   return s;
 }
+// s with every NUL shown as the two characters \0 (an error message is read as a C string).
+inline std::string shown_nul(std::string_view s) {
+  std::string out;
+  for (const char c : s) out += c == '\0' ? std::string("\\0") : std::string(1, c);
+  return out;
+}
 inline std::string normalize(std::string_view path) {
   const auto parts = components(path);
   return join(parts, parts.size());
@@ -741,6 +747,9 @@ class file {
     detail::silence_errors();
     require(static_cast<bool>(id_), "HDF5 file '", path_, "': cannot ", what, " '",
             detail::normalize(object), "': the file is closed");
+    // (HDF5 takes names as C strings: "a\0b" would be "a"; the message shows the NUL as \0)
+    require(object.find('\0') == std::string_view::npos, "HDF5 file '", path_, "': cannot ", what, " '",
+            detail::shown_nul(detail::normalize(object)), "': the name contains a NUL character");
   }
   void check_writable(std::string_view what, std::string_view object) const {
     check_open(what, object);
@@ -949,6 +958,8 @@ class file {
                 const void* value) {
     const std::string p = detail::normalize(object_path), n(name);
     check_writable("set attribute '" + n + "' of", p);
+    require(name.find('\0') == std::string_view::npos, "HDF5 file '", path_, "': cannot set attribute '",
+            detail::shown_nul(n), "' of '", p, "': the attribute's name contains a NUL character");
     require(look_up(p) != kind::none, "HDF5 file '", path_, "': cannot set attribute '", name, "' of '", p,
             "': no such object");
     require(stored >= 0, "HDF5 file '", path_, "': cannot set attribute '", name, "' of '", p,

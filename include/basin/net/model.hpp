@@ -9,12 +9,14 @@
 #pragma once
 
 #include <cmath>
+#include <limits>
 #include <string>
 #include <type_traits>
 #include <vector>
 
 #include "basin/backend/host.hpp"
 #include "basin/core/error.hpp"
+#include "basin/core/memory.hpp"
 #include "basin/net/network.hpp"
 
 namespace basin {
@@ -79,6 +81,7 @@ class model {
   // Allocates activations for batches of up to n images; forward calls it as needed. Buffers
   // that grow move, so a forward before it is forgotten (backward then needs a new forward).
   void reserve(index_t n) {
+    if (n > reserved || n > body.reserved) check_batch(n, "model::reserve", false);
     if (n > reserved || n > body.reserved) last_x = nullptr;
     body.reserve(n);
     reserve_io(n);
@@ -87,6 +90,7 @@ class model {
   // (chain_impl::reserve_infer): no gradient buffers, no activations that fusion skips. infer
   // calls it as needed. Growing forgets a forward before it, as reserve does.
   void reserve_infer(index_t n) {
+    if (n > reserved || n > body.reserved_infer) check_batch(n, "model::reserve_infer", true);
     if (n > reserved || n > body.reserved_infer) last_x = nullptr;
     body.reserve_infer(n);
     reserve_io(n);
@@ -161,6 +165,9 @@ class model {
   const T* infer_staged(const T* coef) {
     require(staged_n > 0, "model::infer_staged: call stage_basis first");
     require(coef != nullptr, "model::infer_staged: the coefficients are a null pointer");
+    for (int j = 0; j < staged_k; ++j)
+      require(std::isfinite(double(coef[j])), "model::infer_staged: coef[", j, "] = ", coef[j],
+              ", expected a finite coefficient");
     last_x = nullptr;
     const index_t n = staged_n;
     const T* z[3] = {backend::raw(basis_out), backend::raw(basis_out) + n * body_type::first_size,
@@ -176,7 +183,11 @@ class model {
     body.for_each_layer(f);
   }
   // Sets the weight of the newest batch in every batch norm's running statistics.
+  // Throws basin::error unless momentum is in [0, 1] (NaN or 3 turned the running statistics NaN
+  // or negative, and eval logits NaN).
   void set_batch_norm_momentum(double momentum) {
+    require(std::isfinite(momentum) && momentum >= 0 && momentum <= 1,
+            "model::set_batch_norm_momentum: momentum = ", momentum, ", expected a number in [0, 1]");
     for_each_layer([&](auto& l) {
       if constexpr (detail::is_batch_norm_v<std::remove_cvref_t<decltype(l)>>) l.momentum = momentum;
     });
@@ -358,6 +369,29 @@ class model {
     return state_names ? s : p;
   }
 
+  // Refuses a batch whose buffers cannot exist: n times the values of every layer's output (a
+  // lower bound of what reserve allocates) overflowing index_t (sizes wrapped, small buffers,
+  // writes past them), or, in host memory, more bytes than the machine has left (std::bad_alloc,
+  // or the kernel's OOM killer when the pages are touched).
+  // (The inference path keeps only the outputs it writes: chain_impl::infer_writes.)
+  static constexpr index_t values_per_image(bool inference) {
+    index_t s = body_type::shapes[0].size();
+    for (std::size_t i = 0; i + 1 < body_type::shapes.size(); ++i)
+      if (!inference || i + 1 == body_type::shapes.size() - 1 || body_type::infer_writes[i])
+        s += body_type::shapes[i + 1].size();
+    return s;
+  }
+  static void check_batch(index_t n, const char* fn, bool inference) {
+    constexpr index_t all = values_per_image(false);
+    require(n <= std::numeric_limits<index_t>::max() / 64 / all, fn, ": batch size n = ", n,
+            " overflows the sizes of its buffers (", all, " values an image)");
+    if constexpr (requires { B::host_memory; }) {
+      const double bytes = double(n) * double(values_per_image(inference)) * double(sizeof(T));
+      const std::uint64_t left = detail::available_memory();
+      require(left == 0 || bytes <= double(left), fn, ": batch size n = ", n, " needs at least ", detail::gib(bytes),
+              " GiB for the layers' outputs, ", detail::gib(double(left)), " GiB of memory are left");
+    }
+  }
   // The logits and the input's copy for n images.
   void reserve_io(index_t n) {
     if (n > reserved) {

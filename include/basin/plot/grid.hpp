@@ -34,8 +34,13 @@ struct grid2d {
 
   index_t nx() const { return index_t(x.size()); }
   index_t ny() const { return index_t(y.size()); }
-  // requires: 0 <= i < nx(), 0 <= j < ny(), z.size() == nx()*ny().
-  double at(index_t i, index_t j) const { return z[std::size_t(i * ny() + j)]; }
+  // Throws basin::error unless 0 <= i < nx(), 0 <= j < ny() and z.size() == nx()*ny().
+  double at(index_t i, index_t j) const {
+    require(i >= 0 && i < nx() && j >= 0 && j < ny() && z.size() == x.size() * y.size(), "grid2d::at: (i, j) = (", i,
+            ", ", j, ") on a grid of ", nx(), " x ", ny(), " points with ", z.size(),
+            " values, expected 0 <= i < nx, 0 <= j < ny and nx * ny values");
+    return z[std::size_t(i * ny() + j)];
+  }
 };
 
 // A 1-D line: y[k] at x[k], drawn in the given order. NaN in y marks a missing point.

@@ -67,13 +67,22 @@ inline mosaic make_mosaic(const std::vector<float>& images, dims shape, int colu
 // Writes the grid as <stem>.pgm / <stem>.ppm and as a titled picture (see the file comment).
 // Defaults: [lo, hi] = [-1, 1], a tanh generator's range.
 // ensures: <stem>.pgm or .ppm, <stem>.dat, <stem>.gp, <stem>.png (and <stem>.svg) written.
-// throws: basin::error from make_mosaic (before writing anything), naming the stem, or gnuplot's
-//   failure.
+// throws: basin::error from make_mosaic or for a style out of range (before writing anything),
+//   naming the stem, or gnuplot's failure.
 inline void image_grid(const std::vector<float>& images, dims shape, int columns, const std::string& stem,
                        const style& st, double lo = -1, double hi = 1) {
   constexpr const char* fn = "plot::image_grid";
   const mosaic m = make_mosaic(images, shape, columns, lo, hi);
   const auto f = detail::files_for(stem, fn);
+  // The script first: the style is checked (preamble) before anything is written.
+  std::string s = detail::preamble(f, st, "image_grid", st.title.empty() ? std::string("images") : st.title);
+  s += "\nunset xtics\nunset ytics\nunset border\nunset colorbox\nunset key\nset size ratio -1\n";
+  s +=
+      "set xrange [-0.5:" + std::to_string(m.width) + "-0.5]\nset yrange [" + std::to_string(m.height) + "-0.5:-0.5]\n";
+  s += "set palette grey\nset cbrange [0:255]\n";
+  s += "plot " + detail::gp_file(f.base + ".dat") +
+       (m.channels == 1 ? " using 1:2:3 with image\n" : " using 1:2:3:4:5 with rgbimage\n");
+  s += detail::epilogue(f, st);
   {
     std::filesystem::path raw(stem);
     raw += m.channels == 1 ? ".pgm" : ".ppm";
@@ -97,14 +106,6 @@ inline void image_grid(const std::vector<float>& images, dims shape, int columns
     }
     dat += '\n';
   }
-  std::string s = detail::preamble(f, st, "image_grid", st.title.empty() ? std::string("images") : st.title);
-  s += "\nunset xtics\nunset ytics\nunset border\nunset colorbox\nunset key\nset size ratio -1\n";
-  s +=
-      "set xrange [-0.5:" + std::to_string(m.width) + "-0.5]\nset yrange [" + std::to_string(m.height) + "-0.5:-0.5]\n";
-  s += "set palette grey\nset cbrange [0:255]\n";
-  s += "plot " + detail::gp_file(f.base + ".dat") +
-       (m.channels == 1 ? " using 1:2:3 with image\n" : " using 1:2:3:4:5 with rgbimage\n");
-  s += detail::epilogue(f, st);
   detail::finish(f, st, dat, s, fn);
 }
 
