@@ -107,7 +107,8 @@ int main(int argc, char** argv) try {
   s.batch = args.get("batch", 128L, about{"images per mini-batch"});
   s.lr = args.get("lr", 0.1, about{"SGD learning rate at the start (cosine decay to 0 over the epochs)"});
   s.wd = args.get("wd", 5e-4, about{"weight decay (SGD with Nesterov momentum 0.9)"});
-  s.seed = std::uint64_t(args.get("seed", 1L, about{"seed of the initialization, the shuffling and the augmentation"}));
+  s.seed = std::uint64_t(
+      args.get("seed", std::uint64_t(1), about{"seed of the initialization, the shuffling and the augmentation"}));
   const long subset = args.get("train-subset", 0L, "0: all", about{"training images used (the first N)"});
   s.augment = args.flag("augment", about{"flip the training images and shift them by up to 2 pixels"});
   const std::string dataset = args.get("dataset", std::string("fashion"), about{"fashion or cifar10"});
@@ -126,10 +127,14 @@ int main(int argc, char** argv) try {
                    "resnet20_fmnist (resnet20_cifar10 with --dataset cifar10), _mse added with --loss_name mse",
                    about{"folder the checkpoints are written to (a rerun resumes after its last epoch)"});
   if (!args.done()) return 0;  // --help
-  basin::require(s.epochs >= 1 && s.batch >= 1, "options --epochs, --batch: expected at least 1, got ", s.epochs,
-                 " and ", s.batch);
-  basin::require(s.lr > 0 && s.wd >= 0 && subset >= 0, "options --lr, --wd, --train-subset: expected lr > 0, wd >= 0 ",
-                 "and a subset >= 0 (0: all images), got ", s.lr, ", ", s.wd, ", ", subset);
+  basin::require(s.epochs >= 1 && s.epochs <= 100000, "option --epochs: expected 1 to 100000, got ", s.epochs);
+  basin::require(s.batch >= 1, "option --batch: expected at least 1 image, got ", s.batch);
+  basin::require(s.lr > 0, "option --lr: expected a positive rate, got ", s.lr);
+  basin::require(s.wd >= 0 && s.lr * s.wd < 1,
+                 "option --wd: expected 0 or more and lr x wd below 1 (each step scales the weights by 1 - lr wd; "
+                 "typical 5e-4), got ",
+                 s.wd, " with --lr ", s.lr);
+  basin::require(subset >= 0, "option --train-subset: expected 0 (all images) or more, got ", subset);
   basin::require(dataset == "fashion" || cifar, "option --dataset: expected fashion or cifar10, got '", dataset, "'");
   basin::require(!data_dir.empty(), "option --data: required with --dataset cifar10 (the folder of data_batch_1.bin ",
                  ".. data_batch_5.bin and test_batch.bin)");

@@ -435,10 +435,13 @@ int main(int argc, char** argv) try {
   if (!args.done()) return 0;  // --help
   basin::require(compare == "batch" || compare == "optimizer",
                  "option --compare: expected 'batch' or 'optimizer', got '", compare, "'");
-  basin::require(small_batch >= 1 && large_batch >= 1, "options --small-batch, --large-batch: expected at least 1");
+  basin::require(small_batch >= 1, "option --small-batch: expected at least 1 image, got ", small_batch);
+  basin::require(large_batch >= 1, "option --large-batch: expected at least 1 image, got ", large_batch);
   basin::require(lr > 0 && adam_lr > 0, "options --lr, --adam-lr: expected positive rates, got ", lr, " and ", adam_lr);
   basin::require(wds.front() >= 0 && std::isfinite(wds.back()),
                  "option --wd: expected weight decays of at least 0, got ", wds.front(), " among them");
+  basin::require(lr * wds.back() < 1, "option --wd: expected lr x wd below 1 (each step scales the weights by 1 - lr ",
+                 "wd; typical 5e-4), got ", wds.back(), " with --lr ", lr);
   basin::require(points >= 3 && points % 2 == 1 && points <= basin::max_axis_points / 2,
                  "option --points: expected an odd number of points from 3 to ", basin::max_axis_points / 2,
                  " (the grids must hold the minimizers; the interpolation's has 2 points - 1), got ", points);

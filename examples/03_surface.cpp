@@ -54,7 +54,8 @@ int main(int argc, char** argv) try {
   const bool keep_biasbn = args.flag(
       "keep-biasbn", about{"move biases and batch-norm parameters too, along their own values; else they stay put"});
   const long subset = args.get("test-subset", 500L, about{"test images each point's loss and accuracy are taken on"});
-  const auto seed = std::uint64_t(args.get("seed", 1L, about{"seed of the directions (and of the training, if any)"}));
+  const auto seed =
+      std::uint64_t(args.get("seed", std::uint64_t(1), about{"seed of the directions (and of the training, if any)"}));
   const std::string data_dir = basin::examples::fashion_mnist_dir(args);
   const std::string out =
       args.get("out", std::string("landscape"), about{"folder the surface, directions and pictures are written to"});
@@ -64,6 +65,9 @@ int main(int argc, char** argv) try {
   basin::require(xs.size() >= 2 && ys.size() >= 2,
                  "options --x, --y: the pictures need at least 2 points on each axis, got ", xs.size(), " and ",
                  ys.size());
+  basin::require(xs.size() * ys.size() <= basin::max_grid_points, "options --x, --y: ", xs.size(), " x ", ys.size(),
+                 " points, expected at most ", basin::max_grid_points, " in all");
+  basin::make_folder(out, "option --out");  // (refused before an epoch is trained, not after)
 
   auto [train_set, test_set, stats] =
       basin::normalize_by_train(basin::read_fashion_mnist(data_dir, true), basin::read_fashion_mnist(data_dir, false));
@@ -95,7 +99,6 @@ int main(int argc, char** argv) try {
               center.accuracy, (long long)probe.size(), initial_loss);
 
   // Two random directions, normalized as asked, in the reference tool's file layout.
-  basin::make_folder(out, "option --out");
   const basin::direction_options dopt{norm, !keep_biasbn, false};
   auto dx = basin::random_direction(model, seed, 0, dopt);
   auto dy = basin::random_direction(model, seed, 1, dopt);

@@ -274,7 +274,8 @@ int main(int argc, char** argv) try {
   const std::string out =
       args.get("out", std::string("quantized"), about{"folder the pictures and their data are written to"});
   if (!args.done()) return 0;  // --help
-  basin::require(chains >= 10 && steps >= 1, "options --chains >= 10 and --steps >= 1 expected");
+  basin::require(chains >= 10 && chains <= 10000000, "option --chains: expected 10 to 10^7 chains, got ", chains);
+  basin::require(steps >= 1 && steps <= 1000000000, "option --steps: expected 1 to 10^9 steps, got ", steps);
   basin::make_folder(out, "option --out");
   unbiased_rounding();
   equilibrium(chains, steps, out);

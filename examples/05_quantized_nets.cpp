@@ -213,12 +213,15 @@ int main(int argc, char** argv) try {
       args.flag("resnet20", about{"adds resnet20's rows to the table (about 15 minutes more on two cores)"});
   if (!args.done()) return 0;  // --help
   require(epochs >= 1, "option --epochs: expected at least 1, got ", epochs);
-  require(train_n >= 1 && test_n >= 1 && surface_n >= 1, "options --train-subset, --test-subset, --surface-subset: expected at least 1");
+  require(train_n >= 1, "option --train-subset: expected at least 1 image, got ", train_n);
+  require(test_n >= 1, "option --test-subset: expected at least 1 image, got ", test_n);
+  require(surface_n >= 1, "option --surface-subset: expected at least 1 image, got ", surface_n);
   // (checked before any training: the pictures at the end need 2 points a side, and the slice
   // through the middle of the grid is the trained net's only when the grid's middle value is 0)
   require(grid.size() >= 3 && grid.size() % 2 == 1 && grid[grid.size() / 2] == 0,
           "option --grid: expected an odd number of at least 3 points with 0 in the middle (as -1:1:21), got ",
           grid.size(), " points from ", grid.front(), " to ", grid.back(), ", the middle one ", grid[grid.size() / 2]);
+  require(grid.size() <= 10000, "option --grid: expected at most 10000 points a side (10^8 in all), got ", grid.size());
   basin::make_folder(out, "option --out");
 
   auto [train_all, test_all, stats] =

@@ -251,7 +251,8 @@ int main(int argc, char** argv) try {
   const long loss_subset =
       args.get("loss-subset", 1000L, about{"training images the loss is evaluated on at every point of the plane"});
   st.seed = std::uint64_t(
-      args.get("seed", 1L, about{"seed of the initialization, the shuffling and the two random directions compared"}));
+      args.get("seed", std::uint64_t(1),
+               about{"seed of the initialization, the shuffling and the two random directions compared"}));
   const std::string data_dir = basin::examples::fashion_mnist_dir(args);
   st.out = args.get("out", std::string("trajectory"),
                     about{"folder the checkpoints, directions, surfaces and pictures are written to"});
@@ -260,12 +261,16 @@ int main(int argc, char** argv) try {
                  "option --epochs: a path needs 2 to 100000 epochs (3 snapshots or more), got ", st.epochs);
   basin::require(st.opt_name == "sgd" || st.opt_name == "adam", "option --optimizer: expected sgd or adam, got '",
                  st.opt_name, "'");
-  basin::require(train_subset >= 1 && loss_subset >= 1, "options --train-subset and --loss-subset must be at least 1");
+  basin::require(train_subset >= 1, "option --train-subset: expected at least 1 image, got ", train_subset);
+  basin::require(loss_subset >= 1, "option --loss-subset: expected at least 1 image, got ", loss_subset);
   for (long b : batches) basin::require(b >= 1, "option --batch-size: expected batch sizes of at least 1, got ", b);
   basin::require(std::isfinite(st.lr) && st.lr > 0, "option --lr: expected a positive rate, got ", st.lr);
-  basin::require(std::isfinite(st.wd) && st.wd >= 0, "option --wd: expected 0 or more, got ", st.wd);
-  basin::require(st.grid >= 2 && st.grid <= basin::max_axis_points, "option --grid: expected 2 to ",
-                 basin::max_axis_points, " points per axis, got ", st.grid);
+  basin::require(std::isfinite(st.wd) && st.wd >= 0 && st.lr * st.wd < 1,
+                 "option --wd: expected 0 or more and lr x wd below 1 (each step scales the weights by 1 - lr wd; "
+                 "typical 5e-4), got ",
+                 st.wd, " with --lr ", st.lr);
+  basin::require(st.grid >= 2 && st.grid <= 10000, "option --grid: expected 2 to 10000 points per axis (at most ",
+                 "10^8 in all), got ", st.grid);
 
   auto [train_all, test_set, stats] =
       basin::normalize_by_train(basin::read_fashion_mnist(data_dir, true), basin::read_fashion_mnist(data_dir, false));

@@ -25,9 +25,12 @@
 //   07_hessian [--net resnet8|plain8|resnet20|plain20|resnet56|plain56] [--train-epochs 2] [--train-subset 10000]
 //              [--checkpoint FILE] [--grid 7] [--range 1] [--hessian-subset 256] [--iterations 30]
 //              [--tolerance 1e-2] [--seed 1] [--data /usr/share/datasets/fashion-mnist] [--out hessian]
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <string>
+#include <vector>
 
 #include "basin/core/files.hpp"
 #include "basin/data/idx.hpp"
@@ -174,24 +177,30 @@ int main(int argc, char** argv) try {
   s.hessian.tolerance =
       args.get("tolerance", 1e-2,
                about{"Lanczos's residual bound for both extremes, relative to max(|lambda_max|, |lambda_min|)"});
-  s.seed = std::uint64_t(args.get(
-      "seed", 1L, about{"seed of the initialization, the shuffling, the directions and Lanczos's start vector"}));
+  s.seed = std::uint64_t(
+      args.get("seed", std::uint64_t(1),
+               about{"seed of the initialization, the shuffling, the directions and Lanczos's start vector"}));
   s.hessian.seed = s.seed;
   const std::string data_dir = basin::examples::fashion_mnist_dir(args);
   s.out = args.get("out", std::string("hessian"),
                    about{"folder the checkpoint, directions, HDF5 files and pictures are written to"});
   if (!args.done()) return 0;  // --help
-  basin::require(train_subset >= 1 && hessian_subset >= 1,
-                 "options --train-subset and --hessian-subset must be "
-                 "at least 1");
-  basin::require(s.grid >= 2 && s.grid <= basin::max_axis_points, "option --grid: expected 2 to ",
-                 basin::max_axis_points, " points per axis, got ", s.grid);
+  basin::require(train_subset >= 1, "option --train-subset: expected at least 1 image, got ", train_subset);
+  basin::require(hessian_subset >= 1, "option --hessian-subset: expected at least 1 image, got ", hessian_subset);
+  basin::require(s.grid >= 2 && s.grid <= 10000, "option --grid: expected 2 to 10000 points per axis (",
+                 "at most 10^8 in all), got ", s.grid);
   basin::require(s.range > 0 && std::isfinite(s.range), "option --range: expected a positive number, got ", s.range);
-  basin::require(s.hessian.max_iterations >= 2, "option --iterations: expected at least 2 Lanczos steps, got ",
+  basin::require(s.hessian.max_iterations >= 2 && s.hessian.max_iterations <= 1000,
+                 "option --iterations: expected 2 to 1000 Lanczos steps (each keeps a vector of every weight), got ",
                  s.hessian.max_iterations);
   basin::require(s.hessian.tolerance > 0 && std::isfinite(s.hessian.tolerance),
                  "option --tolerance: expected a positive number, got ", s.hessian.tolerance);
   basin::require(s.train_epochs >= 1, "option --train-epochs: expected at least 1, got ", s.train_epochs);
+  {  // the net named before any data is read
+    const std::vector<std::string> nets{"resnet8", "plain8", "resnet20", "plain20", "resnet56", "plain56"};
+    basin::require(std::find(nets.begin(), nets.end(), s.net) != nets.end(),
+                   "option --net: expected resnet8, plain8, resnet20, plain20, resnet56 or plain56, got '", s.net, "'");
+  }
   if (!s.checkpoint.empty()) {
     basin::require(basin::path_exists(s.checkpoint, "option --checkpoint"), "option --checkpoint: no file '",
                    s.checkpoint, "'");

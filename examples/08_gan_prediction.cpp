@@ -211,8 +211,8 @@ int main(int argc, char** argv) try {
       "beta1", st.sgd ? "0" : "0.5", "0.5; with --optimizer sgd its momentum, 0",
       about{"Adam's beta1 of both nets, or SGD's momentum; a list trains each, every pair with --lr"});
   st.runs = args.get("runs", 4L, about{"runs of each setting and method, from different seeds, averaged"});
-  st.seed = std::uint64_t(
-      args.get("seed", 1L, about{"seed of the first run (run r: seed + 1000 r) and of the real points plotted"}));
+  st.seed = std::uint64_t(args.get(
+      "seed", std::uint64_t(1), about{"seed of the first run (run r: seed + 1000 r) and of the real points plotted"}));
   st.n_modes = args.get("modes", 8, about{"Gaussians on the ring (the talk's harder case: 100)"});
   st.radius = args.get("radius", 2.0, about{"radius of the circle the Gaussians' means lie on"});
   st.sigma = args.get("sigma", 0.02, about{"standard deviation of each Gaussian"});
@@ -222,9 +222,9 @@ int main(int argc, char** argv) try {
   if (!args.done()) return 0;  // --help
   basin::require(optimizer == "adam" || optimizer == "sgd", "option --optimizer: expected adam or sgd, got '",
                  optimizer, "'");
-  basin::require(st.steps >= 8 && st.batch >= 1 && st.runs >= 1,
-                 "options --steps (at least 8), --batch and --runs (at least 1): got ", st.steps, ", ", st.batch,
-                 " and ", st.runs);
+  basin::require(st.steps >= 8, "option --steps: expected at least 8, got ", st.steps);
+  basin::require(st.batch >= 1 && st.batch <= 1000000, "option --batch: expected 1 to 10^6 samples, got ", st.batch);
+  basin::require(st.runs >= 1, "option --runs: expected at least 1, got ", st.runs);
   for (double lr : lrs)
     basin::require(std::isfinite(lr) && lr > 0 && lr < 1, "option --lr: expected learning rates in (0, 1), got ", lr);
   for (double b : beta1s)

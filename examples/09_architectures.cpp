@@ -230,19 +230,20 @@ int main(int argc, char** argv) try {
   s.probe =
       args.get("probe", 500L, about{"training images the loss at each point of the plane and the line is taken on"});
   s.test_subset = args.get("test-subset", 2000L, about{"test images the accuracy is measured on"});
-  s.seed =
-      std::uint64_t(args.get("seed", 1L, about{"seed of the initialization, the shuffling and the two directions"}));
+  s.seed = std::uint64_t(
+      args.get("seed", std::uint64_t(1), about{"seed of the initialization, the shuffling and the two directions"}));
   const std::string data_dir = basin::examples::fashion_mnist_dir(args);
   s.out = args.get("out", std::string("architectures"),
                    about{"folder the checkpoints, HDF5 files and pictures are written to (a rerun reuses them)"});
   if (!args.done()) return 0;  // --help
   basin::require(s.epochs >= 1, "option --epochs: expected at least 1, got ", s.epochs);
-  basin::require(s.grid >= 3 && s.grid % 2 == 1 && s.grid <= basin::max_axis_points,
-                 "option --grid: expected an odd number of points (3 to ", basin::max_axis_points,
-                 ") so that the minimizer is a grid point, got ", s.grid);
+  basin::require(s.grid >= 3 && s.grid % 2 == 1 && s.grid <= 9999,
+                 "option --grid: expected an odd number of points (3 to 9999 a side, at most 10^8 in all) so that ",
+                 "the minimizer is a grid point, got ", s.grid);
   basin::require(s.range > 0 && std::isfinite(s.range), "option --range: expected a positive number, got ", s.range);
-  basin::require(s.train_subset >= 1 && s.probe >= 1 && s.test_subset >= 1,
-                 "options --train-subset, --probe and --test-subset must be at least 1");
+  basin::require(s.train_subset >= 1, "option --train-subset: expected at least 1 image, got ", s.train_subset);
+  basin::require(s.probe >= 1, "option --probe: expected at least 1 image, got ", s.probe);
+  basin::require(s.test_subset >= 1, "option --test-subset: expected at least 1 image, got ", s.test_subset);
   std::vector<std::string> names;
   {
     std::stringstream list(nets);

@@ -349,14 +349,16 @@ int main(int argc, char** argv) try {
   st.beta1 = args.get("beta1", 0.5, about{"Adam's beta1 (its momentum) of both nets"});
   st.every =
       args.get("every", 250L, about{"steps between checks: 1000 samples judged, the run so far saved to resume"});
-  st.seed = std::uint64_t(
-      args.get("seed", 1L, about{"seed of both nets, the noise, the images drawn and the judge classifier"}));
+  st.seed = std::uint64_t(args.get("seed", std::uint64_t(1),
+                                   about{"seed of both nets, the noise, the images drawn and the judge classifier"}));
   const std::string data_dir = examples::fashion_mnist_dir(args);
   st.out = args.get(
       "out", std::string("dcgan"),
       about{"folder the judge classifier, the runs' HDF5 files and the pictures are written to (a rerun resumes)"});
   if (!args.done()) return 0;  // --help
-  require(st.steps >= 1 && st.batch >= 1 && st.every >= 1, "options --steps, --batch and --every must be at least 1");
+  require(st.steps >= 1, "option --steps: expected at least 1, got ", st.steps);
+  require(st.batch >= 1 && st.batch <= 65536, "option --batch: expected 1 to 65536 images, got ", st.batch);
+  require(st.every >= 1, "option --every: expected at least 1 step, got ", st.every);
   require(st.lr > 0 && st.lr < 1, "option --lr: expected a learning rate in (0, 1), got ", st.lr);
   require(st.beta1 >= 0 && st.beta1 < 1, "option --beta1: expected Adam's momentum in [0, 1), got ", st.beta1);
   const long steps = st.steps;

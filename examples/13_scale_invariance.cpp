@@ -64,8 +64,8 @@ int main(int argc, char** argv) try {
   const double range_f = args.get("range", 2.0, about{"the filter-normalized lines span -range to range"});
   const double raw_range =
       args.get("raw-range", 0.2, about{"the lines without normalization span -raw-range to raw-range"});
-  const auto seed =
-      std::uint64_t(args.get("seed", 1L, about{"seed of the initialization, the shuffling and the direction"}));
+  const auto seed = std::uint64_t(
+      args.get("seed", std::uint64_t(1), about{"seed of the initialization, the shuffling and the direction"}));
   const std::string data_dir = basin::examples::fashion_mnist_dir(args);
   const std::string out = args.get(
       "out", std::string("scale_invariance"),
@@ -74,7 +74,8 @@ int main(int argc, char** argv) try {
   basin::require(std::isfinite(k) && k > 0 && k != 1 && k <= 1e6 && k >= 1e-6,
                  "option --factor: expected a positive factor other than 1 within [1e-6, 1e6], got ", k);
   basin::require(epochs >= 1, "option --epochs: expected at least 1, got ", epochs);
-  basin::require(train_n >= 1 && test_n >= 1, "options --train-subset and --test-subset: expected at least 1");
+  basin::require(train_n >= 1, "option --train-subset: expected at least 1 image, got ", train_n);
+  basin::require(test_n >= 1, "option --test-subset: expected at least 1 image, got ", test_n);
   basin::require(points >= 3 && points % 2 == 1 && points <= 1001,
                  "option --points: expected an odd number from 3 to 1001 (0 among them), got ", points);
   for (const auto& [name, v] : {std::pair{"range", range_f}, std::pair{"raw-range", raw_range}})

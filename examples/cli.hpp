@@ -92,6 +92,8 @@ class cli {
   // point) so small that it would read as 0.
   template <class V>
   static V parse(const std::string& text, const std::string& as_given, const std::string& expected) {
+    if constexpr (std::is_unsigned_v<V>)  // (a stream reads "-1" as 2^64 - 1: a seed of -1 wrapped)
+      require(text.find('-') == std::string::npos, "option --", as_given, ": expected 0 or more, got '", text, "'");
     std::istringstream s(text);
     V v{};
     s >> v;

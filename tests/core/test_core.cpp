@@ -129,6 +129,13 @@ BOOST_AUTO_TEST_CASE(examples_options_refuse_what_they_cannot_read) {
       {"option --train_subset: expected a number, got 'all'"});
   refuses([] { parse({"--out"}).get("out", std::string("x")); }, {"option --out: expected a value after it"});
   refuses([] { parse({"--augment", "false"}).flag("augment"); }, {"option --augment takes no value, got 'false'"});
+  // An unsigned option (the seeds) given a negative number: refused, not wrapped to 2^64 - 1.
+  refuses(
+      [] {
+        parse({"--seed", "-1"}).get("seed", std::uint64_t(1));
+      },
+      {"option --seed: expected 0 or more, got '-1'"});
+  BOOST_TEST(parse({"--seed", "18446744073709551615"}).get("seed", std::uint64_t(1)) == 18446744073709551615ull);
   refuses([] { parse({"--lr", "1e-3,x"}).get_list<double>("lr", "1e-3"); }, {"expected numbers separated by commas"});
   // A number out of the option's range says so (not "expected a number"); one so small that it
   // would read as 0 is refused, not taken as 0.

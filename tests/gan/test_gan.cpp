@@ -147,6 +147,16 @@ BOOST_AUTO_TEST_CASE(generator_gradient_through_the_discriminator) {
     worst = worse(worst, std::fabs(dgrad[std::size_t(i)] - (lp - lm) / 2e-6));
   }
   BOOST_TEST(worst < 1e-7);
+  // A batch whose buffers cannot fit (train_gan sizes five of them from o.batch_size): refused
+  // before any is allocated.
+  gan::gan_workspace<gen_d, disc_d> big;
+  BOOST_CHECK_EXCEPTION(big.reserve(index_t(1) << 44), basin::error, [](const basin::error& e) {
+    return std::string(e.what()).find("gan: a batch of 17592186044416 samples needs") != std::string::npos;
+  });
+  BOOST_CHECK_EXCEPTION(big.reserve(index_t(1) << 62), basin::error, [](const basin::error& e) {
+    return std::string(e.what()).find("gan_workspace: batch size n = ") != std::string::npos;
+  });
+  BOOST_TEST(big.fake.empty());
   // No samples: refused, naming the function (a negative count asked for a huge workspace).
   for (const index_t bad : {index_t(0), index_t(-3)}) {
     BOOST_CHECK_EXCEPTION(gan::generator_loss(g, d, ws, 9, 4, bad), basin::error, [](const basin::error& e) {

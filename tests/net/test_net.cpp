@@ -360,7 +360,7 @@ BOOST_AUTO_TEST_CASE(misuse_between_forward_and_backward_is_refused) {
   // written past), and more memory than there is (std::bad_alloc or the OOM killer before).
   BOOST_CHECK_EXCEPTION(net.reserve(index_t(1) << 61), basin::error, refused("overflows the sizes of its buffers"));
   BOOST_CHECK_EXCEPTION(net.forward(x.data(), index_t(1) << 44, mode::eval), basin::error,
-                        refused("GiB for the layers' outputs"));
+                        refused("whose layers' outputs alone needs"));
   BOOST_CHECK_EXCEPTION(net.reserve_infer(index_t(1) << 44), basin::error, refused("model::reserve_infer: batch size"));
   // A batch norm momentum outside [0, 1] (NaN, 3: NaN or negative running variances), a staged
   // point's coefficient that is not finite.

@@ -781,6 +781,8 @@ BOOST_AUTO_TEST_CASE(bad_settings_are_refused_before_any_work) {
                         refused("cosine_lr: epochs must be finite and > 0, got 0"));
   BOOST_CHECK_EXCEPTION(train(m, opt, optim::constant_lr{-0.1}, data, options(1)), basin::error,
                         refused("constant_lr: lr must be finite and >= 0, got -0.1"));
+  BOOST_CHECK_EXCEPTION(train(m, opt, optim::constant_lr{0.1}, data, options(max_epochs + 1)), basin::error,
+                        refused("train: epochs and first_epoch must be 0 to 1000000, got 1000001"));
   // (a schedule of the user's own: the trainer checks its first rate)
   BOOST_CHECK_EXCEPTION(train(m, opt, [](double) { return -0.1; }, data, options(1)), basin::error,
                         refused("train: the learning rate at epoch 1 is -0.1, expected finite and >= 0"));

@@ -10,6 +10,8 @@
 #include <fstream>
 #include <string>
 
+#include "basin/core/error.hpp"
+
 namespace basin::detail {
 
 // The bytes of memory this machine has (0 when unknown).
@@ -70,6 +72,16 @@ inline std::uint64_t available_memory() {
 // bytes in GiB, for messages.
 inline double gib(double bytes) {
   return bytes / 1073741824.0;
+}
+
+// Refuses, before it is made, an allocation of `bytes` of host memory that the machine does not
+// have left (std::bad_alloc, or the kernel's out-of-memory killer when the pages are touched):
+// basin::error "<what> needs X GiB, Y GiB of memory are left". Nothing is checked where the
+// memory left is unknown.
+inline void require_memory(double bytes, const std::string& what) {
+  const std::uint64_t left = available_memory();
+  if (left > 0 && !(bytes <= double(left)))
+    fail(what, " needs ", gib(bytes), " GiB, ", gib(double(left)), " GiB of memory are left");
 }
 
 }  // namespace basin::detail

@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "basin/core/error.hpp"
+#include "basin/core/memory.hpp"
 #include "basin/core/random.hpp"
 #include "basin/data/dataset.hpp"
 #include "basin/layers/loss.hpp"
@@ -243,7 +244,15 @@ struct gan_workspace {
   static constexpr index_t sample_size = Disc::in.size();
   typename B::template vector<T> z, fake, dfake, dfake_cn, real, dgrad;
   sigmoid_cross_entropy<T, B> bce;
+  // Throws basin::error for n < 1, or a batch whose buffers overflow or do not fit in host memory.
   void reserve(index_t n) {
+    require(n >= 1 && n <= std::numeric_limits<index_t>::max() / 8 / (sample_size + Gen::in.size()),
+            "gan_workspace: batch size n = ", n, ", expected 1 to ",
+            std::numeric_limits<index_t>::max() / 8 / (sample_size + Gen::in.size()));
+    if constexpr (requires { B::host_memory; })
+      if (std::size_t(n * sample_size) > fake.size())
+        detail::require_memory(double(n) * double(4 * sample_size + Gen::in.size()) * sizeof(T),
+                               text("gan: a batch of ", n, " samples"));
     const auto m = std::size_t(n * sample_size);
     z.resize(std::size_t(n * Gen::in.size()));
     fake.resize(m), dfake.resize(m), dfake_cn.resize(m), real.resize(m);

@@ -35,11 +35,13 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <numeric>
 #include <tuple>
 #include <vector>
 
 #include "basin/core/error.hpp"
+#include "basin/core/memory.hpp"
 #include "basin/core/statistics.hpp"
 #include "basin/train/trainer.hpp"
 
@@ -133,6 +135,13 @@ coherence_result gradient_coherence(Model& m, const dataset& data, const coheren
   } guard{m, saved_state, m.batches_tracked};
 
   constexpr index_t P = Model::n_params;
+  // K gradients of P values and a K x K Gram matrix, refused up front when they cannot fit
+  // (20000 batches of resnet110 asked for 140 GB).
+  require(K <= std::numeric_limits<index_t>::max() / 8 / P, "gradient_coherence: option batches: ", K, " gradients of ",
+          P, " parameters overflow");
+  if constexpr (requires { B::host_memory; })
+    detail::require_memory(double(K) * double(P) * sizeof(T) + 8.0 * double(K) * double(K),
+                           text("gradient_coherence: option batches: ", K, " gradients of ", P, " parameters"));
   typename B::template vector<T> g(std::size_t(K * P));
   typename B::template vector<double> dots(static_cast<std::size_t>(K));
   r.gram.assign(std::size_t(K * K), 0.0);

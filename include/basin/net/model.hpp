@@ -385,12 +385,9 @@ class model {
     constexpr index_t all = values_per_image(false);
     require(n <= std::numeric_limits<index_t>::max() / 64 / all, fn, ": batch size n = ", n,
             " overflows the sizes of its buffers (", all, " values an image)");
-    if constexpr (requires { B::host_memory; }) {
-      const double bytes = double(n) * double(values_per_image(inference)) * double(sizeof(T));
-      const std::uint64_t left = detail::available_memory();
-      require(left == 0 || bytes <= double(left), fn, ": batch size n = ", n, " needs at least ", detail::gib(bytes),
-              " GiB for the layers' outputs, ", detail::gib(double(left)), " GiB of memory are left");
-    }
+    if constexpr (requires { B::host_memory; })
+      detail::require_memory(double(n) * double(values_per_image(inference)) * double(sizeof(T)),
+                             text(fn, ": batch size n = ", n, ", whose layers' outputs alone"));
   }
   // The logits and the input's copy for n images.
   void reserve_io(index_t n) {

@@ -71,7 +71,8 @@ resumed_training train_resumable(Model& model, Optimizer&& opt, const Schedule& 
                                  const std::function<void(int, index_t)>& on_step = {}) {
   require(bool(r.path), "train_resumable: resume_options::path is not set");
   require(o.first_epoch == 0, "train_resumable: first_epoch must be 0 (it finds where to resume), got ", o.first_epoch);
-  require(o.epochs >= 0, "train_resumable: epochs must be >= 0, got ", o.epochs);
+  require(o.epochs >= 0 && o.epochs <= max_epochs, "train_resumable: epochs must be 0 to ", max_epochs, ", got ",
+          o.epochs);
   const std::string recipe = training_recipe(r.recipe, o, data);
   resumed_training out;
   for (int e = o.epochs; e >= 1; --e) {

@@ -52,6 +52,10 @@ struct train_options {
   criterion loss = criterion::cross_entropy;  // what is minimized and reported (--loss_name)
 };
 
+// The most epochs train() and train_resumable() take (a run's loops count epochs in int; 10^9
+// epochs left train_resumable looking for a billion checkpoint files first).
+inline constexpr int max_epochs = 1000000;
+
 // The order of the training set in one epoch: a Fisher-Yates shuffle keyed by (seed, epoch).
 inline std::vector<index_t> epoch_order(index_t n, std::uint64_t seed, int epoch) {
   require(n >= 0, "epoch_order: n = ", n, ", expected 0 or more images");
@@ -263,8 +267,8 @@ std::vector<epoch_record> train(Model& model, Optimizer&& opt, const Schedule& l
   if (test) detail::require_matches<Model>(*test, "train (test set)");
   require(o.batch_size >= 1, "train: batch_size must be at least 1, got ", o.batch_size);
   require(!test || o.eval_batch_size >= 1, "train: eval_batch_size must be at least 1, got ", o.eval_batch_size);
-  require(o.epochs >= 0 && o.first_epoch >= 0, "train: epochs and first_epoch must be >= 0, got ", o.epochs, " and ",
-          o.first_epoch);
+  require(o.epochs >= 0 && o.first_epoch >= 0 && o.epochs <= max_epochs, "train: epochs and first_epoch must be 0 to ",
+          max_epochs, ", got ", o.epochs, " and ", o.first_epoch);
   if constexpr (requires { opt.size(); })
     require(index_t(opt.size()) == Model::n_params, "train: the optimizer was made for ", opt.size(),
             " parameters, the model has ", Model::n_params);
