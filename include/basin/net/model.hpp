@@ -81,8 +81,10 @@ class model {
   // Allocates activations for batches of up to n images; forward calls it as needed. Buffers
   // that grow move, so a forward before it is forgotten (backward then needs a new forward).
   void reserve(index_t n) {
-    if (n > reserved || n > body.reserved) check_batch(n, "model::reserve", false);
-    if (n > reserved || n > body.reserved) last_x = nullptr;
+    if (n > reserved || n > body.reserved) {  // growing: checked, and the buffers move
+      check_batch(n, "model::reserve", false);
+      last_x = nullptr;
+    }
     body.reserve(n);
     reserve_io(n);
   }
@@ -90,8 +92,10 @@ class model {
   // (chain_impl::reserve_infer): no gradient buffers, no activations that fusion skips. infer
   // calls it as needed. Growing forgets a forward before it, as reserve does.
   void reserve_infer(index_t n) {
-    if (n > reserved || n > body.reserved_infer) check_batch(n, "model::reserve_infer", true);
-    if (n > reserved || n > body.reserved_infer) last_x = nullptr;
+    if (n > reserved || n > body.reserved_infer) {  // growing: checked, and the buffers move
+      check_batch(n, "model::reserve_infer", true);
+      last_x = nullptr;
+    }
     body.reserve_infer(n);
     reserve_io(n);
   }
