@@ -107,8 +107,7 @@ int main(int argc, char** argv) try {
   s.batch = args.get("batch", 128L, about{"images per mini-batch"});
   s.lr = args.get("lr", 0.1, about{"SGD learning rate at the start (cosine decay to 0 over the epochs)"});
   s.wd = args.get("wd", 5e-4, about{"weight decay (SGD with Nesterov momentum 0.9)"});
-  s.seed = std::uint64_t(
-      args.get("seed", std::uint64_t(1), about{"seed of the initialization, the shuffling and the augmentation"}));
+  s.seed = args.get("seed", std::uint64_t(1), about{"seed of the initialization, the shuffling and the augmentation"});
   const long subset = args.get("train-subset", 0L, "0: all", about{"training images used (the first N)"});
   s.augment = args.flag("augment", about{"flip the training images and shift them by up to 2 pixels"});
   const std::string dataset = args.get("dataset", std::string("fashion"), about{"fashion or cifar10"});

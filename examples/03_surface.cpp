@@ -54,8 +54,7 @@ int main(int argc, char** argv) try {
   const bool keep_biasbn = args.flag(
       "keep-biasbn", about{"move biases and batch-norm parameters too, along their own values; else they stay put"});
   const long subset = args.get("test-subset", 500L, about{"test images each point's loss and accuracy are taken on"});
-  const auto seed =
-      std::uint64_t(args.get("seed", std::uint64_t(1), about{"seed of the directions (and of the training, if any)"}));
+  const auto seed = args.get("seed", std::uint64_t(1), about{"seed of the directions (and of the training, if any)"});
   const std::string data_dir = basin::examples::fashion_mnist_dir(args);
   const std::string out =
       args.get("out", std::string("landscape"), about{"folder the surface, directions and pictures are written to"});

@@ -250,9 +250,8 @@ int main(int argc, char** argv) try {
   st.grid = args.get("grid", 21, about{"grid points along each axis of the plane (each of the two maps)"});
   const long loss_subset =
       args.get("loss-subset", 1000L, about{"training images the loss is evaluated on at every point of the plane"});
-  st.seed = std::uint64_t(
-      args.get("seed", std::uint64_t(1),
-               about{"seed of the initialization, the shuffling and the two random directions compared"}));
+  st.seed = args.get("seed", std::uint64_t(1),
+                     about{"seed of the initialization, the shuffling and the two random directions compared"});
   const std::string data_dir = basin::examples::fashion_mnist_dir(args);
   st.out = args.get("out", std::string("trajectory"),
                     about{"folder the checkpoints, directions, surfaces and pictures are written to"});

@@ -177,9 +177,8 @@ int main(int argc, char** argv) try {
   s.hessian.tolerance =
       args.get("tolerance", 1e-2,
                about{"Lanczos's residual bound for both extremes, relative to max(|lambda_max|, |lambda_min|)"});
-  s.seed = std::uint64_t(
-      args.get("seed", std::uint64_t(1),
-               about{"seed of the initialization, the shuffling, the directions and Lanczos's start vector"}));
+  s.seed = args.get("seed", std::uint64_t(1),
+                    about{"seed of the initialization, the shuffling, the directions and Lanczos's start vector"});
   s.hessian.seed = s.seed;
   const std::string data_dir = basin::examples::fashion_mnist_dir(args);
   s.out = args.get("out", std::string("hessian"),

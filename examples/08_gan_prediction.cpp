@@ -211,8 +211,8 @@ int main(int argc, char** argv) try {
       "beta1", st.sgd ? "0" : "0.5", "0.5; with --optimizer sgd its momentum, 0",
       about{"Adam's beta1 of both nets, or SGD's momentum; a list trains each, every pair with --lr"});
   st.runs = args.get("runs", 4L, about{"runs of each setting and method, from different seeds, averaged"});
-  st.seed = std::uint64_t(args.get(
-      "seed", std::uint64_t(1), about{"seed of the first run (run r: seed + 1000 r) and of the real points plotted"}));
+  st.seed = args.get("seed", std::uint64_t(1),
+                     about{"seed of the first run (run r: seed + 1000 r) and of the real points plotted"});
   st.n_modes = args.get("modes", 8, about{"Gaussians on the ring (the talk's harder case: 100)"});
   st.radius = args.get("radius", 2.0, about{"radius of the circle the Gaussians' means lie on"});
   st.sigma = args.get("sigma", 0.02, about{"standard deviation of each Gaussian"});

@@ -230,8 +230,8 @@ int main(int argc, char** argv) try {
   s.probe =
       args.get("probe", 500L, about{"training images the loss at each point of the plane and the line is taken on"});
   s.test_subset = args.get("test-subset", 2000L, about{"test images the accuracy is measured on"});
-  s.seed = std::uint64_t(
-      args.get("seed", std::uint64_t(1), about{"seed of the initialization, the shuffling and the two directions"}));
+  s.seed =
+      args.get("seed", std::uint64_t(1), about{"seed of the initialization, the shuffling and the two directions"});
   const std::string data_dir = basin::examples::fashion_mnist_dir(args);
   s.out = args.get("out", std::string("architectures"),
                    about{"folder the checkpoints, HDF5 files and pictures are written to (a rerun reuses them)"});

@@ -349,8 +349,8 @@ int main(int argc, char** argv) try {
   st.beta1 = args.get("beta1", 0.5, about{"Adam's beta1 (its momentum) of both nets"});
   st.every =
       args.get("every", 250L, about{"steps between checks: 1000 samples judged, the run so far saved to resume"});
-  st.seed = std::uint64_t(args.get("seed", std::uint64_t(1),
-                                   about{"seed of both nets, the noise, the images drawn and the judge classifier"}));
+  st.seed = args.get("seed", std::uint64_t(1),
+                     about{"seed of both nets, the noise, the images drawn and the judge classifier"});
   const std::string data_dir = examples::fashion_mnist_dir(args);
   st.out = args.get(
       "out", std::string("dcgan"),

@@ -202,8 +202,7 @@ int main(int argc, char** argv) try {
   s.train_subset =
       args.get("train-subset", 5000L, about{"training images used (the first N; the mini-batches come from them)"});
   s.test_subset = args.get("test-subset", 2000L, about{"test images the accuracy after training is measured on"});
-  s.seed = std::uint64_t(
-      args.get("seed", std::uint64_t(1), about{"seed of the initialization, the mini-batches and the shuffling"}));
+  s.seed = args.get("seed", std::uint64_t(1), about{"seed of the initialization, the mini-batches and the shuffling"});
   const std::string data_dir = basin::examples::fashion_mnist_dir(args);
   s.out = args.get("out", std::string("shattered"),
                    about{"folder the checkpoints, summary.csv and pictures are written to (a rerun reuses them)"});

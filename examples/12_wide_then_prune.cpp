@@ -312,9 +312,8 @@ int main(int argc, char** argv) try {
       args.get("line", std::string("-1:1:21"),
                about{"the 1-D slice through each minimizer, lo:hi:points, in filter-normalized units"}),
       "--line");
-  s.seed = std::uint64_t(
-      args.get("seed", std::uint64_t(1),
-               about{"seed of the initialization, the shuffling, random pruning and the slice's direction"}));
+  s.seed = args.get("seed", std::uint64_t(1),
+                    about{"seed of the initialization, the shuffling, random pruning and the slice's direction"});
   const std::string data_dir = basin::examples::fashion_mnist_dir(args);
   s.out = args.get("out", std::string("pruning"),
                    about{"folder the checkpoints, histories, slices and pictures are written to (a rerun resumes)"});

@@ -64,8 +64,8 @@ int main(int argc, char** argv) try {
   const double range_f = args.get("range", 2.0, about{"the filter-normalized lines span -range to range"});
   const double raw_range =
       args.get("raw-range", 0.2, about{"the lines without normalization span -raw-range to raw-range"});
-  const auto seed = std::uint64_t(
-      args.get("seed", std::uint64_t(1), about{"seed of the initialization, the shuffling and the direction"}));
+  const auto seed =
+      args.get("seed", std::uint64_t(1), about{"seed of the initialization, the shuffling and the direction"});
   const std::string data_dir = basin::examples::fashion_mnist_dir(args);
   const std::string out = args.get(
       "out", std::string("scale_invariance"),

@@ -389,7 +389,7 @@ static int run_main(int argc, char** argv, basin::sweep_team* team) {
                    "2000 images; 0 is all, the default with a number of parts in --data_split",
                    about{"images each point's loss and accuracy are taken on"});
   s.batch = a.get("batch_size", 500L, about{"images per forward pass"});
-  s.seed = std::uint64_t(a.get("seed", std::uint64_t(1), about{"seed of the random directions"}));
+  s.seed = a.get("seed", std::uint64_t(1), about{"seed of the random directions"});
   s.data_dir = a.get("data_dir", std::string(), "Debian's fashion-mnist folder; cifar10 needs one",
                      about{"the data set's folder"});
   s.plot = a.flag("plot", about{"draw contours, heat maps, 3-D surfaces (a line: its curves) and a .vtk file"});
