@@ -100,7 +100,10 @@ class cli {
     errno = 0;
     char* end = nullptr;
     const long double wide = std::strtold(text.c_str(), &end);
-    const bool number = !text.empty() && end == text.c_str() + text.size() && std::isfinite(wide);
+    // (strtold also reads C's hexadecimal "0x10", which the stream reads as 0 followed by junk:
+    // not a number here, so "0x10" is "expected a number", not "out of range")
+    const bool number = !text.empty() && end == text.c_str() + text.size() && std::isfinite(wide) &&
+                        text.find_first_of("xX") == std::string::npos;
     if (s.fail() || !s.eof()) {
       if constexpr (std::is_integral_v<V>)  // 2.5 or 1e3 for a count: a number, but not a whole one as written
         require(!(number && wide >= (long double)std::numeric_limits<V>::lowest() &&

@@ -163,6 +163,9 @@ BOOST_AUTO_TEST_CASE(examples_options_refuse_what_they_cannot_read) {
       },
       {"option --lr: '1e999' is out of range"});
   refuses([] { parse({"--lr", "nan"}).get("lr", 0.1); }, {"option --lr: expected a number, got 'nan'"});
+  // Hexadecimal (which strtold reads, the stream not): not a number, rather than "out of range".
+  refuses([] { parse({"--lr", "0x10"}).get("lr", 0.1); }, {"option --lr: expected a number, got '0x10'"});
+  refuses([] { parse({"--epochs", "0x10"}).get("epochs", 6); }, {"option --epochs: expected a number, got '0x10'"});
   BOOST_TEST(parse({"--lr", "0"}).get("lr", 0.1) == 0.0);
   BOOST_TEST(parse({"--lr", "1e-310"}).get("lr", 0.1) == 1e-310);  // (a subnormal double: kept)
   // An unknown option names the closest one read (at most 2 edits away), as the user spelled it.

@@ -746,6 +746,48 @@ BOOST_AUTO_TEST_CASE(surface_corner_tic_labels_read_apart) {
   }
 }
 
+// The axes' names stand clear of every tic label: at least one and a half font sizes of space
+// across or down between their boxes (gnuplot's place left 14 pixels across and 3 down between
+// "direction 1" and the x axis' "0", which it read as a label of).
+BOOST_AUTO_TEST_CASE(surface_axis_names_clear_of_tic_labels) {
+  style st;
+  st.xlabel = "direction 1";
+  st.ylabel = "direction 2";
+  const std::string s = stem("axis_names_3d");
+  basin::plot::surface3d(bowl(), s, st);
+  check_picture(s);
+  const double font = 11;
+  struct box {
+    double left, right, top, bottom;
+  };
+  const auto box_of = [&](const svg_text& t) {  // a character 0.6 of the font wide; ascent 0.73, descent 0.2
+    const double w = 0.6 * font * double(characters(t.text));
+    const double left = t.anchor == "middle" ? t.x - w / 2 : t.anchor == "end" ? t.x - w : t.x;
+    return box{left, left + w, t.y - 0.73 * font, t.y + 0.2 * font};
+  };
+  const auto texts = svg_texts(s + ".svg");
+  for (const std::string name : {"direction 1", "direction 2"}) {
+    const auto label = std::find_if(texts.begin(), texts.end(), [&](const svg_text& t) { return t.text == name; });
+    BOOST_TEST_REQUIRE((label != texts.end()), s << ": no '" << name << "'");
+    const box a = box_of(*label);
+    std::size_t tics = 0;
+    for (const auto& t : texts) {
+      char* end = nullptr;
+      std::strtod(t.text.c_str(), &end);
+      if (t.rotated || t.text.empty() || *end != '\0') continue;
+      ++tics;
+      const box b = box_of(t);
+      const double across = std::max(b.left - a.right, a.left - b.right),
+                   down = std::max(b.top - a.bottom, a.top - b.bottom);
+      BOOST_TEST(std::max(across, down) >= 1.5 * font, s << ": '" << name << "' at (" << label->x << ", " << label->y
+                                                         << ") is " << across << " px across and " << down
+                                                         << " px down from tic label '" << t.text << "' at (" << t.x
+                                                         << ", " << t.y << ")");
+    }
+    BOOST_TEST(tics >= 10u);  // the x, y and z axes' tic labels were all read
+  }
+}
+
 BOOST_AUTO_TEST_CASE(nan_points_and_log_of_non_positive) {
   grid2d g = bowl();
   g.z[5 * 17 + 5] = NAN;        // a point not computed
