@@ -3,6 +3,7 @@
 #define BOOST_TEST_MODULE core
 #include <unistd.h>
 
+#include <boost/math/distributions/chi_squared.hpp>
 #include <boost/math/distributions/students_t.hpp>
 #include <boost/test/unit_test.hpp>
 #include <cmath>
@@ -69,9 +70,73 @@ BOOST_AUTO_TEST_CASE(streams_and_seeds_differ) {
   }
   BOOST_TEST(same_ab < 2);
   BOOST_TEST(same_ac < 2);
-  // A pure function of the index: asking twice, in any order, gives the same number.
-  BOOST_TEST(a.normal(12345) == a.normal(12345));
-  for (std::uint32_t i = 0; i < 1000; ++i) BOOST_TEST(a.below(i, 7) < 7u);
+}
+
+// Neighbouring numbers are independent and each kind has its distribution's shape. n = 400000
+// draws of each; a correlation at lag 1, 2 or 3 has sd 1/sqrt(n) and we allow 5 sd (two-sided
+// false alarm ~6e-7 each, 9 of them); Pearson's chi-square over bins holding at least 90 expected
+// draws each is refused above its 1 - 1e-6 quantile (false alarm 1e-6 each, 3 of them). Catches,
+// for example, normal(2j + 1) drawn with cos like normal(2j) (lag-1 correlation 0.5), or uniform
+// taking one word of each block four times (0.75); the means alone pass both.
+BOOST_AUTO_TEST_CASE(independent_neighbours_and_distribution_shapes) {
+  const counter_rng rng{7, stream::shuffle};
+  const std::size_t n = 400000;
+  std::vector<double> z(n), u(n);
+  std::vector<std::uint32_t> k(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    z[i] = rng.normal(i);
+    u[i] = rng.uniform(i);
+    k[i] = rng.below(i, 7);
+  }
+  const auto correlation = [&](const std::vector<double>& x, std::size_t lag) {
+    double m = 0;
+    for (double v : x) m += v;
+    m /= double(n);
+    double c = 0, v = 0;
+    for (std::size_t i = 0; i < n; ++i) v += (x[i] - m) * (x[i] - m);
+    for (std::size_t i = 0; i + lag < n; ++i) c += (x[i] - m) * (x[i + lag] - m);
+    return c / v;
+  };
+  std::vector<double> kd(k.begin(), k.end());
+  for (std::size_t lag = 1; lag <= 3; ++lag) {
+    BOOST_TEST(std::abs(correlation(z, lag)) < 5 / std::sqrt(double(n)), "normal, lag " << lag);
+    BOOST_TEST(std::abs(correlation(u, lag)) < 5 / std::sqrt(double(n)), "uniform, lag " << lag);
+    BOOST_TEST(std::abs(correlation(kd, lag)) < 5 / std::sqrt(double(n)), "below(7), lag " << lag);
+  }
+  // Pearson's statistic of counts against expected shares, and its 1 - 1e-6 quantile.
+  const auto chi_square = [&](const std::vector<double>& counts, const std::vector<double>& share, const char* what) {
+    double x2 = 0;
+    for (std::size_t b = 0; b < counts.size(); ++b) {
+      const double e = double(n) * share[b];
+      BOOST_TEST_REQUIRE(e >= 90.0);
+      x2 += (counts[b] - e) * (counts[b] - e) / e;
+    }
+    const boost::math::chi_squared dist(double(counts.size() - 1));
+    const double limit = boost::math::quantile(boost::math::complement(dist, 1e-6));
+    BOOST_TEST(x2 < limit, what << ": chi-square " << x2 << " over " << counts.size() << " bins, limit " << limit);
+  };
+  {  // uniform: 64 equal bins
+    std::vector<double> c(64, 0.0);
+    for (double v : u) c[std::min<std::size_t>(63, std::size_t(v * 64))] += 1;
+    chi_square(c, std::vector<double>(64, 1.0 / 64), "uniform");
+  }
+  {  // below(i, 7): 7 values
+    std::vector<double> c(7, 0.0);
+    for (auto v : k) {
+      BOOST_TEST_REQUIRE(v < 7u);
+      c[v] += 1;
+    }
+    chi_square(c, std::vector<double>(7, 1.0 / 7), "below(7)");
+  }
+  {  // normal: 28 bins of width 0.25 over [-3.5, 3.5] and the two tails
+    const auto cdf = [](double x) { return 0.5 * std::erfc(-x / std::sqrt(2.0)); };
+    std::vector<double> c(30, 0.0), share(30);
+    for (double v : z) c[v < -3.5 ? 0 : v >= 3.5 ? 29 : 1 + std::min<std::size_t>(27, std::size_t((v + 3.5) * 4))] += 1;
+    share[0] = cdf(-3.5);
+    share[29] = 1 - cdf(3.5);
+    for (int b = 1; b <= 28; ++b) share[b] = cdf(-3.5 + 0.25 * b) - cdf(-3.5 + 0.25 * (b - 1));
+    chi_square(c, share, "normal");
+  }
 }
 
 BOOST_AUTO_TEST_CASE(errors_carry_their_message) {

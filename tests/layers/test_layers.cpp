@@ -470,6 +470,13 @@ BOOST_AUTO_TEST_CASE(batch_norm_running_statistics_as_pytorch) {
   BOOST_TEST(s1 == (std::vector<double>{0, 0, 1, 1}), boost::test_tools::per_element());
   one.forward(w1.data(), s1.data(), x1.data(), y1.data(), 1, mode::eval);
   BOOST_TEST(y1[1] == 2 / std::sqrt(1 + 1e-5), boost::test_tools::tolerance(1e-12));
+  // Eval: gamma (x - running mean) / sqrt(running var + eps) + beta, every one of them used (with
+  // gamma 1, beta 0 and running (0, 1) a layer ignoring any of them would pass).
+  std::vector<double> w2{2, -0.5, 0.3, 1}, s2{0.5, -1, 4, 0.25};
+  one.forward(w2.data(), s2.data(), x1.data(), y1.data(), 1, mode::eval);
+  BOOST_TEST(y1[0] == 2 * (1 - 0.5) / std::sqrt(4 + 1e-5) + 0.3, boost::test_tools::tolerance(1e-12));
+  BOOST_TEST(y1[1] == -0.5 * (2 + 1) / std::sqrt(0.25 + 1e-5) + 1, boost::test_tools::tolerance(1e-12));
+  BOOST_TEST(s2 == (std::vector<double>{0.5, -1, 4, 0.25}), boost::test_tools::per_element());  // eval keeps them
 }
 
 BOOST_AUTO_TEST_CASE(max_pool_ceil_mode_as_pytorch) {
@@ -496,6 +503,47 @@ BOOST_AUTO_TEST_CASE(max_pool_ceil_mode_as_pytorch) {
   p.backward(nullptr, nullptr, x.data(), y.data(), dy.data(), dx.data(), 2);
   const std::vector<double> dx_expect{0, 1, 0, 0, 0, 2, 0, 3, 4, 10, 0, 20, 0, 0, 0, 30, 0, 40};
   BOOST_TEST(dx == dx_expect, boost::test_tools::per_element());
+}
+
+// Average pools by hand on ramps (the gradient checks above pass a forward and backward scaled
+// alike but wrongly, e.g. both dividing by K instead of K * K).
+BOOST_AUTO_TEST_CASE(average_pools_by_hand) {
+  std::vector<double> ramp(25);
+  for (std::size_t i = 0; i < ramp.size(); ++i) ramp[i] = double(i);
+  {  // 2x2 windows of a 4x4 ramp: (0 + 1 + 4 + 5) / 4, ...; each pixel gets a quarter of its window's cotangent
+    avg_pool<2>::bind<dims{1, 4, 4}, double, host> p;
+    p.reserve(1);
+    std::vector<double> y(4), dx(16);
+    p.forward(nullptr, nullptr, ramp.data(), y.data(), 1, mode::eval);
+    BOOST_TEST(y == (std::vector<double>{2.5, 4.5, 10.5, 12.5}), boost::test_tools::per_element());
+    const std::vector<double> dy{4, 8, 12, 16};
+    p.backward(nullptr, nullptr, ramp.data(), y.data(), dy.data(), dx.data(), 1);
+    const std::vector<double> expect{1, 1, 2, 2, 1, 1, 2, 2, 3, 3, 4, 4, 3, 3, 4, 4};
+    BOOST_TEST(dx == expect, boost::test_tools::per_element());
+  }
+  {  // overlapping 3x3 windows, stride 2, of a 5x5 ramp: each window's mean is its centre; the
+     // middle row and column belong to two windows, the centre pixel to four
+    avg_pool<3, 2>::bind<dims{1, 5, 5}, double, host> p;
+    p.reserve(1);
+    std::vector<double> y(4), dx(25);
+    p.forward(nullptr, nullptr, ramp.data(), y.data(), 1, mode::eval);
+    BOOST_TEST(y == (std::vector<double>{6, 8, 16, 18}), boost::test_tools::per_element());
+    const std::vector<double> dy{9, 9, 9, 9};
+    p.backward(nullptr, nullptr, ramp.data(), y.data(), dy.data(), dx.data(), 1);
+    const std::vector<double> expect{1, 1, 2, 1, 1, 1, 1, 2, 1, 1, 2, 2, 4, 2, 2, 1, 1, 2, 1, 1, 1, 1, 2, 1, 1};
+    BOOST_TEST(dx == expect, boost::test_tools::per_element());
+  }
+  {  // global average of 2 channels of 2x3: each channel's mean; each pixel gets 1/6 of its channel's
+    global_avg_pool::bind<dims{2, 2, 3}, double, host> p;
+    p.reserve(1);
+    std::vector<double> y(2), dx(12);
+    p.forward(nullptr, nullptr, ramp.data(), y.data(), 1, mode::eval);
+    BOOST_TEST(y == (std::vector<double>{2.5, 8.5}), boost::test_tools::per_element());
+    const std::vector<double> dy{6, 12};
+    p.backward(nullptr, nullptr, ramp.data(), y.data(), dy.data(), dx.data(), 1);
+    const std::vector<double> expect{1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2};
+    BOOST_TEST(dx == expect, boost::test_tools::per_element());
+  }
 }
 
 BOOST_AUTO_TEST_CASE(max_pool_winners_frozen_by_activation_patterns) {

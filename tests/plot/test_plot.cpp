@@ -1085,10 +1085,12 @@ BOOST_AUTO_TEST_CASE(histograms_bins_and_counts) {
     BOOST_TEST_REQUIRE(r.size() == 5u);
     if (b > 0) BOOST_TEST(r[0] == t.rows[b - 1][1]);  // bins tile the range
     n0 += r[3], n1 += r[4];
-    // Recount bin b of sample 0 directly.
-    double c = 0;
-    for (double v : w[0]) c += (v >= r[0] && (v < r[1] || (b + 1 == t.rows.size() && v <= r[1]))) ? 1 : 0;
-    BOOST_TEST(std::abs(c - r[3]) <= 1, "bin " << b);  // edges may round one value across
+    // Recount bin b of each sample directly.
+    for (std::size_t k = 0; k < w.size(); ++k) {
+      double c = 0;
+      for (double v : w[k]) c += (v >= r[0] && (v < r[1] || (b + 1 == t.rows.size() && v <= r[1]))) ? 1 : 0;
+      BOOST_TEST(std::abs(c - r[3 + k]) <= 1, "sample " << k << ", bin " << b);  // edges may round one value across
+    }
   }
   BOOST_TEST(n0 == 20000);
   BOOST_TEST(n1 == 20000);

@@ -278,8 +278,12 @@ BOOST_AUTO_TEST_CASE(one_rolling_checkpoint_name) {
     const auto run = train_resumable(b, ob, optim::constant_lr{0.01}, data, options(3), r, &test_set);
     BOOST_TEST(run.resumed_after == 2);
     BOOST_REQUIRE(run.history.size() == 1u);
-    BOOST_TEST(run.history[0].test.accuracy >= 0.0);
     BOOST_TEST(run.history[0].test.loss > 0.0);  // evaluated, not left at its default
+    {  // and of the trained model (the record is of the epoch's end, which is the run's end)
+      const auto again = evaluate(b, test_set);
+      BOOST_TEST(run.history[0].test.accuracy == again.accuracy);
+      BOOST_TEST(run.history[0].test.loss == again.loss, boost::test_tools::tolerance(1e-6));
+    }
     BOOST_TEST(read_checkpoint_info(latest).epoch == 3);
     M c(1);
     optim::optimizer<optim::sgd, float, backend::host> oc({}, M::n_params);

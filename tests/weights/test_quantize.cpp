@@ -74,6 +74,42 @@ bool on_grid(double v, const quant::grid& g) {
 }
 }  // namespace
 
+// Each weight tensor's grid from its own weights, as written out here: b bits, spacing
+// max |w| / (2^(b - 1) - 1), ends at +-max |w|; binary, +-mean |w|; the weights start at their
+// nearest grid point. (Every other test reads the grid back from the optimizer.)
+BOOST_AUTO_TEST_CASE(grids_take_their_scale_from_each_weight_tensor) {
+  for (const int bits : {4, 1}) {
+    m_t m(5);
+    const std::vector<double> w0(m.params.begin(), m.params.end());
+    optim::quantized_optimizer<m_t, optim::sgd> opt(m, {0.0, 0.0, false}, {optim::rounding::nearest, bits, 0.0, 1});
+    std::size_t k = 0;
+    for (const auto& t : m_t::param_table) {
+      if (t.kind != param_kind::weight) continue;
+      BOOST_TEST_REQUIRE(k < opt.grids().size());
+      const auto& tg = opt.grids()[k++];
+      BOOST_TEST(tg.offset == t.offset);
+      BOOST_TEST(tg.size == t.size());
+      double big = 0, mean = 0;
+      for (index_t i = t.offset; i < t.offset + t.size(); ++i) {
+        big = std::max(big, std::fabs(w0[std::size_t(i)]));
+        mean += std::fabs(w0[std::size_t(i)]) / double(t.size());
+      }
+      const double end = bits == 1 ? mean : big;
+      BOOST_TEST(tg.g.binary == (bits == 1));
+      BOOST_TEST(tg.g.hi == end, tt::tolerance(1e-12));
+      BOOST_TEST(tg.g.lo == -end, tt::tolerance(1e-12));
+      if (bits > 1) BOOST_TEST(tg.g.delta == big / 7, tt::tolerance(1e-12));
+      for (index_t i = t.offset; i < t.offset + t.size(); ++i) {
+        const double w = w0[std::size_t(i)];
+        const double expect = bits == 1 ? (w >= 0 ? mean : -mean) : std::round(w / (big / 7)) * (big / 7);
+        BOOST_TEST(double(m.params[i]) == expect, tt::tolerance(1e-12));
+      }
+    }
+    BOOST_TEST(k == opt.grids().size());
+    BOOST_TEST(k >= 2u);  // the conv's and the dense layer's
+  }
+}
+
 BOOST_AUTO_TEST_CASE(rounding_ignores_updates_below_half_a_step) {
   m_t m(1);
   optim::quantized_optimizer<m_t, optim::sgd> opt(m, {0.0, 0.0, false}, {optim::rounding::nearest, 4, 0.0, 1});
@@ -146,9 +182,21 @@ BOOST_AUTO_TEST_CASE(binary_connect_moves_shadow_weights_and_shows_only_grid_val
       const double moved = std::clamp(shadow0[i] - (i % 2 ? 1.0 : -1.0) * 0.01, t.g.lo, t.g.hi);
       BOOST_TEST(double(opt.shadow()[i]) == moved, tt::tolerance(1e-9));  // the shadow moved, clipped
     }
-  // Biases and batch-norm parameters follow the shadow in full precision.
-  const auto& bn = m_t::param_table[1];
-  BOOST_TEST(double(m.params[bn.offset]) == double(opt.shadow()[bn.offset]));
+  // Biases and batch-norm parameters take the plain SGD step in full precision, neither clipped
+  // to the binary grid's +-s nor rounded (batch norm's gamma starts at 1, outside it).
+  std::vector<bool> on_a_grid(std::size_t(m_t::n_params), false);
+  for (const auto& t : opt.grids())
+    for (index_t i = t.offset; i < t.offset + t.size; ++i) on_a_grid[std::size_t(i)] = true;
+  index_t free = 0;
+  for (index_t i = 0; i < m_t::n_params; ++i) {
+    if (on_a_grid[std::size_t(i)]) continue;
+    ++free;
+    const double stepped = shadow0[std::size_t(i)] - (i % 2 ? 1.0 : -1.0) * 0.01;
+    BOOST_TEST(double(m.params[i]) == stepped, tt::tolerance(1e-12));
+    BOOST_TEST(double(opt.shadow()[i]) == stepped, tt::tolerance(1e-12));
+  }
+  BOOST_TEST(free >= m_t::param_table[1].size());  // the batch norm's parameters at least
+  BOOST_TEST(std::abs(shadow0[std::size_t(m_t::param_table[1].offset)] - 1.0) < 1e-12);  // gamma: 1, off the grid
 }
 
 // Float weights on a 16-bit grid with a zero update: every one of the 65535 levels stays where
