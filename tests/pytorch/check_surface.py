@@ -15,7 +15,7 @@ DIR holds what basin's surface program wrote:
                      tool's order, numpy.meshgrid(x, y)'s; (nx, ny) with value[i, j] there when
                      the format attribute is "basin-surface-1", basin's layout before 2026-12;
                      (nx) for a line) and -1 where not computed, computed uint8 of the same shape;
-                     test_acc is optional
+                     a file without test_acc is refused (exit 2), not checked on its loss alone
   DIR/data.h5        input (n, c, h, w) float32 or float64, labels (n,) int32: the data the
                      surface was evaluated on
 At every computed point the parameters (states mode: the float state_dict entries) are set to
@@ -151,7 +151,9 @@ def main(argv):
             ys = np.array(f["ycoordinates"][()], dtype=np.float64).reshape(-1) if plane else np.zeros(1)
             shape = (xs.size, ys.size)
             surf_loss = np.array(f["test_loss"][()], dtype=np.float64)
-            surf_acc = np.array(f["test_acc"][()], dtype=np.float64) if "test_acc" in f else None
+            if "test_acc" not in f:  # loss_accuracy writes both; a sweep that lost one is not a pass on the other
+                raise ValueError(f"{paths['surface']}: no test_acc, expected test_loss and test_acc")
+            surf_acc = np.array(f["test_acc"][()], dtype=np.float64)
             computed = np.array(f["computed"][()]) if "computed" in f else None
             loss_name = _attr_str(f.attrs["loss_name"]).strip() if "loss_name" in f.attrs else "crossentropy"
             old_layout = "format" in f.attrs and _attr_str(f.attrs["format"]).strip() == "basin-surface-1"
@@ -189,8 +191,6 @@ def main(argv):
           f"({len(targets)} tensors), loss {loss_name}, grid {shape[0]} x {shape[1] if plane else '-'}, "
           f"{int(computed.sum())} of {computed.size} points computed, PyTorch {torch.__version__} in "
           f"{str(dtype).replace('torch.', '')}")
-    if surf_acc is None:
-        print("  note: surface.h5 has no test_acc; only the loss is checked")
 
     # The tensors that move, their origin (float64), and their directions; num_batches_tracked
     # (an integer, eval mode never reads it) stays.
@@ -226,24 +226,22 @@ def main(argv):
                 rel = 0.0 if good else float("inf")
                 notes.append("non-finite loss")
             worst = rel if (rel != rel or rel > worst) else worst  # (a NaN stays: max() would drop it)
-            acc_txt = ""
-            if surf_acc is not None:
-                ba = float(surf_acc[i, j])
-                ta = 100.0 * correct / n
-                acc_txt = f"  acc basin {ba:.4f} torch {ta:.4f}"
-                cb = ba * n / 100.0
-                if not np.isfinite(cb) or abs(cb - round(cb)) > 0.01:
-                    good = False
-                    notes.append(f"basin's accuracy is not a whole number of the {n} samples")
-                else:
-                    diff = int(round(cb)) - correct
-                    if diff != 0:
-                        if abs(diff) == 1 and ties > 0:
-                            n_ties += 1
-                            notes.append(f"1 sample apart, explained by {ties} near-tie sample(s)")
-                        else:
-                            good = False
-                            notes.append(f"{abs(diff)} sample(s) apart, {ties} near tie(s)")
+            ba = float(surf_acc[i, j])
+            ta = 100.0 * correct / n
+            acc_txt = f"  acc basin {ba:.4f} torch {ta:.4f}"
+            cb = ba * n / 100.0
+            if not np.isfinite(cb) or abs(cb - round(cb)) > 0.01:
+                good = False
+                notes.append(f"basin's accuracy is not a whole number of the {n} samples")
+            else:
+                diff = int(round(cb)) - correct
+                if diff != 0:
+                    if abs(diff) == 1 and ties > 0:
+                        n_ties += 1
+                        notes.append(f"1 sample apart, explained by {ties} near-tie sample(s)")
+                    else:
+                        good = False
+                        notes.append(f"{abs(diff)} sample(s) apart, {ties} near tie(s)")
             ok = ok and good
             n_bad += not good
             print(f"  {'ok  ' if good else 'FAIL'} ({i}, {j}) x {a:+.6g} y {b:+.6g}  loss basin {bl:.9g} "

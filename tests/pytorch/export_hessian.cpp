@@ -71,6 +71,10 @@ void write_curvature(const std::string& dir, std::uint64_t seed, index_t n, bool
   });
   std::printf("wrote %s/coherence.h5: alpha %.6g, mean cosine %.6g\n", dir.c_str(), c.coherence, c.mean_cosine);
   auto r = hessian_extremes(net, data, o);
+  // An unconverged pair (an interior Ritz value, its residual honest but large) would pass
+  // check_hessian.py's residual check: refused here.
+  require(r.converged, "export_hessian: Lanczos did not converge in ", o.max_iterations, " products (residuals ",
+          r.max_residual, ", ", r.min_residual, ")");
   save_directions(dir + "/eigen.h5", r.max_vector, &r.min_vector, weights, 0, [&](h5::file& f) {
     f.set_attr("/", "max_eig", r.max_eig);
     f.set_attr("/", "min_eig", r.min_eig);

@@ -8,8 +8,9 @@ plane with one point not computed, and a line) it writes model.h5, directions.h5
 data.h5 as basin's surface program lays them out, the surface computed here by PyTorch in its own
 way (load_state_dict of w + x dx + y dy into a copy of the net), and requires check_surface.py to
 pass; then it perturbs one loss or one accuracy (must fail, exit 1), a value at a point marked not
-computed (must still pass), or the directions or the files (must be refused, exit 2); a plane in
-basin's old layout passes under its own format and is refused under the new one. A net whose
+computed (must still pass), or the directions or the files, or leaves out test_acc (must be
+refused, exit 2); a plane in basin's old layout passes under its own format and is refused under
+the new one. A net whose
 classes 0 and 1 always tie checks that an accuracy one sample apart passes as a tie while two
 samples apart fail. The clean case runs check_surface.py as a script, the others call its main()
 in this process (one torch import). Exit status 0 when all behave, 1 otherwise, 77 when torch,
@@ -134,7 +135,8 @@ def write_dir(d, model, x, labels, xs, ys, dx, dy, states, skip=(), perturb=None
         else:
             loss, acc, computed = loss[:, 0], acc[:, 0], computed[:, 0]
         f.create_dataset("test_loss", data=loss)
-        f.create_dataset("test_acc", data=acc)
+        if perturb != "noacc":
+            f.create_dataset("test_acc", data=acc)
         f.create_dataset("computed", data=computed)
     if perturb == "nodata":
         if os.path.exists(os.path.join(d, "data.h5")):
@@ -167,7 +169,7 @@ def main(argv):
     cases = [  # tag, depth, shortcut, in_ch, size, dtype, states, plane, tie, [(perturbation, wanted exit)]
         ("resnet8_f32_weights", 8, True, 1, 12, torch.float32, False, True, False,
          [(None, 0), ("loss", 1), ("acc", 1), ("uncomputed", 0), ("count", 2), ("shape", 2), ("nodata", 2),
-          ("old", 0), ("transposed", 2)]),
+          ("old", 0), ("transposed", 2), ("noacc", 2)]),
         ("plain8_f64_states", 8, False, 3, 10, torch.float64, True, True, False, [(None, 0), ("loss", 1)]),
         ("resnet8_f32_line", 8, True, 1, 12, torch.float32, False, False, False, [(None, 0), ("loss", 1)]),
         ("resnet8_f32_tie", 8, True, 1, 12, torch.float32, False, True, True, [("acc", 0), ("acc2", 1)]),
