@@ -186,7 +186,28 @@ BOOST_AUTO_TEST_CASE(mixtures_and_mode_coverage) {
   std::vector<float> one(std::size_t(2 * 100));
   for (std::size_t i = 0; i < one.size(); i += 2) one[i] = 2.0f, one[i + 1] = 0.0f;
   BOOST_TEST(gan::mode_coverage(ring, one).modes == 1);
-  BOOST_TEST(gan::mixture::grid().means.size() == 25u);
+  // A mode counts once it holds min_share (0.1) of a fair share, n / 8: 7 modes of 1000 points and
+  // one of m; m = 50 is under 0.1 x 7050 / 8 = 88.1 (a collapsed generator's stray points), m = 100
+  // over 0.1 x 7100 / 8 = 88.75.
+  for (const index_t m : {index_t(50), index_t(100)}) {
+    std::vector<float> few;
+    for (std::size_t j = 0; j < 8; ++j)
+      for (index_t i = 0; i < (j < 7 ? 1000 : m); ++i)
+        few.push_back(float(ring.means[j][0])), few.push_back(float(ring.means[j][1]));
+    const auto fc = gan::mode_coverage(ring, few);
+    BOOST_TEST(fc.per_mode[7] == m);
+    BOOST_TEST(fc.modes == (m == 50 ? 7 : 8), "m = " << m);
+    BOOST_TEST(gan::mode_coverage(ring, few, 0.0).modes == 8);  // any point counts without a share
+  }
+  const auto grid = gan::mixture::grid();
+  BOOST_TEST(grid.means.size() == 25u);
+  // Row-major over (i, j), spacing 2, centred: (-4, -4), (-4, -2), ..., the 8th (i 1, j 2) at (-2, 0).
+  BOOST_TEST(grid.means[0][0] == -4.0);
+  BOOST_TEST(grid.means[0][1] == -4.0);
+  BOOST_TEST(grid.means[7][0] == -2.0);
+  BOOST_TEST(grid.means[7][1] == 0.0);
+  BOOST_TEST(grid.means[24][0] == 4.0);
+  BOOST_TEST(grid.means[24][1] == 4.0);
   BOOST_CHECK_THROW(gan::mixture::ring(0), basin::error);
   BOOST_CHECK_THROW(gan::mode_coverage(ring, {1.0f}), basin::error);
   // A hand-made mixture without modes or with a sigma of 0 or NaN covered nothing, silently.
@@ -429,6 +450,17 @@ BOOST_AUTO_TEST_CASE(classifier_score_closed_forms) {
   BOOST_TEST(o.score == 1.0, boost::test_tools::tolerance(1e-12));
   BOOST_TEST(o.classes_covered == 1);
   BOOST_TEST(o.per_class[0] == 30);
+  // A class counts once chosen for min_share (0.1) of a fair share, n / 3: of 60 samples, 2.
+  for (const int rare : {1, 2}) {
+    std::vector<float> mix;
+    for (int i = 0; i < 60; ++i) {
+      const int k = i < rare ? 2 : i % 2;  // `rare` samples of class 2, the rest classes 0 and 1
+      for (int j = 0; j < 3; ++j) mix.push_back(j == k ? 200.0f : 0.0f);
+    }
+    const auto r = gan::classifier_score(c, mix);
+    BOOST_TEST(r.per_class[2] == rare);
+    BOOST_TEST(r.classes_covered == (rare == 1 ? 2 : 3), "rare = " << rare);
+  }
   // Random logits against the formula written out.
   std::vector<float> x;
   const counter_rng rng{1, 1};

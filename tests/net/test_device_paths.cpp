@@ -4,7 +4,10 @@
 // So every kernel the GPU runs (element-parallel im2col, col2im, epilogues and batch norm,
 // Winograd by strided-batched GEMM, the staged first layer) is checked here, on every CI run,
 // against the host's own paths to double rounding.
+#include <array>
 #include <boost/test/unit_test.hpp>
+#include <typeinfo>
+#include <utility>
 
 #include "../layers/gradcheck.hpp"
 #include "../random_data.hpp"
@@ -34,9 +37,11 @@ struct as_device {
   static constexpr bool block_kernels = true;
   static std::size_t block_shared_limit() { return std::size_t(1) << 30; }
   static inline long blocks_run = 0;  // block kernels run so far (tests check which path ran)
+  static inline const std::type_info* last_block = nullptr;  // and the functor of the last one
   template <class F>
   static void for_each_block(index_t blocks, F f) {
     ++blocks_run;
+    last_block = &typeid(F);
     host::for_each_index(blocks, [=](index_t b) {
       std::vector<unsigned char> shared(F::shared_bytes, 0xff);  // garbage (NaN) until written, as on a device
       std::vector<typename F::state> st(F::threads);
@@ -132,6 +137,20 @@ struct conv_case {
   }
 };
 
+// The one-kernel Winograd functor that variant V of conv layer D runs: its own, or variant 0's
+// where its filters a block do not divide the layer's filters (fused_forward's fallback).
+template <class D, std::size_t V>
+const std::type_info* fused_kernel_of() {
+  namespace wg = detail::winograd;
+  using Cfg = std::tuple_element_t<V, wg::fused_variants>;
+  using Ran = std::conditional_t<D::out.c % Cfg::outs == 0, Cfg, std::tuple_element_t<0, wg::fused_variants>>;
+  return &typeid(wg::fused_fn<double, D::in, D::out, Ran>);
+}
+template <class D, std::size_t... V>
+std::array<const std::type_info*, sizeof...(V)> fused_kernels(std::index_sequence<V...>) {
+  return {fused_kernel_of<D, V>()...};
+}
+
 // One 3x3 conv's inference path (scale, shift, residual, relu in the epilogue; bias when B) on
 // the device path, with the fused Winograd kernel and with the separate kernels, against the
 // host's, in double: blocks of tiles that end inside an image, cropped tiles, a partial last block.
@@ -142,13 +161,19 @@ void compare_fused(index_t n) {
   static_assert(D::fused_shape && !H::fused_shape);
   conv_case<H, D> cc(n, 41);
   D& d = cc.d;
+  const auto kernels = fused_kernels<D>(std::make_index_sequence<detail::winograd::n_fused_variants>{});
   for (const bool full : {true, false}) {
     const std::vector<double> yh = cc.host(full);
     std::vector<double> yf(yh.size()), ys(yh.size());
     d.use_fused = true;
+    long before = as_device::blocks_run;
     cc.run(d, yf.data(), full);
+    BOOST_TEST(as_device::blocks_run == before + 1);  // the one kernel ran, variant 0's
+    BOOST_TEST((as_device::last_block == kernels[0]));
     d.use_fused = false;
+    before = as_device::blocks_run;
     cc.run(d, ys.data(), full);
+    BOOST_TEST(as_device::blocks_run == before);  // the separate kernels: no block kernel
     BOOST_TEST(max_rel(yf, yh) < 1e-12);
     BOOST_TEST(max_rel(ys, yh) < 1e-12);
     // The kernel's other register blocks (detail::winograd::fused_variants; the one with 32
@@ -161,7 +186,10 @@ void compare_fused(index_t n) {
     for (int v = 1; v < detail::winograd::n_fused_variants; ++v) {
       std::vector<double> yv(yh.size());
       d.fused_variant = v;
+      before = as_device::blocks_run;
       cc.run(d, yv.data(), full);
+      BOOST_TEST(as_device::blocks_run == before + 1, "variant " << v);
+      BOOST_TEST((as_device::last_block == kernels[std::size_t(v)]), "variant " << v << " ran another kernel");
       BOOST_TEST(max_rel(yv, yh) < 1e-12, "variant " << v);
       if (v >= 4) {
         cc.run(d, yv.data(), full, xb.data() + 1);
