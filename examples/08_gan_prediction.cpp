@@ -27,7 +27,8 @@
 // over training), each with its .dat and .gp; with several settings these carry them
 // (gan_lr0.001_alternating.png, gan_lr0.001_beta1-0.9_alternating.png, ...) and gan_lr_sweep or
 // gan_beta1_sweep.{png,svg} compares them (the setting held fixed in the name unless it is the
-// default: gan_lr_sweep_beta1-0.9, gan_beta1_sweep_lr0.003). Each finished run is written at once to
+// default: gan_lr_sweep_beta1-0.9, gan_beta1_sweep_lr0.003; with several rates the first and the
+// last, gan_beta1_sweep_lr0.001-0.003). Each finished run is written at once to
 // <out>/runs/lr<lr>[_beta1-<beta1>]_<method>_<run>.h5 (its checks, samples and both nets; beta1 in
 // the name unless it is the default 0.5); a rerun reads the runs it finds (of the same recipe;
 // another recipe's file is refused) and trains only the missing ones.
@@ -400,12 +401,16 @@ int main(int argc, char** argv) try {
     ls.y2label = "% of samples within 3 sigma of a mode";
     ls.log_x = by_lr;
     // The setting held fixed is in the name unless it is the default, as in the runs' names, so
-    // that a sweep over --lr at --beta1 0.9 does not overwrite the one at 0.5 in the same --out.
+    // that a sweep over --lr at --beta1 0.9 does not overwrite the one at 0.5 in the same --out;
+    // a sweep over beta1 with several rates (one curve each) names the first and the last.
     const double default_lr = st.sgd ? 0.1 : 1e-3;
-    const std::string held = by_lr && beta1s[0] != default_beta1
-                                 ? basin::text("_", st.sgd ? "momentum" : "beta1", "-", beta1s[0])
-                             : !by_lr && lrs.size() == 1 && lrs[0] != default_lr ? basin::text("_lr", lrs[0])
-                                                                                 : std::string();
+    std::string held;
+    if (by_lr && beta1s[0] != default_beta1)
+      held = basin::text("_", st.sgd ? "momentum" : "beta1", "-", beta1s[0]);
+    else if (!by_lr && lrs.size() > 1)
+      held = basin::text("_lr", lrs.front(), "-", lrs.back());
+    else if (!by_lr && lrs[0] != default_lr)
+      held = basin::text("_lr", lrs[0]);
     basin::plot::curves(mc, qc,
                         out + (st.sgd ? "/gan_sgd" : "/gan") +
                             (by_lr    ? "_lr_sweep"

@@ -70,6 +70,7 @@ BOOST_AUTO_TEST_CASE(streams_and_seeds_differ) {
   }
   BOOST_TEST(same_ab < 2);
   BOOST_TEST(same_ac < 2);
+  BOOST_TEST(a.normal(12345) == a.normal(12345));  // a pure function of the index
 }
 
 // Neighbouring numbers are independent and each kind has its distribution's shape. n = 400000

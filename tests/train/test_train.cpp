@@ -39,7 +39,7 @@ BOOST_AUTO_TEST_CASE(sgd_nesterov_weight_decay_by_hand) {
 }
 
 BOOST_AUTO_TEST_CASE(adam_by_hand) {
-  // First Adam step moves each weight by lr * sign(g) (bias correction makes m/v^(1/2) = g/|g|).
+  // First Adam step moves each weight by lr g / (|g| + eps) (bias correction makes m/v^(1/2) = g/|g|).
   optim::optimizer<optim::adam, double, host> opt({0.9, 0.999, 1e-8, 0.0}, 3);
   std::vector<double> w{1, 2, 3}, g{0.3, -2, 1e-3};
   opt.step(w.data(), g.data(), 0.01);

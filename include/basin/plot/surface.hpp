@@ -860,7 +860,7 @@ inline void surface3d(const grid2d& g, const std::string& stem, const style& st)
                                     : "set pm3d depthorder noborder\n";
   s += detail::xy_ranges(g) + detail::axis_labels(st);
   // The axes' names down and outward, clear of the tic labels: at gnuplot's place "direction 1"
-  // ended a character left of the x axis' "0", at its height, and read as one of its labels.
+  // ended two characters left of the x axis' "0", a line below it, and read as one of its labels.
   s += "set xlabel offset -2,-1.2\nset ylabel offset 2,-1.2\n";
   // The colour bar, 2.5% of the picture wide, at 88% of it, or further left when its labels need
   // the room. Tic labels wider than about four characters (a map that spans 1e-7 around 2.302585)
