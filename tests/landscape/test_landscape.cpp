@@ -230,14 +230,31 @@ BOOST_AUTO_TEST_CASE(interpolation_direction) {
   BOOST_TEST(double(a.params[3]) == 0.75 * p0[3] + 0.25 * b.params[3], tol);
 }
 
+// y <- y - (<x, y> / <x, x>) x over parameters and running statistics alike, x untouched: the
+// cosine alone would also pass taking x's part out of x, or y's statistics left as they were.
 BOOST_AUTO_TEST_CASE(gram_schmidt) {
   small m(2);
-  auto x = random_direction(m, 1, 0, {normalization::none, false, false});
-  auto y = random_direction(m, 1, 1, {normalization::none, false, false});
+  auto x = random_direction(m, 1, 0, {normalization::none, false, true});
+  auto y = random_direction(m, 1, 1, {normalization::none, false, true});
   for (index_t i = 0; i < small::n_params; ++i) y.params[i] += 0.5 * x.params[i];  // correlate them
+  for (index_t i = 0; i < small::n_state; ++i) y.state[i] += 0.5 * x.state[i];
   BOOST_TEST(std::abs(cosine(x, y)) > 0.2);
+  const std::vector<double> xp(x.params.begin(), x.params.end()), xs(x.state.begin(), x.state.end());
+  const std::vector<double> yp(y.params.begin(), y.params.end()), ys(y.state.begin(), y.state.end());
+  double xy = 0, xx = 0, state_xx = 0;
+  for (std::size_t i = 0; i < xp.size(); ++i) xy += xp[i] * yp[i], xx += xp[i] * xp[i];
+  for (std::size_t i = 0; i < xs.size(); ++i) xy += xs[i] * ys[i], xx += xs[i] * xs[i], state_xx += xs[i] * xs[i];
+  BOOST_TEST_REQUIRE(state_xx > 0.0);  // the statistics move too
   orthogonalize(x, y);
   BOOST_TEST(std::abs(cosine(x, y)) < 1e-12);
+  for (std::size_t i = 0; i < xp.size(); ++i) {
+    BOOST_TEST(double(x.params[index_t(i)]) == xp[i]);
+    BOOST_TEST(double(y.params[index_t(i)]) == yp[i] - xy / xx * xp[i], boost::test_tools::tolerance(1e-12));
+  }
+  for (std::size_t i = 0; i < xs.size(); ++i) {
+    BOOST_TEST(double(x.state[index_t(i)]) == xs[i]);
+    BOOST_TEST(double(y.state[index_t(i)]) == ys[i] - xy / xx * xs[i], boost::test_tools::tolerance(1e-12));
+  }
 }
 
 // Zero, non-finite or out-of-range arguments are refused by name, with what was found.

@@ -3,9 +3,11 @@
 // For a bound layer impl in double, with random input x, parameters w and a random cotangent r,
 // the scalar L = sum(r * f(x; w)) has dL/dx and dL/dw given by backward(dy = r). Both are
 // compared against central differences (L(v + h) - L(v - h)) / 2h for every input element and
-// every parameter.
+// every parameter, after a first forward and backward at another input, into gw and dx full of
+// NaN (backward overwrites them, and the layer's scratch starts used).
 #pragma once
 
+#include <algorithm>
 #include <boost/test/unit_test.hpp>
 #include <cmath>
 #include <limits>
@@ -56,6 +58,17 @@ gradcheck_result gradcheck(index_t n, mode m, std::uint64_t seed = 7, double h =
     for (index_t i = 0; i < ny; ++i) acc += r[i] * y[i];
     return acc;
   };
+  // A first pass at another input, so that the checked one finds the layer's scratch (partial
+  // sums, masks) used; and gw, dx full of NaN, which backward must overwrite, not add to.
+  {
+    const std::vector<T> keep = x;
+    for (index_t i = 0; i < nx; ++i) x[i] = rng.normal(std::uint64_t(4000000 + i));
+    loss();
+    layer.backward(w.data(), gw.data(), x.data(), y.data(), r.data(), dx.data(), n);
+    x = keep;
+  }
+  std::fill(gw.begin(), gw.end(), std::numeric_limits<T>::quiet_NaN());
+  std::fill(dx.begin(), dx.end(), std::numeric_limits<T>::quiet_NaN());
   loss();
   layer.backward(w.data(), gw.data(), x.data(), y.data(), r.data(), dx.data(), n);
   const std::vector<T> dx_a = dx, gw_a = gw;

@@ -1234,6 +1234,46 @@ BOOST_AUTO_TEST_CASE(bad_input_is_rejected_before_writing) {
   BOOST_TEST(!fs::exists(stem("e.csv")));
 }
 
+// Every cell of a .vtk file write_vtk wrote is a grid cell (i, j) with its corners, as point
+// numbers below the file's count, at (x_i, y_j) (x_i+1, y_j) (x_i+1, y_j+1) (x_i, y_j+1), and the
+// cells are exactly those whose four corners were computed, in order.
+void check_vtk_cells(const grid2d& g, const std::string& text) {
+  std::istringstream in(text.substr(text.find("POINTS ")));
+  std::string word, type;
+  long n = 0, m = 0, size = 0;
+  in >> word >> n >> type;
+  std::vector<std::pair<std::size_t, std::size_t>> at;  // point number -> (i, j)
+  for (long k = 0; k < n; ++k) {
+    double x = 0, y = 0, z = 0;
+    in >> x >> y >> z;
+    const auto i = std::size_t(std::find(g.x.begin(), g.x.end(), x) - g.x.begin());
+    const auto j = std::size_t(std::find(g.y.begin(), g.y.end(), y) - g.y.begin());
+    BOOST_TEST_REQUIRE((i < g.x.size() && j < g.y.size()), "point " << k << " at (" << x << ", " << y << ")");
+    at.push_back({i, j});
+  }
+  std::vector<std::pair<std::size_t, std::size_t>> expect;  // the cells with four computed corners
+  const std::size_t ny = g.y.size();
+  const auto computed = [&](std::size_t i, std::size_t j) { return std::isfinite(g.z[i * ny + j]); };
+  for (std::size_t i = 0; i + 1 < g.x.size(); ++i)
+    for (std::size_t j = 0; j + 1 < ny; ++j)
+      if (computed(i, j) && computed(i + 1, j) && computed(i + 1, j + 1) && computed(i, j + 1))
+        expect.push_back({i, j});
+  in >> word >> m >> size;
+  BOOST_TEST(word == "POLYGONS");
+  BOOST_TEST_REQUIRE(m == long(expect.size()));
+  for (long c = 0; c < m; ++c) {
+    long four = 0, id[4] = {};
+    in >> four >> id[0] >> id[1] >> id[2] >> id[3];
+    BOOST_TEST_REQUIRE(four == 4);
+    const auto [i, j] = expect[std::size_t(c)];
+    const std::pair<std::size_t, std::size_t> corners[4] = {{i, j}, {i + 1, j}, {i + 1, j + 1}, {i, j + 1}};
+    for (int q = 0; q < 4; ++q) {
+      BOOST_TEST_REQUIRE((id[q] >= 0 && id[q] < n), "cell " << c << " names point " << id[q] << " of " << n);
+      BOOST_TEST((at[std::size_t(id[q])] == corners[q]), "cell " << c << ", corner " << q);
+    }
+  }
+}
+
 BOOST_AUTO_TEST_CASE(vtk_layout_counts_clip_and_log) {
   grid2d g = bowl();
   const std::string path = stem("vtk/bowl.vtk");  // folder created
@@ -1284,6 +1324,7 @@ BOOST_AUTO_TEST_CASE(vtk_layout_counts_clip_and_log) {
     BOOST_TEST(v == g.z[std::size_t(k)]);
   }
   BOOST_TEST(!(in >> v));  // nothing after
+  check_vtk_cells(g, slurp(path));
 
   // An interior point not computed drops one point and the four cells around it; clipping
   // then log as h52vtp: ln(min(v, clip) + 0.1).
@@ -1293,6 +1334,7 @@ BOOST_AUTO_TEST_CASE(vtk_layout_counts_clip_and_log) {
   BOOST_TEST(s.find("POINTS 356 double") != std::string::npos);
   BOOST_TEST(s.find("POLYGONS 316 1580") != std::string::npos);
   BOOST_TEST(s.find("POINT_DATA 356") != std::string::npos);
+  check_vtk_cells(g, s);  // the points after the hole renumbered, the four cells around it gone
   BOOST_TEST(s.find("nan") == std::string::npos);
   const auto at = s.find("LOOKUP_TABLE default\n");
   std::istringstream vs(s.substr(at + 21));

@@ -54,6 +54,19 @@ BOOST_AUTO_TEST_CASE(adam_by_hand) {
   const double expect = w1 - 0.01 * (m / (1 - 0.81)) / (std::sqrt(v / (1 - 0.999 * 0.999)) + 1e-8);
   opt.step(w.data(), g2.data(), 0.01);
   BOOST_TEST(w[0] == expect, tt::tolerance(1e-12));
+  // Weight decay enters the gradient before the moments (PyTorch's Adam, not AdamW): g + wd w =
+  // -0.05 + 0.1 = +0.05, so the first step goes down by lr (without the decay: up; AdamW's
+  // decoupled form: 1.01 - lr wd = 1.009).
+  optim::optimizer<optim::adam, double, host> decayed({0.9, 0.999, 1e-8, 0.1}, 1);
+  std::vector<double> wd{1}, gd{-0.05};
+  decayed.step(wd.data(), gd.data(), 0.01);
+  BOOST_TEST(wd[0] == 1 - 0.01 * 0.05 / (0.05 + 1e-8), tt::tolerance(1e-12));
+  // A second step, written out: g = -0.05 + 0.1 w1.
+  const double w1d = wd[0], gi = -0.05 + 0.1 * w1d;
+  const double md = 0.9 * 0.1 * 0.05 + 0.1 * gi, vd = 0.999 * 0.001 * 0.0025 + 0.001 * gi * gi;
+  decayed.step(wd.data(), gd.data(), 0.01);
+  BOOST_TEST(wd[0] == w1d - 0.01 * (md / (1 - 0.81)) / (std::sqrt(vd / (1 - 0.999 * 0.999)) + 1e-8),
+             tt::tolerance(1e-12));
 }
 
 // A step refused for its learning rate changes nothing, the step count (Adam's bias correction)
@@ -82,6 +95,14 @@ BOOST_AUTO_TEST_CASE(schedules) {
   BOOST_TEST(c(5) == 0.05, tt::tolerance(1e-12));
   BOOST_TEST(c(10) == 0.0, tt::tolerance(1e-15));
   BOOST_TEST(c(2.5) == 0.05 * (1 + std::cos(M_PI / 4)), tt::tolerance(1e-12));
+  // A floor: min + (lr - min) (1 + cos(pi e / E)) / 2, held at min after E epochs and at lr before 0.
+  const optim::cosine_lr f{0.1, 10, 0.01};
+  BOOST_TEST(f(0) == 0.1, tt::tolerance(1e-15));
+  BOOST_TEST(f(5) == 0.055, tt::tolerance(1e-12));
+  BOOST_TEST(f(2.5) == 0.01 + 0.045 * (1 + std::cos(M_PI / 4)), tt::tolerance(1e-12));
+  BOOST_TEST(f(10) == 0.01, tt::tolerance(1e-15));
+  BOOST_TEST(f(15) == 0.01, tt::tolerance(1e-15));
+  BOOST_TEST(f(-1) == 0.1, tt::tolerance(1e-15));
   // Settings out of range are refused at the first call, naming the setting.
   const auto says = [](const char* what) {
     return [what](const error& e) { return std::string(e.what()).find(what) != std::string::npos; };
