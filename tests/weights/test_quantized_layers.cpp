@@ -10,7 +10,9 @@
 
 #include "../checks.hpp"
 #include "../layers/gradcheck.hpp"
+#include "../random_data.hpp"
 #include "basin/io/checkpoint.hpp"
+#include "basin/landscape/surface.hpp"
 #include "basin/layers/conv.hpp"
 #include "basin/layers/dense.hpp"
 #include "basin/layers/loss.hpp"
@@ -354,6 +356,106 @@ BOOST_AUTO_TEST_CASE(the_quantized_optimizer_publishes_its_grids_to_the_layers) 
   BOOST_CHECK_THROW((optim::quantized_optimizer<model<net, double>, optim::sgd>(bad, {0.0, 0.0, false},
                                                                                {optim::rounding::nearest, 8, 0, 1})),
                     basin::error);
+}
+
+// A quantized layer keeps its grid (from a quantized optimizer, or its first pack); every
+// checkpoint stores it and loading restores it. Here an optimizer's fixed spacing 0.2 holds no
+// weight at its ends, so a layer taking the grid from the loaded weights (max |w| / 7) would
+// round them elsewhere: the loaded net computed another loss (2.4558 against 2.4576).
+BOOST_AUTO_TEST_CASE(checkpoints_keep_each_quantized_layers_grid) {
+  using net4 = network<input<1, 8, 8>, conv<4, 3, 1, 1, false, weights::integer<4>>, batch_norm, relu, global_avg_pool,
+                       dense<10, true, weights::integer<4>>>;
+  using M = model<net4, double>;
+  const auto data = test::random_dataset(M::in, 60, 4);
+  M m(3);
+  optim::quantized_optimizer<M, optim::sgd> q(m, {0.9, 0, false}, {optim::rounding::nearest, 4, 0.2, 0});
+  const auto want = evaluate(m, data, 30);
+  const auto dir = std::filesystem::temp_directory_path() / ("basin_grids_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const auto same_grids = [&](M& l) {
+    const auto a = layer_grids(l);
+    BOOST_TEST_REQUIRE(a.size() == q.grids().size());
+    for (std::size_t k = 0; k < a.size(); ++k) {
+      BOOST_TEST(a[k].g.delta == q.grids()[k].g.delta);
+      BOOST_TEST(a[k].g.hi == q.grids()[k].g.hi);
+    }
+  };
+  for (const bool packed : {true, false}) {
+    const std::string path = (dir / (packed ? "packed.h5" : "plain.h5")).string();
+    if (packed)
+      save_packed_checkpoint(m, path, q.grids());
+    else
+      save_checkpoint(m, path);
+    M l(7);
+    (void)evaluate(l, data, 30);  // a grid of its own weights first: replaced by the file's
+    load_checkpoint(l, path);
+    same_grids(l);
+    const auto got = evaluate(l, data, 30);
+    BOOST_TEST(got.loss == want.loss, (packed ? "packed" : "plain") << " checkpoint");
+    BOOST_TEST(got.accuracy == want.accuracy);
+  }
+  // A file without the layers' grids (a real net's checkpoint): the layers forget theirs and take
+  // one from the loaded weights, as a fresh model does.
+  using real4 = network<input<1, 8, 8>, conv<4, 3, 1, 1, false>, batch_norm, relu, global_avg_pool, dense<10>>;
+  model<real4, double> r(5);
+  const std::string real_path = (dir / "real.h5").string();
+  save_checkpoint(r, real_path);
+  M stale(3), fresh(3);
+  (void)evaluate(stale, data, 30);
+  load_checkpoint(stale, real_path);
+  load_checkpoint(fresh, real_path);
+  BOOST_TEST(evaluate(stale, data, 30).loss == evaluate(fresh, data, 30).loss);
+  std::filesystem::remove_all(dir);
+}
+
+// A sweep of a net whose quantized layers have no grid yet rounds every point on the origin's
+// grids: the value at the origin is the origin's loss whichever point comes first (it took the
+// grid of the first point evaluated, the line's end).
+BOOST_AUTO_TEST_CASE(a_sweep_rounds_on_the_origins_grids) {
+  using tiny = network<input<1, 8, 8>, conv<4, 3, 1, 1, false, weights::binary>, batch_norm, relu, global_avg_pool,
+                       dense<10, true, weights::binary>>;
+  using M = model<tiny, double>;
+  const auto data = test::random_dataset(M::in, 60, 4);
+  M origin(3);
+  const double at_origin = evaluate(origin, data, 30).loss;
+  const auto path =
+      (std::filesystem::temp_directory_path() / ("basin_qsweep_" + std::to_string(::getpid()) + ".h5")).string();
+  for (const auto& xs : {std::vector<double>{-1, 0, 1}, std::vector<double>{0, 1}}) {
+    M m(3);
+    auto dx = random_direction(m, 5, 0, {});
+    std::filesystem::remove(path);
+    surface_options so;
+    so.x = xs;
+    so.progress = false;
+    loss_accuracy la{&data, nullptr, 30};
+    sweep(m, dx, nullptr, path, so, la.names(), la);
+    const auto v = surface_values(path, "train_loss");
+    BOOST_TEST(v[xs[0] == 0 ? 0 : 1] == at_origin, boost::test_tools::tolerance(1e-12));
+    BOOST_TEST(evaluate(m, data, 30).loss == at_origin, boost::test_tools::tolerance(1e-12));
+  }
+  std::filesystem::remove(path);
+}
+
+// Sign selection reads the packed levels, where a NaN or infinite weight became +-s: the layer
+// then computes on the float values, so the output shows it (it gave -3 everywhere).
+BOOST_AUTO_TEST_CASE(sign_selection_keeps_non_finite_weights_visible) {
+  using L = dense<2, false, weights::binary>::bind<dims{3, 1, 1}, double, host>;
+  for (const bool select : {false, true}) {
+    L l;
+    l.reserve(3);
+    l.use_sign_select = select;
+    std::vector<double> w{1, std::numeric_limits<double>::quiet_NaN(), -1,
+                          1, std::numeric_limits<double>::infinity(),  1};
+    const std::vector<double> x{1, 1, 1, 1, 1, 1, 1, 1, 1};
+    std::vector<double> y(6);
+    l.forward(w.data(), nullptr, x.data(), y.data(), 3, mode::eval);
+    for (std::size_t i = 0; i < y.size(); ++i)
+      BOOST_TEST(!std::isfinite(y[i]), "sign select " << select << ", output " << i << " = " << y[i]);
+    // and finite weights take the sign-selection path again
+    w = {1, -1, -1, 1, 1, 1};
+    l.forward(w.data(), nullptr, x.data(), y.data(), 3, mode::eval);
+    for (std::size_t i = 0; i < y.size(); ++i) BOOST_TEST(std::isfinite(y[i]));
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -12,6 +12,11 @@
 // same name, with attributes packed_bits, grid_delta, grid_lo, grid_hi, grid_binary, numel and
 // shape ("16,1,3,3"); a binary net's file is about 1/32 of the float one. load_checkpoint reads
 // both kinds into any model of the architecture, dequantizing packed tensors exactly.
+// Every checkpoint also keeps the grid of each layer of a quantized weight type (binary,
+// integer<b>) that has one, as float64 attributes layer_grid_delta, layer_grid_lo, layer_grid_hi
+// and int64 layer_grid_binary of its weight tensor; load_checkpoint gives it back to a layer of
+// the same bits (a packed tensor's grid_* where a file has no layer_grid_*), and any other
+// quantized layer forgets its grid, so that it takes one from the loaded weights, as a fresh one.
 // Training checkpoints (save_training_checkpoint) add the optimizer's state in the group
 // "optimizer", laid out as PyTorch's optimizer state_dict per parameter:
 //   optimizer/<slot>/<parameter name>   one tensor per parameter and slot (momentum_buffer;
@@ -72,6 +77,16 @@ std::vector<hsize_t> torch_shape(const Table& d) {
 }  // namespace detail
 
 namespace detail {
+// The parameter table's index of each weight tensor, in order: that of the k-th conv or dense
+// layer (model::for_each_weight_layer's k).
+template <class Model>
+std::vector<std::size_t> weight_tensors() {
+  std::vector<std::size_t> out;
+  for (std::size_t i = 0; i < Model::param_table.size(); ++i)
+    if (Model::param_table[i].kind == param_kind::weight) out.push_back(i);
+  return out;
+}
+
 // The batch-norm counter stored after a running variance: "<bn>.running_var" -> "<bn>.num_batches_tracked".
 inline std::string counter_name(const std::string& running_var) {
   return running_var.substr(0, running_var.size() - std::string("running_var").size()) + "num_batches_tracked";
@@ -108,6 +123,21 @@ void write_checkpoint(
       const auto& d = Model::param_table[i];
       if (!packed(i, pn[i], p.data() + d.offset, f)) f.write<T>(pn[i], p.data() + d.offset, detail::torch_shape(d));
     }
+    // Each quantized layer's grid, on its weight tensor (the layer keeps it from its first pack or
+    // a quantized optimizer; derived again from other weights it would round them elsewhere).
+    const auto weights = weight_tensors<Model>();
+    const_cast<Model&>(m).for_each_weight_layer([&](auto& l, std::size_t k) {
+      using L = std::remove_cvref_t<decltype(l)>;
+      if constexpr (L::quantized) {
+        if (!l.store.packed.has_grid()) return;
+        const auto& g = l.store.packed.grid();
+        const std::string& name = pn[weights.at(k)];
+        f.set_attr(name, "layer_grid_delta", g.delta);
+        f.set_attr(name, "layer_grid_lo", g.lo);
+        f.set_attr(name, "layer_grid_hi", g.hi);
+        f.set_attr(name, "layer_grid_binary", std::int64_t(g.binary ? 1 : 0));
+      }
+    });
     for (std::size_t i = 0; i < sn.size(); ++i) {
       const auto& d = Model::state_table[i];
       f.write<T>(sn[i], s.data() + d.offset, detail::torch_shape(d));
@@ -169,8 +199,10 @@ void save_packed_checkpoint(const Model& m, const std::string& path, const Grids
 
 // The grids of a model's layers of quantized weight types (weights::binary, weights::integer<b>),
 // in the form save_packed_checkpoint and stored_bytes take: save_packed_checkpoint(m, path,
-// layer_grids(m)) stores such a net packed. Requires the grids fixed (a forward pass, or a
-// quantized optimizer, which also keeps m.params on them); throws basin::error otherwise.
+// layer_grids(m)) stores such a net packed when m.params lie on them, as a quantized optimizer
+// keeps them (after a forward pass alone the layers have grids but the float weights are not on
+// them, and save_packed_checkpoint refuses them, naming the first). Requires the grids fixed (a
+// forward pass or a quantized optimizer); throws basin::error otherwise.
 template <class Model>
 std::vector<quant::tensor_grid> layer_grids(Model& m) {
   std::vector<index_t> offsets;
@@ -295,10 +327,29 @@ checkpoint_info load_checkpoint(Model& m, const std::string& path) {
   else
     detail::require_architecture<Model>(info, path);
   std::vector<T> p(static_cast<std::size_t>(Model::n_params)), s(static_cast<std::size_t>(Model::n_state));
-  const auto load = [&](const std::vector<std::string>& names, const auto& table, std::vector<T>& out) {
+  // The grid of each weight tensor's quantized layer as saved (layer_grid_*), or for a packed
+  // tensor of a file without them its packing grid.
+  std::vector<std::optional<quant::grid>> grids(Model::param_table.size());
+  const auto read_grid = [&](const std::string& name, const char* prefix) {
+    const std::string pre = prefix;
+    quant::grid g;
+    g.delta = f.attr_double(name, pre + "delta");
+    g.lo = f.attr_double(name, pre + "lo");
+    g.hi = f.attr_double(name, pre + "hi");
+    const auto binary = f.attr_i64(name, pre + "binary");
+    require(binary == 0 || binary == 1, "checkpoint '", path, "': tensor '", name, "' has ", pre, "binary ", binary,
+            ", expected 0 (an integer grid) or 1 (binary)");
+    g.binary = binary == 1;
+    const auto problem = quant::grid_problem(g);
+    require(problem.empty(), "checkpoint '", path, "': tensor '", name, "', its ", pre, "*: ", problem);
+    return g;
+  };
+  const auto load = [&](const std::vector<std::string>& names, const auto& table, std::vector<T>& out,
+                        bool parameters) {
     for (std::size_t i = 0; i < names.size(); ++i) {
       const auto& d = table[i];
       require(f.is_dataset(names[i]), "checkpoint '", path, "': tensor '", names[i], "' is missing");
+      if (parameters && f.has_attr(names[i], "layer_grid_delta")) grids[i] = read_grid(names[i], "layer_grid_");
       if (f.has_attr(names[i], "packed_bits")) {  // packed levels: dequantized exactly
         quant::grid g;
         g.delta = f.attr_double(names[i], "grid_delta");
@@ -310,6 +361,7 @@ checkpoint_info load_checkpoint(Model& m, const std::string& path) {
         g.binary = binary == 1;
         const auto problem = quant::grid_problem(g);
         require(problem.empty(), "checkpoint '", path, "': packed tensor '", names[i], "': ", problem);
+        if (parameters && !grids[i]) grids[i] = g;
         require(f.attr_i64(names[i], "numel") == d.size() &&
                     f.attr_string(names[i], "shape") == detail::shape_text(detail::torch_shape(d)) &&
                     f.attr_i64(names[i], "packed_bits") == quant::bits_of(g),
@@ -339,8 +391,8 @@ checkpoint_info load_checkpoint(Model& m, const std::string& path) {
       std::copy(v.begin(), v.end(), out.begin() + d.offset);
     }
   };
-  load(Model::parameter_names(), Model::param_table, p);
-  load(Model::state_names(), Model::state_table, s);
+  load(Model::parameter_names(), Model::param_table, p, true);
+  load(Model::state_names(), Model::state_table, s, false);
   // basin keeps one count of training batches for the whole net (PyTorch's per-layer counters all
   // move together in training): it is read from the first batch norm's num_batches_tracked, the
   // others are not read.
@@ -361,6 +413,20 @@ checkpoint_info load_checkpoint(Model& m, const std::string& path) {
   B::upload(p.data(), Model::n_params, backend::raw(m.params));
   B::upload(s.data(), Model::n_state, backend::raw(m.state));
   m.batches_tracked = tracked;
+  // Quantized layers take the file's grid where it has one of their bits, and otherwise forget
+  // theirs (a grid from earlier weights would round these elsewhere): the next pack takes one
+  // from the loaded weights.
+  const auto weights = detail::weight_tensors<Model>();
+  m.for_each_weight_layer([&](auto& l, std::size_t k) {
+    using L = std::remove_cvref_t<decltype(l)>;
+    if constexpr (L::quantized) {
+      const auto& g = grids[weights.at(k)];
+      if (g && g->binary == (l.store.packed.bits() == 1) && quant::bits_of(*g) == l.store.packed.bits())
+        l.store.packed.set_grid(*g, "load_checkpoint");
+      else
+        l.store.packed.reset_grid();
+    }
+  });
   return info;
 }
 

@@ -331,7 +331,13 @@ sweep_stats sweep(Model& m, direction<Model>& dx, std::type_identity_t<direction
   const auto prepare = [&] {
     // The values depend on the weights and directions too: the file keeps their digests.
     bool origin_finite = true, dirs_finite = true;
-    const std::string origin_digest = detail::buffers_digest<B>(origin_finite, m.params, m.state);
+    std::string origin_digest = detail::buffers_digest<B>(origin_finite, m.params, m.state);
+    // Quantized layers round on the origin's grids at every point (not on those of the first
+    // point evaluated), and the digest names them: a resumed sweep on other grids is refused.
+    if constexpr (requires { m.fix_weight_grids(); }) {
+      const std::string grids = m.fix_weight_grids();
+      if (!grids.empty()) origin_digest += " grids " + grids;
+    }
     const std::string dir_digest =
         dy ? detail::buffers_digest<B>(dirs_finite, dx.params, dx.state, dy->params, dy->state)
            : detail::buffers_digest<B>(dirs_finite, dx.params, dx.state);
@@ -464,6 +470,8 @@ sweep_stats sweep(Model& m, direction<Model>& dx, std::type_identity_t<direction
     detail::broadcast_buffer<B>(*team, dx.state);
     if (dy) detail::broadcast_buffer<B>(*team, dy->params), detail::broadcast_buffer<B>(*team, dy->state);
   }
+  // (every rank's quantized layers on the grids of the origin it now holds; rank 0's are set)
+  if constexpr (requires { m.fix_weight_grids(); }) (void)m.fix_weight_grids();
 
   // The origin, restored whatever happens.
   const typename B::template vector<T> origin_p = m.params, origin_s = m.state;

@@ -334,7 +334,8 @@ struct conv {
       w = store.use(w, index_t(Out) * k_dim, n_params);
       const T* bias = Bias ? w + index_t(Out) * k_dim : nullptr;
       if constexpr (binary) {
-        if (use_sign_select) return sign_select_forward(x, y, n, bias, scale, shift, act, res);
+        if (use_sign_select && store.all_finite(w, index_t(Out) * k_dim))
+          return sign_select_forward(x, y, n, bias, scale, shift, act, res);
       }
       if constexpr (winograd_shape) {
         if (use_winograd) return winograd_forward(w, x, y, n, bias, scale, shift, act, res);

@@ -70,7 +70,7 @@ struct dense {
     void forward(const T* w, T*, const T* x, T* y, index_t n, mode) {
       w = store.use(w, index_t(Out) * F, n_params);
       if constexpr (binary) {
-        if (use_sign_select) {
+        if (use_sign_select && store.all_finite(w, index_t(Out) * F)) {  // (else the GEMM sees the NaN)
           using ss = weights::sign_select_fn<T>;
           B::for_each_line(Out * ((n + ss::block - 1) / ss::block), ss::block,
                            ss{store.packed.words(), x, y, F, n, n, n, T(store.packed.grid().hi)});

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cmath>
+#include <cstdio>
 #include <limits>
 #include <string>
 #include <type_traits>
@@ -315,6 +316,29 @@ class model {
     for_each_layer([on](auto& l) {
       if constexpr (requires { l.use_sign_select; }) l.use_sign_select = on;
     });
+  }
+  // Layers of quantized weight types (weights::binary, weights::integer<b>) without a grid take it
+  // from their weights as they are now, as their first forward would; layers with one keep it. A
+  // sweep calls this at its origin, so that every point, in whatever order, resumed or not, is
+  // computed on the origin's grids. Returns the grids as text (delta, lo, hi of each quantized
+  // layer, full precision; empty without one).
+  std::string fix_weight_grids() {
+    std::vector<index_t> offsets;
+    for (const auto& d : param_table)
+      if (d.kind == param_kind::weight) offsets.push_back(d.offset);
+    std::string grids;
+    for_each_weight_layer([&](auto& l, std::size_t k) {
+      using L = std::remove_cvref_t<decltype(l)>;
+      if constexpr (L::quantized) {
+        if (!l.store.packed.has_grid())
+          l.store.packed.pack(backend::raw(params) + offsets.at(k), L::params()[0].size());
+        const auto& g = l.store.packed.grid();
+        char b[96];
+        std::snprintf(b, sizeof b, "%s%.17g,%.17g,%.17g", grids.empty() ? "" : ";", g.delta, g.lo, g.hi);
+        grids += b;
+      }
+    });
+    return grids;
   }
 
   // Requires a forward pass just before; dlogits (classes, n) in backend memory (an image output:

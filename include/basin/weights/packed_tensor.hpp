@@ -155,6 +155,8 @@ class packed_tensor {
     g_ = g;
     has_grid_ = true;
   }
+  // Forgets the grid: the next pack takes one from its weights' scale again.
+  void reset_grid() { has_grid_ = false; }
 
   // The words <- Q_d(w[0..n)). The grid, if not set, from w's scale (see the file comment).
   void pack(const T* w, index_t n) {
@@ -247,5 +249,18 @@ struct weight_store<W, T, B> {
   }
   // The parameters the last forward used (backward's weights: the straight-through rule).
   const T* last(const T*) const { return backend::raw(values); }
+  // Whether the n weights at w (what use() returned) are all finite: sign selection reads the
+  // packed levels, in which a NaN or infinite weight became a grid value, so a layer falls back to
+  // its float kernels when one is not (one pass over the weights, and a scalar to the host).
+  bool all_finite(const T* w, index_t n) {
+    if (index_t(count.size()) < 1) count.resize(1);
+    B::segmented_reduce(
+        1, n, [=] BASIN_HD(index_t, index_t i) { return w[i] == w[i] && w[i] - w[i] == T(0) ? 0.0 : 1.0; },
+        backend::raw(count));
+    double h = 0;
+    B::download(backend::raw(count), 1, &h);
+    return h == 0;
+  }
+  typename B::template vector<double> count;
 };
 }  // namespace basin::detail
