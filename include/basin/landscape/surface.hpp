@@ -15,8 +15,9 @@
 //   computed                                         uint8, same shape: basin's explicit mask
 //   attributes: format ("basin-surface-2"), axis_order, architecture, fingerprint, settings (directions, data),
 //               loss_name ("crossentropy" or "mse", when the evaluator says), origin_digest and
-//               directions_digest (FNV-1a of the origin's and the directions' buffers: a resumed
-//               sweep with other weights or directions is refused), metrics (the names,
+//               directions_digest (FNV-1a of the origin's and the directions' buffers, the first
+//               followed by the quantized layers' grids where the net has such layers: a resumed
+//               sweep with other weights, grids or directions is refused), metrics (the names,
 //               comma-joined), data_digest (when the evaluator names its data: loss_accuracy,
 //               hessian_eigenvalues); dataset dir_file
 // A point is written and flushed as soon as it is finished; rerunning the same sweep on the same
